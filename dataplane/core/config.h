@@ -1,0 +1,74 @@
+// The desired state as plain structs. The addon copies validated JS input into
+// these (TypeScript validated it already; the addon re-checks only what would be
+// unsafe for C++); snapshot_build() turns them into lookup tables. Addresses and
+// ports are in HOST byte order here; the pipeline converts once at build time.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pc {
+
+// Hard bounds the control plane validates against (src/model mirrors them).
+constexpr uint16_t kMaxPorts = 8;
+constexpr uint32_t kMaxServiceId = 4095;  // ids are 1..kMaxServiceId
+constexpr uint32_t kMaxServerId = 65535;  // ids are 1..kMaxServerId, unique across services
+constexpr uint16_t kLportMin = 1024;      // lports handed out are kLportMin..65535
+constexpr uint32_t kMaxRoutes = 1024;
+
+struct Ipv4Prefix {
+  uint32_t addr = 0;  // host order
+  uint8_t length = 32;
+};
+
+struct PortAddresses {
+  std::string name;                  // must equal the started port's name, same order
+  std::vector<Ipv4Prefix> addresses; // owned addresses with their connected prefix
+};
+
+struct RouteConfig {
+  Ipv4Prefix prefix;
+  uint32_t via = 0;          // next hop, host order; 0 = directly connected
+  uint16_t port_index = 0;   // index into the started ports
+};
+
+// All in seconds; resolved by the control plane (global defaults merged in).
+struct Timeouts {
+  uint32_t tcp_established = 900;
+  uint32_t tcp_syn_sent = 120;
+  uint32_t tcp_syn_recv = 60;
+  uint32_t tcp_fin_wait = 120;
+  uint32_t tcp_time_wait = 120;
+  uint32_t tcp_close = 10;
+  uint32_t tcp_close_wait = 60;
+  uint32_t tcp_last_ack = 30;
+  uint32_t udp = 300;
+};
+
+enum class SchedulerKind : uint8_t { RR, WRR };
+
+struct RealServerConfig {
+  uint32_t id = 0;
+  uint32_t addr = 0;   // host order
+  uint16_t port = 0;
+  uint32_t weight = 1; // 0 = quiesced: no new connections, existing ones continue
+};
+
+struct ServiceConfig {
+  uint32_t id = 0;
+  uint8_t protocol = 6;  // IPPROTO_TCP or IPPROTO_UDP
+  uint32_t vip = 0;      // host order
+  uint16_t vport = 0;
+  SchedulerKind scheduler = SchedulerKind::RR;
+  std::vector<uint32_t> local_addresses;  // LIP pool, host order
+  std::vector<RealServerConfig> servers;
+  Timeouts timeouts;
+};
+
+struct DataplaneConfig {
+  std::vector<PortAddresses> ports;
+  std::vector<RouteConfig> routes;
+  std::vector<ServiceConfig> services;
+};
+
+}  // namespace pc

@@ -1,0 +1,79 @@
+// Drop reasons and data-plane events, declared once (VPP style). Each X-macro
+// generates the enum, its wire names (Prometheus labels, gRPC map keys, the TS
+// union type in src/dataplane/types.ts) and nothing else may invent a reason.
+#pragma once
+#include <cstdint>
+
+// X(ENUM_NAME, "wire_name") — a packet freed without being sent increments exactly one.
+#define PC_DROP_REASONS(X)                                                   \
+  X(MALFORMED_L2, "malformed_l2")           /* runt frame, bad VLAN/ethertype layout */ \
+  X(MALFORMED_L3, "malformed_l3")           /* bad IPv4 version/ihl/length/checksum */ \
+  X(MALFORMED_L4, "malformed_l4")           /* truncated TCP/UDP/ICMP header, bad data offset */ \
+  X(MALFORMED_ARP, "malformed_arp")         /* ARP not Ethernet/IPv4 or truncated */ \
+  X(UNSUPPORTED_L3, "unsupported_l3")       /* ethertype we do not handle (IPv6 for now) */ \
+  X(UNSUPPORTED_L4, "unsupported_l4")       /* IP protocol other than TCP/UDP/ICMP to an owned address */ \
+  X(NOT_FOR_US, "not_for_us")               /* unicast MAC that is not the port's, or IP not owned and not translatable */ \
+  X(ARP_NOT_FOR_US, "arp_not_for_us")       /* ARP request for an address we do not own on that port */ \
+  X(FRAG_DROPPED, "frag_dropped")           /* IPv4 fragment (reassembly comes with flood filtering) */ \
+  X(TTL_EXCEEDED, "ttl_exceeded")           /* TTL <= 1 on a packet we would forward */ \
+  X(ICMP_UNSUPPORTED, "icmp_unsupported")   /* ICMP type we do not answer or relay */ \
+  X(NO_SERVICE, "no_service")               /* new flow to an owned address with no virtual service */ \
+  X(NO_CONN, "no_conn")                     /* TCP non-SYN or reply packet without a connection */ \
+  X(NO_REAL_SERVER, "no_real_server")       /* service has no server with weight > 0 */ \
+  X(NO_LOCAL_ADDRESS, "no_local_address")   /* service has no LIP */ \
+  X(LPORT_EXHAUSTED, "lport_exhausted")     /* every lport of every LIP in use by this worker */ \
+  X(CONN_TABLE_FULL, "conn_table_full")     /* connection pool or hash full */ \
+  X(NO_ROUTE, "no_route")                   /* no route to the destination */ \
+  X(NEIGH_UNRESOLVED, "neigh_unresolved")   /* next hop did not answer ARP in time */ \
+  X(NEIGH_QUEUE_FULL, "neigh_queue_full")   /* packets awaiting ARP resolution over the bound */ \
+  X(TX_FULL, "tx_full")                     /* the port's tx queue refused the packet */ \
+  X(MBUF_ALLOC_FAILED, "mbuf_alloc_failed") /* could not allocate a packet we had to generate */ \
+  X(REDIRECT_RING_FULL, "redirect_ring_full") /* hand-off ring to the owning worker is full */
+
+// X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
+#define PC_EVENTS(X)                                                        \
+  X(RX_PACKETS, "rx_packets")                                               \
+  X(TX_PACKETS, "tx_packets")                                               \
+  X(ARP_REQUESTS_ANSWERED, "arp_requests_answered")                         \
+  X(ARP_REQUESTS_SENT, "arp_requests_sent")                                 \
+  X(ARP_REPLIES_LEARNED, "arp_replies_learned")                             \
+  X(ICMP_ECHO_ANSWERED, "icmp_echo_answered")                               \
+  X(CONNS_CREATED, "conns_created")                                         \
+  X(CONNS_EXPIRED, "conns_expired")                                         \
+  X(PACKETS_FORWARDED_IN, "packets_forwarded_in")   /* client -> server, translated */ \
+  X(PACKETS_FORWARDED_OUT, "packets_forwarded_out") /* server -> client, translated */ \
+  X(NEIGH_QUEUED, "neigh_queued")                   /* held while ARP resolves */ \
+  X(SNAPSHOTS_ADOPTED, "snapshots_adopted")
+
+namespace pc {
+
+enum class DropReason : uint16_t {
+#define PC_X(name, wire) name,
+  PC_DROP_REASONS(PC_X)
+#undef PC_X
+  COUNT
+};
+
+enum class Event : uint16_t {
+#define PC_X(name, wire) name,
+  PC_EVENTS(PC_X)
+#undef PC_X
+  COUNT
+};
+
+constexpr const char* kDropReasonNames[] = {
+#define PC_X(name, wire) wire,
+    PC_DROP_REASONS(PC_X)
+#undef PC_X
+};
+
+constexpr const char* kEventNames[] = {
+#define PC_X(name, wire) wire,
+    PC_EVENTS(PC_X)
+#undef PC_X
+};
+
+constexpr unsigned kDropReasonCount = static_cast<unsigned>(DropReason::COUNT);
+constexpr unsigned kEventCount = static_cast<unsigned>(Event::COUNT);
+
+}  // namespace pc

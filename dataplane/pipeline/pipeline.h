@@ -1,0 +1,79 @@
+// The contract between the core (EAL, ports, worker loop, RCU, addon) and the
+// packet pipeline. The core owns threads, ports, clocks and publication; the
+// pipeline owns packet semantics, per-worker tables and snapshot contents.
+//
+// Threading: snapshot_build/snapshot_free run on the control thread, off the
+// packet path. Everything taking a Worker* runs on that worker's thread only
+// (in test mode: the caller's thread). Nothing here throws or logs per packet.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include "core/config.h"
+#include "core/counters.h"
+#include "core/tx_queues.h"
+
+namespace pc {
+
+struct Snapshot;  // immutable once built; defined in pipeline/snapshot.h
+struct Worker;    // per-worker state; defined in pipeline/worker_state.h
+
+// Builds the lookup tables for cfg. `previous` (may be null) lets the builder
+// carry object generations: an id present in previous with the same identity
+// keeps its generation, a new id gets generation == version. Returns null and
+// fills *error ("services[2].local_addresses: empty" style) on a config the
+// pipeline cannot use; never partially publishes anything.
+Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Snapshot* previous,
+                         std::string* error);
+void snapshot_free(Snapshot* snapshot);
+uint64_t snapshot_version(const Snapshot* snapshot);
+
+struct WorkerParams {
+  uint16_t index = 0;          // 0..count-1
+  uint16_t count = 1;          // number of workers (lport residue classes)
+  uint32_t conn_capacity = 1u << 20;  // max concurrent connections for this worker
+  int socket_id = 0;           // NUMA socket for allocations
+  rte_mempool* pool = nullptr; // for packets the pipeline generates (ARP, ICMP replies)
+  const uint8_t (*port_macs)[6] = nullptr;  // port_macs[i] = MAC of port index i
+  uint16_t port_count = 0;
+};
+
+// Returns null and fills *error on allocation failure (start-up only).
+Worker* worker_create(const WorkerParams& params, std::string* error);
+void worker_destroy(Worker* worker);
+
+// Called by the worker before processing with a snapshot it has not seen yet
+// (old may be null). Resets counters of ids whose generation changed and copies
+// whatever per-service data established connections need (e.g. timeouts).
+void worker_adopt_snapshot(Worker* worker, const Snapshot* snapshot);
+
+// Processes n received packets from port index in_port. Every packet ends up
+// pushed to tx or freed with exactly one drop reason counted. now_us is the
+// worker clock (TSC-derived in live mode, injected in test mode).
+void worker_process_burst(Worker* worker, const Snapshot* snapshot, uint16_t in_port,
+                          rte_mbuf** packets, uint16_t n, uint64_t now_us, TxQueues& tx);
+
+// Expires connections and neighbour entries, retries ARP. Cheap when nothing is due;
+// the core calls it every loop iteration (live) or every step() (test).
+void worker_run_timers(Worker* worker, const Snapshot* snapshot, uint64_t now_us, TxQueues& tx);
+
+WorkerCounters& worker_counters(Worker* worker);
+uint64_t worker_connection_count(const Worker* worker);
+
+// One connection as shown to operators (pcadm -Lnc). Addresses host order.
+struct ConnectionInfo {
+  uint8_t protocol;
+  uint32_t client_addr; uint16_t client_port;
+  uint32_t virtual_addr; uint16_t virtual_port;
+  uint32_t local_addr; uint16_t local_port;
+  uint32_t server_addr; uint16_t server_port;
+  uint32_t service_id, server_id;
+  const char* state;        // IPVS state name: "ESTABLISHED", "SYN_RECV", ..., "UDP"
+  uint64_t expires_in_ms;
+};
+// Copies up to max connections starting at the cursor-th one; returns how many.
+// Control-thread readers must only call this while the worker is paused or in test mode.
+uint32_t worker_list_connections(const Worker* worker, uint32_t cursor, ConnectionInfo* out, uint32_t max);
+
+}  // namespace pc
