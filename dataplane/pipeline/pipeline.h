@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include "core/config.h"
@@ -28,6 +29,18 @@ Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Sna
                          std::string* error);
 void snapshot_free(Snapshot* snapshot);
 uint64_t snapshot_version(const Snapshot* snapshot);
+
+// Generation of service id (is_server false) or server id (true) in the snapshot.
+// False when the id is not there. A worker's TrafficCounters for that id belong to
+// this object only when their .generation equals it (a worker that has not adopted
+// the snapshot yet may still hold counters of a previous object with the same id).
+bool snapshot_object_generation(const Snapshot* snapshot, bool is_server, uint32_t id, uint64_t* generation);
+
+// Ids of the services and real servers present in the snapshot (the core reports
+// per-id counters only for these). Control thread; appends to the vectors.
+// (Added by the core engineer; the pipeline implements it.)
+void snapshot_object_ids(const Snapshot* snapshot, std::vector<uint32_t>* services,
+                         std::vector<uint32_t>* servers);
 
 struct WorkerParams {
   uint16_t index = 0;          // 0..count-1
@@ -57,6 +70,14 @@ void worker_process_burst(Worker* worker, const Snapshot* snapshot, uint16_t in_
 // Expires connections and neighbour entries, retries ARP. Cheap when nothing is due;
 // the core calls it every loop iteration (live) or every step() (test).
 void worker_run_timers(Worker* worker, const Snapshot* snapshot, uint64_t now_us, TxQueues& tx);
+
+// Multi-worker reply steering (DESIGN.md §3): the worker index that owns the
+// connection a received frame belongs to, when that can be told from the frame
+// alone — a TCP/UDP packet to a LIP that is not also a service address, whose
+// destination port is an lport (owner = lport % worker_count). Returns -1 when any
+// worker may take the frame (ARP, ICMP, client-side traffic, anything malformed:
+// the pipeline drops those with a reason). Read-only; safe on any worker thread.
+int packet_owner_worker(const Snapshot* snapshot, const rte_mbuf* m, uint16_t worker_count);
 
 WorkerCounters& worker_counters(Worker* worker);
 uint64_t worker_connection_count(const Worker* worker);

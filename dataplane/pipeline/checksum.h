@@ -1,0 +1,34 @@
+// Incremental Internet checksum updates (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')).
+// One's-complement sums are byte-order independent (RFC 1071 §2(B)), so these
+// work on 16-bit words exactly as they sit in the packet (network order) without swapping.
+#pragma once
+#include <cstdint>
+
+namespace pc {
+
+inline uint32_t csum_fold_add(uint32_t sum, uint16_t word) { return sum + word; }
+
+inline uint16_t csum_finish(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
+// Checksum field `check` (as stored) after one 16-bit word changed from old_word to new_word.
+inline uint16_t csum_replace16(uint16_t check, uint16_t old_word, uint16_t new_word) {
+  uint32_t sum = static_cast<uint16_t>(~check);
+  sum += static_cast<uint16_t>(~old_word);
+  sum += new_word;
+  return static_cast<uint16_t>(~csum_finish(sum));
+}
+
+// Same for a 32-bit field (an IPv4 address) = two 16-bit words.
+inline uint16_t csum_replace32(uint16_t check, uint32_t old_value, uint32_t new_value) {
+  uint32_t sum = static_cast<uint16_t>(~check);
+  sum += static_cast<uint16_t>(~old_value & 0xffff);
+  sum += static_cast<uint16_t>(~old_value >> 16);
+  sum += new_value & 0xffff;
+  sum += new_value >> 16;
+  return static_cast<uint16_t>(~csum_finish(sum));
+}
+
+}  // namespace pc

@@ -1,0 +1,229 @@
+#include "pipeline/fullnat.h"
+
+#include <cstring>
+#include <initializer_list>
+#include "pipeline/checksum.h"
+#include "pipeline/neigh.h"
+#include "pipeline/route.h"
+#include "pipeline/worker_state.h"
+
+namespace pc {
+
+namespace {
+
+inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
+  rte_pktmbuf_free(m);
+  w->counters->drop(reason);
+}
+
+// The counters a connection still reports to: null when its id now names another object.
+inline TrafficCounters* service_counters(Worker* w, const Conn& c) {
+  return c.service_epoch == w->service_epoch[c.service_id] ? &w->counters->services[c.service_id] : nullptr;
+}
+inline TrafficCounters* server_counters(Worker* w, const Conn& c) {
+  return c.server_epoch == w->server_epoch[c.server_id] ? &w->counters->servers[c.server_id] : nullptr;
+}
+
+// IPVS set_tcp_state() accounting: ESTABLISHED counts as active, every other state inactive.
+inline void account_transition(Worker* w, const Conn& c, uint8_t old_state, uint8_t new_state) {
+  bool was_active = old_state == kStateEstablished, is_active = new_state == kStateEstablished;
+  if (was_active == is_active) return;
+  int64_t delta = is_active ? 1 : -1;
+  for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {
+    if (!t) continue;
+    t->active_conns += delta;
+    t->inactive_conns -= delta;
+  }
+}
+
+inline uint64_t expiry_for(const Worker* w, const Conn& c, uint64_t now_us) {
+  return now_us + static_cast<uint64_t>(w->services[c.service_id].timeouts.seconds[c.state]) * 1000000ull;
+}
+
+inline bool tcp_opens_connection(const rte_tcp_hdr* tcp) {
+  uint8_t flags = tcp->tcp_flags;
+  return (flags & RTE_TCP_SYN_FLAG) && !(flags & (RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG));
+}
+
+// A new flow to a service: server, LIP + lport, record, both hash entries.
+// Returns the record index or kNoConn after counting the drop reason.
+uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc, const ParsedPacket& p,
+                           uint64_t now_us, NextHop* hop, DropReason* reason) {
+  ServiceRuntime& rt = w->services[svc.id];
+  int chosen = rt.scheduler ? rt.scheduler->pick(SchedInput{svc, p.ip->src_addr, l4_src_port(p), *w->counters}) : -1;
+  if (chosen < 0) {
+    *reason = DropReason::NO_REAL_SERVER;
+    return kNoConn;
+  }
+  const ServerEntry& server = svc.servers[chosen];
+  if (rt.lport_pools.empty()) {
+    *reason = DropReason::NO_LOCAL_ADDRESS;
+    return kNoConn;
+  }
+  // Route before taking anything, so an unroutable server leaves no half-made connection.
+  if (!route_lookup(s, server.addr, hop)) {
+    *reason = DropReason::NO_ROUTE;
+    return kNoConn;
+  }
+  uint32_t lip_count = static_cast<uint32_t>(rt.lport_pools.size());
+  uint16_t pool = 0, lport = 0;
+  bool got_lport = false;
+  for (uint32_t k = 0; k < lip_count && !got_lport; k++) {
+    uint32_t slot = (rt.lip_cursor + k) % lip_count;
+    pool = rt.lport_pools[slot];
+    if (lport_take(&w->lports, pool, &lport)) {
+      got_lport = true;
+      rt.lip_cursor = slot + 1;
+    }
+  }
+  if (!got_lport) {
+    *reason = DropReason::LPORT_EXHAUSTED;
+    return kNoConn;
+  }
+  uint32_t index = conn_alloc(&w->conns);
+  if (index == kNoConn) {
+    lport_give_back(&w->lports, pool, lport);
+    *reason = DropReason::CONN_TABLE_FULL;
+    return kNoConn;
+  }
+  Conn& c = w->conns.records[index];
+  c.protocol = p.ip->next_proto_id;
+  c.client_addr = p.ip->src_addr;
+  c.client_port = l4_src_port(p);
+  c.virtual_addr = p.ip->dst_addr;
+  c.virtual_port = l4_dst_port(p);
+  c.local_addr = w->lports.pools[pool].local_addr;
+  c.local_port = lport;
+  c.server_addr = server.addr;
+  c.server_port = server.port;
+  c.service_id = static_cast<uint16_t>(svc.id);
+  c.server_id = static_cast<uint16_t>(server.id);
+  c.lport_pool = pool;
+  c.service_epoch = w->service_epoch[svc.id];
+  c.server_epoch = w->server_epoch[server.id];
+  c.state = c.protocol == IPPROTO_TCP ? kStateNone : kStateUdp;
+  c.expires_us = expiry_for(w, c, now_us);
+  if (!conn_insert(&w->conns, index, now_us)) {
+    conn_release(&w->conns, index);
+    lport_give_back(&w->lports, pool, lport);
+    *reason = DropReason::CONN_TABLE_FULL;
+    return kNoConn;
+  }
+  WorkerCounters& counters = *w->counters;
+  counters.services[svc.id].conns++;
+  counters.servers[server.id].conns++;
+  counters.services[svc.id].inactive_conns++;  // NONE/SYN_RECV/UDP: inactive
+  counters.servers[server.id].inactive_conns++;
+  counters.event(Event::CONNS_CREATED);
+  return index;
+}
+
+}  // namespace
+
+void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) {
+  rte_ipv4_hdr* ip = p.ip;
+  uint8_t* l4 = l4_header(p);
+  uint32_t new_src, new_dst;
+  uint16_t new_sport, new_dport;
+  if (direction == Direction::INPUT) {
+    new_src = c.local_addr, new_sport = c.local_port, new_dst = c.server_addr, new_dport = c.server_port;
+  } else {
+    new_src = c.virtual_addr, new_sport = c.virtual_port, new_dst = c.client_addr, new_dport = c.client_port;
+  }
+
+  // L4 checksum covers the pseudo-header addresses and the ports.
+  uint8_t* l4_check = l4_checksum_field(p);
+  uint16_t check = load16(l4_check);
+  bool udp_without_checksum = !p.tcp && check == 0;
+  if (!udp_without_checksum) {
+    check = csum_replace32(check, ip->src_addr, new_src);
+    check = csum_replace32(check, ip->dst_addr, new_dst);
+    check = csum_replace16(check, load16(l4), new_sport);
+    check = csum_replace16(check, load16(l4 + 2), new_dport);
+    if (!p.tcp && check == 0) check = 0xffff;  // 0 means "no checksum" in UDP
+    store16(l4_check, check);
+  }
+  store16(l4, new_sport);
+  store16(l4 + 2, new_dport);
+
+  // IPv4 header: both addresses and the TTL (which shares a 16-bit word with the protocol).
+  uint16_t ttl_word_old, ttl_word_new;
+  std::memcpy(&ttl_word_old, &ip->time_to_live, sizeof ttl_word_old);
+  ip->time_to_live--;
+  std::memcpy(&ttl_word_new, &ip->time_to_live, sizeof ttl_word_new);
+  check = ip->hdr_checksum;
+  check = csum_replace32(check, ip->src_addr, new_src);
+  check = csum_replace32(check, ip->dst_addr, new_dst);
+  check = csum_replace16(check, ttl_word_old, ttl_word_new);
+  ip->hdr_checksum = check;
+  ip->src_addr = new_src;
+  ip->dst_addr = new_dst;
+}
+
+void fullnat_on_expire(void* worker, const Conn& c) {
+  Worker* w = static_cast<Worker*>(worker);
+  bool active = c.state == kStateEstablished;
+  for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {
+    if (t) (active ? t->active_conns : t->inactive_conns)--;
+  }
+  lport_give_back(&w->lports, c.lport_pool, c.local_port);
+  w->counters->event(Event::CONNS_EXPIRED);
+}
+
+bool fullnat_classify(Worker* w, rte_mbuf* m, const ParsedPacket& p, FlowKey* key) {
+  const rte_ipv4_hdr* ip = p.ip;
+  if (ip->time_to_live <= 1) {
+    drop(w, m, DropReason::TTL_EXCEEDED);
+    return false;
+  }
+  *key = make_flow_key(ip->next_proto_id, ip->src_addr, l4_src_port(p), ip->dst_addr, l4_dst_port(p));
+  return true;
+}
+
+void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint8_t owned_kinds,
+                   const FlowKey& key, ConnHit hit, uint64_t now_us, TxQueues& tx) {
+  rte_ipv4_hdr* ip = p.ip;
+  uint32_t index = hit.index;
+  Direction direction = hit.direction;
+  NextHop hop;
+  bool hop_known = false;
+  if (!hit.found && !conn_lookup(w->conns, key, &index, &direction)) {
+    const ServiceEntry* svc = snapshot_find_service(s, ip->next_proto_id, ip->dst_addr, l4_dst_port(p));
+    if (!svc) {
+      // Traffic to a LIP is reply traffic: without a connection there is nothing to reply to.
+      bool to_local_address = (owned_kinds & kOwnedLip) != 0;
+      return drop(w, m, to_local_address ? DropReason::NO_CONN : DropReason::NO_SERVICE);
+    }
+    if (p.tcp && !tcp_opens_connection(p.tcp)) return drop(w, m, DropReason::NO_CONN);
+    DropReason reason;
+    index = create_connection(w, s, *svc, p, now_us, &hop, &reason);
+    if (index == kNoConn) return drop(w, m, reason);
+    direction = Direction::INPUT;
+    hop_known = true;
+  }
+
+  Conn& c = w->conns.records[index];
+  if (p.tcp) {
+    uint8_t next = tcp_next_state(static_cast<ConnState>(c.state), direction, p.tcp->tcp_flags);
+    if (next != c.state) {
+      account_transition(w, c, c.state, next);
+      c.state = next;
+    }
+  }
+  c.expires_us = expiry_for(w, c, now_us);  // lazy: the wheel re-files it when its slot comes
+
+  if (!hop_known && !route_lookup(s, direction == Direction::INPUT ? c.server_addr : c.client_addr, &hop))
+    return drop(w, m, DropReason::NO_ROUTE);
+
+  bool inbound = direction == Direction::INPUT;
+  for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {
+    if (!t) continue;
+    (inbound ? t->in_packets : t->out_packets)++;
+    (inbound ? t->in_bytes : t->out_bytes) += p.ip_total_len;
+  }
+  w->counters->event(inbound ? Event::PACKETS_FORWARDED_IN : Event::PACKETS_FORWARDED_OUT);
+  fullnat_rewrite(p, c, direction);
+  neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);
+}
+
+}  // namespace pc

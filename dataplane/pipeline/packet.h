@@ -1,0 +1,70 @@
+// What parse() learns about a frame, handed to the later stages so none of them
+// re-validates lengths. Pointers point into the mbuf's single data segment.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <rte_arp.h>
+#include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+namespace pc {
+
+struct ParsedPacket {
+  rte_ether_hdr* eth = nullptr;
+  rte_arp_hdr* arp = nullptr;    // set for ARP frames
+  rte_ipv4_hdr* ip = nullptr;    // set for IPv4 frames
+  uint16_t ip_header_len = 0;    // bytes, options included
+  uint16_t ip_total_len = 0;     // host order, what the frame was trimmed to
+  // L4, set only once parse_l4 validated it:
+  rte_tcp_hdr* tcp = nullptr;
+  rte_udp_hdr* udp = nullptr;
+  rte_icmp_hdr* icmp = nullptr;
+  uint16_t l4_len = 0;           // bytes from the L4 header to the end of the IP payload
+};
+
+// The hash key of one direction of a connection. Addresses and ports network order.
+struct FlowKey {
+  uint32_t src_addr;
+  uint32_t dst_addr;
+  uint16_t src_port;
+  uint16_t dst_port;
+  uint8_t protocol;
+  uint8_t pad[3];  // always zero: the whole struct is hashed
+};
+static_assert(sizeof(FlowKey) == 16, "FlowKey is hashed as 16 raw bytes");
+
+inline FlowKey make_flow_key(uint8_t protocol, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport) {
+  FlowKey k;
+  k.src_addr = src;
+  k.dst_addr = dst;
+  k.src_port = sport;
+  k.dst_port = dport;
+  k.protocol = protocol;
+  k.pad[0] = k.pad[1] = k.pad[2] = 0;
+  return k;
+}
+
+// Unaligned-safe 16-bit field access (DPDK headers are packed; no pointers to their members).
+inline uint16_t load16(const void* at) {
+  uint16_t v;
+  std::memcpy(&v, at, sizeof v);
+  return v;
+}
+inline void store16(void* at, uint16_t v) { std::memcpy(at, &v, sizeof v); }
+
+// TCP and UDP keep source and destination ports at offsets 0 and 2 (network order).
+inline uint8_t* l4_header(const ParsedPacket& p) {
+  return p.tcp ? reinterpret_cast<uint8_t*>(p.tcp) : reinterpret_cast<uint8_t*>(p.udp);
+}
+inline uint16_t l4_src_port(const ParsedPacket& p) { return load16(l4_header(p)); }
+inline uint16_t l4_dst_port(const ParsedPacket& p) { return load16(l4_header(p) + 2); }
+// Where the TCP or UDP checksum sits.
+inline uint8_t* l4_checksum_field(const ParsedPacket& p) {
+  return p.tcp ? reinterpret_cast<uint8_t*>(p.tcp) + 16 : reinterpret_cast<uint8_t*>(p.udp) + 6;
+}
+
+}  // namespace pc

@@ -1,0 +1,250 @@
+// snapshot_build/free/version/object_ids and the snapshot's lookup helpers.
+#include "pipeline/snapshot.h"
+
+#include <algorithm>
+#include <new>
+#include <unordered_map>
+#include "pipeline/pipeline.h"
+#include "pipeline/route.h"
+
+namespace pc {
+
+namespace {
+
+struct Fnv1a {
+  uint64_t value = 1469598103934665603ull;
+  void add(uint64_t x) {
+    for (int i = 0; i < 8; i++) {
+      value ^= (x >> (i * 8)) & 0xff;
+      value *= 1099511628211ull;
+    }
+  }
+};
+
+std::string field(const char* list, size_t index, const char* name) {
+  return std::string(list) + "[" + std::to_string(index) + "]" + (name[0] ? "." : "") + name;
+}
+
+bool build_ports(const DataplaneConfig& cfg, Snapshot* s, std::string* error) {
+  if (cfg.ports.size() > kMaxPorts) {
+    *error = "ports: at most " + std::to_string(kMaxPorts) + " ports, got " + std::to_string(cfg.ports.size());
+    return false;
+  }
+  for (size_t p = 0; p < cfg.ports.size(); p++) {
+    SnapshotPort port;
+    port.name = cfg.ports[p].name;
+    for (size_t a = 0; a < cfg.ports[p].addresses.size(); a++) {
+      const Ipv4Prefix& prefix = cfg.ports[p].addresses[a];
+      if (prefix.length > 32) {
+        *error = field("ports", p, "addresses") + "[" + std::to_string(a) + "]: prefix length must be 0..32";
+        return false;
+      }
+      port.addresses.push_back(prefix);
+    }
+    s->ports.push_back(std::move(port));
+  }
+  return true;
+}
+
+bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapshot* s, std::string* error) {
+  std::unordered_map<uint32_t, const ServiceEntry*> old_services;
+  std::unordered_map<uint32_t, std::pair<uint32_t, const ServerEntry*>> old_servers;  // id -> (service id, entry)
+  if (previous) {
+    for (const auto& svc : previous->services) {
+      old_services[svc.id] = &svc;
+      for (const auto& server : svc.servers) old_servers[server.id] = {svc.id, &server};
+    }
+  }
+  std::unordered_map<uint32_t, bool> service_ids, server_ids;
+  for (size_t i = 0; i < cfg.services.size(); i++) {
+    const ServiceConfig& c = cfg.services[i];
+    if (c.id < 1 || c.id > kMaxServiceId) {
+      *error = field("services", i, "id") + ": must be 1.." + std::to_string(kMaxServiceId) + ", got " + std::to_string(c.id);
+      return false;
+    }
+    if (service_ids.count(c.id)) {
+      *error = field("services", i, "id") + ": duplicate id " + std::to_string(c.id);
+      return false;
+    }
+    service_ids[c.id] = true;
+    if (c.protocol != IPPROTO_TCP && c.protocol != IPPROTO_UDP) {
+      *error = field("services", i, "protocol") + ": must be 6 (tcp) or 17 (udp), got " + std::to_string(c.protocol);
+      return false;
+    }
+    if (c.scheduler != SchedulerKind::RR && c.scheduler != SchedulerKind::WRR) {
+      *error = field("services", i, "scheduler") + ": unknown scheduler";
+      return false;
+    }
+    ServiceEntry svc;
+    svc.id = c.id;
+    svc.protocol = c.protocol;
+    svc.vip = rte_cpu_to_be_32(c.vip);
+    svc.vport = rte_cpu_to_be_16(c.vport);
+    svc.scheduler = c.scheduler;
+    svc.timeouts = c.timeouts;
+    for (uint32_t lip : c.local_addresses) svc.local_addresses.push_back(rte_cpu_to_be_32(lip));
+    Fnv1a fingerprint;
+    fingerprint.add(static_cast<uint64_t>(c.scheduler));
+    for (size_t k = 0; k < c.servers.size(); k++) {
+      const RealServerConfig& rc = c.servers[k];
+      std::string where = field("services", i, "servers") + "[" + std::to_string(k) + "].id";
+      if (rc.id < 1 || rc.id > kMaxServerId) {
+        *error = where + ": must be 1.." + std::to_string(kMaxServerId) + ", got " + std::to_string(rc.id);
+        return false;
+      }
+      if (server_ids.count(rc.id)) {
+        *error = where + ": duplicate server id " + std::to_string(rc.id) + " (ids are unique across services)";
+        return false;
+      }
+      server_ids[rc.id] = true;
+      ServerEntry server;
+      server.id = rc.id;
+      server.addr = rte_cpu_to_be_32(rc.addr);
+      server.port = rte_cpu_to_be_16(rc.port);
+      server.weight = rc.weight;
+      server.generation = s->version;
+      auto old = old_servers.find(rc.id);
+      if (old != old_servers.end() && old->second.first == c.id && old->second.second->addr == server.addr &&
+          old->second.second->port == server.port)
+        server.generation = old->second.second->generation;
+      fingerprint.add(rc.id);
+      fingerprint.add((static_cast<uint64_t>(rc.addr) << 16) | rc.port);
+      fingerprint.add(rc.weight);
+      svc.servers.push_back(server);
+    }
+    svc.server_set_fingerprint = fingerprint.value;
+    svc.generation = s->version;
+    auto old = old_services.find(c.id);
+    if (old != old_services.end() && old->second->protocol == svc.protocol && old->second->vip == svc.vip &&
+        old->second->vport == svc.vport)
+      svc.generation = old->second->generation;
+    s->service_index.push_back(ServiceKey{service_key(c.protocol, c.vip, c.vport), static_cast<uint32_t>(i)});
+    s->services.push_back(std::move(svc));
+  }
+  std::sort(s->service_index.begin(), s->service_index.end(),
+            [](const ServiceKey& a, const ServiceKey& b) { return a.key < b.key; });
+  for (size_t i = 1; i < s->service_index.size(); i++) {
+    if (s->service_index[i].key == s->service_index[i - 1].key) {
+      *error = field("services", s->service_index[i].index, "") + ": same protocol, address and port as services[" +
+               std::to_string(s->service_index[i - 1].index) + "]";
+      return false;
+    }
+  }
+  return true;
+}
+
+void build_owned(Snapshot* s) {
+  std::unordered_map<uint32_t, uint8_t> kinds;
+  for (const auto& port : s->ports)
+    for (const auto& prefix : port.addresses) kinds[prefix.addr] |= kOwnedPortAddress;
+  for (const auto& svc : s->services) {
+    kinds[rte_be_to_cpu_32(svc.vip)] |= kOwnedVip;
+    for (uint32_t lip : svc.local_addresses) kinds[rte_be_to_cpu_32(lip)] |= kOwnedLip;
+  }
+  for (const auto& [addr, k] : kinds) s->owned.push_back(OwnedAddress{addr, k});
+  std::sort(s->owned.begin(), s->owned.end(),
+            [](const OwnedAddress& a, const OwnedAddress& b) { return a.addr_host < b.addr_host; });
+  // "Owned on a port" = inside one of its connected prefixes: VIPs answer outside, LIPs inside.
+  for (auto& port : s->ports) {
+    for (const auto& owned : s->owned) {
+      for (const auto& prefix : port.addresses) {
+        if (prefix_contains(prefix, owned.addr_host)) {
+          port.arp_owned_host.push_back(owned.addr_host);
+          break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Snapshot* previous, std::string* error) {
+  Snapshot* s = new (std::nothrow) Snapshot();
+  if (!s) {
+    *error = "snapshot: out of memory";
+    return nullptr;
+  }
+  s->version = version;
+  if (!build_ports(cfg, s, error) || !build_services(cfg, previous, s, error)) {
+    snapshot_free(s);
+    return nullptr;
+  }
+  build_owned(s);
+  if (!route_table_build(cfg, previous, s, error)) {
+    snapshot_free(s);
+    return nullptr;
+  }
+  return s;
+}
+
+void snapshot_free(Snapshot* snapshot) {
+  if (!snapshot) return;
+  route_table_release(snapshot);
+  delete snapshot;
+}
+
+uint64_t snapshot_version(const Snapshot* snapshot) { return snapshot ? snapshot->version : 0; }
+
+void snapshot_object_ids(const Snapshot* snapshot, std::vector<uint32_t>* service_ids, std::vector<uint32_t>* server_ids) {
+  if (!snapshot) return;  // appends, as the contract in pipeline.h says
+  for (const auto& svc : snapshot->services) {
+    if (service_ids) service_ids->push_back(svc.id);
+    if (server_ids)
+      for (const auto& server : svc.servers) server_ids->push_back(server.id);
+  }
+}
+
+bool snapshot_object_generation(const Snapshot* snapshot, bool server, uint32_t id, uint64_t* generation) {
+  if (!snapshot) return false;
+  for (const auto& svc : snapshot->services) {
+    if (!server && svc.id == id) {
+      *generation = svc.generation;
+      return true;
+    }
+    if (server)
+      for (const auto& entry : svc.servers)
+        if (entry.id == id) {
+          *generation = entry.generation;
+          return true;
+        }
+  }
+  return false;
+}
+
+const ServiceEntry* snapshot_find_service(const Snapshot& s, uint8_t protocol, uint32_t vip, uint16_t vport) {
+  uint64_t key = service_key(protocol, rte_be_to_cpu_32(vip), rte_be_to_cpu_16(vport));
+  auto it = std::lower_bound(s.service_index.begin(), s.service_index.end(), key,
+                             [](const ServiceKey& entry, uint64_t k) { return entry.key < k; });
+  if (it == s.service_index.end() || it->key != key) return nullptr;
+  return &s.services[it->index];
+}
+
+uint8_t snapshot_owned_kinds(const Snapshot& s, uint32_t addr) {
+  uint32_t host = rte_be_to_cpu_32(addr);
+  auto it = std::lower_bound(s.owned.begin(), s.owned.end(), host,
+                             [](const OwnedAddress& entry, uint32_t a) { return entry.addr_host < a; });
+  return (it != s.owned.end() && it->addr_host == host) ? it->kinds : 0;
+}
+
+bool snapshot_arp_owned(const Snapshot& s, uint16_t port_index, uint32_t addr) {
+  if (port_index >= s.ports.size()) return false;
+  const auto& list = s.ports[port_index].arp_owned_host;
+  return std::binary_search(list.begin(), list.end(), rte_be_to_cpu_32(addr));
+}
+
+bool snapshot_on_link_source(const Snapshot& s, uint16_t port_index, uint32_t addr, uint32_t* source) {
+  if (port_index >= s.ports.size()) return false;
+  uint32_t host = rte_be_to_cpu_32(addr);
+  // Longest prefix wins when a port has nested prefixes.
+  int best_length = -1;
+  for (const auto& prefix : s.ports[port_index].addresses) {
+    if (prefix_contains(prefix, host) && prefix.length > best_length) {
+      best_length = prefix.length;
+      *source = rte_cpu_to_be_32(prefix.addr);
+    }
+  }
+  return best_length >= 0;
+}
+
+}  // namespace pc

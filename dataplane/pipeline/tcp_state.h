@@ -1,0 +1,40 @@
+// IPVS connection states and the kernel's tcp_states[] transition table
+// (PROTOCOL.md §4.2, the non-secure_tcp table). INPUT = client→server,
+// OUTPUT = server→client; FullNAT sees both directions.
+#pragma once
+#include <cstdint>
+#include "core/config.h"
+
+namespace pc {
+
+enum ConnState : uint8_t {
+  kStateNone,
+  kStateEstablished,
+  kStateSynSent,
+  kStateSynRecv,
+  kStateFinWait,
+  kStateTimeWait,
+  kStateClose,
+  kStateCloseWait,
+  kStateLastAck,
+  kStateListen,
+  kStateSynAck,
+  kStateUdp,  // the single UDP state
+  kConnStateCount
+};
+
+enum class Direction : uint8_t { INPUT = 0, OUTPUT = 1 };
+
+// Next TCP state for a packet with tcp_flags (raw header byte) in the given direction.
+ConnState tcp_next_state(ConnState current, Direction direction, uint8_t tcp_flags);
+
+// Name as ipvsadm prints it ("ESTABLISHED", "SYN_RECV", ..., "UDP").
+const char* conn_state_name(uint8_t state);
+
+// Per-state timeouts in seconds for one service (indexed by ConnState).
+struct StateTimeouts {
+  uint32_t seconds[kConnStateCount];
+};
+StateTimeouts state_timeouts_from(const Timeouts& t);
+
+}  // namespace pc

@@ -1,0 +1,244 @@
+// The worker API of pipeline.h: create/destroy, snapshot adoption, the burst
+// dispatcher (parse → ARP | ICMP | FullNAT), timers and connection listing.
+#include <cstring>
+#include <new>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include "pipeline/fullnat.h"
+#include "pipeline/icmp.h"
+#include "pipeline/parse.h"
+#include "pipeline/worker_state.h"
+
+namespace pc {
+
+Worker* worker_create(const WorkerParams& params, std::string* error) {
+  if (params.port_count > kMaxPorts || (params.port_count && !params.port_macs)) {
+    *error = "worker: port_count must be 0.." + std::to_string(kMaxPorts) + " with port_macs";
+    return nullptr;
+  }
+  if (params.count == 0 || params.index >= params.count) {
+    *error = "worker: index " + std::to_string(params.index) + " out of 0.." + std::to_string(params.count) + "-1";
+    return nullptr;
+  }
+  Worker* w = new (std::nothrow) Worker();
+  if (!w) {
+    *error = "worker: out of memory";
+    return nullptr;
+  }
+  w->params = params;
+  for (uint16_t i = 0; i < params.port_count; i++) std::memcpy(w->port_macs[i], params.port_macs[i], 6);
+  w->params.port_macs = w->port_macs;  // never keep the caller's pointer
+  void* counters = rte_zmalloc_socket("pc_worker_counters", sizeof(WorkerCounters), RTE_CACHE_LINE_SIZE, params.socket_id);
+  if (!counters) {
+    *error = "worker: out of memory for counters";
+    delete w;
+    return nullptr;
+  }
+  w->counters = new (counters) WorkerCounters();
+  if (!conn_table_init(&w->conns, params.conn_capacity, params.socket_id, error)) {
+    rte_free(w->counters);
+    delete w;
+    return nullptr;
+  }
+  neigh_init(&w->neigh, w->port_macs, params.port_count, w->counters, params.pool);
+  lport_allocator_init(&w->lports, params.index, params.count);
+  w->services.resize(kMaxServiceId + 1);
+  w->service_epoch.assign(kMaxServiceId + 1, 0);
+  w->server_epoch.assign(kMaxServerId + 1, 0);
+  Timeouts defaults;
+  for (auto& rt : w->services) rt.timeouts = state_timeouts_from(defaults);
+  return w;
+}
+
+void worker_destroy(Worker* w) {
+  if (!w) return;
+  neigh_destroy(&w->neigh);
+  conn_table_destroy(&w->conns);
+  for (auto& rt : w->services) delete rt.scheduler;
+  rte_free(w->counters);
+  delete w;
+}
+
+// A different object now carries this id: start its counters from zero and
+// disown the connections made for the previous one (their epoch no longer matches).
+static void reset_if_new_generation(TrafficCounters& counters, uint8_t* epoch, uint64_t generation) {
+  if (counters.generation == generation) return;
+  counters = TrafficCounters{};
+  counters.generation = generation;
+  (*epoch)++;
+}
+
+void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
+  // Pointer AND version: a freed snapshot's address may be reused by the next one.
+  if (!w || (s == w->adopted && snapshot_version(s) == w->adopted_version && w->adopted_once)) return;
+  // The previous snapshot may already be reclaimed: only the worker's own records are used here.
+  for (uint32_t id : w->present_service_ids) w->services[id].present = false;
+  std::vector<uint32_t> now_present;
+  if (s) {
+    for (const ServiceEntry& svc : s->services) {
+      reset_if_new_generation(w->counters->services[svc.id], &w->service_epoch[svc.id], svc.generation);
+      for (const ServerEntry& server : svc.servers)
+        reset_if_new_generation(w->counters->servers[server.id], &w->server_epoch[server.id], server.generation);
+
+      ServiceRuntime& rt = w->services[svc.id];
+      rt.present = true;
+      rt.timeouts = state_timeouts_from(svc.timeouts);
+      if (!rt.scheduler || rt.scheduler_kind != svc.scheduler) {
+        delete rt.scheduler;
+        rt.scheduler = scheduler_create(svc.scheduler);  // null only on OOM: new flows then drop NO_REAL_SERVER
+        rt.scheduler_kind = svc.scheduler;
+        if (rt.scheduler) rt.scheduler->reset(svc);
+      } else if (rt.server_set_fingerprint != svc.server_set_fingerprint) {
+        rt.scheduler->reset(svc);
+      }
+      rt.server_set_fingerprint = svc.server_set_fingerprint;
+      rt.lport_pools.clear();
+      for (uint32_t lip : svc.local_addresses) rt.lport_pools.push_back(lport_pool_for(&w->lports, lip));
+      if (!rt.lport_pools.empty()) rt.lip_cursor %= static_cast<uint32_t>(rt.lport_pools.size());
+      now_present.push_back(svc.id);
+    }
+  }
+  // Services that left: drop their scheduler state (a re-added service starts fresh).
+  for (uint32_t id : w->present_service_ids) {
+    ServiceRuntime& rt = w->services[id];
+    if (rt.present) continue;
+    delete rt.scheduler;
+    rt.scheduler = nullptr;
+    rt.server_set_fingerprint = 0;
+    rt.lport_pools.clear();
+    rt.lip_cursor = 0;
+  }
+  w->present_service_ids.swap(now_present);
+  w->adopted = s;
+  w->adopted_version = s ? s->version : 0;
+  w->adopted_once = true;
+  w->counters->event(Event::SNAPSHOTS_ADOPTED);
+}
+
+static inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
+  rte_pktmbuf_free(m);
+  w->counters->drop(reason);
+}
+
+namespace {
+
+// Packets of one burst waiting for the connection lookup.
+struct PendingNat {
+  rte_mbuf* m;
+  ParsedPacket parsed;
+  FlowKey key;
+  uint8_t owned;
+};
+
+// Parses one packet and finishes everything that needs no connection lookup (ARP,
+// ICMP, drops). Returns true when the packet is TCP/UDP for FullNAT: *pending filled.
+bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint64_t now_us, TxQueues& tx,
+              PendingNat* pending) {
+  ParsedPacket& p = pending->parsed;
+  p = ParsedPacket{};
+  L2Kind kind;
+  DropReason reason;
+  if (!parse_l2(m, w->port_macs[in_port], &p, &kind, &reason)) return drop(w, m, reason), false;
+  if (kind == L2Kind::ARP) {
+    if (!parse_arp(m, &p, &reason)) return drop(w, m, reason), false;
+    neigh_input_arp(&w->neigh, s, in_port, m, p, now_us, tx);
+    return false;
+  }
+  if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
+  uint8_t owned = snapshot_owned_kinds(s, p.ip->dst_addr);
+  if (!owned) return drop(w, m, DropReason::NOT_FOR_US), false;  // we are not a router
+  if (ipv4_is_fragment(p.ip)) return drop(w, m, DropReason::FRAG_DROPPED), false;
+  if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
+  if (p.icmp) {
+    icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
+    return false;
+  }
+  if (!fullnat_classify(w, m, p, &pending->key)) return false;
+  pending->m = m;
+  pending->owned = owned;
+  return true;
+}
+
+// Up to RTE_HASH_LOOKUP_BULK_MAX packets: classify, one bulk lookup, translate.
+void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** packets, uint16_t n, uint64_t now_us,
+                   TxQueues& tx) {
+  PendingNat pending[RTE_HASH_LOOKUP_BULK_MAX];
+  const void* keys[RTE_HASH_LOOKUP_BULK_MAX];
+  uint32_t count = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(packets[i + 1], void*));
+    if (classify(w, s, in_port, packets[i], now_us, tx, &pending[count])) {
+      keys[count] = &pending[count].key;
+      count++;
+    }
+  }
+  if (count == 0) return;
+  uint64_t hits = 0;
+  void* data[RTE_HASH_LOOKUP_BULK_MAX];
+  rte_hash_lookup_bulk_data(w->conns.hash, keys, count, &hits, data);
+  for (uint32_t k = 0; k < count; k++) {
+    ConnHit hit;
+    if (hits & (1ull << k)) {
+      uintptr_t value = reinterpret_cast<uintptr_t>(data[k]);
+      hit.found = true;
+      hit.index = static_cast<uint32_t>(value >> 1);
+      hit.direction = static_cast<Direction>(value & 1);
+    }
+    fullnat_input(w, s, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit, now_us, tx);
+  }
+}
+
+}  // namespace
+
+void worker_process_burst(Worker* w, const Snapshot* s, uint16_t in_port, rte_mbuf** packets, uint16_t n,
+                          uint64_t now_us, TxQueues& tx) {
+  w->now_us = now_us;  // (RX_PACKETS is counted by the core's poll loop, not here)
+  // The core adopts before processing; this only guards against running on a stale view.
+  if (s != w->adopted || snapshot_version(s) != w->adopted_version) worker_adopt_snapshot(w, s);
+  if (!s || in_port >= w->params.port_count) {
+    // No configuration yet (nothing is ours), or a port this worker was not told about.
+    for (uint16_t i = 0; i < n; i++) drop(w, packets[i], DropReason::NOT_FOR_US);
+    return;
+  }
+  for (uint16_t done = 0; done < n;) {
+    uint16_t chunk = static_cast<uint16_t>(n - done < RTE_HASH_LOOKUP_BULK_MAX ? n - done : RTE_HASH_LOOKUP_BULK_MAX);
+    process_chunk(w, *s, in_port, packets + done, chunk, now_us, tx);
+    done = static_cast<uint16_t>(done + chunk);
+  }
+}
+
+void worker_run_timers(Worker* w, const Snapshot*, uint64_t now_us, TxQueues& tx) {
+  w->now_us = now_us;
+  conn_run_timers(&w->conns, now_us, fullnat_on_expire, w);
+  neigh_run_timers(&w->neigh, now_us, tx);
+}
+
+WorkerCounters& worker_counters(Worker* w) { return *w->counters; }
+
+uint64_t worker_connection_count(const Worker* w) { return conn_count(w->conns); }
+
+uint32_t worker_list_connections(const Worker* w, uint32_t cursor, ConnectionInfo* out, uint32_t max) {
+  uint32_t seen = 0, copied = 0;
+  for (uint32_t i = 0; i < w->conns.capacity && copied < max; i++) {
+    const Conn& c = w->conns.records[i];
+    if (!c.in_use) continue;
+    if (seen++ < cursor) continue;
+    ConnectionInfo& info = out[copied++];
+    info.protocol = c.protocol;
+    info.client_addr = rte_be_to_cpu_32(c.client_addr);
+    info.client_port = rte_be_to_cpu_16(c.client_port);
+    info.virtual_addr = rte_be_to_cpu_32(c.virtual_addr);
+    info.virtual_port = rte_be_to_cpu_16(c.virtual_port);
+    info.local_addr = rte_be_to_cpu_32(c.local_addr);
+    info.local_port = rte_be_to_cpu_16(c.local_port);
+    info.server_addr = rte_be_to_cpu_32(c.server_addr);
+    info.server_port = rte_be_to_cpu_16(c.server_port);
+    info.service_id = c.service_id;
+    info.server_id = c.server_id;
+    info.state = conn_state_name(c.state);
+    info.expires_in_ms = c.expires_us > w->now_us ? (c.expires_us - w->now_us) / 1000 : 0;
+  }
+  return copied;
+}
+
+}  // namespace pc

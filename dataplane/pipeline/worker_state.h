@@ -1,0 +1,44 @@
+// Everything one worker owns. Touched only by that worker's thread (or the
+// caller's thread in test mode), so nothing here is atomic or locked.
+#pragma once
+#include <cstdint>
+#include <vector>
+#include "pipeline/conn.h"
+#include "pipeline/lport.h"
+#include "pipeline/neigh.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/sched/scheduler.h"
+#include "pipeline/tcp_state.h"
+
+namespace pc {
+
+// Per (worker, service id) state that outlives snapshots.
+struct ServiceRuntime {
+  bool present = false;        // in the adopted snapshot
+  StateTimeouts timeouts;      // kept after removal: the service's connections still expire by them
+  Scheduler* scheduler = nullptr;
+  SchedulerKind scheduler_kind = SchedulerKind::RR;
+  uint64_t server_set_fingerprint = 0;
+  std::vector<uint16_t> lport_pools;  // worker lport pool of each LIP, snapshot order
+  uint32_t lip_cursor = 0;            // round robin over the LIP pool
+};
+
+struct Worker {
+  WorkerParams params;
+  uint8_t port_macs[kMaxPorts][6] = {};
+  WorkerCounters* counters = nullptr;
+  ConnTable conns;
+  NeighTable neigh;
+  LportAllocator lports;
+  std::vector<ServiceRuntime> services;  // indexed by service id
+  std::vector<uint32_t> present_service_ids;
+  // Bumped whenever an id's counters are zeroed for a new generation (see Conn).
+  std::vector<uint8_t> service_epoch;  // indexed by service id
+  std::vector<uint8_t> server_epoch;   // indexed by server id
+  const Snapshot* adopted = nullptr;
+  uint64_t adopted_version = 0;
+  bool adopted_once = false;
+  uint64_t now_us = 0;  // last clock seen (for listing expiry times)
+};
+
+}  // namespace pc
