@@ -1,0 +1,211 @@
+// N-API entry points of DataplaneAddon (src/dataplane/types.ts). Argument checks
+// and conversions only; the behaviour lives in core/dataplane.*.
+#include <napi.h>
+#include <cmath>
+#include <cstdlib>
+#include "addon/js_convert.h"
+#include "addon/js_errors.h"
+#include "addon/js_reader.h"
+#include "addon/js_results.h"
+#include "core/dataplane.h"
+
+namespace pc_addon {
+
+namespace {
+
+Napi::Value Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pc::StartOptions options;
+  if (!read_start_options(env, info[0], &options)) return env.Undefined();
+  std::vector<pc::PortInfo> ports;
+  pc::Status st = pc::dataplane().start(options, &ports);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return ports_to_js(env, ports);
+}
+
+Napi::Value Apply(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pc::Dataplane& dp = pc::dataplane();
+  if (!dp.started()) {
+    throw_error(env, "ESTATE", "apply: the data plane is not started; call start() first");
+    return env.Undefined();
+  }
+  pc::DataplaneConfig config;
+  if (!read_config(env, info[0], dp.port_names(), &config)) return env.Undefined();
+  uint64_t version = 0;
+  pc::Status st = dp.apply(config, &version);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("version", Napi::Number::New(env, static_cast<double>(version)));
+  return out;
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pc::StatsReport report;
+  pc::Status st = pc::dataplane().stats(&report);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return stats_to_js(env, report);
+}
+
+Napi::Value Connections(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  uint64_t cursor, limit;
+  if (!r.integer(info[0], "cursor", 0, UINT32_MAX, &cursor)) return env.Undefined();
+  if (!r.integer(info[1], "limit", 0, 65536, &limit)) return env.Undefined();
+  std::vector<pc::ConnectionInfo> conns;
+  pc::Status st =
+      pc::dataplane().connections(static_cast<uint32_t>(cursor), static_cast<uint32_t>(limit), &conns);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return connections_to_js(env, conns);
+}
+
+Napi::Value Stop(const Napi::CallbackInfo& info) {
+  pc::dataplane().stop();
+  return info.Env().Undefined();
+}
+
+Napi::Value Ports(const Napi::CallbackInfo& info) {
+  std::vector<pc::PortInfo> ports;
+  pc::dataplane().ports(&ports);
+  return ports_to_js(info.Env(), ports);
+}
+
+Napi::Value Inject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  std::string port;
+  if (!r.string(info[0], "port", &port)) return env.Undefined();
+  Napi::Array list;
+  if (!r.array(info[1], "frames", &list)) return env.Undefined();
+  // Buffers stay referenced by `list` (on the JS stack) until we return.
+  std::vector<pc::Frame> frames;
+  frames.reserve(list.Length());
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsBuffer()) {
+      r.fail("frames[" + std::to_string(i) + "]", "a Buffer", v);
+      return env.Undefined();
+    }
+    Napi::Buffer<uint8_t> b = v.As<Napi::Buffer<uint8_t>>();
+    frames.push_back(pc::Frame{b.Data(), b.Length()});
+  }
+  uint32_t accepted = 0;
+  pc::Status st = pc::dataplane().inject(port, frames, &accepted);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, accepted);
+}
+
+Napi::Value Step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t received = 0;
+  pc::Status st = pc::dataplane().step(&received);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, received);
+}
+
+Napi::Value Capture(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  std::string port;
+  if (!r.string(info[0], "port", &port)) return env.Undefined();
+  std::vector<std::vector<uint8_t>> frames;
+  pc::Status st = pc::dataplane().capture(port, &frames);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, frames.size());
+  for (uint32_t i = 0; i < frames.size(); i++)
+    out.Set(i, Napi::Buffer<uint8_t>::Copy(env, frames[i].data(), frames[i].size()));
+  return out;
+}
+
+Napi::Value AdvanceClock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  double ms;
+  if (!r.non_negative(info[0], "ms", &ms)) return env.Undefined();
+  if (ms > 1e12) {
+    r.fail("ms", "at most 1e12", info[0]);
+    return env.Undefined();
+  }
+  pc::Status st = pc::dataplane().advance_clock_us(static_cast<uint64_t>(std::llround(ms * 1000.0)));
+  if (!st.ok()) throw_status(env, st);
+  return env.Undefined();
+}
+
+Napi::Value Bench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  Napi::Object o;
+  if (!r.object(info[0], "options", &o)) return env.Undefined();
+  size_t scenario;
+  if (!r.choice(o.Get("scenario"), "options.scenario", {"io", "fullnat"}, &scenario)) return env.Undefined();
+  uint64_t packets, flows;
+  if (!r.integer(o.Get("packets"), "options.packets", 1, 1ull << 40, &packets)) return env.Undefined();
+  if (!r.integer(o.Get("flows"), "options.flows", 1, 2048, &flows)) return env.Undefined();
+  pc::BenchOptions options;
+  options.fullnat = scenario == 1;
+  options.packets = packets;
+  options.flows = static_cast<uint32_t>(flows);
+  pc::BenchResult result;
+  pc::Status st = pc::dataplane().bench(options, &result);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return bench_to_js(env, options.fullnat, result);
+}
+
+// Process exit while started: stop the workers (and clean up EAL in live mode)
+// so no lcore thread is left polling while the process tears down.
+void stop_at_exit() { pc::dataplane().stop(); }
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("start", Napi::Function::New(env, Start, "start"));
+  exports.Set("apply", Napi::Function::New(env, Apply, "apply"));
+  exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  exports.Set("connections", Napi::Function::New(env, Connections, "connections"));
+  exports.Set("stop", Napi::Function::New(env, Stop, "stop"));
+  exports.Set("ports", Napi::Function::New(env, Ports, "ports"));
+  exports.Set("inject", Napi::Function::New(env, Inject, "inject"));
+  exports.Set("step", Napi::Function::New(env, Step, "step"));
+  exports.Set("capture", Napi::Function::New(env, Capture, "capture"));
+  exports.Set("advanceClock", Napi::Function::New(env, AdvanceClock, "advanceClock"));
+  exports.Set("bench", Napi::Function::New(env, Bench, "bench"));
+  // Normal exit runs env cleanup hooks; process.exit() may skip them, atexit catches that.
+  env.AddCleanupHook(stop_at_exit);
+  static bool atexit_registered = false;
+  if (!atexit_registered) {
+    std::atexit(stop_at_exit);
+    atexit_registered = true;
+  }
+  return exports;
+}
+
+}  // namespace pc_addon
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return pc_addon::Init(env, exports); }
+NODE_API_MODULE(portcullis_dataplane, InitModule)

@@ -1,0 +1,223 @@
+#include "addon/js_convert.h"
+
+#include <set>
+#include <rte_lcore.h>
+#include "addon/js_reader.h"
+
+namespace pc_addon {
+
+namespace {
+
+std::string at(const std::string& path, uint32_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+bool read_port_spec(JsReader& r, const Napi::Value& v, const std::string& path, pc::PortSpec* out) {
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  if (!r.string(o.Get("name"), path + ".name", &out->name)) return false;
+  if (out->name.empty()) return r.fail(path + ".name", "a non-empty string", o.Get("name"));
+  if (!r.string(o.Get("device"), path + ".device", &out->device)) return false;
+  if (out->device.empty())
+    return r.fail(path + ".device", "a DPDK device string or \"ring\"", o.Get("device"));
+  Napi::Value mac = o.Get("mac");
+  if (!mac.IsUndefined()) {
+    if (!r.mac(mac, path + ".mac", out->mac)) return false;
+    out->has_mac = true;
+  }
+  Napi::Value mtu = o.Get("mtu");
+  if (!mtu.IsUndefined()) {
+    uint64_t m;
+    if (!r.integer(mtu, path + ".mtu", 68, 9600, &m)) return false;
+    out->mtu = static_cast<uint16_t>(m);
+  }
+  return true;
+}
+
+bool read_timeouts(JsReader& r, const Napi::Value& v, const std::string& path, pc::Timeouts* t) {
+  if (v.IsUndefined()) return true;  // defaults of config.h
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  struct Field {
+    const char* name;
+    uint32_t* slot;
+  } fields[] = {
+      {"tcpEstablished", &t->tcp_established}, {"tcpSynSent", &t->tcp_syn_sent}, {"tcpSynRecv", &t->tcp_syn_recv},
+      {"tcpFinWait", &t->tcp_fin_wait},        {"tcpTimeWait", &t->tcp_time_wait}, {"tcpClose", &t->tcp_close},
+      {"tcpCloseWait", &t->tcp_close_wait},    {"tcpLastAck", &t->tcp_last_ack}, {"udp", &t->udp},
+  };
+  for (const auto& f : fields) {
+    Napi::Value fv = o.Get(f.name);
+    if (fv.IsUndefined()) continue;
+    uint64_t seconds;
+    if (!r.integer(fv, path + "." + f.name, 1, 31 * 24 * 3600, &seconds)) return false;
+    *f.slot = static_cast<uint32_t>(seconds);
+  }
+  return true;
+}
+
+bool read_server(JsReader& r, const Napi::Value& v, const std::string& path, pc::RealServerConfig* out) {
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  uint64_t n;
+  if (!r.integer(o.Get("id"), path + ".id", 1, pc::kMaxServerId, &n)) return false;
+  out->id = static_cast<uint32_t>(n);
+  if (!r.ipv4(o.Get("address"), path + ".address", &out->addr)) return false;
+  if (!r.integer(o.Get("port"), path + ".port", 1, 65535, &n)) return false;
+  out->port = static_cast<uint16_t>(n);
+  if (!r.integer(o.Get("weight"), path + ".weight", 0, 65535, &n)) return false;
+  out->weight = static_cast<uint32_t>(n);
+  return true;
+}
+
+bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc::ServiceConfig* out) {
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  uint64_t n;
+  size_t which;
+  if (!r.integer(o.Get("id"), path + ".id", 1, pc::kMaxServiceId, &n)) return false;
+  out->id = static_cast<uint32_t>(n);
+  if (!r.choice(o.Get("protocol"), path + ".protocol", {"tcp", "udp"}, &which)) return false;
+  out->protocol = which == 0 ? 6 : 17;
+  if (!r.ipv4(o.Get("vip"), path + ".vip", &out->vip)) return false;
+  if (!r.integer(o.Get("port"), path + ".port", 1, 65535, &n)) return false;
+  out->vport = static_cast<uint16_t>(n);
+  if (!r.choice(o.Get("scheduler"), path + ".scheduler", {"rr", "wrr"}, &which)) return false;
+  out->scheduler = which == 0 ? pc::SchedulerKind::RR : pc::SchedulerKind::WRR;
+  Napi::Array lips;
+  if (!r.array(o.Get("localAddresses"), path + ".localAddresses", &lips)) return false;
+  for (uint32_t i = 0; i < lips.Length(); i++) {
+    uint32_t a;
+    if (!r.ipv4(lips.Get(i), at(path + ".localAddresses", i), &a)) return false;
+    out->local_addresses.push_back(a);
+  }
+  if (!read_timeouts(r, o.Get("timeouts"), path + ".timeouts", &out->timeouts)) return false;
+  Napi::Array servers;
+  if (!r.array(o.Get("servers"), path + ".servers", &servers)) return false;
+  for (uint32_t i = 0; i < servers.Length(); i++) {
+    pc::RealServerConfig rs;
+    if (!read_server(r, servers.Get(i), at(path + ".servers", i), &rs)) return false;
+    out->servers.push_back(rs);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool read_start_options(Napi::Env env, const Napi::Value& v, pc::StartOptions* out) {
+  JsReader r(env);
+  Napi::Object o;
+  if (!r.object(v, "options", &o)) return false;
+  size_t which;
+  if (!r.choice(o.Get("mode"), "options.mode", {"live", "test"}, &which)) return false;
+  out->live = which == 0;
+
+  Napi::Array eal;
+  if (!r.array(o.Get("eal"), "options.eal", &eal)) return false;
+  for (uint32_t i = 0; i < eal.Length(); i++) {
+    std::string arg;
+    if (!r.string(eal.Get(i), at("options.eal", i), &arg)) return false;
+    out->eal.push_back(arg);
+  }
+
+  Napi::Array ports;
+  if (!r.array(o.Get("ports"), "options.ports", &ports)) return false;
+  if (ports.Length() == 0 || ports.Length() > pc::kMaxPorts)
+    return r.fail("options.ports", "1.." + std::to_string(pc::kMaxPorts) + " ports",
+                  Napi::String::New(env, std::to_string(ports.Length()) + " ports"));
+  std::set<std::string> names;
+  for (uint32_t i = 0; i < ports.Length(); i++) {
+    pc::PortSpec spec;
+    if (!read_port_spec(r, ports.Get(i), at("options.ports", i), &spec)) return false;
+    if (!names.insert(spec.name).second)
+      return r.fail(at("options.ports", i) + ".name", "a name not used by an earlier port",
+                    Napi::String::New(env, spec.name));
+    out->ports.push_back(spec);
+  }
+
+  uint64_t n;
+  Napi::Value workers = o.Get("workers");
+  if (!workers.IsUndefined() || out->live) {
+    if (!r.integer(workers, "options.workers", 1, RTE_MAX_LCORE - 1, &n)) return false;
+    out->workers = static_cast<uint16_t>(n);
+  }
+  Napi::Value polling = o.Get("polling");
+  if (!polling.IsUndefined()) {
+    if (!r.choice(polling, "options.polling", {"busy", "adaptive"}, &which)) return false;
+    out->polling = which == 0 ? pc::PollingMode::BUSY : pc::PollingMode::ADAPTIVE;
+  }
+  Napi::Value cap = o.Get("connCapacity");
+  if (!cap.IsUndefined()) {
+    if (!r.integer(cap, "options.connCapacity", 1, 1u << 31, &n)) return false;
+    out->conn_capacity = static_cast<uint32_t>(n);
+  }
+  Napi::Value mbufs = o.Get("mbufs");
+  if (!mbufs.IsUndefined()) {
+    if (!r.integer(mbufs, "options.mbufs", 512, 1u << 28, &n)) return false;
+    out->mbufs = static_cast<uint32_t>(n);
+  }
+  return true;
+}
+
+bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::string>& port_names,
+                 pc::DataplaneConfig* out) {
+  JsReader r(env);
+  Napi::Object o;
+  if (!r.object(v, "config", &o)) return false;
+
+  Napi::Array ports;
+  if (!r.array(o.Get("ports"), "config.ports", &ports)) return false;
+  for (uint32_t i = 0; i < ports.Length(); i++) {
+    std::string path = at("config.ports", i);
+    Napi::Object po;
+    if (!r.object(ports.Get(i), path, &po)) return false;
+    pc::PortAddresses pa;
+    if (!r.string(po.Get("name"), path + ".name", &pa.name)) return false;
+    Napi::Array addrs;
+    if (!r.array(po.Get("addresses"), path + ".addresses", &addrs)) return false;
+    for (uint32_t k = 0; k < addrs.Length(); k++) {
+      pc::Ipv4Prefix p;
+      if (!r.prefix(addrs.Get(k), at(path + ".addresses", k), &p)) return false;
+      pa.addresses.push_back(p);
+    }
+    out->ports.push_back(pa);
+  }
+
+  Napi::Array routes;
+  if (!r.array(o.Get("routes"), "config.routes", &routes)) return false;
+  if (routes.Length() > pc::kMaxRoutes)
+    return r.fail("config.routes", "at most " + std::to_string(pc::kMaxRoutes) + " routes",
+                  Napi::String::New(env, std::to_string(routes.Length()) + " routes"));
+  for (uint32_t i = 0; i < routes.Length(); i++) {
+    std::string path = at("config.routes", i);
+    Napi::Object ro;
+    if (!r.object(routes.Get(i), path, &ro)) return false;
+    pc::RouteConfig rc;
+    if (!r.prefix(ro.Get("prefix"), path + ".prefix", &rc.prefix)) return false;
+    Napi::Value via = ro.Get("via");
+    if (!via.IsUndefined() && !r.ipv4(via, path + ".via", &rc.via)) return false;
+    std::string port;
+    if (!r.string(ro.Get("port"), path + ".port", &port)) return false;
+    bool found = false;
+    for (size_t k = 0; k < port_names.size() && !found; k++)
+      if (port_names[k] == port) {
+        rc.port_index = static_cast<uint16_t>(k);
+        found = true;
+      }
+    if (!found) {
+      std::string expected = "the name of a started port (";
+      for (size_t k = 0; k < port_names.size(); k++) expected += (k ? ", \"" : "\"") + port_names[k] + "\"";
+      return r.fail(path + ".port", expected + ")", ro.Get("port"));
+    }
+    out->routes.push_back(rc);
+  }
+
+  Napi::Array services;
+  if (!r.array(o.Get("services"), "config.services", &services)) return false;
+  for (uint32_t i = 0; i < services.Length(); i++) {
+    pc::ServiceConfig svc;
+    if (!read_service(r, services.Get(i), at("config.services", i), &svc)) return false;
+    out->services.push_back(std::move(svc));
+  }
+  return true;
+}
+
+}  // namespace pc_addon

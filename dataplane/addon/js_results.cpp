@@ -1,0 +1,132 @@
+#include "addon/js_results.h"
+
+#include <arpa/inet.h>
+
+namespace pc_addon {
+
+namespace {
+
+Napi::Number num(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
+Napi::Number snum(Napi::Env env, int64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
+
+Napi::String ip_string(Napi::Env env, uint32_t host_order) {
+  in_addr a;
+  a.s_addr = htonl(host_order);
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a, buf, sizeof(buf));
+  return Napi::String::New(env, buf);
+}
+
+Napi::Array traffic_to_js(Napi::Env env, const std::vector<pc::TrafficReport>& list) {
+  Napi::Array out = Napi::Array::New(env, list.size());
+  for (uint32_t i = 0; i < list.size(); i++) {
+    const auto& t = list[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", num(env, t.id));
+    o.Set("conns", num(env, t.sum.conns));
+    o.Set("inPackets", num(env, t.sum.in_packets));
+    o.Set("outPackets", num(env, t.sum.out_packets));
+    o.Set("inBytes", num(env, t.sum.in_bytes));
+    o.Set("outBytes", num(env, t.sum.out_bytes));
+    o.Set("activeConns", snum(env, t.sum.active_conns));
+    o.Set("inactiveConns", snum(env, t.sum.inactive_conns));
+    out.Set(i, o);
+  }
+  return out;
+}
+
+}  // namespace
+
+Napi::Array ports_to_js(Napi::Env env, const std::vector<pc::PortInfo>& ports) {
+  Napi::Array out = Napi::Array::New(env, ports.size());
+  for (uint32_t i = 0; i < ports.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", ports[i].name);
+    o.Set("portId", num(env, ports[i].port_id));
+    o.Set("mac", ports[i].mac);
+    o.Set("driver", ports[i].driver);
+    out.Set(i, o);
+  }
+  return out;
+}
+
+Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("snapshotVersion", num(env, r.snapshot_version));
+  Napi::Array versions = Napi::Array::New(env, r.workers.size());
+  // Not in types.ts (extra, for tuning adaptive polling): idle sleeps per worker and
+  // the mean wake-up lateness in microseconds.
+  Napi::Array sleeps = Napi::Array::New(env, r.workers.size());
+  Napi::Array lateness = Napi::Array::New(env, r.workers.size());
+  for (uint32_t i = 0; i < r.workers.size(); i++) {
+    versions.Set(i, num(env, r.workers[i].version));
+    sleeps.Set(i, num(env, r.workers[i].idle_sleeps));
+    double mean = r.workers[i].idle_sleeps
+                      ? static_cast<double>(r.workers[i].sleep_overshoot_us) / r.workers[i].idle_sleeps
+                      : 0.0;
+    lateness.Set(i, Napi::Number::New(env, mean));
+  }
+  o.Set("workerVersions", versions);
+  o.Set("workerIdleSleeps", sleeps);
+  o.Set("workerWakeLatenessUs", lateness);
+  o.Set("connections", num(env, r.connections));
+  Napi::Object drops = Napi::Object::New(env);
+  for (unsigned i = 0; i < pc::kDropReasonCount; i++) drops.Set(pc::kDropReasonNames[i], num(env, r.drops[i]));
+  o.Set("drops", drops);
+  Napi::Object events = Napi::Object::New(env);
+  for (unsigned i = 0; i < pc::kEventCount; i++) events.Set(pc::kEventNames[i], num(env, r.events[i]));
+  o.Set("events", events);
+  Napi::Array ports = Napi::Array::New(env, r.ports.size());
+  for (uint32_t i = 0; i < r.ports.size(); i++) {
+    const auto& p = r.ports[i];
+    Napi::Object po = Napi::Object::New(env);
+    po.Set("name", p.name);
+    po.Set("rxPackets", num(env, p.counters.ipackets));
+    po.Set("txPackets", num(env, p.counters.opackets));
+    po.Set("rxBytes", num(env, p.counters.ibytes));
+    po.Set("txBytes", num(env, p.counters.obytes));
+    po.Set("rxMissed", num(env, p.counters.imissed));
+    po.Set("rxErrors", num(env, p.counters.ierrors));
+    po.Set("txErrors", num(env, p.counters.oerrors));
+    ports.Set(i, po);
+  }
+  o.Set("ports", ports);
+  o.Set("services", traffic_to_js(env, r.services));
+  o.Set("servers", traffic_to_js(env, r.servers));
+  return o;
+}
+
+Napi::Array connections_to_js(Napi::Env env, const std::vector<pc::ConnectionInfo>& conns) {
+  Napi::Array out = Napi::Array::New(env, conns.size());
+  for (uint32_t i = 0; i < conns.size(); i++) {
+    const auto& c = conns[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("protocol", c.protocol == 17 ? "udp" : "tcp");
+    o.Set("client", ip_string(env, c.client_addr));
+    o.Set("clientPort", num(env, c.client_port));
+    o.Set("virtual", ip_string(env, c.virtual_addr));
+    o.Set("virtualPort", num(env, c.virtual_port));
+    o.Set("local", ip_string(env, c.local_addr));
+    o.Set("localPort", num(env, c.local_port));
+    o.Set("server", ip_string(env, c.server_addr));
+    o.Set("serverPort", num(env, c.server_port));
+    o.Set("serviceId", num(env, c.service_id));
+    o.Set("serverId", num(env, c.server_id));
+    o.Set("state", c.state ? c.state : "");
+    o.Set("expiresInMs", num(env, c.expires_in_ms));
+    out.Set(i, o);
+  }
+  return out;
+}
+
+Napi::Object bench_to_js(Napi::Env env, bool fullnat, const pc::BenchResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("scenario", fullnat ? "fullnat" : "io");
+  o.Set("packets", num(env, r.packets));
+  o.Set("cycles", num(env, r.cycles));
+  o.Set("tscHz", num(env, r.tsc_hz));
+  o.Set("mbufsLeaked", snum(env, r.mbufs_leaked));  // extra (not in types.ts): should be 0
+  return o;
+}
+
+}  // namespace pc_addon

@@ -1,0 +1,391 @@
+#include "core/bench.h"
+
+#include <arpa/inet.h>
+#include <algorithm>
+#include <cstring>
+#include <vector>
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+namespace pc {
+
+namespace {
+
+constexpr uint32_t kMaxFlows = 2048;           // all flows in flight at once; ring ports hold 4096
+constexpr uint32_t kWarmupRounds = 2000;
+constexpr size_t kWarmupFlowsPerRound = 8;
+constexpr uint64_t kWarmupIdleAdvanceUs = 1000; // lets the pipeline's ARP retry timers fire
+constexpr uint32_t kMaxIdleIterations = 1000;   // measured loop: give up when everything is dropped
+constexpr uint16_t kPayloadBytes = 18;
+constexpr uint8_t kTcpSyn = 0x02, kTcpAck = 0x10;
+
+// Ones' complement incremental update (RFC 1624 eqn. 3) on raw network-order words.
+inline uint16_t csum_replace(uint16_t check, uint16_t old_word, uint16_t new_word) {
+  uint32_t sum = static_cast<uint16_t>(~check) + static_cast<uint16_t>(~old_word) + new_word;
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// The MAC a simulated client/server with this address answers ARP with.
+void mac_for_ip(uint32_t ip_net, uint8_t mac[6]) {
+  mac[0] = 0x02;
+  mac[1] = 0x00;
+  memcpy(mac + 2, &ip_net, 4);
+}
+
+// Turns a frame into the peer's reply: MACs, addresses and ports swapped, TTL
+// reset (the pipeline decrements it on every pass), TCP flags set when nonzero.
+// Checksums stay valid: swaps don't change a ones' complement sum; TTL and flags
+// are patched incrementally. This is the work both scenarios pay per packet.
+inline void mirror(rte_mbuf* m, uint8_t tcp_flags) {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  rte_ether_addr tmp = eth->dst_addr;
+  eth->dst_addr = eth->src_addr;
+  eth->src_addr = tmp;
+  if (eth->ether_type != htons(RTE_ETHER_TYPE_IPV4) || m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr))
+    return;
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  uint32_t a = ip->src_addr;
+  ip->src_addr = ip->dst_addr;
+  ip->dst_addr = a;
+  uint16_t old_ttl_word, new_ttl_word;
+  memcpy(&old_ttl_word, &ip->time_to_live, 2);
+  ip->time_to_live = 64;
+  memcpy(&new_ttl_word, &ip->time_to_live, 2);
+  ip->hdr_checksum = csum_replace(ip->hdr_checksum, old_ttl_word, new_ttl_word);
+  uint16_t l3_len = static_cast<uint16_t>((ip->version_ihl & 0x0f) * 4);
+  uint8_t* l4 = reinterpret_cast<uint8_t*>(ip) + l3_len;
+  if (ip->next_proto_id == IPPROTO_TCP && m->data_len >= sizeof(rte_ether_hdr) + l3_len + sizeof(rte_tcp_hdr)) {
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
+    uint16_t p = tcp->src_port;
+    tcp->src_port = tcp->dst_port;
+    tcp->dst_port = p;
+    if (tcp_flags) {
+      uint16_t old_word, new_word;
+      memcpy(&old_word, &tcp->data_off, 2);
+      tcp->tcp_flags = tcp_flags;
+      memcpy(&new_word, &tcp->data_off, 2);
+      tcp->cksum = csum_replace(tcp->cksum, old_word, new_word);
+    }
+  } else if (ip->next_proto_id == IPPROTO_UDP &&
+             m->data_len >= sizeof(rte_ether_hdr) + l3_len + sizeof(rte_udp_hdr)) {
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
+    uint16_t p = udp->src_port;
+    udp->src_port = udp->dst_port;
+    udp->dst_port = p;
+  }
+}
+
+// Answers an ARP request in place as the simulated host that owns the target address.
+// Returns false if m is not an ARP request.
+bool answer_arp(rte_mbuf* m) {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  if (eth->ether_type != htons(RTE_ETHER_TYPE_ARP) || m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr))
+    return false;
+  auto* arp = reinterpret_cast<rte_arp_hdr*>(eth + 1);
+  if (arp->arp_opcode != htons(RTE_ARP_OP_REQUEST)) return false;
+  uint8_t mac[6];
+  mac_for_ip(arp->arp_data.arp_tip, mac);
+  uint32_t asker_ip = arp->arp_data.arp_sip;
+  rte_ether_addr asker_mac = arp->arp_data.arp_sha;
+  arp->arp_opcode = htons(RTE_ARP_OP_REPLY);
+  arp->arp_data.arp_sip = arp->arp_data.arp_tip;
+  memcpy(arp->arp_data.arp_sha.addr_bytes, mac, 6);
+  arp->arp_data.arp_tip = asker_ip;
+  arp->arp_data.arp_tha = asker_mac;
+  eth->dst_addr = asker_mac;
+  memcpy(eth->src_addr.addr_bytes, mac, 6);
+  return true;
+}
+
+uint8_t tcp_flags_of(rte_mbuf* m) {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  if (eth->ether_type != htons(RTE_ETHER_TYPE_IPV4)) return 0;
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  if (ip->next_proto_id != IPPROTO_TCP) return 0;
+  auto* tcp = reinterpret_cast<rte_tcp_hdr*>(reinterpret_cast<uint8_t*>(ip) + (ip->version_ihl & 0x0f) * 4);
+  return tcp->tcp_flags;
+}
+
+uint16_t fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
+uint32_t sum16(const void* data, size_t len, uint32_t sum = 0) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i + 1 < len; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  if (len & 1) sum += static_cast<uint32_t>(p[len - 1] << 8);
+  return sum;
+}
+
+// A client frame CIP:cport -> VIP:vport (addresses host order) with valid checksums.
+rte_mbuf* build_frame(rte_mempool* pool, const uint8_t dst_mac[6], uint32_t cip, uint16_t cport, uint32_t vip,
+                      uint16_t vport, uint8_t protocol, uint8_t tcp_flags) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (!m) return nullptr;
+  uint16_t l4_len = protocol == IPPROTO_TCP ? sizeof(rte_tcp_hdr) : sizeof(rte_udp_hdr);
+  uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + l4_len + kPayloadBytes);
+  auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, sizeof(rte_ether_hdr) + ip_len));
+  memset(frame, 0, sizeof(rte_ether_hdr) + ip_len);
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
+  memcpy(eth->dst_addr.addr_bytes, dst_mac, 6);
+  uint32_t cip_net = htonl(cip);
+  mac_for_ip(cip_net, eth->src_addr.addr_bytes);
+  eth->ether_type = htons(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  ip->version_ihl = 0x45;
+  ip->total_length = htons(ip_len);
+  ip->time_to_live = 64;
+  ip->next_proto_id = protocol;
+  ip->src_addr = cip_net;
+  ip->dst_addr = htonl(vip);
+  ip->hdr_checksum = htons(static_cast<uint16_t>(~fold(sum16(ip, sizeof(*ip)))));
+  uint8_t* l4 = reinterpret_cast<uint8_t*>(ip + 1);
+  if (protocol == IPPROTO_TCP) {
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
+    tcp->src_port = htons(cport);
+    tcp->dst_port = htons(vport);
+    tcp->sent_seq = htonl(1000);
+    tcp->recv_ack = htonl(tcp_flags & kTcpAck ? 1 : 0);
+    tcp->data_off = 5 << 4;
+    tcp->tcp_flags = tcp_flags;
+    tcp->rx_win = htons(65535);
+  } else {
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
+    udp->src_port = htons(cport);
+    udp->dst_port = htons(vport);
+    udp->dgram_len = htons(static_cast<uint16_t>(l4_len + kPayloadBytes));
+  }
+  uint16_t l4_total = static_cast<uint16_t>(l4_len + kPayloadBytes);
+  uint32_t pseudo = sum16(&ip->src_addr, 8) + protocol + l4_total;
+  uint16_t check = static_cast<uint16_t>(~fold(sum16(l4, l4_total, pseudo)));
+  if (protocol == IPPROTO_UDP && check == 0) check = 0xffff;
+  if (protocol == IPPROTO_TCP)
+    reinterpret_cast<rte_tcp_hdr*>(l4)->cksum = htons(check);
+  else
+    reinterpret_cast<rte_udp_hdr*>(l4)->dgram_cksum = htons(check);
+  return m;
+}
+
+// Client addresses for `count` flows: hosts of the outside port's first connected
+// prefix that nothing in the config owns, cycled, with varying client ports.
+struct ClientPlan {
+  std::vector<uint32_t> addresses;
+};
+
+bool plan_clients(const DataplaneConfig& cfg, uint16_t outside_index, uint32_t vip, ClientPlan* plan) {
+  uint32_t net = 0xc6120000;  // 198.18.0.0/24 when the outside port has no address (io scenario)
+  uint8_t len = 24;
+  if (outside_index < cfg.ports.size() && !cfg.ports[outside_index].addresses.empty()) {
+    len = cfg.ports[outside_index].addresses[0].length;
+    uint32_t mask = len == 0 ? 0 : ~0u << (32 - len);
+    net = cfg.ports[outside_index].addresses[0].addr & mask;
+  }
+  if (len > 30) return false;
+  uint32_t hosts = (len <= 24) ? 254 : (1u << (32 - len)) - 2;
+  auto owned = [&](uint32_t a) {
+    if (a == vip) return true;
+    for (const auto& p : cfg.ports)
+      for (const auto& pa : p.addresses)
+        if (pa.addr == a) return true;
+    for (const auto& s : cfg.services) {
+      if (s.vip == a) return true;
+      for (uint32_t l : s.local_addresses)
+        if (l == a) return true;
+    }
+    return false;
+  };
+  for (uint32_t h = 1; h <= hosts && plan->addresses.size() < 200; h++)
+    if (!owned(net + h)) plan->addresses.push_back(net + h);
+  return !plan->addresses.empty();
+}
+
+void free_all(std::vector<rte_mbuf*>* v) {
+  for (auto* m : *v) rte_pktmbuf_free(m);
+  v->clear();
+}
+
+void drain_ring(rte_ring* r) {
+  void* objs[64];
+  unsigned n;
+  while ((n = rte_ring_dequeue_burst(r, objs, 64, nullptr)) > 0)
+    for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+}
+
+// Simulated hosts behind a port: take what the port transmitted, answer ARP,
+// mirror IPv4 into the reply, and feed it back into the port's rx ring (or into
+// *collect when given). Anything else is freed.
+uint32_t bounce(Port* port, uint8_t tcp_flags, bool syn_gets_synack, std::vector<rte_mbuf*>* collect) {
+  void* objs[kTxBurst];
+  uint32_t moved = 0;
+  unsigned n;
+  while ((n = rte_ring_dequeue_burst(port->tx_rings[0], objs, kTxBurst, nullptr)) > 0) {
+    unsigned keep = 0;
+    for (unsigned i = 0; i < n; i++) {
+      rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
+      if (answer_arp(m)) {
+        objs[keep++] = m;
+        continue;
+      }
+      uint8_t flags = tcp_flags;
+      if (syn_gets_synack && (tcp_flags_of(m) & kTcpSyn)) flags = kTcpSyn | kTcpAck;
+      mirror(m, flags);
+      if (collect && rte_pktmbuf_mtod(m, rte_ether_hdr*)->ether_type == htons(RTE_ETHER_TYPE_IPV4)) {
+        collect->push_back(m);
+        moved++;
+        continue;
+      }
+      objs[keep++] = m;
+    }
+    unsigned sent = rte_ring_enqueue_burst(port->rx_rings[0], objs, keep, nullptr);
+    for (unsigned i = sent; i < keep; i++) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+    moved += sent;
+    if (n < kTxBurst) break;
+  }
+  return moved;
+}
+
+// One stage of the measured loop: a burst from `from`'s rx, through the pipeline
+// (fullnat) or the mirror (io), out of `to`'s tx. Returns packets received.
+inline uint16_t stage(const BenchEnv& env, const Snapshot* s, bool fullnat, Port* from, uint16_t from_index,
+                      Port* to) {
+  rte_mbuf* pkts[kTxBurst];
+  uint16_t n = rte_eth_rx_burst(from->port_id, 0, pkts, kTxBurst);
+  if (n == 0) return 0;
+  WorkerContext& c = *env.worker;
+  if (fullnat) {
+    c.counters->event(Event::RX_PACKETS, n);
+    worker_process_burst(c.worker, s, from_index, pkts, n, env.now_us, c.tx);
+    c.tx.flush_all();
+  } else {
+    for (uint16_t i = 0; i < n; i++) mirror(pkts[i], kTcpAck);
+    uint16_t sent = rte_eth_tx_burst(to->port_id, 0, pkts, n);
+    for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
+  }
+  return n;
+}
+
+}  // namespace
+
+Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* result) {
+  if (opt.flows == 0 || opt.flows > kMaxFlows)
+    return Status::Error("EINVAL", "bench: options.flows: expected 1.." + std::to_string(kMaxFlows) + ", got " +
+                                       std::to_string(opt.flows));
+  WorkerContext& c = *env.worker;
+  const Snapshot* s = worker_current_snapshot(c);
+
+  uint32_t vip = 0xc612000a;  // io: any destination; fullnat: the first service's
+  uint16_t vport = 80;
+  uint8_t protocol = IPPROTO_UDP;
+  if (opt.fullnat) {
+    if (env.config->services.empty())
+      return Status::Error("EINVAL", "bench: scenario 'fullnat' needs an applied config with at least one service");
+    const ServiceConfig& svc = env.config->services[0];
+    vip = svc.vip;
+    vport = svc.vport;
+    protocol = svc.protocol;
+  }
+  ClientPlan plan;
+  if (!plan_clients(*env.config, env.outside_index, vip, &plan))
+    return Status::Error("EINVAL", "bench: the outside port's first prefix has no free host addresses for clients");
+
+  // Start from empty rings so counts below are ours.
+  for (Port* p : {env.outside, env.inside}) {
+    drain_ring(p->rx_rings[0]);
+    drain_ring(p->tx_rings[0]);
+  }
+  const int64_t in_use_before = rte_mempool_in_use_count(env.pool);
+
+  std::vector<rte_mbuf*> ready;  // client frames that will circulate in the measured loop
+  ready.reserve(opt.flows);
+  uint8_t first_flags = opt.fullnat ? kTcpSyn : kTcpAck;
+  std::vector<rte_mbuf*> firsts;
+  for (uint32_t i = 0; i < opt.flows; i++) {
+    uint32_t cip = plan.addresses[i % plan.addresses.size()];
+    uint16_t cport = static_cast<uint16_t>(20000 + i / plan.addresses.size());
+    rte_mbuf* m = build_frame(env.pool, env.outside->mac, cip, cport, vip, vport, protocol, first_flags);
+    if (!m) {
+      free_all(&firsts);
+      return Status::Error("NOMEM", "bench: mbuf pool exhausted building " + std::to_string(opt.flows) + " flows");
+    }
+    firsts.push_back(m);
+  }
+
+  uint64_t now_us = env.now_us;
+  if (!opt.fullnat) {
+    ready.swap(firsts);
+  } else {
+    // Warm-up: first packet of every flow through the pipeline; the simulated hosts
+    // answer ARP and reply (server: SYN-ACK / datagram; client: ACK), so every flow
+    // has a connection and resolved neighbours before the clock starts.
+    // Flows start a few at a time so the pipeline's bounded ARP queues are not
+    // overrun by the very first burst.
+    size_t next_first = 0;
+    for (uint32_t round = 0; round < kWarmupRounds && ready.size() < opt.flows; round++) {
+      if (next_first < firsts.size()) {
+        unsigned batch = static_cast<unsigned>(std::min<size_t>(kWarmupFlowsPerRound, firsts.size() - next_first));
+        unsigned queued = rte_ring_enqueue_burst(env.outside->rx_rings[0],
+                                                 reinterpret_cast<void**>(firsts.data() + next_first), batch, nullptr);
+        for (unsigned i = queued; i < batch; i++) rte_pktmbuf_free(firsts[next_first + i]);
+        next_first += batch;
+      }
+      worker_run_timers(c.worker, s, now_us, c.tx);
+      uint32_t received = worker_poll_ports(c, s, now_us);
+      c.tx.flush_all();
+      uint32_t moved = bounce(env.inside, kTcpAck, true, nullptr);
+      moved += bounce(env.outside, kTcpAck, false, &ready);
+      if (received == 0 && moved == 0) now_us += kWarmupIdleAdvanceUs;
+    }
+    for (size_t i = next_first; i < firsts.size(); i++) rte_pktmbuf_free(firsts[i]);
+    firsts.clear();
+    if (ready.empty()) {
+      for (Port* p : {env.outside, env.inside}) {
+        drain_ring(p->rx_rings[0]);
+        drain_ring(p->tx_rings[0]);
+      }
+      return Status::Error("EINVAL",
+                           "bench: fullnat warm-up: no flow came back to the client side through the pipeline "
+                           "(check the applied config: service, servers, LIPs, routes)");
+    }
+  }
+
+  unsigned queued = rte_ring_enqueue_burst(env.outside->rx_rings[0], reinterpret_cast<void**>(ready.data()),
+                                           static_cast<unsigned>(ready.size()), nullptr);
+  for (size_t i = queued; i < ready.size(); i++) rte_pktmbuf_free(ready[i]);
+  ready.clear();
+
+  BenchEnv run_env = env;
+  run_env.now_us = now_us;
+  uint64_t packets = 0;
+  uint32_t idle = 0;
+  const uint64_t start = rte_rdtsc_precise();
+  while (packets < opt.packets) {
+    uint32_t n = stage(run_env, s, opt.fullnat, env.outside, env.outside_index, env.inside);
+    bounce(env.inside, kTcpAck, false, nullptr);
+    n += stage(run_env, s, opt.fullnat, env.inside, env.inside_index, env.outside);
+    bounce(env.outside, kTcpAck, false, nullptr);
+    packets += n;
+    if (n == 0 && ++idle > kMaxIdleIterations) break;
+  }
+  const uint64_t end = rte_rdtsc_precise();
+
+  for (Port* p : {env.outside, env.inside}) {
+    drain_ring(p->rx_rings[0]);
+    drain_ring(p->tx_rings[0]);
+  }
+  result->packets = packets;
+  result->cycles = end - start;
+  result->tsc_hz = rte_get_tsc_hz();
+  result->mbufs_leaked = static_cast<int64_t>(rte_mempool_in_use_count(env.pool)) - in_use_before;
+  return Status::Ok();
+}
+
+}  // namespace pc

@@ -1,0 +1,352 @@
+#include "core/dataplane.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include "core/eal.h"
+
+namespace pc {
+
+namespace {
+
+constexpr unsigned kMempoolCacheMax = 256;
+constexpr uint32_t kStepMaxSweeps = 1024;      // step(): bound on rx sweeps (a pipeline loop can't hang it)
+constexpr uint32_t kMaxConnectionsListed = 65536;
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::string out = "[";
+  for (size_t i = 0; i < names.size(); i++) out += (i ? ", \"" : "\"") + names[i] + "\"";
+  return out + "]";
+}
+
+}  // namespace
+
+Dataplane& dataplane() {
+  // Never destroyed: a static destructor at exit() would free state under running
+  // workers. The addon's exit hooks call stop() instead.
+  static Dataplane* instance = new Dataplane();
+  return *instance;
+}
+
+std::vector<std::string> Dataplane::port_names() const {
+  std::vector<std::string> names;
+  for (const auto& p : ports_) names.push_back(p.name);
+  return names;
+}
+
+Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* infos) {
+  if (started_) return Status::Error("ESTATE", "start: the data plane is already started; call stop() first");
+  if (options.ports.empty() || options.ports.size() > kMaxPorts)
+    return Status::Error("EINVAL", "options.ports: expected 1.." + std::to_string(kMaxPorts) + " ports, got " +
+                                       std::to_string(options.ports.size()));
+  uint16_t workers = options.live ? options.workers : 1;
+  if (workers == 0) return Status::Error("EINVAL", "options.workers: expected >= 1, got 0");
+
+  Status st = eal_ensure(options.eal);
+  if (!st.ok()) return st;
+
+  std::vector<unsigned> lcores;
+  if (options.live) {
+    unsigned lcore;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+      if (lcores.size() < workers) lcores.push_back(lcore);
+    }
+    if (lcores.size() < workers)
+      return Status::Error("EINVAL", "options.workers: expected at most " + std::to_string(lcores.size()) +
+                                         " (worker lcores EAL has; the main lcore never polls), got " +
+                                         std::to_string(workers));
+  }
+
+  live_ = options.live;
+  started_ = true;  // from here on teardown() undoes whatever was created
+  stop_flag_.store(false);
+  test_clock_us_ = kTestClockStartUs;
+  next_version_ = 1;
+  applied_ = DataplaneConfig();
+
+  char pool_name[RTE_MEMPOOL_NAMESIZE];
+  snprintf(pool_name, sizeof(pool_name), "pc_pkt_%u", start_count_++);
+  unsigned cache = std::min<unsigned>(kMempoolCacheMax, options.mbufs * 2 / 3);
+  cache = std::min<unsigned>(cache, RTE_MEMPOOL_CACHE_MAX_SIZE);
+  pool_ = rte_pktmbuf_pool_create(pool_name, options.mbufs, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  if (!pool_) {
+    int err = rte_errno;
+    teardown(false);
+    return Status::Error("NOMEM", "rte_pktmbuf_pool_create(" + std::to_string(options.mbufs) +
+                                      " mbufs): " + rte_strerror(err) + " (more EAL memory: -m / hugepages)");
+  }
+
+  for (const auto& spec : options.ports) {
+    Port port;
+    st = port_open(spec, workers, pool_, &port);
+    if (!st.ok()) {
+      teardown(false);
+      return st;
+    }
+    static const uint8_t kZeroMac[6] = {};
+    if (port.is_ring && memcmp(port.mac, kZeroMac, 6) == 0) {
+      // Ring ethdevs come up with 00:00:00:00:00:00; give them a stable locally
+      // administered one (02:70:63 = "pc", then the port index) so ARP/L2 work.
+      const uint8_t mac[6] = {0x02, 0x70, 0x63, 0x00, 0x00, static_cast<uint8_t>(ports_.size() + 1)};
+      memcpy(port.mac, mac, 6);
+    }
+    memcpy(port_macs_[ports_.size()], port.mac, 6);
+    ports_.push_back(std::move(port));
+  }
+
+  st = publisher_.init(options.live ? workers : 0);
+  if (!st.ok()) {
+    teardown(false);
+    return st;
+  }
+  // Until the first apply, workers run a snapshot that owns nothing: every packet is a counted drop.
+  DataplaneConfig empty;
+  for (const auto& p : ports_) empty.ports.push_back(PortAddresses{p.name, {}});
+  std::string error;
+  Snapshot* initial = snapshot_build(empty, 0, nullptr, &error);
+  if (!initial) {
+    teardown(false);
+    return Status::Error("CONFIG_REJECTED", "empty start-up snapshot: " + error);
+  }
+  publisher_.publish(initial);
+
+  uint16_t port_ids[kMaxPorts];
+  for (size_t i = 0; i < ports_.size(); i++) port_ids[i] = ports_[i].port_id;
+  for (uint16_t w = 0; w < workers; w++) {
+    std::unique_ptr<WorkerContext> ctx(new (std::nothrow) WorkerContext());
+    if (!ctx) {
+      teardown(false);
+      return Status::Error("NOMEM", "worker context");
+    }
+    WorkerParams params;
+    params.index = w;
+    params.count = workers;
+    params.conn_capacity = options.conn_capacity;
+    int socket = options.live ? static_cast<int>(rte_lcore_to_socket_id(lcores[w])) : static_cast<int>(rte_socket_id());
+    params.socket_id = socket < 0 ? 0 : socket;
+    params.pool = pool_;
+    params.port_macs = port_macs_;
+    params.port_count = static_cast<uint16_t>(ports_.size());
+    ctx->worker = worker_create(params, &error);
+    if (!ctx->worker) {
+      teardown(false);
+      return Status::Error("NOMEM", "worker " + std::to_string(w) + ": " + error);
+    }
+    ctx->counters = &worker_counters(ctx->worker);
+    ctx->index = w;
+    ctx->port_count = static_cast<uint16_t>(ports_.size());
+    memcpy(ctx->port_ids, port_ids, sizeof(port_ids));
+    ctx->tx.init(port_ids, ctx->port_count, w, ctx->counters);
+    ctx->publisher = &publisher_;
+    ctx->polling = options.polling;
+    ctx->stop = &stop_flag_;
+    workers_.push_back(std::move(ctx));
+  }
+
+  if (options.live) {
+    st = launch_workers(lcores);
+    if (!st.ok()) {
+      teardown(false);
+      return st;
+    }
+  }
+  ports(infos);
+  return Status::Ok();
+}
+
+Status Dataplane::launch_workers(const std::vector<unsigned>& lcores) {
+  for (size_t w = 0; w < workers_.size(); w++) {
+    workers_[w]->lcore = lcores[w];
+    int rc = rte_eal_remote_launch(worker_main, workers_[w].get(), lcores[w]);
+    if (rc != 0)
+      return Status::Error("EINVAL", "cannot launch worker " + std::to_string(w) + " on lcore " +
+                                         std::to_string(lcores[w]) + ": " + rte_strerror(-rc));
+    launched_lcores_.push_back(lcores[w]);
+  }
+  return Status::Ok();
+}
+
+void Dataplane::teardown(bool cleanup_eal) {
+  stop_flag_.store(true);
+  for (unsigned lcore : launched_lcores_) rte_eal_wait_lcore(lcore);
+  launched_lcores_.clear();
+  // Workers first: they may hold mbufs (ARP queues) that go back to the pool.
+  for (auto& w : workers_)
+    if (w->worker) worker_destroy(w->worker);
+  workers_.clear();
+  for (auto& p : ports_) port_close(&p);
+  ports_.clear();
+  publisher_.destroy();
+  if (pool_) rte_mempool_free(pool_);
+  pool_ = nullptr;
+  applied_ = DataplaneConfig();
+  started_ = false;
+  live_ = false;
+  if (cleanup_eal) eal_cleanup();
+}
+
+void Dataplane::stop() {
+  // Only a live run that really started gives EAL up; a failed start leaves it usable.
+  if (started_) teardown(live_);
+}
+
+Status Dataplane::apply(const DataplaneConfig& config, uint64_t* version) {
+  if (!started_) return Status::Error("ESTATE", "apply: the data plane is not started; call start() first");
+  std::vector<std::string> names = port_names();
+  bool same = config.ports.size() == names.size();
+  for (size_t i = 0; same && i < names.size(); i++) same = config.ports[i].name == names[i];
+  if (!same) {
+    std::vector<std::string> got;
+    for (const auto& p : config.ports) got.push_back(p.name);
+    return Status::Error("EINVAL", "config.ports: expected the started ports in order " + quoted_list(names) +
+                                       ", got " + quoted_list(got));
+  }
+  std::string error;
+  Snapshot* next = snapshot_build(config, next_version_, publisher_.current(), &error);
+  if (!next) return Status::Error("CONFIG_REJECTED", error.empty() ? "snapshot_build refused the config" : error);
+  publisher_.publish(next);
+  *version = next_version_++;
+  applied_ = config;
+  return Status::Ok();
+}
+
+Status Dataplane::stats(StatsReport* report) {
+  if (!started_) return Status::Error("ESTATE", "stats: the data plane is not started");
+  std::vector<WorkerContext*> workers;
+  for (auto& w : workers_) workers.push_back(w.get());
+  stats_collect(workers, ports_, publisher_.current(), report);
+  return Status::Ok();
+}
+
+Status Dataplane::connections(uint32_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out) {
+  Status st = require_test_mode("connections");
+  if (!st.ok()) return st;
+  limit = std::min(limit, kMaxConnectionsListed);
+  out->resize(limit);
+  uint32_t n = limit ? worker_list_connections(workers_[0]->worker, cursor, out->data(), limit) : 0;
+  out->resize(n);
+  return Status::Ok();
+}
+
+void Dataplane::ports(std::vector<PortInfo>* out) const {
+  out->clear();
+  for (const auto& p : ports_) out->push_back(PortInfo{p.name, p.port_id, format_mac(p.mac), p.driver});
+}
+
+Status Dataplane::require_test_mode(const char* what) const {
+  if (!started_) return Status::Error("ESTATE", std::string(what) + ": the data plane is not started");
+  if (live_) return Status::Error("ESTATE", std::string(what) + ": only available in test mode (started in live mode)");
+  return Status::Ok();
+}
+
+Status Dataplane::find_ring_port(const std::string& name, const char* what, size_t* index) {
+  for (size_t i = 0; i < ports_.size(); i++) {
+    if (ports_[i].name != name) continue;
+    if (!ports_[i].is_ring)
+      return Status::Error("EINVAL", std::string(what) + ": port \"" + name + "\" is device \"" +
+                                         ports_[i].device + "\", expected a ring port");
+    *index = i;
+    return Status::Ok();
+  }
+  return Status::Error("EINVAL", std::string(what) + ": port: expected one of " + quoted_list(port_names()) +
+                                     ", got \"" + name + "\"");
+}
+
+Status Dataplane::inject(const std::string& port, const std::vector<Frame>& frames, uint32_t* accepted) {
+  *accepted = 0;
+  Status st = require_test_mode("inject");
+  if (!st.ok()) return st;
+  size_t pi;
+  st = find_ring_port(port, "inject", &pi);
+  if (!st.ok()) return st;
+  const size_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
+  for (size_t i = 0; i < frames.size(); i++)
+    if (frames[i].length > room)
+      return Status::Error("EINVAL", "inject: frames[" + std::to_string(i) + "]: expected at most " +
+                                         std::to_string(room) + " bytes, got " + std::to_string(frames[i].length));
+  rte_ring* ring = ports_[pi].rx_rings[0];
+  for (const auto& f : frames) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (!m) break;  // pool exhausted: report how many fit
+    char* data = rte_pktmbuf_append(m, static_cast<uint16_t>(f.length));
+    if (f.length) memcpy(data, f.data, f.length);
+    if (rte_ring_enqueue(ring, m) != 0) {
+      rte_pktmbuf_free(m);
+      break;
+    }
+    (*accepted)++;
+  }
+  return Status::Ok();
+}
+
+Status Dataplane::step(uint32_t* received) {
+  *received = 0;
+  Status st = require_test_mode("step");
+  if (!st.ok()) return st;
+  WorkerContext& c = *workers_[0];
+  const Snapshot* s = worker_current_snapshot(c);
+  worker_run_timers(c.worker, s, test_clock_us_, c.tx);
+  c.tx.flush_all();
+  for (uint32_t sweep = 0; sweep < kStepMaxSweeps; sweep++) {
+    uint32_t n = worker_poll_ports(c, s, test_clock_us_);
+    c.tx.flush_all();
+    if (n == 0) break;
+    *received += n;
+  }
+  return Status::Ok();
+}
+
+Status Dataplane::capture(const std::string& port, std::vector<std::vector<uint8_t>>* frames) {
+  Status st = require_test_mode("capture");
+  if (!st.ok()) return st;
+  size_t pi;
+  st = find_ring_port(port, "capture", &pi);
+  if (!st.ok()) return st;
+  void* objs[64];
+  unsigned n;
+  while ((n = rte_ring_dequeue_burst(ports_[pi].tx_rings[0], objs, 64, nullptr)) > 0) {
+    for (unsigned i = 0; i < n; i++) {
+      rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
+      std::vector<uint8_t> bytes(rte_pktmbuf_pkt_len(m));
+      const void* p = rte_pktmbuf_read(m, 0, bytes.size(), bytes.data());
+      if (p && p != bytes.data()) memcpy(bytes.data(), p, bytes.size());
+      frames->push_back(std::move(bytes));
+      rte_pktmbuf_free(m);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Dataplane::advance_clock_us(uint64_t us) {
+  Status st = require_test_mode("advanceClock");
+  if (!st.ok()) return st;
+  test_clock_us_ += us;
+  return Status::Ok();
+}
+
+Status Dataplane::bench(const BenchOptions& options, BenchResult* result) {
+  Status st = require_test_mode("bench");
+  if (!st.ok()) return st;
+  size_t outside, inside;
+  st = find_ring_port("outside", "bench", &outside);
+  if (!st.ok()) return st;
+  st = find_ring_port("inside", "bench", &inside);
+  if (!st.ok()) return st;
+  BenchEnv env;
+  env.worker = workers_[0].get();
+  env.outside = &ports_[outside];
+  env.inside = &ports_[inside];
+  env.outside_index = static_cast<uint16_t>(outside);
+  env.inside_index = static_cast<uint16_t>(inside);
+  env.pool = pool_;
+  env.config = &applied_;
+  env.now_us = test_clock_us_;
+  return bench_run(env, options, result);
+}
+
+}  // namespace pc

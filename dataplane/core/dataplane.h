@@ -1,0 +1,97 @@
+// The data plane facade the addon calls: lifecycle (start/stop), config
+// publication (apply), observation (stats, ports, connections) and the test-mode
+// driver (inject/step/capture/advanceClock/bench). Control thread only (Node's
+// main thread = EAL main lcore). Every call returns a Status; nothing throws.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+#include <rte_mempool.h>
+#include "core/bench.h"
+#include "core/config.h"
+#include "core/ports.h"
+#include "core/snapshot_publisher.h"
+#include "core/stats.h"
+#include "core/status.h"
+#include "core/worker_loop.h"
+#include "pipeline/pipeline.h"
+
+namespace pc {
+
+struct StartOptions {
+  bool live = false;
+  std::vector<std::string> eal;
+  std::vector<PortSpec> ports;
+  uint16_t workers = 1;
+  PollingMode polling = PollingMode::BUSY;
+  uint32_t conn_capacity = 1u << 20;
+  uint32_t mbufs = 16383;
+};
+
+struct PortInfo {
+  std::string name;
+  uint16_t port_id = 0;
+  std::string mac;
+  std::string driver;
+};
+
+struct Frame {
+  const uint8_t* data;
+  size_t length;
+};
+
+constexpr uint64_t kTestClockStartUs = 1000000;
+
+class Dataplane {
+ public:
+  bool started() const { return started_; }
+  bool live() const { return live_; }
+  std::vector<std::string> port_names() const;
+
+  // ESTATE if started; EAL_INIT_FAILED / EAL_GONE; EINVAL (too few worker lcores);
+  // NOMEM; PORT_FAILED. On failure nothing stays allocated (EAL aside).
+  Status start(const StartOptions& options, std::vector<PortInfo>* ports);
+  // ESTATE before start; EINVAL when config.ports do not match the started ports;
+  // CONFIG_REJECTED when the pipeline refuses it (the old snapshot stays live).
+  Status apply(const DataplaneConfig& config, uint64_t* version);
+  Status stats(StatsReport* report);
+  // Test mode only (ESTATE in live mode: the tables belong to running workers).
+  Status connections(uint32_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out);
+  // Harmless when not started. Live mode also cleans up EAL.
+  void stop();
+  void ports(std::vector<PortInfo>* out) const;
+
+  // Test mode only.
+  Status inject(const std::string& port, const std::vector<Frame>& frames, uint32_t* accepted);
+  Status step(uint32_t* received);
+  Status capture(const std::string& port, std::vector<std::vector<uint8_t>>* frames);
+  Status advance_clock_us(uint64_t us);
+  Status bench(const BenchOptions& options, BenchResult* result);
+
+ private:
+  Status require_test_mode(const char* what) const;
+  Status find_ring_port(const std::string& name, const char* what, size_t* index);
+  Status launch_workers(const std::vector<unsigned>& lcores);
+  // Undoes everything start() created; cleanup_eal = also rte_eal_cleanup (live stop).
+  void teardown(bool cleanup_eal);
+
+  bool started_ = false;
+  bool live_ = false;
+  unsigned start_count_ = 0;  // makes mempool names unique per start
+  rte_mempool* pool_ = nullptr;
+  std::vector<Port> ports_;
+  uint8_t port_macs_[kMaxPorts][6] = {};
+  SnapshotPublisher publisher_;
+  std::vector<std::unique_ptr<WorkerContext>> workers_;
+  std::vector<unsigned> launched_lcores_;
+  std::atomic<bool> stop_flag_{false};
+  uint64_t next_version_ = 1;
+  DataplaneConfig applied_;   // last config applied (bench needs its first service)
+  uint64_t test_clock_us_ = kTestClockStartUs;
+};
+
+// The process-wide instance (EAL and ports are per process anyway).
+Dataplane& dataplane();
+
+}  // namespace pc

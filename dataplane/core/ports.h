@@ -1,0 +1,49 @@
+// Ports: a DPDK ethdev per operator-named port, either an in-memory ring pair
+// (device "ring": tests and benchmarks) or a probed device string
+// ("net_af_packet0,iface=x", a PCI address, ...). One rx+tx queue per worker.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+#include "core/status.h"
+
+namespace pc {
+
+struct PortSpec {
+  std::string name;
+  std::string device;
+  bool has_mac = false;
+  uint8_t mac[6] = {};
+  uint16_t mtu = 1500;
+};
+
+struct Port {
+  std::string name;
+  std::string device;
+  std::string driver;
+  uint16_t port_id = 0;
+  bool is_ring = false;
+  std::vector<rte_ring*> rx_rings;  // ring ports: what rx_burst reads (inject writes here)
+  std::vector<rte_ring*> tx_rings;  // ring ports: what tx_burst writes (capture reads here)
+  bool has_port = false;   // an ethdev exists for port_id (created or probed)
+  bool configured = false;
+  bool started = false;
+  uint8_t mac[6] = {};
+};
+
+// Creates, configures (queues rx+tx queues, MTU, MAC) and starts the port.
+// On failure everything created so far is undone and the Status is PORT_FAILED
+// naming port and device.
+Status port_open(const PortSpec& spec, uint16_t queues, rte_mempool* pool, Port* out);
+
+// Stops, closes and removes the device (so the same device string can be probed
+// again later in this process), drains and frees ring storage. Harmless twice.
+void port_close(Port* port);
+
+// "aa:bb:cc:dd:ee:ff"
+std::string format_mac(const uint8_t mac[6]);
+
+}  // namespace pc

@@ -1,0 +1,59 @@
+#include "core/stats.h"
+
+#include <cstring>
+
+namespace pc {
+
+namespace {
+
+void add(TrafficCounters* to, const TrafficCounters& from) {
+  to->conns += from.conns;
+  to->in_packets += from.in_packets;
+  to->out_packets += from.out_packets;
+  to->in_bytes += from.in_bytes;
+  to->out_bytes += from.out_bytes;
+  to->active_conns += from.active_conns;
+  to->inactive_conns += from.inactive_conns;
+}
+
+void sum_objects(const std::vector<uint32_t>& ids, uint32_t max_id, const std::vector<WorkerContext*>& workers,
+                 bool servers, std::vector<TrafficReport>* out) {
+  for (uint32_t id : ids) {
+    if (id == 0 || id > max_id) continue;  // the pipeline guarantees the bounds; stay safe anyway
+    TrafficReport r;
+    r.id = id;
+    for (auto* w : workers) add(&r.sum, servers ? w->counters->servers[id] : w->counters->services[id]);
+    out->push_back(r);
+  }
+}
+
+}  // namespace
+
+void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector<Port>& ports,
+                   const Snapshot* snapshot, StatsReport* out) {
+  out->snapshot_version = snapshot_version(snapshot);
+  for (auto* w : workers) {
+    WorkerReport wr;
+    uint64_t v = w->version.load(std::memory_order_relaxed);
+    wr.version = v == UINT64_MAX ? 0 : v;
+    wr.idle_sleeps = w->sleeps.load(std::memory_order_relaxed);
+    wr.sleep_overshoot_us = w->sleep_overshoot_us.load(std::memory_order_relaxed);
+    out->workers.push_back(wr);
+    out->connections += worker_connection_count(w->worker);
+    for (unsigned i = 0; i < kDropReasonCount; i++) out->drops[i] += w->counters->drops[i];
+    for (unsigned i = 0; i < kEventCount; i++) out->events[i] += w->counters->events[i];
+  }
+  for (const auto& p : ports) {
+    PortReport pr;
+    pr.name = p.name;
+    memset(&pr.counters, 0, sizeof(pr.counters));
+    rte_eth_stats_get(p.port_id, &pr.counters);
+    out->ports.push_back(pr);
+  }
+  std::vector<uint32_t> service_ids, server_ids;
+  snapshot_object_ids(snapshot, &service_ids, &server_ids);
+  sum_objects(service_ids, kMaxServiceId, workers, false, &out->services);
+  sum_objects(server_ids, kMaxServerId, workers, true, &out->servers);
+}
+
+}  // namespace pc

@@ -1,0 +1,44 @@
+// stats(): sums every worker's counters (read while they run: a value may be
+// one burst stale, never torn) plus ethdev counters, for ids in the live snapshot.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include <rte_ethdev.h>
+#include "core/counters.h"
+#include "core/ports.h"
+#include "core/worker_loop.h"
+
+namespace pc {
+
+struct TrafficReport {
+  uint32_t id = 0;
+  TrafficCounters sum;
+};
+
+struct PortReport {
+  std::string name;
+  rte_eth_stats counters;
+};
+
+struct WorkerReport {
+  uint64_t version = 0;
+  uint64_t idle_sleeps = 0;
+  uint64_t sleep_overshoot_us = 0;
+};
+
+struct StatsReport {
+  uint64_t snapshot_version = 0;
+  std::vector<WorkerReport> workers;
+  uint64_t connections = 0;
+  uint64_t drops[kDropReasonCount] = {};
+  uint64_t events[kEventCount] = {};
+  std::vector<PortReport> ports;
+  std::vector<TrafficReport> services;
+  std::vector<TrafficReport> servers;
+};
+
+void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector<Port>& ports,
+                   const Snapshot* snapshot, StatsReport* out);
+
+}  // namespace pc

@@ -1,0 +1,78 @@
+#include "core/worker_loop.h"
+
+#include <sys/prctl.h>
+#include <time.h>
+#include <rte_cycles.h>
+#include <rte_rcu_qsbr.h>
+
+namespace pc {
+
+namespace {
+
+// Sleeps about `us` microseconds while RCU-offline, so apply() never waits on a sleeper.
+void idle_sleep(WorkerContext& c, rte_rcu_qsbr* qsbr, uint64_t us, const TscClock& clock) {
+  if (qsbr) rte_rcu_qsbr_thread_offline(qsbr, c.index);
+  uint64_t before = rte_rdtsc();
+  timespec ts{0, static_cast<long>(us * 1000)};
+  nanosleep(&ts, nullptr);
+  uint64_t slept_us = clock.us_from_cycles(rte_rdtsc() - before);
+  if (qsbr) rte_rcu_qsbr_thread_online(qsbr, c.index);
+  c.sleeps.fetch_add(1, std::memory_order_relaxed);
+  if (slept_us > us) c.sleep_overshoot_us.fetch_add(slept_us - us, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+int worker_main(void* arg) {
+  WorkerContext& c = *static_cast<WorkerContext*>(arg);
+  // Linux rounds sleeps up by the thread's timer slack (50 µs by default): the
+  // back-off steps are smaller than that, so ask for precise wake-ups.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+
+  TscClock clock;
+  clock.init();
+  rte_rcu_qsbr* qsbr = c.publisher->qsbr();
+  if (qsbr) {
+    rte_rcu_qsbr_thread_register(qsbr, c.index);
+    rte_rcu_qsbr_thread_online(qsbr, c.index);
+  }
+
+  const uint64_t timer_interval = clock.cycles_from_us(kTimerIntervalUs);
+  const uint64_t idle_spin = clock.cycles_from_us(kIdleSpinUs);
+  uint64_t last_timers = 0;
+  uint64_t idle_since = 0;  // TSC of the first empty poll in the current idle run; 0 = busy
+  uint64_t backoff_us = 0;
+
+  while (!c.stop->load(std::memory_order_relaxed)) {
+    const Snapshot* s = worker_current_snapshot(c);
+    uint64_t now = rte_rdtsc();
+    uint64_t now_us = clock.us_from_cycles(now);
+    uint32_t received = worker_poll_ports(c, s, now_us);
+    if (now - last_timers >= timer_interval) {
+      worker_run_timers(c.worker, s, now_us, c.tx);
+      last_timers = now;
+    }
+    c.tx.flush_all();
+    if (qsbr) rte_rcu_qsbr_quiescent(qsbr, c.index);
+
+    if (c.polling != PollingMode::ADAPTIVE) continue;
+    if (received) {
+      idle_since = 0;
+      backoff_us = 0;
+    } else if (idle_since == 0) {
+      idle_since = now;
+    } else if (now - idle_since >= idle_spin) {
+      backoff_us = backoff_us ? (backoff_us * 2 > kSleepMaxUs ? kSleepMaxUs : backoff_us * 2) : kSleepFirstUs;
+      idle_sleep(c, qsbr, backoff_us, clock);
+    }
+  }
+
+  c.tx.flush_all();
+  if (qsbr) {
+    rte_rcu_qsbr_thread_offline(qsbr, c.index);
+    rte_rcu_qsbr_thread_unregister(qsbr, c.index);
+  }
+  return 0;
+}
+
+}  // namespace pc
