@@ -1,0 +1,89 @@
+// Proto messages ↔ model. Incoming messages are turned into the canonical raw shape
+// and go through the model's validator like YAML does; outgoing ones are built from
+// model objects.
+import type { RealServer } from './generated/portcullis/v1/RealServer.js';
+import type { ServiceKey as ProtoServiceKey, ServiceKey__Output } from './generated/portcullis/v1/ServiceKey.js';
+import type { Timeouts__Output } from './generated/portcullis/v1/Timeouts.js';
+import type { VirtualService, VirtualService__Output } from './generated/portcullis/v1/VirtualService.js';
+import type { RealServer__Output } from './generated/portcullis/v1/RealServer.js';
+import {
+  invalid, joinPath, readServer, readServiceKey, readServiceSpec, TIMEOUT_FIELDS,
+  type ServerSpec, type Service, type ServiceKey, type ServiceSpec,
+} from '../model/index.js';
+
+function protocolFromProto(value: string): unknown {
+  if (value === 'TCP') return 'tcp';
+  if (value === 'UDP') return 'udp';
+  return value;  // left as is so the validator reports what was sent
+}
+
+function protocolToProto(value: ServiceKey['protocol']): 'TCP' | 'UDP' {
+  return value === 'tcp' ? 'TCP' : 'UDP';
+}
+
+/** Raw key object; a missing key message is reported as the given path. */
+function rawKey(key: ServiceKey__Output | null | undefined): Record<string, unknown> {
+  if (!key) return { protocol: undefined, vip: undefined, port: undefined };
+  return { protocol: protocolFromProto(key.protocol), vip: key.vip, port: key.port };
+}
+
+export function keyFromProto(key: ServiceKey__Output | null | undefined, path: string): ServiceKey {
+  if (!key) throw invalid(path, 'a service key (protocol, vip, port)', key);
+  return readServiceKey(rawKey(key), path);
+}
+
+/** Proto Timeouts: 0 = inherit, so zeros are simply not overrides. */
+function rawTimeouts(timeouts: Timeouts__Output | null | undefined): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  if (!timeouts) return raw;
+  for (const { key, name } of TIMEOUT_FIELDS) {
+    const value = (timeouts as unknown as Record<string, number>)[key];
+    if (value) raw[name] = value;
+  }
+  return raw;
+}
+
+function rawServer(server: RealServer__Output): Record<string, unknown> {
+  // Weight is always sent: proto3 cannot tell 0 from unset, and 0 means quiesced.
+  return { address: server.address, port: server.port, weight: server.weight };
+}
+
+export function serviceSpecFromProto(service: VirtualService__Output | null | undefined, path: string): ServiceSpec {
+  if (!service) throw invalid(path, 'a virtual service', service);
+  if (!service.key) throw invalid(joinPath(path, 'key'), 'a service key (protocol, vip, port)', service.key);
+  const key = rawKey(service.key);
+  // Field paths for key fields must read "service.key.vip", so check the key on its own first.
+  readServiceKey(key, joinPath(path, 'key'));
+  return readServiceSpec({
+    name: service.name,
+    protocol: key.protocol,
+    vip: key.vip,
+    port: key.port,
+    scheduler: service.scheduler === '' ? 'rr' : service.scheduler,
+    local_addresses: service.localAddresses,
+    timeouts: rawTimeouts(service.timeouts),
+    servers: service.servers.map(rawServer),
+  }, path);
+}
+
+export function serverSpecFromProto(server: RealServer__Output | null | undefined, path: string): ServerSpec {
+  if (!server) throw invalid(path, 'a real server (address, port, weight)', server);
+  return readServer(rawServer(server), path);
+}
+
+export function keyToProto(key: ServiceKey): ProtoServiceKey {
+  return { protocol: protocolToProto(key.protocol), vip: key.vip, port: key.port };
+}
+
+export function serviceToProto(service: Service): VirtualService {
+  const timeouts: Record<string, number> = {};
+  for (const { key } of TIMEOUT_FIELDS) timeouts[key] = service.timeouts[key] ?? 0;
+  return {
+    key: keyToProto(service),
+    name: service.name,
+    scheduler: service.scheduler,
+    localAddresses: [...service.localAddresses],
+    timeouts,
+    servers: service.servers.map((s): RealServer => ({ address: s.address, port: s.port, weight: s.weight })),
+  };
+}

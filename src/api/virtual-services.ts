@@ -1,0 +1,56 @@
+// portcullis.v1.VirtualServices: each mutating RPC = validate → model change →
+// Controller.mutate (apply + persist, atomic). Reads serve the in-memory state.
+import type { Controller } from '../daemon/controller.js';
+import {
+  addServer, createService, deleteService, findService, readIpv4, readPortNumber, removeServer,
+  updateServer, updateService,
+} from '../model/index.js';
+import { keyFromProto, serverSpecFromProto, serviceSpecFromProto, serviceToProto } from './convert.js';
+import type { VirtualServicesHandlers } from './generated/portcullis/v1/VirtualServices.js';
+import { unary } from './status.js';
+
+export function virtualServicesHandlers(controller: Controller): VirtualServicesHandlers {
+  return {
+    CreateVirtualService: unary(async (request) => {
+      const spec = serviceSpecFromProto(request.service, 'service');
+      return serviceToProto(await controller.mutate((state) => createService(state, spec)));
+    }),
+
+    GetVirtualService: unary((request) => {
+      const key = keyFromProto(request.key, 'key');
+      return serviceToProto(findService(controller.state, key, 'key'));
+    }),
+
+    ListVirtualServices: unary(() => ({ services: controller.state.services.map(serviceToProto) })),
+
+    UpdateVirtualService: unary(async (request) => {
+      const spec = serviceSpecFromProto(request.service, 'service');
+      return serviceToProto(await controller.mutate((state) => updateService(state, spec, request.replaceServers)));
+    }),
+
+    DeleteVirtualService: unary(async (request) => {
+      const key = keyFromProto(request.key, 'key');
+      await controller.mutate((state) => deleteService(state, key));
+      return {};
+    }),
+
+    AddRealServer: unary(async (request) => {
+      const key = keyFromProto(request.service, 'service');
+      const server = serverSpecFromProto(request.server, 'server');
+      return serviceToProto(await controller.mutate((state) => addServer(state, key, server)));
+    }),
+
+    UpdateRealServer: unary(async (request) => {
+      const key = keyFromProto(request.service, 'service');
+      const server = serverSpecFromProto(request.server, 'server');
+      return serviceToProto(await controller.mutate((state) => updateServer(state, key, server)));
+    }),
+
+    RemoveRealServer: unary(async (request) => {
+      const key = keyFromProto(request.service, 'service');
+      const address = readIpv4(request.address, 'address');
+      const port = readPortNumber(request.port, 'port');
+      return serviceToProto(await controller.mutate((state) => removeServer(state, key, address, port)));
+    }),
+  };
+}

@@ -1,0 +1,105 @@
+// Typed gRPC clients for a daemon at a unix socket path or "host:port".
+import * as grpc from '@grpc/grpc-js';
+import { loadPortcullisProto } from '../api/proto.js';
+import type { StatsClient } from '../api/generated/portcullis/v1/Stats.js';
+import type { VirtualServicesClient } from '../api/generated/portcullis/v1/VirtualServices.js';
+import type { AddRealServerRequest } from '../api/generated/portcullis/v1/AddRealServerRequest.js';
+import type { CreateVirtualServiceRequest } from '../api/generated/portcullis/v1/CreateVirtualServiceRequest.js';
+import type { DeleteVirtualServiceRequest } from '../api/generated/portcullis/v1/DeleteVirtualServiceRequest.js';
+import type { DeleteVirtualServiceResponse__Output } from '../api/generated/portcullis/v1/DeleteVirtualServiceResponse.js';
+import type { GetStatsRequest } from '../api/generated/portcullis/v1/GetStatsRequest.js';
+import type { GetStatsResponse__Output } from '../api/generated/portcullis/v1/GetStatsResponse.js';
+import type { GetStatusRequest } from '../api/generated/portcullis/v1/GetStatusRequest.js';
+import type { GetStatusResponse__Output } from '../api/generated/portcullis/v1/GetStatusResponse.js';
+import type { GetVirtualServiceRequest } from '../api/generated/portcullis/v1/GetVirtualServiceRequest.js';
+import type { ListVirtualServicesRequest } from '../api/generated/portcullis/v1/ListVirtualServicesRequest.js';
+import type { ListVirtualServicesResponse__Output } from '../api/generated/portcullis/v1/ListVirtualServicesResponse.js';
+import type { RemoveRealServerRequest } from '../api/generated/portcullis/v1/RemoveRealServerRequest.js';
+import type { UpdateRealServerRequest } from '../api/generated/portcullis/v1/UpdateRealServerRequest.js';
+import type { UpdateVirtualServiceRequest } from '../api/generated/portcullis/v1/UpdateVirtualServiceRequest.js';
+import type { VirtualService__Output } from '../api/generated/portcullis/v1/VirtualService.js';
+
+export const DEFAULT_SOCKET = '/run/portcullis/portcullis.sock';
+
+export interface PortcullisClients {
+  target: string;
+  virtualServices: VirtualServicesClient;
+  stats: StatsClient;
+  close(): void;
+}
+
+/** "unix:/p", "/p" or "./p" → unix socket; "host:port" → TCP. */
+export function grpcTarget(address: string): string {
+  if (address.startsWith('unix:')) return address;
+  if (address.includes('/') || !/:\d+$/.test(address)) return `unix:${address}`;
+  return address;
+}
+
+export function createClients(address: string = DEFAULT_SOCKET): PortcullisClients {
+  const { grpcObject } = loadPortcullisProto();
+  const target = grpcTarget(address);
+  const credentials = grpc.credentials.createInsecure();
+  const v1 = grpcObject.portcullis.v1;
+  const virtualServices = new v1.VirtualServices(target, credentials);
+  const stats = new v1.Stats(target, credentials);
+  return {
+    target,
+    virtualServices,
+    stats,
+    close() {
+      virtualServices.close();
+      stats.close();
+    },
+  };
+}
+
+/** Promise form of one unary RPC, with a deadline (default 5 s). Rejects with the grpc ServiceError. */
+export type Rpc<Req, Res> = (request: Req, timeoutMs?: number) => Promise<Res>;
+
+function rpc<Req, Res>(client: grpc.Client, method: string): Rpc<Req, Res> {
+  return (request, timeoutMs = 5000) => new Promise<Res>((resolve, reject) => {
+    // Generated clients expose every method by name; the indexed call is typed by the Rpc signature above.
+    const invoke = (client as unknown as Record<string, (r: Req, o: grpc.CallOptions, cb: grpc.requestCallback<Res>) => grpc.ClientUnaryCall>)[method]!;
+    invoke.call(client, request, { deadline: Date.now() + timeoutMs }, (error, response) => {
+      if (error) reject(error);
+      else resolve(response as Res);
+    });
+  });
+}
+
+/** Every RPC of the API as a promise-returning function. */
+export interface PortcullisApi {
+  createVirtualService: Rpc<CreateVirtualServiceRequest, VirtualService__Output>;
+  getVirtualService: Rpc<GetVirtualServiceRequest, VirtualService__Output>;
+  listVirtualServices: Rpc<ListVirtualServicesRequest, ListVirtualServicesResponse__Output>;
+  updateVirtualService: Rpc<UpdateVirtualServiceRequest, VirtualService__Output>;
+  deleteVirtualService: Rpc<DeleteVirtualServiceRequest, DeleteVirtualServiceResponse__Output>;
+  addRealServer: Rpc<AddRealServerRequest, VirtualService__Output>;
+  updateRealServer: Rpc<UpdateRealServerRequest, VirtualService__Output>;
+  removeRealServer: Rpc<RemoveRealServerRequest, VirtualService__Output>;
+  getStats: Rpc<GetStatsRequest, GetStatsResponse__Output>;
+  getStatus: Rpc<GetStatusRequest, GetStatusResponse__Output>;
+}
+
+export function promiseApi(clients: PortcullisClients): PortcullisApi {
+  const vs = clients.virtualServices;
+  const st = clients.stats;
+  return {
+    createVirtualService: rpc(vs, 'createVirtualService'),
+    getVirtualService: rpc(vs, 'getVirtualService'),
+    listVirtualServices: rpc(vs, 'listVirtualServices'),
+    updateVirtualService: rpc(vs, 'updateVirtualService'),
+    deleteVirtualService: rpc(vs, 'deleteVirtualService'),
+    addRealServer: rpc(vs, 'addRealServer'),
+    updateRealServer: rpc(vs, 'updateRealServer'),
+    removeRealServer: rpc(vs, 'removeRealServer'),
+    getStats: rpc(st, 'getStats'),
+    getStatus: rpc(st, 'getStatus'),
+  };
+}
+
+/** Clients plus the promise API in one object: `const c = connect(sock); await c.api.getStats({}); c.close()`. */
+export function connect(address: string = DEFAULT_SOCKET): PortcullisClients & { api: PortcullisApi } {
+  const clients = createClients(address);
+  return { ...clients, api: promiseApi(clients) };
+}

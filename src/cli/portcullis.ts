@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// `portcullis`: the daemon (run), its clients (status, stats) and the lab/demo.
+// Exit codes: 0 ok, 1 failure at run time, 2 usage or configuration error.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type * as grpc from '@grpc/grpc-js';
+import { formatStats, formatStatus } from '../api/format.js';
+import { ConfigError, configWarnings, loadConfigFile } from '../config/load.js';
+import { runDaemon, StartupError } from '../daemon/run.js';
+import { log } from '../log.js';
+import { connect, DEFAULT_SOCKET } from './client.js';
+
+const USAGE = `usage:
+  portcullis run --config FILE [--state-file PATH] [--socket PATH] [--reset-state]
+                                 start the daemon (prints "portcullis ready: ..." when serving)
+  portcullis run --config FILE --check
+                                 validate the config only ("config OK" or the errors; exit 0/2)
+  portcullis status [--socket PATH|HOST:PORT]
+  portcullis stats  [--socket PATH|HOST:PORT] [--json]
+                                 uint64 counters are decimal strings in --json output
+  portcullis lab up|down|status  the network-namespace lab
+  portcullis demo                lab + daemon with the demo config
+default socket: ${DEFAULT_SOCKET}`;
+
+class UsageError extends Error {}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>({ args, options, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function commandRun(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    config: { type: 'string' },
+    'state-file': { type: 'string' },
+    socket: { type: 'string' },
+    'reset-state': { type: 'boolean' },
+    check: { type: 'boolean' },
+  });
+  if (!values.config) throw new UsageError('run: --config FILE is required');
+  try {
+    if (values.check) {
+      const config = await loadConfigFile(values.config);
+      for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
+      process.stdout.write('config OK\n');
+      return 0;
+    }
+    return await runDaemon({
+      configPath: values.config,
+      stateFile: values['state-file'],
+      socket: values.socket,
+      resetState: values['reset-state'] ?? false,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      if (values.check) process.stderr.write(`${error.message}\n`);
+      else log.error(error.message);
+      return 2;
+    }
+    if (error instanceof StartupError) {
+      log.error(error.message);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+
+function describeRpcError(error: unknown, target: string): string {
+  const serviceError = error as grpc.ServiceError;
+  if (serviceError.code === 14 /* UNAVAILABLE */) return `cannot reach the daemon at ${target} (is it running?): ${serviceError.details}`;
+  return serviceError.details ?? String(error);
+}
+
+async function commandStatus(args: string[]): Promise<number> {
+  const { values } = parse(args, { socket: { type: 'string' } });
+  const clients = connect(values.socket ?? DEFAULT_SOCKET);
+  try {
+    const status = await clients.api.getStatus({});
+    process.stdout.write(`${formatStatus(status)}\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`portcullis status: ${describeRpcError(error, clients.target)}\n`);
+    return 1;
+  } finally {
+    clients.close();
+  }
+}
+
+async function commandStats(args: string[]): Promise<number> {
+  const { values } = parse(args, { socket: { type: 'string' }, json: { type: 'boolean' } });
+  const clients = connect(values.socket ?? DEFAULT_SOCKET);
+  try {
+    const stats = await clients.api.getStats({});
+    process.stdout.write(values.json ? `${JSON.stringify(stats, null, 2)}\n` : `${formatStats(stats)}\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`portcullis stats: ${describeRpcError(error, clients.target)}\n`);
+    return 1;
+  } finally {
+    clients.close();
+  }
+}
+
+async function commandLab(args: string[]): Promise<number> {
+  const [action, ...rest] = args;
+  if (rest.length > 0 || !['up', 'down', 'status'].includes(action ?? '')) {
+    throw new UsageError(`lab: expected up, down or status${action ? `, got "${[action, ...rest].join(' ')}"` : ''}`);
+  }
+  // Imported on demand: the lab needs root and ip(8), the other commands do not.
+  const lab = await import('../lab/lab.js');
+  if (action === 'up') await lab.labUp();
+  else if (action === 'down') await lab.labDown();
+  else process.stdout.write(`${await lab.labStatus()}\n`);
+  return 0;
+}
+
+async function commandDemo(args: string[]): Promise<number> {
+  if (args.length > 0) throw new UsageError(`demo: takes no arguments, got "${args.join(' ')}"`);
+  const demo = await import('../lab/demo.js');
+  await demo.runDemo();
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'run': return await commandRun(args);
+      case 'status': return await commandStatus(args);
+      case 'stats': return await commandStats(args);
+      case 'lab': return await commandLab(args);
+      case 'demo': return await commandDemo(args);
+      case 'help': case '--help': case '-h':
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+      default:
+        throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`portcullis: ${error.message}\n${USAGE}\n`);
+      return 2;
+    }
+    log.error(`portcullis ${command ?? ''}: ${(error as Error)?.stack ?? String(error)}`);
+    return 1;
+  }
+}
+
+// The daemon may hold native handles after stop(); exit explicitly with the code.
+main(process.argv.slice(2)).then((code) => process.exit(code), () => process.exit(1));

@@ -1,0 +1,149 @@
+// YAML config → DaemonConfig. Every problem found is collected (one message per
+// problem, each starting with its field path) so an operator fixes them in one go.
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import {
+  joinPath, ModelError, readDefaultTimeouts, readPort, readRoute, readServiceSpec, seedServices,
+  DEFAULT_TIMEOUTS, type PortModel, type Route, type ServiceSpec, type Timeouts,
+} from '../model/index.js';
+import {
+  readChoice, readInteger, readList, readObject, readString, rejectUnknownKeys, type RawObject,
+} from '../model/fields.js';
+import { DEFAULT_SOCKET, DEFAULT_STATE_FILE, type ApiSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly source: string, readonly problems: string[]) {
+    super(`${source}: invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+const TOP_KEYS = ['dataplane', 'api', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
+const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity'] as const;
+const API_KEYS = ['socket', 'listen'] as const;
+const LCORES = /^[0-9]+([-,@()0-9]*)$/;
+const LISTEN = /^[A-Za-z0-9.\-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/;
+
+export async function loadConfigFile(path: string): Promise<DaemonConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read the file: ${(error as Error).message}`]);
+  }
+  return parseConfig(text, path);
+}
+
+/** Parses and validates config text; throws ConfigError listing every problem. */
+export function parseConfig(text: string, source = 'config'): DaemonConfig {
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (document.errors.length > 0) {
+    throw new ConfigError(source, document.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  const problems: string[] = [];
+  // Each section is read on its own so one mistake does not hide the next.
+  const attempt = <T>(read: () => T, fallback: T): T => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ModelError)) throw error;
+      problems.push(error.message);
+      return fallback;
+    }
+  };
+
+  const root = attempt(() => {
+    const value: unknown = document.toJS();
+    const object = readObject(value ?? {}, '(top level)');
+    rejectUnknownKeys(object, TOP_KEYS, '');
+    return object;
+  }, {} as RawObject);
+
+  const dataplane = attempt(() => readDataplane(root.dataplane), defaultDataplane());
+  const api = attempt(() => readApi(root.api), { socket: DEFAULT_SOCKET, listen: '' });
+  const stateFile = attempt(
+    () => (root.state_file === undefined ? DEFAULT_STATE_FILE : readString(root.state_file, 'state_file', { nonEmpty: true, maxLength: 4096 })),
+    DEFAULT_STATE_FILE);
+  const ports = attempt(() => readList(root.ports ?? [], 'ports', 64), [] as unknown[])
+    .map((p, i) => attempt<PortModel | undefined>(() => readPort(p, joinPath('ports', i)), undefined));
+  const routes = attempt(() => readList(root.routes ?? [], 'routes', 4096), [] as unknown[])
+    .map((r, i) => attempt<Route | undefined>(() => readRoute(r, joinPath('routes', i)), undefined));
+  const timeouts = attempt<Timeouts>(() => readDefaultTimeouts(root.timeouts, 'timeouts'), { ...DEFAULT_TIMEOUTS });
+  const services = attempt(() => readList(root.services ?? [], 'services', 4095), [] as unknown[])
+    .map((s, i) => attempt<ServiceSpec | undefined>(() => readServiceSpec(s, joinPath('services', i)), undefined));
+
+  const config: DaemonConfig = {
+    source,
+    dataplane,
+    api,
+    stateFile,
+    ports: ports.filter((p): p is PortModel => p !== undefined),
+    routes: routes.filter((r): r is Route => r !== undefined),
+    timeouts,
+    services: services.filter((s): s is ServiceSpec => s !== undefined),
+  };
+
+  // Whole-state checks only make sense once every part read cleanly.
+  if (problems.length === 0) {
+    attempt(() => seedServices(configBaseState(config), config.services), undefined);
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return config;
+}
+
+/** The desired state without services, as the config describes it. */
+export function configBaseState(config: DaemonConfig) {
+  return {
+    ports: config.ports,
+    routes: config.routes,
+    defaultTimeouts: config.timeouts,
+    services: [],
+    nextServiceId: 1,
+    nextServerId: 1,
+  };
+}
+
+/** Warnings (not errors) for a valid config, e.g. VIPs outside every port prefix. */
+export function configWarnings(config: DaemonConfig): string[] {
+  return seedServices(configBaseState(config), config.services).warnings;
+}
+
+function defaultDataplane(): DataplaneSettings {
+  return { workers: 1, lcores: '0-1', polling: 'adaptive', memoryMb: 512, hugepages: 'auto', connCapacity: 262144 };
+}
+
+function readDataplane(value: unknown): DataplaneSettings {
+  const result = defaultDataplane();
+  if (value === undefined || value === null) return result;
+  const raw = readObject(value, 'dataplane');
+  rejectUnknownKeys(raw, DATAPLANE_KEYS, 'dataplane');
+  if (raw.workers !== undefined) result.workers = readInteger(raw.workers, 'dataplane.workers', 1, 64);
+  result.lcores = `0-${result.workers}`;
+  if (raw.lcores !== undefined) {
+    const lcores = readString(raw.lcores, 'dataplane.lcores', { nonEmpty: true, maxLength: 128 });
+    if (!LCORES.test(lcores)) throw new ModelError('INVALID_ARGUMENT', 'dataplane.lcores', `expected an EAL core list like "0-1" or "0@0,(1-3)@1", got ${JSON.stringify(lcores)}`);
+    result.lcores = lcores;
+  }
+  if (raw.polling !== undefined) result.polling = readChoice(raw.polling, 'dataplane.polling', ['busy', 'adaptive'] as const);
+  if (raw.memory_mb !== undefined) result.memoryMb = readInteger(raw.memory_mb, 'dataplane.memory_mb', 64, 1048576);
+  if (raw.hugepages !== undefined) result.hugepages = readChoice(raw.hugepages, 'dataplane.hugepages', ['auto', 'on', 'off'] as const);
+  if (raw.conn_capacity !== undefined) result.connCapacity = readInteger(raw.conn_capacity, 'dataplane.conn_capacity', 1024, 1 << 27);
+  return result;
+}
+
+function readApi(value: unknown): ApiSettings {
+  const result: ApiSettings = { socket: DEFAULT_SOCKET, listen: '' };
+  if (value === undefined || value === null) return result;
+  const raw = readObject(value, 'api');
+  rejectUnknownKeys(raw, API_KEYS, 'api');
+  if (raw.socket !== undefined) result.socket = readString(raw.socket, 'api.socket', { nonEmpty: true, maxLength: 107 });
+  if (raw.listen !== undefined) {
+    const listen = readString(raw.listen, 'api.listen', { maxLength: 256 });
+    if (listen !== '' && !LISTEN.test(listen)) {
+      throw new ModelError('INVALID_ARGUMENT', 'api.listen', `expected "host:port" like "127.0.0.1:50051", got ${JSON.stringify(listen)}`);
+    }
+    result.listen = listen;
+  }
+  return result;
+}
+

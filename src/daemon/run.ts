@@ -1,0 +1,155 @@
+// `portcullis run`: config → desired state → data plane → gRPC, and a clean stop.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../api/proto.js';
+import { startApiServer, type ApiServer } from '../api/server.js';
+import { configBaseState, configWarnings, loadConfigFile } from '../config/load.js';
+import type { DaemonConfig } from '../config/types.js';
+import type { DataplaneAddon } from '../dataplane/types.js';
+import { log } from '../log.js';
+import { checkState, ModelError, seedServices, type DesiredState } from '../model/index.js';
+import { readStateFile, StateFileError } from '../state/file.js';
+import { importAddonModule } from './addon-loader.js';
+import { Controller } from './controller.js';
+
+export interface RunOptions {
+  configPath: string;
+  stateFile?: string;
+  socket?: string;
+  resetState?: boolean;
+}
+
+/** Exit codes: 2 = bad config or state (nothing started), 1 = start-up failed. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+export function daemonVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Config + state file → the desired state to start with. */
+export async function initialState(config: DaemonConfig, resetState: boolean): Promise<DesiredState> {
+  const base = configBaseState(config);
+  const persisted = resetState ? undefined : await readStateFile(config.stateFile);
+  if (!persisted) {
+    log.info(resetState
+      ? `--reset-state: seeding ${config.services.length} service(s) from ${config.source}`
+      : `no state file at ${config.stateFile}: seeding ${config.services.length} service(s) from ${config.source}`);
+    return seedServices(base, config.services).state;
+  }
+  log.info(`state file ${config.stateFile}: ${persisted.services.length} service(s) (authoritative; config services ignored)`);
+  const state: DesiredState = { ...base, ...persisted };
+  try {
+    for (const warning of checkState(state)) log.warn(warning);
+  } catch (error) {
+    if (error instanceof ModelError) throw new StateFileError(config.stateFile, `does not fit the configuration: ${error.message}`);
+    throw error;
+  }
+  return state;
+}
+
+export interface RunningDaemon {
+  readyLine: string;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
+  const config = await loadConfigFile(options.configPath);
+  if (options.stateFile) config.stateFile = options.stateFile;
+  if (options.socket) config.api.socket = options.socket;
+  for (const warning of configWarnings(config)) log.warn(warning);
+
+  let state: DesiredState;
+  try {
+    state = await initialState(config, options.resetState ?? false);
+  } catch (error) {
+    if (error instanceof StateFileError) throw new StartupError(error.message, 2);
+    throw error;
+  }
+
+  const addonModule = await importAddonModule().catch((error: Error) => {
+    throw new StartupError(`cannot load the data plane: ${error.message}`, 1);
+  });
+  let eal: { args: string[]; note: string };
+  try {
+    eal = addonModule.ealArgs({
+      lcores: config.dataplane.lcores,
+      memoryMb: config.dataplane.memoryMb,
+      hugepages: config.dataplane.hugepages,
+    });
+  } catch (error) {
+    throw new StartupError(`cannot prepare DPDK: ${(error as Error).message}`, 1);
+  }
+  if (eal.note) log.info(eal.note);
+  log.info(`EAL: ${eal.args.join(' ')}`);
+
+  let dataplane: DataplaneAddon;
+  try {
+    dataplane = addonModule.loadDataplane();
+    const ports = dataplane.start({
+      mode: 'live',
+      eal: eal.args,
+      ports: config.ports.map((p) => ({ name: p.name, device: p.device, ...(p.mac ? { mac: p.mac } : {}), ...(p.mtu ? { mtu: p.mtu } : {}) })),
+      workers: config.dataplane.workers,
+      polling: config.dataplane.polling,
+      connCapacity: config.dataplane.connCapacity,
+    });
+    for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}`);
+  } catch (error) {
+    throw new StartupError(`cannot start the data plane: ${(error as Error).message}`, 1);
+  }
+
+  let api: ApiServer | undefined;
+  try {
+    const controller = new Controller(dataplane, config.stateFile, state);
+    const version = await controller.applyInitial();
+    api = await startApiServer({
+      socket: config.api.socket,
+      listen: config.api.listen || undefined,
+      controller,
+      dataplane,
+      info: { version: daemonVersion(), startedAt: Date.now(), workers: config.dataplane.workers, polling: config.dataplane.polling },
+    });
+    log.info(`serving gRPC on ${api.addresses.join(', ')}; ${state.services.length} service(s), snapshot ${version}`);
+    const server = api;
+    return {
+      readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
+      async stop() {
+        await server.close();
+        dataplane.stop();
+      },
+    };
+  } catch (error) {
+    await api?.close().catch(() => undefined);
+    dataplane.stop();
+    throw new StartupError(`start-up failed: ${(error as Error).message}`, 1);
+  }
+}
+
+/** Runs until SIGINT/SIGTERM; returns the process exit code. */
+export async function runDaemon(options: RunOptions): Promise<number> {
+  const daemon = await startDaemon(options);
+  process.stdout.write(`${daemon.readyLine}\n`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: stopping`);
+      daemon.stop().then(() => resolve(0), (error: Error) => {
+        log.error(`stop failed: ${error.message}`);
+        resolve(1);
+      });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,9 @@
+// The model's public surface: import from here, not from the individual files.
+export * from './errors.js';
+export * from './types.js';
+export * from './validate.js';
+export * from './check.js';
+export * from './ops.js';
+export * from './snapshot.js';
+export { allocateIds } from './ids.js';
+export * from './fields.js';

@@ -1,0 +1,127 @@
+// Changes to the desired state. Each takes the current state and returns a new one
+// (the input is never modified), assigning ids to new objects and keeping them for
+// existing ones, then runs the whole-state checks. Throws ModelError.
+import { checkState } from './check.js';
+import { joinPath, ModelError } from './errors.js';
+import { allocateIds, SERVER_ID_MAX, SERVICE_ID_MAX, usedServerIds, usedServiceIds } from './ids.js';
+import {
+  sameKey, serviceKeyText,
+  type DesiredState, type Server, type ServerSpec, type Service, type ServiceKey, type ServiceSpec,
+} from './types.js';
+
+export interface ChangeResult<T> {
+  state: DesiredState;
+  result: T;
+  warnings: string[];
+}
+
+function copyState(state: DesiredState): DesiredState {
+  return structuredClone(state);
+}
+
+export function findService(state: DesiredState, key: ServiceKey, path: string): Service {
+  const found = state.services.find((s) => sameKey(s, key));
+  if (!found) throw new ModelError('NOT_FOUND', path, `virtual service ${serviceKeyText(key)} does not exist`);
+  return found;
+}
+
+function endpoint(server: ServerSpec): string {
+  return `${server.address}:${server.port}`;
+}
+
+/** Gives ids to new servers; servers whose address:port already had one keep it. */
+function assignServerIds(state: DesiredState, specs: ServerSpec[], previous: Server[]): Server[] {
+  const kept = new Map(previous.map((s) => [endpoint(s), s.id]));
+  const used = usedServerIds(state);
+  const fresh = specs.filter((s) => !kept.has(endpoint(s)));
+  const allocation = allocateIds(used, fresh.length, state.nextServerId, SERVER_ID_MAX, 'real server');
+  state.nextServerId = allocation.next;
+  let nextFresh = 0;
+  return specs.map((spec) => ({ id: kept.get(endpoint(spec)) ?? allocation.ids[nextFresh++]!, ...spec }));
+}
+
+/** Adds a service; ALREADY_EXISTS when its protocol+vip+port is taken. */
+export function createService(current: DesiredState, spec: ServiceSpec, path = 'service'): ChangeResult<Service> {
+  if (current.services.some((s) => sameKey(s, spec))) {
+    throw new ModelError('ALREADY_EXISTS', path, `virtual service ${serviceKeyText(spec)} already exists`);
+  }
+  const state = copyState(current);
+  const allocation = allocateIds(usedServiceIds(state), 1, state.nextServiceId, SERVICE_ID_MAX, 'virtual service');
+  state.nextServiceId = allocation.next;
+  const service: Service = { ...structuredClone(spec), id: allocation.ids[0]!, servers: [] };
+  service.servers = assignServerIds(state, spec.servers, []);
+  state.services.push(service);
+  const warnings = checkState(state, { serviceId: service.id, path });
+  return { state, result: service, warnings };
+}
+
+/**
+ * Replaces name, scheduler, LIP pool and timeouts; servers only when
+ * replaceServers (those still listed keep their ids).
+ */
+export function updateService(current: DesiredState, spec: ServiceSpec, replaceServers: boolean, path = 'service'): ChangeResult<Service> {
+  const state = copyState(current);
+  const service = findService(state, spec, joinPath(path, 'key'));
+  service.name = spec.name;
+  service.scheduler = spec.scheduler;
+  service.localAddresses = [...spec.localAddresses];
+  service.timeouts = { ...spec.timeouts };
+  if (replaceServers) service.servers = assignServerIds(state, spec.servers, service.servers);
+  const warnings = checkState(state, { serviceId: service.id, path });
+  return { state, result: service, warnings };
+}
+
+export function deleteService(current: DesiredState, key: ServiceKey, path = 'key'): ChangeResult<Service> {
+  const state = copyState(current);
+  const service = findService(state, key, path);
+  state.services = state.services.filter((s) => s !== service);
+  return { state, result: service, warnings: checkState(state) };
+}
+
+export function addServer(current: DesiredState, key: ServiceKey, spec: ServerSpec, path = 'server'): ChangeResult<Service> {
+  const state = copyState(current);
+  const service = findService(state, key, 'service');
+  if (service.servers.some((s) => endpoint(s) === endpoint(spec))) {
+    throw new ModelError('ALREADY_EXISTS', path, `real server ${endpoint(spec)} already exists in ${serviceKeyText(key)}`);
+  }
+  const allocation = allocateIds(usedServerIds(state), 1, state.nextServerId, SERVER_ID_MAX, 'real server');
+  state.nextServerId = allocation.next;
+  service.servers.push({ id: allocation.ids[0]!, ...spec });
+  const warnings = checkState(state, { serviceId: service.id, path: 'service' });
+  return { state, result: service, warnings };
+}
+
+/** Changes a server's weight (the only mutable server field for now). */
+export function updateServer(current: DesiredState, key: ServiceKey, spec: ServerSpec, path = 'server'): ChangeResult<Service> {
+  const state = copyState(current);
+  const service = findService(state, key, 'service');
+  const server = service.servers.find((s) => endpoint(s) === endpoint(spec));
+  if (!server) throw new ModelError('NOT_FOUND', path, `real server ${endpoint(spec)} does not exist in ${serviceKeyText(key)}`);
+  server.weight = spec.weight;
+  const warnings = checkState(state, { serviceId: service.id, path: 'service' });
+  return { state, result: service, warnings };
+}
+
+export function removeServer(current: DesiredState, key: ServiceKey, address: string, port: number, path = 'address'): ChangeResult<Service> {
+  const state = copyState(current);
+  const service = findService(state, key, 'service');
+  const before = service.servers.length;
+  service.servers = service.servers.filter((s) => !(s.address === address && s.port === port));
+  if (service.servers.length === before) {
+    throw new ModelError('NOT_FOUND', path, `real server ${address}:${port} does not exist in ${serviceKeyText(key)}`);
+  }
+  const warnings = checkState(state, { serviceId: service.id, path: 'service' });
+  return { state, result: service, warnings };
+}
+
+/** Builds the initial state from seed specs (config file services), ids 1..n. */
+export function seedServices(base: DesiredState, specs: ServiceSpec[]): ChangeResult<Service[]> {
+  let state = base;
+  const created: Service[] = [];
+  specs.forEach((spec, i) => {
+    const change = createService(state, spec, joinPath('services', i));
+    state = change.state;
+    created.push(change.result);
+  });
+  return { state, result: created, warnings: checkState(state) };
+}

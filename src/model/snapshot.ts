@@ -1,0 +1,25 @@
+// Desired state → the addon's DataplaneConfig. Per-service timeouts are resolved
+// here (service override, else daemon default) so the data plane never merges.
+import type { DataplaneConfig, DataplaneService } from '../dataplane/types.js';
+import type { DesiredState, Service, Timeouts } from './types.js';
+
+export function resolveTimeouts(service: Service, defaults: Timeouts): Timeouts {
+  return { ...defaults, ...service.timeouts };
+}
+
+export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
+  return {
+    ports: state.ports.map((p) => ({ name: p.name, addresses: [...p.addresses] })),
+    routes: state.routes.map((r) => (r.via ? { prefix: r.prefix, via: r.via, port: r.port } : { prefix: r.prefix, port: r.port })),
+    services: state.services.map((s): DataplaneService => ({
+      id: s.id,
+      protocol: s.protocol,
+      vip: s.vip,
+      port: s.port,
+      scheduler: s.scheduler,
+      localAddresses: [...s.localAddresses],
+      timeouts: resolveTimeouts(s, state.defaultTimeouts),
+      servers: s.servers.map((r) => ({ id: r.id, address: r.address, port: r.port, weight: r.weight })),
+    })),
+  };
+}

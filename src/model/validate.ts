@@ -1,0 +1,133 @@
+// The one validator. Input is the canonical raw shape (snake_case keys, as in the
+// YAML config and the proto field names); output is model objects. The YAML loader
+// hands it parsed YAML, the gRPC layer hands it converted messages, so a given
+// mistake produces the same message from every door.
+import { invalid, joinPath } from './errors.js';
+import {
+  readChoice, readInteger, readIpv4, readList, readObject, readString, rejectUnknownKeys,
+  readInterfaceAddress, readMac, readNetwork,
+} from './fields.js';
+import {
+  DEFAULT_TIMEOUTS, LIMITS, PROTOCOLS, SCHEDULERS, TIMEOUT_FIELDS,
+  type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type Timeouts,
+} from './types.js';
+
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'local_addresses', 'timeouts', 'servers'] as const;
+const SERVER_KEYS = ['address', 'port', 'weight'] as const;
+const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
+const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu'] as const;
+const ROUTE_KEYS = ['prefix', 'via', 'port'] as const;
+
+export function readPortNumber(value: unknown, path: string): number {
+  return readInteger(value, path, 1, 65535);
+}
+
+/** Per-service overrides: only the fields given, each 1..31 days. */
+export function readTimeoutOverrides(value: unknown, path: string): Partial<Timeouts> {
+  if (value === undefined || value === null) return {};
+  const raw = readObject(value, path);
+  rejectUnknownKeys(raw, TIMEOUT_FIELDS.map((f) => f.name), path);
+  const result: Partial<Timeouts> = {};
+  for (const { key, name } of TIMEOUT_FIELDS) {
+    if (raw[name] !== undefined) result[key] = readInteger(raw[name], joinPath(path, name), 1, LIMITS.maxTimeoutSeconds);
+  }
+  return result;
+}
+
+/** Daemon defaults: the overrides given, IPVS defaults for the rest. */
+export function readDefaultTimeouts(value: unknown, path: string): Timeouts {
+  return { ...DEFAULT_TIMEOUTS, ...readTimeoutOverrides(value, path) };
+}
+
+export function readServiceKey(value: unknown, path: string): ServiceKey {
+  const raw = readObject(value, path);
+  rejectUnknownKeys(raw, KEY_KEYS, path);
+  return {
+    protocol: readChoice(raw.protocol, joinPath(path, 'protocol'), PROTOCOLS),
+    vip: readIpv4(raw.vip, joinPath(path, 'vip')),
+    port: readPortNumber(raw.port, joinPath(path, 'port')),
+  };
+}
+
+/** A real server; weight defaults to 1 (ipvsadm's default) when absent. */
+export function readServer(value: unknown, path: string): ServerSpec {
+  const raw = readObject(value, path);
+  rejectUnknownKeys(raw, SERVER_KEYS, path);
+  return {
+    address: readIpv4(raw.address, joinPath(path, 'address')),
+    port: readPortNumber(raw.port, joinPath(path, 'port')),
+    weight: raw.weight === undefined ? 1 : readInteger(raw.weight, joinPath(path, 'weight'), 0, LIMITS.maxWeight),
+  };
+}
+
+function readUniqueAddresses(value: unknown, path: string, maxItems: number): string[] {
+  if (value === undefined || value === null) return [];
+  const list = readList(value, path, maxItems);
+  const seen = new Set<string>();
+  return list.map((item, i) => {
+    const itemPath = joinPath(path, i);
+    const address = readIpv4(item, itemPath);
+    if (seen.has(address)) throw invalidDuplicate(itemPath, address);
+    seen.add(address);
+    return address;
+  });
+}
+
+function invalidDuplicate(path: string, what: string) {
+  return invalid(path, 'an entry not listed before (duplicate)', what);
+}
+
+/** A whole service: key, scheduler (default rr), LIP pool, timeouts, servers. */
+export function readServiceSpec(value: unknown, path: string): ServiceSpec {
+  const raw = readObject(value, path);
+  rejectUnknownKeys(raw, SERVICE_KEYS, path);
+  const name = raw.name === undefined ? '' : readString(raw.name, joinPath(path, 'name'), { maxLength: LIMITS.maxServiceName });
+  const serversPath = joinPath(path, 'servers');
+  const servers = raw.servers === undefined || raw.servers === null
+    ? []
+    : readList(raw.servers, serversPath, LIMITS.maxServersPerService).map((s, i) => readServer(s, joinPath(serversPath, i)));
+  const seenServers = new Set<string>();
+  servers.forEach((server, i) => {
+    const endpoint = `${server.address}:${server.port}`;
+    if (seenServers.has(endpoint)) throw invalidDuplicate(joinPath(serversPath, i), endpoint);
+    seenServers.add(endpoint);
+  });
+  return {
+    name,
+    protocol: readChoice(raw.protocol, joinPath(path, 'protocol'), PROTOCOLS),
+    vip: readIpv4(raw.vip, joinPath(path, 'vip')),
+    port: readPortNumber(raw.port, joinPath(path, 'port')),
+    scheduler: raw.scheduler === undefined ? 'rr' : readChoice(raw.scheduler, joinPath(path, 'scheduler'), SCHEDULERS),
+    localAddresses: readUniqueAddresses(raw.local_addresses, joinPath(path, 'local_addresses'), LIMITS.maxLocalAddressesPerService),
+    timeouts: readTimeoutOverrides(raw.timeouts, joinPath(path, 'timeouts')),
+    servers,
+  };
+}
+
+export function readPort(value: unknown, path: string): PortModel {
+  const raw = readObject(value, path);
+  rejectUnknownKeys(raw, PORT_KEYS, path);
+  const addressesPath = joinPath(path, 'addresses');
+  const addresses = raw.addresses === undefined
+    ? []
+    : readList(raw.addresses, addressesPath, 16).map((a, i) => readInterfaceAddress(a, joinPath(addressesPath, i)));
+  const port: PortModel = {
+    name: readString(raw.name, joinPath(path, 'name'), { maxLength: 32, nonEmpty: true }),
+    device: readString(raw.device, joinPath(path, 'device'), { maxLength: 256, nonEmpty: true }),
+    addresses,
+  };
+  if (raw.mac !== undefined && raw.mac !== '') port.mac = readMac(raw.mac, joinPath(path, 'mac'));
+  if (raw.mtu !== undefined) port.mtu = readInteger(raw.mtu, joinPath(path, 'mtu'), 68, 9000);
+  return port;
+}
+
+export function readRoute(value: unknown, path: string): Route {
+  const raw = readObject(value, path);
+  rejectUnknownKeys(raw, ROUTE_KEYS, path);
+  const route: Route = {
+    prefix: readNetwork(raw.prefix, joinPath(path, 'prefix')),
+    port: readString(raw.port, joinPath(path, 'port'), { maxLength: 32, nonEmpty: true }),
+  };
+  if (raw.via !== undefined && raw.via !== '') route.via = readIpv4(raw.via, joinPath(path, 'via'));
+  return route;
+}

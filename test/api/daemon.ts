@@ -1,0 +1,89 @@
+// Test support for the api suites: write a config, spawn the REAL daemon exactly as
+// a user would (`portcullis run --config …`), wait for its ready line, stop it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(REPO_ROOT, 'src/cli/portcullis.ts');
+
+/** Two ring ports (live mode, no network set-up), no hugepages, small memory. */
+export function testConfig(dir: string, services = ''): string {
+  return `dataplane: { workers: 1, lcores: "0-1", polling: adaptive, memory_mb: 256, hugepages: "off", conn_capacity: 4096 }
+api: { socket: ${join(dir, 'api.sock')} }
+state_file: ${join(dir, 'state.json')}
+ports:
+  - { name: outside, device: ring, addresses: [198.18.0.254/24] }
+  - { name: inside, device: ring, addresses: [198.19.0.254/24] }
+services:${services || ' []'}
+`;
+}
+
+export async function writeConfig(dir: string, services = ''): Promise<string> {
+  const path = join(dir, 'config.yaml');
+  await writeFile(path, testConfig(dir, services));
+  return path;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Daemon {
+  child: ChildProcess;
+  readyLine: string;
+  output(): string;
+  /** SIGTERM, then SIGKILL after 10 s; resolves with the exit code. Harmless if already gone. */
+  stop(): Promise<number | null>;
+}
+
+function nodeArgs(args: string[]): string[] {
+  return ['--import', 'tsx', CLI, ...args];
+}
+
+/** Runs the CLI to completion (bounded), e.g. `run --check` or `stats`. */
+export function runCli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, nodeArgs(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+export function startDaemon(args: string[], readyTimeoutMs = 30_000): Promise<Daemon> {
+  const child = spawn(process.execPath, nodeArgs(['run', ...args]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      void stop().then(() => reject(new Error(`${why}; daemon output:\n${output}`)));
+    };
+    const timer = setTimeout(() => fail(`not ready within ${readyTimeoutMs} ms`), readyTimeoutMs);
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      const match = /^portcullis ready\b.*$/m.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, readyLine: match[0], output: () => output, stop });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+    void exited.then((code) => { clearTimeout(timer); fail(`daemon exited with ${code} before it was ready`); });
+  });
+}

@@ -1,0 +1,107 @@
+// YAML config: defaults, and every kind of mistake reported with its field path.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+
+const PORTS = `ports:
+  - name: outside
+    device: net_af_packet0,iface=pc-gw-out
+    addresses: [198.18.0.254/24]
+  - name: inside
+    device: ring
+    addresses: [198.19.0.254/24]
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, 'test.yaml');
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    return (error as ConfigError).problems;
+  }
+  assert.unreachable('config accepted');
+  return [];
+}
+
+test('minimal config gets the documented defaults', () => {
+  const config = parseConfig(PORTS, 'test.yaml');
+  assert.equal(config.dataplane, { workers: 1, lcores: '0-1', polling: 'adaptive', memoryMb: 512, hugepages: 'auto', connCapacity: 262144 });
+  assert.equal(config.api, { socket: '/run/portcullis/portcullis.sock', listen: '' });
+  assert.is(config.stateFile, '/var/lib/portcullis/state.json');
+  assert.is(config.timeouts.tcpEstablished, 900);
+  assert.is(config.timeouts.udp, 300);
+  assert.equal(config.services, []);
+});
+
+test('lcores default follows workers; full example parses', () => {
+  const config = parseConfig(`dataplane: { workers: 3, polling: busy, memory_mb: 256, hugepages: "off", conn_capacity: 4096 }
+api: { socket: /tmp/x.sock, listen: "127.0.0.1:50051" }
+state_file: /tmp/state.json
+${PORTS}routes:
+  - { prefix: 0.0.0.0/0, via: 198.18.0.1, port: outside }
+timeouts: { tcp_established: 100, udp: 30 }
+services:
+  - name: web
+    protocol: tcp
+    vip: 198.18.0.10
+    port: 80
+    scheduler: wrr
+    local_addresses: [198.19.0.200, 198.19.0.201]
+    timeouts: { tcp_fin_wait: 5 }
+    servers:
+      - { address: 198.19.0.1, port: 80, weight: 2 }
+`, 'full.yaml');
+  assert.is(config.dataplane.lcores, '0-3');
+  assert.is(config.dataplane.hugepages, 'off');
+  assert.is(config.api.listen, '127.0.0.1:50051');
+  assert.equal(config.routes, [{ prefix: '0.0.0.0/0', via: '198.18.0.1', port: 'outside' }]);
+  assert.is(config.timeouts.tcpEstablished, 100);
+  assert.is(config.timeouts.tcpClose, 10);
+  assert.equal(config.services[0]!.timeouts, { tcpFinWait: 5 });
+  assert.is(config.services[0]!.servers[0]!.weight, 2);
+});
+
+test('unknown keys name their path', () => {
+  assert.equal(problems(PORTS.replace('addresses: [198.19', 'adress: [198.19')), [
+    'ports[1].adress: unknown key (expected one of: name, device, addresses, mac, mtu)',
+  ]);
+  assert.match(problems(`${PORTS}servces: []`)[0]!, /^servces: unknown key/);
+  assert.match(problems(`${PORTS}dataplane: { worker: 2 }`)[0]!, /^dataplane\.worker: unknown key/);
+});
+
+test('several problems are reported together', () => {
+  const found = problems(`dataplane: { workers: 0 }
+api: { listen: "nope" }
+${PORTS}timeouts: { udp: -5 }
+services:
+  - { protocol: tcp, vip: 198.18.0.300, port: 80 }
+  - { protocol: tcp, vip: 198.18.0.11, port: 80, scheduler: maglev }
+`);
+  assert.equal(found, [
+    'dataplane.workers: expected integer 1..64, got 0',
+    'api.listen: expected "host:port" like "127.0.0.1:50051", got "nope"',
+    'timeouts.udp: expected integer 1..2678400, got -5',
+    'services[0].vip: expected a dotted-quad IPv4 address, got "198.18.0.300"',
+    'services[1].scheduler: expected one of rr, wrr, got "maglev"',
+  ]);
+});
+
+test('wrong types, duplicates and cross checks', () => {
+  assert.match(problems('ports: outside')[0]!, /^ports: expected a list, got "outside"/);
+  assert.match(problems(`${PORTS}  - { name: outside, device: ring }`)[0]!, /^ports\[2\]\.name: duplicate port name "outside"/);
+  assert.match(problems('ports: []')[0]!, /^ports: expected 1\.\.8 ports, got 0/);
+  assert.match(problems(`${PORTS}services:
+  - { name: a, protocol: tcp, vip: 198.18.0.10, port: 80 }
+  - { name: b, protocol: tcp, vip: 198.18.0.10, port: 80 }`)[0]!, /^services\[1\]: virtual service tcp\/198\.18\.0\.10:80 already exists/);
+  assert.match(problems(`${PORTS}services:
+  - { name: a, protocol: tcp, vip: 198.18.0.10, port: 80 }
+  - { name: a, protocol: tcp, vip: 198.18.0.10, port: 81 }`)[0]!, /^services\[1\]\.name: /);
+  assert.match(problems(`${PORTS}dataplane: { polling: 3 }`)[0]!, /^dataplane\.polling: expected one of busy, adaptive, got 3/);
+});
+
+test('YAML syntax errors and duplicate mapping keys are errors', () => {
+  assert.match(problems('ports: [')[0]!, /^YAML: /);
+  assert.match(problems(`${PORTS}routes: []\nroutes: []`)[0]!, /^YAML: .*unique/i);
+});
+
+test.run();

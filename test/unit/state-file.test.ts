@@ -1,0 +1,109 @@
+// The state file: round trip with ids, atomic replacement, corrupt-file refusal,
+// and its authority over the config's seed services at start-up.
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseConfig } from '../../src/config/load.js';
+import { initialState } from '../../src/daemon/run.js';
+import { createService, readServiceSpec, seedServices } from '../../src/model/index.js';
+import { setLogLevel } from '../../src/log.js';
+import { parseState, readStateFile, serializeState, StateFileError, writeStateFile } from '../../src/state/file.js';
+
+setLogLevel('error');
+let dir = '';
+test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-state-')); });
+test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
+
+const configText = (stateFile: string) => `state_file: ${stateFile}
+ports:
+  - { name: outside, device: ring, addresses: [198.18.0.254/24] }
+  - { name: inside, device: ring, addresses: [198.19.0.254/24] }
+services:
+  - name: web
+    protocol: tcp
+    vip: 198.18.0.10
+    port: 80
+    local_addresses: [198.19.0.200]
+    timeouts: { tcp_close: 3 }
+    servers: [{ address: 198.19.0.1, port: 80, weight: 4 }, { address: 198.19.0.2, port: 80 }]
+`;
+
+test('serialize → parse keeps services, ids, overrides and cursors', () => {
+  const config = parseConfig(configText('/x'), 't');
+  const seeded = seedServices({ ports: config.ports, routes: [], defaultTimeouts: config.timeouts, services: [], nextServiceId: 7, nextServerId: 40 }, config.services).state;
+  const text = serializeState(seeded);
+  assert.match(text, /"format": 1/);
+  const back = parseState(text);
+  assert.equal(back.services, seeded.services);
+  assert.is(back.nextServiceId, 8);
+  assert.is(back.nextServerId, 42);
+  assert.equal(back.services[0]!.servers.map((s) => s.id), [40, 41]);
+  assert.equal(back.services[0]!.timeouts, { tcpClose: 3 });
+});
+
+test('atomic write replaces the file and leaves no temp files', async () => {
+  const file = join(dir, 'sub', 'state.json');
+  await writeStateFile(file, 'one\n');
+  await writeStateFile(file, 'two\n');
+  assert.is(await readFile(file, 'utf8'), 'two\n');
+  assert.equal(await readdir(join(dir, 'sub')), ['state.json']);
+});
+
+test('missing file → undefined; corrupt file → StateFileError naming the file, file untouched', async () => {
+  const file = join(dir, 'state.json');
+  assert.is(await readStateFile(file), undefined);
+  for (const [content, reason] of [
+    ['{"format":1,"services":[', /not valid JSON/],
+    ['{"format":2,"services":[]}', /format: expected 1, got 2/],
+    ['{"format":1,"services":[{"protocol":"tcp","vip":"198.18.0.10","port":80,"servers":[]}]}', /services\[0\]\.id: expected integer 1\.\.4095, got nothing/],
+    ['{"format":1,"services":[{"id":1,"protocol":"tcp","vip":"198.18.0.10","port":80,"servers":[{"address":"198.19.0.1","port":80,"weight":1}]}]}', /services\[0\]\.servers\[0\]\.id: /],
+  ] as const) {
+    await writeFile(file, content);
+    try {
+      await readStateFile(file);
+      assert.unreachable(`accepted ${content}`);
+    } catch (error) {
+      assert.instance(error, StateFileError);
+      assert.ok((error as Error).message.includes(file), (error as Error).message);
+      assert.match((error as Error).message, reason);
+    }
+    assert.is(await readFile(file, 'utf8'), content, 'a corrupt state file must never be rewritten');
+  }
+});
+
+test('duplicate ids in the state file are refused at start-up', async () => {
+  const file = join(dir, 'state.json');
+  const config = parseConfig(configText(file), 't');
+  await writeFile(file, JSON.stringify({ format: 1, services: [
+    { id: 1, protocol: 'tcp', vip: '198.18.0.10', port: 80, servers: [{ id: 5, address: '198.19.0.1', port: 80, weight: 1 }] },
+    { id: 2, protocol: 'tcp', vip: '198.18.0.10', port: 81, servers: [{ id: 5, address: '198.19.0.1', port: 80, weight: 1 }] },
+  ] }));
+  try {
+    await initialState(config, false);
+    assert.unreachable('accepted duplicate server ids');
+  } catch (error) {
+    assert.instance(error, StateFileError);
+    assert.match((error as Error).message, /server id 5 is out of range or not unique/);
+  }
+});
+
+test('the state file is authoritative over config services; --reset-state re-seeds', async () => {
+  const file = join(dir, 'state.json');
+  const config = parseConfig(configText(file), 't');
+  const fresh = await initialState(config, false);
+  assert.equal(fresh.services.map((s) => s.name), ['web']);
+
+  const changed = createService(fresh, readServiceSpec({ name: 'dns', protocol: 'udp', vip: '198.18.0.53', port: 53 }, 'service')).state;
+  changed.services = changed.services.filter((s) => s.name === 'dns');
+  await writeStateFile(file, serializeState(changed));
+
+  const restored = await initialState(config, false);
+  assert.equal(restored.services.map((s) => [s.name, s.id]), [['dns', 2]]);
+  assert.is(restored.nextServiceId, 3);
+  const reset = await initialState(config, true);
+  assert.equal(reset.services.map((s) => [s.name, s.id]), [['web', 1]]);
+});
+
+test.run();
