@@ -1,0 +1,93 @@
+// `portcullis demo` (what `npm start` runs): lab up, the gateway with the demo
+// configuration in the foreground, a banner of things to try; Ctrl-C (or
+// SIGTERM) stops the gateway, tears the lab down and exits 0.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoConfigYaml } from './demo-config.js';
+import { portcullisCliPath, startDaemon, type DaemonProcess } from './daemon-process.js';
+import { labDown, labUp } from './lab.js';
+import { patternSha256 } from './pattern.js';
+import { CLIENT, HTTP_PORT, REAL_SERVERS, UDP_ECHO_PORT, VIP } from './topology.js';
+
+/** How long a daemon exit waits for a signal that explains it. */
+const DAEMON_EXIT_GRACE_MS = 500;
+/** The download the banner suggests (its digest is printed beside it). */
+const DEMO_DOWNLOAD_BYTES = 50_000_000;
+
+function banner(daemon: DaemonProcess, configPath: string): string {
+  const cli = `node ${portcullisCliPath()}`;
+  const client = CLIENT.namespace;
+  return [
+    '',
+    '  Portcullis demo is running.',
+    `  VIP ${VIP}:${HTTP_PORT}/tcp and :${UDP_ECHO_PORT}/udp → ${REAL_SERVERS.map((s) => s.serverName).join(', ')} (FullNAT, round-robin)`,
+    `  config ${configPath}`,
+    '',
+    '  Try, in another terminal:',
+    `    ip netns exec ${client} curl http://${VIP}/`,
+    `    for i in 1 2 3; do ip netns exec ${client} curl -s http://${VIP}/; echo; done`,
+    `    ip netns exec ${client} curl -s http://${VIP}/bytes/${DEMO_DOWNLOAD_BYTES} | sha256sum   # expect ${patternSha256(DEMO_DOWNLOAD_BYTES)}`,
+    `    ip netns exec ${client} bash -c 'exec 3<>/dev/udp/${VIP}/${UDP_ECHO_PORT}; echo hello >&3; timeout 1 head -n1 <&3'`,
+    `    ${cli} stats --socket ${daemon.socketPath}`,
+    `    ${cli} lab status`,
+    '',
+    '  Ctrl-C stops the gateway and removes the lab.',
+    '',
+  ].join('\n');
+}
+
+/** Runs the demo until SIGINT/SIGTERM; resolves after cleaning up (the process then exits). */
+export async function runDemo(): Promise<void> {
+  const workDir = await mkdtemp(join(tmpdir(), 'portcullis-demo-'));
+  const configPath = join(workDir, 'portcullis.yaml');
+  const socketPath = join(workDir, 'portcullis.sock');
+  const stateFilePath = join(workDir, 'state.json');
+  let daemon: DaemonProcess | undefined;
+  let stopping = false;
+  const cleanUp = async (): Promise<void> => {
+    if (daemon) await daemon.stop();
+    await labDown();
+    await rm(workDir, { recursive: true, force: true });
+  };
+
+  try {
+    await labUp();
+    await writeFile(configPath, demoConfigYaml({ socket: socketPath, stateFile: stateFilePath }));
+    console.log('demo: starting the gateway …');
+    daemon = await startDaemon({
+      configPath, socketPath, stateFilePath,
+      onOutput: (chunk) => process.stdout.write(chunk),
+    });
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  console.log(banner(daemon, configPath));
+
+  const runningDaemon = daemon;
+  const outcome = await new Promise<'signal' | number | string>((resolve) => {
+    const onSignal = (): void => {
+      if (stopping) return;
+      stopping = true;
+      resolve('signal');
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    // Ctrl-C in a terminal signals the whole process group, daemon included,
+    // so its exit may be seen just before our own SIGINT: give that a moment.
+    void runningDaemon.exited.then((how) => setTimeout(() => { if (!stopping) resolve(how); }, DAEMON_EXIT_GRACE_MS));
+  });
+
+  if (outcome === 'signal') {
+    console.log('\ndemo: stopping the gateway and removing the lab …');
+    await cleanUp();
+    console.log('demo: done');
+    process.exitCode = 0;
+    return;
+  }
+  console.error(`demo: the gateway exited unexpectedly (${outcome}); removing the lab`);
+  await cleanUp();
+  process.exitCode = 1;
+}

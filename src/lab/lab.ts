@@ -1,0 +1,292 @@
+// `portcullis lab up|down|status`: builds and removes the lab of DESIGN.md §6.
+//
+//   pc-client ─┐                                         ┌─ pc-rs1
+//   pc-attacker┴─ pc-br-out ─ gw-out ══ pc-gw-out (root) │  pc-rs2
+//                 [ namespace pc-lab ]      │             ├─ pc-rs3
+//                 pc-br-in ─ gw-in ══ pc-gw-in (root) ───┘
+//                                           │
+//                              portcullis (af_packet on pc-gw-out / pc-gw-in)
+//
+// Host namespaces get eth0 with their addresses, lo up, IPv6 off (so router
+// solicitations and MLD reports do not show up as drops in the gateway's
+// counters), tx checksum offload off (STACK.md: otherwise af_packet sees
+// partial checksums) and a default route via the gateway. The root-side
+// gateway veths get no IPv4 address and IPv6 off, so the host kernel never
+// answers on them. Real servers run detached, pids recorded in LAB_STATE_DIR.
+
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { nodeScriptArgv } from './node-script.js';
+import { ipIn, mustRun, mustRunIn, runTool } from './run.js';
+import {
+  GATEWAY_INSIDE_ADDRESS, GATEWAY_INSIDE_IFACE, GATEWAY_OUTSIDE_ADDRESS, GATEWAY_OUTSIDE_IFACE,
+  INSIDE_BRIDGE, INSIDE_PREFIX_LENGTH, LAB_BRIDGE_NAMESPACE, LAB_HOSTS, LAB_NAMESPACES, LAB_STATE_DIR,
+  OUTSIDE_BRIDGE, OUTSIDE_PREFIX_LENGTH, REAL_SERVERS, type LabHost, type RealServerHost, type Segment,
+} from './topology.js';
+
+export * from './topology.js';
+
+const SERVER_READY_TIMEOUT_MS = 15_000;
+const PROCESS_EXIT_GRACE_MS = 2_000;
+const LINK_GONE_TIMEOUT_MS = 5_000;
+const SERVER_PID_SUFFIX = '.pid';
+
+interface SegmentWiring {
+  bridge: string;
+  gatewayIface: string;
+  /** Name of the gateway veth's peer inside the bridge namespace. */
+  bridgeSideIface: string;
+  gatewayAddress: string;
+  prefixLength: number;
+}
+
+const SEGMENTS: Record<Segment, SegmentWiring> = {
+  outside: {
+    bridge: OUTSIDE_BRIDGE, gatewayIface: GATEWAY_OUTSIDE_IFACE, bridgeSideIface: 'gw-out',
+    gatewayAddress: GATEWAY_OUTSIDE_ADDRESS, prefixLength: OUTSIDE_PREFIX_LENGTH,
+  },
+  inside: {
+    bridge: INSIDE_BRIDGE, gatewayIface: GATEWAY_INSIDE_IFACE, bridgeSideIface: 'gw-in',
+    gatewayAddress: GATEWAY_INSIDE_ADDRESS, prefixLength: INSIDE_PREFIX_LENGTH,
+  },
+};
+
+type Say = (line: string) => void;
+
+// ---------------------------------------------------------------- labUp
+
+/**
+ * Builds the lab and starts the real servers. Tears down leftovers of a
+ * previous lab first, so running it twice gives one fresh lab. On failure
+ * it removes what it built and rethrows.
+ */
+export async function labUp(opts: { quiet?: boolean } = {}): Promise<void> {
+  const say: Say = opts.quiet ? () => undefined : (line) => console.log(line);
+  await requireRoot();
+  await labDown();
+  try {
+    await mkdir(LAB_STATE_DIR, { recursive: true });
+    for (const namespace of LAB_NAMESPACES) await mustRun('ip', ['netns', 'add', namespace]);
+    await buildBridges();
+    for (const host of LAB_HOSTS) await buildHost(host);
+    say(`lab: namespaces ${LAB_NAMESPACES.join(' ')} up; gateway ports ${GATEWAY_OUTSIDE_IFACE} ${GATEWAY_INSIDE_IFACE}`);
+    await Promise.all(REAL_SERVERS.map((server) => startRealServer(server)));
+    say(`lab: real servers ${REAL_SERVERS.map((s) => `${s.serverName}=${s.addresses[0]}`).join(' ')} listening (http 80, udp echo 7)`);
+  } catch (error) {
+    await labDown();
+    throw error;
+  }
+}
+
+async function requireRoot(): Promise<void> {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new Error('lab: needs root (network namespaces, veths and bridges); run with sudo');
+  }
+}
+
+/** Disables IPv6 in a namespace (all + default, so interfaces created later inherit it). */
+async function disableIpv6In(namespace: string): Promise<void> {
+  for (const scope of ['all', 'default']) {
+    // A kernel booted without IPv6 has no such key: nothing to disable then.
+    await runTool('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', `net.ipv6.conf.${scope}.disable_ipv6=1`]);
+  }
+}
+
+async function buildBridges(): Promise<void> {
+  await disableIpv6In(LAB_BRIDGE_NAMESPACE);
+  // Bridged frames must not traverse netfilter (br_netfilter is per namespace;
+  // the keys exist only when the module is loaded).
+  for (const family of ['iptables', 'ip6tables', 'arptables']) {
+    await runTool('ip', ['netns', 'exec', LAB_BRIDGE_NAMESPACE, 'sysctl', '-q', '-w', `net.bridge.bridge-nf-call-${family}=0`]);
+  }
+  await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', 'lo', 'up']);
+  for (const wiring of Object.values(SEGMENTS)) {
+    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', wiring.bridge, 'type', 'bridge', 'stp_state', '0', 'mcast_snooping', '0']);
+    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', wiring.bridge, 'up']);
+    await mustRun('ip', ['link', 'add', wiring.gatewayIface, 'type', 'veth', 'peer', 'name', wiring.bridgeSideIface,
+      'netns', LAB_BRIDGE_NAMESPACE]);
+    await disableIpv6OnRootIface(wiring.gatewayIface);
+    await mustRun('ip', ['link', 'set', wiring.gatewayIface, 'up']);
+    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', wiring.bridgeSideIface, 'master', wiring.bridge, 'up']);
+  }
+}
+
+async function disableIpv6OnRootIface(iface: string): Promise<void> {
+  try {
+    await writeFile(`/proc/sys/net/ipv6/conf/${iface}/disable_ipv6`, '1\n');
+  } catch {
+    // No IPv6 in this kernel: nothing can be sent on it anyway.
+  }
+}
+
+/** Bridge-port name of a host's veth inside pc-lab ("pc-rs1" → "rs1"). */
+function bridgePortName(host: LabHost): string {
+  return host.namespace.replace(/^pc-/, '');
+}
+
+async function buildHost(host: LabHost): Promise<void> {
+  const wiring = SEGMENTS[host.segment];
+  const namespace = host.namespace;
+  await disableIpv6In(namespace);
+  await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', bridgePortName(host), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
+  await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePortName(host), 'master', wiring.bridge, 'up']);
+  await ipIn(namespace, ['link', 'set', 'lo', 'up']);
+  for (const address of host.addresses) {
+    await ipIn(namespace, ['address', 'add', `${address}/${wiring.prefixLength}`, 'dev', 'eth0']);
+  }
+  await ipIn(namespace, ['link', 'set', 'eth0', 'up']);
+  await ipIn(namespace, ['route', 'add', 'default', 'via', wiring.gatewayAddress, 'dev', 'eth0']);
+  await mustRunIn(namespace, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
+}
+
+async function startRealServer(server: RealServerHost): Promise<void> {
+  const logPath = join(LAB_STATE_DIR, `${server.namespace}.log`);
+  const log = await open(logPath, 'w');
+  try {
+    const [node, ...nodeArgs] = nodeScriptArgv(import.meta.url, 'servers');
+    // `ip netns exec` execs the command in place, so the pid is the server's own.
+    const child = spawn('ip', ['netns', 'exec', server.namespace, node!, ...nodeArgs, '--name', server.serverName], {
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`lab: could not start the real server in ${server.namespace}`);
+    await writeFile(join(LAB_STATE_DIR, `${server.namespace}${SERVER_PID_SUFFIX}`), `${child.pid}\n`);
+  } finally {
+    await log.close();
+  }
+  await waitForServerReady(server, logPath);
+}
+
+async function waitForServerReady(server: RealServerHost, logPath: string): Promise<void> {
+  const deadline = Date.now() + SERVER_READY_TIMEOUT_MS;
+  const readyLine = `lab-server ${server.serverName} ready`;
+  for (;;) {
+    const log = await readFile(logPath, 'utf8').catch(() => '');
+    if (log.includes(readyLine)) return;
+    if (Date.now() > deadline) {
+      throw new Error(`lab: real server ${server.serverName} not ready after ${SERVER_READY_TIMEOUT_MS} ms; its log:\n${log}`);
+    }
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------- labDown
+
+/**
+ * Removes everything labUp creates, whatever state it is in: kills the
+ * recorded server pids and any process still inside a lab namespace,
+ * deletes the lab namespaces (which removes the bridges and every veth),
+ * and root-namespace leftovers. Harmless when there is no lab.
+ */
+export async function labDown(): Promise<void> {
+  const pids = new Set<number>(await recordedServerPids());
+  const existing = new Set(await listNamespaces());
+  const labNamespaces = LAB_NAMESPACES.filter((namespace) => existing.has(namespace));
+  for (const namespace of labNamespaces) {
+    for (const pid of await namespacePids(namespace)) pids.add(pid);
+  }
+  await killAll([...pids]);
+  for (const namespace of labNamespaces) await runTool('ip', ['netns', 'del', namespace]);
+  // The gateway veths die with their peers in pc-lab; this covers a lab whose
+  // pc-lab namespace vanished some other way, and root-namespace bridges.
+  const rootLinks = [GATEWAY_OUTSIDE_IFACE, GATEWAY_INSIDE_IFACE, OUTSIDE_BRIDGE, INSIDE_BRIDGE];
+  for (const link of rootLinks) {
+    if (await linkExists(link)) await runTool('ip', ['link', 'del', 'dev', link]);
+  }
+  // The kernel destroys a deleted namespace asynchronously; wait until its
+  // links are really gone so an immediate labUp can reuse the names.
+  const deadline = Date.now() + LINK_GONE_TIMEOUT_MS;
+  for (const link of rootLinks) {
+    while ((await linkExists(link)) && Date.now() < deadline) await sleep(50);
+  }
+  await rm(LAB_STATE_DIR, { recursive: true, force: true });
+}
+
+async function linkExists(link: string): Promise<boolean> {
+  return (await runTool('ip', ['link', 'show', 'dev', link])).ok;
+}
+
+async function listNamespaces(): Promise<string[]> {
+  const result = await runTool('ip', ['netns', 'list']);
+  // Lines look like "pc-rs1 (id: 3)" or just "pc-rs1".
+  return result.stdout.split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name !== '');
+}
+
+async function namespacePids(namespace: string): Promise<number[]> {
+  const result = await runTool('ip', ['netns', 'pids', namespace]);
+  return parsePids(result.stdout);
+}
+
+function parsePids(text: string): number[] {
+  return text.split(/\s+/).map(Number).filter((pid) => Number.isSafeInteger(pid) && pid > 1 && pid !== process.pid);
+}
+
+async function recordedServerPids(): Promise<number[]> {
+  const names = await readdir(LAB_STATE_DIR).catch(() => [] as string[]);
+  const pids: number[] = [];
+  for (const name of names.filter((entry) => entry.endsWith(SERVER_PID_SUFFIX))) {
+    const text = await readFile(join(LAB_STATE_DIR, name), 'utf8').catch(() => '');
+    for (const pid of parsePids(text)) {
+      // A stale pid file may name a recycled pid: only touch our own servers.
+      const commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (/servers\.(js|ts)/.test(commandLine)) pids.push(pid);
+    }
+  }
+  return pids;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
+  }
+}
+
+async function killAll(pids: number[]): Promise<void> {
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + PROCESS_EXIT_GRACE_MS;
+  while (pids.some(isAlive) && Date.now() < deadline) await sleep(25);
+  for (const pid of pids.filter(isAlive)) signal(pid, 'SIGKILL');
+}
+
+// ---------------------------------------------------------------- labStatus
+
+/** A human-readable report: which namespaces, gateway ports and servers exist. */
+export async function labStatus(): Promise<string> {
+  const existing = new Set(await listNamespaces());
+  const lines: string[] = [];
+  const missing = LAB_NAMESPACES.filter((namespace) => !existing.has(namespace));
+  lines.push(missing.length === 0 ? 'lab: up' : missing.length === LAB_NAMESPACES.length ? 'lab: down' : `lab: partial (missing ${missing.join(' ')})`);
+  for (const iface of [GATEWAY_OUTSIDE_IFACE, GATEWAY_INSIDE_IFACE]) {
+    const link = await runTool('ip', ['-br', 'link', 'show', 'dev', iface]);
+    lines.push(`  gateway port ${iface}: ${link.ok ? link.stdout.trim().split(/\s+/).slice(1, 3).join(' ') : 'absent'}`);
+  }
+  for (const host of LAB_HOSTS) {
+    if (!existing.has(host.namespace)) {
+      lines.push(`  ${host.namespace}: absent`);
+      continue;
+    }
+    lines.push(`  ${host.namespace}: ${host.addresses.length > 1 ? `${host.addresses[0]} (+${host.addresses.length - 1} more)` : host.addresses[0]}`);
+  }
+  const livePids = new Set(await recordedServerPids());
+  for (const server of REAL_SERVERS) {
+    const pidText = await readFile(join(LAB_STATE_DIR, `${server.namespace}${SERVER_PID_SUFFIX}`), 'utf8').catch(() => '');
+    const pid = parsePids(pidText)[0];
+    const state = pid !== undefined && livePids.has(pid) && isAlive(pid) ? `running (pid ${pid})` : 'not running';
+    lines.push(`  server ${server.serverName} ${server.addresses[0]}:80 tcp, :7 udp: ${state}`);
+  }
+  return lines.join('\n');
+}

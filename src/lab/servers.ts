@@ -1,0 +1,91 @@
+// A lab real server: one process per server namespace, started by labUp with
+// `ip netns exec pc-rsN node servers.js --name rsN`. It answers:
+//   TCP 80  GET /bytes/<n>[?rate=<bytes per second>]  n bytes of the lab pattern
+//           (see pattern.ts), optionally paced so tests get a long-lived flow;
+//           GET anything else  {"server":"rsN","peer":"<ip>:<port>","path":"/..."}
+//           where peer is the source the server saw (a LIP under FullNAT).
+//   UDP 7   echo: every datagram is sent back unchanged to its source.
+// It prints `lab-server <name> ready` once both sockets listen; labUp waits
+// for that line in the server's log file.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createSocket } from 'node:dgram';
+import { Readable, pipeline } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { patternChunks } from './pattern.js';
+
+const MAX_DOWNLOAD_BYTES = 4 * 1024 ** 3;
+const PACING_INTERVAL_MS = 50;
+
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string' },
+    'http-port': { type: 'string', default: '80' },
+    'udp-port': { type: 'string', default: '7' },
+  },
+});
+const serverName = values.name ?? 'rs';
+const httpPort = Number(values['http-port']);
+const udpPort = Number(values['udp-port']);
+
+async function* pacedPattern(totalBytes: number, bytesPerSecond: number): AsyncGenerator<Buffer> {
+  const chunkBytes = Math.max(1, Math.floor((bytesPerSecond * PACING_INTERVAL_MS) / 1000));
+  for (const chunk of patternChunks(totalBytes, chunkBytes)) {
+    yield chunk;
+    await sleep(PACING_INTERVAL_MS);
+  }
+}
+
+function sendBytes(url: URL, match: RegExpMatchArray, response: ServerResponse): void {
+  const totalBytes = Number(match[1]);
+  const rateText = url.searchParams.get('rate');
+  const rate = rateText === null ? 0 : Number(rateText);
+  if (!Number.isSafeInteger(totalBytes) || totalBytes > MAX_DOWNLOAD_BYTES || !Number.isFinite(rate) || rate < 0) {
+    response.writeHead(400, { 'content-type': 'text/plain' }).end(`bad size or rate\n`);
+    return;
+  }
+  response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': totalBytes });
+  const source = rate > 0 ? Readable.from(pacedPattern(totalBytes, rate)) : Readable.from(patternChunks(totalBytes));
+  // A client that goes away mid-download is normal; pipeline just tears down.
+  pipeline(source, response, () => undefined);
+}
+
+function handle(request: IncomingMessage, response: ServerResponse): void {
+  const url = new URL(request.url ?? '/', 'http://lab.invalid');
+  const bytesMatch = url.pathname.match(/^\/bytes\/(\d{1,12})$/);
+  if (bytesMatch) {
+    sendBytes(url, bytesMatch, response);
+    return;
+  }
+  const body = JSON.stringify({
+    server: serverName,
+    peer: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
+    path: request.url ?? '/',
+  });
+  response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  response.end(body);
+}
+
+const httpServer = createServer(handle);
+httpServer.on('clientError', (_error, socket) => socket.destroy());
+const udpServer = createSocket('udp4');
+udpServer.on('message', (message, remote) => udpServer.send(message, remote.port, remote.address));
+udpServer.on('error', (error) => {
+  console.error(`lab-server ${serverName}: udp: ${error.message}`);
+  process.exit(1);
+});
+httpServer.on('error', (error) => {
+  console.error(`lab-server ${serverName}: http: ${error.message}`);
+  process.exit(1);
+});
+
+await Promise.all([
+  new Promise<void>((resolve) => httpServer.listen({ port: httpPort, host: '0.0.0.0', backlog: 4096 }, resolve)),
+  new Promise<void>((resolve) => udpServer.bind(udpPort, '0.0.0.0', resolve)),
+]);
+console.log(`lab-server ${serverName} ready`);
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => process.exit(0));
+}

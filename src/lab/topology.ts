@@ -1,0 +1,81 @@
+// The lab's fixed topology: every name and address the lab, the demo, the
+// e2e tests and the docs agree on. Addresses come from the RFC 2544
+// benchmarking range (198.18.0.0/15), which is never routed on the Internet.
+
+/** Where labUp records pids and server logs; labDown reads it back. */
+export const LAB_STATE_DIR = '/run/portcullis-lab';
+
+/**
+ * Helper namespace holding both bridges. Why not the root namespace: the
+ * bridges then see none of the host's bridge netfilter (br_netfilter makes
+ * bridged frames traverse the host's iptables FORWARD chain, which Docker
+ * and many distros set to DROP), none of its sysctls or NetworkManager,
+ * and deleting this one namespace removes bridges and every bridge-side
+ * veth at once, which makes cleanup after a crash trivial.
+ */
+export const LAB_BRIDGE_NAMESPACE = 'pc-lab';
+
+/** Root-namespace veth ends the gateway's af_packet ports attach to. */
+export const GATEWAY_OUTSIDE_IFACE = 'pc-gw-out';
+export const GATEWAY_INSIDE_IFACE = 'pc-gw-in';
+export const GATEWAY_OUTSIDE_DEVICE = `net_af_packet0,iface=${GATEWAY_OUTSIDE_IFACE}`;
+export const GATEWAY_INSIDE_DEVICE = `net_af_packet1,iface=${GATEWAY_INSIDE_IFACE}`;
+
+export const OUTSIDE_BRIDGE = 'pc-br-out';
+export const INSIDE_BRIDGE = 'pc-br-in';
+
+export const OUTSIDE_PREFIX_LENGTH = 24;
+export const INSIDE_PREFIX_LENGTH = 24;
+export const OUTSIDE_SUBNET = '198.18.0.0/24';
+export const INSIDE_SUBNET = '198.19.0.0/24';
+
+/** The gateway's own address on each segment (hosts' default route). */
+export const GATEWAY_OUTSIDE_ADDRESS = '198.18.0.254';
+export const GATEWAY_INSIDE_ADDRESS = '198.19.0.254';
+
+export const VIP = '198.18.0.10';
+export const LOCAL_ADDRESSES = ['198.19.0.200', '198.19.0.201', '198.19.0.202', '198.19.0.203'] as const;
+
+export const HTTP_PORT = 80;
+export const UDP_ECHO_PORT = 7;
+
+export type Segment = 'outside' | 'inside';
+
+export interface LabHost {
+  /** Network namespace name (also the label used in logs). */
+  namespace: string;
+  segment: Segment;
+  /** First address is the primary one; all are /24 on eth0. */
+  addresses: string[];
+}
+
+export interface RealServerHost extends LabHost {
+  /** Name the server reports in its JSON answers ("rs1"). */
+  serverName: string;
+}
+
+export const CLIENT: LabHost = {
+  namespace: 'pc-client',
+  segment: 'outside',
+  // .1 is the primary; .2-.9 let tests open flows from several client addresses.
+  addresses: ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.0.4', '198.18.0.5',
+    '198.18.0.6', '198.18.0.7', '198.18.0.8', '198.18.0.9'],
+};
+
+export const ATTACKER: LabHost = {
+  namespace: 'pc-attacker',
+  segment: 'outside',
+  addresses: ['198.18.0.66'],
+};
+
+export const REAL_SERVERS: RealServerHost[] = [1, 2, 3].map((index) => ({
+  namespace: `pc-rs${index}`,
+  segment: 'inside' as const,
+  addresses: [`198.19.0.${index}`],
+  serverName: `rs${index}`,
+}));
+
+export const LAB_HOSTS: LabHost[] = [CLIENT, ATTACKER, ...REAL_SERVERS];
+
+/** Every namespace labUp creates and labDown deletes (only these: other tools may own other pc-* names). */
+export const LAB_NAMESPACES: string[] = [LAB_BRIDGE_NAMESPACE, ...LAB_HOSTS.map((host) => host.namespace)];

@@ -1,0 +1,97 @@
+// E2E harness: the lab plus the real daemon started as a user would, a gRPC
+// client on its socket, and helpers that run traffic from inside the lab's
+// namespaces. Every wait is bounded; stopGateway always tears everything down.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoConfigYaml } from '../../src/lab/demo-config.js';
+import { startDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
+import { CLIENT, labDown, labUp } from '../../src/lab/lab.js';
+import { nodeScriptArgv } from '../../src/lab/node-script.js';
+import { connectPortcullis, type PortcullisClient } from './e2e-grpc.js';
+
+export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Rejects with a message naming `what` if `promise` does not settle within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface CommandResult {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs argv inside a namespace (`ip netns exec`); killed after timeoutMs. Never rejects. */
+export function runInNamespace(namespace: string, argv: string[], timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile('ip', ['netns', 'exec', namespace, ...argv], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : (typeof error.code === 'number' ? error.code : (error.signal ?? 'error'));
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      });
+  });
+}
+
+/**
+ * Runs test/support/e2e-netns-client.ts inside pc-client and returns its JSON
+ * answer; rejects with its output when it produced none.
+ */
+export async function clientTool<T>(args: (string | number)[], timeoutMs: number): Promise<T> {
+  const argv = [...nodeScriptArgv(import.meta.url, 'e2e-netns-client'), ...args.map(String)];
+  // Give the tool's own timeouts a head start so it can report what failed.
+  const result = await runInNamespace(CLIENT.namespace, argv, timeoutMs + 5_000);
+  const line = result.stdout.trim().split('\n').pop() ?? '';
+  try {
+    const parsed = JSON.parse(line) as T & { error?: string };
+    return parsed;
+  } catch {
+    throw new Error(`client tool ${args[0]} gave no answer (exit ${result.code}): ${result.stdout.slice(-2000)} ${result.stderr.slice(-2000)}`);
+  }
+}
+
+export interface Gateway {
+  daemon: DaemonProcess;
+  api: PortcullisClient;
+  workDir: string;
+}
+
+/** labUp, then the daemon with the demo configuration in a temp dir; cleans up itself on failure. */
+export async function startGateway(readyTimeoutMs = 40_000): Promise<Gateway> {
+  const workDir = await mkdtemp(join(tmpdir(), 'portcullis-e2e-'));
+  const configPath = join(workDir, 'portcullis.yaml');
+  const socketPath = join(workDir, 'portcullis.sock');
+  const stateFilePath = join(workDir, 'state.json');
+  try {
+    await withTimeout(labUp({ quiet: true }), 60_000, 'lab up');
+    await writeFile(configPath, demoConfigYaml({ socket: socketPath, stateFile: stateFilePath }));
+    const daemon = await startDaemon({ configPath, socketPath, stateFilePath, readyTimeoutMs });
+    return { daemon, api: connectPortcullis(socketPath), workDir };
+  } catch (error) {
+    await withTimeout(labDown(), 30_000, 'lab down').catch(() => undefined);
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Stops the daemon (reporting how it ended), the lab and the temp dir. Harmless with undefined. */
+export async function stopGateway(gateway: Gateway | undefined): Promise<number | string | undefined> {
+  let ended: number | string | undefined;
+  try {
+    if (gateway) {
+      gateway.api.close();
+      ended = await withTimeout(gateway.daemon.stop(10_000), 15_000, 'daemon stop');
+    }
+  } finally {
+    await withTimeout(labDown(), 30_000, 'lab down').catch(() => undefined);
+    if (gateway) await rm(gateway.workDir, { recursive: true, force: true });
+  }
+  return ended;
+}

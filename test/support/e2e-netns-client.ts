@@ -1,0 +1,113 @@
+// A small traffic generator the e2e tests run *inside* a lab namespace
+// (`ip netns exec pc-client node … e2e-netns-client.ts <command> …`): the test
+// process itself lives in the root namespace and cannot send from there.
+// Every command prints one JSON line on stdout and bounds every wait.
+//
+//   sequential <url> <count> <timeoutMs>   GETs one after another (JSON bodies)
+//   concurrent <url> <count> <timeoutMs>   <count> GETs all at once, no keep-alive
+//   download <url> <timeoutMs>             streams the body, reports size and sha256
+//   udp <host> <port> <count> <timeoutMs>  sends <count> datagrams, reports the echoes
+
+import { createHash } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { Agent, get } from 'node:http';
+
+const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+
+interface Reply {
+  ok: boolean;
+  status?: number;
+  body?: string;
+  bytes?: number;
+  sha256?: string;
+  error?: string;
+  ms: number;
+}
+
+function request(url: string, timeoutMs: number, keepBody: boolean): Promise<Reply> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const hash = createHash('sha256');
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const req = get(url, { agent, timeout: timeoutMs }, (response) => {
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        hash.update(chunk);
+        if (keepBody) chunks.push(chunk);
+      });
+      response.on('end', () => resolve({
+        ok: response.statusCode === 200 && response.complete, status: response.statusCode, bytes,
+        sha256: hash.digest('hex'), body: keepBody ? Buffer.concat(chunks).toString('utf8') : undefined,
+        ms: Date.now() - started,
+      }));
+      response.on('error', (error) => resolve({ ok: false, error: error.message, bytes, ms: Date.now() - started }));
+    });
+    // Bounds the whole exchange, not just idle time.
+    const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
+    req.on('timeout', () => req.destroy(new Error(`idle for ${timeoutMs} ms`)));
+    req.on('error', (error) => resolve({ ok: false, error: error.message, bytes, ms: Date.now() - started }));
+  });
+}
+
+async function udpEcho(host: string, port: number, count: number, timeoutMs: number): Promise<object> {
+  const socket = createSocket('udp4');
+  const expected = new Set<string>();
+  const echoes: { message: string; from: string }[] = [];
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.connect(port, host, () => resolve());
+  });
+  const finished = new Promise<void>((resolve) => {
+    socket.on('message', (message, remote) => {
+      const text = message.toString('utf8');
+      echoes.push({ message: text, from: `${remote.address}:${remote.port}` });
+      expected.delete(text);
+      if (expected.size === 0) resolve();
+    });
+    setTimeout(resolve, timeoutMs);
+  });
+  for (let index = 0; index < count; index++) {
+    const message = `portcullis-e2e-${index}-${Math.random().toString(36).slice(2)}`;
+    expected.add(message);
+    socket.send(message);
+  }
+  await finished;
+  socket.close();
+  return { sent: count, missing: [...expected], echoes };
+}
+
+async function main(): Promise<object> {
+  const [command, ...args] = process.argv.slice(2);
+  switch (command) {
+    case 'sequential': {
+      const [url, count, timeoutMs] = [args[0]!, Number(args[1]), Number(args[2])];
+      const replies: Reply[] = [];
+      for (let index = 0; index < count; index++) replies.push(await request(url, timeoutMs, true));
+      return { replies };
+    }
+    case 'concurrent': {
+      const [url, count, timeoutMs] = [args[0]!, Number(args[1]), Number(args[2])];
+      const started = Date.now();
+      const replies = await Promise.all(Array.from({ length: count }, () => request(url, timeoutMs, true)));
+      return { replies, ms: Date.now() - started };
+    }
+    case 'download': {
+      return request(args[0]!, Number(args[1]), false);
+    }
+    case 'udp': {
+      return udpEcho(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]));
+    }
+    default:
+      throw new Error(`unknown command ${command}`);
+  }
+}
+
+main().then(
+  (result) => { process.stdout.write(`${JSON.stringify(result)}\n`); },
+  (error: unknown) => {
+    process.stdout.write(`${JSON.stringify({ error: error instanceof Error ? error.message : String(error) })}\n`);
+    process.exitCode = 1;
+  },
+);
