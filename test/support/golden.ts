@@ -1,0 +1,318 @@
+// Golden-packet harness: runs the real pipeline on ring ports in the addon's test mode.
+// One EAL per test process (DESIGN.md §7): the first start() initialises it, every test then
+// starts fresh "outside"/"inside" ring ports and stops them afterwards (withLab does both).
+// Frames are built and checked with ./packet.ts; neighbours are answered by resolveNeighbours()
+// with one fixed MAC per host address (hostMac), so expected output frames are predictable.
+import type {
+  DataplaneAddon, DataplaneConfig, DataplaneEvent, DataplaneService, DataplaneStats, DataplaneTimeouts,
+  DropReason, StartOptions,
+} from '../../src/dataplane/types.js';
+import {
+  ARP_OP, BROADCAST_MAC, ICMP_TYPE, buildFrame, decodeFrame, describeFrame, hostMac,
+  type DecodedFrame, type IcmpSpec, type Ipv4Spec, type TcpSpec, type UdpSpec,
+} from './packet.js';
+
+// ---------------------------------------------------------------- the lab's addresses
+
+export const PORT_MAC = { outside: '02:00:00:00:00:01', inside: '02:00:00:00:00:02' } as const;
+export type PortName = keyof typeof PORT_MAC;
+export const PORTS: PortName[] = ['outside', 'inside'];
+
+export const OUTSIDE_ADDRESS = '198.18.0.254';
+export const INSIDE_ADDRESS = '198.19.0.254';
+export const VIP = '198.18.0.10';
+export const CLIENT = '198.18.0.1';
+export const SERVERS = ['198.19.0.1', '198.19.0.2', '198.19.0.3'];
+export const LIPS = ['198.19.0.200', '198.19.0.201', '198.19.0.202', '198.19.0.203'];
+export const TCP_SERVICE_ID = 1;
+export const UDP_SERVICE_ID = 2;
+/** Real server ids: TCP service 1..3, UDP service 11..13 (same order as SERVERS). */
+export const TCP_SERVER_IDS = [1, 2, 3];
+export const UDP_SERVER_IDS = [11, 12, 13];
+
+/** IPVS default timeouts (PROTOCOL.md §4.1), in seconds. */
+export const IPVS_TIMEOUTS: DataplaneTimeouts = {
+  tcpEstablished: 900, tcpSynSent: 120, tcpSynRecv: 60, tcpFinWait: 120, tcpTimeWait: 120,
+  tcpClose: 10, tcpCloseWait: 60, tcpLastAck: 30, udp: 300,
+};
+
+export const EAL_ARGS = ['-l', '0', '--no-huge', '-m', '256', '--no-pci', '--no-shconf', '--no-telemetry',
+  '--log-level=lib.eal:error'];
+
+/**
+ * The lab config: outside 198.18.0.254/24, inside 198.19.0.254/24, VIP 198.18.0.10 with
+ * TCP :80 rr -> 198.19.0.1-3:80 and UDP :7 rr -> 198.19.0.1-3:7, LIPs 198.19.0.200-203.
+ * `edit` receives a deep copy to change before it is returned.
+ */
+export function labConfig(edit?: (config: DataplaneConfig) => void): DataplaneConfig {
+  const service = (id: number, protocol: 'tcp' | 'udp', port: number, serverIds: number[]): DataplaneService => ({
+    id, protocol, vip: VIP, port, scheduler: 'rr', localAddresses: [...LIPS], timeouts: { ...IPVS_TIMEOUTS },
+    servers: SERVERS.map((address, i) => ({ id: serverIds[i]!, address, port, weight: 1 })),
+  });
+  const config: DataplaneConfig = {
+    ports: [
+      { name: 'outside', addresses: [`${OUTSIDE_ADDRESS}/24`] },
+      { name: 'inside', addresses: [`${INSIDE_ADDRESS}/24`] },
+    ],
+    routes: [],
+    services: [service(TCP_SERVICE_ID, 'tcp', 80, TCP_SERVER_IDS), service(UDP_SERVICE_ID, 'udp', 7, UDP_SERVER_IDS)],
+  };
+  edit?.(config);
+  return config;
+}
+
+// ---------------------------------------------------------------- loading the addon once
+
+let addonPromise: Promise<{ addon: DataplaneAddon; eal: string[] }> | undefined;
+
+async function loadOnce(): Promise<{ addon: DataplaneAddon; eal: string[] }> {
+  addonPromise ??= (async () => {
+    // Loaded lazily so the codec and config helpers work before the addon is built.
+    const module: Record<string, unknown> = await import('../../src/dataplane/addon.js');
+    const load = module['loadDataplane'];
+    if (typeof load !== 'function') throw new Error('src/dataplane/addon.ts does not export loadDataplane()');
+    const addon = (await load()) as DataplaneAddon;
+    const eal = Array.isArray(module['ealArgs']) ? (module['ealArgs'] as string[]) : EAL_ARGS;
+    return { addon, eal };
+  })();
+  return addonPromise;
+}
+
+// ---------------------------------------------------------------- counters
+
+export interface CounterDelta {
+  /** Only reasons that changed. */
+  drops: Partial<Record<DropReason, number>>;
+  /** Only events that changed. */
+  events: Partial<Record<DataplaneEvent, number>>;
+}
+
+function diff<K extends string>(before: Record<K, number>, after: Record<K, number>): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const key of Object.keys(after) as K[]) {
+    const d = (after[key] ?? 0) - (before[key] ?? 0);
+    if (d !== 0) out[key] = d;
+  }
+  return out;
+}
+
+export function sumOf(record: Partial<Record<string, number>>): number {
+  return Object.values(record).reduce<number>((a, b) => a + (b ?? 0), 0);
+}
+
+// ---------------------------------------------------------------- the lab
+
+export interface Lab {
+  readonly dp: DataplaneAddon;
+  /** Injects frames on a port's rx ring and runs one step(). Returns packets received by step(). */
+  send(port: PortName, ...frames: Buffer[]): number;
+  /** Drains a port's tx ring and decodes every frame. */
+  recv(port: PortName): DecodedFrame[];
+  /**
+   * Answers every ARP request the data plane sent (with hostMac(target)), steps, and repeats
+   * until no request is pending (bounded). Returns all non-ARP frames seen meanwhile, per port.
+   */
+  resolveNeighbours(): Record<PortName, DecodedFrame[]>;
+  /** send() then resolveNeighbours(): what a frame finally produced on each port. */
+  forward(port: PortName, ...frames: Buffer[]): Record<PortName, DecodedFrame[]>;
+  /** Counter changes caused by fn (stats() before and after). */
+  counterDelta(fn: () => void): CounterDelta;
+  stats(): DataplaneStats;
+  apply(config: DataplaneConfig): number;
+  /** advanceClock(seconds * 1000) then step(). */
+  advance(seconds: number): void;
+  /** ARP requests the data plane sent, with the answers already injected (latest resolve). */
+  readonly arpRequests: DecodedFrame[];
+}
+
+class RingLab implements Lab {
+  arpRequests: DecodedFrame[] = [];
+  constructor(readonly dp: DataplaneAddon) {}
+
+  send(port: PortName, ...frames: Buffer[]): number {
+    const queued = this.dp.inject(port, frames);
+    if (queued !== frames.length) throw new Error(`inject(${port}): ${queued} of ${frames.length} frames fit`);
+    return this.dp.step();
+  }
+
+  recv(port: PortName): DecodedFrame[] {
+    return this.dp.capture(port).map((b) => decodeFrame(Buffer.from(b)));
+  }
+
+  resolveNeighbours(): Record<PortName, DecodedFrame[]> {
+    const seen: Record<PortName, DecodedFrame[]> = { outside: [], inside: [] };
+    this.arpRequests = [];
+    for (let round = 0; round < 8; round++) {
+      let answered = 0;
+      for (const port of PORTS) {
+        for (const frame of this.recv(port)) {
+          if (frame.arp?.op === ARP_OP.REQUEST) {
+            this.arpRequests.push(frame);
+            this.dp.inject(port, [arpReply(frame, port)]);
+            answered++;
+          } else {
+            seen[port].push(frame);
+          }
+        }
+      }
+      if (answered === 0) return seen;
+      this.dp.step();
+    }
+    throw new Error('resolveNeighbours: still ARPing after 8 rounds');
+  }
+
+  forward(port: PortName, ...frames: Buffer[]): Record<PortName, DecodedFrame[]> {
+    this.send(port, ...frames);
+    return this.resolveNeighbours();
+  }
+
+  counterDelta(fn: () => void): CounterDelta {
+    const before = this.dp.stats();
+    fn();
+    const after = this.dp.stats();
+    return { drops: diff(before.drops, after.drops), events: diff(before.events, after.events) };
+  }
+
+  stats(): DataplaneStats { return this.dp.stats(); }
+
+  apply(config: DataplaneConfig): number { return this.dp.apply(config).version; }
+
+  advance(seconds: number): void {
+    this.dp.advanceClock(Math.round(seconds * 1000));
+    this.dp.step();
+  }
+}
+
+/** The reply a host with hostMac(targetIp) gives to the data plane's ARP request. */
+export function arpReply(request: DecodedFrame, _port: PortName): Buffer {
+  const arp = request.arp!;
+  const me = hostMac(arp.targetIp);
+  return buildFrame({
+    eth: { dst: arp.senderMac, src: me },
+    arp: { op: ARP_OP.REPLY, senderMac: me, senderIp: arp.targetIp, targetMac: arp.senderMac, targetIp: arp.senderIp },
+  });
+}
+
+export function startOptions(eal: string[]): StartOptions {
+  return {
+    mode: 'test', eal, workers: 1, polling: 'busy', connCapacity: 4096, mbufs: 8191,
+    ports: PORTS.map((name) => ({ name, device: 'ring', mac: PORT_MAC[name] })),
+  };
+}
+
+/** Starts fresh ports, applies config (default labConfig()), runs fn, always stops. */
+export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig()): Promise<void> {
+  const { addon, eal } = await loadOnce();
+  addon.start(startOptions(eal));
+  try {
+    if (config) addon.apply(config);
+    addon.step(); // let the worker adopt the snapshot before the first frame
+    await fn(new RingLab(addon));
+  } finally {
+    addon.stop();
+  }
+}
+
+// ---------------------------------------------------------------- frame shorthands
+
+/** Which side a frame enters: client frames come from hostMac(src) to the port's MAC. */
+export function frameFrom(port: PortName, src: string, dst: string,
+  l4: { tcp?: TcpSpec; udp?: UdpSpec; icmp?: IcmpSpec; payload?: Buffer }, ipExtra: Partial<Ipv4Spec> = {}): Buffer {
+  return buildFrame({ eth: { dst: PORT_MAC[port], src: hostMac(src) }, ipv4: { src, dst, ...ipExtra }, ...l4 });
+}
+
+export function clientTcp(cport: number, tcp: Partial<TcpSpec> = {}, dst = VIP, dport = 80, client = CLIENT): Buffer {
+  return frameFrom('outside', client, dst, { tcp: { srcPort: cport, dstPort: dport, ...tcp } });
+}
+
+export function serverTcp(server: string, sport: number, lip: string, lport: number, tcp: Partial<TcpSpec> = {}): Buffer {
+  return frameFrom('inside', server, lip, { tcp: { srcPort: sport, dstPort: lport, ...tcp } });
+}
+
+export function clientUdp(cport: number, payload: Buffer, udp: Partial<UdpSpec> = {}, dport = 7): Buffer {
+  return frameFrom('outside', CLIENT, VIP, { udp: { srcPort: cport, dstPort: dport, payload, ...udp } });
+}
+
+export function arpRequest(port: PortName, asker: string, target: string): Buffer {
+  return buildFrame({
+    eth: { dst: BROADCAST_MAC, src: hostMac(asker) },
+    arp: { op: ARP_OP.REQUEST, senderMac: hostMac(asker), senderIp: asker, targetIp: target },
+  });
+}
+
+export function echoRequest(dst: string, id: number, sequence: number, payload: Buffer, src = CLIENT): Buffer {
+  return frameFrom('outside', src, dst, { icmp: { type: ICMP_TYPE.ECHO_REQUEST, id, sequence, payload } });
+}
+
+/** Formats frames for assertion messages. */
+export function show(frames: DecodedFrame[]): string {
+  return frames.length ? frames.map(describeFrame).join('\n  ') : '(none)';
+}
+
+/** The single frame on a port, or a thrown error listing what was there. */
+export function only(frames: DecodedFrame[], what: string): DecodedFrame {
+  if (frames.length !== 1) throw new Error(`${what}: expected exactly 1 frame, got ${frames.length}:\n  ${show(frames)}`);
+  return frames[0]!;
+}
+
+/** A seeded PRNG (mulberry32) so random-frame tests are reproducible. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---------------------------------------------------------------- a TCP connection end to end
+
+/** What the data plane chose for one connection, read from the SYN it sent inside. */
+export interface Flow {
+  cport: number;
+  lip: string;
+  lport: number;
+  server: string;
+  sport: number;
+  /** Client and server initial sequence numbers used by openTcp. */
+  clientIsn: number;
+  serverIsn: number;
+}
+
+/**
+ * Sends a SYN from CLIENT:cport to VIP:dport, resolves ARP, and returns the flow it created
+ * (throws listing the frames if no single SYN left inside).
+ */
+export function synThrough(lab: Lab, cport: number, dport = 80, clientIsn = 1000): Flow {
+  const out = lab.forward('outside', clientTcp(cport, { flags: 'S', seq: clientIsn, options: [{ kind: 'mss', value: 1460 }] }, VIP, dport));
+  const syn = only(out.inside, `SYN from ${CLIENT}:${cport}`);
+  if (!syn.tcp || !syn.ipv4) throw new Error(`SYN from ${CLIENT}:${cport}: not TCP: ${show(out.inside)}`);
+  return {
+    cport, lip: syn.ipv4.src, lport: syn.tcp.srcPort, server: syn.ipv4.dst, sport: syn.tcp.dstPort,
+    clientIsn, serverIsn: 50000,
+  };
+}
+
+/** Full three-way handshake through the data plane; returns the established flow. */
+export function openTcp(lab: Lab, cport: number, dport = 80): Flow {
+  const flow = synThrough(lab, cport, dport);
+  const synAck = lab.forward('inside', serverTcp(flow.server, flow.sport, flow.lip, flow.lport,
+    { flags: 'SA', seq: flow.serverIsn, ack: flow.clientIsn + 1, options: [{ kind: 'mss', value: 1460 }] }));
+  only(synAck.outside, `SYN-ACK for ${CLIENT}:${cport}`);
+  const ack = lab.forward('outside', clientTcp(cport, { flags: 'A', seq: flow.clientIsn + 1, ack: flow.serverIsn + 1 }, VIP, dport));
+  only(ack.inside, `ACK for ${CLIENT}:${cport}`);
+  return flow;
+}
+
+/** Client -> server segment on an open flow (seq/ack continue from the handshake). */
+export function clientSegment(flow: Flow, tcp: Partial<TcpSpec>, dport = 80): Buffer {
+  return clientTcp(flow.cport, { flags: 'A', seq: flow.clientIsn + 1, ack: flow.serverIsn + 1, ...tcp }, VIP, dport);
+}
+
+/** Server -> client segment on an open flow. */
+export function serverSegment(flow: Flow, tcp: Partial<TcpSpec>): Buffer {
+  return serverTcp(flow.server, flow.sport, flow.lip, flow.lport,
+    { flags: 'A', seq: flow.serverIsn + 1, ack: flow.clientIsn + 1, ...tcp });
+}
