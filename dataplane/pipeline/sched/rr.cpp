@@ -1,6 +1,5 @@
 // Round robin as ip_vs_rr.c: continue after the last chosen position, take the
-// next server with weight > 0, wrapping around once. (OVERLOAD thresholds are not
-// configurable yet, so no server is ever overloaded.)
+// next server with weight > 0 that is not OVERLOAD, wrapping around once.
 #include <new>
 #include "pipeline/sched/scheduler.h"
 
@@ -19,7 +18,7 @@ class RoundRobin final : public Scheduler {
     for (int step = 1; step <= n; step++) {
       int i = (last_ + step) % n;
       if (i < 0) i += n;
-      if (servers[i].weight > 0) {
+      if (server_usable(in, i)) {
         last_ = i;
         return i;
       }

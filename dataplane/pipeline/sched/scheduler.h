@@ -1,16 +1,20 @@
 // Scheduler interface. One Scheduler object per (worker, service id): it holds
-// that worker's cursor/weights state for the service, lives in the worker, and
-// survives snapshot swaps while the service's server set is unchanged (the
+// that worker's cursor/weights/cache state for the service, lives in the worker,
+// and survives snapshot swaps while the service's server set is unchanged (the
 // worker calls reset() when the set's fingerprint changes).
 //
-// Adding lc/wlc/sed/nq (need per-server connection gauges: SchedInput.counters),
-// dh/sh/mh (need the client address / a table built in reset()), lblc/lblcr
-// (own cache keyed by destination), fo: one file per scheduler implementing this
-// class, one case in scheduler_create(), one SchedulerKind value in core/config.h.
+// One file per scheduler (PROTOCOL.md §5, as IPVS defines them): rr wrr lc wlc sed
+// nq dh sh lblc lblcr mh fo. Adding one: a file implementing this class, a case in
+// scheduler_create(), a SchedulerKind value in core/config.h.
+//
+// Every scheduler skips servers that are quiesced (weight 0) or OVERLOAD
+// (thresholds, server_load.h); connection counts are the sum over all workers.
+// Persistence (templates) is decided before a scheduler is asked (persist.h).
 #pragma once
 #include <cstdint>
 #include "core/config.h"
 #include "core/counters.h"
+#include "pipeline/sched/server_load.h"
 #include "pipeline/snapshot.h"
 
 namespace pc {
@@ -19,7 +23,8 @@ struct SchedInput {
   const ServiceEntry& service;
   uint32_t client_addr;   // network order
   uint16_t client_port;   // network order
-  const WorkerCounters& counters;  // this worker's per-server gauges (active/inactive conns)
+  ServerLoads& loads;     // all workers' per-server gauges + this worker's OVERLOAD flags
+  uint64_t now_us;        // worker clock (lblc/lblcr expiry)
 };
 
 class Scheduler {
@@ -27,17 +32,45 @@ class Scheduler {
   virtual ~Scheduler() = default;
   // (Re)initialises the state for service.servers; called once after creation and
   // whenever the server set (ids, addresses, ports, weights, order) changes.
+  // Called on the worker thread at snapshot adoption, never per packet.
   virtual void reset(const ServiceEntry& service) = 0;
-  // Index into in.service.servers of the chosen server, or -1 when none is
-  // available (weight 0 = quiesced, skipped by every scheduler).
+  // Index into in.service.servers of the chosen server, or -1 when none is available.
   virtual int pick(const SchedInput& in) = 0;
 };
 
 // Null on allocation failure. Never called on the packet path.
 Scheduler* scheduler_create(SchedulerKind kind);
 
+// ---- helpers shared by the schedulers (scheduler.cpp) ----
+
+// IPVS is_unavailable(): weight 0 (quiesced) or OVERLOAD.
+bool server_usable(const SchedInput& in, int index);
+bool server_is_overloaded(const SchedInput& in, int index);
+// ip_vs_dest_conn_overhead(): active conns assumed 256x as expensive as inactive ones.
+int64_t conn_overhead(const SchedInput& in, int index);
+// activeconns of one server (sed, nq, lblc/lblcr).
+int64_t active_conns(const SchedInput& in, int index);
+// Weighted least-connection over all servers with overhead(); -1 if none usable.
+// "h1/w1 > h2/w2" is evaluated as h1*w2 > h2*w1 in 64 bits, as IPVS does.
+int weighted_least(const SchedInput& in, int64_t (*overhead)(const SchedInput&, int));
+// lblc/lblcr is_overloaded(): more active conns than weight while some server has
+// active*2 < weight (someone else is clearly less busy).
+bool locality_overloaded(const SchedInput& in, int index);
+// Index of the server with this id in the service, -1 if it is gone.
+int server_index_by_id(const ServiceEntry& service, uint32_t id);
+
 // Per-kind factories (one file each).
 Scheduler* make_rr_scheduler();
 Scheduler* make_wrr_scheduler();
+Scheduler* make_lc_scheduler();
+Scheduler* make_wlc_scheduler();
+Scheduler* make_sed_scheduler();
+Scheduler* make_nq_scheduler();
+Scheduler* make_dh_scheduler();
+Scheduler* make_sh_scheduler();
+Scheduler* make_lblc_scheduler();
+Scheduler* make_lblcr_scheduler();
+Scheduler* make_mh_scheduler();
+Scheduler* make_fo_scheduler();
 
 }  // namespace pc

@@ -2,6 +2,7 @@
 // di = gcd of the weights > 0, mw = max weight - (di - 1). Each pick continues
 // after cl looking for weight >= cw; passing the end lowers cw by di; cw <= 0
 // restarts at mw. The last pass (cw <= di) also catches weights below di.
+// OVERLOAD servers are passed over like IPVS does.
 #include <new>
 #include "pipeline/sched/scheduler.h"
 
@@ -46,7 +47,7 @@ class WeightedRoundRobin final : public Scheduler {
     int from = cl_;
     for (;;) {
       for (int i = from + 1; i < n; i++) {
-        if (static_cast<int64_t>(servers[i].weight) >= cw_) {
+        if (static_cast<int64_t>(servers[i].weight) >= cw_ && !server_is_overloaded(in, i)) {
           cl_ = i;
           return i;
         }
