@@ -1,0 +1,59 @@
+// SYN cookies for SYNPROXY (PROTOCOL.md §1.1/§1.2): the kernel's 24-bit layout,
+// keyed with SipHash-2-4.
+//
+//   cookie = H(k0; saddr,daddr,ports,0) + client_isn + (count << 24)
+//            + ((H(k1; saddr,daddr,ports,count) + mss_index) & 0xffffff)
+//
+// count is the minute counter (worker clock / 60 s); an ACK is accepted for count
+// and count-1, so a cookie lives 1..2 minutes. The low 6 bits of the SYN-ACK's
+// TSval carry the client's window scale (0xf = none) and SACK-permitted, so those
+// options survive only when the client sent timestamps.
+//
+// Secret: two 128-bit SipHash keys for the whole process (every worker may
+// validate a cookie another worker issued), drawn from getrandom() once when the
+// first worker is created and read-only afterwards. Rotation comes from count
+// being hashed under k1, as in Linux; the keys themselves never change while the
+// process lives.
+#pragma once
+#include <cstdint>
+
+namespace pc {
+
+constexpr uint64_t kCookiePeriodUs = 60ull * 1000 * 1000;
+constexpr uint32_t kCookieMaxAge = 2;  // counter values accepted: count, count-1
+constexpr uint16_t kCookieMssTable[] = {536, 1300, 1440, 1460};
+constexpr uint32_t kCookieMssCount = sizeof kCookieMssTable / sizeof kCookieMssTable[0];
+
+// Options carried in the TSval low bits.
+constexpr uint32_t kTsOptionBits = 6;
+constexpr uint32_t kTsWscaleMask = 0xf;  // 0xf = client did not offer window scaling
+constexpr uint32_t kTsSackBit = 0x10;
+
+uint64_t siphash24(const uint8_t key[16], const void* data, uint32_t length);
+
+// Fills the process keys from getrandom() (idempotent). False if the kernel gave no entropy.
+bool syncookie_keys_init();
+// Test mode: fixed keys, so golden tests are reproducible.
+void syncookie_keys_set(const uint8_t k0[16], const uint8_t k1[16]);
+
+inline uint32_t cookie_count(uint64_t now_us) { return static_cast<uint32_t>(now_us / kCookiePeriodUs); }
+
+// Index into kCookieMssTable: the largest entry <= mss (index 0 as floor).
+uint32_t cookie_mss_index(uint16_t mss);
+
+// Addresses/ports network order as in the packet; client_isn host order.
+uint32_t cookie_make(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t client_isn,
+                     uint32_t mss_index, uint32_t count);
+// cookie = the ACK's ack-1, client_isn = the ACK's seq-1. Returns the MSS index,
+// or -1 when the cookie is forged or older than kCookieMaxAge minutes.
+int cookie_check(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t client_isn,
+                 uint32_t cookie, uint32_t count);
+
+// SYN-ACK TSval: now_ms with the option bits in its low 6 bits, never ahead of now_ms.
+inline uint32_t cookie_tsval(uint32_t now_ms, uint32_t options) {
+  uint32_t ts = ((now_ms >> kTsOptionBits) << kTsOptionBits) | options;
+  if (ts > now_ms) ts -= 1u << kTsOptionBits;
+  return ts;
+}
+
+}  // namespace pc
