@@ -1,0 +1,100 @@
+#include "addon/js_defense.h"
+
+namespace pc_addon {
+
+namespace {
+
+std::string at(const std::string& path, uint32_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+bool read_acl(JsReader& r, const Napi::Value& v, const std::string& path, pc::AclConfig* out) {
+  if (v.IsUndefined()) return true;
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  size_t which;
+  Napi::Value def = o.Get("default");
+  if (!def.IsUndefined()) {
+    if (!r.choice(def, path + ".default", {"allow", "deny"}, &which)) return false;
+    out->default_action = which == 0 ? pc::AclAction::ALLOW : pc::AclAction::DENY;
+  }
+  Napi::Array entries;
+  if (!r.array(o.Get("entries"), path + ".entries", &entries)) return false;
+  if (entries.Length() > pc::kMaxAclEntries)
+    return r.fail(path + ".entries", "at most " + std::to_string(pc::kMaxAclEntries) + " entries",
+                  Napi::String::New(entries.Env(), std::to_string(entries.Length()) + " entries"));
+  for (uint32_t i = 0; i < entries.Length(); i++) {
+    std::string p = at(path + ".entries", i);
+    Napi::Object e;
+    if (!r.object(entries.Get(i), p, &e)) return false;
+    pc::AclEntryConfig entry;
+    pc::Ipv4Prefix prefix;
+    if (!r.prefix(e.Get("prefix"), p + ".prefix", &prefix)) return false;
+    entry.addr = prefix.addr;
+    entry.length = prefix.length;
+    if (!r.choice(e.Get("action"), p + ".action", {"allow", "deny"}, &which)) return false;
+    entry.action = which == 0 ? pc::AclAction::ALLOW : pc::AclAction::DENY;
+    Napi::Value ttl = e.Get("ttlMs");
+    if (!ttl.IsUndefined()) {
+      uint64_t ms;
+      if (!r.integer(ttl, p + ".ttlMs", 1, 366ull * 86400 * 1000, &ms)) return false;
+      entry.ttl_ms = ms;
+    }
+    out->entries.push_back(entry);
+  }
+  return true;
+}
+
+bool read_rate(JsReader& r, const Napi::Value& v, const std::string& path, pc::RateLimit* out) {
+  if (v.IsUndefined()) return true;  // unlimited
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  uint64_t n;
+  if (!r.integer(o.Get("pps"), path + ".pps", 1, UINT32_MAX, &n)) return false;
+  out->pps = static_cast<uint32_t>(n);
+  if (!r.integer(o.Get("burst"), path + ".burst", 1, UINT32_MAX, &n)) return false;
+  out->burst = static_cast<uint32_t>(n);
+  return true;
+}
+
+bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc::ServiceDefenseConfig* out) {
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  uint64_t n;
+  if (!r.integer(o.Get("serviceId"), path + ".serviceId", 1, pc::kMaxServiceId, &n)) return false;
+  out->service_id = static_cast<uint32_t>(n);
+  if (!read_acl(r, o.Get("acl"), path + ".acl", &out->acl)) return false;
+  if (!read_rate(r, o.Get("udpPerSource"), path + ".udpPerSource", &out->udp_per_source)) return false;
+  if (!read_rate(r, o.Get("udpPerService"), path + ".udpPerService", &out->udp_per_service)) return false;
+  if (!read_rate(r, o.Get("newConnRate"), path + ".newConnRate", &out->new_conn_rate)) return false;
+  Napi::Value max = o.Get("maxConns");
+  if (!max.IsUndefined()) {
+    if (!r.integer(max, path + ".maxConns", 0, UINT32_MAX, &n)) return false;
+    out->max_conns = static_cast<uint32_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool read_defense(JsReader& r, const Napi::Value& v, const std::string& path, pc::DefenseConfig* out) {
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  if (!read_acl(r, o.Get("acl"), path + ".acl", &out->acl)) return false;
+  Napi::Value buckets = o.Get("sourceBuckets");
+  if (!buckets.IsUndefined()) {
+    uint64_t n;
+    if (!r.integer(buckets, path + ".sourceBuckets", 1, pc::kMaxSourceBuckets, &n)) return false;
+    out->source_buckets = static_cast<uint32_t>(n);
+  }
+  Napi::Value services = o.Get("services");
+  if (services.IsUndefined()) return true;
+  Napi::Array list;
+  if (!r.array(services, path + ".services", &list)) return false;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    pc::ServiceDefenseConfig svc;
+    if (!read_service(r, list.Get(i), at(path + ".services", i), &svc)) return false;
+    out->services.push_back(std::move(svc));
+  }
+  return true;
+}
+
+}  // namespace pc_addon

@@ -1,0 +1,12 @@
+// Reads DataplaneConfig.defense (src/dataplane/types.ts DataplaneDefense) into pc::DefenseConfig.
+#pragma once
+#include <napi.h>
+#include <string>
+#include "addon/js_reader.h"
+#include "core/defense_config.h"
+
+namespace pc_addon {
+
+bool read_defense(JsReader& r, const Napi::Value& v, const std::string& path, pc::DefenseConfig* out);
+
+}  // namespace pc_addon

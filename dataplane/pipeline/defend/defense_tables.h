@@ -1,0 +1,41 @@
+// The defence part of a snapshot: immutable after build, read by every worker.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "core/config.h"
+#include "pipeline/defend/acl.h"
+
+namespace pc {
+
+struct ServiceDefense {
+  AclTable acl;
+  RateLimit udp_per_source;
+  RateLimit udp_per_service;
+  RateLimit new_conn_rate;
+  uint32_t max_conns = 0;
+};
+
+constexpr uint16_t kNoServiceDefense = UINT16_MAX;
+
+struct DefenseTables {
+  bool active = false;  // anything configured at all; false = the stage is one branch
+  AclTable global_acl;
+  std::vector<ServiceDefense> services;
+  std::vector<uint16_t> index_by_service_id;  // kMaxServiceId + 1 entries, kNoServiceDefense = none
+  std::vector<uint64_t> acl_ttl_ms;           // by expiry slot, across every list
+  uint32_t source_buckets = kDefaultSourceBuckets;
+};
+
+// Builds tables from cfg. service_present(id) says whether id is a service of the
+// snapshot. False + *error naming the field ("defense.services[1].serviceId: ...").
+bool defense_build(const DefenseConfig& cfg, const std::vector<uint32_t>& service_ids, DefenseTables* tables,
+                   std::string* error);
+
+inline const ServiceDefense* defense_for_service(const DefenseTables& t, uint32_t service_id) {
+  if (t.index_by_service_id.empty() || service_id > kMaxServiceId) return nullptr;
+  uint16_t i = t.index_by_service_id[service_id];
+  return i == kNoServiceDefense ? nullptr : &t.services[i];
+}
+
+}  // namespace pc
