@@ -1,0 +1,38 @@
+#include "core/conn_listing.h"
+
+#include <time.h>
+#include <rte_cycles.h>
+
+namespace pc {
+
+namespace {
+constexpr long kPollIntervalNs = 20000;  // the worker loop takes µs; don't burn the control core
+}
+
+bool conn_listing_request(ConnListingMailbox& box, uint32_t cursor, ConnectionInfo* out, uint32_t max,
+                          uint32_t* copied) {
+  *copied = 0;
+  box.cursor = cursor;
+  box.max = max;
+  box.out = out;
+  box.copied = 0;
+  box.state.store(ConnListingMailbox::REQUESTED, std::memory_order_release);
+  const uint64_t deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 1000000 * kConnListingTimeoutUs;
+  for (;;) {
+    uint32_t state = box.state.load(std::memory_order_acquire);
+    if (state == ConnListingMailbox::DONE) break;
+    if (state == ConnListingMailbox::REQUESTED && rte_get_tsc_cycles() > deadline) {
+      uint32_t expected = ConnListingMailbox::REQUESTED;
+      if (box.state.compare_exchange_strong(expected, ConnListingMailbox::IDLE, std::memory_order_acq_rel))
+        return false;
+      continue;  // the worker just took it: wait for the bounded copy
+    }
+    timespec ts{0, kPollIntervalNs};
+    nanosleep(&ts, nullptr);
+  }
+  *copied = box.copied;
+  box.state.store(ConnListingMailbox::IDLE, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace pc

@@ -1,0 +1,41 @@
+// Live connection listing (pcadm -Lnc) without locks on the packet path.
+// The connection table belongs to its worker, so the control thread never reads it:
+// it posts a request in the worker's mailbox and the worker copies one bounded page
+// into the caller's buffer at the top of its next loop iteration. The control
+// thread waits with a deadline and can always take its buffer back safely:
+//   IDLE --control--> REQUESTED --worker--> COPYING --worker--> DONE --control--> IDLE
+// A request the worker has not picked up by the deadline is withdrawn with a CAS
+// (REQUESTED → IDLE); once COPYING, the copy is bounded so the control thread waits it out.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include "pipeline/pipeline.h"
+
+namespace pc {
+
+constexpr uint64_t kConnListingTimeoutUs = 500000;  // a worker answers within one loop iteration
+
+struct ConnListingMailbox {
+  enum State : uint32_t { IDLE, REQUESTED, COPYING, DONE };
+  std::atomic<uint32_t> state{IDLE};
+  uint32_t cursor = 0;              // written by control before REQUESTED
+  uint32_t max = 0;
+  ConnectionInfo* out = nullptr;
+  uint32_t copied = 0;              // written by the worker before DONE
+};
+
+// Worker side: one relaxed load when there is nothing to do.
+inline void conn_listing_serve(ConnListingMailbox& box, const Worker* worker) {
+  if (box.state.load(std::memory_order_relaxed) != ConnListingMailbox::REQUESTED) return;
+  uint32_t expected = ConnListingMailbox::REQUESTED;
+  if (!box.state.compare_exchange_strong(expected, ConnListingMailbox::COPYING, std::memory_order_acquire))
+    return;  // withdrawn by the control thread
+  box.copied = worker_list_connections(worker, box.cursor, box.out, box.max);
+  box.state.store(ConnListingMailbox::DONE, std::memory_order_release);
+}
+
+// Control side: returns false when the worker did not answer in time (nothing copied).
+bool conn_listing_request(ConnListingMailbox& box, uint32_t cursor, ConnectionInfo* out, uint32_t max,
+                          uint32_t* copied);
+
+}  // namespace pc

@@ -1,0 +1,139 @@
+// Prometheus exposition (prom-client): every scrape reads the data plane once through
+// the StatsHub and sets each metric from that one reading. Counters are the data
+// plane's cumulative counters (reset + inc, since prom-client counters have no set);
+// names and labels follow Prometheus conventions (portcullis_ prefix, _total for
+// counters, _bytes for bytes). The list is documented in README.md ("Metrics").
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { DesiredState } from '../model/index.js';
+import type { StatsHub } from './stats-hub.js';
+
+export interface MetricsContext {
+  hub: StatsHub;
+  /** The current desired state (service keys and server addresses for labels). */
+  state(): DesiredState;
+  /** Connection table capacity over all workers. */
+  connectionCapacity: number;
+}
+
+const SERVICE_LABELS = ['protocol', 'vip', 'port'] as const;
+const SERVER_LABELS = [...SERVICE_LABELS, 'server', 'server_port'] as const;
+const TRAFFIC = [
+  ['connections_total', 'Connections scheduled', 'conns'],
+  ['in_packets_total', 'Packets client to server', 'inPackets'],
+  ['out_packets_total', 'Packets server to client', 'outPackets'],
+  ['in_bytes_total', 'L3 bytes client to server', 'inBytes'],
+  ['out_bytes_total', 'L3 bytes server to client', 'outBytes'],
+] as const;
+const PORT_COUNTERS = [
+  ['rx_packets_total', 'rxPackets'], ['tx_packets_total', 'txPackets'], ['rx_bytes_total', 'rxBytes'],
+  ['tx_bytes_total', 'txBytes'], ['rx_missed_total', 'rxMissed'], ['rx_errors_total', 'rxErrors'], ['tx_errors_total', 'txErrors'],
+] as const;
+
+type Labels = Record<string, string | number>;
+
+/** A registry whose refresh() sets every metric from one reading of the data plane. */
+export function createMetrics(context: MetricsContext): { registry: Registry; refresh(): void } {
+  const registry = new Registry();
+  const counter = (name: string, help: string, labelNames: readonly string[] = []) =>
+    new Counter({ name: `portcullis_${name}`, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string, labelNames: readonly string[] = []) =>
+    new Gauge({ name: `portcullis_${name}`, help, labelNames, registers: [registry] });
+  const setCounter = (c: Counter, labels: Labels, value: number) => c.inc(labels, Math.max(0, value));
+
+  const snapshotVersion = gauge('snapshot_version', 'Version of the published config snapshot');
+  const workerVersion = gauge('worker_snapshot_version', 'Snapshot version each worker runs', ['worker']);
+  const workerBusy = counter('worker_busy_cycles_total', 'TSC cycles in worker loop iterations that received packets', ['worker']);
+  const workerIdle = counter('worker_idle_cycles_total', 'TSC cycles in worker loop iterations that received nothing (sleeps included)', ['worker']);
+  const workerRatio = gauge('worker_busy_ratio', 'Busy share of the worker loop over the last 2 s estimator interval', ['worker']);
+  const tscHz = gauge('tsc_hz', 'TSC frequency (cycles per second) to turn cycle counters into seconds');
+  const connections = gauge('connections', 'Connections in the connection tables');
+  const capacity = gauge('connection_capacity', 'Connection table capacity over all workers');
+  const drops = counter('drops_total', 'Packets dropped, by reason', ['reason']);
+  const events = counter('events_total', 'Data plane events, by kind', ['event']);
+  const services = gauge('services', 'Virtual services configured');
+  const servers = gauge('real_servers', 'Real servers configured');
+  const portCounters = PORT_COUNTERS.map(([name, key]) => [counter(`port_${name}`, `Port ${name.replace(/_total$/, '').replace(/_/g, ' ')} (ethdev counter)`, ['port']), key] as const);
+  const serviceTraffic = TRAFFIC.map(([name, help, key]) => [counter(`service_${name}`, `${help}, per virtual service`, SERVICE_LABELS), key] as const);
+  const serverTraffic = TRAFFIC.map(([name, help, key]) => [counter(`real_server_${name}`, `${help}, per real server`, SERVER_LABELS), key] as const);
+  const serviceActive = gauge('service_active_connections', 'Connections in ESTABLISHED, per virtual service', SERVICE_LABELS);
+  const serviceInactive = gauge('service_inactive_connections', 'Connections in any other state, per virtual service', SERVICE_LABELS);
+  const serverActive = gauge('real_server_active_connections', 'Connections in ESTABLISHED, per real server', SERVER_LABELS);
+  const serverInactive = gauge('real_server_inactive_connections', 'Connections in any other state, per real server', SERVER_LABELS);
+  const serverWeight = gauge('real_server_weight', 'Configured weight (0 = quiesced)', SERVER_LABELS);
+
+  function refresh(): void {
+    registry.resetMetrics();
+    const stats = context.hub.stats();
+    const state = context.state();
+    snapshotVersion.set(stats.snapshotVersion);
+    tscHz.set(stats.tscHz ?? 0);
+    stats.workerVersions.forEach((v, worker) => workerVersion.set({ worker }, v));
+    context.hub.workerLoad(stats).forEach((load, worker) => {
+      setCounter(workerBusy, { worker }, load.busyCycles);
+      setCounter(workerIdle, { worker }, load.idleCycles);
+      workerRatio.set({ worker }, load.busyRatio);
+    });
+    connections.set(stats.connections);
+    capacity.set(context.connectionCapacity);
+    for (const [reason, value] of Object.entries(stats.drops)) setCounter(drops, { reason }, value);
+    for (const [event, value] of Object.entries(stats.events)) setCounter(events, { event }, value);
+    for (const port of stats.ports) for (const [metric, key] of portCounters) setCounter(metric, { port: port.name }, port[key]);
+    services.set(state.services.length);
+    servers.set(state.services.reduce((n, s) => n + s.servers.length, 0));
+    const serviceById = new Map(stats.services.map((t) => [t.id, t]));
+    const serverById = new Map(stats.servers.map((t) => [t.id, t]));
+    for (const service of state.services) {
+      const labels = { protocol: service.protocol, vip: service.vip, port: service.port };
+      const traffic = serviceById.get(service.id);
+      for (const [metric, key] of serviceTraffic) setCounter(metric, labels, traffic?.[key] ?? 0);
+      serviceActive.set(labels, traffic?.activeConns ?? 0);
+      serviceInactive.set(labels, traffic?.inactiveConns ?? 0);
+      for (const server of service.servers) {
+        const serverLabels = { ...labels, server: server.address, server_port: server.port };
+        const t = serverById.get(server.id);
+        for (const [metric, key] of serverTraffic) setCounter(metric, serverLabels, t?.[key] ?? 0);
+        serverActive.set(serverLabels, t?.activeConns ?? 0);
+        serverInactive.set(serverLabels, t?.inactiveConns ?? 0);
+        serverWeight.set(serverLabels, server.weight);
+      }
+    }
+  }
+  return { registry, refresh };
+}
+
+export interface MetricsServer {
+  /** "host:port" actually bound. */
+  address: string;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics on "host:port". Rejects when the address cannot be bound. */
+export function startMetricsServer(listen: string, context: MetricsContext): Promise<MetricsServer> {
+  const { registry, refresh } = createMetrics(context);
+  const server: Server = createServer((request, response) => {
+    if (request.method !== 'GET' || (request.url ?? '').split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
+      return;
+    }
+    Promise.resolve()
+      .then(() => { refresh(); return registry.metrics(); })
+      .then((text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics unavailable: ${error.message}\n`));
+  });
+  const separator = listen.lastIndexOf(':');
+  const host = listen.slice(0, separator).replace(/^\[|\]$/g, '');
+  const port = Number(listen.slice(separator + 1));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const bound = server.address();
+      const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+      resolve({
+        address: `${listen.slice(0, separator)}:${boundPort}`,
+        close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
+      });
+    });
+  });
+}

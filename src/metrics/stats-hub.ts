@@ -1,0 +1,111 @@
+// The daemon's one reader of the data plane's counters for observers (gRPC stats,
+// WatchStats, Prometheus, top): samples stats() every 2 s for the rate estimators and
+// per-worker load, and applies ipvsadm -Z by remembering per-object baselines (the
+// data plane's counters themselves only grow).
+import type { DataplaneAddon, DataplaneStats, TrafficStats } from '../dataplane/types.js';
+import { ESTIMATOR_INTERVAL_MS, EstimatorSet, type Rates } from './estimator.js';
+
+export type StatsSource = Pick<DataplaneAddon, 'stats' | 'ports' | 'connections'>;
+
+type Baseline = Pick<TrafficStats, 'conns' | 'inPackets' | 'outPackets' | 'inBytes' | 'outBytes'>;
+
+function minus(traffic: TrafficStats, base: Baseline | undefined): TrafficStats {
+  if (!base) return traffic;
+  return {
+    ...traffic,
+    conns: Math.max(0, traffic.conns - base.conns),
+    inPackets: Math.max(0, traffic.inPackets - base.inPackets),
+    outPackets: Math.max(0, traffic.outPackets - base.outPackets),
+    inBytes: Math.max(0, traffic.inBytes - base.inBytes),
+    outBytes: Math.max(0, traffic.outBytes - base.outBytes),
+  };
+}
+
+export interface WorkerLoadSample {
+  busyCycles: number;
+  idleCycles: number;
+  /** busy / (busy + idle) over the last interval; 0 before the second sample. */
+  busyRatio: number;
+}
+
+export class StatsHub {
+  private readonly services = new EstimatorSet();
+  private readonly servers = new EstimatorSet();
+  private readonly serviceBase = new Map<number, Baseline>();
+  private readonly serverBase = new Map<number, Baseline>();
+  private lastWorkers: { busy: number; idle: number }[] = [];
+  private ratios: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly source: StatsSource, private readonly intervalMs = ESTIMATOR_INTERVAL_MS) {}
+
+  /** Takes the first sample now and one every interval (the timer never keeps Node alive). */
+  start(): void {
+    if (this.timer) return;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One estimator tick (public so tests can drive it without waiting). */
+  sample(): void {
+    let raw: DataplaneStats;
+    try {
+      raw = this.source.stats();
+    } catch {
+      return;  // data plane stopping: nothing to sample
+    }
+    this.services.sample(raw.services);
+    this.servers.sample(raw.servers);
+    const busy = raw.workerBusyCycles ?? [];
+    const idle = raw.workerIdleCycles ?? [];
+    this.ratios = busy.map((b, i) => {
+      const last = this.lastWorkers[i];
+      const db = last ? b - last.busy : 0;
+      const di = last ? (idle[i] ?? 0) - last.idle : 0;
+      return db + di > 0 ? db / (db + di) : 0;
+    });
+    this.lastWorkers = busy.map((b, i) => ({ busy: b, idle: idle[i] ?? 0 }));
+  }
+
+  /** The data plane's stats with -Z baselines subtracted from service/server counters. */
+  stats(): DataplaneStats {
+    const raw = this.source.stats();
+    return {
+      ...raw,
+      services: raw.services.map((s) => minus(s, this.serviceBase.get(s.id))),
+      servers: raw.servers.map((s) => minus(s, this.serverBase.get(s.id))),
+    };
+  }
+
+  serviceRates(id: number): Rates { return this.services.rates(id); }
+  serverRates(id: number): Rates { return this.servers.rates(id); }
+
+  workerLoad(stats: DataplaneStats): WorkerLoadSample[] {
+    return (stats.workerBusyCycles ?? []).map((busyCycles, i) => ({
+      busyCycles, idleCycles: stats.workerIdleCycles?.[i] ?? 0, busyRatio: this.ratios[i] ?? 0,
+    }));
+  }
+
+  /** ipvsadm -Z for the given objects: their counters and rates read as zero from now on. */
+  zero(serviceIds: readonly number[], serverIds: readonly number[]): void {
+    const raw = this.source.stats();
+    const rebase = (list: TrafficStats[], ids: readonly number[], base: Map<number, Baseline>, set: EstimatorSet) => {
+      const wanted = new Set(ids);
+      for (const t of list) {
+        if (!wanted.has(t.id)) continue;
+        const { conns, inPackets, outPackets, inBytes, outBytes } = t;
+        base.set(t.id, { conns, inPackets, outPackets, inBytes, outBytes });
+        set.reset(t.id, t);
+      }
+    };
+    rebase(raw.services, serviceIds, this.serviceBase, this.services);
+    rebase(raw.servers, serverIds, this.serverBase, this.servers);
+  }
+}
+
