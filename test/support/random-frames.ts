@@ -1,0 +1,175 @@
+// Seeded generator of malformed and random frames for robustness runs (issue 8): valid lab
+// traffic as a starting point (TCP/UDP to the VIP, server replies to LIPs, ICMP, ARP, fragments,
+// raw bytes), then mutations: truncation, bad IPv4/TCP/UDP lengths, junk TCP options, TCP flag
+// nonsense, flipped bytes. The IPv4 header checksum is usually repaired after mutating, so frames
+// get past parse_ipv4 and exercise the later stages. Also: the frame accounting identity.
+import type { DataplaneStats } from '../../src/dataplane/types.js';
+import { CLIENT, LIPS, OUTSIDE_ADDRESS, INSIDE_ADDRESS, PORT_MAC, SERVERS, VIP, type PortName, frameFrom } from './golden.js';
+import { ARP_OP, BROADCAST_MAC, ETHERTYPE, ICMP_TYPE, buildFrame, buildIpv4, buildTcp, hostMac, internetChecksum } from './packet.js';
+
+type Random = () => number;
+
+const ETH_HEADER_BYTES = 14;
+const CLIENTS = [CLIENT, '198.18.0.2', '198.18.0.3', '198.18.0.77'];
+
+function pick<T>(rnd: Random, items: readonly T[]): T { return items[Math.floor(rnd() * items.length)]!; }
+function int(rnd: Random, below: number): number { return Math.floor(rnd() * below); }
+function bytes(rnd: Random, length: number): Buffer {
+  const b = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) b[i] = int(rnd, 256);
+  return b;
+}
+
+/** Option area bytes that are sometimes well-formed and often not (length 0/1, overrunning, odd kinds). */
+function junkOptions(rnd: Random): Buffer {
+  const words = int(rnd, 11); // 0..40 bytes, the whole option space
+  const area = bytes(rnd, words * 4);
+  const wellFormed = [[2, 4, 5, 180], [1, 1, 3, 3, 7], [4, 2, 1, 1], [254, 8, 0, 80, 198, 18, 0, 1]];
+  if (area.length >= 8 && rnd() < 0.5) Buffer.from(pick(rnd, wellFormed)).copy(area, 0);
+  if (area.length >= 2 && rnd() < 0.3) area[1] = pick(rnd, [0, 1, 2, 255, area.length + 1]);
+  return area;
+}
+
+function randomFlags(rnd: Random): number {
+  // Mostly the combinations a stack sends; often nonsense (SYN+FIN, SYN+RST, nothing, all).
+  return rnd() < 0.4 ? pick(rnd, [0x02, 0x12, 0x10, 0x18, 0x11, 0x04, 0x14]) : int(rnd, 256);
+}
+
+function tcpToService(rnd: Random): { port: PortName; frame: Buffer } {
+  const tcp = {
+    srcPort: 1024 + int(rnd, 64), dstPort: rnd() < 0.9 ? 80 : int(rnd, 65536), flags: randomFlags(rnd),
+    seq: int(rnd, 2 ** 32), ack: int(rnd, 2 ** 32), options: rnd() < 0.5 ? junkOptions(rnd) : Buffer.alloc(0),
+    payload: bytes(rnd, int(rnd, 4) === 0 ? int(rnd, 1400) : int(rnd, 64)),
+  };
+  return { port: 'outside', frame: frameFrom('outside', pick(rnd, CLIENTS), rnd() < 0.9 ? VIP : OUTSIDE_ADDRESS, { tcp }) };
+}
+
+/** A connection the data plane opened towards a server, seen on the inside port (to aim replies at). */
+export interface SeenFlow { server: string; sport: number; lip: string; lport: number }
+
+function tcpFromServer(rnd: Random, seen: readonly SeenFlow[]): { port: PortName; frame: Buffer } {
+  const known = seen.length > 0 && rnd() < 0.7 ? pick(rnd, seen) : undefined;
+  const tcp = {
+    srcPort: known?.sport ?? 80, dstPort: known?.lport ?? int(rnd, 65536), flags: randomFlags(rnd),
+    seq: int(rnd, 2 ** 32), ack: int(rnd, 2 ** 32),
+    options: rnd() < 0.3 ? junkOptions(rnd) : Buffer.alloc(0), payload: bytes(rnd, int(rnd, 64)),
+  };
+  return { port: 'inside', frame: frameFrom('inside', known?.server ?? pick(rnd, SERVERS), known?.lip ?? pick(rnd, LIPS), { tcp }) };
+}
+
+/** Records the TCP flow of a frame the data plane sent on the inside port (bounded list, newest kept). */
+export function noteInsideFrame(frame: Buffer, seen: SeenFlow[], max = 64): void {
+  if (frame.length < 14 + 20 + 20 || frame.readUInt16BE(12) !== ETHERTYPE.IPV4 || frame[14 + 9] !== 6) return;
+  const l4 = 14 + (frame[14]! & 0x0f) * 4;
+  if (frame.length < l4 + 4) return;
+  const address = (at: number) => `${frame[at]}.${frame[at + 1]}.${frame[at + 2]}.${frame[at + 3]}`;
+  seen.push({ lip: address(14 + 12), server: address(14 + 16), lport: frame.readUInt16BE(l4), sport: frame.readUInt16BE(l4 + 2) });
+  if (seen.length > max) seen.splice(0, seen.length - max);
+}
+
+function udpToService(rnd: Random): { port: PortName; frame: Buffer } {
+  const payload = bytes(rnd, int(rnd, 128));
+  const udp = { srcPort: 1024 + int(rnd, 64), dstPort: rnd() < 0.8 ? 7 : int(rnd, 65536), payload,
+    length: rnd() < 0.3 ? int(rnd, 65536) : undefined };
+  return rnd() < 0.7
+    ? { port: 'outside', frame: frameFrom('outside', pick(rnd, CLIENTS), VIP, { udp }) }
+    : { port: 'inside', frame: frameFrom('inside', pick(rnd, SERVERS), pick(rnd, LIPS), { udp: { ...udp, srcPort: 7, dstPort: int(rnd, 65536) } }) };
+}
+
+function icmp(rnd: Random): { port: PortName; frame: Buffer } {
+  const type = rnd() < 0.5 ? ICMP_TYPE.ECHO_REQUEST : pick(rnd, [0, 3, 4, 5, 11, 12, 13, int(rnd, 256)]);
+  // Errors quote an IP header + 8 bytes; quote a plausible (or truncated) TCP one.
+  const quoted = buildIpv4({ src: pick(rnd, LIPS), dst: pick(rnd, SERVERS), protocol: 6 },
+    buildTcp({ srcPort: int(rnd, 65536), dstPort: 80 }, LIPS[0]!, SERVERS[0]!)).subarray(0, int(rnd, 48));
+  const spec = { type, code: int(rnd, 16), id: int(rnd, 65536), sequence: int(rnd, 65536),
+    payload: type === ICMP_TYPE.ECHO_REQUEST ? bytes(rnd, int(rnd, 256)) : Buffer.from(quoted) };
+  return rnd() < 0.6
+    ? { port: 'outside', frame: frameFrom('outside', pick(rnd, CLIENTS), pick(rnd, [VIP, OUTSIDE_ADDRESS]), { icmp: spec }) }
+    : { port: 'inside', frame: frameFrom('inside', pick(rnd, SERVERS), pick(rnd, [...LIPS, INSIDE_ADDRESS]), { icmp: spec }) };
+}
+
+function arp(rnd: Random): { port: PortName; frame: Buffer } {
+  const port: PortName = rnd() < 0.5 ? 'outside' : 'inside';
+  const hosts = port === 'outside' ? CLIENTS : SERVERS;
+  const sender = rnd() < 0.9 ? pick(rnd, hosts) : `10.0.${int(rnd, 256)}.${int(rnd, 256)}`;
+  const target = pick(rnd, port === 'outside' ? [VIP, OUTSIDE_ADDRESS, '198.18.0.99'] : [...LIPS, INSIDE_ADDRESS, '198.19.0.99']);
+  const frame = buildFrame({
+    eth: { dst: rnd() < 0.5 ? BROADCAST_MAC : PORT_MAC[port], src: hostMac(sender) },
+    arp: { op: rnd() < 0.8 ? pick(rnd, [ARP_OP.REQUEST, ARP_OP.REPLY]) : int(rnd, 65536), senderMac: hostMac(sender),
+      senderIp: sender, targetMac: PORT_MAC[port], targetIp: target },
+  });
+  if (rnd() < 0.2) frame[ETH_HEADER_BYTES + int(rnd, 6)] = int(rnd, 256); // hardware/protocol type, sizes
+  return { port, frame };
+}
+
+function fragment(rnd: Random): { port: PortName; frame: Buffer } {
+  const tcp = buildTcp({ srcPort: 1024 + int(rnd, 64), dstPort: 80, flags: 'S' }, CLIENT, VIP);
+  const payload = rnd() < 0.5 ? tcp.subarray(0, int(rnd, tcp.length + 1)) : bytes(rnd, int(rnd, 64));
+  const frame = frameFrom('outside', pick(rnd, CLIENTS), VIP, { payload }, {
+    protocol: pick(rnd, [6, 17, 1]), moreFragments: rnd() < 0.6, fragmentOffset: rnd() < 0.5 ? int(rnd, 8192) : int(rnd, 4),
+    id: int(rnd, 65536), dontFragment: rnd() < 0.1,
+  });
+  return { port: 'outside', frame };
+}
+
+function raw(rnd: Random): { port: PortName; frame: Buffer } {
+  const port: PortName = rnd() < 0.5 ? 'outside' : 'inside';
+  const frame = bytes(rnd, int(rnd, 200));
+  // Keep the destination MAC (and often the ethertype) so the bytes get past L2.
+  if (frame.length >= 6 && rnd() < 0.8) Buffer.from(PORT_MAC[port].split(':').map((h) => parseInt(h, 16))).copy(frame, 0);
+  if (frame.length >= 14 && rnd() < 0.7) frame.writeUInt16BE(pick(rnd, [ETHERTYPE.IPV4, ETHERTYPE.ARP, ETHERTYPE.VLAN, ETHERTYPE.IPV6]), 12);
+  if (frame.length >= 15 && rnd() < 0.5) frame[14] = 0x40 | int(rnd, 16);
+  return { port, frame };
+}
+
+const SHAPES: ((rnd: Random, seen: readonly SeenFlow[]) => { port: PortName; frame: Buffer })[] =
+  [tcpToService, tcpToService, tcpFromServer, tcpFromServer, udpToService, icmp, arp, fragment, raw];
+
+/** IPv4 header checksum recomputed in place (when the header fits), so later stages see the frame. */
+function repairIpv4Checksum(frame: Buffer): void {
+  if (frame.length < ETH_HEADER_BYTES + 20 || frame.readUInt16BE(12) !== ETHERTYPE.IPV4) return;
+  const ihlBytes = (frame[ETH_HEADER_BYTES]! & 0x0f) * 4;
+  if (ihlBytes < 20 || ETH_HEADER_BYTES + ihlBytes > frame.length) return;
+  frame.writeUInt16BE(0, ETH_HEADER_BYTES + 10);
+  frame.writeUInt16BE(internetChecksum(frame.subarray(ETH_HEADER_BYTES, ETH_HEADER_BYTES + ihlBytes)), ETH_HEADER_BYTES + 10);
+}
+
+function mutate(rnd: Random, input: Buffer): Buffer {
+  let frame = input;
+  const ip = ETH_HEADER_BYTES;
+  const isIpv4 = frame.length >= ip + 20 && frame.readUInt16BE(12) === ETHERTYPE.IPV4;
+  const l4 = isIpv4 ? ip + (frame[ip]! & 0x0f) * 4 : -1;
+  switch (int(rnd, 8)) {
+    case 0: frame = frame.subarray(0, int(rnd, frame.length + 1)); break;                  // truncated anywhere
+    case 1: if (isIpv4) frame.writeUInt16BE(int(rnd, 2) ? int(rnd, 65536) : frame.length - ip + int(rnd, 9) - 4, ip + 2); break; // total length
+    case 2: if (isIpv4) frame[ip] = (int(rnd, 2) ? 0x40 : int(rnd, 16) << 4) | int(rnd, 16); break; // version / ihl
+    case 3: if (isIpv4 && frame[ip + 9] === 6 && frame.length > l4 + 13) frame[l4 + 12] = int(rnd, 256); break; // TCP data offset
+    case 4: if (isIpv4 && frame[ip + 9] === 17 && frame.length > l4 + 5) frame.writeUInt16BE(int(rnd, 65536), l4 + 4); break; // UDP length
+    case 5: for (let n = 1 + int(rnd, 4); n > 0 && frame.length; n--) frame[int(rnd, Math.min(frame.length, 80))] = int(rnd, 256); break;
+    case 6: if (isIpv4) frame[ip + 8] = int(rnd, 3); break;                                 // TTL 0..2
+    default: frame = Buffer.concat([frame, bytes(rnd, int(rnd, 64))]); break;               // trailing junk
+  }
+  if (rnd() < 0.8) repairIpv4Checksum(frame);
+  return frame;
+}
+
+/** One random frame and the ring port it enters; `seen` (noteInsideFrame) aims server replies at live lports. */
+export function randomFrame(rnd: Random, seen: readonly SeenFlow[] = []): { port: PortName; frame: Buffer } {
+  const { port, frame } = pick(rnd, SHAPES)(rnd, seen);
+  return { port, frame: rnd() < 0.6 ? mutate(rnd, frame) : frame };
+}
+
+/**
+ * Every received frame must end in exactly one place: transmitted, dropped with one reason, or
+ * consumed (an ARP reply learned). Generated ARP requests add to tx. With nothing held awaiting
+ * ARP (the caller ages the neighbour queue out first), both sides must be equal.
+ */
+export function frameAccounting(s: DataplaneStats): { arrived: number; accounted: number } {
+  const drops = Object.values(s.drops).reduce((a, b) => a + b, 0);
+  // A failed ARP request allocation is a drop of a frame that never arrived.
+  const generatedDrops = s.drops.mbuf_alloc_failed;
+  return {
+    arrived: s.events.rx_packets + s.events.arp_requests_sent,
+    accounted: s.events.tx_packets + drops - generatedDrops + s.events.arp_replies_learned,
+  };
+}
