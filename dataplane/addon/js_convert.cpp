@@ -2,6 +2,7 @@
 
 #include <set>
 #include <rte_lcore.h>
+#include "addon/js_defense.h"
 #include "addon/js_reader.h"
 
 namespace pc_addon {
@@ -65,6 +66,40 @@ bool read_server(JsReader& r, const Napi::Value& v, const std::string& path, pc:
   out->port = static_cast<uint16_t>(n);
   if (!r.integer(o.Get("weight"), path + ".weight", 0, 65535, &n)) return false;
   out->weight = static_cast<uint32_t>(n);
+  // Thresholds: absent = 0 = none (ipvsadm -x/-y range 0..65535).
+  Napi::Value upper = o.Get("upperThreshold"), lower = o.Get("lowerThreshold");
+  if (!upper.IsUndefined() && !r.integer(upper, path + ".upperThreshold", 0, 65535, &n)) return false;
+  out->upper_threshold = upper.IsUndefined() ? 0 : static_cast<uint32_t>(n);
+  if (!lower.IsUndefined() && !r.integer(lower, path + ".lowerThreshold", 0, 65535, &n)) return false;
+  out->lower_threshold = lower.IsUndefined() ? 0 : static_cast<uint32_t>(n);
+  return true;
+}
+
+// Scheduler, -b flags and persistence (-p/-M) of a service; absent optional fields = off.
+bool read_scheduling(JsReader& r, const Napi::Object& o, const std::string& path, pc::ServiceConfig* out) {
+  size_t which;
+  if (!r.choice(o.Get("scheduler"), path + ".scheduler",
+                {"rr", "wrr", "lc", "wlc", "sed", "nq", "dh", "sh", "lblc", "lblcr", "mh", "fo"}, &which))
+    return false;
+  out->scheduler = static_cast<pc::SchedulerKind>(which);  // same order as the enum
+  Napi::Value flags = o.Get("schedFlags");
+  if (!flags.IsUndefined()) {
+    Napi::Array list;
+    if (!r.array(flags, path + ".schedFlags", &list)) return false;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      if (!r.choice(list.Get(i), at(path + ".schedFlags", i), {"sh-fallback", "sh-port", "mh-fallback", "mh-port"}, &which))
+        return false;
+      out->sched_flags |= which % 2 == 0 ? pc::kSchedFallback : pc::kSchedPort;
+    }
+  }
+  uint64_t n;
+  Napi::Value timeout = o.Get("persistenceTimeout");
+  if (!timeout.IsUndefined()) {
+    if (!r.integer(timeout, path + ".persistenceTimeout", 0, 86400ull * 31, &n)) return false;
+    out->persistence_timeout = static_cast<uint32_t>(n);
+  }
+  Napi::Value netmask = o.Get("persistenceNetmask");
+  if (!netmask.IsUndefined() && !r.ipv4(netmask, path + ".persistenceNetmask", &out->persistence_netmask)) return false;
   return true;
 }
 
@@ -80,8 +115,7 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
   if (!r.ipv4(o.Get("vip"), path + ".vip", &out->vip)) return false;
   if (!r.integer(o.Get("port"), path + ".port", 1, 65535, &n)) return false;
   out->vport = static_cast<uint16_t>(n);
-  if (!r.choice(o.Get("scheduler"), path + ".scheduler", {"rr", "wrr"}, &which)) return false;
-  out->scheduler = which == 0 ? pc::SchedulerKind::RR : pc::SchedulerKind::WRR;
+  if (!read_scheduling(r, o, path, out)) return false;
   Napi::Array lips;
   if (!r.array(o.Get("localAddresses"), path + ".localAddresses", &lips)) return false;
   for (uint32_t i = 0; i < lips.Length(); i++) {
@@ -90,6 +124,16 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
     out->local_addresses.push_back(a);
   }
   if (!read_timeouts(r, o.Get("timeouts"), path + ".timeouts", &out->timeouts)) return false;
+  Napi::Value client_address = o.Get("clientAddress");
+  if (!client_address.IsUndefined()) {  // absent = none
+    if (!r.choice(client_address, path + ".clientAddress", {"none", "toa", "proxy_v1", "proxy_v2"}, &which)) return false;
+    out->client_address = static_cast<pc::ClientAddress>(which);
+  }
+  Napi::Value synproxy = o.Get("synproxy");
+  if (!synproxy.IsUndefined()) {  // absent = off
+    if (!synproxy.IsBoolean()) return r.fail(path + ".synproxy", "a boolean", synproxy);
+    out->synproxy = synproxy.As<Napi::Boolean>().Value();
+  }
   Napi::Array servers;
   if (!r.array(o.Get("servers"), path + ".servers", &servers)) return false;
   for (uint32_t i = 0; i < servers.Length(); i++) {
@@ -217,6 +261,8 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
     if (!read_service(r, services.Get(i), at("config.services", i), &svc)) return false;
     out->services.push_back(std::move(svc));
   }
+  Napi::Value defense = o.Get("defense");  // absent = no defences
+  if (!defense.IsUndefined() && !read_defense(r, defense, "config.defense", &out->defense)) return false;
   return true;
 }
 

@@ -35,6 +35,21 @@ Napi::Array traffic_to_js(Napi::Env env, const std::vector<pc::TrafficReport>& l
   return out;
 }
 
+Napi::Array defense_to_js(Napi::Env env, const std::vector<pc::DefenseReport>& list) {
+  Napi::Array out = Napi::Array::New(env, list.size());
+  for (uint32_t i = 0; i < list.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", num(env, list[i].id));
+    o.Set("passed", num(env, list[i].sum.passed));
+    Napi::Object dropped = Napi::Object::New(env);
+    for (unsigned k = 0; k < pc::kDefenseDropCount; k++)
+      dropped.Set(pc::kDropReasonNames[static_cast<unsigned>(pc::kDefenseDropReasons[k])], num(env, list[i].sum.dropped[k]));
+    o.Set("dropped", dropped);
+    out.Set(i, o);
+  }
+  return out;
+}
+
 }  // namespace
 
 Napi::Array ports_to_js(Napi::Env env, const std::vector<pc::PortInfo>& ports) {
@@ -66,10 +81,20 @@ Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& r) {
                       : 0.0;
     lateness.Set(i, Napi::Number::New(env, mean));
   }
+  Napi::Array busy = Napi::Array::New(env, r.workers.size());
+  Napi::Array idle = Napi::Array::New(env, r.workers.size());
+  for (uint32_t i = 0; i < r.workers.size(); i++) {
+    busy.Set(i, num(env, r.workers[i].busy_cycles));
+    idle.Set(i, num(env, r.workers[i].idle_cycles));
+  }
+  o.Set("workerBusyCycles", busy);
+  o.Set("workerIdleCycles", idle);
+  o.Set("tscHz", num(env, r.tsc_hz));
   o.Set("workerVersions", versions);
   o.Set("workerIdleSleeps", sleeps);
   o.Set("workerWakeLatenessUs", lateness);
   o.Set("connections", num(env, r.connections));
+  o.Set("mbufsInUse", num(env, r.mbufs_in_use));
   Napi::Object drops = Napi::Object::New(env);
   for (unsigned i = 0; i < pc::kDropReasonCount; i++) drops.Set(pc::kDropReasonNames[i], num(env, r.drops[i]));
   o.Set("drops", drops);
@@ -93,6 +118,7 @@ Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& r) {
   o.Set("ports", ports);
   o.Set("services", traffic_to_js(env, r.services));
   o.Set("servers", traffic_to_js(env, r.servers));
+  o.Set("defense", defense_to_js(env, r.defense));
   return o;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "core/defense_config.h"
 
 namespace pc {
 
@@ -45,13 +46,24 @@ struct Timeouts {
   uint32_t udp = 300;
 };
 
-enum class SchedulerKind : uint8_t { RR, WRR };
+enum class SchedulerKind : uint8_t { RR, WRR, LC, WLC, SED, NQ, DH, SH, LBLC, LBLCR, MH, FO };
+constexpr uint8_t kSchedulerKindCount = 12;
+
+// ipvsadm -b scheduler flags (IP_VS_SVC_F_SCHED1/2): sh-fallback/mh-fallback, sh-port/mh-port.
+enum SchedFlag : uint8_t { kSchedFallback = 1, kSchedPort = 2 };
+
+// How a service tells its real servers the client's address (FullNAT hides it).
+// TOA: TCP option kind 254 in the handshake ACK and first data segment (pipeline/toa.h).
+// PROXY_V1/V2: PROXY protocol header (forwarded like NONE until that is implemented).
+enum class ClientAddress : uint8_t { NONE, TOA, PROXY_V1, PROXY_V2 };
 
 struct RealServerConfig {
   uint32_t id = 0;
   uint32_t addr = 0;   // host order
   uint16_t port = 0;
   uint32_t weight = 1; // 0 = quiesced: no new connections, existing ones continue
+  uint32_t upper_threshold = 0;  // ipvsadm -x: at this many connections no new ones; 0 = none
+  uint32_t lower_threshold = 0;  // ipvsadm -y: resume below this; 0 = below 3/4 of upper
 };
 
 struct ServiceConfig {
@@ -63,12 +75,18 @@ struct ServiceConfig {
   std::vector<uint32_t> local_addresses;  // LIP pool, host order
   std::vector<RealServerConfig> servers;
   Timeouts timeouts;
+  ClientAddress client_address = ClientAddress::NONE;
+  uint8_t sched_flags = 0;               // SchedFlag bits
+  uint32_t persistence_timeout = 0;      // seconds; 0 = not persistent (ipvsadm -p)
+  uint32_t persistence_netmask = 0xffffffffu;  // host order (ipvsadm -M)
+  bool synproxy = false;  // answer SYNs with cookies (pipeline/synproxy.h)
 };
 
 struct DataplaneConfig {
   std::vector<PortAddresses> ports;
   std::vector<RouteConfig> routes;
   std::vector<ServiceConfig> services;
+  DefenseConfig defense;  // flood defences (issue 5); default: nothing on
 };
 
 }  // namespace pc

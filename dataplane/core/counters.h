@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include "core/config.h"
+#include "core/defense_counters.h"
 #include "core/drop_reasons.h"
 
 namespace pc {
@@ -25,6 +26,7 @@ struct WorkerCounters {
   uint64_t events[kEventCount] = {};
   TrafficCounters services[kMaxServiceId + 1];
   TrafficCounters servers[kMaxServerId + 1];
+  DefenseCounters defense;  // per service: what the flood defences let through / dropped
 
   void drop(DropReason reason) { drops[static_cast<unsigned>(reason)]++; }
   void event(Event what, uint64_t n = 1) { events[static_cast<unsigned>(what)] += n; }

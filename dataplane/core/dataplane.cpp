@@ -96,6 +96,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
       memcpy(port.mac, mac, 6);
     }
     memcpy(port_macs_[ports_.size()], port.mac, 6);
+    port_mtus_[ports_.size()] = spec.mtu;
     ports_.push_back(std::move(port));
   }
 
@@ -131,6 +132,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     params.socket_id = socket < 0 ? 0 : socket;
     params.pool = pool_;
     params.port_macs = port_macs_;
+    params.port_mtus = port_mtus_;
     params.port_count = static_cast<uint16_t>(ports_.size());
     ctx->worker = worker_create(params, &error);
     if (!ctx->worker) {
@@ -146,6 +148,11 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     ctx->polling = options.polling;
     ctx->stop = &stop_flag_;
     workers_.push_back(std::move(ctx));
+  }
+  {  // Connection-count schedulers sum every worker's per-server gauges.
+    std::vector<Worker*> all;
+    for (auto& c : workers_) all.push_back(c->worker);
+    worker_share_counters(all.data(), static_cast<uint16_t>(all.size()));
   }
 
   if (options.live) {
@@ -220,15 +227,38 @@ Status Dataplane::stats(StatsReport* report) {
   std::vector<WorkerContext*> workers;
   for (auto& w : workers_) workers.push_back(w.get());
   stats_collect(workers, ports_, publisher_.current(), report);
+  report->mbufs_in_use = rte_mempool_in_use_count(pool_);
   return Status::Ok();
 }
 
 Status Dataplane::connections(uint32_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out) {
-  Status st = require_test_mode("connections");
-  if (!st.ok()) return st;
+  if (!started_) return Status::Error("ESTATE", "connections: the data plane is not started");
   limit = std::min(limit, kMaxConnectionsListed);
   out->resize(limit);
-  uint32_t n = limit ? worker_list_connections(workers_[0]->worker, cursor, out->data(), limit) : 0;
+  uint32_t n = 0;
+  if (!live_) {
+    n = limit ? worker_list_connections(workers_[0]->worker, cursor, out->data(), limit) : 0;
+  } else {
+    // The cursor counts across workers in order; each worker's share is skipped by its
+    // (racy, monotonic enough for paging) connection count. See core/conn_listing.h.
+    uint64_t skip = cursor;
+    for (auto& w : workers_) {
+      if (n >= limit) break;
+      uint64_t owned = worker_connection_count(w->worker);
+      if (skip >= owned) {
+        skip -= owned;
+        continue;
+      }
+      uint32_t copied = 0;
+      if (!conn_listing_request(w->listing, static_cast<uint32_t>(skip), out->data() + n, limit - n, &copied)) {
+        out->clear();
+        return Status::Error("ESTATE", "connections: worker " + std::to_string(w->index) +
+                                           " did not answer within " + std::to_string(kConnListingTimeoutUs / 1000) + " ms");
+      }
+      n += copied;
+      skip = 0;
+    }
+  }
   out->resize(n);
   return Status::Ok();
 }

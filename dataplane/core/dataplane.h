@@ -56,7 +56,8 @@ class Dataplane {
   // CONFIG_REJECTED when the pipeline refuses it (the old snapshot stays live).
   Status apply(const DataplaneConfig& config, uint64_t* version);
   Status stats(StatsReport* report);
-  // Test mode only (ESTATE in live mode: the tables belong to running workers).
+  // Test mode: read directly. Live mode: each worker copies its page at its next loop
+  // iteration (core/conn_listing.h); ESTATE when a worker does not answer in time.
   Status connections(uint32_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out);
   // Harmless when not started. Live mode also cleans up EAL.
   void stop();
@@ -82,6 +83,7 @@ class Dataplane {
   rte_mempool* pool_ = nullptr;
   std::vector<Port> ports_;
   uint8_t port_macs_[kMaxPorts][6] = {};
+  uint16_t port_mtus_[kMaxPorts] = {};
   SnapshotPublisher publisher_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   std::vector<unsigned> launched_lcores_;

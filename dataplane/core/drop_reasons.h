@@ -28,7 +28,16 @@
   X(NEIGH_QUEUE_FULL, "neigh_queue_full")   /* packets awaiting ARP resolution over the bound */ \
   X(TX_FULL, "tx_full")                     /* the port's tx queue refused the packet */ \
   X(MBUF_ALLOC_FAILED, "mbuf_alloc_failed") /* could not allocate a packet we had to generate */ \
-  X(REDIRECT_RING_FULL, "redirect_ring_full") /* hand-off ring to the owning worker is full */
+  X(REDIRECT_RING_FULL, "redirect_ring_full") /* hand-off ring to the owning worker is full */ \
+  X(ACL_DENIED, "acl_denied")               /* defend: source denied by the global or the service CIDR list */ \
+  X(UDP_SOURCE_RATE_LIMITED, "udp_source_rate_limited")   /* defend: the source's UDP token bucket is empty */ \
+  X(UDP_SERVICE_RATE_LIMITED, "udp_service_rate_limited") /* defend: the service's UDP token bucket is empty */ \
+  X(CONN_RATE_LIMITED, "conn_rate_limited") /* defend: service new-connection rate cap */ \
+  X(CONN_LIMIT_REACHED, "conn_limit_reached") /* defend: service concurrent-connection cap */ \
+  X(BAD_COOKIE, "bad_cookie")               /* SYNPROXY: ACK whose cookie is forged or older than 2 minutes */ \
+  X(SYNPROXY_HOLD_FULL, "synproxy_hold_full") /* SYNPROXY: client segment beyond the bounded hold queue (or no hold slot) */ \
+  X(SYNPROXY_HANDSHAKE_PENDING, "synproxy_handshake_pending") /* SYNPROXY: non-ACK client or stray server segment before the server answered */ \
+  X(SYNPROXY_SERVER_FAILED, "synproxy_server_failed") /* SYNPROXY: held client segment discarded, server refused or never answered */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
 #define PC_EVENTS(X)                                                        \
@@ -43,7 +52,21 @@
   X(PACKETS_FORWARDED_IN, "packets_forwarded_in")   /* client -> server, translated */ \
   X(PACKETS_FORWARDED_OUT, "packets_forwarded_out") /* server -> client, translated */ \
   X(NEIGH_QUEUED, "neigh_queued")                   /* held while ARP resolves */ \
-  X(SNAPSHOTS_ADOPTED, "snapshots_adopted")
+  X(SNAPSHOTS_ADOPTED, "snapshots_adopted") \
+  X(SYNPROXY_SYN_ANSWERED, "synproxy_syn_answered")         /* cookie SYN-ACK sent, no state kept */ \
+  X(SYNPROXY_COOKIES_ACCEPTED, "synproxy_cookies_accepted") /* final ACK with a valid cookie: connection made */ \
+  X(SYNPROXY_SERVER_SYNS, "synproxy_server_syns")       /* backend SYN sent (again when the client retransmits) */ \
+  X(SYNPROXY_SERVER_HANDSHAKES, "synproxy_server_handshakes") /* server SYN-ACK turned into its ACK, held data released */ \
+  X(SYNPROXY_CLIENT_RESETS, "synproxy_client_resets")     /* client reset: server refused or never answered */                                 \
+  X(TOA_ADDED, "toa_added")                         /* client address option inserted (pipeline/toa.h) */ \
+  X(TOA_NO_ROOM, "toa_no_room")                     /* TOA skipped: option space full or no mbuf headroom */ \
+  X(TOA_OVER_MTU, "toa_over_mtu")                   /* TOA skipped: grown packet would exceed the port MTU */ \
+  X(TOA_MSS_LOWERED, "toa_mss_lowered")             /* server SYN-ACK MSS lowered by the TOA length */ \
+  X(ICMP_ERRORS_TO_CLIENT, "icmp_errors_to_client") /* ICMP error about a conn relayed outward (pipeline/icmp_relay.h) */ \
+  X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
+  X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \
+  X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
+  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */
 
 namespace pc {
 

@@ -1,6 +1,7 @@
 #include "core/stats.h"
 
 #include <cstring>
+#include <rte_cycles.h>
 
 namespace pc {
 
@@ -32,12 +33,15 @@ void sum_objects(const std::vector<uint32_t>& ids, uint32_t max_id, const std::v
 void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector<Port>& ports,
                    const Snapshot* snapshot, StatsReport* out) {
   out->snapshot_version = snapshot_version(snapshot);
+  out->tsc_hz = rte_get_tsc_hz();
   for (auto* w : workers) {
     WorkerReport wr;
     uint64_t v = w->version.load(std::memory_order_relaxed);
     wr.version = v == UINT64_MAX ? 0 : v;
     wr.idle_sleeps = w->sleeps.load(std::memory_order_relaxed);
     wr.sleep_overshoot_us = w->sleep_overshoot_us.load(std::memory_order_relaxed);
+    wr.busy_cycles = w->busy_cycles.load(std::memory_order_relaxed);
+    wr.idle_cycles = w->idle_cycles.load(std::memory_order_relaxed);
     out->workers.push_back(wr);
     out->connections += worker_connection_count(w->worker);
     for (unsigned i = 0; i < kDropReasonCount; i++) out->drops[i] += w->counters->drops[i];
@@ -54,6 +58,7 @@ void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector
   snapshot_object_ids(snapshot, &service_ids, &server_ids);
   sum_objects(service_ids, kMaxServiceId, workers, false, &out->services);
   sum_objects(server_ids, kMaxServerId, workers, true, &out->servers);
+  defense_stats_collect(workers, service_ids, &out->defense);
 }
 
 }  // namespace pc

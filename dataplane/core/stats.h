@@ -6,6 +6,7 @@
 #include <vector>
 #include <rte_ethdev.h>
 #include "core/counters.h"
+#include "core/defense_stats.h"
 #include "core/ports.h"
 #include "core/worker_loop.h"
 
@@ -25,17 +26,22 @@ struct WorkerReport {
   uint64_t version = 0;
   uint64_t idle_sleeps = 0;
   uint64_t sleep_overshoot_us = 0;
+  uint64_t busy_cycles = 0;  // live mode only; see WorkerContext
+  uint64_t idle_cycles = 0;
 };
 
 struct StatsReport {
   uint64_t snapshot_version = 0;
+  uint64_t tsc_hz = 0;
   std::vector<WorkerReport> workers;
   uint64_t connections = 0;
+  uint64_t mbufs_in_use = 0;  // packet pool: allocated mbufs (leak checks in tests)
   uint64_t drops[kDropReasonCount] = {};
   uint64_t events[kEventCount] = {};
   std::vector<PortReport> ports;
   std::vector<TrafficReport> services;
   std::vector<TrafficReport> servers;
+  std::vector<DefenseReport> defense;  // flood defences per service (id 0 = no service)
 };
 
 void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector<Port>& ports,

@@ -43,9 +43,15 @@ int worker_main(void* arg) {
   uint64_t idle_since = 0;  // TSC of the first empty poll in the current idle run; 0 = busy
   uint64_t backoff_us = 0;
 
+  uint64_t iteration_start = rte_rdtsc();
+  uint32_t last_received = 0;
   while (!c.stop->load(std::memory_order_relaxed)) {
     const Snapshot* s = worker_current_snapshot(c);
     uint64_t now = rte_rdtsc();
+    std::atomic<uint64_t>& load = last_received ? c.busy_cycles : c.idle_cycles;
+    load.store(load.load(std::memory_order_relaxed) + (now - iteration_start), std::memory_order_relaxed);
+    iteration_start = now;
+    conn_listing_serve(c.listing, c.worker);
     uint64_t now_us = clock.us_from_cycles(now);
     uint32_t received = worker_poll_ports(c, s, now_us);
     if (now - last_timers >= timer_interval) {
@@ -54,6 +60,7 @@ int worker_main(void* arg) {
     }
     c.tx.flush_all();
     if (qsbr) rte_rcu_qsbr_quiescent(qsbr, c.index);
+    last_received = received;
 
     if (c.polling != PollingMode::ADAPTIVE) continue;
     if (received) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/conn_listing.h"
 #include "core/snapshot_publisher.h"
 #include "core/tx_queues.h"
 #include "pipeline/pipeline.h"
@@ -47,6 +48,11 @@ struct WorkerContext {
   // Adaptive-polling telemetry (read by stats(); relaxed).
   std::atomic<uint64_t> sleeps{0};
   std::atomic<uint64_t> sleep_overshoot_us{0};  // sum over sleeps of (actual - requested)
+  // Load (live mode): TSC cycles of loop iterations that received packets vs. that did
+  // not (sleeps included). Single writer, so plain load+store, no locked adds.
+  std::atomic<uint64_t> busy_cycles{0};
+  std::atomic<uint64_t> idle_cycles{0};
+  ConnListingMailbox listing;  // live connection listing (core/conn_listing.h)
 };
 
 // Returns the live snapshot, adopting it first if this worker has not seen its version.

@@ -35,7 +35,15 @@ struct Conn {
   // connection's traffic and gauges no longer belong to that id's counters.
   uint8_t service_epoch;
   uint8_t server_epoch;
-  uint8_t reserved;
+  uint8_t flags;         // ConnFlag bits
+};
+
+// Per-connection feature state, so established flows need no snapshot lookup.
+enum ConnFlag : uint8_t {
+  kConnToa = 1,          // the service carries the client address in TOA (pipeline/toa.h)
+  kConnToaAckDone = 2,   // the handshake-completing ACK was handled (TOA added or skipped)
+  kConnToaDataDone = 4,  // the first data segment was handled
+  kConnPersistent = 128, // made through a persistence template (pipeline/persist.h)
 };
 static_assert(sizeof(Conn) == 48, "keep the record small: it is touched by every packet");
 

@@ -3,8 +3,13 @@
 #include <cstring>
 #include <initializer_list>
 #include "pipeline/checksum.h"
+#include "pipeline/defend/defend.h"
 #include "pipeline/neigh.h"
 #include "pipeline/route.h"
+#include "pipeline/server_choice.h"
+#include "pipeline/proxy_header.h"
+#include "pipeline/synproxy.h"
+#include "pipeline/toa.h"
 #include "pipeline/worker_state.h"
 
 namespace pc {
@@ -50,7 +55,8 @@ inline bool tcp_opens_connection(const rte_tcp_hdr* tcp) {
 uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc, const ParsedPacket& p,
                            uint64_t now_us, NextHop* hop, DropReason* reason) {
   ServiceRuntime& rt = w->services[svc.id];
-  int chosen = rt.scheduler ? rt.scheduler->pick(SchedInput{svc, p.ip->src_addr, l4_src_port(p), *w->counters}) : -1;
+  ServerChoice choice = choose_server(w, svc, p.ip->src_addr, l4_src_port(p), now_us);
+  int chosen = choice.index;
   if (chosen < 0) {
     *reason = DropReason::NO_REAL_SERVER;
     return kNoConn;
@@ -102,6 +108,7 @@ uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc
   c.service_epoch = w->service_epoch[svc.id];
   c.server_epoch = w->server_epoch[server.id];
   c.state = c.protocol == IPPROTO_TCP ? kStateNone : kStateUdp;
+  if (c.protocol == IPPROTO_TCP && svc.client_address == ClientAddress::TOA) c.flags |= kConnToa;
   c.expires_us = expiry_for(w, c, now_us);
   if (!conn_insert(&w->conns, index, now_us)) {
     conn_release(&w->conns, index);
@@ -115,6 +122,7 @@ uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc
   counters.services[svc.id].inactive_conns++;  // NONE/SYN_RECV/UDP: inactive
   counters.servers[server.id].inactive_conns++;
   counters.event(Event::CONNS_CREATED);
+  bind_to_template(w, choice, c, now_us);
   return index;
 }
 
@@ -162,11 +170,13 @@ void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) {
 
 void fullnat_on_expire(void* worker, const Conn& c) {
   Worker* w = static_cast<Worker*>(worker);
+  synproxy_on_expire(w, static_cast<uint32_t>(&c - w->conns.records));
   bool active = c.state == kStateEstablished;
   for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {
     if (t) (active ? t->active_conns : t->inactive_conns)--;
   }
   lport_give_back(&w->lports, c.lport_pool, c.local_port);
+  release_from_template(w, c);
   w->counters->event(Event::CONNS_EXPIRED);
 }
 
@@ -194,15 +204,19 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
       bool to_local_address = (owned_kinds & kOwnedLip) != 0;
       return drop(w, m, to_local_address ? DropReason::NO_CONN : DropReason::NO_SERVICE);
     }
+    if (p.tcp && svc->synproxy) return synproxy_new_flow(w, s, *svc, m, p, now_us, tx);
     if (p.tcp && !tcp_opens_connection(p.tcp)) return drop(w, m, DropReason::NO_CONN);
     DropReason reason;
+    if (!defend_admit_connection(w, s, *svc, now_us, &reason)) return drop(w, m, reason);
     index = create_connection(w, s, *svc, p, now_us, &hop, &reason);
     if (index == kNoConn) return drop(w, m, reason);
     direction = Direction::INPUT;
+    if (p.tcp && proxy_header_enabled(svc->client_address)) synproxy_track_proxy_header(w, index, svc->client_address, p);
     hop_known = true;
   }
 
   Conn& c = w->conns.records[index];
+  if (p.tcp && synproxy_owns(w->synproxy, index) && synproxy_conn_packet(w, s, index, direction, m, p, now_us, tx)) return;
   if (p.tcp) {
     uint8_t next = tcp_next_state(static_cast<ConnState>(c.state), direction, p.tcp->tcp_flags);
     if (next != c.state) {
@@ -223,7 +237,19 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
   }
   w->counters->event(inbound ? Event::PACKETS_FORWARDED_IN : Event::PACKETS_FORWARDED_OUT);
   fullnat_rewrite(p, c, direction);
+  if (c.flags & kConnToa) toa_process(m, p, c, direction, w->port_mtus[hop.port_index], *w->counters);
   neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);
+}
+
+// Entry points for stages that make or advance connections themselves (SYNPROXY).
+uint32_t fullnat_new_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc, const ParsedPacket& p,
+                                uint64_t now_us, NextHop* hop, DropReason* reason) {
+  return create_connection(w, s, svc, p, now_us, hop, reason);
+}
+
+void fullnat_set_state(Worker* w, Conn& c, uint8_t state) {
+  account_transition(w, c, c.state, state);
+  c.state = state;
 }
 
 }  // namespace pc

@@ -35,6 +35,13 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
 // The caller has checked TTL > 1.
 void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction);
 
+// A new connection for p to svc (scheduled server, LIP + lport, both hash entries), state
+// NONE; *hop = the route to the server. kNoConn with *reason when it cannot be made.
+uint32_t fullnat_new_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc, const ParsedPacket& p,
+                                uint64_t now_us, NextHop* hop, DropReason* reason);
+// Moves c to state with the active/inactive gauges kept right.
+void fullnat_set_state(Worker* w, Conn& c, uint8_t state);
+
 // Expiry bookkeeping (counters, lport); the conn table frees the record after.
 void fullnat_on_expire(void* worker, const Conn& c);
 

@@ -5,16 +5,12 @@
 
 namespace pc {
 
-bool icmp_relay_error(rte_mbuf*, const ParsedPacket&) { return false; }
-
 void icmp_input(rte_mbuf* m, const ParsedPacket& p, uint16_t in_port, const uint8_t* port_mac,
                 WorkerCounters& counters, TxQueues& tx) {
   rte_icmp_hdr* icmp = p.icmp;
   if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
-    if (!icmp_relay_error(m, p)) {
-      rte_pktmbuf_free(m);
-      counters.drop(DropReason::ICMP_UNSUPPORTED);
-    }
+    rte_pktmbuf_free(m);
+    counters.drop(DropReason::ICMP_UNSUPPORTED);
     return;
   }
   // Reply in place: same buffer, same port, back to the MAC it came from

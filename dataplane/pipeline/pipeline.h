@@ -50,11 +50,17 @@ struct WorkerParams {
   rte_mempool* pool = nullptr; // for packets the pipeline generates (ARP, ICMP replies)
   const uint8_t (*port_macs)[6] = nullptr;  // port_macs[i] = MAC of port index i
   uint16_t port_count = 0;
+  const uint16_t* port_mtus = nullptr;      // port_mtus[i] = IP MTU of port index i; null = 1500 each
 };
 
 // Returns null and fills *error on allocation failure (start-up only).
 Worker* worker_create(const WorkerParams& params, std::string* error);
 void worker_destroy(Worker* worker);
+
+// Lets the connection-count schedulers and thresholds of every worker read all
+// workers' per-server gauges (sched/server_load.h). Call once after creating the
+// workers and before any processes packets; without it a worker sees only its own.
+void worker_share_counters(Worker* const* workers, uint16_t count);
 
 // Called by the worker before processing with a snapshot it has not seen yet
 // (old may be null). Resets counters of ids whose generation changed and copies
@@ -74,8 +80,9 @@ void worker_run_timers(Worker* worker, const Snapshot* snapshot, uint64_t now_us
 // Multi-worker reply steering (DESIGN.md §3): the worker index that owns the
 // connection a received frame belongs to, when that can be told from the frame
 // alone — a TCP/UDP packet to a LIP that is not also a service address, whose
-// destination port is an lport (owner = lport % worker_count). Returns -1 when any
-// worker may take the frame (ARP, ICMP, client-side traffic, anything malformed:
+// destination port is an lport (owner = lport % worker_count), or an ICMP error to a
+// LIP quoting such a packet (owner from the quoted lport). Returns -1 when any
+// worker may take the frame (ARP, other ICMP, client-side traffic, anything malformed:
 // the pipeline drops those with a reason). Read-only; safe on any worker thread.
 int packet_owner_worker(const Snapshot* snapshot, const rte_mbuf* m, uint16_t worker_count);
 

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include "pipeline/pipeline.h"
 #include "pipeline/route.h"
+#include "pipeline/sched/mh_table.h"
 
 namespace pc {
 
@@ -71,7 +72,7 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       *error = field("services", i, "protocol") + ": must be 6 (tcp) or 17 (udp), got " + std::to_string(c.protocol);
       return false;
     }
-    if (c.scheduler != SchedulerKind::RR && c.scheduler != SchedulerKind::WRR) {
+    if (static_cast<uint8_t>(c.scheduler) >= kSchedulerKindCount) {
       *error = field("services", i, "scheduler") + ": unknown scheduler";
       return false;
     }
@@ -82,9 +83,15 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     svc.vport = rte_cpu_to_be_16(c.vport);
     svc.scheduler = c.scheduler;
     svc.timeouts = c.timeouts;
+    svc.client_address = c.client_address;
+    svc.synproxy = c.synproxy;
+    svc.sched_flags = c.sched_flags;
+    svc.persistence_timeout = c.persistence_timeout;
+    svc.persistence_netmask = rte_cpu_to_be_32(c.persistence_netmask);
     for (uint32_t lip : c.local_addresses) svc.local_addresses.push_back(rte_cpu_to_be_32(lip));
     Fnv1a fingerprint;
     fingerprint.add(static_cast<uint64_t>(c.scheduler));
+    fingerprint.add(c.sched_flags);
     for (size_t k = 0; k < c.servers.size(); k++) {
       const RealServerConfig& rc = c.servers[k];
       std::string where = field("services", i, "servers") + "[" + std::to_string(k) + "].id";
@@ -102,17 +109,26 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       server.addr = rte_cpu_to_be_32(rc.addr);
       server.port = rte_cpu_to_be_16(rc.port);
       server.weight = rc.weight;
+      server.last_weight = rc.weight;
+      server.upper_threshold = rc.upper_threshold;
+      server.lower_threshold = rc.lower_threshold;
       server.generation = s->version;
       auto old = old_servers.find(rc.id);
       if (old != old_servers.end() && old->second.first == c.id && old->second.second->addr == server.addr &&
-          old->second.second->port == server.port)
+          old->second.second->port == server.port) {
         server.generation = old->second.second->generation;
+        if (rc.weight == 0) server.last_weight = old->second.second->last_weight;  // quiesced: keeps its weight's place
+      }
       fingerprint.add(rc.id);
       fingerprint.add((static_cast<uint64_t>(rc.addr) << 16) | rc.port);
       fingerprint.add(rc.weight);
       svc.servers.push_back(server);
     }
     svc.server_set_fingerprint = fingerprint.value;
+    if (svc.scheduler == SchedulerKind::MH && !maglev_build(&svc)) {
+      *error = field("services", i, "servers") + ": too many servers for a Maglev table";
+      return false;
+    }
     svc.generation = s->version;
     auto old = old_services.find(c.id);
     if (old != old_services.end() && old->second->protocol == svc.protocol && old->second->vip == svc.vip &&
@@ -171,7 +187,9 @@ Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Sna
     return nullptr;
   }
   build_owned(s);
-  if (!route_table_build(cfg, previous, s, error)) {
+  std::vector<uint32_t> service_ids;
+  for (const auto& svc : s->services) service_ids.push_back(svc.id);
+  if (!defense_build(cfg.defense, service_ids, &s->defense, error) || !route_table_build(cfg, previous, s, error)) {
     snapshot_free(s);
     return nullptr;
   }

@@ -9,6 +9,7 @@
 #include <vector>
 #include <rte_byteorder.h>
 #include "core/config.h"
+#include "pipeline/defend/defense_tables.h"
 
 struct rte_lpm;
 
@@ -19,6 +20,11 @@ struct ServerEntry {
   uint32_t addr = 0;   // network order
   uint16_t port = 0;   // network order
   uint32_t weight = 0;
+  // IPVS dest->last_weight: the last weight > 0 this server id had (its weight when
+  // quiesced), so Maglev keeps a quiesced server's slots. 0 if it never had one.
+  uint32_t last_weight = 0;
+  uint32_t upper_threshold = 0;  // see RealServerConfig
+  uint32_t lower_threshold = 0;
   uint64_t generation = 0;
 };
 
@@ -31,6 +37,14 @@ struct ServiceEntry {
   std::vector<uint32_t> local_addresses;  // network order, config order
   std::vector<ServerEntry> servers;       // config order (schedulers walk it as IPVS walks its list)
   Timeouts timeouts;
+  ClientAddress client_address = ClientAddress::NONE;  // copied into each new Conn's flags
+  uint8_t sched_flags = 0;                // SchedFlag bits
+  uint32_t persistence_timeout = 0;       // seconds; 0 = not persistent
+  uint32_t persistence_netmask = 0;       // network order
+  // Maglev lookup table (scheduler mh only): slot -> index into servers, built off the
+  // packet path by sched/mh_table.h; kMaglevNoServer when no server has a weight.
+  std::vector<uint16_t> maglev;
+  bool synproxy = false;
   uint64_t generation = 0;
   // Changes whenever anything a scheduler depends on changes (ids, addresses, ports, weights, order).
   uint64_t server_set_fingerprint = 0;
@@ -77,6 +91,7 @@ struct Snapshot {
   std::vector<ServiceKey> service_index;  // sorted by key
   std::vector<OwnedAddress> owned;        // sorted by addr_host
   RouteTable* routes = nullptr;
+  DefenseTables defense;  // flood defences (pipeline/defend/)
 };
 
 inline uint64_t service_key(uint8_t protocol, uint32_t vip_host, uint16_t vport_host) {

@@ -6,7 +6,9 @@
 #include <rte_prefetch.h>
 #include "pipeline/fullnat.h"
 #include "pipeline/icmp.h"
+#include "pipeline/icmp_relay.h"
 #include "pipeline/parse.h"
+#include "pipeline/defend/defend.h"
 #include "pipeline/worker_state.h"
 
 namespace pc {
@@ -28,6 +30,8 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
   w->params = params;
   for (uint16_t i = 0; i < params.port_count; i++) std::memcpy(w->port_macs[i], params.port_macs[i], 6);
   w->params.port_macs = w->port_macs;  // never keep the caller's pointer
+  for (uint16_t i = 0; i < kMaxPorts; i++) w->port_mtus[i] = params.port_mtus && i < params.port_count ? params.port_mtus[i] : 1500;
+  w->params.port_mtus = w->port_mtus;
   void* counters = rte_zmalloc_socket("pc_worker_counters", sizeof(WorkerCounters), RTE_CACHE_LINE_SIZE, params.socket_id);
   if (!counters) {
     *error = "worker: out of memory for counters";
@@ -40,6 +44,12 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     delete w;
     return nullptr;
   }
+  if (!synproxy_init(&w->synproxy, params.conn_capacity, params.socket_id, error)) {
+    conn_table_destroy(&w->conns);
+    rte_free(w->counters);
+    delete w;
+    return nullptr;
+  }
   neigh_init(&w->neigh, w->port_macs, params.port_count, w->counters, params.pool);
   lport_allocator_init(&w->lports, params.index, params.count);
   w->services.resize(kMaxServiceId + 1);
@@ -47,12 +57,27 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
   w->server_epoch.assign(kMaxServerId + 1, 0);
   Timeouts defaults;
   for (auto& rt : w->services) rt.timeouts = state_timeouts_from(defaults);
+  w->loads.workers[0] = w->counters;  // until worker_share_counters() names all workers
+  w->loads.worker_count = 1;
+  if (!persist_init(&w->persist, params.socket_id)) {
+    *error = "worker: out of memory for persistence templates";
+    worker_destroy(w);
+    return nullptr;
+  }
+  if (!defend_init(&w->defend, params.socket_id)) {
+    *error = "worker: out of memory for UDP source buckets";
+    worker_destroy(w);
+    return nullptr;
+  }
   return w;
 }
 
 void worker_destroy(Worker* w) {
   if (!w) return;
   neigh_destroy(&w->neigh);
+  defend_destroy(&w->defend);
+  persist_destroy(&w->persist);
+  synproxy_destroy(&w->synproxy, w->counters);
   conn_table_destroy(&w->conns);
   for (auto& rt : w->services) delete rt.scheduler;
   rte_free(w->counters);
@@ -66,6 +91,15 @@ static void reset_if_new_generation(TrafficCounters& counters, uint8_t* epoch, u
   counters = TrafficCounters{};
   counters.generation = generation;
   (*epoch)++;
+}
+
+void worker_share_counters(Worker* const* workers, uint16_t count) {
+  if (count > kMaxSchedWorkers) count = kMaxSchedWorkers;
+  for (uint16_t i = 0; i < count; i++) {
+    ServerLoads& loads = workers[i]->loads;
+    for (uint16_t k = 0; k < count; k++) loads.workers[k] = workers[k]->counters;
+    loads.worker_count = count;
+  }
 }
 
 void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
@@ -83,6 +117,8 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
       ServiceRuntime& rt = w->services[svc.id];
       rt.present = true;
       rt.timeouts = state_timeouts_from(svc.timeouts);
+      rt.persistence_netmask = svc.persistence_netmask;
+      rt.persistence_timeout_us = static_cast<uint64_t>(svc.persistence_timeout) * 1000000ull;
       if (!rt.scheduler || rt.scheduler_kind != svc.scheduler) {
         delete rt.scheduler;
         rt.scheduler = scheduler_create(svc.scheduler);  // null only on OOM: new flows then drop NO_REAL_SERVER
@@ -109,6 +145,7 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
     rt.lip_cursor = 0;
   }
   w->present_service_ids.swap(now_present);
+  if (s) defend_adopt(w, *s);
   w->adopted = s;
   w->adopted_version = s ? s->version : 0;
   w->adopted_once = true;
@@ -149,8 +186,9 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   if (!owned) return drop(w, m, DropReason::NOT_FOR_US), false;  // we are not a router
   if (ipv4_is_fragment(p.ip)) return drop(w, m, DropReason::FRAG_DROPPED), false;
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
+  if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted
   if (p.icmp) {
-    icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
+    if (!icmp_relay_error(w, s, m, p, now_us, tx)) icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
     return false;
   }
   if (!fullnat_classify(w, m, p, &pending->key)) return false;
@@ -207,9 +245,13 @@ void worker_process_burst(Worker* w, const Snapshot* s, uint16_t in_port, rte_mb
   }
 }
 
-void worker_run_timers(Worker* w, const Snapshot*, uint64_t now_us, TxQueues& tx) {
+void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& tx) {
   w->now_us = now_us;
+  w->timer_snapshot = s;
+  w->timer_tx = &tx;
   conn_run_timers(&w->conns, now_us, fullnat_on_expire, w);
+  w->timer_snapshot = nullptr;
+  w->timer_tx = nullptr;
   neigh_run_timers(&w->neigh, now_us, tx);
 }
 

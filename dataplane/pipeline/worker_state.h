@@ -6,9 +6,12 @@
 #include "pipeline/conn.h"
 #include "pipeline/lport.h"
 #include "pipeline/neigh.h"
+#include "pipeline/persist.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/sched/scheduler.h"
+#include "pipeline/synproxy.h"
 #include "pipeline/tcp_state.h"
+#include "pipeline/defend/defend.h"
 
 namespace pc {
 
@@ -21,15 +24,23 @@ struct ServiceRuntime {
   uint64_t server_set_fingerprint = 0;
   std::vector<uint16_t> lport_pools;  // worker lport pool of each LIP, snapshot order
   uint32_t lip_cursor = 0;            // round robin over the LIP pool
+  // Persistence (persist.h); kept after removal: ending connections release their template by them.
+  uint32_t persistence_netmask = 0;   // network order
+  uint64_t persistence_timeout_us = 0;
 };
 
 struct Worker {
   WorkerParams params;
   uint8_t port_macs[kMaxPorts][6] = {};
+  uint16_t port_mtus[kMaxPorts] = {};  // what a grown packet (TOA) must still fit
   WorkerCounters* counters = nullptr;
   ConnTable conns;
+  SynproxyTable synproxy;  // parallel to conns.records
   NeighTable neigh;
+  DefendState defend;
   LportAllocator lports;
+  PersistTable persist;  // persistence templates
+  ServerLoads loads;     // every worker's per-server gauges + OVERLOAD flags (sched/server_load.h)
   std::vector<ServiceRuntime> services;  // indexed by service id
   std::vector<uint32_t> present_service_ids;
   // Bumped whenever an id's counters are zeroed for a new generation (see Conn).
@@ -38,6 +49,9 @@ struct Worker {
   const Snapshot* adopted = nullptr;
   uint64_t adopted_version = 0;
   bool adopted_once = false;
+  // Set for the duration of worker_run_timers: expiry may have to send (SYNPROXY client reset).
+  const Snapshot* timer_snapshot = nullptr;
+  TxQueues* timer_tx = nullptr;
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
 };
 

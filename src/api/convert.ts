@@ -45,7 +45,10 @@ function rawTimeouts(timeouts: Timeouts__Output | null | undefined): Record<stri
 
 function rawServer(server: RealServer__Output): Record<string, unknown> {
   // Weight is always sent: proto3 cannot tell 0 from unset, and 0 means quiesced.
-  return { address: server.address, port: server.port, weight: server.weight };
+  return {
+    address: server.address, port: server.port, weight: server.weight,
+    upper_threshold: server.upperThreshold, lower_threshold: server.lowerThreshold,
+  };
 }
 
 export function serviceSpecFromProto(service: VirtualService__Output | null | undefined, path: string): ServiceSpec {
@@ -60,6 +63,11 @@ export function serviceSpecFromProto(service: VirtualService__Output | null | un
     vip: key.vip,
     port: key.port,
     scheduler: service.scheduler === '' ? 'rr' : service.scheduler,
+    client_address: service.clientAddress === '' ? 'none' : service.clientAddress,
+    synproxy: service.synproxy === '' ? 'off' : service.synproxy,
+    sched_flags: service.schedFlags,
+    persistence_timeout: service.persistenceTimeout,
+    persistence_netmask: service.persistenceNetmask,
     local_addresses: service.localAddresses,
     timeouts: rawTimeouts(service.timeouts),
     servers: service.servers.map(rawServer),
@@ -82,8 +90,16 @@ export function serviceToProto(service: Service): VirtualService {
     key: keyToProto(service),
     name: service.name,
     scheduler: service.scheduler,
+    clientAddress: service.clientAddress,
+    synproxy: service.synproxy,
+    schedFlags: [...(service.schedFlags ?? [])],
+    persistenceTimeout: service.persistenceTimeout ?? 0,
+    persistenceNetmask: service.persistenceTimeout ? service.persistenceNetmask ?? '255.255.255.255' : '',
     localAddresses: [...service.localAddresses],
     timeouts,
-    servers: service.servers.map((s): RealServer => ({ address: s.address, port: s.port, weight: s.weight })),
+    servers: service.servers.map((s): RealServer => ({
+      address: s.address, port: s.port, weight: s.weight,
+      upperThreshold: s.upperThreshold ?? 0, lowerThreshold: s.lowerThreshold ?? 0,
+    })),
   };
 }

@@ -7,7 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { ProtoGrpcType } from './generated/portcullis.js';
+import type { ProtoGrpcType as DefenseProtoGrpcType } from './generated/defense.js';
+import type { ProtoGrpcType as PortcullisProtoGrpcType } from './generated/portcullis.js';
+
+/** Both files share package portcullis.v1, so one loaded object holds every service. */
+type ProtoGrpcType = PortcullisProtoGrpcType & DefenseProtoGrpcType;
 
 export const LOADER_OPTIONS: protoLoader.Options = {
   longs: String,
@@ -36,7 +40,7 @@ let cached: LoadedProto | undefined;
 
 export function loadPortcullisProto(): LoadedProto {
   if (!cached) {
-    const definition = protoLoader.loadSync('portcullis/v1/portcullis.proto', {
+    const definition = protoLoader.loadSync(['portcullis/v1/portcullis.proto', 'portcullis/v1/defense.proto'], {
       ...LOADER_OPTIONS,
       includeDirs: [join(repoRoot(), 'proto')],
     });

@@ -1,23 +1,36 @@
 // The gRPC server: VirtualServices + Stats + grpc.health.v1 + reflection (so
 // grpcurl works without the .proto). Unix socket always; TCP only when configured.
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Controller } from '../daemon/controller.js';
+import type { Mitigations } from '../defense/mitigations.js';
+import { defenseHandlers } from './defense.js';
+import type { ApiTls, ApiToken } from '../config/types.js';
+import { authInterceptor, loadTokens } from './auth.js';
 import { loadPortcullisProto } from './proto.js';
-import { statsHandlers, type DaemonInfo, type StatsSource } from './stats.js';
+import { resolveGroupId } from './socket-group.js';
+import type { StatsHub } from '../metrics/stats-hub.js';
+import { statsHandlers, type DaemonInfo } from './stats.js';
 import { virtualServicesHandlers } from './virtual-services.js';
 
 export interface ApiServerOptions {
   socket: string;
-  /** Optional "host:port" for plaintext TCP. */
+  /** Optional "host:port" for TCP: TLS only, every call with a bearer token (src/api/auth.ts). */
   listen?: string;
+  /** Required with listen. */
+  tcpSecurity?: { tls: ApiTls; tokens: ApiToken[] };
+  /** Group (name or gid) that owns the socket; absent = the daemon's group. */
+  socketGroup?: string;
   controller: Controller;
-  dataplane: StatsSource;
+  /** Counters, rates and connection listing of the running data plane. */
+  stats: StatsHub;
   info: DaemonInfo;
+  /** Flood-defence mitigations (portcullis.v1.Defense). */
+  mitigations?: Mitigations;
 }
 
 export interface ApiServer {
@@ -27,11 +40,11 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Stats'];
+const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense'];
 
-function bind(server: grpc.Server, address: string): Promise<number> {
+function bind(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
   });
 }
 
@@ -56,9 +69,12 @@ async function prepareSocket(path: string): Promise<void> {
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { definition, grpcObject } = loadPortcullisProto();
-  const server = new grpc.Server();
+  if (options.listen && !options.tcpSecurity) throw new Error('api.listen: TCP needs api.tls and api.tokens (never plaintext)');
+  const tokens = options.tcpSecurity ? await loadTokens(options.tcpSecurity.tokens) : undefined;
+  const server = new grpc.Server(tokens ? { interceptors: [authInterceptor(tokens)] } : {});
   server.addService(grpcObject.portcullis.v1.VirtualServices.service, virtualServicesHandlers(options.controller));
-  server.addService(grpcObject.portcullis.v1.Stats.service, statsHandlers(options.controller, options.dataplane, options.info));
+  server.addService(grpcObject.portcullis.v1.Stats.service, statsHandlers(options.controller, options.stats, options.info));
+  if (options.mitigations) server.addService(grpcObject.portcullis.v1.Defense.service, defenseHandlers(options.mitigations));
 
   const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICE_NAMES.map((n) => [n, 'SERVING' as const])) });
   health.addToServer(server);
@@ -71,8 +87,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     await bind(server, unixAddress);
     addresses.push(unixAddress);
     await chmod(options.socket, 0o660);
-    if (options.listen) {
-      const port = await bind(server, options.listen);
+    if (options.socketGroup !== undefined) await chown(options.socket, -1, await resolveGroupId(options.socketGroup));
+    if (options.listen && options.tcpSecurity) {
+      const { cert, key } = options.tcpSecurity.tls;
+      const tls = grpc.ServerCredentials.createSsl(null, [{ cert_chain: await readFile(cert), private_key: await readFile(key) }], false);
+      const port = await bind(server, options.listen, tls);
       addresses.push(options.listen.replace(/:\d+$/, `:${port}`));
     }
   } catch (error) {

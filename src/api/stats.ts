@@ -2,12 +2,16 @@
 // back to the keys operators know (via the model). uint64 fields go out as numbers
 // and reach clients as decimal strings (loader option longs: String).
 import type { Controller } from '../daemon/controller.js';
-import type { DataplaneAddon, DataplaneEvent, DropReason, TrafficStats } from '../dataplane/types.js';
+import type { DataplaneEvent, DefenseDropReason, DefenseStats, DropReason, TrafficStats } from '../dataplane/types.js';
+import type { Rates } from '../metrics/estimator.js';
+import type { StatsHub, StatsSource } from '../metrics/stats-hub.js';
 import { keyToProto } from './convert.js';
 import type { GetStatsResponse } from './generated/portcullis/v1/GetStatsResponse.js';
 import type { GetStatusResponse } from './generated/portcullis/v1/GetStatusResponse.js';
 import type { StatsHandlers } from './generated/portcullis/v1/Stats.js';
 import type { TrafficCounters } from './generated/portcullis/v1/TrafficCounters.js';
+import type { TrafficRates } from './generated/portcullis/v1/TrafficRates.js';
+import { connectionsPage, watchStats, zeroStats } from './stats-streams.js';
 import { unary } from './status.js';
 
 // Record<DropReason, true> makes the compiler fail when types.ts gains a reason
@@ -19,16 +23,26 @@ const DROP_REASONS: Record<DropReason, true> = {
   no_real_server: true, no_local_address: true, lport_exhausted: true, conn_table_full: true,
   no_route: true, neigh_unresolved: true, neigh_queue_full: true, tx_full: true,
   mbuf_alloc_failed: true, redirect_ring_full: true,
+  bad_cookie: true, synproxy_hold_full: true, synproxy_handshake_pending: true, synproxy_server_failed: true,
+  acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };
 const EVENTS: Record<DataplaneEvent, true> = {
   rx_packets: true, tx_packets: true, arp_requests_answered: true, arp_requests_sent: true,
   arp_replies_learned: true, icmp_echo_answered: true, conns_created: true, conns_expired: true,
   packets_forwarded_in: true, packets_forwarded_out: true, neigh_queued: true, snapshots_adopted: true,
+  toa_added: true, toa_no_room: true, toa_over_mtu: true, toa_mss_lowered: true,
+  icmp_errors_to_client: true, icmp_errors_to_server: true,
+  synproxy_syn_answered: true, synproxy_cookies_accepted: true, synproxy_server_syns: true, synproxy_server_handshakes: true, synproxy_client_resets: true,
+  persist_templates_created: true, persist_template_hits: true, persist_table_full: true,
+};
+const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
+  acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };
 export const ALL_DROP_REASONS = Object.keys(DROP_REASONS) as DropReason[];
+export const ALL_DEFENSE_DROP_REASONS = Object.keys(DEFENSE_DROP_REASONS) as DefenseDropReason[];
 export const ALL_EVENTS = Object.keys(EVENTS) as DataplaneEvent[];
 
-export type StatsSource = Pick<DataplaneAddon, 'stats' | 'ports'>;
+export type { StatsSource };
 
 export interface DaemonInfo {
   version: string;
@@ -49,6 +63,10 @@ function counters(traffic: TrafficStats | undefined): TrafficCounters {
   };
 }
 
+function rates(r: Rates): TrafficRates {
+  return { cps: r.cps, inPps: r.inPps, outPps: r.outPps, inBps: r.inBps, outBps: r.outBps };
+}
+
 function fillAll<K extends string>(names: K[], values: Partial<Record<K, number>> | undefined): Record<string, number> {
   const result: Record<string, number> = {};
   for (const name of names) result[name] = values?.[name] ?? 0;
@@ -57,8 +75,15 @@ function fillAll<K extends string>(names: K[], values: Partial<Record<K, number>
   return result;
 }
 
-export function buildStatsResponse(controller: Controller, source: StatsSource): GetStatsResponse {
-  const stats = source.stats();
+/** Global (id 0, key unset) first, then every service, zeros included. */
+function defenseStats(controller: Controller, reported: DefenseStats[]): GetStatsResponse['defense'] {
+  const byId = new Map(reported.map((d) => [d.id, d]));
+  const row = (id: number) => ({ passed: byId.get(id)?.passed ?? 0, dropped: fillAll(ALL_DEFENSE_DROP_REASONS, byId.get(id)?.dropped) });
+  return [row(0), ...controller.state.services.map((service) => ({ key: keyToProto(service), ...row(service.id) }))];
+}
+
+export function buildStatsResponse(controller: Controller, hub: StatsHub): GetStatsResponse {
+  const stats = hub.stats();
   const serviceTraffic = new Map(stats.services.map((s) => [s.id, s]));
   const serverTraffic = new Map(stats.servers.map((s) => [s.id, s]));
   return {
@@ -71,11 +96,21 @@ export function buildStatsResponse(controller: Controller, source: StatsSource):
     services: controller.state.services.map((service) => ({
       key: keyToProto(service),
       counters: counters(serviceTraffic.get(service.id)),
+      rates: rates(hub.serviceRates(service.id)),
       servers: service.servers.map((server) => ({
         address: server.address,
         port: server.port,
         counters: counters(serverTraffic.get(server.id)),
+        rates: rates(hub.serverRates(server.id)),
       })),
+    })),
+    defense: defenseStats(controller, stats.defense ?? []),
+    workers: hub.workerLoad(stats).map((load, worker) => ({
+      worker,
+      snapshotVersion: stats.workerVersions[worker] ?? 0,
+      busyCycles: load.busyCycles,
+      idleCycles: load.idleCycles,
+      busyRatio: load.busyRatio,
     })),
   };
 }
@@ -96,12 +131,16 @@ export function buildStatusResponse(controller: Controller, source: StatsSource,
     })),
     services: controller.state.services.length,
     stateFile: controller.stateFile,
+    defaultTimeouts: { ...controller.state.defaultTimeouts },
   };
 }
 
-export function statsHandlers(controller: Controller, source: StatsSource, info: DaemonInfo): StatsHandlers {
+export function statsHandlers(controller: Controller, hub: StatsHub, info: DaemonInfo): StatsHandlers {
   return {
-    GetStats: unary(() => buildStatsResponse(controller, source)),
-    GetStatus: unary(() => buildStatusResponse(controller, source, info)),
+    GetStats: unary(() => buildStatsResponse(controller, hub)),
+    GetStatus: unary(() => buildStatusResponse(controller, hub.source, info)),
+    WatchStats: watchStats(() => buildStatsResponse(controller, hub)),
+    ListConnections: unary((request) => connectionsPage(hub.source, request)),
+    ZeroStats: unary((request) => zeroStats(controller, hub, request)),
   };
 }

@@ -18,6 +18,10 @@ import type { RemoveRealServerRequest } from '../api/generated/portcullis/v1/Rem
 import type { UpdateRealServerRequest } from '../api/generated/portcullis/v1/UpdateRealServerRequest.js';
 import type { UpdateVirtualServiceRequest } from '../api/generated/portcullis/v1/UpdateVirtualServiceRequest.js';
 import type { VirtualService__Output } from '../api/generated/portcullis/v1/VirtualService.js';
+import type { ListConnectionsRequest } from '../api/generated/portcullis/v1/ListConnectionsRequest.js';
+import type { ListConnectionsResponse__Output } from '../api/generated/portcullis/v1/ListConnectionsResponse.js';
+import type { ZeroStatsRequest } from '../api/generated/portcullis/v1/ZeroStatsRequest.js';
+import type { ZeroStatsResponse__Output } from '../api/generated/portcullis/v1/ZeroStatsResponse.js';
 
 export const DEFAULT_SOCKET = '/run/portcullis/portcullis.sock';
 
@@ -56,7 +60,7 @@ export function createClients(address: string = DEFAULT_SOCKET): PortcullisClien
 /** Promise form of one unary RPC, with a deadline (default 5 s). Rejects with the grpc ServiceError. */
 export type Rpc<Req, Res> = (request: Req, timeoutMs?: number) => Promise<Res>;
 
-function rpc<Req, Res>(client: grpc.Client, method: string): Rpc<Req, Res> {
+export function rpc<Req, Res>(client: grpc.Client, method: string): Rpc<Req, Res> {
   return (request, timeoutMs = 5000) => new Promise<Res>((resolve, reject) => {
     // Generated clients expose every method by name; the indexed call is typed by the Rpc signature above.
     const invoke = (client as unknown as Record<string, (r: Req, o: grpc.CallOptions, cb: grpc.requestCallback<Res>) => grpc.ClientUnaryCall>)[method]!;
@@ -79,6 +83,8 @@ export interface PortcullisApi {
   removeRealServer: Rpc<RemoveRealServerRequest, VirtualService__Output>;
   getStats: Rpc<GetStatsRequest, GetStatsResponse__Output>;
   getStatus: Rpc<GetStatusRequest, GetStatusResponse__Output>;
+  listConnections: Rpc<ListConnectionsRequest, ListConnectionsResponse__Output>;
+  zeroStats: Rpc<ZeroStatsRequest, ZeroStatsResponse__Output>;
 }
 
 export function promiseApi(clients: PortcullisClients): PortcullisApi {
@@ -95,6 +101,8 @@ export function promiseApi(clients: PortcullisClients): PortcullisApi {
     removeRealServer: rpc(vs, 'removeRealServer'),
     getStats: rpc(st, 'getStats'),
     getStatus: rpc(st, 'getStatus'),
+    listConnections: rpc(st, 'listConnections'),
+    zeroStats: rpc(st, 'zeroStats'),
   };
 }
 

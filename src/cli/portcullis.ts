@@ -8,6 +8,7 @@ import { ConfigError, configWarnings, loadConfigFile } from '../config/load.js';
 import { runDaemon, StartupError } from '../daemon/run.js';
 import { log } from '../log.js';
 import { connect, DEFAULT_SOCKET } from './client.js';
+import { commandDefend, DEFEND_USAGE } from './defend.js';
 
 const USAGE = `usage:
   portcullis run --config FILE [--state-file PATH] [--socket PATH] [--reset-state]
@@ -17,6 +18,9 @@ const USAGE = `usage:
   portcullis status [--socket PATH|HOST:PORT]
   portcullis stats  [--socket PATH|HOST:PORT] [--json]
                                  uint64 counters are decimal strings in --json output
+  portcullis top    [--socket PATH|HOST:PORT] [--interval MS] [--frames N]
+                                 live view refreshed every second (q quits)
+${DEFEND_USAGE}
   portcullis lab up|down|status  the network-namespace lab
   portcullis demo                lab + daemon with the demo config
 default socket: ${DEFAULT_SOCKET}`;
@@ -103,6 +107,21 @@ async function commandStats(args: string[]): Promise<number> {
   }
 }
 
+async function commandTop(args: string[]): Promise<number> {
+  const { values } = parse(args, { socket: { type: 'string' }, interval: { type: 'string' }, frames: { type: 'string' } });
+  const interval = Number(values.interval ?? 1000);
+  const frames = Number(values.frames ?? 0);
+  if (!Number.isInteger(interval) || interval < 100) throw new UsageError(`top: --interval: expected milliseconds >= 100, got "${values.interval}"`);
+  if (!Number.isInteger(frames) || frames < 0) throw new UsageError(`top: --frames: expected an integer >= 0, got "${values.frames}"`);
+  const { runTop } = await import('./top.js');
+  const clients = connect(values.socket ?? DEFAULT_SOCKET);
+  try {
+    return await runTop(clients, { intervalMs: interval, frames, write: (text) => process.stdout.write(text) });
+  } finally {
+    clients.close();
+  }
+}
+
 async function commandLab(args: string[]): Promise<number> {
   const [action, ...rest] = args;
   if (rest.length > 0 || !['up', 'down', 'status'].includes(action ?? '')) {
@@ -130,6 +149,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await commandRun(args);
       case 'status': return await commandStatus(args);
       case 'stats': return await commandStats(args);
+      case 'top': return await commandTop(args);
+      case 'defend': return await commandDefend(args);
       case 'lab': return await commandLab(args);
       case 'demo': return await commandDemo(args);
       case 'help': case '--help': case '-h':

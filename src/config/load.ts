@@ -1,6 +1,7 @@
 // YAML config → DaemonConfig. Every problem found is collected (one message per
 // problem, each starting with its field path) so an operator fixes them in one go.
 import { readFile } from 'node:fs/promises';
+import { checkTcpSecured, readApiTls, readApiTokens } from './api-security.js';
 import { parseDocument } from 'yaml';
 import {
   joinPath, ModelError, readDefaultTimeouts, readPort, readRoute, readServiceSpec, seedServices,
@@ -9,7 +10,7 @@ import {
 import {
   readChoice, readInteger, readList, readObject, readString, rejectUnknownKeys, type RawObject,
 } from '../model/fields.js';
-import { DEFAULT_SOCKET, DEFAULT_STATE_FILE, type ApiSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
+import { DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -18,9 +19,11 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ['dataplane', 'api', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
+const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
 const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity'] as const;
-const API_KEYS = ['socket', 'listen'] as const;
+const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens'] as const;
+const METRICS_KEYS = ['listen'] as const;
+const DEFENSE_KEYS = ['audit_log'] as const;
 const LCORES = /^[0-9]+([-,@()0-9]*)$/;
 const LISTEN = /^[A-Za-z0-9.\-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/;
 
@@ -61,6 +64,8 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
 
   const dataplane = attempt(() => readDataplane(root.dataplane), defaultDataplane());
   const api = attempt(() => readApi(root.api), { socket: DEFAULT_SOCKET, listen: '' });
+  const metrics = attempt(() => readMetrics(root.metrics), { listen: DEFAULT_METRICS_LISTEN });
+  const defense = attempt(() => readDefense(root.defense), { auditLog: DEFAULT_AUDIT_LOG });
   const stateFile = attempt(
     () => (root.state_file === undefined ? DEFAULT_STATE_FILE : readString(root.state_file, 'state_file', { nonEmpty: true, maxLength: 4096 })),
     DEFAULT_STATE_FILE);
@@ -76,6 +81,8 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
     source,
     dataplane,
     api,
+    metrics,
+    defense,
     stateFile,
     ports: ports.filter((p): p is PortModel => p !== undefined),
     routes: routes.filter((r): r is Route => r !== undefined),
@@ -131,19 +138,50 @@ function readDataplane(value: unknown): DataplaneSettings {
   return result;
 }
 
+/** "host:port" or '' (off); the same check for every listen address. */
+function readListen(value: unknown, path: string): string {
+  const listen = readString(value, path, { maxLength: 256 });
+  if (listen !== '' && !LISTEN.test(listen)) {
+    throw new ModelError('INVALID_ARGUMENT', path, `expected "host:port" like "127.0.0.1:50051", got ${JSON.stringify(listen)}`);
+  }
+  return listen;
+}
+
+function readMetrics(value: unknown): MetricsSettings {
+  const result: MetricsSettings = { listen: DEFAULT_METRICS_LISTEN };
+  if (value === undefined || value === null) return result;
+  const raw = readObject(value, 'metrics');
+  rejectUnknownKeys(raw, METRICS_KEYS, 'metrics');
+  if (raw.listen !== undefined) result.listen = readListen(raw.listen, 'metrics.listen');
+  return result;
+}
+
+function readDefense(value: unknown): DefenseSettings {
+  const result: DefenseSettings = { auditLog: DEFAULT_AUDIT_LOG };
+  if (value === undefined || value === null) return result;
+  const raw = readObject(value, 'defense');
+  rejectUnknownKeys(raw, DEFENSE_KEYS, 'defense');
+  if (raw.audit_log !== undefined) result.auditLog = readString(raw.audit_log, 'defense.audit_log', { nonEmpty: true, maxLength: 4096 });
+  return result;
+}
+
 function readApi(value: unknown): ApiSettings {
   const result: ApiSettings = { socket: DEFAULT_SOCKET, listen: '' };
   if (value === undefined || value === null) return result;
   const raw = readObject(value, 'api');
   rejectUnknownKeys(raw, API_KEYS, 'api');
   if (raw.socket !== undefined) result.socket = readString(raw.socket, 'api.socket', { nonEmpty: true, maxLength: 107 });
-  if (raw.listen !== undefined) {
-    const listen = readString(raw.listen, 'api.listen', { maxLength: 256 });
-    if (listen !== '' && !LISTEN.test(listen)) {
-      throw new ModelError('INVALID_ARGUMENT', 'api.listen', `expected "host:port" like "127.0.0.1:50051", got ${JSON.stringify(listen)}`);
+  if (raw.listen !== undefined) result.listen = readListen(raw.listen, 'api.listen');
+  if (raw.socket_group !== undefined) {
+    const group = readString(raw.socket_group, 'api.socket_group', { nonEmpty: true, maxLength: 32 });
+    if (!/^([a-z_][a-z0-9_.-]*\$?|\d+)$/i.test(group)) {
+      throw new ModelError('INVALID_ARGUMENT', 'api.socket_group', `expected a group name or gid, got ${JSON.stringify(group)}`);
     }
-    result.listen = listen;
+    result.socketGroup = group;
   }
+  if (raw.tls !== undefined) result.tls = readApiTls(raw.tls);
+  if (raw.tokens !== undefined) result.tokens = readApiTokens(raw.tokens);
+  checkTcpSecured(result.listen, result.tls, result.tokens);
   return result;
 }
 

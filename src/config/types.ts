@@ -19,6 +19,28 @@ export interface ApiSettings {
   socket: string;
   /** Optional "host:port" for plaintext TCP; '' = off. */
   listen: string;
+  /** Group (name or gid) given the unix socket (mode 0660); absent = the daemon's own group. */
+  socketGroup?: string;
+  /** Required with listen: the TCP listener speaks TLS only. */
+  tls?: ApiTls;
+  /** Required with listen: bearer tokens accepted on TCP (see src/config/api-security.ts). */
+  tokens?: ApiToken[];
+}
+
+export type ApiRole = 'read-only' | 'operator';
+/** Paths of the PEM certificate chain and private key. */
+export interface ApiTls { cert: string; key: string }
+/** A bearer token read from `file` (whitespace trimmed); `name` is the actor it authenticates. */
+export interface ApiToken { name: string; role: ApiRole; file: string }
+
+export interface MetricsSettings {
+  /** Prometheus /metrics "host:port"; '' = off. */
+  listen: string;
+}
+
+export interface DefenseSettings {
+  /** Append-only JSON-lines log of every mitigation change. */
+  auditLog: string;
 }
 
 export interface DaemonConfig {
@@ -26,6 +48,8 @@ export interface DaemonConfig {
   source: string;
   dataplane: DataplaneSettings;
   api: ApiSettings;
+  metrics: MetricsSettings;
+  defense: DefenseSettings;
   stateFile: string;
   ports: PortModel[];
   routes: Route[];
@@ -36,3 +60,5 @@ export interface DaemonConfig {
 
 export const DEFAULT_SOCKET = '/run/portcullis/portcullis.sock';
 export const DEFAULT_STATE_FILE = '/var/lib/portcullis/state.json';
+export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
+export const DEFAULT_AUDIT_LOG = '/var/lib/portcullis/audit.log';

@@ -7,8 +7,13 @@ import { configBaseState, configWarnings, loadConfigFile } from '../config/load.
 import type { DaemonConfig } from '../config/types.js';
 import type { DataplaneAddon } from '../dataplane/types.js';
 import { log } from '../log.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/prometheus.js';
+import { StatsHub } from '../metrics/stats-hub.js';
 import { checkState, ModelError, seedServices, type DesiredState } from '../model/index.js';
 import { readStateFile, StateFileError } from '../state/file.js';
+import { AuditLog } from '../defense/audit-log.js';
+import { startExpiryTimer } from '../defense/expiry.js';
+import { Mitigations } from '../defense/mitigations.js';
 import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
 
@@ -108,26 +113,56 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   }
 
   let api: ApiServer | undefined;
+  let metrics: MetricsServer | undefined;
+  const hub = new StatsHub(dataplane);
+  let expiry: { stop(): void } | undefined;
   try {
     const controller = new Controller(dataplane, config.stateFile, state);
     const version = await controller.applyInitial();
+    // Mitigations that ended while the daemon was down go at the first tick.
+    const mitigations = new Mitigations(controller, new AuditLog(config.defense.auditLog));
+    expiry = startExpiryTimer(mitigations);
+    hub.start();
+    if (config.metrics.listen) {
+      // Metrics are an aid, not a reason to refuse service: a busy port is a warning.
+      metrics = await startMetricsServer(config.metrics.listen, {
+        hub,
+        state: () => controller.state,
+        connectionCapacity: config.dataplane.connCapacity * config.dataplane.workers,
+      }).catch((error: Error) => {
+        log.warn(`metrics.listen ${config.metrics.listen}: ${error.message}; Prometheus metrics are off`);
+        return undefined;
+      });
+      if (metrics) log.info(`serving Prometheus metrics on http://${metrics.address}/metrics`);
+    }
     api = await startApiServer({
       socket: config.api.socket,
       listen: config.api.listen || undefined,
+      socketGroup: config.api.socketGroup,
+      tcpSecurity: config.api.tls && config.api.tokens ? { tls: config.api.tls, tokens: config.api.tokens } : undefined,
       controller,
-      dataplane,
+      stats: hub,
+      mitigations,
       info: { version: daemonVersion(), startedAt: Date.now(), workers: config.dataplane.workers, polling: config.dataplane.polling },
     });
     log.info(`serving gRPC on ${api.addresses.join(', ')}; ${state.services.length} service(s), snapshot ${version}`);
     const server = api;
+    const metricsServer = metrics;
+    const expiryTimer = expiry;
     return {
       readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
       async stop() {
+        expiryTimer.stop();
+        hub.stop();
+        await metricsServer?.close();
         await server.close();
         dataplane.stop();
       },
     };
   } catch (error) {
+    expiry?.stop();
+    hub.stop();
+    await metrics?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     dataplane.stop();
     throw new StartupError(`start-up failed: ${(error as Error).message}`, 1);

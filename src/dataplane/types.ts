@@ -10,12 +10,23 @@ export type DropReason =
   | 'frag_dropped' | 'ttl_exceeded' | 'icmp_unsupported' | 'no_service' | 'no_conn'
   | 'no_real_server' | 'no_local_address' | 'lport_exhausted' | 'conn_table_full'
   | 'no_route' | 'neigh_unresolved' | 'neigh_queue_full' | 'tx_full'
-  | 'mbuf_alloc_failed' | 'redirect_ring_full';
+  | 'mbuf_alloc_failed' | 'redirect_ring_full'
+  | DefenseDropReason
+  | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed';
+
+/** Drop reasons the flood defences give (dataplane/core/defense_counters.h, same order). */
+export type DefenseDropReason =
+  | 'acl_denied' | 'udp_source_rate_limited' | 'udp_service_rate_limited'
+  | 'conn_rate_limited' | 'conn_limit_reached';
 
 export type DataplaneEvent =
   | 'rx_packets' | 'tx_packets' | 'arp_requests_answered' | 'arp_requests_sent'
   | 'arp_replies_learned' | 'icmp_echo_answered' | 'conns_created' | 'conns_expired'
-  | 'packets_forwarded_in' | 'packets_forwarded_out' | 'neigh_queued' | 'snapshots_adopted';
+  | 'packets_forwarded_in' | 'packets_forwarded_out' | 'neigh_queued' | 'snapshots_adopted'
+  | 'synproxy_syn_answered' | 'synproxy_cookies_accepted' | 'synproxy_server_syns' | 'synproxy_server_handshakes' | 'synproxy_client_resets'
+  | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered'
+  | 'icmp_errors_to_client' | 'icmp_errors_to_server'
+  | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -25,6 +36,9 @@ export type AddonErrorCode =
   | 'PORT_FAILED'       // probe/configure/start of a port failed (message names port and device)
   | 'NOMEM'             // mempool/table allocation failed
   | 'CONFIG_REJECTED';  // snapshot_build refused the config (message names the field)
+
+/** Per-service client-address carriage (FullNAT hides the client from the real server). */
+export type ClientAddressMode = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2';
 
 export type PollingMode = 'busy' | 'adaptive';
 
@@ -74,14 +88,33 @@ export interface DataplaneRealServer {
   address: string;
   port: number;
   weight: number;    // 0 = quiesced
+  /** ipvsadm -x: at this many connections (active + inactive, all workers) no new ones; absent/0 = none. */
+  upperThreshold?: number;
+  /** ipvsadm -y: new connections resume below this; absent/0 = below 3/4 of upperThreshold. */
+  lowerThreshold?: number;
 }
+
+/** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
+export type DataplaneScheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sed' | 'nq' | 'dh' | 'sh' | 'lblc' | 'lblcr' | 'mh' | 'fo';
+/** ipvsadm -b: sh-fallback/mh-fallback (try another server when the hashed one is unusable), sh-port/mh-port (hash the source port too). */
+export type DataplaneSchedFlag = 'sh-fallback' | 'sh-port' | 'mh-fallback' | 'mh-port';
 
 export interface DataplaneService {
   id: number;        // 1..4095
   protocol: 'tcp' | 'udp';
   vip: string;
   port: number;
-  scheduler: 'rr' | 'wrr';
+  scheduler: DataplaneScheduler;
+  /** Absent = none. */
+  schedFlags?: DataplaneSchedFlag[];
+  /** Persistence (ipvsadm -p): seconds a client network keeps its server after its last connection; absent/0 = off. */
+  persistenceTimeout?: number;
+  /** ipvsadm -M: client addresses are ANDed with this to form the network; absent = "255.255.255.255". */
+  persistenceNetmask?: string;
+  /** How real servers learn the client address; absent = 'none'. proxy_v1/v2 forward like none for now. */
+  clientAddress?: ClientAddressMode;
+  /** SYNPROXY: answer SYNs with cookies, open the server side only after a valid ACK; absent = false. */
+  synproxy?: boolean;
   localAddresses: string[];
   timeouts: DataplaneTimeouts;  // seconds
   servers: DataplaneRealServer[];
@@ -93,6 +126,48 @@ export interface DataplaneConfig {
   /** Static routes; connected routes come from port addresses. via omitted = on-link. */
   routes: { prefix: string; via?: string; port: string }[];
   services: DataplaneService[];
+  /** Flood defences (dataplane/pipeline/defend/); absent = none. */
+  defense?: DataplaneDefense;
+}
+
+/** CIDR list: longest prefix wins; no (unexpired) match = `default` (absent = 'allow'). */
+export interface DataplaneAcl {
+  default?: 'allow' | 'deny';
+  /** prefix "a.b.c.d/len" (host bits zero); ttlMs: the entry stops matching that long after the
+   *  worker's first packet under this config (the control plane also removes it on expiry). */
+  entries: { prefix: string; action: 'allow' | 'deny'; ttlMs?: number }[];
+}
+
+/** Token bucket: pps tokens per second, at most burst tokens. */
+export interface DataplaneRate { pps: number; burst: number }
+
+export interface DataplaneServiceDefense {
+  serviceId: number;
+  acl?: DataplaneAcl;
+  /** Per (service, source address) bucket, per worker (a source's packets reach one worker). */
+  udpPerSource?: DataplaneRate;
+  /** The whole service; split evenly between workers. */
+  udpPerService?: DataplaneRate;
+  /** New connections/s for the whole service; split evenly between workers. */
+  newConnRate?: DataplaneRate;
+  /** Concurrent connections for the whole service (each worker caps ceil(max / workers)); 0/absent = none. */
+  maxConns?: number;
+}
+
+export interface DataplaneDefense {
+  /** Checked for every packet to a VIP before the service's own list. */
+  acl?: DataplaneAcl;
+  /** Per-source UDP buckets per worker (bounded table, LRU eviction within a set; default 65536). */
+  sourceBuckets?: number;
+  services?: DataplaneServiceDefense[];
+}
+
+/** What the defences did for one service (id 0 = traffic to a VIP that matched no service). */
+export interface DefenseStats {
+  id: number;
+  /** Packets checked by a configured defence and let through (counted only while some defence is configured). */
+  passed: number;
+  dropped: Record<DefenseDropReason, number>;
 }
 
 export interface TrafficStats {
@@ -111,13 +186,22 @@ export interface DataplaneStats {
   snapshotVersion: number;
   /** Version each worker runs (index = worker). */
   workerVersions: number[];
+  /** Live mode: TSC cycles each worker spent in loop iterations that received packets / that did not (sleeps included). */
+  workerBusyCycles: number[];
+  workerIdleCycles: number[];
+  /** TSC frequency, to turn cycles into seconds. */
+  tscHz: number;
   connections: number;
+  /** Packet mbufs currently allocated (held by rings, queues or in flight); returns to its idle baseline when traffic stops. */
+  mbufsInUse: number;
   drops: Record<DropReason, number>;
   events: Record<DataplaneEvent, number>;
   ports: PortStats[];
   /** Only ids present in the current snapshot. */
   services: TrafficStats[];
   servers: TrafficStats[];
+  /** Flood defences: id 0 first, then the ids present in the current snapshot. */
+  defense: DefenseStats[];
 }
 
 export interface ConnectionEntry {
@@ -144,7 +228,8 @@ export interface DataplaneAddon {
   /** Builds and publishes a snapshot; returns its version. Throws CONFIG_REJECTED leaving the old one live. */
   apply(config: DataplaneConfig): { version: number };
   stats(): DataplaneStats;
-  /** Test mode (or live when stopped workers); cursor paging. */
+  /** Cursor paging (cursor = connections already seen, limit <= 65536). Live mode: each worker copies its
+   *  page at its next loop iteration; throws ESTATE if a worker does not answer within 500 ms. */
   connections(cursor: number, limit: number): ConnectionEntry[];
   /** Stops workers and ports. Live mode also cleans up EAL (then start() throws EAL_GONE). Harmless when not started. */
   stop(): void;

@@ -4,6 +4,7 @@
 // lab's four LIPs. The e2e tests run the same text (with their own socket
 // and state file) so the demo is what gets tested.
 
+import { dirname, join } from 'node:path';
 import {
   GATEWAY_INSIDE_ADDRESS, GATEWAY_INSIDE_DEVICE, GATEWAY_OUTSIDE_ADDRESS, GATEWAY_OUTSIDE_DEVICE,
   HTTP_PORT, INSIDE_PREFIX_LENGTH, LOCAL_ADDRESSES, OUTSIDE_PREFIX_LENGTH, REAL_SERVERS, UDP_ECHO_PORT, VIP,
@@ -18,13 +19,14 @@ function serverList(port: number): string {
     .join('\n');
 }
 
-/** The demo configuration with the given API socket and state file. */
+/** The demo configuration with the given API socket and state file (the audit log goes next to it). */
 export function demoConfigYaml(paths: { socket?: string; stateFile?: string } = {}): string {
   const localAddresses = `[${LOCAL_ADDRESSES.join(', ')}]`;
   return `# Portcullis demo: the lab of \`portcullis lab up\` behind one VIP.
 dataplane: { workers: 1, lcores: "0-1", polling: adaptive, memory_mb: 512, hugepages: auto, conn_capacity: 262144 }
 api: { socket: ${JSON.stringify(paths.socket ?? DEMO_SOCKET_PATH)} }
 state_file: ${JSON.stringify(paths.stateFile ?? DEMO_STATE_FILE_PATH)}
+defense: { audit_log: ${JSON.stringify(join(dirname(paths.stateFile ?? DEMO_STATE_FILE_PATH), 'audit.log'))} }
 ports:
   - { name: outside, device: "${GATEWAY_OUTSIDE_DEVICE}", addresses: [${GATEWAY_OUTSIDE_ADDRESS}/${OUTSIDE_PREFIX_LENGTH}] }
   - { name: inside, device: "${GATEWAY_INSIDE_DEVICE}", addresses: [${GATEWAY_INSIDE_ADDRESS}/${INSIDE_PREFIX_LENGTH}] }

@@ -5,15 +5,19 @@
 //           GET anything else  {"server":"rsN","peer":"<ip>:<port>","path":"/..."}
 //           where peer is the source the server saw (a LIP under FullNAT).
 //   UDP 7   echo: every datagram is sent back unchanged to its source.
+//   TCP 81  for proxy_v1/proxy_v2 services: reads the PROXY header, then one request head,
+//           and answers {"server","peer","client":"<ip>:<port> from the header","path"}.
 // It prints `lab-server <name> ready` once both sockets listen; labUp waits
 // for that line in the server's log file.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createSocket } from 'node:dgram';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { Readable, pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { patternChunks } from './pattern.js';
+import { parseProxyHeader } from './proxy-protocol.js';
 
 const MAX_DOWNLOAD_BYTES = 4 * 1024 ** 3;
 const PACING_INTERVAL_MS = 50;
@@ -67,6 +71,39 @@ function handle(request: IncomingMessage, response: ServerResponse): void {
   response.end(body);
 }
 
+const PROXY_PORT = 81;
+
+// A PROXY-protocol-speaking HTTP/1.0 responder: enough for curl and the e2e tests.
+function handleProxied(socket: Socket): void {
+  let buffered = Buffer.alloc(0);
+  let client: string | undefined;
+  socket.setTimeout(10_000, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    if (client === undefined) {
+      const header = parseProxyHeader(buffered);
+      if (header.kind === 'incomplete') return;
+      if (header.kind === 'invalid') {
+        socket.end(`HTTP/1.0 400 Bad Request\r\ncontent-type: text/plain\r\n\r\nno PROXY header: ${header.reason}\n`);
+        return;
+      }
+      client = header.source ? `${header.source.address}:${header.source.port}` : '';
+      buffered = buffered.subarray(header.length);
+    }
+    const headEnd = buffered.indexOf('\r\n\r\n');
+    if (headEnd < 0) return;
+    const path = buffered.subarray(0, headEnd).toString('latin1').split(' ')[1] ?? '/';
+    const body = JSON.stringify({ server: serverName, peer: `${socket.remoteAddress}:${socket.remotePort}`, client, path });
+    socket.end(`HTTP/1.0 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  });
+}
+const proxyServer = createTcpServer(handleProxied);
+proxyServer.on('error', (error) => {
+  console.error(`lab-server ${serverName}: proxy: ${error.message}`);
+  process.exit(1);
+});
+
 const httpServer = createServer(handle);
 httpServer.on('clientError', (_error, socket) => socket.destroy());
 const udpServer = createSocket('udp4');
@@ -83,6 +120,7 @@ httpServer.on('error', (error) => {
 await Promise.all([
   new Promise<void>((resolve) => httpServer.listen({ port: httpPort, host: '0.0.0.0', backlog: 4096 }, resolve)),
   new Promise<void>((resolve) => udpServer.bind(udpPort, '0.0.0.0', resolve)),
+  new Promise<void>((resolve) => proxyServer.listen({ port: PROXY_PORT, host: '0.0.0.0', backlog: 1024 }, resolve)),
 ]);
 console.log(`lab-server ${serverName} ready`);
 

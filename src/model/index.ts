@@ -2,8 +2,12 @@
 export * from './errors.js';
 export * from './types.js';
 export * from './validate.js';
+export * from './scheduling.js';
 export * from './check.js';
 export * from './ops.js';
 export * from './snapshot.js';
 export { allocateIds } from './ids.js';
 export * from './fields.js';
+export * from './defense.js';
+export * from './defense-persist.js';
+export { buildDefenseConfig } from './defense-snapshot.js';

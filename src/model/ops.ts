@@ -56,7 +56,7 @@ export function createService(current: DesiredState, spec: ServiceSpec, path = '
 }
 
 /**
- * Replaces name, scheduler, LIP pool and timeouts; servers only when
+ * Replaces name, scheduler, client address, LIP pool and timeouts; servers only when
  * replaceServers (those still listed keep their ids).
  */
 export function updateService(current: DesiredState, spec: ServiceSpec, replaceServers: boolean, path = 'service'): ChangeResult<Service> {
@@ -64,6 +64,14 @@ export function updateService(current: DesiredState, spec: ServiceSpec, replaceS
   const service = findService(state, spec, joinPath(path, 'key'));
   service.name = spec.name;
   service.scheduler = spec.scheduler;
+  delete service.schedFlags;
+  delete service.persistenceTimeout;
+  delete service.persistenceNetmask;
+  if (spec.schedFlags) service.schedFlags = [...spec.schedFlags];
+  if (spec.persistenceTimeout) service.persistenceTimeout = spec.persistenceTimeout;
+  if (spec.persistenceNetmask) service.persistenceNetmask = spec.persistenceNetmask;
+  service.clientAddress = spec.clientAddress;
+  service.synproxy = spec.synproxy;
   service.localAddresses = [...spec.localAddresses];
   service.timeouts = { ...spec.timeouts };
   if (replaceServers) service.servers = assignServerIds(state, spec.servers, service.servers);
@@ -98,6 +106,10 @@ export function updateServer(current: DesiredState, key: ServiceKey, spec: Serve
   const server = service.servers.find((s) => endpoint(s) === endpoint(spec));
   if (!server) throw new ModelError('NOT_FOUND', path, `real server ${endpoint(spec)} does not exist in ${serviceKeyText(key)}`);
   server.weight = spec.weight;
+  delete server.upperThreshold;
+  delete server.lowerThreshold;
+  if (spec.upperThreshold) server.upperThreshold = spec.upperThreshold;
+  if (spec.lowerThreshold) server.lowerThreshold = spec.lowerThreshold;
   const warnings = checkState(state, { serviceId: service.id, path: 'service' });
   return { state, result: service, warnings };
 }

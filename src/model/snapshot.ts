@@ -1,6 +1,7 @@
 // Desired state → the addon's DataplaneConfig. Per-service timeouts are resolved
 // here (service override, else daemon default) so the data plane never merges.
 import type { DataplaneConfig, DataplaneService } from '../dataplane/types.js';
+import { buildDefenseConfig } from './defense-snapshot.js';
 import type { DesiredState, Service, Timeouts } from './types.js';
 
 export function resolveTimeouts(service: Service, defaults: Timeouts): Timeouts {
@@ -8,7 +9,9 @@ export function resolveTimeouts(service: Service, defaults: Timeouts): Timeouts 
 }
 
 export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
+  const defense = buildDefenseConfig(state);
   return {
+    ...(defense ? { defense } : {}),
     ports: state.ports.map((p) => ({ name: p.name, addresses: [...p.addresses] })),
     routes: state.routes.map((r) => (r.via ? { prefix: r.prefix, via: r.via, port: r.port } : { prefix: r.prefix, port: r.port })),
     services: state.services.map((s): DataplaneService => ({
@@ -17,9 +20,17 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
       vip: s.vip,
       port: s.port,
       scheduler: s.scheduler,
+      ...(s.schedFlags?.length ? { schedFlags: [...s.schedFlags] } : {}),
+      ...(s.persistenceTimeout ? { persistenceTimeout: s.persistenceTimeout, persistenceNetmask: s.persistenceNetmask ?? '255.255.255.255' } : {}),
+      clientAddress: s.clientAddress,
+      synproxy: s.synproxy === 'on',
       localAddresses: [...s.localAddresses],
       timeouts: resolveTimeouts(s, state.defaultTimeouts),
-      servers: s.servers.map((r) => ({ id: r.id, address: r.address, port: r.port, weight: r.weight })),
+      servers: s.servers.map((r) => ({
+        id: r.id, address: r.address, port: r.port, weight: r.weight,
+        ...(r.upperThreshold ? { upperThreshold: r.upperThreshold } : {}),
+        ...(r.lowerThreshold ? { lowerThreshold: r.lowerThreshold } : {}),
+      })),
     })),
   };
 }

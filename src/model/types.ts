@@ -1,11 +1,27 @@
 // The desired state: what the operator asked for, with the stable ids the model
 // assigned. Plain data, never mutated in place: every change builds a new copy.
 
+import type { Mitigation } from './defense.js';
+
 export type Protocol = 'tcp' | 'udp';
-export type Scheduler = 'rr' | 'wrr';
+/** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
+export type Scheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sed' | 'nq' | 'dh' | 'sh' | 'lblc' | 'lblcr' | 'mh' | 'fo';
+/** ipvsadm -b: sh-* apply to sh, mh-* to mh. */
+export type SchedFlag = 'sh-fallback' | 'sh-port' | 'mh-fallback' | 'mh-port';
 
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp'];
-export const SCHEDULERS: readonly Scheduler[] = ['rr', 'wrr'];
+export const SCHEDULERS: readonly Scheduler[] = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'dh', 'sh', 'lblc', 'lblcr', 'mh', 'fo'];
+export const SCHED_FLAGS: readonly SchedFlag[] = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'];
+
+/**
+ * How real servers learn the client address FullNAT hides: toa = TCP option 254 in the
+ * handshake ACK and first data segment; proxy_v1/v2 = PROXY protocol header.
+ */
+export type ClientAddress = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2';
+export const CLIENT_ADDRESS_MODES: readonly ClientAddress[] = ['none', 'toa', 'proxy_v1', 'proxy_v2'];
+/** SYNPROXY per service ('auto' comes with flood defences). */
+export type SynproxyMode = 'off' | 'on';
+export const SYNPROXY_MODES: readonly SynproxyMode[] = ['off', 'on'];
 
 /** Bounds mirrored from dataplane/core/config.h and IPVS. */
 export const LIMITS = {
@@ -17,6 +33,10 @@ export const LIMITS = {
   maxServersPerService: 65535,
   maxWeight: 65535,
   maxServiceName: 64,
+  /** ipvsadm -x / -y range. */
+  maxThreshold: 65535,
+  /** ipvsadm -p without a value. */
+  defaultPersistenceSeconds: 300,
   /** ipvsadm's MAX_TIMEOUT (31 days), in seconds. */
   maxTimeoutSeconds: 86400 * 31,
 } as const;
@@ -70,6 +90,10 @@ export interface ServerSpec {
   port: number;
   /** 0..65535; 0 = quiesced (no new connections). */
   weight: number;
+  /** ipvsadm -x, 1..65535: at this many connections no new ones (OVERLOAD). Absent = none. */
+  upperThreshold?: number;
+  /** ipvsadm -y, 1..upper: new connections resume below this. Absent = below 3/4 of upper. */
+  lowerThreshold?: number;
 }
 
 export interface Server extends ServerSpec {
@@ -81,6 +105,17 @@ export interface Server extends ServerSpec {
 export interface ServiceSpec extends ServiceKey {
   name: string;
   scheduler: Scheduler;
+  /** ipvsadm -b; absent = none. */
+  schedFlags?: SchedFlag[];
+  /** ipvsadm -p, seconds 1..31 days: a client network keeps its server that long after its last
+   *  connection. Absent = not persistent. */
+  persistenceTimeout?: number;
+  /** ipvsadm -M, contiguous dotted mask; only with persistenceTimeout. Absent = 255.255.255.255. */
+  persistenceNetmask?: string;
+  /** Default 'none'. */
+  clientAddress: ClientAddress;
+  /** Default 'off'. */
+  synproxy: SynproxyMode;
   localAddresses: string[];
   /** Per-service overrides; missing fields inherit the daemon default. */
   timeouts: Partial<Timeouts>;
@@ -116,6 +151,8 @@ export interface DesiredState {
   /** Where the next id search starts, so a freed id is not handed out again at once. */
   nextServiceId: number;
   nextServerId: number;
+  /** Flood defences (src/model/defense.ts); absent = none. */
+  mitigations?: Mitigation[];
 }
 
 export function serviceKeyText(key: ServiceKey): string {

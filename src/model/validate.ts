@@ -8,12 +8,13 @@ import {
   readInterfaceAddress, readMac, readNetwork,
 } from './fields.js';
 import {
-  DEFAULT_TIMEOUTS, LIMITS, PROTOCOLS, SCHEDULERS, TIMEOUT_FIELDS,
+  CLIENT_ADDRESS_MODES, DEFAULT_TIMEOUTS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS, TIMEOUT_FIELDS,
   type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type Timeouts,
 } from './types.js';
+import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
-const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'local_addresses', 'timeouts', 'servers'] as const;
-const SERVER_KEYS = ['address', 'port', 'weight'] as const;
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'local_addresses', 'timeouts', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
+const SERVER_KEYS = ['address', 'port', 'weight', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
 const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu'] as const;
 const ROUTE_KEYS = ['prefix', 'via', 'port'] as const;
@@ -57,6 +58,7 @@ export function readServer(value: unknown, path: string): ServerSpec {
     address: readIpv4(raw.address, joinPath(path, 'address')),
     port: readPortNumber(raw.port, joinPath(path, 'port')),
     weight: raw.weight === undefined ? 1 : readInteger(raw.weight, joinPath(path, 'weight'), 0, LIMITS.maxWeight),
+    ...readThresholdFields(raw, path),
   };
 }
 
@@ -77,6 +79,13 @@ function invalidDuplicate(path: string, what: string) {
   return invalid(path, 'an entry not listed before (duplicate)', what);
 }
 
+/** 'off' | 'on'; absent or '' = 'off'. YAML 1.1 readers turn bare on/off into booleans: accepted too. */
+function readSynproxy(value: unknown, path: string): ServiceSpec['synproxy'] {
+  if (value === undefined || value === '') return 'off';
+  if (typeof value === 'boolean') return value ? 'on' : 'off';
+  return readChoice(value, path, SYNPROXY_MODES);
+}
+
 /** A whole service: key, scheduler (default rr), LIP pool, timeouts, servers. */
 export function readServiceSpec(value: unknown, path: string): ServiceSpec {
   const raw = readObject(value, path);
@@ -92,12 +101,18 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     if (seenServers.has(endpoint)) throw invalidDuplicate(joinPath(serversPath, i), endpoint);
     seenServers.add(endpoint);
   });
+  const scheduler = raw.scheduler === undefined ? 'rr' : readChoice(raw.scheduler, joinPath(path, 'scheduler'), SCHEDULERS);
   return {
     name,
     protocol: readChoice(raw.protocol, joinPath(path, 'protocol'), PROTOCOLS),
     vip: readIpv4(raw.vip, joinPath(path, 'vip')),
     port: readPortNumber(raw.port, joinPath(path, 'port')),
-    scheduler: raw.scheduler === undefined ? 'rr' : readChoice(raw.scheduler, joinPath(path, 'scheduler'), SCHEDULERS),
+    scheduler,
+    ...readSchedulingFields(raw, path, scheduler),
+    clientAddress: raw.client_address === undefined || raw.client_address === ''
+      ? 'none'
+      : readChoice(raw.client_address, joinPath(path, 'client_address'), CLIENT_ADDRESS_MODES),
+    synproxy: readSynproxy(raw.synproxy, joinPath(path, 'synproxy')),
     localAddresses: readUniqueAddresses(raw.local_addresses, joinPath(path, 'local_addresses'), LIMITS.maxLocalAddressesPerService),
     timeouts: readTimeoutOverrides(raw.timeouts, joinPath(path, 'timeouts')),
     servers,

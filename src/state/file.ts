@@ -6,8 +6,8 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readInteger, readList, readObject } from '../model/fields.js';
 import {
-  joinPath, LIMITS, ModelError, readServiceSpec, TIMEOUT_FIELDS,
-  type DesiredState, type Service,
+  joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
+  type DesiredState, type Mitigation, type Service,
 } from '../model/index.js';
 
 export const STATE_FORMAT = 1;
@@ -16,6 +16,8 @@ export interface PersistedState {
   services: Service[];
   nextServiceId: number;
   nextServerId: number;
+  /** Flood defences; absent in files written before issue 5. */
+  mitigations?: Mitigation[];
 }
 
 export class StateFileError extends Error {
@@ -39,18 +41,23 @@ function serviceToJson(service: Service): Record<string, unknown> {
     vip: service.vip,
     port: service.port,
     scheduler: service.scheduler,
+    client_address: service.clientAddress,
+    synproxy: service.synproxy,
     local_addresses: service.localAddresses,
     timeouts,
-    servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight })),
+    ...schedulingToRaw(service),
+    servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight, ...thresholdsToRaw(s) })),
   };
 }
 
-export function serializeState(state: Pick<DesiredState, 'services' | 'nextServiceId' | 'nextServerId'>): string {
+export function serializeState(state: Pick<DesiredState, 'services' | 'nextServiceId' | 'nextServerId' | 'mitigations'>): string {
   return `${JSON.stringify({
     format: STATE_FORMAT,
     next_service_id: state.nextServiceId,
     next_server_id: state.nextServerId,
     services: state.services.map(serviceToJson),
+    // Only when present, so a file without defences reads the same to an older daemon.
+    ...(state.mitigations?.length ? { mitigations: state.mitigations.map(mitigationToRaw) } : {}),
   }, null, 2)}\n`;
 }
 
@@ -89,6 +96,7 @@ export function parseState(text: string): PersistedState {
     services,
     nextServiceId: root.next_service_id === undefined ? 1 : readInteger(root.next_service_id, 'next_service_id', 1, LIMITS.maxServiceId),
     nextServerId: root.next_server_id === undefined ? 1 : readInteger(root.next_server_id, 'next_server_id', 1, LIMITS.maxServerId),
+    ...(root.mitigations !== undefined ? { mitigations: readMitigations(root.mitigations, 'mitigations') } : {}),
   };
 }
 

@@ -13,12 +13,24 @@ export function testConfig(dir: string, services = ''): string {
   return `dataplane: { workers: 1, lcores: "0-1", polling: adaptive, memory_mb: 256, hugepages: "off", conn_capacity: 4096 }
 api: { socket: ${join(dir, 'api.sock')} }
 state_file: ${join(dir, 'state.json')}
+defense: { audit_log: ${join(dir, 'audit.log')} }
 ports:
   - { name: outside, device: ring, addresses: [198.18.0.254/24] }
   - { name: inside, device: ring, addresses: [198.19.0.254/24] }
 services:${services || ' []'}
 `;
 }
+
+/** `services:` YAML for one TCP service "web" 198.18.0.10:80 -> 198.19.0.1:80 via LIP 198.19.0.200. */
+export const WEB_SEED = `
+  - name: web
+    protocol: tcp
+    vip: 198.18.0.10
+    port: 80
+    local_addresses: [198.19.0.200]
+    servers:
+      - { address: 198.19.0.1, port: 80, weight: 1 }
+`;
 
 export async function writeConfig(dir: string, services = ''): Promise<string> {
   const path = join(dir, 'config.yaml');

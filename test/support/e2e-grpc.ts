@@ -16,12 +16,12 @@ type Message = Record<string, any>;
 
 export interface PortcullisClient {
   /** Calls `<service>.<method>` with a deadline; rejects with the gRPC error (code, details). */
-  call(service: 'VirtualServices' | 'Stats', method: string, request: Message, deadlineMs?: number): Promise<Message>;
+  call(service: 'VirtualServices' | 'Stats' | 'Defense', method: string, request: Message, deadlineMs?: number): Promise<Message>;
   close(): void;
 }
 
 export function connectPortcullis(socketPath: string): PortcullisClient {
-  const definition = protoLoader.loadSync('portcullis/v1/portcullis.proto', {
+  const definition = protoLoader.loadSync(['portcullis/v1/portcullis.proto', 'portcullis/v1/defense.proto'], {
     includeDirs: [PROTO_ROOT], keepCase: false, longs: String, enums: String, defaults: true, oneofs: true,
   });
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
@@ -32,6 +32,7 @@ export function connectPortcullis(socketPath: string): PortcullisClient {
   const clients = {
     VirtualServices: new loaded.portcullis.v1.VirtualServices!(address, credentials),
     Stats: new loaded.portcullis.v1.Stats!(address, credentials),
+    Defense: new loaded.portcullis.v1.Defense!(address, credentials),
   };
   return {
     call(service, method, request, deadlineMs = DEFAULT_DEADLINE_MS) {
@@ -50,6 +51,7 @@ export function connectPortcullis(socketPath: string): PortcullisClient {
     close() {
       clients.VirtualServices.close();
       clients.Stats.close();
+      clients.Defense.close();
     },
   };
 }

@@ -3,11 +3,12 @@
 // namespaces. Every wait is bounded; stopGateway always tears everything down.
 
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoConfigYaml } from '../../src/lab/demo-config.js';
-import { startDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
+import { portcullisCliPath, startDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
 import { CLIENT, labDown, labUp } from '../../src/lab/lab.js';
 import { nodeScriptArgv } from '../../src/lab/node-script.js';
 import { connectPortcullis, type PortcullisClient } from './e2e-grpc.js';
@@ -94,4 +95,41 @@ export async function stopGateway(gateway: Gateway | undefined): Promise<number 
     if (gateway) await rm(gateway.workDir, { recursive: true, force: true });
   }
   return ended;
+}
+
+/**
+ * One gateway shared by the tests of a suite that run in order: the first test calls
+ * start() (so a start-up failure is that test's failure, with its message), later
+ * tests call running() (which repeats why start-up failed), the suite's `after`
+ * hook calls stop().
+ */
+export interface SharedGateway {
+  start(): Promise<Gateway>;
+  running(): Gateway;
+  stop(): Promise<void>;
+}
+
+export function sharedGateway(): SharedGateway {
+  let gateway: Gateway | undefined;
+  let startError: unknown = 'the first test did not run';
+  return {
+    async start() {
+      try {
+        if (!existsSync(portcullisCliPath())) throw new Error(`${portcullisCliPath()} is missing: run \`npm run build\``);
+        gateway = await withTimeout(startGateway(), 90_000, 'lab up + daemon ready');
+        return gateway;
+      } catch (error) {
+        startError = error;
+        throw error;
+      }
+    },
+    running() {
+      if (!gateway) throw new Error(`the gateway is not running (start-up: ${startError instanceof Error ? startError.message.split('\n')[0] : String(startError)})`);
+      return gateway;
+    },
+    async stop() {
+      await stopGateway(gateway);
+      gateway = undefined;
+    },
+  };
 }

@@ -200,10 +200,14 @@ export function startOptions(eal: string[]): StartOptions {
   };
 }
 
-/** Starts fresh ports, applies config (default labConfig()), runs fn, always stops. */
-export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig()): Promise<void> {
+/**
+ * Starts fresh ports, applies config (default labConfig()), runs fn, always stops.
+ * `sizes` overrides start options (e.g. a small connCapacity or mbufs for exhaustion tests).
+ */
+export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig(),
+  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs'>> = {}): Promise<void> {
   const { addon, eal } = await loadOnce();
-  addon.start(startOptions(eal));
+  addon.start({ ...startOptions(eal), ...sizes });
   try {
     if (config) addon.apply(config);
     addon.step(); // let the worker adopt the snapshot before the first frame

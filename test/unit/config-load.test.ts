@@ -35,7 +35,7 @@ test('minimal config gets the documented defaults', () => {
 
 test('lcores default follows workers; full example parses', () => {
   const config = parseConfig(`dataplane: { workers: 3, polling: busy, memory_mb: 256, hugepages: "off", conn_capacity: 4096 }
-api: { socket: /tmp/x.sock, listen: "127.0.0.1:50051" }
+api: { socket: /tmp/x.sock, listen: "127.0.0.1:50051", tls: { cert: /etc/pc/tls.crt, key: /etc/pc/tls.key }, tokens: [{ name: ops, role: operator, file: /etc/pc/ops.token }] }
 state_file: /tmp/state.json
 ${PORTS}routes:
   - { prefix: 0.0.0.0/0, via: 198.18.0.1, port: outside }
@@ -82,7 +82,7 @@ services:
     'api.listen: expected "host:port" like "127.0.0.1:50051", got "nope"',
     'timeouts.udp: expected integer 1..2678400, got -5',
     'services[0].vip: expected a dotted-quad IPv4 address, got "198.18.0.300"',
-    'services[1].scheduler: expected one of rr, wrr, got "maglev"',
+    'services[1].scheduler: expected one of rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo, got "maglev"',
   ]);
 });
 

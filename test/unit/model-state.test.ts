@@ -3,9 +3,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  addServer, allocateIds, buildDataplaneConfig, createService, deleteService, DEFAULT_TIMEOUTS, ModelError,
+  addServer, allocateIds, buildDataplaneConfig, createService, deleteService, DEFAULT_TIMEOUTS,
   readServiceSpec, removeServer, seedServices, updateServer, updateService, type DesiredState, type ServiceSpec,
 } from '../../src/model/index.js';
+import { expectError } from '../support/model-error.js';
 
 function base(): DesiredState {
   return {
@@ -25,17 +26,6 @@ const spec = (vip: string, port = 80, extra: Record<string, unknown> = {}): Serv
   protocol: 'tcp', vip, port, local_addresses: ['198.19.0.200'],
   servers: [{ address: '198.19.0.1', port: 80 }, { address: '198.19.0.2', port: 80 }], ...extra,
 }, 'service');
-
-function expectError(fn: () => unknown, code: string, pattern: RegExp) {
-  try {
-    fn();
-    assert.unreachable('no error');
-  } catch (error) {
-    assert.instance(error, ModelError);
-    assert.is((error as ModelError).code, code);
-    assert.match((error as ModelError).message, pattern);
-  }
-}
 
 test('ids: services 1.., servers unique across services, input state untouched', () => {
   const start = base();

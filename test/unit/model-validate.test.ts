@@ -16,7 +16,34 @@ test('a valid service is read with defaults filled in', () => {
   assert.equal(spec.timeouts, { tcpEstablished: 60 });
   assert.equal(spec.servers[1], { address: '198.19.0.2', port: 8080, weight: 1 });
   const minimal = readServiceSpec({ protocol: 'udp', vip: '198.18.0.11', port: 53 }, 'service');
-  assert.equal(minimal, { name: '', protocol: 'udp', vip: '198.18.0.11', port: 53, scheduler: 'rr', localAddresses: [], timeouts: {}, servers: [] });
+  assert.equal(minimal, { name: '', protocol: 'udp', vip: '198.18.0.11', port: 53, scheduler: 'rr', clientAddress: 'none', synproxy: 'off', localAddresses: [], timeouts: {}, servers: [] });
+});
+
+test('client_address: every mode is accepted (proxy_v1/v2 too), "" means none', () => {
+  for (const mode of ['none', 'toa', 'proxy_v1', 'proxy_v2']) {
+    assert.is(readServiceSpec({ ...good(), client_address: mode }, 'service').clientAddress, mode);
+  }
+  assert.is(readServiceSpec({ ...good(), client_address: '' }, 'service').clientAddress, 'none');
+});
+
+test('synproxy: off | on ("" and absent mean off; YAML 1.1 booleans accepted)', () => {
+  assert.is(readServiceSpec({ ...good(), synproxy: 'on' }, 'service').synproxy, 'on');
+  assert.is(readServiceSpec({ ...good(), synproxy: 'off' }, 'service').synproxy, 'off');
+  assert.is(readServiceSpec({ ...good(), synproxy: '' }, 'service').synproxy, 'off');
+  assert.is(readServiceSpec({ ...good(), synproxy: true }, 'service').synproxy, 'on');
+  assert.is(readServiceSpec(good(), 'service').synproxy, 'off');
+});
+
+test('scheduling: every scheduler, sched flags, persistence (true = 300 s, netmask default left out), thresholds', () => {
+  for (const scheduler of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'dh', 'sh', 'lblc', 'lblcr', 'mh', 'fo']) {
+    assert.is(readServiceSpec({ ...good(), scheduler }, 'service').scheduler, scheduler);
+  }
+  const mh = readServiceSpec({ ...good(), scheduler: 'mh', sched_flags: ['mh-fallback', 'mh-port'], persistence_timeout: true }, 'service');
+  assert.equal([mh.schedFlags, mh.persistenceTimeout, mh.persistenceNetmask], [['mh-fallback', 'mh-port'], 300, undefined]);
+  const masked = readServiceSpec({ ...good(), persistence_timeout: 60, persistence_netmask: '255.255.240.0' }, 'service');
+  assert.equal([masked.persistenceTimeout, masked.persistenceNetmask], [60, '255.255.240.0']);
+  assert.equal(readServer({ address: '198.19.0.1', port: 80, upper_threshold: 100 }, 's'), { address: '198.19.0.1', port: 80, weight: 1, upperThreshold: 100 });
+  assert.not.ok('schedFlags' in readServiceSpec(good(), 'service'), 'unset options stay absent');
 });
 
 const cases: [string, (s: Record<string, unknown>) => void, string, string][] = [
@@ -27,7 +54,14 @@ const cases: [string, (s: Record<string, unknown>) => void, string, string][] = 
   ['port 0', (s) => { s.port = 0; }, 'service.port', '1..65535'],
   ['port as string', (s) => { s.port = '80'; }, 'service.port', 'got "80"'],
   ['fractional port', (s) => { s.port = 80.5; }, 'service.port', 'integer'],
-  ['unknown scheduler', (s) => { s.scheduler = 'wlc'; }, 'service.scheduler', 'one of rr, wrr'],
+  ['unknown scheduler', (s) => { s.scheduler = 'maglev'; }, 'service.scheduler', 'one of rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo'],
+  ['sched flag of another scheduler', (s) => { s.sched_flags = ['mh-port']; }, 'service.sched_flags[0]', 'a flag of scheduler wrr'],
+  ['non-contiguous persistence netmask', (s) => { s.persistence_timeout = 300; s.persistence_netmask = '255.0.255.0'; }, 'service.persistence_netmask', 'a contiguous netmask'],
+  ['netmask without persistence', (s) => { s.persistence_netmask = '255.255.255.0'; }, 'service.persistence_netmask', 'no netmask unless persistence_timeout'],
+  ['persistence timeout over 31 days', (s) => { s.persistence_timeout = 86400 * 31 + 1; }, 'service.persistence_timeout', 'integer 1..2678400'],
+  ['lower threshold above upper', (s) => { (s.servers as Record<string, unknown>[])[0]!.upper_threshold = 5; (s.servers as Record<string, unknown>[])[0]!.lower_threshold = 6; }, 'service.servers[0].lower_threshold', 'at most upper_threshold (5)'],
+  ['unknown client_address', (s) => { s.client_address = 'proxy'; }, 'service.client_address', 'one of none, toa, proxy_v1, proxy_v2'],
+  ['unknown synproxy mode', (s) => { s.synproxy = 'auto'; }, 'service.synproxy', 'one of off, on'],
   ['unknown key', (s) => { s.persistence = 300; }, 'service.persistence', 'unknown key'],
   ['lip not a list', (s) => { s.local_addresses = '198.19.0.200'; }, 'service.local_addresses', 'a list'],
   ['bad lip', (s) => { s.local_addresses = ['198.19.0.200', 'x']; }, 'service.local_addresses[1]', 'IPv4'],

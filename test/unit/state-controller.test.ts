@@ -10,10 +10,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { repoRoot } from '../../src/api/proto.js';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
+import { ALL_DROP_REASONS } from '../../src/api/stats.js';
 import { connect } from '../../src/cli/client.js';
 import { Controller } from '../../src/daemon/controller.js';
 import type { DataplaneConfig, DataplaneStats, PortInfo } from '../../src/dataplane/types.js';
 import { setLogLevel } from '../../src/log.js';
+import { StatsHub } from '../../src/metrics/stats-hub.js';
 import { createService, DEFAULT_TIMEOUTS, ModelError, readServiceSpec, type DesiredState } from '../../src/model/index.js';
 import { parseState } from '../../src/state/file.js';
 
@@ -35,12 +37,15 @@ class FakeDataplane {
   }
   stats(): DataplaneStats {
     return {
-      snapshotVersion: this.version, workerVersions: [this.version], connections: 0,
+      snapshotVersion: this.version, workerVersions: [this.version], workerBusyCycles: [0], workerIdleCycles: [0], tscHz: 1e9, connections: 0,
       drops: { no_service: 7 } as DataplaneStats['drops'], events: {} as DataplaneStats['events'],
       ports: [{ name: 'outside', rxPackets: 1, txPackets: 2, rxBytes: 3, txBytes: 4, rxMissed: 0, rxErrors: 0, txErrors: 0 }],
       services: [{ id: 1, conns: 5, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, activeConns: 1, inactiveConns: 0 }],
       servers: [{ id: 2, conns: 3, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, activeConns: 1, inactiveConns: 0 }],
     };
+  }
+  connections() {
+    return [];
   }
   ports(): PortInfo[] {
     return [{ name: 'outside', portId: 0, mac: '02:00:00:00:00:01', driver: 'net_ring' }];
@@ -124,7 +129,7 @@ async function withServer(body: (api: ReturnType<typeof connect>['api'], fake: F
   let server: ApiServer | undefined;
   let client: ReturnType<typeof connect> | undefined;
   try {
-    server = await startApiServer({ socket, controller, dataplane: fake, info: { version: 't', startedAt: Date.now(), workers: 1, polling: 'adaptive' } });
+    server = await startApiServer({ socket, controller, stats: new StatsHub(fake), info: { version: 't', startedAt: Date.now(), workers: 1, polling: 'adaptive' } });
     client = connect(socket);
     await body(client.api, fake, socket);
   } finally {
@@ -179,7 +184,7 @@ test('gRPC over the fake: CRUD, error codes, stats', async () => {
     const stats = await api.getStats({});
     assert.is(stats.drops.no_service, '7', 'uint64 as string');
     assert.is(stats.drops.redirect_ring_full, '0', 'every drop reason, zeros included');
-    assert.is(Object.keys(stats.drops).length, 23);
+    assert.equal(Object.keys(stats.drops).sort(), [...ALL_DROP_REASONS].sort(), 'exactly the declared reasons');
     assert.is(stats.services[0]!.counters!.conns, '5');
     assert.equal(stats.services[0]!.servers.map((s) => [s.address, s.counters!.conns]), [['198.19.0.1', '0'], ['198.19.0.2', '3']]);
 
@@ -214,23 +219,17 @@ test('health check reports SERVING', async () => {
   });
 });
 
-test('optional TCP listener serves the same API (loopback only)', async () => {
+test('a TCP listener without TLS and tokens is refused (never plaintext; TLS is tested in test/api/tls-auth)', async () => {
   const fake = new FakeDataplane();
   const controller = new Controller(fake, join(dir, 'state.json'), base());
   await controller.applyInitial();
-  let server: ApiServer | undefined;
-  let client: ReturnType<typeof connect> | undefined;
   try {
-    server = await startApiServer({ socket: join(dir, 'api.sock'), listen: '127.0.0.1:0', controller, dataplane: fake,
+    const server = await startApiServer({ socket: join(dir, 'api.sock'), listen: '127.0.0.1:0', controller, stats: new StatsHub(fake),
       info: { version: 't', startedAt: Date.now(), workers: 1, polling: 'busy' } });
-    const tcp = server.addresses[1]!;
-    assert.match(tcp, /^127\.0\.0\.1:[1-9]\d*$/);
-    client = connect(tcp);
-    assert.is(client.target, tcp);
-    assert.is((await client.api.getStatus({})).polling, 'busy');
-  } finally {
-    client?.close();
-    await server?.close();
+    await server.close();
+    assert.unreachable('plaintext TCP listener started');
+  } catch (error) {
+    assert.match((error as Error).message, /^api\.listen: TCP needs api\.tls and api\.tokens/);
   }
 });
 

@@ -1,0 +1,83 @@
+// portcullis.v1.Defense: proto ↔ the Mitigations operations. Input goes through the
+// model's readers (same messages as every other door); times go out as ISO strings.
+import { MAX_TAIL_LINES } from '../defense/audit-log.js';
+import type { Mitigations } from '../defense/mitigations.js';
+import {
+  ACL_ACTIONS, invalid, joinPath, LIMIT_KINDS, readBlockPrefix, readChoice, readOrigin, readRateValue,
+  type ChangeOrigin, type LimitKind, type Mitigation, type ServiceKey,
+} from '../model/index.js';
+import { keyFromProto, keyToProto } from './convert.js';
+import type { ChangeOrigin__Output } from './generated/portcullis/v1/ChangeOrigin.js';
+import type { DefenseHandlers } from './generated/portcullis/v1/Defense.js';
+import type { Mitigation as ProtoMitigation } from './generated/portcullis/v1/Mitigation.js';
+import type { RateLimit__Output } from './generated/portcullis/v1/RateLimit.js';
+import type { ServiceKey__Output } from './generated/portcullis/v1/ServiceKey.js';
+import { unary } from './status.js';
+
+const DEFAULT_TAIL_LINES = 20;
+
+function origin(value: ChangeOrigin__Output | null, path: string): ChangeOrigin {
+  return readOrigin(value?.actor, value?.reason, value?.duration, path);
+}
+
+/** Unset key = global scope. */
+function scope(key: ServiceKey__Output | null, path: string): ServiceKey | undefined {
+  return key ? keyFromProto(key, path) : undefined;
+}
+
+function rate(value: RateLimit__Output | null, path: string): { pps: number; burst: number } | undefined {
+  if (!value) return undefined;
+  return { pps: readRateValue(value.pps, joinPath(path, 'pps')), burst: readRateValue(value.burst, joinPath(path, 'burst')) };
+}
+
+export function mitigationToProto(m: Mitigation, now = Date.now()): ProtoMitigation {
+  return {
+    ...(m.service ? { service: keyToProto(m.service) } : {}),
+    kind: m.kind,
+    prefix: m.prefix ?? '',
+    ...(m.pps !== undefined ? { rate: { pps: m.pps, burst: m.burst ?? 0 } } : {}),
+    maxConns: m.max ?? 0,
+    actor: m.actor,
+    reason: m.reason,
+    createdAt: new Date(m.createdAt).toISOString(),
+    expiresAt: m.expiresAt === undefined ? '' : new Date(m.expiresAt).toISOString(),
+    expiresInMs: m.expiresAt === undefined ? 0 : Math.max(0, m.expiresAt - now),
+  };
+}
+
+function listed(list: Mitigation[]) {
+  const now = Date.now();
+  return { mitigations: list.map((m) => mitigationToProto(m, now)) };
+}
+
+export function defenseHandlers(mitigations: Mitigations): DefenseHandlers {
+  return {
+    SetServiceDefense: unary(async (request) => {
+      const limits = {
+        udpPerSource: rate(request.udpPerSource, 'udp_per_source'),
+        udpPerService: rate(request.udpPerService, 'udp_per_service'),
+        connRate: rate(request.newConnRate, 'new_conn_rate'),
+        connMax: request.maxConns ? readRateValue(request.maxConns, 'max_conns') : undefined,
+      };
+      return listed(await mitigations.setLimits(scope(request.service, 'service'), limits, origin(request.origin, 'origin')));
+    }),
+    ClearServiceDefense: unary(async (request) => {
+      const kinds = request.kinds.map((k, i) => readChoice(k, joinPath('kinds', i), LIMIT_KINDS) as LimitKind);
+      return listed(await mitigations.clear(scope(request.service, 'service'), kinds, origin(request.origin, 'origin')));
+    }),
+    Block: unary(async (request) => {
+      const action = request.action === '' ? 'deny' : readChoice(request.action, 'action', ACL_ACTIONS);
+      return listed(await mitigations.block(readBlockPrefix(request.prefix, 'prefix'), action, scope(request.service, 'service'), origin(request.origin, 'origin')));
+    }),
+    Unblock: unary(async (request) => {
+      return listed(await mitigations.unblock(readBlockPrefix(request.prefix, 'prefix'), scope(request.service, 'service'), origin(request.origin, 'origin')));
+    }),
+    ListMitigations: unary(async () => listed(await mitigations.active())),
+    AuditLogTail: unary(async (request) => {
+      const lines = request.lines === 0 ? DEFAULT_TAIL_LINES : request.lines;
+      if (lines > MAX_TAIL_LINES) throw invalid('lines', `at most ${MAX_TAIL_LINES}`, lines);
+      const entries = await mitigations.auditTail(lines);
+      return { path: mitigations.audit.path, entries: entries.map((e) => ({ ...e, expiry: e.expiry ?? '' })) };
+    }),
+  };
+}

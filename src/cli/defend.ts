@@ -1,0 +1,241 @@
+// `portcullis defend …`: on-call mitigation commands over the Defense gRPC service.
+// Every argument is checked here with the model's own readers before anything is sent,
+// so a typo gets a message naming the problem (exit 2) instead of a half-applied change.
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { table } from '../api/format.js';
+import type { AuditLogTailResponse__Output } from '../api/generated/portcullis/v1/AuditLogTailResponse.js';
+import type { DefenseClient } from '../api/generated/portcullis/v1/Defense.js';
+import type { GetStatsResponse__Output } from '../api/generated/portcullis/v1/GetStatsResponse.js';
+import type { MitigationsResponse__Output } from '../api/generated/portcullis/v1/MitigationsResponse.js';
+import type { Mitigation__Output } from '../api/generated/portcullis/v1/Mitigation.js';
+import type { ServiceKey } from '../api/generated/portcullis/v1/ServiceKey.js';
+import { loadPortcullisProto } from '../api/proto.js';
+import {
+  formatDuration, invalid, LIMIT_KINDS, ModelError, parseDuration, readBlockPrefix, readIpv4, readOrigin, readRateValue,
+  type LimitKind,
+} from '../model/index.js';
+import { connect, DEFAULT_SOCKET, grpcTarget, rpc } from './client.js';
+
+export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
+                                 active mitigations (who, why, time left) and what the defences dropped
+  portcullis defend block PREFIX [--service SVC] [--allow] [--for 30m] --reason "…"
+  portcullis defend unblock PREFIX [--service SVC] --reason "…"
+  portcullis defend limit udp [--service SVC] --pps N --burst N [--per source|service] [--for D] --reason "…"
+  portcullis defend limit conns [--service SVC] [--rate N [--burst N]] [--max N] [--for D] --reason "…"
+  portcullis defend clear [udp|conns|all] [--service SVC] --reason "…"
+  portcullis defend audit [--lines N]
+                                 SVC = VIP:PORT/PROTO (198.18.0.10:53/udp); no --service = every VIP.
+                                 --actor NAME (default $SUDO_USER, $USER or "cli"); every command takes --socket`;
+
+class DefendUsageError extends Error {}
+
+const COMMON = {
+  socket: { type: 'string' },
+  service: { type: 'string' },
+  reason: { type: 'string' },
+  actor: { type: 'string' },
+  for: { type: 'string' },
+} as const;
+
+function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: T, positionals: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...COMMON, ...options }, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new DefendUsageError((error as Error).message);
+  }
+  if (parsed.positionals.length !== positionals) {
+    throw new DefendUsageError(`expected ${positionals} argument(s) before the options, got ${parsed.positionals.length}${parsed.positionals.length ? ` (${parsed.positionals.join(' ')})` : ''}`);
+  }
+  return parsed;
+}
+
+/** "198.18.0.10:53/udp" or "udp/198.18.0.10:53" → proto key. */
+export function parseServiceArgument(text: string): ServiceKey {
+  const match = /^(?:(tcp|udp)\/)?([0-9.]+):(\d{1,5})(?:\/(tcp|udp))?$/i.exec(text.trim());
+  const protocol = (match?.[1] ?? match?.[4])?.toLowerCase();
+  if (!match || !protocol || (match[1] && match[4])) throw invalid('--service', 'VIP:PORT/PROTO like 198.18.0.10:53/udp', text);
+  readIpv4(match[2], '--service');
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) throw invalid('--service', 'a port 1..65535', match[3]);
+  return { protocol: protocol === 'tcp' ? 'TCP' : 'UDP', vip: match[2], port };
+}
+
+export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SUDO_USER || env.USER || 'cli';
+}
+
+function positiveInteger(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw invalid(option, 'a whole number', text);
+  return readRateValue(Number(text), option);
+}
+
+interface Values { service?: string; reason?: string; actor?: string; for?: string }
+
+/** actor/reason/duration, checked the same way the daemon checks them. */
+function origin(values: Values) {
+  if (!values.reason) throw new DefendUsageError('--reason "…" is required: say why, for whoever reads the audit log next');
+  if (values.for !== undefined) parseDuration(values.for, '--for');
+  const checked = readOrigin(values.actor ?? defaultActor(), values.reason, values.for, '');
+  return { actor: checked.actor, reason: checked.reason, duration: values.for ?? '' };
+}
+
+function scope(values: Values): { service?: ServiceKey } {
+  return values.service ? { service: parseServiceArgument(values.service) } : {};
+}
+
+const CLEAR_GROUPS: Record<string, LimitKind[]> = {
+  udp: ['udp_per_source', 'udp_per_service'],
+  conns: ['conn_rate', 'conn_max'],
+  all: [],
+};
+
+function serviceText(key: { protocol: string; vip: string; port: number } | null | undefined): string {
+  return key ? `${key.vip}:${key.port}/${key.protocol.toLowerCase()}` : 'global';
+}
+
+function describe(m: Mitigation__Output): string {
+  if (m.kind === 'deny' || m.kind === 'allow') return `${m.kind} ${m.prefix}`;
+  if (m.kind === 'conn_max') return `conn_max ${m.maxConns}`;
+  return `${m.kind} ${m.rate?.pps}/s burst ${m.rate?.burst}`;
+}
+
+export function formatMitigations(list: Mitigation__Output[]): string {
+  if (list.length === 0) return 'no active mitigations';
+  return table(['SCOPE', 'MITIGATION', 'LEFT', 'ACTOR', 'REASON'], list.map((m) => [
+    serviceText(m.service), describe(m), m.expiresAt ? formatDuration(Number(m.expiresInMs)) : 'until removed', m.actor, m.reason,
+  ]), 5);
+}
+
+export function formatDefenseStats(stats: GetStatsResponse__Output): string {
+  const rows = stats.defense.map((d) => {
+    const dropped = Object.entries(d.dropped).filter(([, n]) => Number(n) > 0).map(([reason, n]) => `${reason}=${n}`);
+    return [d.key ? serviceText(d.key) : '(no service)', String(d.passed), dropped.join(' ') || '-'];
+  });
+  return table(['SERVICE', 'LET THROUGH', 'DROPPED'], rows, 1);
+}
+
+function formatAudit(response: AuditLogTailResponse__Output): string {
+  if (response.entries.length === 0) return `audit log ${response.path}: empty`;
+  return response.entries.map((e) => `${e.time} ${e.actor} ${e.action} ${e.target} reason=${JSON.stringify(e.reason)}${e.expiry ? ` until ${e.expiry}` : ''} ${e.result}`).join('\n');
+}
+
+function defenseClient(address: string): DefenseClient {
+  const { grpcObject } = loadPortcullisProto();
+  return new grpcObject.portcullis.v1.Defense(grpcTarget(address), grpc.credentials.createInsecure());
+}
+
+async function run(args: string[], write: (text: string) => void): Promise<number> {
+  const [sub, ...rest] = args;
+  const socketOf = (values: { socket?: string }) => values.socket ?? DEFAULT_SOCKET;
+  let client: DefenseClient | undefined;
+  const call = <Req, Res>(address: string, method: string, request: Req): Promise<Res> => {
+    client ??= defenseClient(address);
+    return rpc<Req, Res>(client, method)(request);
+  };
+  const printChanged = (verb: string, response: MitigationsResponse__Output) => {
+    write(`${verb}:\n${formatMitigations(response.mitigations)}\n`);
+  };
+  try {
+    switch (sub) {
+      case 'show': {
+        const { values } = parse(rest, { audit: { type: 'string' }, json: { type: 'boolean' } }, 0);
+        const list = await call<object, MitigationsResponse__Output>(socketOf(values), 'listMitigations', {});
+        const clients = connect(socketOf(values));
+        let stats: GetStatsResponse__Output;
+        try { stats = await clients.api.getStats({}); } finally { clients.close(); }
+        const auditLines = positiveInteger(values.audit, '--audit');
+        const audit = auditLines ? await call<object, AuditLogTailResponse__Output>(socketOf(values), 'auditLogTail', { lines: auditLines }) : undefined;
+        if (values.json) {
+          write(`${JSON.stringify({ mitigations: list.mitigations, defense: stats.defense, ...(audit ? { audit: audit.entries } : {}) }, null, 2)}\n`);
+        } else {
+          write(`${formatMitigations(list.mitigations)}\n\n${formatDefenseStats(stats)}\n${audit ? `\n${formatAudit(audit)}\n` : ''}`);
+        }
+        return 0;
+      }
+      case 'block': {
+        const { values, positionals } = parse(rest, { allow: { type: 'boolean' } }, 1);
+        const request = { prefix: readBlockPrefix(positionals[0], 'PREFIX'), ...scope(values), action: values.allow ? 'allow' : 'deny', origin: origin(values) };
+        printChanged(values.allow ? 'allowed' : 'blocked', await call(socketOf(values), 'block', request));
+        return 0;
+      }
+      case 'unblock': {
+        const { values, positionals } = parse(rest, {}, 1);
+        if (values.for) throw new DefendUsageError('unblock takes effect now and for good; --for makes no sense here');
+        const request = { prefix: readBlockPrefix(positionals[0], 'PREFIX'), ...scope(values), origin: origin(values) };
+        printChanged('removed', await call(socketOf(values), 'unblock', request));
+        return 0;
+      }
+      case 'limit': {
+        const [what, ...options] = rest;
+        if (what === 'udp') {
+          const { values } = parse(options, { pps: { type: 'string' }, burst: { type: 'string' }, per: { type: 'string' } }, 0);
+          const pps = positiveInteger(values.pps, '--pps');
+          const burst = positiveInteger(values.burst, '--burst') ?? pps;
+          if (pps === undefined || burst === undefined) throw new DefendUsageError('limit udp: --pps N is required (--burst defaults to the same)');
+          const per = values.per ?? 'source';
+          if (per !== 'source' && per !== 'service') throw invalid('--per', 'source or service', per);
+          const request = { ...scope(values), [per === 'source' ? 'udpPerSource' : 'udpPerService']: { pps, burst }, origin: origin(values) };
+          printChanged('set', await call(socketOf(values), 'setServiceDefense', request));
+          return 0;
+        }
+        if (what === 'conns') {
+          const { values } = parse(options, { rate: { type: 'string' }, burst: { type: 'string' }, max: { type: 'string' } }, 0);
+          const rate = positiveInteger(values.rate, '--rate');
+          const max = positiveInteger(values.max, '--max');
+          if (rate === undefined && max === undefined) throw new DefendUsageError('limit conns: give --rate N (new connections/s), --max N (concurrent) or both');
+          if (rate === undefined && values.burst !== undefined) throw new DefendUsageError('limit conns: --burst only goes with --rate');
+          const request = {
+            ...scope(values),
+            ...(rate !== undefined ? { newConnRate: { pps: rate, burst: positiveInteger(values.burst, '--burst') ?? rate } } : {}),
+            ...(max !== undefined ? { maxConns: max } : {}),
+            origin: origin(values),
+          };
+          printChanged('set', await call(socketOf(values), 'setServiceDefense', request));
+          return 0;
+        }
+        throw new DefendUsageError(`limit: expected udp or conns${what ? `, got "${what}"` : ''}`);
+      }
+      case 'clear': {
+        const { values, positionals } = parse(rest, {}, rest.length && !rest[0]!.startsWith('--') ? 1 : 0);
+        const group = positionals[0] ?? 'all';
+        const kinds = CLEAR_GROUPS[group] ?? (LIMIT_KINDS.includes(group as LimitKind) ? [group as LimitKind] : undefined);
+        if (!kinds) throw new DefendUsageError(`clear: expected udp, conns, all or one of ${LIMIT_KINDS.join(', ')}, got "${group}"`);
+        if (values.for) throw new DefendUsageError('clear takes effect now and for good; --for makes no sense here');
+        printChanged('removed', await call(socketOf(values), 'clearServiceDefense', { ...scope(values), kinds, origin: origin(values) }));
+        return 0;
+      }
+      case 'audit': {
+        const { values } = parse(rest, { lines: { type: 'string' } }, 0);
+        write(`${formatAudit(await call(socketOf(values), 'auditLogTail', { lines: positiveInteger(values.lines, '--lines') ?? 20 }))}\n`);
+        return 0;
+      }
+      default:
+        throw new DefendUsageError(sub ? `unknown defend command "${sub}"` : 'expected show, block, unblock, limit, clear or audit');
+    }
+  } catch (error) {
+    if (error instanceof DefendUsageError || error instanceof ModelError) {
+      process.stderr.write(`portcullis defend: ${error.message}\nusage:\n${DEFEND_USAGE}\n`);
+      return 2;
+    }
+    const serviceError = error as grpc.ServiceError;
+    if (typeof serviceError.code === 'number') {
+      if (serviceError.code === grpc.status.UNAVAILABLE) {
+        process.stderr.write(`portcullis defend: cannot reach the daemon (is it running?): ${serviceError.details}\n`);
+        return 1;
+      }
+      process.stderr.write(`portcullis defend: ${serviceError.details}\n`);
+      // A bad value or a service/prefix that is not there is the operator's input: exit 2.
+      return serviceError.code === grpc.status.INVALID_ARGUMENT || serviceError.code === grpc.status.NOT_FOUND ? 2 : 1;
+    }
+    throw error;
+  } finally {
+    client?.close();
+  }
+}
+
+export function commandDefend(args: string[]): Promise<number> {
+  return run(args, (text) => process.stdout.write(text));
+}

@@ -1,0 +1,51 @@
+// Mitigations in the state file: snake_case JSON with ISO times, read back through
+// the same checks as every other door so a hand-edited file cannot smuggle bad values.
+import { joinPath } from './errors.js';
+import { readChoice, readList, readObject, readString } from './fields.js';
+import { invalid } from './errors.js';
+import { ACL_ACTIONS, checkMitigation, DEFENSE_LIMITS, LIMIT_KINDS, type Mitigation, type MitigationKind } from './defense.js';
+import { readServiceKey } from './validate.js';
+
+const KINDS: readonly MitigationKind[] = [...ACL_ACTIONS, ...LIMIT_KINDS];
+
+export function mitigationToRaw(m: Mitigation): Record<string, unknown> {
+  return {
+    ...(m.service ? { service: { protocol: m.service.protocol, vip: m.service.vip, port: m.service.port } } : {}),
+    kind: m.kind,
+    ...(m.prefix !== undefined ? { prefix: m.prefix } : {}),
+    ...(m.pps !== undefined ? { pps: m.pps, burst: m.burst } : {}),
+    ...(m.max !== undefined ? { max: m.max } : {}),
+    actor: m.actor,
+    reason: m.reason,
+    created_at: new Date(m.createdAt).toISOString(),
+    ...(m.expiresAt !== undefined ? { expires_at: new Date(m.expiresAt).toISOString() } : {}),
+  };
+}
+
+function readTime(value: unknown, path: string): number {
+  const text = readString(value, path, { nonEmpty: true, maxLength: 40 });
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) throw invalid(path, 'an ISO 8601 time like 2026-01-01T00:00:00.000Z', value);
+  return ms;
+}
+
+export function readMitigations(value: unknown, path: string): Mitigation[] {
+  return readList(value, path, DEFENSE_LIMITS.maxAclEntries * 2).map((item, i) => {
+    const itemPath = joinPath(path, i);
+    const raw = readObject(item, itemPath);
+    const m: Mitigation = {
+      kind: readChoice(raw.kind, joinPath(itemPath, 'kind'), KINDS),
+      actor: readString(raw.actor, joinPath(itemPath, 'actor'), { nonEmpty: true, maxLength: DEFENSE_LIMITS.maxActor }),
+      reason: readString(raw.reason, joinPath(itemPath, 'reason'), { nonEmpty: true, maxLength: DEFENSE_LIMITS.maxReason }),
+      createdAt: readTime(raw.created_at, joinPath(itemPath, 'created_at')),
+    };
+    if (raw.service !== undefined) m.service = readServiceKey(raw.service, joinPath(itemPath, 'service'));
+    if (raw.prefix !== undefined) m.prefix = raw.prefix as string;
+    if (raw.pps !== undefined) m.pps = raw.pps as number;
+    if (raw.burst !== undefined) m.burst = raw.burst as number;
+    if (raw.max !== undefined) m.max = raw.max as number;
+    if (raw.expires_at !== undefined) m.expiresAt = readTime(raw.expires_at, joinPath(itemPath, 'expires_at'));
+    checkMitigation(m, itemPath);
+    return m;
+  });
+}

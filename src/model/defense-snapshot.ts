@@ -1,0 +1,57 @@
+// Mitigations → DataplaneConfig.defense. Global limits are defaults for every service
+// without its own. Entries already expired are left out; the rest carry their time left
+// as ttlMs so the data plane stops them on time even if the control plane is late.
+import type { DataplaneAcl, DataplaneDefense, DataplaneRate, DataplaneServiceDefense } from '../dataplane/types.js';
+import { isExpired, sameScope, type LimitKind, type Mitigation } from './defense.js';
+import type { DesiredState, Service } from './types.js';
+
+function acl(list: Mitigation[], now: number): DataplaneAcl | undefined {
+  const entries = list
+    .filter((m) => m.kind === 'deny' || m.kind === 'allow')
+    .map((m) => ({
+      prefix: m.prefix!,
+      action: m.kind as 'deny' | 'allow',
+      ...(m.expiresAt !== undefined ? { ttlMs: Math.max(1, m.expiresAt - now) } : {}),
+    }));
+  return entries.length ? { entries } : undefined;
+}
+
+function limit(own: Mitigation[], global: Mitigation[], kind: LimitKind): Mitigation | undefined {
+  return own.find((m) => m.kind === kind) ?? global.find((m) => m.kind === kind);
+}
+
+function rate(m: Mitigation | undefined): DataplaneRate | undefined {
+  return m ? { pps: m.pps!, burst: m.burst! } : undefined;
+}
+
+function serviceDefense(service: Service, own: Mitigation[], global: Mitigation[], now: number): DataplaneServiceDefense | undefined {
+  const result: DataplaneServiceDefense = { serviceId: service.id };
+  const list = acl(own, now);
+  if (list) result.acl = list;
+  if (service.protocol === 'udp') {
+    const perSource = rate(limit(own, global, 'udp_per_source'));
+    const perService = rate(limit(own, global, 'udp_per_service'));
+    if (perSource) result.udpPerSource = perSource;
+    if (perService) result.udpPerService = perService;
+  }
+  const connRate = rate(limit(own, global, 'conn_rate'));
+  if (connRate) result.newConnRate = connRate;
+  const max = limit(own, global, 'conn_max')?.max;
+  if (max) result.maxConns = max;
+  return Object.keys(result).length > 1 ? result : undefined;
+}
+
+/** undefined when no mitigation is active (the snapshot then has no defence at all). */
+export function buildDefenseConfig(state: DesiredState, now = Date.now()): DataplaneDefense | undefined {
+  const active = (state.mitigations ?? []).filter((m) => !isExpired(m, now));
+  if (active.length === 0) return undefined;
+  const global = active.filter((m) => sameScope(m, undefined));
+  const defense: DataplaneDefense = {};
+  const globalAcl = acl(global, now);
+  if (globalAcl) defense.acl = globalAcl;
+  const services = state.services
+    .map((s) => serviceDefense(s, active.filter((m) => sameScope(m, s)), global, now))
+    .filter((d): d is DataplaneServiceDefense => d !== undefined);
+  if (services.length) defense.services = services;
+  return defense;
+}

@@ -1,0 +1,169 @@
+// The Defense gRPC service and `portcullis defend` against the REAL daemon: a block is
+// listed with who/why/expiry, audited, removed by the daemon when it ends, and kept
+// (or expired) across a restart through the state file.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { DefenseClient } from '../../src/api/generated/portcullis/v1/Defense.js';
+import type { AuditLogTailResponse__Output } from '../../src/api/generated/portcullis/v1/AuditLogTailResponse.js';
+import type { MitigationsResponse__Output } from '../../src/api/generated/portcullis/v1/MitigationsResponse.js';
+import { loadPortcullisProto } from '../../src/api/proto.js';
+import { connect, rpc } from '../../src/cli/client.js';
+import { runCli, startDaemon, writeConfig, type Daemon } from './daemon.js';
+
+const SEED = `
+  - name: echo
+    protocol: udp
+    vip: 198.18.0.10
+    port: 7
+    local_addresses: [198.19.0.200]
+    servers:
+      - { address: 198.19.0.1, port: 7, weight: 1 }
+`;
+const echo = { protocol: 'UDP' as const, vip: '198.18.0.10', port: 7 };
+
+let dir = '';
+test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-defend-')); });
+test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
+
+interface Session { daemon: Daemon; call<Res>(method: string, request: object): Promise<Res>; cli(args: string[]): ReturnType<typeof runCli> }
+
+async function withDaemon(config: string, body: (s: Session) => Promise<void>): Promise<void> {
+  const daemon = await startDaemon(['--config', config]);
+  const socket = join(dir, 'api.sock');
+  const { grpcObject } = loadPortcullisProto();
+  const client: DefenseClient = new grpcObject.portcullis.v1.Defense(`unix:${socket}`, grpc.credentials.createInsecure());
+  try {
+    await body({
+      daemon,
+      call: (method, request) => rpc<object, never>(client, method)(request),
+      cli: (args) => runCli(['defend', ...args, '--socket', socket]),
+    });
+  } catch (error) {
+    // Keep the assertion (and its diff), adding what the daemon said.
+    if (error instanceof Error) error.message += `\n--- daemon output ---\n${daemon.output()}`;
+    throw error;
+  } finally {
+    client.close();
+    await daemon.stop();
+  }
+}
+
+const list = (s: Session) => s.call<MitigationsResponse__Output>('listMitigations', {}).then((r) => r.mitigations);
+const audit = (s: Session) => s.call<AuditLogTailResponse__Output>('auditLogTail', { lines: 50 }).then((r) => r.entries);
+
+/** Polls (bounded) until `done` holds; the daemon removes expired entries on its own timer. */
+async function eventually(what: string, done: () => Promise<boolean>, limitMs = 5000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await done())) {
+    if (Date.now() > end) assert.unreachable(`${what} did not happen within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('block → listed with actor/reason/expiry → audited → expires by itself', async () => {
+  await withDaemon(await writeConfig(dir, SEED), async (s) => {
+    const perService = await s.cli(['block', '198.51.100.7', '--service', '198.18.0.10:7/udp', '--reason', 'one bad host', '--actor', 'bob']);
+    assert.is(perService.code, 0, perService.stderr);
+    // Last, so that a slow CLI start cannot eat its 3 seconds before the list below.
+    const blocked = await s.cli(['block', '203.0.113.0/24', '--for', '3s', '--reason', 'flood from test net', '--actor', 'alice']);
+    assert.is(blocked.code, 0, blocked.stderr);
+
+    const active = await list(s);
+    assert.is(active.length, 2);
+    const global = active.find((m) => !m.service)!;
+    assert.equal([global.kind, global.prefix, global.actor, global.reason], ['deny', '203.0.113.0/24', 'alice', 'flood from test net']);
+    assert.ok(Number(global.expiresInMs) > 0 && Number(global.expiresInMs) <= 3000, global.expiresInMs);
+    const own = active.find((m) => m.service)!;
+    assert.equal([own.service?.port, own.prefix, own.expiresAt], [7, '198.51.100.7/32', '']);
+
+    const lines = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.is(lines.length, 2);
+    assert.equal(Object.keys(lines[0]!).sort(), ['action', 'actor', 'expiry', 'reason', 'result', 'target', 'time']);
+    assert.equal([lines[1]!.actor, lines[1]!.action, lines[1]!.target, lines[1]!.result], ['alice', 'block', 'global deny 203.0.113.0/24', 'ok']);
+    assert.ok(typeof lines[1]!.expiry === 'string');
+    assert.is(lines[0]!.expiry, null);
+    assert.is(lines[0]!.target, 'udp/198.18.0.10:7 deny 198.51.100.7/32');
+
+    // GetStats reports the defences per service with every reason, zeros included.
+    const clients = connect(join(dir, 'api.sock'));
+    try {
+      const stats = await clients.api.getStats({});
+      assert.is(stats.defense.length, 2);
+      assert.is(stats.defense[0]!.key, null);
+      assert.is(stats.defense[1]!.key?.port, 7);
+      assert.ok('acl_denied' in stats.defense[1]!.dropped);
+    } finally {
+      clients.close();
+    }
+
+    await eventually('expiry of the 3s block', async () => (await list(s)).length === 1);
+    // The audit line follows the state change.
+    await eventually('the expire audit line', async () => (await audit(s)).some((e) => e.action === 'expire'));
+    const expired = (await audit(s)).filter((e) => e.action === 'expire');
+    assert.equal(expired.map((e) => [e.actor, e.target]), [['portcullis', 'global deny 203.0.113.0/24']]);
+    assert.equal((await list(s)).map((m) => m.prefix), ['198.51.100.7/32']);
+  });
+});
+
+test('bad input is refused with the problem named, exit 2, and nothing changes', async () => {
+  await withDaemon(await writeConfig(dir, SEED), async (s) => {
+    const cases: [string[], RegExp][] = [
+      [['block', '10.0.0.1/8', '--reason', 'x'], /host bits zero/],
+      [['block', '10.0.0.0/8', '--for', '30x', '--reason', 'x'], /--for: expected a duration/],
+      [['block', '10.0.0.0/8'], /--reason/],
+      [['limit', 'udp', '--service', '198.18.0.10:7/udp', '--pps', 'lots', '--reason', 'x'], /--pps: expected a whole number/],
+      [['limit', 'udp', '--service', '198.18.0.99:7/udp', '--pps', '10', '--reason', 'x'], /does not exist/],
+      [['unblock', '10.9.9.9', '--reason', 'x'], /no active mitigation 10\.9\.9\.9\/32 in the global list/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await s.cli(args);
+      assert.match(result.stderr, message, args.join(' '));
+      assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    }
+    assert.equal(await list(s), []);
+    try {
+      await s.call('block', { prefix: '10.0.0.0/8', origin: { actor: 'a', reason: '' } });
+      assert.unreachable('empty reason accepted');
+    } catch (error) {
+      assert.is((error as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
+      assert.match((error as grpc.ServiceError).details, /origin\.reason/);
+    }
+  });
+});
+
+test('mitigations survive a restart; one that ended while the daemon was down is removed at start', async () => {
+  const config = await writeConfig(dir, SEED);
+  await withDaemon(config, async (s) => {
+    const limit = await s.cli(['limit', 'udp', '--service', '198.18.0.10:7/udp', '--pps', '100', '--burst', '200', '--for', '1h', '--reason', 'udp flood']);
+    assert.is(limit.code, 0, limit.stderr);
+    const conns = await s.cli(['limit', 'conns', '--service', '198.18.0.10:7/udp', '--max', '5000', '--reason', 'cap']);
+    assert.is(conns.code, 0, conns.stderr);
+    assert.is((await s.cli(['block', '192.0.2.0/24', '--for', '1s', '--reason', 'short'])).code, 0);
+  });
+  const file = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { mitigations: unknown[] };
+  assert.is(file.mitigations.length, 3);
+  await new Promise((resolve) => setTimeout(resolve, 1100));  // let the 1s block end while nothing runs
+
+  await withDaemon(config, async (s) => {
+    await eventually('removal of the block that ended during the restart', async () => (await list(s)).length === 2);
+    const active = await list(s);
+    assert.equal(active.map((m) => m.kind).sort(), ['conn_max', 'udp_per_source']);
+    const udp = active.find((m) => m.kind === 'udp_per_source')!;
+    assert.equal([udp.rate?.pps, udp.rate?.burst, udp.reason], [100, 200, 'udp flood']);
+    assert.ok(Number(udp.expiresInMs) > 3_500_000);
+    await eventually('the expire audit line', async () => (await audit(s)).some((e) => e.action === 'expire' && e.target === 'global deny 192.0.2.0/24'));
+
+    const cleared = await s.cli(['clear', 'udp', '--service', '198.18.0.10:7/udp', '--reason', 'flood over']);
+    assert.is(cleared.code, 0, cleared.stderr);
+    assert.equal((await list(s)).map((m) => m.kind), ['conn_max']);
+    const shown = await s.cli(['show']);
+    assert.is(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /198\.18\.0\.10:7\/udp\s+conn_max 5000\s+until removed/);
+  });
+});
+
+test.run();

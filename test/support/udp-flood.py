@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Bounded UDP flood for the lab's attacker namespace (defence e2e test).
+
+Usage: udp-flood.py <vip> <port> <seconds> <max_packets>
+Sends 64-byte datagrams from the namespace's own address as fast as one socket can,
+stops by itself after <seconds> or <max_packets>, whichever first, and prints one JSON
+line: {"sent", "seconds", "pps"}. Run inside the attacker namespace only.
+"""
+import json
+import socket
+import sys
+import time
+
+
+def main() -> None:
+    vip, port, seconds, max_packets = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    payload = b"flood" * 12 + b"\0\0\0\0"
+    target = (vip, port)
+    sent = 0
+    started = time.monotonic()
+    deadline = started + seconds
+    while sent < max_packets:
+        # Check the clock every 256 packets: cheap, and the bound still holds to a few ms.
+        if sent % 256 == 0 and time.monotonic() >= deadline:
+            break
+        try:
+            sock.sendto(payload, target)
+            sent += 1
+        except (BlockingIOError, OSError):
+            time.sleep(0.0001)  # socket buffer full: let the kernel drain it
+            if time.monotonic() >= deadline:
+                break
+    elapsed = time.monotonic() - started
+    print(json.dumps({"sent": sent, "seconds": round(elapsed, 3), "pps": round(sent / elapsed) if elapsed else 0}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+// Flood-defence mitigations in the model: durations, validation, replace/remove,
+// expiry, the DataplaneConfig.defense mapping and the state file round trip.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  buildDataplaneConfig, createService, DEFAULT_TIMEOUTS, deleteService, formatDuration, parseDuration,
+  pruneExpired, readBlockPrefix, readOrigin, readServiceSpec, removeMitigations, setMitigations, type DesiredState,
+} from '../../src/model/index.js';
+import { parseServiceArgument } from '../../src/cli/defend.js';
+import { parseState, serializeState } from '../../src/state/file.js';
+import { expectError } from '../support/model-error.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const origin = { actor: 'alice', reason: 'udp flood' };
+const udp = { protocol: 'udp' as const, vip: '198.18.0.10', port: 7 };
+const tcp = { protocol: 'tcp' as const, vip: '198.18.0.10', port: 80 };
+
+function withServices(): DesiredState {
+  let state: DesiredState = {
+    ports: [{ name: 'outside', device: 'ring', addresses: ['198.18.0.254/24'] }, { name: 'inside', device: 'ring', addresses: ['198.19.0.254/24'] }],
+    routes: [], defaultTimeouts: { ...DEFAULT_TIMEOUTS }, services: [], nextServiceId: 1, nextServerId: 1,
+  };
+  for (const key of [udp, tcp]) {
+    state = createService(state, readServiceSpec({ ...key, local_addresses: ['198.19.0.200'], servers: [{ address: '198.19.0.1', port: key.port }] }, 's')).state;
+  }
+  return state;
+}
+
+test('durations: units, sums, bounds; bare numbers refused', () => {
+  assert.is(parseDuration('90s'), 90_000);
+  assert.is(parseDuration('30m'), 1_800_000);
+  assert.is(parseDuration('2h'), 7_200_000);
+  assert.is(parseDuration('1h30m'), 5_400_000);
+  assert.is(parseDuration('1d'), 86_400_000);
+  for (const bad of ['30', '0s', '-5m', '1.5h', '2w', '', '367d', 'm']) expectError(() => parseDuration(bad, '--for'), 'INVALID_ARGUMENT', /^--for: expected/);
+  assert.is(formatDuration(5_400_000), '1h30m');
+  assert.is(formatDuration(1), '1s');
+});
+
+test('origin and prefixes: actor and reason required, host bits zero, bare address = /32', () => {
+  expectError(() => readOrigin('', 'x', undefined, 'origin'), 'INVALID_ARGUMENT', /^origin\.actor:/);
+  expectError(() => readOrigin('a', '', undefined, 'origin'), 'INVALID_ARGUMENT', /^origin\.reason:/);
+  assert.equal(readOrigin('a', 'b', '2h', ''), { actor: 'a', reason: 'b', durationMs: 7_200_000 });
+  assert.is(readBlockPrefix('203.0.113.9', 'prefix'), '203.0.113.9/32');
+  expectError(() => readBlockPrefix('203.0.113.9/24', 'prefix'), 'INVALID_ARGUMENT', /host bits zero/);
+  expectError(() => readBlockPrefix('300.0.0.0/8', 'prefix'), 'INVALID_ARGUMENT', /IPv4 prefix/);
+  assert.equal(parseServiceArgument('198.18.0.10:7/udp'), { protocol: 'UDP', vip: '198.18.0.10', port: 7 });
+  assert.equal(parseServiceArgument('tcp/198.18.0.10:80'), { protocol: 'TCP', vip: '198.18.0.10', port: 80 });
+  expectError(() => parseServiceArgument('198.18.0.10:7'), 'INVALID_ARGUMENT', /^--service:/);
+});
+
+test('set: stamps origin and absolute expiry, replaces same scope+prefix, refuses unknown services', () => {
+  const state = withServices();
+  const first = setMitigations(state, [{ kind: 'deny', prefix: '10.0.0.0/8' }], { ...origin, durationMs: 60_000 }, T0);
+  assert.is(state.mitigations, undefined, 'input untouched');
+  assert.equal(first.result[0], { kind: 'deny', prefix: '10.0.0.0/8', actor: 'alice', reason: 'udp flood', createdAt: T0, expiresAt: T0 + 60_000 });
+  const again = setMitigations(first.state, [{ kind: 'allow', prefix: '10.0.0.0/8' }, { kind: 'deny', prefix: '10.0.0.0/8', service: udp }], origin, T0 + 1);
+  assert.equal(again.state.mitigations!.map((m) => [m.kind, m.service?.port ?? 'global']), [['allow', 'global'], ['deny', 7]]);
+  expectError(() => setMitigations(state, [{ kind: 'conn_max', max: 10, service: { ...udp, port: 9 } }], origin, T0), 'NOT_FOUND', /udp\/198\.18\.0\.10:9 does not exist/);
+  expectError(() => setMitigations(state, [{ kind: 'udp_per_source', pps: 0, burst: 1 }], origin, T0), 'INVALID_ARGUMENT', /pps: expected integer 1\.\./);
+  expectError(() => setMitigations(state, [], origin, T0), 'INVALID_ARGUMENT', /nothing to set/);
+});
+
+test('remove and expiry; a deleted service takes its mitigations with it', () => {
+  let state = setMitigations(withServices(), [{ kind: 'deny', prefix: '10.0.0.0/8' }], { ...origin, durationMs: 1000 }, T0).state;
+  state = setMitigations(state, [{ kind: 'conn_max', max: 100, service: tcp }], origin, T0).state;
+  assert.equal(pruneExpired(state, T0 + 999).result, []);
+  const pruned = pruneExpired(state, T0 + 1000);
+  assert.equal(pruned.result.map((m) => m.prefix), ['10.0.0.0/8']);
+  assert.equal(pruned.state.mitigations!.map((m) => m.kind), ['conn_max']);
+  expectError(() => removeMitigations(pruned.state, (m) => m.kind === 'deny', '10.0.0.0/8'), 'NOT_FOUND', /no active mitigation 10\.0\.0\.0\/8/);
+  const gone = deleteService(pruned.state, tcp).state;
+  assert.equal(pruneExpired(gone, T0 + 1000).result.map((m) => m.kind), ['conn_max'], 'the expiry timer also drops a deleted service\'s entries');
+  const next = setMitigations(gone, [{ kind: 'deny', prefix: '192.0.2.0/24' }], origin, T0 + 2000).state;
+  assert.equal(next.mitigations!.map((m) => m.kind), ['deny']);
+});
+
+test('snapshot: global limits are per-service defaults, UDP limits only on UDP services, ttlMs = time left', () => {
+  const base = withServices();
+  assert.is(buildDataplaneConfig(base).defense, undefined, 'no mitigations, no defence section');
+  let state = setMitigations(base, [
+    { kind: 'deny', prefix: '10.0.0.0/8' },
+    { kind: 'udp_per_source', pps: 100, burst: 200 },
+    { kind: 'conn_max', max: 5000 },
+  ], origin, Date.now()).state;
+  state = setMitigations(state, [{ kind: 'udp_per_source', pps: 10, burst: 20, service: udp }, { kind: 'allow', prefix: '10.1.0.0/16', service: udp }],
+    { ...origin, durationMs: 3_600_000 }, Date.now()).state;
+  const defense = buildDataplaneConfig(state).defense!;
+  assert.equal(defense.acl, { entries: [{ prefix: '10.0.0.0/8', action: 'deny' }] });
+  const [udpDefense, tcpDefense] = defense.services!;
+  assert.is(udpDefense!.udpPerSource!.pps, 10);
+  assert.is(udpDefense!.maxConns, 5000);
+  const ttl = udpDefense!.acl!.entries[0]!.ttlMs!;
+  assert.ok(ttl > 3_590_000 && ttl <= 3_600_000, String(ttl));
+  assert.equal(tcpDefense, { serviceId: 2, maxConns: 5000 });
+});
+
+test('state file: mitigations round-trip; files without them still load; bad entries name the field', () => {
+  const state = setMitigations(withServices(), [{ kind: 'deny', prefix: '10.0.0.0/8', service: udp }], { ...origin, durationMs: 60_000 }, T0).state;
+  const text = serializeState(state);
+  assert.match(text, /"expires_at": "2026-01-01T00:01:00.000Z"/);
+  assert.equal(parseState(text).mitigations, state.mitigations);
+  const without = serializeState(withServices());
+  assert.not.match(without, /mitigations/);
+  assert.is(parseState(without).mitigations, undefined);
+  const broken = text.replace('"10.0.0.0/8"', '"10.0.0.1/8"');
+  expectError(() => parseState(broken), 'INVALID_ARGUMENT', /^mitigations\[0\]\.prefix: expected a prefix with host bits zero/);
+});
+
+test.run();
