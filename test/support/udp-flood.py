@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Bounded UDP flood for the lab's attacker namespace (defence e2e test).
 
-Usage: udp-flood.py <vip> <port> <seconds> <max_packets>
-Sends 64-byte datagrams from the namespace's own address as fast as one socket can,
+Usage: udp-flood.py <vip> <port> <seconds> <max_packets> [<pps>]
+Sends 64-byte datagrams from the namespace's own address as fast as one socket can
+(or paced to <pps>),
 stops by itself after <seconds> or <max_packets>, whichever first, and prints one JSON
 line: {"sent", "seconds", "pps"}. Run inside the attacker namespace only.
 """
@@ -14,6 +15,7 @@ import time
 
 def main() -> None:
     vip, port, seconds, max_packets = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+    pps = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
     payload = b"flood" * 12 + b"\0\0\0\0"
@@ -23,8 +25,13 @@ def main() -> None:
     deadline = started + seconds
     while sent < max_packets:
         # Check the clock every 256 packets: cheap, and the bound still holds to a few ms.
-        if sent % 256 == 0 and time.monotonic() >= deadline:
-            break
+        if sent % 256 == 0:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            ahead = sent / pps - (now - started) if pps else 0
+            if ahead > 0:
+                time.sleep(ahead)
         try:
             sock.sendto(payload, target)
             sent += 1
