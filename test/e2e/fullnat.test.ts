@@ -9,11 +9,9 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
-import { portcullisCliPath } from '../../src/lab/daemon-process.js';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, runInNamespace, startGateway, stopGateway, withTimeout, type Gateway } from '../support/e2e-lab.js';
+import { clientTool, isRoot, runInNamespace, sharedGateway, withTimeout } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
 interface ServerAnswer { server: string; peer: string; path: string }
@@ -27,13 +25,8 @@ const e2e = suite('e2e: FullNAT through the lab');
 const it = isRoot ? e2e : e2e.skip;
 if (!isRoot) console.log('e2e: skipped — these tests need root (network namespaces, af_packet)');
 
-let gateway: Gateway | undefined;
-let startError: unknown = 'the first test did not run';
-
-function running(): Gateway {
-  if (!gateway) throw new Error(`the gateway is not running (start-up: ${startError instanceof Error ? startError.message.split('\n')[0] : String(startError)})`);
-  return gateway;
-}
+const shared = sharedGateway();
+const running = () => shared.running();
 
 function answers(replies: Reply[]): ServerAnswer[] {
   return replies.map((reply, index) => {
@@ -59,19 +52,10 @@ async function noServiceDrops(): Promise<bigint> {
   return BigInt(value);
 }
 
-e2e.after(async () => {
-  await stopGateway(gateway);
-  gateway = undefined;
-});
+e2e.after(() => shared.stop());
 
 it('the lab comes up and the daemon prints `portcullis ready`', async () => {
-  try {
-    assert.ok(existsSync(portcullisCliPath()), `${portcullisCliPath()} is missing: run \`npm run build\``);
-    gateway = await withTimeout(startGateway(), 90_000, 'lab up + daemon ready');
-  } catch (error) {
-    startError = error;
-    throw error;
-  }
+  const gateway = await shared.start();
   assert.match(gateway.daemon.readyLine, /^portcullis ready: grpc unix:/);
   const stats = await gateway.api.call('Stats', 'GetStats', {});
   assert.is((stats.services as unknown[]).length, 2, 'the demo config has two services');

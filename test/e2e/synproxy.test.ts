@@ -12,11 +12,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portcullisCliPath } from '../../src/lab/daemon-process.js';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { fileURLToPath } from 'node:url';
 import { ATTACKER, CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, runInNamespace, startGateway, stopGateway, withTimeout, type Gateway } from '../support/e2e-lab.js';
+import { clientTool, isRoot, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
 
@@ -29,13 +28,8 @@ const e2e = suite('e2e: SYNPROXY through the lab');
 const it = isRoot ? e2e : e2e.skip;
 if (!isRoot) console.log('e2e synproxy: skipped — these tests need root (network namespaces, af_packet)');
 
-let gateway: Gateway | undefined;
-let startError: unknown = 'the first test did not run';
-
-function running(): Gateway {
-  if (!gateway) throw new Error(`the gateway is not running (start-up: ${startError instanceof Error ? startError.message.split('\n')[0] : String(startError)})`);
-  return gateway;
-}
+const shared = sharedGateway();
+const running = () => shared.running();
 
 async function events(): Promise<Record<string, bigint>> {
   const stats = await running().api.call('Stats', 'GetStats', {});
@@ -45,19 +39,10 @@ async function events(): Promise<Record<string, bigint>> {
   return out;
 }
 
-e2e.after(async () => {
-  await stopGateway(gateway);
-  gateway = undefined;
-});
+e2e.after(() => shared.stop());
 
 it('the lab and daemon come up; a synproxy service is added over gRPC', async () => {
-  try {
-    assert.ok(existsSync(portcullisCliPath()), `${portcullisCliPath()} is missing: run \`npm run build\``);
-    gateway = await withTimeout(startGateway(), 90_000, 'lab up + daemon ready');
-  } catch (error) {
-    startError = error;
-    throw error;
-  }
+  const gateway = await shared.start();
   const servers = REAL_SERVERS.map((server) => ({ address: server.addresses[0]!, port: 80, weight: 1 }));
   await gateway.api.call('VirtualServices', 'CreateVirtualService', {
     service: {
@@ -117,7 +102,7 @@ for (const [mode, port, synproxy] of [['proxy_v1', 8082, 'off'], ['proxy_v2', 80
       const answer = JSON.parse(r.stdout.slice(0, split)) as { server: string; peer: string; client: string; path: string };
       const localPort = r.stdout.slice(split + 1).trim();
       assert.is(answer.client, `${CLIENT.addresses[0]}:${localPort}`, 'the client address and port from the PROXY header');
-      assert.ok(LOCAL_ADDRESSES.includes(answer.peer.slice(0, answer.peer.lastIndexOf(':'))), `the TCP peer is a LIP: ${answer.peer}`);
+      assert.ok((LOCAL_ADDRESSES as readonly string[]).includes(answer.peer.slice(0, answer.peer.lastIndexOf(':'))), `the TCP peer is a LIP: ${answer.peer}`);
       assert.is(answer.path, '/who', 'the request follows the header intact');
     }
   });

@@ -40,4 +40,21 @@ for (const c of cases) {
   });
 }
 
+
+// The drop reasons and events are declared once in C++ (dataplane/core/drop_reasons.h); the
+// TypeScript unions and the gRPC maps are written from them. This catches a reason added on one
+// side only: the addon reports exactly the names the control plane knows, no more, no fewer.
+test('the addon reports exactly the drop reasons and events src/api/stats.ts knows', async () => {
+  const { ALL_DROP_REASONS, ALL_DEFENSE_DROP_REASONS, ALL_EVENTS } = await import('../../src/api/stats.js');
+  await withLab((lab) => {
+    const stats = lab.stats();
+    const defenseReasons = new Set<string>(ALL_DEFENSE_DROP_REASONS);
+    const coreReasons = ALL_DROP_REASONS.filter((r) => !defenseReasons.has(r)).sort();
+    const reported = Object.keys(stats.drops).sort();
+    const reportedCore = reported.filter((r) => !defenseReasons.has(r));
+    assert.equal(reportedCore, coreReasons, 'core drop reasons');
+    assert.equal(Object.keys(stats.events).sort(), [...ALL_EVENTS].sort(), 'events');
+  });
+});
+
 test.run();

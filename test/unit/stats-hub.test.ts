@@ -16,7 +16,7 @@ class ScriptedSource implements StatsSource {
   stats(): DataplaneStats {
     return {
       snapshotVersion: 1, workerVersions: [1], workerBusyCycles: [this.busy], workerIdleCycles: [this.idle], tscHz: 1e9,
-      connections: 0, drops: {} as DataplaneStats['drops'], events: {} as DataplaneStats['events'], ports: [],
+      connections: 0, mbufsInUse: 0, defense: [], drops: {} as DataplaneStats['drops'], events: {} as DataplaneStats['events'], ports: [],
       services: [traffic(1, this.conns)], servers: [traffic(7, this.conns)],
     };
   }
