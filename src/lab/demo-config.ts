@@ -1,13 +1,14 @@
 // The configuration `portcullis demo` (npm start) runs, in the daemon's YAML
-// format: a web service on the VIP's port 80 and a UDP echo service on its
-// port 7, both round-robin over the lab's three real servers through the
-// lab's four LIPs. The e2e tests run the same text (with their own socket
+// format: a web service on the VIP's port 80, a UDP echo service on its
+// port 7 and a PROXY-protocol v2 web service on port 81 (the servers answer
+// with the client address they read from the header), all round-robin over
+// the lab's three real servers through the lab's four LIPs. The e2e tests run the same text (with their own socket
 // and state file) so the demo is what gets tested.
 
 import { dirname, join } from 'node:path';
 import {
   GATEWAY_INSIDE_ADDRESS, GATEWAY_INSIDE_DEVICE, GATEWAY_OUTSIDE_ADDRESS, GATEWAY_OUTSIDE_DEVICE,
-  HTTP_PORT, INSIDE_PREFIX_LENGTH, LOCAL_ADDRESSES, OUTSIDE_PREFIX_LENGTH, REAL_SERVERS, UDP_ECHO_PORT, VIP,
+  HTTP_PORT, PROXY_HTTP_PORT, INSIDE_PREFIX_LENGTH, LOCAL_ADDRESSES, OUTSIDE_PREFIX_LENGTH, REAL_SERVERS, UDP_ECHO_PORT, VIP,
 } from './topology.js';
 
 export const DEMO_SOCKET_PATH = '/run/portcullis/portcullis.sock';
@@ -48,6 +49,15 @@ ${serverList(HTTP_PORT)}
     local_addresses: ${localAddresses}
     servers:
 ${serverList(UDP_ECHO_PORT)}
+  - name: web-proxy
+    protocol: tcp
+    vip: ${VIP}
+    port: ${PROXY_HTTP_PORT}
+    scheduler: rr
+    client_address: proxy_v2
+    local_addresses: ${localAddresses}
+    servers:
+${serverList(PROXY_HTTP_PORT)}
 `;
 }
 

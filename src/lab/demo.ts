@@ -9,7 +9,7 @@ import { demoConfigYaml } from './demo-config.js';
 import { portcullisCliPath, startDaemon, type DaemonProcess } from './daemon-process.js';
 import { labDown, labUp } from './lab.js';
 import { patternSha256 } from './pattern.js';
-import { CLIENT, HTTP_PORT, REAL_SERVERS, UDP_ECHO_PORT, VIP } from './topology.js';
+import { CLIENT, HTTP_PORT, PROXY_HTTP_PORT, REAL_SERVERS, UDP_ECHO_PORT, VIP } from './topology.js';
 
 /** How long a daemon exit waits for a signal that explains it. */
 const DAEMON_EXIT_GRACE_MS = 500;
@@ -29,6 +29,7 @@ function banner(daemon: DaemonProcess, configPath: string): string {
     `    ip netns exec ${client} curl http://${VIP}/`,
     `    for i in 1 2 3; do ip netns exec ${client} curl -s http://${VIP}/; echo; done`,
     `    ip netns exec ${client} curl -s http://${VIP}/bytes/${DEMO_DOWNLOAD_BYTES} | sha256sum   # expect ${patternSha256(DEMO_DOWNLOAD_BYTES)}`,
+    `    ip netns exec ${client} curl -s http://${VIP}:${PROXY_HTTP_PORT}/   # PROXY v2: the server reports the client's own address`,
     `    ip netns exec ${client} bash -c 'exec 3<>/dev/udp/${VIP}/${UDP_ECHO_PORT}; echo hello >&3; timeout 1 head -n1 <&3'`,
     `    ${cli} stats --socket ${daemon.socketPath}`,
     `    ${cli} lab status`,

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { patternChunks } from './pattern.js';
 import { parseProxyHeader } from './proxy-protocol.js';
+import { PROXY_HTTP_PORT } from './topology.js';
 
 const MAX_DOWNLOAD_BYTES = 4 * 1024 ** 3;
 const PACING_INTERVAL_MS = 50;
@@ -71,7 +72,6 @@ function handle(request: IncomingMessage, response: ServerResponse): void {
   response.end(body);
 }
 
-const PROXY_PORT = 81;
 
 // A PROXY-protocol-speaking HTTP/1.0 responder: enough for curl and the e2e tests.
 function handleProxied(socket: Socket): void {
@@ -120,7 +120,7 @@ httpServer.on('error', (error) => {
 await Promise.all([
   new Promise<void>((resolve) => httpServer.listen({ port: httpPort, host: '0.0.0.0', backlog: 4096 }, resolve)),
   new Promise<void>((resolve) => udpServer.bind(udpPort, '0.0.0.0', resolve)),
-  new Promise<void>((resolve) => proxyServer.listen({ port: PROXY_PORT, host: '0.0.0.0', backlog: 1024 }, resolve)),
+  new Promise<void>((resolve) => proxyServer.listen({ port: PROXY_HTTP_PORT, host: '0.0.0.0', backlog: 1024 }, resolve)),
 ]);
 console.log(`lab-server ${serverName} ready`);
 

@@ -38,6 +38,8 @@ export const LOCAL_ADDRESSES = ['198.19.0.200', '198.19.0.201', '198.19.0.202', 
 
 export const HTTP_PORT = 80;
 export const UDP_ECHO_PORT = 7;
+/** Real servers read a PROXY protocol header on this port (src/lab/servers.ts). */
+export const PROXY_HTTP_PORT = 81;
 
 export type Segment = 'outside' | 'inside';
 

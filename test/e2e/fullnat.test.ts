@@ -10,7 +10,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { patternSha256 } from '../../src/lab/pattern.js';
-import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
+import { CLIENT, LOCAL_ADDRESSES, PROXY_HTTP_PORT, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
 import { clientTool, isRoot, runInNamespace, sharedGateway, withTimeout } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
@@ -58,7 +58,7 @@ it('the lab comes up and the daemon prints `portcullis ready`', async () => {
   const gateway = await shared.start();
   assert.match(gateway.daemon.readyLine, /^portcullis ready: grpc unix:/);
   const stats = await gateway.api.call('Stats', 'GetStats', {});
-  assert.is((stats.services as unknown[]).length, 2, 'the demo config has two services');
+  assert.is((stats.services as unknown[]).length, 3, 'the demo config has three services (web, echo, web-proxy)');
 });
 
 it('30 sequential HTTP requests are spread 10/10/10 and servers see a LIP, never the client', async () => {
@@ -71,6 +71,20 @@ it('30 sequential HTTP requests are spread 10/10/10 and servers see a LIP, never
       `${answer.server} saw ${answer.peer}, expected one of the LIPs ${LOCAL_ADDRESSES.join(', ')}`);
     assert.not.ok(CLIENT.addresses.includes(peerAddress(answer)), `${answer.server} saw the client address`);
   }
+});
+
+it('the demo\'s proxy_v2 service on :81: each server reads the client\'s own address and port', async () => {
+  running();
+  const seen = new Set<string>();
+  for (let i = 0; i < 3; i++) {
+    const r = await runInNamespace(CLIENT.namespace, ['curl', '-sS', '--max-time', '5', '-w', ' %{local_port}', `http://${VIP}:${PROXY_HTTP_PORT}/demo`], 10_000);
+    assert.is(r.code, 0, `curl ${i}: ${r.stderr}`);
+    const split = r.stdout.lastIndexOf(' ');
+    const answer = JSON.parse(r.stdout.slice(0, split)) as { server: string; client: string };
+    assert.is(answer.client, `${CLIENT.addresses[0]}:${r.stdout.slice(split + 1).trim()}`);
+    seen.add(answer.server);
+  }
+  assert.is(seen.size, 3, `round-robin over the three servers: ${[...seen].join(', ')}`);
 });
 
 it('200 concurrent connections all succeed', async () => {
