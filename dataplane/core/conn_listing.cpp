@@ -9,13 +9,8 @@ namespace {
 constexpr long kPollIntervalNs = 20000;  // the worker loop takes µs; don't burn the control core
 }
 
-bool conn_listing_request(ConnListingMailbox& box, uint32_t cursor, ConnectionInfo* out, uint32_t max,
-                          uint32_t* copied) {
-  *copied = 0;
-  box.cursor = cursor;
-  box.max = max;
-  box.out = out;
-  box.copied = 0;
+// Posts what the caller put in box and waits for DONE (false: withdrawn unserved).
+static bool post_and_wait(ConnListingMailbox& box) {
   box.state.store(ConnListingMailbox::REQUESTED, std::memory_order_release);
   const uint64_t deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 1000000 * kConnListingTimeoutUs;
   for (;;) {
@@ -30,9 +25,29 @@ bool conn_listing_request(ConnListingMailbox& box, uint32_t cursor, ConnectionIn
     timespec ts{0, kPollIntervalNs};
     nanosleep(&ts, nullptr);
   }
-  *copied = box.copied;
   box.state.store(ConnListingMailbox::IDLE, std::memory_order_relaxed);
   return true;
+}
+
+bool conn_listing_request(ConnListingMailbox& box, uint32_t cursor, ConnectionInfo* out, uint32_t max,
+                          uint32_t* copied) {
+  *copied = 0;
+  box.cursor = cursor;
+  box.max = max;
+  box.out = out;
+  box.copied = 0;
+  box.job = nullptr;
+  if (!post_and_wait(box)) return false;
+  *copied = box.copied;
+  return true;
+}
+
+bool worker_mailbox_run(ConnListingMailbox& box, void (*job)(Worker* worker, void* arg), void* arg) {
+  box.job = job;
+  box.job_arg = arg;
+  bool done = post_and_wait(box);
+  box.job = nullptr;
+  return done;
 }
 
 }  // namespace pc

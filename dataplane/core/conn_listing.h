@@ -22,20 +22,31 @@ struct ConnListingMailbox {
   uint32_t max = 0;
   ConnectionInfo* out = nullptr;
   uint32_t copied = 0;              // written by the worker before DONE
+  // Another bounded job in place of the listing (e.g. the packet trace's control):
+  // set with the request, cleared when it is done. Null = list connections.
+  void (*job)(Worker* worker, void* arg) = nullptr;
+  void* job_arg = nullptr;
 };
 
 // Worker side: one relaxed load when there is nothing to do.
-inline void conn_listing_serve(ConnListingMailbox& box, const Worker* worker) {
+inline void conn_listing_serve(ConnListingMailbox& box, Worker* worker) {
   if (box.state.load(std::memory_order_relaxed) != ConnListingMailbox::REQUESTED) return;
   uint32_t expected = ConnListingMailbox::REQUESTED;
   if (!box.state.compare_exchange_strong(expected, ConnListingMailbox::COPYING, std::memory_order_acquire))
     return;  // withdrawn by the control thread
-  box.copied = worker_list_connections(worker, box.cursor, box.out, box.max);
+  if (box.job)
+    box.job(worker, box.job_arg);
+  else
+    box.copied = worker_list_connections(worker, box.cursor, box.out, box.max);
   box.state.store(ConnListingMailbox::DONE, std::memory_order_release);
 }
 
 // Control side: returns false when the worker did not answer in time (nothing copied).
 bool conn_listing_request(ConnListingMailbox& box, uint32_t cursor, ConnectionInfo* out, uint32_t max,
                           uint32_t* copied);
+
+// Control side: runs job(worker, arg) on the worker's thread at its next loop iteration.
+// False when the worker did not pick it up in time (then the job never runs).
+bool worker_mailbox_run(ConnListingMailbox& box, void (*job)(Worker* worker, void* arg), void* arg);
 
 }  // namespace pc

@@ -1,0 +1,23 @@
+// The worker side of the packet trace (pipeline/trace.h): control entry points
+// for the core, and the traced variant of the FullNAT stage the burst loop calls
+// only while tracing is on.
+#pragma once
+#include <cstdint>
+#include "pipeline/fullnat.h"
+#include "pipeline/trace.h"
+
+namespace pc {
+
+// Replaces the worker's filter and empties its ring; the ring is allocated on first
+// use. False when it cannot be allocated (nothing changed). Worker thread (live mode:
+// from the mailbox) or the caller's thread in test mode.
+bool worker_trace_set(Worker* w, const TraceFilter& filter);
+// Drains the worker's unread records (see trace_drain). 0 when tracing was never set.
+uint32_t worker_trace_read(Worker* w, TraceRecord* out, uint32_t max, uint64_t* lost);
+void worker_trace_free(Worker* w);
+
+// fullnat_input() plus, when the filter matches the packet, one TraceRecord of its fate.
+void fullnat_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
+                          uint8_t owned_kinds, const FlowKey& key, ConnHit hit, uint64_t now_us, TxQueues& tx);
+
+}  // namespace pc
