@@ -3,7 +3,9 @@
 // process itself lives in the root namespace and cannot send from there.
 // Every command prints one JSON line on stdout and bounds every wait.
 //
-//   sequential <url> <count> <timeoutMs>   GETs one after another (JSON bodies)
+//   sequential <url> <count> <timeoutMs> [sourceAddress]
+//                                          GETs one after another (JSON bodies),
+//                                          optionally bound to one local address
 //   concurrent <url> <count> <timeoutMs>   <count> GETs all at once, no keep-alive
 //   download <url> <timeoutMs>             streams the body, reports size and sha256
 //   udp <host> <port> <count> <timeoutMs>  sends <count> datagrams, reports the echoes
@@ -24,13 +26,13 @@ interface Reply {
   ms: number;
 }
 
-function request(url: string, timeoutMs: number, keepBody: boolean): Promise<Reply> {
+function request(url: string, timeoutMs: number, keepBody: boolean, localAddress?: string): Promise<Reply> {
   const started = Date.now();
   return new Promise((resolve) => {
     const hash = createHash('sha256');
     const chunks: Buffer[] = [];
     let bytes = 0;
-    const req = get(url, { agent, timeout: timeoutMs }, (response) => {
+    const req = get(url, { agent, timeout: timeoutMs, localAddress }, (response) => {
       response.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
         hash.update(chunk);
@@ -82,9 +84,9 @@ async function main(): Promise<object> {
   const [command, ...args] = process.argv.slice(2);
   switch (command) {
     case 'sequential': {
-      const [url, count, timeoutMs] = [args[0]!, Number(args[1]), Number(args[2])];
+      const [url, count, timeoutMs, sourceAddress] = [args[0]!, Number(args[1]), Number(args[2]), args[3]];
       const replies: Reply[] = [];
-      for (let index = 0; index < count; index++) replies.push(await request(url, timeoutMs, true));
+      for (let index = 0; index < count; index++) replies.push(await request(url, timeoutMs, true, sourceAddress));
       return { replies };
     }
     case 'concurrent': {

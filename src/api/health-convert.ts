@@ -1,0 +1,27 @@
+// HealthCheck message ↔ the model's raw (snake_case) spelling: proto3 zeros
+// mean "default", so they are left out and readHealthCheck fills them in.
+import type { HealthCheck__Output } from './generated/portcullis/v1/HealthCheck.js';
+import type { HealthCheck as HealthCheckMessage } from './generated/portcullis/v1/HealthCheck.js';
+import type { HealthCheck, Server, Service } from '../model/index.js';
+
+export function rawHealthCheck(message: HealthCheck__Output | null | undefined): Record<string, unknown> | undefined {
+  if (!message) return undefined;
+  const raw: Record<string, unknown> = { kind: message.kind };
+  if (message.path !== '') raw.path = message.path;
+  if (message.expectStatus) raw.expect_status = message.expectStatus;
+  if (message.intervalMs) raw.interval_ms = message.intervalMs;
+  if (message.timeoutMs) raw.timeout_ms = message.timeoutMs;
+  if (message.rise) raw.rise = message.rise;
+  if (message.fall) raw.fall = message.fall;
+  return raw;
+}
+
+export function healthCheckMessage(check: HealthCheck | undefined): HealthCheckMessage | null {
+  return check ? { ...check } : null;
+}
+
+/** RealServer.health: the checker's last verdict, '' when the service has no check. */
+export function serverHealth(service: Service, server: Server): string {
+  if (!service.healthCheck) return '';
+  return server.healthDown ? 'down' : 'up';
+}

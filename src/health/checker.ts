@@ -1,0 +1,126 @@
+// Runs each service's health check against its real servers and quiesces a
+// failing server through the model door (weight 0 in the data plane, the
+// configured weight kept in the desired state, existing connections kept),
+// restoring it once healthy. Every transition is logged and kept for the API.
+import { log } from '../log.js';
+import { serviceKeyText, type DesiredState, type Service } from '../model/types.js';
+import type { HealthCheck } from '../model/health-check.js';
+import type { Prober } from './probe.js';
+import { initialRecord, nextRecord, type HealthRecord, type HealthState } from './verdict.js';
+
+const REFRESH_MS = 1_000;
+
+export interface HealthTransition {
+  service: Service;
+  serverId: number;
+  state: HealthState;
+  detail: string;
+}
+
+export interface HealthCheckerOptions {
+  prober: Prober;
+  /** The current desired state (re-read every round, so changes over gRPC are picked up). */
+  state: () => DesiredState;
+  /** Applies a transition through the model (setServerHealth via Controller.mutate). */
+  apply: (transition: HealthTransition) => Promise<void>;
+  now?: () => number;
+}
+
+function healthCheckOf(service: Service): HealthCheck | undefined {
+  return service.healthCheck;
+}
+
+export class HealthChecker {
+  private readonly records = new Map<number, HealthRecord>();
+  private readonly timers = new Map<number, { timer: NodeJS.Timeout; intervalMs: number }>();
+  private readonly running = new Set<number>();
+  private stopped = true;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: HealthCheckerOptions) {}
+
+  /** Health of a server, by id; undefined when its service has no check. */
+  healthOf(serverId: number): HealthRecord | undefined {
+    return this.records.get(serverId);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.refresh();
+    // Services created or changed over gRPC get their timers within a second.
+    this.refreshTimer = setInterval(() => this.refresh(), REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.refreshTimer);
+    for (const { timer } of this.timers.values()) clearInterval(timer);
+    this.timers.clear();
+  }
+
+  /** Matches the timers to the services that have a check now (call after every change; each round calls it too). */
+  refresh(): void {
+    if (this.stopped) return;
+    const wanted = new Map<number, number>();
+    for (const service of this.options.state().services) {
+      const check = healthCheckOf(service);
+      if (check) wanted.set(service.id, check.intervalMs);
+    }
+    for (const [id, entry] of this.timers) {
+      if (wanted.get(id) !== entry.intervalMs) {
+        clearInterval(entry.timer);
+        this.timers.delete(id);
+      }
+    }
+    for (const [id, intervalMs] of wanted) {
+      if (this.timers.has(id)) continue;
+      const timer = setInterval(() => { void this.probeService(id); }, intervalMs);
+      timer.unref();
+      this.timers.set(id, { timer, intervalMs });
+    }
+    this.forgetGoneServers();
+  }
+
+  /** One round for one service: probe every server at once, then apply transitions one by one. */
+  async probeService(serviceId: number): Promise<void> {
+    // A slow apply must not stack rounds of the same service.
+    if (this.running.has(serviceId)) return;
+    this.running.add(serviceId);
+    try {
+      this.refresh();
+      const service = this.options.state().services.find((s) => s.id === serviceId);
+      const check = service && healthCheckOf(service);
+      if (!service || !check) return;
+      const results = await Promise.all(service.servers.map((server) => this.options.prober(server, check)));
+      const now = (this.options.now ?? Date.now)();
+      for (const [index, server] of service.servers.entries()) {
+        const before = this.records.get(server.id) ?? initialRecord();
+        const result = results[index]!;
+        const after = nextRecord(before, result.ok, result.detail, check, now);
+        if (after.state !== before.state) {
+          const where = `${serviceKeyText(service)} real server ${server.address}:${server.port}`;
+          try {
+            await this.options.apply({ service, serverId: server.id, state: after.state, detail: result.detail });
+            log.info(`health: ${where} is ${after.state} (${result.detail}; ${after.state === 'down' ? `${check.fall} failed` : `${check.rise} passed`} in a row)`);
+          } catch (error) {
+            // Keep the old state so the next round tries the transition again.
+            log.error(`health: ${where} should be ${after.state} but the change failed: ${(error as Error).message}`);
+            continue;
+          }
+        }
+        this.records.set(server.id, after);
+      }
+    } finally {
+      this.running.delete(serviceId);
+    }
+  }
+
+  private forgetGoneServers(): void {
+    const present = new Set<number>();
+    for (const service of this.options.state().services) {
+      if (healthCheckOf(service)) for (const server of service.servers) present.add(server.id);
+    }
+    for (const id of this.records.keys()) if (!present.has(id)) this.records.delete(id);
+  }
+}

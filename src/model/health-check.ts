@@ -1,0 +1,80 @@
+// Per-service health check settings and their one validator (YAML and gRPC
+// both come through readHealthCheck, so bad input fails the same way).
+import { readChoice, readInteger, readObject, readString, rejectUnknownKeys } from './fields.js';
+import { joinPath, ModelError } from './errors.js';
+import { findService, type ChangeResult } from './ops.js';
+import { serviceKeyText, type DesiredState, type Server, type Service, type ServiceKey } from './types.js';
+
+export type HealthCheckKind = 'tcp' | 'http';
+export const HEALTH_CHECK_KINDS: readonly HealthCheckKind[] = ['tcp', 'http'];
+
+export interface HealthCheck {
+  /** tcp: a completed connect is healthy; http: GET `path` answered with `expectStatus`. */
+  kind: HealthCheckKind;
+  path: string;
+  expectStatus: number;
+  intervalMs: number;
+  /** Bounds one probe (connect plus answer); below intervalMs so probes never overlap. */
+  timeoutMs: number;
+  /** Consecutive successes that bring a down server back. */
+  rise: number;
+  /** Consecutive failures that take an up server down. */
+  fall: number;
+}
+
+export const HEALTH_CHECK_DEFAULTS: Readonly<Omit<HealthCheck, 'kind'>> = {
+  path: '/', expectStatus: 200, intervalMs: 2_000, timeoutMs: 1_000, rise: 2, fall: 3,
+};
+
+const KEYS = ['kind', 'path', 'expect_status', 'interval_ms', 'timeout_ms', 'rise', 'fall'] as const;
+const MAX_INTERVAL_MS = 3_600_000;
+const MAX_COUNT = 100;
+
+/** Reads snake_case input (config file spelling); absent fields take HEALTH_CHECK_DEFAULTS. */
+export function readHealthCheck(value: unknown, path: string): HealthCheck {
+  const raw = readObject(value, path);
+  rejectUnknownKeys(raw, KEYS, path);
+  const d = HEALTH_CHECK_DEFAULTS;
+  const check: HealthCheck = {
+    kind: readChoice(raw.kind, joinPath(path, 'kind'), HEALTH_CHECK_KINDS),
+    path: raw.path === undefined ? d.path : readString(raw.path, joinPath(path, 'path'), { maxLength: 1024, nonEmpty: true }),
+    expectStatus: raw.expect_status === undefined ? d.expectStatus : readInteger(raw.expect_status, joinPath(path, 'expect_status'), 100, 599),
+    intervalMs: raw.interval_ms === undefined ? d.intervalMs : readInteger(raw.interval_ms, joinPath(path, 'interval_ms'), 100, MAX_INTERVAL_MS),
+    timeoutMs: raw.timeout_ms === undefined ? d.timeoutMs : readInteger(raw.timeout_ms, joinPath(path, 'timeout_ms'), 10, MAX_INTERVAL_MS),
+    rise: raw.rise === undefined ? d.rise : readInteger(raw.rise, joinPath(path, 'rise'), 1, MAX_COUNT),
+    fall: raw.fall === undefined ? d.fall : readInteger(raw.fall, joinPath(path, 'fall'), 1, MAX_COUNT),
+  };
+  if (!check.path.startsWith('/')) throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'path'), `must start with "/": ${JSON.stringify(check.path)}`);
+  if (check.timeoutMs >= check.intervalMs) {
+    throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'timeout_ms'), `must be below interval_ms (${check.intervalMs}) so probes never overlap`);
+  }
+  return check;
+}
+
+/**
+ * The health checker's door into the model: marks a real server down (the data
+ * plane then sees weight 0: no new connections, existing ones continue) or up
+ * again. The configured weight is never touched, so restoring needs no memory.
+ */
+export function setServerHealth(current: DesiredState, key: ServiceKey, serverId: number, down: boolean): ChangeResult<Service> {
+  const state = structuredClone(current);
+  const service = findService(state, key, 'service');
+  const server = service.servers.find((s) => s.id === serverId);
+  if (!server) throw new ModelError('NOT_FOUND', 'server', `real server id ${serverId} is no longer in ${serviceKeyText(key)}`);
+  if (down) server.healthDown = true;
+  else delete server.healthDown;
+  return { state, result: service, warnings: [] };
+}
+
+/** Weight the data plane runs with: the configured one unless the health check took the server down. */
+export function effectiveWeight(server: Server): number {
+  return server.healthDown ? 0 : server.weight;
+}
+
+/** Back to the snake_case spelling readHealthCheck reads (state file, config dumps). */
+export function healthCheckToRaw(check: HealthCheck): Record<string, unknown> {
+  return {
+    kind: check.kind, path: check.path, expect_status: check.expectStatus, interval_ms: check.intervalMs,
+    timeout_ms: check.timeoutMs, rise: check.rise, fall: check.fall,
+  };
+}

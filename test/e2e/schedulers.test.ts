@@ -1,0 +1,86 @@
+// End to end: how real requests are distributed by the weighted round-robin
+// and source-hashing schedulers (IPVS definitions, ../shared/PROTOCOL.md),
+// with real Linux TCP stacks in the lab and services created over gRPC.
+// Needs root; skipped otherwise. Run under `flock /tmp/pc-lab.lock` like
+// every lab test.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
+import { clientTool, isRoot, sharedGateway } from '../support/e2e-lab.js';
+
+interface Reply { ok: boolean; status?: number; body?: string; error?: string }
+
+const WRR_PORT = 8081;
+const SH_PORT = 8082;
+const WRR_REQUESTS = 300;
+const SH_REQUESTS_PER_SOURCE = 5;
+
+const e2e = suite('e2e: scheduler distribution through the lab');
+const it = isRoot ? e2e : e2e.skip;
+if (!isRoot) console.log('e2e schedulers: skipped — these tests need root (network namespaces, af_packet)');
+
+const gateway = sharedGateway();
+const running = () => gateway.running();
+
+/** Which real server ("rs1") answered each request; fails on any failed request. */
+async function serversAnswering(port: number, count: number, sourceAddress?: string): Promise<string[]> {
+  const args: (string | number)[] = ['sequential', `http://${VIP}:${port}/`, count, 5_000];
+  if (sourceAddress) args.push(sourceAddress);
+  const { replies } = await clientTool<{ replies: Reply[] }>(args, 30_000 + count * 200);
+  return replies.map((reply, index) => {
+    assert.ok(reply.ok, `request ${index} from ${sourceAddress ?? 'the default address'} failed: ${reply.error ?? `status ${reply.status}`}`);
+    return (JSON.parse(reply.body ?? '') as { server: string }).server;
+  });
+}
+
+function countByServer(servers: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const server of servers) counts[server] = (counts[server] ?? 0) + 1;
+  return counts;
+}
+
+async function createService(port: number, scheduler: string, weights: number[]): Promise<void> {
+  await running().api.call('VirtualServices', 'CreateVirtualService', {
+    service: {
+      key: { protocol: 'TCP', vip: VIP, port }, scheduler, localAddresses: [...LOCAL_ADDRESSES], name: `e2e-${scheduler}-${port}`,
+      servers: REAL_SERVERS.map((server, index) => ({ address: server.addresses[0]!, port: 80, weight: weights[index]! })),
+    },
+  });
+}
+
+e2e.after(() => gateway.stop());
+
+it('the lab comes up and the daemon is ready', async () => {
+  await gateway.start();
+});
+
+it(`wrr with weights 3/2/1: ${WRR_REQUESTS} requests split exactly 150/100/50`, async () => {
+  await createService(WRR_PORT, 'wrr', [3, 2, 1]);
+  const counts = countByServer(await serversAnswering(WRR_PORT, WRR_REQUESTS));
+  console.log(`  wrr 3/2/1 over ${WRR_REQUESTS} requests: ${JSON.stringify(counts)}`);
+  assert.equal(counts, { rs1: 150, rs2: 100, rs3: 50 });
+});
+
+it('sh: each client address always reaches one server; nine addresses reach more than one', async () => {
+  await createService(SH_PORT, 'sh', [1, 1, 1]);
+  const serverOf: Record<string, string> = {};
+  for (const source of CLIENT.addresses) {
+    const servers = await serversAnswering(SH_PORT, SH_REQUESTS_PER_SOURCE, source);
+    assert.equal(new Set(servers).size, 1, `${source} reached ${JSON.stringify(countByServer(servers))}`);
+    serverOf[source] = servers[0]!;
+  }
+  // The same mapping again, later: the hash, not chance, picked the server.
+  for (const source of CLIENT.addresses) {
+    assert.equal(await serversAnswering(SH_PORT, 1, source), [serverOf[source]], `${source} moved`);
+  }
+  console.log(`  sh by source: ${JSON.stringify(serverOf)}`);
+  assert.ok(new Set(Object.values(serverOf)).size > 1, `every source hashed to one server: ${JSON.stringify(serverOf)}`);
+});
+
+it('the daemon exits 0 on SIGTERM', async () => {
+  const ended = await running().daemon.stop(10_000);
+  assert.is(ended, 0, `daemon ended with ${ended}; output tail:\n${running().daemon.output().slice(-2000)}`);
+});
+
+e2e.run();
