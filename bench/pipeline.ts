@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataplane } from '../src/dataplane/addon.js';
-import type { BenchResult, DataplaneConfig, DataplaneDefense, DataplaneTimeouts } from '../src/dataplane/types.js';
+import type { BenchResult, BenchScenario, DataplaneConfig, DataplaneDefense, DataplaneTimeouts } from '../src/dataplane/types.js';
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 20_000_000);
 const FLOWS = Number(process.env.BENCH_FLOWS ?? 1024);
@@ -28,7 +28,7 @@ function passingDefense(): DataplaneDefense {
   return { acl: { entries }, services: [{ serviceId: 1, udpPerSource: open, udpPerService: open }] };
 }
 
-function benchConfig(protocol: 'tcp' | 'udp', defended = false): DataplaneConfig {
+function benchConfig(protocol: 'tcp' | 'udp', defended = false, synproxy = false): DataplaneConfig {
   return {
     ...(defended ? { defense: passingDefense() } : {}),
     ports: [
@@ -37,7 +37,7 @@ function benchConfig(protocol: 'tcp' | 'udp', defended = false): DataplaneConfig
     ],
     routes: [],
     services: [{
-      id: 1, protocol, vip: '198.18.0.10', port: protocol === 'tcp' ? 80 : 7, scheduler: 'rr',
+      id: 1, protocol, vip: '198.18.0.10', port: protocol === 'tcp' ? 80 : 7, scheduler: 'rr', synproxy,
       localAddresses: ['198.19.0.200', '198.19.0.201', '198.19.0.202', '198.19.0.203'],
       timeouts: ipvsTimeouts,
       servers: [1, 2, 3].map((n) => ({ id: n, address: `198.19.0.${n}`, port: protocol === 'tcp' ? 80 : 7, weight: 1 })),
@@ -57,11 +57,13 @@ function main(): void {
   const rows: Row[] = [];
   let ioCycles = 0;
   let tscHz = 0;
-  const scenarios: { name: string; scenario: 'io' | 'fullnat'; protocol: 'tcp' | 'udp'; defended?: boolean }[] = [
+  const scenarios: { name: string; scenario: BenchScenario; protocol: 'tcp' | 'udp'; defended?: boolean; synproxy?: boolean }[] = [
     { name: 'raw ring I/O (baseline)', scenario: 'io', protocol: 'udp' },
     { name: 'established FullNAT, TCP', scenario: 'fullnat', protocol: 'tcp' },
     { name: 'established FullNAT, UDP', scenario: 'fullnat', protocol: 'udp' },
     { name: 'FullNAT UDP, defences on', scenario: 'fullnat', protocol: 'udp', defended: true },
+    // Issue 10 goal: <= 250 cycles per SYN answered.
+    { name: 'SYNPROXY cookie SYN-ACKs', scenario: 'synproxy', protocol: 'tcp', synproxy: true },
   ];
   for (const s of scenarios) {
     dp.start({
@@ -72,7 +74,7 @@ function main(): void {
       ],
     });
     try {
-      dp.apply(benchConfig(s.protocol, s.defended));
+      dp.apply(benchConfig(s.protocol, s.defended, s.synproxy));
       const runs: BenchResult[] = [];
       for (let r = 0; r < ROUNDS; r++) runs.push(dp.bench({ scenario: s.scenario, packets: PACKETS, flows: FLOWS }));
       const b = best(runs);

@@ -7,6 +7,7 @@
 #include "addon/js_errors.h"
 #include "addon/js_reader.h"
 #include "addon/js_results.h"
+#include "addon/js_trace.h"
 #include "core/dataplane.h"
 
 namespace pc_addon {
@@ -160,12 +161,12 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
   Napi::Object o;
   if (!r.object(info[0], "options", &o)) return env.Undefined();
   size_t scenario;
-  if (!r.choice(o.Get("scenario"), "options.scenario", {"io", "fullnat"}, &scenario)) return env.Undefined();
+  if (!r.choice(o.Get("scenario"), "options.scenario", {"io", "fullnat", "synproxy"}, &scenario)) return env.Undefined();
   uint64_t packets, flows;
   if (!r.integer(o.Get("packets"), "options.packets", 1, 1ull << 40, &packets)) return env.Undefined();
   if (!r.integer(o.Get("flows"), "options.flows", 1, 2048, &flows)) return env.Undefined();
   pc::BenchOptions options;
-  options.fullnat = scenario == 1;
+  options.scenario = static_cast<pc::BenchScenario>(scenario);  // same order as the choices
   options.packets = packets;
   options.flows = static_cast<uint32_t>(flows);
   pc::BenchResult result;
@@ -174,7 +175,7 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
     throw_status(env, st);
     return env.Undefined();
   }
-  return bench_to_js(env, options.fullnat, result);
+  return bench_to_js(env, options.scenario, result);
 }
 
 // Process exit while started: stop the workers (and clean up EAL in live mode)
@@ -195,6 +196,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("capture", Napi::Function::New(env, Capture, "capture"));
   exports.Set("advanceClock", Napi::Function::New(env, AdvanceClock, "advanceClock"));
   exports.Set("bench", Napi::Function::New(env, Bench, "bench"));
+  exports.Set("traceSet", Napi::Function::New(env, TraceSet, "traceSet"));
+  exports.Set("traceRead", Napi::Function::New(env, TraceRead, "traceRead"));
   // Normal exit runs env cleanup hooks; process.exit() may skip them, atexit catches that.
   env.AddCleanupHook(stop_at_exit);
   static bool atexit_registered = false;

@@ -134,6 +134,11 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
     if (!synproxy.IsBoolean()) return r.fail(path + ".synproxy", "a boolean", synproxy);
     out->synproxy = synproxy.As<Napi::Boolean>().Value();
   }
+  Napi::Value rst_on_bad_cookie = o.Get("synproxyRstOnBadCookie");
+  if (!rst_on_bad_cookie.IsUndefined()) {  // absent = off
+    if (!rst_on_bad_cookie.IsBoolean()) return r.fail(path + ".synproxyRstOnBadCookie", "a boolean", rst_on_bad_cookie);
+    out->synproxy_rst_on_bad_cookie = rst_on_bad_cookie.As<Napi::Boolean>().Value();
+  }
   Napi::Array servers;
   if (!r.array(o.Get("servers"), path + ".servers", &servers)) return false;
   for (uint32_t i = 0; i < servers.Length(); i++) {

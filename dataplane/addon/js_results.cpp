@@ -1,6 +1,7 @@
 #include "addon/js_results.h"
 
 #include <arpa/inet.h>
+#include "pipeline/tcp_state.h"
 
 namespace pc_addon {
 
@@ -145,14 +146,51 @@ Napi::Array connections_to_js(Napi::Env env, const std::vector<pc::ConnectionInf
   return out;
 }
 
-Napi::Object bench_to_js(Napi::Env env, bool fullnat, const pc::BenchResult& r) {
+Napi::Object bench_to_js(Napi::Env env, pc::BenchScenario scenario, const pc::BenchResult& r) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("scenario", fullnat ? "fullnat" : "io");
+  o.Set("scenario", scenario == pc::BenchScenario::SYNPROXY ? "synproxy"
+                    : scenario == pc::BenchScenario::FULLNAT ? "fullnat" : "io");
   o.Set("packets", num(env, r.packets));
   o.Set("cycles", num(env, r.cycles));
   o.Set("tscHz", num(env, r.tsc_hz));
   o.Set("mbufsLeaked", snum(env, r.mbufs_leaked));  // extra (not in types.ts): should be 0
   return o;
+}
+
+}  // namespace pc_addon
+
+namespace pc_addon {
+
+Napi::Object trace_to_js(Napi::Env env, const std::vector<pc::TraceRecord>& records, uint64_t lost,
+                         const std::vector<std::string>& port_names) {
+  Napi::Array list = Napi::Array::New(env, records.size());
+  for (uint32_t i = 0; i < records.size(); i++) {
+    const pc::TraceRecord& t = records[i];
+    const bool dropped = t.verdict == static_cast<uint8_t>(pc::TraceVerdict::DROPPED);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("timeUs", num(env, t.time_us));
+    o.Set("worker", num(env, t.worker));
+    o.Set("port", t.port < port_names.size() ? port_names[t.port] : std::to_string(t.port));
+    o.Set("protocol", t.protocol == 17 ? "udp" : "tcp");
+    o.Set("inSource", ip_string(env, t.in_src));
+    o.Set("inSourcePort", num(env, t.in_sport));
+    o.Set("inDestination", ip_string(env, t.in_dst));
+    o.Set("inDestinationPort", num(env, t.in_dport));
+    o.Set("outSource", ip_string(env, t.out_src));
+    o.Set("outSourcePort", num(env, t.out_sport));
+    o.Set("outDestination", ip_string(env, t.out_dst));
+    o.Set("outDestinationPort", num(env, t.out_dport));
+    o.Set("serviceId", num(env, t.service_id));
+    o.Set("serverId", num(env, t.server_id));
+    o.Set("verdict", dropped ? "dropped" : "forwarded");
+    o.Set("dropReason", dropped && t.drop_reason < pc::kDropReasonCount ? pc::kDropReasonNames[t.drop_reason] : "");
+    o.Set("state", t.server_id ? pc::conn_state_name(t.conn_state) : "");
+    list.Set(i, o);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("records", list);
+  out.Set("lost", num(env, lost));
+  return out;
 }
 
 }  // namespace pc_addon

@@ -1,6 +1,7 @@
 // The core's plain result structs -> JS objects (shapes in src/dataplane/types.ts).
 #pragma once
 #include <napi.h>
+#include <string>
 #include <vector>
 #include "core/dataplane.h"
 
@@ -9,6 +10,9 @@ namespace pc_addon {
 Napi::Array ports_to_js(Napi::Env env, const std::vector<pc::PortInfo>& ports);
 Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& report);
 Napi::Array connections_to_js(Napi::Env env, const std::vector<pc::ConnectionInfo>& conns);
-Napi::Object bench_to_js(Napi::Env env, bool fullnat, const pc::BenchResult& result);
+Napi::Object bench_to_js(Napi::Env env, pc::BenchScenario scenario, const pc::BenchResult& result);
+// {records, lost}: TraceRecord shape of src/dataplane/types.ts; port_names[i] names port index i.
+Napi::Object trace_to_js(Napi::Env env, const std::vector<pc::TraceRecord>& records, uint64_t lost,
+                         const std::vector<std::string>& port_names);
 
 }  // namespace pc_addon

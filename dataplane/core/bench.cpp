@@ -254,14 +254,14 @@ uint32_t bounce(Port* port, uint8_t tcp_flags, bool syn_gets_synack, std::vector
 }
 
 // One stage of the measured loop: a burst from `from`'s rx, through the pipeline
-// (fullnat) or the mirror (io), out of `to`'s tx. Returns packets received.
-inline uint16_t stage(const BenchEnv& env, const Snapshot* s, bool fullnat, Port* from, uint16_t from_index,
+// (fullnat, synproxy) or the mirror (io), out of `to`'s tx. Returns packets received.
+inline uint16_t stage(const BenchEnv& env, const Snapshot* s, bool pipeline, Port* from, uint16_t from_index,
                       Port* to) {
   rte_mbuf* pkts[kTxBurst];
   uint16_t n = rte_eth_rx_burst(from->port_id, 0, pkts, kTxBurst);
   if (n == 0) return 0;
   WorkerContext& c = *env.worker;
-  if (fullnat) {
+  if (pipeline) {
     c.counters->event(Event::RX_PACKETS, n);
     worker_process_burst(c.worker, s, from_index, pkts, n, env.now_us, c.tx);
     c.tx.flush_all();
@@ -282,13 +282,18 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
   WorkerContext& c = *env.worker;
   const Snapshot* s = worker_current_snapshot(c);
 
-  uint32_t vip = 0xc612000a;  // io: any destination; fullnat: the first service's
+  // Every scenario but io sends its frames through the pipeline.
+  const bool pipeline = opt.scenario != BenchScenario::IO;
+  const bool synproxy = opt.scenario == BenchScenario::SYNPROXY;
+  uint32_t vip = 0xc612000a;  // io: any destination; otherwise the first service's
   uint16_t vport = 80;
   uint8_t protocol = IPPROTO_UDP;
-  if (opt.fullnat) {
+  if (pipeline) {
     if (env.config->services.empty())
-      return Status::Error("EINVAL", "bench: scenario 'fullnat' needs an applied config with at least one service");
+      return Status::Error("EINVAL", "bench: scenarios 'fullnat' and 'synproxy' need an applied config with a service");
     const ServiceConfig& svc = env.config->services[0];
+    if (synproxy && !(svc.synproxy && svc.protocol == IPPROTO_TCP))
+      return Status::Error("EINVAL", "bench: scenario 'synproxy' needs the first service to be TCP with synproxy on");
     vip = svc.vip;
     vport = svc.vport;
     protocol = svc.protocol;
@@ -306,7 +311,10 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
 
   std::vector<rte_mbuf*> ready;  // client frames that will circulate in the measured loop
   ready.reserve(opt.flows);
-  uint8_t first_flags = opt.fullnat ? kTcpSyn : kTcpAck;
+  uint8_t first_flags = pipeline ? kTcpSyn : kTcpAck;
+  // What the client side turns a frame from the pipeline into: the ACK of an established
+  // flow, or (synproxy) a fresh SYN made of the SYN-ACK (its ISN is the old cookie).
+  const uint8_t client_flags = synproxy ? kTcpSyn : kTcpAck;
   std::vector<rte_mbuf*> firsts;
   for (uint32_t i = 0; i < opt.flows; i++) {
     uint32_t cip = plan.addresses[i % plan.addresses.size()];
@@ -320,12 +328,13 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
   }
 
   uint64_t now_us = env.now_us;
-  if (!opt.fullnat) {
+  if (!pipeline) {
     ready.swap(firsts);
   } else {
     // Warm-up: first packet of every flow through the pipeline; the simulated hosts
-    // answer ARP and reply (server: SYN-ACK / datagram; client: ACK), so every flow
-    // has a connection and resolved neighbours before the clock starts.
+    // answer ARP and reply (server: SYN-ACK / datagram; client: ACK, or a new SYN for
+    // synproxy), so every flow has a connection (synproxy: none) and resolved
+    // neighbours before the clock starts.
     // Flows start a few at a time so the pipeline's bounded ARP queues are not
     // overrun by the very first burst.
     size_t next_first = 0;
@@ -341,7 +350,7 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
       uint32_t received = worker_poll_ports(c, s, now_us);
       c.tx.flush_all();
       uint32_t moved = bounce(env.inside, kTcpAck, true, nullptr);
-      moved += bounce(env.outside, kTcpAck, false, &ready);
+      moved += bounce(env.outside, client_flags, false, &ready);
       if (received == 0 && moved == 0) now_us += kWarmupIdleAdvanceUs;
     }
     for (size_t i = next_first; i < firsts.size(); i++) rte_pktmbuf_free(firsts[i]);
@@ -352,7 +361,7 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
         drain_ring(p->tx_rings[0]);
       }
       return Status::Error("EINVAL",
-                           "bench: fullnat warm-up: no flow came back to the client side through the pipeline "
+                           "bench: warm-up: no flow came back to the client side through the pipeline "
                            "(check the applied config: service, servers, LIPs, routes)");
     }
   }
@@ -368,10 +377,10 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
   uint32_t idle = 0;
   const uint64_t start = rte_rdtsc_precise();
   while (packets < opt.packets) {
-    uint32_t n = stage(run_env, s, opt.fullnat, env.outside, env.outside_index, env.inside);
+    uint32_t n = stage(run_env, s, pipeline, env.outside, env.outside_index, env.inside);
     bounce(env.inside, kTcpAck, false, nullptr);
-    n += stage(run_env, s, opt.fullnat, env.inside, env.inside_index, env.outside);
-    bounce(env.outside, kTcpAck, false, nullptr);
+    n += stage(run_env, s, pipeline, env.inside, env.inside_index, env.outside);
+    bounce(env.outside, client_flags, false, nullptr);
     packets += n;
     if (n == 0 && ++idle > kMaxIdleIterations) break;
   }

@@ -1,8 +1,11 @@
 // In-process pipeline benchmark on the two ring ports "outside" and "inside" of
-// a test-mode start. Both scenarios run the same loop and the same "mirror"
+// a test-mode start. Every scenario runs the same loop and the same "mirror"
 // work (the simulated clients and servers turning each frame into its reply);
 // they differ only in what sits between the rings: 'io' mirrors too (raw ring
-// I/O, the floor), 'fullnat' runs worker_process_burst. Cycles from rte_rdtsc.
+// I/O, the floor), 'fullnat' runs worker_process_burst on established flows,
+// 'synproxy' runs it on client SYNs to a synproxy service (each answered with a
+// cookie SYN-ACK out of the outside port, which the client side turns back into
+// a SYN: no state, so nothing else to recycle). Cycles from rte_rdtsc.
 #pragma once
 #include <cstdint>
 #include "core/config.h"
@@ -12,8 +15,10 @@
 
 namespace pc {
 
+enum class BenchScenario : uint8_t { IO, FULLNAT, SYNPROXY };
+
 struct BenchOptions {
-  bool fullnat = false;
+  BenchScenario scenario = BenchScenario::IO;
   uint64_t packets = 0;  // stop after the pipeline (or io stage) handled this many
   uint32_t flows = 1;
 };

@@ -80,6 +80,7 @@ struct ServiceConfig {
   uint32_t persistence_timeout = 0;      // seconds; 0 = not persistent (ipvsadm -p)
   uint32_t persistence_netmask = 0xffffffffu;  // host order (ipvsadm -M)
   bool synproxy = false;  // answer SYNs with cookies (pipeline/synproxy.h)
+  bool synproxy_rst_on_bad_cookie = false;  // answer a bad-cookie ACK with RST as well as dropping it
 };
 
 struct DataplaneConfig {

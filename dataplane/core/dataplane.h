@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "core/worker_loop.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/trace.h"
 
 namespace pc {
 
@@ -59,6 +60,12 @@ class Dataplane {
   // Test mode: read directly. Live mode: each worker copies its page at its next loop
   // iteration (core/conn_listing.h); ESTATE when a worker does not answer in time.
   Status connections(uint32_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out);
+  // Opt-in packet trace (pipeline/trace.h; core/trace_control.cpp). trace_set replaces every
+  // worker's filter and empties its ring; trace_read drains all workers' unread records,
+  // oldest first. ESTATE before start or when a worker does not answer in time (live);
+  // NOMEM when a ring cannot be allocated. Setting enabled=false is always harmless.
+  Status trace_set(const TraceFilter& filter);
+  Status trace_read(std::vector<TraceRecord>* out, uint64_t* lost);
   // Harmless when not started. Live mode also cleans up EAL.
   void stop();
   void ports(std::vector<PortInfo>* out) const;

@@ -85,6 +85,7 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     svc.timeouts = c.timeouts;
     svc.client_address = c.client_address;
     svc.synproxy = c.synproxy;
+    svc.synproxy_rst_on_bad_cookie = c.synproxy_rst_on_bad_cookie;
     svc.sched_flags = c.sched_flags;
     svc.persistence_timeout = c.persistence_timeout;
     svc.persistence_netmask = rte_cpu_to_be_32(c.persistence_netmask);

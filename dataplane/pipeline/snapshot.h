@@ -45,6 +45,7 @@ struct ServiceEntry {
   // packet path by sched/mh_table.h; kMaglevNoServer when no server has a weight.
   std::vector<uint16_t> maglev;
   bool synproxy = false;
+  bool synproxy_rst_on_bad_cookie = false;
   uint64_t generation = 0;
   // Changes whenever anything a scheduler depends on changes (ids, addresses, ports, weights, order).
   uint64_t server_set_fingerprint = 0;

@@ -177,7 +177,7 @@ bool rewrite_in_place(rte_mbuf* m, ParsedPacket& p, const Segment& g, const uint
   }
   fill_ipv4(p.ip, g.src, g.dst, static_cast<uint16_t>(p.ip_header_len + tcp_len));
   fill_tcp(p.tcp, g, options_len);
-  std::memcpy(tcp_bytes(p) + sizeof(rte_tcp_hdr), options, options_len);
+  if (options_len) std::memcpy(tcp_bytes(p) + sizeof(rte_tcp_hdr), options, options_len);  // RSTs: none (null)
   p.ip_total_len = static_cast<uint16_t>(p.ip_header_len + tcp_len);
   p.l4_len = static_cast<uint16_t>(tcp_len);
   finish_checksums(p.ip, p.tcp);
@@ -282,6 +282,19 @@ void send_backend_syn(Worker* w, const Snapshot& s, const Conn& c, SynproxyHold&
   send_to(w, s, syn, c.server_addr, now_us, tx);
 }
 
+// A bad-cookie ACK on a service that asks for it: answered with RST|ACK at the sequence
+// number the sender acknowledged (PROTOCOL.md §2.1, DPVS's answer), built in the ACK's own
+// buffer; still counted bad_cookie. Stateless like the SYN-ACK, so a flood of forged ACKs
+// costs one reply each and no memory.
+void refuse_bad_cookie(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint64_t now_us, TxQueues& tx) {
+  w->counters->drop(DropReason::BAD_COOKIE);
+  uint32_t consumed = payload_len(p) + ((p.tcp->tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
+  Segment g{p.ip->dst_addr, p.ip->src_addr, p.tcp->dst_port, p.tcp->src_port, rte_be_to_cpu_32(p.tcp->recv_ack),
+            rte_be_to_cpu_32(p.tcp->sent_seq) + consumed, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0};
+  if (!rewrite_in_place(m, p, g, nullptr, 0)) return rte_pktmbuf_free(m);
+  send_to(w, s, m, g.dst, now_us, tx);
+}
+
 // Final ACK with a valid cookie: connection, backend SYN, hold any data.
 void accept_ack(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf* m, ParsedPacket& p,
                 uint64_t now_us, TxQueues& tx) {
@@ -289,7 +302,10 @@ void accept_ack(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
   uint32_t cookie = rte_be_to_cpu_32(p.tcp->recv_ack) - 1;
   int mss_index = cookie_check(p.ip->src_addr, p.ip->dst_addr, p.tcp->src_port, p.tcp->dst_port, client_isn, cookie,
                                cookie_count(now_us));
-  if (mss_index < 0) return drop(w, m, DropReason::BAD_COOKIE);
+  if (mss_index < 0) {
+    if (svc.synproxy_rst_on_bad_cookie) return refuse_bad_cookie(w, s, m, p, now_us, tx);
+    return drop(w, m, DropReason::BAD_COOKIE);
+  }
   SynproxyTable& t = w->synproxy;
   uint16_t slot = take_hold(&t);
   if (slot == kNoHold) return drop(w, m, DropReason::SYNPROXY_HOLD_FULL);

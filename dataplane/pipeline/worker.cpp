@@ -10,6 +10,7 @@
 #include "pipeline/parse.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/worker_state.h"
+#include "pipeline/worker_trace.h"
 
 namespace pc {
 
@@ -75,6 +76,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
 void worker_destroy(Worker* w) {
   if (!w) return;
   neigh_destroy(&w->neigh);
+  worker_trace_free(w);
   defend_destroy(&w->defend);
   persist_destroy(&w->persist);
   synproxy_destroy(&w->synproxy, w->counters);
@@ -222,7 +224,11 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
       hit.index = static_cast<uint32_t>(value >> 1);
       hit.direction = static_cast<Direction>(value & 1);
     }
-    fullnat_input(w, s, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit, now_us, tx);
+    if (unlikely(w->trace != nullptr && w->trace->filter.enabled))  // opt-in trace (pipeline/trace.h)
+      fullnat_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
+                           now_us, tx);
+    else
+      fullnat_input(w, s, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit, now_us, tx);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "pipeline/synproxy.h"
 #include "pipeline/tcp_state.h"
 #include "pipeline/defend/defend.h"
+#include "pipeline/trace.h"
 
 namespace pc {
 
@@ -53,6 +54,7 @@ struct Worker {
   const Snapshot* timer_snapshot = nullptr;
   TxQueues* timer_tx = nullptr;
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
+  TraceRing* trace = nullptr;  // opt-in packet trace (pipeline/trace.h); null until first traceSet
 };
 
 }  // namespace pc

@@ -1,6 +1,7 @@
 // Proto messages ↔ model. Incoming messages are turned into the canonical raw shape
 // and go through the model's validator like YAML does; outgoing ones are built from
 // model objects.
+import { healthCheckMessage, rawHealthCheck, serverHealth } from './health-convert.js';
 import type { RealServer } from './generated/portcullis/v1/RealServer.js';
 import type { ServiceKey as ProtoServiceKey, ServiceKey__Output } from './generated/portcullis/v1/ServiceKey.js';
 import type { Timeouts__Output } from './generated/portcullis/v1/Timeouts.js';
@@ -65,11 +66,13 @@ export function serviceSpecFromProto(service: VirtualService__Output | null | un
     scheduler: service.scheduler === '' ? 'rr' : service.scheduler,
     client_address: service.clientAddress === '' ? 'none' : service.clientAddress,
     synproxy: service.synproxy === '' ? 'off' : service.synproxy,
+    synproxy_rst_on_bad_cookie: service.synproxyRstOnBadCookie,
     sched_flags: service.schedFlags,
     persistence_timeout: service.persistenceTimeout,
     persistence_netmask: service.persistenceNetmask,
     local_addresses: service.localAddresses,
     timeouts: rawTimeouts(service.timeouts),
+    health_check: rawHealthCheck(service.healthCheck),
     servers: service.servers.map(rawServer),
   }, path);
 }
@@ -92,6 +95,7 @@ export function serviceToProto(service: Service): VirtualService {
     scheduler: service.scheduler,
     clientAddress: service.clientAddress,
     synproxy: service.synproxy,
+    synproxyRstOnBadCookie: service.synproxyRstOnBadCookie ?? false,
     schedFlags: [...(service.schedFlags ?? [])],
     persistenceTimeout: service.persistenceTimeout ?? 0,
     persistenceNetmask: service.persistenceTimeout ? service.persistenceNetmask ?? '255.255.255.255' : '',
@@ -100,6 +104,8 @@ export function serviceToProto(service: Service): VirtualService {
     servers: service.servers.map((s): RealServer => ({
       address: s.address, port: s.port, weight: s.weight,
       upperThreshold: s.upperThreshold ?? 0, lowerThreshold: s.lowerThreshold ?? 0,
+      health: serverHealth(service, s),
     })),
+    healthCheck: healthCheckMessage(service.healthCheck),
   };
 }

@@ -9,6 +9,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Controller } from '../daemon/controller.js';
 import type { Mitigations } from '../defense/mitigations.js';
 import { defenseHandlers } from './defense.js';
+import { traceHandlers, type TraceSource } from './trace.js';
 import type { ApiTls, ApiToken } from '../config/types.js';
 import { authInterceptor, loadTokens } from './auth.js';
 import { loadPortcullisProto } from './proto.js';
@@ -31,6 +32,8 @@ export interface ApiServerOptions {
   info: DaemonInfo;
   /** Flood-defence mitigations (portcullis.v1.Defense). */
   mitigations?: Mitigations;
+  /** Opt-in packet trace of the running data plane (portcullis.v1.Trace). */
+  trace?: TraceSource;
 }
 
 export interface ApiServer {
@@ -40,7 +43,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense'];
+const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace'];
 
 function bind(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,6 +78,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   server.addService(grpcObject.portcullis.v1.VirtualServices.service, virtualServicesHandlers(options.controller));
   server.addService(grpcObject.portcullis.v1.Stats.service, statsHandlers(options.controller, options.stats, options.info));
   if (options.mitigations) server.addService(grpcObject.portcullis.v1.Defense.service, defenseHandlers(options.mitigations));
+  if (options.trace) server.addService(grpcObject.portcullis.v1.Trace.service, traceHandlers(options.controller, options.trace));
 
   const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICE_NAMES.map((n) => [n, 'SERVING' as const])) });
   health.addToServer(server);

@@ -9,6 +9,7 @@ import { runDaemon, StartupError } from '../daemon/run.js';
 import { log } from '../log.js';
 import { connect, DEFAULT_SOCKET } from './client.js';
 import { commandDefend, DEFEND_USAGE } from './defend.js';
+import { commandTrace, TRACE_USAGE } from './trace.js';
 
 const USAGE = `usage:
   portcullis run --config FILE [--state-file PATH] [--socket PATH] [--reset-state]
@@ -21,6 +22,7 @@ const USAGE = `usage:
   portcullis top    [--socket PATH|HOST:PORT] [--interval MS] [--frames N]
                                  live view refreshed every second (q quits)
 ${DEFEND_USAGE}
+${TRACE_USAGE}
   portcullis lab up|down|status  the network-namespace lab
   portcullis demo                lab + daemon with the demo config
 default socket: ${DEFAULT_SOCKET}`;
@@ -151,6 +153,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'stats': return await commandStats(args);
       case 'top': return await commandTop(args);
       case 'defend': return await commandDefend(args);
+      case 'trace': return await commandTrace(args);
       case 'lab': return await commandLab(args);
       case 'demo': return await commandDemo(args);
       case 'help': case '--help': case '-h':

@@ -16,6 +16,7 @@ import { startExpiryTimer } from '../defense/expiry.js';
 import { Mitigations } from '../defense/mitigations.js';
 import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
+import { startHealthChecks } from '../health/start.js';
 
 export interface RunOptions {
   configPath: string;
@@ -116,12 +117,14 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   let metrics: MetricsServer | undefined;
   const hub = new StatsHub(dataplane);
   let expiry: { stop(): void } | undefined;
+  let health: { stop(): void } | undefined;
   try {
     const controller = new Controller(dataplane, config.stateFile, state);
     const version = await controller.applyInitial();
     // Mitigations that ended while the daemon was down go at the first tick.
     const mitigations = new Mitigations(controller, new AuditLog(config.defense.auditLog));
     expiry = startExpiryTimer(mitigations);
+    health = startHealthChecks(controller);
     hub.start();
     if (config.metrics.listen) {
       // Metrics are an aid, not a reason to refuse service: a busy port is a warning.
@@ -143,6 +146,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       controller,
       stats: hub,
       mitigations,
+      trace: dataplane,
       info: { version: daemonVersion(), startedAt: Date.now(), workers: config.dataplane.workers, polling: config.dataplane.polling },
     });
     log.info(`serving gRPC on ${api.addresses.join(', ')}; ${state.services.length} service(s), snapshot ${version}`);
@@ -153,6 +157,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
       async stop() {
         expiryTimer.stop();
+        health?.stop();
         hub.stop();
         await metricsServer?.close();
         await server.close();
@@ -161,6 +166,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     };
   } catch (error) {
     expiry?.stop();
+    health?.stop();
     hub.stop();
     await metrics?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);

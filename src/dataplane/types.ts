@@ -115,6 +115,8 @@ export interface DataplaneService {
   clientAddress?: ClientAddressMode;
   /** SYNPROXY: answer SYNs with cookies, open the server side only after a valid ACK; absent = false. */
   synproxy?: boolean;
+  /** SYNPROXY: answer a bad-cookie ACK with RST|ACK (seq = its ack) as well as dropping it; absent = false. */
+  synproxyRstOnBadCookie?: boolean;
   localAddresses: string[];
   timeouts: DataplaneTimeouts;  // seconds
   servers: DataplaneRealServer[];
@@ -215,8 +217,40 @@ export interface ConnectionEntry {
   expiresInMs: number;
 }
 
+/** Opt-in packet trace (DESIGN.md §9): which packets each worker records. */
+export interface TraceOptions {
+  enabled: boolean;
+  /** Record the packets of this service (its connections' both directions) ... */
+  serviceId?: number;
+  /** ... or every FullNAT packet received on this port (name as in start()). Neither: all packets. */
+  port?: string;
+  /** Ring size per worker, 1..4096 (default 4096); older unread records are overwritten. */
+  maxRecords?: number;
+}
+
+/** One packet's fate. Out tuple is 0.0.0.0:0 when the packet made or found no connection. */
+export interface TraceRecord {
+  timeUs: number;
+  worker: number;
+  port: string;
+  protocol: 'tcp' | 'udp';
+  inSource: string; inSourcePort: number;
+  inDestination: string; inDestinationPort: number;
+  outSource: string; outSourcePort: number;
+  outDestination: string; outDestinationPort: number;
+  serviceId: number; serverId: number;
+  verdict: 'forwarded' | 'dropped';
+  /** '' unless dropped. */
+  dropReason: DropReason | '';
+  /** Connection state after the packet; '' without a connection. */
+  state: string;
+}
+
+/** io: raw ring I/O; fullnat: established flows; synproxy: client SYNs answered with cookie SYN-ACKs. */
+export type BenchScenario = 'io' | 'fullnat' | 'synproxy';
+
 export interface BenchResult {
-  scenario: 'io' | 'fullnat';
+  scenario: BenchScenario;
   packets: number;
   cycles: number;
   tscHz: number;
@@ -234,6 +268,11 @@ export interface DataplaneAddon {
   /** Stops workers and ports. Live mode also cleans up EAL (then start() throws EAL_GONE). Harmless when not started. */
   stop(): void;
   ports(): PortInfo[];
+  /** Replaces every worker's trace filter and empties the rings (live: through the worker mailbox).
+   *  Throws EINVAL on bad options, ESTATE when not started or a worker does not answer, NOMEM. */
+  traceSet(options: TraceOptions): void;
+  /** Drains every worker's unread trace records, oldest first; lost = overwritten before read. */
+  traceRead(): { records: TraceRecord[]; lost: number };
 
   // ---- test mode only (ESTATE otherwise) ----
   /** Enqueues frames on the port's rx ring; returns how many fit. */
@@ -249,5 +288,5 @@ export interface DataplaneAddon {
    * test-mode start): 'io' = rx→tx with a mirror, no pipeline; 'fullnat' = established
    * flows through the pipeline both ways. Frames are CIP→VIP for the started config.
    */
-  bench(options: { scenario: 'io' | 'fullnat'; packets: number; flows: number }): BenchResult;
+  bench(options: { scenario: BenchScenario; packets: number; flows: number }): BenchResult;
 }

@@ -6,6 +6,7 @@ export * from './scheduling.js';
 export * from './check.js';
 export * from './ops.js';
 export * from './snapshot.js';
+export * from './health-check.js';
 export { allocateIds } from './ids.js';
 export * from './fields.js';
 export * from './defense.js';

@@ -72,8 +72,12 @@ export function updateService(current: DesiredState, spec: ServiceSpec, replaceS
   if (spec.persistenceNetmask) service.persistenceNetmask = spec.persistenceNetmask;
   service.clientAddress = spec.clientAddress;
   service.synproxy = spec.synproxy;
+  if (spec.synproxyRstOnBadCookie) service.synproxyRstOnBadCookie = true;
+  else delete service.synproxyRstOnBadCookie;
   service.localAddresses = [...spec.localAddresses];
   service.timeouts = { ...spec.timeouts };
+  if (spec.healthCheck) service.healthCheck = { ...spec.healthCheck };
+  else delete service.healthCheck;
   if (replaceServers) service.servers = assignServerIds(state, spec.servers, service.servers);
   const warnings = checkState(state, { serviceId: service.id, path });
   return { state, result: service, warnings };

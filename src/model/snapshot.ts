@@ -2,6 +2,7 @@
 // here (service override, else daemon default) so the data plane never merges.
 import type { DataplaneConfig, DataplaneService } from '../dataplane/types.js';
 import { buildDefenseConfig } from './defense-snapshot.js';
+import { effectiveWeight } from './health-check.js';
 import type { DesiredState, Service, Timeouts } from './types.js';
 
 export function resolveTimeouts(service: Service, defaults: Timeouts): Timeouts {
@@ -24,10 +25,11 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
       ...(s.persistenceTimeout ? { persistenceTimeout: s.persistenceTimeout, persistenceNetmask: s.persistenceNetmask ?? '255.255.255.255' } : {}),
       clientAddress: s.clientAddress,
       synproxy: s.synproxy === 'on',
+      ...(s.synproxyRstOnBadCookie ? { synproxyRstOnBadCookie: true } : {}),
       localAddresses: [...s.localAddresses],
       timeouts: resolveTimeouts(s, state.defaultTimeouts),
       servers: s.servers.map((r) => ({
-        id: r.id, address: r.address, port: r.port, weight: r.weight,
+        id: r.id, address: r.address, port: r.port, weight: effectiveWeight(r),
         ...(r.upperThreshold ? { upperThreshold: r.upperThreshold } : {}),
         ...(r.lowerThreshold ? { lowerThreshold: r.lowerThreshold } : {}),
       })),

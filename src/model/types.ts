@@ -2,6 +2,7 @@
 // assigned. Plain data, never mutated in place: every change builds a new copy.
 
 import type { Mitigation } from './defense.js';
+import type { HealthCheck } from './health-check.js';
 
 export type Protocol = 'tcp' | 'udp';
 /** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
@@ -99,6 +100,8 @@ export interface ServerSpec {
 export interface Server extends ServerSpec {
   /** 1..65535, unique across all services, stable for the server's life. */
   id: number;
+  /** Set by the health checker (src/health/): the data plane runs it at weight 0. */
+  healthDown?: boolean;
 }
 
 /** A service as requested, before ids are assigned. */
@@ -116,9 +119,13 @@ export interface ServiceSpec extends ServiceKey {
   clientAddress: ClientAddress;
   /** Default 'off'. */
   synproxy: SynproxyMode;
+  /** SYNPROXY: answer a bad-cookie ACK with RST instead of only dropping it. Absent = false. */
+  synproxyRstOnBadCookie?: boolean;
   localAddresses: string[];
   /** Per-service overrides; missing fields inherit the daemon default. */
   timeouts: Partial<Timeouts>;
+  /** Built-in health check (src/model/health-check.ts); absent = none, every server counts as up. */
+  healthCheck?: HealthCheck;
   servers: ServerSpec[];
 }
 

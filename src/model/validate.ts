@@ -4,16 +4,17 @@
 // mistake produces the same message from every door.
 import { invalid, joinPath } from './errors.js';
 import {
-  readChoice, readInteger, readIpv4, readList, readObject, readString, rejectUnknownKeys,
+  readBoolean, readChoice, readInteger, readIpv4, readList, readObject, readString, rejectUnknownKeys,
   readInterfaceAddress, readMac, readNetwork,
 } from './fields.js';
 import {
   CLIENT_ADDRESS_MODES, DEFAULT_TIMEOUTS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS, TIMEOUT_FIELDS,
   type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type Timeouts,
 } from './types.js';
+import { readHealthCheck } from './health-check.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
-const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'local_addresses', 'timeouts', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'local_addresses', 'timeouts', 'health_check', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
 const SERVER_KEYS = ['address', 'port', 'weight', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
 const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu'] as const;
@@ -113,8 +114,14 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
       ? 'none'
       : readChoice(raw.client_address, joinPath(path, 'client_address'), CLIENT_ADDRESS_MODES),
     synproxy: readSynproxy(raw.synproxy, joinPath(path, 'synproxy')),
+    // Only when on, so specs and state files without it read the same.
+    ...(raw.synproxy_rst_on_bad_cookie !== undefined && raw.synproxy_rst_on_bad_cookie !== null
+      && readBoolean(raw.synproxy_rst_on_bad_cookie, joinPath(path, 'synproxy_rst_on_bad_cookie'))
+      ? { synproxyRstOnBadCookie: true } : {}),
     localAddresses: readUniqueAddresses(raw.local_addresses, joinPath(path, 'local_addresses'), LIMITS.maxLocalAddressesPerService),
     timeouts: readTimeoutOverrides(raw.timeouts, joinPath(path, 'timeouts')),
+    ...(raw.health_check !== undefined && raw.health_check !== null
+      ? { healthCheck: readHealthCheck(raw.health_check, joinPath(path, 'health_check')) } : {}),
     servers,
   };
 }

@@ -6,7 +6,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readInteger, readList, readObject } from '../model/fields.js';
 import {
-  joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
+  healthCheckToRaw, joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
   type DesiredState, type Mitigation, type Service,
 } from '../model/index.js';
 
@@ -43,9 +43,11 @@ function serviceToJson(service: Service): Record<string, unknown> {
     scheduler: service.scheduler,
     client_address: service.clientAddress,
     synproxy: service.synproxy,
+    ...(service.synproxyRstOnBadCookie ? { synproxy_rst_on_bad_cookie: true } : {}),
     local_addresses: service.localAddresses,
     timeouts,
     ...schedulingToRaw(service),
+    ...(service.healthCheck ? { health_check: healthCheckToRaw(service.healthCheck) } : {}),
     servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight, ...thresholdsToRaw(s) })),
   };
 }

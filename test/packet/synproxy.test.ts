@@ -243,6 +243,36 @@ test('forged and expired cookies are dropped as bad_cookie; one minute old is st
   }, SYNPROXY_CONFIG);
 });
 
+test('synproxy_rst_on_bad_cookie: a forged or expired cookie ACK is answered with RST|ACK at its ack; still bad_cookie', async () => {
+  await withLab((lab) => {
+    const o = cookieSynAck(lab, 41020, [{ kind: 'mss', value: 1460 }]);
+    const payload = Buffer.from('GET / HTTP/1.0\r\n\r\n');
+    const forgedAck = u32((o.cookie + 1) ^ 0x00400000);  // ^ yields a signed int32; keep it unsigned
+    let rst: DecodedFrame | undefined;
+    let d = lab.counterDelta(() => {
+      const out = lab.forward('outside', clientTcp(41020, { flags: 'PA', seq: CLIENT_ISN + 1, ack: forgedAck, payload }));
+      assert.is(out.inside.length, 0, `nothing to the servers: ${show(out.inside)}`);
+      rst = only(out.outside, 'RST');
+    });
+    assert.equal(d.drops, { bad_cookie: 1 }, 'still counted');
+    checkToClient(rst!, 41020);
+    assert.is(rst!.tcp!.flagNames, 'RA');
+    assert.is(rst!.tcp!.seq, forgedAck, 'seq = their ack');
+    assert.is(rst!.tcp!.ack, u32(CLIENT_ISN + 1 + payload.length), 'ack = their seq + payload');
+    assert.is(rst!.tcp!.window, 0);
+    assert.is(rst!.tcp!.payload.length, 0, 'payload trimmed');
+    assert.is(rst!.tcp!.options.length, 0);
+    assert.is(rst!.ipv4!.totalLength, 40);
+    lab.advance(121);
+    d = lab.counterDelta(() => {
+      rst = only(lab.forward('outside', clientTcp(41020, { flags: 'A', seq: CLIENT_ISN + 1, ack: u32(o.cookie + 1) })).outside, 'RST');
+    });
+    assert.equal(d.drops, { bad_cookie: 1 }, 'expired');
+    assert.equal([rst!.tcp!.flagNames, rst!.tcp!.seq, rst!.tcp!.ack], ['RA', u32(o.cookie + 1), CLIENT_ISN + 1]);
+    assert.is(lab.stats().connections, 0);
+  }, labConfig((c) => { c.services[0]!.synproxy = true; c.services[0]!.synproxyRstOnBadCookie = true; }));
+});
+
 test('held data is bounded; a server RST resets the client and drops what was held', async () => {
   await withLab((lab) => {
     const baseline = lab.stats().mbufsInUse;

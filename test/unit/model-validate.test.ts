@@ -34,6 +34,13 @@ test('synproxy: off | on ("" and absent mean off; YAML 1.1 booleans accepted)', 
   assert.is(readServiceSpec(good(), 'service').synproxy, 'off');
 });
 
+test('synproxy_rst_on_bad_cookie: boolean, default off (left out of the spec)', () => {
+  assert.is(readServiceSpec({ ...good(), synproxy_rst_on_bad_cookie: true }, 'service').synproxyRstOnBadCookie, true);
+  assert.ok(!('synproxyRstOnBadCookie' in readServiceSpec({ ...good(), synproxy_rst_on_bad_cookie: false }, 'service')));
+  assert.ok(!('synproxyRstOnBadCookie' in readServiceSpec(good(), 'service')));
+  assert.throws(() => readServiceSpec({ ...good(), synproxy_rst_on_bad_cookie: 'yes' }, 'service'), /service\.synproxy_rst_on_bad_cookie/);
+});
+
 test('scheduling: every scheduler, sched flags, persistence (true = 300 s, netmask default left out), thresholds', () => {
   for (const scheduler of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'dh', 'sh', 'lblc', 'lblcr', 'mh', 'fo']) {
     assert.is(readServiceSpec({ ...good(), scheduler }, 'service').scheduler, scheduler);
