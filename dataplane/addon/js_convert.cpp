@@ -30,6 +30,11 @@ bool read_port_spec(JsReader& r, const Napi::Value& v, const std::string& path, 
     if (!r.integer(mtu, path + ".mtu", 68, 9600, &m)) return false;
     out->mtu = static_cast<uint16_t>(m);
   }
+  Napi::Value exception_path = o.Get("exceptionPath");
+  if (!exception_path.IsUndefined()) {
+    if (!exception_path.IsBoolean()) return r.fail(path + ".exceptionPath", "a boolean", exception_path);
+    out->exception_path = exception_path.As<Napi::Boolean>().Value();
+  }
   return true;
 }
 

@@ -98,6 +98,13 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     memcpy(port_macs_[ports_.size()], port.mac, 6);
     port_mtus_[ports_.size()] = spec.mtu;
     ports_.push_back(std::move(port));
+    if (spec.exception_path) {
+      st = open_exception_port(spec, static_cast<uint16_t>(ports_.size() - 1), workers);
+      if (!st.ok()) {
+        teardown(false);
+        return st;
+      }
+    }
   }
 
   st = publisher_.init(options.live ? workers : 0);
@@ -144,6 +151,8 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     ctx->port_count = static_cast<uint16_t>(ports_.size());
     memcpy(ctx->port_ids, port_ids, sizeof(port_ids));
     ctx->tx.init(port_ids, ctx->port_count, w, ctx->counters);
+    for (uint16_t i = 0; i < ctx->port_count; i++)
+      if (has_exception_port_[i]) ctx->tx.set_exception(i, exception_port_of_[i]);
     ctx->publisher = &publisher_;
     ctx->polling = options.polling;
     ctx->stop = &stop_flag_;
@@ -163,6 +172,27 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     }
   }
   ports(infos);
+  return Status::Ok();
+}
+
+Status Dataplane::open_exception_port(const PortSpec& data, uint16_t index, uint16_t queues) {
+  PortSpec spec;
+  spec.name = exception_interface_name(data.name);
+  // The kernel interface carries the data port's MAC: what the kernel sends leaves
+  // by the data port unchanged, and what we punt to it is addressed to that MAC.
+  spec.has_mac = true;
+  memcpy(spec.mac, port_macs_[index], 6);
+  spec.mtu = data.mtu;
+  if (live_)
+    spec.device = "net_tap" + std::to_string(exception_ports_.size()) + ",iface=" + spec.name;
+  else
+    spec.device = "ring";
+  Port port;
+  Status st = port_open(spec, queues, pool_, &port);
+  if (!st.ok()) return st;
+  exception_port_of_[index] = port.port_id;
+  has_exception_port_[index] = true;
+  exception_ports_.push_back(std::move(port));
   return Status::Ok();
 }
 
@@ -188,6 +218,9 @@ void Dataplane::teardown(bool cleanup_eal) {
   workers_.clear();
   for (auto& p : ports_) port_close(&p);
   ports_.clear();
+  for (auto& p : exception_ports_) port_close(&p);
+  exception_ports_.clear();
+  for (auto& has : has_exception_port_) has = false;
   publisher_.destroy();
   if (pool_) rte_mempool_free(pool_);
   pool_ = nullptr;
@@ -287,19 +320,31 @@ Status Dataplane::find_ring_port(const std::string& name, const char* what, size
                                      ", got \"" + name + "\"");
 }
 
+Status Dataplane::find_ring(const std::string& name, const char* what, Port** out) {
+  for (auto& p : exception_ports_)
+    if (p.name == name && p.is_ring) {
+      *out = &p;
+      return Status::Ok();
+    }
+  size_t pi;
+  Status st = find_ring_port(name, what, &pi);
+  if (st.ok()) *out = &ports_[pi];
+  return st;
+}
+
 Status Dataplane::inject(const std::string& port, const std::vector<Frame>& frames, uint32_t* accepted) {
   *accepted = 0;
   Status st = require_test_mode("inject");
   if (!st.ok()) return st;
-  size_t pi;
-  st = find_ring_port(port, "inject", &pi);
+  Port* target = nullptr;
+  st = find_ring(port, "inject", &target);
   if (!st.ok()) return st;
   const size_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
   for (size_t i = 0; i < frames.size(); i++)
     if (frames[i].length > room)
       return Status::Error("EINVAL", "inject: frames[" + std::to_string(i) + "]: expected at most " +
                                          std::to_string(room) + " bytes, got " + std::to_string(frames[i].length));
-  rte_ring* ring = ports_[pi].rx_rings[0];
+  rte_ring* ring = target->rx_rings[0];
   for (const auto& f : frames) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
     if (!m) break;  // pool exhausted: report how many fit
@@ -334,12 +379,12 @@ Status Dataplane::step(uint32_t* received) {
 Status Dataplane::capture(const std::string& port, std::vector<std::vector<uint8_t>>* frames) {
   Status st = require_test_mode("capture");
   if (!st.ok()) return st;
-  size_t pi;
-  st = find_ring_port(port, "capture", &pi);
+  Port* source = nullptr;
+  st = find_ring(port, "capture", &source);
   if (!st.ok()) return st;
   void* objs[64];
   unsigned n;
-  while ((n = rte_ring_dequeue_burst(ports_[pi].tx_rings[0], objs, 64, nullptr)) > 0) {
+  while ((n = rte_ring_dequeue_burst(source->tx_rings[0], objs, 64, nullptr)) > 0) {
     for (unsigned i = 0; i < n; i++) {
       rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
       std::vector<uint8_t> bytes(rte_pktmbuf_pkt_len(m));

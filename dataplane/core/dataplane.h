@@ -80,6 +80,10 @@ class Dataplane {
  private:
   Status require_test_mode(const char* what) const;
   Status find_ring_port(const std::string& name, const char* what, size_t* index);
+  // A ring port by name, data port or exception interface (test mode: inject/capture).
+  Status find_ring(const std::string& name, const char* what, Port** out);
+  // Creates the kernel interface of data port index i (ring in test mode); start() only.
+  Status open_exception_port(const PortSpec& spec, uint16_t index, uint16_t queues);
   Status launch_workers(const std::vector<unsigned>& lcores);
   // Undoes everything start() created; cleanup_eal = also rte_eal_cleanup (live stop).
   void teardown(bool cleanup_eal);
@@ -89,6 +93,9 @@ class Dataplane {
   unsigned start_count_ = 0;  // makes mempool names unique per start
   rte_mempool* pool_ = nullptr;
   std::vector<Port> ports_;
+  std::vector<Port> exception_ports_;  // exception path interfaces (DESIGN.md §3), any order
+  uint16_t exception_port_of_[kMaxPorts] = {};  // data port index -> DPDK port id of its tap
+  bool has_exception_port_[kMaxPorts] = {};
   uint8_t port_macs_[kMaxPorts][6] = {};
   uint16_t port_mtus_[kMaxPorts] = {};
   SnapshotPublisher publisher_;

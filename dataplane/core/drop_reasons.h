@@ -53,6 +53,7 @@
   X(PACKETS_FORWARDED_OUT, "packets_forwarded_out") /* server -> client, translated */ \
   X(NEIGH_QUEUED, "neigh_queued")                   /* held while ARP resolves */ \
   X(SNAPSHOTS_ADOPTED, "snapshots_adopted") \
+  X(EXCEPTION_PUNTED, "exception_punted")   /* frame for a port address handed to its kernel interface */ \
   X(SYNPROXY_SYN_ANSWERED, "synproxy_syn_answered")         /* cookie SYN-ACK sent, no state kept */ \
   X(SYNPROXY_COOKIES_ACCEPTED, "synproxy_cookies_accepted") /* final ACK with a valid cookie: connection made */ \
   X(SYNPROXY_SERVER_SYNS, "synproxy_server_syns")       /* backend SYN sent (again when the client retransmits) */ \

@@ -18,7 +18,15 @@ struct PortSpec {
   bool has_mac = false;
   uint8_t mac[6] = {};
   uint16_t mtu = 1500;
+  // Exception path: also create a kernel interface (net_tap, or a ring in test mode)
+  // named exception_interface_name(name) for traffic to the port's own addresses.
+  bool exception_path = false;
 };
+
+// "pcx-" + name, cut to the 15 characters Linux allows for an interface name.
+inline std::string exception_interface_name(const std::string& port_name) {
+  return ("pcx-" + port_name).substr(0, 15);
+}
 
 struct Port {
   std::string name;

@@ -28,6 +28,25 @@ class TxQueues {
 
   uint16_t port_count() const { return port_count_; }
 
+  // Exception path (DESIGN.md §3): the kernel interface (tap) of port index i, whose
+  // frames the pipeline punts with push_exception(). Its buffer lives in slot kMaxPorts + i.
+  void set_exception(uint16_t port_index, uint16_t tap_port_id) {
+    if (port_index >= kMaxPorts) return;
+    port_ids_[kMaxPorts + port_index] = tap_port_id;
+    has_exception_[port_index] = true;
+    count_[kMaxPorts + port_index] = 0;
+  }
+  inline bool has_exception(uint16_t port_index) const {
+    return port_index < kMaxPorts && has_exception_[port_index];
+  }
+  uint16_t exception_port_id(uint16_t port_index) const { return port_ids_[kMaxPorts + port_index]; }
+  // Takes ownership of m; the caller checked has_exception(port_index).
+  inline void push_exception(uint16_t port_index, rte_mbuf* m) {
+    uint16_t slot = static_cast<uint16_t>(kMaxPorts + port_index);
+    buf_[slot][count_[slot]++] = m;
+    if (count_[slot] == kTxBurst) flush_port(slot);
+  }
+
   // Takes ownership of m. Out-of-range port index: freed and counted (a bug upstream).
   inline void push(uint16_t port_index, rte_mbuf* m) {
     if (port_index >= port_count_) {
@@ -42,6 +61,8 @@ class TxQueues {
   inline void flush_all() {
     for (uint16_t i = 0; i < port_count_; i++)
       if (count_[i]) flush_port(i);
+    for (uint16_t i = 0; i < port_count_; i++)
+      if (count_[kMaxPorts + i]) flush_port(static_cast<uint16_t>(kMaxPorts + i));
   }
 
   inline void flush_port(uint16_t i) {
@@ -59,9 +80,11 @@ class TxQueues {
   uint16_t port_count_ = 0;
   uint16_t queue_ = 0;
   WorkerCounters* counters_ = nullptr;
-  uint16_t port_ids_[kMaxPorts] = {};
-  uint16_t count_[kMaxPorts] = {};
-  rte_mbuf* buf_[kMaxPorts][kTxBurst] = {};
+  // Slots 0..kMaxPorts-1: data ports; kMaxPorts + i: the exception tap of port i.
+  uint16_t port_ids_[2 * kMaxPorts] = {};
+  uint16_t count_[2 * kMaxPorts] = {};
+  rte_mbuf* buf_[2 * kMaxPorts][kTxBurst] = {};
+  bool has_exception_[kMaxPorts] = {};
 };
 
 }  // namespace pc

@@ -77,6 +77,15 @@ inline uint32_t worker_poll_ports(WorkerContext& c, const Snapshot* s, uint64_t 
     worker_process_burst(c.worker, s, p, pkts, n, now_us, c.tx);
     total += n;
   }
+  // Exception path: what the kernel sends from a port's interface leaves by that port unchanged.
+  for (uint16_t p = 0; p < c.port_count; p++) {
+    if (!c.tx.has_exception(p)) continue;
+    uint16_t n = rte_eth_rx_burst(c.tx.exception_port_id(p), c.index, pkts, kRxBurst);
+    if (n == 0) continue;
+    c.counters->event(Event::RX_PACKETS, n);
+    for (uint16_t i = 0; i < n; i++) c.tx.push(p, pkts[i]);
+    total += n;
+  }
   return total;
 }
 

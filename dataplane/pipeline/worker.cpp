@@ -169,6 +169,25 @@ struct PendingNat {
   uint8_t owned;
 };
 
+// Exception path (DESIGN.md §3): TCP/UDP to a port address that is neither VIP nor LIP
+// belongs to the host's own sockets (health checks, ssh), not to FullNAT.
+inline bool is_for_host_stack(uint8_t owned, const rte_ipv4_hdr* ip) {
+  if (owned & (kOwnedVip | kOwnedLip)) return false;
+  return ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP;
+}
+
+// The kernel resolves its next hops itself: it gets a copy of every ARP reply for a
+// port address (the original still teaches our own neighbour table).
+void exception_copy_arp_reply(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p,
+                              TxQueues& tx) {
+  if (p.arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) return;
+  if (!(snapshot_owned_kinds(s, p.arp->arp_data.arp_tip) & kOwnedPortAddress)) return;
+  rte_mbuf* copy = rte_pktmbuf_copy(m, w->params.pool, 0, UINT32_MAX);
+  if (!copy) return w->counters->drop(DropReason::MBUF_ALLOC_FAILED);
+  w->counters->event(Event::EXCEPTION_PUNTED);
+  tx.push_exception(in_port, copy);
+}
+
 // Parses one packet and finishes everything that needs no connection lookup (ARP,
 // ICMP, drops). Returns true when the packet is TCP/UDP for FullNAT: *pending filled.
 bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint64_t now_us, TxQueues& tx,
@@ -180,12 +199,18 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   if (!parse_l2(m, w->port_macs[in_port], &p, &kind, &reason)) return drop(w, m, reason), false;
   if (kind == L2Kind::ARP) {
     if (!parse_arp(m, &p, &reason)) return drop(w, m, reason), false;
+    if (tx.has_exception(in_port)) exception_copy_arp_reply(w, s, in_port, m, p, tx);
     neigh_input_arp(&w->neigh, s, in_port, m, p, now_us, tx);
     return false;
   }
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
   uint8_t owned = snapshot_owned_kinds(s, p.ip->dst_addr);
   if (!owned) return drop(w, m, DropReason::NOT_FOR_US), false;  // we are not a router
+  if (tx.has_exception(in_port) && is_for_host_stack(owned, p.ip)) {
+    w->counters->event(Event::EXCEPTION_PUNTED);
+    tx.push_exception(in_port, m);
+    return false;
+  }
   if (ipv4_is_fragment(p.ip)) return drop(w, m, DropReason::FRAG_DROPPED), false;
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
   if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted

@@ -17,6 +17,7 @@ import { Mitigations } from '../defense/mitigations.js';
 import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
 import { startHealthChecks } from '../health/start.js';
+import { configureExceptionInterfaces } from './exception-path.js';
 
 export interface RunOptions {
   configPath: string;
@@ -103,7 +104,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     const ports = dataplane.start({
       mode: 'live',
       eal: eal.args,
-      ports: config.ports.map((p) => ({ name: p.name, device: p.device, ...(p.mac ? { mac: p.mac } : {}), ...(p.mtu ? { mtu: p.mtu } : {}) })),
+      ports: config.ports.map((p) => ({ name: p.name, device: p.device, ...(p.mac ? { mac: p.mac } : {}), ...(p.mtu ? { mtu: p.mtu } : {}), ...(p.exceptionPath ? { exceptionPath: true } : {}) })),
       workers: config.dataplane.workers,
       polling: config.dataplane.polling,
       connCapacity: config.dataplane.connCapacity,
@@ -111,6 +112,12 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}`);
   } catch (error) {
     throw new StartupError(`cannot start the data plane: ${(error as Error).message}`, 1);
+  }
+  try {
+    for (const line of await configureExceptionInterfaces(config.ports)) log.info(`exception path: ${line}`);
+  } catch (error) {
+    dataplane.stop();
+    throw new StartupError(`cannot configure the exception path: ${(error as Error).message}`, 1);
   }
 
   let api: ApiServer | undefined;

@@ -26,7 +26,8 @@ export type DataplaneEvent =
   | 'synproxy_syn_answered' | 'synproxy_cookies_accepted' | 'synproxy_server_syns' | 'synproxy_server_handshakes' | 'synproxy_client_resets'
   | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered'
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
-  | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full';
+  | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
+  | 'exception_punted';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -54,6 +55,12 @@ export interface PortSpec {
   mac?: string;
   /** Optional MTU (default 1500). */
   mtu?: number;
+  /**
+   * Exception path (DESIGN.md §3): also create kernel interface "pcx-<name>" (cut to 15
+   * characters; a ring port of that name in test mode) with the port's MAC. TCP/UDP to
+   * the port's addresses and ARP replies for them go to it; what it sends leaves by the port.
+   */
+  exceptionPath?: boolean;
 }
 
 export interface StartOptions {

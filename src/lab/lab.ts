@@ -141,7 +141,8 @@ async function buildHost(host: LabHost): Promise<void> {
   await mustRunIn(namespace, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
 }
 
-async function startRealServer(server: RealServerHost): Promise<void> {
+/** Starts a lab real server (HTTP + UDP echo) and waits until it is ready; e2e tests restart stopped ones. */
+export async function startRealServer(server: RealServerHost): Promise<void> {
   const logPath = join(LAB_STATE_DIR, `${server.namespace}.log`);
   const log = await open(logPath, 'w');
   try {

@@ -142,6 +142,8 @@ export interface PortModel {
   addresses: string[];
   mac?: string;
   mtu?: number;
+  /** Exception path (DESIGN.md §3): kernel interface "pcx-<name>" carrying the port's addresses. */
+  exceptionPath?: boolean;
 }
 
 export interface Route {

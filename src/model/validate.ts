@@ -17,7 +17,7 @@ import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THR
 const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'local_addresses', 'timeouts', 'health_check', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
 const SERVER_KEYS = ['address', 'port', 'weight', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
-const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu'] as const;
+const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu', 'exception_path'] as const;
 const ROUTE_KEYS = ['prefix', 'via', 'port'] as const;
 
 export function readPortNumber(value: unknown, path: string): number {
@@ -140,6 +140,9 @@ export function readPort(value: unknown, path: string): PortModel {
   };
   if (raw.mac !== undefined && raw.mac !== '') port.mac = readMac(raw.mac, joinPath(path, 'mac'));
   if (raw.mtu !== undefined) port.mtu = readInteger(raw.mtu, joinPath(path, 'mtu'), 68, 9000);
+  if (raw.exception_path !== undefined && readBoolean(raw.exception_path, joinPath(path, 'exception_path'))) {
+    port.exceptionPath = true;
+  }
   return port;
 }
 

@@ -65,14 +65,14 @@ export interface Gateway {
 }
 
 /** labUp, then the daemon with the demo configuration in a temp dir; cleans up itself on failure. */
-export async function startGateway(readyTimeoutMs = 40_000): Promise<Gateway> {
+export async function startGateway(readyTimeoutMs = 40_000, editConfig: (yaml: string) => string = (yaml) => yaml): Promise<Gateway> {
   const workDir = await mkdtemp(join(tmpdir(), 'portcullis-e2e-'));
   const configPath = join(workDir, 'portcullis.yaml');
   const socketPath = join(workDir, 'portcullis.sock');
   const stateFilePath = join(workDir, 'state.json');
   try {
     await withTimeout(labUp({ quiet: true }), 60_000, 'lab up');
-    await writeFile(configPath, demoConfigYaml({ socket: socketPath, stateFile: stateFilePath }));
+    await writeFile(configPath, editConfig(demoConfigYaml({ socket: socketPath, stateFile: stateFilePath })));
     const daemon = await startDaemon({ configPath, socketPath, stateFilePath, readyTimeoutMs });
     return { daemon, api: connectPortcullis(socketPath), workDir };
   } catch (error) {
@@ -109,14 +109,15 @@ export interface SharedGateway {
   stop(): Promise<void>;
 }
 
-export function sharedGateway(): SharedGateway {
+/** editConfig changes the demo configuration's YAML text before the daemon reads it. */
+export function sharedGateway(editConfig?: (yaml: string) => string): SharedGateway {
   let gateway: Gateway | undefined;
   let startError: unknown = 'the first test did not run';
   return {
     async start() {
       try {
         if (!existsSync(portcullisCliPath())) throw new Error(`${portcullisCliPath()} is missing: run \`npm run build\``);
-        gateway = await withTimeout(startGateway(), 90_000, 'lab up + daemon ready');
+        gateway = await withTimeout(startGateway(undefined, editConfig), 90_000, 'lab up + daemon ready');
         return gateway;
       } catch (error) {
         startError = error;

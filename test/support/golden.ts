@@ -202,10 +202,11 @@ export function startOptions(eal: string[]): StartOptions {
 
 /**
  * Starts fresh ports, applies config (default labConfig()), runs fn, always stops.
- * `sizes` overrides start options (e.g. a small connCapacity or mbufs for exhaustion tests).
+ * `sizes` overrides start options (e.g. a small connCapacity or mbufs for exhaustion tests,
+ * ports with exceptionPath).
  */
 export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig(),
-  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs'>> = {}): Promise<void> {
+  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports'>> = {}): Promise<void> {
   const { addon, eal } = await loadOnce();
   addon.start({ ...startOptions(eal), ...sizes });
   try {

@@ -33,6 +33,15 @@ test('minimal config gets the documented defaults', () => {
   assert.equal(config.services, []);
 });
 
+test('ports[].exception_path: true sets exceptionPath; absent/false leaves it off; not a boolean is refused', () => {
+  const config = parseConfig(PORTS.replace('    device: ring\n', '    device: ring\n    exception_path: true\n'), 'test.yaml');
+  assert.equal(config.ports.map((p) => p.exceptionPath), [undefined, true]);
+  const off = parseConfig(PORTS.replace('    device: ring\n', '    device: ring\n    exception_path: false\n'), 'test.yaml');
+  assert.is(off.ports[1]!.exceptionPath, undefined);
+  const bad = problems(PORTS.replace('    device: ring\n', '    device: ring\n    exception_path: yes please\n'));
+  assert.ok(bad.some((p) => p.startsWith('ports[1].exception_path')), bad.join('; '));
+});
+
 test('lcores default follows workers; full example parses', () => {
   const config = parseConfig(`dataplane: { workers: 3, polling: busy, memory_mb: 256, hugepages: "off", conn_capacity: 4096 }
 api: { socket: /tmp/x.sock, listen: "127.0.0.1:50051", tls: { cert: /etc/pc/tls.crt, key: /etc/pc/tls.key }, tokens: [{ name: ops, role: operator, file: /etc/pc/ops.token }] }
@@ -63,7 +72,7 @@ services:
 
 test('unknown keys name their path', () => {
   assert.equal(problems(PORTS.replace('addresses: [198.19', 'adress: [198.19')), [
-    'ports[1].adress: unknown key (expected one of: name, device, addresses, mac, mtu)',
+    'ports[1].adress: unknown key (expected one of: name, device, addresses, mac, mtu, exception_path)',
   ]);
   assert.match(problems(`${PORTS}servces: []`)[0]!, /^servces: unknown key/);
   assert.match(problems(`${PORTS}dataplane: { worker: 2 }`)[0]!, /^dataplane\.worker: unknown key/);

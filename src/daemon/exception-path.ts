@@ -1,0 +1,29 @@
+// Exception path (DESIGN.md §3), host side: the data plane creates one kernel interface
+// per port with exception_path; here it gets the port's addresses so the host's own
+// sockets (health checks) reach the port's segment through the data plane.
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type { PortModel } from '../model/index.js';
+
+const run = promisify(execFile);
+
+/** The kernel interface name the data plane gives a port's exception path (core/ports.h). */
+export function exceptionInterfaceName(portName: string): string {
+  return `pcx-${portName}`.slice(0, 15);
+}
+
+/** Assigns addresses and brings the interfaces up; IPv6 off (the data plane speaks IPv4 only). */
+export async function configureExceptionInterfaces(ports: PortModel[]): Promise<string[]> {
+  const done: string[] = [];
+  for (const port of ports) {
+    if (!port.exceptionPath) continue;
+    const iface = exceptionInterfaceName(port.name);
+    await writeFile(`/proc/sys/net/ipv6/conf/${iface}/disable_ipv6`, '1').catch(() => undefined);
+    await run('ip', ['addr', 'flush', 'dev', iface]);
+    for (const address of port.addresses) await run('ip', ['addr', 'add', address, 'dev', iface]);
+    await run('ip', ['link', 'set', 'dev', iface, 'up']);
+    done.push(`${iface} ${port.addresses.join(' ')}`);
+  }
+  return done;
+}
