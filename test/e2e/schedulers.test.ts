@@ -1,5 +1,6 @@
 // End to end: how real requests are distributed by the weighted round-robin
-// and source-hashing schedulers (IPVS definitions, ../shared/PROTOCOL.md),
+// and source-hashing schedulers, persistence and server thresholds (IPVS
+// definitions, ../shared/PROTOCOL.md),
 // with real Linux TCP stacks in the lab and services created over gRPC.
 // Needs root; skipped otherwise. Run under `flock /tmp/pc-lab.lock` like
 // every lab test.
@@ -15,6 +16,8 @@ const WRR_PORT = 8081;
 const SH_PORT = 8082;
 const WRR_REQUESTS = 300;
 const SH_REQUESTS_PER_SOURCE = 5;
+const PERSISTENT_PORT = 8083;
+const THRESHOLD_PORT = 8084;
 
 const e2e = suite('e2e: scheduler distribution through the lab');
 const it = isRoot ? e2e : e2e.skip;
@@ -40,11 +43,15 @@ function countByServer(servers: string[]): Record<string, number> {
   return counts;
 }
 
-async function createService(port: number, scheduler: string, weights: number[]): Promise<void> {
+async function createService(port: number, scheduler: string, weights: number[],
+  extra: { service?: Record<string, unknown>; upperThresholds?: number[] } = {}): Promise<void> {
   await running().api.call('VirtualServices', 'CreateVirtualService', {
     service: {
       key: { protocol: 'TCP', vip: VIP, port }, scheduler, localAddresses: [...LOCAL_ADDRESSES], name: `e2e-${scheduler}-${port}`,
-      servers: REAL_SERVERS.map((server, index) => ({ address: server.addresses[0]!, port: 80, weight: weights[index]! })),
+      servers: REAL_SERVERS.map((server, index) => ({
+        address: server.addresses[0]!, port: 80, weight: weights[index]!, upperThreshold: extra.upperThresholds?.[index] ?? 0,
+      })),
+      ...extra.service,
     },
   });
 }
@@ -76,6 +83,32 @@ it('sh: each client address always reaches one server; nine addresses reach more
   }
   console.log(`  sh by source: ${JSON.stringify(serverOf)}`);
   assert.ok(new Set(Object.values(serverOf)).size > 1, `every source hashed to one server: ${JSON.stringify(serverOf)}`);
+});
+
+it('rr with persistence (-p 60): each client address keeps its server, where plain rr would rotate', async () => {
+  await createService(PERSISTENT_PORT, 'rr', [1, 1, 1], { service: { persistenceTimeout: 60 } });
+  const sources = CLIENT.addresses.slice(0, 3);
+  const serverOf: Record<string, string> = {};
+  for (const source of sources) {
+    const servers = await serversAnswering(PERSISTENT_PORT, 6, source);
+    assert.equal(new Set(servers).size, 1, `${source} reached ${JSON.stringify(countByServer(servers))}`);
+    serverOf[source] = servers[0]!;
+  }
+  console.log(`  persistent rr by source: ${JSON.stringify(serverOf)}`);
+  // The templates were scheduled round-robin, so three sources got three servers.
+  assert.is(new Set(Object.values(serverOf)).size, 3, JSON.stringify(serverOf));
+});
+
+it('upper threshold (-x 1): while rs1 holds one connection, new ones go to rs2 and rs3 only', async () => {
+  await createService(THRESHOLD_PORT, 'rr', [1, 1, 1], { upperThresholds: [1, 0, 0] });
+  // rr starts with the first server, so this slow download (about 3 s) occupies rs1.
+  const held = clientTool<{ ok: boolean; bytes?: number; error?: string }>(
+    ['download', `http://${VIP}:${THRESHOLD_PORT}/bytes/3000000?rate=1000000`, 20_000], 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const servers = await serversAnswering(THRESHOLD_PORT, 6);
+  assert.equal(countByServer(servers), { rs2: 3, rs3: 3 }, 'rs1 is over its upper threshold');
+  const download = await held;
+  assert.ok(download.ok, `the held download to rs1 completed: ${download.error ?? ''}`);
 });
 
 it('the daemon exits 0 on SIGTERM', async () => {
