@@ -6,6 +6,7 @@ import type { DataplaneEvent, DefenseDropReason, DefenseStats, DropReason, Traff
 import type { Rates } from '../metrics/estimator.js';
 import type { StatsHub, StatsSource } from '../metrics/stats-hub.js';
 import { keyToProto } from './convert.js';
+import { serverHealth } from './health-convert.js';
 import type { GetStatsResponse } from './generated/portcullis/v1/GetStatsResponse.js';
 import type { GetStatusResponse } from './generated/portcullis/v1/GetStatusResponse.js';
 import type { StatsHandlers } from './generated/portcullis/v1/Stats.js';
@@ -103,6 +104,7 @@ export function buildStatsResponse(controller: Controller, hub: StatsHub): GetSt
         port: server.port,
         counters: counters(serverTraffic.get(server.id)),
         rates: rates(hub.serverRates(server.id)),
+        health: serverHealth(service, server),
       })),
     })),
     defense: defenseStats(controller, stats.defense ?? []),

@@ -61,6 +61,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const serverActive = gauge('real_server_active_connections', 'Connections in ESTABLISHED, per real server', SERVER_LABELS);
   const serverInactive = gauge('real_server_inactive_connections', 'Connections in any other state, per real server', SERVER_LABELS);
   const serverWeight = gauge('real_server_weight', 'Configured weight (0 = quiesced)', SERVER_LABELS);
+  const serverUp = gauge('real_server_up', 'Health check verdict: 1 up, 0 down (only servers of services with a check)', SERVER_LABELS);
 
   function refresh(): void {
     registry.resetMetrics();
@@ -96,6 +97,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
         serverActive.set(serverLabels, t?.activeConns ?? 0);
         serverInactive.set(serverLabels, t?.inactiveConns ?? 0);
         serverWeight.set(serverLabels, server.weight);
+        if (service.healthCheck) serverUp.set(serverLabels, server.healthDown ? 0 : 1);
       }
     }
   }

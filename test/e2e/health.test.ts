@@ -40,10 +40,17 @@ async function answeringServers(count: number): Promise<string[]> {
   });
 }
 
+/** Health per server address, read from GetVirtualService and checked against GetStats. */
 async function healthOf(): Promise<Record<string, string>> {
   const service = await running().api.call('VirtualServices', 'GetVirtualService', { key: { protocol: 'TCP', vip: VIP, port: PORT } }) as
     { servers: { address: string; health: string }[] };
-  return Object.fromEntries(service.servers.map((s) => [s.address, s.health]));
+  const fromService = Object.fromEntries(service.servers.map((s) => [s.address, s.health]));
+  const stats = await running().api.call('Stats', 'GetStats', {}) as
+    { services: { key: { port: number }; servers: { address: string; health: string }[] }[] };
+  const row = stats.services.find((s) => s.key.port === PORT);
+  assert.ok(row, `GetStats has no row for port ${PORT}`);
+  assert.equal(Object.fromEntries(row.servers.map((s) => [s.address, s.health])), fromService, 'GetStats shows the same health');
+  return fromService;
 }
 
 e2e.after(() => gateway.stop());
