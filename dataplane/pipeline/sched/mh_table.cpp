@@ -1,5 +1,6 @@
 #include "pipeline/sched/mh_table.h"
 
+#include <numeric>
 #include <rte_byteorder.h>
 #include "pipeline/sched/hash.h"
 
@@ -16,15 +17,6 @@ bool is_prime(uint32_t n) {
   for (uint32_t d = 2; d * d <= n; d++)
     if (n % d == 0) return false;
   return true;
-}
-
-uint32_t gcd(uint32_t a, uint32_t b) {
-  while (b) {
-    uint32_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
 }
 
 int fls(uint32_t x) {  // 1-based index of the highest set bit, 0 for 0
@@ -56,7 +48,7 @@ bool maglev_build(ServiceEntry* service) {
   uint32_t g = 0, max_weight = 0;
   for (const auto& s : servers) {
     if (s.last_weight == 0) continue;
-    g = g ? gcd(g, s.last_weight) : s.last_weight;
+    g = std::gcd(g, s.last_weight);  // gcd(0, w) == w
     if (s.last_weight > max_weight) max_weight = s.last_weight;
   }
   if (g == 0) return true;  // nobody ever had a weight: no table, no server

@@ -4,20 +4,12 @@
 // restarts at mw. The last pass (cw <= di) also catches weights below di.
 // OVERLOAD servers are passed over like IPVS does.
 #include <new>
+#include <numeric>
 #include "pipeline/sched/scheduler.h"
 
 namespace pc {
 
 namespace {
-
-int64_t gcd(int64_t a, int64_t b) {
-  while (b) {
-    int64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
 
 class WeightedRoundRobin final : public Scheduler {
  public:
@@ -26,7 +18,7 @@ class WeightedRoundRobin final : public Scheduler {
     int64_t g = 0, max_weight = 0;
     for (const auto& server : service.servers) {
       int64_t w = server.weight;
-      if (w > 0) g = g ? gcd(g, w) : w;
+      if (w > 0) g = std::gcd(g, w);  // gcd(0, w) == w
       if (w > max_weight) max_weight = w;
     }
     di_ = g ? g : 1;
