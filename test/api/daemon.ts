@@ -99,3 +99,9 @@ export function startDaemon(args: string[], readyTimeoutMs = 30_000): Promise<Da
     void exited.then((code) => { clearTimeout(timer); fail(`daemon exited with ${code} before it was ready`); });
   });
 }
+
+/** Adds what the daemon printed to a failing test's error, keeping the assertion (and its diff). */
+export function withDaemonOutput(error: unknown, daemon: Daemon): unknown {
+  if (error instanceof Error) error.message += `\n--- daemon output ---\n${daemon.output()}`;
+  return error;
+}

@@ -12,7 +12,7 @@ import type { AuditLogTailResponse__Output } from '../../src/api/generated/portc
 import type { MitigationsResponse__Output } from '../../src/api/generated/portcullis/v1/MitigationsResponse.js';
 import { loadPortcullisProto } from '../../src/api/proto.js';
 import { connect, rpc } from '../../src/cli/client.js';
-import { runCli, startDaemon, writeConfig, type Daemon } from './daemon.js';
+import { runCli, startDaemon, writeConfig, type Daemon, withDaemonOutput } from './daemon.js';
 
 const SEED = `
   - name: echo
@@ -43,9 +43,7 @@ async function withDaemon(config: string, body: (s: Session) => Promise<void>): 
       cli: (args) => runCli(['defend', ...args, '--socket', socket]),
     });
   } catch (error) {
-    // Keep the assertion (and its diff), adding what the daemon said.
-    if (error instanceof Error) error.message += `\n--- daemon output ---\n${daemon.output()}`;
-    throw error;
+    throw withDaemonOutput(error, daemon);
   } finally {
     client.close();
     await daemon.stop();

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from '../../src/cli/client.js';
-import { WEB_SEED, startDaemon, testConfig, writeConfig } from './daemon.js';
+import { WEB_SEED, startDaemon, testConfig, writeConfig, withDaemonOutput } from './daemon.js';
 
 /** grpc-js refuses requests above 4 MiB unless told otherwise; the daemon keeps that default. */
 const OVERSIZED_BYTES = 5 * 1024 * 1024;
@@ -47,7 +47,7 @@ test('socket 0660; oversized message: RESOURCE_EXHAUSTED; over-long name and lis
     // The daemon still serves after the refusals.
     await client.api.createVirtualService({ service: { key, localAddresses: ['198.19.0.201'] } });
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- daemon output ---\n${daemon.output()}`);
+    throw withDaemonOutput(error, daemon);
   } finally {
     client.close();
     await daemon.stop();

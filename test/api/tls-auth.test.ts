@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadPortcullisProto } from '../../src/api/proto.js';
-import { WEB_SEED, startDaemon, testConfig } from './daemon.js';
+import { WEB_SEED, startDaemon, testConfig, withDaemonOutput } from './daemon.js';
 
 const OPERATOR_TOKEN = 'op-0123456789abcdef0123456789';
 const VIEWER_TOKEN = 'ro-0123456789abcdef0123456789';
@@ -77,7 +77,7 @@ test('TCP: TLS + bearer token; read-only reads, operator changes, the rest refus
     const after = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { services: unknown[] };
     assert.is(after.services.length, 2);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- daemon output ---\n${daemon.output()}`);
+    throw withDaemonOutput(error, daemon);
   } finally {
     for (const c of clients) c.close();
     await daemon.stop();

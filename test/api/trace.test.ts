@@ -11,7 +11,7 @@ import type { ReadTraceResponse__Output } from '../../src/api/generated/portcull
 import type { TraceClient } from '../../src/api/generated/portcullis/v1/Trace.js';
 import { loadPortcullisProto } from '../../src/api/proto.js';
 import { rpc } from '../../src/cli/client.js';
-import { runCli, startDaemon, WEB_SEED, writeConfig } from './daemon.js';
+import { runCli, startDaemon, WEB_SEED, writeConfig, withDaemonOutput } from './daemon.js';
 
 const web = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
 
@@ -40,8 +40,7 @@ test('StartTrace/ReadTrace through the daemon; bad requests name the field; port
     assert.is(usage.code, 2);
     assert.match(usage.stderr, /--service/);
   } catch (error) {
-    if (error instanceof Error) error.message += `\n--- daemon output ---\n${daemon.output()}`;
-    throw error;
+    throw withDaemonOutput(error, daemon);
   } finally {
     client.close();
     await daemon.stop();

@@ -9,7 +9,7 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, type PortcullisApi } from '../../src/cli/client.js';
-import { runCli, startDaemon, writeConfig, type Daemon } from './daemon.js';
+import { runCli, startDaemon, writeConfig, type Daemon, withDaemonOutput } from './daemon.js';
 
 const SEED = `
   - name: web
@@ -45,7 +45,7 @@ async function withDaemon(args: string[], body: (api: PortcullisApi, daemon: Dae
   try {
     await body(client.api, daemon);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- daemon output ---\n${daemon.output()}`);
+    throw withDaemonOutput(error, daemon);
   } finally {
     client.close();
     await daemon.stop();
