@@ -9,8 +9,6 @@ namespace pc_addon {
 
 namespace {
 
-std::string at(const std::string& path, uint32_t i) { return path + "[" + std::to_string(i) + "]"; }
-
 bool read_port_spec(JsReader& r, const Napi::Value& v, const std::string& path, pc::PortSpec* out) {
   Napi::Object o;
   if (!r.object(v, path, &o)) return false;
@@ -92,7 +90,7 @@ bool read_scheduling(JsReader& r, const Napi::Object& o, const std::string& path
     Napi::Array list;
     if (!r.array(flags, path + ".schedFlags", &list)) return false;
     for (uint32_t i = 0; i < list.Length(); i++) {
-      if (!r.choice(list.Get(i), at(path + ".schedFlags", i), {"sh-fallback", "sh-port", "mh-fallback", "mh-port"}, &which))
+      if (!r.choice(list.Get(i), element_path(path + ".schedFlags", i), {"sh-fallback", "sh-port", "mh-fallback", "mh-port"}, &which))
         return false;
       out->sched_flags |= which % 2 == 0 ? pc::kSchedFallback : pc::kSchedPort;
     }
@@ -125,7 +123,7 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
   if (!r.array(o.Get("localAddresses"), path + ".localAddresses", &lips)) return false;
   for (uint32_t i = 0; i < lips.Length(); i++) {
     uint32_t a;
-    if (!r.ipv4(lips.Get(i), at(path + ".localAddresses", i), &a)) return false;
+    if (!r.ipv4(lips.Get(i), element_path(path + ".localAddresses", i), &a)) return false;
     out->local_addresses.push_back(a);
   }
   if (!read_timeouts(r, o.Get("timeouts"), path + ".timeouts", &out->timeouts)) return false;
@@ -148,7 +146,7 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
   if (!r.array(o.Get("servers"), path + ".servers", &servers)) return false;
   for (uint32_t i = 0; i < servers.Length(); i++) {
     pc::RealServerConfig rs;
-    if (!read_server(r, servers.Get(i), at(path + ".servers", i), &rs)) return false;
+    if (!read_server(r, servers.Get(i), element_path(path + ".servers", i), &rs)) return false;
     out->servers.push_back(rs);
   }
   return true;
@@ -168,7 +166,7 @@ bool read_start_options(Napi::Env env, const Napi::Value& v, pc::StartOptions* o
   if (!r.array(o.Get("eal"), "options.eal", &eal)) return false;
   for (uint32_t i = 0; i < eal.Length(); i++) {
     std::string arg;
-    if (!r.string(eal.Get(i), at("options.eal", i), &arg)) return false;
+    if (!r.string(eal.Get(i), element_path("options.eal", i), &arg)) return false;
     out->eal.push_back(arg);
   }
 
@@ -180,9 +178,9 @@ bool read_start_options(Napi::Env env, const Napi::Value& v, pc::StartOptions* o
   std::set<std::string> names;
   for (uint32_t i = 0; i < ports.Length(); i++) {
     pc::PortSpec spec;
-    if (!read_port_spec(r, ports.Get(i), at("options.ports", i), &spec)) return false;
+    if (!read_port_spec(r, ports.Get(i), element_path("options.ports", i), &spec)) return false;
     if (!names.insert(spec.name).second)
-      return r.fail(at("options.ports", i) + ".name", "a name not used by an earlier port",
+      return r.fail(element_path("options.ports", i) + ".name", "a name not used by an earlier port",
                     Napi::String::New(env, spec.name));
     out->ports.push_back(spec);
   }
@@ -220,7 +218,7 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
   Napi::Array ports;
   if (!r.array(o.Get("ports"), "config.ports", &ports)) return false;
   for (uint32_t i = 0; i < ports.Length(); i++) {
-    std::string path = at("config.ports", i);
+    std::string path = element_path("config.ports", i);
     Napi::Object po;
     if (!r.object(ports.Get(i), path, &po)) return false;
     pc::PortAddresses pa;
@@ -229,7 +227,7 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
     if (!r.array(po.Get("addresses"), path + ".addresses", &addrs)) return false;
     for (uint32_t k = 0; k < addrs.Length(); k++) {
       pc::Ipv4Prefix p;
-      if (!r.prefix(addrs.Get(k), at(path + ".addresses", k), &p)) return false;
+      if (!r.prefix(addrs.Get(k), element_path(path + ".addresses", k), &p)) return false;
       pa.addresses.push_back(p);
     }
     out->ports.push_back(pa);
@@ -241,7 +239,7 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
     return r.fail("config.routes", "at most " + std::to_string(pc::kMaxRoutes) + " routes",
                   Napi::String::New(env, std::to_string(routes.Length()) + " routes"));
   for (uint32_t i = 0; i < routes.Length(); i++) {
-    std::string path = at("config.routes", i);
+    std::string path = element_path("config.routes", i);
     Napi::Object ro;
     if (!r.object(routes.Get(i), path, &ro)) return false;
     pc::RouteConfig rc;
@@ -268,7 +266,7 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
   if (!r.array(o.Get("services"), "config.services", &services)) return false;
   for (uint32_t i = 0; i < services.Length(); i++) {
     pc::ServiceConfig svc;
-    if (!read_service(r, services.Get(i), at("config.services", i), &svc)) return false;
+    if (!read_service(r, services.Get(i), element_path("config.services", i), &svc)) return false;
     out->services.push_back(std::move(svc));
   }
   Napi::Value defense = o.Get("defense");  // absent = no defences

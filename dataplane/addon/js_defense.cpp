@@ -4,8 +4,6 @@ namespace pc_addon {
 
 namespace {
 
-std::string at(const std::string& path, uint32_t i) { return path + "[" + std::to_string(i) + "]"; }
-
 bool read_acl(JsReader& r, const Napi::Value& v, const std::string& path, pc::AclConfig* out) {
   if (v.IsUndefined()) return true;
   Napi::Object o;
@@ -22,7 +20,7 @@ bool read_acl(JsReader& r, const Napi::Value& v, const std::string& path, pc::Ac
     return r.fail(path + ".entries", "at most " + std::to_string(pc::kMaxAclEntries) + " entries",
                   Napi::String::New(entries.Env(), std::to_string(entries.Length()) + " entries"));
   for (uint32_t i = 0; i < entries.Length(); i++) {
-    std::string p = at(path + ".entries", i);
+    std::string p = element_path(path + ".entries", i);
     Napi::Object e;
     if (!r.object(entries.Get(i), p, &e)) return false;
     pc::AclEntryConfig entry;
@@ -91,7 +89,7 @@ bool read_defense(JsReader& r, const Napi::Value& v, const std::string& path, pc
   if (!r.array(services, path + ".services", &list)) return false;
   for (uint32_t i = 0; i < list.Length(); i++) {
     pc::ServiceDefenseConfig svc;
-    if (!read_service(r, list.Get(i), at(path + ".services", i), &svc)) return false;
+    if (!read_service(r, list.Get(i), element_path(path + ".services", i), &svc)) return false;
     out->services.push_back(std::move(svc));
   }
   return true;

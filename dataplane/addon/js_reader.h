@@ -9,6 +9,9 @@
 
 namespace pc_addon {
 
+// "path[i]": the field path of a list element, for error messages.
+inline std::string element_path(const std::string& path, uint32_t i) { return path + "[" + std::to_string(i) + "]"; }
+
 class JsReader {
  public:
   explicit JsReader(Napi::Env env) : env_(env) {}
