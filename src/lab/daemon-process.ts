@@ -1,5 +1,6 @@
 // Starting and stopping the real `portcullis run` daemon as a child process,
-// exactly as a user would: used by the demo and by the e2e tests.
+// exactly as a user would: used by the demo, the e2e tests and (from source,
+// through spawnDaemon) the api tests.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -23,6 +24,8 @@ export interface DaemonOptions {
 }
 
 export interface DaemonProcess {
+  /** The child itself (tests kill -9 it to simulate a crash). */
+  child: ChildProcess;
   pid: number;
   socketPath: string;
   /** The `portcullis ready: ...` line. */
@@ -56,10 +59,23 @@ export function startDaemon(options: DaemonOptions): Promise<DaemonProcess> {
   if (!existsSync(cliPath)) {
     return Promise.reject(new Error(`daemon: ${cliPath} does not exist; run \`npm run build\` first`));
   }
-  const child = spawn(process.execPath, [cliPath, 'run', '--config', options.configPath,
-    '--state-file', options.stateFilePath, '--socket', options.socketPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return spawnDaemon([cliPath, 'run', '--config', options.configPath,
+    '--state-file', options.stateFilePath, '--socket', options.socketPath], options);
+}
+
+export interface SpawnOptions {
+  socketPath?: string;
+  readyTimeoutMs?: number;
+  onOutput?: (chunk: string) => void;
+  cwd?: string;
+}
+
+/**
+ * Spawns `node <nodeArgs…>` (which must run `portcullis run …`) and resolves once it
+ * prints `portcullis ready`, with the same failure handling as startDaemon.
+ */
+export function spawnDaemon(nodeArgs: string[], options: SpawnOptions = {}): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, nodeArgs, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const append = (chunk: Buffer): void => {
     const text = chunk.toString('utf8');
@@ -89,8 +105,9 @@ export function startDaemon(options: DaemonOptions): Promise<DaemonProcess> {
       if (!match) return;
       cleanup();
       resolve({
+        child,
         pid: child.pid!,
-        socketPath: options.socketPath,
+        socketPath: options.socketPath ?? '',
         readyLine: match[0],
         output: () => output,
         exited,

@@ -1,9 +1,10 @@
 // Test support for the api suites: write a config, spawn the REAL daemon exactly as
 // a user would (`portcullis run --config …`), wait for its ready line, stop it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(REPO_ROOT, 'src/cli/portcullis.ts');
@@ -44,13 +45,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export interface Daemon {
-  child: ChildProcess;
-  readyLine: string;
-  output(): string;
-  /** SIGTERM, then SIGKILL after 10 s; resolves with the exit code. Harmless if already gone. */
-  stop(): Promise<number | null>;
-}
+/** The daemon as the api tests see it: the same process handle the demo and e2e suites use. */
+export type Daemon = DaemonProcess;
 
 function nodeArgs(args: string[]): string[] {
   return ['--import', 'tsx', CLI, ...args];
@@ -69,35 +65,9 @@ export function runCli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
   });
 }
 
+/** Starts `portcullis run <args…>` from source (tsx) and waits for its ready line. */
 export function startDaemon(args: string[], readyTimeoutMs = 30_000): Promise<Daemon> {
-  const child = spawn(process.execPath, nodeArgs(['run', ...args]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
-  };
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      void stop().then(() => reject(new Error(`${why}; daemon output:\n${output}`)));
-    };
-    const timer = setTimeout(() => fail(`not ready within ${readyTimeoutMs} ms`), readyTimeoutMs);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      const match = /^portcullis ready\b.*$/m.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, readyLine: match[0], output: () => output, stop });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-    void exited.then((code) => { clearTimeout(timer); fail(`daemon exited with ${code} before it was ready`); });
-  });
+  return spawnDaemon(nodeArgs(['run', ...args]), { cwd: REPO_ROOT, readyTimeoutMs });
 }
 
 /** Adds what the daemon printed to a failing test's error, keeping the assertion (and its diff). */
