@@ -8,7 +8,8 @@ export type GoalKind = 'at-most' | 'at-least';
 
 export interface BenchGoal {
   kind: GoalKind;
-  /** Compared with `ratio` when the row has a baseline, else with `figure`. */
+  /** Which number the goal constrains: the absolute figure or the ratio to the baseline. */
+  on: 'figure' | 'ratio';
   value: number;
   /** Where the goal comes from, e.g. "issue 10: ≤150 cycles/packet". */
   source: string;
@@ -36,7 +37,8 @@ export interface BenchRow {
 /** pass / miss against the goal, or undefined when the row has no goal. */
 export function judge(row: BenchRow): 'pass' | 'miss' | undefined {
   if (!row.goal) return undefined;
-  const value = row.ratio ?? row.figure;
+  const value = row.goal.on === 'ratio' ? row.ratio : row.figure;
+  if (value === undefined || !Number.isFinite(value)) return 'miss';
   return row.goal.kind === 'at-most' ? (value <= row.goal.value ? 'pass' : 'miss')
     : (value >= row.goal.value ? 'pass' : 'miss');
 }
