@@ -206,7 +206,7 @@ bool read_start_options(Napi::Env env, const Napi::Value& v, pc::StartOptions* o
     if (!r.integer(mbufs, "options.mbufs", 512, 1u << 28, &n)) return false;
     out->mbufs = static_cast<uint32_t>(n);
   }
-  return true;
+  return read_fragment_table(r, o.Get("fragments"), "options.fragments", &out->fragments);
 }
 
 bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::string>& port_names,

@@ -53,6 +53,19 @@ bool read_rate(JsReader& r, const Napi::Value& v, const std::string& path, pc::R
   return true;
 }
 
+// { policy: 'drop' | 'limit' | 'reassemble', perSource?: { pps, burst } } (perSource required for limit).
+bool read_fragments(JsReader& r, const Napi::Value& v, const std::string& path, pc::FragPolicyConfig* out) {
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  size_t which;
+  if (!r.choice(o.Get("policy"), path + ".policy", {"drop", "limit", "reassemble"}, &which)) return false;
+  out->policy = static_cast<pc::FragPolicy>(which);
+  if (!read_rate(r, o.Get("perSource"), path + ".perSource", &out->per_source)) return false;
+  if (out->policy == pc::FragPolicy::LIMIT && !out->per_source.enabled())
+    return r.fail(path + ".perSource", "{ pps, burst } with policy limit", o.Get("perSource"));
+  return true;
+}
+
 bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc::ServiceDefenseConfig* out) {
   Napi::Object o;
   if (!r.object(v, path, &o)) return false;
@@ -67,6 +80,11 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
   if (!max.IsUndefined()) {
     if (!r.integer(max, path + ".maxConns", 0, UINT32_MAX, &n)) return false;
     out->max_conns = static_cast<uint32_t>(n);
+  }
+  Napi::Value fragments = o.Get("fragments");
+  if (!fragments.IsUndefined()) {
+    if (!read_fragments(r, fragments, path + ".fragments", &out->fragments)) return false;
+    out->has_fragments = true;
   }
   return true;
 }
@@ -83,6 +101,8 @@ bool read_defense(JsReader& r, const Napi::Value& v, const std::string& path, pc
     if (!r.integer(buckets, path + ".sourceBuckets", 1, pc::kMaxSourceBuckets, &n)) return false;
     out->source_buckets = static_cast<uint32_t>(n);
   }
+  Napi::Value fragments = o.Get("fragments");
+  if (!fragments.IsUndefined() && !read_fragments(r, fragments, path + ".fragments", &out->fragments)) return false;
   Napi::Value services = o.Get("services");
   if (services.IsUndefined()) return true;
   Napi::Array list;
@@ -91,6 +111,30 @@ bool read_defense(JsReader& r, const Napi::Value& v, const std::string& path, pc
     pc::ServiceDefenseConfig svc;
     if (!read_service(r, list.Get(i), element_path(path + ".services", i), &svc)) return false;
     out->services.push_back(std::move(svc));
+  }
+  return true;
+}
+
+bool read_fragment_table(JsReader& r, const Napi::Value& v, const std::string& path, pc::FragTableConfig* out) {
+  if (v.IsUndefined()) return true;
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  struct Field {
+    const char* name;
+    uint64_t min, max;
+    uint32_t* target;
+  } fields[] = {
+      {"sets", 1, pc::kMaxFragTableSets, &out->sets},
+      {"timeoutMs", 1, pc::kMaxFragTimeoutMs, &out->timeout_ms},
+      {"maxFragments", 2, pc::kMaxFragMaxFragments, &out->max_fragments},
+      {"maxDatagram", 576, pc::kMaxFragMaxDatagram, &out->max_datagram},
+  };
+  for (const Field& f : fields) {
+    Napi::Value value = o.Get(f.name);
+    if (value.IsUndefined()) continue;
+    uint64_t n;
+    if (!r.integer(value, path + "." + f.name, f.min, f.max, &n)) return false;
+    *f.target = static_cast<uint32_t>(n);
   }
   return true;
 }

@@ -9,4 +9,7 @@ namespace pc_addon {
 
 bool read_defense(JsReader& r, const Napi::Value& v, const std::string& path, pc::DefenseConfig* out);
 
+// StartOptions.fragments (reassembly table bounds); undefined = defaults.
+bool read_fragment_table(JsReader& r, const Napi::Value& v, const std::string& path, pc::FragTableConfig* out);
+
 }  // namespace pc_addon

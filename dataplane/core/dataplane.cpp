@@ -15,6 +15,7 @@ namespace pc {
 namespace {
 
 constexpr unsigned kMempoolCacheMax = 256;
+constexpr unsigned kFragPoolPerWorker = 256;  // rebuilt datagrams in flight per worker
 constexpr uint32_t kStepMaxSweeps = 1024;      // step(): bound on rx sweeps (a pipeline loop can't hang it)
 constexpr uint32_t kMaxConnectionsListed = 65536;
 
@@ -81,6 +82,20 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
                                       " mbufs): " + rte_strerror(err) + " (more EAL memory: -m / hugepages)");
   }
 
+  // Rebuilt datagrams need one linear mbuf of up to fragments.max_datagram bytes; they live
+  // only from reassembly to tx, so a small pool per worker is enough.
+  snprintf(pool_name, sizeof(pool_name), "pc_frag_%u", start_count_ - 1);
+  uint32_t frag_room = RTE_PKTMBUF_HEADROOM + 18 + options.fragments.max_datagram;
+  if (frag_room > UINT16_MAX) frag_room = UINT16_MAX;
+  frag_pool_ = rte_pktmbuf_pool_create(pool_name, kFragPoolPerWorker * workers - 1, 0, 0,
+                                       static_cast<uint16_t>(frag_room), SOCKET_ID_ANY);
+  if (!frag_pool_) {
+    int err = rte_errno;
+    teardown(false);
+    return Status::Error("NOMEM", "rte_pktmbuf_pool_create(reassembly, " + std::to_string(kFragPoolPerWorker * workers) +
+                                      " x " + std::to_string(frag_room) + " bytes): " + rte_strerror(err));
+  }
+
   for (const auto& spec : options.ports) {
     Port port;
     st = port_open(spec, workers, pool_, &port);
@@ -138,6 +153,8 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     int socket = options.live ? static_cast<int>(rte_lcore_to_socket_id(lcores[w])) : static_cast<int>(rte_socket_id());
     params.socket_id = socket < 0 ? 0 : socket;
     params.pool = pool_;
+    params.frag = options.fragments;
+    params.frag_pool = frag_pool_;
     params.port_macs = port_macs_;
     params.port_mtus = port_mtus_;
     params.port_count = static_cast<uint16_t>(ports_.size());
@@ -224,6 +241,8 @@ void Dataplane::teardown(bool cleanup_eal) {
   publisher_.destroy();
   if (pool_) rte_mempool_free(pool_);
   pool_ = nullptr;
+  if (frag_pool_) rte_mempool_free(frag_pool_);
+  frag_pool_ = nullptr;
   applied_ = DataplaneConfig();
   started_ = false;
   live_ = false;
@@ -260,7 +279,7 @@ Status Dataplane::stats(StatsReport* report) {
   std::vector<WorkerContext*> workers;
   for (auto& w : workers_) workers.push_back(w.get());
   stats_collect(workers, ports_, publisher_.current(), report);
-  report->mbufs_in_use = rte_mempool_in_use_count(pool_);
+  report->mbufs_in_use = rte_mempool_in_use_count(pool_) + (frag_pool_ ? rte_mempool_in_use_count(frag_pool_) : 0);
   return Status::Ok();
 }
 

@@ -28,6 +28,7 @@ struct StartOptions {
   PollingMode polling = PollingMode::BUSY;
   uint32_t conn_capacity = 1u << 20;
   uint32_t mbufs = 16383;
+  FragTableConfig fragments;  // per-worker reassembly table; also sizes the reassembly mbuf pool
 };
 
 struct PortInfo {
@@ -98,6 +99,7 @@ class Dataplane {
   bool has_exception_port_[kMaxPorts] = {};
   uint8_t port_macs_[kMaxPorts][6] = {};
   uint16_t port_mtus_[kMaxPorts] = {};
+  rte_mempool* frag_pool_ = nullptr;  // rebuilt datagrams (bigger than pool_'s mbufs)
   SnapshotPublisher publisher_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   std::vector<unsigned> launched_lcores_;

@@ -34,6 +34,33 @@ struct RateLimit {
   bool enabled() const { return pps != 0; }
 };
 
+// IPv4 fragments to an owned address (pipeline/defend/frag_policy.h). A fragment has no
+// ports, so the policy is picked by (destination address, protocol); several services on
+// one address+protocol resolve to the strictest (drop > limit > reassemble).
+enum class FragPolicy : uint8_t { DROP, LIMIT, REASSEMBLE };
+
+struct FragPolicyConfig {
+  FragPolicy policy = FragPolicy::DROP;
+  RateLimit per_source;  // LIMIT only: fragments/s per source address; admitted ones are reassembled
+};
+
+// Per-worker reassembly table, fixed at start (daemon config dataplane.fragments).
+constexpr uint32_t kDefaultFragTableSets = 4096;
+constexpr uint32_t kMaxFragTableSets = 1u << 20;
+constexpr uint32_t kDefaultFragTimeoutMs = 1000;
+constexpr uint32_t kMaxFragTimeoutMs = 60000;
+constexpr uint32_t kDefaultFragMaxFragments = 16;
+constexpr uint32_t kMaxFragMaxFragments = 64;
+constexpr uint32_t kDefaultFragMaxDatagram = 9216;  // bytes, IP header included
+constexpr uint32_t kMaxFragMaxDatagram = 65535;
+
+struct FragTableConfig {
+  uint32_t sets = kDefaultFragTableSets;          // incomplete datagrams held at once, per worker
+  uint32_t timeout_ms = kDefaultFragTimeoutMs;    // an incomplete set is discarded this long after its first fragment
+  uint32_t max_fragments = kDefaultFragMaxFragments;  // pieces per datagram
+  uint32_t max_datagram = kDefaultFragMaxDatagram;    // reassembled IP datagram size limit
+};
+
 struct ServiceDefenseConfig {
   uint32_t service_id = 0;
   AclConfig acl;
@@ -41,12 +68,15 @@ struct ServiceDefenseConfig {
   RateLimit udp_per_service;  // the whole service, split evenly between workers
   RateLimit new_conn_rate;    // new connections/s for the whole service, split between workers
   uint32_t max_conns = 0;     // concurrent connections for the whole service (0 = no cap)
+  bool has_fragments = false; // false: the global fragment policy applies
+  FragPolicyConfig fragments;
 };
 
 struct DefenseConfig {
   AclConfig acl;                          // global: every packet to a VIP, before any service list
   uint32_t source_buckets = kDefaultSourceBuckets;
   std::vector<ServiceDefenseConfig> services;
+  FragPolicyConfig fragments;             // services without their own, and addresses/protocols with no service
 };
 
 }  // namespace pc

@@ -14,7 +14,7 @@
   X(UNSUPPORTED_L4, "unsupported_l4")       /* IP protocol other than TCP/UDP/ICMP to an owned address */ \
   X(NOT_FOR_US, "not_for_us")               /* unicast MAC that is not the port's, or IP not owned and not translatable */ \
   X(ARP_NOT_FOR_US, "arp_not_for_us")       /* ARP request for an address we do not own on that port */ \
-  X(FRAG_DROPPED, "frag_dropped")           /* IPv4 fragment (reassembly comes with flood filtering) */ \
+  X(FRAG_DROPPED, "frag_dropped")           /* IPv4 fragment refused by fragment policy drop (the default) */ \
   X(TTL_EXCEEDED, "ttl_exceeded")           /* TTL <= 1 on a packet we would forward */ \
   X(ICMP_UNSUPPORTED, "icmp_unsupported")   /* ICMP type we do not answer or relay */ \
   X(NO_SERVICE, "no_service")               /* new flow to an owned address with no virtual service */ \
@@ -37,7 +37,14 @@
   X(BAD_COOKIE, "bad_cookie")               /* SYNPROXY: ACK whose cookie is forged or older than 2 minutes */ \
   X(SYNPROXY_HOLD_FULL, "synproxy_hold_full") /* SYNPROXY: client segment beyond the bounded hold queue (or no hold slot) */ \
   X(SYNPROXY_HANDSHAKE_PENDING, "synproxy_handshake_pending") /* SYNPROXY: non-ACK client or stray server segment before the server answered */ \
-  X(SYNPROXY_SERVER_FAILED, "synproxy_server_failed") /* SYNPROXY: held client segment discarded, server refused or never answered */
+  X(SYNPROXY_SERVER_FAILED, "synproxy_server_failed") /* SYNPROXY: held client segment discarded, server refused or never answered */ \
+  X(FRAG_OVERLAP, "frag_overlap")           /* fragments (each one counted) of a set whose pieces overlap or disagree on its end */ \
+  X(FRAG_OVERSIZE, "frag_oversize")         /* fragments of a set that would exceed the reassembly size limit */ \
+  X(FRAG_TIMEOUT, "frag_timeout")           /* fragments of an incomplete set discarded when its timeout ran out */ \
+  X(FRAG_TABLE_FULL, "frag_table_full")     /* fragment starting a new set while the reassembly table had no room */ \
+  X(FRAG_TOO_MANY, "frag_too_many")         /* fragments of a set with more pieces than the per-datagram limit */ \
+  X(FRAG_RATE_LIMITED, "frag_rate_limited") /* fragment over its source's token bucket (fragment policy limit) */ \
+  X(FRAG_OUT_FAILED, "frag_out_failed")     /* datagram over the egress MTU that could not be fragmented (no mbufs) */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
 #define PC_EVENTS(X)                                                        \
@@ -67,7 +74,9 @@
   X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
   X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \
   X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
-  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */
+  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */ \
+  X(FRAG_REASSEMBLED, "frag_reassembled")   /* datagrams rebuilt from fragments (pipeline/defend/reassembly.h) */ \
+  X(FRAG_REFRAGMENTED, "frag_refragmented") /* datagrams over the egress MTU sent as fragments */
 
 namespace pc {
 

@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include "pipeline/checksum.h"
 #include "pipeline/defend/defend.h"
+#include "pipeline/ip_fragment.h"
 #include "pipeline/neigh.h"
 #include "pipeline/route.h"
 #include "pipeline/server_choice.h"
@@ -238,7 +239,7 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
   w->counters->event(inbound ? Event::PACKETS_FORWARDED_IN : Event::PACKETS_FORWARDED_OUT);
   fullnat_rewrite(p, c, direction);
   if (c.flags & kConnToa) toa_process(m, p, c, direction, w->port_mtus[hop.port_index], *w->counters);
-  neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);
+  ipv4_output(w, s, m, p, hop, now_us, tx);  // neigh_output, in fragments when over the MTU
 }
 
 // Entry points for stages that make or advance connections themselves (SYNPROXY).

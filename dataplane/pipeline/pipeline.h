@@ -51,6 +51,8 @@ struct WorkerParams {
   const uint8_t (*port_macs)[6] = nullptr;  // port_macs[i] = MAC of port index i
   uint16_t port_count = 0;
   const uint16_t* port_mtus = nullptr;      // port_mtus[i] = IP MTU of port index i; null = 1500 each
+  FragTableConfig frag;                     // reassembly table bounds (pipeline/defend/reassembly.h)
+  rte_mempool* frag_pool = nullptr;         // mbufs big enough for a rebuilt datagram; null = `pool`
 };
 
 // Returns null and fills *error on allocation failure (start-up only).

@@ -190,7 +190,8 @@ Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Sna
   build_owned(s);
   std::vector<uint32_t> service_ids;
   for (const auto& svc : s->services) service_ids.push_back(svc.id);
-  if (!defense_build(cfg.defense, service_ids, &s->defense, error) || !route_table_build(cfg, previous, s, error)) {
+  if (!defense_build(cfg.defense, service_ids, &s->defense, error) ||
+      !frag_policy_build(cfg, &s->defense.fragments, error) || !route_table_build(cfg, previous, s, error)) {
     snapshot_free(s);
     return nullptr;
   }

@@ -9,6 +9,7 @@
 #include "pipeline/icmp_relay.h"
 #include "pipeline/parse.h"
 #include "pipeline/defend/defend.h"
+#include "pipeline/defend/frag_policy.h"
 #include "pipeline/worker_state.h"
 #include "pipeline/worker_trace.h"
 
@@ -70,6 +71,11 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     worker_destroy(w);
     return nullptr;
   }
+  if (!reassembly_init(&w->reassembly, params.frag, params.frag_pool ? params.frag_pool : params.pool, params.socket_id,
+                       error)) {
+    worker_destroy(w);
+    return nullptr;
+  }
   return w;
 }
 
@@ -77,6 +83,7 @@ void worker_destroy(Worker* w) {
   if (!w) return;
   neigh_destroy(&w->neigh);
   worker_trace_free(w);
+  reassembly_destroy(&w->reassembly);
   defend_destroy(&w->defend);
   persist_destroy(&w->persist);
   synproxy_destroy(&w->synproxy, w->counters);
@@ -211,7 +218,13 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     tx.push_exception(in_port, m);
     return false;
   }
-  if (ipv4_is_fragment(p.ip)) return drop(w, m, DropReason::FRAG_DROPPED), false;
+  if (ipv4_is_fragment(p.ip)) {
+    m = frag_input(w, s, m, p, now_us);  // the rebuilt datagram, or null: held or dropped (counted)
+    if (!m) return false;
+    p = ParsedPacket{};  // parse the whole datagram afresh (same checks as any received frame)
+    if (!parse_l2(m, w->port_macs[in_port], &p, &kind, &reason) || kind != L2Kind::IPV4 || !parse_ipv4(m, &p, &reason))
+      return drop(w, m, DropReason::MALFORMED_L3), false;
+  }
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
   if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted
   if (p.icmp) {
@@ -284,6 +297,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   w->timer_snapshot = nullptr;
   w->timer_tx = nullptr;
   neigh_run_timers(&w->neigh, now_us, tx);
+  reassembly_run_timers(&w->reassembly, w->counters, now_us);
 }
 
 WorkerCounters& worker_counters(Worker* w) { return *w->counters; }

@@ -12,6 +12,7 @@
 #include "pipeline/synproxy.h"
 #include "pipeline/tcp_state.h"
 #include "pipeline/defend/defend.h"
+#include "pipeline/defend/reassembly.h"
 #include "pipeline/trace.h"
 
 namespace pc {
@@ -39,6 +40,7 @@ struct Worker {
   SynproxyTable synproxy;  // parallel to conns.records
   NeighTable neigh;
   DefendState defend;
+  ReassemblyTable reassembly;  // incomplete IPv4 datagrams (fragment policy limit/reassemble)
   LportAllocator lports;
   PersistTable persist;  // persistence templates
   ServerLoads loads;     // every worker's per-server gauges + OVERLOAD flags (sched/server_load.h)

@@ -12,7 +12,9 @@ export type DropReason =
   | 'no_route' | 'neigh_unresolved' | 'neigh_queue_full' | 'tx_full'
   | 'mbuf_alloc_failed' | 'redirect_ring_full'
   | DefenseDropReason
-  | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed';
+  | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed'
+  | 'frag_overlap' | 'frag_oversize' | 'frag_timeout' | 'frag_table_full' | 'frag_too_many' | 'frag_rate_limited'
+  | 'frag_out_failed';
 
 /** Drop reasons the flood defences give (dataplane/core/defense_counters.h, same order). */
 export type DefenseDropReason =
@@ -27,7 +29,8 @@ export type DataplaneEvent =
   | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered'
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
-  | 'exception_punted';
+  | 'exception_punted'
+  | 'frag_reassembled' | 'frag_refragmented';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -76,6 +79,20 @@ export interface StartOptions {
   connCapacity?: number;
   /** mbufs in the packet pool (default 16383). */
   mbufs?: number;
+  /** Per-worker IPv4 reassembly table (fragment policy limit/reassemble); absent fields = defaults. */
+  fragments?: FragmentTableOptions;
+}
+
+/** Bounds of each worker's reassembly table (dataplane/core/defense_config.h FragTableConfig). */
+export interface FragmentTableOptions {
+  /** Incomplete datagrams held at once per worker, rounded up to a power of two (default 4096, 8..1048576). */
+  sets?: number;
+  /** An incomplete datagram is dropped (frag_timeout) this long after its first fragment (default 1000, 1..60000). */
+  timeoutMs?: number;
+  /** Fragments per datagram (default 16, 2..64); more = frag_too_many. */
+  maxFragments?: number;
+  /** Largest rebuilt IP datagram in bytes (default 9216, 576..65535); larger = frag_oversize. */
+  maxDatagram?: number;
 }
 
 export interface PortInfo {
@@ -161,6 +178,19 @@ export interface DataplaneServiceDefense {
   newConnRate?: DataplaneRate;
   /** Concurrent connections for the whole service (each worker caps ceil(max / workers)); 0/absent = none. */
   maxConns?: number;
+  /** IPv4 fragments to this service's VIP (and replies to its LIPs); absent = DataplaneDefense.fragments. */
+  fragments?: DataplaneFragmentPolicy;
+}
+
+/**
+ * drop: every fragment (frag_dropped). limit: perSource fragments/s per source, the rest reassembled.
+ * reassemble: all reassembled (bounded table) before FullNAT. Services sharing a VIP (or LIP) and
+ * protocol that disagree get the strictest: drop > limit (lowest rate) > reassemble.
+ */
+export interface DataplaneFragmentPolicy {
+  policy: 'drop' | 'limit' | 'reassemble';
+  /** Required with limit. */
+  perSource?: DataplaneRate;
 }
 
 export interface DataplaneDefense {
@@ -169,6 +199,8 @@ export interface DataplaneDefense {
   /** Per-source UDP buckets per worker (bounded table, LRU eviction within a set; default 65536). */
   sourceBuckets?: number;
   services?: DataplaneServiceDefense[];
+  /** Fragment policy of services without their own and of every other owned address (absent = drop). */
+  fragments?: DataplaneFragmentPolicy;
 }
 
 /** What the defences did for one service (id 0 = traffic to a VIP that matched no service). */

@@ -206,7 +206,7 @@ export function startOptions(eal: string[]): StartOptions {
  * ports with exceptionPath).
  */
 export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig(),
-  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports'>> = {}): Promise<void> {
+  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports' | 'fragments'>> = {}): Promise<void> {
   const { addon, eal } = await loadOnce();
   addon.start({ ...startOptions(eal), ...sizes });
   try {

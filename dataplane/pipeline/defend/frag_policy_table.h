@@ -1,0 +1,32 @@
+// The fragment policy part of a snapshot: which policy a fragment to (address,
+// protocol) gets. A fragment carries no ports, so services are found by address:
+// a VIP takes the policy of the services on it with that protocol, a LIP the policy
+// of the services whose pool holds it (their replies arrive there). When several
+// services share an address+protocol and disagree, the strictest wins: drop over
+// limit over reassemble, and between two limits the lower rate and burst. Anything
+// else owned (port addresses, other protocols) gets the global policy.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "core/config.h"
+
+namespace pc {
+
+struct FragPolicyEntry {
+  uint64_t key;  // addr_host << 8 | protocol
+  FragPolicyConfig policy;
+};
+
+struct FragPolicyTable {
+  FragPolicyConfig global;                // cfg.defense.fragments
+  std::vector<FragPolicyEntry> entries;   // sorted by key
+};
+
+// Fills *table from the services of cfg and cfg.defense. False + *error on a bad value.
+bool frag_policy_build(const DataplaneConfig& cfg, FragPolicyTable* table, std::string* error);
+
+// The policy for a fragment to addr (network order) carrying protocol.
+const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, uint32_t addr, uint8_t protocol);
+
+}  // namespace pc

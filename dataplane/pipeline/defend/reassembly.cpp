@@ -1,0 +1,222 @@
+#include "pipeline/defend/reassembly.h"
+
+#include <cstring>
+#include <rte_malloc.h>
+
+namespace pc {
+
+namespace {
+
+constexpr uint32_t kMaxIpPayload = 65535 - 20;  // IPv4 total length is 16 bits
+
+inline uint32_t set_of(const ReassemblyTable& t, uint32_t src, uint32_t dst, uint16_t id, uint8_t protocol) {
+  uint64_t key = (static_cast<uint64_t>(src) << 32 | dst) ^ (static_cast<uint64_t>(id) << 8 | protocol) * 0xC2B2AE3D27D4EB4Full;
+  key *= 0x9E3779B97F4A7C15ull;
+  return t.set_bits ? static_cast<uint32_t>(key >> (64 - t.set_bits)) : 0;
+}
+
+inline FragPiece* pieces_of(ReassemblyTable* t, const FragSet* set) {
+  return t->pieces + static_cast<size_t>(set - t->sets) * t->max_fragments;
+}
+
+inline void release(ReassemblyTable* t, FragSet* set) {
+  set->in_use = false;
+  set->count = 0;
+  t->live--;
+}
+
+// Frees every held fragment of the set, each counted under reason.
+void drop_set(ReassemblyTable* t, WorkerCounters* counters, FragSet* set, DropReason reason) {
+  FragPiece* pieces = pieces_of(t, set);
+  for (uint16_t i = 0; i < set->count; i++) {
+    rte_pktmbuf_free(pieces[i].m);
+    counters->drop(reason);
+  }
+  release(t, set);
+}
+
+inline rte_mbuf* drop_one(WorkerCounters* counters, rte_mbuf* m, DropReason reason) {
+  rte_pktmbuf_free(m);
+  counters->drop(reason);
+  return nullptr;
+}
+
+// The set's pieces copied into one new mbuf: the first fragment's L2 and IP headers, then
+// the payload in offset order (the pieces tile [0, total) exactly: no overlap was admitted).
+rte_mbuf* rebuild(ReassemblyTable* t, WorkerCounters* counters, FragSet* set) {
+  FragPiece* pieces = pieces_of(t, set);
+  const FragPiece* first = nullptr;
+  for (uint16_t i = 0; i < set->count; i++)
+    if (pieces[i].offset == 0) first = &pieces[i];
+  const uint8_t* first_data = rte_pktmbuf_mtod(first->m, const uint8_t*);
+  uint16_t headers = first->payload_at;  // L2 + IP header (options included) of the first fragment
+  uint16_t l2_len = first->l2_len;
+  uint16_t ihl = static_cast<uint16_t>(headers - l2_len);
+  uint32_t datagram = ihl + set->total;
+  if (datagram > t->max_datagram) {
+    drop_set(t, counters, set, DropReason::FRAG_OVERSIZE);
+    return nullptr;
+  }
+  rte_mbuf* out = rte_pktmbuf_alloc(t->pool);
+  if (!out) {
+    drop_set(t, counters, set, DropReason::MBUF_ALLOC_FAILED);
+    return nullptr;
+  }
+  uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(out, static_cast<uint16_t>(headers + set->total)));
+  if (!data) {  // cannot happen: max_datagram was lowered to what the pool's mbufs hold
+    rte_pktmbuf_free(out);
+    drop_set(t, counters, set, DropReason::FRAG_OVERSIZE);
+    return nullptr;
+  }
+  std::memcpy(data, first_data, headers);
+  for (uint16_t i = 0; i < set->count; i++) {
+    const FragPiece& piece = pieces[i];
+    std::memcpy(data + headers + piece.offset, rte_pktmbuf_mtod(piece.m, const uint8_t*) + piece.payload_at, piece.length);
+  }
+  out->port = first->m->port;
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + l2_len);
+  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(datagram));
+  ip->fragment_offset = 0;  // whole again: no MF, no offset, and no DF (it was fragmented on its way)
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  for (uint16_t i = 0; i < set->count; i++) rte_pktmbuf_free(pieces[i].m);
+  release(t, set);
+  counters->event(Event::FRAG_REASSEMBLED);
+  return out;
+}
+
+}  // namespace
+
+bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool* pool, int socket_id,
+                     std::string* error) {
+  uint32_t capacity = kFragSetWays;
+  while (capacity < cfg.sets && capacity < kMaxFragTableSets) capacity <<= 1;
+  uint32_t max_fragments = cfg.max_fragments ? cfg.max_fragments : 1;
+  if (max_fragments > kMaxFragMaxFragments) max_fragments = kMaxFragMaxFragments;
+  t->sets = static_cast<FragSet*>(rte_zmalloc_socket("pc_frag_sets", sizeof(FragSet) * capacity, RTE_CACHE_LINE_SIZE, socket_id));
+  t->pieces = static_cast<FragPiece*>(
+      rte_zmalloc_socket("pc_frag_pieces", sizeof(FragPiece) * capacity * max_fragments, RTE_CACHE_LINE_SIZE, socket_id));
+  if (!t->sets || !t->pieces) {
+    reassembly_destroy(t);
+    *error = "worker: out of memory for the reassembly table (" + std::to_string(capacity) + " sets)";
+    return false;
+  }
+  t->capacity = capacity;
+  t->set_bits = 0;
+  for (uint32_t sets = capacity / kFragSetWays; sets > 1; sets >>= 1) t->set_bits++;
+  t->max_fragments = max_fragments;
+  t->timeout_us = static_cast<uint64_t>(cfg.timeout_ms ? cfg.timeout_ms : 1) * 1000ull;
+  t->pool = pool;
+  uint32_t limit = cfg.max_datagram > kMaxFragMaxDatagram ? kMaxFragMaxDatagram : cfg.max_datagram;
+  if (pool) {
+    // A rebuilt frame is Ethernet (+ a VLAN tag at most) + the datagram, in one segment.
+    uint32_t room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+    uint32_t fits = room > 18 ? room - 18 : 0;
+    if (limit > fits) limit = fits;
+  }
+  t->max_datagram = limit;
+  t->live = 0;
+  t->next_scan_us = 0;
+  return true;
+}
+
+void reassembly_destroy(ReassemblyTable* t) {
+  if (t->sets && t->pieces) {
+    for (uint32_t i = 0; i < t->capacity; i++) {
+      FragSet& set = t->sets[i];
+      if (!set.in_use) continue;
+      FragPiece* pieces = pieces_of(t, &set);
+      for (uint16_t k = 0; k < set.count; k++) rte_pktmbuf_free(pieces[k].m);
+    }
+  }
+  rte_free(t->sets);
+  rte_free(t->pieces);
+  *t = ReassemblyTable{};
+}
+
+rte_mbuf* reassembly_input(ReassemblyTable* t, WorkerCounters* counters, rte_mbuf* m, const ParsedPacket& p,
+                           uint64_t now_us) {
+  if (!t->sets) return drop_one(counters, m, DropReason::FRAG_TABLE_FULL);
+  const rte_ipv4_hdr* ip = p.ip;
+  uint16_t field = rte_be_to_cpu_16(ip->fragment_offset);
+  bool more = (field & RTE_IPV4_HDR_MF_FLAG) != 0;
+  uint32_t offset = static_cast<uint32_t>(field & RTE_IPV4_HDR_OFFSET_MASK) * 8;
+  uint32_t length = p.ip_total_len - p.ip_header_len;
+  if (length == 0 || (more && length % 8 != 0)) return drop_one(counters, m, DropReason::MALFORMED_L3);
+  uint32_t end = offset + length;
+
+  // Find the datagram's set, reclaiming expired ways on the way past.
+  uint32_t base = set_of(*t, ip->src_addr, ip->dst_addr, ip->packet_id, ip->next_proto_id) * kFragSetWays;
+  FragSet* set = nullptr;
+  FragSet* free_way = nullptr;
+  for (uint32_t i = 0; i < kFragSetWays; i++) {
+    FragSet& way = t->sets[base + i];
+    if (way.in_use && way.expires_us <= now_us) drop_set(t, counters, &way, DropReason::FRAG_TIMEOUT);
+    if (!way.in_use) {
+      if (!free_way) free_way = &way;
+      continue;
+    }
+    if (way.src == ip->src_addr && way.dst == ip->dst_addr && way.id == ip->packet_id &&
+        way.protocol == ip->next_proto_id) {
+      set = &way;
+      break;
+    }
+  }
+  bool oversize = end > kMaxIpPayload || end + 20 > t->max_datagram;
+  if (!set) {
+    if (oversize) return drop_one(counters, m, DropReason::FRAG_OVERSIZE);
+    if (!free_way) return drop_one(counters, m, DropReason::FRAG_TABLE_FULL);
+    set = free_way;
+    *set = FragSet{};
+    set->src = ip->src_addr;
+    set->dst = ip->dst_addr;
+    set->id = ip->packet_id;
+    set->protocol = ip->next_proto_id;
+    set->in_use = true;
+    set->expires_us = now_us + t->timeout_us;
+    t->live++;
+  }
+  auto drop_with_set = [&](DropReason reason) {
+    drop_set(t, counters, set, reason);
+    return drop_one(counters, m, reason);
+  };
+  if (oversize) return drop_with_set(DropReason::FRAG_OVERSIZE);
+  if (set->count >= t->max_fragments) return drop_with_set(DropReason::FRAG_TOO_MANY);
+  FragPiece* pieces = pieces_of(t, set);
+  uint32_t held_end = 0;
+  for (uint16_t i = 0; i < set->count; i++) {
+    uint32_t a = pieces[i].offset, b = a + pieces[i].length;
+    if (offset < b && a < end) return drop_with_set(DropReason::FRAG_OVERLAP);
+    if (b > held_end) held_end = b;
+  }
+  // Every piece must end where the last one says the datagram ends.
+  if ((set->has_last && end > set->total) || (!more && (held_end > end || set->has_last)))
+    return drop_with_set(DropReason::FRAG_OVERLAP);
+
+  FragPiece& piece = pieces[set->count++];
+  piece.m = m;
+  piece.offset = static_cast<uint16_t>(offset);
+  piece.length = static_cast<uint16_t>(length);
+  piece.payload_at = static_cast<uint16_t>(reinterpret_cast<const uint8_t*>(ip) + p.ip_header_len -
+                                           rte_pktmbuf_mtod(m, const uint8_t*));
+  piece.l2_len = static_cast<uint8_t>(reinterpret_cast<const uint8_t*>(ip) - rte_pktmbuf_mtod(m, const uint8_t*));
+  set->received += length;
+  if (offset == 0) set->has_first = 1;
+  if (!more) {
+    set->has_last = 1;
+    set->total = end;
+  }
+  if (!set->has_last || set->received != set->total) return nullptr;  // held
+  return rebuild(t, counters, set);
+}
+
+void reassembly_run_timers(ReassemblyTable* t, WorkerCounters* counters, uint64_t now_us) {
+  if (t->live == 0 || now_us < t->next_scan_us) return;
+  t->next_scan_us = now_us + kFragScanIntervalUs;
+  for (uint32_t i = 0; i < t->capacity && t->live; i++) {
+    FragSet& set = t->sets[i];
+    if (set.in_use && set.expires_us <= now_us) drop_set(t, counters, &set, DropReason::FRAG_TIMEOUT);
+  }
+}
+
+}  // namespace pc
