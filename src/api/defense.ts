@@ -3,12 +3,13 @@
 import { MAX_TAIL_LINES } from '../defense/audit-log.js';
 import type { Mitigations } from '../defense/mitigations.js';
 import {
-  ACL_ACTIONS, invalid, joinPath, LIMIT_KINDS, readBlockPrefix, readChoice, readOrigin, readRateValue,
-  type ChangeOrigin, type LimitKind, type Mitigation, type ServiceKey,
+  ACL_ACTIONS, FRAG_POLICIES, invalid, joinPath, LIMIT_KINDS, readBlockPrefix, readChoice, readOrigin, readRateValue,
+  type ChangeOrigin, type FragPolicy, type LimitKind, type Mitigation, type ServiceKey,
 } from '../model/index.js';
 import { keyFromProto, keyToProto } from './convert.js';
 import type { ChangeOrigin__Output } from './generated/portcullis/v1/ChangeOrigin.js';
 import type { DefenseHandlers } from './generated/portcullis/v1/Defense.js';
+import type { FragmentPolicy__Output } from './generated/portcullis/v1/FragmentPolicy.js';
 import type { Mitigation as ProtoMitigation } from './generated/portcullis/v1/Mitigation.js';
 import type { RateLimit__Output } from './generated/portcullis/v1/RateLimit.js';
 import type { ServiceKey__Output } from './generated/portcullis/v1/ServiceKey.js';
@@ -30,6 +31,18 @@ function rate(value: RateLimit__Output | null, path: string): { pps: number; bur
   return { pps: readRateValue(value.pps, joinPath(path, 'pps')), burst: readRateValue(value.burst, joinPath(path, 'burst')) };
 }
 
+function fragmentPolicy(value: FragmentPolicy__Output | null, path: string): { policy: FragPolicy; pps?: number; burst?: number } | undefined {
+  if (!value) return undefined;
+  const policy = readChoice(value.policy, joinPath(path, 'policy'), FRAG_POLICIES);
+  const perSource = rate(value.perSource, joinPath(path, 'per_source'));
+  if (policy === 'limit') {
+    if (!perSource) throw invalid(joinPath(path, 'per_source'), 'a per-source rate with policy limit', undefined);
+    return { policy, ...perSource };
+  }
+  if (perSource) throw invalid(joinPath(path, 'per_source'), `no rate: policy ${policy} takes none`, perSource.pps);
+  return { policy };
+}
+
 export function mitigationToProto(m: Mitigation, now = Date.now()): ProtoMitigation {
   return {
     ...(m.service ? { service: keyToProto(m.service) } : {}),
@@ -37,6 +50,7 @@ export function mitigationToProto(m: Mitigation, now = Date.now()): ProtoMitigat
     prefix: m.prefix ?? '',
     ...(m.pps !== undefined ? { rate: { pps: m.pps, burst: m.burst ?? 0 } } : {}),
     maxConns: m.max ?? 0,
+    fragmentPolicy: m.policy ?? '',
     actor: m.actor,
     reason: m.reason,
     createdAt: new Date(m.createdAt).toISOString(),
@@ -58,6 +72,7 @@ export function defenseHandlers(mitigations: Mitigations): DefenseHandlers {
         udpPerService: rate(request.udpPerService, 'udp_per_service'),
         connRate: rate(request.newConnRate, 'new_conn_rate'),
         connMax: request.maxConns ? readRateValue(request.maxConns, 'max_conns') : undefined,
+        fragments: fragmentPolicy(request.fragments, 'fragments'),
       };
       return listed(await mitigations.setLimits(scope(request.service, 'service'), limits, origin(request.origin, 'origin')));
     }),

@@ -12,8 +12,8 @@ import type { Mitigation__Output } from '../api/generated/portcullis/v1/Mitigati
 import type { ServiceKey } from '../api/generated/portcullis/v1/ServiceKey.js';
 import { loadPortcullisProto } from '../api/proto.js';
 import {
-  formatDuration, invalid, LIMIT_KINDS, ModelError, parseDuration, readBlockPrefix, readIpv4, readOrigin, readRateValue,
-  type LimitKind,
+  formatDuration, FRAG_POLICIES, invalid, LIMIT_KINDS, ModelError, parseDuration, readBlockPrefix, readIpv4, readOrigin, readRateValue,
+  readChoice, type LimitKind,
 } from '../model/index.js';
 import { connect, DEFAULT_SOCKET, grpcTarget, rpc } from './client.js';
 
@@ -23,7 +23,10 @@ export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
   portcullis defend unblock PREFIX [--service SVC] --reason "…"
   portcullis defend limit udp [--service SVC] --pps N --burst N [--per source|service] [--for D] --reason "…"
   portcullis defend limit conns [--service SVC] [--rate N [--burst N]] [--max N] [--for D] --reason "…"
-  portcullis defend clear [udp|conns|all] [--service SVC] --reason "…"
+  portcullis defend fragments drop|limit|reassemble [--service SVC] [--pps N [--burst N]] [--for D] --reason "…"
+                                 IPv4 fragments: drop (the default), limit (per source, --pps required; the
+                                 rest reassembled) or reassemble before FullNAT
+  portcullis defend clear [udp|conns|fragments|all] [--service SVC] --reason "…"
   portcullis defend audit [--lines N]
                                  SVC = VIP:PORT/PROTO (198.18.0.10:53/udp); no --service = every VIP.
                                  --actor NAME (default $SUDO_USER, $USER or "cli"); every command takes --socket`;
@@ -89,6 +92,7 @@ function scope(values: Values): { service?: ServiceKey } {
 const CLEAR_GROUPS: Record<string, LimitKind[]> = {
   udp: ['udp_per_source', 'udp_per_service'],
   conns: ['conn_rate', 'conn_max'],
+  fragments: ['frag_policy'],
   all: [],
 };
 
@@ -99,6 +103,7 @@ function serviceText(key: { protocol: string; vip: string; port: number } | null
 function describe(m: Mitigation__Output): string {
   if (m.kind === 'deny' || m.kind === 'allow') return `${m.kind} ${m.prefix}`;
   if (m.kind === 'conn_max') return `conn_max ${m.maxConns}`;
+  if (m.kind === 'frag_policy') return `fragments ${m.fragmentPolicy}${m.rate ? ` ${m.rate.pps}/s burst ${m.rate.burst} per source` : ''}`;
   return `${m.kind} ${m.rate?.pps}/s burst ${m.rate?.burst}`;
 }
 
@@ -198,11 +203,22 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
         }
         throw new DefendUsageError(`limit: expected udp or conns${what ? `, got "${what}"` : ''}`);
       }
+      case 'fragments': {
+        const { values, positionals } = parse(rest, { pps: { type: 'string' }, burst: { type: 'string' } }, 1);
+        const policy = readChoice(positionals[0], 'POLICY', FRAG_POLICIES);
+        const pps = positiveInteger(values.pps, '--pps');
+        if (policy === 'limit' && pps === undefined) throw new DefendUsageError('fragments limit: --pps N is required (fragments/s per source; --burst defaults to the same)');
+        if (policy !== 'limit' && (values.pps !== undefined || values.burst !== undefined)) throw new DefendUsageError(`fragments ${policy}: --pps/--burst only go with limit`);
+        const perSource = pps === undefined ? {} : { perSource: { pps, burst: positiveInteger(values.burst, '--burst') ?? pps } };
+        const request = { ...scope(values), fragments: { policy, ...perSource }, origin: origin(values) };
+        printChanged('set', await call(socketOf(values), 'setServiceDefense', request));
+        return 0;
+      }
       case 'clear': {
         const { values, positionals } = parse(rest, {}, rest.length && !rest[0]!.startsWith('--') ? 1 : 0);
         const group = positionals[0] ?? 'all';
         const kinds = CLEAR_GROUPS[group] ?? (LIMIT_KINDS.includes(group as LimitKind) ? [group as LimitKind] : undefined);
-        if (!kinds) throw new DefendUsageError(`clear: expected udp, conns, all or one of ${LIMIT_KINDS.join(', ')}, got "${group}"`);
+        if (!kinds) throw new DefendUsageError(`clear: expected udp, conns, fragments, all or one of ${LIMIT_KINDS.join(', ')}, got "${group}"`);
         if (values.for) throw new DefendUsageError('clear takes effect now and for good; --for makes no sense here');
         printChanged('removed', await call(socketOf(values), 'clearServiceDefense', { ...scope(values), kinds, origin: origin(values) }));
         return 0;
@@ -213,7 +229,7 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
         return 0;
       }
       default:
-        throw new DefendUsageError(sub ? `unknown defend command "${sub}"` : 'expected show, block, unblock, limit, clear or audit');
+        throw new DefendUsageError(sub ? `unknown defend command "${sub}"` : 'expected show, block, unblock, limit, fragments, clear or audit');
     }
   } catch (error) {
     if (error instanceof DefendUsageError || error instanceof ModelError) {

@@ -1,5 +1,6 @@
 // YAML config → DaemonConfig. Every problem found is collected (one message per
 // problem, each starting with its field path) so an operator fixes them in one go.
+import type { FragmentTableOptions } from '../dataplane/types.js';
 import { readFile } from 'node:fs/promises';
 import { checkTcpSecured, readApiTls, readApiTokens } from './api-security.js';
 import { parseDocument } from 'yaml';
@@ -20,7 +21,8 @@ export class ConfigError extends Error {
 }
 
 const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
-const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity'] as const;
+const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments'] as const;
+const FRAGMENT_KEYS = ['sets', 'timeout_ms', 'max_fragments', 'max_datagram'] as const;
 const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens'] as const;
 const METRICS_KEYS = ['listen'] as const;
 const DEFENSE_KEYS = ['audit_log'] as const;
@@ -135,7 +137,20 @@ function readDataplane(value: unknown): DataplaneSettings {
   if (raw.memory_mb !== undefined) result.memoryMb = readInteger(raw.memory_mb, 'dataplane.memory_mb', 64, 1048576);
   if (raw.hugepages !== undefined) result.hugepages = readChoice(raw.hugepages, 'dataplane.hugepages', ['auto', 'on', 'off'] as const);
   if (raw.conn_capacity !== undefined) result.connCapacity = readInteger(raw.conn_capacity, 'dataplane.conn_capacity', 1024, 1 << 27);
+  if (raw.fragments !== undefined) result.fragments = readFragmentTable(raw.fragments);
   return result;
+}
+
+/** dataplane.fragments: bounds of each worker's reassembly table (limits as the addon checks them). */
+function readFragmentTable(value: unknown): FragmentTableOptions {
+  const raw = readObject(value, 'dataplane.fragments');
+  rejectUnknownKeys(raw, FRAGMENT_KEYS, 'dataplane.fragments');
+  const table: FragmentTableOptions = {};
+  if (raw.sets !== undefined) table.sets = readInteger(raw.sets, 'dataplane.fragments.sets', 1, 1 << 20);
+  if (raw.timeout_ms !== undefined) table.timeoutMs = readInteger(raw.timeout_ms, 'dataplane.fragments.timeout_ms', 1, 60000);
+  if (raw.max_fragments !== undefined) table.maxFragments = readInteger(raw.max_fragments, 'dataplane.fragments.max_fragments', 2, 64);
+  if (raw.max_datagram !== undefined) table.maxDatagram = readInteger(raw.max_datagram, 'dataplane.fragments.max_datagram', 576, 65535);
+  return table;
 }
 
 /** "host:port" or '' (off); the same check for every listen address. */

@@ -1,4 +1,5 @@
 // The daemon's configuration file, parsed and validated.
+import type { FragmentTableOptions } from '../dataplane/types.js';
 import type { PortModel, Route, ServiceSpec, Timeouts } from '../model/index.js';
 
 export type HugepagesMode = 'auto' | 'on' | 'off';
@@ -12,6 +13,8 @@ export interface DataplaneSettings {
   hugepages: HugepagesMode;
   /** Connections per worker. */
   connCapacity: number;
+  /** Per-worker IPv4 reassembly table bounds (absent = the data plane's defaults). */
+  fragments?: FragmentTableOptions;
 }
 
 export interface ApiSettings {

@@ -108,6 +108,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       workers: config.dataplane.workers,
       polling: config.dataplane.polling,
       connCapacity: config.dataplane.connCapacity,
+      ...(config.dataplane.fragments ? { fragments: config.dataplane.fragments } : {}),
     });
     for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}`);
   } catch (error) {

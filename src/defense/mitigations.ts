@@ -5,7 +5,7 @@ import type { Controller } from '../daemon/controller.js';
 import { log } from '../log.js';
 import {
   isExpired, isOrphaned, mitigationScope, mitigationTarget, pruneExpired, removeMitigations, sameScope, setMitigations,
-  type AclAction, type ChangeOrigin, type LimitKind, type Mitigation, type MitigationSpec, type ServiceKey,
+  type AclAction, type ChangeOrigin, type FragPolicy, type LimitKind, type Mitigation, type MitigationSpec, type ServiceKey,
 } from '../model/index.js';
 import type { AuditAction, AuditEntry, AuditLog } from './audit-log.js';
 
@@ -14,6 +14,8 @@ export interface LimitSettings {
   udpPerService?: { pps: number; burst: number };
   connRate?: { pps: number; burst: number };
   connMax?: number;
+  /** IPv4 fragment policy; pps/burst (per source) with limit only. */
+  fragments?: { policy: FragPolicy; pps?: number; burst?: number };
 }
 
 export class Mitigations {
@@ -61,6 +63,7 @@ export class Mitigations {
     if (limits.udpPerService) specs.push({ ...scope, kind: 'udp_per_service', ...limits.udpPerService });
     if (limits.connRate) specs.push({ ...scope, kind: 'conn_rate', ...limits.connRate });
     if (limits.connMax !== undefined) specs.push({ ...scope, kind: 'conn_max', max: limits.connMax });
+    if (limits.fragments) specs.push({ ...scope, kind: 'frag_policy', ...limits.fragments });
     return this.set('set_limits', specs, origin);
   }
 

@@ -15,6 +15,7 @@ export function mitigationToRaw(m: Mitigation): Record<string, unknown> {
     ...(m.prefix !== undefined ? { prefix: m.prefix } : {}),
     ...(m.pps !== undefined ? { pps: m.pps, burst: m.burst } : {}),
     ...(m.max !== undefined ? { max: m.max } : {}),
+    ...(m.policy !== undefined ? { policy: m.policy } : {}),
     actor: m.actor,
     reason: m.reason,
     created_at: new Date(m.createdAt).toISOString(),
@@ -44,6 +45,7 @@ export function readMitigations(value: unknown, path: string): Mitigation[] {
     if (raw.pps !== undefined) m.pps = raw.pps as number;
     if (raw.burst !== undefined) m.burst = raw.burst as number;
     if (raw.max !== undefined) m.max = raw.max as number;
+    if (raw.policy !== undefined) m.policy = raw.policy as Mitigation['policy'];
     if (raw.expires_at !== undefined) m.expiresAt = readTime(raw.expires_at, joinPath(itemPath, 'expires_at'));
     checkMitigation(m, itemPath);
     return m;

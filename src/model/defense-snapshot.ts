@@ -1,7 +1,7 @@
 // Mitigations → DataplaneConfig.defense. Global limits are defaults for every service
 // without its own. Entries already expired are left out; the rest carry their time left
 // as ttlMs so the data plane stops them on time even if the control plane is late.
-import type { DataplaneAcl, DataplaneDefense, DataplaneRate, DataplaneServiceDefense } from '../dataplane/types.js';
+import type { DataplaneAcl, DataplaneDefense, DataplaneFragmentPolicy, DataplaneRate, DataplaneServiceDefense } from '../dataplane/types.js';
 import { isExpired, sameScope, type LimitKind, type Mitigation } from './defense.js';
 import type { DesiredState, Service } from './types.js';
 
@@ -24,6 +24,11 @@ function rate(m: Mitigation | undefined): DataplaneRate | undefined {
   return m ? { pps: m.pps!, burst: m.burst! } : undefined;
 }
 
+function fragments(m: Mitigation | undefined): DataplaneFragmentPolicy | undefined {
+  if (!m) return undefined;
+  return m.policy === 'limit' ? { policy: 'limit', perSource: { pps: m.pps!, burst: m.burst! } } : { policy: m.policy! };
+}
+
 function serviceDefense(service: Service, own: Mitigation[], global: Mitigation[], now: number): DataplaneServiceDefense | undefined {
   const result: DataplaneServiceDefense = { serviceId: service.id };
   const list = acl(own, now);
@@ -38,6 +43,8 @@ function serviceDefense(service: Service, own: Mitigation[], global: Mitigation[
   if (connRate) result.newConnRate = connRate;
   const max = limit(own, global, 'conn_max')?.max;
   if (max) result.maxConns = max;
+  const frag = fragments(limit(own, global, 'frag_policy'));
+  if (frag) result.fragments = frag;
   return Object.keys(result).length > 1 ? result : undefined;
 }
 
@@ -49,6 +56,8 @@ export function buildDefenseConfig(state: DesiredState, now = Date.now()): Datap
   const defense: DataplaneDefense = {};
   const globalAcl = acl(global, now);
   if (globalAcl) defense.acl = globalAcl;
+  const globalFragments = fragments(global.find((m) => m.kind === 'frag_policy'));
+  if (globalFragments) defense.fragments = globalFragments;
   const services = state.services
     .map((s) => serviceDefense(s, active.filter((m) => sameScope(m, s)), global, now))
     .filter((d): d is DataplaneServiceDefense => d !== undefined);

@@ -3,15 +3,19 @@
 // A flat list keeps "list active mitigations", expiry and persistence one loop each.
 // Expiry is an absolute time (ms since the epoch) so it means the same after a restart.
 import { invalid, joinPath, ModelError } from './errors.js';
-import { parsePrefix, readInteger, readNetwork, readObject, readString } from './fields.js';
+import { parsePrefix, readChoice, readInteger, readNetwork, readObject, readString } from './fields.js';
 import { findService, type ChangeResult } from './ops.js';
 import { sameKey, serviceKeyText, type DesiredState, type ServiceKey } from './types.js';
 
 export type AclAction = 'deny' | 'allow';
-export type LimitKind = 'udp_per_source' | 'udp_per_service' | 'conn_rate' | 'conn_max';
+export type LimitKind = 'udp_per_source' | 'udp_per_service' | 'conn_rate' | 'conn_max' | 'frag_policy';
 export type MitigationKind = AclAction | LimitKind;
 export const ACL_ACTIONS: readonly AclAction[] = ['deny', 'allow'];
-export const LIMIT_KINDS: readonly LimitKind[] = ['udp_per_source', 'udp_per_service', 'conn_rate', 'conn_max'];
+export const LIMIT_KINDS: readonly LimitKind[] = ['udp_per_source', 'udp_per_service', 'conn_rate', 'conn_max', 'frag_policy'];
+/** IPv4 fragments: drop them all (the default without a frag_policy), rate-limit them per
+ *  source (pps/burst; what passes is reassembled), or reassemble them (bounded table) before FullNAT. */
+export type FragPolicy = 'drop' | 'limit' | 'reassemble';
+export const FRAG_POLICIES: readonly FragPolicy[] = ['drop', 'limit', 'reassemble'];
 
 export const DEFENSE_LIMITS = {
   /** dataplane/core/defense_config.h kMaxAclEntries (per list). */
@@ -34,6 +38,8 @@ export interface Mitigation {
   burst?: number;
   /** conn_max: concurrent connections for the whole service. */
   max?: number;
+  /** frag_policy: what happens to IPv4 fragments (limit also takes pps/burst, per source). */
+  policy?: FragPolicy;
   actor: string;
   reason: string;
   createdAt: number;
@@ -103,6 +109,7 @@ export function mitigationScope(m: Pick<Mitigation, 'service'>): string {
 export function mitigationTarget(m: MitigationSpec): string {
   if (m.kind === 'deny' || m.kind === 'allow') return `${m.kind} ${m.prefix}`;
   if (m.kind === 'conn_max') return `conn_max ${m.max}`;
+  if (m.kind === 'frag_policy') return m.policy === 'limit' ? `fragments limit ${m.pps}/s burst ${m.burst}` : `fragments ${m.policy}`;
   return `${m.kind} ${m.pps}/s burst ${m.burst}`;
 }
 
@@ -116,6 +123,14 @@ export function checkMitigation(m: Mitigation, path: string): void {
     readNetwork(m.prefix, joinPath(path, 'prefix'));
   } else if (m.kind === 'conn_max') {
     readRateValue(m.max, joinPath(path, 'max'));
+  } else if (m.kind === 'frag_policy') {
+    const policy = readChoice(m.policy, joinPath(path, 'policy'), FRAG_POLICIES);
+    if (policy === 'limit') {
+      readRateValue(m.pps, joinPath(path, 'pps'));
+      readRateValue(m.burst, joinPath(path, 'burst'));
+    } else if (m.pps !== undefined || m.burst !== undefined) {
+      throw invalid(joinPath(path, 'pps'), `no rate: only policy limit takes pps/burst, policy is ${policy}`, m.pps ?? m.burst);
+    }
   } else {
     readRateValue(m.pps, joinPath(path, 'pps'));
     readRateValue(m.burst, joinPath(path, 'burst'));

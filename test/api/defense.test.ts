@@ -133,6 +133,45 @@ test('bad input is refused with the problem named, exit 2, and nothing changes',
   });
 });
 
+test('fragment policy: set per service and globally, listed and shown, checked, audited, cleared', async () => {
+  await withDaemon(await writeConfig(dir, SEED), async (s) => {
+    const set = await s.cli(['fragments', 'reassemble', '--service', '198.18.0.10:7/udp', '--for', '30m', '--reason', 'big DNS answers', '--actor', 'carol']);
+    assert.is(set.code, 0, set.stderr);
+    const limited = await s.cli(['fragments', 'limit', '--pps', '200', '--reason', 'fragment flood', '--actor', 'carol']);
+    assert.is(limited.code, 0, limited.stderr);
+    const active = await list(s);
+    const own = active.find((m) => m.service)!;
+    assert.equal([own.kind, own.fragmentPolicy, own.actor], ['frag_policy', 'reassemble', 'carol']);
+    const global = active.find((m) => !m.service)!;
+    assert.equal([global.fragmentPolicy, global.rate?.pps, global.rate?.burst], ['limit', 200, 200]);
+    const shown = await s.cli(['show']);
+    assert.match(shown.stdout, /fragments reassemble/);
+    assert.match(shown.stdout, /fragments limit 200\/s burst 200 per source/);
+    for (const [args, message] of [
+      [['fragments', 'limit', '--reason', 'x'], /--pps N is required/],
+      [['fragments', 'reassemble', '--pps', '5', '--reason', 'x'], /only go with limit/],
+      [['fragments', 'defrag', '--reason', 'x'], /POLICY: expected one of drop, limit, reassemble/],
+    ] as [string[], RegExp][]) {
+      const result = await s.cli(args);
+      assert.match(result.stderr, message, args.join(' '));
+      assert.is(result.code, 2);
+    }
+    try {
+      await s.call('setServiceDefense', { fragments: { policy: 'limit' }, origin: { actor: 'a', reason: 'b' } });
+      assert.unreachable('limit without a rate accepted');
+    } catch (error) {
+      assert.is((error as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
+      assert.match((error as grpc.ServiceError).details, /fragments\.per_source/);
+    }
+    const cleared = await s.cli(['clear', 'fragments', '--reason', 'flood over']);
+    assert.is(cleared.code, 0, cleared.stderr);
+    assert.equal((await list(s)).map((m) => m.fragmentPolicy), ['reassemble'], 'only the global one was cleared');
+    const lines = (await audit(s)).map((e) => `${e.action} ${e.target}`);
+    assert.ok(lines.includes('set_limits udp/198.18.0.10:7 fragments reassemble'), lines.join('\n'));
+    assert.ok(lines.includes('clear global fragments limit 200/s burst 200'), lines.join('\n'));
+  });
+});
+
 test('mitigations survive a restart; one that ended while the daemon was down is removed at start', async () => {
   const config = await writeConfig(dir, SEED);
   await withDaemon(config, async (s) => {

@@ -70,6 +70,14 @@ services:
   assert.is(config.services[0]!.servers[0]!.weight, 2);
 });
 
+test('dataplane.fragments: reassembly table bounds, each checked with its path', () => {
+  const config = parseConfig(`${PORTS}dataplane: { fragments: { sets: 1024, timeout_ms: 500, max_fragments: 8, max_datagram: 4096 } }`, 'test.yaml');
+  assert.equal(config.dataplane.fragments, { sets: 1024, timeoutMs: 500, maxFragments: 8, maxDatagram: 4096 });
+  assert.is(parseConfig(PORTS, 'test.yaml').dataplane.fragments, undefined, 'absent = the data plane defaults');
+  assert.match(problems(`${PORTS}dataplane: { fragments: { max_datagram: 70000 } }`)[0]!, /^dataplane\.fragments\.max_datagram: expected integer 576\.\.65535/);
+  assert.match(problems(`${PORTS}dataplane: { fragments: { timeout: 5 } }`)[0]!, /^dataplane\.fragments\.timeout: unknown key/);
+});
+
 test('unknown keys name their path', () => {
   assert.equal(problems(PORTS.replace('addresses: [198.19', 'adress: [198.19')), [
     'ports[1].adress: unknown key (expected one of: name, device, addresses, mac, mtu, exception_path)',

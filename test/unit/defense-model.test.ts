@@ -107,4 +107,25 @@ test('state file: mitigations round-trip; files without them still load; bad ent
   expectError(() => parseState(broken), 'INVALID_ARGUMENT', /^mitigations\[0\]\.prefix: expected a prefix with host bits zero/);
 });
 
+test('fragment policy: validated, one per scope, global = default for services without their own and for everything else', () => {
+  const base = withServices();
+  expectError(() => setMitigations(base, [{ kind: 'frag_policy', policy: 'limit' }], origin, T0), 'INVALID_ARGUMENT', /^pps: expected integer/);
+  expectError(() => setMitigations(base, [{ kind: 'frag_policy', policy: 'reassemble', pps: 5, burst: 5 }], origin, T0), 'INVALID_ARGUMENT', /^pps: expected no rate/);
+  expectError(() => setMitigations(base, [{ kind: 'frag_policy', policy: 'defrag' as never }], origin, T0), 'INVALID_ARGUMENT', /^policy: expected one of drop, limit, reassemble/);
+  let state = setMitigations(base, [{ kind: 'frag_policy', policy: 'limit', pps: 50, burst: 100 }], origin, T0).state;
+  state = setMitigations(state, [{ kind: 'frag_policy', policy: 'reassemble', service: udp }], { ...origin, durationMs: 60_000 }, T0).state;
+  state = setMitigations(state, [{ kind: 'frag_policy', policy: 'reassemble', service: udp }], origin, T0 + 1).state;
+  assert.is(state.mitigations!.filter((m) => m.kind === 'frag_policy').length, 2, 'the same scope replaces, not adds');
+  const defense = buildDataplaneConfig(state).defense!;
+  assert.equal(defense.fragments, { policy: 'limit', perSource: { pps: 50, burst: 100 } });
+  const [udpDefense, tcpDefense] = defense.services!;
+  assert.equal(udpDefense, { serviceId: 1, fragments: { policy: 'reassemble' } });
+  assert.equal(tcpDefense, { serviceId: 2, fragments: { policy: 'limit', perSource: { pps: 50, burst: 100 } } });
+  const text = serializeState(state);
+  assert.equal(parseState(text).mitigations, state.mitigations, 'round-trips through the state file');
+  expectError(() => parseState(text.replace('"reassemble"', '"maybe"')), 'INVALID_ARGUMENT', /^mitigations\[\d\]\.policy: expected one of/);
+  const cleared = removeMitigations(state, (m) => m.kind === 'frag_policy' && m.service === undefined, 'global frag_policy').state;
+  assert.equal(buildDataplaneConfig(cleared).defense!.services, [{ serviceId: 1, fragments: { policy: 'reassemble' } }], 'back to drop for the TCP service');
+});
+
 test.run();
