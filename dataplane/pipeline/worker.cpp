@@ -71,8 +71,8 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     worker_destroy(w);
     return nullptr;
   }
-  if (!reassembly_init(&w->reassembly, params.frag, params.frag_pool ? params.frag_pool : params.pool, params.socket_id,
-                       error)) {
+  if (!reassembly_init(&w->reassembly, params.frag, params.frag_pool ? params.frag_pool : params.pool, params.pool,
+                       params.count, params.socket_id, error)) {
     worker_destroy(w);
     return nullptr;
   }

@@ -230,6 +230,16 @@ test('table full: counted frag_table_full, established flows keep forwarding, an
   }, reassembleAll(), { fragments: { sets: 8 } });
 });
 
+test('held fragments are bounded by a quarter of the receive pool: beyond it frag_table_full, and rx keeps working', async () => {
+  await withLab((lab) => {
+    const d = lab.counterDelta(() => openSets(lab, 130, 5000)); // 512 mbufs / 4 = 128 held at most
+    assert.equal(d.drops, { frag_table_full: 2 });
+    assert.is(lab.forward('outside', bigUdp(20, 4800).frame).inside.length, 1, 'unfragmented traffic still forwards');
+    lab.advance(1.2);
+    assert.is(lab.stats().drops.frag_timeout, 128);
+  }, reassembleAll(), { mbufs: 512 });
+});
+
 test('a limit policy without a rate is refused with the field path; the old config stays live', async () => {
   await withLab((lab) => {
     assert.throws(() => lab.apply(withDefense({ fragments: { policy: 'limit' } })),

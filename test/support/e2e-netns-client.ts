@@ -8,7 +8,7 @@
 //                                          optionally bound to one local address
 //   concurrent <url> <count> <timeoutMs>   <count> GETs all at once, no keep-alive
 //   download <url> <timeoutMs>             streams the body, reports size and sha256
-//   udp <host> <port> <count> <timeoutMs>  sends <count> datagrams, reports the echoes
+//   udp <host> <port> <count> <timeoutMs> [<bytes>]  sends <count> datagrams (padded to <bytes>), reports the echoes
 
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -53,10 +53,10 @@ function request(url: string, timeoutMs: number, keepBody: boolean, localAddress
   });
 }
 
-async function udpEcho(host: string, port: number, count: number, timeoutMs: number): Promise<object> {
+async function udpEcho(host: string, port: number, count: number, timeoutMs: number, size = 0): Promise<object> {
   const socket = createSocket('udp4');
   const expected = new Set<string>();
-  const echoes: { message: string; from: string }[] = [];
+  const echoes: { message: string; bytes: number; from: string }[] = [];
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.connect(port, host, () => resolve());
@@ -64,14 +64,15 @@ async function udpEcho(host: string, port: number, count: number, timeoutMs: num
   const finished = new Promise<void>((resolve) => {
     socket.on('message', (message, remote) => {
       const text = message.toString('utf8');
-      echoes.push({ message: text, from: `${remote.address}:${remote.port}` });
+      echoes.push({ message: text.slice(0, 64), bytes: message.length, from: `${remote.address}:${remote.port}` });
       expected.delete(text);
       if (expected.size === 0) resolve();
     });
     setTimeout(resolve, timeoutMs);
   });
   for (let index = 0; index < count; index++) {
-    const message = `portcullis-e2e-${index}-${Math.random().toString(36).slice(2)}`;
+    const marker = `portcullis-e2e-${index}-${Math.random().toString(36).slice(2)}`;
+    const message = marker.padEnd(size, '.');  // size > MTU: the kernel sends it in fragments
     expected.add(message);
     socket.send(message);
   }
@@ -99,7 +100,7 @@ async function main(): Promise<object> {
       return request(args[0]!, Number(args[1]), false);
     }
     case 'udp': {
-      return udpEcho(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]));
+      return udpEcho(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4] ?? 0));
     }
     default:
       throw new Error(`unknown command ${command}`);

@@ -20,6 +20,7 @@ inline FragPiece* pieces_of(ReassemblyTable* t, const FragSet* set) {
 }
 
 inline void release(ReassemblyTable* t, FragSet* set) {
+  t->held -= set->count;
   set->in_use = false;
   set->count = 0;
   t->live--;
@@ -87,8 +88,8 @@ rte_mbuf* rebuild(ReassemblyTable* t, WorkerCounters* counters, FragSet* set) {
 
 }  // namespace
 
-bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool* pool, int socket_id,
-                     std::string* error) {
+bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool* pool, rte_mempool* rx_pool,
+                     uint16_t workers, int socket_id, std::string* error) {
   uint32_t capacity = kFragSetWays;
   while (capacity < cfg.sets && capacity < kMaxFragTableSets) capacity <<= 1;
   uint32_t max_fragments = cfg.max_fragments ? cfg.max_fragments : 1;
@@ -116,6 +117,9 @@ bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool
   }
   t->max_datagram = limit;
   t->live = 0;
+  t->held = 0;
+  uint32_t share = rx_pool ? rx_pool->size / 4 / (workers ? workers : 1) : UINT32_MAX;
+  t->held_limit = share < 64 ? 64 : share;
   t->next_scan_us = 0;
   return true;
 }
@@ -163,6 +167,7 @@ rte_mbuf* reassembly_input(ReassemblyTable* t, WorkerCounters* counters, rte_mbu
     }
   }
   bool oversize = end > kMaxIpPayload || end + 20 > t->max_datagram;
+  if (t->held >= t->held_limit && !oversize) return drop_one(counters, m, DropReason::FRAG_TABLE_FULL);
   if (!set) {
     if (oversize) return drop_one(counters, m, DropReason::FRAG_OVERSIZE);
     if (!free_way) return drop_one(counters, m, DropReason::FRAG_TABLE_FULL);
@@ -194,6 +199,7 @@ rte_mbuf* reassembly_input(ReassemblyTable* t, WorkerCounters* counters, rte_mbu
     return drop_with_set(DropReason::FRAG_OVERLAP);
 
   FragPiece& piece = pieces[set->count++];
+  t->held++;
   piece.m = m;
   piece.offset = static_cast<uint16_t>(offset);
   piece.length = static_cast<uint16_t>(length);

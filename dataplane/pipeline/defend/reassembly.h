@@ -13,8 +13,10 @@
 //    mbuf holds, or 65535) → the whole set is dropped.
 //  - frag_too_many: more than max_fragments pieces → the whole set is dropped.
 //  - frag_table_full: a fragment of a new datagram while every way of its table set
-//    holds a live, incomplete datagram → that fragment is dropped; held sets are
-//    never evicted early (a flood cannot flush legitimate datagrams), they time out.
+//    holds a live, incomplete datagram, or any fragment while the worker already holds
+//    its share of the receive pool (held_limit: a quarter of the pool split between
+//    workers, so held fragments can never starve rx) → that fragment is dropped; held
+//    sets are never evicted early (a flood cannot flush legitimate datagrams), they time out.
 //  - frag_timeout: an incomplete set `timeout_ms` after its first fragment.
 //  - malformed_l3: a non-last fragment whose payload is not a multiple of 8 bytes.
 #pragma once
@@ -62,14 +64,17 @@ struct ReassemblyTable {
   uint64_t timeout_us = kDefaultFragTimeoutMs * 1000ull;
   rte_mempool* pool = nullptr;  // where a rebuilt datagram is copied to
   uint32_t live = 0;            // sets in use
+  uint32_t held = 0;            // fragments (receive-pool mbufs) held by all sets
+  uint32_t held_limit = 0;
   uint64_t next_scan_us = 0;
 };
 
 // capacity rounded up to a power of two >= kFragSetWays. pool: mbufs big enough for
 // max_datagram + Ethernet (the effective limit is lowered to what they hold). False on
 // allocation failure (*error says what).
-bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool* pool, int socket_id,
-                     std::string* error);
+// rx_pool/workers: the receive pool fragments come from and how many workers share it.
+bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool* pool, rte_mempool* rx_pool,
+                     uint16_t workers, int socket_id, std::string* error);
 // Frees every held fragment (uncounted: the worker is going away).
 void reassembly_destroy(ReassemblyTable* t);
 
