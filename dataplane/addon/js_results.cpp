@@ -154,6 +154,7 @@ Napi::Object bench_to_js(Napi::Env env, pc::BenchScenario scenario, const pc::Be
   o.Set("cycles", num(env, r.cycles));
   o.Set("harnessCycles", num(env, r.harness_cycles));
   o.Set("chunkMedian", Napi::Number::New(env, r.chunk_median));
+  o.Set("chunkP10", Napi::Number::New(env, r.chunk_p10));
   o.Set("chunks", num(env, r.chunks));
   o.Set("tscHz", num(env, r.tsc_hz));
   o.Set("dropped", num(env, r.dropped));

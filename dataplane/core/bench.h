@@ -40,9 +40,10 @@ struct BenchResult {
   uint64_t packets = 0;
   uint64_t cycles = 0;          // the data plane's: measured loop minus harness_cycles
   uint64_t harness_cycles = 0;  // peers and newconn's table emptying, excluded from cycles
-  // The loop is also timed in chunks of a few thousand packets (harness excluded the
+  // The loop is also timed in chunks of 2048 packets (harness excluded the
   // same way): the median chunk's cycles/packet, robust to preemption on a shared box.
   double chunk_median = 0;
+  double chunk_p10 = 0;  // 10th percentile: the figure on a box where most chunks are disturbed
   uint32_t chunks = 0;
   uint64_t tsc_hz = 0;
   uint64_t dropped = 0;         // drop counters during the measured loop (all reasons)
