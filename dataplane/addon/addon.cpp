@@ -161,14 +161,19 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
   Napi::Object o;
   if (!r.object(info[0], "options", &o)) return env.Undefined();
   size_t scenario;
-  if (!r.choice(o.Get("scenario"), "options.scenario", {"io", "fullnat", "synproxy"}, &scenario)) return env.Undefined();
-  uint64_t packets, flows;
+  if (!r.choice(o.Get("scenario"), "options.scenario", {"io", "fullnat", "synproxy", "newconn", "drop"}, &scenario))
+    return env.Undefined();
+  uint64_t packets, flows, round_connections = 0;
   if (!r.integer(o.Get("packets"), "options.packets", 1, 1ull << 40, &packets)) return env.Undefined();
   if (!r.integer(o.Get("flows"), "options.flows", 1, 2048, &flows)) return env.Undefined();
+  Napi::Value round = o.Get("roundConnections");
+  if (!round.IsUndefined() && !r.integer(round, "options.roundConnections", 1, 1u << 30, &round_connections))
+    return env.Undefined();
   pc::BenchOptions options;
   options.scenario = static_cast<pc::BenchScenario>(scenario);  // same order as the choices
   options.packets = packets;
   options.flows = static_cast<uint32_t>(flows);
+  options.round_connections = static_cast<uint32_t>(round_connections);
   pc::BenchResult result;
   pc::Status st = pc::dataplane().bench(options, &result);
   if (!st.ok()) {
@@ -176,6 +181,22 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return bench_to_js(env, options.scenario, result);
+}
+
+Napi::Value BenchMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  Napi::Object o;
+  if (!r.object(info[0], "options", &o)) return env.Undefined();
+  uint64_t connections;
+  if (!r.integer(o.Get("connections"), "options.connections", 1, 1u << 27, &connections)) return env.Undefined();
+  pc::BenchMemoryResult result;
+  pc::Status st = pc::dataplane().bench_memory(static_cast<uint32_t>(connections), &result);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return bench_memory_to_js(env, result);
 }
 
 // Process exit while started: stop the workers (and clean up EAL in live mode)
@@ -196,6 +217,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("capture", Napi::Function::New(env, Capture, "capture"));
   exports.Set("advanceClock", Napi::Function::New(env, AdvanceClock, "advanceClock"));
   exports.Set("bench", Napi::Function::New(env, Bench, "bench"));
+  exports.Set("benchMemory", Napi::Function::New(env, BenchMemory, "benchMemory"));
   exports.Set("traceSet", Napi::Function::New(env, TraceSet, "traceSet"));
   exports.Set("traceRead", Napi::Function::New(env, TraceRead, "traceRead"));
   // Normal exit runs env cleanup hooks; process.exit() may skip them, atexit catches that.

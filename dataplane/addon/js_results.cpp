@@ -148,12 +148,26 @@ Napi::Array connections_to_js(Napi::Env env, const std::vector<pc::ConnectionInf
 
 Napi::Object bench_to_js(Napi::Env env, pc::BenchScenario scenario, const pc::BenchResult& r) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("scenario", scenario == pc::BenchScenario::SYNPROXY ? "synproxy"
-                    : scenario == pc::BenchScenario::FULLNAT ? "fullnat" : "io");
+  static const char* const kNames[] = {"io", "fullnat", "synproxy", "newconn", "drop"};  // BenchScenario order
+  o.Set("scenario", kNames[static_cast<unsigned>(scenario)]);
   o.Set("packets", num(env, r.packets));
   o.Set("cycles", num(env, r.cycles));
+  o.Set("harnessCycles", num(env, r.harness_cycles));
+  o.Set("chunkMedian", Napi::Number::New(env, r.chunk_median));
+  o.Set("chunkP10", Napi::Number::New(env, r.chunk_p10));
+  o.Set("chunks", num(env, r.chunks));
   o.Set("tscHz", num(env, r.tsc_hz));
+  o.Set("dropped", num(env, r.dropped));
+  o.Set("connsCreated", num(env, r.conns_created));
   o.Set("mbufsLeaked", snum(env, r.mbufs_leaked));  // extra (not in types.ts): should be 0
+  return o;
+}
+
+Napi::Object bench_memory_to_js(Napi::Env env, const pc::BenchMemoryResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("connections", num(env, r.connections));
+  o.Set("dpdkBytes", num(env, r.dpdk_bytes));
+  o.Set("libcBytes", num(env, r.libc_bytes));
   return o;
 }
 

@@ -11,6 +11,7 @@ Napi::Array ports_to_js(Napi::Env env, const std::vector<pc::PortInfo>& ports);
 Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& report);
 Napi::Array connections_to_js(Napi::Env env, const std::vector<pc::ConnectionInfo>& conns);
 Napi::Object bench_to_js(Napi::Env env, pc::BenchScenario scenario, const pc::BenchResult& result);
+Napi::Object bench_memory_to_js(Napi::Env env, const pc::BenchMemoryResult& result);
 // {records, lost}: TraceRecord shape of src/dataplane/types.ts; port_names[i] names port index i.
 Napi::Object trace_to_js(Napi::Env env, const std::vector<pc::TraceRecord>& records, uint64_t lost,
                          const std::vector<std::string>& port_names);

@@ -12,6 +12,9 @@
 #include <rte_ring.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
+#include <malloc.h>
+#include <rte_malloc.h>
+#include "pipeline/bench_fill.h"
 
 namespace pc {
 
@@ -22,6 +25,7 @@ constexpr uint32_t kWarmupRounds = 2000;
 constexpr size_t kWarmupFlowsPerRound = 8;
 constexpr uint64_t kWarmupIdleAdvanceUs = 1000; // lets the pipeline's ARP retry timers fire
 constexpr uint32_t kMaxIdleIterations = 1000;   // measured loop: give up when everything is dropped
+constexpr uint64_t kChunkPackets = 2048;        // packets per timed chunk of the measured loop
 constexpr uint16_t kPayloadBytes = 18;
 constexpr uint8_t kTcpSyn = 0x02, kTcpAck = 0x10;
 
@@ -253,20 +257,128 @@ uint32_t bounce(Port* port, uint8_t tcp_flags, bool syn_gets_synack, std::vector
   return moved;
 }
 
-// One stage of the measured loop: a burst from `from`'s rx, through the pipeline
-// (fullnat, synproxy) or the mirror (io), out of `to`'s tx. Returns packets received.
+// Frames the drop scenario's client peer copies into fresh mbufs (all the same length).
+struct FrameTemplates {
+  std::vector<uint8_t> bytes;
+  uint16_t length = 0;
+  uint32_t count = 0;
+  uint32_t next = 0;
+};
+
+bool save_templates(const std::vector<rte_mbuf*>& frames, FrameTemplates* t) {
+  if (frames.empty()) return false;
+  t->length = rte_pktmbuf_data_len(frames[0]);
+  t->count = static_cast<uint32_t>(frames.size());
+  t->bytes.resize(static_cast<size_t>(t->length) * t->count);
+  for (uint32_t i = 0; i < t->count; i++)
+    memcpy(&t->bytes[static_cast<size_t>(i) * t->length], rte_pktmbuf_mtod(frames[i], uint8_t*), t->length);
+  return true;
+}
+
+// Client peer of the drop scenario: n fresh frames (the templates in turn) onto port's rx.
+void refill(Port* port, rte_mempool* pool, FrameTemplates* t, unsigned n) {
+  rte_mbuf* fresh[kTxBurst];
+  if (n > kTxBurst) n = kTxBurst;
+  if (n == 0 || rte_pktmbuf_alloc_bulk(pool, fresh, n) != 0) return;
+  for (unsigned i = 0; i < n; i++) {
+    memcpy(rte_pktmbuf_mtod(fresh[i], uint8_t*), &t->bytes[static_cast<size_t>(t->next) * t->length], t->length);
+    fresh[i]->data_len = t->length;
+    fresh[i]->pkt_len = t->length;
+    if (++t->next == t->count) t->next = 0;
+  }
+  unsigned queued = rte_ring_enqueue_burst(port->rx_rings[0], reinterpret_cast<void**>(fresh), n, nullptr);
+  for (unsigned i = queued; i < n; i++) rte_pktmbuf_free(fresh[i]);
+}
+
+// The newconn scenario's peers: every SYN the server side receives comes back to the
+// client side as the SYN of the next flow (client address and port from a sequence
+// long enough that a tuple recurs only after its connection was expired).
+struct NewFlowMaker {
+  std::vector<uint8_t> frame;  // a client SYN (valid checksums) for client 0 / port kFirstPort
+  uint32_t template_addr = 0;  // network order, as in the frame
+  uint16_t template_port = 0;
+  const ClientPlan* plan = nullptr;
+  uint64_t next = 0;
+  static constexpr uint16_t kFirstPort = 1024;
+  static constexpr uint32_t kPorts = 65536 - kFirstPort;
+
+  void write_next(rte_mbuf* m) {
+    rte_pktmbuf_reset_headroom(m);
+    uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
+    memcpy(data, frame.data(), frame.size());
+    m->data_len = static_cast<uint16_t>(frame.size());
+    m->pkt_len = static_cast<uint32_t>(frame.size());
+    uint64_t i = next++;
+    uint32_t addr = htonl(plan->addresses[i % plan->addresses.size()]);
+    uint16_t port = htons(static_cast<uint16_t>(kFirstPort + (i / plan->addresses.size()) % kPorts));
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+    mac_for_ip(addr, eth->src_addr.addr_bytes);
+    uint16_t old_hi = static_cast<uint16_t>(template_addr & 0xffff), old_lo = static_cast<uint16_t>(template_addr >> 16);
+    uint16_t new_hi = static_cast<uint16_t>(addr & 0xffff), new_lo = static_cast<uint16_t>(addr >> 16);
+    ip->src_addr = addr;
+    ip->hdr_checksum = csum_replace(csum_replace(ip->hdr_checksum, old_hi, new_hi), old_lo, new_lo);
+    uint16_t check = csum_replace(csum_replace(tcp->cksum, old_hi, new_hi), old_lo, new_lo);
+    tcp->cksum = csum_replace(check, template_port, port);
+    tcp->src_port = port;
+  }
+};
+
+// Server peer of newconn: ARP is answered; each translated SYN becomes the next client SYN.
+void renew_syns(Port* inside, Port* outside, NewFlowMaker* maker) {
+  void* objs[kTxBurst];
+  unsigned n;
+  while ((n = rte_ring_dequeue_burst(inside->tx_rings[0], objs, kTxBurst, nullptr)) > 0) {
+    void* arp[kTxBurst];
+    unsigned arps = 0, syns = 0;
+    for (unsigned i = 0; i < n; i++) {
+      rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
+      if (answer_arp(m)) {
+        arp[arps++] = m;
+        continue;
+      }
+      maker->write_next(m);
+      objs[syns++] = m;
+    }
+    unsigned sent = rte_ring_enqueue_burst(inside->rx_rings[0], arp, arps, nullptr);
+    for (unsigned i = sent; i < arps; i++) rte_pktmbuf_free(static_cast<rte_mbuf*>(arp[i]));
+    sent = rte_ring_enqueue_burst(outside->rx_rings[0], objs, syns, nullptr);
+    for (unsigned i = sent; i < syns; i++) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
+    if (n < kTxBurst) break;
+  }
+}
+
+uint64_t total_drops(const WorkerCounters& c) {
+  uint64_t sum = 0;
+  for (uint64_t d : c.drops) sum += d;
+  return sum;
+}
+
+// Past every TCP/UDP timeout of the bench configs' SYN states: the whole table expires.
+constexpr uint64_t kEmptyTableAdvanceUs = 121ull * 1000 * 1000;
+
+// Empties the connection table (newconn between rounds): clock forward, timers.
+void expire_all(WorkerContext& c, const Snapshot* s, uint64_t* now_us) {
+  *now_us += kEmptyTableAdvanceUs;
+  worker_run_timers(c.worker, s, *now_us, c.tx);
+  c.tx.flush_all();
+}
+
+// One stage of the measured loop, as the worker loop does it for one port: a burst
+// from `from`'s rx through the pipeline (or, io, straight to `to`'s tx), then the tx
+// flush. Returns packets received.
 inline uint16_t stage(const BenchEnv& env, const Snapshot* s, bool pipeline, Port* from, uint16_t from_index,
-                      Port* to) {
+                      Port* to, uint64_t now_us) {
   rte_mbuf* pkts[kTxBurst];
   uint16_t n = rte_eth_rx_burst(from->port_id, 0, pkts, kTxBurst);
   if (n == 0) return 0;
   WorkerContext& c = *env.worker;
   if (pipeline) {
     c.counters->event(Event::RX_PACKETS, n);
-    worker_process_burst(c.worker, s, from_index, pkts, n, env.now_us, c.tx);
+    worker_process_burst(c.worker, s, from_index, pkts, n, now_us, c.tx);
     c.tx.flush_all();
   } else {
-    for (uint16_t i = 0; i < n; i++) mirror(pkts[i], kTcpAck);
     uint16_t sent = rte_eth_tx_burst(to->port_id, 0, pkts, n);
     for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
   }
@@ -285,15 +397,19 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
   // Every scenario but io sends its frames through the pipeline.
   const bool pipeline = opt.scenario != BenchScenario::IO;
   const bool synproxy = opt.scenario == BenchScenario::SYNPROXY;
+  const bool newconn = opt.scenario == BenchScenario::NEWCONN;
+  const bool drops = opt.scenario == BenchScenario::DROP;
   uint32_t vip = 0xc612000a;  // io: any destination; otherwise the first service's
   uint16_t vport = 80;
   uint8_t protocol = IPPROTO_UDP;
   if (pipeline) {
     if (env.config->services.empty())
-      return Status::Error("EINVAL", "bench: scenarios 'fullnat' and 'synproxy' need an applied config with a service");
+      return Status::Error("EINVAL", "bench: pipeline scenarios need an applied config with a service");
     const ServiceConfig& svc = env.config->services[0];
     if (synproxy && !(svc.synproxy && svc.protocol == IPPROTO_TCP))
       return Status::Error("EINVAL", "bench: scenario 'synproxy' needs the first service to be TCP with synproxy on");
+    if (newconn && !(svc.protocol == IPPROTO_TCP && !svc.synproxy))
+      return Status::Error("EINVAL", "bench: scenario 'newconn' needs the first service to be TCP without synproxy");
     vip = svc.vip;
     vport = svc.vport;
     protocol = svc.protocol;
@@ -326,6 +442,23 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
     }
     firsts.push_back(m);
   }
+  FrameTemplates templates;  // drop: what the client peer keeps sending
+  NewFlowMaker maker;        // newconn: the client SYN every new flow starts from
+  if (drops) save_templates(firsts, &templates);
+  if (newconn) {
+    rte_mbuf* t = build_frame(env.pool, env.outside->mac, plan.addresses[0], NewFlowMaker::kFirstPort, vip, vport,
+                              IPPROTO_TCP, kTcpSyn);
+    if (!t) {
+      free_all(&firsts);
+      return Status::Error("NOMEM", "bench: mbuf pool exhausted building the SYN template");
+    }
+    const uint8_t* data = rte_pktmbuf_mtod(t, const uint8_t*);
+    maker.frame.assign(data, data + rte_pktmbuf_data_len(t));
+    maker.template_addr = htonl(plan.addresses[0]);
+    maker.template_port = htons(NewFlowMaker::kFirstPort);
+    maker.plan = &plan;
+    rte_pktmbuf_free(t);
+  }
 
   uint64_t now_us = env.now_us;
   if (!pipeline) {
@@ -338,7 +471,7 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
     // Flows start a few at a time so the pipeline's bounded ARP queues are not
     // overrun by the very first burst.
     size_t next_first = 0;
-    for (uint32_t round = 0; round < kWarmupRounds && ready.size() < opt.flows; round++) {
+    for (uint32_t round = 0; round < kWarmupRounds && (drops || ready.size() < opt.flows); round++) {
       if (next_first < firsts.size()) {
         unsigned batch = static_cast<unsigned>(std::min<size_t>(kWarmupFlowsPerRound, firsts.size() - next_first));
         unsigned queued = rte_ring_enqueue_burst(env.outside->rx_rings[0],
@@ -355,7 +488,7 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
     }
     for (size_t i = next_first; i < firsts.size(); i++) rte_pktmbuf_free(firsts[i]);
     firsts.clear();
-    if (ready.empty()) {
+    if (ready.empty() && !drops) {
       for (Port* p : {env.outside, env.inside}) {
         drain_ring(p->rx_rings[0]);
         drain_ring(p->tx_rings[0]);
@@ -364,6 +497,22 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
                            "bench: warm-up: no flow came back to the client side through the pipeline "
                            "(check the applied config: service, servers, LIPs, routes)");
     }
+    if (drops || newconn) {
+      // Neighbours are resolved now; the flows themselves are not what these measure.
+      free_all(&ready);
+      if (newconn) expire_all(c, s, &now_us);
+      for (Port* p : {env.outside, env.inside}) drain_ring(p->tx_rings[0]);
+    }
+    if (drops) {
+      for (int i = 0; i < 2; i++) refill(env.outside, env.pool, &templates, kTxBurst);
+    }
+    if (newconn) {
+      std::vector<rte_mbuf*> syns(opt.flows);
+      if (rte_pktmbuf_alloc_bulk(env.pool, syns.data(), opt.flows) != 0)
+        return Status::Error("NOMEM", "bench: mbuf pool exhausted building " + std::to_string(opt.flows) + " SYNs");
+      for (rte_mbuf* m : syns) maker.write_next(m);
+      ready.swap(syns);
+    }
   }
 
   unsigned queued = rte_ring_enqueue_burst(env.outside->rx_rings[0], reinterpret_cast<void**>(ready.data()),
@@ -371,17 +520,48 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
   for (size_t i = queued; i < ready.size(); i++) rte_pktmbuf_free(ready[i]);
   ready.clear();
 
-  BenchEnv run_env = env;
-  run_env.now_us = now_us;
-  uint64_t packets = 0;
+  const uint32_t round_connections = opt.round_connections ? opt.round_connections : 200000;
+  const uint64_t drops_before = total_drops(*c.counters);
+  const uint64_t created_before = c.counters->events[static_cast<unsigned>(Event::CONNS_CREATED)];
+  uint64_t packets = 0, harness = 0;
   uint32_t idle = 0;
-  const uint64_t start = rte_rdtsc_precise();
+  // Per-chunk figures: a chunk is short (~0.2 ms) next to a scheduler time slice, so on a
+  // shared box a preempted chunk is an outlier the median and the 10th percentile ignore.
+  std::vector<double> chunk_figures;
+  chunk_figures.reserve(opt.packets / kChunkPackets + 1);
+  uint64_t chunk_start = rte_rdtsc_precise(), chunk_harness = 0, chunk_packets = 0;
+  const uint64_t start = chunk_start;
   while (packets < opt.packets) {
-    uint32_t n = stage(run_env, s, pipeline, env.outside, env.outside_index, env.inside);
-    bounce(env.inside, kTcpAck, false, nullptr);
-    n += stage(run_env, s, pipeline, env.inside, env.inside_index, env.outside);
-    bounce(env.outside, client_flags, false, nullptr);
+    uint32_t from_outside = stage(env, s, pipeline, env.outside, env.outside_index, env.inside, now_us);
+    uint64_t peer_start = rte_rdtsc();
+    if (newconn) {
+      renew_syns(env.inside, env.outside, &maker);
+      if (worker_connection_count(c.worker) >= round_connections) expire_all(c, s, &now_us);
+    } else if (!drops) {
+      bounce(env.inside, kTcpAck, false, nullptr);
+    }
+    uint64_t peer_end = rte_rdtsc();
+    uint32_t from_inside = stage(env, s, pipeline, env.inside, env.inside_index, env.outside, now_us);
+    uint64_t peer2_start = rte_rdtsc();
+    if (drops) {
+      refill(env.outside, env.pool, &templates, from_outside);
+    } else if (newconn) {
+      drain_ring(env.outside->tx_rings[0]);
+    } else {
+      bounce(env.outside, client_flags, false, nullptr);
+    }
+    uint64_t now = rte_rdtsc();
+    uint64_t peers = (peer_end - peer_start) + (now - peer2_start);
+    harness += peers;
+    chunk_harness += peers;
+    uint32_t n = from_outside + from_inside;
     packets += n;
+    chunk_packets += n;
+    if (chunk_packets >= kChunkPackets) {
+      chunk_figures.push_back(static_cast<double>(now - chunk_start - chunk_harness) / static_cast<double>(chunk_packets));
+      chunk_start = now;
+      chunk_harness = chunk_packets = 0;
+    }
     if (n == 0 && ++idle > kMaxIdleIterations) break;
   }
   const uint64_t end = rte_rdtsc_precise();
@@ -390,10 +570,38 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
     drain_ring(p->rx_rings[0]);
     drain_ring(p->tx_rings[0]);
   }
+  if (newconn) expire_all(c, s, &now_us);  // the next round starts from an empty table
   result->packets = packets;
-  result->cycles = end - start;
+  result->harness_cycles = harness;
+  if (!chunk_figures.empty()) {
+    std::sort(chunk_figures.begin(), chunk_figures.end());
+    result->chunk_median = chunk_figures[chunk_figures.size() / 2];
+    result->chunk_p10 = chunk_figures[chunk_figures.size() / 10];
+    result->chunks = static_cast<uint32_t>(chunk_figures.size());
+  }
+  result->cycles = end - start - harness;
   result->tsc_hz = rte_get_tsc_hz();
+  result->dropped = total_drops(*c.counters) - drops_before;
+  result->conns_created = c.counters->events[static_cast<unsigned>(Event::CONNS_CREATED)] - created_before;
   result->mbufs_leaked = static_cast<int64_t>(rte_mempool_in_use_count(env.pool)) - in_use_before;
+  return Status::Ok();
+}
+
+Status bench_memory(const WorkerParams& params_template, uint32_t connections, BenchMemoryResult* result) {
+  WorkerParams params = params_template;
+  params.conn_capacity = connections;
+  rte_malloc_socket_stats before{}, after{};
+  rte_malloc_get_socket_stats(params.socket_id, &before);
+  struct mallinfo2 libc_before = mallinfo2();
+  std::string error;
+  Worker* w = worker_create(params, &error);
+  if (!w) return Status::Error("NOMEM", "bench: memory: " + error + " (more EAL memory: -m)");
+  result->connections = worker_fill_connections(w, connections, 0);
+  rte_malloc_get_socket_stats(params.socket_id, &after);
+  struct mallinfo2 libc_after = mallinfo2();
+  result->dpdk_bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
+  result->libc_bytes = libc_after.uordblks > libc_before.uordblks ? libc_after.uordblks - libc_before.uordblks : 0;
+  worker_destroy(w);
   return Status::Ok();
 }
 

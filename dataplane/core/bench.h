@@ -1,11 +1,22 @@
 // In-process pipeline benchmark on the two ring ports "outside" and "inside" of
-// a test-mode start. Every scenario runs the same loop and the same "mirror"
-// work (the simulated clients and servers turning each frame into its reply);
-// they differ only in what sits between the rings: 'io' mirrors too (raw ring
-// I/O, the floor), 'fullnat' runs worker_process_burst on established flows,
-// 'synproxy' runs it on client SYNs to a synproxy service (each answered with a
-// cookie SYN-ACK out of the outside port, which the client side turns back into
-// a SYN: no state, so nothing else to recycle). Cycles from rte_rdtsc.
+// a test-mode start. The measured loop is what a worker does (rx burst, pipeline,
+// tx flush, per port); simulated clients and servers ("peers") sit on the far side
+// of the rings and make the next input out of each output. Their work is timed
+// separately and subtracted, so a figure is the data plane's own cycles/packet,
+// ring I/O included. Scenarios:
+//   io        rx → tx with no pipeline: the floor (ring I/O alone)
+//   fullnat   established flows both ways (peers mirror each frame into the reply)
+//   synproxy  client SYNs to a synproxy service, answered with cookie SYN-ACKs
+//             (the client peer turns each SYN-ACK into a fresh SYN: no state)
+//   newconn   every packet a SYN of a new flow (schedule, LIP + lport, insert);
+//             the server peer turns each translated SYN into the next client SYN;
+//             the table is emptied between rounds (clock advanced, timers run,
+//             not measured)
+//   drop      every packet dropped by the defences of the applied config (UDP
+//             flood over an empty per-source bucket, ACL deny); the client peer
+//             refills the rx ring with fresh copies of the frames
+// Cycles from rte_rdtsc. bench_memory measures bytes per connection of a worker
+// created for it and filled to capacity.
 #pragma once
 #include <cstdint>
 #include "core/config.h"
@@ -15,19 +26,29 @@
 
 namespace pc {
 
-enum class BenchScenario : uint8_t { IO, FULLNAT, SYNPROXY };
+enum class BenchScenario : uint8_t { IO, FULLNAT, SYNPROXY, NEWCONN, DROP };
 
 struct BenchOptions {
   BenchScenario scenario = BenchScenario::IO;
   uint64_t packets = 0;  // stop after the pipeline (or io stage) handled this many
-  uint32_t flows = 1;
+  uint32_t flows = 1;    // frames in flight
+  // newconn: connections per round before the table is emptied (unmeasured). 0 = 200000.
+  uint32_t round_connections = 0;
 };
 
 struct BenchResult {
   uint64_t packets = 0;
-  uint64_t cycles = 0;
+  uint64_t cycles = 0;          // the data plane's: measured loop minus harness_cycles
+  uint64_t harness_cycles = 0;  // peers and newconn's table emptying, excluded from cycles
+  // The loop is also timed in chunks of 2048 packets (harness excluded the
+  // same way): the median chunk's cycles/packet, robust to preemption on a shared box.
+  double chunk_median = 0;
+  double chunk_p10 = 0;  // 10th percentile: the figure on a box where most chunks are disturbed
+  uint32_t chunks = 0;
   uint64_t tsc_hz = 0;
-  int64_t mbufs_leaked = 0;  // pool in-use after minus before; 0 unless something leaked
+  uint64_t dropped = 0;         // drop counters during the measured loop (all reasons)
+  uint64_t conns_created = 0;   // during the measured loop
+  int64_t mbufs_leaked = 0;     // pool in-use after minus before; 0 unless something leaked
 };
 
 struct BenchEnv {
@@ -37,10 +58,20 @@ struct BenchEnv {
   uint16_t outside_index = 0;
   uint16_t inside_index = 0;
   rte_mempool* pool = nullptr;
-  const DataplaneConfig* config = nullptr;  // the applied config (fullnat: its first service)
+  const DataplaneConfig* config = nullptr;  // the applied config (its first service)
   uint64_t now_us = 0;
 };
 
 Status bench_run(const BenchEnv& env, const BenchOptions& options, BenchResult* result);
+
+struct BenchMemoryResult {
+  uint32_t connections = 0;   // inserted (== asked, or the table refused one)
+  uint64_t dpdk_bytes = 0;    // rte_malloc heap growth: worker_create + fill
+  uint64_t libc_bytes = 0;    // C++/libc heap growth over the same span
+};
+
+// Creates a worker with conn_capacity = connections (params as the template's, other
+// than capacity), fills it through worker_fill_connections, measures, destroys it.
+Status bench_memory(const WorkerParams& params_template, uint32_t connections, BenchMemoryResult* result);
 
 }  // namespace pc

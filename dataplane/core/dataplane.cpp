@@ -443,4 +443,17 @@ Status Dataplane::bench(const BenchOptions& options, BenchResult* result) {
   return bench_run(env, options, result);
 }
 
+Status Dataplane::bench_memory(uint32_t connections, BenchMemoryResult* result) {
+  Status st = require_test_mode("benchMemory");
+  if (!st.ok()) return st;
+  WorkerParams params;
+  int socket = static_cast<int>(rte_socket_id());
+  params.socket_id = socket < 0 ? 0 : socket;
+  params.pool = pool_;
+  params.port_macs = port_macs_;
+  params.port_mtus = port_mtus_;
+  params.port_count = static_cast<uint16_t>(ports_.size());
+  return pc::bench_memory(params, connections, result);
+}
+
 }  // namespace pc

@@ -77,6 +77,8 @@ class Dataplane {
   Status capture(const std::string& port, std::vector<std::vector<uint8_t>>* frames);
   Status advance_clock_us(uint64_t us);
   Status bench(const BenchOptions& options, BenchResult* result);
+  // A worker of its own (same ports and pool, capacity = connections), filled, measured, freed.
+  Status bench_memory(uint32_t connections, BenchMemoryResult* result);
 
  private:
   Status require_test_mode(const char* what) const;

@@ -27,7 +27,7 @@ struct ConnHit {
 };
 
 void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint8_t owned_kinds,
-                   const FlowKey& key, ConnHit hit, uint64_t now_us, TxQueues& tx);
+                   const FlowKey& key, const ConnHit& hit, uint64_t now_us, TxQueues& tx);
 
 // Rewrites p for conn c in the given direction: INPUT → LIP:lport ⇒ RIP:rport,
 // OUTPUT → VIP:vport ⇒ CIP:cport; decrements TTL; updates the IPv4 header and

@@ -35,7 +35,7 @@ static uint32_t service_of(const Worker* w, const Snapshot& s, const FlowKey& ke
 }
 
 void fullnat_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
-                          uint8_t owned_kinds, const FlowKey& key, ConnHit hit, uint64_t now_us, TxQueues& tx) {
+                          uint8_t owned_kinds, const FlowKey& key, const ConnHit& hit, uint64_t now_us, TxQueues& tx) {
   const uint32_t service_id = service_of(w, s, key, hit);
   if (!trace_wants(*w->trace, service_id, in_port)) {
     fullnat_input(w, s, m, p, owned_kinds, key, hit, now_us, tx);

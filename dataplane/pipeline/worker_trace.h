@@ -18,6 +18,6 @@ void worker_trace_free(Worker* w);
 
 // fullnat_input() plus, when the filter matches the packet, one TraceRecord of its fate.
 void fullnat_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
-                          uint8_t owned_kinds, const FlowKey& key, ConnHit hit, uint64_t now_us, TxQueues& tx);
+                          uint8_t owned_kinds, const FlowKey& key, const ConnHit& hit, uint64_t now_us, TxQueues& tx);
 
 }  // namespace pc

@@ -285,14 +285,37 @@ export interface TraceRecord {
   state: string;
 }
 
-/** io: raw ring I/O; fullnat: established flows; synproxy: client SYNs answered with cookie SYN-ACKs. */
-export type BenchScenario = 'io' | 'fullnat' | 'synproxy';
+/**
+ * io: raw ring I/O; fullnat: established flows; synproxy: client SYNs answered with cookie SYN-ACKs;
+ * newconn: every packet a new flow's SYN; drop: every packet dropped by the applied defences.
+ */
+export type BenchScenario = 'io' | 'fullnat' | 'synproxy' | 'newconn' | 'drop';
 
 export interface BenchResult {
   scenario: BenchScenario;
   packets: number;
+  /** The data plane's cycles (rx, pipeline, tx): the measured loop minus harnessCycles. */
   cycles: number;
+  /** Simulated clients/servers and newconn's table emptying, timed and excluded from cycles. */
+  harnessCycles: number;
+  /** The loop timed in chunks of 2048 packets: the median chunk's cycles/packet (robust to preemption)... */
+  chunkMedian: number;
+  /** ...and the 10th percentile (robust to a box where most chunks share the CPU). */
+  chunkP10: number;
+  chunks: number;
   tscHz: number;
+  /** Packets dropped (any reason) and connections created during the measured loop. */
+  dropped: number;
+  connsCreated: number;
+}
+
+export interface BenchMemoryResult {
+  /** Connections inserted (fewer than asked = the table refused one). */
+  connections: number;
+  /** rte_malloc heap growth for a worker created with that capacity and filled. */
+  dpdkBytes: number;
+  /** libc heap growth over the same span. */
+  libcBytes: number;
 }
 
 export interface DataplaneAddon {
@@ -327,5 +350,7 @@ export interface DataplaneAddon {
    * test-mode start): 'io' = rx→tx with a mirror, no pipeline; 'fullnat' = established
    * flows through the pipeline both ways. Frames are CIP→VIP for the started config.
    */
-  bench(options: { scenario: BenchScenario; packets: number; flows: number }): BenchResult;
+  bench(options: { scenario: BenchScenario; packets: number; flows: number; roundConnections?: number }): BenchResult;
+  /** Memory per connection: a worker of its own with capacity = connections, filled directly, then freed. */
+  benchMemory(options: { connections: number }): BenchMemoryResult;
 }

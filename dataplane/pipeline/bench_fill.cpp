@@ -1,0 +1,35 @@
+#include "pipeline/bench_fill.h"
+
+#include <rte_byteorder.h>
+#include "pipeline/worker_state.h"
+
+namespace pc {
+
+uint32_t worker_fill_connections(Worker* w, uint32_t count, uint64_t now_us) {
+  constexpr uint64_t kFarFutureUs = 3600ull * 1000 * 1000;
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t index = conn_alloc(&w->conns);
+    if (index == kNoConn) return i;
+    Conn& c = w->conns.records[index];
+    // Client i: 10.0.0.0/8 host i >> 10 (skipping .0), port 1024 + (i & 1023). Reply: LIP
+    // 100.64.0.0/10 host i >> 16, lport i & 0xffff — unique per connection, as the allocator makes them.
+    c.protocol = IPPROTO_TCP;
+    c.client_addr = rte_cpu_to_be_32(0x0a000001u + (i >> 10));
+    c.client_port = rte_cpu_to_be_16(static_cast<uint16_t>(1024 + (i & 1023)));
+    c.virtual_addr = rte_cpu_to_be_32(0xc612000au);
+    c.virtual_port = rte_cpu_to_be_16(80);
+    c.local_addr = rte_cpu_to_be_32(0x64400000u + (i >> 16));
+    c.local_port = rte_cpu_to_be_16(static_cast<uint16_t>(i & 0xffff));
+    c.server_addr = rte_cpu_to_be_32(0xc6130001u);
+    c.server_port = rte_cpu_to_be_16(80);
+    c.state = kStateEstablished;
+    c.expires_us = now_us + kFarFutureUs;
+    if (!conn_insert(&w->conns, index, now_us)) {
+      conn_release(&w->conns, index);
+      return i;
+    }
+  }
+  return count;
+}
+
+}  // namespace pc
