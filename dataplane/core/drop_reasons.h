@@ -67,7 +67,9 @@
   X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
   X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \
   X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
-  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */
+  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */ \
+  X(SYNPROXY_AUTO_ENGAGED, "synproxy_auto_engaged")       /* SYNPROXY auto: a service's SYN rate reached its threshold */ \
+  X(SYNPROXY_AUTO_DISENGAGED, "synproxy_auto_disengaged") /* SYNPROXY auto: below the threshold for the hold time */
 
 namespace pc {
 

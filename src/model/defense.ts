@@ -3,15 +3,21 @@
 // A flat list keeps "list active mitigations", expiry and persistence one loop each.
 // Expiry is an absolute time (ms since the epoch) so it means the same after a restart.
 import { invalid, joinPath, ModelError } from './errors.js';
-import { parsePrefix, readInteger, readNetwork, readObject, readString } from './fields.js';
+import { parsePrefix, readChoice, readInteger, readNetwork, readObject, readString } from './fields.js';
 import { findService, type ChangeResult } from './ops.js';
-import { sameKey, serviceKeyText, type DesiredState, type ServiceKey } from './types.js';
+import {
+  SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, sameKey, serviceKeyText, type DesiredState, type ServiceKey, type SynproxyMode,
+} from './types.js';
 
 export type AclAction = 'deny' | 'allow';
 export type LimitKind = 'udp_per_source' | 'udp_per_service' | 'conn_rate' | 'conn_max';
-export type MitigationKind = AclAction | LimitKind;
+/** synproxy: an on-call override of a service's SYNPROXY mode (off | on | auto). */
+export type MitigationKind = AclAction | LimitKind | 'synproxy';
 export const ACL_ACTIONS: readonly AclAction[] = ['deny', 'allow'];
 export const LIMIT_KINDS: readonly LimitKind[] = ['udp_per_source', 'udp_per_service', 'conn_rate', 'conn_max'];
+/** What ClearServiceDefense can name: a limit, or the SYNPROXY override (back to the service's config). */
+export type ClearableKind = LimitKind | 'synproxy';
+export const CLEARABLE_KINDS: readonly ClearableKind[] = [...LIMIT_KINDS, 'synproxy'];
 
 export const DEFENSE_LIMITS = {
   /** dataplane/core/defense_config.h kMaxAclEntries (per list). */
@@ -34,6 +40,10 @@ export interface Mitigation {
   burst?: number;
   /** conn_max: concurrent connections for the whole service. */
   max?: number;
+  /** synproxy: the mode the service runs while this is active; auto with its threshold and hold time. */
+  mode?: SynproxyMode;
+  synRate?: number;
+  holdSeconds?: number;
   actor: string;
   reason: string;
   createdAt: number;
@@ -103,6 +113,7 @@ export function mitigationScope(m: Pick<Mitigation, 'service'>): string {
 export function mitigationTarget(m: MitigationSpec): string {
   if (m.kind === 'deny' || m.kind === 'allow') return `${m.kind} ${m.prefix}`;
   if (m.kind === 'conn_max') return `conn_max ${m.max}`;
+  if (m.kind === 'synproxy') return m.mode === 'auto' ? `synproxy auto ${m.synRate} syn/s hold ${m.holdSeconds}s` : `synproxy ${m.mode}`;
   return `${m.kind} ${m.pps}/s burst ${m.burst}`;
 }
 
@@ -116,6 +127,14 @@ export function checkMitigation(m: Mitigation, path: string): void {
     readNetwork(m.prefix, joinPath(path, 'prefix'));
   } else if (m.kind === 'conn_max') {
     readRateValue(m.max, joinPath(path, 'max'));
+  } else if (m.kind === 'synproxy') {
+    if (!m.service) throw invalid(joinPath(path, 'service'), 'a TCP service (SYNPROXY is per service)', m.service);
+    if (m.service.protocol !== 'tcp') throw invalid(joinPath(path, 'service'), 'a TCP service (SYNPROXY answers TCP SYNs)', serviceKeyText(m.service));
+    readChoice(m.mode, joinPath(path, 'mode'), SYNPROXY_MODES);
+    if (m.mode === 'auto') {
+      readInteger(m.synRate, joinPath(path, 'syn_rate'), 1, SYNPROXY_AUTO_LIMITS.maxSynRate);
+      readInteger(m.holdSeconds, joinPath(path, 'hold_seconds'), 1, SYNPROXY_AUTO_LIMITS.maxHoldSeconds);
+    }
   } else {
     readRateValue(m.pps, joinPath(path, 'pps'));
     readRateValue(m.burst, joinPath(path, 'burst'));
