@@ -142,6 +142,18 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
     if (!rst_on_bad_cookie.IsBoolean()) return r.fail(path + ".synproxyRstOnBadCookie", "a boolean", rst_on_bad_cookie);
     out->synproxy_rst_on_bad_cookie = rst_on_bad_cookie.As<Napi::Boolean>().Value();
   }
+  Napi::Value synproxy_auto = o.Get("synproxyAuto");
+  if (!synproxy_auto.IsUndefined()) {  // absent = no auto mode
+    Napi::Object a;
+    uint64_t rate, hold_ms;
+    if (!r.object(synproxy_auto, path + ".synproxyAuto", &a) ||
+        !r.integer(a.Get("synRate"), path + ".synproxyAuto.synRate", 1, UINT32_MAX, &rate) ||
+        !r.integer(a.Get("holdMs"), path + ".synproxyAuto.holdMs", 1, UINT32_MAX, &hold_ms))
+      return false;
+    out->synproxy_auto = true;
+    out->synproxy_auto_syn_rate = static_cast<uint32_t>(rate);
+    out->synproxy_auto_hold_ms = static_cast<uint32_t>(hold_ms);
+  }
   Napi::Array servers;
   if (!r.array(o.Get("servers"), path + ".servers", &servers)) return false;
   for (uint32_t i = 0; i < servers.Length(); i++) {

@@ -46,6 +46,7 @@ Napi::Array defense_to_js(Napi::Env env, const std::vector<pc::DefenseReport>& l
     for (unsigned k = 0; k < pc::kDefenseDropCount; k++)
       dropped.Set(pc::kDropReasonNames[static_cast<unsigned>(pc::kDefenseDropReasons[k])], num(env, list[i].sum.dropped[k]));
     o.Set("dropped", dropped);
+    o.Set("synproxyEngagedWorkers", num(env, list[i].sum.synproxy_engaged));
     out.Set(i, o);
   }
   return out;

@@ -81,6 +81,12 @@ struct ServiceConfig {
   uint32_t persistence_netmask = 0xffffffffu;  // host order (ipvsadm -M)
   bool synproxy = false;  // answer SYNs with cookies (pipeline/synproxy.h)
   bool synproxy_rst_on_bad_cookie = false;  // answer a bad-cookie ACK with RST as well as dropping it
+  // SYNPROXY auto (pipeline/synproxy_auto.h), only when synproxy is false: engage when the
+  // service's SYN rate reaches synproxy_auto_syn_rate (SYNs/s for the whole service, split
+  // between workers), disengage after synproxy_auto_hold_ms below it.
+  bool synproxy_auto = false;
+  uint32_t synproxy_auto_syn_rate = 0;
+  uint32_t synproxy_auto_hold_ms = 0;
 };
 
 struct DataplaneConfig {

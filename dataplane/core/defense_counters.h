@@ -27,6 +27,7 @@ struct ServiceDefenseCounters {
   uint64_t passed = 0;                      // checked by a defence of this service and let through
   uint64_t dropped[kDefenseDropCount] = {}; // by kDefenseDropReasons index
   uint64_t generation = 0;                  // service generation these belong to
+  uint64_t synproxy_engaged = 0;            // gauge 0/1: SYNPROXY auto engaged on this worker
 };
 
 struct DefenseCounters {

@@ -11,6 +11,7 @@ void defense_stats_collect(const std::vector<WorkerContext*>& workers, const std
       const ServiceDefenseCounters& c = w->counters->defense.services[id];
       r.sum.passed += c.passed;
       for (unsigned i = 0; i < kDefenseDropCount; i++) r.sum.dropped[i] += c.dropped[i];
+      r.sum.synproxy_engaged += c.synproxy_engaged;  // workers engaged
     }
     out->push_back(r);
   };

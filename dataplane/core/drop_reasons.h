@@ -76,7 +76,9 @@
   X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
   X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */ \
   X(FRAG_REASSEMBLED, "frag_reassembled")   /* datagrams rebuilt from fragments (pipeline/defend/reassembly.h) */ \
-  X(FRAG_REFRAGMENTED, "frag_refragmented") /* datagrams over the egress MTU sent as fragments */
+  X(FRAG_REFRAGMENTED, "frag_refragmented") /* datagrams over the egress MTU sent as fragments */ \
+  X(SYNPROXY_AUTO_ENGAGED, "synproxy_auto_engaged")       /* SYNPROXY auto: a service's SYN rate reached its threshold */ \
+  X(SYNPROXY_AUTO_DISENGAGED, "synproxy_auto_disengaged") /* SYNPROXY auto: below the threshold for the hold time */
 
 namespace pc {
 

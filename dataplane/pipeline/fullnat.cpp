@@ -10,6 +10,7 @@
 #include "pipeline/server_choice.h"
 #include "pipeline/proxy_header.h"
 #include "pipeline/synproxy.h"
+#include "pipeline/synproxy_auto.h"
 #include "pipeline/toa.h"
 #include "pipeline/worker_state.h"
 
@@ -206,7 +207,8 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
       bool to_local_address = (owned_kinds & kOwnedLip) != 0;
       return drop(w, m, to_local_address ? DropReason::NO_CONN : DropReason::NO_SERVICE);
     }
-    if (p.tcp && svc->synproxy) return synproxy_new_flow(w, s, *svc, m, p, now_us, tx);
+    if (p.tcp && (svc->synproxy || (svc->synproxy_auto && synproxy_auto_takes(w, *svc, p, now_us))))
+      return synproxy_new_flow(w, s, *svc, m, p, now_us, tx);
     if (p.tcp && !tcp_opens_connection(p.tcp)) return drop(w, m, DropReason::NO_CONN);
     DropReason reason;
     if (!defend_admit_connection(w, s, *svc, now_us, &reason)) return drop(w, m, reason);

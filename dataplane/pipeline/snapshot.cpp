@@ -86,6 +86,9 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     svc.client_address = c.client_address;
     svc.synproxy = c.synproxy;
     svc.synproxy_rst_on_bad_cookie = c.synproxy_rst_on_bad_cookie;
+    svc.synproxy_auto = !c.synproxy && c.synproxy_auto;
+    svc.synproxy_auto_syn_rate = c.synproxy_auto_syn_rate;
+    svc.synproxy_auto_hold_ms = c.synproxy_auto_hold_ms;
     svc.sched_flags = c.sched_flags;
     svc.persistence_timeout = c.persistence_timeout;
     svc.persistence_netmask = rte_cpu_to_be_32(c.persistence_netmask);

@@ -46,6 +46,9 @@ struct ServiceEntry {
   std::vector<uint16_t> maglev;
   bool synproxy = false;
   bool synproxy_rst_on_bad_cookie = false;
+  bool synproxy_auto = false;            // pipeline/synproxy_auto.h
+  uint32_t synproxy_auto_syn_rate = 0;   // SYNs/s, whole service
+  uint32_t synproxy_auto_hold_ms = 0;
   uint64_t generation = 0;
   // Changes whenever anything a scheduler depends on changes (ids, addresses, ports, weights, order).
   uint64_t server_set_fingerprint = 0;

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <rte_malloc.h>
 #include "pipeline/checksum.h"
+#include "pipeline/defend/defend.h"
 #include "pipeline/fullnat.h"
 #include "pipeline/neigh.h"
 #include "pipeline/parse.h"
@@ -306,11 +307,15 @@ void accept_ack(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
     if (svc.synproxy_rst_on_bad_cookie) return refuse_bad_cookie(w, s, m, p, now_us, tx);
     return drop(w, m, DropReason::BAD_COOKIE);
   }
+  // The service's new-connection caps apply here, where the connection is made (the SYN
+  // made nothing). A refused ACK is only dropped: the client retransmits it, and by then
+  // the rate or the count may allow it, as for a refused SYN without SYNPROXY.
+  DropReason reason;
+  if (!defend_admit_connection(w, s, svc, now_us, &reason)) return drop(w, m, reason);
   SynproxyTable& t = w->synproxy;
   uint16_t slot = take_hold(&t);
   if (slot == kNoHold) return drop(w, m, DropReason::SYNPROXY_HOLD_FULL);
   NextHop hop;
-  DropReason reason;
   uint32_t index = fullnat_new_connection(w, s, svc, p, now_us, &hop, &reason);
   if (index == kNoConn) {
     give_hold(&t, slot);

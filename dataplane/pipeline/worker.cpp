@@ -76,6 +76,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     worker_destroy(w);
     return nullptr;
   }
+  synproxy_auto_init(&w->synproxy_auto);
   return w;
 }
 
@@ -155,6 +156,7 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
   }
   w->present_service_ids.swap(now_present);
   if (s) defend_adopt(w, *s);
+  if (s) synproxy_auto_adopt(w, *s);
   w->adopted = s;
   w->adopted_version = s ? s->version : 0;
   w->adopted_once = true;
@@ -311,6 +313,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   w->timer_tx = nullptr;
   neigh_run_timers(&w->neigh, now_us, tx);
   reassembly_run_timers(&w->reassembly, w->counters, now_us);
+  synproxy_auto_run_timers(w, now_us);
 }
 
 WorkerCounters& worker_counters(Worker* w) { return *w->counters; }

@@ -10,6 +10,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/sched/scheduler.h"
 #include "pipeline/synproxy.h"
+#include "pipeline/synproxy_auto.h"
 #include "pipeline/tcp_state.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/reassembly.h"
@@ -38,6 +39,7 @@ struct Worker {
   WorkerCounters* counters = nullptr;
   ConnTable conns;
   SynproxyTable synproxy;  // parallel to conns.records
+  SynproxyAutoWorker synproxy_auto;  // SYNPROXY auto: per-service SYN rate and engaged state
   NeighTable neigh;
   DefendState defend;
   ReassemblyTable reassembly;  // incomplete IPv4 datagrams (fragment policy limit/reassemble)

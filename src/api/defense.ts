@@ -3,8 +3,8 @@
 import { MAX_TAIL_LINES } from '../defense/audit-log.js';
 import type { Mitigations } from '../defense/mitigations.js';
 import {
-  ACL_ACTIONS, FRAG_POLICIES, invalid, joinPath, LIMIT_KINDS, readBlockPrefix, readChoice, readOrigin, readRateValue,
-  type ChangeOrigin, type FragPolicy, type LimitKind, type Mitigation, type ServiceKey,
+  ACL_ACTIONS, CLEARABLE_KINDS, FRAG_POLICIES, invalid, joinPath, readBlockPrefix, readChoice, readInteger, readOrigin, readRateValue,
+  SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, type ChangeOrigin, type FragPolicy, type Mitigation, type ServiceKey, type SynproxyAuto,
 } from '../model/index.js';
 import { keyFromProto, keyToProto } from './convert.js';
 import type { ChangeOrigin__Output } from './generated/portcullis/v1/ChangeOrigin.js';
@@ -51,6 +51,8 @@ export function mitigationToProto(m: Mitigation, now = Date.now()): ProtoMitigat
     ...(m.pps !== undefined ? { rate: { pps: m.pps, burst: m.burst ?? 0 } } : {}),
     maxConns: m.max ?? 0,
     fragmentPolicy: m.policy ?? '',
+    synproxyMode: m.mode ?? '',
+    ...(m.synRate !== undefined ? { synproxyAuto: { synRate: m.synRate, holdSeconds: m.holdSeconds ?? 0 } } : {}),
     actor: m.actor,
     reason: m.reason,
     createdAt: new Date(m.createdAt).toISOString(),
@@ -77,8 +79,18 @@ export function defenseHandlers(mitigations: Mitigations): DefenseHandlers {
       return listed(await mitigations.setLimits(scope(request.service, 'service'), limits, origin(request.origin, 'origin')));
     }),
     ClearServiceDefense: unary(async (request) => {
-      const kinds = request.kinds.map((k, i) => readChoice(k, joinPath('kinds', i), LIMIT_KINDS) as LimitKind);
+      const kinds = request.kinds.map((k, i) => readChoice(k, joinPath('kinds', i), CLEARABLE_KINDS));
       return listed(await mitigations.clear(scope(request.service, 'service'), kinds, origin(request.origin, 'origin')));
+    }),
+    SetSynproxy: unary(async (request) => {
+      if (!request.service) throw invalid('service', 'a TCP service key (SYNPROXY is per service)', request.service);
+      const service = keyFromProto(request.service, 'service');
+      const mode = readChoice(request.mode, 'mode', SYNPROXY_MODES);
+      const auto: Partial<SynproxyAuto> = {};
+      if (request.auto?.synRate) auto.synRate = readInteger(request.auto.synRate, 'auto.syn_rate', 1, SYNPROXY_AUTO_LIMITS.maxSynRate);
+      if (request.auto?.holdSeconds) auto.holdSeconds = readInteger(request.auto.holdSeconds, 'auto.hold_seconds', 1, SYNPROXY_AUTO_LIMITS.maxHoldSeconds);
+      if (mode !== 'auto' && (auto.synRate || auto.holdSeconds)) throw invalid('auto', 'unset unless mode is "auto"', request.auto);
+      return listed(await mitigations.setSynproxy(service, mode, auto, origin(request.origin, 'origin')));
     }),
     Block: unary(async (request) => {
       const action = request.action === '' ? 'deny' : readChoice(request.action, 'action', ACL_ACTIONS);

@@ -5,6 +5,7 @@ import type { Controller } from '../daemon/controller.js';
 import type { DataplaneEvent, DefenseDropReason, DefenseStats, DropReason, TrafficStats } from '../dataplane/types.js';
 import type { Rates } from '../metrics/estimator.js';
 import type { StatsHub, StatsSource } from '../metrics/stats-hub.js';
+import { effectiveSynproxy, type Service } from '../model/index.js';
 import { keyToProto } from './convert.js';
 import { serverHealth } from './health-convert.js';
 import type { GetStatsResponse } from './generated/portcullis/v1/GetStatsResponse.js';
@@ -39,6 +40,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   persist_templates_created: true, persist_template_hits: true, persist_table_full: true,
   exception_punted: true,
   frag_reassembled: true, frag_refragmented: true,
+  synproxy_auto_engaged: true, synproxy_auto_disengaged: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
@@ -84,7 +86,13 @@ function fillAll<K extends string>(names: K[], values: Partial<Record<K, number>
 function defenseStats(controller: Controller, reported: DefenseStats[]): GetStatsResponse['defense'] {
   const byId = new Map(reported.map((d) => [d.id, d]));
   const row = (id: number) => ({ passed: byId.get(id)?.passed ?? 0, dropped: fillAll(ALL_DEFENSE_DROP_REASONS, byId.get(id)?.dropped) });
-  return [row(0), ...controller.state.services.map((service) => ({ key: keyToProto(service), ...row(service.id) }))];
+  const now = Date.now();
+  // SYNPROXY answers SYNs now: always in mode on, in mode auto while any worker has it engaged.
+  const synproxyActive = (service: Service) => {
+    const { mode } = effectiveSynproxy(controller.state, service, now);
+    return mode === 'on' || (mode === 'auto' && (byId.get(service.id)?.synproxyEngagedWorkers ?? 0) > 0);
+  };
+  return [row(0), ...controller.state.services.map((service) => ({ key: keyToProto(service), ...row(service.id), synproxyActive: synproxyActive(service) }))];
 }
 
 export function buildStatsResponse(controller: Controller, hub: StatsHub): GetStatsResponse {

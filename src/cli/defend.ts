@@ -12,8 +12,8 @@ import type { Mitigation__Output } from '../api/generated/portcullis/v1/Mitigati
 import type { ServiceKey } from '../api/generated/portcullis/v1/ServiceKey.js';
 import { loadPortcullisProto } from '../api/proto.js';
 import {
-  formatDuration, FRAG_POLICIES, invalid, LIMIT_KINDS, ModelError, parseDuration, readBlockPrefix, readIpv4, readOrigin, readRateValue,
-  readChoice, type LimitKind,
+  CLEARABLE_KINDS, formatDuration, FRAG_POLICIES, invalid, LIMIT_KINDS, ModelError, parseDuration, readBlockPrefix, readChoice, readIpv4, readOrigin,
+  readRateValue, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, type ClearableKind,
 } from '../model/index.js';
 import { connect, DEFAULT_SOCKET, grpcTarget, rpc } from './client.js';
 
@@ -27,6 +27,10 @@ export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
                                  IPv4 fragments: drop (the default), limit (per source, --pps required; the
                                  rest reassembled) or reassemble before FullNAT
   portcullis defend clear [udp|conns|fragments|all] [--service SVC] --reason "…"
+  portcullis defend synproxy SVC on|off|auto [--syn-rate N] [--hold 30s] [--for D] --reason "…"
+                                 override the service's SYNPROXY mode (auto: engage at N SYNs/s,
+                                 disengage after the hold time below); clear synproxy = back to config
+  portcullis defend clear [udp|conns|synproxy|all] [--service SVC] --reason "…"
   portcullis defend audit [--lines N]
                                  SVC = VIP:PORT/PROTO (198.18.0.10:53/udp); no --service = every VIP.
                                  --actor NAME (default $SUDO_USER, $USER or "cli"); every command takes --socket`;
@@ -89,10 +93,11 @@ function scope(values: Values): { service?: ServiceKey } {
   return values.service ? { service: parseServiceArgument(values.service) } : {};
 }
 
-const CLEAR_GROUPS: Record<string, LimitKind[]> = {
+const CLEAR_GROUPS: Record<string, ClearableKind[]> = {
   udp: ['udp_per_source', 'udp_per_service'],
   conns: ['conn_rate', 'conn_max'],
   fragments: ['frag_policy'],
+  synproxy: ['synproxy'],
   all: [],
 };
 
@@ -104,6 +109,9 @@ function describe(m: Mitigation__Output): string {
   if (m.kind === 'deny' || m.kind === 'allow') return `${m.kind} ${m.prefix}`;
   if (m.kind === 'conn_max') return `conn_max ${m.maxConns}`;
   if (m.kind === 'frag_policy') return `fragments ${m.fragmentPolicy}${m.rate ? ` ${m.rate.pps}/s burst ${m.rate.burst} per source` : ''}`;
+  if (m.kind === 'synproxy') {
+    return m.synproxyMode === 'auto' ? `synproxy auto ${m.synproxyAuto?.synRate} syn/s hold ${m.synproxyAuto?.holdSeconds}s` : `synproxy ${m.synproxyMode}`;
+  }
   return `${m.kind} ${m.rate?.pps}/s burst ${m.rate?.burst}`;
 }
 
@@ -117,9 +125,9 @@ export function formatMitigations(list: Mitigation__Output[]): string {
 export function formatDefenseStats(stats: GetStatsResponse__Output): string {
   const rows = stats.defense.map((d) => {
     const dropped = Object.entries(d.dropped).filter(([, n]) => Number(n) > 0).map(([reason, n]) => `${reason}=${n}`);
-    return [d.key ? serviceText(d.key) : '(no service)', String(d.passed), dropped.join(' ') || '-'];
+    return [d.key ? serviceText(d.key) : '(no service)', d.key ? (d.synproxyActive ? 'yes' : 'no') : '-', String(d.passed), dropped.join(' ') || '-'];
   });
-  return table(['SERVICE', 'LET THROUGH', 'DROPPED'], rows, 1);
+  return table(['SERVICE', 'SYNPROXY ACTIVE', 'LET THROUGH', 'DROPPED'], rows, 1);
 }
 
 function formatAudit(response: AuditLogTailResponse__Output): string {
@@ -217,10 +225,24 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
       case 'clear': {
         const { values, positionals } = parse(rest, {}, rest.length && !rest[0]!.startsWith('--') ? 1 : 0);
         const group = positionals[0] ?? 'all';
-        const kinds = CLEAR_GROUPS[group] ?? (LIMIT_KINDS.includes(group as LimitKind) ? [group as LimitKind] : undefined);
-        if (!kinds) throw new DefendUsageError(`clear: expected udp, conns, fragments, all or one of ${LIMIT_KINDS.join(', ')}, got "${group}"`);
+        const kinds = CLEAR_GROUPS[group] ?? (CLEARABLE_KINDS.includes(group as ClearableKind) ? [group as ClearableKind] : undefined);
+        if (!kinds) throw new DefendUsageError(`clear: expected udp, conns, fragments, synproxy, all or one of ${CLEARABLE_KINDS.join(', ')}, got "${group}"`);
         if (values.for) throw new DefendUsageError('clear takes effect now and for good; --for makes no sense here');
         printChanged('removed', await call(socketOf(values), 'clearServiceDefense', { ...scope(values), kinds, origin: origin(values) }));
+        return 0;
+      }
+      case 'synproxy': {
+        const { values, positionals } = parse(rest, { 'syn-rate': { type: 'string' }, hold: { type: 'string' } }, 2);
+        const service = parseServiceArgument(positionals[0]!);
+        if (service.protocol !== 'TCP') throw invalid('SVC', 'a TCP service (SYNPROXY answers TCP SYNs)', positionals[0]);
+        const mode = readChoice(positionals[1], 'mode', SYNPROXY_MODES);
+        const synRate = positiveInteger(values['syn-rate'], '--syn-rate');
+        const holdMs = values.hold === undefined ? undefined : parseDuration(values.hold, '--hold');
+        if (mode !== 'auto' && (synRate !== undefined || holdMs !== undefined)) throw new DefendUsageError('--syn-rate and --hold go with auto only');
+        if (holdMs !== undefined && holdMs > SYNPROXY_AUTO_LIMITS.maxHoldSeconds * 1000) throw invalid('--hold', 'at most 1d', values.hold);
+        const auto = { synRate: synRate ?? 0, holdSeconds: holdMs === undefined ? 0 : Math.ceil(holdMs / 1000) };
+        const request = { service, mode, ...(mode === 'auto' ? { auto } : {}), origin: origin(values) };
+        printChanged('set', await call(socketOf(values), 'setSynproxy', request));
         return 0;
       }
       case 'audit': {
@@ -229,7 +251,7 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
         return 0;
       }
       default:
-        throw new DefendUsageError(sub ? `unknown defend command "${sub}"` : 'expected show, block, unblock, limit, fragments, clear or audit');
+        throw new DefendUsageError(sub ? `unknown defend command "${sub}"` : 'expected show, block, unblock, limit, fragments, synproxy, clear or audit');
     }
   } catch (error) {
     if (error instanceof DefendUsageError || error instanceof ModelError) {

@@ -30,7 +30,8 @@ export type DataplaneEvent =
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
   | 'exception_punted'
-  | 'frag_reassembled' | 'frag_refragmented';
+  | 'frag_reassembled' | 'frag_refragmented'
+  | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -141,6 +142,9 @@ export interface DataplaneService {
   synproxy?: boolean;
   /** SYNPROXY: answer a bad-cookie ACK with RST|ACK (seq = its ack) as well as dropping it; absent = false. */
   synproxyRstOnBadCookie?: boolean;
+  /** SYNPROXY auto (only with synproxy false): engage at synRate SYNs/s for the whole service,
+   *  disengage after holdMs below it; absent = no auto mode. */
+  synproxyAuto?: { synRate: number; holdMs: number };
   localAddresses: string[];
   timeouts: DataplaneTimeouts;  // seconds
   servers: DataplaneRealServer[];
@@ -209,6 +213,8 @@ export interface DefenseStats {
   /** Packets checked by a configured defence and let through (counted only while some defence is configured). */
   passed: number;
   dropped: Record<DefenseDropReason, number>;
+  /** SYNPROXY auto: how many workers have it engaged for this service now (0 = not engaged). */
+  synproxyEngagedWorkers?: number;
 }
 
 export interface TrafficStats {

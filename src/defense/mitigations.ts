@@ -4,8 +4,9 @@
 import type { Controller } from '../daemon/controller.js';
 import { log } from '../log.js';
 import {
-  isExpired, isOrphaned, mitigationScope, mitigationTarget, pruneExpired, removeMitigations, sameScope, setMitigations,
-  type AclAction, type ChangeOrigin, type FragPolicy, type LimitKind, type Mitigation, type MitigationSpec, type ServiceKey,
+  DEFAULT_SYNPROXY_AUTO, isExpired, isOrphaned, sameKey, mitigationScope, mitigationTarget, pruneExpired, removeMitigations, sameScope, setMitigations,
+  type AclAction, type ChangeOrigin, type ClearableKind, type FragPolicy, type LimitKind, type Mitigation, type MitigationSpec, type ServiceKey,
+  type SynproxyAuto, type SynproxyMode,
 } from '../model/index.js';
 import type { AuditAction, AuditEntry, AuditLog } from './audit-log.js';
 
@@ -67,8 +68,19 @@ export class Mitigations {
     return this.set('set_limits', specs, origin);
   }
 
+  /** Overrides the service's SYNPROXY mode while active (auto with its threshold and hold time). */
+  setSynproxy(service: ServiceKey, mode: SynproxyMode, auto: Partial<SynproxyAuto>, origin: ChangeOrigin): Promise<Mitigation[]> {
+    // Thresholds not given come from the service's own config (else the defaults).
+    const configured = this.controller.state.services.find((s) => sameKey(s, service))?.synproxyAuto ?? DEFAULT_SYNPROXY_AUTO;
+    const spec: MitigationSpec = {
+      service, kind: 'synproxy', mode,
+      ...(mode === 'auto' ? { synRate: auto.synRate ?? configured.synRate, holdSeconds: auto.holdSeconds ?? configured.holdSeconds } : {}),
+    };
+    return this.set('synproxy', [spec], origin);
+  }
+
   /** kinds empty = every limit AND every prefix of that scope. */
-  clear(service: ServiceKey | undefined, kinds: LimitKind[], origin: ChangeOrigin): Promise<Mitigation[]> {
+  clear(service: ServiceKey | undefined, kinds: ClearableKind[], origin: ChangeOrigin): Promise<Mitigation[]> {
     const what = `${kinds.length ? kinds.join(', ') : 'mitigation'} ${service ? `for ${service.protocol}/${service.vip}:${service.port}` : 'in the global scope'}`;
     return this.remove('clear', (m) => sameScope(m, service) && (kinds.length === 0 || (kinds as string[]).includes(m.kind)),
       what, `${mitigationScope({ service })} ${kinds.length ? kinds.join(',') : 'all'}`, origin);

@@ -6,7 +6,7 @@ import { invalid } from './errors.js';
 import { ACL_ACTIONS, checkMitigation, DEFENSE_LIMITS, LIMIT_KINDS, type Mitigation, type MitigationKind } from './defense.js';
 import { readServiceKey } from './validate.js';
 
-const KINDS: readonly MitigationKind[] = [...ACL_ACTIONS, ...LIMIT_KINDS];
+const KINDS: readonly MitigationKind[] = [...ACL_ACTIONS, ...LIMIT_KINDS, 'synproxy'];
 
 export function mitigationToRaw(m: Mitigation): Record<string, unknown> {
   return {
@@ -16,6 +16,8 @@ export function mitigationToRaw(m: Mitigation): Record<string, unknown> {
     ...(m.pps !== undefined ? { pps: m.pps, burst: m.burst } : {}),
     ...(m.max !== undefined ? { max: m.max } : {}),
     ...(m.policy !== undefined ? { policy: m.policy } : {}),
+    ...(m.mode !== undefined ? { mode: m.mode } : {}),
+    ...(m.synRate !== undefined ? { syn_rate: m.synRate, hold_seconds: m.holdSeconds } : {}),
     actor: m.actor,
     reason: m.reason,
     created_at: new Date(m.createdAt).toISOString(),
@@ -46,6 +48,9 @@ export function readMitigations(value: unknown, path: string): Mitigation[] {
     if (raw.burst !== undefined) m.burst = raw.burst as number;
     if (raw.max !== undefined) m.max = raw.max as number;
     if (raw.policy !== undefined) m.policy = raw.policy as Mitigation['policy'];
+    if (raw.mode !== undefined) m.mode = raw.mode as Mitigation['mode'];
+    if (raw.syn_rate !== undefined) m.synRate = raw.syn_rate as number;
+    if (raw.hold_seconds !== undefined) m.holdSeconds = raw.hold_seconds as number;
     if (raw.expires_at !== undefined) m.expiresAt = readTime(raw.expires_at, joinPath(itemPath, 'expires_at'));
     checkMitigation(m, itemPath);
     return m;

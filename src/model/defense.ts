@@ -5,17 +5,23 @@
 import { invalid, joinPath, ModelError } from './errors.js';
 import { parsePrefix, readChoice, readInteger, readNetwork, readObject, readString } from './fields.js';
 import { findService, type ChangeResult } from './ops.js';
-import { sameKey, serviceKeyText, type DesiredState, type ServiceKey } from './types.js';
+import {
+  SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, sameKey, serviceKeyText, type DesiredState, type ServiceKey, type SynproxyMode,
+} from './types.js';
 
 export type AclAction = 'deny' | 'allow';
 export type LimitKind = 'udp_per_source' | 'udp_per_service' | 'conn_rate' | 'conn_max' | 'frag_policy';
-export type MitigationKind = AclAction | LimitKind;
+/** synproxy: an on-call override of a service's SYNPROXY mode (off | on | auto). */
+export type MitigationKind = AclAction | LimitKind | 'synproxy';
 export const ACL_ACTIONS: readonly AclAction[] = ['deny', 'allow'];
 export const LIMIT_KINDS: readonly LimitKind[] = ['udp_per_source', 'udp_per_service', 'conn_rate', 'conn_max', 'frag_policy'];
 /** IPv4 fragments: drop them all (the default without a frag_policy), rate-limit them per
  *  source (pps/burst; what passes is reassembled), or reassemble them (bounded table) before FullNAT. */
 export type FragPolicy = 'drop' | 'limit' | 'reassemble';
 export const FRAG_POLICIES: readonly FragPolicy[] = ['drop', 'limit', 'reassemble'];
+/** What ClearServiceDefense can name: a limit, or the SYNPROXY override (back to the service's config). */
+export type ClearableKind = LimitKind | 'synproxy';
+export const CLEARABLE_KINDS: readonly ClearableKind[] = [...LIMIT_KINDS, 'synproxy'];
 
 export const DEFENSE_LIMITS = {
   /** dataplane/core/defense_config.h kMaxAclEntries (per list). */
@@ -40,6 +46,10 @@ export interface Mitigation {
   max?: number;
   /** frag_policy: what happens to IPv4 fragments (limit also takes pps/burst, per source). */
   policy?: FragPolicy;
+  /** synproxy: the mode the service runs while this is active; auto with its threshold and hold time. */
+  mode?: SynproxyMode;
+  synRate?: number;
+  holdSeconds?: number;
   actor: string;
   reason: string;
   createdAt: number;
@@ -110,6 +120,7 @@ export function mitigationTarget(m: MitigationSpec): string {
   if (m.kind === 'deny' || m.kind === 'allow') return `${m.kind} ${m.prefix}`;
   if (m.kind === 'conn_max') return `conn_max ${m.max}`;
   if (m.kind === 'frag_policy') return m.policy === 'limit' ? `fragments limit ${m.pps}/s burst ${m.burst}` : `fragments ${m.policy}`;
+  if (m.kind === 'synproxy') return m.mode === 'auto' ? `synproxy auto ${m.synRate} syn/s hold ${m.holdSeconds}s` : `synproxy ${m.mode}`;
   return `${m.kind} ${m.pps}/s burst ${m.burst}`;
 }
 
@@ -130,6 +141,14 @@ export function checkMitigation(m: Mitigation, path: string): void {
       readRateValue(m.burst, joinPath(path, 'burst'));
     } else if (m.pps !== undefined || m.burst !== undefined) {
       throw invalid(joinPath(path, 'pps'), `no rate: only policy limit takes pps/burst, policy is ${policy}`, m.pps ?? m.burst);
+    }
+  } else if (m.kind === 'synproxy') {
+    if (!m.service) throw invalid(joinPath(path, 'service'), 'a TCP service (SYNPROXY is per service)', m.service);
+    if (m.service.protocol !== 'tcp') throw invalid(joinPath(path, 'service'), 'a TCP service (SYNPROXY answers TCP SYNs)', serviceKeyText(m.service));
+    readChoice(m.mode, joinPath(path, 'mode'), SYNPROXY_MODES);
+    if (m.mode === 'auto') {
+      readInteger(m.synRate, joinPath(path, 'syn_rate'), 1, SYNPROXY_AUTO_LIMITS.maxSynRate);
+      readInteger(m.holdSeconds, joinPath(path, 'hold_seconds'), 1, SYNPROXY_AUTO_LIMITS.maxHoldSeconds);
     }
   } else {
     readRateValue(m.pps, joinPath(path, 'pps'));

@@ -11,4 +11,4 @@ export { allocateIds } from './ids.js';
 export * from './fields.js';
 export * from './defense.js';
 export * from './defense-persist.js';
-export { buildDefenseConfig } from './defense-snapshot.js';
+export { buildDefenseConfig, effectiveSynproxy } from './defense-snapshot.js';

@@ -74,6 +74,8 @@ export function updateService(current: DesiredState, spec: ServiceSpec, replaceS
   service.synproxy = spec.synproxy;
   if (spec.synproxyRstOnBadCookie) service.synproxyRstOnBadCookie = true;
   else delete service.synproxyRstOnBadCookie;
+  if (spec.synproxyAuto) service.synproxyAuto = { ...spec.synproxyAuto };
+  else delete service.synproxyAuto;
   service.localAddresses = [...spec.localAddresses];
   service.timeouts = { ...spec.timeouts };
   if (spec.healthCheck) service.healthCheck = { ...spec.healthCheck };

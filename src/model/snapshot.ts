@@ -1,7 +1,7 @@
 // Desired state → the addon's DataplaneConfig. Per-service timeouts are resolved
 // here (service override, else daemon default) so the data plane never merges.
 import type { DataplaneConfig, DataplaneService } from '../dataplane/types.js';
-import { buildDefenseConfig } from './defense-snapshot.js';
+import { buildDefenseConfig, effectiveSynproxy } from './defense-snapshot.js';
 import { effectiveWeight } from './health-check.js';
 import type { DesiredState, Service, Timeouts } from './types.js';
 
@@ -9,8 +9,15 @@ export function resolveTimeouts(service: Service, defaults: Timeouts): Timeouts 
   return { ...defaults, ...service.timeouts };
 }
 
+function synproxyFields(state: DesiredState, service: Service, now: number): Pick<DataplaneService, 'synproxy' | 'synproxyAuto'> {
+  const { mode, auto } = effectiveSynproxy(state, service, now);
+  if (mode === 'auto') return { synproxy: false, synproxyAuto: { synRate: auto.synRate, holdMs: auto.holdSeconds * 1000 } };
+  return { synproxy: mode === 'on' };
+}
+
 export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
-  const defense = buildDefenseConfig(state);
+  const now = Date.now();
+  const defense = buildDefenseConfig(state, now);
   return {
     ...(defense ? { defense } : {}),
     ports: state.ports.map((p) => ({ name: p.name, addresses: [...p.addresses] })),
@@ -24,7 +31,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
       ...(s.schedFlags?.length ? { schedFlags: [...s.schedFlags] } : {}),
       ...(s.persistenceTimeout ? { persistenceTimeout: s.persistenceTimeout, persistenceNetmask: s.persistenceNetmask ?? '255.255.255.255' } : {}),
       clientAddress: s.clientAddress,
-      synproxy: s.synproxy === 'on',
+      ...synproxyFields(state, s, now),
       ...(s.synproxyRstOnBadCookie ? { synproxyRstOnBadCookie: true } : {}),
       localAddresses: [...s.localAddresses],
       timeouts: resolveTimeouts(s, state.defaultTimeouts),

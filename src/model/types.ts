@@ -20,9 +20,18 @@ export const SCHED_FLAGS: readonly SchedFlag[] = ['sh-fallback', 'sh-port', 'mh-
  */
 export type ClientAddress = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2';
 export const CLIENT_ADDRESS_MODES: readonly ClientAddress[] = ['none', 'toa', 'proxy_v1', 'proxy_v2'];
-/** SYNPROXY per service ('auto' comes with flood defences). */
-export type SynproxyMode = 'off' | 'on';
-export const SYNPROXY_MODES: readonly SynproxyMode[] = ['off', 'on'];
+/** SYNPROXY per service: auto = engage above a SYN rate, disengage after a hold time below it. */
+export type SynproxyMode = 'off' | 'on' | 'auto';
+export const SYNPROXY_MODES: readonly SynproxyMode[] = ['off', 'on', 'auto'];
+
+/** SYNPROXY auto: engage when the service receives synRate SYNs/s (whole service), disengage
+ *  after holdSeconds below it. */
+export interface SynproxyAuto {
+  synRate: number;
+  holdSeconds: number;
+}
+export const DEFAULT_SYNPROXY_AUTO: Readonly<SynproxyAuto> = { synRate: 1000, holdSeconds: 30 };
+export const SYNPROXY_AUTO_LIMITS = { maxSynRate: 100_000_000, maxHoldSeconds: 86400 } as const;
 
 /** Bounds mirrored from dataplane/core/config.h and IPVS. */
 export const LIMITS = {
@@ -121,6 +130,8 @@ export interface ServiceSpec extends ServiceKey {
   synproxy: SynproxyMode;
   /** SYNPROXY: answer a bad-cookie ACK with RST instead of only dropping it. Absent = false. */
   synproxyRstOnBadCookie?: boolean;
+  /** Thresholds for synproxy 'auto' (kept when the mode is on/off); absent = DEFAULT_SYNPROXY_AUTO. */
+  synproxyAuto?: SynproxyAuto;
   localAddresses: string[];
   /** Per-service overrides; missing fields inherit the daemon default. */
   timeouts: Partial<Timeouts>;

@@ -8,13 +8,13 @@ import {
   readInterfaceAddress, readMac, readNetwork,
 } from './fields.js';
 import {
-  CLIENT_ADDRESS_MODES, DEFAULT_TIMEOUTS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS, TIMEOUT_FIELDS,
-  type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type Timeouts,
+  CLIENT_ADDRESS_MODES, DEFAULT_SYNPROXY_AUTO, DEFAULT_TIMEOUTS, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS, TIMEOUT_FIELDS,
+  type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
 } from './types.js';
 import { readHealthCheck } from './health-check.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
-const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'local_addresses', 'timeouts', 'health_check', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'local_addresses', 'timeouts', 'health_check', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
 const SERVER_KEYS = ['address', 'port', 'weight', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
 const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu', 'exception_path'] as const;
@@ -87,6 +87,19 @@ function readSynproxy(value: unknown, path: string): ServiceSpec['synproxy'] {
   return readChoice(value, path, SYNPROXY_MODES);
 }
 
+/** synproxy_auto: { syn_rate: SYNs/s (whole service), hold_seconds }; each defaults on its own. */
+export function readSynproxyAuto(value: unknown, path: string): SynproxyAuto {
+  const raw = readObject(value, path);
+  rejectUnknownKeys(raw, ['syn_rate', 'hold_seconds'], path);
+  const present = (v: unknown) => v !== undefined && v !== null && v !== 0;
+  return {
+    synRate: present(raw.syn_rate)
+      ? readInteger(raw.syn_rate, joinPath(path, 'syn_rate'), 1, SYNPROXY_AUTO_LIMITS.maxSynRate) : DEFAULT_SYNPROXY_AUTO.synRate,
+    holdSeconds: present(raw.hold_seconds)
+      ? readInteger(raw.hold_seconds, joinPath(path, 'hold_seconds'), 1, SYNPROXY_AUTO_LIMITS.maxHoldSeconds) : DEFAULT_SYNPROXY_AUTO.holdSeconds,
+  };
+}
+
 /** A whole service: key, scheduler (default rr), LIP pool, timeouts, servers. */
 export function readServiceSpec(value: unknown, path: string): ServiceSpec {
   const raw = readObject(value, path);
@@ -118,6 +131,8 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     ...(raw.synproxy_rst_on_bad_cookie !== undefined && raw.synproxy_rst_on_bad_cookie !== null
       && readBoolean(raw.synproxy_rst_on_bad_cookie, joinPath(path, 'synproxy_rst_on_bad_cookie'))
       ? { synproxyRstOnBadCookie: true } : {}),
+    ...(raw.synproxy_auto !== undefined && raw.synproxy_auto !== null
+      ? { synproxyAuto: readSynproxyAuto(raw.synproxy_auto, joinPath(path, 'synproxy_auto')) } : {}),
     localAddresses: readUniqueAddresses(raw.local_addresses, joinPath(path, 'local_addresses'), LIMITS.maxLocalAddressesPerService),
     timeouts: readTimeoutOverrides(raw.timeouts, joinPath(path, 'timeouts')),
     ...(raw.health_check !== undefined && raw.health_check !== null

@@ -24,6 +24,17 @@ const SEED = `
       - { address: 198.19.0.1, port: 7, weight: 1 }
 `;
 const echo = { protocol: 'UDP' as const, vip: '198.18.0.10', port: 7 };
+const WEB_SEED = `${SEED}
+  - name: web
+    protocol: tcp
+    vip: 198.18.0.10
+    port: 80
+    synproxy: auto
+    synproxy_auto: { syn_rate: 2000, hold_seconds: 20 }
+    local_addresses: [198.19.0.200]
+    servers:
+      - { address: 198.19.0.1, port: 80, weight: 1 }
+`;
 
 let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-defend-')); });
@@ -169,6 +180,51 @@ test('fragment policy: set per service and globally, listed and shown, checked, 
     const lines = (await audit(s)).map((e) => `${e.action} ${e.target}`);
     assert.ok(lines.includes('set_limits udp/198.18.0.10:7 fragments reassemble'), lines.join('\n'));
     assert.ok(lines.includes('clear global fragments limit 200/s burst 200'), lines.join('\n'));
+  });
+});
+
+test('defend synproxy: on-call override of a service\'s SYNPROXY mode, shown, audited, cleared back to the config', async () => {
+  await withDaemon(await writeConfig(dir, WEB_SEED), async (s) => {
+    const shown = async () => (await s.cli(['show'])).stdout;
+    assert.match(await shown(), /198\.18\.0\.10:80\/tcp\s+no\s/, 'auto, not engaged: SYNPROXY ACTIVE no');
+    const on = await s.cli(['synproxy', '198.18.0.10:80/tcp', 'on', '--for', '1h', '--reason', 'syn flood on web', '--actor', 'carol']);
+    assert.is(on.code, 0, on.stderr);
+    assert.match(on.stdout, /198\.18\.0\.10:80\/tcp\s+synproxy on\s+1h\s+carol\s+syn flood on web/);
+    assert.match(await shown(), /198\.18\.0\.10:80\/tcp\s+yes\s/, 'mode on: SYNPROXY ACTIVE yes');
+    // auto without thresholds takes the service's configured ones; a new override replaces the old.
+    const auto = await s.cli(['synproxy', '198.18.0.10:80/tcp', 'auto', '--hold', '1m', '--reason', 'back to auto, longer hold']);
+    assert.is(auto.code, 0, auto.stderr);
+    const listed = await list(s);
+    assert.is(listed.length, 1);
+    assert.equal([listed[0]!.kind, listed[0]!.synproxyMode, listed[0]!.synproxyAuto?.synRate, listed[0]!.synproxyAuto?.holdSeconds], ['synproxy', 'auto', 2000, 60]);
+    const bad: [string[], RegExp][] = [
+      [['synproxy', '198.18.0.10:7/udp', 'on', '--reason', 'x'], /SVC: expected a TCP service/],
+      [['synproxy', '198.18.0.10:80/tcp', 'sometimes', '--reason', 'x'], /mode: expected one of off, on, auto/],
+      [['synproxy', '198.18.0.10:80/tcp', 'on', '--syn-rate', '10', '--reason', 'x'], /go with auto only/],
+      [['synproxy', '198.18.0.10:81/tcp', 'on', '--reason', 'x'], /does not exist/],
+    ];
+    for (const [args, message] of bad) {
+      const result = await s.cli(args);
+      assert.match(result.stderr, message, args.join(' '));
+      assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    }
+    try {
+      await s.call('setSynproxy', { service: echo, mode: 'on', origin: { actor: 'a', reason: 'b' } });
+      assert.unreachable('UDP service accepted');
+    } catch (error) {
+      assert.is((error as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
+      assert.match((error as grpc.ServiceError).details, /^service: expected a TCP service/);
+    }
+    const cleared = await s.cli(['clear', 'synproxy', '--service', '198.18.0.10:80/tcp', '--reason', 'flood over']);
+    assert.is(cleared.code, 0, cleared.stderr);
+    assert.equal(await list(s), []);
+    const entries = await audit(s);
+    assert.equal(entries.filter((e) => e.result === 'ok').map((e) => `${e.action} ${e.target}`), [
+      'synproxy tcp/198.18.0.10:80 synproxy on',
+      'synproxy tcp/198.18.0.10:80 synproxy auto 2000 syn/s hold 60s',
+      'clear tcp/198.18.0.10:80 synproxy auto 2000 syn/s hold 60s',
+    ]);
+    assert.is(entries.filter((e) => e.result.startsWith('error:')).length, 2, 'the refused calls are audited too');
   });
 });
 

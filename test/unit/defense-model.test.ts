@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  buildDataplaneConfig, createService, DEFAULT_TIMEOUTS, deleteService, formatDuration, parseDuration,
+  buildDataplaneConfig, createService, DEFAULT_TIMEOUTS, deleteService, effectiveSynproxy, formatDuration, parseDuration,
   pruneExpired, readBlockPrefix, readOrigin, readServiceSpec, removeMitigations, setMitigations, type DesiredState,
 } from '../../src/model/index.js';
 import { parseServiceArgument } from '../../src/cli/defend.js';
@@ -126,6 +126,46 @@ test('fragment policy: validated, one per scope, global = default for services w
   expectError(() => parseState(text.replace('"reassemble"', '"maybe"')), 'INVALID_ARGUMENT', /^mitigations\[\d\]\.policy: expected one of/);
   const cleared = removeMitigations(state, (m) => m.kind === 'frag_policy' && m.service === undefined, 'global frag_policy').state;
   assert.equal(buildDataplaneConfig(cleared).defense!.services, [{ serviceId: 1, fragments: { policy: 'reassemble' } }], 'back to drop for the TCP service');
+});
+
+test('synproxy override: a TCP service only; mode checked; auto needs its threshold and hold time', () => {
+  const state = withServices();
+  expectError(() => setMitigations(state, [{ kind: 'synproxy', mode: 'on' }], origin, T0), 'INVALID_ARGUMENT', /^service: expected a TCP service/);
+  expectError(() => setMitigations(state, [{ service: udp, kind: 'synproxy', mode: 'on' }], origin, T0), 'INVALID_ARGUMENT', /^service: .*TCP/);
+  expectError(() => setMitigations(state, [{ service: tcp, kind: 'synproxy', mode: 'sometimes' as 'on' }], origin, T0), 'INVALID_ARGUMENT', /^mode: .*off, on, auto/);
+  expectError(() => setMitigations(state, [{ service: tcp, kind: 'synproxy', mode: 'auto', synRate: 0, holdSeconds: 5 }], origin, T0), 'INVALID_ARGUMENT', /^syn_rate:/);
+  const set = setMitigations(state, [{ service: tcp, kind: 'synproxy', mode: 'auto', synRate: 500, holdSeconds: 20 }], origin, T0);
+  assert.is(set.state.services.find((s) => s.protocol === 'tcp')!.synproxy, 'off', 'the configured mode is left as it is');
+});
+
+test('synproxy override: wins over the config while active, the config returns after expiry; snapshot fields', () => {
+  let state = withServices();
+  const service = () => state.services.find((s) => s.protocol === 'tcp')!;
+  assert.equal(effectiveSynproxy(state, service(), T0), { mode: 'off', auto: { synRate: 1000, holdSeconds: 30 } });
+  state = setMitigations(state, [{ service: tcp, kind: 'synproxy', mode: 'auto', synRate: 500, holdSeconds: 20 }], { ...origin, durationMs: 60_000 }, T0).state;
+  assert.equal(effectiveSynproxy(state, service(), T0 + 1000), { mode: 'auto', auto: { synRate: 500, holdSeconds: 20 } });
+  assert.equal(effectiveSynproxy(state, service(), T0 + 60_000).mode, 'off', 'expired: back to the configured mode');
+  // A second override replaces the first (same scope + kind).
+  state = setMitigations(state, [{ service: tcp, kind: 'synproxy', mode: 'on' }], origin, T0).state;
+  assert.is(state.mitigations!.filter((m) => m.kind === 'synproxy').length, 1);
+  const config = buildDataplaneConfig(state).services.find((s) => s.protocol === 'tcp')!;
+  assert.equal([config.synproxy, config.synproxyAuto], [true, undefined]);
+  state = setMitigations(state, [{ service: tcp, kind: 'synproxy', mode: 'auto', synRate: 800, holdSeconds: 10 }], origin, T0).state;
+  const auto = buildDataplaneConfig(state).services.find((s) => s.protocol === 'tcp')!;
+  assert.equal([auto.synproxy, auto.synproxyAuto], [false, { synRate: 800, holdMs: 10_000 }]);
+  // Round trip through the state file keeps the override.
+  const back = parseState(serializeState(state));
+  assert.equal(back.mitigations!.find((m) => m.kind === 'synproxy'), state.mitigations!.find((m) => m.kind === 'synproxy'));
+});
+
+test('synproxy auto from the config: thresholds default per field, state file round trip', () => {
+  let state = withServices();
+  state = createService(state, readServiceSpec({ protocol: 'tcp', vip: '198.18.0.10', port: 443, synproxy: 'auto', synproxy_auto: { hold_seconds: 5 },
+    local_addresses: ['198.19.0.200'], servers: [{ address: '198.19.0.1', port: 443 }] }, 's')).state;
+  const config = buildDataplaneConfig(state).services.find((s) => s.port === 443)!;
+  assert.equal([config.synproxy, config.synproxyAuto], [false, { synRate: 1000, holdMs: 5000 }]);
+  const back = parseState(serializeState(state));
+  assert.equal(back.services.find((s) => s.port === 443)!.synproxyAuto, { synRate: 1000, holdSeconds: 5 });
 });
 
 test.run();

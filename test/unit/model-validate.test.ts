@@ -34,6 +34,14 @@ test('synproxy: off | on ("" and absent mean off; YAML 1.1 booleans accepted)', 
   assert.is(readServiceSpec(good(), 'service').synproxy, 'off');
 });
 
+test('synproxy auto: mode auto with synproxy_auto thresholds; each one defaults on its own', () => {
+  const spec = readServiceSpec({ ...good(), synproxy: 'auto', synproxy_auto: { syn_rate: 5000, hold_seconds: 60 } }, 'service');
+  assert.equal([spec.synproxy, spec.synproxyAuto], ['auto', { synRate: 5000, holdSeconds: 60 }]);
+  assert.equal(readServiceSpec({ ...good(), synproxy: 'auto', synproxy_auto: { syn_rate: 200 } }, 'service').synproxyAuto, { synRate: 200, holdSeconds: 30 });
+  const bare = readServiceSpec({ ...good(), synproxy: 'auto' }, 'service');
+  assert.equal([bare.synproxy, bare.synproxyAuto], ['auto', undefined], 'absent = the defaults, resolved when the snapshot is built');
+});
+
 test('synproxy_rst_on_bad_cookie: boolean, default off (left out of the spec)', () => {
   assert.is(readServiceSpec({ ...good(), synproxy_rst_on_bad_cookie: true }, 'service').synproxyRstOnBadCookie, true);
   assert.ok(!('synproxyRstOnBadCookie' in readServiceSpec({ ...good(), synproxy_rst_on_bad_cookie: false }, 'service')));
@@ -68,7 +76,12 @@ const cases: [string, (s: Record<string, unknown>) => void, string, string][] = 
   ['persistence timeout over 31 days', (s) => { s.persistence_timeout = 86400 * 31 + 1; }, 'service.persistence_timeout', 'integer 1..2678400'],
   ['lower threshold above upper', (s) => { (s.servers as Record<string, unknown>[])[0]!.upper_threshold = 5; (s.servers as Record<string, unknown>[])[0]!.lower_threshold = 6; }, 'service.servers[0].lower_threshold', 'at most upper_threshold (5)'],
   ['unknown client_address', (s) => { s.client_address = 'proxy'; }, 'service.client_address', 'one of none, toa, proxy_v1, proxy_v2'],
-  ['unknown synproxy mode', (s) => { s.synproxy = 'auto'; }, 'service.synproxy', 'one of off, on'],
+  ['unknown synproxy mode', (s) => { s.synproxy = 'sometimes'; }, 'service.synproxy', 'one of off, on, auto'],
+  ['synproxy_auto not an object', (s) => { s.synproxy_auto = 1000; }, 'service.synproxy_auto', 'a mapping'],
+  ['synproxy_auto negative rate', (s) => { s.synproxy_auto = { syn_rate: -5 }; }, 'service.synproxy_auto.syn_rate', '1..100000000'],
+  ['synproxy_auto fractional hold', (s) => { s.synproxy_auto = { hold_seconds: 1.5 }; }, 'service.synproxy_auto.hold_seconds', '1..86400'],
+  ['synproxy_auto hold too long', (s) => { s.synproxy_auto = { hold_seconds: 86401 }; }, 'service.synproxy_auto.hold_seconds', '1..86400'],
+  ['synproxy_auto unknown key', (s) => { s.synproxy_auto = { rate: 5 }; }, 'service.synproxy_auto.rate', 'unknown key'],
   ['unknown key', (s) => { s.persistence = 300; }, 'service.persistence', 'unknown key'],
   ['lip not a list', (s) => { s.local_addresses = '198.19.0.200'; }, 'service.local_addresses', 'a list'],
   ['bad lip', (s) => { s.local_addresses = ['198.19.0.200', 'x']; }, 'service.local_addresses[1]', 'IPv4'],
