@@ -3,11 +3,11 @@
 import { MAX_TAIL_LINES } from '../defense/audit-log.js';
 import type { Mitigations } from '../defense/mitigations.js';
 import {
-  ACL_ACTIONS, invalid, joinPath, LIMIT_KINDS, readBlockPrefix, readChoice, readOrigin, readRateValue,
-  type ChangeOrigin, type LimitKind, type Mitigation, type ServiceKey,
+  ACL_ACTIONS, invalid, joinPath, LIMIT_KINDS, readBlockPrefix, readChoice, readRateValue,
+  type LimitKind, type Mitigation, type ServiceKey,
 } from '../model/index.js';
 import { keyFromProto, keyToProto } from './convert.js';
-import type { ChangeOrigin__Output } from './generated/portcullis/v1/ChangeOrigin.js';
+import { recordedOrigin as origin } from './actor.js';
 import type { DefenseHandlers } from './generated/portcullis/v1/Defense.js';
 import type { Mitigation as ProtoMitigation } from './generated/portcullis/v1/Mitigation.js';
 import type { RateLimit__Output } from './generated/portcullis/v1/RateLimit.js';
@@ -16,9 +16,6 @@ import { unary } from './status.js';
 
 const DEFAULT_TAIL_LINES = 20;
 
-function origin(value: ChangeOrigin__Output | null, path: string): ChangeOrigin {
-  return readOrigin(value?.actor, value?.reason, value?.duration, path);
-}
 
 /** Unset key = global scope. */
 function scope(key: ServiceKey__Output | null, path: string): ServiceKey | undefined {
@@ -52,25 +49,25 @@ function listed(list: Mitigation[]) {
 
 export function defenseHandlers(mitigations: Mitigations): DefenseHandlers {
   return {
-    SetServiceDefense: unary(async (request) => {
+    SetServiceDefense: unary(async (request, metadata) => {
       const limits = {
         udpPerSource: rate(request.udpPerSource, 'udp_per_source'),
         udpPerService: rate(request.udpPerService, 'udp_per_service'),
         connRate: rate(request.newConnRate, 'new_conn_rate'),
         connMax: request.maxConns ? readRateValue(request.maxConns, 'max_conns') : undefined,
       };
-      return listed(await mitigations.setLimits(scope(request.service, 'service'), limits, origin(request.origin, 'origin')));
+      return listed(await mitigations.setLimits(scope(request.service, 'service'), limits, origin(request.origin, 'origin', metadata)));
     }),
-    ClearServiceDefense: unary(async (request) => {
+    ClearServiceDefense: unary(async (request, metadata) => {
       const kinds = request.kinds.map((k, i) => readChoice(k, joinPath('kinds', i), LIMIT_KINDS) as LimitKind);
-      return listed(await mitigations.clear(scope(request.service, 'service'), kinds, origin(request.origin, 'origin')));
+      return listed(await mitigations.clear(scope(request.service, 'service'), kinds, origin(request.origin, 'origin', metadata)));
     }),
-    Block: unary(async (request) => {
+    Block: unary(async (request, metadata) => {
       const action = request.action === '' ? 'deny' : readChoice(request.action, 'action', ACL_ACTIONS);
-      return listed(await mitigations.block(readBlockPrefix(request.prefix, 'prefix'), action, scope(request.service, 'service'), origin(request.origin, 'origin')));
+      return listed(await mitigations.block(readBlockPrefix(request.prefix, 'prefix'), action, scope(request.service, 'service'), origin(request.origin, 'origin', metadata)));
     }),
-    Unblock: unary(async (request) => {
-      return listed(await mitigations.unblock(readBlockPrefix(request.prefix, 'prefix'), scope(request.service, 'service'), origin(request.origin, 'origin')));
+    Unblock: unary(async (request, metadata) => {
+      return listed(await mitigations.unblock(readBlockPrefix(request.prefix, 'prefix'), scope(request.service, 'service'), origin(request.origin, 'origin', metadata)));
     }),
     ListMitigations: unary(async () => listed(await mitigations.active())),
     AuditLogTail: unary(async (request) => {

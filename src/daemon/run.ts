@@ -149,7 +149,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       socket: config.api.socket,
       listen: config.api.listen || undefined,
       socketGroup: config.api.socketGroup,
-      tcpSecurity: config.api.tls && config.api.tokens ? { tls: config.api.tls, tokens: config.api.tokens } : undefined,
+      tcpSecurity: config.api.tls && (config.api.tokens || config.api.clients)
+        ? { tls: config.api.tls, tokens: config.api.tokens ?? [], clients: config.api.clients ?? [] } : undefined,
       controller,
       stats: hub,
       mitigations,
