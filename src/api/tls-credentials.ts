@@ -11,13 +11,20 @@ async function readPem(path: string, field: string): Promise<Buffer> {
   return readFile(path).catch((error: Error) => { throw new Error(`${field}: cannot read ${path} (${error.message})`); });
 }
 
-/** A provider that hands out fixed certificates (rotation = restart, as for tokens). */
+/**
+ * A provider that hands out fixed certificates (rotation = restart, as for tokens). It answers a
+ * new listener on the next tick, not at once: grpc-js registers the server's watcher only after it
+ * added its listeners, and an update delivered before that never reaches the server (which then
+ * drops every connection as "credentials not loaded").
+ */
 class FixedCertificates implements grpc.experimental.CertificateProvider {
   constructor(private readonly ca: Buffer, private readonly certificate: Buffer, private readonly privateKey: Buffer) {}
-  addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void { listener({ caCertificate: this.ca }); }
+  addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
+    setImmediate(() => listener({ caCertificate: this.ca }));
+  }
   removeCaCertificateListener(): void {}
   addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
-    listener({ certificate: this.certificate, privateKey: this.privateKey });
+    setImmediate(() => listener({ certificate: this.certificate, privateKey: this.privateKey }));
   }
   removeIdentityCertificateListener(): void {}
 }
