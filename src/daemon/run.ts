@@ -18,6 +18,7 @@ import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
 import { startHealthChecks } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
+import { LinkMonitor } from './link-monitor.js';
 
 export interface RunOptions {
   configPath: string;
@@ -123,6 +124,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   let api: ApiServer | undefined;
   let metrics: MetricsServer | undefined;
   const hub = new StatsHub(dataplane);
+  const links = new LinkMonitor(config.ports, () => dataplane.stats().ports);
+  hub.links = links;
   let expiry: { stop(): void } | undefined;
   let health: { stop(): void } | undefined;
   try {
@@ -133,6 +136,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     expiry = startExpiryTimer(mitigations);
     health = startHealthChecks(controller);
     hub.start();
+    links.start();
     if (config.metrics.listen) {
       // Metrics are an aid, not a reason to refuse service: a busy port is a warning.
       metrics = await startMetricsServer(config.metrics.listen, {
@@ -167,6 +171,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
         expiryTimer.stop();
         health?.stop();
         hub.stop();
+        links.stop();
         await metricsServer?.close();
         await server.close();
         dataplane.stop();
@@ -176,6 +181,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     expiry?.stop();
     health?.stop();
     hub.stop();
+    links.stop();
     await metrics?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     dataplane.stop();

@@ -189,6 +189,10 @@ export interface PortStats {
   name: string;
   rxPackets: number; txPackets: number; rxBytes: number; txBytes: number;
   rxMissed: number; rxErrors: number; txErrors: number;
+  /** The ethdev's link status (rte_eth_link_get_nowait); af_packet reports up while started. */
+  linkUp?: boolean;
+  /** Link changes the daemon's poll saw since start (src/daemon/link-monitor.ts; absent in the raw addon stats). */
+  linkChanges?: number;
 }
 
 export interface DataplaneStats {
