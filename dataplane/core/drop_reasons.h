@@ -67,7 +67,9 @@
   X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
   X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \
   X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
-  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */
+  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */ \
+  X(TCP_RESETS_FROM_SERVER, "tcp_resets_from_server") /* RST from a real server on a tracked connection, relayed */ \
+  X(TCP_RESETS_FROM_CLIENT, "tcp_resets_from_client") /* RST from a client on a tracked connection, relayed */
 
 namespace pc {
 

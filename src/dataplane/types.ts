@@ -27,7 +27,8 @@ export type DataplaneEvent =
   | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered'
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
-  | 'exception_punted';
+  | 'exception_punted'
+  | 'tcp_resets_from_server' | 'tcp_resets_from_client';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
