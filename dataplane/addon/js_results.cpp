@@ -115,6 +115,7 @@ Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& r) {
     po.Set("rxMissed", num(env, p.counters.imissed));
     po.Set("rxErrors", num(env, p.counters.ierrors));
     po.Set("txErrors", num(env, p.counters.oerrors));
+    po.Set("linkUp", Napi::Boolean::New(env, p.link_up));
     ports.Set(i, po);
   }
   o.Set("ports", ports);

@@ -78,7 +78,9 @@
   X(FRAG_REASSEMBLED, "frag_reassembled")   /* datagrams rebuilt from fragments (pipeline/defend/reassembly.h) */ \
   X(FRAG_REFRAGMENTED, "frag_refragmented") /* datagrams over the egress MTU sent as fragments */ \
   X(SYNPROXY_AUTO_ENGAGED, "synproxy_auto_engaged")       /* SYNPROXY auto: a service's SYN rate reached its threshold */ \
-  X(SYNPROXY_AUTO_DISENGAGED, "synproxy_auto_disengaged") /* SYNPROXY auto: below the threshold for the hold time */
+  X(SYNPROXY_AUTO_DISENGAGED, "synproxy_auto_disengaged") /* SYNPROXY auto: below the threshold for the hold time */ \
+  X(TCP_RESETS_FROM_SERVER, "tcp_resets_from_server") /* RST from a real server on a tracked connection, relayed */ \
+  X(TCP_RESETS_FROM_CLIENT, "tcp_resets_from_client") /* RST from a client on a tracked connection, relayed */
 
 namespace pc {
 

@@ -52,6 +52,9 @@ void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector
     pr.name = p.name;
     memset(&pr.counters, 0, sizeof(pr.counters));
     rte_eth_stats_get(p.port_id, &pr.counters);
+    rte_eth_link link;
+    memset(&link, 0, sizeof(link));
+    pr.link_up = rte_eth_link_get_nowait(p.port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
     out->ports.push_back(pr);
   }
   std::vector<uint32_t> service_ids, server_ids;

@@ -20,6 +20,9 @@ struct TrafficReport {
 struct PortReport {
   std::string name;
   rte_eth_stats counters;
+  // rte_eth_link_get_nowait, read on the stats caller's thread (never a worker). Kernel-backed
+  // PMDs (af_packet) report "up" from start to stop; the control plane adds the interface's state.
+  bool link_up = false;
 };
 
 struct WorkerReport {

@@ -227,6 +227,10 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
       account_transition(w, c, c.state, next);
       c.state = next;
     }
+    // A server that resets its connections shows here first (faults are data, like drops).
+    if (p.tcp->tcp_flags & RTE_TCP_RST_FLAG) {
+      w->counters->event(direction == Direction::OUTPUT ? Event::TCP_RESETS_FROM_SERVER : Event::TCP_RESETS_FROM_CLIENT);
+    }
   }
   c.expires_us = expiry_for(w, c, now_us);  // lazy: the wheel re-files it when its slot comes
 

@@ -3,11 +3,11 @@
 import { MAX_TAIL_LINES } from '../defense/audit-log.js';
 import type { Mitigations } from '../defense/mitigations.js';
 import {
-  ACL_ACTIONS, CLEARABLE_KINDS, FRAG_POLICIES, invalid, joinPath, readBlockPrefix, readChoice, readInteger, readOrigin, readRateValue,
-  SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, type ChangeOrigin, type FragPolicy, type Mitigation, type ServiceKey, type SynproxyAuto,
+  ACL_ACTIONS, CLEARABLE_KINDS, FRAG_POLICIES, invalid, joinPath, readBlockPrefix, readChoice, readInteger, readRateValue,
+  SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, type FragPolicy, type Mitigation, type ServiceKey, type SynproxyAuto,
 } from '../model/index.js';
 import { keyFromProto, keyToProto } from './convert.js';
-import type { ChangeOrigin__Output } from './generated/portcullis/v1/ChangeOrigin.js';
+import { recordedOrigin as origin } from './actor.js';
 import type { DefenseHandlers } from './generated/portcullis/v1/Defense.js';
 import type { FragmentPolicy__Output } from './generated/portcullis/v1/FragmentPolicy.js';
 import type { Mitigation as ProtoMitigation } from './generated/portcullis/v1/Mitigation.js';
@@ -17,9 +17,6 @@ import { unary } from './status.js';
 
 const DEFAULT_TAIL_LINES = 20;
 
-function origin(value: ChangeOrigin__Output | null, path: string): ChangeOrigin {
-  return readOrigin(value?.actor, value?.reason, value?.duration, path);
-}
 
 /** Unset key = global scope. */
 function scope(key: ServiceKey__Output | null, path: string): ServiceKey | undefined {
@@ -68,7 +65,7 @@ function listed(list: Mitigation[]) {
 
 export function defenseHandlers(mitigations: Mitigations): DefenseHandlers {
   return {
-    SetServiceDefense: unary(async (request) => {
+    SetServiceDefense: unary(async (request, metadata) => {
       const limits = {
         udpPerSource: rate(request.udpPerSource, 'udp_per_source'),
         udpPerService: rate(request.udpPerService, 'udp_per_service'),
@@ -76,13 +73,13 @@ export function defenseHandlers(mitigations: Mitigations): DefenseHandlers {
         connMax: request.maxConns ? readRateValue(request.maxConns, 'max_conns') : undefined,
         fragments: fragmentPolicy(request.fragments, 'fragments'),
       };
-      return listed(await mitigations.setLimits(scope(request.service, 'service'), limits, origin(request.origin, 'origin')));
+      return listed(await mitigations.setLimits(scope(request.service, 'service'), limits, origin(request.origin, 'origin', metadata)));
     }),
-    ClearServiceDefense: unary(async (request) => {
+    ClearServiceDefense: unary(async (request, metadata) => {
       const kinds = request.kinds.map((k, i) => readChoice(k, joinPath('kinds', i), CLEARABLE_KINDS));
-      return listed(await mitigations.clear(scope(request.service, 'service'), kinds, origin(request.origin, 'origin')));
+      return listed(await mitigations.clear(scope(request.service, 'service'), kinds, origin(request.origin, 'origin', metadata)));
     }),
-    SetSynproxy: unary(async (request) => {
+    SetSynproxy: unary(async (request, metadata) => {
       if (!request.service) throw invalid('service', 'a TCP service key (SYNPROXY is per service)', request.service);
       const service = keyFromProto(request.service, 'service');
       const mode = readChoice(request.mode, 'mode', SYNPROXY_MODES);
@@ -90,14 +87,14 @@ export function defenseHandlers(mitigations: Mitigations): DefenseHandlers {
       if (request.auto?.synRate) auto.synRate = readInteger(request.auto.synRate, 'auto.syn_rate', 1, SYNPROXY_AUTO_LIMITS.maxSynRate);
       if (request.auto?.holdSeconds) auto.holdSeconds = readInteger(request.auto.holdSeconds, 'auto.hold_seconds', 1, SYNPROXY_AUTO_LIMITS.maxHoldSeconds);
       if (mode !== 'auto' && (auto.synRate || auto.holdSeconds)) throw invalid('auto', 'unset unless mode is "auto"', request.auto);
-      return listed(await mitigations.setSynproxy(service, mode, auto, origin(request.origin, 'origin')));
+      return listed(await mitigations.setSynproxy(service, mode, auto, origin(request.origin, 'origin', metadata)));
     }),
-    Block: unary(async (request) => {
+    Block: unary(async (request, metadata) => {
       const action = request.action === '' ? 'deny' : readChoice(request.action, 'action', ACL_ACTIONS);
-      return listed(await mitigations.block(readBlockPrefix(request.prefix, 'prefix'), action, scope(request.service, 'service'), origin(request.origin, 'origin')));
+      return listed(await mitigations.block(readBlockPrefix(request.prefix, 'prefix'), action, scope(request.service, 'service'), origin(request.origin, 'origin', metadata)));
     }),
-    Unblock: unary(async (request) => {
-      return listed(await mitigations.unblock(readBlockPrefix(request.prefix, 'prefix'), scope(request.service, 'service'), origin(request.origin, 'origin')));
+    Unblock: unary(async (request, metadata) => {
+      return listed(await mitigations.unblock(readBlockPrefix(request.prefix, 'prefix'), scope(request.service, 'service'), origin(request.origin, 'origin', metadata)));
     }),
     ListMitigations: unary(async () => listed(await mitigations.active())),
     AuditLogTail: unary(async (request) => {

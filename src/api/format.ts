@@ -23,8 +23,9 @@ export function formatStatus(status: GetStatusResponse__Output): string {
 export function formatStats(stats: GetStatsResponse__Output): string {
   const sections: string[] = [];
   sections.push(`snapshot ${stats.snapshotVersion} (workers: ${stats.workerVersions.join(', ') || 'none'}), ${stats.connections} connection(s)`);
-  sections.push(table(['PORT', 'RX PKTS', 'TX PKTS', 'RX BYTES', 'TX BYTES', 'RX MISSED', 'RX ERR', 'TX ERR'],
-    stats.ports.map((p) => [p.name, p.rxPackets, p.txPackets, p.rxBytes, p.txBytes, p.rxMissed, p.rxErrors, p.txErrors])));
+  sections.push(table(['PORT', 'LINK', 'RX PKTS', 'TX PKTS', 'RX BYTES', 'TX BYTES', 'RX MISSED', 'RX ERR', 'TX ERR'],
+    stats.ports.map((p) => [p.name, `${p.linkUp ? 'up' : 'down'}${Number(p.linkChanges) > 0 ? ` (${p.linkChanges} changes)` : ''}`,
+      p.rxPackets, p.txPackets, p.rxBytes, p.txBytes, p.rxMissed, p.rxErrors, p.txErrors])));
   const serviceRows: string[][] = [];
   for (const service of stats.services) {
     const key = service.key;

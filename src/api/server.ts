@@ -1,6 +1,6 @@
 // The gRPC server: VirtualServices + Stats + grpc.health.v1 + reflection (so
 // grpcurl works without the .proto). Unix socket always; TCP only when configured.
-import { chmod, chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -10,8 +10,9 @@ import type { Controller } from '../daemon/controller.js';
 import type { Mitigations } from '../defense/mitigations.js';
 import { defenseHandlers } from './defense.js';
 import { traceHandlers, type TraceSource } from './trace.js';
-import type { ApiTls, ApiToken } from '../config/types.js';
-import { authInterceptor, loadTokens } from './auth.js';
+import type { ApiClient, ApiTls, ApiToken } from '../config/types.js';
+import { authInterceptor, loadTokens, type TcpCredentials } from './auth.js';
+import { tlsServerCredentials } from './tls-credentials.js';
 import { loadPortcullisProto } from './proto.js';
 import { resolveGroupId } from './socket-group.js';
 import type { StatsHub } from '../metrics/stats-hub.js';
@@ -20,10 +21,10 @@ import { virtualServicesHandlers } from './virtual-services.js';
 
 export interface ApiServerOptions {
   socket: string;
-  /** Optional "host:port" for TCP: TLS only, every call with a bearer token (src/api/auth.ts). */
+  /** Optional "host:port" for TCP: TLS only, every call with a bearer token or a client certificate (src/api/auth.ts). */
   listen?: string;
   /** Required with listen. */
-  tcpSecurity?: { tls: ApiTls; tokens: ApiToken[] };
+  tcpSecurity?: { tls: ApiTls; tokens: ApiToken[]; clients?: ApiClient[] };
   /** Group (name or gid) that owns the socket; absent = the daemon's group. */
   socketGroup?: string;
   controller: Controller;
@@ -72,9 +73,12 @@ async function prepareSocket(path: string): Promise<void> {
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { definition, grpcObject } = loadPortcullisProto();
-  if (options.listen && !options.tcpSecurity) throw new Error('api.listen: TCP needs api.tls and api.tokens (never plaintext)');
-  const tokens = options.tcpSecurity ? await loadTokens(options.tcpSecurity.tokens) : undefined;
-  const server = new grpc.Server(tokens ? { interceptors: [authInterceptor(tokens)] } : {});
+  if (options.listen && !options.tcpSecurity) throw new Error('api.listen: TCP needs api.tls and api.tokens or api.clients (never plaintext)');
+  const credentials: TcpCredentials | undefined = options.tcpSecurity
+    ? { tokens: await loadTokens(options.tcpSecurity.tokens), clients: options.tcpSecurity.clients ?? [] }
+    : undefined;
+  // Always intercepted: the interceptor also owns the caller metadata the Defense audit reads.
+  const server = new grpc.Server({ interceptors: [authInterceptor(credentials)] });
   server.addService(grpcObject.portcullis.v1.VirtualServices.service, virtualServicesHandlers(options.controller));
   server.addService(grpcObject.portcullis.v1.Stats.service, statsHandlers(options.controller, options.stats, options.info));
   if (options.mitigations) server.addService(grpcObject.portcullis.v1.Defense.service, defenseHandlers(options.mitigations));
@@ -93,9 +97,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     await chmod(options.socket, 0o660);
     if (options.socketGroup !== undefined) await chown(options.socket, -1, await resolveGroupId(options.socketGroup));
     if (options.listen && options.tcpSecurity) {
-      const { cert, key } = options.tcpSecurity.tls;
-      const tls = grpc.ServerCredentials.createSsl(null, [{ cert_chain: await readFile(cert), private_key: await readFile(key) }], false);
-      const port = await bind(server, options.listen, tls);
+      const port = await bind(server, options.listen, await tlsServerCredentials(options.tcpSecurity.tls));
       addresses.push(options.listen.replace(/:\d+$/, `:${port}`));
     }
   } catch (error) {

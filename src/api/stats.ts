@@ -41,6 +41,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   exception_punted: true,
   frag_reassembled: true, frag_refragmented: true,
   synproxy_auto_engaged: true, synproxy_auto_disengaged: true,
+  tcp_resets_from_server: true, tcp_resets_from_client: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

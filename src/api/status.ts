@@ -22,11 +22,11 @@ export function toServiceError(error: unknown): Partial<grpc.ServiceError> {
 
 /** Wraps an async handler body so every outcome reaches the callback exactly once. */
 export function unary<Req, Res>(
-  body: (request: Req) => Promise<Res> | Res,
+  body: (request: Req, metadata: grpc.Metadata) => Promise<Res> | Res,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     Promise.resolve()
-      .then(() => body(call.request))
+      .then(() => body(call.request, call.metadata))
       .then((response) => callback(null, response), (error: unknown) => callback(toServiceError(error)));
   };
 }

@@ -1,5 +1,7 @@
-// Typed gRPC clients for a daemon at a unix socket path or "host:port".
+// Typed gRPC clients for a daemon at a unix socket path, or at an Endpoint (TCP + TLS + token,
+// see endpoint.ts).
 import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_SOCKET, grpcTarget, type Endpoint } from './endpoint.js';
 import { loadPortcullisProto } from '../api/proto.js';
 import type { StatsClient } from '../api/generated/portcullis/v1/Stats.js';
 import type { VirtualServicesClient } from '../api/generated/portcullis/v1/VirtualServices.js';
@@ -23,7 +25,7 @@ import type { ListConnectionsResponse__Output } from '../api/generated/portculli
 import type { ZeroStatsRequest } from '../api/generated/portcullis/v1/ZeroStatsRequest.js';
 import type { ZeroStatsResponse__Output } from '../api/generated/portcullis/v1/ZeroStatsResponse.js';
 
-export const DEFAULT_SOCKET = '/run/portcullis/portcullis.sock';
+export { DEFAULT_SOCKET, grpcTarget };
 
 export interface PortcullisClients {
   target: string;
@@ -32,20 +34,17 @@ export interface PortcullisClients {
   close(): void;
 }
 
-/** "unix:/p", "/p" or "./p" → unix socket; "host:port" → TCP. */
-export function grpcTarget(address: string): string {
-  if (address.startsWith('unix:')) return address;
-  if (address.includes('/') || !/:\d+$/.test(address)) return `unix:${address}`;
-  return address;
+/** A socket path (or "unix:…") means the unix socket without credentials. */
+export function toEndpoint(address: string | Endpoint): Endpoint {
+  return typeof address === 'string' ? { target: grpcTarget(address), credentials: grpc.credentials.createInsecure(), options: {} } : address;
 }
 
-export function createClients(address: string = DEFAULT_SOCKET): PortcullisClients {
+export function createClients(address: string | Endpoint = DEFAULT_SOCKET): PortcullisClients {
   const { grpcObject } = loadPortcullisProto();
-  const target = grpcTarget(address);
-  const credentials = grpc.credentials.createInsecure();
+  const { target, credentials, options } = toEndpoint(address);
   const v1 = grpcObject.portcullis.v1;
-  const virtualServices = new v1.VirtualServices(target, credentials);
-  const stats = new v1.Stats(target, credentials);
+  const virtualServices = new v1.VirtualServices(target, credentials, options);
+  const stats = new v1.Stats(target, credentials, options);
   return {
     target,
     virtualServices,
@@ -107,7 +106,7 @@ export function promiseApi(clients: PortcullisClients): PortcullisApi {
 }
 
 /** Clients plus the promise API in one object: `const c = connect(sock); await c.api.getStats({}); c.close()`. */
-export function connect(address: string = DEFAULT_SOCKET): PortcullisClients & { api: PortcullisApi } {
+export function connect(address: string | Endpoint = DEFAULT_SOCKET): PortcullisClients & { api: PortcullisApi } {
   const clients = createClients(address);
   return { ...clients, api: promiseApi(clients) };
 }

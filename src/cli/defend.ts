@@ -15,7 +15,8 @@ import {
   CLEARABLE_KINDS, formatDuration, FRAG_POLICIES, invalid, LIMIT_KINDS, ModelError, parseDuration, readBlockPrefix, readChoice, readIpv4, readOrigin,
   readRateValue, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, type ClearableKind,
 } from '../model/index.js';
-import { connect, DEFAULT_SOCKET, grpcTarget, rpc } from './client.js';
+import { connect, rpc } from './client.js';
+import { describeCallError, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint, type EndpointFlags } from './endpoint.js';
 
 export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
                                  active mitigations (who, why, time left) and what the defences dropped
@@ -33,12 +34,14 @@ export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
   portcullis defend clear [udp|conns|synproxy|all] [--service SVC] --reason "…"
   portcullis defend audit [--lines N]
                                  SVC = VIP:PORT/PROTO (198.18.0.10:53/udp); no --service = every VIP.
-                                 --actor NAME (default $SUDO_USER, $USER or "cli"); every command takes --socket`;
+                                 --actor NAME (default $SUDO_USER, $USER or "cli"; over TCP the daemon records
+                                 the authenticated identity, "ops (as NAME)"); every command takes the
+                                 connection flags (--socket, or --server with TLS and a token/certificate)`;
 
 class DefendUsageError extends Error {}
 
 const COMMON = {
-  socket: { type: 'string' },
+  ...ENDPOINT_OPTIONS,
   service: { type: 'string' },
   reason: { type: 'string' },
   actor: { type: 'string' },
@@ -135,16 +138,17 @@ function formatAudit(response: AuditLogTailResponse__Output): string {
   return response.entries.map((e) => `${e.time} ${e.actor} ${e.action} ${e.target} reason=${JSON.stringify(e.reason)}${e.expiry ? ` until ${e.expiry}` : ''} ${e.result}`).join('\n');
 }
 
-function defenseClient(address: string): DefenseClient {
+function defenseClient(endpoint: Endpoint): DefenseClient {
   const { grpcObject } = loadPortcullisProto();
-  return new grpcObject.portcullis.v1.Defense(grpcTarget(address), grpc.credentials.createInsecure());
+  return new grpcObject.portcullis.v1.Defense(endpoint.target, endpoint.credentials, endpoint.options);
 }
 
 async function run(args: string[], write: (text: string) => void): Promise<number> {
   const [sub, ...rest] = args;
-  const socketOf = (values: { socket?: string }) => values.socket ?? DEFAULT_SOCKET;
+  let endpoint: Endpoint | undefined;
+  const socketOf = (values: EndpointFlags): Endpoint => (endpoint ??= resolveEndpoint(values));
   let client: DefenseClient | undefined;
-  const call = <Req, Res>(address: string, method: string, request: Req): Promise<Res> => {
+  const call = <Req, Res>(address: Endpoint, method: string, request: Req): Promise<Res> => {
     client ??= defenseClient(address);
     return rpc<Req, Res>(client, method)(request);
   };
@@ -260,11 +264,7 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
     }
     const serviceError = error as grpc.ServiceError;
     if (typeof serviceError.code === 'number') {
-      if (serviceError.code === grpc.status.UNAVAILABLE) {
-        process.stderr.write(`portcullis defend: cannot reach the daemon (is it running?): ${serviceError.details}\n`);
-        return 1;
-      }
-      process.stderr.write(`portcullis defend: ${serviceError.details}\n`);
+      process.stderr.write(`portcullis defend: ${describeCallError(serviceError, endpoint?.target ?? 'the daemon')}\n`);
       // A bad value or a service/prefix that is not there is the operator's input: exit 2.
       return serviceError.code === grpc.status.INVALID_ARGUMENT || serviceError.code === grpc.status.NOT_FOUND ? 2 : 1;
     }

@@ -7,7 +7,9 @@ import { formatStats, formatStatus } from '../api/format.js';
 import { ConfigError, configWarnings, loadConfigFile } from '../config/load.js';
 import { runDaemon, StartupError } from '../daemon/run.js';
 import { log } from '../log.js';
-import { connect, DEFAULT_SOCKET } from './client.js';
+import { ModelError } from '../model/index.js';
+import { connect } from './client.js';
+import { DEFAULT_SOCKET, describeCallError, ENDPOINT_OPTIONS, ENDPOINT_USAGE, resolveEndpoint } from './endpoint.js';
 import { commandDefend, DEFEND_USAGE } from './defend.js';
 import { commandTrace, TRACE_USAGE } from './trace.js';
 
@@ -16,16 +18,16 @@ const USAGE = `usage:
                                  start the daemon (prints "portcullis ready: ..." when serving)
   portcullis run --config FILE --check
                                  validate the config only ("config OK" or the errors; exit 0/2)
-  portcullis status [--socket PATH|HOST:PORT]
-  portcullis stats  [--socket PATH|HOST:PORT] [--json]
+  portcullis status [CONNECTION]
+  portcullis stats  [CONNECTION] [--json]
                                  uint64 counters are decimal strings in --json output
-  portcullis top    [--socket PATH|HOST:PORT] [--interval MS] [--frames N]
+  portcullis top    [CONNECTION] [--interval MS] [--frames N]
                                  live view refreshed every second (q quits)
 ${DEFEND_USAGE}
 ${TRACE_USAGE}
   portcullis lab up|down|status  the network-namespace lab
   portcullis demo                lab + daemon with the demo config
-default socket: ${DEFAULT_SOCKET}`;
+CONNECTION = ${ENDPOINT_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -74,14 +76,22 @@ async function commandRun(args: string[]): Promise<number> {
 }
 
 function describeRpcError(error: unknown, target: string): string {
-  const serviceError = error as grpc.ServiceError;
-  if (serviceError.code === 14 /* UNAVAILABLE */) return `cannot reach the daemon at ${target} (is it running?): ${serviceError.details}`;
-  return serviceError.details ?? String(error);
+  return describeCallError(error as grpc.ServiceError, target);
+}
+
+/** The connection flags (endpoint.ts) → clients; a bad combination is a usage error. */
+function connectWith(values: Parameters<typeof resolveEndpoint>[0]) {
+  try {
+    return connect(resolveEndpoint(values));
+  } catch (error) {
+    if (error instanceof ModelError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 async function commandStatus(args: string[]): Promise<number> {
-  const { values } = parse(args, { socket: { type: 'string' } });
-  const clients = connect(values.socket ?? DEFAULT_SOCKET);
+  const { values } = parse(args, { ...ENDPOINT_OPTIONS });
+  const clients = connectWith(values);
   try {
     const status = await clients.api.getStatus({});
     process.stdout.write(`${formatStatus(status)}\n`);
@@ -95,8 +105,8 @@ async function commandStatus(args: string[]): Promise<number> {
 }
 
 async function commandStats(args: string[]): Promise<number> {
-  const { values } = parse(args, { socket: { type: 'string' }, json: { type: 'boolean' } });
-  const clients = connect(values.socket ?? DEFAULT_SOCKET);
+  const { values } = parse(args, { ...ENDPOINT_OPTIONS, json: { type: 'boolean' } });
+  const clients = connectWith(values);
   try {
     const stats = await clients.api.getStats({});
     process.stdout.write(values.json ? `${JSON.stringify(stats, null, 2)}\n` : `${formatStats(stats)}\n`);
@@ -110,13 +120,13 @@ async function commandStats(args: string[]): Promise<number> {
 }
 
 async function commandTop(args: string[]): Promise<number> {
-  const { values } = parse(args, { socket: { type: 'string' }, interval: { type: 'string' }, frames: { type: 'string' } });
+  const { values } = parse(args, { ...ENDPOINT_OPTIONS, interval: { type: 'string' }, frames: { type: 'string' } });
   const interval = Number(values.interval ?? 1000);
   const frames = Number(values.frames ?? 0);
   if (!Number.isInteger(interval) || interval < 100) throw new UsageError(`top: --interval: expected milliseconds >= 100, got "${values.interval}"`);
   if (!Number.isInteger(frames) || frames < 0) throw new UsageError(`top: --frames: expected an integer >= 0, got "${values.frames}"`);
   const { runTop } = await import('./top.js');
-  const clients = connect(values.socket ?? DEFAULT_SOCKET);
+  const clients = connectWith(values);
   try {
     return await runTop(clients, { intervalMs: interval, frames, write: (text) => process.stdout.write(text) });
   } finally {

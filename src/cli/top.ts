@@ -5,6 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { table } from '../api/format.js';
 import type { GetStatsResponse__Output } from '../api/generated/portcullis/v1/GetStatsResponse.js';
 import type { PortcullisClients } from './client.js';
+import { describeCallError } from './endpoint.js';
 
 const CLEAR_HOME = '\x1b[H\x1b[2J';
 
@@ -78,7 +79,7 @@ export function runTop(clients: PortcullisClients, options: TopOptions): Promise
     });
     call.on('error', (error: grpc.ServiceError) => {
       if (error.code === 1 /* CANCELLED */) return finish(0);
-      finish(1, `portcullis top: ${error.code === 14 ? `cannot reach the daemon at ${clients.target} (is it running?)` : error.details}`);
+      finish(1, `portcullis top: ${describeCallError(error, clients.target)}`);
     });
     call.on('end', () => finish(0));
   });

@@ -9,11 +9,12 @@ import type { TraceClient } from '../api/generated/portcullis/v1/Trace.js';
 import type { TraceRecord__Output } from '../api/generated/portcullis/v1/TraceRecord.js';
 import { loadPortcullisProto } from '../api/proto.js';
 import { invalid, ModelError, parseDuration } from '../model/index.js';
-import { DEFAULT_SOCKET, grpcTarget, rpc } from './client.js';
+import { rpc } from './client.js';
+import { describeCallError, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint } from './endpoint.js';
 import { parseServiceArgument } from './defend.js';
 
 export const TRACE_USAGE = `  portcullis trace (--service VIP:PORT/PROTO | --port NAME) [--for 10s] [--interval MS]
-                    [--max-records N] [--socket PATH|HOST:PORT]
+                    [--max-records N] [CONNECTION]
                                  one line per packet: time, in tuple -> out tuple, verdict`;
 
 const DEFAULT_DURATION = '10s';
@@ -28,7 +29,7 @@ export function formatTraceRecord(r: TraceRecord__Output): string {
     `${r.inDestination}:${r.inDestinationPort} => ${out} ${verdict}${r.state ? ` ${r.state}` : ''}`;
 }
 
-interface TraceArgs { request: StartTraceRequest; durationMs: number; intervalMs: number; socket: string }
+interface TraceArgs { request: StartTraceRequest; durationMs: number; intervalMs: number; endpoint: Endpoint }
 
 export function parseTraceArgs(args: string[]): TraceArgs {
   let values;
@@ -37,7 +38,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
       args, strict: true, allowPositionals: false,
       options: {
         service: { type: 'string' }, port: { type: 'string' }, for: { type: 'string' },
-        interval: { type: 'string' }, 'max-records': { type: 'string' }, socket: { type: 'string' },
+        interval: { type: 'string' }, 'max-records': { type: 'string' }, ...ENDPOINT_OPTIONS,
       },
     }));
   } catch (error) {
@@ -54,12 +55,12 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   }
   const intervalMs = Number(values.interval ?? DEFAULT_INTERVAL_MS);
   if (!Number.isInteger(intervalMs) || intervalMs < 50) throw invalid('--interval', 'milliseconds >= 50', values.interval);
-  return { request, durationMs: parseDuration(values.for ?? DEFAULT_DURATION, '--for'), intervalMs, socket: values.socket ?? DEFAULT_SOCKET };
+  return { request, durationMs: parseDuration(values.for ?? DEFAULT_DURATION, '--for'), intervalMs, endpoint: resolveEndpoint(values) };
 }
 
 export async function runTrace(options: TraceArgs, write: (text: string) => void): Promise<number> {
   const { grpcObject } = loadPortcullisProto();
-  const client: TraceClient = new grpcObject.portcullis.v1.Trace(grpcTarget(options.socket), grpc.credentials.createInsecure());
+  const client: TraceClient = new grpcObject.portcullis.v1.Trace(options.endpoint.target, options.endpoint.credentials, options.endpoint.options);
   const start = rpc<StartTraceRequest, unknown>(client, 'startTrace');
   const read = rpc<Record<string, never>, ReadTraceResponse__Output>(client, 'readTrace');
   const print = (response: ReadTraceResponse__Output) => {
@@ -97,7 +98,7 @@ export async function commandTrace(args: string[]): Promise<number> {
     return await runTrace(options, (text) => process.stdout.write(text));
   } catch (error) {
     const e = error as grpc.ServiceError;
-    process.stderr.write(`portcullis trace: ${e.code === grpc.status.UNAVAILABLE ? `cannot reach the daemon at ${options.socket}: ` : ''}${e.details ?? String(error)}\n`);
+    process.stderr.write(`portcullis trace: ${describeCallError(e, options.endpoint.target)}\n`);
     return 1;
   }
 }

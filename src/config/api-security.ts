@@ -1,11 +1,14 @@
-// api.tls and api.tokens: TCP listening is never plaintext. When api.listen is set the daemon
-// needs a certificate and at least one bearer token; each token has a role (read-only: stats and
+// api.tls, api.tokens and api.clients: TCP listening is never plaintext. When api.listen is set the
+// daemon needs a certificate and a way to tell callers apart: bearer tokens, client certificates
+// (mTLS: tls.client_ca + api.clients), or both. Each identity has a role (read-only: stats and
 // listings; operator: every change). Secrets live in files, never in the config itself.
 import { joinPath, ModelError } from '../model/index.js';
-import { readList, readObject, readString, rejectUnknownKeys } from '../model/fields.js';
-import type { ApiRole, ApiTls, ApiToken } from './types.js';
+import { readChoice, readList, readObject, readString, rejectUnknownKeys } from '../model/fields.js';
+import type { ApiClient, ApiRole, ApiTls, ApiToken } from './types.js';
 
-const TLS_KEYS = ['cert', 'key'] as const;
+const TLS_KEYS = ['cert', 'key', 'client_ca', 'client_certs'] as const;
+const CLIENT_KEYS = ['name', 'role'] as const;
+const CLIENT_CERT_MODES = ['optional', 'required'] as const;
 const TOKEN_KEYS = ['name', 'role', 'file'] as const;
 const ROLES: readonly ApiRole[] = ['read-only', 'operator'];
 const MAX_TOKENS = 64;
@@ -14,10 +17,37 @@ const MAX_PATH = 4096;
 export function readApiTls(value: unknown): ApiTls {
   const raw = readObject(value, 'api.tls');
   rejectUnknownKeys(raw, TLS_KEYS, 'api.tls');
-  return {
+  const tls: ApiTls = {
     cert: readString(raw.cert, 'api.tls.cert', { nonEmpty: true, maxLength: MAX_PATH }),
     key: readString(raw.key, 'api.tls.key', { nonEmpty: true, maxLength: MAX_PATH }),
   };
+  if (raw.client_ca !== undefined) tls.clientCa = readString(raw.client_ca, 'api.tls.client_ca', { nonEmpty: true, maxLength: MAX_PATH });
+  if (raw.client_certs !== undefined) {
+    if (tls.clientCa === undefined) throw new ModelError('INVALID_ARGUMENT', 'api.tls.client_certs', 'needs api.tls.client_ca (the CA that signs client certificates)');
+    tls.clientCerts = readChoice(raw.client_certs, 'api.tls.client_certs', CLIENT_CERT_MODES);
+  }
+  if (tls.clientCa !== undefined) tls.clientCerts ??= 'optional';
+  return tls;
+}
+
+function readRole(value: unknown, path: string): ApiRole {
+  const role = readString(value, path, { nonEmpty: true, maxLength: 16 }) as ApiRole;
+  if (!ROLES.includes(role)) throw new ModelError('INVALID_ARGUMENT', path, `expected one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`);
+  return role;
+}
+
+/** api.clients: certificate identities (subject CN or a subjectAltName value) and their roles. */
+export function readApiClients(value: unknown): ApiClient[] {
+  const names = new Set<string>();
+  return readList(value, 'api.clients', MAX_TOKENS).map((item, i) => {
+    const path = joinPath('api.clients', i);
+    const raw = readObject(item, path);
+    rejectUnknownKeys(raw, CLIENT_KEYS, path);
+    const name = readString(raw.name, joinPath(path, 'name'), { nonEmpty: true, maxLength: 64 });
+    if (names.has(name)) throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'name'), `duplicate client name "${name}"`);
+    names.add(name);
+    return { name, role: readRole(raw.role, joinPath(path, 'role')) };
+  });
 }
 
 export function readApiTokens(value: unknown): ApiToken[] {
@@ -29,17 +59,19 @@ export function readApiTokens(value: unknown): ApiToken[] {
     const name = readString(raw.name, joinPath(path, 'name'), { nonEmpty: true, maxLength: 64 });
     if (names.has(name)) throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'name'), `duplicate token name "${name}"`);
     names.add(name);
-    const role = readString(raw.role, joinPath(path, 'role'), { nonEmpty: true, maxLength: 16 }) as ApiRole;
-    if (!ROLES.includes(role)) {
-      throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'role'), `expected one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`);
-    }
+    const role = readRole(raw.role, joinPath(path, 'role'));
     return { name, role, file: readString(raw.file, joinPath(path, 'file'), { nonEmpty: true, maxLength: MAX_PATH }) };
   });
 }
 
-/** TCP only with TLS and tokens: the unix socket is guarded by its mode and group, TCP is not. */
-export function checkTcpSecured(listen: string, tls: ApiTls | undefined, tokens: ApiToken[] | undefined): void {
+/** TCP only with TLS and identities: the unix socket is guarded by its mode and group, TCP is not. */
+export function checkTcpSecured(listen: string, tls: ApiTls | undefined, tokens: ApiToken[] | undefined, clients?: ApiClient[]): void {
+  if (clients?.length && !tls?.clientCa) {
+    throw new ModelError('INVALID_ARGUMENT', 'api.clients', 'needs api.tls.client_ca: client identities come from certificates that CA signed');
+  }
   if (!listen) return;
   if (!tls) throw new ModelError('INVALID_ARGUMENT', 'api.tls', 'required when api.listen is set (TCP is never plaintext): { cert, key }');
-  if (!tokens?.length) throw new ModelError('INVALID_ARGUMENT', 'api.tokens', 'required when api.listen is set: at least one { name, role, file }');
+  if (!tokens?.length && !clients?.length) {
+    throw new ModelError('INVALID_ARGUMENT', 'api.tokens', 'required when api.listen is set: at least one { name, role, file } (or api.clients with api.tls.client_ca)');
+  }
 }

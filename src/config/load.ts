@@ -2,7 +2,7 @@
 // problem, each starting with its field path) so an operator fixes them in one go.
 import type { FragmentTableOptions } from '../dataplane/types.js';
 import { readFile } from 'node:fs/promises';
-import { checkTcpSecured, readApiTls, readApiTokens } from './api-security.js';
+import { checkTcpSecured, readApiClients, readApiTls, readApiTokens } from './api-security.js';
 import { parseDocument } from 'yaml';
 import {
   joinPath, ModelError, readDefaultTimeouts, readPort, readRoute, readServiceSpec, seedServices,
@@ -23,7 +23,7 @@ export class ConfigError extends Error {
 const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
 const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments'] as const;
 const FRAGMENT_KEYS = ['sets', 'timeout_ms', 'max_fragments', 'max_datagram'] as const;
-const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens'] as const;
+const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens', 'clients'] as const;
 const METRICS_KEYS = ['listen'] as const;
 const DEFENSE_KEYS = ['audit_log'] as const;
 const LCORES = /^[0-9]+([-,@()0-9]*)$/;
@@ -196,7 +196,8 @@ function readApi(value: unknown): ApiSettings {
   }
   if (raw.tls !== undefined) result.tls = readApiTls(raw.tls);
   if (raw.tokens !== undefined) result.tokens = readApiTokens(raw.tokens);
-  checkTcpSecured(result.listen, result.tls, result.tokens);
+  if (raw.clients !== undefined) result.clients = readApiClients(raw.clients);
+  checkTcpSecured(result.listen, result.tls, result.tokens, result.clients);
   return result;
 }
 

@@ -20,19 +20,32 @@ export interface DataplaneSettings {
 export interface ApiSettings {
   /** Unix socket path. */
   socket: string;
-  /** Optional "host:port" for plaintext TCP; '' = off. */
+  /** Optional "host:port" for TCP (TLS only); '' = off. */
   listen: string;
   /** Group (name or gid) given the unix socket (mode 0660); absent = the daemon's own group. */
   socketGroup?: string;
   /** Required with listen: the TCP listener speaks TLS only. */
   tls?: ApiTls;
-  /** Required with listen: bearer tokens accepted on TCP (see src/config/api-security.ts). */
+  /** Bearer tokens accepted on TCP (see src/config/api-security.ts); listen needs tokens or clients. */
   tokens?: ApiToken[];
+  /** Client-certificate identities (mTLS, needs tls.client_ca): a verified certificate whose subject CN
+   *  or a subjectAltName equals `name` gets `role`. */
+  clients?: ApiClient[];
 }
 
 export type ApiRole = 'read-only' | 'operator';
-/** Paths of the PEM certificate chain and private key. */
-export interface ApiTls { cert: string; key: string }
+/** Paths of the PEM certificate chain and private key; clientCa turns on client certificates (mTLS). */
+export interface ApiTls {
+  cert: string;
+  key: string;
+  /** PEM CA bundle that signs client certificates; absent = no client certificates asked for. */
+  clientCa?: string;
+  /** optional: a client may present a certificate (tokens still work without one); required: the TLS
+   *  handshake fails without a certificate signed by clientCa. Default optional. */
+  clientCerts?: 'optional' | 'required';
+}
+/** A client-certificate identity: `name` is matched against the certificate's CN and SANs. */
+export interface ApiClient { name: string; role: ApiRole }
 /** A bearer token read from `file` (whitespace trimmed); `name` is the actor it authenticates. */
 export interface ApiToken { name: string; role: ApiRole; file: string }
 

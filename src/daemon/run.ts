@@ -18,6 +18,7 @@ import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
 import { startHealthChecks } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
+import { LinkMonitor } from './link-monitor.js';
 
 export interface RunOptions {
   configPath: string;
@@ -124,6 +125,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   let api: ApiServer | undefined;
   let metrics: MetricsServer | undefined;
   const hub = new StatsHub(dataplane);
+  const links = new LinkMonitor(config.ports, () => dataplane.stats().ports);
+  hub.links = links;
   let expiry: { stop(): void } | undefined;
   let health: { stop(): void } | undefined;
   try {
@@ -134,6 +137,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     expiry = startExpiryTimer(mitigations);
     health = startHealthChecks(controller);
     hub.start();
+    links.start();
     if (config.metrics.listen) {
       // Metrics are an aid, not a reason to refuse service: a busy port is a warning.
       metrics = await startMetricsServer(config.metrics.listen, {
@@ -150,7 +154,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       socket: config.api.socket,
       listen: config.api.listen || undefined,
       socketGroup: config.api.socketGroup,
-      tcpSecurity: config.api.tls && config.api.tokens ? { tls: config.api.tls, tokens: config.api.tokens } : undefined,
+      tcpSecurity: config.api.tls && (config.api.tokens || config.api.clients)
+        ? { tls: config.api.tls, tokens: config.api.tokens ?? [], clients: config.api.clients ?? [] } : undefined,
       controller,
       stats: hub,
       mitigations,
@@ -167,6 +172,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
         expiryTimer.stop();
         health?.stop();
         hub.stop();
+        links.stop();
         await metricsServer?.close();
         await server.close();
         dataplane.stop();
@@ -176,6 +182,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     expiry?.stop();
     health?.stop();
     hub.stop();
+    links.stop();
     await metrics?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     dataplane.stop();

@@ -31,7 +31,9 @@ export type DataplaneEvent =
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
   | 'exception_punted'
   | 'frag_reassembled' | 'frag_refragmented'
-  | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged';
+  | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged'
+
+  | 'tcp_resets_from_server' | 'tcp_resets_from_client';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -227,6 +229,10 @@ export interface PortStats {
   name: string;
   rxPackets: number; txPackets: number; rxBytes: number; txBytes: number;
   rxMissed: number; rxErrors: number; txErrors: number;
+  /** The ethdev's link status (rte_eth_link_get_nowait); af_packet reports up while started. */
+  linkUp?: boolean;
+  /** Link changes the daemon's poll saw since start (src/daemon/link-monitor.ts; absent in the raw addon stats). */
+  linkChanges?: number;
 }
 
 export interface DataplaneStats {

@@ -54,6 +54,8 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const services = gauge('services', 'Virtual services configured');
   const servers = gauge('real_servers', 'Real servers configured');
   const portCounters = PORT_COUNTERS.map(([name, key]) => [counter(`port_${name}`, `Port ${name.replace(/_total$/, '').replace(/_/g, ' ')} (ethdev counter)`, ['port']), key] as const);
+  const portLinkUp = gauge('port_link_up', 'Port link state as the daemon polls it: 1 up, 0 down', ['port']);
+  const portLinkChanges = counter('port_link_changes_total', 'Port link state changes (up<->down) since start', ['port']);
   const serviceTraffic = TRAFFIC.map(([name, help, key]) => [counter(`service_${name}`, `${help}, per virtual service`, SERVICE_LABELS), key] as const);
   const serverTraffic = TRAFFIC.map(([name, help, key]) => [counter(`real_server_${name}`, `${help}, per real server`, SERVER_LABELS), key] as const);
   const serviceActive = gauge('service_active_connections', 'Connections in ESTABLISHED, per virtual service', SERVICE_LABELS);
@@ -80,6 +82,10 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
     for (const [reason, value] of Object.entries(stats.drops)) setCounter(drops, { reason }, value);
     for (const [event, value] of Object.entries(stats.events)) setCounter(events, { event }, value);
     for (const port of stats.ports) for (const [metric, key] of portCounters) setCounter(metric, { port: port.name }, port[key]);
+    for (const port of stats.ports) {
+      if (port.linkUp !== undefined) portLinkUp.set({ port: port.name }, port.linkUp ? 1 : 0);
+      if (port.linkChanges !== undefined) setCounter(portLinkChanges, { port: port.name }, port.linkChanges);
+    }
     services.set(state.services.length);
     servers.set(state.services.reduce((n, s) => n + s.servers.length, 0));
     const serviceById = new Map(stats.services.map((t) => [t.id, t]));

@@ -7,6 +7,9 @@ import { ESTIMATOR_INTERVAL_MS, EstimatorSet, type Rates } from './estimator.js'
 
 export type StatsSource = Pick<DataplaneAddon, 'stats' | 'ports' | 'connections'>;
 
+/** The daemon's link poll (src/daemon/link-monitor.ts): link state as the control plane sees it. */
+export interface LinkStates { state(port: string): { up: boolean; changes: number } | undefined }
+
 type Baseline = Pick<TrafficStats, 'conns' | 'inPackets' | 'outPackets' | 'inBytes' | 'outBytes'>;
 
 function minus(traffic: TrafficStats, base: Baseline | undefined): TrafficStats {
@@ -36,6 +39,8 @@ export class StatsHub {
   private lastWorkers: { busy: number; idle: number }[] = [];
   private ratios: number[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When set, ports carry the polled link state (linkUp) and its change count (linkChanges). */
+  links: LinkStates | undefined;
 
   constructor(readonly source: StatsSource, private readonly intervalMs = ESTIMATOR_INTERVAL_MS) {}
 
@@ -78,6 +83,10 @@ export class StatsHub {
     const raw = this.source.stats();
     return {
       ...raw,
+      ports: raw.ports.map((p) => {
+        const link = this.links?.state(p.name);
+        return link ? { ...p, linkUp: link.up, linkChanges: link.changes } : p;
+      }),
       services: raw.services.map((s) => minus(s, this.serviceBase.get(s.id))),
       servers: raw.servers.map((s) => minus(s, this.serverBase.get(s.id))),
     };

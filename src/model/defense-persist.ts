@@ -38,7 +38,7 @@ export function readMitigations(value: unknown, path: string): Mitigation[] {
     const raw = readObject(item, itemPath);
     const m: Mitigation = {
       kind: readChoice(raw.kind, joinPath(itemPath, 'kind'), KINDS),
-      actor: readString(raw.actor, joinPath(itemPath, 'actor'), { nonEmpty: true, maxLength: DEFENSE_LIMITS.maxActor }),
+      actor: readString(raw.actor, joinPath(itemPath, 'actor'), { nonEmpty: true, maxLength: DEFENSE_LIMITS.maxRecordedActor }),
       reason: readString(raw.reason, joinPath(itemPath, 'reason'), { nonEmpty: true, maxLength: DEFENSE_LIMITS.maxReason }),
       createdAt: readTime(raw.created_at, joinPath(itemPath, 'created_at')),
     };

@@ -29,6 +29,8 @@ export const DEFENSE_LIMITS = {
   /** The data plane accepts ttlMs up to 366 days. */
   maxDurationMs: 366 * 86400 * 1000,
   maxActor: 64,
+  /** What the daemon records: "unix:<actor>" or "<identity> (as <actor>)" (src/api/actor.ts). */
+  maxRecordedActor: 2 * 64 + 16,
   maxReason: 512,
   maxRate: 0xffffffff,
 } as const;

@@ -1,13 +1,16 @@
 // Faults (issue 8): `kill -9` of the REAL daemon in the middle of a stream of gRPC applies. On
 // restart the state is the old or the new one for every change — never a mix, never a corrupt
 // file — and the restart needs no manual clean-up (stale socket, EAL files).
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, type PortcullisApi } from '../../src/cli/client.js';
-import { WEB_SEED, startDaemon, writeConfig, type Daemon } from './daemon.js';
+import * as grpc from '@grpc/grpc-js';
+import type { MitigationsResponse__Output } from '../../src/api/generated/portcullis/v1/MitigationsResponse.js';
+import { loadPortcullisProto } from '../../src/api/proto.js';
+import { connect, rpc, type PortcullisApi } from '../../src/cli/client.js';
+import { WEB_SEED, startDaemon, writeConfig, withDaemonOutput, type Daemon } from './daemon.js';
 
 const web = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
 
@@ -132,6 +135,53 @@ test('kill -9 during a stream of applies: restart shows the old or the new state
     assert.ok(left.length <= 1, `temporary state files pile up: ${left.join(', ')}`);
   } finally {
     await daemon?.stop();
+  }
+});
+
+/** A Defense client on the test's socket: call(method, request) → response. */
+function defense(socket: string) {
+  const { grpcObject } = loadPortcullisProto();
+  const client = new grpcObject.portcullis.v1.Defense(`unix:${socket}`, grpc.credentials.createInsecure());
+  return { call: <Res>(method: string, request: object) => rpc<object, Res>(client, method)(request), close: () => client.close() };
+}
+
+test('kill -9 right after mitigations were confirmed: every one is back after the restart, with its actor, reason and end time', async () => {
+  const config = await writeConfig(dir, WEB_SEED);
+  const socket = join(dir, 'api.sock');
+  const web80 = { protocol: 'TCP', vip: '198.18.0.10', port: 80 };
+  let daemon: Daemon | undefined = await startDaemon(['--config', config]);
+  const first = daemon;
+  try {
+    const api = defense(socket);
+    let confirmed: MitigationsResponse__Output;
+    try {
+      await api.call('block', { prefix: '203.0.113.0/24', origin: { actor: 'alice', reason: 'INC-1 flood', duration: '1h' } });
+      await api.call('setServiceDefense', { service: web80, newConnRate: { pps: 500, burst: 1000 }, maxConns: 20000, origin: { actor: 'bob', reason: 'INC-1 conns' } });
+      await api.call('block', { prefix: '198.51.100.7', action: 'allow', origin: { actor: 'alice', reason: 'partner' } });
+      confirmed = await api.call<MitigationsResponse__Output>('listMitigations', {});
+    } finally {
+      api.close();
+    }
+    first.child.kill('SIGKILL');  // no clean shutdown: whatever was confirmed must already be on disk
+    assert.is(await first.exited, 'SIGKILL');
+
+    daemon = await startDaemon(['--config', config]);  // no clean-up: stale socket, EAL leftovers
+    const again = defense(socket);
+    try {
+      const back = await again.call<MitigationsResponse__Output>('listMitigations', {});
+      const shape = (r: MitigationsResponse__Output) => r.mitigations.map((m) => [m.kind, m.prefix, m.service?.port ?? 0, m.rate?.pps ?? 0, m.maxConns, m.actor, m.reason, m.expiresAt]).sort();
+      assert.is(confirmed.mitigations.length, 4, 'deny + allow + conn_rate + conn_max');
+      assert.equal(shape(back), shape(confirmed));
+      const entries = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n');
+      assert.is(entries.length, 4, 'one audit line per mitigation, none lost to the kill');
+    } finally {
+      again.close();
+    }
+  } catch (error) {
+    throw withDaemonOutput(error, daemon);
+  } finally {
+    await first.stop();
+    await daemon.stop();
   }
 });
 

@@ -52,10 +52,10 @@ function nodeArgs(args: string[]): string[] {
   return ['--import', 'tsx', CLI, ...args];
 }
 
-/** Runs the CLI to completion (bounded), e.g. `run --check` or `stats`. */
-export function runCli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
+/** Runs the CLI to completion (bounded), e.g. `run --check` or `stats`; `env` is added to ours. */
+export function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, nodeArgs(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, nodeArgs(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -84,7 +84,7 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
     const active = await list(s);
     assert.is(active.length, 2);
     const global = active.find((m) => !m.service)!;
-    assert.equal([global.kind, global.prefix, global.actor, global.reason], ['deny', '203.0.113.0/24', 'alice', 'flood from test net']);
+    assert.equal([global.kind, global.prefix, global.actor, global.reason], ['deny', '203.0.113.0/24', 'unix:alice', 'flood from test net']);
     assert.ok(Number(global.expiresInMs) > 0 && Number(global.expiresInMs) <= 3000, global.expiresInMs);
     const own = active.find((m) => m.service)!;
     assert.equal([own.service?.port, own.prefix, own.expiresAt], [7, '198.51.100.7/32', '']);
@@ -92,7 +92,7 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
     const lines = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.is(lines.length, 2);
     assert.equal(Object.keys(lines[0]!).sort(), ['action', 'actor', 'expiry', 'reason', 'result', 'target', 'time']);
-    assert.equal([lines[1]!.actor, lines[1]!.action, lines[1]!.target, lines[1]!.result], ['alice', 'block', 'global deny 203.0.113.0/24', 'ok']);
+    assert.equal([lines[1]!.actor, lines[1]!.action, lines[1]!.target, lines[1]!.result], ['unix:alice', 'block', 'global deny 203.0.113.0/24', 'ok']);
     assert.ok(typeof lines[1]!.expiry === 'string');
     assert.is(lines[0]!.expiry, null);
     assert.is(lines[0]!.target, 'udp/198.18.0.10:7 deny 198.51.100.7/32');

@@ -5,7 +5,7 @@ import {
   CLIENT, LIPS, PORT_MAC, SERVERS, TCP_SERVER_IDS, TCP_SERVICE_ID, VIP, clientSegment, clientTcp, only,
   openTcp, serverSegment, serverTcp, show, withLab, type Flow,
 } from '../support/golden.js';
-import { hostMac, type DecodedFrame, type TcpOption } from '../support/packet.js';
+import { hostMac, tcpFlagsToString, type DecodedFrame, type TcpOption } from '../support/packet.js';
 
 const SYN_OPTIONS: TcpOption[] = [
   { kind: 'mss', value: 1460 }, { kind: 'sackPermitted' }, { kind: 'timestamp', value: 123456, echo: 0 },
@@ -195,6 +195,23 @@ test('established flow keeps its LIP:lport and server for every packet', async (
       const back = only(lab.forward('inside', serverSegment(flow, { ack: 1002 + i })).outside, `ack ${i}`);
       checkOutbound(back, flow, 64);
     }
+  });
+});
+
+test('a RST from the server is relayed to the client, closes the connection and counts tcp_resets_from_server', async () => {
+  await withLab((lab) => {
+    const flow = openTcp(lab, 40005);
+    let rst: DecodedFrame | undefined;
+    const d = lab.counterDelta(() => {
+      rst = only(lab.forward('inside', serverSegment(flow, { flags: 'R' })).outside, 'server RST');
+    });
+    checkOutbound(rst!, flow, 64);
+    assert.ok(tcpFlagsToString(rst!.tcp!.flags).includes('R'), show([rst!]));
+    assert.is(d.events.tcp_resets_from_server, 1);
+    assert.is(d.events.tcp_resets_from_client ?? 0, 0);
+    const client = openTcp(lab, 40006);
+    const d2 = lab.counterDelta(() => { only(lab.forward('outside', clientSegment(client, { flags: 'R' })).inside, 'client RST'); });
+    assert.is(d2.events.tcp_resets_from_client, 1);
   });
 });
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as grpc from '@grpc/grpc-js';
-import { authorize } from '../../src/api/auth.js';
+import { authorize, certificateNames } from '../../src/api/auth.js';
 import { resolveGroupId } from '../../src/api/socket-group.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 
@@ -59,7 +59,7 @@ test('api.listen needs api.tls and api.tokens; tokens need a known role and uniq
   assert.equal(problems(`api: { listen: "127.0.0.1:50051" }\n${PORTS}`),
     ['api.tls: required when api.listen is set (TCP is never plaintext): { cert, key }']);
   assert.equal(problems(`api: { listen: "127.0.0.1:50051", tls: { cert: /c, key: /k } }\n${PORTS}`),
-    ['api.tokens: required when api.listen is set: at least one { name, role, file }']);
+    ['api.tokens: required when api.listen is set: at least one { name, role, file } (or api.clients with api.tls.client_ca)']);
   assert.equal(problems(`api: { tokens: [{ name: a, role: admin, file: /t }] }\n${PORTS}`),
     ['api.tokens[0].role: expected one of read-only, operator, got "admin"']);
   assert.match(problems(`api: { tokens: [{ name: a, role: operator, file: /t }, { name: a, role: read-only, file: /u }] }\n${PORTS}`)[0]!,
@@ -68,17 +68,58 @@ test('api.listen needs api.tls and api.tokens; tokens need a known role and uniq
   assert.equal(ok.api.tokens, [{ name: 'grafana', role: 'read-only', file: '/t' }]);
 });
 
+const CREATE = '/portcullis.v1.VirtualServices/CreateVirtualService';
+const LIST = '/portcullis.v1.VirtualServices/ListVirtualServices';
+const credentials = {
+  tokens: new Map([['r'.repeat(16), { name: 'grafana', role: 'read-only' as const }], ['o'.repeat(16), { name: 'ops', role: 'operator' as const }]]),
+  clients: [{ name: 'alice-laptop', role: 'operator' as const }, { name: 'dash.example', role: 'read-only' as const }],
+};
+const refusal = (d: ReturnType<typeof authorize>) => (d.allowed ? 'allowed' : d.code);
+const who = (d: ReturnType<typeof authorize>) => (d.allowed ? d.identity.name : `refused ${d.code}`);
+
 test('authorize: no or unknown token -> UNAUTHENTICATED; read-only may read, not change', () => {
-  const tokens = new Map([['r'.repeat(16), { name: 'grafana', role: 'read-only' as const }], ['o'.repeat(16), { name: 'ops', role: 'operator' as const }]]);
-  const create = '/portcullis.v1.VirtualServices/CreateVirtualService';
-  const list = '/portcullis.v1.VirtualServices/ListVirtualServices';
-  assert.is(authorize(tokens, list, undefined)?.code, grpc.status.UNAUTHENTICATED);
-  assert.is(authorize(tokens, list, 'Bearer nope')?.code, grpc.status.UNAUTHENTICATED);
-  assert.is(authorize(tokens, list, `Bearer ${'r'.repeat(16)}`), undefined);
-  assert.is(authorize(tokens, '/grpc.health.v1.Health/Check', `Bearer ${'r'.repeat(16)}`), undefined);
-  assert.is(authorize(tokens, create, `Bearer ${'r'.repeat(16)}`)?.code, grpc.status.PERMISSION_DENIED);
-  assert.is(authorize(tokens, '/portcullis.v1.Stats/ZeroStats', `Bearer ${'r'.repeat(16)}`)?.code, grpc.status.PERMISSION_DENIED);
-  assert.is(authorize(tokens, create, `Bearer ${'o'.repeat(16)}`), undefined);
+  assert.is(refusal(authorize(credentials, LIST, undefined)), grpc.status.UNAUTHENTICATED);
+  assert.is(refusal(authorize(credentials, LIST, 'Bearer nope')), grpc.status.UNAUTHENTICATED);
+  assert.is(refusal(authorize(credentials, LIST, 'Basic abc')), grpc.status.UNAUTHENTICATED);
+  assert.is(who(authorize(credentials, LIST, `Bearer ${'r'.repeat(16)}`)), 'grafana');
+  assert.is(refusal(authorize(credentials, '/grpc.health.v1.Health/Check', `Bearer ${'r'.repeat(16)}`)), 'allowed');
+  assert.is(refusal(authorize(credentials, CREATE, `Bearer ${'r'.repeat(16)}`)), grpc.status.PERMISSION_DENIED);
+  assert.is(refusal(authorize(credentials, '/portcullis.v1.Stats/ZeroStats', `Bearer ${'r'.repeat(16)}`)), grpc.status.PERMISSION_DENIED);
+  assert.is(who(authorize(credentials, CREATE, `Bearer ${'o'.repeat(16)}`)), 'ops');
+});
+
+test('authorize: a certificate name listed in api.clients is the identity; a token, when sent, takes precedence', () => {
+  assert.is(who(authorize(credentials, CREATE, undefined, ['alice-laptop'])), 'alice-laptop');
+  assert.is(who(authorize(credentials, LIST, undefined, ['somebody', 'dash.example'])), 'dash.example', 'a SAN matches too');
+  assert.is(refusal(authorize(credentials, CREATE, undefined, ['dash.example'])), grpc.status.PERMISSION_DENIED);
+  const unknown = authorize(credentials, LIST, undefined, ['mallory']);
+  assert.is(refusal(unknown), grpc.status.UNAUTHENTICATED);
+  assert.match(unknown.allowed ? '' : unknown.details, /client certificate \(mallory\) matches no api\.clients entry/);
+  // The token decides: a read-only token on an operator's certificate may not change, a bad token is refused.
+  assert.is(refusal(authorize(credentials, CREATE, `Bearer ${'r'.repeat(16)}`, ['alice-laptop'])), grpc.status.PERMISSION_DENIED);
+  assert.is(refusal(authorize(credentials, LIST, 'Bearer nope', ['alice-laptop'])), grpc.status.UNAUTHENTICATED);
+});
+
+test('certificateNames: subject CN and every subjectAltName value', () => {
+  assert.equal(certificateNames(undefined), []);
+  assert.equal(certificateNames({ subject: { CN: 'alice' } as never, subjectaltname: 'DNS:a.example, URI:spiffe://pc/ops, IP Address:10.0.0.1' }),
+    ['alice', 'a.example', 'spiffe://pc/ops', '10.0.0.1']);
+});
+
+test('api.tls.client_ca / client_certs / api.clients: mTLS needs the CA; listen accepts clients instead of tokens', () => {
+  const ok = parseConfig(`api: { listen: "0.0.0.0:50051", tls: { cert: /c, key: /k, client_ca: /ca }, clients: [{ name: alice, role: operator }] }\n${PORTS}`, 't.yaml');
+  assert.equal(ok.api.tls, { cert: '/c', key: '/k', clientCa: '/ca', clientCerts: 'optional' });
+  assert.equal(ok.api.clients, [{ name: 'alice', role: 'operator' }]);
+  assert.equal(problems(`api: { tls: { cert: /c, key: /k, client_certs: required } }\n${PORTS}`),
+    ['api.tls.client_certs: needs api.tls.client_ca (the CA that signs client certificates)']);
+  assert.equal(problems(`api: { tls: { cert: /c, key: /k, client_ca: /ca, client_certs: always } }\n${PORTS}`),
+    ['api.tls.client_certs: expected one of optional, required, got "always"']);
+  assert.equal(problems(`api: { tls: { cert: /c, key: /k }, clients: [{ name: alice, role: operator }] }\n${PORTS}`),
+    ['api.clients: needs api.tls.client_ca: client identities come from certificates that CA signed']);
+  assert.match(problems(`api: { tls: { cert: /c, key: /k, client_ca: /ca }, clients: [{ name: a, role: operator }, { name: a, role: operator }] }\n${PORTS}`)[0]!,
+    /^api\.clients\[1\]\.name: duplicate client name "a"/);
+  assert.match(problems(`api: { tls: { cert: /c, key: /k, client_ca: /ca }, clients: [{ name: a, role: root }] }\n${PORTS}`)[0]!,
+    /^api\.clients\[0\]\.role: expected one of read-only, operator/);
 });
 
 test.run();

@@ -19,6 +19,8 @@ const GRPC_NOT_FOUND = 5;
 const GRPC_ALREADY_EXISTS = 6;
 const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_UNAVAILABLE = 14;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAUTHENTICATED = 16;
 const LIST_PAGE = 4096;
 const DEFAULT_SCHEDULER = 'wlc';
 
@@ -42,7 +44,12 @@ export function daemonFailure(error: unknown, command: Parsed['command'], target
   const serverCommand = command === 'add-server' || command === 'edit-server' || command === 'delete-server';
   switch (e.code) {
     case GRPC_UNAVAILABLE:
-      return fail(`Can't initialize ipvs: cannot reach the Portcullis daemon at ${target} (is it running? set PCADM_SOCKET or --socket)`);
+      return fail(`Can't initialize ipvs: cannot reach the Portcullis daemon at ${target} (is it running? set PCADM_SOCKET, --socket or --server)`);
+    case GRPC_UNAUTHENTICATED:
+      return fail(`Can't initialize ipvs: not authenticated by ${target}: ${details} (use --token-file, PORTCULLIS_TOKEN or --tls-cert/--tls-key)`);
+    case GRPC_PERMISSION_DENIED:
+      // ipvsadm's EPERM text, then who was refused what.
+      return fail(`Permission denied (you must be an operator): ${details}`);
     case GRPC_ALREADY_EXISTS:
       return fail(serverCommand ? 'Destination already exists' : 'Service already exists');
     case GRPC_NOT_FOUND:

@@ -1,23 +1,32 @@
 // One pcadm invocation: argv → parse → gRPC → output, with the process's stdio or
 // the caller's (tests run it in process against a real daemon).
-import { connect, DEFAULT_SOCKET } from '../client.js';
+import { ModelError } from '../../model/index.js';
+import { connect } from '../client.js';
+import { ENDPOINT_OPTIONS, resolveEndpoint, type EndpointFlags } from '../endpoint.js';
 import { parseCommandLine } from './args.js';
 import { runCommand, type CommandContext } from './commands.js';
-import { EXIT_FAILED, PcadmError } from './errors.js';
+import { EXIT_BAD_ARGUMENT, EXIT_FAILED, PcadmError } from './errors.js';
 import { systemNameTables } from './names.js';
 import { USAGE } from './usage.js';
 
-/** Takes pcadm's own --socket out of argv (ipvsadm has no such option). */
-function extractSocket(argv: string[]): { socket: string; rest: string[] } {
-  let socket = process.env['PCADM_SOCKET'] ?? process.env['PORTCULLIS_SOCKET'] ?? DEFAULT_SOCKET;
+const CONNECTION_FLAGS = Object.keys(ENDPOINT_OPTIONS) as (keyof EndpointFlags)[];
+
+/** Takes pcadm's own connection flags (--socket, --server, --tls-*, --token-file; ipvsadm has none) out of argv. */
+export function extractConnection(argv: string[], env: NodeJS.ProcessEnv = process.env): { flags: EndpointFlags; rest: string[] } {
+  const flags: EndpointFlags = {};
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--socket' && i + 1 < argv.length) socket = argv[++i]!;
-    else if (arg.startsWith('--socket=')) socket = arg.slice('--socket='.length);
-    else rest.push(arg);
+    const flag = CONNECTION_FLAGS.find((name) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+    if (!flag) { rest.push(arg); continue; }
+    if (arg.includes('=')) flags[flag] = arg.slice(arg.indexOf('=') + 1);
+    else if (i + 1 < argv.length) flags[flag] = argv[++i]!;
+    else throw new PcadmError(EXIT_BAD_ARGUMENT, `--${flag}: missing argument`);
   }
-  return { socket, rest };
+  // The environment's socket only when no TCP server was asked for on the command line.
+  const envSocket = env['PCADM_SOCKET'] ?? env['PORTCULLIS_SOCKET'];
+  if (flags.socket === undefined && flags.server === undefined && envSocket) flags.socket = envSocket;
+  return { flags, rest };
 }
 
 /**
@@ -67,16 +76,23 @@ export const PROCESS_IO: PcadmIo = {
 
 /** Runs one pcadm invocation; returns ipvsadm's exit status. */
 export async function runPcadm(argv: readonly string[], io: PcadmIo = PROCESS_IO): Promise<number> {
-  const { socket, rest } = extractSocket([...argv]);
   const names = systemNameTables();
   let client: ReturnType<typeof connect> | undefined;
   try {
+    const { flags, rest } = extractConnection([...argv]);
     const parsed = parseCommandLine(rest, names);
     if (parsed.command === 'help') {
       io.stdout(USAGE);
       return 0;
     }
-    client = connect(socket);
+    let endpoint;
+    try {
+      endpoint = resolveEndpoint(flags);
+    } catch (error) {
+      if (error instanceof ModelError) throw new PcadmError(EXIT_BAD_ARGUMENT, `pcadm: ${error.message}`);
+      throw error;
+    }
+    client = connect(endpoint);
     const context: CommandContext = { api: client.api, target: client.target, names, write: io.stdout };
     if (parsed.command === 'restore') return await restore(await io.stdin(), context, io.stderr);
     await runCommand(parsed, context);

@@ -56,7 +56,12 @@ Options:
   --nosort                            disable sorting output of service/server entries
   --sort                              does nothing, for backwards compatibility
   --numeric      -n                   numeric output of addresses and ports
-  --socket PATH|HOST:PORT             the daemon's gRPC address (or PCADM_SOCKET)
+  --socket PATH                       the daemon's unix socket (or PCADM_SOCKET)
+  --server HOST:PORT                  the daemon's TCP listener (TLS), with:
+  --token-file FILE                   bearer token (or PORTCULLIS_TOKEN) and/or
+  --tls-cert FILE --tls-key FILE      a client certificate (mTLS)
+  --tls-ca FILE                       CA that signed the daemon's certificate (default: system CAs)
+  --tls-server-name NAME              name to check in the daemon's certificate (default: HOST)
 
 Refused with a message: -f (no fwmark services), -g, -i, -m (FullNAT only), --set (timeouts
 are set in the daemon's config). Names come from /etc/hosts and /etc/services only (never DNS).
