@@ -37,7 +37,8 @@
   X(BAD_COOKIE, "bad_cookie")               /* SYNPROXY: ACK whose cookie is forged or older than 2 minutes */ \
   X(SYNPROXY_HOLD_FULL, "synproxy_hold_full") /* SYNPROXY: client segment beyond the bounded hold queue (or no hold slot) */ \
   X(SYNPROXY_HANDSHAKE_PENDING, "synproxy_handshake_pending") /* SYNPROXY: non-ACK client or stray server segment before the server answered */ \
-  X(SYNPROXY_SERVER_FAILED, "synproxy_server_failed") /* SYNPROXY: held client segment discarded, server refused or never answered */
+  X(SYNPROXY_SERVER_FAILED, "synproxy_server_failed") /* SYNPROXY: held client segment discarded, server refused or never answered */ \
+  X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + 20-byte IPIP header over the egress MTU (DF set: ICMP frag-needed sent) */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
 #define PC_EVENTS(X)                                                        \
@@ -67,7 +68,8 @@
   X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
   X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \
   X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
-  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */
+  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */ \
+  X(ICMP_FRAG_NEEDED_SENT, "icmp_frag_needed_sent")   /* TUN: ICMP fragmentation-needed sent to a client (pipeline/forward_modes.h) */
 
 namespace pc {
 

@@ -113,6 +113,8 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       server.last_weight = rc.weight;
       server.upper_threshold = rc.upper_threshold;
       server.lower_threshold = rc.lower_threshold;
+      server.forward = rc.forward;
+      if (rc.forward == ForwardMethod::NAT) s->has_nat_servers = true;
       server.generation = s->version;
       auto old = old_servers.find(rc.id);
       if (old != old_servers.end() && old->second.first == c.id && old->second.second->addr == server.addr &&

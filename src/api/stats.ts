@@ -25,6 +25,7 @@ const DROP_REASONS: Record<DropReason, true> = {
   no_route: true, neigh_unresolved: true, neigh_queue_full: true, tx_full: true,
   mbuf_alloc_failed: true, redirect_ring_full: true,
   bad_cookie: true, synproxy_hold_full: true, synproxy_handshake_pending: true, synproxy_server_failed: true,
+  tunnel_frag_needed: true,
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };
 const EVENTS: Record<DataplaneEvent, true> = {
@@ -36,6 +37,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   synproxy_syn_answered: true, synproxy_cookies_accepted: true, synproxy_server_syns: true, synproxy_server_handshakes: true, synproxy_client_resets: true,
   persist_templates_created: true, persist_template_hits: true, persist_table_full: true,
   exception_punted: true,
+  icmp_frag_needed_sent: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

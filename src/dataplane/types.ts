@@ -12,7 +12,8 @@ export type DropReason =
   | 'no_route' | 'neigh_unresolved' | 'neigh_queue_full' | 'tx_full'
   | 'mbuf_alloc_failed' | 'redirect_ring_full'
   | DefenseDropReason
-  | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed';
+  | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed'
+  | 'tunnel_frag_needed';
 
 /** Drop reasons the flood defences give (dataplane/core/defense_counters.h, same order). */
 export type DefenseDropReason =
@@ -27,7 +28,8 @@ export type DataplaneEvent =
   | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered'
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
-  | 'exception_punted';
+  | 'exception_punted'
+  | 'icmp_frag_needed_sent';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -99,6 +101,8 @@ export interface DataplaneRealServer {
   upperThreshold?: number;
   /** ipvsadm -y: new connections resume below this; absent/0 = below 3/4 of upperThreshold. */
   lowerThreshold?: number;
+  /** ipvsadm -m / -g / -i; absent = 'fullnat' (dataplane/pipeline/forward_modes.h). */
+  forward?: 'nat' | 'dr' | 'tun';
 }
 
 /** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
