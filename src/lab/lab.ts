@@ -309,6 +309,8 @@ export async function labStatus(): Promise<string> {
     }
     lines.push(`  ${host.namespace}: ${host.addresses.length > 1 ? `${host.addresses[0]} (+${host.addresses.length - 1} more)` : host.addresses[0]}`);
   }
+  lines.push(`  ${RETURN_ROUTER.namespace}: ${existing.has(RETURN_ROUTER.namespace)
+    ? `${RETURN_ROUTER.outsideAddress} / ${RETURN_ROUTER.insideAddress} (DR/TUN return path)` : 'absent'}`);
   const livePids = new Set(await recordedServerPids());
   for (const server of REAL_SERVERS) {
     const pidText = await readFile(join(LAB_STATE_DIR, `${server.namespace}${SERVER_PID_SUFFIX}`), 'utf8').catch(() => '');
