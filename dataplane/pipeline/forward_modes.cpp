@@ -111,4 +111,14 @@ void forward_one_way(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p,
   neigh_output(&w->neigh, s, m, hop.port_index, c.server_addr, now_us, tx);
 }
 
+void forward_icmp_one_way(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const Conn& c,
+                          uint64_t now_us, TxQueues& tx) {
+  NextHop hop;
+  if (!route_to_server(s, c.server_addr, (c.flags & kConnDr) != 0, &hop)) return drop(w, m, DropReason::NO_ROUTE);
+  if ((c.flags & kConnTun) && !tunnel_fits(w, s, m, p, hop, now_us, tx)) return;
+  w->counters->event(Event::ICMP_ERRORS_TO_SERVER);
+  if (c.flags & kConnTun) return tunnel_output(w, s, m, p, c.server_addr, hop, now_us, tx);
+  neigh_output(&w->neigh, s, m, hop.port_index, c.server_addr, now_us, tx);
+}
+
 }  // namespace pc

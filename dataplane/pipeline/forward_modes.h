@@ -44,6 +44,12 @@ uint32_t forward_new_connection(Worker* w, const Snapshot& s, const ServiceEntry
 void forward_one_way(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, Conn& c, const NextHop* known_hop,
                      uint64_t now_us, TxQueues& tx);
 
+// An ICMP error about a DR/TUN connection (p quotes the server's direct reply to the client):
+// the server must hear it (PMTU of its reply path), so it goes to the server as the client's
+// packets do, unchanged (DR) or wrapped (TUN), as IPVS does. Event ICMP_ERRORS_TO_SERVER.
+void forward_icmp_one_way(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const Conn& c,
+                          uint64_t now_us, TxQueues& tx);
+
 // TUN: true when p plus the 20-byte outer header fits the MTU of hop's port. Otherwise
 // the packet is dropped (TUNNEL_FRAG_NEEDED), after an ICMP fragmentation-needed to the
 // client when its DF bit is set.

@@ -215,7 +215,11 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   }
   if (ipv4_is_fragment(p.ip)) return drop(w, m, DropReason::FRAG_DROPPED), false;
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
-  if (!owned && p.icmp) return drop(w, m, DropReason::NOT_FOR_US), false;
+  if (!owned && p.icmp) {
+    // An ICMP error from a NAT server to the client is relayed like a reply (icmp_relay.h).
+    if (!icmp_relay_error(w, s, m, p, now_us, tx)) drop(w, m, DropReason::NOT_FOR_US);
+    return false;
+  }
   if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted
   if (p.icmp) {
     if (!icmp_relay_error(w, s, m, p, now_us, tx)) icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);

@@ -8,7 +8,7 @@ import {
   CLIENT, INSIDE_ADDRESS, PORT_MAC, SERVERS, TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, clientTcp, clientUdp, frameFrom,
   labConfig, only, show, withLab,
 } from '../support/golden.js';
-import { buildFrame, hostMac, type TcpSpec } from '../support/packet.js';
+import { buildFrame, buildIpv4, buildTcp, buildUdp, hostMac, type TcpSpec } from '../support/packet.js';
 import { createService, DEFAULT_TIMEOUTS, readServiceSpec, type DesiredState } from '../../src/model/index.js';
 import { ModelError } from '../../src/model/index.js';
 
@@ -257,6 +257,98 @@ test('a mixed service: each connection keeps the method of its server (rr: NAT t
     assert.equal(dr!.raw, withMacs(frames[sent.indexOf(dr!)]!, hostMac(SERVERS[1]!), PORT_MAC.inside));
     assert.is(lab.dp.connections(0, 10).filter((c) => c.serviceId === TCP_SERVICE_ID).length, 2);
   }, config);
+});
+
+/** An ICMP frag-needed from a router on the client's side about the server's direct reply VIP:80 -> CIP:cport. */
+function fragNeededFromClientSide(cport: number): Buffer {
+  const reply = buildIpv4({ src: VIP, dst: CLIENT, protocol: 6, dontFragment: true },
+    buildTcp({ srcPort: 80, dstPort: cport, flags: 'A', seq: 7001, ack: 1001 }, VIP, CLIENT)).subarray(0, 28);
+  return frameFrom('outside', '198.18.0.99', VIP, { icmp: { type: 3, code: 4, rest: 1400, payload: reply } });
+}
+
+test('DR: an ICMP error about the server\'s direct reply goes to the server unchanged (PMTU of its path)', async () => {
+  await withLab((lab) => {
+    lab.forward('outside', syn(40020));
+    const icmp = fragNeededFromClientSide(40020);
+    let out = lab.forward('outside', icmp);
+    const d = lab.counterDelta(() => { out = lab.forward('outside', icmp); });
+    assert.equal(only(out.inside, 'ICMP inside').raw, withMacs(icmp, hostMac(RIP), PORT_MAC.inside));
+    assert.equal([d.drops, d.events.icmp_errors_to_server], [{}, 1]);
+  }, modeConfig('dr'));
+});
+
+test('TUN: the same ICMP error reaches the server inside the tunnel', async () => {
+  await withLab((lab) => {
+    lab.forward('outside', syn(40021));
+    const icmp = fragNeededFromClientSide(40021);
+    const out = lab.forward('outside', icmp);
+    assert.equal(only(out.inside, 'ICMP inside').raw, buildFrame({
+      eth: { dst: hostMac(RIP), src: PORT_MAC.inside },
+      ipv4: { src: INSIDE_ADDRESS, dst: RIP, protocol: 4, ttl: 64 },
+      payload: icmp.subarray(14),
+    }));
+  }, modeConfig('tun'));
+});
+
+test('NAT: a server\'s ICMP port-unreachable to the client is relayed from the VIP, quote translated', async () => {
+  await withLab((lab) => {
+    const payload = Buffer.from('anyone?');
+    lab.forward('outside', clientUdp(5400, payload));
+    // What the server's kernel quotes: the datagram it received, CIP:5400 -> RIP:7.
+    const received = buildIpv4({ src: CLIENT, dst: RIP, protocol: 17, ttl: 63 }, buildUdp({ srcPort: 5400, dstPort: 7, payload }, CLIENT, RIP));
+    const unreachable = frameFrom('inside', RIP, CLIENT, { icmp: { type: 3, code: 3, payload: received } });
+    let out = lab.forward('inside', unreachable);
+    const relayed = only(out.outside, 'ICMP outside');
+    assert.equal([relayed.ipv4!.src, relayed.ipv4!.dst, relayed.icmp!.type, relayed.icmp!.code], [VIP, CLIENT, 3, 3]);
+    assert.equal([relayed.icmp!.inner!.ipv4.src, relayed.icmp!.inner!.srcPort, relayed.icmp!.inner!.ipv4.dst, relayed.icmp!.inner!.dstPort],
+      [CLIENT, 5400, VIP, 7]);
+    assert.ok(relayed.icmp!.checksumOk && relayed.icmp!.inner!.ipv4.checksumOk, 'ICMP and quoted IP checksums');
+    // An ICMP error to a foreign address about nothing we know is not ours.
+    const stranger = frameFrom('inside', RIP, '198.18.0.77', { icmp: { type: 8, id: 1, sequence: 1 } });
+    const d = lab.counterDelta(() => { out = lab.forward('inside', stranger); });
+    assert.equal([out.outside, d.drops], [[], { not_for_us: 1 }]);
+  }, modeConfig('nat'));
+});
+
+test('NAT with SYNPROXY: cookie SYN-ACK, then the backend SYN from the client\'s own address, replies translated', async () => {
+  const config = modeConfig('nat');
+  config.services[0]!.synproxy = true;
+  await withLab((lab) => {
+    let out = lab.forward('outside', syn(40030));
+    const cookie = only(out.outside, 'cookie SYN-ACK');
+    assert.equal(out.inside, []);
+    out = lab.forward('outside', clientTcp(40030, { flags: 'A', seq: 1001, ack: (cookie.tcp!.seq + 1) >>> 0 }));
+    const backendSyn = only(out.inside, 'backend SYN');
+    assert.equal([backendSyn.ipv4!.src, backendSyn.tcp!.srcPort, backendSyn.ipv4!.dst, backendSyn.tcp!.dstPort, backendSyn.tcp!.flagNames],
+      [CLIENT, 40030, RIP, 80, 'S']);
+    out = lab.forward('inside', frameFrom('inside', RIP, CLIENT, {
+      tcp: { srcPort: 80, dstPort: 40030, flags: 'SA', seq: 90000, ack: 1001, options: [{ kind: 'mss', value: 1460 }] },
+    }));
+    const ack = only(out.inside, 'ACK to the server');
+    assert.equal([ack.tcp!.flagNames, ack.tcp!.ack], ['A', 90001]);
+    out = lab.forward('inside', frameFrom('inside', RIP, CLIENT, {
+      tcp: { srcPort: 80, dstPort: 40030, flags: 'PA', seq: 90001, ack: 1001, payload: Buffer.from('hi') },
+    }));
+    const data = only(out.outside, 'data to the client');
+    assert.equal([data.ipv4!.src, data.tcp!.srcPort, data.tcp!.seq, data.tcp!.payload.toString()], [VIP, 80, (cookie.tcp!.seq + 1) >>> 0, 'hi']);
+    assert.ok(data.tcp!.checksumOk, 'TCP checksum after translation');
+  }, config);
+});
+
+test('the data plane itself refuses SYNPROXY for DR/TUN servers (the model is not the only guard)', async () => {
+  for (const method of ['dr', 'tun'] as const) {
+    const config = modeConfig(method);
+    config.services[0]!.synproxy = true;
+    await withLab((lab) => {
+      try {
+        lab.apply(config);
+        assert.unreachable('applied');
+      } catch (e) {
+        assert.is((e as { code?: unknown }).code, 'CONFIG_REJECTED');
+        assert.match(String((e as Error).message), /services\[0\]\.servers\[0\]\.forward: dr\/tun cannot be used with synproxy/);
+      }
+    }, null);
+  }
 });
 
 test.run();
