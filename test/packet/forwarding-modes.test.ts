@@ -335,6 +335,22 @@ test('NAT with SYNPROXY: cookie SYN-ACK, then the backend SYN from the client\'s
   }, config);
 });
 
+test('trace: NAT shows CIP -> RIP and VIP -> CIP; DR keeps CIP -> VIP (the header the server gets)', async () => {
+  await withLab((lab) => {
+    lab.dp.traceSet({ enabled: true, serviceId: TCP_SERVICE_ID });
+    lab.forward('outside', syn(40040));
+    lab.forward('inside', frameFrom('inside', RIP, CLIENT, { tcp: { srcPort: 80, dstPort: 40040, flags: 'SA', seq: 1, ack: 1001 } }));
+    const rows = lab.dp.traceRead().records.map((r) => [r.outSource, r.outSourcePort, r.outDestination, r.outDestinationPort, r.verdict]);
+    assert.equal(rows, [[CLIENT, 40040, RIP, 80, 'forwarded'], [VIP, 80, CLIENT, 40040, 'forwarded']]);
+  }, modeConfig('nat'));
+  await withLab((lab) => {
+    lab.dp.traceSet({ enabled: true, serviceId: TCP_SERVICE_ID });
+    lab.forward('outside', syn(40041));
+    const rows = lab.dp.traceRead().records.map((r) => [r.outSource, r.outSourcePort, r.outDestination, r.outDestinationPort, r.serverId]);
+    assert.equal(rows, [[CLIENT, 40041, VIP, 80, 1]]);
+  }, modeConfig('dr'));
+});
+
 test('the data plane itself refuses SYNPROXY for DR/TUN servers (the model is not the only guard)', async () => {
   for (const method of ['dr', 'tun'] as const) {
     const config = modeConfig(method);
