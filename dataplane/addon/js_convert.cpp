@@ -75,6 +75,12 @@ bool read_server(JsReader& r, const Napi::Value& v, const std::string& path, pc:
   out->upper_threshold = upper.IsUndefined() ? 0 : static_cast<uint32_t>(n);
   if (!lower.IsUndefined() && !r.integer(lower, path + ".lowerThreshold", 0, 65535, &n)) return false;
   out->lower_threshold = lower.IsUndefined() ? 0 : static_cast<uint32_t>(n);
+  Napi::Value forward = o.Get("forward");
+  if (!forward.IsUndefined()) {  // absent = fullnat
+    size_t which;
+    if (!r.choice(forward, path + ".forward", {"fullnat", "nat", "dr", "tun"}, &which)) return false;
+    out->forward = static_cast<pc::ForwardMethod>(which);  // same order as the enum
+  }
   return true;
 }
 

@@ -57,6 +57,12 @@ enum SchedFlag : uint8_t { kSchedFallback = 1, kSchedPort = 2 };
 // PROXY_V1/V2: PROXY protocol header (forwarded like NONE until that is implemented).
 enum class ClientAddress : uint8_t { NONE, TOA, PROXY_V1, PROXY_V2 };
 
+// ipvsadm -b / -m / -g / -i: how packets reach a real server (pipeline/forward_modes.h).
+// FULLNAT: LIP:lport -> RIP:rport both ways. NAT (masquerading): destination rewrite only,
+// replies route back through us. DR (direct routing): MAC rewrite, same L2 segment.
+// TUN: IPIP to the server. DR and TUN servers answer the client directly.
+enum class ForwardMethod : uint8_t { FULLNAT, NAT, DR, TUN };
+
 struct RealServerConfig {
   uint32_t id = 0;
   uint32_t addr = 0;   // host order
@@ -64,6 +70,7 @@ struct RealServerConfig {
   uint32_t weight = 1; // 0 = quiesced: no new connections, existing ones continue
   uint32_t upper_threshold = 0;  // ipvsadm -x: at this many connections no new ones; 0 = none
   uint32_t lower_threshold = 0;  // ipvsadm -y: resume below this; 0 = below 3/4 of upper
+  ForwardMethod forward = ForwardMethod::FULLNAT;
 };
 
 struct ServiceConfig {

@@ -44,7 +44,8 @@
   X(FRAG_TABLE_FULL, "frag_table_full")     /* fragment starting a new set while the reassembly table had no room */ \
   X(FRAG_TOO_MANY, "frag_too_many")         /* fragments of a set with more pieces than the per-datagram limit */ \
   X(FRAG_RATE_LIMITED, "frag_rate_limited") /* fragment over its source's token bucket (fragment policy limit) */ \
-  X(FRAG_OUT_FAILED, "frag_out_failed")     /* datagram over the egress MTU that could not be fragmented (no mbufs) */
+  X(FRAG_OUT_FAILED, "frag_out_failed")     /* datagram over the egress MTU that could not be fragmented (no mbufs) */ \
+  X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + 20-byte IPIP header over the egress MTU (DF set: ICMP frag-needed sent) */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
 #define PC_EVENTS(X)                                                        \
@@ -80,7 +81,8 @@
   X(SYNPROXY_AUTO_ENGAGED, "synproxy_auto_engaged")       /* SYNPROXY auto: a service's SYN rate reached its threshold */ \
   X(SYNPROXY_AUTO_DISENGAGED, "synproxy_auto_disengaged") /* SYNPROXY auto: below the threshold for the hold time */ \
   X(TCP_RESETS_FROM_SERVER, "tcp_resets_from_server") /* RST from a real server on a tracked connection, relayed */ \
-  X(TCP_RESETS_FROM_CLIENT, "tcp_resets_from_client") /* RST from a client on a tracked connection, relayed */
+  X(TCP_RESETS_FROM_CLIENT, "tcp_resets_from_client") /* RST from a client on a tracked connection, relayed */ \
+  X(ICMP_FRAG_NEEDED_SENT, "icmp_frag_needed_sent")   /* TUN: ICMP fragmentation-needed sent to a client (pipeline/forward_modes.h) */
 
 namespace pc {
 

@@ -91,12 +91,13 @@ static void wheel_file(ConnTable* t, uint32_t index) {
 bool conn_insert(ConnTable* t, uint32_t index, uint64_t now_us) {
   Conn& c = t->records[index];
   FlowKey client = conn_client_key(c), reply = conn_reply_key(c);
+  bool one_way = (c.flags & kConnOneWay) != 0;  // DR/TUN: replies never pass through us
   // rte_hash_add_key_data overwrites an existing key: never let a new record steal a tuple.
-  if (rte_hash_lookup(t->hash, &client) >= 0 || rte_hash_lookup(t->hash, &reply) >= 0) return false;
+  if (rte_hash_lookup(t->hash, &client) >= 0 || (!one_way && rte_hash_lookup(t->hash, &reply) >= 0)) return false;
   void* client_data = reinterpret_cast<void*>((static_cast<uintptr_t>(index) << 1) | 0);
   void* reply_data = reinterpret_cast<void*>((static_cast<uintptr_t>(index) << 1) | 1);
   if (rte_hash_add_key_data(t->hash, &client, client_data) < 0) return false;
-  if (rte_hash_add_key_data(t->hash, &reply, reply_data) < 0) {
+  if (!one_way && rte_hash_add_key_data(t->hash, &reply, reply_data) < 0) {
     rte_hash_del_key(t->hash, &client);
     return false;
   }
@@ -123,7 +124,7 @@ void conn_run_timers(ConnTable* t, uint64_t now_us, ConnExpireFn on_expire, void
         on_expire(ctx, c);
         FlowKey client = conn_client_key(c), reply = conn_reply_key(c);
         rte_hash_del_key(t->hash, &client);
-        rte_hash_del_key(t->hash, &reply);
+        if (!(c.flags & kConnOneWay)) rte_hash_del_key(t->hash, &reply);
         conn_release(t, index);
       } else {
         wheel_file(t, index);  // activity moved the expiry: lazy re-arm

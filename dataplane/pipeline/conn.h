@@ -43,8 +43,13 @@ enum ConnFlag : uint8_t {
   kConnToa = 1,          // the service carries the client address in TOA (pipeline/toa.h)
   kConnToaAckDone = 2,   // the handshake-completing ACK was handled (TOA added or skipped)
   kConnToaDataDone = 4,  // the first data segment was handled
+  kConnNat = 8,          // NAT (-m): reply tuple RIP:rport -> CIP:cport, no lport (forward_modes.h)
+  kConnDr = 16,          // DR (-g): one-way, client tuple only
+  kConnTun = 32,         // TUN (-i): one-way, client tuple only
   kConnPersistent = 128, // made through a persistence template (pipeline/persist.h)
 };
+constexpr uint8_t kConnOneWay = kConnDr | kConnTun;           // the server answers the client directly
+constexpr uint8_t kConnNotFullnat = kConnNat | kConnDr | kConnTun;  // no LIP/lport was taken
 static_assert(sizeof(Conn) == 48, "keep the record small: it is touched by every packet");
 
 inline FlowKey conn_client_key(const Conn& c) {

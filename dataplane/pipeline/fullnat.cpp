@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include "pipeline/checksum.h"
 #include "pipeline/defend/defend.h"
+#include "pipeline/forward_modes.h"
 #include "pipeline/ip_fragment.h"
 #include "pipeline/neigh.h"
 #include "pipeline/route.h"
@@ -64,6 +65,7 @@ uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc
     return kNoConn;
   }
   const ServerEntry& server = svc.servers[chosen];
+  if (server.forward != ForwardMethod::FULLNAT) return forward_new_connection(w, s, svc, server, choice, p, now_us, hop, reason);
   if (rt.lport_pools.empty()) {
     *reason = DropReason::NO_LOCAL_ADDRESS;
     return kNoConn;
@@ -178,7 +180,7 @@ void fullnat_on_expire(void* worker, const Conn& c) {
   for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {
     if (t) (active ? t->active_conns : t->inactive_conns)--;
   }
-  lport_give_back(&w->lports, c.lport_pool, c.local_port);
+  if (!(c.flags & kConnNotFullnat)) lport_give_back(&w->lports, c.lport_pool, c.local_port);
   release_from_template(w, c);
   w->counters->event(Event::CONNS_EXPIRED);
 }
@@ -201,6 +203,7 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
   NextHop hop;
   bool hop_known = false;
   if (!hit.found && !conn_lookup(w->conns, key, &index, &direction)) {
+    if (!owned_kinds) return drop(w, m, DropReason::NOT_FOR_US);  // not a NAT reply we know (forward_modes.h)
     const ServiceEntry* svc = snapshot_find_service(s, ip->next_proto_id, ip->dst_addr, l4_dst_port(p));
     if (!svc) {
       // Traffic to a LIP is reply traffic: without a connection there is nothing to reply to.
@@ -220,6 +223,7 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
   }
 
   Conn& c = w->conns.records[index];
+  if (c.flags & kConnOneWay) return forward_one_way(w, s, m, p, c, hop_known ? &hop : nullptr, now_us, tx);  // DR, TUN
   if (p.tcp && synproxy_owns(w->synproxy, index) && synproxy_conn_packet(w, s, index, direction, m, p, now_us, tx)) return;
   if (p.tcp) {
     uint8_t next = tcp_next_state(static_cast<ConnState>(c.state), direction, p.tcp->tcp_flags);

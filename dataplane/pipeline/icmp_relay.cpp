@@ -2,6 +2,7 @@
 
 #include <rte_ip.h>
 #include "pipeline/checksum.h"
+#include "pipeline/forward_modes.h"
 #include "pipeline/neigh.h"
 #include "pipeline/route.h"
 #include "pipeline/toa.h"
@@ -91,6 +92,7 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   const Conn& c = w->conns.records[index];
   // An error goes back to the sender of the quoted packet; anything else is forged or misrouted.
   if (p.ip->dst_addr != inner->src_addr) return drop(w, m, DropReason::NO_CONN);
+  if (c.flags & kConnOneWay) return forward_icmp_one_way(w, s, m, p, c, now_us, tx), true;  // DR/TUN: the server sent it
 
   // Reply-tuple hit = the quote is our LIP→RIP packet: the client must hear about it.
   bool to_client = direction == Direction::OUTPUT;

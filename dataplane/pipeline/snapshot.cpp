@@ -116,6 +116,15 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       server.last_weight = rc.weight;
       server.upper_threshold = rc.upper_threshold;
       server.lower_threshold = rc.lower_threshold;
+      server.forward = rc.forward;
+      if (rc.forward == ForwardMethod::NAT) s->has_nat_servers = true;
+      // The model refuses these (src/model/check.ts); a DR/TUN connection has no local side to
+      // send a backend SYN or a PROXY header's shifted sequence numbers from.
+      bool one_way = rc.forward == ForwardMethod::DR || rc.forward == ForwardMethod::TUN;
+      if (one_way && (c.synproxy || c.client_address == ClientAddress::PROXY_V1 || c.client_address == ClientAddress::PROXY_V2)) {
+        *error = field("services", i, "servers") + "[" + std::to_string(k) + "].forward: dr/tun cannot be used with synproxy or a PROXY header";
+        return false;
+      }
       server.generation = s->version;
       auto old = old_servers.find(rc.id);
       if (old != old_servers.end() && old->second.first == c.id && old->second.second->addr == server.addr &&

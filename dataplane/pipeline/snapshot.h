@@ -25,6 +25,7 @@ struct ServerEntry {
   uint32_t last_weight = 0;
   uint32_t upper_threshold = 0;  // see RealServerConfig
   uint32_t lower_threshold = 0;
+  ForwardMethod forward = ForwardMethod::FULLNAT;
   uint64_t generation = 0;
 };
 
@@ -96,6 +97,9 @@ struct Snapshot {
   std::vector<OwnedAddress> owned;        // sorted by addr_host
   RouteTable* routes = nullptr;
   DefenseTables defense;  // flood defences (pipeline/defend/)
+  // Some server is reached by NAT: its replies are addressed to the client, not to us,
+  // so packets to addresses we do not own must be looked up before NOT_FOR_US.
+  bool has_nat_servers = false;
 };
 
 inline uint64_t service_key(uint8_t protocol, uint32_t vip_host, uint16_t vport_host) {

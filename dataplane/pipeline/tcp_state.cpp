@@ -25,19 +25,38 @@ constexpr ConnState kTransitions[2][4][11] = {
         {CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL},  // rst
     },
 };
+// PROTOCOL.md §4.2 "IN-ONLY" rows, same layout as one direction above.
+constexpr ConnState kInputOnly[4][11] = {
+    {SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SR},  // syn
+    {CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW},  // fin
+    {CL, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES},  // ack
+    {CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL},  // rst
+};
 static_assert(NO == 0 && SA == 10, "table columns follow the ConnState order");
 
 }  // namespace
 
+// kernel tcp_state_idx(): RST beats SYN beats FIN beats ACK; -1 = no flag we track.
+static int flag_class_of(uint8_t tcp_flags) {
+  if (tcp_flags & RTE_TCP_RST_FLAG) return 3;
+  if (tcp_flags & RTE_TCP_SYN_FLAG) return 0;
+  if (tcp_flags & RTE_TCP_FIN_FLAG) return 1;
+  if (tcp_flags & RTE_TCP_ACK_FLAG) return 2;
+  return -1;
+}
+
 ConnState tcp_next_state(ConnState current, Direction direction, uint8_t tcp_flags) {
   if (current > kStateSynAck) return current;
-  int flag_class;  // kernel tcp_state_idx(): RST beats SYN beats FIN beats ACK
-  if (tcp_flags & RTE_TCP_RST_FLAG) flag_class = 3;
-  else if (tcp_flags & RTE_TCP_SYN_FLAG) flag_class = 0;
-  else if (tcp_flags & RTE_TCP_FIN_FLAG) flag_class = 1;
-  else if (tcp_flags & RTE_TCP_ACK_FLAG) flag_class = 2;
-  else return current;  // no flag we track: state unchanged
+  int flag_class = flag_class_of(tcp_flags);
+  if (flag_class < 0) return current;  // state unchanged
   return kTransitions[static_cast<int>(direction)][flag_class][current];
+}
+
+ConnState tcp_next_state_input_only(ConnState current, uint8_t tcp_flags) {
+  if (current > kStateSynAck) return current;
+  int flag_class = flag_class_of(tcp_flags);
+  if (flag_class < 0) return current;
+  return kInputOnly[flag_class][current];
 }
 
 const char* conn_state_name(uint8_t state) {

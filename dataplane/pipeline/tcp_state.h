@@ -28,6 +28,10 @@ enum class Direction : uint8_t { INPUT = 0, OUTPUT = 1 };
 // Next TCP state for a packet with tcp_flags (raw header byte) in the given direction.
 ConnState tcp_next_state(ConnState current, Direction direction, uint8_t tcp_flags);
 
+// IPVS's INPUT-ONLY table, for connections whose replies bypass us (DR, TUN:
+// IP_VS_CONN_F_NOOUTPUT): a client FIN on ESTABLISHED means FIN_WAIT, not CLOSE_WAIT.
+ConnState tcp_next_state_input_only(ConnState current, uint8_t tcp_flags);
+
 // Name as ipvsadm prints it ("ESTABLISHED", "SYN_RECV", ..., "UDP").
 const char* conn_state_name(uint8_t state);
 

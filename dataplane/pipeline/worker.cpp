@@ -216,8 +216,10 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   }
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
   uint8_t owned = snapshot_owned_kinds(s, p.ip->dst_addr);
-  if (!owned) return drop(w, m, DropReason::NOT_FOR_US), false;  // we are not a router
-  if (tx.has_exception(in_port) && is_for_host_stack(owned, p.ip)) {
+  // We are not a router, except for the replies of NAT servers (to the client): those go
+  // on to the connection lookup, and a miss there is NOT_FOR_US (forward_modes.h).
+  if (!owned && !s.has_nat_servers) return drop(w, m, DropReason::NOT_FOR_US), false;
+  if (owned && tx.has_exception(in_port) && is_for_host_stack(owned, p.ip)) {
     w->counters->event(Event::EXCEPTION_PUNTED);
     tx.push_exception(in_port, m);
     return false;
@@ -230,6 +232,11 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
       return drop(w, m, DropReason::MALFORMED_L3), false;
   }
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
+  if (!owned && p.icmp) {
+    // An ICMP error from a NAT server to the client is relayed like a reply (icmp_relay.h).
+    if (!icmp_relay_error(w, s, m, p, now_us, tx)) drop(w, m, DropReason::NOT_FOR_US);
+    return false;
+  }
   if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted
   if (p.icmp) {
     if (!icmp_relay_error(w, s, m, p, now_us, tx)) icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
@@ -332,8 +339,9 @@ uint32_t worker_list_connections(const Worker* w, uint32_t cursor, ConnectionInf
     info.client_port = rte_be_to_cpu_16(c.client_port);
     info.virtual_addr = rte_be_to_cpu_32(c.virtual_addr);
     info.virtual_port = rte_be_to_cpu_16(c.virtual_port);
-    info.local_addr = rte_be_to_cpu_32(c.local_addr);
-    info.local_port = rte_be_to_cpu_16(c.local_port);
+    bool fullnat = !(c.flags & kConnNotFullnat);  // NAT keeps the client there; DR/TUN nothing
+    info.local_addr = fullnat ? rte_be_to_cpu_32(c.local_addr) : 0;
+    info.local_port = fullnat ? rte_be_to_cpu_16(c.local_port) : 0;
     info.server_addr = rte_be_to_cpu_32(c.server_addr);
     info.server_port = rte_be_to_cpu_16(c.server_port);
     info.service_id = c.service_id;

@@ -49,6 +49,7 @@ function rawServer(server: RealServer__Output): Record<string, unknown> {
   return {
     address: server.address, port: server.port, weight: server.weight,
     upper_threshold: server.upperThreshold, lower_threshold: server.lowerThreshold,
+    forward: server.forward,
   };
 }
 
@@ -106,6 +107,7 @@ export function serviceToProto(service: Service): VirtualService {
     servers: service.servers.map((s): RealServer => ({
       address: s.address, port: s.port, weight: s.weight,
       upperThreshold: s.upperThreshold ?? 0, lowerThreshold: s.lowerThreshold ?? 0,
+      forward: s.forward ?? 'fullnat',
       health: serverHealth(service, s),
     })),
     healthCheck: healthCheckMessage(service.healthCheck),

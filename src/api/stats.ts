@@ -28,6 +28,7 @@ const DROP_REASONS: Record<DropReason, true> = {
   bad_cookie: true, synproxy_hold_full: true, synproxy_handshake_pending: true, synproxy_server_failed: true,
   frag_overlap: true, frag_oversize: true, frag_timeout: true, frag_table_full: true, frag_too_many: true,
   frag_rate_limited: true, frag_out_failed: true,
+  tunnel_frag_needed: true,
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };
 const EVENTS: Record<DataplaneEvent, true> = {
@@ -42,6 +43,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   frag_reassembled: true, frag_refragmented: true,
   synproxy_auto_engaged: true, synproxy_auto_disengaged: true,
   tcp_resets_from_server: true, tcp_resets_from_client: true,
+  icmp_frag_needed_sent: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

@@ -14,7 +14,8 @@ export type DropReason =
   | DefenseDropReason
   | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed'
   | 'frag_overlap' | 'frag_oversize' | 'frag_timeout' | 'frag_table_full' | 'frag_too_many' | 'frag_rate_limited'
-  | 'frag_out_failed';
+  | 'frag_out_failed'
+  | 'tunnel_frag_needed';
 
 /** Drop reasons the flood defences give (dataplane/core/defense_counters.h, same order). */
 export type DefenseDropReason =
@@ -32,8 +33,8 @@ export type DataplaneEvent =
   | 'exception_punted'
   | 'frag_reassembled' | 'frag_refragmented'
   | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged'
-
-  | 'tcp_resets_from_server' | 'tcp_resets_from_client';
+  | 'tcp_resets_from_server' | 'tcp_resets_from_client'
+  | 'icmp_frag_needed_sent';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -119,6 +120,8 @@ export interface DataplaneRealServer {
   upperThreshold?: number;
   /** ipvsadm -y: new connections resume below this; absent/0 = below 3/4 of upperThreshold. */
   lowerThreshold?: number;
+  /** ipvsadm -m / -g / -i; absent = 'fullnat' (dataplane/pipeline/forward_modes.h). */
+  forward?: 'nat' | 'dr' | 'tun';
 }
 
 /** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */

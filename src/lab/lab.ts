@@ -7,6 +7,9 @@
 //                                           │
 //                              portcullis (af_packet on pc-gw-out / pc-gw-in)
 //
+//   pc-router: a kernel router on both bridges (198.18.0.253, 198.19.0.253), the
+//   direct return path DR/TUN real servers use instead of the gateway.
+//
 // Host namespaces get eth0 with their addresses, lo up, IPv6 off (so router
 // solicitations and MLD reports do not show up as drops in the gateway's
 // counters), tx checksum offload off (STACK.md: otherwise af_packet sees
@@ -23,7 +26,7 @@ import { ipIn, mustRun, mustRunIn, runTool } from './run.js';
 import {
   GATEWAY_INSIDE_ADDRESS, GATEWAY_INSIDE_IFACE, GATEWAY_OUTSIDE_ADDRESS, GATEWAY_OUTSIDE_IFACE,
   INSIDE_BRIDGE, INSIDE_PREFIX_LENGTH, LAB_BRIDGE_NAMESPACE, LAB_HOSTS, LAB_NAMESPACES, LAB_STATE_DIR,
-  OUTSIDE_BRIDGE, OUTSIDE_PREFIX_LENGTH, REAL_SERVERS, type LabHost, type RealServerHost, type Segment,
+  OUTSIDE_BRIDGE, OUTSIDE_PREFIX_LENGTH, REAL_SERVERS, RETURN_ROUTER, type LabHost, type RealServerHost, type Segment,
 } from './topology.js';
 
 export * from './topology.js';
@@ -71,6 +74,7 @@ export async function labUp(opts: { quiet?: boolean } = {}): Promise<void> {
     for (const namespace of LAB_NAMESPACES) await mustRun('ip', ['netns', 'add', namespace]);
     await buildBridges();
     for (const host of LAB_HOSTS) await buildHost(host);
+    await buildReturnRouter();
     say(`lab: namespaces ${LAB_NAMESPACES.join(' ')} up; gateway ports ${GATEWAY_OUTSIDE_IFACE} ${GATEWAY_INSIDE_IFACE}`);
     await Promise.all(REAL_SERVERS.map((server) => startRealServer(server)));
     say(`lab: real servers ${REAL_SERVERS.map((s) => `${s.serverName}=${s.addresses[0]}`).join(' ')} listening (http 80, udp echo 7)`);
@@ -139,6 +143,29 @@ async function buildHost(host: LabHost): Promise<void> {
   await ipIn(namespace, ['link', 'set', 'eth0', 'up']);
   await ipIn(namespace, ['route', 'add', 'default', 'via', wiring.gatewayAddress, 'dev', 'eth0']);
   await mustRunIn(namespace, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
+}
+
+/** The DR/TUN return path: forwards between the segments, no source checks (replies come from the VIP). */
+async function buildReturnRouter(): Promise<void> {
+  const namespace = RETURN_ROUTER.namespace;
+  await disableIpv6In(namespace);
+  await ipIn(namespace, ['link', 'set', 'lo', 'up']);
+  const legs: [Segment, string, string][] = [
+    ['outside', 'router-out', RETURN_ROUTER.outsideAddress], ['inside', 'router-in', RETURN_ROUTER.insideAddress],
+  ];
+  for (const [segment, bridgePort, address] of legs) {
+    const wiring = SEGMENTS[segment];
+    const iface = `eth-${segment}`;
+    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', bridgePort, 'type', 'veth', 'peer', 'name', iface, 'netns', namespace]);
+    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePort, 'master', wiring.bridge, 'up']);
+    await ipIn(namespace, ['address', 'add', `${address}/${wiring.prefixLength}`, 'dev', iface]);
+    await ipIn(namespace, ['link', 'set', iface, 'up']);
+    await mustRunIn(namespace, 'ethtool', ['-K', iface, 'tx', 'off']);
+  }
+  for (const key of ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0',
+    'net.ipv4.conf.eth-outside.rp_filter=0', 'net.ipv4.conf.eth-inside.rp_filter=0']) {
+    await mustRunIn(namespace, 'sysctl', ['-q', '-w', key]);
+  }
 }
 
 /** Starts a lab real server (HTTP + UDP echo) and waits until it is ready; e2e tests restart stopped ones. */
@@ -282,6 +309,8 @@ export async function labStatus(): Promise<string> {
     }
     lines.push(`  ${host.namespace}: ${host.addresses.length > 1 ? `${host.addresses[0]} (+${host.addresses.length - 1} more)` : host.addresses[0]}`);
   }
+  lines.push(`  ${RETURN_ROUTER.namespace}: ${existing.has(RETURN_ROUTER.namespace)
+    ? `${RETURN_ROUTER.outsideAddress} / ${RETURN_ROUTER.insideAddress} (DR/TUN return path)` : 'absent'}`);
   const livePids = new Set(await recordedServerPids());
   for (const server of REAL_SERVERS) {
     const pidText = await readFile(join(LAB_STATE_DIR, `${server.namespace}${SERVER_PID_SUFFIX}`), 'utf8').catch(() => '');

@@ -79,5 +79,16 @@ export const REAL_SERVERS: RealServerHost[] = [1, 2, 3].map((index) => ({
 
 export const LAB_HOSTS: LabHost[] = [CLIENT, ATTACKER, ...REAL_SERVERS];
 
+/**
+ * A plain kernel router with a leg on each segment: the return path of DR and TUN real
+ * servers, whose replies go to the client directly, not back through the gateway (README
+ * "Forwarding modes"). Idle unless a server routes the outside prefix through it.
+ */
+export const RETURN_ROUTER = {
+  namespace: 'pc-router',
+  outsideAddress: '198.18.0.253',
+  insideAddress: '198.19.0.253',
+} as const;
+
 /** Every namespace labUp creates and labDown deletes (only these: other tools may own other pc-* names). */
-export const LAB_NAMESPACES: string[] = [LAB_BRIDGE_NAMESPACE, ...LAB_HOSTS.map((host) => host.namespace)];
+export const LAB_NAMESPACES: string[] = [LAB_BRIDGE_NAMESPACE, ...LAB_HOSTS.map((host) => host.namespace), RETURN_ROUTER.namespace];

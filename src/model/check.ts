@@ -113,6 +113,7 @@ function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: s
       warnings.push(`${joinPath(path, 'vip')}: ${service.vip} is not inside any port's connected prefix; ARP for it will not be answered on a segment`);
     }
 
+    checkForwarding(service, path, warnings);
     for (const server of service.servers) {
       if (!Number.isInteger(server.id) || server.id < 1 || server.id > LIMITS.maxServerId || serverIds.has(server.id)) {
         throw new ModelError('INTERNAL', joinPath(path, 'servers'), `server id ${server.id} is out of range or not unique`);
@@ -140,6 +141,35 @@ function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: s
       }
     });
   });
+}
+
+/**
+ * Forwarding methods (README "Forwarding modes"). Methods may be mixed within a service,
+ * as IPVS allows: each connection keeps the method of the server it was scheduled to.
+ * DR and TUN servers answer the client directly, so the gateway sees one direction only.
+ */
+function checkForwarding(service: Service, path: string, warnings: string[]): void {
+  service.servers.forEach((server, j) => {
+    const method = server.forward;
+    if (method !== 'dr' && method !== 'tun') return;
+    const forwardPath = joinPath(joinPath(joinPath(path, 'servers'), j), 'forward');
+    if (service.synproxy !== 'off') {
+      throw new ModelError('INVALID_ARGUMENT', forwardPath,
+        `${method} cannot be used with synproxy ${service.synproxy}: the gateway never sees the server's replies, so it cannot finish the server handshake; use fullnat or nat, or turn synproxy off`);
+    }
+    if (service.clientAddress === 'proxy_v1' || service.clientAddress === 'proxy_v2') {
+      throw new ModelError('INVALID_ARGUMENT', forwardPath,
+        `${method} cannot be used with client_address ${service.clientAddress}: a PROXY header shifts sequence numbers in both directions and the replies bypass the gateway; the server already sees the client address`);
+    }
+    if (server.port !== service.port) {
+      throw new ModelError('INVALID_ARGUMENT', joinPath(joinPath(joinPath(path, 'servers'), j), 'port'),
+        `expected ${service.port} (the service port: ${method} does not rewrite ports), got ${server.port}`);
+    }
+  });
+  const needsLocalAddresses = service.servers.some((s) => !s.forward);
+  if (needsLocalAddresses && service.localAddresses.length === 0) {
+    warnings.push(`${joinPath(path, 'local_addresses')}: empty, but fullnat servers need local addresses; their new connections will be dropped (no_local_address)`);
+  }
 }
 
 function duplicate(path: string, what: string): ModelError {

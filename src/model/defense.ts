@@ -186,10 +186,15 @@ export function setMitigations(current: DesiredState, specs: MitigationSpec[], o
   if (specs.length === 0) throw new ModelError('INVALID_ARGUMENT', path, 'nothing to set: give at least one prefix or limit');
   const added = specs.map((spec, i): Mitigation => {
     const itemPath = specs.length > 1 ? joinPath(path, i) : path;
-    if (spec.service) findService(current, spec.service, joinPath(itemPath, 'service'));
+    const service = spec.service ? findService(current, spec.service, joinPath(itemPath, 'service')) : undefined;
     const m: Mitigation = { ...structuredClone(spec), actor: origin.actor, reason: origin.reason, createdAt: now };
     if (origin.durationMs !== undefined) m.expiresAt = now + origin.durationMs;
     checkMitigation(m, itemPath);
+    // SYNPROXY must see the server's replies: DR and TUN servers answer the client directly.
+    const oneWay = service?.servers.find((server) => server.forward === 'dr' || server.forward === 'tun');
+    if (m.kind === 'synproxy' && m.mode !== 'off' && oneWay) {
+      throw invalid(joinPath(itemPath, 'mode'), `off for a service with ${oneWay.forward} servers (the gateway never sees their replies)`, m.mode);
+    }
     return m;
   });
   const replaced = new Set(added.map(identity));

@@ -105,7 +105,7 @@ export function addServer(current: DesiredState, key: ServiceKey, spec: ServerSp
   return { state, result: service, warnings };
 }
 
-/** Changes a server's weight (the only mutable server field for now). */
+/** Changes a server's weight, thresholds and forwarding method (address and port name it). */
 export function updateServer(current: DesiredState, key: ServiceKey, spec: ServerSpec, path = 'server'): ChangeResult<Service> {
   const state = copyState(current);
   const service = findService(state, key, 'service');
@@ -116,6 +116,8 @@ export function updateServer(current: DesiredState, key: ServiceKey, spec: Serve
   delete server.lowerThreshold;
   if (spec.upperThreshold) server.upperThreshold = spec.upperThreshold;
   if (spec.lowerThreshold) server.lowerThreshold = spec.lowerThreshold;
+  delete server.forward;  // like ipvsadm -e: the method given (or the default) replaces the old one
+  if (spec.forward) server.forward = spec.forward;
   const warnings = checkState(state, { serviceId: service.id, path: 'service' });
   return { state, result: service, warnings };
 }

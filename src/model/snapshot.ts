@@ -39,6 +39,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
         id: r.id, address: r.address, port: r.port, weight: effectiveWeight(r),
         ...(r.upperThreshold ? { upperThreshold: r.upperThreshold } : {}),
         ...(r.lowerThreshold ? { lowerThreshold: r.lowerThreshold } : {}),
+        ...(r.forward ? { forward: r.forward } : {}),
       })),
     })),
   };

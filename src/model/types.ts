@@ -20,6 +20,10 @@ export const SCHED_FLAGS: readonly SchedFlag[] = ['sh-fallback', 'sh-port', 'mh-
  */
 export type ClientAddress = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2';
 export const CLIENT_ADDRESS_MODES: readonly ClientAddress[] = ['none', 'toa', 'proxy_v1', 'proxy_v2'];
+/** ipvsadm -b / -m / -g / -i: how packets reach a real server (README "Forwarding modes"). */
+export type ForwardMethod = 'fullnat' | 'nat' | 'dr' | 'tun';
+export const FORWARD_METHODS: readonly ForwardMethod[] = ['fullnat', 'nat', 'dr', 'tun'];
+
 /** SYNPROXY per service: auto = engage above a SYN rate, disengage after a hold time below it. */
 export type SynproxyMode = 'off' | 'on' | 'auto';
 export const SYNPROXY_MODES: readonly SynproxyMode[] = ['off', 'on', 'auto'];
@@ -104,6 +108,8 @@ export interface ServerSpec {
   upperThreshold?: number;
   /** ipvsadm -y, 1..upper: new connections resume below this. Absent = below 3/4 of upper. */
   lowerThreshold?: number;
+  /** Absent = 'fullnat' (Portcullis's default; ipvsadm's is -g, DR). */
+  forward?: Exclude<ForwardMethod, 'fullnat'>;
 }
 
 export interface Server extends ServerSpec {

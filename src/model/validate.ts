@@ -8,14 +8,14 @@ import {
   readInterfaceAddress, readMac, readNetwork,
 } from './fields.js';
 import {
-  CLIENT_ADDRESS_MODES, DEFAULT_SYNPROXY_AUTO, DEFAULT_TIMEOUTS, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS, TIMEOUT_FIELDS,
-  type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
+  CLIENT_ADDRESS_MODES, DEFAULT_SYNPROXY_AUTO, DEFAULT_TIMEOUTS, FORWARD_METHODS, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS,
+  TIMEOUT_FIELDS, type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
 } from './types.js';
 import { readHealthCheck } from './health-check.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
 const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'local_addresses', 'timeouts', 'health_check', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
-const SERVER_KEYS = ['address', 'port', 'weight', ...THRESHOLD_SERVER_KEYS] as const;
+const SERVER_KEYS = ['address', 'port', 'weight', 'forward', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
 const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu', 'exception_path'] as const;
 const ROUTE_KEYS = ['prefix', 'via', 'port'] as const;
@@ -51,15 +51,19 @@ export function readServiceKey(value: unknown, path: string): ServiceKey {
   };
 }
 
-/** A real server; weight defaults to 1 (ipvsadm's default) when absent. */
+/** A real server; weight defaults to 1 (ipvsadm's default) when absent, forward to fullnat. */
 export function readServer(value: unknown, path: string): ServerSpec {
   const raw = readObject(value, path);
   rejectUnknownKeys(raw, SERVER_KEYS, path);
+  const forward = raw.forward === undefined || raw.forward === null || raw.forward === ''
+    ? 'fullnat' : readChoice(raw.forward, joinPath(path, 'forward'), FORWARD_METHODS);
   return {
     address: readIpv4(raw.address, joinPath(path, 'address')),
     port: readPortNumber(raw.port, joinPath(path, 'port')),
     weight: raw.weight === undefined ? 1 : readInteger(raw.weight, joinPath(path, 'weight'), 0, LIMITS.maxWeight),
     ...readThresholdFields(raw, path),
+    // Only when not the default, so specs and state files without it read the same.
+    ...(forward !== 'fullnat' ? { forward } : {}),
   };
 }
 

@@ -49,7 +49,7 @@ function serviceToJson(service: Service): Record<string, unknown> {
     timeouts,
     ...schedulingToRaw(service),
     ...(service.healthCheck ? { health_check: healthCheckToRaw(service.healthCheck) } : {}),
-    servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight, ...thresholdsToRaw(s) })),
+    servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight, ...thresholdsToRaw(s), ...(s.forward ? { forward: s.forward } : {}) })),
   };
 }
 

@@ -106,6 +106,46 @@ test('keepalived-style sequence: add, quiesce, remove, re-add; -Ln, -Sn, -C, -R 
   await ok('-D -t 198.18.0.30:80');
 });
 
+test('forwarding methods: -m/-g/-i/-b on -a and -e, the Forward column, -Sn/-R round trip, SYNPROXY + -g refused', async () => {
+  await ok('-A -t 198.18.0.40:80 -s rr');
+  await ok('-a -t 198.18.0.40:80 -r 198.19.0.1:8080 -m');
+  await ok('-a -t 198.18.0.40:80 -r 198.19.0.2 -g');           // no port: the service's (DR cannot rewrite it)
+  await ok('-a -t 198.18.0.40:80 -r 198.19.0.3:80 -i -w 2');
+  await ok('-a -t 198.18.0.40:80 -r 198.19.0.4:80 -b');
+  await ok('-a -t 198.18.0.40:80 -r 198.19.0.5:80');            // pcadm's default: FullNAT
+  await ok('-e -t 198.18.0.40:80 -r 198.19.0.5:80 -m -w 3');    // -e changes the method
+  const listing = `${TITLE}TCP  198.18.0.40:80 rr\n${[
+    '  -> 198.19.0.1:8080              Masq    1      0          0         ',
+    '  -> 198.19.0.2:80                Route   1      0          0         ',
+    '  -> 198.19.0.3:80                Tunnel  2      0          0         ',
+    '  -> 198.19.0.4:80                FullNat 1      0          0         ',
+    '  -> 198.19.0.5:80                Masq    3      0          0         ',
+  ].join('\n')}\n`;
+  assert.fixture(await ok('-L -n -t 198.18.0.40:80'), listing);
+  const rules = (await ok('-Sn')).split('\n').filter((l) => l.includes('198.18.0.40:80'));
+  assert.equal(rules, [
+    '-A -t 198.18.0.40:80 -s rr',
+    '-a -t 198.18.0.40:80 -r 198.19.0.1:8080 -m -w 1',
+    '-a -t 198.18.0.40:80 -r 198.19.0.2:80 -g -w 1',
+    '-a -t 198.18.0.40:80 -r 198.19.0.3:80 -i -w 2',
+    '-a -t 198.18.0.40:80 -r 198.19.0.4:80 -b -w 1',
+    '-a -t 198.18.0.40:80 -r 198.19.0.5:80 -m -w 3',
+  ]);
+  await ok('-D -t 198.18.0.40:80');
+  const restored = await pcadm('-R', `${rules.join('\n')}\n`);
+  assert.is(restored.code, 0, restored.err);
+  assert.fixture(await ok('-L -n -t 198.18.0.40:80'), listing);
+
+  const synproxy = await pcadm('-E -t 198.18.0.40:80 -s rr -j enable');
+  assert.is(synproxy.code, 255, synproxy.err);
+  assert.match(synproxy.err, /^service\.servers\[1\]\.forward: dr cannot be used with synproxy on: the gateway never sees the server's replies/);
+  const port = await pcadm('-a -t 198.18.0.40:80 -r 198.19.0.6:8080 -i');
+  assert.is(port.code, 255, port.err);
+  assert.match(port.err, /servers\[5\]\.port: expected 80 \(the service port: tun does not rewrite ports\), got 8080/);
+  assert.fixture(await ok('-L -n -t 198.18.0.40:80'), listing);  // refusals changed nothing
+  await ok('-D -t 198.18.0.40:80');
+});
+
 test("daemon refusals come back as ipvsadm's messages and exit codes", async () => {
   await refused('-A -t 198.18.0.10:80', 255, 'Service already exists');
   await refused('-a -t 198.18.0.10:80 -r 198.19.0.1:80', 255, 'Destination already exists');
@@ -113,7 +153,6 @@ test("daemon refusals come back as ipvsadm's messages and exit codes", async () 
   await refused('-d -t 198.18.0.10:80 -r 198.19.0.9:80', 255, 'No such destination');
   await refused('-D -t 198.18.0.99:80', 255, 'No such service');
   await refused('-L -n -t 198.18.0.99:80', 1, 'No such service');
-  await refused('-a -t 198.18.0.10:80 -r 198.19.0.5:80 -g', 2, '-g: forwarding method -g (DR) is not implemented yet; Portcullis supports FullNAT (-b)');
   await refused('-A -t 198.18.0.20:80 -s nosuch', 255, 'Scheduler not found');
   const unreachable = await runPcadm(['--socket', join(dir, 'nobody.sock'), '-Ln'], { stdout: () => undefined, stderr: () => undefined, stdin: async () => '' });
   assert.is(unreachable, 255);

@@ -95,7 +95,7 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     assert.match(daemon.readyLine, new RegExp(`^portcullis ready: grpc unix:${socket} snapshot \\d+$`));
 
     const seeded = await api.getVirtualService({ key: web });
-    assert.equal(seeded.servers, [{ address: '198.19.0.1', port: 80, weight: 1, upperThreshold: 0, lowerThreshold: 0, health: '' }]);
+    assert.equal(seeded.servers, [{ address: '198.19.0.1', port: 80, weight: 1, upperThreshold: 0, lowerThreshold: 0, forward: 'fullnat', health: '' }]);
 
     const created = await api.createVirtualService({ service: {
       key: dns, name: 'dns', localAddresses: ['198.19.0.202'], timeouts: { udp: 30 },
@@ -125,10 +125,14 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     assert.is(updated.scheduler, 'wrr');
     assert.equal(updated.localAddresses, ['198.19.0.203']);
     assert.is(updated.servers.length, 1, 'servers untouched without replace_servers');
-    const withServer = await api.addRealServer({ service: web, server: { address: '198.19.0.2', port: 80, weight: 5 } });
-    assert.is(withServer.servers.length, 2);
-    const quiesced = await api.updateRealServer({ service: web, server: { address: '198.19.0.2', port: 80, weight: 0 } });
-    assert.is(quiesced.servers[1]!.weight, 0);
+    const withServer = await api.addRealServer({ service: web, server: { address: '198.19.0.2', port: 80, weight: 5, forward: 'nat' } });
+    assert.equal(withServer.servers.map((s) => s.forward), ['fullnat', 'nat']);
+    await rejects(api.addRealServer({ service: web, server: { address: '198.19.0.3', port: 80, weight: 1, forward: 'gre' } }),
+      grpc.status.INVALID_ARGUMENT, /^server\.forward: expected one of fullnat, nat, dr, tun/);
+    const quiesced = await api.updateRealServer({ service: web, server: { address: '198.19.0.2', port: 80, weight: 0, forward: 'dr' } });
+    assert.equal([quiesced.servers[1]!.weight, quiesced.servers[1]!.forward], [0, 'dr']);
+    await rejects(api.updateVirtualService({ service: { key: web, scheduler: 'wrr', localAddresses: ['198.19.0.203'], synproxy: 'on' } }),
+      grpc.status.INVALID_ARGUMENT, /^service\.servers\[1\]\.forward: dr cannot be used with synproxy on/);
     const removed = await api.removeRealServer({ service: web, address: '198.19.0.1', port: 80 });
     assert.equal(removed.servers.map((s) => s.address), ['198.19.0.2']);
     await api.deleteVirtualService({ key: dns });
@@ -167,7 +171,7 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     const services = (await api.listVirtualServices({})).services;
     assert.is(services.length, 1);
     assert.is(services[0]!.scheduler, 'wrr');
-    assert.equal(services[0]!.servers, [{ address: '198.19.0.2', port: 80, weight: 0, upperThreshold: 0, lowerThreshold: 0, health: '' }]);
+    assert.equal(services[0]!.servers, [{ address: '198.19.0.2', port: 80, weight: 0, upperThreshold: 0, lowerThreshold: 0, forward: 'dr', health: '' }]);
   });
 
   // --reset-state re-seeds from the config.

@@ -61,10 +61,16 @@ test('persistence: -p without a value is 300 s; -M mask; port 0 only when persis
   assert.is(parse('-E -t 10.0.0.100:80 -j disable').synproxy, 'off');
 });
 
-test('forwarding methods other than FullNAT are refused with a clear message', () => {
-  fails('-a -t 10.0.0.100:80 -r 10.0.1.11 -g', 2, /^-g: forwarding method -g \(DR\) is not implemented yet; Portcullis supports FullNAT \(-b\)$/);
-  fails('-a -t 10.0.0.100:80 -r 10.0.1.11 -i', 2, /-i \(tunnel\) is not implemented yet/);
-  fails('-a -t 10.0.0.100:80 -r 10.0.1.11 --masquerading', 2, /-m \(NAT\) is not implemented yet/);
+test('forwarding methods: -b -m -g -i (and long forms); none given = FullNAT; two differing ones refused', () => {
+  assert.is(parse('-a -t 10.0.0.100:80 -r 10.0.1.11 -g').forward, 'dr');
+  assert.is(parse('-a -t 10.0.0.100:80 -r 10.0.1.11 --gatewaying').forward, 'dr');
+  assert.is(parse('-a -t 10.0.0.100:80 -r 10.0.1.11 -i').forward, 'tun');
+  assert.is(parse('-e -t 10.0.0.100:80 -r 10.0.1.11 --masquerading -w 2').forward, 'nat');
+  assert.is(parse('-a -t 10.0.0.100:80 -r 10.0.1.11 -mw 2').forward, 'nat');
+  assert.is(parse('-a -t 10.0.0.100:80 -r 10.0.1.11 -b').forward, 'fullnat');
+  assert.is(parse('-a -t 10.0.0.100:80 -r 10.0.1.11').forward, undefined);
+  assert.is(parse('-a -t 10.0.0.100:80 -r 10.0.1.11 -g -g').forward, 'dr');
+  fails('-a -t 10.0.0.100:80 -r 10.0.1.11 -g -m', 2, /^multiple 'forwarding-method' options specified$/);
 });
 
 test('features not built yet are refused, not ignored; bad values as ipvsadm', () => {

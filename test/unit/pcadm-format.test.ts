@@ -1,5 +1,5 @@
 // pcadm output against text written from ipvsadm's printf format strings
-// (PROTOCOL.md §6.3) for one fixed configuration. Forward is "FullNat" (DPVS).
+// (PROTOCOL.md §6.3) for one fixed configuration. Forward: Masq/Route/Tunnel as ipvsadm, "FullNat" as DPVS.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -17,16 +17,16 @@ const SERVICES: ListService[] = [
   {
     protocol: 'udp', vip: '10.0.0.100', port: 53, scheduler: 'rr', persistence: 0, netmask: '', synproxy: false, localAddresses: [],
     stats: zero, rates: noRate,
-    servers: [{ address: '10.0.1.13', port: 53, weight: 1, upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 5, stats: zero, rates: noRate }],
+    servers: [{ address: '10.0.1.13', port: 53, weight: 1, forward: 'tun', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 5, stats: zero, rates: noRate }],
   },
   {
     protocol: 'tcp', vip: '10.0.0.100', port: 80, scheduler: 'wrr', persistence: 300, netmask: '255.255.255.0', synproxy: true, localAddresses: ['10.0.1.200', '10.0.1.201'],
     stats: { conns: 1500, inPackets: 30000, outPackets: 28000, inBytes: 123456789, outBytes: 4567890 },
     rates: { cps: 5, inPps: 120, outPps: 110, inBps: 9600, outBps: 150000 },
     servers: [
-      { address: '10.0.1.12', port: 8080, weight: 3, upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 0, stats: zero, rates: noRate },
+      { address: '10.0.1.12', port: 8080, weight: 3, forward: 'nat', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 0, stats: zero, rates: noRate },
       {
-        address: '10.0.1.11', port: 80, weight: 1, upperThreshold: 1000, lowerThreshold: 800, activeConns: 12, inactiveConns: 34,
+        address: '10.0.1.11', port: 80, weight: 1, forward: 'fullnat', upperThreshold: 1000, lowerThreshold: 800, activeConns: 12, inactiveConns: 34,
         stats: { conns: 750, inPackets: 15000, outPackets: 14000, inBytes: 900000, outBytes: 2200000 },
         rates: { cps: 2, inPps: 60, outPps: 55, inBps: 4800, outBps: 75000 },
       },
@@ -41,18 +41,24 @@ test('-Ln: header, title, service and dest lines (dest "%-28s %-7s %-6d %-10u %-
     '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
     'TCP  10.0.0.100:80 wrr persistent 300 mask 255.255.255.0',
     '  -> 10.0.1.11:80                 FullNat 1      12         34        ',
-    '  -> 10.0.1.12:8080               FullNat 3      0          0         ',
+    '  -> 10.0.1.12:8080               Masq    3      0          0         ',
     'UDP  10.0.0.100:53 rr',
-    '  -> 10.0.1.13:53                 FullNat 1      0          5         ',
+    '  -> 10.0.1.13:53                 Tunnel  1      0          5         ',
     '',
   ].join('\n'));
+});
+
+test('-Ln: DR shows as Route (ipvsadm\'s word for -g)', () => {
+  const dr: ListService = { ...SERVICES[0]!, servers: [{ ...SERVICES[0]!.servers[0]!, forward: 'dr' }] };
+  assert.match(formatList([dr], 'default', numeric, false), /^  -> 10\.0\.1\.13:53 {17}Route   1 {6}0 {10}5 {9}$/m);
+  assert.match(formatSave([dr], numeric), /^-a -u 10\.0\.0\.100:53 -r 10\.0\.1\.13:53 -g -w 1$/m);
 });
 
 test('-L without -n: /etc/hosts and /etc/services names; unknown ones stay numeric', () => {
   const text = formatList(SERVICES, 'default', { ...numeric, numeric: false }, true);
   assert.match(text, /^TCP  10\.0\.0\.100:http wrr persistent 300 mask 255\.255\.255\.0$/m);
   assert.match(text, /^  -> web1:http                    FullNat 1      12 {9}34 {8}$/m);
-  assert.match(text, /^  -> 10\.0\.1\.12:8080               FullNat/m);
+  assert.match(text, /^  -> 10\.0\.1\.12:8080               Masq/m);
   assert.match(text, /^UDP  10\.0\.0\.100:domain rr$/m);
 });
 
@@ -118,15 +124,15 @@ test('print_largenum: every unit boundary, and --exact', () => {
   assert.is(largeNumber(12, true), '       12');
 });
 
-test('-Sn: rules in ipvsadm order, -b forwarding, LIPs as --add-laddr', () => {
+test('-Sn: rules in ipvsadm order, -b/-m/-i forwarding, LIPs as --add-laddr', () => {
   assert.fixture(formatSave(SERVICES, numeric), [
     '-A -t 10.0.0.100:80 -s wrr -p 300 -M 255.255.255.0 -j enable',
     '--add-laddr -t 10.0.0.100:80 -z 10.0.1.200',
     '--add-laddr -t 10.0.0.100:80 -z 10.0.1.201',
     '-a -t 10.0.0.100:80 -r 10.0.1.11:80 -b -w 1 -x 1000 -y 800',
-    '-a -t 10.0.0.100:80 -r 10.0.1.12:8080 -b -w 3',
+    '-a -t 10.0.0.100:80 -r 10.0.1.12:8080 -m -w 3',
     '-A -u 10.0.0.100:53 -s rr',
-    '-a -u 10.0.0.100:53 -r 10.0.1.13:53 -b -w 1',
+    '-a -u 10.0.0.100:53 -r 10.0.1.13:53 -i -w 1',
     '',
   ].join('\n'));
 });

@@ -27,7 +27,7 @@ services:
     port: 80
     local_addresses: [198.19.0.200]
     timeouts: { tcp_close: 3 }
-    servers: [{ address: 198.19.0.1, port: 80, weight: 4 }, { address: 198.19.0.2, port: 80 }]
+    servers: [{ address: 198.19.0.1, port: 80, weight: 4 }, { address: 198.19.0.2, port: 80, forward: dr }]
 `;
 
 test('serialize → parse keeps services, ids, overrides and cursors', () => {
@@ -41,6 +41,8 @@ test('serialize → parse keeps services, ids, overrides and cursors', () => {
   assert.is(back.nextServerId, 42);
   assert.equal(back.services[0]!.servers.map((s) => s.id), [40, 41]);
   assert.equal(back.services[0]!.timeouts, { tcpClose: 3 });
+  assert.equal(back.services[0]!.servers.map((s) => s.forward), [undefined, 'dr'], 'fullnat is the absent default');
+  assert.match(text, /"forward": "dr"/);
 });
 
 test('atomic write replaces the file and leaves no temp files', async () => {

@@ -17,6 +17,8 @@ export interface Parsed {
   scheduler?: string;
   server?: { address: string; port: number };
   weight?: number;
+  /** -b / -m / -g / -i; absent = FullNAT (Portcullis's default; ipvsadm's is -g). */
+  forward?: 'fullnat' | 'nat' | 'dr' | 'tun';
   upperThreshold?: number;
   lowerThreshold?: number;
   /** -p [timeout] (seconds). */
@@ -89,9 +91,6 @@ const OPTIONS: OptionSpec[] = [
 
 const NOT_YET: Record<string, string> = {
   'fwmark-service': 'firewall-mark services (-f) are not implemented yet; use -t or -u',
-  gatewaying: 'forwarding method -g (DR) is not implemented yet; Portcullis supports FullNAT (-b)',
-  ipip: 'forwarding method -i (tunnel) is not implemented yet; Portcullis supports FullNAT (-b)',
-  masquerading: 'forwarding method -m (NAT) is not implemented yet; Portcullis supports FullNAT (-b)',
 };
 
 interface Occurrence { spec: OptionSpec; value?: string; spelled: string }
@@ -156,6 +155,10 @@ export function tokenize(argv: readonly string[], positionals: string[] = []): O
   return out;
 }
 
+const FORWARD_OPTIONS: Record<string, NonNullable<Parsed['forward']>> = {
+  fullnat: 'fullnat', masquerading: 'nat', gatewaying: 'dr', ipip: 'tun',
+};
+
 const DEFAULT_PERSISTENCE = 300;
 const MAX_TIMEOUT = 86400 * 31;
 
@@ -189,6 +192,13 @@ export function parseCommandLine(argv: readonly string[], names: NameTables): Pa
     }
     const refusal = NOT_YET[spec.long];
     if (refusal) throw new PcadmError(BAD, `${spelled}: ${refusal}`);
+    const forward = FORWARD_OPTIONS[spec.long];
+    if (forward) {
+      // ipvsadm's set_option(): one forwarding method per command line.
+      if (parsed.forward && parsed.forward !== forward) throw new PcadmError(BAD, "multiple 'forwarding-method' options specified");
+      parsed.forward = forward;
+      continue;
+    }
     switch (spec.long) {
       case 'tcp-service': case 'udp-service':
         if (parsed.service) throw new PcadmError(BAD, "multiple 'service-address' options specified");
@@ -227,7 +237,7 @@ export function parseCommandLine(argv: readonly string[], names: NameTables): Pa
       case 'exact': parsed.exact = true; break;
       case 'sort': parsed.sort = true; break;
       case 'nosort': parsed.sort = false; break;
-      default: break;  // -b (FullNAT, the only method), -F (interface: ports are configured in the daemon)
+      default: break;  // -F (interface: ports are configured in the daemon)
     }
   }
   if (!command) throw new PcadmError(EXIT_FAILED, TRY_HELP);

@@ -11,7 +11,7 @@ import type { ServiceArg, Parsed } from './args.js';
 import { EXIT_FAILED, PcadmError } from './errors.js';
 import {
   formatConnections, formatList, formatLocalAddresses, formatSave, formatTimeout,
-  type FormatOptions, type ListConnection, type ListService,
+  type ForwardMethod, type FormatOptions, type ListConnection, type ListService,
 } from './format.js';
 import type { NameTables } from './names.js';
 
@@ -30,6 +30,11 @@ export interface CommandContext {
   target: string;
   names: NameTables;
   write(text: string): void;
+}
+
+/** The gRPC RealServer.forward text ("" = fullnat). */
+function forwardMethod(text: string | undefined): ForwardMethod {
+  return text === 'nat' || text === 'dr' || text === 'tun' ? text : 'fullnat';
 }
 
 function key(service: ServiceArg): ServiceKey {
@@ -96,6 +101,7 @@ export function listServices(services: VirtualService__Output[], stats: GetStats
           address: server.address,
           port: server.port,
           weight: server.weight,
+          forward: forwardMethod(server.forward),
           upperThreshold: server.upperThreshold ?? 0,
           lowerThreshold: server.lowerThreshold ?? 0,
           activeConns: toNumber(t?.counters?.activeConns),
@@ -172,7 +178,7 @@ export async function runCommand(parsed: Parsed, context: CommandContext): Promi
       case 'add-server': case 'edit-server': {
         // ipvsadm: -w defaults to 1 on -a and -e alike.
         const request = { service: key(parsed.service!), server: {
-          ...parsed.server!, weight: parsed.weight ?? 1,
+          ...parsed.server!, weight: parsed.weight ?? 1, forward: parsed.forward ?? 'fullnat',
           upperThreshold: parsed.upperThreshold ?? 0, lowerThreshold: parsed.lowerThreshold ?? 0,
         } };
         if (parsed.command === 'add-server') await api.addRealServer(request);

@@ -1,15 +1,18 @@
 // ipvsadm's output formats, reproduced from its printf format strings (PROTOCOL.md §6.3),
-// space by space. Pure: feed it data, get text. Forwarding is always FullNAT, shown as
-// "FullNat" (DPVS style) and saved as -b.
+// space by space. Pure: feed it data, get text. Forwarding methods read as ipvsadm's
+// Masq/Route/Tunnel, FullNAT as DPVS's "FullNat"; -S saves them as -m/-g/-i/-b.
 import { addressPortName, type NameTables, type Proto } from './names.js';
 
 export interface Counters { conns: number; inPackets: number; outPackets: number; inBytes: number; outBytes: number }
 export interface RateFigures { cps: number; inPps: number; outPps: number; inBps: number; outBps: number }
 
+export type ForwardMethod = 'fullnat' | 'nat' | 'dr' | 'tun';
+
 export interface ListServer {
   address: string;
   port: number;
   weight: number;
+  forward: ForwardMethod;
   upperThreshold: number;
   lowerThreshold: number;
   activeConns: number;
@@ -53,7 +56,8 @@ export interface FormatOptions {
 }
 
 export const IPVS_VERSION_LINE = 'IP Virtual Server version 1.2.1 (size=4096)';
-const FORWARD = 'FullNat';
+const FORWARD_NAME: Record<ForwardMethod, string> = { fullnat: 'FullNat', nat: 'Masq', dr: 'Route', tun: 'Tunnel' };
+const FORWARD_FLAG: Record<ForwardMethod, string> = { fullnat: '-b', nat: '-m', dr: '-g', tun: '-i' };
 
 const left = (text: string, width: number) => text.padEnd(width);
 const right = (text: string | number, width: number) => String(text).padStart(width);
@@ -147,7 +151,7 @@ function serverLine(server: ListServer, proto: Proto, format: ListFormat, o: For
     case 'persistent-conn':
       return `  -> ${name} ${left(String(server.weight), 9)} ${left('0', 11)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
     default:
-      return `  -> ${name} ${left(FORWARD, 7)} ${left(String(server.weight), 6)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
+      return `  -> ${name} ${left(FORWARD_NAME[server.forward], 7)} ${left(String(server.weight), 6)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
   }
 }
 
@@ -179,7 +183,7 @@ export function formatSave(services: ListService[], o: FormatOptions): string {
     for (const server of service.servers) {
       // Thresholds only when set, so rules without them read exactly as ipvsadm's.
       const thresholds = (server.upperThreshold ? ` -x ${server.upperThreshold}` : '') + (server.lowerThreshold ? ` -y ${server.lowerThreshold}` : '');
-      out += `-a ${svc} -r ${addressPortName(server.address, server.port, service.protocol, o.numeric, o.names)} -b -w ${server.weight}${thresholds}\n`;
+      out += `-a ${svc} -r ${addressPortName(server.address, server.port, service.protocol, o.numeric, o.names)} ${FORWARD_FLAG[server.forward]} -w ${server.weight}${thresholds}\n`;
     }
   }
   return out;

@@ -41,7 +41,10 @@ Options:
   --netmask      -M netmask           persistent granularity mask
   --synproxy     -j enable|disable    SYNPROXY for the service
   --real-server  -r server-address    server-address is host (and port)
-  --fullnat      -b                   fullnat mode (the default and only forwarding method)
+  --gatewaying   -g                   gatewaying (direct routing)
+  --ipip         -i                   ipip encapsulation (tunneling)
+  --masquerading -m                   masquerading (NAT)
+  --fullnat      -b                   fullnat mode (Portcullis's default; ipvsadm's is -g)
   --weight       -w weight            capacity of real server (0..65535, default 1)
   --u-threshold  -x uthreshold        upper threshold of connections
   --l-threshold  -y lthreshold        lower threshold of connections
