@@ -67,7 +67,10 @@
   X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
   X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \
   X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
-  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */
+  X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */ \
+  X(REDIRECTED_OUT, "redirected_out")   /* multi-worker: a reply handed to its owning worker's ring (core/redirect.h) */ \
+  X(REDIRECTED_IN, "redirected_in")     /* multi-worker: a packet taken from a ring and processed here */ \
+  X(ARP_REPLIES_SHARED, "arp_replies_shared") /* multi-worker: copy of an ARP reply sent to another worker's ring */
 
 namespace pc {
 

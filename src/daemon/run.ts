@@ -18,6 +18,7 @@ import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
 import { startHealthChecks } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
+import { steeringNote } from './steering-note.js';
 
 export interface RunOptions {
   configPath: string;
@@ -109,7 +110,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       polling: config.dataplane.polling,
       connCapacity: config.dataplane.connCapacity,
     });
-    for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}`);
+    for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}${steeringNote(port)}`);
   } catch (error) {
     throw new StartupError(`cannot start the data plane: ${(error as Error).message}`, 1);
   }

@@ -1,0 +1,234 @@
+// Several workers (test mode runs them all inside step(), worker w reading rx queue w):
+// lports per worker residue class, replies that land on a worker that does not own their
+// connection handed to the owner through the worker rings, ARP replies shared, and the
+// per-worker state (counters, connection listing, timers, schedulers, snapshots) adding up.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  CLIENT, LIPS, PORT_MAC, SERVERS, TCP_SERVICE_ID, VIP, clientTcp, clientUdp, frameFrom, labConfig, only,
+  serverTcp, show, withLab, type Flow, type Lab,
+} from '../support/golden.js';
+import { ICMP_TYPE, hostMac, type DecodedFrame } from '../support/packet.js';
+
+const WORKERS = 3;
+const SEVERAL = { workers: WORKERS };
+
+/** A client SYN received by worker `queue`; ARP answered (on queue 0); returns the flow it made. */
+function synOn(lab: Lab, queue: number, cport: number): Flow {
+  lab.sendOn('outside', queue, clientTcp(cport, { flags: 'S', seq: 1000, options: [{ kind: 'mss', value: 1460 }] }));
+  const syn = only(lab.resolveNeighbours().inside, `SYN from ${CLIENT}:${cport} on queue ${queue}`);
+  return { cport, lip: syn.ipv4!.src, lport: syn.tcp!.srcPort, server: syn.ipv4!.dst, sport: syn.tcp!.dstPort, clientIsn: 1000, serverIsn: 50000 };
+}
+
+function synAckOf(flow: Flow): Buffer {
+  return serverTcp(flow.server, flow.sport, flow.lip, flow.lport,
+    { flags: 'SA', seq: flow.serverIsn, ack: flow.clientIsn + 1, options: [{ kind: 'mss', value: 1460 }] });
+}
+
+function checkToClient(frame: DecodedFrame, cport: number): void {
+  assert.equal(frame.eth, { dst: hostMac(CLIENT), src: PORT_MAC.outside, type: 0x0800 });
+  assert.is(frame.ipv4!.src, VIP);
+  assert.is(frame.ipv4!.dst, CLIENT);
+  assert.ok(frame.ipv4!.checksumOk, 'IP checksum');
+  const l4 = frame.tcp ?? frame.udp;
+  assert.ok(l4, `TCP or UDP expected: ${show([frame])}`);
+  assert.is(l4!.dstPort, cport);
+  assert.ok(l4!.checksumOk, 'L4 checksum');
+}
+
+test('each worker hands out lports from its own residue class; counters and the listing cover every worker', async () => {
+  await withLab((lab) => {
+    const flows: Flow[] = [];
+    for (let queue = 0; queue < WORKERS; queue++) {
+      for (let i = 0; i < 4; i++) {
+        const flow = synOn(lab, queue, 41000 + queue * 10 + i);
+        assert.is(flow.lport % WORKERS, queue, `worker ${queue} gave lport ${flow.lport}`);
+        flows.push(flow);
+      }
+    }
+    const stats = lab.stats();
+    assert.is(stats.events.conns_created, 12);
+    assert.is(stats.connections, 12);
+    assert.is(stats.services.find((s) => s.id === TCP_SERVICE_ID)?.conns, 12, 'service counters summed over workers');
+    assert.is(stats.servers.reduce((sum, s) => sum + s.conns, 0), 12, 'server counters summed over workers');
+    assert.is(stats.workerVersions.length, WORKERS);
+    const listed = lab.dp.connections(0, 100);
+    assert.equal(listed.map((c) => c.localPort).sort(), flows.map((f) => f.lport).sort(), 'connections listed from every worker');
+    // Paging walks across workers too.
+    const paged = [...lab.dp.connections(0, 5), ...lab.dp.connections(5, 5), ...lab.dp.connections(10, 5)];
+    assert.equal(paged.map((c) => c.localPort).sort(), flows.map((f) => f.lport).sort(), 'paged listing');
+    assert.equal(stats.drops.no_conn, 0);
+  }, labConfig(), SEVERAL);
+});
+
+test('a TCP reply received by a worker that does not own it is handed over and leaves translated', async () => {
+  await withLab((lab) => {
+    const flow = synOn(lab, 0, 42000);
+    assert.is(flow.lport % WORKERS, 0);
+    let out = lab.resolveNeighbours();
+    const first = lab.counterDelta(() => {
+      lab.sendOn('inside', 1, synAckOf(flow));
+      out = lab.resolveNeighbours();
+    });
+    const synAck = only(out.outside, 'SYN-ACK to the client');
+    checkToClient(synAck, flow.cport);
+    assert.is(synAck.tcp!.flagNames, 'SA');
+    assert.is(synAck.tcp!.srcPort, 80);
+    assert.is(out.inside.length, 0, `nothing else inside: ${show(out.inside)}`);
+    assert.equal(first.drops, {}, 'nothing dropped');
+    // The reply went 1 -> 0; worker 0 then ARPed for the client and shared the answer with 1 and 2.
+    assert.is(first.events.packets_forwarded_out, 1);
+    assert.is(first.events.arp_replies_shared, WORKERS - 1);
+    assert.is(first.events.redirected_out, 1 + (WORKERS - 1));
+    assert.is(first.events.redirected_in, first.events.redirected_out);
+
+    // The client's ACK on its own queue, then data from the server on worker 2's queue.
+    lab.sendOn('outside', 0, clientTcp(flow.cport, { flags: 'A', seq: 1001, ack: 50001 }));
+    only(lab.resolveNeighbours().inside, 'ACK inside');
+    const data = Buffer.from('hello from the server');
+    const second = lab.counterDelta(() => {
+      lab.sendOn('inside', 2, serverTcp(flow.server, flow.sport, flow.lip, flow.lport, { flags: 'PA', seq: 50001, ack: 1001, payload: data }));
+      out = lab.resolveNeighbours();
+    });
+    const segment = only(out.outside, 'data to the client');
+    checkToClient(segment, flow.cport);
+    assert.is(segment.tcp!.payload.toString(), data.toString());
+    assert.equal(second.drops, {});
+    assert.equal([second.events.redirected_out, second.events.redirected_in, second.events.packets_forwarded_out], [1, 1, 1]);
+
+    // On its owner's own queue nothing is handed over.
+    const own = lab.counterDelta(() => {
+      lab.sendOn('inside', 0, serverTcp(flow.server, flow.sport, flow.lip, flow.lport, { flags: 'A', seq: 50001 + data.length, ack: 1001 }));
+      out = lab.resolveNeighbours();
+    });
+    only(out.outside, 'ACK to the client');
+    assert.is(own.events.redirected_out, undefined, 'no hand-off for a reply on its owner');
+    assert.equal(own.drops, {});
+  }, labConfig(), SEVERAL);
+});
+
+test('a UDP reply on the wrong worker is handed over; an ICMP error quoting an lport too', async () => {
+  await withLab((lab) => {
+    lab.sendOn('outside', 2, clientUdp(43000, Buffer.from('ping')));
+    const sent = only(lab.resolveNeighbours().inside, 'UDP inside');
+    const lport = sent.udp!.srcPort;
+    assert.is(lport % WORKERS, 2);
+    const reply = frameFrom('inside', sent.ipv4!.dst, sent.ipv4!.src, { udp: { srcPort: 7, dstPort: lport, payload: Buffer.from('pong') } });
+    let out = lab.resolveNeighbours();
+    const d = lab.counterDelta(() => {
+      lab.sendOn('inside', 0, reply);
+      out = lab.resolveNeighbours();
+    });
+    const back = only(out.outside, 'UDP reply to the client');
+    checkToClient(back, 43000);
+    assert.is(back.udp!.srcPort, 7);
+    assert.is(back.udp!.payload.toString(), 'pong');
+    assert.equal(d.drops, {});
+    assert.ok((d.events.redirected_in ?? 0) >= 1 && d.events.redirected_in === d.events.redirected_out, JSON.stringify(d.events));
+
+    // The server's host says port unreachable about our LIP:lport -> RIP:7 datagram, to worker 1.
+    const quoted = sent.raw.subarray(14, 14 + 20 + 8);
+    const icmp = frameFrom('inside', sent.ipv4!.dst, sent.ipv4!.src,
+      { icmp: { type: ICMP_TYPE.DEST_UNREACH, code: 3, payload: quoted } });
+    const e = lab.counterDelta(() => {
+      lab.sendOn('inside', 1, icmp);
+      out = lab.resolveNeighbours();
+    });
+    const relayed = only(out.outside, 'ICMP error to the client');
+    assert.is(relayed.ipv4!.dst, CLIENT);
+    assert.is(relayed.icmp!.type, ICMP_TYPE.DEST_UNREACH);
+    assert.equal(e.drops, {});
+    assert.equal([e.events.redirected_out, e.events.redirected_in, e.events.icmp_errors_to_client], [1, 1, 1]);
+  }, labConfig(), SEVERAL);
+});
+
+test('an ARP reply received by one worker teaches every worker', async () => {
+  const oneServer = labConfig((c) => { c.services[0]!.servers = c.services[0]!.servers.slice(0, 1); });
+  await withLab((lab) => {
+    synOn(lab, 0, 44000);
+    assert.is(lab.arpRequests.length, 1, 'worker 0 ARPed for the server');
+    // Workers 1 and 2 got a copy of the answer, so their first SYNs go out without ARP.
+    for (const queue of [1, 2]) {
+      const d = lab.counterDelta(() => { lab.sendOn('outside', queue, clientTcp(44000 + queue, { flags: 'S', seq: 1 })); });
+      assert.is(d.events.arp_requests_sent, undefined, `worker ${queue} did not ARP`);
+      const syn = only(lab.recv('inside'), `SYN from worker ${queue}`);
+      assert.is(syn.ipv4!.dst, SERVERS[0]);
+      assert.is(syn.tcp!.srcPort % WORKERS, queue);
+    }
+  }, oneServer, SEVERAL);
+});
+
+test('timers expire connections on every worker', async () => {
+  await withLab((lab) => {
+    for (let queue = 0; queue < WORKERS; queue++) for (let i = 0; i < 2; i++) synOn(lab, queue, 45000 + queue * 10 + i);
+    assert.is(lab.stats().connections, 6);
+    const d = lab.counterDelta(() => lab.advance(61));  // SYN_RECV lasts 60 s
+    assert.is(d.events.conns_expired, 6);
+    assert.is(lab.stats().connections, 0);
+    assert.equal(lab.dp.connections(0, 100), []);
+  }, labConfig(), SEVERAL);
+});
+
+test('wrr keeps its proportions over several workers (each worker runs its own sequence)', async () => {
+  const weights = [3, 2, 1];
+  const weighted = labConfig((c) => {
+    c.services[0]!.scheduler = 'wrr';
+    c.services[0]!.servers.forEach((s, i) => { s.weight = weights[i]!; });
+  });
+  await withLab((lab) => {
+    const perWorker = 20;
+    const counts = new Map<string, number>();
+    for (let queue = 0; queue < WORKERS; queue++) {
+      for (let i = 0; i < perWorker; i++) {
+        const flow = synOn(lab, queue, 46000 + queue * 100 + i);
+        counts.set(flow.server, (counts.get(flow.server) ?? 0) + 1);
+      }
+    }
+    const total = perWorker * WORKERS;
+    const weightSum = weights.reduce((a, b) => a + b, 0);
+    SERVERS.forEach((server, i) => {
+      const expected = (total * weights[i]!) / weightSum;
+      const got = counts.get(server) ?? 0;
+      // Documented bound (README "Several workers"): within one wrr cycle's share per worker.
+      assert.ok(Math.abs(got - expected) <= WORKERS, `${server}: ${got} connections, expected ${expected} ± ${WORKERS}`);
+    });
+  }, weighted, SEVERAL);
+});
+
+test('a snapshot apply reaches every worker', async () => {
+  await withLab((lab) => {
+    const version = lab.apply(labConfig((c) => { c.services[0]!.servers = c.services[0]!.servers.slice(0, 2); }));
+    lab.dp.step();
+    assert.equal(lab.stats().workerVersions, Array(WORKERS).fill(version));
+    // And every worker schedules with it: no connection to the removed server.
+    for (let queue = 0; queue < WORKERS; queue++) {
+      for (let i = 0; i < 3; i++) {
+        const flow = synOn(lab, queue, 47000 + queue * 10 + i);
+        assert.ok(flow.server !== SERVERS[2], `worker ${queue} used the removed server`);
+      }
+    }
+  }, labConfig(), SEVERAL);
+});
+
+test('inject names the queue: one per worker, EINVAL beyond', async () => {
+  await withLab((lab) => {
+    assert.throws(() => lab.dp.inject('outside', [clientTcp(48000, { flags: 'S' })], WORKERS), (e: Error & { code?: string }) =>
+      e.code === 'EINVAL' && /queue: expected 0\.\.2/.test(e.message));
+  }, labConfig(), SEVERAL);
+});
+
+test('one worker: nothing is handed over and no owner is computed', async () => {
+  await withLab((lab) => {
+    const d = lab.counterDelta(() => {
+      const flow = synOn(lab, 0, 49000);
+      lab.send('inside', synAckOf(flow));
+      only(lab.resolveNeighbours().outside, 'SYN-ACK');
+    });
+    assert.is(d.events.redirected_out, undefined);
+    assert.is(d.events.redirected_in, undefined);
+    assert.is(d.events.arp_replies_shared, undefined);
+    assert.ok(LIPS.length > 0);
+  });
+});
+
+test.run();
