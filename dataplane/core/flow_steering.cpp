@@ -72,6 +72,9 @@ int lport_rule(uint16_t port_id, uint32_t lip, uint8_t proto, uint16_t worker, u
 void flow_steering_probe(Port* port, uint16_t workers) {
   port->flow_steering = false;
   if (!power_of_two(workers) || port->is_ring) return;
+  // net_tap validates a partial port mask but programs an exact-match TC flower key
+  // (it drops the mask), so its answer would be wrong: treat it as unable.
+  if (port->driver == "net_tap") return;
   // A documentation-range address stands in for the LIPs the first apply brings.
   const uint32_t sample_lip = 0xC0000201;  // 192.0.2.1
   for (uint8_t proto : {static_cast<uint8_t>(IPPROTO_TCP), static_cast<uint8_t>(IPPROTO_UDP)})
