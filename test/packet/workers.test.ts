@@ -195,6 +195,15 @@ test('wrr keeps its proportions over several workers (each worker runs its own s
   }, weighted, SEVERAL);
 });
 
+test('lc counts the connections of every worker', async () => {
+  const leastConnections = labConfig((c) => { c.services[0]!.scheduler = 'lc'; });
+  await withLab((lab) => {
+    // One new connection per worker: each sees the others' connections, so all three servers get one.
+    const servers = [0, 1, 2].map((queue) => synOn(lab, queue, 46500 + queue).server);
+    assert.equal([...servers].sort(), [...SERVERS].sort(), `servers chosen: ${servers.join(', ')}`);
+  }, leastConnections, SEVERAL);
+});
+
 test('a snapshot apply reaches every worker', async () => {
   await withLab((lab) => {
     const version = lab.apply(labConfig((c) => { c.services[0]!.servers = c.services[0]!.servers.slice(0, 2); }));
