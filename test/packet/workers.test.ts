@@ -142,6 +142,28 @@ test('a UDP reply on the wrong worker is handed over; an ICMP error quoting an l
   }, labConfig(), SEVERAL);
 });
 
+test('SYNPROXY: the final ACK may reach another worker than the SYN; the server SYN-ACK is handed to its owner', async () => {
+  const synproxy = labConfig((c) => { c.services[0]!.synproxy = true; });
+  await withLab((lab) => {
+    lab.sendOn('outside', 0, clientTcp(47500, { flags: 'S', seq: 7000, options: [{ kind: 'mss', value: 1460 }] }));
+    const cookie = only(lab.resolveNeighbours().outside, 'cookie SYN-ACK').tcp!.seq;
+    // Cookie keys are process-wide, so worker 2 validates what worker 0 issued and owns the connection.
+    lab.sendOn('outside', 2, clientTcp(47500, { flags: 'PA', seq: 7001, ack: (cookie + 1) >>> 0, payload: Buffer.from('GET /') }));
+    const syn = only(lab.resolveNeighbours().inside, 'backend SYN');
+    assert.is(syn.tcp!.srcPort % WORKERS, 2, 'the worker that accepted the cookie owns the connection');
+    let out = lab.resolveNeighbours();
+    const d = lab.counterDelta(() => {
+      lab.sendOn('inside', 0, serverTcp(syn.ipv4!.dst, 80, syn.ipv4!.src, syn.tcp!.srcPort,
+        { flags: 'SA', seq: 90000, ack: 7001, options: [{ kind: 'mss', value: 1460 }] }));
+      out = lab.resolveNeighbours();
+    });
+    assert.ok(out.inside.some((f) => f.tcp?.payload.toString() === 'GET /'), `held data released to the server: ${show(out.inside)}`);
+    assert.is(d.events.synproxy_server_handshakes, 1);
+    assert.equal([d.events.redirected_out, d.events.redirected_in], [1, 1]);
+    assert.equal(d.drops, {});
+  }, synproxy, SEVERAL);
+});
+
 test('an ARP reply received by one worker teaches every worker', async () => {
   const oneServer = labConfig((c) => { c.services[0]!.servers = c.services[0]!.servers.slice(0, 1); });
   await withLab((lab) => {
