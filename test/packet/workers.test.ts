@@ -5,13 +5,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CLIENT, LIPS, PORT_MAC, SERVERS, TCP_SERVICE_ID, VIP, clientTcp, clientUdp, frameFrom, labConfig, only,
-  serverTcp, show, withLab, type Flow, type Lab,
+  CLIENT, LIPS, PORT_MAC, PORTS, SERVERS, TCP_SERVICE_ID, VIP, arpReply, clientTcp, clientUdp, frameFrom, labConfig, only,
+  openTcp, seededRandom, serverTcp, show, withLab, type Flow, type Lab, type PortName,
 } from '../support/golden.js';
-import { ICMP_TYPE, hostMac, type DecodedFrame } from '../support/packet.js';
+import { ARP_OP, ETHERTYPE, ICMP_TYPE, decodeFrame, hostMac, type DecodedFrame } from '../support/packet.js';
+import { frameAccounting, noteInsideFrame, randomFrame, type SeenFlow } from '../support/random-frames.js';
 
 const WORKERS = 3;
 const SEVERAL = { workers: WORKERS };
+const RANDOM_BATCHES = 200;  // x 128 frames
 
 /** A client SYN received by worker `queue`; ARP answered (on queue 0); returns the flow it made. */
 function synOn(lab: Lab, queue: number, cport: number): Flow {
@@ -238,6 +240,49 @@ test('a snapshot apply reaches every worker', async () => {
         assert.ok(flow.server !== SERVERS[2], `worker ${queue} used the removed server`);
       }
     }
+  }, labConfig(), SEVERAL);
+});
+
+test('random frames on random workers\' queues: every frame accounted for, no mbuf left in a ring', async () => {
+  await withLab((lab) => {
+    const flow = openTcp(lab, 49500);
+    const baseline = lab.stats().mbufsInUse;
+    const rnd = seededRandom(0x5eed);
+    const seen: SeenFlow[] = [{ lip: flow.lip, lport: flow.lport, server: flow.server, sport: flow.sport }];
+    for (let batch = 0; batch < RANDOM_BATCHES; batch++) {
+      const perQueue = new Map<string, { port: PortName; queue: number; frames: Buffer[] }>();
+      for (let i = 0; i < 128; i++) {
+        const { port, frame } = randomFrame(rnd, seen);
+        const queue = Math.floor(rnd() * WORKERS);
+        const key = `${port}/${queue}`;
+        if (!perQueue.has(key)) perQueue.set(key, { port, queue, frames: [] });
+        perQueue.get(key)!.frames.push(frame);
+      }
+      for (const { port, queue, frames } of perQueue.values()) assert.is(lab.dp.inject(port, frames, queue), frames.length);
+      lab.dp.step();
+      for (const port of PORTS) {
+        const replies: Buffer[] = [];
+        for (const bytes of lab.dp.capture(port)) {
+          const b = Buffer.from(bytes);
+          if (port === 'inside') noteInsideFrame(b, seen);
+          if (b.length >= 22 && b.readUInt16BE(12) === ETHERTYPE.ARP && b.readUInt16BE(20) === ARP_OP.REQUEST) replies.push(arpReply(decodeFrame(b), port));
+        }
+        if (replies.length) lab.dp.inject(port, replies, Math.floor(rnd() * WORKERS));
+      }
+      if (batch % 32 === 0) lab.dp.advanceClock(Math.floor(rnd() * 2000));
+    }
+    for (let s = 0; s < 20; s++) {  // let ARP resolution give up on whatever is still held
+      lab.dp.advanceClock(500);
+      lab.dp.step();
+      lab.dp.capture('outside');
+      lab.dp.capture('inside');
+    }
+    const stats = lab.stats();
+    const { arrived, accounted } = frameAccounting(stats);
+    assert.is(accounted, arrived, `arrived (rx + generated ARP + ARP copies) vs accounted; drops ${JSON.stringify(stats.drops)}`);
+    assert.is(stats.events.redirected_in, stats.events.redirected_out, 'every hand-off taken');
+    assert.ok(stats.events.redirected_out > 0, 'some frames were handed over');
+    assert.is(stats.mbufsInUse, baseline, 'mbufs in use after the storm vs before');
   }, labConfig(), SEVERAL);
 });
 
