@@ -5,10 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CLIENT, LIPS, PORT_MAC, PORTS, SERVERS, TCP_SERVICE_ID, VIP, arpReply, clientTcp, clientUdp, frameFrom, labConfig, only,
+  CLIENT, LIPS, OUTSIDE_ADDRESS, PORT_MAC, PORTS, SERVERS, TCP_SERVICE_ID, VIP, arpReply, clientTcp, clientUdp, frameFrom, labConfig, only,
   openTcp, seededRandom, serverTcp, show, withLab, type Flow, type Lab, type PortName,
 } from '../support/golden.js';
-import { ARP_OP, ETHERTYPE, ICMP_TYPE, decodeFrame, hostMac, type DecodedFrame } from '../support/packet.js';
+import { ARP_OP, ETHERTYPE, ICMP_TYPE, buildFrame, decodeFrame, hostMac, type DecodedFrame } from '../support/packet.js';
 import { frameAccounting, noteInsideFrame, randomFrame, type SeenFlow } from '../support/random-frames.js';
 
 const WORKERS = 3;
@@ -283,6 +283,40 @@ test('random frames on random workers\' queues: every frame accounted for, no mb
     assert.is(stats.events.redirected_in, stats.events.redirected_out, 'every hand-off taken');
     assert.ok(stats.events.redirected_out > 0, 'some frames were handed over');
     assert.is(stats.mbufsInUse, baseline, 'mbufs in use after the storm vs before');
+  }, labConfig(), SEVERAL);
+});
+
+test('a hand-off ring that overflows drops as redirect_ring_full, and nothing leaks', async () => {
+  await withLab((lab) => {
+    const flow = synOn(lab, 0, 49700);
+    lab.sendOn('inside', 0, synAckOf(flow));
+    lab.resolveNeighbours();
+    const baseline = lab.stats().mbufsInUse;
+    // Worker 1 gets 1500 replies owned by worker 0 on one port and 1500 ARP replies on the other:
+    // per sweep it hands worker 0 up to 64 frames (32 replies + 32 ARP copies) while worker 0 takes
+    // 32 from each ring, so the 1 -> 0 ring (1024 slots) fills up.
+    const replies = Array.from({ length: 1500 }, (_, i) => serverTcp(flow.server, flow.sport, flow.lip, flow.lport,
+      { flags: 'A', seq: 50001 + i, ack: 1001 }));
+    const arps = Array.from({ length: 1500 }, () => buildFrame({
+      eth: { dst: PORT_MAC.outside, src: hostMac(CLIENT) },
+      arp: { op: ARP_OP.REPLY, senderMac: hostMac(CLIENT), senderIp: CLIENT, targetMac: PORT_MAC.outside, targetIp: OUTSIDE_ADDRESS },
+    }));
+    assert.is(lab.dp.inject('inside', replies, 1), replies.length);
+    assert.is(lab.dp.inject('outside', arps, 1), arps.length);
+    const before = lab.stats();
+    lab.dp.step();
+    lab.dp.capture('outside');
+    lab.dp.capture('inside');
+    const after = lab.stats();
+    const full = after.drops.redirect_ring_full - before.drops.redirect_ring_full;
+    assert.ok(full > 0, 'the ring overflowed');
+    const shared = after.events.arp_replies_shared - before.events.arp_replies_shared;
+    const out = after.events.redirected_out - before.events.redirected_out;
+    assert.is(out + full, 1500 + shared, 'every reply and ARP copy either entered a ring or was dropped for a full one');
+    assert.is(after.events.redirected_in, after.events.redirected_out, 'everything in the rings was taken');
+    const { arrived, accounted } = frameAccounting(after);
+    assert.is(accounted, arrived, `every frame accounted for; drops ${JSON.stringify(after.drops)}`);
+    assert.is(after.mbufsInUse, baseline, 'no mbuf left behind');
   }, labConfig(), SEVERAL);
 });
 
