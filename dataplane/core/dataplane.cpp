@@ -238,6 +238,7 @@ void Dataplane::teardown(bool cleanup_eal) {
   if (pool_) rte_mempool_free(pool_);
   pool_ = nullptr;
   applied_ = DataplaneConfig();
+  flow_rule_lips_.clear();
   started_ = false;
   live_ = false;
   if (cleanup_eal) eal_cleanup();
@@ -274,6 +275,9 @@ void Dataplane::install_flow_rules(const DataplaneConfig& config) {
   for (const auto& service : config.services)
     for (uint32_t lip : service.local_addresses)
       if (std::find(lips.begin(), lips.end(), lip) == lips.end()) lips.push_back(lip);
+  std::sort(lips.begin(), lips.end());
+  if (lips == flow_rule_lips_) return;  // most applies change servers, not LIPs: keep the rules
+  flow_rule_lips_ = lips;
   std::string error;
   for (auto& port : ports_)
     if (port.flow_steering && !flow_steering_install(&port, static_cast<uint16_t>(workers_.size()), lips, &error))
