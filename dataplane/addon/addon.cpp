@@ -104,8 +104,11 @@ Napi::Value Inject(const Napi::CallbackInfo& info) {
     Napi::Buffer<uint8_t> b = v.As<Napi::Buffer<uint8_t>>();
     frames.push_back(pc::Frame{b.Data(), b.Length()});
   }
+  uint64_t queue = 0;  // optional: the rx queue (= worker index) to put the frames on
+  if (info.Length() > 2 && !info[2].IsUndefined() && !r.integer(info[2], "queue", 0, 0xffff, &queue))
+    return env.Undefined();
   uint32_t accepted = 0;
-  pc::Status st = pc::dataplane().inject(port, frames, &accepted);
+  pc::Status st = pc::dataplane().inject(port, frames, static_cast<uint16_t>(queue), &accepted);
   if (!st.ok()) {
     throw_status(env, st);
     return env.Undefined();

@@ -62,6 +62,9 @@ Napi::Array ports_to_js(Napi::Env env, const std::vector<pc::PortInfo>& ports) {
     o.Set("portId", num(env, ports[i].port_id));
     o.Set("mac", ports[i].mac);
     o.Set("driver", ports[i].driver);
+    o.Set("queues", num(env, ports[i].queues));
+    o.Set("rss", Napi::Boolean::New(env, ports[i].rss));
+    o.Set("flowSteering", Napi::Boolean::New(env, ports[i].flow_steering));
     out.Set(i, o);
   }
   return out;

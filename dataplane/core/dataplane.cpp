@@ -9,6 +9,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include "core/eal.h"
+#include "core/flow_steering.h"
 
 namespace pc {
 
@@ -45,8 +46,11 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
   if (options.ports.empty() || options.ports.size() > kMaxPorts)
     return Status::Error("EINVAL", "options.ports: expected 1.." + std::to_string(kMaxPorts) + " ports, got " +
                                        std::to_string(options.ports.size()));
-  uint16_t workers = options.live ? options.workers : 1;
-  if (workers == 0) return Status::Error("EINVAL", "options.workers: expected >= 1, got 0");
+  // Test mode may have several workers too: step() runs them all on the caller's thread.
+  uint16_t workers = options.workers;
+  if (workers == 0 || workers > kMaxWorkers)
+    return Status::Error("EINVAL", "options.workers: expected 1.." + std::to_string(kMaxWorkers) + ", got " +
+                                       std::to_string(workers));
 
   Status st = eal_ensure(options.eal);
   if (!st.ok()) return st;
@@ -110,6 +114,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
       const uint8_t mac[6] = {0x02, 0x70, 0x63, 0x00, 0x00, static_cast<uint8_t>(ports_.size() + 1)};
       memcpy(port.mac, mac, 6);
     }
+    if (workers > 1) flow_steering_probe(&port, workers);
     memcpy(port_macs_[ports_.size()], port.mac, 6);
     port_mtus_[ports_.size()] = spec.mtu;
     ports_.push_back(std::move(port));
@@ -137,6 +142,12 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     return Status::Error("CONFIG_REJECTED", "empty start-up snapshot: " + error);
   }
   publisher_.publish(initial);
+
+  st = redirect_.init(workers, start_count_);
+  if (!st.ok()) {
+    teardown(false);
+    return st;
+  }
 
   uint16_t port_ids[kMaxPorts];
   for (size_t i = 0; i < ports_.size(); i++) port_ids[i] = ports_[i].port_id;
@@ -170,6 +181,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     ctx->tx.init(port_ids, ctx->port_count, w, ctx->counters);
     for (uint16_t i = 0; i < ctx->port_count; i++)
       if (has_exception_port_[i]) ctx->tx.set_exception(i, exception_port_of_[i]);
+    redirect_.attach(w, pool_, &ctx->redirect);
     ctx->publisher = &publisher_;
     ctx->polling = options.polling;
     ctx->stop = &stop_flag_;
@@ -233,6 +245,7 @@ void Dataplane::teardown(bool cleanup_eal) {
   for (auto& w : workers_)
     if (w->worker) worker_destroy(w->worker);
   workers_.clear();
+  redirect_.destroy();  // packets still handed over between workers go back to the pool
   for (auto& p : ports_) port_close(&p);
   ports_.clear();
   for (auto& p : exception_ports_) port_close(&p);
@@ -244,6 +257,7 @@ void Dataplane::teardown(bool cleanup_eal) {
   if (frag_pool_) rte_mempool_free(frag_pool_);
   frag_pool_ = nullptr;
   applied_ = DataplaneConfig();
+  flow_rule_lips_.clear();
   started_ = false;
   live_ = false;
   if (cleanup_eal) eal_cleanup();
@@ -271,7 +285,22 @@ Status Dataplane::apply(const DataplaneConfig& config, uint64_t* version) {
   publisher_.publish(next);
   *version = next_version_++;
   applied_ = config;
+  install_flow_rules(config);
   return Status::Ok();
+}
+
+void Dataplane::install_flow_rules(const DataplaneConfig& config) {
+  std::vector<uint32_t> lips;
+  for (const auto& service : config.services)
+    for (uint32_t lip : service.local_addresses)
+      if (std::find(lips.begin(), lips.end(), lip) == lips.end()) lips.push_back(lip);
+  std::sort(lips.begin(), lips.end());
+  if (lips == flow_rule_lips_) return;  // most applies change servers, not LIPs: keep the rules
+  flow_rule_lips_ = lips;
+  std::string error;
+  for (auto& port : ports_)
+    if (port.flow_steering && !flow_steering_install(&port, static_cast<uint16_t>(workers_.size()), lips, &error))
+      port.flow_steering = false;  // refused: the worker rings carry its replies from now on
 }
 
 Status Dataplane::stats(StatsReport* report) {
@@ -289,7 +318,17 @@ Status Dataplane::connections(uint32_t cursor, uint32_t limit, std::vector<Conne
   out->resize(limit);
   uint32_t n = 0;
   if (!live_) {
-    n = limit ? worker_list_connections(workers_[0]->worker, cursor, out->data(), limit) : 0;
+    uint64_t skip = cursor;  // test mode: every worker runs on this thread, read them in order
+    for (auto& w : workers_) {
+      if (n >= limit) break;
+      uint64_t owned = worker_connection_count(w->worker);
+      if (skip >= owned) {
+        skip -= owned;
+        continue;
+      }
+      n += worker_list_connections(w->worker, static_cast<uint32_t>(skip), out->data() + n, limit - n);
+      skip = 0;
+    }
   } else {
     // The cursor counts across workers in order; each worker's share is skipped by its
     // (racy, monotonic enough for paging) connection count. See core/conn_listing.h.
@@ -317,12 +356,18 @@ Status Dataplane::connections(uint32_t cursor, uint32_t limit, std::vector<Conne
 
 void Dataplane::ports(std::vector<PortInfo>* out) const {
   out->clear();
-  for (const auto& p : ports_) out->push_back(PortInfo{p.name, p.port_id, format_mac(p.mac), p.driver});
+  for (const auto& p : ports_)
+    out->push_back(PortInfo{p.name, p.port_id, format_mac(p.mac), p.driver, p.queues, p.rss, p.flow_steering});
 }
 
 Status Dataplane::require_test_mode(const char* what) const {
   if (!started_) return Status::Error("ESTATE", std::string(what) + ": the data plane is not started");
   if (live_) return Status::Error("ESTATE", std::string(what) + ": only available in test mode (started in live mode)");
+  return Status::Ok();
+}
+
+Status Dataplane::require_started(const char* what) const {
+  if (!started_) return Status::Error("ESTATE", std::string(what) + ": the data plane is not started");
   return Status::Ok();
 }
 
@@ -351,19 +396,23 @@ Status Dataplane::find_ring(const std::string& name, const char* what, Port** ou
   return st;
 }
 
-Status Dataplane::inject(const std::string& port, const std::vector<Frame>& frames, uint32_t* accepted) {
+Status Dataplane::inject(const std::string& port, const std::vector<Frame>& frames, uint16_t queue,
+                         uint32_t* accepted) {
   *accepted = 0;
-  Status st = require_test_mode("inject");
+  Status st = require_started("inject");
   if (!st.ok()) return st;
   Port* target = nullptr;
   st = find_ring(port, "inject", &target);
   if (!st.ok()) return st;
+  if (queue >= target->rx_rings.size())
+    return Status::Error("EINVAL", "inject: queue: expected 0.." + std::to_string(target->rx_rings.size() - 1) +
+                                       " (one per worker), got " + std::to_string(queue));
   const size_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
   for (size_t i = 0; i < frames.size(); i++)
     if (frames[i].length > room)
       return Status::Error("EINVAL", "inject: frames[" + std::to_string(i) + "]: expected at most " +
                                          std::to_string(room) + " bytes, got " + std::to_string(frames[i].length));
-  rte_ring* ring = target->rx_rings[0];
+  rte_ring* ring = target->rx_rings[queue];
   for (const auto& f : frames) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
     if (!m) break;  // pool exhausted: report how many fit
@@ -382,13 +431,19 @@ Status Dataplane::step(uint32_t* received) {
   *received = 0;
   Status st = require_test_mode("step");
   if (!st.ok()) return st;
-  WorkerContext& c = *workers_[0];
-  const Snapshot* s = worker_current_snapshot(c);
-  worker_run_timers(c.worker, s, test_clock_us_, c.tx);
-  c.tx.flush_all();
-  for (uint32_t sweep = 0; sweep < kStepMaxSweeps; sweep++) {
-    uint32_t n = worker_poll_ports(c, s, test_clock_us_);
+  for (auto& w : workers_) {
+    WorkerContext& c = *w;
+    worker_run_timers(c.worker, worker_current_snapshot(c), test_clock_us_, c.tx);
     c.tx.flush_all();
+  }
+  // A reply one worker hands over is processed by its owner in the next sweep at the latest.
+  for (uint32_t sweep = 0; sweep < kStepMaxSweeps; sweep++) {
+    uint32_t n = 0;
+    for (auto& w : workers_) {
+      WorkerContext& c = *w;
+      n += worker_poll_ports(c, worker_current_snapshot(c), test_clock_us_);
+      c.tx.flush_all();
+    }
     if (n == 0) break;
     *received += n;
   }
@@ -396,21 +451,23 @@ Status Dataplane::step(uint32_t* received) {
 }
 
 Status Dataplane::capture(const std::string& port, std::vector<std::vector<uint8_t>>* frames) {
-  Status st = require_test_mode("capture");
+  Status st = require_started("capture");
   if (!st.ok()) return st;
   Port* source = nullptr;
   st = find_ring(port, "capture", &source);
   if (!st.ok()) return st;
   void* objs[64];
   unsigned n;
-  while ((n = rte_ring_dequeue_burst(source->tx_rings[0], objs, 64, nullptr)) > 0) {
-    for (unsigned i = 0; i < n; i++) {
-      rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
-      std::vector<uint8_t> bytes(rte_pktmbuf_pkt_len(m));
-      const void* p = rte_pktmbuf_read(m, 0, bytes.size(), bytes.data());
-      if (p && p != bytes.data()) memcpy(bytes.data(), p, bytes.size());
-      frames->push_back(std::move(bytes));
-      rte_pktmbuf_free(m);
+  for (rte_ring* ring : source->tx_rings) {
+    while ((n = rte_ring_dequeue_burst(ring, objs, 64, nullptr)) > 0) {
+      for (unsigned i = 0; i < n; i++) {
+        rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
+        std::vector<uint8_t> bytes(rte_pktmbuf_pkt_len(m));
+        const void* p = rte_pktmbuf_read(m, 0, bytes.size(), bytes.data());
+        if (p && p != bytes.data()) memcpy(bytes.data(), p, bytes.size());
+        frames->push_back(std::move(bytes));
+        rte_pktmbuf_free(m);
+      }
     }
   }
   return Status::Ok();

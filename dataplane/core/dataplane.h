@@ -11,6 +11,7 @@
 #include "core/bench.h"
 #include "core/config.h"
 #include "core/ports.h"
+#include "core/redirect.h"
 #include "core/snapshot_publisher.h"
 #include "core/stats.h"
 #include "core/status.h"
@@ -36,6 +37,9 @@ struct PortInfo {
   uint16_t port_id = 0;
   std::string mac;
   std::string driver;
+  uint16_t queues = 1;
+  bool rss = false;
+  bool flow_steering = false;
 };
 
 struct Frame {
@@ -71,10 +75,15 @@ class Dataplane {
   void stop();
   void ports(std::vector<PortInfo>* out) const;
 
-  // Test mode only.
-  Status inject(const std::string& port, const std::vector<Frame>& frames, uint32_t* accepted);
-  Status step(uint32_t* received);
+  // Ring ports, either mode (live: the caller's thread is the rings' other end, as
+  // the test driver is in test mode). inject enqueues on rx queue `queue` (one per
+  // worker: queue w is read by worker w); capture drains every tx queue of the port.
+  Status inject(const std::string& port, const std::vector<Frame>& frames, uint16_t queue, uint32_t* accepted);
   Status capture(const std::string& port, std::vector<std::vector<uint8_t>>* frames);
+
+  // Test mode only. step() runs every worker on the caller's thread, in index order,
+  // sweep after sweep until no port or redirect ring has anything left.
+  Status step(uint32_t* received);
   Status advance_clock_us(uint64_t us);
   Status bench(const BenchOptions& options, BenchResult* result);
   // A worker of its own (same ports and pool, capacity = connections), filled, measured, freed.
@@ -82,12 +91,15 @@ class Dataplane {
 
  private:
   Status require_test_mode(const char* what) const;
+  Status require_started(const char* what) const;
   Status find_ring_port(const std::string& name, const char* what, size_t* index);
   // A ring port by name, data port or exception interface (test mode: inject/capture).
   Status find_ring(const std::string& name, const char* what, Port** out);
   // Creates the kernel interface of data port index i (ring in test mode); start() only.
   Status open_exception_port(const PortSpec& spec, uint16_t index, uint16_t queues);
   Status launch_workers(const std::vector<unsigned>& lcores);
+  // Rules steering replies to LIPs by lport class, on ports that support them (core/flow_steering.h).
+  void install_flow_rules(const DataplaneConfig& config);
   // Undoes everything start() created; cleanup_eal = also rte_eal_cleanup (live stop).
   void teardown(bool cleanup_eal);
 
@@ -103,6 +115,8 @@ class Dataplane {
   uint16_t port_mtus_[kMaxPorts] = {};
   rte_mempool* frag_pool_ = nullptr;  // rebuilt datagrams (bigger than pool_'s mbufs)
   SnapshotPublisher publisher_;
+  RedirectRings redirect_;  // worker-to-worker reply steering, several workers only
+  std::vector<uint32_t> flow_rule_lips_;  // LIPs the ports' rte_flow rules cover (sorted)
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   std::vector<unsigned> launched_lcores_;
   std::atomic<bool> stop_flag_{false};

@@ -82,7 +82,10 @@
   X(SYNPROXY_AUTO_DISENGAGED, "synproxy_auto_disengaged") /* SYNPROXY auto: below the threshold for the hold time */ \
   X(TCP_RESETS_FROM_SERVER, "tcp_resets_from_server") /* RST from a real server on a tracked connection, relayed */ \
   X(TCP_RESETS_FROM_CLIENT, "tcp_resets_from_client") /* RST from a client on a tracked connection, relayed */ \
-  X(ICMP_FRAG_NEEDED_SENT, "icmp_frag_needed_sent")   /* TUN: ICMP fragmentation-needed sent to a client (pipeline/forward_modes.h) */
+  X(ICMP_FRAG_NEEDED_SENT, "icmp_frag_needed_sent")   /* TUN: ICMP fragmentation-needed sent to a client (pipeline/forward_modes.h) */ \
+  X(REDIRECTED_OUT, "redirected_out")   /* multi-worker: a reply handed to its owning worker's ring (core/redirect.h) */ \
+  X(REDIRECTED_IN, "redirected_in")     /* multi-worker: a packet taken from a ring and processed here */ \
+  X(ARP_REPLIES_SHARED, "arp_replies_shared") /* multi-worker: copy of an ARP reply sent to another worker's ring */
 
 namespace pc {
 

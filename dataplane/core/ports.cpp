@@ -74,8 +74,18 @@ void remove_probed(const std::string& device) {
   rte_devargs_reset(&da);
 }
 
-Status probe_device(const PortSpec& spec, Port* out) {
-  int rc = rte_dev_probe(spec.device.c_str());
+// Several workers need one rx/tx queue pair each. net_af_packet makes them with its
+// `qpairs` devarg (one AF_PACKET socket per queue joined in a PACKET_FANOUT_HASH group,
+// so the kernel spreads flows by their hash), which the operator need not spell out.
+std::string device_for_queues(const std::string& device, uint16_t queues) {
+  if (queues <= 1 || device.rfind("net_af_packet", 0) != 0 || device.find("qpairs=") != std::string::npos)
+    return device;
+  return device + ",qpairs=" + std::to_string(queues);
+}
+
+Status probe_device(const PortSpec& spec, uint16_t queues, Port* out) {
+  out->device = device_for_queues(spec.device, queues);
+  int rc = rte_dev_probe(out->device.c_str());
   // Many drivers return a bare -1 (which would read "Operation not permitted"): the
   // reason is then only in the EAL log line above (no such interface, bad devargs...).
   if (rc == -1) return fail(spec, "rte_dev_probe failed (the EAL log above says why)", 0);
@@ -84,7 +94,7 @@ Status probe_device(const PortSpec& spec, Port* out) {
   uint16_t port_id = 0;
   rc = rte_eth_dev_get_port_by_name(name.c_str(), &port_id);
   if (rc != 0) {
-    remove_probed(spec.device);
+    remove_probed(out->device);
     return fail(spec, "no ethdev named \"" + name + "\" after probe", rc);
   }
   out->port_id = port_id;
@@ -105,6 +115,15 @@ Status configure_and_start(const PortSpec& spec, uint16_t queues, rte_mempool* p
 
   rte_eth_conf conf;
   memset(&conf, 0, sizeof(conf));
+  // RSS spreads flows over the workers' queues where the device hashes in hardware;
+  // a flow's packets then always reach the same worker (replies are steered by lport).
+  if (queues > 1 && info.flow_type_rss_offloads) {
+    uint64_t wanted = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_key = nullptr;  // the driver's default key
+    conf.rx_adv_conf.rss_conf.rss_hf = wanted ? wanted : info.flow_type_rss_offloads;
+    out->rss = true;
+  }
   rc = rte_eth_dev_configure(pid, queues, queues, &conf);
   if (rc != 0) return fail(spec, "rte_eth_dev_configure", rc);
   out->configured = true;
@@ -160,7 +179,8 @@ Status port_open(const PortSpec& spec, uint16_t queues, rte_mempool* pool, Port*
   *out = Port();
   out->name = spec.name;
   out->device = spec.device;
-  Status st = spec.device == "ring" ? create_ring_port(spec, queues, out) : probe_device(spec, out);
+  out->queues = queues;
+  Status st = spec.device == "ring" ? create_ring_port(spec, queues, out) : probe_device(spec, queues, out);
   if (st.ok()) st = configure_and_start(spec, queues, pool, out);
   if (!st.ok()) port_close(out);
   return st;

@@ -1,6 +1,8 @@
 // Ports: a DPDK ethdev per operator-named port, either an in-memory ring pair
 // (device "ring": tests and benchmarks) or a probed device string
-// ("net_af_packet0,iface=x", a PCI address, ...). One rx+tx queue per worker.
+// ("net_af_packet0,iface=x", a PCI address, ...). One rx+tx queue per worker;
+// with several: RSS where the device hashes, net_af_packet gets `qpairs=<workers>`
+// (kernel PACKET_FANOUT_HASH), ring ports one ring pair per queue.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -40,6 +42,9 @@ struct Port {
   bool configured = false;
   bool started = false;
   uint8_t mac[6] = {};
+  uint16_t queues = 1;      // rx/tx queue pairs, one per worker
+  bool rss = false;         // configured with RTE_ETH_MQ_RX_RSS (several queues, device hashes)
+  bool flow_steering = false;  // rte_flow can steer replies by lport class (core/flow_steering.h)
 };
 
 // Creates, configures (queues rx+tx queues, MTU, MAC) and starts the port.

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/conn_listing.h"
+#include "core/redirect.h"
 #include "core/snapshot_publisher.h"
 #include "core/tx_queues.h"
 #include "pipeline/pipeline.h"
@@ -27,6 +28,8 @@ constexpr uint64_t kTimerIntervalUs = 1000;     // worker_run_timers at most thi
 // wake-ups/s), first packet after idleness waits <= ~240 µs; cap 500 µs gave 5% and
 // <= ~550 µs. Under load the 100 µs spin window means the worker never sleeps.
 // stats().workerIdleSleeps / workerWakeLatenessUs report both numbers live.
+// With several workers, packets another worker hands over count as work too, and a
+// sleeping owner picks them up within one back-off step (<= kSleepMaxUs + wake lateness).
 constexpr uint64_t kIdleSpinUs = 100;           // empty polls for this long before the first sleep
 constexpr uint64_t kSleepFirstUs = 5;
 constexpr uint64_t kSleepMaxUs = 200;
@@ -53,6 +56,7 @@ struct WorkerContext {
   std::atomic<uint64_t> busy_cycles{0};
   std::atomic<uint64_t> idle_cycles{0};
   ConnListingMailbox listing;  // live connection listing (core/conn_listing.h)
+  WorkerRedirect redirect;     // reply steering to the owning worker (core/redirect.h); count 1 = off
 };
 
 // Returns the live snapshot, adopting it first if this worker has not seen its version.
@@ -66,17 +70,21 @@ inline const Snapshot* worker_current_snapshot(WorkerContext& c) {
   return s;
 }
 
-// One rx sweep over every port, processed; returns packets received. Does not flush tx.
+// One rx sweep over every port, processed, plus (several workers) what other workers
+// handed over; returns packets received and taken from rings. Does not flush tx.
 inline uint32_t worker_poll_ports(WorkerContext& c, const Snapshot* s, uint64_t now_us) {
   rte_mbuf* pkts[kRxBurst];
   uint32_t total = 0;
+  const bool steering = c.redirect.count > 1;
   for (uint16_t p = 0; p < c.port_count; p++) {
     uint16_t n = rte_eth_rx_burst(c.port_ids[p], c.index, pkts, kRxBurst);
     if (n == 0) continue;
     c.counters->event(Event::RX_PACKETS, n);
-    worker_process_burst(c.worker, s, p, pkts, n, now_us, c.tx);
     total += n;
+    uint16_t mine = steering ? redirect_split(c.redirect, *c.counters, s, p, pkts, n) : n;
+    if (mine) worker_process_burst(c.worker, s, p, pkts, mine, now_us, c.tx);
   }
+  if (steering) total += redirect_drain(c.redirect, c.worker, *c.counters, s, now_us, c.tx);
   // Exception path: what the kernel sends from a port's interface leaves by that port unchanged.
   for (uint16_t p = 0; p < c.port_count; p++) {
     if (!c.tx.has_exception(p)) continue;

@@ -44,6 +44,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   synproxy_auto_engaged: true, synproxy_auto_disengaged: true,
   tcp_resets_from_server: true, tcp_resets_from_client: true,
   icmp_frag_needed_sent: true,
+  redirected_out: true, redirected_in: true, arp_replies_shared: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

@@ -11,6 +11,7 @@ import {
 import {
   readChoice, readInteger, readList, readObject, readString, rejectUnknownKeys, type RawObject,
 } from '../model/fields.js';
+import { lcoreIds } from './lcores.js';
 import { DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
 
 export class ConfigError extends Error {
@@ -130,7 +131,12 @@ function readDataplane(value: unknown): DataplaneSettings {
   result.lcores = `0-${result.workers}`;
   if (raw.lcores !== undefined) {
     const lcores = readString(raw.lcores, 'dataplane.lcores', { nonEmpty: true, maxLength: 128 });
-    if (!LCORES.test(lcores)) throw new ModelError('INVALID_ARGUMENT', 'dataplane.lcores', `expected an EAL core list like "0-1" or "0@0,(1-3)@1", got ${JSON.stringify(lcores)}`);
+    const ids = LCORES.test(lcores) ? lcoreIds(lcores) : undefined;
+    if (!ids) throw new ModelError('INVALID_ARGUMENT', 'dataplane.lcores', `expected an EAL core list like "0-1" or "0@0,(1-3)@1", got ${JSON.stringify(lcores)}`);
+    if (ids.length < result.workers + 1) {
+      throw new ModelError('INVALID_ARGUMENT', 'dataplane.lcores',
+        `expected at least workers + 1 = ${result.workers + 1} lcores (the first is the main lcore, which never polls), got ${ids.length} in ${JSON.stringify(lcores)}`);
+    }
     result.lcores = lcores;
   }
   if (raw.polling !== undefined) result.polling = readChoice(raw.polling, 'dataplane.polling', ['busy', 'adaptive'] as const);

@@ -19,6 +19,7 @@ import { Controller } from './controller.js';
 import { startHealthChecks } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
 import { LinkMonitor } from './link-monitor.js';
+import { steeringNote } from './steering-note.js';
 
 export interface RunOptions {
   configPath: string;
@@ -111,7 +112,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       connCapacity: config.dataplane.connCapacity,
       ...(config.dataplane.fragments ? { fragments: config.dataplane.fragments } : {}),
     });
-    for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}`);
+    for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}${steeringNote(port)}`);
   } catch (error) {
     throw new StartupError(`cannot start the data plane: ${(error as Error).message}`, 1);
   }

@@ -58,7 +58,7 @@ export function loadDataplane(): DataplaneAddon {
 }
 
 export interface EalArgsOptions {
-  /** EAL -l value, e.g. "0-1" (main lcore first, then workers). */
+  /** EAL lcores, e.g. "0-1" (-l) or "0@0,(1-3)@1" (--lcores): main lcore first, then workers. */
   lcores: string;
   /** Memory for DPDK in MiB (mempools, rings, tables). */
   memoryMb: number;
@@ -102,7 +102,9 @@ export function ealArgs(opts: EalArgsOptions): { args: string[]; note: string } 
   if (typeof opts.lcores !== 'string' || opts.lcores.length === 0) {
     throw new RangeError(`ealArgs: lcores: expected an EAL -l list like "0-1", got ${JSON.stringify(opts.lcores)}`);
   }
-  const args: string[] = ['-l', opts.lcores];
+  // A plain list ("0-2") is -l; a map of lcores to CPUs ("0@0,(1-3)@1": several workers
+  // sharing a CPU) needs --lcores, which -l does not parse.
+  const args: string[] = /^[0-9,-]+$/.test(opts.lcores) ? ['-l', opts.lcores] : [`--lcores=${opts.lcores}`];
   let note = '';
   const needed = Math.ceil(opts.memoryMb / HUGEPAGE_MB);
   const free = opts.hugepages === 'off' ? 0 : freeHugepages(opts.meminfo);

@@ -34,11 +34,12 @@ export type DataplaneEvent =
   | 'frag_reassembled' | 'frag_refragmented'
   | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged'
   | 'tcp_resets_from_server' | 'tcp_resets_from_client'
-  | 'icmp_frag_needed_sent';
+  | 'icmp_frag_needed_sent'
+  | 'redirected_out' | 'redirected_in' | 'arp_replies_shared';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
-  | 'ESTATE'            // wrong lifecycle state (e.g. apply before start, inject in live mode)
+  | 'ESTATE'            // wrong lifecycle state (e.g. apply before start, step in live mode)
   | 'EAL_INIT_FAILED'   // rte_eal_init failed (message has rte_strerror and the args)
   | 'EAL_GONE'          // live mode ran rte_eal_cleanup; DPDK cannot start again in this process
   | 'PORT_FAILED'       // probe/configure/start of a port failed (message names port and device)
@@ -76,7 +77,10 @@ export interface StartOptions {
   /** EAL arguments after argv[0] (memory flags, -l/--lcores, log level). Used only by the first start(). */
   eal: string[];
   ports: PortSpec[];
-  /** Worker lcores to launch (live mode). Test mode always has exactly one, on the caller. */
+  /**
+   * Workers (1..64): live mode launches one lcore each; test mode runs them all on the caller's
+   * thread inside step(). Each gets its own rx/tx queue on every port and its lport residue class.
+   */
   workers: number;
   polling: PollingMode;
   /** Max concurrent connections per worker (default 1048576). */
@@ -104,6 +108,12 @@ export interface PortInfo {
   portId: number;
   mac: string;
   driver: string;
+  /** rx/tx queue pairs: one per worker. */
+  queues: number;
+  /** The device spreads flows over the queues with RSS (several workers, hardware hash). */
+  rss: boolean;
+  /** rte_flow rules steer replies to their owner's queue; false = the worker rings do it. */
+  flowSteering: boolean;
 }
 
 export interface DataplaneTimeouts {
@@ -351,13 +361,21 @@ export interface DataplaneAddon {
   /** Drains every worker's unread trace records, oldest first; lost = overwritten before read. */
   traceRead(): { records: TraceRecord[]; lost: number };
 
-  // ---- test mode only (ESTATE otherwise) ----
-  /** Enqueues frames on the port's rx ring; returns how many fit. */
-  inject(port: string, frames: Buffer[]): number;
-  /** Runs timers, then rx bursts on every port until all rx rings are empty; returns packets received. */
-  step(): number;
-  /** Drains the port's tx ring. */
+  // ---- ring ports, test or live mode (EINVAL for other devices) ----
+  /**
+   * Enqueues frames on the port's rx ring for `queue` (default 0; queue w is read by worker w,
+   * EINVAL beyond the worker count); returns how many fit.
+   */
+  inject(port: string, frames: Buffer[], queue?: number): number;
+  /** Drains the port's tx rings (every worker's queue). */
   capture(port: string): Buffer[];
+
+  // ---- test mode only (ESTATE otherwise) ----
+  /**
+   * Runs every worker's timers, then rx bursts on every port (and, with several workers, the
+   * rings between workers), worker by worker, until everything is empty; returns packets received.
+   */
+  step(): number;
   /** Moves the injected clock forward; timers fire on the next step(). */
   advanceClock(ms: number): void;
   /**

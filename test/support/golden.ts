@@ -106,6 +106,8 @@ export interface Lab {
   readonly dp: DataplaneAddon;
   /** Injects frames on a port's rx ring and runs one step(). Returns packets received by step(). */
   send(port: PortName, ...frames: Buffer[]): number;
+  /** send() on rx queue `queue`: with several workers, worker `queue` receives the frames. */
+  sendOn(port: PortName, queue: number, ...frames: Buffer[]): number;
   /** Drains a port's tx ring and decodes every frame. */
   recv(port: PortName): DecodedFrame[];
   /**
@@ -130,8 +132,12 @@ class RingLab implements Lab {
   constructor(readonly dp: DataplaneAddon) {}
 
   send(port: PortName, ...frames: Buffer[]): number {
-    const queued = this.dp.inject(port, frames);
-    if (queued !== frames.length) throw new Error(`inject(${port}): ${queued} of ${frames.length} frames fit`);
+    return this.sendOn(port, 0, ...frames);
+  }
+
+  sendOn(port: PortName, queue: number, ...frames: Buffer[]): number {
+    const queued = this.dp.inject(port, frames, queue);
+    if (queued !== frames.length) throw new Error(`inject(${port}, queue ${queue}): ${queued} of ${frames.length} frames fit`);
     return this.dp.step();
   }
 
@@ -203,10 +209,10 @@ export function startOptions(eal: string[]): StartOptions {
 /**
  * Starts fresh ports, applies config (default labConfig()), runs fn, always stops.
  * `sizes` overrides start options (e.g. a small connCapacity or mbufs for exhaustion tests,
- * ports with exceptionPath).
+ * ports with exceptionPath, several workers — all run inside step(), ARP answers go to queue 0).
  */
 export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig(),
-  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports' | 'fragments'>> = {}): Promise<void> {
+  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports' | 'fragments' | 'workers'>> = {}): Promise<void> {
   const { addon, eal } = await loadOnce();
   addon.start({ ...startOptions(eal), ...sizes });
   try {

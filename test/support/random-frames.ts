@@ -169,7 +169,8 @@ export function frameAccounting(s: DataplaneStats): { arrived: number; accounted
   // A failed ARP request allocation is a drop of a frame that never arrived.
   const generatedDrops = s.drops.mbuf_alloc_failed;
   return {
-    arrived: s.events.rx_packets + s.events.arp_requests_sent,
+    // With several workers an ARP reply is also copied to every other worker (arp_replies_shared).
+    arrived: s.events.rx_packets + s.events.arp_requests_sent + s.events.arp_replies_shared,
     accounted: s.events.tx_packets + drops - generatedDrops + s.events.arp_replies_learned,
   };
 }

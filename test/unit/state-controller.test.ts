@@ -48,7 +48,7 @@ class FakeDataplane {
     return [];
   }
   ports(): PortInfo[] {
-    return [{ name: 'outside', portId: 0, mac: '02:00:00:00:00:01', driver: 'net_ring' }];
+    return [{ name: 'outside', portId: 0, mac: '02:00:00:00:00:01', driver: 'net_ring', queues: 1, rss: false, flowSteering: false }];
   }
 }
 

@@ -1,0 +1,27 @@
+// Reply steering in the NIC (DESIGN.md §3), where the device can do it: rte_flow rules
+// that match LIP + a TCP/UDP destination-port residue and send to that worker's queue,
+// so replies reach the worker that owns their connection without a hand-off.
+//
+// A residue class `lport % workers == w` is a port mask only when workers is a power
+// of two (lport & (workers - 1) == w); other counts, and devices that refuse such a
+// rule (net_af_packet, net_ring, net_tap, virtio: the usual lab and VM ports) rely on
+// the worker-to-worker rings alone (core/redirect.h). The rings stay in the path either
+// way, so a rule that is missing or late costs a hand-off, never a drop.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "core/ports.h"
+
+namespace pc {
+
+// Asks the device (rte_flow_validate) whether it takes the rules we would install;
+// sets port->flow_steering. Needs the port started with `workers` queues.
+void flow_steering_probe(Port* port, uint16_t workers);
+
+// Replaces the port's rules with one per LIP (host order), protocol and worker.
+// Harmless no-op when !port->flow_steering. On a refused rule every rule is removed
+// again (the rings carry the replies) and *error says which.
+bool flow_steering_install(Port* port, uint16_t workers, const std::vector<uint32_t>& lips, std::string* error);
+
+}  // namespace pc

@@ -1,0 +1,344 @@
+// Several workers (test mode runs them all inside step(), worker w reading rx queue w):
+// lports per worker residue class, replies that land on a worker that does not own their
+// connection handed to the owner through the worker rings, ARP replies shared, and the
+// per-worker state (counters, connection listing, timers, schedulers, snapshots) adding up.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  CLIENT, LIPS, OUTSIDE_ADDRESS, PORT_MAC, PORTS, SERVERS, TCP_SERVICE_ID, VIP, arpReply, clientTcp, clientUdp, frameFrom, labConfig, only,
+  openTcp, seededRandom, serverTcp, show, withLab, type Flow, type Lab, type PortName,
+} from '../support/golden.js';
+import { ARP_OP, ETHERTYPE, ICMP_TYPE, buildFrame, decodeFrame, hostMac, type DecodedFrame } from '../support/packet.js';
+import { frameAccounting, noteInsideFrame, randomFrame, type SeenFlow } from '../support/random-frames.js';
+
+const WORKERS = 3;
+const SEVERAL = { workers: WORKERS };
+const RANDOM_BATCHES = 200;  // x 128 frames
+
+/** A client SYN received by worker `queue`; ARP answered (on queue 0); returns the flow it made. */
+function synOn(lab: Lab, queue: number, cport: number): Flow {
+  lab.sendOn('outside', queue, clientTcp(cport, { flags: 'S', seq: 1000, options: [{ kind: 'mss', value: 1460 }] }));
+  const syn = only(lab.resolveNeighbours().inside, `SYN from ${CLIENT}:${cport} on queue ${queue}`);
+  return { cport, lip: syn.ipv4!.src, lport: syn.tcp!.srcPort, server: syn.ipv4!.dst, sport: syn.tcp!.dstPort, clientIsn: 1000, serverIsn: 50000 };
+}
+
+function synAckOf(flow: Flow): Buffer {
+  return serverTcp(flow.server, flow.sport, flow.lip, flow.lport,
+    { flags: 'SA', seq: flow.serverIsn, ack: flow.clientIsn + 1, options: [{ kind: 'mss', value: 1460 }] });
+}
+
+function checkToClient(frame: DecodedFrame, cport: number): void {
+  assert.equal(frame.eth, { dst: hostMac(CLIENT), src: PORT_MAC.outside, type: 0x0800 });
+  assert.is(frame.ipv4!.src, VIP);
+  assert.is(frame.ipv4!.dst, CLIENT);
+  assert.ok(frame.ipv4!.checksumOk, 'IP checksum');
+  const l4 = frame.tcp ?? frame.udp;
+  assert.ok(l4, `TCP or UDP expected: ${show([frame])}`);
+  assert.is(l4!.dstPort, cport);
+  assert.ok(l4!.checksumOk, 'L4 checksum');
+}
+
+test('each worker hands out lports from its own residue class; counters and the listing cover every worker', async () => {
+  await withLab((lab) => {
+    const flows: Flow[] = [];
+    for (let queue = 0; queue < WORKERS; queue++) {
+      for (let i = 0; i < 4; i++) {
+        const flow = synOn(lab, queue, 41000 + queue * 10 + i);
+        assert.is(flow.lport % WORKERS, queue, `worker ${queue} gave lport ${flow.lport}`);
+        flows.push(flow);
+      }
+    }
+    const stats = lab.stats();
+    assert.is(stats.events.conns_created, 12);
+    assert.is(stats.connections, 12);
+    assert.is(stats.services.find((s) => s.id === TCP_SERVICE_ID)?.conns, 12, 'service counters summed over workers');
+    assert.is(stats.servers.reduce((sum, s) => sum + s.conns, 0), 12, 'server counters summed over workers');
+    assert.is(stats.workerVersions.length, WORKERS);
+    const listed = lab.dp.connections(0, 100);
+    assert.equal(listed.map((c) => c.localPort).sort(), flows.map((f) => f.lport).sort(), 'connections listed from every worker');
+    // Paging walks across workers too.
+    const paged = [...lab.dp.connections(0, 5), ...lab.dp.connections(5, 5), ...lab.dp.connections(10, 5)];
+    assert.equal(paged.map((c) => c.localPort).sort(), flows.map((f) => f.lport).sort(), 'paged listing');
+    assert.equal(stats.drops.no_conn, 0);
+  }, labConfig(), SEVERAL);
+});
+
+test('a TCP reply received by a worker that does not own it is handed over and leaves translated', async () => {
+  await withLab((lab) => {
+    const flow = synOn(lab, 0, 42000);
+    assert.is(flow.lport % WORKERS, 0);
+    let out = lab.resolveNeighbours();
+    const first = lab.counterDelta(() => {
+      lab.sendOn('inside', 1, synAckOf(flow));
+      out = lab.resolveNeighbours();
+    });
+    const synAck = only(out.outside, 'SYN-ACK to the client');
+    checkToClient(synAck, flow.cport);
+    assert.is(synAck.tcp!.flagNames, 'SA');
+    assert.is(synAck.tcp!.srcPort, 80);
+    assert.is(out.inside.length, 0, `nothing else inside: ${show(out.inside)}`);
+    assert.equal(first.drops, {}, 'nothing dropped');
+    // The reply went 1 -> 0; worker 0 then ARPed for the client and shared the answer with 1 and 2.
+    assert.is(first.events.packets_forwarded_out, 1);
+    assert.is(first.events.arp_replies_shared, WORKERS - 1);
+    assert.is(first.events.redirected_out, 1 + (WORKERS - 1));
+    assert.is(first.events.redirected_in, first.events.redirected_out);
+
+    // The client's ACK on its own queue, then data from the server on worker 2's queue.
+    lab.sendOn('outside', 0, clientTcp(flow.cport, { flags: 'A', seq: 1001, ack: 50001 }));
+    only(lab.resolveNeighbours().inside, 'ACK inside');
+    const data = Buffer.from('hello from the server');
+    const second = lab.counterDelta(() => {
+      lab.sendOn('inside', 2, serverTcp(flow.server, flow.sport, flow.lip, flow.lport, { flags: 'PA', seq: 50001, ack: 1001, payload: data }));
+      out = lab.resolveNeighbours();
+    });
+    const segment = only(out.outside, 'data to the client');
+    checkToClient(segment, flow.cport);
+    assert.is(segment.tcp!.payload.toString(), data.toString());
+    assert.equal(second.drops, {});
+    assert.equal([second.events.redirected_out, second.events.redirected_in, second.events.packets_forwarded_out], [1, 1, 1]);
+
+    // On its owner's own queue nothing is handed over.
+    const own = lab.counterDelta(() => {
+      lab.sendOn('inside', 0, serverTcp(flow.server, flow.sport, flow.lip, flow.lport, { flags: 'A', seq: 50001 + data.length, ack: 1001 }));
+      out = lab.resolveNeighbours();
+    });
+    only(out.outside, 'ACK to the client');
+    assert.is(own.events.redirected_out, undefined, 'no hand-off for a reply on its owner');
+    assert.equal(own.drops, {});
+  }, labConfig(), SEVERAL);
+});
+
+test('a UDP reply on the wrong worker is handed over; an ICMP error quoting an lport too', async () => {
+  await withLab((lab) => {
+    lab.sendOn('outside', 2, clientUdp(43000, Buffer.from('ping')));
+    const sent = only(lab.resolveNeighbours().inside, 'UDP inside');
+    const lport = sent.udp!.srcPort;
+    assert.is(lport % WORKERS, 2);
+    const reply = frameFrom('inside', sent.ipv4!.dst, sent.ipv4!.src, { udp: { srcPort: 7, dstPort: lport, payload: Buffer.from('pong') } });
+    let out = lab.resolveNeighbours();
+    const d = lab.counterDelta(() => {
+      lab.sendOn('inside', 0, reply);
+      out = lab.resolveNeighbours();
+    });
+    const back = only(out.outside, 'UDP reply to the client');
+    checkToClient(back, 43000);
+    assert.is(back.udp!.srcPort, 7);
+    assert.is(back.udp!.payload.toString(), 'pong');
+    assert.equal(d.drops, {});
+    assert.ok((d.events.redirected_in ?? 0) >= 1 && d.events.redirected_in === d.events.redirected_out, JSON.stringify(d.events));
+
+    // The server's host says port unreachable about our LIP:lport -> RIP:7 datagram, to worker 1.
+    const quoted = sent.raw.subarray(14, 14 + 20 + 8);
+    const icmp = frameFrom('inside', sent.ipv4!.dst, sent.ipv4!.src,
+      { icmp: { type: ICMP_TYPE.DEST_UNREACH, code: 3, payload: quoted } });
+    const e = lab.counterDelta(() => {
+      lab.sendOn('inside', 1, icmp);
+      out = lab.resolveNeighbours();
+    });
+    const relayed = only(out.outside, 'ICMP error to the client');
+    assert.is(relayed.ipv4!.dst, CLIENT);
+    assert.is(relayed.icmp!.type, ICMP_TYPE.DEST_UNREACH);
+    assert.equal(e.drops, {});
+    assert.equal([e.events.redirected_out, e.events.redirected_in, e.events.icmp_errors_to_client], [1, 1, 1]);
+  }, labConfig(), SEVERAL);
+});
+
+test('SYNPROXY: the final ACK may reach another worker than the SYN; the server SYN-ACK is handed to its owner', async () => {
+  const synproxy = labConfig((c) => { c.services[0]!.synproxy = true; });
+  await withLab((lab) => {
+    lab.sendOn('outside', 0, clientTcp(47500, { flags: 'S', seq: 7000, options: [{ kind: 'mss', value: 1460 }] }));
+    const cookie = only(lab.resolveNeighbours().outside, 'cookie SYN-ACK').tcp!.seq;
+    // Cookie keys are process-wide, so worker 2 validates what worker 0 issued and owns the connection.
+    lab.sendOn('outside', 2, clientTcp(47500, { flags: 'PA', seq: 7001, ack: (cookie + 1) >>> 0, payload: Buffer.from('GET /') }));
+    const syn = only(lab.resolveNeighbours().inside, 'backend SYN');
+    assert.is(syn.tcp!.srcPort % WORKERS, 2, 'the worker that accepted the cookie owns the connection');
+    let out = lab.resolveNeighbours();
+    const d = lab.counterDelta(() => {
+      lab.sendOn('inside', 0, serverTcp(syn.ipv4!.dst, 80, syn.ipv4!.src, syn.tcp!.srcPort,
+        { flags: 'SA', seq: 90000, ack: 7001, options: [{ kind: 'mss', value: 1460 }] }));
+      out = lab.resolveNeighbours();
+    });
+    assert.ok(out.inside.some((f) => f.tcp?.payload.toString() === 'GET /'), `held data released to the server: ${show(out.inside)}`);
+    assert.is(d.events.synproxy_server_handshakes, 1);
+    assert.equal([d.events.redirected_out, d.events.redirected_in], [1, 1]);
+    assert.equal(d.drops, {});
+  }, synproxy, SEVERAL);
+});
+
+test('an ARP reply received by one worker teaches every worker', async () => {
+  const oneServer = labConfig((c) => { c.services[0]!.servers = c.services[0]!.servers.slice(0, 1); });
+  await withLab((lab) => {
+    synOn(lab, 0, 44000);
+    assert.is(lab.arpRequests.length, 1, 'worker 0 ARPed for the server');
+    // Workers 1 and 2 got a copy of the answer, so their first SYNs go out without ARP.
+    for (const queue of [1, 2]) {
+      const d = lab.counterDelta(() => { lab.sendOn('outside', queue, clientTcp(44000 + queue, { flags: 'S', seq: 1 })); });
+      assert.is(d.events.arp_requests_sent, undefined, `worker ${queue} did not ARP`);
+      const syn = only(lab.recv('inside'), `SYN from worker ${queue}`);
+      assert.is(syn.ipv4!.dst, SERVERS[0]);
+      assert.is(syn.tcp!.srcPort % WORKERS, queue);
+    }
+  }, oneServer, SEVERAL);
+});
+
+test('timers expire connections on every worker', async () => {
+  await withLab((lab) => {
+    for (let queue = 0; queue < WORKERS; queue++) for (let i = 0; i < 2; i++) synOn(lab, queue, 45000 + queue * 10 + i);
+    assert.is(lab.stats().connections, 6);
+    const d = lab.counterDelta(() => lab.advance(61));  // SYN_RECV lasts 60 s
+    assert.is(d.events.conns_expired, 6);
+    assert.is(lab.stats().connections, 0);
+    assert.equal(lab.dp.connections(0, 100), []);
+  }, labConfig(), SEVERAL);
+});
+
+test('wrr keeps its proportions over several workers (each worker runs its own sequence)', async () => {
+  const weights = [3, 2, 1];
+  const weighted = labConfig((c) => {
+    c.services[0]!.scheduler = 'wrr';
+    c.services[0]!.servers.forEach((s, i) => { s.weight = weights[i]!; });
+  });
+  await withLab((lab) => {
+    const perWorker = 20;
+    const counts = new Map<string, number>();
+    for (let queue = 0; queue < WORKERS; queue++) {
+      for (let i = 0; i < perWorker; i++) {
+        const flow = synOn(lab, queue, 46000 + queue * 100 + i);
+        counts.set(flow.server, (counts.get(flow.server) ?? 0) + 1);
+      }
+    }
+    const total = perWorker * WORKERS;
+    const weightSum = weights.reduce((a, b) => a + b, 0);
+    SERVERS.forEach((server, i) => {
+      const expected = (total * weights[i]!) / weightSum;
+      const got = counts.get(server) ?? 0;
+      // Documented bound (README "Several workers"): within one wrr cycle's share per worker.
+      assert.ok(Math.abs(got - expected) <= WORKERS, `${server}: ${got} connections, expected ${expected} ± ${WORKERS}`);
+    });
+  }, weighted, SEVERAL);
+});
+
+test('lc counts the connections of every worker', async () => {
+  const leastConnections = labConfig((c) => { c.services[0]!.scheduler = 'lc'; });
+  await withLab((lab) => {
+    // One new connection per worker: each sees the others' connections, so all three servers get one.
+    const servers = [0, 1, 2].map((queue) => synOn(lab, queue, 46500 + queue).server);
+    assert.equal([...servers].sort(), [...SERVERS].sort(), `servers chosen: ${servers.join(', ')}`);
+  }, leastConnections, SEVERAL);
+});
+
+test('a snapshot apply reaches every worker', async () => {
+  await withLab((lab) => {
+    const version = lab.apply(labConfig((c) => { c.services[0]!.servers = c.services[0]!.servers.slice(0, 2); }));
+    lab.dp.step();
+    assert.equal(lab.stats().workerVersions, Array(WORKERS).fill(version));
+    // And every worker schedules with it: no connection to the removed server.
+    for (let queue = 0; queue < WORKERS; queue++) {
+      for (let i = 0; i < 3; i++) {
+        const flow = synOn(lab, queue, 47000 + queue * 10 + i);
+        assert.ok(flow.server !== SERVERS[2], `worker ${queue} used the removed server`);
+      }
+    }
+  }, labConfig(), SEVERAL);
+});
+
+test('random frames on random workers\' queues: every frame accounted for, no mbuf left in a ring', async () => {
+  await withLab((lab) => {
+    const flow = openTcp(lab, 49500);
+    const baseline = lab.stats().mbufsInUse;
+    const rnd = seededRandom(0x5eed);
+    const seen: SeenFlow[] = [{ lip: flow.lip, lport: flow.lport, server: flow.server, sport: flow.sport }];
+    for (let batch = 0; batch < RANDOM_BATCHES; batch++) {
+      const perQueue = new Map<string, { port: PortName; queue: number; frames: Buffer[] }>();
+      for (let i = 0; i < 128; i++) {
+        const { port, frame } = randomFrame(rnd, seen);
+        const queue = Math.floor(rnd() * WORKERS);
+        const key = `${port}/${queue}`;
+        if (!perQueue.has(key)) perQueue.set(key, { port, queue, frames: [] });
+        perQueue.get(key)!.frames.push(frame);
+      }
+      for (const { port, queue, frames } of perQueue.values()) assert.is(lab.dp.inject(port, frames, queue), frames.length);
+      lab.dp.step();
+      for (const port of PORTS) {
+        const replies: Buffer[] = [];
+        for (const bytes of lab.dp.capture(port)) {
+          const b = Buffer.from(bytes);
+          if (port === 'inside') noteInsideFrame(b, seen);
+          if (b.length >= 22 && b.readUInt16BE(12) === ETHERTYPE.ARP && b.readUInt16BE(20) === ARP_OP.REQUEST) replies.push(arpReply(decodeFrame(b), port));
+        }
+        if (replies.length) lab.dp.inject(port, replies, Math.floor(rnd() * WORKERS));
+      }
+      if (batch % 32 === 0) lab.dp.advanceClock(Math.floor(rnd() * 2000));
+    }
+    for (let s = 0; s < 20; s++) {  // let ARP resolution give up on whatever is still held
+      lab.dp.advanceClock(500);
+      lab.dp.step();
+      lab.dp.capture('outside');
+      lab.dp.capture('inside');
+    }
+    const stats = lab.stats();
+    const { arrived, accounted } = frameAccounting(stats);
+    assert.is(accounted, arrived, `arrived (rx + generated ARP + ARP copies) vs accounted; drops ${JSON.stringify(stats.drops)}`);
+    assert.is(stats.events.redirected_in, stats.events.redirected_out, 'every hand-off taken');
+    assert.ok(stats.events.redirected_out > 0, 'some frames were handed over');
+    assert.is(stats.mbufsInUse, baseline, 'mbufs in use after the storm vs before');
+  }, labConfig(), SEVERAL);
+});
+
+test('a hand-off ring that overflows drops as redirect_ring_full, and nothing leaks', async () => {
+  await withLab((lab) => {
+    const flow = synOn(lab, 0, 49700);
+    lab.sendOn('inside', 0, synAckOf(flow));
+    lab.resolveNeighbours();
+    const baseline = lab.stats().mbufsInUse;
+    // Worker 1 gets 1500 replies owned by worker 0 on one port and 1500 ARP replies on the other:
+    // per sweep it hands worker 0 up to 64 frames (32 replies + 32 ARP copies) while worker 0 takes
+    // 32 from each ring, so the 1 -> 0 ring (1024 slots) fills up.
+    const replies = Array.from({ length: 1500 }, (_, i) => serverTcp(flow.server, flow.sport, flow.lip, flow.lport,
+      { flags: 'A', seq: 50001 + i, ack: 1001 }));
+    const arps = Array.from({ length: 1500 }, () => buildFrame({
+      eth: { dst: PORT_MAC.outside, src: hostMac(CLIENT) },
+      arp: { op: ARP_OP.REPLY, senderMac: hostMac(CLIENT), senderIp: CLIENT, targetMac: PORT_MAC.outside, targetIp: OUTSIDE_ADDRESS },
+    }));
+    assert.is(lab.dp.inject('inside', replies, 1), replies.length);
+    assert.is(lab.dp.inject('outside', arps, 1), arps.length);
+    const before = lab.stats();
+    lab.dp.step();
+    lab.dp.capture('outside');
+    lab.dp.capture('inside');
+    const after = lab.stats();
+    const full = after.drops.redirect_ring_full - before.drops.redirect_ring_full;
+    assert.ok(full > 0, 'the ring overflowed');
+    const shared = after.events.arp_replies_shared - before.events.arp_replies_shared;
+    const out = after.events.redirected_out - before.events.redirected_out;
+    assert.is(out + full, 1500 + shared, 'every reply and ARP copy either entered a ring or was dropped for a full one');
+    assert.is(after.events.redirected_in, after.events.redirected_out, 'everything in the rings was taken');
+    const { arrived, accounted } = frameAccounting(after);
+    assert.is(accounted, arrived, `every frame accounted for; drops ${JSON.stringify(after.drops)}`);
+    assert.is(after.mbufsInUse, baseline, 'no mbuf left behind');
+  }, labConfig(), SEVERAL);
+});
+
+test('inject names the queue: one per worker, EINVAL beyond', async () => {
+  await withLab((lab) => {
+    assert.throws(() => lab.dp.inject('outside', [clientTcp(48000, { flags: 'S' })], WORKERS), (e: Error & { code?: string }) =>
+      e.code === 'EINVAL' && /queue: expected 0\.\.2/.test(e.message));
+  }, labConfig(), SEVERAL);
+});
+
+test('one worker: nothing is handed over and no owner is computed', async () => {
+  await withLab((lab) => {
+    const d = lab.counterDelta(() => {
+      const flow = synOn(lab, 0, 49000);
+      lab.send('inside', synAckOf(flow));
+      only(lab.resolveNeighbours().outside, 'SYN-ACK');
+    });
+    assert.is(d.events.redirected_out, undefined);
+    assert.is(d.events.redirected_in, undefined);
+    assert.is(d.events.arp_replies_shared, undefined);
+    assert.ok(LIPS.length > 0);
+  });
+});
+
+test.run();
