@@ -4,7 +4,7 @@
 // pipeline instead of rediscovering Ethernet. Usage: tsx scripts/fuzz-seeds.ts <dir> [count]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { clientTcp, clientUdp, echoRequest, arpRequest, seededRandom, type PortName } from '../test/support/golden.js';
+import { CLIENT, clientTcp, clientUdp, echoRequest, arpRequest, frameFrom, seededRandom, type PortName } from '../test/support/golden.js';
 import { randomFrame } from '../test/support/random-frames.js';
 
 const ANSWER_ARP = 2;
@@ -30,6 +30,14 @@ const handcrafted: Buffer[] = [
   record('outside', clientUdp(5000, Buffer.from('ping'))),
   record('outside', echoRequest('198.18.0.10', 1, 1, Buffer.from('echo'))),
   record('inside', arpRequest('inside', '198.19.0.1', '198.19.0.200')),
+  // TCP :8080: rr over a NAT, a DR and a TUN server; the NAT server's reply to the client;
+  // a full-size DF segment that no longer fits once tunnelled.
+  Buffer.concat([
+    ...[40010, 40011, 40012].map((cport) => record('outside', clientTcp(cport, { flags: 'S', seq: 1 }, undefined, 8080))),
+    record('inside', frameFrom('inside', '198.19.0.1', CLIENT, { tcp: { srcPort: 8080, dstPort: 40010, flags: 'SA', seq: 9, ack: 2 } })),
+    record('outside', frameFrom('outside', CLIENT, '198.18.0.10',
+      { tcp: { srcPort: 40012, dstPort: 8080, flags: 'A', seq: 2, ack: 1, payload: Buffer.alloc(1460, 0x61) } }, { dontFragment: true })),
+  ]),
 ];
 handcrafted.forEach((input, i) => writeFileSync(join(dir, `seed-lab-${i}`), input));
 

@@ -47,7 +47,8 @@ pc::ServiceConfig service(uint32_t id, uint8_t protocol, uint16_t port, uint32_t
   return s;
 }
 
-// The golden-packet lab (test/support/golden.ts): TCP :80 (with TOA), UDP :7, TCP :443 (SYNPROXY).
+// The golden-packet lab (test/support/golden.ts): TCP :80 (with TOA), UDP :7, TCP :443 (SYNPROXY),
+// TCP :8080 (NAT, DR and TUN servers).
 pc::DataplaneConfig lab_config() {
   pc::DataplaneConfig c;
   c.ports.push_back(pc::PortAddresses{"outside", {pc::Ipv4Prefix{kAddrOutside, 24}}});
@@ -59,6 +60,13 @@ pc::DataplaneConfig lab_config() {
   pc::ServiceConfig guarded = service(3, 6, 443, 21);
   guarded.synproxy = true;
   c.services.push_back(guarded);
+  // TCP :8080 with one server per other forwarding method (NAT also opens the lookup of
+  // packets to addresses we do not own; DR and TUN make one-way connections).
+  pc::ServiceConfig modes = service(4, 6, 8080, 31);
+  modes.servers[0].forward = pc::ForwardMethod::NAT;
+  modes.servers[1].forward = pc::ForwardMethod::DR;
+  modes.servers[2].forward = pc::ForwardMethod::TUN;
+  c.services.push_back(modes);
   return c;
 }
 

@@ -128,6 +128,33 @@ test('DR: one-way connection states follow IPVS\'s INPUT-ONLY table (client FIN:
   }, modeConfig('dr'));
 });
 
+// IPVS's INPUT-ONLY rows (PROTOCOL.md §4.2): only the client's flags are seen.
+const ONE_WAY_CASES: { flags: string[]; states: string[]; timeout: number }[] = [
+  { flags: ['S', 'A', 'FA', 'A'], states: ['SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'FIN_WAIT'], timeout: 120 },
+  { flags: ['S', 'A', 'R'], states: ['SYN_RECV', 'ESTABLISHED', 'CLOSE'], timeout: 10 },
+  { flags: ['S', 'R'], states: ['SYN_RECV', 'SYN_RECV'], timeout: 60 },
+  { flags: ['S', 'FA'], states: ['SYN_RECV', 'TIME_WAIT'], timeout: 120 },
+  { flags: ['S', 'A', 'PA'], states: ['SYN_RECV', 'ESTABLISHED', 'ESTABLISHED'], timeout: 900 },
+];
+
+for (const method of ['dr', 'tun'] as const) {
+  for (const c of ONE_WAY_CASES) {
+    test(`${method.toUpperCase()}: client ${c.flags.join(', ')} -> ${c.states.join(' -> ')}, expires after ${c.timeout} s`, async () => {
+      await withLab((lab) => {
+        const seen = c.flags.map((flags, i) => {
+          lab.forward('outside', clientTcp(40100, { flags, seq: 1000 + i, ack: i ? 5000 : 0 }));
+          return lab.dp.connections(0, 10)[0]?.state;
+        });
+        assert.equal(seen, c.states);
+        lab.advance(c.timeout - 1);
+        assert.is(lab.dp.connections(0, 10).length, 1, 'still there a second before');
+        lab.advance(1.5);
+        assert.is(lab.dp.connections(0, 10).length, 0, 'gone after the timeout');
+      }, modeConfig(method));
+    });
+  }
+}
+
 test('DR: a server behind a router (not on-link) cannot be reached by MAC: no_route', async () => {
   const config = modeConfig('dr');
   config.routes = [{ prefix: '10.9.0.0/16', via: '198.19.0.99', port: 'inside' }];
