@@ -155,6 +155,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
       if (has_exception_port_[i]) ctx->tx.set_exception(i, exception_port_of_[i]);
     ctx->publisher = &publisher_;
     ctx->polling = options.polling;
+    ctx->bench_bridge = options.bench_bridge;
     ctx->stop = &stop_flag_;
     workers_.push_back(std::move(ctx));
   }

@@ -20,7 +20,7 @@ export class ConfigError extends Error {
 }
 
 const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
-const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity'] as const;
+const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'bench_mode'] as const;
 const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens'] as const;
 const METRICS_KEYS = ['listen'] as const;
 const DEFENSE_KEYS = ['audit_log'] as const;
@@ -135,6 +135,9 @@ function readDataplane(value: unknown): DataplaneSettings {
   if (raw.memory_mb !== undefined) result.memoryMb = readInteger(raw.memory_mb, 'dataplane.memory_mb', 64, 1048576);
   if (raw.hugepages !== undefined) result.hugepages = readChoice(raw.hugepages, 'dataplane.hugepages', ['auto', 'on', 'off'] as const);
   if (raw.conn_capacity !== undefined) result.connCapacity = readInteger(raw.conn_capacity, 'dataplane.conn_capacity', 1024, 1 << 27);
+  if (raw.bench_mode !== undefined && readChoice(raw.bench_mode, 'dataplane.bench_mode', ['none', 'bridge'] as const) === 'bridge') {
+    result.benchMode = 'bridge';
+  }
   return result;
 }
 

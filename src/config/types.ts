@@ -12,6 +12,8 @@ export interface DataplaneSettings {
   hugepages: HugepagesMode;
   /** Connections per worker. */
   connCapacity: number;
+  /** BENCHMARK ONLY: 'bridge' = frames cross between the two ports unchanged, no NAT (bench/lab.ts). */
+  benchMode?: 'bridge';
 }
 
 export interface ApiSettings {

@@ -72,6 +72,11 @@ export interface StartOptions {
   /** Worker lcores to launch (live mode). Test mode always has exactly one, on the caller. */
   workers: number;
   polling: PollingMode;
+  /**
+   * BENCHMARK ONLY (bench/lab.ts): live workers bridge instead of running the pipeline;
+   * every frame from port i leaves unchanged by port i^1 (dataplane/core/bench_bridge.h).
+   */
+  benchBridge?: boolean;
   /** Max concurrent connections per worker (default 1048576). */
   connCapacity?: number;
   /** mbufs in the packet pool (default 16383). */
