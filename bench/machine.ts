@@ -26,7 +26,7 @@ async function dpdkTscHz(addonModuleUrl: string): Promise<number> {
   const script = `
     const { loadDataplane } = await import(${JSON.stringify(addonModuleUrl)});
     const dp = loadDataplane();
-    dp.start({ mode: 'test', eal: ['-l', '0', '--no-huge', '-m', '128', '--no-pci', '--no-shconf', '--no-telemetry', '--log-level=lib.eal:error'],
+    dp.start({ mode: 'test', eal: ['-l', '0', '--no-huge', '-m', '256', '--no-pci', '--no-shconf', '--no-telemetry', '--log-level=lib.eal:error'],
       workers: 1, polling: 'busy', connCapacity: 1024, ports: [{ name: 'probe', device: 'ring' }] });
     console.log(dp.stats().tscHz);
     dp.stop();`;
