@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { compareRows, formatNumber, formatTable, goalScore, parseRun, renderSvg, type BenchRun } from '../../bench/report.js';
 import { judge, type BenchRow } from '../../bench/rows.js';
 import { parseWrk } from '../../bench/lab/load.js';
-import { labRows } from '../../bench/lab/rows.js';
+import { bestOf, labRows } from '../../bench/lab/rows.js';
 
 const cycles: BenchRow = {
   group: 'pipeline', id: 'pipeline.fullnat-tcp', label: 'established FullNAT, TCP', figure: 292.3, unit: 'cycles/pkt',
@@ -109,7 +109,7 @@ test('lab rows: FullNAT against the bridge (0.9) and nftables (1.2), adaptive ag
   const rows = labRows({
     bridge: figures(17000, 40000, 900), busy: figures(16000, 35000, 850, 2),
     adaptive: figures(15000, 30000, 800), nftables: figures(14000, 38000, 2000),
-  }, { seconds: 8, connections: 64, threads: 1 });
+  }, { seconds: 8, connections: 64, threads: 1, rounds: 2 });
   const byId = new Map(rows.map((row) => [row.id, row]));
   assert.is(new Set(rows.map((row) => row.id)).size, rows.length);
   assert.ok(rows.every((row) => row.group === 'lab'));
@@ -121,6 +121,18 @@ test('lab rows: FullNAT against the bridge (0.9) and nftables (1.2), adaptive ag
   assert.equal(byId.get('lab.fullnat-adaptive-conns')!.baseline, { label: 'busy', figure: 16000 });
   assert.is(byId.get('lab.fullnat-adaptive-conns')!.goal, undefined);
   assert.is(byId.get('lab.bridge-mbps')!.figure, 900);
+  assert.match(byId.get('lab.bridge-conns')!.note!, /best of 2/);
+});
+
+test('lab rounds: the best figure of each scenario and measure, errors summed', () => {
+  const figures = (c: number, r: number, m: number, errors = 0) => ({ connsPerSecond: c, requestsPerSecond: r, megabytesPerSecond: m, errors });
+  const one = { bridge: figures(10, 20, 30, 1), busy: figures(5, 6, 7), adaptive: figures(1, 1, 1), nftables: figures(2, 2, 2) };
+  const two = { bridge: figures(11, 19, 31, 2), busy: figures(4, 7, 6), adaptive: figures(1, 1, 1), nftables: figures(3, 1, 2) };
+  const best = bestOf([one, two]);
+  assert.equal(best.bridge, figures(11, 20, 31, 3));
+  assert.equal(best.busy, figures(5, 7, 7));
+  assert.equal(best.nftables, figures(3, 2, 2));
+  assert.throws(() => bestOf([]), /no rounds/);
 });
 
 test.run();
