@@ -5,9 +5,10 @@
 //   (b) Portcullis FullNAT, busy polling,
 //   (c) Portcullis FullNAT, adaptive polling,
 //   (d) the kernel's nftables FullNAT in a router namespace holding the same veths.
-// Every run is bounded (BENCH_LAB_SECONDS, default 6 s; BENCH_LAB_ROUNDS rounds, default 2). The bench takes no lock
-// itself; developers run it under `flock /tmp/pc-lab.lock` on shared boxes. Everything
-// it creates (lab, router namespace, daemon, nginx) is removed in finally.
+// Every run is bounded (BENCH_LAB_SECONDS, default 6 s; BENCH_LAB_ROUNDS rounds, default 2).
+// The bench takes no lock itself; developers run it under `flock /tmp/pc-lab.lock` on
+// shared boxes. Everything it creates (lab, router namespace, daemon, nginx) is removed
+// in finally.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,17 +26,26 @@ import { nftablesDown, nftablesUp } from './lab/nft-fullnat.js';
 import { bestOf, labRows, type LabFigures, type ScenarioFigures } from './lab/rows.js';
 import type { BenchRow } from './rows.js';
 
+/** A positive integer from the environment, or the default; anything else stops the bench with its name. */
+function envCount(name: string, fallback: number, max: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`${name}: expected an integer 1..${max}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
 const SETTINGS: LoadSettings = {
-  seconds: Number(process.env.BENCH_LAB_SECONDS ?? 6),
-  connections: Number(process.env.BENCH_LAB_CONNECTIONS ?? 64),
-  threads: Number(process.env.BENCH_LAB_THREADS ?? 1),
+  seconds: envCount('BENCH_LAB_SECONDS', 6, 60),
+  connections: envCount('BENCH_LAB_CONNECTIONS', 64, 10_000),
+  threads: envCount('BENCH_LAB_THREADS', 1, 64),
 };
 /**
  * Rounds of all four scenarios; each figure is the best over the rounds. On a shared
  * box other work steals CPU at random moments: the best of interleaved rounds is far
  * steadier than one run, and interleaving keeps a slow minute from hitting one gateway only.
  */
-const ROUNDS = Number(process.env.BENCH_LAB_ROUNDS ?? 2);
+const ROUNDS = envCount('BENCH_LAB_ROUNDS', 2, 10);
 const DAEMON_READY_TIMEOUT_MS = 60_000;
 /**
  * Every scenario serves from the same single real server (rs1, nginx with a worker per
