@@ -13,6 +13,11 @@ export interface MachineInfo {
   tscHz: number;
   dpdkVersion: string;
   node: string;
+  /**
+   * 1-minute load average when the run started and when it ended: on a shared box,
+   * a load above the core count means neighbours took CPU from the figures.
+   */
+  loadAverage?: { start: number; end: number };
 }
 
 /** What bench/results/latest.json holds. */
@@ -124,7 +129,8 @@ export function formatTable(rows: BenchRow[], comparison?: Map<string, Compariso
 /** "2-core AMD EPYC, Linux 6.1.0, TSC 2.45 GHz, DPDK 22.11.11": the line under the table. */
 export function describeMachine(machine: MachineInfo): string {
   const tsc = machine.tscHz > 0 ? `, TSC ${(machine.tscHz / 1e9).toFixed(2)} GHz` : '';
-  return `${machine.cores}-core ${machine.cpuModel}, Linux ${machine.kernel}${tsc}, DPDK ${machine.dpdkVersion}, Node ${machine.node}`;
+  const load = machine.loadAverage ? `, load average ${machine.loadAverage.start.toFixed(1)} → ${machine.loadAverage.end.toFixed(1)}` : '';
+  return `${machine.cores}-core ${machine.cpuModel}, Linux ${machine.kernel}${tsc}, DPDK ${machine.dpdkVersion}, Node ${machine.node}${load}`;
 }
 
 /**

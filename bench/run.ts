@@ -6,6 +6,7 @@
 // A module that is not there yet (other issues add them) is skipped with a note; one
 // that fails is noted, the others still run, and the exit code says so.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
   // Read the comparison first: a typo in the path should not cost a whole run.
   const previous = values.compare ? parseRun(readFileSync(values.compare, 'utf8'), values.compare) : undefined;
 
+  const loadAtStart = loadavg()[0]!;
   const wanted = (group: string): boolean => !only || only.includes(group);
   const notes: string[] = [];
   const rows: BenchRow[] = [];
@@ -92,7 +94,8 @@ async function main(): Promise<void> {
     }
   }
 
-  const run: BenchRun = { date: new Date().toISOString(), machine: await machineInfo(), rows, notes };
+  const machine = { ...(await machineInfo()), loadAverage: { start: loadAtStart, end: loadavg()[0]! } };
+  const run: BenchRun = { date: new Date().toISOString(), machine, rows, notes };
   const comparison = previous ? compareRows(rows, previous) : undefined;
   console.log(formatTable(rows, comparison));
   console.log(`\n${run.date.slice(0, 10)}, ${describeMachine(run.machine)}${previous ? `; compared with ${values.compare} (${previous.date.slice(0, 10)})` : ''}`);

@@ -2,7 +2,7 @@
 // reading saved runs and wrk output, and the lab bench's rows and goals.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compareRows, formatNumber, formatTable, goalScore, parseRun, renderSvg, type BenchRun } from '../../bench/report.js';
+import { compareRows, describeMachine, formatNumber, formatTable, goalScore, parseRun, renderSvg, type BenchRun } from '../../bench/report.js';
 import { judge, type BenchRow } from '../../bench/rows.js';
 import { parseWrk } from '../../bench/lab/load.js';
 import { bestOf, labRows } from '../../bench/lab/rows.js';
@@ -65,6 +65,13 @@ test('a saved run is read back, and a broken one is refused naming the file', ()
   assert.throws(() => parseRun('{', 'a.json'), /^a\.json: not JSON/);
   assert.throws(() => parseRun('{"rows": 3}', 'b.json'), /^b\.json: expected a bench run/);
   assert.throws(() => parseRun('{"rows": [{"id": "x"}]}', 'c.json'), /^c\.json: rows\[0\]: expected/);
+});
+
+test('the machine line names CPU, kernel, TSC, DPDK, Node and the load the run saw', () => {
+  const machine = run([]).machine;
+  assert.is(describeMachine(machine), '2-core AMD EPYC, Linux 6.1.0, TSC 2.45 GHz, DPDK 22.11.11, Node 20.19.0');
+  assert.is(describeMachine({ ...machine, tscHz: 0, loadAverage: { start: 1.25, end: 3 } }),
+    '2-core AMD EPYC, Linux 6.1.0, DPDK 22.11.11, Node 20.19.0, load average 1.3 → 3.0');
 });
 
 test('goal score is above 1 exactly when the row passes, for both kinds of goal', () => {
