@@ -12,8 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '../src/cli/client.js';
 import type { CreateVirtualServiceRequest } from '../src/api/generated/portcullis/v1/CreateVirtualServiceRequest.js';
@@ -22,6 +22,7 @@ import { demoConfigYaml } from '../src/lab/demo-config.js';
 import { ATTACKER, CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP, labDown, labUp } from '../src/lab/lab.js';
 import { nodeScriptArgv } from '../src/lab/node-script.js';
 import { ipIn, mustRun, mustRunIn, runTool } from '../src/lab/run.js';
+import type { BenchRow } from './rows.js';
 
 const FLOOD_SECONDS = 10;
 const FLOOD_MAX_PACKETS = 3_000_000;
@@ -261,20 +262,56 @@ function printTable(rows: Row[]): void {
   for (const c of cells) console.log(line(c));
 }
 
-async function main(): Promise<void> {
+async function measure(): Promise<Row[]> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('bench:synflood needs root (network namespaces)');
   if (!existsSync(FLOOD_SCRIPT)) throw new Error(`missing ${FLOOD_SCRIPT}`);
-  const rows = [await portcullisRun(), await nftRun()];
-  printTable(rows);
+  return [await portcullisRun(), await nftRun()];
+}
+
+/** The two runs as BenchRows for `npm run bench` (bench/run.ts): Portcullis against nftables. */
+export function synfloodRows(rows: Row[]): BenchRow[] {
+  const [portcullis, nft] = rows;
+  if (!portcullis || !nft) return [];
+  const pair = (id: string, label: string, unit: string, of: (r: Row) => number, note: string): BenchRow => ({
+    group: 'synflood', id: `synflood.${id}`, label, figure: of(portcullis), unit,
+    baseline: { label: 'nftables synproxy', figure: of(nft) }, ratio: of(nft) > 0 ? of(portcullis) / of(nft) : Number.NaN, note,
+  });
+  return [
+    pair('legit-success', 'SYNPROXY under flood, legit requests ok', '%', (r) => r.successPercent,
+      `${portcullis.legitOk}/${portcullis.legitTotal} vs ${nft.legitOk}/${nft.legitTotal} sequential curls during ${FLOOD_SECONDS} s of flood`),
+    pair('flood-pps', 'SYNPROXY under flood, flood offered', 'pps', (r) => r.floodPps,
+      'one Python raw-socket sender: the sender is the limit, ±20 % between runs'),
+    pair('synacks', 'SYNPROXY under flood, cookie SYN-ACKs sent', 'pkts', (r) => r.synAcksSent,
+      `cookies rejected ${portcullis.cookiesRejected} vs ${nft.cookiesRejected}; conns created ${portcullis.connsCreated} vs ${nft.connsCreated}`),
+  ];
+}
+
+/** Used by bench/run.ts; also writes bench/results/synflood-latest.json like the standalone run. */
+export async function runSynfloodBench(): Promise<BenchRow[]> {
+  const rows = await measure();
+  writeResult(rows);
+  return synfloodRows(rows);
+}
+
+function writeResult(rows: Row[]): void {
   mkdirSync(dirname(RESULT_PATH), { recursive: true });
   writeFileSync(RESULT_PATH, `${JSON.stringify({
     date: new Date().toISOString(), floodSeconds: FLOOD_SECONDS, floodMaxPackets: FLOOD_MAX_PACKETS, legitRequests: LEGIT_REQUESTS,
     nftRuleset: NFT_RULESET, rows,
   }, null, 2)}\n`);
+}
+
+async function main(): Promise<void> {
+  const rows = await measure();
+  printTable(rows);
+  writeResult(rows);
   console.log(`written ${RESULT_PATH}`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : String(error));
-  process.exitCode = 1;
-});
+// Standalone (`npm run bench:synflood`); bench/run.ts imports runSynfloodBench instead.
+if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = 1;
+  });
+}

@@ -10,7 +10,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # Debian packages: the data plane's build and the lab/test tools.
 APT_PACKAGES=(
   libdpdk-dev pkg-config cmake make g++ python3
-  iproute2 ethtool curl procps iputils-ping psmisc nginx-light bsdutils nftables openssl
+  iproute2 ethtool curl procps iputils-ping psmisc nginx-light bsdutils nftables openssl wrk
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

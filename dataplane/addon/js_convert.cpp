@@ -214,6 +214,11 @@ bool read_start_options(Napi::Env env, const Napi::Value& v, pc::StartOptions* o
     if (!r.choice(polling, "options.polling", {"busy", "adaptive"}, &which)) return false;
     out->polling = which == 0 ? pc::PollingMode::BUSY : pc::PollingMode::ADAPTIVE;
   }
+  Napi::Value bridge = o.Get("benchBridge");
+  if (!bridge.IsUndefined()) {
+    if (!bridge.IsBoolean()) return r.fail("options.benchBridge", "a boolean", bridge);
+    out->bench_bridge = bridge.As<Napi::Boolean>().Value();
+  }
   Napi::Value cap = o.Get("connCapacity");
   if (!cap.IsUndefined()) {
     if (!r.integer(cap, "options.connCapacity", 1, 1u << 31, &n)) return false;

@@ -184,6 +184,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     redirect_.attach(w, pool_, &ctx->redirect);
     ctx->publisher = &publisher_;
     ctx->polling = options.polling;
+    ctx->bench_bridge = options.bench_bridge;
     ctx->stop = &stop_flag_;
     workers_.push_back(std::move(ctx));
   }

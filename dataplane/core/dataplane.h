@@ -27,6 +27,7 @@ struct StartOptions {
   std::vector<PortSpec> ports;
   uint16_t workers = 1;
   PollingMode polling = PollingMode::BUSY;
+  bool bench_bridge = false;  // benchmark only (core/bench_bridge.h); live mode
   uint32_t conn_capacity = 1u << 20;
   uint32_t mbufs = 16383;
   FragTableConfig fragments;  // per-worker reassembly table; also sizes the reassembly mbuf pool

@@ -43,6 +43,7 @@ struct WorkerContext {
   uint16_t port_ids[kMaxPorts] = {};
   const SnapshotPublisher* publisher = nullptr;
   PollingMode polling = PollingMode::BUSY;
+  bool bench_bridge = false;  // benchmark only: core/bench_bridge.h instead of the pipeline
   std::atomic<bool>* stop = nullptr;
   unsigned lcore = 0;  // live mode
 

@@ -22,7 +22,7 @@ export class ConfigError extends Error {
 }
 
 const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
-const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments'] as const;
+const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments', 'bench_mode'] as const;
 const FRAGMENT_KEYS = ['sets', 'timeout_ms', 'max_fragments', 'max_datagram'] as const;
 const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens', 'clients'] as const;
 const METRICS_KEYS = ['listen'] as const;
@@ -144,6 +144,9 @@ function readDataplane(value: unknown): DataplaneSettings {
   if (raw.hugepages !== undefined) result.hugepages = readChoice(raw.hugepages, 'dataplane.hugepages', ['auto', 'on', 'off'] as const);
   if (raw.conn_capacity !== undefined) result.connCapacity = readInteger(raw.conn_capacity, 'dataplane.conn_capacity', 1024, 1 << 27);
   if (raw.fragments !== undefined) result.fragments = readFragmentTable(raw.fragments);
+  if (raw.bench_mode !== undefined && readChoice(raw.bench_mode, 'dataplane.bench_mode', ['none', 'bridge'] as const) === 'bridge') {
+    result.benchMode = 'bridge';
+  }
   return result;
 }
 

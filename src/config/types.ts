@@ -15,6 +15,8 @@ export interface DataplaneSettings {
   connCapacity: number;
   /** Per-worker IPv4 reassembly table bounds (absent = the data plane's defaults). */
   fragments?: FragmentTableOptions;
+  /** BENCHMARK ONLY: 'bridge' = frames cross between the two ports unchanged, no NAT (bench/lab.ts). */
+  benchMode?: 'bridge';
 }
 
 export interface ApiSettings {

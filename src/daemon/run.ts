@@ -109,9 +109,11 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       ports: config.ports.map((p) => ({ name: p.name, device: p.device, ...(p.mac ? { mac: p.mac } : {}), ...(p.mtu ? { mtu: p.mtu } : {}), ...(p.exceptionPath ? { exceptionPath: true } : {}) })),
       workers: config.dataplane.workers,
       polling: config.dataplane.polling,
+      ...(config.dataplane.benchMode === 'bridge' ? { benchBridge: true } : {}),
       connCapacity: config.dataplane.connCapacity,
       ...(config.dataplane.fragments ? { fragments: config.dataplane.fragments } : {}),
     });
+    if (config.dataplane.benchMode === 'bridge') log.warn('dataplane.bench_mode: bridge: BENCHMARK ONLY, frames cross between the ports unchanged, no NAT');
     for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}${steeringNote(port)}`);
   } catch (error) {
     throw new StartupError(`cannot start the data plane: ${(error as Error).message}`, 1);

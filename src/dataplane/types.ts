@@ -83,6 +83,11 @@ export interface StartOptions {
    */
   workers: number;
   polling: PollingMode;
+  /**
+   * BENCHMARK ONLY (bench/lab.ts): live workers bridge instead of running the pipeline;
+   * every frame from port i leaves unchanged by port i^1 (dataplane/core/bench_bridge.h).
+   */
+  benchBridge?: boolean;
   /** Max concurrent connections per worker (default 1048576). */
   connCapacity?: number;
   /** mbufs in the packet pool (default 16383). */

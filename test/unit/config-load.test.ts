@@ -116,6 +116,12 @@ test('wrong types, duplicates and cross checks', () => {
   assert.match(problems(`${PORTS}dataplane: { polling: 3 }`)[0]!, /^dataplane\.polling: expected one of busy, adaptive, got 3/);
 });
 
+test('dataplane.bench_mode: bridge is a benchmark-only switch, none or absent leaves it off', () => {
+  assert.is(parseConfig(`${PORTS}dataplane: { bench_mode: bridge }`, 'test.yaml').dataplane.benchMode, 'bridge');
+  assert.is(parseConfig(`${PORTS}dataplane: { bench_mode: none }`, 'test.yaml').dataplane.benchMode, undefined);
+  assert.match(problems(`${PORTS}dataplane: { bench_mode: nat }`)[0]!, /^dataplane\.bench_mode: expected one of none, bridge, got "?nat/);
+});
+
 test('YAML syntax errors and duplicate mapping keys are errors', () => {
   assert.match(problems('ports: [')[0]!, /^YAML: /);
   assert.match(problems(`${PORTS}routes: []\nroutes: []`)[0]!, /^YAML: .*unique/i);
