@@ -152,7 +152,7 @@ test('fragment policy: set per service and globally, listed and shown, checked, 
     assert.is(limited.code, 0, limited.stderr);
     const active = await list(s);
     const own = active.find((m) => m.service)!;
-    assert.equal([own.kind, own.fragmentPolicy, own.actor], ['frag_policy', 'reassemble', 'carol']);
+    assert.equal([own.kind, own.fragmentPolicy, own.actor], ['frag_policy', 'reassemble', 'unix:carol']);
     const global = active.find((m) => !m.service)!;
     assert.equal([global.fragmentPolicy, global.rate?.pps, global.rate?.burst], ['limit', 200, 200]);
     const shown = await s.cli(['show']);
@@ -189,7 +189,7 @@ test('defend synproxy: on-call override of a service\'s SYNPROXY mode, shown, au
     assert.match(await shown(), /198\.18\.0\.10:80\/tcp\s+no\s/, 'auto, not engaged: SYNPROXY ACTIVE no');
     const on = await s.cli(['synproxy', '198.18.0.10:80/tcp', 'on', '--for', '1h', '--reason', 'syn flood on web', '--actor', 'carol']);
     assert.is(on.code, 0, on.stderr);
-    assert.match(on.stdout, /198\.18\.0\.10:80\/tcp\s+synproxy on\s+1h\s+carol\s+syn flood on web/);
+    assert.match(on.stdout, /198\.18\.0\.10:80\/tcp\s+synproxy on\s+1h\s+unix:carol\s+syn flood on web/);
     assert.match(await shown(), /198\.18\.0\.10:80\/tcp\s+yes\s/, 'mode on: SYNPROXY ACTIVE yes');
     // auto without thresholds takes the service's configured ones; a new override replaces the old.
     const auto = await s.cli(['synproxy', '198.18.0.10:80/tcp', 'auto', '--hold', '1m', '--reason', 'back to auto, longer hold']);
