@@ -72,7 +72,7 @@ export class LinkMonitor {
       last.changes++;
       const message = `port ${port.name}: link ${up ? 'up' : 'down'}${iface ? ` (${iface})` : ''}; change ${last.changes}`;
       if (up) log.info(message);
-      else log.warn(`${message}; packets for it are dropped and counted (tx_full, neigh_unresolved) until it is back`);
+      else log.warn(`${message}; what it cannot send is counted (port tx errors, drop reason tx_full) until it is back`);
     }
   }
 
