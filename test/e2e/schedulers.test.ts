@@ -104,10 +104,23 @@ it('upper threshold (-x 1): while rs1 holds one connection, new ones go to rs2 a
   // rr starts with the first server, so this slow download (about 3 s) occupies rs1.
   const held = clientTool<{ ok: boolean; bytes?: number; error?: string }>(
     ['download', `http://${VIP}:${THRESHOLD_PORT}/bytes/3000000?rate=1000000`, 20_000], 30_000);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // Settled now so a failed assertion below cannot leave it rejecting unhandled.
+  const heldResult = held.then((value) => value, (error: unknown) => ({ ok: false, error: String(error) }));
+  // The client tool needs a node start-up in the namespace first: wait until the gateway
+  // counts the download as rs1's active connection, not a fixed time.
+  const rs1 = REAL_SERVERS[0]!.addresses[0]!;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const stats = await running().api.call('Stats', 'GetStats', {});
+    const service = (stats.services as { key: { port: number }; servers: { address: string; counters: { activeConns: string } }[] }[])
+      .find((s) => s.key.port === THRESHOLD_PORT);
+    if (Number(service?.servers.find((s) => s.address === rs1)?.counters.activeConns ?? 0) >= 1) break;
+    assert.ok(Date.now() < deadline, `the slow download never became an active connection on rs1: ${JSON.stringify(await heldResult)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const servers = await serversAnswering(THRESHOLD_PORT, 6);
   assert.equal(countByServer(servers), { rs2: 3, rs3: 3 }, 'rs1 is over its upper threshold');
-  const download = await held;
+  const download = await heldResult;
   assert.ok(download.ok, `the held download to rs1 completed: ${download.error ?? ''}`);
 });
 
