@@ -226,11 +226,11 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   return true;
 }
 
-// Up to RTE_HASH_LOOKUP_BULK_MAX packets: classify, one bulk lookup, translate.
+// Up to kConnBulkMax packets: classify, one bulk lookup, translate.
 void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** packets, uint16_t n, uint64_t now_us,
                    TxQueues& tx) {
-  PendingNat pending[RTE_HASH_LOOKUP_BULK_MAX];
-  const void* keys[RTE_HASH_LOOKUP_BULK_MAX];
+  PendingNat pending[kConnBulkMax];
+  const FlowKey* keys[kConnBulkMax];
   uint32_t count = 0;
   // Headers a few packets ahead (their mbufs were prefetched for the whole burst): by the
   // time classify reaches a packet its first lines are in L1.
@@ -243,23 +243,14 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
     }
   }
   if (count == 0) return;
-  uint64_t hits = 0;
-  void* data[RTE_HASH_LOOKUP_BULK_MAX];
-  rte_hash_lookup_bulk_data(w->conns.hash, keys, count, &hits, data);
-  // Every hit's record before the first is used (a 48-byte record may straddle two lines).
-  for (uint32_t k = 0; k < count; k++) {
-    if (!(hits & (1ull << k))) continue;
-    const Conn* c = &w->conns.records[reinterpret_cast<uintptr_t>(data[k]) >> 1];
-    rte_prefetch0(c);
-    rte_prefetch0(reinterpret_cast<const uint8_t*>(c) + sizeof(Conn) - 1);
-  }
+  uint32_t slots[kConnBulkMax];
+  uint64_t hits = conn_lookup_bulk(w->conns, keys, count, slots);  // also prefetches the hits' records
   for (uint32_t k = 0; k < count; k++) {
     ConnHit hit;
     if (hits & (1ull << k)) {
-      uintptr_t value = reinterpret_cast<uintptr_t>(data[k]);
       hit.found = true;
-      hit.index = static_cast<uint32_t>(value >> 1);
-      hit.direction = static_cast<Direction>(value & 1);
+      hit.index = (slots[k] - 1) >> 1;
+      hit.direction = static_cast<Direction>((slots[k] - 1) & 1);
     }
     if (unlikely(w->trace != nullptr && w->trace->filter.enabled))  // opt-in trace (pipeline/trace.h)
       fullnat_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
@@ -283,7 +274,7 @@ void worker_process_burst(Worker* w, const Snapshot* s, uint16_t in_port, rte_mb
   }
   for (uint16_t i = 0; i < n; i++) rte_prefetch0(packets[i]);  // mbuf first lines (buf_addr, data_off, lengths)
   for (uint16_t done = 0; done < n;) {
-    uint16_t chunk = static_cast<uint16_t>(n - done < RTE_HASH_LOOKUP_BULK_MAX ? n - done : RTE_HASH_LOOKUP_BULK_MAX);
+    uint16_t chunk = static_cast<uint16_t>(static_cast<uint32_t>(n - done) < kConnBulkMax ? n - done : kConnBulkMax);
     process_chunk(w, *s, in_port, packets + done, chunk, now_us, tx);
     done = static_cast<uint16_t>(done + chunk);
   }
