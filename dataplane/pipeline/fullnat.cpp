@@ -198,7 +198,7 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
   Direction direction = hit.direction;
   NextHop hop;
   bool hop_known = false;
-  if (!hit.found && !conn_lookup(w->conns, key, &index, &direction)) {
+  if (!hit.found && !(hit.recheck_miss && conn_lookup(w->conns, key, &index, &direction))) {
     const ServiceEntry* svc = snapshot_find_service(s, ip->next_proto_id, ip->dst_addr, l4_dst_port(p));
     if (!svc) {
       // Traffic to a LIP is reply traffic: without a connection there is nothing to reply to.

@@ -245,6 +245,8 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
   if (count == 0) return;
   uint32_t slots[kConnBulkMax];
   uint64_t hits = conn_lookup_bulk(w->conns, keys, count, slots);  // also prefetches the hits' records
+  const uint64_t& created = w->counters->events[static_cast<unsigned>(Event::CONNS_CREATED)];
+  const uint64_t created_at_lookup = created;
   for (uint32_t k = 0; k < count; k++) {
     ConnHit hit;
     if (hits & (1ull << k)) {
@@ -252,6 +254,7 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
       hit.index = (slots[k] - 1) >> 1;
       hit.direction = static_cast<Direction>((slots[k] - 1) & 1);
     }
+    hit.recheck_miss = created != created_at_lookup;  // no new connection since the lookup: the miss stands
     if (unlikely(w->trace != nullptr && w->trace->filter.enabled))  // opt-in trace (pipeline/trace.h)
       fullnat_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
                            now_us, tx);
