@@ -17,7 +17,7 @@ namespace pc {
 namespace {
 
 inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
-  rte_pktmbuf_free(m);
+  worker_discard(w, m);
   w->counters->drop(reason);
 }
 

@@ -75,6 +75,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
 
 void worker_destroy(Worker* w) {
   if (!w) return;
+  worker_flush_drops(w);
   neigh_destroy(&w->neigh);
   worker_trace_free(w);
   defend_destroy(&w->defend);
@@ -155,7 +156,7 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
 }
 
 static inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
-  rte_pktmbuf_free(m);
+  worker_discard(w, m);
   w->counters->drop(reason);
 }
 
@@ -273,6 +274,7 @@ void worker_process_burst(Worker* w, const Snapshot* s, uint16_t in_port, rte_mb
   if (!s || in_port >= w->params.port_count) {
     // No configuration yet (nothing is ours), or a port this worker was not told about.
     for (uint16_t i = 0; i < n; i++) drop(w, packets[i], DropReason::NOT_FOR_US);
+    worker_flush_drops(w);
     return;
   }
   for (uint16_t i = 0; i < n; i++) rte_prefetch0(packets[i]);  // mbuf first lines (buf_addr, data_off, lengths)
@@ -281,6 +283,7 @@ void worker_process_burst(Worker* w, const Snapshot* s, uint16_t in_port, rte_mb
     process_chunk(w, *s, in_port, packets + done, chunk, now_us, tx);
     done = static_cast<uint16_t>(done + chunk);
   }
+  worker_flush_drops(w);
 }
 
 void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& tx) {
@@ -291,6 +294,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   w->timer_snapshot = nullptr;
   w->timer_tx = nullptr;
   neigh_run_timers(&w->neigh, now_us, tx);
+  worker_flush_drops(w);
 }
 
 WorkerCounters& worker_counters(Worker* w) { return *w->counters; }
