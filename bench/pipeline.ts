@@ -167,7 +167,14 @@ function runScenario(dp: DataplaneAddon, s: Scenario): BenchResult {
 function memoryRow(dp: DataplaneAddon, connections: number): BenchRow {
   startBenchPorts(dp, 1024);
   try {
-    const m = dp.benchMemory({ connections });
+    let m;
+    try {
+      m = dp.benchMemory({ connections });
+    } catch (err) {
+      // EAL starts once per process: a runner that started it first with less memory gets this.
+      throw new Error(`bench memory at ${connections} connections: ${(err as Error).message} ` +
+        `(needs ~${Math.ceil(connections * 130 / 2 ** 20)} MiB of EAL memory; this module starts EAL with ${EAL.join(' ')})`);
+    }
     if (m.connections !== connections)
       throw new Error(`bench memory: the table took ${m.connections} of ${connections} connections`);
     const millions = connections / 1e6;

@@ -3,6 +3,7 @@
 // work on 16-bit words exactly as they sit in the packet (network order) without swapping.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 namespace pc {
 
@@ -29,6 +30,28 @@ inline uint16_t csum_replace32(uint16_t check, uint32_t old_value, uint32_t new_
   sum += new_value & 0xffff;
   sum += new_value >> 16;
   return static_cast<uint16_t>(~csum_finish(sum));
+}
+
+// Ones' complement sum of len bytes folded to 16 bits, in rte_raw_cksum's convention
+// (native-order words; a trailing odd byte is the low byte of a zero-padded word), but
+// four bytes per add: a 32-bit word is two 16-bit words because 2^16 = 1 (mod 2^16 - 1).
+inline uint16_t csum_sum(const void* data, uint32_t len, uint64_t sum = 0) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  for (; len >= 4; p += 4, len -= 4) {
+    uint32_t word;
+    std::memcpy(&word, p, 4);
+    sum += word;
+  }
+  if (len >= 2) {
+    uint16_t word;
+    std::memcpy(&word, p, 2);
+    sum += word;
+    p += 2, len -= 2;
+  }
+  if (len) sum += *p;
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  return csum_finish(static_cast<uint32_t>(sum));
 }
 
 }  // namespace pc

@@ -3,8 +3,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <rte_errno.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 namespace pc {
@@ -28,20 +26,16 @@ bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string
   t->free_count = capacity;
   for (uint32_t i = 0; i < kWheelSlots; i++) t->wheel[i] = kNoConn;
 
-  static std::atomic<uint32_t> hash_counter{0};
-  char name[RTE_HASH_NAMESIZE];
-  std::snprintf(name, sizeof name, "pc_conn_%u", hash_counter.fetch_add(1));
-  rte_hash_parameters params{};
-  params.name = name;
-  params.entries = capacity * 2 < 16 ? 16 : capacity * 2;  // two tuples per connection
-  params.key_len = sizeof(FlowKey);
-  params.hash_func = rte_hash_crc;
-  params.socket_id = socket_id;
-  // The extendable table guarantees every one of `entries` fits (plain cuckoo may refuse earlier).
-  params.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  t->hash = rte_hash_create(&params);
-  if (!t->hash) {
-    *error = std::string("connection hash: ") + rte_strerror(rte_errno);
+  // Two entries per connection at <= 75% of the slots: buckets = 2 * capacity / (7 * 0.75),
+  // rounded up to a power of two (so the load ends between 37% and 75%).
+  uint64_t wanted = (2ull * capacity * 4 + 3 * kConnBucketSlots - 1) / (3 * kConnBucketSlots);
+  uint64_t buckets = 8;
+  while (buckets < wanted) buckets <<= 1;
+  t->bucket_mask = static_cast<uint32_t>(buckets - 1);
+  t->buckets = static_cast<ConnBucket*>(
+      rte_zmalloc_socket("pc_conn_index", sizeof(ConnBucket) * buckets, RTE_CACHE_LINE_SIZE, socket_id));
+  if (!t->buckets) {
+    *error = "connection index: out of memory for " + std::to_string(capacity) + " connections";
     conn_table_destroy(t);
     return false;
   }
@@ -49,7 +43,7 @@ bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string
 }
 
 void conn_table_destroy(ConnTable* t) {
-  if (t->hash) rte_hash_free(t->hash);
+  rte_free(t->buckets);
   rte_free(t->records);
   rte_free(t->free_stack);
   rte_free(t->wheel);
@@ -88,17 +82,90 @@ static void wheel_file(ConnTable* t, uint32_t index) {
   t->wheel[slot] = index;
 }
 
+namespace {
+
+// Adds slot value `slot` for key (known absent): the first free slot from its home bucket on;
+// every full bucket passed on the way counts one more spilled entry. False when none within
+// kConnMaxProbe buckets.
+bool index_add(ConnTable* t, ConnHash h, uint32_t slot) {
+  uint32_t home = h.bucket & t->bucket_mask, b = home;
+  for (uint32_t probe = 0; probe < kConnMaxProbe; probe++) {
+    ConnBucket& bucket = t->buckets[b];
+    for (uint32_t i = 0; i < kConnBucketSlots; i++) {
+      if (bucket.slots[i]) continue;
+      bucket.tags[i] = h.tag;
+      bucket.slots[i] = slot;
+      for (uint32_t k = home; k != b; k = (k + 1) & t->bucket_mask) t->buckets[k].spilled++;
+      return true;
+    }
+    b = (b + 1) & t->bucket_mask;
+  }
+  return false;
+}
+
+// Removes slot value `slot` (stored for a key with hash h), undoing index_add's spill counts.
+void index_remove(ConnTable* t, ConnHash h, uint32_t slot) {
+  uint32_t home = h.bucket & t->bucket_mask, b = home;
+  for (uint32_t probe = 0; probe < kConnMaxProbe; probe++) {
+    ConnBucket& bucket = t->buckets[b];
+    for (uint32_t i = 0; i < kConnBucketSlots; i++) {
+      if (bucket.slots[i] != slot) continue;
+      bucket.slots[i] = 0;
+      bucket.tags[i] = 0;
+      for (uint32_t k = home; k != b; k = (k + 1) & t->bucket_mask) t->buckets[k].spilled--;
+      return;
+    }
+    b = (b + 1) & t->bucket_mask;
+  }
+}
+
+inline uint32_t slot_value(uint32_t index, Direction direction) {
+  return ((index << 1) | static_cast<uint32_t>(direction)) + 1;
+}
+
+}  // namespace
+
+uint64_t conn_lookup_bulk(const ConnTable& t, const FlowKey* const* keys, uint32_t n, uint32_t* slots) {
+  ConnHash h[kConnBulkMax];
+  uint32_t candidate[kConnBulkMax];
+  if (n > kConnBulkMax) n = kConnBulkMax;
+  for (uint32_t k = 0; k < n; k++) {
+    h[k] = conn_hash(*keys[k]);
+    rte_prefetch0(&t.buckets[h[k].bucket & t.bucket_mask]);
+  }
+  for (uint32_t k = 0; k < n; k++) {
+    const ConnBucket& bucket = t.buckets[h[k].bucket & t.bucket_mask];
+    candidate[k] = 0;
+    for (uint32_t i = 0; i < kConnBucketSlots; i++) {
+      if (bucket.tags[i] == h[k].tag && bucket.slots[i]) {
+        candidate[k] = bucket.slots[i];
+        const Conn* c = &t.records[(candidate[k] - 1) >> 1];
+        rte_prefetch0(c);  // a 48-byte record may straddle two lines
+        rte_prefetch0(reinterpret_cast<const uint8_t*>(c) + sizeof(Conn) - 1);
+        break;
+      }
+    }
+  }
+  uint64_t hits = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    // The first tag match is nearly always the key; anything else takes the full probe.
+    uint32_t slot = candidate[k] && conn_key_matches(t, candidate[k], *keys[k]) ? candidate[k] : conn_find(t, *keys[k], h[k]);
+    slots[k] = slot;
+    if (slot) hits |= 1ull << k;
+  }
+  return hits;
+}
+
 bool conn_insert(ConnTable* t, uint32_t index, uint64_t now_us) {
   Conn& c = t->records[index];
   FlowKey client = conn_client_key(c), reply = conn_reply_key(c);
   bool one_way = (c.flags & kConnOneWay) != 0;  // DR/TUN: replies never pass through us
-  // rte_hash_add_key_data overwrites an existing key: never let a new record steal a tuple.
-  if (rte_hash_lookup(t->hash, &client) >= 0 || (!one_way && rte_hash_lookup(t->hash, &reply) >= 0)) return false;
-  void* client_data = reinterpret_cast<void*>((static_cast<uintptr_t>(index) << 1) | 0);
-  void* reply_data = reinterpret_cast<void*>((static_cast<uintptr_t>(index) << 1) | 1);
-  if (rte_hash_add_key_data(t->hash, &client, client_data) < 0) return false;
-  if (!one_way && rte_hash_add_key_data(t->hash, &reply, reply_data) < 0) {
-    rte_hash_del_key(t->hash, &client);
+  ConnHash client_hash = conn_hash(client), reply_hash = conn_hash(reply);
+  // Never let a new record take a tuple another one holds.
+  if (conn_find(*t, client, client_hash) || (!one_way && conn_find(*t, reply, reply_hash))) return false;
+  if (!index_add(t, client_hash, slot_value(index, Direction::INPUT))) return false;
+  if (!one_way && !index_add(t, reply_hash, slot_value(index, Direction::OUTPUT))) {
+    index_remove(t, client_hash, slot_value(index, Direction::INPUT));
     return false;
   }
   wheel_start(t, now_us);
@@ -122,9 +189,8 @@ void conn_run_timers(ConnTable* t, uint64_t now_us, ConnExpireFn on_expire, void
       uint32_t next = c.wheel_next;
       if (c.expires_us <= now_us) {
         on_expire(ctx, c);
-        FlowKey client = conn_client_key(c), reply = conn_reply_key(c);
-        rte_hash_del_key(t->hash, &client);
-        if (!(c.flags & kConnOneWay)) rte_hash_del_key(t->hash, &reply);
+        index_remove(t, conn_hash(conn_client_key(c)), slot_value(index, Direction::INPUT));
+        if (!(c.flags & kConnOneWay)) index_remove(t, conn_hash(conn_reply_key(c)), slot_value(index, Direction::OUTPUT));
         conn_release(t, index);
       } else {
         wheel_file(t, index);  // activity moved the expiry: lazy re-arm

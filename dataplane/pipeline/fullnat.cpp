@@ -20,7 +20,7 @@ namespace pc {
 namespace {
 
 inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
-  rte_pktmbuf_free(m);
+  worker_discard(w, m);
   w->counters->drop(reason);
 }
 
@@ -202,7 +202,7 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
   Direction direction = hit.direction;
   NextHop hop;
   bool hop_known = false;
-  if (!hit.found && !conn_lookup(w->conns, key, &index, &direction)) {
+  if (!hit.found && !(hit.recheck_miss && conn_lookup(w->conns, key, &index, &direction))) {
     if (!owned_kinds) return drop(w, m, DropReason::NOT_FOR_US);  // not a NAT reply we know (forward_modes.h)
     const ServiceEntry* svc = snapshot_find_service(s, ip->next_proto_id, ip->dst_addr, l4_dst_port(p));
     if (!svc) {

@@ -24,6 +24,9 @@ struct ConnHit {
   bool found = false;
   uint32_t index = 0;
   Direction direction = Direction::INPUT;
+  // A miss may be stale when a connection was made since the lookup (earlier in the same
+  // burst): then fullnat_input looks again. False when the caller knows none was.
+  bool recheck_miss = true;
 };
 
 void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint8_t owned_kinds,

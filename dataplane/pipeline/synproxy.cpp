@@ -157,10 +157,16 @@ void fill_tcp(rte_tcp_hdr* tcp, const Segment& g, uint32_t options_len) {
   tcp->tcp_urp = 0;
 }
 
+// rte_ipv4_cksum + rte_ipv4_udptcp_cksum with csum_sum (4 bytes per add): this was ~10% of
+// the cookie SYN-ACK path in perf. tcp->cksum and ip->hdr_checksum are 0 on entry.
 void finish_checksums(rte_ipv4_hdr* ip, rte_tcp_hdr* tcp) {
   ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+  uint32_t ip_header_len = (ip->version_ihl & 0x0f) * 4u;
+  ip->hdr_checksum = static_cast<uint16_t>(~csum_sum(ip, ip_header_len));
+  uint16_t tcp_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - ip_header_len);
+  uint64_t pseudo = static_cast<uint64_t>(ip->src_addr) + ip->dst_addr +
+                    rte_cpu_to_be_16(static_cast<uint16_t>(IPPROTO_TCP)) + rte_cpu_to_be_16(tcp_len);
+  tcp->cksum = static_cast<uint16_t>(~csum_sum(tcp, tcp_len, pseudo));
 }
 
 // Turns the received segment into a header-only one: g with `options` (options_len bytes).

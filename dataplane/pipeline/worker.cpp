@@ -82,6 +82,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
 
 void worker_destroy(Worker* w) {
   if (!w) return;
+  worker_flush_drops(w);
   neigh_destroy(&w->neigh);
   worker_trace_free(w);
   reassembly_destroy(&w->reassembly);
@@ -164,13 +165,23 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
 }
 
 static inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
-  rte_pktmbuf_free(m);
+  worker_discard(w, m);
   w->counters->drop(reason);
 }
 
 namespace {
 
 constexpr uint16_t kPrefetchAhead = 4;  // packets whose headers are prefetched ahead of classify
+
+// UDP flood defence: the per-source bucket set of a packet two ahead (its header is in L1
+// by now), read without parsing — a hint only, right or wrong it changes no result.
+inline void prefetch_source_bucket(const Worker* w, const rte_mbuf* m) {
+  if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) return;
+  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return;
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
+  source_bucket_prefetch(w->defend.sources, rte_be_to_cpu_32(ip->src_addr));
+}
 
 // Packets of one burst waiting for the connection lookup.
 struct PendingNat {
@@ -248,41 +259,37 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   return true;
 }
 
-// Up to RTE_HASH_LOOKUP_BULK_MAX packets: classify, one bulk lookup, translate.
+// Up to kConnBulkMax packets: classify, one bulk lookup, translate.
 void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** packets, uint16_t n, uint64_t now_us,
                    TxQueues& tx) {
-  PendingNat pending[RTE_HASH_LOOKUP_BULK_MAX];
-  const void* keys[RTE_HASH_LOOKUP_BULK_MAX];
+  PendingNat pending[kConnBulkMax];
+  const FlowKey* keys[kConnBulkMax];
   uint32_t count = 0;
   // Headers a few packets ahead (their mbufs were prefetched for the whole burst): by the
   // time classify reaches a packet its first lines are in L1.
   for (uint16_t i = 0; i < n && i < kPrefetchAhead; i++) rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
+  const bool source_buckets = s.defense.active && w->defend.sources.slots;
   for (uint16_t i = 0; i < n; i++) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(packets[i + kPrefetchAhead], void*));
+    if (source_buckets && i + kPrefetchAhead / 2 < n) prefetch_source_bucket(w, packets[i + kPrefetchAhead / 2]);
     if (classify(w, s, in_port, packets[i], now_us, tx, &pending[count])) {
       keys[count] = &pending[count].key;
       count++;
     }
   }
   if (count == 0) return;
-  uint64_t hits = 0;
-  void* data[RTE_HASH_LOOKUP_BULK_MAX];
-  rte_hash_lookup_bulk_data(w->conns.hash, keys, count, &hits, data);
-  // Every hit's record before the first is used (a 48-byte record may straddle two lines).
-  for (uint32_t k = 0; k < count; k++) {
-    if (!(hits & (1ull << k))) continue;
-    const Conn* c = &w->conns.records[reinterpret_cast<uintptr_t>(data[k]) >> 1];
-    rte_prefetch0(c);
-    rte_prefetch0(reinterpret_cast<const uint8_t*>(c) + sizeof(Conn) - 1);
-  }
+  uint32_t slots[kConnBulkMax];
+  uint64_t hits = conn_lookup_bulk(w->conns, keys, count, slots);  // also prefetches the hits' records
+  const uint64_t& created = w->counters->events[static_cast<unsigned>(Event::CONNS_CREATED)];
+  const uint64_t created_at_lookup = created;
   for (uint32_t k = 0; k < count; k++) {
     ConnHit hit;
     if (hits & (1ull << k)) {
-      uintptr_t value = reinterpret_cast<uintptr_t>(data[k]);
       hit.found = true;
-      hit.index = static_cast<uint32_t>(value >> 1);
-      hit.direction = static_cast<Direction>(value & 1);
+      hit.index = (slots[k] - 1) >> 1;
+      hit.direction = static_cast<Direction>((slots[k] - 1) & 1);
     }
+    hit.recheck_miss = created != created_at_lookup;  // no new connection since the lookup: the miss stands
     if (unlikely(w->trace != nullptr && w->trace->filter.enabled))  // opt-in trace (pipeline/trace.h)
       fullnat_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
                            now_us, tx);
@@ -301,14 +308,16 @@ void worker_process_burst(Worker* w, const Snapshot* s, uint16_t in_port, rte_mb
   if (!s || in_port >= w->params.port_count) {
     // No configuration yet (nothing is ours), or a port this worker was not told about.
     for (uint16_t i = 0; i < n; i++) drop(w, packets[i], DropReason::NOT_FOR_US);
+    worker_flush_drops(w);
     return;
   }
   for (uint16_t i = 0; i < n; i++) rte_prefetch0(packets[i]);  // mbuf first lines (buf_addr, data_off, lengths)
   for (uint16_t done = 0; done < n;) {
-    uint16_t chunk = static_cast<uint16_t>(n - done < RTE_HASH_LOOKUP_BULK_MAX ? n - done : RTE_HASH_LOOKUP_BULK_MAX);
+    uint16_t chunk = static_cast<uint16_t>(static_cast<uint32_t>(n - done) < kConnBulkMax ? n - done : kConnBulkMax);
     process_chunk(w, *s, in_port, packets + done, chunk, now_us, tx);
     done = static_cast<uint16_t>(done + chunk);
   }
+  worker_flush_drops(w);
 }
 
 void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& tx) {
@@ -321,6 +330,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   neigh_run_timers(&w->neigh, now_us, tx);
   reassembly_run_timers(&w->reassembly, w->counters, now_us);
   synproxy_auto_run_timers(w, now_us);
+  worker_flush_drops(w);
 }
 
 WorkerCounters& worker_counters(Worker* w) { return *w->counters; }

@@ -32,7 +32,13 @@ struct ServiceRuntime {
   uint64_t persistence_timeout_us = 0;
 };
 
+constexpr uint32_t kDropBinSize = 64;
+
 struct Worker {
+  // Packets dropped during the current burst, freed together at its end: one
+  // rte_pktmbuf_free_bulk (one mempool put) instead of one per packet.
+  rte_mbuf* drop_bin[kDropBinSize];
+  uint32_t drop_bin_count = 0;
   WorkerParams params;
   uint8_t port_macs[kMaxPorts][6] = {};
   uint16_t port_mtus[kMaxPorts] = {};  // what a grown packet (TOA) must still fit
@@ -60,5 +66,17 @@ struct Worker {
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
   TraceRing* trace = nullptr;  // opt-in packet trace (pipeline/trace.h); null until first traceSet
 };
+
+inline void worker_flush_drops(Worker* w) {
+  if (w->drop_bin_count == 0) return;
+  rte_pktmbuf_free_bulk(w->drop_bin, w->drop_bin_count);
+  w->drop_bin_count = 0;
+}
+
+// Frees m (a dropped packet) by the end of the burst; the caller counts the reason.
+inline void worker_discard(Worker* w, rte_mbuf* m) {
+  w->drop_bin[w->drop_bin_count++] = m;
+  if (w->drop_bin_count == kDropBinSize) worker_flush_drops(w);
+}
 
 }  // namespace pc

@@ -385,8 +385,11 @@ export interface DataplaneAddon {
   advanceClock(ms: number): void;
   /**
    * Pipeline benchmark on two ring ports created for it ("outside"/"inside" of the current
-   * test-mode start): 'io' = rx→tx with a mirror, no pipeline; 'fullnat' = established
-   * flows through the pipeline both ways. Frames are CIP→VIP for the started config.
+   * test-mode start): 'io' = rx→tx, no pipeline; 'fullnat' = established flows both ways;
+   * 'synproxy' = SYNs answered with cookies; 'newconn' = a new flow per packet (table emptied
+   * every roundConnections, default 200000, unmeasured); 'drop' = packets the applied defences
+   * drop. Frames are CIP→VIP for the first service of the applied config; the simulated hosts'
+   * work is timed and excluded (harnessCycles). Throws EINVAL when the config does not fit.
    */
   bench(options: { scenario: BenchScenario; packets: number; flows: number; roundConnections?: number }): BenchResult;
   /** Memory per connection: a worker of its own with capacity = connections, filled directly, then freed. */

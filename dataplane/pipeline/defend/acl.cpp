@@ -80,7 +80,20 @@ bool acl_build(const AclConfig& cfg, const std::string& path, AclTable* table, u
     mark(&table->ranges, s.start, s.entry);
   }
   close_until(UINT64_MAX);
+  acl_build_index(table);
   return true;
+}
+
+void acl_build_index(AclTable* table) {
+  table->by_high16.clear();
+  if (table->ranges.size() <= kAclIndexThreshold) return;
+  table->by_high16.resize(65537);
+  uint32_t r = 0, n = static_cast<uint32_t>(table->ranges.size());
+  for (uint32_t high = 0; high <= 65536; high++) {
+    uint64_t from = static_cast<uint64_t>(high) << 16;
+    while (r < n && table->ranges[r].start < from) r++;
+    table->by_high16[high] = r;
+  }
 }
 
 }  // namespace pc

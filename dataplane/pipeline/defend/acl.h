@@ -27,12 +27,22 @@ struct AclEntry {
   uint32_t expiry_slot;  // index into the worker's deadline array, or kNoAclEntry (never expires)
 };
 
+// Above this many ranges a lookup first narrows by the address's top 16 bits: a 13-step
+// binary search over 8k ranges was ~4 dependent cache misses per packet (perf: the ACL
+// drop path); the index costs 256 KiB per such table.
+constexpr size_t kAclIndexThreshold = 64;
+
 struct AclTable {
   AclAction default_action = AclAction::ALLOW;
   std::vector<AclRange> ranges;    // sorted by start; ranges[0].start == 0 when not empty
   std::vector<AclEntry> entries;
+  // Empty, or 65537 entries: by_high16[h] = index of the first range starting at or after h << 16.
+  std::vector<uint32_t> by_high16;
   bool active = false;             // false: lookups always allow (nothing configured)
 };
+
+// Fills table->by_high16 from table->ranges (acl_build calls it).
+void acl_build_index(AclTable* table);
 
 // Builds table from cfg. Expiring entries take consecutive slots from *next_slot
 // and append their ttl to ttl_ms_by_slot. False + *error ("acl.entries[3]: ...") on bad input.
@@ -43,8 +53,16 @@ bool acl_build(const AclConfig& cfg, const std::string& path, AclTable* table, u
 // expiring entry stops matching (worker clock); now_us = the worker clock.
 inline AclAction acl_lookup(const AclTable& table, uint32_t addr_host, const uint64_t* deadlines_us, uint64_t now_us) {
   if (!table.active) return AclAction::ALLOW;
-  // Last range whose start <= addr (ranges[0].start == 0, so there is one).
+  // Last range whose start <= addr (ranges[0].start == 0, so there is one). With the index it
+  // lies in [by_high16[h] - 1, by_high16[h + 1]): the range before the first one starting in
+  // this /16 covers the /16's beginning, and none starting in a later /16 can be it.
   uint32_t lo = 0, hi = static_cast<uint32_t>(table.ranges.size());
+  if (!table.by_high16.empty()) {
+    uint32_t high = addr_host >> 16;
+    uint32_t first = table.by_high16[high];
+    lo = first ? first - 1 : 0;
+    hi = table.by_high16[high + 1];
+  }
   while (hi - lo > 1) {
     uint32_t mid = (lo + hi) / 2;
     if (table.ranges[mid].start <= addr_host) lo = mid;

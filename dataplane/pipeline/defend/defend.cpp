@@ -9,7 +9,7 @@ namespace pc {
 namespace {
 
 inline bool drop(Worker* w, rte_mbuf* m, uint32_t service_id, DropReason reason) {
-  rte_pktmbuf_free(m);
+  worker_discard(w, m);
   w->counters->drop(reason);
   w->counters->defense.services[service_id].dropped[defense_drop_index(reason)]++;
   return false;

@@ -28,8 +28,7 @@ bool source_bucket_take(SourceBucketTable* table, uint32_t service_id, uint32_t 
                         uint64_t now_us) {
   if (!table->slots) return true;  // could not allocate: fail open, the per-service bucket still applies
   uint64_t key = (static_cast<uint64_t>(service_id) << 32) | source_host;
-  uint64_t set = table->set_bits ? (key * 0x9E3779B97F4A7C15ull) >> (64 - table->set_bits) : 0;
-  SourceBucket* ways = table->slots + set * kSourceBucketWays;
+  SourceBucket* ways = source_bucket_set(*table, source_host);
   SourceBucket* victim = &ways[0];
   for (uint32_t i = 0; i < kSourceBucketWays; i++) {
     SourceBucket& slot = ways[i];
