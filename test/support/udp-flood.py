@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Bounded UDP flood for the lab's attacker namespace (defence e2e test).
 
-Usage: udp-flood.py <vip> <port> <seconds> <max_packets> [<pps>]
-Sends 64-byte datagrams from the namespace's own address as fast as one socket can
-(or paced to <pps>),
+Usage: udp-flood.py <vip> <port> <seconds> <max_packets> [<pps> [<size>]]
+Sends <size>-byte datagrams (default 64; above the MTU the kernel sends them as IPv4
+fragments: a fragment flood) from the namespace's own address as fast as one socket
+can (pps 0) or paced to <pps>,
 stops by itself after <seconds> or <max_packets>, whichever first, and prints one JSON
 line: {"sent", "seconds", "pps"}. Run inside the attacker namespace only.
 """
@@ -16,9 +17,10 @@ import time
 def main() -> None:
     vip, port, seconds, max_packets = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
     pps = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    size = int(sys.argv[6]) if len(sys.argv) > 6 else 64
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
-    payload = b"flood" * 12 + b"\0\0\0\0"
+    payload = (b"flood" * (size // 5 + 1))[:size]
     target = (vip, port)
     sent = 0
     started = time.monotonic()
