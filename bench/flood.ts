@@ -27,7 +27,7 @@ const WINDOW_SECONDS = 2;
 const UDP_REQUESTS = 300;
 const UDP_PPS = 200;
 /** The paced download the e2e test asserts on (test/e2e/flood-goodput.test.ts). */
-const PACED_RATE = 16_000_000;
+const PACED_RATE = 10_000_000;
 const PER_SOURCE = { pps: 1000, burst: 1000 };
 const FRAGMENT_SIZE = 3000;
 const GOAL_SOURCE = 'issue 5';
@@ -73,10 +73,10 @@ function rowsOf(s: Scenario): BenchRow[] {
     ...(s.defended ? { goal: { kind: 'at-least', on: 'figure', value: 99, source: `${GOAL_SOURCE}: legit UDP success >= 99%` } } : {}),
   }));
   rows.push(row(`${tag}.flood-offered`, `${what}: flood offered (one unpaced sender${s.fragments ? `, ${FRAGMENT_SIZE} B datagrams` : ''})`,
-    c.floodPps * (s.fragments ? Math.ceil(FRAGMENT_SIZE / 1480) : 1), s.fragments ? 'frag/s' : 'pps', {
+    c.floodPps * (c.floodSent ? c.floodFrames / c.floodSent : 1), s.fragments ? 'frag/s' : 'pps', {
       note: `${c.floodSent} datagrams sent in ${ROUNDS} windows; median of the windows' rates`,
     }));
-  const packetsSent = c.floodSent * (s.fragments ? Math.ceil(FRAGMENT_SIZE / 1480) : 1);
+  const packetsSent = c.floodFrames;
   rows.push(row(`${tag}.flood-dropped`, `${what}: flood dropped by the gateway (${s.fragments ? 'frag_dropped' : 'udp_source_rate_limited'})`,
     packetsSent ? (dropped / packetsSent) * 100 : 0, '%', { note: `${dropped} of ${packetsSent} flood packets; outside rx ${s.delta['rx:outside'] ?? 0}` }));
   return rows;

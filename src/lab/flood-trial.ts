@@ -24,7 +24,8 @@ export interface FloodSpec {
   size: number;
 }
 
-export interface FloodSent { sent: number; pps: number }
+/** sent/pps in datagrams; frames on the wire (a fragmented datagram is several). */
+export interface FloodSent { sent: number; pps: number; frames: number }
 
 export interface TrialResult {
   download: { bytes: number; seconds: number; mbytesPerSecond: number; ok: boolean };
@@ -72,14 +73,15 @@ export function startFlood(spec: FloodSpec, port = UDP_ECHO_PORT): Promise<Flood
     ['python3', UDP_FLOOD_SCRIPT, VIP, String(port), String(spec.seconds), String(maxPackets), String(spec.pps), String(spec.size)],
     (spec.seconds + 20) * 1000));
   return Promise.all(senders).then((results) => {
-    let sent = 0, pps = 0;
+    let sent = 0, pps = 0, frames = 0;
     for (const r of results) {
-      const report = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as { sent?: number; pps?: number };
+      const report = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as { sent?: number; pps?: number; frames?: number };
       sent += report.sent ?? 0;
       pps += report.pps ?? 0;
+      frames += report.frames ?? report.sent ?? 0;
     }
     if (sent === 0) throw new Error(`the flood sent nothing: ${results.map((r) => r.stdout + r.stderr).join(' ')}`);
-    return { sent, pps };
+    return { sent, pps, frames };
   });
 }
 
@@ -118,6 +120,7 @@ export interface Comparison {
   udpSuccessPercent: number;
   baselineUdpSuccessPercent: number;
   floodSent: number;
+  floodFrames: number;
   floodPps: number;
 }
 
@@ -148,6 +151,7 @@ export async function compareUnderFlood(options: TrialOptions & { flood: Omit<Fl
     baseline, flooded, baselineMBps, floodedMBps, goodputRatio: baselineMBps > 0 ? floodedMBps / baselineMBps : 0,
     udpSuccessPercent: udpPercent(flooded), baselineUdpSuccessPercent: udpPercent(baseline),
     floodSent: flooded.reduce((n, r) => n + (r.flood?.sent ?? 0), 0),
+    floodFrames: flooded.reduce((n, r) => n + (r.flood?.frames ?? 0), 0),
     floodPps: median(flooded.map((r) => r.flood?.pps ?? 0)),
   };
 }
