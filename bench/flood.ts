@@ -58,8 +58,9 @@ function rowsOf(s: Scenario): BenchRow[] {
   const c = s.comparison;
   const tag = `${s.fragments ? 'frag' : 'udp'}-${s.defended ? 'on' : 'off'}${s.paced ? '-paced' : ''}`;
   const what = `${s.fragments ? 'fragment flood' : 'UDP flood'}, defences ${s.defended ? 'on' : 'off'}`;
-  // Fragments: this lab's bridge path hands af_packet most datagrams reassembled, one frame over
-  // the 2 KiB af_packet frame, which arrives truncated (malformed_l3); both are the flood dropped.
+  // Fragments: af_packet hands the data plane each datagram reassembled (most likely the PMD's
+  // PACKET_FANOUT_FLAG_DEFRAG), one frame over the 2 KiB af_packet frame, which arrives
+  // truncated (malformed_l3); both reasons count as the flood dropped.
   const dropped = s.fragments ? (s.delta['drop:frag_dropped'] ?? 0) + (s.delta['drop:malformed_l3'] ?? 0)
     : (s.delta['drop:udp_source_rate_limited'] ?? 0);
   const rows: BenchRow[] = [
@@ -83,7 +84,7 @@ function rowsOf(s: Scenario): BenchRow[] {
   rows.push(row(`${tag}.flood-dropped`, `${what}: flood dropped by the gateway (${s.fragments ? 'frag_dropped + malformed_l3' : 'udp_source_rate_limited'})`,
     packetsSent ? (dropped / packetsSent) * 100 : 0, '%', {
       note: `${dropped} drops for ${packetsSent} flood frames sent; outside rx ${s.delta['rx:outside'] ?? 0}`
-        + (s.fragments ? '; fragments mostly arrive reassembled (one truncated frame per datagram)' : ''),
+        + (s.fragments ? '; af_packet delivers each datagram reassembled (one truncated frame: malformed_l3)' : ''),
     }));
   return rows;
 }

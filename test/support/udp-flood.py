@@ -6,8 +6,8 @@ Sends <size>-byte datagrams (default 64) from the namespace's own address as fas
 socket can (pps 0) or paced to <pps>, stops by itself after <seconds> or <max_packets>
 datagrams, whichever first, and prints one JSON line: {"sent", "seconds", "pps", "frames"}.
 Above 1472 bytes (a fragment flood) the datagrams go out as IPv4 fragments built here on a
-raw socket, so what leaves the attacker does not depend on its kernel's offloads. (The lab's
-bridge path still hands the gateway most of them reassembled: README "Benchmark", Flood.)
+raw socket, so what leaves the attacker does not depend on its kernel's offloads. (The
+gateway's af_packet port still delivers them reassembled: README "Benchmark", Flood.)
 Run inside the attacker namespace only.
 """
 import json
