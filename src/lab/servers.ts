@@ -36,9 +36,15 @@ const udpPort = Number(values['udp-port']);
 
 async function* pacedPattern(totalBytes: number, bytesPerSecond: number): AsyncGenerator<Buffer> {
   const chunkBytes = Math.max(1, Math.floor((bytesPerSecond * PACING_INTERVAL_MS) / 1000));
+  // Sleep until each chunk is due rather than a fixed interval per chunk: chunks are capped
+  // at the pattern's block size, so a fixed sleep would cap the rate far below a fast one.
+  const started = Date.now();
+  let sent = 0;
   for (const chunk of patternChunks(totalBytes, chunkBytes)) {
     yield chunk;
-    await sleep(PACING_INTERVAL_MS);
+    sent += chunk.length;
+    const ahead = started + (sent / bytesPerSecond) * 1000 - Date.now();
+    if (ahead > 0) await sleep(ahead);
   }
 }
 
