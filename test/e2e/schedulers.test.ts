@@ -115,7 +115,7 @@ it('upper threshold (-x 1): while rs1 holds one connection, new ones go to rs2 a
     const service = (stats.services as { key: { port: number }; servers: { address: string; counters: { activeConns: string } }[] }[])
       .find((s) => s.key.port === THRESHOLD_PORT);
     if (Number(service?.servers.find((s) => s.address === rs1)?.counters.activeConns ?? 0) >= 1) break;
-    assert.ok(Date.now() < deadline, `the slow download never became an active connection on rs1: ${JSON.stringify(await heldResult)}`);
+    if (Date.now() >= deadline) assert.unreachable(`the slow download never became an active connection on rs1: ${JSON.stringify(await heldResult)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const servers = await serversAnswering(THRESHOLD_PORT, 6);
