@@ -76,7 +76,9 @@
   X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
   X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */ \
   X(FRAG_REASSEMBLED, "frag_reassembled")   /* datagrams rebuilt from fragments (pipeline/defend/reassembly.h) */ \
-  X(FRAG_REFRAGMENTED, "frag_refragmented") /* datagrams over the egress MTU sent as fragments */
+  X(FRAG_REFRAGMENTED, "frag_refragmented") /* datagrams over the egress MTU sent as fragments */ \
+  X(FRAG_JOINED, "frag_joined")             /* fragments consumed into the datagrams of frag_reassembled */ \
+  X(FRAG_OUT_PIECES, "frag_out_pieces")     /* fragments made from the datagrams of frag_refragmented */
 
 namespace pc {
 

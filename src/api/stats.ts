@@ -38,7 +38,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   synproxy_syn_answered: true, synproxy_cookies_accepted: true, synproxy_server_syns: true, synproxy_server_handshakes: true, synproxy_client_resets: true,
   persist_templates_created: true, persist_template_hits: true, persist_table_full: true,
   exception_punted: true,
-  frag_reassembled: true, frag_refragmented: true,
+  frag_reassembled: true, frag_refragmented: true, frag_joined: true, frag_out_pieces: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

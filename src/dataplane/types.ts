@@ -30,7 +30,7 @@ export type DataplaneEvent =
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
   | 'exception_punted'
-  | 'frag_reassembled' | 'frag_refragmented';
+  | 'frag_reassembled' | 'frag_refragmented' | 'frag_joined' | 'frag_out_pieces';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)

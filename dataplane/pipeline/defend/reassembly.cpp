@@ -59,8 +59,8 @@ rte_mbuf* rebuild(ReassemblyTable* t, WorkerCounters* counters, FragSet* set) {
     return nullptr;
   }
   rte_mbuf* out = rte_pktmbuf_alloc(t->pool);
-  if (!out) {
-    drop_set(t, counters, set, DropReason::MBUF_ALLOC_FAILED);
+  if (!out) {  // the rebuild pool is part of the table's room
+    drop_set(t, counters, set, DropReason::FRAG_TABLE_FULL);
     return nullptr;
   }
   uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(out, static_cast<uint16_t>(headers + set->total)));
@@ -81,6 +81,7 @@ rte_mbuf* rebuild(ReassemblyTable* t, WorkerCounters* counters, FragSet* set) {
   ip->hdr_checksum = 0;
   ip->hdr_checksum = rte_ipv4_cksum(ip);
   for (uint16_t i = 0; i < set->count; i++) rte_pktmbuf_free(pieces[i].m);
+  counters->event(Event::FRAG_JOINED, set->count);
   release(t, set);
   counters->event(Event::FRAG_REASSEMBLED);
   return out;

@@ -17,6 +17,7 @@
 //    its share of the receive pool (held_limit: a quarter of the pool split between
 //    workers, so held fragments can never starve rx) → that fragment is dropped; held
 //    sets are never evicted early (a flood cannot flush legitimate datagrams), they time out.
+//    Also when the rebuild pool has no mbuf for a completed set (its fragments, each).
 //  - frag_timeout: an incomplete set `timeout_ms` after its first fragment.
 //  - malformed_l3: a non-last fragment whose payload is not a multiple of 8 bytes.
 #pragma once
