@@ -85,7 +85,9 @@
   X(ICMP_FRAG_NEEDED_SENT, "icmp_frag_needed_sent")   /* TUN: ICMP fragmentation-needed sent to a client (pipeline/forward_modes.h) */ \
   X(REDIRECTED_OUT, "redirected_out")   /* multi-worker: a reply handed to its owning worker's ring (core/redirect.h) */ \
   X(REDIRECTED_IN, "redirected_in")     /* multi-worker: a packet taken from a ring and processed here */ \
-  X(ARP_REPLIES_SHARED, "arp_replies_shared") /* multi-worker: copy of an ARP reply sent to another worker's ring */
+  X(ARP_REPLIES_SHARED, "arp_replies_shared") /* multi-worker: copy of an ARP reply sent to another worker's ring */ \
+  X(FRAG_JOINED, "frag_joined")             /* fragments consumed into the datagrams of frag_reassembled */ \
+  X(FRAG_OUT_PIECES, "frag_out_pieces")     /* fragments made from the datagrams of frag_refragmented */
 
 namespace pc {
 

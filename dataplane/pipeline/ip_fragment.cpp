@@ -61,6 +61,7 @@ void ipv4_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& 
   }
   rte_pktmbuf_free(m);
   w->counters->event(Event::FRAG_REFRAGMENTED);
+  w->counters->event(Event::FRAG_OUT_PIECES, count);
   for (uint32_t i = 0; i < count; i++) neigh_output(&w->neigh, s, built[i], hop.port_index, hop.gateway, now_us, tx);
 }
 

@@ -40,7 +40,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   synproxy_syn_answered: true, synproxy_cookies_accepted: true, synproxy_server_syns: true, synproxy_server_handshakes: true, synproxy_client_resets: true,
   persist_templates_created: true, persist_template_hits: true, persist_table_full: true,
   exception_punted: true,
-  frag_reassembled: true, frag_refragmented: true,
+  frag_reassembled: true, frag_refragmented: true, frag_joined: true, frag_out_pieces: true,
   synproxy_auto_engaged: true, synproxy_auto_disengaged: true,
   tcp_resets_from_server: true, tcp_resets_from_client: true,
   icmp_frag_needed_sent: true,

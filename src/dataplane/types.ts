@@ -31,7 +31,7 @@ export type DataplaneEvent =
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
   | 'exception_punted'
-  | 'frag_reassembled' | 'frag_refragmented'
+  | 'frag_reassembled' | 'frag_refragmented' | 'frag_joined' | 'frag_out_pieces'
   | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged'
   | 'tcp_resets_from_server' | 'tcp_resets_from_client'
   | 'icmp_frag_needed_sent'

@@ -168,9 +168,13 @@ export function frameAccounting(s: DataplaneStats): { arrived: number; accounted
   const drops = Object.values(s.drops).reduce((a, b) => a + b, 0);
   // A failed ARP request allocation is a drop of a frame that never arrived.
   const generatedDrops = s.drops.mbuf_alloc_failed;
+  // Reassembly turns frag_joined fragments into frag_reassembled datagrams; re-fragmentation
+  // turns frag_refragmented datagrams into frag_out_pieces fragments.
   return {
     // With several workers an ARP reply is also copied to every other worker (arp_replies_shared).
-    arrived: s.events.rx_packets + s.events.arp_requests_sent + s.events.arp_replies_shared,
-    accounted: s.events.tx_packets + drops - generatedDrops + s.events.arp_replies_learned,
+    arrived: s.events.rx_packets + s.events.arp_requests_sent + s.events.arp_replies_shared + s.events.frag_reassembled +
+      s.events.frag_out_pieces,
+    accounted: s.events.tx_packets + drops - generatedDrops + s.events.arp_replies_learned + s.events.frag_joined +
+      s.events.frag_refragmented,
   };
 }

@@ -59,8 +59,8 @@ rte_mbuf* rebuild(ReassemblyTable* t, WorkerCounters* counters, FragSet* set) {
     return nullptr;
   }
   rte_mbuf* out = rte_pktmbuf_alloc(t->pool);
-  if (!out) {
-    drop_set(t, counters, set, DropReason::MBUF_ALLOC_FAILED);
+  if (!out) {  // the rebuild pool is part of the table's room
+    drop_set(t, counters, set, DropReason::FRAG_TABLE_FULL);
     return nullptr;
   }
   uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(out, static_cast<uint16_t>(headers + set->total)));
@@ -81,6 +81,7 @@ rte_mbuf* rebuild(ReassemblyTable* t, WorkerCounters* counters, FragSet* set) {
   ip->hdr_checksum = 0;
   ip->hdr_checksum = rte_ipv4_cksum(ip);
   for (uint16_t i = 0; i < set->count; i++) rte_pktmbuf_free(pieces[i].m);
+  counters->event(Event::FRAG_JOINED, set->count);
   release(t, set);
   counters->event(Event::FRAG_REASSEMBLED);
   return out;
@@ -121,6 +122,7 @@ bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool
   uint32_t share = rx_pool ? rx_pool->size / 4 / (workers ? workers : 1) : UINT32_MAX;
   t->held_limit = share < 64 ? 64 : share;
   t->next_scan_us = 0;
+  t->scan_cursor = 0;
   return true;
 }
 
@@ -219,9 +221,16 @@ rte_mbuf* reassembly_input(ReassemblyTable* t, WorkerCounters* counters, rte_mbu
 void reassembly_run_timers(ReassemblyTable* t, WorkerCounters* counters, uint64_t now_us) {
   if (t->live == 0 || now_us < t->next_scan_us) return;
   t->next_scan_us = now_us + kFragScanIntervalUs;
-  for (uint32_t i = 0; i < t->capacity && t->live; i++) {
-    FragSet& set = t->sets[i];
+  // A slice per scan, sized so that a whole pass takes at most one timeout: a big table never
+  // costs one long pause, and a set is discarded at most one timeout late (lookups reclaim
+  // expired ways on their own too).
+  uint64_t passes = t->timeout_us / kFragScanIntervalUs;
+  uint32_t slice = passes > 1 ? static_cast<uint32_t>(t->capacity / passes) : t->capacity;
+  if (slice < kFragScanMinSlice) slice = kFragScanMinSlice;
+  for (uint32_t n = 0; n < slice && n < t->capacity && t->live; n++) {
+    FragSet& set = t->sets[t->scan_cursor];
     if (set.in_use && set.expires_us <= now_us) drop_set(t, counters, &set, DropReason::FRAG_TIMEOUT);
+    t->scan_cursor = t->scan_cursor + 1 == t->capacity ? 0 : t->scan_cursor + 1;
   }
 }
 

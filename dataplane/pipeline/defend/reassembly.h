@@ -17,6 +17,7 @@
 //    its share of the receive pool (held_limit: a quarter of the pool split between
 //    workers, so held fragments can never starve rx) → that fragment is dropped; held
 //    sets are never evicted early (a flood cannot flush legitimate datagrams), they time out.
+//    Also when the rebuild pool has no mbuf for a completed set (its fragments, each).
 //  - frag_timeout: an incomplete set `timeout_ms` after its first fragment.
 //  - malformed_l3: a non-last fragment whose payload is not a multiple of 8 bytes.
 #pragma once
@@ -32,6 +33,7 @@ namespace pc {
 
 constexpr uint32_t kFragSetWays = 8;
 constexpr uint64_t kFragScanIntervalUs = 100000;  // expiry scan period while anything is held
+constexpr uint32_t kFragScanMinSlice = 4096;       // sets looked at per scan, at least
 
 struct FragPiece {
   rte_mbuf* m;
@@ -67,6 +69,7 @@ struct ReassemblyTable {
   uint32_t held = 0;            // fragments (receive-pool mbufs) held by all sets
   uint32_t held_limit = 0;
   uint64_t next_scan_us = 0;
+  uint32_t scan_cursor = 0;     // where the next expiry slice starts
 };
 
 // capacity rounded up to a power of two >= kFragSetWays. pool: mbufs big enough for
