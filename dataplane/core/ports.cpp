@@ -2,6 +2,7 @@
 #define ALLOW_EXPERIMENTAL_API 1
 #include "core/ports.h"
 
+#include "core/mbuf_ring.h"
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -26,15 +27,6 @@ Status fail(const PortSpec& spec, const std::string& what, int err) {
   std::string msg = "port \"" + spec.name + "\" (device \"" + spec.device + "\"): " + what;
   if (err) msg += ": " + std::string(rte_strerror(err < 0 ? -err : err));
   return Status::Error("PORT_FAILED", msg);
-}
-
-void drain_and_free_ring(rte_ring* ring) {
-  if (!ring) return;
-  void* objs[64];
-  unsigned n;
-  while ((n = rte_ring_dequeue_burst(ring, objs, 64, nullptr)) > 0)
-    for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
-  rte_ring_free(ring);
 }
 
 Status create_ring_port(const PortSpec& spec, uint16_t queues, Port* out) {
@@ -198,8 +190,8 @@ void port_close(Port* port) {
     port->has_port = false;
   }
   port->configured = false;
-  for (auto* r : port->rx_rings) drain_and_free_ring(r);
-  for (auto* r : port->tx_rings) drain_and_free_ring(r);
+  for (auto* r : port->rx_rings) drain_and_free_mbuf_ring(r);
+  for (auto* r : port->tx_rings) drain_and_free_mbuf_ring(r);
   port->rx_rings.clear();
   port->tx_rings.clear();
 }

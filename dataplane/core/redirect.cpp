@@ -1,5 +1,6 @@
 #include "core/redirect.h"
 
+#include "core/mbuf_ring.h"
 #include <cstdio>
 #include <rte_arp.h>
 #include <rte_errno.h>
@@ -8,15 +9,6 @@
 namespace pc {
 
 namespace {
-
-void free_ring(rte_ring* ring) {
-  if (!ring) return;
-  void* objs[64];
-  unsigned n;
-  while ((n = rte_ring_dequeue_burst(ring, objs, 64, nullptr)) > 0)
-    for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(static_cast<rte_mbuf*>(objs[i]));
-  rte_ring_free(ring);
-}
 
 bool is_arp_reply(const rte_mbuf* m) {
   if (m->nb_segs != 1 || rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)) return false;
@@ -97,7 +89,7 @@ void RedirectRings::attach(uint16_t worker, rte_mempool* pool, WorkerRedirect* o
 }
 
 void RedirectRings::destroy() {
-  for (rte_ring* ring : rings_) free_ring(ring);
+  for (rte_ring* ring : rings_) drain_and_free_mbuf_ring(ring);
   rings_.clear();
   workers_ = 0;
 }

@@ -1,6 +1,7 @@
 #include "pipeline/forward_modes.h"
 
 #include <initializer_list>
+#include "pipeline/conn_setup.h"
 #include "pipeline/fullnat.h"
 #include "pipeline/neigh.h"
 #include "pipeline/route.h"
@@ -25,9 +26,6 @@ inline uint8_t conn_flag_for(ForwardMethod method) {
   }
 }
 
-inline uint64_t expiry_for(const Worker* w, const Conn& c, uint64_t now_us) {
-  return now_us + static_cast<uint64_t>(w->services[c.service_id].timeouts.seconds[c.state]) * 1000000ull;
-}
 
 // DR rewrites only the MAC: the server must be a neighbour, not behind a router.
 inline bool route_to_server(const Snapshot& s, uint32_t server_addr, bool needs_on_link, NextHop* hop) {
@@ -50,36 +48,19 @@ uint32_t forward_new_connection(Worker* w, const Snapshot& s, const ServiceEntry
     return kNoConn;
   }
   Conn& c = w->conns.records[index];
-  c.protocol = p.ip->next_proto_id;
-  c.client_addr = p.ip->src_addr;
-  c.client_port = l4_src_port(p);
-  c.virtual_addr = p.ip->dst_addr;
-  c.virtual_port = l4_dst_port(p);
-  c.server_addr = server.addr;
-  c.server_port = server.port;
+  conn_fill_from_first_packet(w, c, p, svc, server, now_us);
   c.flags = conn_flag_for(server.forward);
   if (server.forward == ForwardMethod::NAT) {
     // The reply tuple becomes RIP:rport -> CIP:cport, and fullnat_rewrite() leaves the source alone.
     c.local_addr = c.client_addr;
     c.local_port = c.client_port;
   }
-  c.service_id = static_cast<uint16_t>(svc.id);
-  c.server_id = static_cast<uint16_t>(server.id);
-  c.service_epoch = w->service_epoch[svc.id];
-  c.server_epoch = w->server_epoch[server.id];
-  c.state = c.protocol == IPPROTO_TCP ? kStateNone : kStateUdp;
-  c.expires_us = expiry_for(w, c, now_us);
   if (!conn_insert(&w->conns, index, now_us)) {
     conn_release(&w->conns, index);
     *reason = DropReason::CONN_TABLE_FULL;
     return kNoConn;
   }
-  WorkerCounters& counters = *w->counters;
-  counters.services[svc.id].conns++;
-  counters.servers[server.id].conns++;
-  counters.services[svc.id].inactive_conns++;  // NONE/UDP: inactive, as in create_connection
-  counters.servers[server.id].inactive_conns++;
-  counters.event(Event::CONNS_CREATED);
+  count_new_connection(w, svc.id, server.id);
   bind_to_template(w, choice, c, now_us);
   return index;
 }
@@ -90,7 +71,7 @@ void forward_one_way(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p,
     ConnState next = tcp_next_state_input_only(static_cast<ConnState>(c.state), p.tcp->tcp_flags);
     if (next != c.state) fullnat_set_state(w, c, next);
   }
-  c.expires_us = expiry_for(w, c, now_us);  // lazy: the wheel re-files it when its slot comes
+  c.expires_us = conn_expiry(w, c, now_us);  // lazy: the wheel re-files it when its slot comes
 
   NextHop hop;
   if (known_hop) hop = *known_hop;

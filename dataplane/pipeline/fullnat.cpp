@@ -3,6 +3,7 @@
 #include <cstring>
 #include <initializer_list>
 #include "pipeline/checksum.h"
+#include "pipeline/conn_setup.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/forward_modes.h"
 #include "pipeline/ip_fragment.h"
@@ -42,10 +43,6 @@ inline void account_transition(Worker* w, const Conn& c, uint8_t old_state, uint
     t->active_conns += delta;
     t->inactive_conns -= delta;
   }
-}
-
-inline uint64_t expiry_for(const Worker* w, const Conn& c, uint64_t now_us) {
-  return now_us + static_cast<uint64_t>(w->services[c.service_id].timeouts.seconds[c.state]) * 1000000ull;
 }
 
 inline bool tcp_opens_connection(const rte_tcp_hdr* tcp) {
@@ -97,35 +94,18 @@ uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc
     return kNoConn;
   }
   Conn& c = w->conns.records[index];
-  c.protocol = p.ip->next_proto_id;
-  c.client_addr = p.ip->src_addr;
-  c.client_port = l4_src_port(p);
-  c.virtual_addr = p.ip->dst_addr;
-  c.virtual_port = l4_dst_port(p);
+  conn_fill_from_first_packet(w, c, p, svc, server, now_us);
   c.local_addr = w->lports.pools[pool].local_addr;
   c.local_port = lport;
-  c.server_addr = server.addr;
-  c.server_port = server.port;
-  c.service_id = static_cast<uint16_t>(svc.id);
-  c.server_id = static_cast<uint16_t>(server.id);
   c.lport_pool = pool;
-  c.service_epoch = w->service_epoch[svc.id];
-  c.server_epoch = w->server_epoch[server.id];
-  c.state = c.protocol == IPPROTO_TCP ? kStateNone : kStateUdp;
   if (c.protocol == IPPROTO_TCP && svc.client_address == ClientAddress::TOA) c.flags |= kConnToa;
-  c.expires_us = expiry_for(w, c, now_us);
   if (!conn_insert(&w->conns, index, now_us)) {
     conn_release(&w->conns, index);
     lport_give_back(&w->lports, pool, lport);
     *reason = DropReason::CONN_TABLE_FULL;
     return kNoConn;
   }
-  WorkerCounters& counters = *w->counters;
-  counters.services[svc.id].conns++;
-  counters.servers[server.id].conns++;
-  counters.services[svc.id].inactive_conns++;  // NONE/SYN_RECV/UDP: inactive
-  counters.servers[server.id].inactive_conns++;
-  counters.event(Event::CONNS_CREATED);
+  count_new_connection(w, svc.id, server.id);
   bind_to_template(w, choice, c, now_us);
   return index;
 }
@@ -236,7 +216,7 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
       w->counters->event(direction == Direction::OUTPUT ? Event::TCP_RESETS_FROM_SERVER : Event::TCP_RESETS_FROM_CLIENT);
     }
   }
-  c.expires_us = expiry_for(w, c, now_us);  // lazy: the wheel re-files it when its slot comes
+  c.expires_us = conn_expiry(w, c, now_us);  // lazy: the wheel re-files it when its slot comes
 
   if (!hop_known && !route_lookup(s, direction == Direction::INPUT ? c.server_addr : c.client_addr, &hop))
     return drop(w, m, DropReason::NO_ROUTE);
