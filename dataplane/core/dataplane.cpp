@@ -280,6 +280,17 @@ Status Dataplane::apply(const DataplaneConfig& config, uint64_t* version) {
     return Status::Error("EINVAL", "config.ports: expected the started ports in order " + quoted_list(names) +
                                        ", got " + quoted_list(got));
   }
+  // A NAT reply (RIP -> CIP) carries nothing that names the worker owning its connection,
+  // unlike a FullNAT reply's lport: with several workers it would miss and drop.
+  if (workers_.size() > 1) {
+    for (size_t i = 0; i < config.services.size(); i++)
+      for (size_t j = 0; j < config.services[i].servers.size(); j++)
+        if (config.services[i].servers[j].forward == ForwardMethod::NAT)
+          return Status::Error("CONFIG_REJECTED", "services[" + std::to_string(i) + "].servers[" + std::to_string(j) +
+                                                      "].forward: nat needs a data plane with one worker, this one runs " +
+                                                      std::to_string(workers_.size()) +
+                                                      " (NAT replies cannot be steered to their worker; use fullnat, dr or tun)");
+  }
   std::string error;
   Snapshot* next = snapshot_build(config, next_version_, publisher_.current(), &error);
   if (!next) return Status::Error("CONFIG_REJECTED", error.empty() ? "snapshot_build refused the config" : error);
