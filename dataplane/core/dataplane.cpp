@@ -329,38 +329,27 @@ Status Dataplane::connections(uint32_t cursor, uint32_t limit, std::vector<Conne
   limit = std::min(limit, kMaxConnectionsListed);
   out->resize(limit);
   uint32_t n = 0;
-  if (!live_) {
-    uint64_t skip = cursor;  // test mode: every worker runs on this thread, read them in order
-    for (auto& w : workers_) {
-      if (n >= limit) break;
-      uint64_t owned = worker_connection_count(w->worker);
-      if (skip >= owned) {
-        skip -= owned;
-        continue;
-      }
-      n += worker_list_connections(w->worker, static_cast<uint32_t>(skip), out->data() + n, limit - n);
-      skip = 0;
+  // The cursor counts across workers in order; each worker's share is skipped by its
+  // (in live mode racy, monotonic enough for paging) connection count. See core/conn_listing.h.
+  uint64_t skip = cursor;
+  for (auto& w : workers_) {
+    if (n >= limit) break;
+    uint64_t owned = worker_connection_count(w->worker);
+    if (skip >= owned) {
+      skip -= owned;
+      continue;
     }
-  } else {
-    // The cursor counts across workers in order; each worker's share is skipped by its
-    // (racy, monotonic enough for paging) connection count. See core/conn_listing.h.
-    uint64_t skip = cursor;
-    for (auto& w : workers_) {
-      if (n >= limit) break;
-      uint64_t owned = worker_connection_count(w->worker);
-      if (skip >= owned) {
-        skip -= owned;
-        continue;
-      }
-      uint32_t copied = 0;
-      if (!conn_listing_request(w->listing, static_cast<uint32_t>(skip), out->data() + n, limit - n, &copied)) {
-        out->clear();
-        return Status::Error("ESTATE", "connections: worker " + std::to_string(w->index) +
-                                           " did not answer within " + std::to_string(kConnListingTimeoutUs / 1000) + " ms");
-      }
-      n += copied;
-      skip = 0;
+    uint32_t copied = 0;
+    if (!live_) {
+      // Test mode: every worker runs on this thread, so its table can be read directly.
+      copied = worker_list_connections(w->worker, static_cast<uint32_t>(skip), out->data() + n, limit - n);
+    } else if (!conn_listing_request(w->listing, static_cast<uint32_t>(skip), out->data() + n, limit - n, &copied)) {
+      out->clear();
+      return Status::Error("ESTATE", "connections: worker " + std::to_string(w->index) +
+                                         " did not answer within " + std::to_string(kConnListingTimeoutUs / 1000) + " ms");
     }
+    n += copied;
+    skip = 0;
   }
   out->resize(n);
   return Status::Ok();
