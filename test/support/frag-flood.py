@@ -12,7 +12,8 @@ import json
 import socket
 import struct
 import sys
-import time
+
+from flood_common import send_bounded
 
 FRAGMENT_PAYLOAD = 1000  # bytes after the IP header; a multiple of 8 (not the last fragment)
 
@@ -31,25 +32,8 @@ def main() -> None:
     pps = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     target = socket.inet_aton(vip)
-    sent = 0
-    started = time.monotonic()
-    deadline = started + seconds
-    while sent < max_packets:
-        if sent % 64 == 0:
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            ahead = sent / pps - (now - started) if pps else 0
-            if ahead > 0:
-                time.sleep(ahead)
-        try:
-            sock.sendto(fragment(target, port, 1 + sent % 65535), (vip, 0))
-            sent += 1
-        except OSError:
-            time.sleep(0.0001)  # socket buffer full: let the kernel drain it
-            if time.monotonic() >= deadline:
-                break
-    elapsed = time.monotonic() - started
+    sent, elapsed = send_bounded(lambda n: sock.sendto(fragment(target, port, 1 + n % 65535), (vip, 0)),
+                                 seconds, max_packets, pps, check_every=64)
     print(json.dumps({"sent": sent, "seconds": round(elapsed, 3), "pps": round(sent / elapsed) if elapsed else 0}))
 
 

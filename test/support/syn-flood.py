@@ -15,18 +15,11 @@ import struct
 import sys
 import time
 
+from flood_common import checksum
+
 SPOOF_NET = "198.18.0."
 SPOOF_FIRST, SPOOF_LAST = 100, 199
 POOL = 4096  # distinct packets, built once and sent in a loop
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def packet(src: str, dst: str, sport: int, dport: int, flags: int, seq: int, ack: int) -> bytes:

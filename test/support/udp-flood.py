@@ -14,19 +14,11 @@ import json
 import socket
 import struct
 import sys
-import time
+
+from flood_common import checksum, send_bounded
 
 MTU_PAYLOAD = 1480  # IPv4 payload per fragment at MTU 1500 (a multiple of 8)
 FRAGMENT_IDS = 512  # distinct datagrams built once and sent in a loop
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def fragments(src: str, dst: str, sport: int, dport: int, payload: bytes, ident: int) -> list:
@@ -66,26 +58,7 @@ def main() -> None:
         def send(n: int) -> None:
             sock.sendto(payload, target)
         per_datagram = 1
-    sent = 0
-    started = time.monotonic()
-    deadline = started + seconds
-    while sent < max_packets:
-        # Check the clock every 256 datagrams: cheap, and the bound still holds to a few ms.
-        if sent % 256 == 0:
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            ahead = sent / pps - (now - started) if pps else 0
-            if ahead > 0:
-                time.sleep(ahead)
-        try:
-            send(sent)
-            sent += 1
-        except (BlockingIOError, OSError):
-            time.sleep(0.0001)  # socket buffer full: let the kernel drain it
-            if time.monotonic() >= deadline:
-                break
-    elapsed = time.monotonic() - started
+    sent, elapsed = send_bounded(send, seconds, max_packets, pps)
     print(json.dumps({"sent": sent, "seconds": round(elapsed, 3), "pps": round(sent / elapsed) if elapsed else 0,
                       "frames": sent * per_datagram}))
 
