@@ -131,7 +131,7 @@ void drain(pc::Dataplane& dp, bool answer_arp) {
     std::vector<pc::Frame> frames;
     for (const auto& r : replies) frames.push_back(pc::Frame{r.data(), r.size()});
     uint32_t accepted = 0;
-    if (!frames.empty()) dp.inject(kPortNames[port], frames, &accepted);
+    if (!frames.empty()) dp.inject(kPortNames[port], frames, 0, &accepted);
   }
 }
 
@@ -151,7 +151,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (clock_shift) dp.advance_clock_us((100000ull << clock_shift) >> 1);
     pc::Frame frame{data + at, length};
     uint32_t accepted = 0;
-    dp.inject(kPortNames[control & 1], {frame}, &accepted);
+    dp.inject(kPortNames[control & 1], {frame}, 0, &accepted);
     at += length;
     dp.step(&received);
     drain(dp, control & 2);
