@@ -15,7 +15,7 @@
 //   directly. A packet that no longer fits the egress MTU is dropped
 //   (TUNNEL_FRAG_NEEDED); when its DF bit is set the client gets an ICMP
 //   fragmentation-needed with next-hop MTU = egress MTU - 20 (PMTU discovery).
-//   Without DF it is dropped too: we do not fragment (see README "Forwarding modes").
+//   Without DF it is dropped too: we do not fragment (see docs/forwarding-modes.md).
 //
 // DR and TUN connections are one-way (client tuple only, kConnOneWay) and follow
 // IPVS's INPUT-ONLY state table; the server port equals the service port (no rewrite).

@@ -1,4 +1,4 @@
-// One start-up log line per port saying how several workers share it (README
+// One start-up log line per port saying how several workers share it (docs/architecture.md,
 // "Several workers"): how flows are spread over the queues and how a reply that
 // lands on the wrong worker reaches the one that owns its connection.
 import type { PortInfo } from '../dataplane/types.js';

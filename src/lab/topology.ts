@@ -89,8 +89,8 @@ export const LAB_HOSTS: LabHost[] = [CLIENT, ATTACKER, ...REAL_SERVERS];
 
 /**
  * A plain kernel router with a leg on each segment: the return path of DR and TUN real
- * servers, whose replies go to the client directly, not back through the gateway (README
- * "Forwarding modes"). Idle unless a server routes the outside prefix through it.
+ * servers, whose replies go to the client directly, not back through the gateway (docs/forwarding-modes.md).
+ * Idle unless a server routes the outside prefix through it.
  */
 export const RETURN_ROUTER = {
   namespace: 'pc-router',

@@ -2,7 +2,7 @@
 // the StatsHub and sets each metric from that one reading. Counters are the data
 // plane's cumulative counters (reset + inc, since prom-client counters have no set);
 // names and labels follow Prometheus conventions (portcullis_ prefix, _total for
-// counters, _bytes for bytes). The list is documented in README.md ("Metrics").
+// counters, _bytes for bytes). The list is documented in docs/operations.md ("Observability").
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DesiredState } from '../model/index.js';

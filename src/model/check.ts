@@ -144,7 +144,7 @@ function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: s
 }
 
 /**
- * Forwarding methods (README "Forwarding modes"). Methods may be mixed within a service,
+ * Forwarding methods (docs/forwarding-modes.md). Methods may be mixed within a service,
  * as IPVS allows: each connection keeps the method of the server it was scheduled to.
  * DR and TUN servers answer the client directly, so the gateway sees one direction only.
  */

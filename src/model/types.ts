@@ -20,7 +20,7 @@ export const SCHED_FLAGS: readonly SchedFlag[] = ['sh-fallback', 'sh-port', 'mh-
  */
 export type ClientAddress = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2';
 export const CLIENT_ADDRESS_MODES: readonly ClientAddress[] = ['none', 'toa', 'proxy_v1', 'proxy_v2'];
-/** ipvsadm -b / -m / -g / -i: how packets reach a real server (README "Forwarding modes"). */
+/** ipvsadm -b / -m / -g / -i: how packets reach a real server (docs/forwarding-modes.md). */
 export type ForwardMethod = 'fullnat' | 'nat' | 'dr' | 'tun';
 export const FORWARD_METHODS: readonly ForwardMethod[] = ['fullnat', 'nat', 'dr', 'tun'];
 

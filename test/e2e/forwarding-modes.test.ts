@@ -1,7 +1,7 @@
 // End to end: NAT (-m), DR (-g) and TUN (-i) with real Linux TCP stacks. NAT runs on the
 // lab as it is (the servers' default route is the gateway); DR and TUN servers answer the
-// client directly through the lab's return router (pc-router), set up as README
-// "Forwarding modes" says: DR with the VIP on lo and ARP kept quiet, TUN with the VIP on
+// client directly through the lab's return router (pc-router), set up as docs/forwarding-modes.md
+// says: DR with the VIP on lo and ARP kept quiet, TUN with the VIP on
 // an IPIP device (user space here: this kernel has no CONFIG_NET_IPIP, see
 // test/support/ipip-decap.py). Each mode: curl through its VIP, the three servers in
 // turn, and a 50 MB download with its sha256 intact. Needs root; skipped otherwise.

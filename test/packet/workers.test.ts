@@ -213,7 +213,7 @@ test('wrr keeps its proportions over several workers (each worker runs its own s
     SERVERS.forEach((server, i) => {
       const expected = (total * weights[i]!) / weightSum;
       const got = counts.get(server) ?? 0;
-      // Documented bound (README "Several workers"): within one wrr cycle's share per worker.
+      // Documented bound (docs/architecture.md, "Several workers"): within one wrr cycle's share per worker.
       assert.ok(Math.abs(got - expected) <= WORKERS, `${server}: ${got} connections, expected ${expected} ± ${WORKERS}`);
     });
   }, weighted, SEVERAL);

@@ -1,5 +1,5 @@
-// Real-server set-up for the forwarding modes in the lab, exactly as README "Forwarding
-// modes" tells operators (with the lab's return router as the path to the client), and
+// Real-server set-up for the forwarding modes in the lab, exactly as docs/forwarding-modes.md
+// tells operators (with the lab's return router as the path to the client), and
 // the undo of it. Every change is made inside a lab namespace, so `portcullis lab down`
 // removes whatever a failed test left behind.
 

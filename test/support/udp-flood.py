@@ -7,7 +7,7 @@ socket can (pps 0) or paced to <pps>, stops by itself after <seconds> or <max_pa
 datagrams, whichever first, and prints one JSON line: {"sent", "seconds", "pps", "frames"}.
 Above 1472 bytes (a fragment flood) the datagrams go out as IPv4 fragments built here on a
 raw socket, so what leaves the attacker does not depend on its kernel's offloads. (The
-gateway's af_packet port still delivers them reassembled: README "Benchmark", Flood.)
+gateway's af_packet port still delivers them reassembled: docs/benchmarks.md, Flood.)
 Run inside the attacker namespace only.
 """
 import json
