@@ -1,48 +1,89 @@
-// Who may call what on the TCP listener (issue 8). A TCP caller proves who it is with a bearer
-// token (`authorization: Bearer <token>`) or, with mTLS, a client certificate that api.tls.client_ca
-// signed and whose subject CN or a subjectAltName is listed in api.clients. Precedence: a call that
-// carries an authorization header is judged by its token alone (an unknown token is refused even on
-// a connection with a good certificate: the caller asked to be that token); without the header the
-// certificate decides. The identity's role decides what it may call: read-only may read (Get*,
-// List*, Watch*, health, reflection), operator may also change things. Calls on the unix socket are
-// authenticated by the socket's mode and group, so they pass. A refused call never reaches a
-// handler: UNAUTHENTICATED / PERMISSION_DENIED and nothing changes.
+// Who may call what (issue 8, hardened by issue 14). The unix socket and the TCP listener are two
+// separate grpc.Server instances (src/api/server.ts), each with its own interceptor that knows its
+// transport by construction — never from the peer address, which a TCP peer that resets its
+// connection does not have (the old "no remote address = unix socket" rule ran such calls with
+// operator rights).
 //
-// The interceptor also tells handlers who called, through one metadata entry it owns (CALLER_KEY):
-// whatever a client sends under that key is dropped first, so it cannot be forged.
-import { readFile } from 'node:fs/promises';
+// Unix socket: authenticated by the socket's mode and group; every call passes, marked "unix".
+// TCP: a caller proves who it is with a bearer token (`authorization: Bearer <token>`) or, with
+// mTLS, a client certificate that api.tls.client_ca signed and whose subject CN or a subjectAltName
+// is listed in api.clients. Precedence: a call that carries an authorization header is judged by its
+// token alone (an unknown token is refused even on a connection with a good certificate: the caller
+// asked to be that token); without the header the certificate decides. The identity's role decides
+// what it may call: read-only may read (Get*, List*, Watch*, health, reflection), operator may also
+// change things. The TCP interceptor never passes a call on without an identity: a refused call
+// never reaches a handler (UNAUTHENTICATED / PERMISSION_DENIED) and nothing changes.
+//
+// Both interceptors tell handlers who called through one metadata entry they own (CALLER_KEY):
+// whatever a client sends under that key is dropped first, so it cannot be forged. A handler that
+// finds no valid entry (a server wired without an interceptor) refuses the call (callerOf).
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { ApiClient, ApiRole, ApiToken } from '../config/types.js';
+import { readSecretFile } from './secret-files.js';
 
 /** A token shorter than this is refused at start-up: guessable secrets are not secrets. */
 const MIN_TOKEN_CHARS = 16;
 const READ_ONLY_METHOD = /\/(Get|List|Watch)[A-Za-z]*$/;
 const READ_ONLY_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.'];
-/** Set by authInterceptor only (client copies are removed): the authenticated TCP identity's name. */
+/** Set by the interceptors only (client copies are removed): "unix" or "tcp:<identity>". */
 export const CALLER_KEY = 'x-portcullis-caller';
+const UNIX_MARK = 'unix';
+const TCP_PREFIX = 'tcp:';
 
 export interface Identity { name: string; role: ApiRole }
 
+/**
+ * Bearer tokens, held as SHA-256 digests. A lookup hashes the presented token once and compares
+ * it with every stored digest through crypto.timingSafeEqual, without stopping at a match: the
+ * time taken depends on the presented token's length and the number of tokens, never on how much
+ * of a secret a guess got right (a Map or === on the secret returns early at the first difference).
+ */
+export class TokenTable {
+  private constructor(private readonly entries: readonly { digest: Buffer; identity: Identity }[]) {}
+
+  static from(tokens: Iterable<[secret: string, identity: Identity]>): TokenTable {
+    return new TokenTable([...tokens].map(([secret, identity]) => ({ digest: digest(secret), identity })));
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  match(presented: string): Identity | undefined {
+    const wanted = digest(presented);
+    let found: Identity | undefined;
+    for (const entry of this.entries) {
+      const equal = timingSafeEqual(wanted, entry.digest);
+      if (equal && found === undefined) found = entry.identity;
+    }
+    return found;
+  }
+}
+
+function digest(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}
+
 /** What the TCP listener accepts as proof of identity. */
 export interface TcpCredentials {
-  tokens: Map<string, Identity>;
+  tokens: TokenTable;
   /** Certificate identities (only verified certificates ever reach the match). */
   clients: ApiClient[];
 }
 
-/** Reads every token file; throws naming the token when one is missing, short or reused. */
-export async function loadTokens(tokens: ApiToken[]): Promise<Map<string, Identity>> {
-  const byToken = new Map<string, Identity>();
+/** Reads every token file; throws naming the token when one is missing, exposed, short or reused. */
+export async function loadTokens(tokens: ApiToken[]): Promise<TokenTable> {
+  const loaded: [string, Identity][] = [];
   for (const [i, t] of tokens.entries()) {
-    const secret = (await readFile(t.file, 'utf8').catch((error: Error) => {
-      throw new Error(`api.tokens[${i}].file: cannot read ${t.file} (${error.message})`);
-    })).trim();
+    const secret = (await readSecretFile(t.file, `api.tokens[${i}].file`)).toString('utf8').trim();
     if (secret.length < MIN_TOKEN_CHARS) throw new Error(`api.tokens[${i}].file: ${t.file} holds ${secret.length} characters, expected at least ${MIN_TOKEN_CHARS}`);
-    if (byToken.has(secret)) throw new Error(`api.tokens[${i}].file: same token as "${byToken.get(secret)!.name}"`);
-    byToken.set(secret, { name: t.name, role: t.role });
+    const twin = TokenTable.from(loaded).match(secret);
+    if (twin) throw new Error(`api.tokens[${i}].file: same token as "${twin.name}"`);
+    loaded.push([secret, { name: t.name, role: t.role }]);
   }
-  return byToken;
+  return TokenTable.from(loaded);
 }
 
 export function roleAllows(role: ApiRole, methodPath: string): boolean {
@@ -68,13 +109,19 @@ export type Decision =
   | { allowed: true; identity: Identity }
   | { allowed: false; code: grpc.status; details: string };
 
-/** The decision for one TCP call: token first when the call carries one, else the certificate. */
-export function authorize(credentials: TcpCredentials, methodPath: string, authorization: string | undefined,
+/**
+ * The decision for one TCP call: token first when the call carries one, else the certificate.
+ * `authorization` is every authorization entry the call carried (more than one is refused: which
+ * one would count is exactly the kind of ambiguity an attacker looks for).
+ */
+export function authorize(credentials: TcpCredentials, methodPath: string, authorization: string[] | string | undefined,
   certNames: string[] = []): Decision {
+  const headers = authorization === undefined ? [] : Array.isArray(authorization) ? authorization : [authorization];
+  if (headers.length > 1) return { allowed: false, code: grpc.status.UNAUTHENTICATED, details: 'more than one authorization entry' };
   let identity: Identity | undefined;
-  if (authorization !== undefined) {
-    const match = /^Bearer (\S+)$/.exec(authorization);
-    identity = match ? credentials.tokens.get(match[1]!) : undefined;
+  if (headers.length === 1) {
+    const match = /^Bearer (\S+)$/.exec(headers[0]!);
+    identity = match ? credentials.tokens.match(match[1]!) : undefined;
     if (!identity) {
       return { allowed: false, code: grpc.status.UNAUTHENTICATED, details: match ? 'unknown bearer token' : 'malformed authorization metadata (expected "Bearer <token>")' };
     }
@@ -93,33 +140,62 @@ export function authorize(credentials: TcpCredentials, methodPath: string, autho
   return { allowed: true, identity };
 }
 
-/**
- * Installed on every server (also unix-only ones, so CALLER_KEY can never be forged there).
- * `credentials` undefined = no TCP listener; a TCP call then cannot happen.
- */
-export function authInterceptor(credentials: TcpCredentials | undefined): grpc.ServerInterceptor {
+/** An interceptor whose only job is to judge the received metadata: pass it on (possibly changed) or end the call. */
+function metadataGate(judge: (metadata: grpc.Metadata, call: grpc.ServerInterceptingCallInterface, path: string) =>
+  { pass: true } | { pass: false; code: grpc.status; details: string }): grpc.ServerInterceptor {
   return (method, call) => {
-    // Unix-socket connections have no remote address; TCP ones always do (and TCP is TLS only).
-    const overTcp = Boolean(call.getConnectionInfo().remoteAddress);
     const listener = new grpc.ServerListenerBuilder().withOnReceiveMetadata((metadata, next) => {
       metadata.remove(CALLER_KEY);
-      if (!overTcp) { next(metadata); return; }
-      const authorization = metadata.get('authorization')[0]?.toString();
-      // sslPeerCertificate is only there for a certificate the TLS layer verified against client_ca.
-      const certNames = certificateNames(call.getAuthContext().sslPeerCertificate);
-      const decision = credentials
-        ? authorize(credentials, method.path, authorization, certNames)
-        : { allowed: false as const, code: grpc.status.UNAUTHENTICATED, details: 'TCP is not configured' };
-      if (!decision.allowed) { call.sendStatus({ code: decision.code, details: decision.details }); return; }
-      metadata.set(CALLER_KEY, decision.identity.name);
+      const verdict = judge(metadata, call, method.path);
+      if (!verdict.pass) { call.sendStatus({ code: verdict.code, details: verdict.details }); return; }
       next(metadata);
     }).build();
     return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build());
   };
 }
 
-/** The authenticated TCP identity's name, or undefined for a unix-socket call. */
+/** For the unix-socket server only: its callers are whoever the socket's mode and group let in. */
+export function unixSocketInterceptor(): grpc.ServerInterceptor {
+  return metadataGate((metadata) => {
+    metadata.set(CALLER_KEY, UNIX_MARK);
+    return { pass: true };
+  });
+}
+
+/** For the TCP server only: no identity, no call. */
+export function tcpInterceptor(credentials: TcpCredentials): grpc.ServerInterceptor {
+  return metadataGate((metadata, call, path) => {
+    const authorization = metadata.get('authorization').map((v) => v.toString());
+    // sslPeerCertificate is only there for a certificate the TLS layer verified against client_ca
+    // (and only while the connection exists: a reset peer has none, and then needs a token).
+    const certNames = certificateNames(call.getAuthContext().sslPeerCertificate);
+    const decision = authorize(credentials, path, authorization, certNames);
+    if (!decision.allowed) return { pass: false, code: decision.code, details: decision.details };
+    metadata.set(CALLER_KEY, `${TCP_PREFIX}${decision.identity.name}`);
+    return { pass: true };
+  });
+}
+
+export type Caller = { transport: 'unix' } | { transport: 'tcp'; identity: string };
+
+/** A call that reached a handler without an interceptor's mark: refused, never guessed. */
+export class CallerUnknownError extends Error {
+  override readonly name = 'CallerUnknownError';
+}
+
+/** Who called, as the server's interceptor recorded it; throws CallerUnknownError without a valid mark. */
+export function callerOf(metadata: grpc.Metadata): Caller {
+  const values = metadata.get(CALLER_KEY);
+  const value = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
+  if (value === UNIX_MARK) return { transport: 'unix' };
+  if (value !== undefined && value.startsWith(TCP_PREFIX) && value.length > TCP_PREFIX.length) {
+    return { transport: 'tcp', identity: value.slice(TCP_PREFIX.length) };
+  }
+  throw new CallerUnknownError('refused: the call carries no transport mark from the server (a server wired without its interceptor); nothing was done');
+}
+
+/** The authenticated TCP identity's name, or undefined for a unix-socket call; throws when unknown. */
 export function callerName(metadata: grpc.Metadata): string | undefined {
-  const value = metadata.get(CALLER_KEY)[0];
-  return value === undefined ? undefined : value.toString();
+  const caller = callerOf(metadata);
+  return caller.transport === 'tcp' ? caller.identity : undefined;
 }

@@ -1,22 +1,26 @@
-// The gRPC server: VirtualServices + Stats + grpc.health.v1 + reflection (so
-// grpcurl works without the .proto). Unix socket always; TCP only when configured.
-import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { dirname } from 'node:path';
+// The gRPC API: VirtualServices + Stats + Defense + Trace + grpc.health.v1 + reflection (so
+// grpcurl works without the .proto). Two grpc.Server instances serve the same handlers: one on the
+// unix socket (always), one on TCP (only when configured). Each has its own interceptor, so a
+// call's transport is known by which server received it — never inferred from its peer address
+// (src/api/auth.ts) — and the TCP one carries the listener's limits (src/api/tcp-listener.ts).
+import { rm } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Controller } from '../daemon/controller.js';
 import type { Mitigations } from '../defense/mitigations.js';
-import { defenseHandlers } from './defense.js';
-import { traceHandlers, type TraceSource } from './trace.js';
-import type { ApiClient, ApiTls, ApiToken } from '../config/types.js';
-import { authInterceptor, loadTokens, type TcpCredentials } from './auth.js';
-import { tlsServerCredentials } from './tls-credentials.js';
-import { loadPortcullisProto } from './proto.js';
-import { resolveGroupId } from './socket-group.js';
+import { DEFAULT_API_LIMITS, type ApiClient, type ApiLimits, type ApiTls, type ApiToken } from '../config/types.js';
 import type { StatsHub } from '../metrics/stats-hub.js';
+import { loadTokens, tcpInterceptor, unixSocketInterceptor } from './auth.js';
+import { defenseHandlers } from './defense.js';
+import { startHealthReporter, type ForwardingInputs, type HealthReporter } from './health-status.js';
+import { loadPortcullisProto } from './proto.js';
 import { statsHandlers, type DaemonInfo } from './stats.js';
+import { listenTcp, tcpServerOptions, type TcpListener } from './tcp-listener.js';
+import { tlsServerCredentials } from './tls-credentials.js';
+import { traceHandlers, type TraceSource } from './trace.js';
+import { bindUnixSocket } from './unix-socket.js';
 import { virtualServicesHandlers } from './virtual-services.js';
 
 export interface ApiServerOptions {
@@ -25,12 +29,16 @@ export interface ApiServerOptions {
   listen?: string;
   /** Required with listen. */
   tcpSecurity?: { tls: ApiTls; tokens: ApiToken[]; clients?: ApiClient[] };
+  /** Bounds of the TCP listener; default DEFAULT_API_LIMITS. */
+  limits?: ApiLimits;
   /** Group (name or gid) that owns the socket; absent = the daemon's group. */
   socketGroup?: string;
   controller: Controller;
   /** Counters, rates and connection listing of the running data plane. */
   stats: StatsHub;
   info: DaemonInfo;
+  /** What grpc.health.v1 reports: SERVING only while these say the data plane forwards. */
+  forwarding: () => ForwardingInputs;
   /** Flood-defence mitigations (portcullis.v1.Defense). */
   mitigations?: Mitigations;
   /** Opt-in packet trace of the running data plane (portcullis.v1.Trace). */
@@ -41,84 +49,82 @@ export interface ApiServer {
   /** Addresses actually bound ("unix:/run/…", "127.0.0.1:50051"). */
   addresses: string[];
   health: HealthImplementation;
+  /** Re-evaluates the health status now. */
+  healthReporter: HealthReporter;
   close(): Promise<void>;
 }
 
 const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace'];
+const SHUTDOWN_GRACE_MS = 2000;
 
-function bind(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
-  });
-}
-
-/** True when something accepts connections on the socket (another daemon). */
-function socketInUse(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
-    probe.once('error', () => resolve(false));
-  });
-}
-
-/** Removes a stale socket file left by a crashed daemon; refuses to steal a live one. */
-async function prepareSocket(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o750 });
-  const existing = await stat(path).catch(() => undefined);
-  if (!existing) return;
-  if (!existing.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  if (await socketInUse(path)) throw new Error(`${path} is in use by another process (is a daemon already running?)`);
-  await rm(path, { force: true });
-}
-
-export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const { definition, grpcObject } = loadPortcullisProto();
-  if (options.listen && !options.tcpSecurity) throw new Error('api.listen: TCP needs api.tls and api.tokens or api.clients (never plaintext)');
-  const credentials: TcpCredentials | undefined = options.tcpSecurity
-    ? { tokens: await loadTokens(options.tcpSecurity.tokens), clients: options.tcpSecurity.clients ?? [] }
-    : undefined;
-  // Always intercepted: the interceptor also owns the caller metadata the Defense audit reads.
-  const server = new grpc.Server({ interceptors: [authInterceptor(credentials)] });
+/** Every service on one server; both servers get the same handlers and the same health state. */
+function addServices(server: grpc.Server, options: ApiServerOptions, health: HealthImplementation, definition: PackageDefinition): void {
+  const { grpcObject } = loadPortcullisProto();
   server.addService(grpcObject.portcullis.v1.VirtualServices.service, virtualServicesHandlers(options.controller));
   server.addService(grpcObject.portcullis.v1.Stats.service, statsHandlers(options.controller, options.stats, options.info));
   if (options.mitigations) server.addService(grpcObject.portcullis.v1.Defense.service, defenseHandlers(options.mitigations));
   if (options.trace) server.addService(grpcObject.portcullis.v1.Trace.service, traceHandlers(options.controller, options.trace));
-
-  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICE_NAMES.map((n) => [n, 'SERVING' as const])) });
   health.addToServer(server);
   new ReflectionService(definition).addToServer(server);
+}
 
-  await prepareSocket(options.socket);
+/** Lets in-flight calls finish for a moment, then cuts them off: shutdown must not hang. */
+function shutdown(server: grpc.Server): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, SHUTDOWN_GRACE_MS);
+    server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+  });
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { definition } = loadPortcullisProto();
+  if (options.listen && !options.tcpSecurity) throw new Error('api.listen: TCP needs api.tls and api.tokens or api.clients (never plaintext)');
+  const limits = options.limits ?? DEFAULT_API_LIMITS;
+  // Every file the TCP side trusts is read (and its mode checked) before anything listens.
+  const tcp = options.listen && options.tcpSecurity ? {
+    listen: options.listen,
+    credentials: { tokens: await loadTokens(options.tcpSecurity.tokens), clients: options.tcpSecurity.clients ?? [] },
+    tls: await tlsServerCredentials(options.tcpSecurity.tls, limits.handshakeTimeoutMs),
+  } : undefined;
+
+  const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((n) => [n, 'NOT_SERVING' as const])));
+  const unixServer = new grpc.Server({ interceptors: [unixSocketInterceptor()] });
+  addServices(unixServer, options, health, definition);
+  const tcpServer = tcp ? new grpc.Server({ interceptors: [tcpInterceptor(tcp.credentials)], ...tcpServerOptions(limits) }) : undefined;
+  if (tcpServer) addServices(tcpServer, options, health, definition);
+
   const addresses: string[] = [];
+  let socketPlaced = false;
+  let listener: TcpListener | undefined;
   try {
-    const unixAddress = `unix:${options.socket}`;
-    await bind(server, unixAddress);
-    addresses.push(unixAddress);
-    await chmod(options.socket, 0o660);
-    if (options.socketGroup !== undefined) await chown(options.socket, -1, await resolveGroupId(options.socketGroup));
-    if (options.listen && options.tcpSecurity) {
-      const port = await bind(server, options.listen, await tlsServerCredentials(options.tcpSecurity.tls));
-      addresses.push(options.listen.replace(/:\d+$/, `:${port}`));
+    await bindUnixSocket(unixServer, options.socket, grpc.ServerCredentials.createInsecure(), options.socketGroup);
+    socketPlaced = true;
+    addresses.push(`unix:${options.socket}`);
+    if (tcp && tcpServer) {
+      listener = await listenTcp(tcpServer, tcp.tls, tcp.listen, limits);
+      addresses.push(listener.address);
     }
   } catch (error) {
-    server.forceShutdown();
-    await rm(options.socket, { force: true });
+    unixServer.forceShutdown();
+    tcpServer?.forceShutdown();
+    listener?.destroy();
+    if (socketPlaced) await rm(options.socket, { force: true });
     throw error;
   }
+  const healthReporter = startHealthReporter(health, SERVICE_NAMES, options.forwarding);
 
   let closed = false;
   return {
     addresses,
     health,
+    healthReporter,
     async close() {
       if (closed) return;
       closed = true;
-      for (const name of ['', ...SERVICE_NAMES]) health.setStatus(name, 'NOT_SERVING');
-      await new Promise<void>((resolve) => {
-        // Give in-flight calls a moment, then cut them off: shutdown must not hang.
-        const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
-        server.tryShutdown(() => { clearTimeout(timer); resolve(); });
-      });
+      healthReporter.stop();
+      listener?.stopAccepting();
+      await Promise.all([shutdown(unixServer), ...(tcpServer ? [shutdown(tcpServer)] : [])]);
+      listener?.destroy();
       await rm(options.socket, { force: true });
     },
   };

@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { log } from '../log.js';
 import { ModelError, type ErrorCode } from '../model/index.js';
+import { CallerUnknownError, callerOf } from './auth.js';
 
 const STATUS: Record<ErrorCode, grpc.status> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
@@ -16,17 +17,25 @@ export function toServiceError(error: unknown): Partial<grpc.ServiceError> {
   if (error instanceof ModelError) {
     return { code: STATUS[error.code], details: error.message };
   }
+  if (error instanceof CallerUnknownError) {
+    log.error(`a call reached a handler without a transport mark: ${error.message}`);
+    return { code: grpc.status.UNAUTHENTICATED, details: error.message };
+  }
   log.error(`unexpected error in an RPC: ${(error as Error)?.stack ?? String(error)}`);
   return { code: grpc.status.INTERNAL, details: `internal error: ${(error as Error)?.message ?? String(error)}` };
 }
 
-/** Wraps an async handler body so every outcome reaches the callback exactly once. */
+/**
+ * Wraps an async handler body so every outcome reaches the callback exactly once. A call without
+ * the transport mark of the server's interceptor (src/api/auth.ts) is refused before the body runs:
+ * fail closed, whatever the handler would have done.
+ */
 export function unary<Req, Res>(
   body: (request: Req, metadata: grpc.Metadata) => Promise<Res> | Res,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     Promise.resolve()
-      .then(() => body(call.request, call.metadata))
+      .then(() => { callerOf(call.metadata); return body(call.request, call.metadata); })
       .then((response) => callback(null, response), (error: unknown) => callback(toServiceError(error)));
   };
 }

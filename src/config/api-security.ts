@@ -3,14 +3,15 @@
 // (mTLS: tls.client_ca + api.clients), or both. Each identity has a role (read-only: stats and
 // listings; operator: every change). Secrets live in files, never in the config itself.
 import { joinPath, ModelError } from '../model/index.js';
-import { readChoice, readList, readObject, readString, rejectUnknownKeys } from '../model/fields.js';
-import type { ApiClient, ApiRole, ApiTls, ApiToken } from './types.js';
+import { readChoice, readInteger, readList, readObject, readString, rejectUnknownKeys } from '../model/fields.js';
+import { DEFAULT_API_LIMITS, type ApiClient, type ApiLimits, type ApiRole, type ApiTls, type ApiToken } from './types.js';
 
 const TLS_KEYS = ['cert', 'key', 'client_ca', 'client_certs'] as const;
 const CLIENT_KEYS = ['name', 'role'] as const;
 const CLIENT_CERT_MODES = ['optional', 'required'] as const;
 const TOKEN_KEYS = ['name', 'role', 'file'] as const;
 const ROLES: readonly ApiRole[] = ['read-only', 'operator'];
+const LIMIT_KEYS = ['max_connections', 'handshake_timeout_ms', 'idle_timeout_ms', 'max_concurrent_streams'] as const;
 const MAX_TOKENS = 64;
 const MAX_PATH = 4096;
 
@@ -74,4 +75,43 @@ export function checkTcpSecured(listen: string, tls: ApiTls | undefined, tokens:
   if (!tokens?.length && !clients?.length) {
     throw new ModelError('INVALID_ARGUMENT', 'api.tokens', 'required when api.listen is set: at least one { name, role, file } (or api.clients with api.tls.client_ca)');
   }
+}
+
+/**
+ * api.limits: bounds of the TCP listener. Ranges keep each knob meaningful: a handshake needs
+ * some time on a slow link and must end within minutes; an idle timeout under a second would cut
+ * clients between two calls; past 4096 connections or 1024 streams per connection a limit no longer
+ * protects a control API.
+ */
+export function readApiLimits(value: unknown): ApiLimits {
+  const limits: ApiLimits = { ...DEFAULT_API_LIMITS };
+  if (value === undefined || value === null) return limits;
+  const raw = readObject(value, 'api.limits');
+  rejectUnknownKeys(raw, LIMIT_KEYS, 'api.limits');
+  if (raw.max_connections !== undefined) limits.maxConnections = readInteger(raw.max_connections, 'api.limits.max_connections', 1, 4096);
+  if (raw.handshake_timeout_ms !== undefined) limits.handshakeTimeoutMs = readInteger(raw.handshake_timeout_ms, 'api.limits.handshake_timeout_ms', 100, 120_000);
+  if (raw.idle_timeout_ms !== undefined) limits.idleTimeoutMs = readInteger(raw.idle_timeout_ms, 'api.limits.idle_timeout_ms', 1000, 86_400_000);
+  if (raw.max_concurrent_streams !== undefined) {
+    limits.maxConcurrentStreams = readInteger(raw.max_concurrent_streams, 'api.limits.max_concurrent_streams', 1, 1024);
+  }
+  return limits;
+}
+
+/**
+ * The unix socket is bound inside a private directory beside it, then renamed into place
+ * (src/api/unix-socket.ts): that path ("<dir>/.pcs-XXXXXX/s") must fit a socket address too.
+ */
+export const MAX_SOCKET_PATH_BYTES = 107;
+export const PRIVATE_BIND_EXTRA_BYTES = '/.pcs-XXXXXX/s'.length;
+
+/** Why `socket` cannot be used, or undefined. */
+export function socketPathProblem(socket: string): string | undefined {
+  const bytes = Buffer.byteLength(socket);
+  if (bytes > MAX_SOCKET_PATH_BYTES) return `expected at most ${MAX_SOCKET_PATH_BYTES} bytes (a unix socket address), got ${bytes}`;
+  const directory = socket.slice(0, Math.max(0, socket.lastIndexOf('/')));
+  const bindBytes = Buffer.byteLength(directory || '.') + PRIVATE_BIND_EXTRA_BYTES;
+  if (bindBytes > MAX_SOCKET_PATH_BYTES) {
+    return `its directory is too long: the socket is first bound as <directory>${'/.pcs-XXXXXX/s'} (${bindBytes} bytes, at most ${MAX_SOCKET_PATH_BYTES}); use a shorter directory`;
+  }
+  return undefined;
 }

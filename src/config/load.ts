@@ -2,7 +2,7 @@
 // problem, each starting with its field path) so an operator fixes them in one go.
 import type { FragmentTableOptions } from '../dataplane/types.js';
 import { readFile } from 'node:fs/promises';
-import { checkTcpSecured, readApiClients, readApiTls, readApiTokens } from './api-security.js';
+import { checkTcpSecured, readApiClients, readApiLimits, readApiTls, readApiTokens, socketPathProblem } from './api-security.js';
 import { parseDocument } from 'yaml';
 import {
   joinPath, ModelError, readDefaultTimeouts, readPort, readRoute, readServiceSpec, seedServices,
@@ -12,7 +12,7 @@ import {
   readChoice, readInteger, readList, readObject, readString, rejectUnknownKeys, type RawObject,
 } from '../model/fields.js';
 import { lcoreIds } from './lcores.js';
-import { DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
+import { DEFAULT_API_LIMITS, DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -24,7 +24,7 @@ export class ConfigError extends Error {
 const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
 const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments', 'bench_mode'] as const;
 const FRAGMENT_KEYS = ['sets', 'timeout_ms', 'max_fragments', 'max_datagram'] as const;
-const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens', 'clients'] as const;
+const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens', 'clients', 'limits'] as const;
 const METRICS_KEYS = ['listen'] as const;
 const DEFENSE_KEYS = ['audit_log'] as const;
 const LCORES = /^[0-9]+([-,@()0-9]*)$/;
@@ -66,7 +66,7 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
   }, {} as RawObject);
 
   const dataplane = attempt(() => readDataplane(root.dataplane), defaultDataplane());
-  const api = attempt(() => readApi(root.api), { socket: DEFAULT_SOCKET, listen: '' });
+  const api = attempt(() => readApi(root.api), { socket: DEFAULT_SOCKET, listen: '', limits: { ...DEFAULT_API_LIMITS } });
   const metrics = attempt(() => readMetrics(root.metrics), { listen: DEFAULT_METRICS_LISTEN });
   const defense = attempt(() => readDefense(root.defense), { auditLog: DEFAULT_AUDIT_LOG });
   const stateFile = attempt(
@@ -190,11 +190,15 @@ function readDefense(value: unknown): DefenseSettings {
 }
 
 function readApi(value: unknown): ApiSettings {
-  const result: ApiSettings = { socket: DEFAULT_SOCKET, listen: '' };
+  const result: ApiSettings = { socket: DEFAULT_SOCKET, listen: '', limits: { ...DEFAULT_API_LIMITS } };
   if (value === undefined || value === null) return result;
   const raw = readObject(value, 'api');
   rejectUnknownKeys(raw, API_KEYS, 'api');
-  if (raw.socket !== undefined) result.socket = readString(raw.socket, 'api.socket', { nonEmpty: true, maxLength: 107 });
+  if (raw.socket !== undefined) {
+    result.socket = readString(raw.socket, 'api.socket', { nonEmpty: true, maxLength: 107 });
+    const problem = socketPathProblem(result.socket);
+    if (problem) throw new ModelError('INVALID_ARGUMENT', 'api.socket', problem);
+  }
   if (raw.listen !== undefined) result.listen = readListen(raw.listen, 'api.listen');
   if (raw.socket_group !== undefined) {
     const group = readString(raw.socket_group, 'api.socket_group', { nonEmpty: true, maxLength: 32 });
@@ -206,6 +210,7 @@ function readApi(value: unknown): ApiSettings {
   if (raw.tls !== undefined) result.tls = readApiTls(raw.tls);
   if (raw.tokens !== undefined) result.tokens = readApiTokens(raw.tokens);
   if (raw.clients !== undefined) result.clients = readApiClients(raw.clients);
+  if (raw.limits !== undefined) result.limits = readApiLimits(raw.limits);
   checkTcpSecured(result.listen, result.tls, result.tokens, result.clients);
   return result;
 }

@@ -33,7 +33,28 @@ export interface ApiSettings {
   /** Client-certificate identities (mTLS, needs tls.client_ca): a verified certificate whose subject CN
    *  or a subjectAltName equals `name` gets `role`. */
   clients?: ApiClient[];
+  /** Bounds of the TCP listener (defaults: DEFAULT_API_LIMITS); unused without listen. */
+  limits: ApiLimits;
 }
+
+/** What one unauthenticated or idle peer may hold on the TCP listener (src/api/tcp-listener.ts). */
+export interface ApiLimits {
+  /** Open TCP connections at once, handshaking ones included; the next one is closed on accept. */
+  maxConnections: number;
+  /** A connection that has not finished TLS (and chosen HTTP/2 by ALPN) this long after accept is closed. */
+  handshakeTimeoutMs: number;
+  /** A connection without an open call for this long gets GOAWAY and is closed. */
+  idleTimeoutMs: number;
+  /** Open calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more are refused. */
+  maxConcurrentStreams: number;
+}
+
+export const DEFAULT_API_LIMITS: Readonly<ApiLimits> = {
+  maxConnections: 64,
+  handshakeTimeoutMs: 5000,
+  idleTimeoutMs: 300_000,
+  maxConcurrentStreams: 32,
+};
 
 export type ApiRole = 'read-only' | 'operator';
 /** Paths of the PEM certificate chain and private key; clientCa turns on client certificates (mTLS). */

@@ -26,6 +26,8 @@ export class Controller {
   private desired: DesiredState;
   private version = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Why the last rollback failed; undefined when fine. Read by health (src/api/health-status.ts). */
+  private failedRollback: string | undefined;
 
   constructor(
     private readonly dataplane: ApplyTarget,
@@ -39,6 +41,11 @@ export class Controller {
   /** Current desired state. Treat as read-only: changes go through mutate(). */
   get state(): DesiredState {
     return this.desired;
+  }
+
+  /** Why a failed change could not be rolled back (state file, memory and data plane may disagree); undefined when fine. */
+  get rollbackFailure(): string | undefined {
+    return this.failedRollback;
   }
 
   /** Version of the snapshot the last successful apply returned. */

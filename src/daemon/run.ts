@@ -156,6 +156,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     api = await startApiServer({
       socket: config.api.socket,
       listen: config.api.listen || undefined,
+      limits: config.api.limits,
       socketGroup: config.api.socketGroup,
       tcpSecurity: config.api.tls && (config.api.tokens || config.api.clients)
         ? { tls: config.api.tls, tokens: config.api.tokens ?? [], clients: config.api.clients ?? [] } : undefined,
@@ -164,6 +165,12 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       mitigations,
       trace: dataplane,
       info: { version: daemonVersion(), startedAt: Date.now(), workers: config.dataplane.workers, polling: config.dataplane.polling },
+      // Health says SERVING only while the data plane forwards (src/api/health-status.ts).
+      forwarding: () => ({
+        started: controller.snapshotVersion > 0,
+        ports: config.ports.map((p) => ({ name: p.name, up: links.state(p.name)?.up })),
+        rollbackFailure: controller.rollbackFailure,
+      }),
     });
     log.info(`serving gRPC on ${api.addresses.join(', ')}; ${state.services.length} service(s), snapshot ${version}`);
     const server = api;

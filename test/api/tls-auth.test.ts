@@ -42,8 +42,8 @@ function call(client: grpc.Client, method: string, request: object, token?: stri
 
 test('TCP: TLS + bearer token; read-only reads, operator changes, the rest refused and nothing changes', async () => {
   const { cert, key } = makeCertificate();
-  await writeFile(join(dir, 'ops.token'), `${OPERATOR_TOKEN}\n`);
-  await writeFile(join(dir, 'viewer.token'), `${VIEWER_TOKEN}\n`);
+  await writeFile(join(dir, 'ops.token'), `${OPERATOR_TOKEN}\n`, { mode: 0o600 });
+  await writeFile(join(dir, 'viewer.token'), `${VIEWER_TOKEN}\n`, { mode: 0o600 });
   const tokens = `[{ name: ops, role: operator, file: ${join(dir, 'ops.token')} }, { name: grafana, role: read-only, file: ${join(dir, 'viewer.token')} }]`;
   const config = join(dir, 'config.yaml');
   await writeFile(config, testConfig(dir, WEB_SEED).replace(/^api: \{ socket: (.*) \}$/m,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as grpc from '@grpc/grpc-js';
-import { authorize, certificateNames } from '../../src/api/auth.js';
+import { authorize, certificateNames, TokenTable } from '../../src/api/auth.js';
 import { resolveGroupId } from '../../src/api/socket-group.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 
@@ -71,7 +71,7 @@ test('api.listen needs api.tls and api.tokens; tokens need a known role and uniq
 const CREATE = '/portcullis.v1.VirtualServices/CreateVirtualService';
 const LIST = '/portcullis.v1.VirtualServices/ListVirtualServices';
 const credentials = {
-  tokens: new Map([['r'.repeat(16), { name: 'grafana', role: 'read-only' as const }], ['o'.repeat(16), { name: 'ops', role: 'operator' as const }]]),
+  tokens: TokenTable.from([['r'.repeat(16), { name: 'grafana', role: 'read-only' as const }], ['o'.repeat(16), { name: 'ops', role: 'operator' as const }]]),
   clients: [{ name: 'alice-laptop', role: 'operator' as const }, { name: 'dash.example', role: 'read-only' as const }],
 };
 const refusal = (d: ReturnType<typeof authorize>) => (d.allowed ? 'allowed' : d.code);

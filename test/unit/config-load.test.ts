@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { DEFAULT_API_LIMITS } from '../../src/config/types.js';
 
 const PORTS = `ports:
   - name: outside
@@ -26,7 +27,7 @@ function problems(text: string): string[] {
 test('minimal config gets the documented defaults', () => {
   const config = parseConfig(PORTS, 'test.yaml');
   assert.equal(config.dataplane, { workers: 1, lcores: '0-1', polling: 'adaptive', memoryMb: 512, hugepages: 'auto', connCapacity: 262144 });
-  assert.equal(config.api, { socket: '/run/portcullis/portcullis.sock', listen: '' });
+  assert.equal(config.api, { socket: '/run/portcullis/portcullis.sock', listen: '', limits: { ...DEFAULT_API_LIMITS } });
   assert.is(config.stateFile, '/var/lib/portcullis/state.json');
   assert.is(config.timeouts.tcpEstablished, 900);
   assert.is(config.timeouts.udp, 300);

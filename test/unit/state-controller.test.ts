@@ -121,6 +121,9 @@ test('controller: mutations run one at a time in order', async () => {
   assert.equal(fake.applied.map((c) => c.services.length), [0, 1, 2, 3, 4]);
 });
 
+/** Health inputs of a fake data plane without ports: forwarding once the first snapshot is applied. */
+const forwardingOf = (controller: Controller) => () => ({ started: controller.snapshotVersion > 0, ports: [], rollbackFailure: controller.rollbackFailure });
+
 async function withServer(body: (api: ReturnType<typeof connect>['api'], fake: FakeDataplane, socket: string) => Promise<void>) {
   const fake = new FakeDataplane();
   const socket = join(dir, 'api.sock');
@@ -129,7 +132,7 @@ async function withServer(body: (api: ReturnType<typeof connect>['api'], fake: F
   let server: ApiServer | undefined;
   let client: ReturnType<typeof connect> | undefined;
   try {
-    server = await startApiServer({ socket, controller, stats: new StatsHub(fake), info: { version: 't', startedAt: Date.now(), workers: 1, polling: 'adaptive' } });
+    server = await startApiServer({ socket, controller, stats: new StatsHub(fake), info: { version: 't', startedAt: Date.now(), workers: 1, polling: 'adaptive' }, forwarding: forwardingOf(controller) });
     client = connect(socket);
     await body(client.api, fake, socket);
   } finally {
@@ -225,7 +228,7 @@ test('a TCP listener without TLS and tokens is refused (never plaintext; TLS is 
   await controller.applyInitial();
   try {
     const server = await startApiServer({ socket: join(dir, 'api.sock'), listen: '127.0.0.1:0', controller, stats: new StatsHub(fake),
-      info: { version: 't', startedAt: Date.now(), workers: 1, polling: 'busy' } });
+      info: { version: 't', startedAt: Date.now(), workers: 1, polling: 'busy' }, forwarding: forwardingOf(controller) });
     await server.close();
     assert.unreachable('plaintext TCP listener started');
   } catch (error) {
