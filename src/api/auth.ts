@@ -14,9 +14,11 @@
 // change things. The TCP interceptor never passes a call on without an identity: a refused call
 // never reaches a handler (UNAUTHENTICATED / PERMISSION_DENIED) and nothing changes.
 //
-// Both interceptors tell handlers who called through one metadata entry they own (CALLER_KEY):
-// whatever a client sends under that key is dropped first, so it cannot be forged. A handler that
-// finds no valid entry (a server wired without an interceptor) refuses the call (callerOf).
+// Both interceptors tell handlers who called by recording a Caller against the call's Metadata
+// object in a WeakMap only this module writes: nothing a client sends can create such an entry.
+// Client metadata under CALLER_KEY (x-portcullis-caller) is stripped too, so nothing downstream
+// ever sees a claim. A handler that finds no entry (a server wired without an interceptor) refuses the call
+// (callerOf), even when the client sent a look-alike of a mark.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -27,10 +29,8 @@ import { readSecretFile } from './secret-files.js';
 const MIN_TOKEN_CHARS = 16;
 const READ_ONLY_METHOD = /\/(Get|List|Watch)[A-Za-z]*$/;
 const READ_ONLY_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.'];
-/** Set by the interceptors only (client copies are removed): "unix" or "tcp:<identity>". */
+/** Metadata key the interceptors strip from every call: a client can claim nothing with it. */
 export const CALLER_KEY = 'x-portcullis-caller';
-const UNIX_MARK = 'unix';
-const TCP_PREFIX = 'tcp:';
 
 export interface Identity { name: string; role: ApiRole }
 
@@ -140,14 +140,20 @@ export function authorize(credentials: TcpCredentials, methodPath: string, autho
   return { allowed: true, identity };
 }
 
-/** An interceptor whose only job is to judge the received metadata: pass it on (possibly changed) or end the call. */
+export type Caller = { transport: 'unix' } | { transport: 'tcp'; identity: string };
+
+/** Who called, per received Metadata object; written by the interceptors below only. */
+const callers = new WeakMap<grpc.Metadata, Caller>();
+
+/** An interceptor whose only job is to judge the received metadata: record its caller and pass it on, or end the call. */
 function metadataGate(judge: (metadata: grpc.Metadata, call: grpc.ServerInterceptingCallInterface, path: string) =>
-  { pass: true } | { pass: false; code: grpc.status; details: string }): grpc.ServerInterceptor {
+  { pass: true; caller: Caller } | { pass: false; code: grpc.status; details: string }): grpc.ServerInterceptor {
   return (method, call) => {
     const listener = new grpc.ServerListenerBuilder().withOnReceiveMetadata((metadata, next) => {
       metadata.remove(CALLER_KEY);
       const verdict = judge(metadata, call, method.path);
       if (!verdict.pass) { call.sendStatus({ code: verdict.code, details: verdict.details }); return; }
+      callers.set(metadata, verdict.caller);
       next(metadata);
     }).build();
     return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build());
@@ -156,10 +162,7 @@ function metadataGate(judge: (metadata: grpc.Metadata, call: grpc.ServerIntercep
 
 /** For the unix-socket server only: its callers are whoever the socket's mode and group let in. */
 export function unixSocketInterceptor(): grpc.ServerInterceptor {
-  return metadataGate((metadata) => {
-    metadata.set(CALLER_KEY, UNIX_MARK);
-    return { pass: true };
-  });
+  return metadataGate(() => ({ pass: true, caller: { transport: 'unix' } }));
 }
 
 /** For the TCP server only: no identity, no call. */
@@ -171,27 +174,20 @@ export function tcpInterceptor(credentials: TcpCredentials): grpc.ServerIntercep
     const certNames = certificateNames(call.getAuthContext().sslPeerCertificate);
     const decision = authorize(credentials, path, authorization, certNames);
     if (!decision.allowed) return { pass: false, code: decision.code, details: decision.details };
-    metadata.set(CALLER_KEY, `${TCP_PREFIX}${decision.identity.name}`);
-    return { pass: true };
+    return { pass: true, caller: { transport: 'tcp', identity: decision.identity.name } };
   });
 }
-
-export type Caller = { transport: 'unix' } | { transport: 'tcp'; identity: string };
 
 /** A call that reached a handler without an interceptor's mark: refused, never guessed. */
 export class CallerUnknownError extends Error {
   override readonly name = 'CallerUnknownError';
 }
 
-/** Who called, as the server's interceptor recorded it; throws CallerUnknownError without a valid mark. */
+/** Who called, as the server's interceptor recorded it; throws CallerUnknownError when no interceptor did. */
 export function callerOf(metadata: grpc.Metadata): Caller {
-  const values = metadata.get(CALLER_KEY);
-  const value = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
-  if (value === UNIX_MARK) return { transport: 'unix' };
-  if (value !== undefined && value.startsWith(TCP_PREFIX) && value.length > TCP_PREFIX.length) {
-    return { transport: 'tcp', identity: value.slice(TCP_PREFIX.length) };
-  }
-  throw new CallerUnknownError('refused: the call carries no transport mark from the server (a server wired without its interceptor); nothing was done');
+  const caller = callers.get(metadata);
+  if (caller) return caller;
+  throw new CallerUnknownError('refused: no interceptor of this server recorded who called (a server wired without one); nothing was done');
 }
 
 /** The authenticated TCP identity's name, or undefined for a unix-socket call; throws when unknown. */

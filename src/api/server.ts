@@ -12,7 +12,7 @@ import type { Controller } from '../daemon/controller.js';
 import type { Mitigations } from '../defense/mitigations.js';
 import { DEFAULT_API_LIMITS, type ApiClient, type ApiLimits, type ApiTls, type ApiToken } from '../config/types.js';
 import type { StatsHub } from '../metrics/stats-hub.js';
-import { loadTokens, tcpInterceptor, unixSocketInterceptor } from './auth.js';
+import { loadTokens, tcpInterceptor, unixSocketInterceptor, type TcpCredentials } from './auth.js';
 import { defenseHandlers } from './defense.js';
 import { startHealthReporter, type ForwardingInputs, type HealthReporter } from './health-status.js';
 import { loadPortcullisProto } from './proto.js';
@@ -23,14 +23,42 @@ import { traceHandlers, type TraceSource } from './trace.js';
 import { bindUnixSocket } from './unix-socket.js';
 import { virtualServicesHandlers } from './virtual-services.js';
 
+export interface TcpSecurity { tls: ApiTls; tokens: ApiToken[]; clients?: ApiClient[] }
+
+/** The TCP listener's settings with every file it trusts already read and checked. */
+export interface PreparedTcp {
+  listen: string;
+  credentials: TcpCredentials;
+  tls: grpc.ServerCredentials;
+  limits: ApiLimits;
+}
+
+/**
+ * Reads the token files, the TLS key and the client CA (refusing exposed ones, naming the field)
+ * so that a daemon can do it before it starts anything. undefined when there is no TCP listener.
+ */
+export async function prepareTcp(listen: string | undefined, security: TcpSecurity | undefined,
+  limits: ApiLimits = DEFAULT_API_LIMITS): Promise<PreparedTcp | undefined> {
+  if (!listen) return undefined;
+  if (!security) throw new Error('api.listen: TCP needs api.tls and api.tokens or api.clients (never plaintext)');
+  return {
+    listen,
+    credentials: { tokens: await loadTokens(security.tokens), clients: security.clients ?? [] },
+    tls: await tlsServerCredentials(security.tls, limits.handshakeTimeoutMs),
+    limits,
+  };
+}
+
 export interface ApiServerOptions {
   socket: string;
   /** Optional "host:port" for TCP: TLS only, every call with a bearer token or a client certificate (src/api/auth.ts). */
   listen?: string;
   /** Required with listen. */
-  tcpSecurity?: { tls: ApiTls; tokens: ApiToken[]; clients?: ApiClient[] };
+  tcpSecurity?: TcpSecurity;
   /** Bounds of the TCP listener; default DEFAULT_API_LIMITS. */
   limits?: ApiLimits;
+  /** Instead of listen/tcpSecurity/limits: what prepareTcp returned. */
+  preparedTcp?: PreparedTcp;
   /** Group (name or gid) that owns the socket; absent = the daemon's group. */
   socketGroup?: string;
   controller: Controller;
@@ -78,19 +106,13 @@ function shutdown(server: grpc.Server): Promise<void> {
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { definition } = loadPortcullisProto();
-  if (options.listen && !options.tcpSecurity) throw new Error('api.listen: TCP needs api.tls and api.tokens or api.clients (never plaintext)');
-  const limits = options.limits ?? DEFAULT_API_LIMITS;
   // Every file the TCP side trusts is read (and its mode checked) before anything listens.
-  const tcp = options.listen && options.tcpSecurity ? {
-    listen: options.listen,
-    credentials: { tokens: await loadTokens(options.tcpSecurity.tokens), clients: options.tcpSecurity.clients ?? [] },
-    tls: await tlsServerCredentials(options.tcpSecurity.tls, limits.handshakeTimeoutMs),
-  } : undefined;
+  const tcp = options.preparedTcp ?? await prepareTcp(options.listen, options.tcpSecurity, options.limits);
 
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((n) => [n, 'NOT_SERVING' as const])));
   const unixServer = new grpc.Server({ interceptors: [unixSocketInterceptor()] });
   addServices(unixServer, options, health, definition);
-  const tcpServer = tcp ? new grpc.Server({ interceptors: [tcpInterceptor(tcp.credentials)], ...tcpServerOptions(limits) }) : undefined;
+  const tcpServer = tcp ? new grpc.Server({ interceptors: [tcpInterceptor(tcp.credentials)], ...tcpServerOptions(tcp.limits) }) : undefined;
   if (tcpServer) addServices(tcpServer, options, health, definition);
 
   const addresses: string[] = [];
@@ -101,7 +123,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     socketPlaced = true;
     addresses.push(`unix:${options.socket}`);
     if (tcp && tcpServer) {
-      listener = await listenTcp(tcpServer, tcp.tls, tcp.listen, limits);
+      listener = await listenTcp(tcpServer, tcp.tls, tcp.listen, tcp.limits);
       addresses.push(listener.address);
     }
   } catch (error) {

@@ -11,9 +11,11 @@
 //   (src/api/tls-credentials.ts); measured from accept, not refreshed by trickled bytes.
 // - idle_timeout_ms: grpc-js's grpc.max_connection_idle_ms (GOAWAY, then close, once a
 //   connection has had no open call that long; checked once per period, so it happens between
-//   one and two periods after the last call ended).
+//   one and two periods after the last call ended). Streams answered while the peer keeps its side
+//   open are reset (closeWhenAnswered), or such a peer would never be idle.
 // - max_concurrent_streams: grpc-js's grpc.max_concurrent_streams (HTTP/2 SETTINGS; a stream
 //   over it is refused by nghttp2).
+import { constants, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { ApiLimits } from '../config/types.js';
@@ -33,6 +35,32 @@ export interface TcpListener {
   destroy(): void;
 }
 
+/**
+ * grpc-js answers some calls before the peer has finished sending them — every call the
+ * interceptor refuses, unknown methods (UNIMPLEMENTED), a wrong content-type — and then leaves the
+ * stream half-open, waiting for the peer's END_STREAM. Such a stream counts as an open call, so a
+ * peer that never ends it keeps its connection from ever being idle (and holds a slot of
+ * max_concurrent_streams). Once our side of a stream is finished while the peer's is still open, we
+ * reset it with NO_ERROR, which RFC 9113 §8.1 provides for exactly this ("a server can send a
+ * complete response prior to the client sending an entire request").
+ */
+function closeWhenAnswered(stream: ServerHttp2Stream): void {
+  stream.once('finish', () => {
+    if (!stream.closed && !stream.destroyed && stream.state.remoteClose === 0) stream.close(constants.NGHTTP2_NO_ERROR);
+  });
+}
+
+/**
+ * The HTTP/2 servers grpc-js created for `server`. grpc-js 1.14 exposes neither them nor a per-stream
+ * hook, so this reads its private map (the version is pinned in package.json; listenTcp refuses to
+ * start when the map is not there, and test/api/tcp-limits.test.ts covers the behaviour).
+ */
+function http2ServersOf(server: grpc.Server): Map<Http2SecureServer, unknown> {
+  const map = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(map instanceof Map)) throw new Error('api.listen: grpc-js has no http2Servers map any more; its internals changed');
+  return map as Map<Http2SecureServer, unknown>;
+}
+
 /** "host:port" or "[v6]:port" → host and port. */
 export function splitListen(listen: string): { host: string; port: number } {
   const match = /^\[([0-9a-fA-F:]+)\]:(\d{1,5})$/.exec(listen) ?? /^([^:]+):(\d{1,5})$/.exec(listen);
@@ -50,11 +78,16 @@ export function tcpServerOptions(limits: ApiLimits): grpc.ServerOptions {
 
 export async function listenTcp(server: grpc.Server, credentials: grpc.ServerCredentials, listen: string, limits: ApiLimits): Promise<TcpListener> {
   const { host, port } = splitListen(listen);
+  const before = new Set(http2ServersOf(server).keys());
   const injector = server.createConnectionInjector(credentials);
+  const created = [...http2ServersOf(server).keys()].filter((h) => !before.has(h));
+  if (created.length !== 1) throw new Error(`api.listen: grpc-js did not create exactly one HTTP/2 server for the listener (${created.length}); its internals changed`);
+  created[0]!.on('stream', closeWhenAnswered);
   const open = new Set<Socket>();
   let refused = 0;
   let refusedLogged = 0;
   let lastLog = 0;
+  let address = listen;
   const net: NetServer = createServer({ noDelay: true }, (socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
@@ -68,17 +101,17 @@ export async function listenTcp(server: grpc.Server, credentials: grpc.ServerCre
     const now = Date.now();
     if (now - lastLog < DROP_LOG_INTERVAL_MS) return;
     lastLog = now;
-    log.warn(`api.limits.max_connections (${limits.maxConnections}) reached on ${listen}: ${refused - refusedLogged} connection(s) refused since the last note`);
+    log.warn(`api.limits.max_connections (${limits.maxConnections}) reached on ${address}: ${refused - refusedLogged} connection(s) refused since the last note`);
     refusedLogged = refused;
   });
   await new Promise<void>((resolve, reject) => {
     net.once('error', reject);
     net.listen({ host, port }, () => { net.off('error', reject); resolve(); });
   });
-  net.on('error', (error) => log.error(`api.listen ${listen}: ${error.message}`));
+  net.on('error', (error) => log.error(`api.listen ${address}: ${error.message}`));
   const bound = net.address();
   // As configured, with the port actually bound (api.listen may say :0).
-  const address = bound && typeof bound === 'object' ? listen.replace(/:\d+$/, `:${bound.port}`) : listen;
+  if (bound && typeof bound === 'object') address = listen.replace(/:\d+$/, `:${bound.port}`);
   return {
     address,
     get refused() { return refused; },

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../api/proto.js';
-import { startApiServer, type ApiServer } from '../api/server.js';
+import { prepareTcp, startApiServer, type ApiServer, type PreparedTcp } from '../api/server.js';
 import { configBaseState, configWarnings, loadConfigFile } from '../config/load.js';
 import type { DaemonConfig } from '../config/types.js';
 import type { DataplaneAddon } from '../dataplane/types.js';
@@ -84,6 +84,17 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     throw error;
   }
 
+  // Token files, TLS key and client CA are read (and refused when exposed) before anything starts.
+  let preparedTcp: PreparedTcp | undefined;
+  try {
+    preparedTcp = await prepareTcp(config.api.listen || undefined,
+      config.api.tls && (config.api.tokens || config.api.clients)
+        ? { tls: config.api.tls, tokens: config.api.tokens ?? [], clients: config.api.clients ?? [] } : undefined,
+      config.api.limits);
+  } catch (error) {
+    throw new StartupError((error as Error).message, 2);
+  }
+
   const addonModule = await importAddonModule().catch((error: Error) => {
     throw new StartupError(`cannot load the data plane: ${error.message}`, 1);
   });
@@ -155,11 +166,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     }
     api = await startApiServer({
       socket: config.api.socket,
-      listen: config.api.listen || undefined,
-      limits: config.api.limits,
+      preparedTcp,
       socketGroup: config.api.socketGroup,
-      tcpSecurity: config.api.tls && (config.api.tokens || config.api.clients)
-        ? { tls: config.api.tls, tokens: config.api.tokens ?? [], clients: config.api.clients ?? [] } : undefined,
       controller,
       stats: hub,
       mitigations,

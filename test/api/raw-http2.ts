@@ -73,6 +73,11 @@ export interface CallFrames {
   message?: Buffer;
 }
 
+/** The request message of a call whose HEADERS went earlier: DATA with END_STREAM. */
+export function messageFrame(stream: number, message: Buffer): Buffer {
+  return frame(FRAME.DATA, FLAG_END_STREAM, stream, grpcMessage(message));
+}
+
 /** HEADERS (and, with a message, DATA with END_STREAM) of one gRPC call. */
 export function callFrames(call: CallFrames): Buffer {
   const block = headerBlock([
@@ -81,7 +86,7 @@ export function callFrames(call: CallFrames): Buffer {
   ]);
   const headers = frame(FRAME.HEADERS, FLAG_END_HEADERS, call.stream, block);
   if (!call.message) return headers;
-  return Buffer.concat([headers, frame(FRAME.DATA, FLAG_END_STREAM, call.stream, grpcMessage(call.message))]);
+  return Buffer.concat([headers, messageFrame(call.stream, call.message)]);
 }
 
 /** A request message serialized with the daemon's own proto definition. */

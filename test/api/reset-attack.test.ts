@@ -5,51 +5,21 @@
 // servers whose interceptors know their transport by construction, so a reset changes nothing.
 // The client is built by hand (test/api/raw-http2.ts) so the request really is complete before the
 // reset; a positive control with valid credentials shows the same frames do delete when allowed.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadPortcullisProto } from '../../src/api/proto.js';
-import { makeCa, makeLeaf, type Pair } from './certificates.js';
-import { startDaemon, testConfig, WEB_SEED, withDaemonOutput, type Daemon } from './daemon.js';
+import type { Pair } from './certificates.js';
+import { withDaemonOutput } from './daemon.js';
 import { callFrames, connectionStart, connectRaw, isEndOfStream, serializeRequest } from './raw-http2.js';
+import { makeLab, OPERATOR_TOKEN, startSecured, type Lab } from './secured.js';
 
-const OPERATOR_TOKEN = 'op-0123456789abcdef0123456789';
 const ATTEMPTS = 500;
 const PARALLEL = 5;
 const DELETE_PATH = '/portcullis.v1.VirtualServices/DeleteVirtualService';
 const WEB_KEY = { protocol: 'TCP', vip: '198.18.0.10', port: 80 };
-
-interface Lab { dir: string; ca: Pair; server: Pair; viewer: Pair; operator: Pair; tokenFile: string }
-
-async function makeLab(): Promise<Lab> {
-  const dir = await mkdtemp(join(tmpdir(), 'pc-reset-'));
-  const ca = makeCa(dir, 'ca');
-  const tokenFile = join(dir, 'ops.token');
-  await writeFile(tokenFile, `${OPERATOR_TOKEN}\n`, { mode: 0o600 });
-  return {
-    dir, ca, tokenFile,
-    server: makeLeaf(dir, ca, 'server', 'localhost', 'DNS:localhost,IP:127.0.0.1'),
-    viewer: makeLeaf(dir, ca, 'viewer', 'dashboard'),
-    operator: makeLeaf(dir, ca, 'operator', 'alice-laptop'),
-  };
-}
-
-async function startSecured(lab: Lab, clientCerts: 'optional' | 'required'): Promise<{ daemon: Daemon; port: number }> {
-  const d = lab.dir;
-  const api = `api: { socket: ${join(d, 'api.sock')}, listen: "127.0.0.1:0",
-  tls: { cert: ${lab.server.cert}, key: ${lab.server.key}, client_ca: ${lab.ca.cert}, client_certs: ${clientCerts} },
-  tokens: [{ name: ops, role: operator, file: ${lab.tokenFile} }],
-  clients: [{ name: dashboard, role: read-only }, { name: alice-laptop, role: operator }] }`;
-  const config = join(d, 'config.yaml');
-  await writeFile(config, testConfig(d, WEB_SEED).replace(/^api: \{ socket: .* \}$/m, api));
-  const daemon = await startDaemon(['--config', config]);
-  const port = /serving gRPC on .*127\.0\.0\.1:(\d+)/.exec(daemon.output())?.[1];
-  if (!port) { await daemon.stop(); throw new Error(`no TCP address in the daemon's log:\n${daemon.output()}`); }
-  return { daemon, port: Number(port) };
-}
 
 /** One attack: TLS (optionally with a client certificate), the whole DeleteVirtualService call, RST. */
 async function resetAttack(lab: Lab, port: number, certificate?: Pair): Promise<'reset' | 'refused-early'> {
@@ -108,8 +78,8 @@ async function attackMany(lab: Lab, port: number, certificate?: Pair): Promise<{
 }
 
 test(`TCP, no credentials: ${ATTEMPTS} complete DeleteVirtualService calls each followed by a TCP reset change nothing`, async () => {
-  const lab = await makeLab();
-  const { daemon, port } = await startSecured(lab, 'optional');
+  const lab = await makeLab('pc-reset-');
+  const { daemon, port } = await startSecured(lab);
   try {
     const stateBefore = await readFile(join(lab.dir, 'state.json'));
     const counts = await attackMany(lab, port);
@@ -128,8 +98,8 @@ test(`TCP, no credentials: ${ATTEMPTS} complete DeleteVirtualService calls each 
 });
 
 test(`client_certs: required, a read-only certificate: ${ATTEMPTS} reset DeleteVirtualService calls change nothing`, async () => {
-  const lab = await makeLab();
-  const { daemon, port } = await startSecured(lab, 'required');
+  const lab = await makeLab('pc-reset-');
+  const { daemon, port } = await startSecured(lab, { clientCerts: 'required' });
   try {
     const stateBefore = await readFile(join(lab.dir, 'state.json'));
     const counts = await attackMany(lab, port, lab.viewer);

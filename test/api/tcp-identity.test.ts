@@ -162,16 +162,17 @@ test('audit actor = the authenticated identity over TCP ("ops (as alice)"), "uni
       await call('Defense', socket, 'block', block('192.0.2.4', 'bob')),
       await call('Defense', socket, 'block', block('192.0.2.5', 'carol'), { 'x-portcullis-caller': 'ops' }),
       await call('Defense', token, 'block', block('192.0.2.6', 'dave'), { 'x-portcullis-caller': 'grafana' }),
+      await call('Defense', socket, 'block', block('192.0.2.8', 'frank'), { 'x-portcullis-caller': 'tcp:ops' }),
     ];
-    assert.equal(results.map((r) => r.code), [0, 0, 0, 0, 0, 0], JSON.stringify(results));
+    assert.equal(results.map((r) => r.code), [0, 0, 0, 0, 0, 0, 0], JSON.stringify(results));
     const noActor = await call('Defense', socket, 'block', block('192.0.2.7', ''));
     assert.is(noActor.code, grpc.status.INVALID_ARGUMENT, 'the socket needs a claimed actor: never an empty one');
     assert.match(noActor.details, /^origin\.actor: /);
 
-    const expected = ['ops (as alice)', 'ops', 'alice-laptop', 'unix:bob', 'unix:carol', 'ops (as dave)'];
+    const expected = ['ops (as alice)', 'ops', 'alice-laptop', 'unix:bob', 'unix:carol', 'ops (as dave)', 'unix:frank'];
     const listed = await call('Defense', socket, 'listMitigations', {});
     const byPrefix = new Map(((listed.response as { mitigations: { prefix: string; actor: string }[] }).mitigations).map((m) => [m.prefix, m.actor]));
-    assert.equal([1, 2, 3, 4, 5, 6].map((n) => byPrefix.get(`192.0.2.${n}/32`)), expected);
+    assert.equal([1, 2, 3, 4, 5, 6, 8].map((n) => byPrefix.get(`192.0.2.${n}/32`)), expected);
     const lines = (await readFile(join(lab.dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { actor: string; target: string });
     assert.equal(lines.map((l) => l.actor), expected, 'the audit log names the same actors');
 

@@ -2,14 +2,15 @@
 // bearer tokens with roles. Unauthenticated or unauthorised calls get UNAUTHENTICATED /
 // PERMISSION_DENIED and change nothing; a plaintext client gets nowhere.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadPortcullisProto } from '../../src/api/proto.js';
-import { WEB_SEED, startDaemon, testConfig, withDaemonOutput } from './daemon.js';
+import { runCli, WEB_SEED, startDaemon, testConfig, withDaemonOutput } from './daemon.js';
 
 const OPERATOR_TOKEN = 'op-0123456789abcdef0123456789';
 const VIEWER_TOKEN = 'ro-0123456789abcdef0123456789';
@@ -31,9 +32,10 @@ function makeCertificate(): { cert: string; key: string } {
 type Unary = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: unknown) => void) => void;
 
 /** Calls one VirtualServices method over TCP; resolves to the status code (0 = OK). */
-function call(client: grpc.Client, method: string, request: object, token?: string): Promise<{ code: number; details: string }> {
+function call(client: grpc.Client, method: string, request: object, token?: string, extra: Record<string, string> = {}): Promise<{ code: number; details: string }> {
   const metadata = new grpc.Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
+  for (const [key, value] of Object.entries(extra)) metadata.set(key, value);
   const fn = (client as unknown as Record<string, Unary>)[method]!.bind(client);
   return new Promise((resolve) => {
     fn(request, metadata, { deadline: Date.now() + DEADLINE_MS }, (error) => resolve({ code: error?.code ?? 0, details: error?.details ?? '' }));
@@ -69,6 +71,13 @@ test('TCP: TLS + bearer token; read-only reads, operator changes, the rest refus
     assert.is(denied.code, grpc.status.PERMISSION_DENIED);
     assert.match(denied.details, /grafana \(read-only\) may not call \/portcullis\.v1\.VirtualServices\/CreateVirtualService/);
     assert.is((await call(tls, 'createVirtualService', newService)).code, grpc.status.UNAUTHENTICATED);
+    // Claiming to be the unix socket, or an identity, in the caller entry the server owns gets nowhere.
+    for (const claim of ['unix', 'ops', 'tcp:ops']) {
+      const forged = await call(tls, 'createVirtualService', newService, undefined, { 'x-portcullis-caller': claim });
+      assert.is(forged.code, grpc.status.UNAUTHENTICATED, `forged caller "${claim}": ${JSON.stringify(forged)}`);
+    }
+    const forgedOverReadOnly = await call(tls, 'createVirtualService', newService, VIEWER_TOKEN, { 'x-portcullis-caller': 'ops' });
+    assert.is(forgedOverReadOnly.code, grpc.status.PERMISSION_DENIED, 'a read-only token stays read-only whatever the caller entry says');
     assert.not.equal((await call(plain, 'listVirtualServices', {}, OPERATOR_TOKEN)).code, grpc.status.OK, 'plaintext refused');
     const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { services: unknown[] };
     assert.is(state.services.length, 1, 'refused calls changed nothing');
@@ -82,6 +91,36 @@ test('TCP: TLS + bearer token; read-only reads, operator changes, the rest refus
     for (const c of clients) c.close();
     await daemon.stop();
   }
+});
+
+test('start-up refuses a token file or TLS key that group or others may read, and a client CA they may write, naming the field and the mode (exit 2, nothing started)', async () => {
+  const { cert, key } = makeCertificate();
+  const token = join(dir, 'ops.token');
+  const ca = join(dir, 'clients-ca.crt');
+  await writeFile(token, `${OPERATOR_TOKEN}\n`, { mode: 0o600 });
+  await copyFile(cert, ca);
+  const config = join(dir, 'config.yaml');
+  await writeFile(config, testConfig(dir, WEB_SEED).replace(/^api: \{ socket: (.*) \}$/m,
+    `api: { socket: $1, listen: "127.0.0.1:0", tls: { cert: ${cert}, key: ${key}, client_ca: ${ca} }, tokens: [{ name: ops, role: operator, file: ${token} }] }`));
+  const safe = async () => { await chmod(token, 0o600); await chmod(key, 0o600); await chmod(ca, 0o644); };
+  const cases: [string, () => Promise<void>, RegExp][] = [
+    ['token 0644', () => chmod(token, 0o644), /api\.tokens\[0\]\.file: \S+ops\.token has mode 0644: group or others may read or write this secret; chmod 600 /],
+    ['token 0640', () => chmod(token, 0o640), /api\.tokens\[0\]\.file: \S+ops\.token has mode 0640: /],
+    ['token 0602', () => chmod(token, 0o602), /api\.tokens\[0\]\.file: \S+ops\.token has mode 0602: /],
+    ['key 0644', () => chmod(key, 0o644), /api\.tls\.key: \S+tls\.key has mode 0644: group or others may read or write this secret/],
+    ['client CA 0666', () => chmod(ca, 0o666), /api\.tls\.client_ca: \S+clients-ca\.crt has mode 0666: group or others may write it/],
+  ];
+  for (const [what, expose, message] of cases) {
+    await safe();
+    await expose();
+    const run = await runCli(['run', '--config', config], 15_000);
+    assert.is(run.code, 2, `${what}: exit code (stderr: ${run.stderr})`);
+    assert.match(run.stderr, message, what);
+    assert.not.ok(existsSync(join(dir, 'api.sock')), `${what}: nothing started`);
+  }
+  await safe();
+  const daemon = await startDaemon(['--config', config]);
+  await daemon.stop();
 });
 
 test.run();
