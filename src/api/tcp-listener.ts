@@ -12,7 +12,7 @@
 // - idle_timeout_ms: grpc-js's grpc.max_connection_idle_ms (GOAWAY, then close, once a
 //   connection has had no open call that long; checked once per period, so it happens between
 //   one and two periods after the last call ended). Streams answered while the peer keeps its side
-//   open are reset (closeWhenAnswered), or such a peer would never be idle.
+//   open are reset a second later (closeWhenAnswered), or such a peer would never be idle.
 // - max_concurrent_streams: grpc-js's grpc.max_concurrent_streams (HTTP/2 SETTINGS; a stream
 //   over it is refused by nghttp2).
 import { constants, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
@@ -40,13 +40,22 @@ export interface TcpListener {
  * interceptor refuses, unknown methods (UNIMPLEMENTED), a wrong content-type — and then leaves the
  * stream half-open, waiting for the peer's END_STREAM. Such a stream counts as an open call, so a
  * peer that never ends it keeps its connection from ever being idle (and holds a slot of
- * max_concurrent_streams). Once our side of a stream is finished while the peer's is still open, we
- * reset it with NO_ERROR, which RFC 9113 §8.1 provides for exactly this ("a server can send a
- * complete response prior to the client sending an entire request").
+ * max_concurrent_streams). A stream still open HALF_OPEN_GRACE_MS after our side finished is reset
+ * with NO_ERROR, which RFC 9113 §8.1 provides for exactly this ("a server can send a complete
+ * response prior to the client sending an entire request"). The grace (instead of resetting at
+ * 'finish') lets a well-behaved peer's END_STREAM or a reset of the whole connection close the
+ * stream the ordinary way: closing it from inside 'finish' left Node unable to release the
+ * connection when the peer then reset it (a descriptor leaked per such connection).
  */
+const HALF_OPEN_GRACE_MS = 1000;
+
 function closeWhenAnswered(stream: ServerHttp2Stream): void {
   stream.once('finish', () => {
-    if (!stream.closed && !stream.destroyed && stream.state.remoteClose === 0) stream.close(constants.NGHTTP2_NO_ERROR);
+    const timer = setTimeout(() => {
+      if (!stream.closed && !stream.destroyed && stream.session && !stream.session.destroyed) stream.close(constants.NGHTTP2_NO_ERROR);
+    }, HALF_OPEN_GRACE_MS);
+    timer.unref();
+    stream.once('close', () => clearTimeout(timer));
   });
 }
 
@@ -105,8 +114,10 @@ export async function listenTcp(server: grpc.Server, credentials: grpc.ServerCre
     refusedLogged = refused;
   });
   await new Promise<void>((resolve, reject) => {
-    net.once('error', reject);
-    net.listen({ host, port }, () => { net.off('error', reject); resolve(); });
+    const failed = (error: Error) => reject(new Error(`api.listen: cannot listen on ${listen} (${error.message})`));
+    net.once('error', failed);
+    // A host name is resolved once (dns.lookup): the first address it gives is the one listened on.
+    net.listen({ host, port }, () => { net.off('error', failed); resolve(); });
   });
   net.on('error', (error) => log.error(`api.listen ${address}: ${error.message}`));
   const bound = net.address();

@@ -57,10 +57,11 @@ export async function bindUnixSocket(server: grpc.Server, path: string, credenti
   const privateDir = await mkdtemp(join(directory, PRIVATE_DIR_PREFIX));
   try {
     const bound = join(privateDir, 's');
-    await bind(server, `unix:${bound}`, credentials);
-    await chmod(bound, SOCKET_MODE);
-    if (gid !== undefined) await chown(bound, -1, gid);
-    await rename(bound, path);
+    const failed = (field: string, what: string) => (error: Error) => { throw new Error(`${field}: cannot ${what} (${error.message})`); };
+    await bind(server, `unix:${bound}`, credentials).catch(failed('api.socket', `bind a socket for ${path}`));
+    await chmod(bound, SOCKET_MODE).catch(failed('api.socket', `set the mode of ${path}`));
+    if (gid !== undefined) await chown(bound, -1, gid).catch(failed('api.socket_group', `give ${path} to group ${group} (gid ${gid})`));
+    await rename(bound, path).catch(failed('api.socket', `move the socket into place at ${path}`));
   } finally {
     // Empty after the rename; holds the socket when something failed before it.
     await rm(privateDir, { recursive: true, force: true });

@@ -102,8 +102,8 @@ export interface RawConnection {
   tls: TLSSocket;
   /** Every complete frame received so far. */
   frames: Frame[];
-  /** Resolves when the connection is closed (by either side). */
-  closed: Promise<void>;
+  /** Resolves with Date.now() when the connection is closed (by either side). */
+  closed: Promise<number>;
   /** Resolves with the first received frame matching, or rejects after timeoutMs. */
   waitFor(match: (f: Frame) => boolean, timeoutMs: number, what: string): Promise<Frame>;
   /** Writes and resolves once the bytes were handed to the kernel. */
@@ -141,7 +141,7 @@ export function connectRaw(options: RawTlsOptions): Promise<RawConnection> {
       }
       for (const wake of [...waiters]) wake();
     });
-    const closed = new Promise<void>((done) => tls.once('close', () => { for (const wake of [...waiters]) wake(); done(); }));
+    const closed = new Promise<number>((done) => tls.once('close', () => { const at = Date.now(); for (const wake of [...waiters]) wake(); done(at); }));
     const timer = setTimeout(() => { tls.destroy(); reject(new Error(`TLS handshake with 127.0.0.1:${options.port} timed out`)); }, options.timeoutMs ?? 5000);
     tls.once('error', (error) => { clearTimeout(timer); reject(error); });
     tls.once('secureConnect', () => {

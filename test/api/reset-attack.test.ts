@@ -5,7 +5,7 @@
 // servers whose interceptors know their transport by construction, so a reset changes nothing.
 // The client is built by hand (test/api/raw-http2.ts) so the request really is complete before the
 // reset; a positive control with valid credentials shows the same frames do delete when allowed.
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from 'uvu';
@@ -68,6 +68,18 @@ async function serviceKeys(lab: Lab): Promise<string[]> {
   }
 }
 
+/** Open descriptors of the daemon once they stop falling (connections being torn down), within 5 s. */
+async function settledDescriptors(pid: number): Promise<number> {
+  let last = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 25; i++) {
+    const now = (await readdir(`/proc/${pid}/fd`)).length;
+    if (now >= last) return now;
+    last = now;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return last;
+}
+
 async function attackMany(lab: Lab, port: number, certificate?: Pair): Promise<{ reset: number; refusedEarly: number }> {
   const counts = { reset: 0, refusedEarly: 0 };
   for (let done = 0; done < ATTEMPTS; done += PARALLEL) {
@@ -82,7 +94,11 @@ test(`TCP, no credentials: ${ATTEMPTS} complete DeleteVirtualService calls each 
   const { daemon, port } = await startSecured(lab);
   try {
     const stateBefore = await readFile(join(lab.dir, 'state.json'));
+    const descriptorsBefore = await settledDescriptors(daemon.pid);
     const counts = await attackMany(lab, port);
+    // More attacks than api.limits.max_connections (64): none may leave its connection behind.
+    const descriptorsAfter = await settledDescriptors(daemon.pid);
+    assert.ok(descriptorsAfter <= descriptorsBefore + 2, `the daemon holds ${descriptorsAfter} descriptors after the attacks, ${descriptorsBefore} before`);
     assert.is(counts.reset, ATTEMPTS, `every attack got through TLS and sent its call: ${JSON.stringify(counts)}`);
     assert.equal(await serviceKeys(lab), ['198.18.0.10:80'], 'the service survived');
     assert.ok(stateBefore.equals(await readFile(join(lab.dir, 'state.json'))), 'state file unchanged');
@@ -102,7 +118,11 @@ test(`client_certs: required, a read-only certificate: ${ATTEMPTS} reset DeleteV
   const { daemon, port } = await startSecured(lab, { clientCerts: 'required' });
   try {
     const stateBefore = await readFile(join(lab.dir, 'state.json'));
+    const descriptorsBefore = await settledDescriptors(daemon.pid);
     const counts = await attackMany(lab, port, lab.viewer);
+    // More attacks than api.limits.max_connections (64): none may leave its connection behind.
+    const descriptorsAfter = await settledDescriptors(daemon.pid);
+    assert.ok(descriptorsAfter <= descriptorsBefore + 2, `the daemon holds ${descriptorsAfter} descriptors after the attacks, ${descriptorsBefore} before`);
     assert.is(counts.reset, ATTEMPTS, `every attack got through TLS and sent its call: ${JSON.stringify(counts)}`);
     assert.equal(await serviceKeys(lab), ['198.18.0.10:80'], 'the service survived');
     assert.ok(stateBefore.equals(await readFile(join(lab.dir, 'state.json'))), 'state file unchanged');

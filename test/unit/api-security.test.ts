@@ -122,4 +122,24 @@ test('api.tls.client_ca / client_certs / api.clients: mTLS needs the CA; listen 
     /^api\.clients\[0\]\.role: expected one of read-only, operator/);
 });
 
+test('api.limits: defaults when absent, each key read, every mistake named by its path', () => {
+  assert.equal(parseConfig(PORTS, 't.yaml').api.limits, { maxConnections: 64, handshakeTimeoutMs: 5000, idleTimeoutMs: 300000, maxConcurrentStreams: 32 });
+  assert.equal(parseConfig(`api: { limits: { max_connections: 8, handshake_timeout_ms: 2000, idle_timeout_ms: 60000, max_concurrent_streams: 4 } }\n${PORTS}`, 't.yaml').api.limits,
+    { maxConnections: 8, handshakeTimeoutMs: 2000, idleTimeoutMs: 60000, maxConcurrentStreams: 4 });
+  assert.equal(parseConfig(`api: { limits: { max_connections: 8 } }\n${PORTS}`, 't.yaml').api.limits.idleTimeoutMs, 300000, 'unset keys keep their defaults');
+  assert.equal(problems(`api: { limits: { max_connections: 0 } }\n${PORTS}`), ['api.limits.max_connections: expected integer 1..4096, got 0']);
+  assert.equal(problems(`api: { limits: { handshake_timeout_ms: 50 } }\n${PORTS}`), ['api.limits.handshake_timeout_ms: expected integer 100..120000, got 50']);
+  assert.equal(problems(`api: { limits: { idle_timeout_ms: "5m" } }\n${PORTS}`), ['api.limits.idle_timeout_ms: expected integer 1000..86400000, got "5m"']);
+  assert.equal(problems(`api: { limits: { max_concurrent_streams: 1.5 } }\n${PORTS}`), ['api.limits.max_concurrent_streams: expected integer 1..1024, got 1.5']);
+  assert.match(problems(`api: { limits: { max_conns: 3 } }\n${PORTS}`)[0]!, /^api\.limits\.max_conns: unknown key \(expected one of: max_connections, handshake_timeout_ms, idle_timeout_ms, max_concurrent_streams\)/);
+  assert.match(problems(`api: { limits: 5 }\n${PORTS}`)[0]!, /^api\.limits: expected a mapping/);
+});
+
+test('api.socket: its directory must leave room for the private bind directory', () => {
+  const directory = `/${'d'.repeat(92)}`;
+  assert.is(parseConfig(`api: { socket: ${directory}/s }\n${PORTS}`, 't.yaml').api.socket, `${directory}/s`, '93-byte directory: fits');
+  assert.match(problems(`api: { socket: ${directory}d/s }\n${PORTS}`)[0]!,
+    /^api\.socket: its directory is too long: the socket is first bound as <directory>\/\.pcs-XXXXXX\/s \(108 bytes, at most 107\)/);
+});
+
 test.run();
