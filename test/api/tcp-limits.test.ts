@@ -28,6 +28,7 @@ function silentConnection(port: number): Promise<Watched> {
   return new Promise((resolve, reject) => {
     const socket = tcpConnect({ host: '127.0.0.1', port });
     socket.on('error', () => undefined);
+    socket.resume();  // read (nothing is expected) so the daemon's end of the connection is seen
     const closedAt = new Promise<number>((done) => socket.once('close', () => done(Date.now())));
     socket.once('connect', () => resolve({ socket, closedAt }));
     socket.once('error', reject);
@@ -106,7 +107,7 @@ function captureClientHello(): Promise<Buffer> {
   });
 }
 
-test('handshake_timeout_ms: a peer that never speaks, and one that trickles a real ClientHello a byte at a time, are closed at the timeout', async () => {
+test('handshake_timeout_ms: a peer that never speaks, and one that trickles a real ClientHello a byte at a time, are closed at the timeout; so is a TLS peer that never chose HTTP/2', async () => {
   const lab = await makeLab('pc-limits-');
   const timeoutMs = 600;
   const { daemon, port } = await startSecured(lab, { limits: `{ handshake_timeout_ms: ${timeoutMs} }` });
@@ -127,6 +128,14 @@ test('handshake_timeout_ms: a peer that never speaks, and one that trickles a re
       assert.ok(after >= timeoutMs - 50 && after <= timeoutMs + 1000, `${who} peer closed ${after} ms after connecting (timeout ${timeoutMs} ms)`);
     }
     assert.ok(sent < hello.length, `the ClientHello (${hello.length} bytes) was still incomplete (${sent} sent): the timeout is not refreshed by bytes`);
+    // TLS completes, but without ALPN "h2" the connection is no HTTP/2 session: it does not stay.
+    const noAlpn = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: await readFile(lab.ca.cert) });
+    noAlpn.on('error', () => undefined);
+    noAlpn.resume();  // read what the daemon says (an HTTP/1.0 403), so its end is seen
+    const noAlpnSince = Date.now();
+    const noAlpnClosed = await Promise.race([new Promise<number>((done) => noAlpn.once('close', () => done(Date.now()))), sleep(5000).then(() => 'open' as const)]);
+    assert.type(noAlpnClosed, 'number', 'the TLS peer without HTTP/2 was closed');
+    assert.ok((noAlpnClosed as number) - noAlpnSince <= timeoutMs + 1000, `closed ${(noAlpnClosed as number) - noAlpnSince} ms after connecting`);
     assert.is(await listOverTcp(lab, port), grpc.status.OK, 'a real client completes its handshake within the timeout');
   } catch (error) {
     throw withDaemonOutput(error, daemon);
