@@ -9,11 +9,27 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <rte_cycles.h>
 #include "pipeline/pipeline.h"
 
 namespace pc {
 
 constexpr uint64_t kConnListingTimeoutUs = 500000;  // a worker answers within one loop iteration
+
+// What listing costs a worker's loop (stats(): per worker). One writer (the worker, or the
+// control thread in test mode), relaxed: a reader may see a value one scan stale.
+struct ListingScanStats {
+  std::atomic<uint64_t> scans{0};       // listing scans run
+  std::atomic<uint64_t> slots{0};       // records read by them, in total
+  std::atomic<uint64_t> max_slots{0};   // most records one scan read
+  std::atomic<uint64_t> max_cycles{0};  // longest scan, TSC cycles
+  void record(uint64_t scanned, uint64_t cycles) {
+    scans.store(scans.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    slots.store(slots.load(std::memory_order_relaxed) + scanned, std::memory_order_relaxed);
+    if (scanned > max_slots.load(std::memory_order_relaxed)) max_slots.store(scanned, std::memory_order_relaxed);
+    if (cycles > max_cycles.load(std::memory_order_relaxed)) max_cycles.store(cycles, std::memory_order_relaxed);
+  }
+};
 
 struct ConnListingMailbox {
   enum State : uint32_t { IDLE, REQUESTED, COPYING, DONE };
@@ -26,7 +42,18 @@ struct ConnListingMailbox {
   // set with the request, cleared when it is done. Null = list connections.
   void (*job)(Worker* worker, void* arg) = nullptr;
   void* job_arg = nullptr;
+  ListingScanStats scans;
 };
+
+// One timed listing scan (both modes run the worker's copy through here).
+inline uint32_t conn_listing_scan(ConnListingMailbox& box, const Worker* worker, uint32_t cursor,
+                                  ConnectionInfo* out, uint32_t max) {
+  uint64_t start = rte_rdtsc();
+  uint32_t scanned = 0;
+  uint32_t copied = worker_list_connections(worker, cursor, out, max, &scanned);
+  box.scans.record(scanned, rte_rdtsc() - start);
+  return copied;
+}
 
 // Worker side: one relaxed load when there is nothing to do.
 inline void conn_listing_serve(ConnListingMailbox& box, Worker* worker) {
@@ -37,7 +64,7 @@ inline void conn_listing_serve(ConnListingMailbox& box, Worker* worker) {
   if (box.job)
     box.job(worker, box.job_arg);
   else
-    box.copied = worker_list_connections(worker, box.cursor, box.out, box.max);
+    box.copied = conn_listing_scan(box, worker, box.cursor, box.out, box.max);
   box.state.store(ConnListingMailbox::DONE, std::memory_order_release);
 }
 

@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 #include "core/eal.h"
 #include "core/flow_steering.h"
+#include "pipeline/bench_fill.h"
 
 namespace pc {
 
@@ -342,7 +343,7 @@ Status Dataplane::connections(uint32_t cursor, uint32_t limit, std::vector<Conne
     uint32_t copied = 0;
     if (!live_) {
       // Test mode: every worker runs on this thread, so its table can be read directly.
-      copied = worker_list_connections(w->worker, static_cast<uint32_t>(skip), out->data() + n, limit - n);
+      copied = conn_listing_scan(w->listing, w->worker, static_cast<uint32_t>(skip), out->data() + n, limit - n);
     } else if (!conn_listing_request(w->listing, static_cast<uint32_t>(skip), out->data() + n, limit - n, &copied)) {
       out->clear();
       return Status::Error("ESTATE", "connections: worker " + std::to_string(w->index) +
@@ -512,6 +513,17 @@ Status Dataplane::bench_memory(uint32_t connections, BenchMemoryResult* result) 
   params.port_mtus = port_mtus_;
   params.port_count = static_cast<uint16_t>(ports_.size());
   return pc::bench_memory(params, connections, result);
+}
+
+Status Dataplane::fill_connections(uint16_t worker, uint32_t count, uint32_t first, uint32_t* inserted) {
+  *inserted = 0;
+  Status st = require_test_mode("fillConnections");
+  if (!st.ok()) return st;
+  if (worker >= workers_.size())
+    return Status::Error("EINVAL", "fillConnections: worker: expected 0.." + std::to_string(workers_.size() - 1) +
+                                       ", got " + std::to_string(worker));
+  *inserted = worker_fill_connections(workers_[worker]->worker, count, test_clock_us_, first);
+  return Status::Ok();
 }
 
 }  // namespace pc

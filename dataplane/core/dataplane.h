@@ -89,6 +89,9 @@ class Dataplane {
   Status bench(const BenchOptions& options, BenchResult* result);
   // A worker of its own (same ports and pool, capacity = connections), filled, measured, freed.
   Status bench_memory(uint32_t connections, BenchMemoryResult* result);
+  // Fills worker's table with count synthetic connections numbered from first
+  // (pipeline/bench_fill.h); *inserted < count when the table is full. EINVAL for a bad worker.
+  Status fill_connections(uint16_t worker, uint32_t count, uint32_t first, uint32_t* inserted);
 
  private:
   Status require_test_mode(const char* what) const;

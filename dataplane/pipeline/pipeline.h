@@ -102,8 +102,10 @@ struct ConnectionInfo {
   const char* state;        // IPVS state name: "ESTABLISHED", "SYN_RECV", ..., "UDP"
   uint64_t expires_in_ms;
 };
-// Copies up to max connections starting at the cursor-th one; returns how many.
-// Control-thread readers must only call this while the worker is paused or in test mode.
-uint32_t worker_list_connections(const Worker* worker, uint32_t cursor, ConnectionInfo* out, uint32_t max);
+// Copies up to max connections starting at the cursor-th one; returns how many and
+// sets *scanned to the records it read. Control-thread readers must only call this
+// while the worker is paused or in test mode.
+uint32_t worker_list_connections(const Worker* worker, uint32_t cursor, ConnectionInfo* out, uint32_t max,
+                                 uint32_t* scanned);
 
 }  // namespace pc

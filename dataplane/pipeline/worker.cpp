@@ -337,9 +337,10 @@ WorkerCounters& worker_counters(Worker* w) { return *w->counters; }
 
 uint64_t worker_connection_count(const Worker* w) { return conn_count(w->conns); }
 
-uint32_t worker_list_connections(const Worker* w, uint32_t cursor, ConnectionInfo* out, uint32_t max) {
-  uint32_t seen = 0, copied = 0;
-  for (uint32_t i = 0; i < w->conns.capacity && copied < max; i++) {
+uint32_t worker_list_connections(const Worker* w, uint32_t cursor, ConnectionInfo* out, uint32_t max,
+                                 uint32_t* scanned) {
+  uint32_t seen = 0, copied = 0, i = 0;
+  for (; i < w->conns.capacity && copied < max; i++) {
     const Conn& c = w->conns.records[i];
     if (!c.in_use) continue;
     if (seen++ < cursor) continue;
@@ -359,6 +360,7 @@ uint32_t worker_list_connections(const Worker* w, uint32_t cursor, ConnectionInf
     info.state = conn_state_name(c.state);
     info.expires_in_ms = c.expires_us > w->now_us ? (c.expires_us - w->now_us) / 1000 : 0;
   }
+  *scanned = i;
   return copied;
 }
 

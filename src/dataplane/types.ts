@@ -260,6 +260,8 @@ export interface DataplaneStats {
   /** Live mode: TSC cycles each worker spent in loop iterations that received packets / that did not (sleeps included). */
   workerBusyCycles: number[];
   workerIdleCycles: number[];
+  /** What connection listing cost each worker (index = worker): one scan runs per loop iteration at most. */
+  workerListingScans: ListingScanStats[];
   /** TSC frequency, to turn cycles into seconds. */
   tscHz: number;
   connections: number;
@@ -273,6 +275,18 @@ export interface DataplaneStats {
   servers: TrafficStats[];
   /** Flood defences: id 0 first, then the ids present in the current snapshot. */
   defense: DefenseStats[];
+}
+
+/** Connection listing's work on one worker's thread (dataplane/core/conn_listing.h). */
+export interface ListingScanStats {
+  /** Scans run. */
+  scans: number;
+  /** Connection records they read, in total. */
+  slots: number;
+  /** Most records one scan read. */
+  maxSlots: number;
+  /** Longest scan, TSC cycles (tscHz turns them into seconds). */
+  maxCycles: number;
 }
 
 export interface ConnectionEntry {
@@ -394,4 +408,10 @@ export interface DataplaneAddon {
   bench(options: { scenario: BenchScenario; packets: number; flows: number; roundConnections?: number }): BenchResult;
   /** Memory per connection: a worker of its own with capacity = connections, filled directly, then freed. */
   benchMemory(options: { connections: number }): BenchMemoryResult;
+  /**
+   * TEST ONLY: puts count synthetic TCP connections (numbered from first, default 0: distinct tuples
+   * per number) straight into worker's table (default 0), no packets; returns how many went in
+   * (fewer = table full). EINVAL for a worker that does not exist.
+   */
+  fillConnections(options: { count: number; worker?: number; first?: number }): number;
 }
