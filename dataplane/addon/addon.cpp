@@ -62,16 +62,20 @@ Napi::Value Connections(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   JsReader r(env);
   uint64_t cursor, limit;
-  if (!r.integer(info[0], "cursor", 0, UINT32_MAX, &cursor)) return env.Undefined();
-  if (!r.integer(info[1], "limit", 0, 65536, &limit)) return env.Undefined();
+  // Any value a cursor can hold (worker < 2^16, record < 2^32); the core refuses what it did not hand out.
+  if (!r.integer(info[0], "cursor", 0, (uint64_t{1} << 48) - 1, &cursor)) return env.Undefined();
+  if (!r.integer(info[1], "limit", 1, 65536, &limit)) return env.Undefined();
   std::vector<pc::ConnectionInfo> conns;
-  pc::Status st =
-      pc::dataplane().connections(static_cast<uint32_t>(cursor), static_cast<uint32_t>(limit), &conns);
+  uint64_t next_cursor = 0;
+  pc::Status st = pc::dataplane().connections(cursor, static_cast<uint32_t>(limit), &conns, &next_cursor);
   if (!st.ok()) {
     throw_status(env, st);
     return env.Undefined();
   }
-  return connections_to_js(env, conns);
+  Napi::Object page = Napi::Object::New(env);
+  page.Set("connections", connections_to_js(env, conns));
+  page.Set("nextCursor", Napi::Number::New(env, static_cast<double>(next_cursor)));
+  return page;
 }
 
 Napi::Value Stop(const Napi::CallbackInfo& info) {

@@ -98,6 +98,7 @@ Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& r) {
     scan.Set("scans", num(env, r.workers[i].listing_scans));
     scan.Set("slots", num(env, r.workers[i].listing_slots));
     scan.Set("maxSlots", num(env, r.workers[i].listing_max_slots));
+    scan.Set("cycles", num(env, r.workers[i].listing_cycles));
     scan.Set("maxCycles", num(env, r.workers[i].listing_max_cycles));
     listing.Set(i, scan);
   }

@@ -29,16 +29,20 @@ static bool post_and_wait(ConnListingMailbox& box) {
   return true;
 }
 
-bool conn_listing_request(ConnListingMailbox& box, uint32_t cursor, ConnectionInfo* out, uint32_t max,
-                          uint32_t* copied) {
+bool conn_listing_request(ConnListingMailbox& box, uint32_t position, uint32_t max_slots, ConnectionInfo* out,
+                          uint32_t max, uint32_t* copied, uint32_t* next) {
   *copied = 0;
-  box.cursor = cursor;
+  *next = position;
+  box.position = position;
+  box.max_slots = max_slots;
   box.max = max;
   box.out = out;
   box.copied = 0;
+  box.next = position;
   box.job = nullptr;
   if (!post_and_wait(box)) return false;
   *copied = box.copied;
+  *next = box.next;
   return true;
 }
 

@@ -46,6 +46,7 @@ void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector
     wr.listing_scans = scans.scans.load(std::memory_order_relaxed);
     wr.listing_slots = scans.slots.load(std::memory_order_relaxed);
     wr.listing_max_slots = scans.max_slots.load(std::memory_order_relaxed);
+    wr.listing_cycles = scans.cycles.load(std::memory_order_relaxed);
     wr.listing_max_cycles = scans.max_cycles.load(std::memory_order_relaxed);
     out->workers.push_back(wr);
     out->connections += worker_connection_count(w->worker);

@@ -35,6 +35,7 @@ struct WorkerReport {
   uint64_t listing_scans = 0;
   uint64_t listing_slots = 0;
   uint64_t listing_max_slots = 0;
+  uint64_t listing_cycles = 0;
   uint64_t listing_max_cycles = 0;
 };
 

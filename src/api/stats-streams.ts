@@ -3,7 +3,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { addonErrorToModel, type Controller } from '../daemon/controller.js';
 import type { StatsHub, StatsSource } from '../metrics/stats-hub.js';
-import { findService, invalid } from '../model/index.js';
+import { findService, invalid, ModelError } from '../model/index.js';
 import { keyFromProto } from './convert.js';
 import type { GetStatsResponse } from './generated/portcullis/v1/GetStatsResponse.js';
 import type { ListConnectionsRequest__Output } from './generated/portcullis/v1/ListConnectionsRequest.js';
@@ -47,17 +47,34 @@ export function watchStats(
   };
 }
 
+/** Largest cursor the data plane can hand out (worker < 2^16, record < 2^32); all of them are exact doubles. */
+const MAX_CURSOR = 2 ** 48 - 1;
+
+/** The request's cursor (a decimal string: uint64 with longs as strings) as a number, or INVALID_ARGUMENT. */
+function readCursor(cursor: string | number): number {
+  const text = String(cursor);
+  const value = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value <= MAX_CURSOR)) throw invalid('cursor', '0 or the next_cursor of the previous page', text);
+  return value;
+}
+
+/** One page of the live connection tables. next_cursor 0 = done; a short page may have more behind it. */
 export function connectionsPage(source: StatsSource, request: ListConnectionsRequest__Output): ListConnectionsResponse {
   const limit = request.limit || LIST_DEFAULT_LIMIT;
   if (limit > LIST_MAX_LIMIT) throw invalid('limit', `0 (default ${LIST_DEFAULT_LIMIT}) or 1..${LIST_MAX_LIMIT}`, limit);
-  let connections;
+  const cursor = readCursor(request.cursor);
+  let page;
   try {
-    connections = source.connections(request.cursor, limit);
+    page = source.connections(cursor, limit);
   } catch (error) {
-    throw addonErrorToModel(error);  // e.g. ESTATE: a worker did not answer in time
+    // EINVAL names the cursor (one this data plane did not hand out); ESTATE: a worker did not answer in time.
+    if ((error as { code?: unknown }).code === 'EINVAL') {
+      throw new ModelError('INVALID_ARGUMENT', '', (error as Error).message.replace(/^connections: /, ''));
+    }
+    throw addonErrorToModel(error);
   }
   return {
-    connections: connections.map((c) => ({
+    connections: page.connections.map((c) => ({
       protocol: c.protocol === 'tcp' ? 'TCP' : 'UDP',
       client: c.client, clientPort: c.clientPort,
       virtual: c.virtual, virtualPort: c.virtualPort,
@@ -66,8 +83,7 @@ export function connectionsPage(source: StatsSource, request: ListConnectionsReq
       state: c.state,
       expiresInMs: c.expiresInMs,
     })),
-    // A full page may have more behind it; a short page is the last.
-    nextCursor: connections.length === limit ? request.cursor + connections.length : 0,
+    nextCursor: page.nextCursor,
   };
 }
 

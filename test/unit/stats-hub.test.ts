@@ -21,7 +21,7 @@ class ScriptedSource implements StatsSource {
     };
   }
   ports() { return []; }
-  connections() { return []; }
+  connections() { return { connections: [], nextCursor: 0 }; }
 }
 
 test('rates follow the 2 s samples; busy ratio is per interval', () => {
