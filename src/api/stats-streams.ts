@@ -1,8 +1,10 @@
 // The observability RPCs of portcullis.v1.Stats beyond GetStats: WatchStats (server
 // stream), ListConnections (paged live connection table) and ZeroStats (ipvsadm -Z).
+// Both streams and listings are bounded for every caller (docs/grpc-api.md "Limits").
 import type * as grpc from '@grpc/grpc-js';
 import { addonErrorToModel, type Controller } from '../daemon/controller.js';
-import type { StatsHub, StatsSource } from '../metrics/stats-hub.js';
+import type { StatsHub, StatsSource, WatchStreams } from '../metrics/stats-hub.js';
+import { callerName } from './auth.js';
 import { findService, invalid, ModelError } from '../model/index.js';
 import { keyFromProto } from './convert.js';
 import type { GetStatsResponse } from './generated/portcullis/v1/GetStatsResponse.js';
@@ -14,34 +16,80 @@ import { toServiceError } from './status.js';
 
 export const WATCH_DEFAULT_INTERVAL_MS = 1000;
 export const WATCH_MIN_INTERVAL_MS = 100;
+/** One hour. Also keeps setInterval honest: it turns anything >= 2^31 ms into 1 ms. */
+export const WATCH_MAX_INTERVAL_MS = 3_600_000;
+/** Concurrent WatchStats streams per caller (streamCaller); the next one is RESOURCE_EXHAUSTED. */
+export const WATCH_MAX_STREAMS_PER_CALLER = 8;
+/**
+ * A tick is skipped while this many of the stream's messages are still waiting for the transport
+ * (the client is not reading, or reads slower than the interval): a stream holds at most this many
+ * messages, whoever is on the other end.
+ */
+export const WATCH_MAX_QUEUED_MESSAGES = 2;
 export const LIST_DEFAULT_LIMIT = 4096;
 export const LIST_MAX_LIMIT = 65536;
 
-/** Sends a stats message now and every interval until the client cancels or the server shuts down. */
+/**
+ * Who a stream counts against: the authenticated TCP identity (src/api/auth.ts), or the unix
+ * socket as one caller (its clients are not told apart). The only place that knows how.
+ */
+export function streamCaller(metadata: grpc.Metadata): string {
+  const name = callerName(metadata);
+  return name === undefined ? 'the unix socket' : `TCP identity "${name}"`;
+}
+
+/**
+ * Sends a stats message now and every interval until the client cancels or the server shuts down.
+ * Bounded for every caller: the interval (100 ms..1 h), the streams a caller may hold open, and
+ * the messages a stream may hold for a client that does not read (ticks are skipped, and counted
+ * in streams.skippedTicks, until it catches up).
+ */
 export function watchStats(
   build: () => GetStatsResponse,
+  streams: WatchStreams,
 ): grpc.handleServerStreamingCall<WatchStatsRequest__Output, GetStatsResponse> {
   return (call) => {
     const requested = call.request.intervalMs;
     // A server stream ends with a status by emitting 'error' with {code, details}.
     const fail = (error: unknown) => call.emit('error', toServiceError(error));
-    if (requested !== 0 && requested < WATCH_MIN_INTERVAL_MS) {
-      fail(invalid('interval_ms', `0 (default ${WATCH_DEFAULT_INTERVAL_MS}) or at least ${WATCH_MIN_INTERVAL_MS}`, requested));
+    if (requested !== 0 && (requested < WATCH_MIN_INTERVAL_MS || requested > WATCH_MAX_INTERVAL_MS)) {
+      fail(invalid('interval_ms', `0 (default ${WATCH_DEFAULT_INTERVAL_MS}) or ${WATCH_MIN_INTERVAL_MS}..${WATCH_MAX_INTERVAL_MS}`, requested));
+      return;
+    }
+    const caller = streamCaller(call.metadata);
+    // writableLength: messages written and not yet taken by HTTP/2 (which waits for the client's window).
+    const release = streams.admit(caller, WATCH_MAX_STREAMS_PER_CALLER, { queued: () => call.writableLength });
+    if (!release) {
+      fail(new ModelError('RESOURCE_EXHAUSTED', '',
+        `WatchStats: ${caller} already has ${WATCH_MAX_STREAMS_PER_CALLER} streams open (the most per caller); cancel one first`));
       return;
     }
     const interval = requested || WATCH_DEFAULT_INTERVAL_MS;
     let timer: NodeJS.Timeout | undefined;
-    const stop = () => { if (timer) clearInterval(timer); timer = undefined; };
+    let mustDrain = false;  // write() said the stream's buffer is full: nothing more until 'drain'
+    const stop = () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      release();
+    };
     const send = () => {
+      if (mustDrain || call.writableLength >= WATCH_MAX_QUEUED_MESSAGES) {
+        streams.skippedTicks++;
+        return;
+      }
       try {
-        call.write(build());
+        if (!call.write(build())) mustDrain = true;
       } catch (error) {
         stop();
         fail(error);
       }
     };
+    call.on('drain', () => { mustDrain = false; });
+    // Every way a stream ends releases its place: client cancel or reset, error, end, shutdown.
     call.on('cancelled', stop);
     call.on('close', stop);
+    call.on('finish', stop);
+    call.on('error', stop);
     send();
     timer = setInterval(send, interval);
   };

@@ -157,7 +157,7 @@ export function statsHandlers(controller: Controller, hub: StatsHub, info: Daemo
   return {
     GetStats: unary(() => buildStatsResponse(controller, hub)),
     GetStatus: unary(() => buildStatusResponse(controller, hub.source, info)),
-    WatchStats: watchStats(() => buildStatsResponse(controller, hub)),
+    WatchStats: watchStats(() => buildStatsResponse(controller, hub), hub.watch),
     ListConnections: unary((request) => connectionsPage(hub.source, request)),
     ZeroStats: unary((request) => zeroStats(controller, hub, request)),
   };
