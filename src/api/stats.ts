@@ -129,6 +129,9 @@ export function buildStatsResponse(controller: Controller, hub: StatsHub): GetSt
       busyCycles: load.busyCycles,
       idleCycles: load.idleCycles,
       busyRatio: load.busyRatio,
+      listingScans: stats.workerListingScans[worker]?.scans ?? 0,
+      listingMaxRecords: stats.workerListingScans[worker]?.maxSlots ?? 0,
+      listingMaxCycles: stats.workerListingScans[worker]?.maxCycles ?? 0,
     })),
   };
 }

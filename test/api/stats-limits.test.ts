@@ -239,6 +239,9 @@ test('ListConnections: garbage, huge and stale cursors are INVALID_ARGUMENT nami
       assert.equal([first.connections.length, first.nextCursor], [0, '262144'], 'an empty page is not the end');
       const second = await api.listConnections({ cursor: first.nextCursor, limit: 10 });
       assert.equal([second.connections.length, second.nextCursor], [0, '0'], 'next_cursor 0: done');
+      // The live worker read the table in 512 scans of 1024 records, one per loop iteration.
+      const load = (await api.getStats({})).workers[0]!;
+      assert.equal([load.listingScans, load.listingMaxRecords], ['512', '1024']);
       // pcadm pages to the end by the cursor, not by the page size.
       let out = '';
       const code = await runPcadm(['--socket', join(dir, 'api.sock'), '-Lnc'], { stdout: (t) => { out += t; }, stderr: (t) => { out += t; }, stdin: async () => '' });
