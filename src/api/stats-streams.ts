@@ -1,6 +1,6 @@
 // The observability RPCs of portcullis.v1.Stats beyond GetStats: WatchStats (server
 // stream), ListConnections (paged live connection table) and ZeroStats (ipvsadm -Z).
-// Both streams and listings are bounded for every caller (docs/grpc-api.md "Limits").
+// Both are bounded for every caller (docs/grpc-api.md, "Limits on streams and listings").
 import type * as grpc from '@grpc/grpc-js';
 import { addonErrorToModel, type Controller } from '../daemon/controller.js';
 import type { StatsHub, StatsSource, WatchStreams } from '../metrics/stats-hub.js';
@@ -73,6 +73,10 @@ export function watchStats(
       release();
     };
     const send = () => {
+      if (call.cancelled || call.destroyed) {  // ended without an event we saw: give the place back
+        stop();
+        return;
+      }
       if (mustDrain || call.writableLength >= WATCH_MAX_QUEUED_MESSAGES) {
         streams.skippedTicks++;
         return;
