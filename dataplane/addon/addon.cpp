@@ -62,16 +62,20 @@ Napi::Value Connections(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   JsReader r(env);
   uint64_t cursor, limit;
-  if (!r.integer(info[0], "cursor", 0, UINT32_MAX, &cursor)) return env.Undefined();
-  if (!r.integer(info[1], "limit", 0, 65536, &limit)) return env.Undefined();
+  // Any value a cursor can hold (worker < 2^16, record < 2^32); the core refuses what it did not hand out.
+  if (!r.integer(info[0], "cursor", 0, (uint64_t{1} << 48) - 1, &cursor)) return env.Undefined();
+  if (!r.integer(info[1], "limit", 1, 65536, &limit)) return env.Undefined();
   std::vector<pc::ConnectionInfo> conns;
-  pc::Status st =
-      pc::dataplane().connections(static_cast<uint32_t>(cursor), static_cast<uint32_t>(limit), &conns);
+  uint64_t next_cursor = 0;
+  pc::Status st = pc::dataplane().connections(cursor, static_cast<uint32_t>(limit), &conns, &next_cursor);
   if (!st.ok()) {
     throw_status(env, st);
     return env.Undefined();
   }
-  return connections_to_js(env, conns);
+  Napi::Object page = Napi::Object::New(env);
+  page.Set("connections", connections_to_js(env, conns));
+  page.Set("nextCursor", Napi::Number::New(env, static_cast<double>(next_cursor)));
+  return page;
 }
 
 Napi::Value Stop(const Napi::CallbackInfo& info) {
@@ -202,6 +206,27 @@ Napi::Value BenchMemory(const Napi::CallbackInfo& info) {
   return bench_memory_to_js(env, result);
 }
 
+Napi::Value FillConnections(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  Napi::Object o;
+  if (!r.object(info[0], "options", &o)) return env.Undefined();
+  uint64_t worker = 0, count, first = 0;
+  if (!r.integer(o.Get("count"), "options.count", 1, 1u << 27, &count)) return env.Undefined();
+  Napi::Value w = o.Get("worker");
+  if (!w.IsUndefined() && !r.integer(w, "options.worker", 0, 0xffff, &worker)) return env.Undefined();
+  Napi::Value f = o.Get("first");
+  if (!f.IsUndefined() && !r.integer(f, "options.first", 0, 1u << 28, &first)) return env.Undefined();
+  uint32_t inserted = 0;
+  pc::Status st = pc::dataplane().fill_connections(static_cast<uint16_t>(worker), static_cast<uint32_t>(count),
+                                                   static_cast<uint32_t>(first), &inserted);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, inserted);
+}
+
 // Process exit while started: stop the workers (and clean up EAL in live mode)
 // so no lcore thread is left polling while the process tears down.
 void stop_at_exit() { pc::dataplane().stop(); }
@@ -221,6 +246,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("advanceClock", Napi::Function::New(env, AdvanceClock, "advanceClock"));
   exports.Set("bench", Napi::Function::New(env, Bench, "bench"));
   exports.Set("benchMemory", Napi::Function::New(env, BenchMemory, "benchMemory"));
+  exports.Set("fillConnections", Napi::Function::New(env, FillConnections, "fillConnections"));
   exports.Set("traceSet", Napi::Function::New(env, TraceSet, "traceSet"));
   exports.Set("traceRead", Napi::Function::New(env, TraceRead, "traceRead"));
   // Normal exit runs env cleanup hooks; process.exit() may skip them, atexit catches that.

@@ -92,6 +92,17 @@ Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& r) {
     busy.Set(i, num(env, r.workers[i].busy_cycles));
     idle.Set(i, num(env, r.workers[i].idle_cycles));
   }
+  Napi::Array listing = Napi::Array::New(env, r.workers.size());
+  for (uint32_t i = 0; i < r.workers.size(); i++) {
+    Napi::Object scan = Napi::Object::New(env);
+    scan.Set("scans", num(env, r.workers[i].listing_scans));
+    scan.Set("slots", num(env, r.workers[i].listing_slots));
+    scan.Set("maxSlots", num(env, r.workers[i].listing_max_slots));
+    scan.Set("cycles", num(env, r.workers[i].listing_cycles));
+    scan.Set("maxCycles", num(env, r.workers[i].listing_max_cycles));
+    listing.Set(i, scan);
+  }
+  o.Set("workerListingScans", listing);
   o.Set("workerBusyCycles", busy);
   o.Set("workerIdleCycles", idle);
   o.Set("tscHz", num(env, r.tsc_hz));

@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 #include "core/eal.h"
 #include "core/flow_steering.h"
+#include "pipeline/bench_fill.h"
 
 namespace pc {
 
@@ -324,33 +325,58 @@ Status Dataplane::stats(StatsReport* report) {
   return Status::Ok();
 }
 
-Status Dataplane::connections(uint32_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out) {
+Status Dataplane::connections(uint64_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out,
+                              uint64_t* next_cursor) {
+  out->clear();
+  *next_cursor = 0;
   if (!started_) return Status::Error("ESTATE", "connections: the data plane is not started");
-  limit = std::min(limit, kMaxConnectionsListed);
+  if (limit == 0 || limit > kMaxConnectionsListed)
+    return Status::Error("EINVAL", "connections: limit: expected 1.." + std::to_string(kMaxConnectionsListed) +
+                                       ", got " + std::to_string(limit));
+  const uint64_t workers = workers_.size();
+  uint64_t worker = listing_cursor_worker(cursor);
+  uint32_t position = listing_cursor_position(cursor);
+  // A cursor is only ever one this data plane handed out; anything else (garbage, or from a
+  // daemon with fewer workers or smaller tables) is refused rather than guessed at.
+  if (worker >= workers || position > worker_connection_capacity(workers_[worker]->worker))
+    return Status::Error("EINVAL", "connections: cursor: expected 0 or a next cursor of this data plane (worker < " +
+                                       std::to_string(workers) + ", record <= " +
+                                       std::to_string(worker_connection_capacity(workers_[0]->worker)) +
+                                       "), got " + std::to_string(cursor) + " (worker " + std::to_string(worker) +
+                                       ", record " + std::to_string(position) + ")");
   out->resize(limit);
   uint32_t n = 0;
-  // The cursor counts across workers in order; each worker's share is skipped by its
-  // (in live mode racy, monotonic enough for paging) connection count. See core/conn_listing.h.
-  uint64_t skip = cursor;
-  for (auto& w : workers_) {
-    if (n >= limit) break;
-    uint64_t owned = worker_connection_count(w->worker);
-    if (skip >= owned) {
-      skip -= owned;
+  uint32_t budget = kListingSlotsPerRequest;
+  // Worker by worker, scan by scan: each scan is one of the worker's loop iterations (live)
+  // and reads at most kListingSlotsPerScan records; the request stops at budget records.
+  while (worker < workers && n < limit && budget > 0) {
+    WorkerContext& w = *workers_[worker];
+    if (position >= worker_connection_capacity(w.worker)) {
+      worker++;
+      position = 0;
       continue;
     }
-    uint32_t copied = 0;
+    uint32_t slots = std::min(budget, kListingSlotsPerScan);
+    uint32_t copied = 0, next = position;
     if (!live_) {
-      // Test mode: every worker runs on this thread, so its table can be read directly.
-      copied = worker_list_connections(w->worker, static_cast<uint32_t>(skip), out->data() + n, limit - n);
-    } else if (!conn_listing_request(w->listing, static_cast<uint32_t>(skip), out->data() + n, limit - n, &copied)) {
+      // Test mode: every worker runs on this thread, so it can scan here.
+      copied = conn_listing_scan(w.listing, w.worker, position, slots, out->data() + n, limit - n, &next);
+    } else if (!conn_listing_request(w.listing, position, slots, out->data() + n, limit - n, &copied, &next)) {
       out->clear();
-      return Status::Error("ESTATE", "connections: worker " + std::to_string(w->index) +
-                                         " did not answer within " + std::to_string(kConnListingTimeoutUs / 1000) + " ms");
+      return Status::Error("ESTATE", "connections: worker " + std::to_string(w.index) + " did not answer within " +
+                                         std::to_string(kConnListingTimeoutUs / 1000) + " ms");
     }
     n += copied;
-    skip = 0;
+    budget -= std::min(budget, next - position);
+    position = next;
   }
+  // Point past finished tables, so the cursor after the last connection is 0 (done), not
+  // an empty page more.
+  while (worker < workers && position >= worker_connection_capacity(workers_[worker]->worker)) {
+    worker++;
+    position = 0;
+  }
+  *next_cursor = worker < workers ? listing_cursor(static_cast<uint16_t>(worker), position) : 0;
   out->resize(n);
   return Status::Ok();
 }
@@ -512,6 +538,17 @@ Status Dataplane::bench_memory(uint32_t connections, BenchMemoryResult* result) 
   params.port_mtus = port_mtus_;
   params.port_count = static_cast<uint16_t>(ports_.size());
   return pc::bench_memory(params, connections, result);
+}
+
+Status Dataplane::fill_connections(uint16_t worker, uint32_t count, uint32_t first, uint32_t* inserted) {
+  *inserted = 0;
+  Status st = require_test_mode("fillConnections");
+  if (!st.ok()) return st;
+  if (worker >= workers_.size())
+    return Status::Error("EINVAL", "fillConnections: worker: expected 0.." + std::to_string(workers_.size() - 1) +
+                                       ", got " + std::to_string(worker));
+  *inserted = worker_fill_connections(workers_[worker]->worker, count, test_clock_us_, first);
+  return Status::Ok();
 }
 
 }  // namespace pc

@@ -63,9 +63,13 @@ class Dataplane {
   // CONFIG_REJECTED when the pipeline refuses it (the old snapshot stays live).
   Status apply(const DataplaneConfig& config, uint64_t* version);
   Status stats(StatsReport* report);
-  // Test mode: read directly. Live mode: each worker copies its page at its next loop
-  // iteration (core/conn_listing.h); ESTATE when a worker does not answer in time.
-  Status connections(uint32_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out);
+  // One page of the connection tables from cursor (0 = start; core/conn_listing.h): up to
+  // limit (1..65536) connections, reading at most kListingSlotsPerRequest records, so a page
+  // may be short or empty with *next_cursor != 0; *next_cursor == 0 = every table was read.
+  // Live mode: each scan runs on the worker's thread, one per loop iteration. EINVAL for a
+  // limit out of range or a cursor this data plane did not hand out; ESTATE when a worker
+  // does not answer in time.
+  Status connections(uint64_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out, uint64_t* next_cursor);
   // Opt-in packet trace (pipeline/trace.h; core/trace_control.cpp). trace_set replaces every
   // worker's filter and empties its ring; trace_read drains all workers' unread records,
   // oldest first. ESTATE before start or when a worker does not answer in time (live);
@@ -89,6 +93,9 @@ class Dataplane {
   Status bench(const BenchOptions& options, BenchResult* result);
   // A worker of its own (same ports and pool, capacity = connections), filled, measured, freed.
   Status bench_memory(uint32_t connections, BenchMemoryResult* result);
+  // Fills worker's table with count synthetic connections numbered from first
+  // (pipeline/bench_fill.h); *inserted < count when the table is full. EINVAL for a bad worker.
+  Status fill_connections(uint16_t worker, uint32_t count, uint32_t first, uint32_t* inserted);
 
  private:
   Status require_test_mode(const char* what) const;

@@ -42,6 +42,12 @@ void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector
     wr.sleep_overshoot_us = w->sleep_overshoot_us.load(std::memory_order_relaxed);
     wr.busy_cycles = w->busy_cycles.load(std::memory_order_relaxed);
     wr.idle_cycles = w->idle_cycles.load(std::memory_order_relaxed);
+    const ListingScanStats& scans = w->listing.scans;
+    wr.listing_scans = scans.scans.load(std::memory_order_relaxed);
+    wr.listing_slots = scans.slots.load(std::memory_order_relaxed);
+    wr.listing_max_slots = scans.max_slots.load(std::memory_order_relaxed);
+    wr.listing_cycles = scans.cycles.load(std::memory_order_relaxed);
+    wr.listing_max_cycles = scans.max_cycles.load(std::memory_order_relaxed);
     out->workers.push_back(wr);
     out->connections += worker_connection_count(w->worker);
     for (unsigned i = 0; i < kDropReasonCount; i++) out->drops[i] += w->counters->drops[i];

@@ -31,6 +31,12 @@ struct WorkerReport {
   uint64_t sleep_overshoot_us = 0;
   uint64_t busy_cycles = 0;  // live mode only; see WorkerContext
   uint64_t idle_cycles = 0;
+  // Connection listing's cost on this worker (core/conn_listing.h ListingScanStats).
+  uint64_t listing_scans = 0;
+  uint64_t listing_slots = 0;
+  uint64_t listing_max_slots = 0;
+  uint64_t listing_cycles = 0;
+  uint64_t listing_max_cycles = 0;
 };
 
 struct StatsReport {

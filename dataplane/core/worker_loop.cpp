@@ -52,7 +52,8 @@ int worker_main(void* arg) {
     std::atomic<uint64_t>& load = last_received ? c.busy_cycles : c.idle_cycles;
     load.store(load.load(std::memory_order_relaxed) + (now - iteration_start), std::memory_order_relaxed);
     iteration_start = now;
-    conn_listing_serve(c.listing, c.worker);
+    // At most one bounded listing scan per iteration (core/conn_listing.h).
+    const bool served = conn_listing_serve(c.listing, c.worker);
     uint64_t now_us = clock.us_from_cycles(now);
     uint32_t received = c.bench_bridge ? bench_bridge_poll_ports(c) : worker_poll_ports(c, s, now_us);
     if (now - last_timers >= timer_interval) {
@@ -64,7 +65,7 @@ int worker_main(void* arg) {
     last_received = received;
 
     if (c.polling != PollingMode::ADAPTIVE) continue;
-    if (received) {
+    if (received || served) {  // a listing in progress is work too: don't sleep between its scans
       idle_since = 0;
       backoff_us = 0;
     } else if (idle_since == 0) {

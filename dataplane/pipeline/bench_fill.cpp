@@ -5,11 +5,12 @@
 
 namespace pc {
 
-uint32_t worker_fill_connections(Worker* w, uint32_t count, uint64_t now_us) {
+uint32_t worker_fill_connections(Worker* w, uint32_t count, uint64_t now_us, uint32_t first) {
   constexpr uint64_t kFarFutureUs = 3600ull * 1000 * 1000;
-  for (uint32_t i = 0; i < count; i++) {
+  for (uint32_t n = 0; n < count; n++) {
+    const uint32_t i = first + n;
     uint32_t index = conn_alloc(&w->conns);
-    if (index == kNoConn) return i;
+    if (index == kNoConn) return n;
     Conn& c = w->conns.records[index];
     // Client i: 10.0.0.0/8 host i >> 10 (skipping .0), port 1024 + (i & 1023). Reply: LIP
     // 100.64.0.0/10 host i >> 16, lport i & 0xffff — unique per connection, as the allocator makes them.
@@ -26,7 +27,7 @@ uint32_t worker_fill_connections(Worker* w, uint32_t count, uint64_t now_us) {
     c.expires_us = now_us + kFarFutureUs;
     if (!conn_insert(&w->conns, index, now_us)) {
       conn_release(&w->conns, index);
-      return i;
+      return n;
     }
   }
   return count;

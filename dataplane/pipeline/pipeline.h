@@ -102,8 +102,14 @@ struct ConnectionInfo {
   const char* state;        // IPVS state name: "ESTABLISHED", "SYN_RECV", ..., "UDP"
   uint64_t expires_in_ms;
 };
-// Copies up to max connections starting at the cursor-th one; returns how many.
-// Control-thread readers must only call this while the worker is paused or in test mode.
-uint32_t worker_list_connections(const Worker* worker, uint32_t cursor, ConnectionInfo* out, uint32_t max);
+// One bounded step of a listing: reads the connection records from `position` on, at most
+// max_slots of them, copying each live one into out until max are copied. Returns how many
+// were copied; *next = the first record not read (the capacity once the table is done). A
+// connection keeps its record for life, so a listing resumed at *next never shows one twice.
+// Runs on the worker's own thread (core/conn_listing.h), or the caller's in test mode.
+uint32_t worker_list_connections(const Worker* worker, uint32_t position, uint32_t max_slots, ConnectionInfo* out,
+                                 uint32_t max, uint32_t* next);
+// Records in the worker's table (fixed at creation, so any thread may read it).
+uint32_t worker_connection_capacity(const Worker* worker);
 
 }  // namespace pc

@@ -337,12 +337,16 @@ WorkerCounters& worker_counters(Worker* w) { return *w->counters; }
 
 uint64_t worker_connection_count(const Worker* w) { return conn_count(w->conns); }
 
-uint32_t worker_list_connections(const Worker* w, uint32_t cursor, ConnectionInfo* out, uint32_t max) {
-  uint32_t seen = 0, copied = 0;
-  for (uint32_t i = 0; i < w->conns.capacity && copied < max; i++) {
+uint32_t worker_connection_capacity(const Worker* w) { return w->conns.capacity; }
+
+uint32_t worker_list_connections(const Worker* w, uint32_t position, uint32_t max_slots, ConnectionInfo* out,
+                                 uint32_t max, uint32_t* next) {
+  const uint32_t capacity = w->conns.capacity;
+  const uint32_t end = position < capacity && capacity - position > max_slots ? position + max_slots : capacity;
+  uint32_t copied = 0, i = position < capacity ? position : capacity;
+  for (; i < end && copied < max; i++) {
     const Conn& c = w->conns.records[i];
     if (!c.in_use) continue;
-    if (seen++ < cursor) continue;
     ConnectionInfo& info = out[copied++];
     info.protocol = c.protocol;
     info.client_addr = rte_be_to_cpu_32(c.client_addr);
@@ -359,6 +363,7 @@ uint32_t worker_list_connections(const Worker* w, uint32_t cursor, ConnectionInf
     info.state = conn_state_name(c.state);
     info.expires_in_ms = c.expires_us > w->now_us ? (c.expires_us - w->now_us) / 1000 : 0;
   }
+  *next = i;
   return copied;
 }
 

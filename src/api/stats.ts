@@ -129,6 +129,9 @@ export function buildStatsResponse(controller: Controller, hub: StatsHub): GetSt
       busyCycles: load.busyCycles,
       idleCycles: load.idleCycles,
       busyRatio: load.busyRatio,
+      listingScans: stats.workerListingScans[worker]?.scans ?? 0,
+      listingMaxRecords: stats.workerListingScans[worker]?.maxSlots ?? 0,
+      listingMaxCycles: stats.workerListingScans[worker]?.maxCycles ?? 0,
     })),
   };
 }
@@ -157,7 +160,7 @@ export function statsHandlers(controller: Controller, hub: StatsHub, info: Daemo
   return {
     GetStats: unary(() => buildStatsResponse(controller, hub)),
     GetStatus: unary(() => buildStatusResponse(controller, hub.source, info)),
-    WatchStats: watchStats(() => buildStatsResponse(controller, hub)),
+    WatchStats: watchStats(() => buildStatsResponse(controller, hub), hub.watch),
     ListConnections: unary((request) => connectionsPage(hub.source, request)),
     ZeroStats: unary((request) => zeroStats(controller, hub, request)),
   };

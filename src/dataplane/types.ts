@@ -260,6 +260,8 @@ export interface DataplaneStats {
   /** Live mode: TSC cycles each worker spent in loop iterations that received packets / that did not (sleeps included). */
   workerBusyCycles: number[];
   workerIdleCycles: number[];
+  /** What connection listing cost each worker (index = worker): one scan runs per loop iteration at most. */
+  workerListingScans: ListingScanStats[];
   /** TSC frequency, to turn cycles into seconds. */
   tscHz: number;
   connections: number;
@@ -273,6 +275,26 @@ export interface DataplaneStats {
   servers: TrafficStats[];
   /** Flood defences: id 0 first, then the ids present in the current snapshot. */
   defense: DefenseStats[];
+}
+
+export interface ConnectionPage {
+  connections: ConnectionEntry[];
+  /** Where the next page starts; 0 = done (a short or empty page with a non-zero cursor is not the end). */
+  nextCursor: number;
+}
+
+/** Connection listing's work on one worker's thread (dataplane/core/conn_listing.h). */
+export interface ListingScanStats {
+  /** Scans run. */
+  scans: number;
+  /** Connection records they read, in total. */
+  slots: number;
+  /** Most records one scan read. */
+  maxSlots: number;
+  /** TSC cycles they took, in total. */
+  cycles: number;
+  /** Longest scan, TSC cycles (tscHz turns them into seconds). */
+  maxCycles: number;
 }
 
 export interface ConnectionEntry {
@@ -354,9 +376,17 @@ export interface DataplaneAddon {
   /** Builds and publishes a snapshot; returns its version. Throws CONFIG_REJECTED leaving the old one live. */
   apply(config: DataplaneConfig): { version: number };
   stats(): DataplaneStats;
-  /** Cursor paging (cursor = connections already seen, limit <= 65536). Live mode: each worker copies its
-   *  page at its next loop iteration; throws ESTATE if a worker does not answer within 500 ms. */
-  connections(cursor: number, limit: number): ConnectionEntry[];
+  /**
+   * One page of the connection tables (dataplane/core/conn_listing.h). cursor: 0 for the first page, then
+   * the previous page's nextCursor (a record position: worker * 2^32 + record). limit: 1..65536. A call
+   * reads at most 262144 records over all workers, so a page may be short, even empty, with more behind
+   * it: nextCursor 0 (and only 0) means every table was read. Each connection that lives through a walk
+   * is listed exactly once; one created or removed during it at most once. Live mode: each 1024-record
+   * scan runs on the worker's thread, one per loop iteration. Throws EINVAL for a limit out of range or
+   * a cursor this data plane did not hand out (worker or record out of range), ESTATE if a worker does
+   * not answer within 500 ms.
+   */
+  connections(cursor: number, limit: number): ConnectionPage;
   /** Stops workers and ports. Live mode also cleans up EAL (then start() throws EAL_GONE). Harmless when not started. */
   stop(): void;
   ports(): PortInfo[];
@@ -394,4 +424,10 @@ export interface DataplaneAddon {
   bench(options: { scenario: BenchScenario; packets: number; flows: number; roundConnections?: number }): BenchResult;
   /** Memory per connection: a worker of its own with capacity = connections, filled directly, then freed. */
   benchMemory(options: { connections: number }): BenchMemoryResult;
+  /**
+   * TEST ONLY: puts count synthetic TCP connections (numbered from first, default 0: distinct tuples
+   * per number) straight into worker's table (default 0), no packets; returns how many went in
+   * (fewer = table full). EINVAL for a worker that does not exist.
+   */
+  fillConnections(options: { count: number; worker?: number; first?: number }): number;
 }

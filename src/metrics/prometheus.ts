@@ -64,6 +64,10 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const serverInactive = gauge('real_server_inactive_connections', 'Connections in any other state, per real server', SERVER_LABELS);
   const serverWeight = gauge('real_server_weight', 'Configured weight (0 = quiesced)', SERVER_LABELS);
   const serverUp = gauge('real_server_up', 'Health check verdict: 1 up, 0 down (only servers of services with a check)', SERVER_LABELS);
+  const watchStreams = gauge('watch_streams', 'WatchStats streams open');
+  const watchQueued = gauge('watch_queued_messages', 'WatchStats messages written and not yet taken by a client, all streams');
+  const watchSkipped = counter('watch_skipped_ticks_total', 'WatchStats ticks not sent because the client had not read the previous messages');
+  const watchRefused = counter('watch_refused_streams_total', 'WatchStats streams refused: the caller had the most open already');
 
   function refresh(): void {
     registry.resetMetrics();
@@ -86,6 +90,11 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
       if (port.linkUp !== undefined) portLinkUp.set({ port: port.name }, port.linkUp ? 1 : 0);
       if (port.linkChanges !== undefined) setCounter(portLinkChanges, { port: port.name }, port.linkChanges);
     }
+    const watch = context.hub.watch;
+    watchStreams.set(watch.streams());
+    watchQueued.set(watch.queuedMessages());
+    setCounter(watchSkipped, {}, watch.skippedTicks);
+    setCounter(watchRefused, {}, watch.refusedStreams);
     services.set(state.services.length);
     servers.set(state.services.reduce((n, s) => n + s.servers.length, 0));
     const serviceById = new Map(stats.services.map((t) => [t.id, t]));

@@ -31,7 +31,57 @@ export interface WorkerLoadSample {
   busyRatio: number;
 }
 
+/**
+ * The daemon's WatchStats streams (src/api/stats-streams.ts): how many each caller has open,
+ * and what slow readers cost. Read by Prometheus (docs/operations.md), so a caller that opens
+ * streams and never reads shows up as skipped ticks, never as memory.
+ */
+export class WatchStreams {
+  private readonly perCaller = new Map<string, number>();
+  /** One probe per open stream: its messages not yet taken by the transport. */
+  private readonly queues = new Set<{ queued(): number }>();
+  /** Ticks not sent because the stream's reader had not taken the previous messages. */
+  skippedTicks = 0;
+  /** Streams refused because their caller had the most open already. */
+  refusedStreams = 0;
+
+  /**
+   * Counts a new stream against caller, or returns undefined (and counts a refusal) when caller
+   * has `limit` open. The returned release is idempotent: call it on every way a stream ends.
+   */
+  admit(caller: string, limit: number, probe: { queued(): number }): (() => void) | undefined {
+    const open = this.perCaller.get(caller) ?? 0;
+    if (open >= limit) {
+      this.refusedStreams++;
+      return undefined;
+    }
+    this.perCaller.set(caller, open + 1);
+    this.queues.add(probe);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.queues.delete(probe);
+      const left = (this.perCaller.get(caller) ?? 1) - 1;
+      if (left > 0) this.perCaller.set(caller, left);
+      else this.perCaller.delete(caller);
+    };
+  }
+
+  /** Open streams, all callers. */
+  streams(): number { return this.queues.size; }
+
+  /** Messages written to open streams and not yet taken by the transport, all streams. */
+  queuedMessages(): number {
+    let total = 0;
+    for (const probe of this.queues) total += probe.queued();
+    return total;
+  }
+}
+
 export class StatsHub {
+  /** WatchStats streams open on the API and their slow-reader counters. */
+  readonly watch = new WatchStreams();
   private readonly services = new EstimatorSet();
   private readonly servers = new EstimatorSet();
   private readonly serviceBase = new Map<number, Baseline>();

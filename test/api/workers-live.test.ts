@@ -21,6 +21,11 @@ interface ChildResult {
   events: Record<string, number>;
   drops: Record<string, number>;
   connections: number;
+  listed: number;
+  pages: number;
+  listing: { scans: number; slots: number; cycles: number; maxSlots: number; maxCycles: number }[];
+  listingMs: number;
+  tscHz: number;
   workerVersions: number[];
   ports: { name: string; queues: number; rss: boolean; flowSteering: boolean }[];
 }
@@ -61,6 +66,16 @@ live('replies injected on a non-owner worker\'s queue leave translated; rings, c
   assert.is(r.events['conns_created'], 30);
   assert.is(r.events['packets_forwarded_out'], 30);
   assert.is(r.connections, 30, 'connections listed from every worker');
+  assert.is(r.listed, 30, 'paged 7 at a time across the workers: each connection exactly once');
+  assert.ok(r.pages >= 5, `${r.pages} pages`);
+  for (const [worker, scan] of r.listing.entries()) {
+    assert.ok(scan.scans >= 64, `worker ${worker} ran ${scan.scans} listing scans on its own thread`);
+    assert.ok(scan.maxSlots <= 1024, `worker ${worker} read ${scan.maxSlots} records in one loop iteration`);
+  }
+  // Three workers share one CPU here, so scan times include the others' time slices: a figure, not a bound.
+  const us = (cycles: number) => (cycles / r.tscHz * 1e6).toFixed(1);
+  console.log(`  live listing: ${r.pages} pages over 3 x 65536 records in ${r.listingMs.toFixed(1)} ms; per scan mean ` +
+    `${r.listing.map((s) => us(s.cycles / s.scans)).join('/')} µs (workers sharing one CPU)`);
   const dropped = Object.entries(r.drops).filter(([, n]) => n > 0);
   assert.equal(dropped, [], 'nothing dropped');
   assert.is(r.workerVersions.length, 3);

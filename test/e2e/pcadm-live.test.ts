@@ -52,17 +52,20 @@ it(`${CONNECTIONS} HTTP connections show up in -Lnc, in ListConnections pages, i
 
   // The same table a page at a time: every connection exactly once.
   const seen = new Set<string>();
-  let cursor = 0;
+  let listed = 0;
+  let cursor = '0';  // uint64: a decimal string; "0" = done, a short page is not the end
   let pages = 0;
   do {
     const page = await gateway.api.call('Stats', 'ListConnections', { cursor, limit: 7 });
     for (const c of page.connections as { client: string; clientPort: number; virtualPort: number }[]) {
-      if (c.virtualPort === 80) seen.add(`${c.client}:${c.clientPort}`);
+      if (c.virtualPort === 80) { seen.add(`${c.client}:${c.clientPort}`); listed++; }
     }
-    cursor = page.nextCursor as number;
+    cursor = String(page.nextCursor);
     pages++;
-  } while (cursor !== 0 && pages < 100);
+  } while (cursor !== '0' && pages < 1000);
+  assert.is(cursor, '0', 'the walk ended');
   assert.is(seen.size, CONNECTIONS);
+  assert.is(listed, CONNECTIONS, 'each connection exactly once');
   assert.ok(pages >= Math.ceil(CONNECTIONS / 7), `only ${pages} pages`);
 
   assert.match(await pcadm('-Ln --stats'), new RegExp(`^TCP  ${VIP.replace(/\./g, '\\.')}:80 +${CONNECTIONS} `, 'm'));

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  IPVS_TIMEOUTS, TCP_SERVICE_ID, UDP_SERVICE_ID, clientSegment, clientUdp, frameFrom, only, openTcp,
+  allConnections, IPVS_TIMEOUTS, TCP_SERVICE_ID, UDP_SERVICE_ID, clientSegment, clientUdp, frameFrom, only, openTcp,
   serverSegment, show, synThrough, withLab, type Lab,
 } from '../support/golden.js';
 import { tcpFlags } from '../support/packet.js';
@@ -12,7 +12,7 @@ import { tcpFlags } from '../support/packet.js';
 const MARGIN_S = 5;
 
 function states(lab: Lab): string[] {
-  return lab.dp.connections(0, 100).map((c) => c.state);
+  return allConnections(lab.dp).map((c) => c.state);
 }
 
 /** Alive MARGIN_S before `timeout` seconds from now, gone MARGIN_S after, counted as expired. */
@@ -22,7 +22,7 @@ function expectExpiry(lab: Lab, timeout: number, what: string): void {
   const d = lab.counterDelta(() => lab.advance(2 * MARGIN_S));
   assert.is(lab.stats().connections, 0, `${what}: gone ${MARGIN_S}s after ${timeout}s`);
   assert.is(d.events.conns_expired, 1, `${what}: conns_expired +1`);
-  assert.equal(lab.dp.connections(0, 100), []);
+  assert.equal(allConnections(lab.dp), []);
 }
 
 test('UDP conn expires after 300 s idle; the late reply is dropped no_conn', async () => {
@@ -32,7 +32,7 @@ test('UDP conn expires after 300 s idle; the late reply is dropped no_conn', asy
       { udp: { srcPort: 7, dstPort: inbound.udp!.srcPort, payload: Buffer.from('pong') } });
     only(lab.forward('inside', reply).outside, 'first reply');
     assert.equal(states(lab), ['UDP']);
-    const conn = lab.dp.connections(0, 1)[0]!;
+    const conn = allConnections(lab.dp)[0]!;
     assert.ok(conn.expiresInMs <= IPVS_TIMEOUTS.udp * 1000 && conn.expiresInMs > (IPVS_TIMEOUTS.udp - MARGIN_S) * 1000,
       `expiresInMs ${conn.expiresInMs}`);
     expectExpiry(lab, IPVS_TIMEOUTS.udp, 'UDP');
@@ -106,7 +106,7 @@ for (const c of closeCases) {
         assert.is(forwarded[0]!.tcp!.flags, tcpFlags(s.flags), 'flags untouched');
         assert.equal(states(lab), [s.state], `after step ${i} (${s.from} ${s.flags})`);
       });
-      const conn = lab.dp.connections(0, 1)[0]!;
+      const conn = allConnections(lab.dp)[0]!;
       assert.ok(conn.expiresInMs <= c.timeout * 1000, `expiresInMs ${conn.expiresInMs} <= ${c.timeout} s`);
       expectExpiry(lab, c.timeout, c.name);
     });

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, INSIDE_ADDRESS, PORT_MAC, SERVERS, TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, clientTcp, clientUdp, frameFrom,
+  allConnections, CLIENT, INSIDE_ADDRESS, PORT_MAC, SERVERS, TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, clientTcp, clientUdp, frameFrom,
   labConfig, only, show, withLab,
 } from '../support/golden.js';
 import { buildFrame, buildIpv4, buildTcp, buildUdp, hostMac, type TcpSpec } from '../support/packet.js';
@@ -61,7 +61,7 @@ test('NAT: CIP:cport -> VIP:80 leaves as CIP:cport -> RIP:80 (TTL - 1), the repl
     assert.is(d.events.packets_forwarded_out, 1);
 
     lab.forward('outside', clientTcp(40000, { flags: 'A', seq: 1001, ack: 7001 }));
-    const [conn] = lab.dp.connections(0, 10);
+    const [conn] = allConnections(lab.dp);
     assert.equal([conn!.client, conn!.server, conn!.local, conn!.state], [CLIENT, RIP, '0.0.0.0', 'ESTABLISHED']);
   }, modeConfig('nat'));
 });
@@ -84,7 +84,7 @@ test('NAT: UDP both ways; a packet to an address we do not own that is no reply 
     const d = lab.counterDelta(() => { out = lab.forward('inside', stray); });
     assert.equal([out.inside, out.outside], [[], []]);
     assert.equal(d.drops, { not_for_us: 1 });
-    assert.is(lab.dp.connections(0, 10)[0]!.serviceId, UDP_SERVICE_ID);
+    assert.is(allConnections(lab.dp)[0]!.serviceId, UDP_SERVICE_ID);
   }, modeConfig('nat'));
 });
 
@@ -107,7 +107,7 @@ test('DR: the client frame goes to the RIP\'s MAC unchanged (IP, TTL, ports), af
       `ARP for ${RIP}: ${show(lab.arpRequests)}`);
     assert.equal(only(out.inside, 'SYN inside').raw, withMacs(frame, hostMac(RIP), PORT_MAC.inside));
     assert.equal(out.outside, []);
-    const [conn] = lab.dp.connections(0, 10);
+    const [conn] = allConnections(lab.dp);
     assert.equal([conn!.server, conn!.serverPort, conn!.local, conn!.state], [RIP, 80, '0.0.0.0', 'SYN_RECV']);
   }, modeConfig('dr'));
 });
@@ -115,7 +115,7 @@ test('DR: the client frame goes to the RIP\'s MAC unchanged (IP, TTL, ports), af
 test('DR: one-way connection states follow IPVS\'s INPUT-ONLY table (client FIN: FIN_WAIT) and expire', async () => {
   await withLab((lab) => {
     lab.forward('outside', syn(40002));
-    const state = () => lab.dp.connections(0, 10)[0]?.state;
+    const state = () => allConnections(lab.dp)[0]?.state;
     lab.forward('outside', clientTcp(40002, { flags: 'A', seq: 1001, ack: 5001 }));
     assert.is(state(), 'ESTABLISHED');
     const data = clientTcp(40002, { flags: 'PA', seq: 1001, ack: 5001, payload: Buffer.from('GET / HTTP/1.0\r\n\r\n') });
@@ -124,7 +124,7 @@ test('DR: one-way connection states follow IPVS\'s INPUT-ONLY table (client FIN:
     assert.is(state(), 'FIN_WAIT');
     const d = lab.counterDelta(() => lab.advance(121));
     assert.is(d.events.conns_expired, 1);
-    assert.is(lab.dp.connections(0, 10).length, 0);
+    assert.is(allConnections(lab.dp).length, 0);
   }, modeConfig('dr'));
 });
 
@@ -143,13 +143,13 @@ for (const method of ['dr', 'tun'] as const) {
       await withLab((lab) => {
         const seen = c.flags.map((flags, i) => {
           lab.forward('outside', clientTcp(40100, { flags, seq: 1000 + i, ack: i ? 5000 : 0 }));
-          return lab.dp.connections(0, 10)[0]?.state;
+          return allConnections(lab.dp)[0]?.state;
         });
         assert.equal(seen, c.states);
         lab.advance(c.timeout - 1);
-        assert.is(lab.dp.connections(0, 10).length, 1, 'still there a second before');
+        assert.is(allConnections(lab.dp).length, 1, 'still there a second before');
         lab.advance(1.5);
-        assert.is(lab.dp.connections(0, 10).length, 0, 'gone after the timeout');
+        assert.is(allConnections(lab.dp).length, 0, 'gone after the timeout');
       }, modeConfig(method));
     });
   }
@@ -178,7 +178,7 @@ test('TUN: IPIP from the inside port address to the RIP, inner packet untouched,
     });
     assert.equal(only(out.inside, 'IPIP inside').raw, expected, show(out.inside));
     assert.equal(out.outside, []);
-    assert.is(lab.dp.connections(0, 10)[0]!.state, 'SYN_RECV');
+    assert.is(allConnections(lab.dp)[0]!.state, 'SYN_RECV');
   }, modeConfig('tun'));
 });
 
@@ -282,7 +282,7 @@ test('a mixed service: each connection keeps the method of its server (rr: NAT t
     assert.ok(nat && dr, show(sent));
     assert.equal([nat!.ipv4!.src, nat!.ipv4!.ttl, nat!.eth.dst], [CLIENT, 63, hostMac(SERVERS[0]!)]);
     assert.equal(dr!.raw, withMacs(frames[sent.indexOf(dr!)]!, hostMac(SERVERS[1]!), PORT_MAC.inside));
-    assert.is(lab.dp.connections(0, 10).filter((c) => c.serviceId === TCP_SERVICE_ID).length, 2);
+    assert.is(allConnections(lab.dp).filter((c) => c.serviceId === TCP_SERVICE_ID).length, 2);
   }, config);
 });
 

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CLIENT, LIPS, PORT_MAC, SERVERS, UDP_SERVER_IDS, UDP_SERVICE_ID, VIP, clientUdp, frameFrom, only, withLab,
+  allConnections, CLIENT, LIPS, PORT_MAC, SERVERS, UDP_SERVER_IDS, UDP_SERVICE_ID, VIP, clientUdp, frameFrom, only, withLab,
 } from '../support/golden.js';
 import { hostMac } from '../support/packet.js';
 
@@ -33,7 +33,7 @@ for (const c of cases) {
       assert.is(u.payload.toString(), payload.toString());
       assert.is(d.events.conns_created, 1);
       assert.equal(d.drops, {});
-      const conn = lab.dp.connections(0, 10)[0]!;
+      const conn = allConnections(lab.dp)[0]!;
       assert.equal([conn.protocol, conn.state, conn.serviceId], ['udp', 'UDP', UDP_SERVICE_ID]);
 
       // the server echoes back to LIP:lport

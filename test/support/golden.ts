@@ -4,7 +4,7 @@
 // Frames are built and checked with ./packet.ts; neighbours are answered by resolveNeighbours()
 // with one fixed MAC per host address (hostMac), so expected output frames are predictable.
 import type {
-  DataplaneAddon, DataplaneConfig, DataplaneEvent, DataplaneService, DataplaneStats, DataplaneTimeouts,
+  ConnectionEntry, DataplaneAddon, DataplaneConfig, DataplaneEvent, DataplaneService, DataplaneStats, DataplaneTimeouts,
   DropReason, StartOptions,
 } from '../../src/dataplane/types.js';
 import {
@@ -221,6 +221,22 @@ export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: Da
     await fn(new RingLab(addon));
   } finally {
     addon.stop();
+  }
+}
+
+/**
+ * Every connection in the tables, page after page until nextCursor is 0 (a page may be
+ * short, even empty, with more behind it). Bounded: a cursor that stops advancing throws.
+ */
+export function allConnections(dp: DataplaneAddon, limit = 65536): ConnectionEntry[] {
+  const all: ConnectionEntry[] = [];
+  let cursor = 0;
+  for (let calls = 0; ; calls++) {
+    const page = dp.connections(cursor, limit);
+    all.push(...page.connections);
+    if (page.nextCursor === 0) return all;
+    if (page.nextCursor <= cursor || calls > 1_000_000) throw new Error(`listing does not advance: cursor ${cursor} -> ${page.nextCursor}`);
+    cursor = page.nextCursor;
   }
 }
 

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const dp = loadDataplane();
   const eal = ealArgs({ lcores: '0@0,1@1,2@1,3@1', memoryMb: 256, hugepages: 'off', logLevel: 'lib.eal:error' });
   dp.start({
-    mode: 'live', eal: eal.args, workers: WORKERS, polling: 'adaptive', connCapacity: 4096, mbufs: 8191,
+    mode: 'live', eal: eal.args, workers: WORKERS, polling: 'adaptive', connCapacity: 65536, mbufs: 8191,
     ports: PORTS.map((name) => ({ name, device: 'ring', mac: PORT_MAC[name] })),
   });
   try {
@@ -68,7 +68,20 @@ async function main(): Promise<void> {
       await sleep(1);
       stats = dp.stats();
     }
-    const connections = dp.connections(0, 1000);
+    // Page through all three live workers 7 at a time; 65536 records a worker = 64 scans each,
+    // every one on the worker's own thread.
+    const listed: string[] = [];
+    let cursor = 0;
+    let pages = 0;
+    const listingStart = process.hrtime.bigint();
+    do {
+      const page = dp.connections(cursor, 7);
+      listed.push(...page.connections.map((c) => `${c.client}:${c.clientPort}`));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== 0 && pages < 1000);
+    const listingMs = Number(process.hrtime.bigint() - listingStart) / 1e6;
+    const { workerListingScans: listing, tscHz } = dp.stats();
     console.log(JSON.stringify({
       client: CLIENT,
       flows: flows.map((f) => ({
@@ -76,7 +89,8 @@ async function main(): Promise<void> {
         to: { dst: f.toClient.ipv4?.dst, src: f.toClient.ipv4?.src, sport: f.toClient.tcp?.srcPort, dport: f.toClient.tcp?.dstPort,
           flags: f.toClient.tcp?.flagNames, ipOk: f.toClient.ipv4?.checksumOk, tcpOk: f.toClient.tcp?.checksumOk },
       })),
-      events: stats.events, drops: stats.drops, connections: connections.length, workerVersions: stats.workerVersions,
+      events: stats.events, drops: stats.drops, connections: new Set(listed).size, listed: listed.length, pages, listing, listingMs, tscHz,
+      workerVersions: stats.workerVersions,
       ports: dp.ports(),
     }));
   } finally {

@@ -37,7 +37,7 @@ class FakeDataplane {
   }
   stats(): DataplaneStats {
     return {
-      snapshotVersion: this.version, workerVersions: [this.version], workerBusyCycles: [0], workerIdleCycles: [0], tscHz: 1e9, connections: 0, mbufsInUse: 0, defense: [],
+      snapshotVersion: this.version, workerVersions: [this.version], workerBusyCycles: [0], workerIdleCycles: [0], workerListingScans: [], tscHz: 1e9, connections: 0, mbufsInUse: 0, defense: [],
       drops: { no_service: 7 } as DataplaneStats['drops'], events: {} as DataplaneStats['events'],
       ports: [{ name: 'outside', rxPackets: 1, txPackets: 2, rxBytes: 3, txBytes: 4, rxMissed: 0, rxErrors: 0, txErrors: 0 }],
       services: [{ id: 1, conns: 5, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, activeConns: 1, inactiveConns: 0 }],
@@ -45,7 +45,7 @@ class FakeDataplane {
     };
   }
   connections() {
-    return [];
+    return { connections: [], nextCursor: 0 };
   }
   ports(): PortInfo[] {
     return [{ name: 'outside', portId: 0, mac: '02:00:00:00:00:01', driver: 'net_ring', queues: 1, rss: false, flowSteering: false }];

@@ -15,13 +15,13 @@ class ScriptedSource implements StatsSource {
   idle = 0;
   stats(): DataplaneStats {
     return {
-      snapshotVersion: 1, workerVersions: [1], workerBusyCycles: [this.busy], workerIdleCycles: [this.idle], tscHz: 1e9,
+      snapshotVersion: 1, workerVersions: [1], workerBusyCycles: [this.busy], workerIdleCycles: [this.idle], workerListingScans: [], tscHz: 1e9,
       connections: 0, mbufsInUse: 0, defense: [], drops: {} as DataplaneStats['drops'], events: {} as DataplaneStats['events'], ports: [],
       services: [traffic(1, this.conns)], servers: [traffic(7, this.conns)],
     };
   }
   ports() { return []; }
-  connections() { return []; }
+  connections() { return { connections: [], nextCursor: 0 }; }
 }
 
 test('rates follow the 2 s samples; busy ratio is per interval', () => {

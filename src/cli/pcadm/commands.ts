@@ -121,7 +121,8 @@ async function fetchServices(api: PortcullisApi): Promise<ListService[]> {
 
 async function fetchConnections(api: PortcullisApi): Promise<ListConnection[]> {
   const all: ListConnection[] = [];
-  let cursor = 0;
+  // A record position as a decimal string (uint64); "0" = done. A short or empty page is not the end.
+  let cursor = '0';
   do {
     const page = await api.listConnections({ cursor, limit: LIST_PAGE });
     for (const c of page.connections) {
@@ -134,8 +135,8 @@ async function fetchConnections(api: PortcullisApi): Promise<ListConnection[]> {
         expiresInMs: toNumber(c.expiresInMs),
       });
     }
-    cursor = page.nextCursor;
-  } while (cursor !== 0);
+    cursor = String(page.nextCursor);
+  } while (cursor !== '0');
   return all;
 }
 
