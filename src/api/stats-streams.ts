@@ -52,11 +52,17 @@ export function watchStats(
     const requested = call.request.intervalMs;
     // A server stream ends with a status by emitting 'error' with {code, details}.
     const fail = (error: unknown) => call.emit('error', toServiceError(error));
+    let caller: string;
+    try {
+      caller = streamCaller(call.metadata);  // fail closed: a call no interceptor marked is refused
+    } catch (error) {
+      fail(error);
+      return;
+    }
     if (requested !== 0 && (requested < WATCH_MIN_INTERVAL_MS || requested > WATCH_MAX_INTERVAL_MS)) {
       fail(invalid('interval_ms', `0 (default ${WATCH_DEFAULT_INTERVAL_MS}) or ${WATCH_MIN_INTERVAL_MS}..${WATCH_MAX_INTERVAL_MS}`, requested));
       return;
     }
-    const caller = streamCaller(call.metadata);
     // writableLength: messages written and not yet taken by HTTP/2 (which waits for the client's window).
     const release = streams.admit(caller, WATCH_MAX_STREAMS_PER_CALLER, { queued: () => call.writableLength });
     if (!release) {
