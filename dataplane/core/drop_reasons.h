@@ -73,6 +73,7 @@
   X(TOA_OVER_MTU, "toa_over_mtu")                   /* TOA skipped: grown packet would exceed the port MTU */ \
   X(TOA_MSS_LOWERED, "toa_mss_lowered")             /* server SYN-ACK MSS lowered by the TOA length */ \
   X(TOA_CLIENT_OPTION_REMOVED, "toa_client_option_removed") /* TOA-kind option (253/254) a client sent, overwritten with NOPs (any FullNAT/NAT connection) */ \
+  X(PROXY_SEGMENT_TRIMMED, "proxy_segment_trimmed") /* PROXY: client segment cut back at or before the stream start (bytes before it, a SYN's payload, an urgent pointer) */ \
   X(ICMP_ERRORS_TO_CLIENT, "icmp_errors_to_client") /* ICMP error about a conn relayed outward (pipeline/icmp_relay.h) */ \
   X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
   X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \

@@ -29,6 +29,7 @@ export type DataplaneEvent =
   | 'packets_forwarded_in' | 'packets_forwarded_out' | 'neigh_queued' | 'snapshots_adopted'
   | 'synproxy_syn_answered' | 'synproxy_cookies_accepted' | 'synproxy_server_syns' | 'synproxy_server_handshakes' | 'synproxy_client_resets'
   | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered' | 'toa_client_option_removed'
+  | 'proxy_segment_trimmed'
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
   | 'exception_punted'
