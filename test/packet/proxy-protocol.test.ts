@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CLIENT, VIP, clientSegment, clientTcp, labConfig, only, serverSegment, serverTcp, show, synThrough,
+  CLIENT, VIP, clientSegment, clientTcp, labConfig, only, seededRandom, serverSegment, serverTcp, show, synThrough,
   withBadTcpChecksum, withLab, type Flow, type Lab,
 } from '../support/golden.js';
 import type { DecodedFrame } from '../support/packet.js';
@@ -346,5 +346,32 @@ for (const synproxy of [false, true]) {
     }, config('proxy_v1', synproxy));
   });
 }
+
+test('proxy_v1, seeded random segments around the stream start (any flags, urgent, bad checksums, ISNs near 2^32): the server reads our header first', async () => {
+  await withLab((lab) => {
+    const rnd = seededRandom(0x70c0a5);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const flagChoices = ['A', 'PA', 'FA', 'FPA', 'UA', 'UPA', 'S', 'SA', 'RA', 'FUPA'] as const;
+    for (let n = 0; n < 120; n++) {
+      const cport = 43000 + n;
+      const header = v1Header(cport);
+      const isn = pick([1000, 0xffffffff, 0xfffffff0, 0xffffffc0, Math.floor(rnd() * 2 ** 32)]);
+      const { flow } = open(lab, cport, isn);
+      const first = u32(isn + 1);
+      const server = toServer(lab);
+      for (let k = 0; k < 6; k++) {
+        const offset = Math.floor(rnd() * 160) - 100;
+        const length = pick([0, 0, 1, 5, 40, 80]);
+        const payload = rnd() < 0.5 ? FORGED_LINE.subarray(0, length) : Buffer.from(Array.from({ length }, () => Math.floor(rnd() * 256)));
+        const frame = clientSegment(flow, { flags: pick(flagChoices), seq: u32(first + offset), urgent: Math.floor(rnd() * 60), payload });
+        server.send(rnd() < 0.1 ? withBadTcpChecksum(frame) : frame);
+      }
+      server.send(clientSegment(flow, { flags: 'PA', payload: Buffer.from('GET /') }));
+      const { stream } = receiveStream(server.seen, first);
+      assert.ok(stream.length >= header.length, `connection ${n} (ISN ${isn}): the server got the header:\n  ${show(server.seen)}`);
+      assert.is(text(stream.subarray(0, header.length)), text(header), `connection ${n} (ISN ${isn}):\n  ${show(server.seen)}`);
+    }
+  }, config('proxy_v1'), { connCapacity: 4096 });
+});
 
 test.run();

@@ -4,11 +4,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ClientAddressMode, DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, PORT_MAC, TCP_SERVICE_ID, clientSegment, clientTcp, labConfig, only, openTcp, serverTcp, show,
+  CLIENT, PORT_MAC, TCP_SERVICE_ID, clientSegment, clientTcp, labConfig, only, openTcp, seededRandom, serverTcp, show,
   synThrough, withBadTcpChecksum, withLab, type Flow, type Lab,
 } from '../support/golden.js';
 import { buildFrame, hostMac, type DecodedFrame, type TcpOption, type TcpSpec } from '../support/packet.js';
-import { toaKindBytes, toaModuleReads } from '../support/tcp-receiver.js';
+import { toaKindBytes, toaKindPositions, toaModuleReads } from '../support/tcp-receiver.js';
 
 function configWith(mode: ClientAddressMode | undefined): DataplaneConfig {
   return labConfig((config) => {
@@ -371,5 +371,31 @@ for (const method of ['nat', 'dr'] as const) {
     }));
   });
 }
+
+test('TOA, seeded random option areas (TOA kinds, malformed lengths, EOL, full areas, big segments, bad checksums): the server never reads a client-made TOA', async () => {
+  await withLab((lab) => {
+    const rnd = seededRandom(0x70a70a);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const palette = [0, 1, 1, 1, 2, 4, 5, 8, 10, 30, 253, 254, 254] as const;
+    for (let n = 0; n < 150; n++) {
+      const { flow } = handshakeUntilSynAck(lab, 44000 + n);
+      const inside: DecodedFrame[] = [];
+      let corrupted = 0;
+      for (let k = 0; k < 3; k++) {
+        const optionLength = 4 * Math.floor(rnd() * 11);
+        const options = Buffer.from(Array.from({ length: optionLength }, () => (rnd() < 0.8 ? pick(palette) : Math.floor(rnd() * 256))));
+        const payload = Buffer.alloc(pick([0, 0, 10, 1500 - 40 - optionLength, 1500 - 48 - optionLength]), 0x61);
+        let frame = clientTcp(flow.cport, { flags: payload.length ? 'PA' : 'A', seq: flow.clientIsn + 1, ack: flow.serverIsn + 1, options, payload });
+        if (rnd() < 0.15) { frame = withBadTcpChecksum(frame); corrupted++; }
+        inside.push(...lab.forward('outside', frame).inside);
+      }
+      const ours = { address: CLIENT, port: flow.cport };
+      for (const f of inside) assert.equal(toaKindPositions(f, ours), [], `connection ${n}: ${show([f])} ${f.tcp!.optionBytes.toString('hex')}`);
+      assert.ok(inside.filter((f) => !f.tcp!.checksumOk).length <= corrupted, `connection ${n}: no checksum broken by the gateway`);
+      const read = toaModuleReads(inside).address;
+      assert.ok(read === undefined || read === `${CLIENT}:${flow.cport}`, `connection ${n}: the TOA module reads ${read}`);
+    }
+  }, TOA_CONFIG);
+});
 
 test.run();

@@ -120,3 +120,31 @@ export function toaKindBytes(frame: DecodedFrame, allowed?: { address: string; p
   for (let i = from; i < b.length; i++) if (TOA_KINDS.has(b[i]!)) hits.push(i);
   return hits;
 }
+
+/**
+ * Where a TOA kind (253/254) could be read from a frame's option area by any parser that honours
+ * option lengths: the kind byte of each option of such a kind (walking as Linux does), and every
+ * such byte in the part a conforming walk never reaches (after end-of-list, or from a malformed
+ * option on). Bytes inside well-formed options' data are not counted (random data may hold 0xfe).
+ * The gateway's own option (kind 254, length 8 at offset 0 naming `allowed`) is skipped.
+ */
+export function toaKindPositions(frame: DecodedFrame, allowed?: { address: string; port: number }): number[] {
+  const b = frame.tcp?.optionBytes ?? Buffer.alloc(0);
+  let i = 0;
+  if (allowed && toaOptionOf(frame) === `${allowed.address}:${allowed.port}` && b[0] === TCP_OPT.TOA && b[1] === 8) i = 8;
+  const hits: number[] = [];
+  const tail = (from: number): number[] => {
+    for (let k = from; k < b.length; k++) if (TOA_KINDS.has(b[k]!)) hits.push(k);
+    return hits;
+  };
+  while (i < b.length) {
+    const kind = b[i]!;
+    if (kind === TCP_OPT.EOL) return tail(i + 1);
+    if (kind === TCP_OPT.NOP) { i++; continue; }
+    const len = b[i + 1];
+    if (len === undefined || len < 2 || i + len > b.length) return tail(i);
+    if (TOA_KINDS.has(kind)) hits.push(i);
+    i += len;
+  }
+  return hits;
+}
