@@ -45,7 +45,8 @@
   X(FRAG_TOO_MANY, "frag_too_many")         /* fragments of a set with more pieces than the per-datagram limit */ \
   X(FRAG_RATE_LIMITED, "frag_rate_limited") /* fragment over its source's token bucket (fragment policy limit) */ \
   X(FRAG_OUT_FAILED, "frag_out_failed")     /* datagram over the egress MTU that could not be fragmented (no mbufs) */ \
-  X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + 20-byte IPIP header over the egress MTU (DF set: ICMP frag-needed sent) */
+  X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + 20-byte IPIP header over the egress MTU (DF set: ICMP frag-needed sent) */ \
+  X(CLIENT_ADDRESS_BAD_CHECKSUM, "client_address_bad_checksum") /* TCP checksum wrong on a client segment that was to carry TOA or the PROXY header, or be cut at the PROXY stream start (only those are verified; the server would drop it too) */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
 #define PC_EVENTS(X)                                                        \
@@ -71,6 +72,8 @@
   X(TOA_NO_ROOM, "toa_no_room")                     /* TOA skipped: option space full or no mbuf headroom */ \
   X(TOA_OVER_MTU, "toa_over_mtu")                   /* TOA skipped: grown packet would exceed the port MTU */ \
   X(TOA_MSS_LOWERED, "toa_mss_lowered")             /* server SYN-ACK MSS lowered by the TOA length */ \
+  X(TOA_CLIENT_OPTION_REMOVED, "toa_client_option_removed") /* TOA-kind option (253/254) a client sent, overwritten with NOPs (any FullNAT/NAT connection) */ \
+  X(PROXY_SEGMENT_TRIMMED, "proxy_segment_trimmed") /* PROXY: client segment cut back at or before the stream start (bytes before it, a SYN's payload, an urgent pointer) */ \
   X(ICMP_ERRORS_TO_CLIENT, "icmp_errors_to_client") /* ICMP error about a conn relayed outward (pipeline/icmp_relay.h) */ \
   X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
   X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \

@@ -222,14 +222,20 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
     return drop(w, m, DropReason::NO_ROUTE);
 
   bool inbound = direction == Direction::INPUT;
+  uint16_t bytes = p.ip_total_len;  // as received: a TOA option added below is ours, not the client's
+  fullnat_rewrite(p, c, direction);
+  if (p.tcp) {
+    // A TOA option from the client would be believed by a server's TOA module: none passes.
+    if (inbound) toa_remove_client_options(p, *w->counters);
+    if ((c.flags & kConnToa) && !toa_process(m, p, c, direction, w->port_mtus[hop.port_index], *w->counters))
+      return drop(w, m, DropReason::CLIENT_ADDRESS_BAD_CHECKSUM);
+  }
   for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {
     if (!t) continue;
     (inbound ? t->in_packets : t->out_packets)++;
-    (inbound ? t->in_bytes : t->out_bytes) += p.ip_total_len;
+    (inbound ? t->in_bytes : t->out_bytes) += bytes;
   }
   w->counters->event(inbound ? Event::PACKETS_FORWARDED_IN : Event::PACKETS_FORWARDED_OUT);
-  fullnat_rewrite(p, c, direction);
-  if (c.flags & kConnToa) toa_process(m, p, c, direction, w->port_mtus[hop.port_index], *w->counters);
   ipv4_output(w, s, m, p, hop, now_us, tx);  // neigh_output, in fragments when over the MTU
 }
 

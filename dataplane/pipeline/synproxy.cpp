@@ -457,38 +457,94 @@ void translate_output(const SynproxyConn& sc, ParsedPacket& p) {
 
 inline bool seq_after(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 
-// Client → server on a PROXY connection: the segment that starts the stream (and every
-// retransmission of it) gets the header in front; later segments move up by its length.
-// False when the mbuf cannot grow (the caller drops; the client retransmits).
-bool proxy_input(const SynproxyConn& sc, const Conn& c, rte_mbuf* m, ParsedPacket& p) {
-  uint32_t seq = rte_be_to_cpu_32(p.tcp->sent_seq);
-  uint32_t first = sc.client_isn + 1;
-  if (seq_after(seq, first)) {
-    patch32(tcp_bytes(p), 4, seq + sc.proxy_len);
-    return true;
-  }
-  if (seq != first || payload_len(p) == 0 || (p.tcp->tcp_flags & RTE_TCP_SYN_FLAG)) return true;
-  uint8_t header[kProxyHeaderMax];
-  uint32_t n = proxy_header_write(header, static_cast<ClientAddress>(sc.proxy_mode), c.client_addr, c.client_port,
-                                  c.virtual_addr, c.virtual_port);
+enum class ProxyVerdict : uint8_t { FORWARD, NO_MBUF_ROOM, BAD_CHECKSUM };
+
+// Replaces the first `cut` payload bytes with `insert` (n bytes), in place: the tail grows
+// or shrinks by n - cut. Lengths and both checksums recomputed (the caller verified the
+// segment first, so nothing corrupted is blessed). False when the mbuf cannot grow.
+bool replace_payload_front(rte_mbuf* m, ParsedPacket& p, uint32_t cut, const uint8_t* insert, uint32_t n) {
   uint8_t* payload = tcp_bytes(p) + tcp_header_len(p);
   uint32_t length = payload_len(p);
-  if (!rte_pktmbuf_append(m, static_cast<uint16_t>(n))) return false;
-  std::memmove(payload + n, payload, length);
-  std::memcpy(payload, header, n);
-  p.l4_len = static_cast<uint16_t>(p.l4_len + n);
-  p.ip_total_len = static_cast<uint16_t>(p.ip_total_len + n);
+  uint32_t kept = length - cut;
+  if (n > cut && !rte_pktmbuf_append(m, static_cast<uint16_t>(n - cut))) return false;
+  std::memmove(payload + n, payload + cut, kept);
+  if (n) std::memcpy(payload, insert, n);
+  if (n < cut) rte_pktmbuf_trim(m, static_cast<uint16_t>(cut - n));
+  p.l4_len = static_cast<uint16_t>(p.l4_len - cut + n);
+  p.ip_total_len = static_cast<uint16_t>(p.ip_total_len - cut + n);
   p.ip->total_length = rte_cpu_to_be_16(p.ip_total_len);
   p.tcp->cksum = 0;
   finish_checksums(p.ip, p.tcp);
   return true;
 }
 
+// Client → server on a PROXY connection. The server's stream must be our header followed
+// by the client's bytes from first = client ISN + 1 on: server sequence = client sequence +
+// header length past first, and the header occupies [first, first + length). A Linux
+// receiver takes bytes at rcv_nxt and trims older ones off the front of a segment, so no
+// client byte may reach a server sequence number below first + length:
+// - past first: moved up by the header length (an urgent pointer there cannot reach back);
+// - SYN: any payload removed (with TCP Fast Open it would start a stream), never moved;
+// - RST: moved when past first, else as is (Linux never queues an RST's payload);
+// - data or FIN reaching first: the bytes before first cut, the header put in front, sent
+//   at first — so every (re)transmission at first carries the header, once, in front;
+// - entirely before first: reduced to a bare ACK at its own sequence number (the server
+//   answers with an ACK, which is all a keepalive probe wants);
+// - urgent pointers of everything not moved up cleared (one could mark a header byte
+//   urgent, and Linux takes urgent bytes out of the stream).
+// Segments rebuilt here are verified first (BAD_CHECKSUM: the caller drops them).
+ProxyVerdict proxy_input(const SynproxyConn& sc, const Conn& c, rte_mbuf* m, ParsedPacket& p, WorkerCounters& counters) {
+  uint8_t* tcp = tcp_bytes(p);
+  uint32_t seq = rte_be_to_cpu_32(p.tcp->sent_seq);
+  uint32_t first = sc.client_isn + 1;
+  uint8_t flags = p.tcp->tcp_flags;
+  uint32_t length = payload_len(p);
+  bool syn = flags & RTE_TCP_SYN_FLAG, rst = flags & RTE_TCP_RST_FLAG;
+  if (seq_after(seq, first) && !syn) {
+    patch32(tcp, 4, seq + sc.proxy_len);
+    return ProxyVerdict::FORWARD;
+  }
+  if (rst) return ProxyVerdict::FORWARD;
+  bool fin = flags & RTE_TCP_FIN_FLAG, urgent = flags & RTE_TCP_URG_FLAG;
+  uint32_t before = first - seq;  // bytes before first (seq is not past first here)
+  bool reaches_first = !syn && length + (fin ? 1u : 0u) > before;
+  if (!reaches_first && length == 0) {
+    if (!urgent) return ProxyVerdict::FORWARD;  // a bare ACK (or SYN): nothing to cut
+    uint8_t without_urgent = static_cast<uint8_t>(flags & ~RTE_TCP_URG_FLAG);
+    patch_tcp(tcp, 13, &without_urgent, 1);
+    patch16(tcp, 18, 0);
+    counters.event(Event::PROXY_SEGMENT_TRIMMED);
+    return ProxyVerdict::FORWARD;
+  }
+  if (!tcp_ipv4_checksum_ok(p.ip->src_addr, p.ip->dst_addr, p.tcp, p.l4_len)) return ProxyVerdict::BAD_CHECKSUM;
+  p.tcp->tcp_flags = static_cast<uint8_t>(flags & ~RTE_TCP_URG_FLAG);
+  p.tcp->tcp_urp = 0;
+  if (!reaches_first) {
+    // SYN payload, or bytes (and a FIN) that all lie before first: a bare segment.
+    if (!syn) p.tcp->tcp_flags = static_cast<uint8_t>(p.tcp->tcp_flags & ~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG));
+    counters.event(Event::PROXY_SEGMENT_TRIMMED);
+    return replace_payload_front(m, p, length, nullptr, 0) ? ProxyVerdict::FORWARD : ProxyVerdict::NO_MBUF_ROOM;
+  }
+  if (before || urgent) counters.event(Event::PROXY_SEGMENT_TRIMMED);
+  uint8_t header[kProxyHeaderMax];
+  uint32_t n = proxy_header_write(header, static_cast<ClientAddress>(sc.proxy_mode), c.client_addr, c.client_port,
+                                  c.virtual_addr, c.virtual_port);
+  p.tcp->sent_seq = rte_cpu_to_be_32(first);
+  return replace_payload_front(m, p, before, header, n) ? ProxyVerdict::FORWARD : ProxyVerdict::NO_MBUF_ROOM;
+}
+
 // Server → client on a PROXY connection: acknowledgements and SACK edges of client data
 // back by the header length (an ack inside the header maps to the stream start); the MSS
 // the server offers is lowered so a first segment plus the header still fits.
-void proxy_output(const SynproxyConn& sc, ParsedPacket& p) {
+// The stream start is where the server's last SYN-ACK says: which client SYN the server
+// took (a first one with a bad checksum, a later one with another ISN, a new connection on
+// the same ports after a reset, with or without SYNPROXY) only the server knows, and its
+// SYN-ACK acknowledges exactly the start (SYN payloads never reach it, see proxy_input).
+// The client cannot send accepted data before that SYN-ACK has passed through here.
+void proxy_output(SynproxyConn& sc, ParsedPacket& p) {
   uint8_t* tcp = tcp_bytes(p);
+  constexpr uint8_t kSynAck = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG;
+  if ((p.tcp->tcp_flags & (kSynAck | RTE_TCP_RST_FLAG)) == kSynAck) sc.client_isn = rte_be_to_cpu_32(p.tcp->recv_ack) - 1;
   uint32_t first = sc.client_isn + 1;
   auto back = [&](uint32_t v) { return seq_after(v, first + sc.proxy_len) ? v - sc.proxy_len : (seq_after(v, first) ? first : v); };
   if (p.tcp->tcp_flags & RTE_TCP_ACK_FLAG) patch32(tcp, 8, back(rte_be_to_cpu_32(p.tcp->recv_ack)));
@@ -568,8 +624,12 @@ bool synproxy_conn_packet(Worker* w, const Snapshot& s, uint32_t index, Directio
   if (sc.flags & kEstablished) {
     if (direction == Direction::INPUT) {
       translate_input(sc, p);
-      if ((sc.flags & kProxyHeader) && !proxy_input(sc, w->conns.records[index], m, p))
-        return drop(w, m, DropReason::MBUF_ALLOC_FAILED), true;
+      if (!(sc.flags & kProxyHeader)) return false;
+      switch (proxy_input(sc, w->conns.records[index], m, p, *w->counters)) {
+        case ProxyVerdict::FORWARD: return false;
+        case ProxyVerdict::NO_MBUF_ROOM: return drop(w, m, DropReason::MBUF_ALLOC_FAILED), true;  // the client retransmits
+        case ProxyVerdict::BAD_CHECKSUM: return drop(w, m, DropReason::CLIENT_ADDRESS_BAD_CHECKSUM), true;
+      }
     } else {
       translate_output(sc, p);
       if (sc.flags & kProxyHeader) proxy_output(sc, p);

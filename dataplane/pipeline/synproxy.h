@@ -49,7 +49,7 @@ constexpr uint8_t kSynproxyTtl = 64;
 struct SynproxyConn {
   uint32_t seq_delta;    // established: cookie ISN − server ISN; before: the cookie ISN
   uint32_t ts_offset;    // established: server TSval − our TSval; before: our SYN-ACK TSval
-  uint32_t client_isn;   // PROXY header: the header goes in front of the byte at client_isn + 1
+  uint32_t client_isn;   // PROXY header: the header goes in front of the byte at client_isn + 1 (stream start)
   uint16_t hold;         // hold slot while the backend handshake is pending
   uint8_t flags;         // k* flags in synproxy.cpp; 0 = plain connection
   uint8_t server_wscale; // shift the server announced (0 = none)
@@ -101,7 +101,8 @@ bool synproxy_conn_packet(Worker* w, const Snapshot& s, uint32_t index, Directio
                           ParsedPacket& p, uint64_t now_us, TxQueues& tx);
 
 // PROXY protocol for a new (non-SYNPROXY) connection of a service with client_address
-// proxy_v1/v2; p is the client's SYN. Its first data segment gets the header in front.
+// proxy_v1/v2; p is the client's SYN. The stream starts after it until the server's
+// SYN-ACK says where (proxy_output); the segment at the start gets the header in front.
 void synproxy_track_proxy_header(Worker* w, uint32_t index, ClientAddress mode, const ParsedPacket& p);
 
 // Connection index expires: a pending backend handshake resets the client.

@@ -26,6 +26,35 @@ void tcp_store16(rte_tcp_hdr* tcp, uint16_t at, uint16_t value) {
   tcp->cksum = check;
 }
 
+// Overwrites bytes [from, to) of the TCP header with `fill` and folds the change into the
+// checksum (RFC 1624) over the 16-bit words touched, so a segment that arrived corrupted
+// stays detectably corrupted. `to` never passes the header, whose length is a multiple of 4.
+void fill_tcp_bytes(rte_tcp_hdr* tcp, uint32_t from, uint32_t to, uint8_t fill) {
+  uint8_t* base = reinterpret_cast<uint8_t*>(tcp);
+  uint32_t first_word = from & ~1u, end_word = (to + 1) & ~1u;
+  uint32_t sum = static_cast<uint16_t>(~tcp->cksum);
+  for (uint32_t i = first_word; i < end_word; i += 2) sum += static_cast<uint16_t>(~load16(base + i));
+  std::memset(base + from, fill, to - from);
+  for (uint32_t i = first_word; i < end_word; i += 2) sum += load16(base + i);
+  tcp->cksum = static_cast<uint16_t>(~csum_finish(sum));
+}
+
+constexpr uint8_t kOptEol = 0, kOptNop = 1;
+
+// Bytes a conforming parser never reads (after an end-of-list, or from a malformed option
+// on — Linux and the TOA modules stop there) but a lenient one might: zeroed when any of
+// them is of a TOA kind.
+bool blank_unparsed_tail(rte_tcp_hdr* tcp, uint32_t from, uint32_t end) {
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(tcp);
+  for (uint32_t at = from; at < end; at++) {
+    if (is_toa_kind(base[at])) {
+      fill_tcp_bytes(tcp, from, end, kOptEol);
+      return true;
+    }
+  }
+  return false;
+}
+
 // The server's SYN-ACK announces the MSS the client will send with; leave room for TOA.
 void lower_synack_mss(ParsedPacket& p, WorkerCounters& counters) {
   const uint8_t* base = reinterpret_cast<const uint8_t*>(p.tcp);
@@ -53,13 +82,12 @@ void lower_synack_mss(ParsedPacket& p, WorkerCounters& counters) {
 // Grows the segment by the option, in front of the existing options. The headers
 // before the insertion point (Ethernet, IP, the fixed TCP header: ~54 bytes) move
 // into the headroom, so the payload is never copied.
-void insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c, uint16_t mtu, WorkerCounters& counters) {
-  if (tcp_header_len(p.tcp) + kToaLength > kTcpMaxHeaderLen) return counters.event(Event::TOA_NO_ROOM);
-  if (p.ip_total_len + kToaLength > mtu) return counters.event(Event::TOA_OVER_MTU);
+// False when the mbuf has no headroom (nothing changed).
+bool insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c) {
   uint8_t* old_start = rte_pktmbuf_mtod(m, uint8_t*);
   size_t moved = static_cast<size_t>(reinterpret_cast<uint8_t*>(p.tcp) + sizeof(rte_tcp_hdr) - old_start);
   auto* start = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kToaLength));
-  if (!start) return counters.event(Event::TOA_NO_ROOM);
+  if (!start) return false;
   std::memmove(start, old_start, moved);
   p.eth = reinterpret_cast<rte_ether_hdr*>(start);
   p.ip = reinterpret_cast<rte_ipv4_hdr*>(reinterpret_cast<uint8_t*>(p.ip) - kToaLength);
@@ -89,29 +117,63 @@ void insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c, uint16_t mtu, Worke
   p.ip->hdr_checksum = csum_replace16(p.ip->hdr_checksum, total_before, p.ip->total_length);
   p.ip_total_len = static_cast<uint16_t>(p.ip_total_len + kToaLength);
   p.l4_len = static_cast<uint16_t>(p.l4_len + kToaLength);
-  counters.event(Event::TOA_ADDED);
+  return true;
 }
 
 }  // namespace
 
-void toa_process(rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction, uint16_t mtu,
+void toa_remove_client_options_slow(ParsedPacket& p, WorkerCounters& counters) {
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(p.tcp);
+  uint32_t end = tcp_header_len(p.tcp);
+  for (uint32_t at = sizeof(rte_tcp_hdr); at < end;) {
+    uint8_t kind = base[at];
+    if (kind == kOptEol) {
+      if (blank_unparsed_tail(p.tcp, at + 1, end)) counters.event(Event::TOA_CLIENT_OPTION_REMOVED);
+      return;
+    }
+    if (kind == kOptNop) {
+      at++;
+      continue;
+    }
+    uint32_t length = at + 1 < end ? base[at + 1] : 0;
+    if (length < 2 || at + length > end) {  // no length byte, length 0/1, or past the header
+      if (blank_unparsed_tail(p.tcp, at, end)) counters.event(Event::TOA_CLIENT_OPTION_REMOVED);
+      return;
+    }
+    if (is_toa_kind(kind)) {
+      fill_tcp_bytes(p.tcp, at, at + length, kOptNop);
+      counters.event(Event::TOA_CLIENT_OPTION_REMOVED);
+    }
+    at += length;
+  }
+}
+
+bool toa_process(rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction, uint16_t mtu,
                  WorkerCounters& counters) {
   uint8_t flags = p.tcp->tcp_flags;
   if (direction == Direction::OUTPUT) {
     constexpr uint8_t kSynAck = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG;
     if ((flags & (kSynAck | RTE_TCP_RST_FLAG)) == kSynAck) lower_synack_mss(p, counters);
-    return;
+    return true;
   }
-  if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG)) || !(flags & RTE_TCP_ACK_FLAG)) return;
+  if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG)) || !(flags & RTE_TCP_ACK_FLAG)) return true;
   bool has_payload = p.l4_len > tcp_header_len(p.tcp);
   bool handshake_ack = !(c.flags & kConnToaAckDone);
   bool first_data = has_payload && !(c.flags & kConnToaDataDone);
-  if (!handshake_ack && !first_data) return;
-  // Once per packet kind, added or skipped: retrying on later segments would not help
-  // (they are as full) and the server's TOA module reads only the handshake.
+  if (!handshake_ack && !first_data) return true;
+  // Cheap refusals first: a segment that cannot carry the option goes without it (the
+  // client's own TOA options are gone already) and the next segment tries again.
+  if (tcp_header_len(p.tcp) + kToaLength > kTcpMaxHeaderLen) return counters.event(Event::TOA_NO_ROOM), true;
+  if (p.ip_total_len + kToaLength > mtu) return counters.event(Event::TOA_OVER_MTU), true;
+  // The insert updates the checksum incrementally, which keeps a corrupted segment
+  // corrupted: the server would drop it and, had we marked the connection done, the
+  // retransmission would go without the option. So verify this one segment in full.
+  if (!tcp_ipv4_checksum_ok(p.ip->src_addr, p.ip->dst_addr, p.tcp, p.l4_len)) return false;
+  if (!insert_toa(m, p, c)) return counters.event(Event::TOA_NO_ROOM), true;
   c.flags |= kConnToaAckDone;
   if (has_payload) c.flags |= kConnToaDataDone;
-  insert_toa(m, p, c, mtu, counters);
+  counters.event(Event::TOA_ADDED);
+  return true;
 }
 
 }  // namespace pc

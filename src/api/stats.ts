@@ -29,13 +29,15 @@ const DROP_REASONS: Record<DropReason, true> = {
   frag_overlap: true, frag_oversize: true, frag_timeout: true, frag_table_full: true, frag_too_many: true,
   frag_rate_limited: true, frag_out_failed: true,
   tunnel_frag_needed: true,
+  client_address_bad_checksum: true,
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };
 const EVENTS: Record<DataplaneEvent, true> = {
   rx_packets: true, tx_packets: true, arp_requests_answered: true, arp_requests_sent: true,
   arp_replies_learned: true, icmp_echo_answered: true, conns_created: true, conns_expired: true,
   packets_forwarded_in: true, packets_forwarded_out: true, neigh_queued: true, snapshots_adopted: true,
-  toa_added: true, toa_no_room: true, toa_over_mtu: true, toa_mss_lowered: true,
+  toa_added: true, toa_no_room: true, toa_over_mtu: true, toa_mss_lowered: true, toa_client_option_removed: true,
+  proxy_segment_trimmed: true,
   icmp_errors_to_client: true, icmp_errors_to_server: true,
   synproxy_syn_answered: true, synproxy_cookies_accepted: true, synproxy_server_syns: true, synproxy_server_handshakes: true, synproxy_client_resets: true,
   persist_templates_created: true, persist_template_hits: true, persist_table_full: true,

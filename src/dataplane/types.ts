@@ -15,7 +15,8 @@ export type DropReason =
   | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed'
   | 'frag_overlap' | 'frag_oversize' | 'frag_timeout' | 'frag_table_full' | 'frag_too_many' | 'frag_rate_limited'
   | 'frag_out_failed'
-  | 'tunnel_frag_needed';
+  | 'tunnel_frag_needed'
+  | 'client_address_bad_checksum';
 
 /** Drop reasons the flood defences give (dataplane/core/defense_counters.h, same order). */
 export type DefenseDropReason =
@@ -27,7 +28,8 @@ export type DataplaneEvent =
   | 'arp_replies_learned' | 'icmp_echo_answered' | 'conns_created' | 'conns_expired'
   | 'packets_forwarded_in' | 'packets_forwarded_out' | 'neigh_queued' | 'snapshots_adopted'
   | 'synproxy_syn_answered' | 'synproxy_cookies_accepted' | 'synproxy_server_syns' | 'synproxy_server_handshakes' | 'synproxy_client_resets'
-  | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered'
+  | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered' | 'toa_client_option_removed'
+  | 'proxy_segment_trimmed'
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
   | 'exception_punted'

@@ -271,6 +271,14 @@ export function echoRequest(dst: string, id: number, sequence: number, payload: 
   return frameFrom('outside', src, dst, { icmp: { type: ICMP_TYPE.ECHO_REQUEST, id, sequence, payload } });
 }
 
+/** The same Ethernet/IPv4 (no IP options)/TCP frame with its TCP checksum made wrong. */
+export function withBadTcpChecksum(frame: Buffer): Buffer {
+  const b = Buffer.from(frame);
+  const checksumAt = 14 + 20 + 16;
+  b[checksumAt] = b.readUInt8(checksumAt) ^ 0x5a;
+  return b;
+}
+
 /** Formats frames for assertion messages. */
 export function show(frames: DecodedFrame[]): string {
   return frames.length ? frames.map(describeFrame).join('\n  ') : '(none)';
