@@ -114,7 +114,8 @@ test('--thresholds and --persistent-conn titles and dest lines', () => {
 });
 
 test('--get-laddr: DPVS title, "%-20s %-8u \\n" service lines, "%-20s %-8s %-20s %-10lu %-10u" LIP lines with the counts', () => {
-  assert.fixture(formatLocalAddresses(SERVICES, numeric), [
+  // Numeric whatever -n says (DPVS prints the service with FMT_NUMERIC).
+  assert.fixture(formatLocalAddresses(SERVICES, { ...numeric, numeric: false }), [
     'VIP:VPORT            TOTAL    SNAT_IP              CONFLICTS  CONNS     ',
     '10.0.0.100:80        2        ',
     '                              10.0.1.200           0          1234      ',

@@ -222,12 +222,13 @@ export function formatTimeout(tcp: number, tcpFin: number, udp: number): string 
 /**
  * DPVS `--get-laddr`: each service's local (SNAT) addresses, with the connections using each
  * (CONNS) and the new connections that found its lports all taken (CONFLICTS). DPVS's formats:
- * title and LIP lines "%-20s %-8s %-20s %-10lu %-10u\n", service line "%-20s %-8u \n".
+ * title and LIP lines "%-20s %-8s %-20s %-10lu %-10u\n", service line "%-20s %-8u \n", the
+ * service always numeric (DPVS formats it with FMT_NUMERIC whatever -n says).
  */
 export function formatLocalAddresses(services: ListService[], o: FormatOptions): string {
   let out = `${left('VIP:VPORT', 20)} ${left('TOTAL', 8)} ${left('SNAT_IP', 20)} ${left('CONFLICTS', 10)} ${left('CONNS', 10)}\n`;
   for (const s of o.sort ? sortServices(services) : services) {
-    out += `${left(addressPortName(s.vip, s.port, s.protocol, o.numeric, o.names), 20)} ${left(String(s.localAddresses.length), 8)} \n`;
+    out += `${left(addressPortName(s.vip, s.port, s.protocol, true, o.names), 20)} ${left(String(s.localAddresses.length), 8)} \n`;
     for (const lip of s.localAddresses) {
       out += `${left('', 20)} ${left('', 8)} ${left(lip.address, 20)} ${left(String(lip.conflicts), 10)} ${left(String(lip.conns), 10)}\n`;
     }
