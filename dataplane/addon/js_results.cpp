@@ -18,7 +18,7 @@ Napi::String ip_string(Napi::Env env, uint32_t host_order) {
   return Napi::String::New(env, buf);
 }
 
-Napi::Array traffic_to_js(Napi::Env env, const std::vector<pc::TrafficReport>& list) {
+Napi::Array traffic_to_js(Napi::Env env, const std::vector<pc::TrafficReport>& list, bool servers) {
   Napi::Array out = Napi::Array::New(env, list.size());
   for (uint32_t i = 0; i < list.size(); i++) {
     const auto& t = list[i];
@@ -31,6 +31,20 @@ Napi::Array traffic_to_js(Napi::Env env, const std::vector<pc::TrafficReport>& l
     o.Set("outBytes", num(env, t.sum.out_bytes));
     o.Set("activeConns", snum(env, t.sum.active_conns));
     o.Set("inactiveConns", snum(env, t.sum.inactive_conns));
+    if (servers) o.Set("persistentConns", num(env, t.persist_templates));
+    out.Set(i, o);
+  }
+  return out;
+}
+
+Napi::Array local_addresses_to_js(Napi::Env env, const std::vector<pc::LocalAddressReport>& list) {
+  Napi::Array out = Napi::Array::New(env, list.size());
+  for (uint32_t i = 0; i < list.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("serviceId", num(env, list[i].service_id));
+    o.Set("address", ip_string(env, list[i].addr));
+    o.Set("connections", snum(env, list[i].conns));
+    o.Set("conflicts", num(env, list[i].conflicts));
     out.Set(i, o);
   }
   return out;
@@ -133,8 +147,9 @@ Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& r) {
     ports.Set(i, po);
   }
   o.Set("ports", ports);
-  o.Set("services", traffic_to_js(env, r.services));
-  o.Set("servers", traffic_to_js(env, r.servers));
+  o.Set("services", traffic_to_js(env, r.services, false));
+  o.Set("servers", traffic_to_js(env, r.servers, true));
+  o.Set("localAddresses", local_addresses_to_js(env, r.local_addresses));
   o.Set("defense", defense_to_js(env, r.defense));
   return o;
 }

@@ -14,6 +14,9 @@ namespace pc {
 constexpr uint16_t kMaxPorts = 8;
 constexpr uint32_t kMaxServiceId = 4095;  // ids are 1..kMaxServiceId
 constexpr uint32_t kMaxServerId = 65535;  // ids are 1..kMaxServerId, unique across services
+// (service, LIP) pairs over all services: snapshot_build numbers them 1..kMaxLocalAddressId
+// for their per-worker counters (pcadm --get-laddr).
+constexpr uint32_t kMaxLocalAddressId = 65535;
 constexpr uint16_t kLportMin = 1024;      // lports handed out are kLportMin..65535
 constexpr uint32_t kMaxRoutes = 1024;
 

@@ -21,12 +21,24 @@ struct TrafficCounters {
   uint64_t generation = 0;     // snapshot object generation these belong to (see pipeline.h)
 };
 
+// One (service, LIP) pair (id from snapshot_build, see LocalAddressEntry): pcadm
+// --get-laddr's CONNS and CONFLICTS. Reset when the id names a new pair generation.
+struct LocalAddressCounters {
+  int64_t conns = 0;        // live FullNAT connections of the service that use the LIP (gauge)
+  uint64_t conflicts = 0;   // new connections that found every lport of the LIP taken (this worker's share)
+  uint64_t generation = 0;  // the pair generation these belong to
+};
+
 struct WorkerCounters {
   uint64_t drops[kDropReasonCount] = {};
   uint64_t events[kEventCount] = {};
   TrafficCounters services[kMaxServiceId + 1];
   TrafficCounters servers[kMaxServerId + 1];
   DefenseCounters defense;  // per service: what the flood defences let through / dropped
+  // Live persistence templates pointing at each real server (ipvsadm PersistConn, IPVS
+  // dest->persistconns): moves only when a template is made, replaced or expires.
+  uint32_t persist_templates[kMaxServerId + 1] = {};
+  LocalAddressCounters local_addresses[kMaxLocalAddressId + 1];
 
   void drop(DropReason reason) { drops[static_cast<unsigned>(reason)]++; }
   void event(Event what, uint64_t n = 1) { events[static_cast<unsigned>(what)] += n; }

@@ -23,7 +23,32 @@ void sum_objects(const std::vector<uint32_t>& ids, uint32_t max_id, const std::v
     if (id == 0 || id > max_id) continue;  // the pipeline guarantees the bounds; stay safe anyway
     TrafficReport r;
     r.id = id;
-    for (auto* w : workers) add(&r.sum, servers ? w->counters->servers[id] : w->counters->services[id]);
+    for (auto* w : workers) {
+      add(&r.sum, servers ? w->counters->servers[id] : w->counters->services[id]);
+      if (servers) r.persist_templates += w->counters->persist_templates[id];
+    }
+    out->push_back(r);
+  }
+}
+
+// A worker that has not adopted the snapshot yet may still hold another pair's counts
+// under the id: only counters of the pair's generation add up.
+void sum_local_addresses(const Snapshot* snapshot, const std::vector<WorkerContext*>& workers,
+                         std::vector<LocalAddressReport>* out) {
+  std::vector<LocalAddressIdentity> pairs;
+  snapshot_local_addresses(snapshot, &pairs);
+  for (const auto& pair : pairs) {
+    LocalAddressReport r;
+    r.service_id = pair.service_id;
+    r.addr = pair.addr;
+    if (pair.id > 0 && pair.id <= kMaxLocalAddressId) {
+      for (auto* w : workers) {
+        const LocalAddressCounters& c = w->counters->local_addresses[pair.id];
+        if (c.generation != pair.generation) continue;
+        r.conns += c.conns;
+        r.conflicts += c.conflicts;
+      }
+    }
     out->push_back(r);
   }
 }
@@ -67,6 +92,7 @@ void stats_collect(const std::vector<WorkerContext*>& workers, const std::vector
   snapshot_object_ids(snapshot, &service_ids, &server_ids);
   sum_objects(service_ids, kMaxServiceId, workers, false, &out->services);
   sum_objects(server_ids, kMaxServerId, workers, true, &out->servers);
+  sum_local_addresses(snapshot, workers, &out->local_addresses);
   defense_stats_collect(workers, service_ids, &out->defense);
 }
 

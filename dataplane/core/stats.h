@@ -15,6 +15,15 @@ namespace pc {
 struct TrafficReport {
   uint32_t id = 0;
   TrafficCounters sum;
+  uint64_t persist_templates = 0;  // servers only: live persistence templates pointing at it (PersistConn)
+};
+
+// One LIP of one service, summed over the workers that count for its current pair.
+struct LocalAddressReport {
+  uint32_t service_id = 0;
+  uint32_t addr = 0;  // host order
+  int64_t conns = 0;
+  uint64_t conflicts = 0;
 };
 
 struct PortReport {
@@ -50,6 +59,7 @@ struct StatsReport {
   std::vector<PortReport> ports;
   std::vector<TrafficReport> services;
   std::vector<TrafficReport> servers;
+  std::vector<LocalAddressReport> local_addresses;  // every service's LIPs, config order
   std::vector<DefenseReport> defense;  // flood defences per service (id 0 = no service)
 };
 

@@ -63,7 +63,7 @@ uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc
   }
   const ServerEntry& server = svc.servers[chosen];
   if (server.forward != ForwardMethod::FULLNAT) return forward_new_connection(w, s, svc, server, choice, p, now_us, hop, reason);
-  if (rt.lport_pools.empty()) {
+  if (rt.lips.empty()) {
     *reason = DropReason::NO_LOCAL_ADDRESS;
     return kNoConn;
   }
@@ -72,15 +72,18 @@ uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc
     *reason = DropReason::NO_ROUTE;
     return kNoConn;
   }
-  uint32_t lip_count = static_cast<uint32_t>(rt.lport_pools.size());
+  uint32_t lip_count = static_cast<uint32_t>(rt.lips.size());
+  uint32_t lip_slot = 0;
   uint16_t pool = 0, lport = 0;
   bool got_lport = false;
   for (uint32_t k = 0; k < lip_count && !got_lport; k++) {
-    uint32_t slot = (rt.lip_cursor + k) % lip_count;
-    pool = rt.lport_pools[slot];
+    lip_slot = (rt.lip_cursor + k) % lip_count;
+    pool = rt.lips[lip_slot].pool;
     if (lport_take(&w->lports, pool, &lport)) {
       got_lport = true;
-      rt.lip_cursor = slot + 1;
+      rt.lip_cursor = lip_slot + 1;
+    } else {
+      local_address_count_conflict(w, rt, lip_slot);
     }
   }
   if (!got_lport) {
@@ -106,6 +109,7 @@ uint32_t create_connection(Worker* w, const Snapshot& s, const ServiceEntry& svc
     return kNoConn;
   }
   count_new_connection(w, svc.id, server.id);
+  local_address_count_conn(w, rt, lip_slot);
   bind_to_template(w, choice, c, now_us);
   return index;
 }
@@ -160,7 +164,10 @@ void fullnat_on_expire(void* worker, const Conn& c) {
   for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {
     if (t) (active ? t->active_conns : t->inactive_conns)--;
   }
-  if (!(c.flags & kConnNotFullnat)) lport_give_back(&w->lports, c.lport_pool, c.local_port);
+  if (!(c.flags & kConnNotFullnat)) {
+    lport_give_back(&w->lports, c.lport_pool, c.local_port);
+    local_address_release(w, c);
+  }
   release_from_template(w, c);
   w->counters->event(Event::CONNS_EXPIRED);
 }

@@ -16,7 +16,7 @@ bool matches(const PersistTemplate& t, const PersistKey& key) {
   return t.service_id == key.service_id && t.service_epoch == key.service_epoch && t.client_net == key.client_net;
 }
 
-bool live(const PersistTemplate& t, uint64_t now_us) { return t.controlled > 0 || now_us < t.expires_us; }
+bool live(const PersistTemplate& t, uint64_t now_us) { return persist_live(t, now_us); }
 
 }  // namespace
 
@@ -53,6 +53,23 @@ uint32_t persist_claim(PersistTable* table, const PersistKey& key, uint64_t now_
     if (t.service_id == 0) break;
   }
   return reusable;
+}
+
+void persist_sweep(PersistTable* table, uint64_t now_us, PersistDeadFn on_dead, void* ctx) {
+  if (table->counted == 0 || now_us <= table->swept_us) {
+    // Nothing to find (or no time passed): start the next slice from now, not from long ago.
+    if (table->counted == 0) table->swept_us = now_us;
+    return;
+  }
+  uint64_t due = (now_us - table->swept_us) * kPersistCapacity / kPersistSweepPeriodUs;
+  if (due == 0) return;  // let the time add up to at least one slot
+  if (due > kPersistCapacity) due = kPersistCapacity;
+  table->swept_us = now_us;
+  for (uint64_t k = 0; k < due && table->counted; k++) {
+    PersistTemplate& t = table->slots[table->sweep_cursor];
+    table->sweep_cursor = (table->sweep_cursor + 1) & (kPersistCapacity - 1);
+    if (t.counted && !live(t, now_us)) on_dead(ctx, t);
+  }
 }
 
 void persist_attach(PersistTable* table, uint32_t slot, uint64_t now_us, uint64_t timeout_us) {

@@ -18,6 +18,13 @@
 // kPersistProbe slots of its hash; dead templates (expired, nothing controlled) are
 // reused in place. No free slot in the window -> the connection is scheduled without
 // a template (event persist_table_full).
+//
+// ipvsadm's PersistConn (templates per real server) is a gauge kept beside the table
+// (WorkerCounters::persist_templates): a template is counted when it is made and
+// uncounted when its slot is given to another template or when persist_sweep() finds
+// it dead. The sweep visits the whole table about once per kPersistSweepPeriodUs, a
+// slice per timer run, and does nothing while no template is counted; so the gauge
+// falls at most about a second after a template really expired.
 #pragma once
 #include <cstdint>
 
@@ -26,6 +33,7 @@ namespace pc {
 constexpr uint32_t kPersistCapacity = 1u << 16;  // templates per worker (24 B each)
 constexpr uint32_t kPersistProbe = 16;
 constexpr uint32_t kNoTemplate = UINT32_MAX;
+constexpr uint64_t kPersistSweepPeriodUs = 1000 * 1000;
 
 struct PersistTemplate {
   uint32_t client_net;   // network order
@@ -33,7 +41,8 @@ struct PersistTemplate {
   uint16_t server_id;
   uint8_t service_epoch;  // Worker::service_epoch / server_epoch when made
   uint8_t server_epoch;
-  uint16_t reserved;
+  uint8_t counted;        // 1 while it is counted in its server's persist_templates gauge
+  uint8_t reserved;
   uint32_t controlled;    // live connections made through this template
   uint64_t expires_us;
 };
@@ -41,6 +50,9 @@ static_assert(sizeof(PersistTemplate) == 24, "keep templates small");
 
 struct PersistTable {
   PersistTemplate* slots = nullptr;
+  uint32_t counted = 0;       // templates with .counted set
+  uint32_t sweep_cursor = 0;  // next slot persist_sweep() visits
+  uint64_t swept_us = 0;      // when it last visited any
 };
 
 bool persist_init(PersistTable* table, int socket_id);
@@ -59,6 +71,15 @@ uint32_t persist_find(PersistTable* table, const PersistKey& key, uint64_t now_u
 uint32_t persist_claim(PersistTable* table, const PersistKey& key, uint64_t now_us);
 // A connection was made through the template: count it and re-arm the timer.
 void persist_attach(PersistTable* table, uint32_t slot, uint64_t now_us, uint64_t timeout_us);
+// Live: controlled by a connection, or inside its timeout.
+inline bool persist_live(const PersistTemplate& t, uint64_t now_us) { return t.controlled > 0 || now_us < t.expires_us; }
+
+// Visits the slots due since the last call (kPersistCapacity per kPersistSweepPeriodUs)
+// and calls on_dead for each counted template that is no longer live; on_dead must
+// uncount it (clear .counted and decrement table->counted). Worker timers only.
+using PersistDeadFn = void (*)(void* ctx, PersistTemplate& t);
+void persist_sweep(PersistTable* table, uint64_t now_us, PersistDeadFn on_dead, void* ctx);
+
 // A connection made through key's template to server_id ended.
 void persist_detach(PersistTable* table, const PersistKey& key, uint16_t server_id, uint8_t server_epoch,
                     uint64_t now_us, uint64_t timeout_us);

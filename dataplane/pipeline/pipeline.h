@@ -42,6 +42,17 @@ bool snapshot_object_generation(const Snapshot* snapshot, bool is_server, uint32
 void snapshot_object_ids(const Snapshot* snapshot, std::vector<uint32_t>* services,
                          std::vector<uint32_t>* servers);
 
+// Each service's LIPs with the id and generation of their per-worker counters
+// (WorkerCounters::local_addresses; they belong to the pair only when their
+// .generation equals it). Control thread; appends, services and LIPs in config order.
+struct LocalAddressIdentity {
+  uint32_t service_id;
+  uint32_t addr;  // host order
+  uint32_t id;
+  uint64_t generation;
+};
+void snapshot_local_addresses(const Snapshot* snapshot, std::vector<LocalAddressIdentity>* out);
+
 struct WorkerParams {
   uint16_t index = 0;          // 0..count-1
   uint16_t count = 1;          // number of workers (lport residue classes)

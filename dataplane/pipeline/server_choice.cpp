@@ -12,6 +12,23 @@ PersistKey template_key(const Worker* w, uint32_t service_id, uint8_t service_ep
                     client_addr & w->services[service_id].persistence_netmask};
 }
 
+// ipvsadm PersistConn: the template counts for its server while it lives. A server id
+// given to a new server since (epoch moved on) had its gauge zeroed then: nothing to undo.
+void count_template(Worker* w, PersistTemplate& t) {
+  t.counted = 1;
+  w->persist.counted++;
+  w->counters->persist_templates[t.server_id]++;
+}
+
+void uncount_template(Worker* w, PersistTemplate& t) {
+  if (!t.counted) return;
+  t.counted = 0;
+  w->persist.counted--;
+  if (w->server_epoch[t.server_id] == t.server_epoch) w->counters->persist_templates[t.server_id]--;
+}
+
+void on_template_dead(void* worker, PersistTemplate& t) { uncount_template(static_cast<Worker*>(worker), t); }
+
 }  // namespace
 
 ServerChoice choose_server(Worker* w, const ServiceEntry& svc, uint32_t client_addr, uint16_t client_port,
@@ -40,6 +57,7 @@ ServerChoice choose_server(Worker* w, const ServiceEntry& svc, uint32_t client_a
   }
   const ServerEntry& server = svc.servers[index];
   PersistTemplate& t = w->persist.slots[slot];
+  uncount_template(w, t);  // the slot's previous template (dead, or replaced because its server left)
   t.client_net = key.client_net;
   t.service_id = key.service_id;
   t.service_epoch = key.service_epoch;
@@ -47,6 +65,7 @@ ServerChoice choose_server(Worker* w, const ServiceEntry& svc, uint32_t client_a
   t.server_epoch = w->server_epoch[server.id];
   t.controlled = 0;
   t.expires_us = now_us + static_cast<uint64_t>(svc.persistence_timeout) * 1000000ull;
+  count_template(w, t);
   w->counters->event(Event::PERSIST_TEMPLATES_CREATED);
   return {index, slot};
 }
@@ -68,5 +87,7 @@ void release_from_template(Worker* w, const Conn& c) {
   persist_detach(&w->persist, template_key(w, c.service_id, c.service_epoch, c.client_addr), c.server_id,
                  c.server_epoch, ended_us, rt.persistence_timeout_us);
 }
+
+void expire_templates(Worker* w, uint64_t now_us) { persist_sweep(&w->persist, now_us, on_template_dead, w); }
 
 }  // namespace pc

@@ -25,4 +25,7 @@ void bind_to_template(Worker* w, const ServerChoice& choice, Conn& c, uint64_t n
 // The connection ends: its template no longer has to stay alive for it.
 void release_from_template(Worker* w, const Conn& c);
 
+// Timer work: uncounts (PersistConn) the templates that expired (persist.h persist_sweep).
+void expire_templates(Worker* w, uint64_t now_us);
+
 }  // namespace pc

@@ -92,7 +92,15 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     svc.sched_flags = c.sched_flags;
     svc.persistence_timeout = c.persistence_timeout;
     svc.persistence_netmask = rte_cpu_to_be_32(c.persistence_netmask);
-    for (uint32_t lip : c.local_addresses) svc.local_addresses.push_back(rte_cpu_to_be_32(lip));
+    for (size_t k = 0; k < c.local_addresses.size(); k++) {
+      uint32_t lip = rte_cpu_to_be_32(c.local_addresses[k]);
+      // One pool, one set of counters per (service, LIP): a repeated address would count twice.
+      if (std::find(svc.local_addresses.begin(), svc.local_addresses.end(), lip) != svc.local_addresses.end()) {
+        *error = field("services", i, "local_addresses") + "[" + std::to_string(k) + "]: duplicate address";
+        return false;
+      }
+      svc.local_addresses.push_back(lip);
+    }
     Fnv1a fingerprint;
     fingerprint.add(static_cast<uint64_t>(c.scheduler));
     fingerprint.add(c.sched_flags);
@@ -162,6 +170,50 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
   return true;
 }
 
+// Numbers every (service, LIP) pair for its counters (LocalAddressEntry): a pair that was
+// in `previous` under the same service generation keeps its id and generation; every
+// other pair gets the lowest id no kept pair holds, and generation == this version.
+bool assign_local_address_ids(const Snapshot* previous, Snapshot* s, std::string* error) {
+  std::unordered_map<uint32_t, const ServiceEntry*> old_services;
+  if (previous)
+    for (const auto& svc : previous->services) old_services[svc.id] = &svc;
+  std::vector<bool> taken(kMaxLocalAddressId + 1, false);
+  taken[0] = true;
+  size_t total = 0;
+  for (size_t i = 0; i < s->services.size(); i++) {
+    ServiceEntry& svc = s->services[i];
+    total += svc.local_addresses.size();
+    if (total > kMaxLocalAddressId) {
+      *error = field("services", i, "local_addresses") + ": more than " + std::to_string(kMaxLocalAddressId) +
+               " local addresses over all services";
+      return false;
+    }
+    svc.local_address_ids.assign(svc.local_addresses.size(), LocalAddressEntry{});
+    auto old = old_services.find(svc.id);
+    if (old == old_services.end() || old->second->generation != svc.generation) continue;
+    const ServiceEntry& before = *old->second;
+    for (size_t k = 0; k < svc.local_addresses.size(); k++) {
+      for (size_t j = 0; j < before.local_addresses.size(); j++) {
+        if (before.local_addresses[j] != svc.local_addresses[k]) continue;
+        svc.local_address_ids[k] = before.local_address_ids[j];
+        taken[svc.local_address_ids[k].id] = true;
+        break;
+      }
+    }
+  }
+  uint32_t next = 1;
+  for (auto& svc : s->services) {
+    for (auto& entry : svc.local_address_ids) {
+      if (entry.id) continue;
+      while (taken[next]) next++;  // total <= kMaxLocalAddressId: a free id exists
+      entry.id = next;
+      entry.generation = s->version;
+      taken[next] = true;
+    }
+  }
+  return true;
+}
+
 void build_owned(Snapshot* s) {
   std::unordered_map<uint32_t, uint8_t> kinds;
   for (const auto& port : s->ports)
@@ -195,7 +247,8 @@ Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Sna
     return nullptr;
   }
   s->version = version;
-  if (!build_ports(cfg, s, error) || !build_services(cfg, previous, s, error)) {
+  if (!build_ports(cfg, s, error) || !build_services(cfg, previous, s, error) ||
+      !assign_local_address_ids(previous, s, error)) {
     snapshot_free(s);
     return nullptr;
   }
@@ -225,6 +278,14 @@ void snapshot_object_ids(const Snapshot* snapshot, std::vector<uint32_t>* servic
     if (server_ids)
       for (const auto& server : svc.servers) server_ids->push_back(server.id);
   }
+}
+
+void snapshot_local_addresses(const Snapshot* snapshot, std::vector<LocalAddressIdentity>* out) {
+  if (!snapshot) return;
+  for (const auto& svc : snapshot->services)
+    for (size_t k = 0; k < svc.local_addresses.size(); k++)
+      out->push_back(LocalAddressIdentity{svc.id, rte_be_to_cpu_32(svc.local_addresses[k]),
+                                          svc.local_address_ids[k].id, svc.local_address_ids[k].generation});
 }
 
 bool snapshot_object_generation(const Snapshot* snapshot, bool server, uint32_t id, uint64_t* generation) {

@@ -29,6 +29,15 @@ struct ServerEntry {
   uint64_t generation = 0;
 };
 
+// One LIP of a service, as its counters know it. id (1..kMaxLocalAddressId) indexes
+// WorkerCounters::local_addresses; the pair keeps id and generation while it is in
+// consecutive snapshots under the same service generation; a pair that (re)appears
+// gets generation == the snapshot version (its counters start again).
+struct LocalAddressEntry {
+  uint32_t id = 0;
+  uint64_t generation = 0;
+};
+
 struct ServiceEntry {
   uint32_t id = 0;
   uint8_t protocol = 0;
@@ -36,6 +45,7 @@ struct ServiceEntry {
   uint16_t vport = 0;  // network order
   SchedulerKind scheduler = SchedulerKind::RR;
   std::vector<uint32_t> local_addresses;  // network order, config order
+  std::vector<LocalAddressEntry> local_address_ids;  // parallel to local_addresses
   std::vector<ServerEntry> servers;       // config order (schedulers walk it as IPVS walks its list)
   Timeouts timeouts;
   ClientAddress client_address = ClientAddress::NONE;  // copied into each new Conn's flags

@@ -8,6 +8,7 @@
 #include "pipeline/icmp.h"
 #include "pipeline/icmp_relay.h"
 #include "pipeline/parse.h"
+#include "pipeline/server_choice.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/frag_policy.h"
 #include "pipeline/worker_state.h"
@@ -97,11 +98,13 @@ void worker_destroy(Worker* w) {
 
 // A different object now carries this id: start its counters from zero and
 // disown the connections made for the previous one (their epoch no longer matches).
-static void reset_if_new_generation(TrafficCounters& counters, uint8_t* epoch, uint64_t generation) {
-  if (counters.generation == generation) return;
+// True when it did.
+static bool reset_if_new_generation(TrafficCounters& counters, uint8_t* epoch, uint64_t generation) {
+  if (counters.generation == generation) return false;
   counters = TrafficCounters{};
   counters.generation = generation;
   (*epoch)++;
+  return true;
 }
 
 void worker_share_counters(Worker* const* workers, uint16_t count) {
@@ -121,9 +124,13 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
   std::vector<uint32_t> now_present;
   if (s) {
     for (const ServiceEntry& svc : s->services) {
-      reset_if_new_generation(w->counters->services[svc.id], &w->service_epoch[svc.id], svc.generation);
-      for (const ServerEntry& server : svc.servers)
-        reset_if_new_generation(w->counters->servers[server.id], &w->server_epoch[server.id], server.generation);
+      bool new_service =
+          reset_if_new_generation(w->counters->services[svc.id], &w->service_epoch[svc.id], svc.generation);
+      for (const ServerEntry& server : svc.servers) {
+        // Templates of the server's previous generation no longer count (their epoch is stale).
+        if (reset_if_new_generation(w->counters->servers[server.id], &w->server_epoch[server.id], server.generation))
+          w->counters->persist_templates[server.id] = 0;
+      }
 
       ServiceRuntime& rt = w->services[svc.id];
       rt.present = true;
@@ -139,9 +146,7 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
         rt.scheduler->reset(svc);
       }
       rt.server_set_fingerprint = svc.server_set_fingerprint;
-      rt.lport_pools.clear();
-      for (uint32_t lip : svc.local_addresses) rt.lport_pools.push_back(lport_pool_for(&w->lports, lip));
-      if (!rt.lport_pools.empty()) rt.lip_cursor %= static_cast<uint32_t>(rt.lport_pools.size());
+      local_addresses_adopt(w, rt, svc, new_service);
       now_present.push_back(svc.id);
     }
   }
@@ -152,8 +157,7 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
     delete rt.scheduler;
     rt.scheduler = nullptr;
     rt.server_set_fingerprint = 0;
-    rt.lport_pools.clear();
-    rt.lip_cursor = 0;
+    local_addresses_forget(rt);
   }
   w->present_service_ids.swap(now_present);
   if (s) defend_adopt(w, *s);
@@ -325,6 +329,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   w->timer_snapshot = s;
   w->timer_tx = &tx;
   conn_run_timers(&w->conns, now_us, fullnat_on_expire, w);
+  expire_templates(w, now_us);
   w->timer_snapshot = nullptr;
   w->timer_tx = nullptr;
   neigh_run_timers(&w->neigh, now_us, tx);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 #include "pipeline/conn.h"
+#include "pipeline/local_address.h"
 #include "pipeline/lport.h"
 #include "pipeline/neigh.h"
 #include "pipeline/persist.h"
@@ -25,8 +26,9 @@ struct ServiceRuntime {
   Scheduler* scheduler = nullptr;
   SchedulerKind scheduler_kind = SchedulerKind::RR;
   uint64_t server_set_fingerprint = 0;
-  std::vector<uint16_t> lport_pools;  // worker lport pool of each LIP, snapshot order
-  uint32_t lip_cursor = 0;            // round robin over the LIP pool
+  std::vector<LipBinding> lips;          // each LIP: lport pool + counters (local_address.h), snapshot order
+  std::vector<LipBinding> retired_lips;  // LIPs that left with connections still on them
+  uint32_t lip_cursor = 0;               // round robin over lips
   // Persistence (persist.h); kept after removal: ending connections release their template by them.
   uint32_t persistence_netmask = 0;   // network order
   uint64_t persistence_timeout_us = 0;

@@ -105,6 +105,14 @@ export function buildStatsResponse(controller: Controller, hub: StatsHub): GetSt
   const stats = hub.stats();
   const serviceTraffic = new Map(stats.services.map((s) => [s.id, s]));
   const serverTraffic = new Map(stats.servers.map((s) => [s.id, s]));
+  const localAddresses = (service: Service) => {
+    const reported = new Map(stats.localAddresses.filter((l) => l.serviceId === service.id).map((l) => [l.address, l]));
+    return service.localAddresses.map((address) => ({
+      address,
+      connections: reported.get(address)?.connections ?? 0,
+      conflicts: reported.get(address)?.conflicts ?? 0,
+    }));
+  };
   return {
     snapshotVersion: stats.snapshotVersion,
     workerVersions: stats.workerVersions,
@@ -122,7 +130,9 @@ export function buildStatsResponse(controller: Controller, hub: StatsHub): GetSt
         counters: counters(serverTraffic.get(server.id)),
         rates: rates(hub.serverRates(server.id)),
         health: serverHealth(service, server),
+        persistentConnections: serverTraffic.get(server.id)?.persistentConns ?? 0,
       })),
+      localAddresses: localAddresses(service),
     })),
     defense: defenseStats(controller, stats.defense ?? []),
     workers: hub.workerLoad(stats).map((load, worker) => ({

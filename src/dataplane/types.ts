@@ -245,6 +245,21 @@ export interface TrafficStats {
   activeConns: number; inactiveConns: number;
 }
 
+export interface ServerTrafficStats extends TrafficStats {
+  /** Live persistence templates pointing at the server, summed over workers (ipvsadm PersistConn). */
+  persistentConns: number;
+}
+
+/** One LIP of one service (DPVS --get-laddr), summed over workers. */
+export interface LocalAddressStats {
+  serviceId: number;
+  address: string;
+  /** Live FullNAT connections of the service that use this LIP. */
+  connections: number;
+  /** New connections that found every lport of this LIP (of the worker that took them) in use. */
+  conflicts: number;
+}
+
 export interface PortStats {
   name: string;
   rxPackets: number; txPackets: number; rxBytes: number; txBytes: number;
@@ -274,7 +289,9 @@ export interface DataplaneStats {
   ports: PortStats[];
   /** Only ids present in the current snapshot. */
   services: TrafficStats[];
-  servers: TrafficStats[];
+  servers: ServerTrafficStats[];
+  /** Every service's LIPs, in config order. */
+  localAddresses: LocalAddressStats[];
   /** Flood defences: id 0 first, then the ids present in the current snapshot. */
   defense: DefenseStats[];
 }

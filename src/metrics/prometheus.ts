@@ -18,6 +18,7 @@ export interface MetricsContext {
 
 const SERVICE_LABELS = ['protocol', 'vip', 'port'] as const;
 const SERVER_LABELS = [...SERVICE_LABELS, 'server', 'server_port'] as const;
+const LOCAL_ADDRESS_LABELS = [...SERVICE_LABELS, 'local_address'] as const;
 const TRAFFIC = [
   ['connections_total', 'Connections scheduled', 'conns'],
   ['in_packets_total', 'Packets client to server', 'inPackets'],
@@ -68,6 +69,9 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const watchQueued = gauge('watch_queued_messages', 'WatchStats messages written and not yet taken by a client, all streams');
   const watchSkipped = counter('watch_skipped_ticks_total', 'WatchStats ticks not sent because the client had not read the previous messages');
   const watchRefused = counter('watch_refused_streams_total', 'WatchStats streams refused: the caller had the most open already');
+  const serverPersistent = gauge('real_server_persistent_connections', 'Live persistence templates pointing at the real server (ipvsadm PersistConn)', SERVER_LABELS);
+  const lipConnections = gauge('local_address_connections', 'Live FullNAT connections of the service using the local address (--get-laddr CONNS)', LOCAL_ADDRESS_LABELS);
+  const lipConflicts = counter('local_address_conflicts_total', 'New connections that found every lport of the local address in use (--get-laddr CONFLICTS)', LOCAL_ADDRESS_LABELS);
 
   function refresh(): void {
     registry.resetMetrics();
@@ -99,12 +103,19 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
     servers.set(state.services.reduce((n, s) => n + s.servers.length, 0));
     const serviceById = new Map(stats.services.map((t) => [t.id, t]));
     const serverById = new Map(stats.servers.map((t) => [t.id, t]));
+    const lipsOf = (id: number) => new Map(stats.localAddresses.filter((l) => l.serviceId === id).map((l) => [l.address, l]));
     for (const service of state.services) {
       const labels = { protocol: service.protocol, vip: service.vip, port: service.port };
       const traffic = serviceById.get(service.id);
       for (const [metric, key] of serviceTraffic) setCounter(metric, labels, traffic?.[key] ?? 0);
       serviceActive.set(labels, traffic?.activeConns ?? 0);
       serviceInactive.set(labels, traffic?.inactiveConns ?? 0);
+      const lips = lipsOf(service.id);
+      for (const address of service.localAddresses) {
+        const lipLabels = { ...labels, local_address: address };
+        lipConnections.set(lipLabels, lips.get(address)?.connections ?? 0);
+        setCounter(lipConflicts, lipLabels, lips.get(address)?.conflicts ?? 0);
+      }
       for (const server of service.servers) {
         const serverLabels = { ...labels, server: server.address, server_port: server.port };
         const t = serverById.get(server.id);
@@ -112,6 +123,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
         serverActive.set(serverLabels, t?.activeConns ?? 0);
         serverInactive.set(serverLabels, t?.inactiveConns ?? 0);
         serverWeight.set(serverLabels, server.weight);
+        serverPersistent.set(serverLabels, t?.persistentConns ?? 0);
         if (service.healthCheck) serverUp.set(serverLabels, server.healthDown ? 0 : 1);
       }
     }

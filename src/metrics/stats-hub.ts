@@ -12,7 +12,7 @@ export interface LinkStates { state(port: string): { up: boolean; changes: numbe
 
 type Baseline = Pick<TrafficStats, 'conns' | 'inPackets' | 'outPackets' | 'inBytes' | 'outBytes'>;
 
-function minus(traffic: TrafficStats, base: Baseline | undefined): TrafficStats {
+function minus<T extends TrafficStats>(traffic: T, base: Baseline | undefined): T {
   if (!base) return traffic;
   return {
     ...traffic,

@@ -1,10 +1,12 @@
 // pcadm against live traffic: real Linux TCP connections through the lab and the real
 // daemon, then `pcadm -Lnc` (the workers' live connection listing), paging over gRPC,
-// `-Ln --stats` and the IPVS-style `--rate`. Needs root; skipped otherwise.
+// `-Ln --stats` and the IPVS-style `--rate`; `--get-laddr` CONNS against the listing's local
+// addresses and `--persistent-conn` PersistConn against the servers persistent clients
+// reached. Needs root; skipped otherwise.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
-import { CLIENT, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
+import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
 import { clientTool, isRoot, startGateway, stopGateway, withTimeout, type Gateway } from '../support/e2e-lab.js';
 
 const e2e = suite('e2e: pcadm on live connections');
@@ -79,6 +81,66 @@ it(`${CONNECTIONS} HTTP connections show up in -Lnc, in ListConnections pages, i
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   assert.match(rate, new RegExp(`^TCP  ${VIP.replace(/\./g, '\\.')}:80 +[1-9]\\d* `, 'm'));
+});
+
+/** --get-laddr's rows for VIP:80: LIP -> [CONFLICTS, CONNS]. */
+function laddrRows(text: string): Map<string, [number, number]> {
+  const rows = new Map<string, [number, number]>();
+  let inService = false;
+  for (const line of text.split('\n')) {
+    // (The service is printed numerically, test/unit/pcadm-format.test.ts checks that.)
+    if (/^\S/.test(line)) inService = line.startsWith(`${VIP}:80 `) || line.startsWith(`${VIP}:http `);
+    const lip = /^ {30}(\S+) +(\d+) +(\d+) *$/.exec(line);
+    if (inService && lip) rows.set(lip[1]!, [Number(lip[2]), Number(lip[3])]);
+  }
+  return rows;
+}
+
+it('--get-laddr CONNS are the connections on each LIP; --persistent-conn PersistConn the templates of the clients', async () => {
+  gateway ??= await withTimeout(startGateway(), 90_000, 'lab up + daemon ready');
+  const fresh = await clientTool<{ replies: { ok: boolean }[] }>(['concurrent', `http://${VIP}/`, 12, 20_000], 40_000);
+  assert.is(fresh.replies.filter((r) => r.ok).length, 12);
+
+  // The workers' own listing says which LIP each connection to VIP:80 took. A connection may
+  // expire between the listing and --get-laddr (CLOSE lasts 10 s): then read both again.
+  const perLip = async () => {
+    const onLip = new Map<string, number>(LOCAL_ADDRESSES.map((lip) => [lip, 0]));
+    let cursor = 0;
+    do {
+      const page = await gateway!.api.call('Stats', 'ListConnections', { cursor, limit: 500 });
+      for (const c of page.connections as { virtual: string; virtualPort: number; local: string }[]) {
+        if (c.virtual === VIP && c.virtualPort === 80) onLip.set(c.local, (onLip.get(c.local) ?? 0) + 1);
+      }
+      cursor = page.nextCursor as number;
+    } while (cursor !== 0);
+    const laddr = laddrRows(await pcadm('--get-laddr'));
+    const listed = LOCAL_ADDRESSES.map((lip) => [lip, 0, onLip.get(lip)]);
+    const printed = LOCAL_ADDRESSES.map((lip) => [lip, ...(laddr.get(lip) ?? [])]);
+    return { listed, printed, rows: [...laddr.keys()] };
+  };
+  let counts = await perLip();
+  for (let attempt = 0; attempt < 3 && JSON.stringify(counts.listed) !== JSON.stringify(counts.printed); attempt++) counts = await perLip();
+  assert.equal(counts.rows, [...LOCAL_ADDRESSES], 'one row per LIP of the service');
+  assert.equal(counts.printed, counts.listed, '[LIP, CONFLICTS, CONNS] as printed vs. from the listing');
+  assert.ok(counts.listed.every(([, , n]) => (n as number) > 0), `round robin puts connections on every LIP: ${JSON.stringify(counts.listed)}`);
+
+  // Persistent from now on: three client addresses, three requests each; each sticks to one server.
+  await pcadm(`-E -t ${VIP}:80 -s rr -p 300`);
+  const expected = new Map<string, number>(REAL_SERVERS.map((s) => [s.addresses[0]!, 0]));
+  for (const source of CLIENT.addresses.slice(1, 4)) {
+    const result = await clientTool<{ replies: { ok: boolean; body?: string }[] }>(['sequential', `http://${VIP}/`, 3, 10_000, source], 40_000);
+    const servers = new Set(result.replies.map((r) => (JSON.parse(r.body ?? '{}') as { server?: string }).server));
+    assert.is(servers.size, 1, `${source} reached ${[...servers].join(', ')}`);
+    const address = REAL_SERVERS.find((s) => s.serverName === [...servers][0])!.addresses[0]!;
+    expected.set(address, expected.get(address)! + 1);
+  }
+  const listing = await pcadm(`-Ln --persistent-conn -t ${VIP}:80`);
+  for (const [address, templates] of expected) {
+    const row = new RegExp(`^  -> ${address.replace(/\./g, '\\.')}:80 +1 +(\\d+) +\\d+ +\\d+ *$`, 'm').exec(listing);
+    assert.ok(row, `no row for ${address}:\n${listing}`);
+    assert.is(Number(row![1]), templates, `PersistConn of ${address}:\n${listing}`);
+  }
+  assert.is([...expected.values()].reduce((a, b) => a + b, 0), 3);
 });
 
 e2e.run();

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  formatConnections, formatList, formatSave, formatTimeout, largeNumber, type FormatOptions, type ListService,
+  formatConnections, formatList, formatLocalAddresses, formatSave, formatTimeout, largeNumber, type FormatOptions, type ListService,
 } from '../../src/cli/pcadm/format.js';
 import { parseNameTables } from '../../src/cli/pcadm/names.js';
 
@@ -17,16 +17,17 @@ const SERVICES: ListService[] = [
   {
     protocol: 'udp', vip: '10.0.0.100', port: 53, scheduler: 'rr', persistence: 0, netmask: '', synproxy: false, localAddresses: [],
     stats: zero, rates: noRate,
-    servers: [{ address: '10.0.1.13', port: 53, weight: 1, forward: 'tun', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 5, stats: zero, rates: noRate }],
+    servers: [{ address: '10.0.1.13', port: 53, weight: 1, forward: 'tun', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 5, persistConns: 0, stats: zero, rates: noRate }],
   },
   {
-    protocol: 'tcp', vip: '10.0.0.100', port: 80, scheduler: 'wrr', persistence: 300, netmask: '255.255.255.0', synproxy: true, localAddresses: ['10.0.1.200', '10.0.1.201'],
+    protocol: 'tcp', vip: '10.0.0.100', port: 80, scheduler: 'wrr', persistence: 300, netmask: '255.255.255.0', synproxy: true,
+    localAddresses: [{ address: '10.0.1.200', conns: 1234, conflicts: 0 }, { address: '10.0.1.201', conns: 56, conflicts: 78901 }],
     stats: { conns: 1500, inPackets: 30000, outPackets: 28000, inBytes: 123456789, outBytes: 4567890 },
     rates: { cps: 5, inPps: 120, outPps: 110, inBps: 9600, outBps: 150000 },
     servers: [
-      { address: '10.0.1.12', port: 8080, weight: 3, forward: 'nat', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 0, stats: zero, rates: noRate },
+      { address: '10.0.1.12', port: 8080, weight: 3, forward: 'nat', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 0, persistConns: 17, stats: zero, rates: noRate },
       {
-        address: '10.0.1.11', port: 80, weight: 1, forward: 'fullnat', upperThreshold: 1000, lowerThreshold: 800, activeConns: 12, inactiveConns: 34,
+        address: '10.0.1.11', port: 80, weight: 1, forward: 'fullnat', upperThreshold: 1000, lowerThreshold: 800, activeConns: 12, inactiveConns: 34, persistConns: 3,
         stats: { conns: 750, inPackets: 15000, outPackets: 14000, inBytes: 900000, outBytes: 2200000 },
         rates: { cps: 2, inPps: 60, outPps: 55, inBps: 4800, outBps: 75000 },
       },
@@ -106,8 +107,20 @@ test('--thresholds and --persistent-conn titles and dest lines', () => {
     'Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn ',
     '  -> RemoteAddress:Port',
     'TCP  10.0.0.100:80 wrr persistent 300 mask 255.255.255.0',
-    '  -> 10.0.1.11:80                 1         0           12         34        ',
-    '  -> 10.0.1.12:8080               3         0           0          0         ',
+    '  -> 10.0.1.11:80                 1         3           12         34        ',
+    '  -> 10.0.1.12:8080               3         17          0          0         ',
+    '',
+  ].join('\n'));
+});
+
+test('--get-laddr: DPVS title, "%-20s %-8u \\n" service lines, "%-20s %-8s %-20s %-10lu %-10u" LIP lines with the counts', () => {
+  // Numeric whatever -n says (DPVS prints the service with FMT_NUMERIC).
+  assert.fixture(formatLocalAddresses(SERVICES, { ...numeric, numeric: false }), [
+    'VIP:VPORT            TOTAL    SNAT_IP              CONFLICTS  CONNS     ',
+    '10.0.0.100:80        2        ',
+    '                              10.0.1.200           0          1234      ',
+    '                              10.0.1.201           78901      56        ',
+    '10.0.0.100:53        0        ',
     '',
   ].join('\n'));
 });

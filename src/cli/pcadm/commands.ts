@@ -92,7 +92,10 @@ export function listServices(services: VirtualService__Output[], stats: GetStats
       persistence: service.persistenceTimeout ?? 0,
       netmask: service.persistenceNetmask ?? '',
       synproxy: service.synproxy === 'on',
-      localAddresses: [...service.localAddresses],
+      localAddresses: service.localAddresses.map((address) => {
+        const l = s?.localAddresses.find((entry) => entry.address === address);
+        return { address, conns: toNumber(l?.connections), conflicts: toNumber(l?.conflicts) };
+      }),
       stats: counters(s?.counters),
       rates: rates(s?.rates),
       servers: service.servers.map((server) => {
@@ -106,6 +109,7 @@ export function listServices(services: VirtualService__Output[], stats: GetStats
           lowerThreshold: server.lowerThreshold ?? 0,
           activeConns: toNumber(t?.counters?.activeConns),
           inactiveConns: toNumber(t?.counters?.inactiveConns),
+          persistConns: toNumber(t?.persistentConnections),
           stats: counters(t?.counters),
           rates: rates(t?.rates),
         };

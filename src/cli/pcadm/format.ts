@@ -17,8 +17,17 @@ export interface ListServer {
   lowerThreshold: number;
   activeConns: number;
   inactiveConns: number;
+  /** Live persistence templates pointing at the server (--persistent-conn PersistConn). */
+  persistConns: number;
   stats: Counters;
   rates: RateFigures;
+}
+
+/** One LIP of a service as --get-laddr shows it. */
+export interface ListLocalAddress {
+  address: string;
+  conns: number;
+  conflicts: number;
 }
 
 export interface ListService {
@@ -31,7 +40,7 @@ export interface ListService {
   netmask: string;
   /** DPVS -j: saved as "-j enable" when on. */
   synproxy: boolean;
-  localAddresses: string[];
+  localAddresses: ListLocalAddress[];
   servers: ListServer[];
   stats: Counters;
   rates: RateFigures;
@@ -149,7 +158,7 @@ function serverLine(server: ListServer, proto: Proto, format: ListFormat, o: For
     case 'thresholds':
       return `  -> ${name} ${[server.upperThreshold, server.lowerThreshold, server.activeConns, server.inactiveConns].map((v) => left(String(v), 10)).join(' ')}\n`;
     case 'persistent-conn':
-      return `  -> ${name} ${left(String(server.weight), 9)} ${left('0', 11)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
+      return `  -> ${name} ${left(String(server.weight), 9)} ${left(String(server.persistConns), 11)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
     default:
       return `  -> ${name} ${left(FORWARD_NAME[server.forward], 7)} ${left(String(server.weight), 6)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
   }
@@ -179,7 +188,7 @@ export function formatSave(services: ListService[], o: FormatOptions): string {
       ? ` -p ${service.persistence}${service.netmask && service.netmask !== '255.255.255.255' ? ` -M ${service.netmask}` : ''}`
       : '';
     out += `-A ${svc} -s ${service.scheduler}${persistent}${service.synproxy ? ' -j enable' : ''}\n`;
-    for (const lip of service.localAddresses) out += `--add-laddr ${svc} -z ${lip}\n`;
+    for (const lip of service.localAddresses) out += `--add-laddr ${svc} -z ${lip.address}\n`;
     for (const server of service.servers) {
       // Thresholds only when set, so rules without them read exactly as ipvsadm's.
       const thresholds = (server.upperThreshold ? ` -x ${server.upperThreshold}` : '') + (server.lowerThreshold ? ` -y ${server.lowerThreshold}` : '');
@@ -210,12 +219,19 @@ export function formatTimeout(tcp: number, tcpFin: number, udp: number): string 
   return `Timeout (tcp tcpfin udp): ${tcp} ${tcpFin} ${udp}\n`;
 }
 
-/** DPVS `--get-laddr` style table of each service's local (SNAT) addresses. */
+/**
+ * DPVS `--get-laddr`: each service's local (SNAT) addresses, with the connections using each
+ * (CONNS) and the new connections that found its lports all taken (CONFLICTS). DPVS's formats:
+ * title and LIP lines "%-20s %-8s %-20s %-10lu %-10u\n", service line "%-20s %-8u \n", the
+ * service always numeric (DPVS formats it with FMT_NUMERIC whatever -n says).
+ */
 export function formatLocalAddresses(services: ListService[], o: FormatOptions): string {
   let out = `${left('VIP:VPORT', 20)} ${left('TOTAL', 8)} ${left('SNAT_IP', 20)} ${left('CONFLICTS', 10)} ${left('CONNS', 10)}\n`;
   for (const s of o.sort ? sortServices(services) : services) {
-    out += `${left(addressPortName(s.vip, s.port, s.protocol, o.numeric, o.names), 20)} ${left(String(s.localAddresses.length), 8)}\n`;
-    for (const lip of s.localAddresses) out += `${left('', 20)} ${left('', 8)} ${left(lip, 20)} ${left('0', 10)} ${left('0', 10)}\n`;
+    out += `${left(addressPortName(s.vip, s.port, s.protocol, true, o.names), 20)} ${left(String(s.localAddresses.length), 8)} \n`;
+    for (const lip of s.localAddresses) {
+      out += `${left('', 20)} ${left('', 8)} ${left(lip.address, 20)} ${left(String(lip.conflicts), 10)} ${left(String(lip.conns), 10)}\n`;
+    }
   }
   return out;
 }
