@@ -70,7 +70,8 @@ test('pcadm prints the data plane\'s PersistConn, CONNS and CONFLICTS for real c
       const controller = new Controller(lab.dp, join(dir, 'state.json'), initialState());
       await controller.applyInitial();
       const hub = new StatsHub(lab.dp);
-      api = await startApiServer({ socket, controller, stats: hub, info: { version: 'test', startedAt: Date.now(), workers: WORKERS, polling: 'busy' } });
+      api = await startApiServer({ socket, controller, stats: hub, info: { version: 'test', startedAt: Date.now(), workers: WORKERS, polling: 'busy' },
+        forwarding: () => ({ started: controller.snapshotVersion > 0, ports: [], rollbackFailure: controller.rollbackFailure }) });
 
       // :80 persistent over two LIPs; :81 takes every lport of LIP_A (the pool is per address).
       await pcadm(socket, `-A -t ${VIP}:80 -s rr -p 300`);
