@@ -16,6 +16,7 @@ import { startExpiryTimer } from '../defense/expiry.js';
 import { Mitigations } from '../defense/mitigations.js';
 import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
+import { installLastResortHandlers } from './last-resort.js';
 import { startHealthChecks } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
 import { LinkMonitor } from './link-monitor.js';
@@ -55,7 +56,9 @@ export async function initialState(config: DaemonConfig, resetState: boolean): P
     return seedServices(base, config.services).state;
   }
   log.info(`state file ${config.stateFile}: ${persisted.services.length} service(s) (authoritative; config services ignored)`);
-  const state: DesiredState = { ...base, ...persisted };
+  const { notes, ...kept } = persisted;
+  for (const note of notes) log.error(`state file ${config.stateFile}: ${note}`);
+  const state: DesiredState = { ...base, ...kept };
   try {
     for (const warning of checkState(state)) log.warn(warning);
   } catch (error) {
@@ -195,6 +198,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
 
 /** Runs until SIGINT/SIGTERM; returns the process exit code. */
 export async function runDaemon(options: RunOptions): Promise<number> {
+  // Before anything runs: no error that slips through may stop the data plane (see last-resort.ts).
+  installLastResortHandlers();
   const daemon = await startDaemon(options);
   process.stdout.write(`${daemon.readyLine}\n`);
   return new Promise<number>((resolve) => {

@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { readInteger, readList, readObject } from '../model/fields.js';
 import {
   healthCheckToRaw, joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
-  type DesiredState, type Mitigation, type Service,
+  serviceKeyText, type DesiredState, type Mitigation, type Service, type ServiceSpec,
 } from '../model/index.js';
 
 export const STATE_FORMAT = 1;
@@ -18,6 +18,8 @@ export interface PersistedState {
   nextServerId: number;
   /** Flood defences; absent in files written before issue 5. */
   mitigations?: Mitigation[];
+  /** What was left out while reading (for the start-up log); [] when the file was taken whole. */
+  notes: string[];
 }
 
 export class StateFileError extends Error {
@@ -76,15 +78,16 @@ export function parseState(text: string): PersistedState {
   if (root.format !== STATE_FORMAT) {
     throw new ModelError('INVALID_ARGUMENT', 'format', `expected ${STATE_FORMAT}, got ${JSON.stringify(root.format)}`);
   }
+  const notes: string[] = [];
   const services = readList(root.services ?? [], 'services', LIMITS.maxServiceId).map((raw, i) => {
     const path = joinPath('services', i);
     const object = readObject(raw, path);
     const { id, servers, ...rest } = object;
     const serverList = readList(servers ?? [], joinPath(path, 'servers'), LIMITS.maxServersPerService);
-    const spec = readServiceSpec({ ...rest, servers: serverList.map((s, j) => {
+    const spec = readServiceKeepingBadCheckOut({ ...rest, servers: serverList.map((s, j) => {
       const { id: _id, ...server } = readObject(s, joinPath(joinPath(path, 'servers'), j));
       return server;
-    }) }, path);
+    }) }, path, notes);
     const service: Service = {
       ...spec,
       id: readInteger(id, joinPath(path, 'id'), 1, LIMITS.maxServiceId),
@@ -100,7 +103,28 @@ export function parseState(text: string): PersistedState {
     nextServiceId: root.next_service_id === undefined ? 1 : readInteger(root.next_service_id, 'next_service_id', 1, LIMITS.maxServiceId),
     nextServerId: root.next_server_id === undefined ? 1 : readInteger(root.next_server_id, 'next_server_id', 1, LIMITS.maxServerId),
     ...(root.mitigations !== undefined ? { mitigations: readMitigations(root.mitigations, 'mitigations') } : {}),
+    notes,
   };
+}
+
+/**
+ * A health check an older version accepted and this one refuses (a path with a space crashed
+ * the daemon at every start) must not keep the daemon down, nor cost the service: the service
+ * is read without its check — its servers keep their configured weights, as before the check
+ * was set — and a note says what was left out. Anything else that fails is still corruption.
+ */
+function readServiceKeepingBadCheckOut(raw: Record<string, unknown>, path: string, notes: string[]): ServiceSpec {
+  try {
+    return readServiceSpec(raw, path);
+  } catch (error) {
+    const checkPath = joinPath(path, 'health_check');
+    if (!(error instanceof ModelError) || !(error.path === checkPath || error.path.startsWith(`${checkPath}.`))) throw error;
+    const { health_check: refused, ...withoutCheck } = raw;
+    const spec = readServiceSpec(withoutCheck, path);
+    notes.push(`${serviceKeyText(spec)} (${path}) starts WITHOUT its health check, which this version refuses: ${error.message}; `
+      + `the check was ${JSON.stringify(refused)}; its servers keep their configured weights until a valid check is set (UpdateVirtualService)`);
+    return spec;
+  }
 }
 
 /** Reads the state file; undefined when it does not exist. Throws StateFileError when it cannot be trusted. */
