@@ -22,6 +22,9 @@ import { configureExceptionInterfaces } from './exception-path.js';
 import { LinkMonitor } from './link-monitor.js';
 import { steeringNote } from './steering-note.js';
 
+/** While a rollback failure is set, the desired state is re-applied this often (it heals a transient failure). */
+const ROLLBACK_RETRY_MS = 5_000;
+
 export interface RunOptions {
   configPath: string;
   stateFile?: string;
@@ -135,9 +138,14 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   hub.links = links;
   let expiry: { stop(): void } | undefined;
   let health: { stop(): void } | undefined;
+  let rollbackRetry: NodeJS.Timeout | undefined;
   try {
     const controller = new Controller(dataplane, config.stateFile, state);
     const version = await controller.applyInitial();
+    rollbackRetry = setInterval(() => {
+      if (controller.rollbackFailure !== undefined) controller.retryRollback().catch(() => undefined);
+    }, ROLLBACK_RETRY_MS);
+    rollbackRetry.unref();
     // Mitigations that ended while the daemon was down go at the first tick.
     const mitigations = new Mitigations(controller, new AuditLog(config.defense.auditLog));
     expiry = startExpiryTimer(mitigations);
@@ -172,9 +180,11 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     const server = api;
     const metricsServer = metrics;
     const expiryTimer = expiry;
+    const retryTimer = rollbackRetry;
     return {
       readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
       async stop() {
+        clearInterval(retryTimer);
         expiryTimer.stop();
         health?.stop();
         hub.stop();
@@ -185,6 +195,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       },
     };
   } catch (error) {
+    clearInterval(rollbackRetry);
     expiry?.stop();
     health?.stop();
     hub.stop();

@@ -144,29 +144,81 @@ export async function readStateFile(file: string): Promise<PersistedState | unde
   }
 }
 
-/** Replaces the file atomically and durably. */
-export async function writeStateFile(file: string, text: string): Promise<void> {
+/** The file-system calls writeStateFile makes: node:fs/promises, or a test's wrapper that fails one step. */
+export interface StateFs {
+  mkdir(path: string, options: { recursive: true }): Promise<unknown>;
+  open(path: string, flags: string, mode?: number): Promise<StateFileHandle>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, options: { force: true }): Promise<void>;
+}
+
+export interface StateFileHandle {
+  writeFile(data: string, encoding: 'utf8'): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const NODE_STATE_FS: StateFs = { mkdir, open, rename, rm };
+
+/** The steps of a state write, in order; `rename` is the commit point. */
+export const STATE_WRITE_STEPS = ['mkdir', 'open-temp', 'write-temp', 'fsync-temp', 'close-temp', 'rename', 'open-dir', 'fsync-dir', 'close-dir'] as const;
+export type StateWriteStep = (typeof STATE_WRITE_STEPS)[number];
+
+/**
+ * A state write that failed at `step`. `committed` is true once the rename happened: the file
+ * then holds the new state (every reader and the next start see it) and only the directory
+ * fsync — its survival of a power cut — is in doubt. Before the rename the old file is intact.
+ */
+export class StateWriteError extends Error {
+  override readonly name = 'StateWriteError';
+  readonly committed: boolean;
+  constructor(readonly step: StateWriteStep, override readonly cause: unknown) {
+    super(`${step}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.committed = STATE_WRITE_STEPS.indexOf(step) > STATE_WRITE_STEPS.indexOf('rename');
+  }
+}
+
+async function step<T>(name: StateWriteStep, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw new StateWriteError(name, error);
+  }
+}
+
+/**
+ * Replaces the file atomically and durably: temp file, fsync, rename, fsync of the directory.
+ * Rejects with a StateWriteError naming the step; before the rename the temp file is removed
+ * and the old file is untouched.
+ */
+export async function writeStateFile(file: string, text: string, fs: StateFs = NODE_STATE_FS): Promise<void> {
   const directory = dirname(file);
-  await mkdir(directory, { recursive: true });
   const temporary = join(directory, `.${basename(file)}.${process.pid}.tmp`);
   try {
-    const handle = await open(temporary, 'w', 0o640);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, file);
+    await step('mkdir', () => fs.mkdir(directory, { recursive: true }));
+    const handle = await step('open-temp', () => fs.open(temporary, 'w', 0o640));
+    await closeAfter(handle, 'close-temp', async () => {
+      await step('write-temp', () => handle.writeFile(text, 'utf8'));
+      await step('fsync-temp', () => handle.sync());
+    });
+    await step('rename', () => fs.rename(temporary, file));
   } catch (error) {
-    await rm(temporary, { force: true });
+    // A temp file left behind is harmless (the next write truncates it); the first error is what counts.
+    await fs.rm(temporary, { force: true }).catch(() => undefined);
     throw error;
   }
   // fsync the directory so the rename itself survives a power cut.
-  const dirHandle = await open(directory, 'r');
+  const dirHandle = await step('open-dir', () => fs.open(directory, 'r'));
+  await closeAfter(dirHandle, 'close-dir', () => step('fsync-dir', () => dirHandle.sync()));
+}
+
+/** Runs `work`, then closes; a close failure is reported only when `work` succeeded (never hides its error). */
+async function closeAfter(handle: StateFileHandle, name: StateWriteStep, work: () => Promise<void>): Promise<void> {
   try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
+    await work();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
   }
+  await step(name, () => handle.close());
 }
