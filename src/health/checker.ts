@@ -148,7 +148,7 @@ export class HealthChecker {
             log.info(`health: ${where} is ${after.state} (${result.detail}; ${after.state === 'down' ? `${check.fall} failed` : `${check.rise} passed`} in a row)`);
           } catch (error) {
             // Keep the old state so the next round tries the transition again.
-            log.error(`health: ${where} should be ${after.state} but the change failed: ${(error as Error).message}`);
+            log.limited('error', `health-apply:${server.id}`, `health: ${where} should be ${after.state} but the change failed: ${(error as Error).message}`);
             continue;
           }
         }

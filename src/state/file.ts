@@ -120,6 +120,14 @@ function readServiceKeepingBadCheckOut(raw: Record<string, unknown>, path: strin
     const checkPath = joinPath(path, 'health_check');
     if (!(error instanceof ModelError) || !(error.path === checkPath || error.path.startsWith(`${checkPath}.`))) throw error;
     const { health_check: refused, ...withoutCheck } = raw;
+    // A TCP check never sends its path: only the path is reset, the check itself keeps working.
+    const check = refused as Record<string, unknown> | null;
+    if (error.path === joinPath(checkPath, 'path') && typeof check === 'object' && check?.kind === 'tcp') {
+      const { path: unusedPath, ...checkWithoutPath } = check;
+      const spec = readServiceKeepingBadCheckOut({ ...withoutCheck, health_check: checkWithoutPath }, path, notes);
+      notes.push(`${serviceKeyText(spec)} (${path}): its TCP health check's path ${JSON.stringify(unusedPath)}, unused by TCP probes and refused by this version, is reset to "/"`);
+      return spec;
+    }
     const spec = readServiceSpec(withoutCheck, path);
     notes.push(`${serviceKeyText(spec)} (${path}) starts WITHOUT its health check, which this version refuses: ${error.message}; `
       + `the check was ${JSON.stringify(refused)}; its servers keep their configured weights until a valid check is set (UpdateVirtualService)`);

@@ -137,7 +137,7 @@ test('probes that throw, an unhandled rejection and an uncaught exception: the d
 `;
   // http check on :80 → servers :1080 (http.request throws); tcp check on :7081 → servers :8081 (net.connect throws).
   await writeFile(config, testConfig(dir, `${check('http', 80)}${check('tcp', 7081)}`));
-  const daemon = await startDaemon(['--config', config], 30_000, [join(REPO_ROOT, 'test/support/throwing-probes.ts')]);
+  const daemon = await startDaemon(['--config', config], 30_000, [join(REPO_ROOT, 'test/support/throwing-probes.mjs')]);
   await withDaemon(daemon, async (api) => {
     await sleep(1_500);  // ~7 rounds of 4 throwing probes each
     daemon.child.kill('SIGUSR2');

@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { Controller } from '../../src/daemon/controller.js';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import { AuditLog, NODE_AUDIT_FS, type AuditFileHandle, type AuditFs } from '../../src/defense/audit-log.js';
+import { startExpiryTimer } from '../../src/defense/expiry.js';
 import { Mitigations } from '../../src/defense/mitigations.js';
 import { setLogLevel } from '../../src/log.js';
 import { controlEvents } from '../../src/metrics/control-events.js';
@@ -211,6 +212,24 @@ test('a refused change (validation) writes only its error line and changes nothi
   await r.mitigations.setLimits({ protocol: 'udp', vip: '198.18.0.10', port: 53 }, { connMax: 10 }, origin).then(() => assert.unreachable('accepted'), () => undefined);
   assert.is(r.applies.length, applied);
   assert.equal((await auditLines(r)).map((l) => l.result.replace(/:.*/s, ':')), ['error:']);
+});
+
+test('expiry that keeps failing (a broken disk) backs off: not two audit lines every 200 ms poll', async () => {
+  let attempts = 0;
+  let failing = true;
+  const stub = { expire: () => { attempts++; return failing ? Promise.reject(new Error('ENOSPC')) : Promise.resolve([]); } } as unknown as Mitigations;
+  const timer = startExpiryTimer(stub, 10);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.is(attempts, 2, `${attempts} attempts in 1.5 s at a 10 ms poll: the first, then one after 1 s`);
+    failing = false;
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    const healed = attempts;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(attempts - healed >= 10, 'after a success it polls at full rate again');
+  } finally {
+    timer.stop();
+  }
 });
 
 test.run();
