@@ -58,7 +58,8 @@ function probeTcp(target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> 
     try {
       socket = connect({ host: target.address, port: target.port });
       socket.once('connect', () => finish({ outcome: 'pass', detail: 'connected' }));
-      socket.once('error', (error) => finish(failure('connect', error)));
+      // on, not once: a later error with no listener would be thrown (finish ignores repeats).
+      socket.on('error', (error) => finish(failure('connect', error)));
     } catch (error) {
       finish(failure('connect', error));
     }
@@ -89,7 +90,7 @@ function probeHttp(target: ProbeTarget, check: HealthCheck): Promise<ProbeResult
           ? { outcome: 'pass', detail: `status ${status}` }
           : { outcome: 'fail', detail: `status ${status}, expected ${check.expectStatus}` });
       });
-      req.once('error', (error) => finish(failure('http', error)));
+      req.on('error', (error) => finish(failure('http', error)));
       req.end();
     } catch (error) {
       finish(failure('http', error));

@@ -272,6 +272,40 @@ test('http prober: expected status on the path passes; another status, silence o
   assert.equal(await socketProber({ address: '127.0.0.1', port: await freePort() }, HTTP_CHECK), { outcome: 'fail', detail: 'http ECONNREFUSED' });
 });
 
+test('probers against hostile servers (garbage, resets, header overflow, silence): each answers with a result, nothing is thrown or left unhandled', async () => {
+  const escaped: unknown[] = [];
+  const onEscape = (error: unknown) => escaped.push(error);
+  process.on('uncaughtException', onEscape);
+  process.on('unhandledRejection', onEscape);
+  const behaviours: [string, (socket: import('node:net').Socket) => void, string, string][] = [
+    ['garbage', (s) => s.end('NOT HTTP AT ALL\r\n\r\n'), 'fail http HPE_INVALID_CONSTANT', 'pass connected'],
+    ['reset mid-body', (s) => { s.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nabc'); setTimeout(() => s.resetAndDestroy(), 20); }, 'pass status 200', 'pass connected'],
+    ['close without answer', (s) => s.end(), 'fail http ECONNRESET', 'pass connected'],
+    ['header overflow', (s) => { s.write('HTTP/1.1 200 OK\r\n'); for (let i = 0; i < 2000; i++) s.write(`X-${i}: ${'a'.repeat(100)}\r\n`); }, 'fail http HPE_HEADER_OVERFLOW', 'pass connected'],
+    ['silent, then reset', (s) => setTimeout(() => s.resetAndDestroy(), 400), 'fail no answer within 300 ms', 'pass connected'],
+  ];
+  try {
+    for (const [name, behave, http, tcp] of behaviours) {
+      const sockets = new Set<import('node:net').Socket>();
+      const { server, port } = await listening(createTcpServer((socket) => { sockets.add(socket); socket.on('error', () => undefined); behave(socket); }));
+      try {
+        const target = { address: '127.0.0.1', port };
+        const asText = (r: ProbeResult) => `${r.outcome} ${r.detail}`;
+        assert.is(asText(await socketProber(target, HTTP_CHECK)), http, `${name} (http)`);
+        assert.is(asText(await socketProber(target, TCP_CHECK)), tcp, `${name} (tcp)`);
+        await new Promise((resolve) => setTimeout(resolve, 500));  // let late resets and closes arrive
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await closed(server);
+      }
+    }
+    assert.equal(escaped, [], 'nothing escaped a probe');
+  } finally {
+    process.off('uncaughtException', onEscape);
+    process.off('unhandledRejection', onEscape);
+  }
+});
+
 test('checker: a failing server goes to weight 0 in the data plane after `fall` rounds and back after `rise`; the configured weight stays', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-health-'));
   let healthy = true;
