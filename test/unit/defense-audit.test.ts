@@ -19,7 +19,9 @@ import { DEFAULT_TIMEOUTS, ModelError, type DesiredState } from '../../src/model
 import { parseState, writeStateFile } from '../../src/state/file.js';
 
 setLogLevel('error');
-const T0 = Date.now();  // the snapshot leaves out what expired by the wall clock
+// The snapshot leaves out what expired by the wall clock: durations are long enough never to end during the run.
+const T0 = Date.now();
+const HOUR = 3_600_000;
 const origin = { actor: 'unix:alice', reason: 'INC-7' };
 
 function base(): DesiredState {
@@ -118,7 +120,7 @@ test.after.each(async () => { await rm(dir, { recursive: true, force: true }); }
 
 test('the "pending" line is on disk when the change reaches the data plane; the outcome follows; removal and expiry alike', async () => {
   const r = await rig(dir);
-  await r.mitigations.block('203.0.113.0/24', 'deny', undefined, { ...origin, durationMs: 1000 });
+  await r.mitigations.block('203.0.113.0/24', 'deny', undefined, { ...origin, durationMs: HOUR });
   const blocked = r.applies.at(-1)!;
   assert.equal(blocked.acl, ['203.0.113.0/24']);
   assert.is(blocked.auditLines.length, 1, 'exactly the pending line was on disk when the data plane got the block');
@@ -131,8 +133,8 @@ test('the "pending" line is on disk when the change reaches the data plane; the 
   assert.equal(unblocked.acl, []);
   assert.equal(JSON.parse(unblocked.auditLines.at(-1)!).result, 'pending', 'the unblock line preceded the removal');
 
-  await r.mitigations.block('198.51.100.0/24', 'deny', undefined, { ...origin, durationMs: 1000 });
-  const expiring = new Mitigations(r.controller, r.audit, () => T0 + 5000);
+  await r.mitigations.block('198.51.100.0/24', 'deny', undefined, { ...origin, durationMs: HOUR });
+  const expiring = new Mitigations(r.controller, r.audit, () => T0 + 2 * HOUR);
   assert.is((await expiring.expire()).length, 1);
   assert.equal(JSON.parse(r.applies.at(-1)!.auditLines.at(-1)!).action, 'expire');
   assert.equal((await auditLines(r)).slice(-2).map((l) => `${l.action} ${l.result}`), ['expire pending', 'expire ok']);
