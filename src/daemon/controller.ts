@@ -1,16 +1,38 @@
 // Owns the desired state and applies changes atomically, one at a time:
-// validate → new state (copy) → dataplane.apply → state file → swap.
-// If any step fails nothing changes: the old snapshot stays live, the old file
-// stays on disk and the in-memory state is untouched.
+// validate → new state (copy) → beforeApply (the audit line) → dataplane.apply → state file → swap.
+//
+// What holds after every call, whatever failed (test/unit/state-controller.test.ts injects each
+// failure): memory and the state file hold the same state (memory changes only once the file's
+// rename happened), and the data plane runs it too — unless `rollbackFailure` is set, which is
+// the one way they can disagree, and which makes the daemon report NOT_SERVING.
+//
+//   failure                                   outcome
+//   change() refuses (validation)             nothing changed; its ModelError
+//   beforeApply() fails                       nothing changed; its error
+//   dataplane.apply fails                     nothing changed (the addon keeps its snapshot); INVALID_ARGUMENT / FAILED_PRECONDITION
+//   state write fails before its rename       the data plane is rolled back to the old state; INTERNAL "… change rolled back"
+//     … and that rollback fails too           the data plane runs the new state, file and memory the old one: rollbackFailure
+//                                             is set and logged, retried by retryRollback(); INTERNAL "… rollback failed …"
+//   state write fails after its rename        committed: the file already holds the new state, so memory and data plane
+//     (directory fsync)                       keep it and the call succeeds; logged, counted (state_dir_sync_failures)
 import type { DataplaneAddon } from '../dataplane/types.js';
 import { log } from '../log.js';
+import { countControlEvent } from '../metrics/control-events.js';
 import { buildDataplaneConfig, ModelError, type ChangeResult, type DesiredState } from '../model/index.js';
-import { serializeState, writeStateFile } from '../state/file.js';
+import { serializeState, StateWriteError, writeStateFile } from '../state/file.js';
 
 /** The part of the addon the controller needs (a fake implements it in unit tests). */
 export type ApplyTarget = Pick<DataplaneAddon, 'apply'>;
 
 export type StateWriter = (file: string, text: string) => Promise<void>;
+
+export interface MutateOptions<T> {
+  /**
+   * Runs once the change is computed and valid, before the data plane or the file sees it
+   * (the defence audit line is written and fsynced here). A rejection refuses the change.
+   */
+  beforeApply?: (result: T) => Promise<void>;
+}
 
 /** Maps an addon error (Error with a stable `code`) to a model error with a gRPC-like code. */
 export function addonErrorToModel(error: unknown): ModelError {
@@ -22,11 +44,19 @@ export function addonErrorToModel(error: unknown): ModelError {
   return new ModelError('FAILED_PRECONDITION', '', `the data plane could not apply the change (${String(code ?? 'no code')}): ${message}`);
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export class Controller {
   private desired: DesiredState;
   private version = 0;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Why the last rollback failed; undefined when fine. Read by health (src/api/health-status.ts). */
+  /**
+   * Why the data plane does not run the desired state (a rollback failed); undefined when it
+   * does. Mutations are still accepted meanwhile: each one hands the data plane the COMPLETE
+   * desired state (never a diff), so the next apply that succeeds is exactly the repair.
+   */
   private failedRollback: string | undefined;
 
   constructor(
@@ -43,48 +73,96 @@ export class Controller {
     return this.desired;
   }
 
-  /** Why a failed change could not be rolled back (state file, memory and data plane may disagree); undefined when fine. */
-  get rollbackFailure(): string | undefined {
-    return this.failedRollback;
-  }
-
-  /** Version of the snapshot the last successful apply returned. */
+  /** Version of the snapshot the data plane runs (the last apply that succeeded). */
   get snapshotVersion(): number {
     return this.version;
+  }
+
+  /** Why the data plane and the state file disagree (NOT_SERVING); undefined when they agree. */
+  get rollbackFailure(): string | undefined {
+    return this.failedRollback;
   }
 
   /** First apply at start-up: publishes the initial state and (re)writes the state file. */
   async applyInitial(): Promise<number> {
     return this.serialize(async () => {
       this.version = this.applyToDataplane(this.desired);
-      await this.writeState(this.stateFile, serializeState(this.desired));
+      await this.persist(this.desired);
       return this.version;
     });
   }
 
   /** Runs a model change atomically; resolves with its result or rejects with a ModelError. */
-  mutate<T>(change: (state: DesiredState) => ChangeResult<T>): Promise<T> {
+  mutate<T>(change: (state: DesiredState) => ChangeResult<T>, options: MutateOptions<T> = {}): Promise<T> {
     return this.serialize(async () => {
       const { state, result, warnings } = change(this.desired);
+      await options.beforeApply?.(result);
       for (const warning of warnings) log.warn(warning);
       const previous = this.desired;
       const version = this.applyToDataplane(state);
       try {
-        await this.writeState(this.stateFile, serializeState(state));
+        await this.persist(state);
       } catch (error) {
-        // The data plane already runs the new snapshot: put the old one back so
-        // memory, file and data plane agree again.
-        try {
-          this.version = this.applyToDataplane(previous);
-        } catch (rollbackError) {
-          log.error(`rollback after a failed state file write also failed: ${(rollbackError as Error).message}`);
-        }
-        throw new ModelError('INTERNAL', '', `cannot write state file ${this.stateFile}: ${(error as Error).message}; change rolled back`);
+        throw this.rollBack(previous, version, error);
       }
       this.desired = state;
       this.version = version;
+      this.cleared('a later change was applied and written');
       return result;
     });
+  }
+
+  /**
+   * Re-applies the desired state while a rollback failure is set (the daemon calls it on a
+   * timer). Resolves true when the data plane runs the desired state again.
+   */
+  retryRollback(): Promise<boolean> {
+    return this.serialize(async () => {
+      if (this.failedRollback === undefined) return true;
+      try {
+        this.version = this.applyToDataplane(this.desired);
+      } catch (error) {
+        log.limited('error', 'rollback-retry', `rollback retry failed, the data plane still runs a change the state file does not hold: ${messageOf(error)}`);
+        return false;
+      }
+      this.cleared('the retry re-applied the state file\'s state');
+      return true;
+    });
+  }
+
+  /** Writes the state file; a failure after the rename is a committed write (see the table on top). */
+  private async persist(state: DesiredState): Promise<void> {
+    try {
+      await this.writeState(this.stateFile, serializeState(state));
+    } catch (error) {
+      if (!(error instanceof StateWriteError && error.committed)) throw error;
+      countControlEvent('state_dir_sync_failures');
+      log.error(`state file ${this.stateFile}: renamed into place, then ${error.message}: the change stands (file, memory and data plane hold it), `
+        + 'but it may not survive a power cut until the kernel writes the directory back (event state_dir_sync_failures)');
+    }
+  }
+
+  /** The state file still holds `previous`: put the data plane back on it too. Returns the error to throw. */
+  private rollBack(previous: DesiredState, newVersion: number, writeError: unknown): ModelError {
+    const what = `cannot write state file ${this.stateFile}: ${messageOf(writeError)}`;
+    try {
+      this.version = this.applyToDataplane(previous);
+    } catch (rollbackError) {
+      this.version = newVersion;
+      this.failedRollback = `${what}; rolling the data plane back failed too (${messageOf(rollbackError)}): `
+        + 'the data plane runs a change that the state file and the API do not show';
+      log.error(`${this.failedRollback}; NOT_SERVING until a later change or the retry applies the state file's state again`);
+      return new ModelError('INTERNAL', '', `${what}; the rollback failed too (${messageOf(rollbackError)}): the data plane may run this change `
+        + 'although it is not recorded; the daemon reports NOT_SERVING until it runs the recorded state again');
+    }
+    this.cleared('the rollback after a failed write succeeded');
+    return new ModelError('INTERNAL', '', `${what}; change rolled back`);
+  }
+
+  private cleared(how: string): void {
+    if (this.failedRollback === undefined) return;
+    log.info(`the data plane runs the state file's state again (${how}); SERVING`);
+    this.failedRollback = undefined;
   }
 
   private applyToDataplane(state: DesiredState): number {

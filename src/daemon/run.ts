@@ -16,10 +16,14 @@ import { startExpiryTimer } from '../defense/expiry.js';
 import { Mitigations } from '../defense/mitigations.js';
 import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
+import { installLastResortHandlers } from './last-resort.js';
 import { startHealthChecks } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
 import { LinkMonitor } from './link-monitor.js';
 import { steeringNote } from './steering-note.js';
+
+/** While a rollback failure is set, the desired state is re-applied this often (it heals a transient failure). */
+const ROLLBACK_RETRY_MS = 5_000;
 
 export interface RunOptions {
   configPath: string;
@@ -55,7 +59,9 @@ export async function initialState(config: DaemonConfig, resetState: boolean): P
     return seedServices(base, config.services).state;
   }
   log.info(`state file ${config.stateFile}: ${persisted.services.length} service(s) (authoritative; config services ignored)`);
-  const state: DesiredState = { ...base, ...persisted };
+  const { notes, ...kept } = persisted;
+  for (const note of notes) log.error(`state file ${config.stateFile}: ${note}`);
+  const state: DesiredState = { ...base, ...kept };
   try {
     for (const warning of checkState(state)) log.warn(warning);
   } catch (error) {
@@ -143,9 +149,14 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   hub.links = links;
   let expiry: { stop(): void } | undefined;
   let health: { stop(): void } | undefined;
+  let rollbackRetry: NodeJS.Timeout | undefined;
   try {
     const controller = new Controller(dataplane, config.stateFile, state);
     const version = await controller.applyInitial();
+    rollbackRetry = setInterval(() => {
+      if (controller.rollbackFailure !== undefined) controller.retryRollback().catch(() => undefined);
+    }, ROLLBACK_RETRY_MS);
+    rollbackRetry.unref();
     // Mitigations that ended while the daemon was down go at the first tick.
     const mitigations = new Mitigations(controller, new AuditLog(config.defense.auditLog));
     expiry = startExpiryTimer(mitigations);
@@ -184,9 +195,11 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     const server = api;
     const metricsServer = metrics;
     const expiryTimer = expiry;
+    const retryTimer = rollbackRetry;
     return {
       readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
       async stop() {
+        clearInterval(retryTimer);
         expiryTimer.stop();
         health?.stop();
         hub.stop();
@@ -197,6 +210,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       },
     };
   } catch (error) {
+    clearInterval(rollbackRetry);
     expiry?.stop();
     health?.stop();
     hub.stop();
@@ -210,6 +224,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
 
 /** Runs until SIGINT/SIGTERM; returns the process exit code. */
 export async function runDaemon(options: RunOptions): Promise<number> {
+  // Before anything runs: no error that slips through may stop the data plane (see last-resort.ts).
+  installLastResortHandlers();
   const daemon = await startDaemon(options);
   process.stdout.write(`${daemon.readyLine}\n`);
   return new Promise<number>((resolve) => {

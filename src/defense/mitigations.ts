@@ -1,14 +1,16 @@
 // The on-call operations behind the Defense gRPC service: each one changes the desired
-// state through the controller (so it is applied, persisted and rolled back as one), and
-// writes one audit line per mitigation touched, also when the change was refused.
+// state through the controller (so it is applied, persisted and rolled back as one). Every
+// mitigation touched gets a "pending" audit line on disk before the change takes effect and
+// an outcome line after it; a refused change gets its error line.
 import type { Controller } from '../daemon/controller.js';
 import { log } from '../log.js';
+import { countControlEvent } from '../metrics/control-events.js';
 import {
-  DEFAULT_SYNPROXY_AUTO, isExpired, isOrphaned, sameKey, mitigationScope, mitigationTarget, pruneExpired, removeMitigations, sameScope, setMitigations,
+  DEFAULT_SYNPROXY_AUTO, ModelError, isExpired, isOrphaned, sameKey, mitigationScope, mitigationTarget, pruneExpired, removeMitigations, sameScope, setMitigations,
   type AclAction, type ChangeOrigin, type ClearableKind, type FragPolicy, type LimitKind, type Mitigation, type MitigationSpec, type ServiceKey,
-  type SynproxyAuto, type SynproxyMode,
+  type ChangeResult, type DesiredState, type SynproxyAuto, type SynproxyMode,
 } from '../model/index.js';
-import type { AuditAction, AuditEntry, AuditLog } from './audit-log.js';
+import { AUDIT_PENDING, type AuditAction, type AuditEntry, type AuditLog } from './audit-log.js';
 
 export interface LimitSettings {
   udpPerSource?: { pps: number; burst: number };
@@ -95,71 +97,100 @@ export class Mitigations {
   }
 
   private async expireNow(now: number): Promise<Mitigation[]> {
-    const removed = await this.controller.mutate((state) => pruneExpired(state, now));
-    const ended = removed.filter((m) => isExpired(m, now));
-    const orphans = removed.filter((m) => !isExpired(m, now));
-    await this.record('expire', ended.map((m) => entry(m, 'portcullis', `expired (set by ${m.actor}: ${m.reason})`, 'ok', now)));
-    await this.record('clear', orphans.map((m) => entry(m, 'portcullis', `service deleted (set by ${m.actor}: ${m.reason})`, 'ok', now)));
-    return removed;
+    return this.audited((state) => pruneExpired(state, now), (removed) => [
+      ...removed.filter((m) => isExpired(m, now)).map((m) => ({ action: 'expire' as const, ...entry(m, 'portcullis', `expired (set by ${m.actor}: ${m.reason})`, now) })),
+      ...removed.filter((m) => !isExpired(m, now)).map((m) => ({ action: 'clear' as const, ...entry(m, 'portcullis', `service deleted (set by ${m.actor}: ${m.reason})`, now) })),
+    ], () => []);
   }
 
   private set(action: AuditAction, specs: MitigationSpec[], origin: ChangeOrigin): Promise<Mitigation[]> {
-    return this.track(this.setNow(action, specs, origin));
-  }
-
-  private async setNow(action: AuditAction, specs: MitigationSpec[], origin: ChangeOrigin): Promise<Mitigation[]> {
     const now = this.now();
-    try {
-      const added = await this.controller.mutate((state) => setMitigations(state, specs, origin, now));
-      await this.record(action, added.map((m) => entry(m, origin.actor, origin.reason, 'ok', now)));
-      return added;
-    } catch (error) {
-      await this.refused(action, specs.map((spec) => `${mitigationScope(spec)} ${mitigationTarget(spec)}`), origin, now, error);
-      throw error;
-    }
+    return this.track(this.audited(
+      (state) => setMitigations(state, specs, origin, now),
+      (added) => added.map((m) => ({ action, ...entry(m, origin.actor, origin.reason, now) })),
+      () => refusedEntries(action, specs.map((spec) => `${mitigationScope(spec)} ${mitigationTarget(spec)}`), origin, now)));
   }
 
   private remove(action: AuditAction, match: (m: Mitigation) => boolean, what: string, target: string, origin: ChangeOrigin): Promise<Mitigation[]> {
-    return this.track(this.removeNow(action, match, what, target, origin));
+    const now = this.now();
+    return this.track(this.audited(
+      (state) => removeMitigations(state, match, what),
+      (removed) => removed.map((m) => ({ action, ...entry(m, origin.actor, origin.reason, now), expiry: null })),
+      () => refusedEntries(action, [target], origin, now)));
   }
 
-  private async removeNow(action: AuditAction, match: (m: Mitigation) => boolean, what: string, target: string, origin: ChangeOrigin): Promise<Mitigation[]> {
-    const now = this.now();
+  /**
+   * One audited change. Its lines are written as "pending" and fsynced once the change is known
+   * to be valid and BEFORE the data plane or the state file see it, so a mitigation is never in
+   * force without its line on disk: if they cannot be written, nothing changes. Then one line per
+   * entry says how it ended ("ok" or "error: …"). A change refused before that (validation) gets
+   * `refused` lines with its error.
+   */
+  private async audited(
+    change: (state: DesiredState) => ChangeResult<Mitigation[]>,
+    linesFor: (changed: Mitigation[]) => AuditLine[],
+    refused: () => AuditLine[],
+  ): Promise<Mitigation[]> {
+    // Set by beforeApply once the "pending" lines are on disk (an object: TypeScript does not
+    // follow assignments made inside the callback).
+    const written: { lines?: AuditLine[] } = {};
     try {
-      const removed = await this.controller.mutate((state) => removeMitigations(state, match, what));
-      await this.record(action, removed.map((m) => ({ ...entry(m, origin.actor, origin.reason, 'ok', now), expiry: null })));
-      return removed;
+      const changed = await this.controller.mutate(change, {
+        beforeApply: async (result) => {
+          const lines = linesFor(result);
+          try {
+            await this.audit.append(lines.map((line) => ({ ...line, result: AUDIT_PENDING })));
+          } catch (error) {
+            throw new ModelError('INTERNAL', '', `cannot write the audit log ${this.audit.path}: ${(error as Error).message}; `
+              + 'nothing changed (a defence change never takes effect without its audit line on disk)');
+          }
+          written.lines = lines;
+        },
+      });
+      await this.outcome(written.lines ?? [], 'ok');
+      return changed;
     } catch (error) {
-      await this.refused(action, [target], origin, now, error);
+      const result = `error: ${error instanceof Error ? error.message : String(error)}`;
+      if (written.lines) await this.outcome(written.lines, result);
+      else await this.refusal(refused(), result);
       throw error;
     }
   }
 
-  private async refused(action: AuditAction, targets: string[], origin: ChangeOrigin, now: number, error: unknown): Promise<void> {
-    const result = `error: ${error instanceof Error ? error.message : String(error)}`;
-    const expiry = origin.durationMs === undefined ? null : new Date(now + origin.durationMs).toISOString();
-    await this.record(action, targets.map((target) => ({
-      time: new Date(now).toISOString(), actor: origin.actor, target, reason: origin.reason, expiry, result,
-    })));
+  /** Outcome lines of a change whose "pending" lines are on disk: a failure here is logged and counted, the change stands. */
+  private async outcome(lines: AuditLine[], result: string): Promise<void> {
+    try {
+      await this.audit.append(lines.map((line) => ({ ...line, result })));
+    } catch (error) {
+      countControlEvent('audit_outcome_write_failures');
+      log.error(`audit log ${this.audit.path}: cannot write the outcome "${result}" of ${lines.length} line(s): ${(error as Error).message} (event audit_outcome_write_failures)`);
+    }
   }
 
-  /** The change already happened: an audit write failure is logged, not turned into a failed RPC. */
-  private async record(action: AuditAction, entries: Omit<AuditEntry, 'action'>[]): Promise<void> {
+  /** Lines of a change that never took effect: a failure to write them is logged (the RPC already fails). */
+  private async refusal(lines: AuditLine[], result: string): Promise<void> {
     try {
-      await this.audit.append(entries.map((e) => ({ ...e, action })));
+      await this.audit.append(lines.map((line) => ({ ...line, result })));
     } catch (error) {
-      log.error(`audit log ${this.audit.path}: ${(error as Error).message}`);
+      log.error(`audit log ${this.audit.path}: cannot record a refused change (${result}): ${(error as Error).message}`);
     }
   }
 }
 
-function entry(m: Mitigation, actor: string, reason: string, result: string, now: number): Omit<AuditEntry, 'action'> {
+/** An audit entry before its result is known. */
+type AuditLine = Omit<AuditEntry, 'result'>;
+
+function refusedEntries(action: AuditAction, targets: string[], origin: ChangeOrigin, now: number): AuditLine[] {
+  const expiry = origin.durationMs === undefined ? null : new Date(now + origin.durationMs).toISOString();
+  return targets.map((target) => ({ time: new Date(now).toISOString(), actor: origin.actor, action, target, reason: origin.reason, expiry }));
+}
+
+function entry(m: Mitigation, actor: string, reason: string, now: number): Omit<AuditLine, 'action'> {
   return {
     time: new Date(now).toISOString(),
     actor,
     target: `${mitigationScope(m)} ${mitigationTarget(m)}`,
     reason,
     expiry: m.expiresAt === undefined ? null : new Date(m.expiresAt).toISOString(),
-    result,
   };
 }

@@ -2,13 +2,41 @@
 // failing server through the model door (weight 0 in the data plane, the
 // configured weight kept in the desired state, existing connections kept),
 // restoring it once healthy. Every transition is logged and kept for the API.
+// Nothing a probe does can escape a round: a throw, a rejection or a probe that
+// never settles becomes an `unknown` result, which moves no verdict.
 import { log } from '../log.js';
+import { countControlEvent } from '../metrics/control-events.js';
 import { serviceKeyText, type DesiredState, type Service } from '../model/types.js';
 import type { HealthCheck } from '../model/health-check.js';
-import type { Prober } from './probe.js';
+import type { Prober, ProbeResult, ProbeTarget } from './probe.js';
 import { initialRecord, nextRecord, type HealthRecord, type HealthState } from './verdict.js';
 
 const REFRESH_MS = 1_000;
+/** How long past its own timeout a probe may take before it counts as unknown (it should never need any). */
+const PROBE_GRACE_MS = 1_000;
+/** At most one "probe could not be made" line per service this often (each probe is counted). */
+const UNKNOWN_LOG_EVERY_MS = 10_000;
+
+const OUTCOMES = new Set(['pass', 'fail', 'unknown']);
+
+/** Runs one probe so that whatever it does ends as a ProbeResult. */
+export async function guardedProbe(prober: Prober, target: ProbeTarget, check: HealthCheck): Promise<ProbeResult> {
+  const limitMs = check.timeoutMs + PROBE_GRACE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<ProbeResult>((resolve) => {
+    timer = setTimeout(() => resolve({ outcome: 'unknown', detail: `the probe did not finish within ${limitMs} ms` }), limitMs);
+  });
+  try {
+    // Calling inside then() turns a synchronous throw into a rejection too.
+    const result = await Promise.race([Promise.resolve().then(() => prober(target, check)), overdue]);
+    if (!result || !OUTCOMES.has(result.outcome)) return { outcome: 'unknown', detail: 'the probe gave no result' };
+    return result;
+  } catch (error) {
+    return { outcome: 'unknown', detail: `the probe threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface HealthTransition {
   service: Service;
@@ -48,7 +76,13 @@ export class HealthChecker {
     this.stopped = false;
     this.refresh();
     // Services created or changed over gRPC get their timers within a second.
-    this.refreshTimer = setInterval(() => this.refresh(), REFRESH_MS);
+    this.refreshTimer = setInterval(() => {
+      try {
+        this.refresh();
+      } catch (error) {
+        log.limited('error', 'health-refresh', `health: matching timers to services failed: ${(error as Error).message}`);
+      }
+    }, REFRESH_MS);
     this.refreshTimer.unref();
   }
 
@@ -75,7 +109,10 @@ export class HealthChecker {
     }
     for (const [id, intervalMs] of wanted) {
       if (this.timers.has(id)) continue;
-      const timer = setInterval(() => { void this.probeService(id); }, intervalMs);
+      const timer = setInterval(() => {
+        this.probeService(id).catch((error: Error) =>
+          log.limited('error', `health-round:${id}`, `health: a round of service id ${id} failed: ${error.message}`));
+      }, intervalMs);
       timer.unref();
       this.timers.set(id, { timer, intervalMs });
     }
@@ -92,20 +129,26 @@ export class HealthChecker {
       const service = this.options.state().services.find((s) => s.id === serviceId);
       const check = service && healthCheckOf(service);
       if (!service || !check) return;
-      const results = await Promise.all(service.servers.map((server) => this.options.prober(server, check)));
+      const results = await Promise.all(service.servers.map((server) => guardedProbe(this.options.prober, server, check)));
       const now = (this.options.now ?? Date.now)();
       for (const [index, server] of service.servers.entries()) {
         const before = this.records.get(server.id) ?? initialRecord();
         const result = results[index]!;
-        const after = nextRecord(before, result.ok, result.detail, check, now);
+        const where = `${serviceKeyText(service)} real server ${server.address}:${server.port}`;
+        if (result.outcome === 'unknown') {
+          countControlEvent('health_probes_unknown');
+          log.limited('warn', `health-unknown:${service.id}`,
+            `health: ${where}: the probe could not be made (${result.detail}); its verdict stays ${before.state} (event health_probes_unknown)`,
+            UNKNOWN_LOG_EVERY_MS);
+        }
+        const after = nextRecord(before, result.outcome, result.detail, check, now);
         if (after.state !== before.state) {
-          const where = `${serviceKeyText(service)} real server ${server.address}:${server.port}`;
           try {
             await this.options.apply({ service, serverId: server.id, state: after.state, detail: result.detail });
             log.info(`health: ${where} is ${after.state} (${result.detail}; ${after.state === 'down' ? `${check.fall} failed` : `${check.rise} passed`} in a row)`);
           } catch (error) {
             // Keep the old state so the next round tries the transition again.
-            log.error(`health: ${where} should be ${after.state} but the change failed: ${(error as Error).message}`);
+            log.limited('error', `health-apply:${server.id}`, `health: ${where} should be ${after.state} but the change failed: ${(error as Error).message}`);
             continue;
           }
         }

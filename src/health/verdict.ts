@@ -1,6 +1,10 @@
 // Rise/fall counting: a server changes state only after `fall` consecutive
 // failures (up → down) or `rise` consecutive successes (down → up), so one
-// lost probe never moves traffic.
+// lost probe never moves traffic. A probe whose outcome is `unknown` (it could
+// not be made on our side) is no evidence either way: it changes nothing, not
+// even the streak, so a host short of descriptors neither takes servers down
+// nor brings them back.
+import type { ProbeOutcome } from './probe.js';
 
 export type HealthState = 'up' | 'down';
 
@@ -18,8 +22,9 @@ export function initialRecord(): HealthRecord {
   return { state: 'up', streak: 0, lastDetail: 'not probed yet', changedAt: 0 };
 }
 
-export function nextRecord(current: HealthRecord, ok: boolean, detail: string, limits: { rise: number; fall: number }, now: number): HealthRecord {
-  const agrees = ok === (current.state === 'up');
+export function nextRecord(current: HealthRecord, outcome: ProbeOutcome, detail: string, limits: { rise: number; fall: number }, now: number): HealthRecord {
+  if (outcome === 'unknown') return current;
+  const agrees = (outcome === 'pass') === (current.state === 'up');
   if (agrees) return { ...current, streak: 0, lastDetail: detail };
   const streak = current.streak + 1;
   const needed = current.state === 'up' ? limits.fall : limits.rise;

@@ -3,6 +3,7 @@
 // per-worker load, and applies ipvsadm -Z by remembering per-object baselines (the
 // data plane's counters themselves only grow).
 import type { DataplaneAddon, DataplaneStats, TrafficStats } from '../dataplane/types.js';
+import { controlEvents } from './control-events.js';
 import { ESTIMATOR_INTERVAL_MS, EstimatorSet, type Rates } from './estimator.js';
 
 export type StatsSource = Pick<DataplaneAddon, 'stats' | 'ports' | 'connections'>;
@@ -128,11 +129,12 @@ export class StatsHub {
     this.lastWorkers = busy.map((b, i) => ({ busy: b, idle: idle[i] ?? 0 }));
   }
 
-  /** The data plane's stats with -Z baselines subtracted from service/server counters. */
+  /** The data plane's stats with -Z baselines subtracted from service/server counters, and the control plane's events added. */
   stats(): DataplaneStats {
     const raw = this.source.stats();
     return {
       ...raw,
+      events: { ...raw.events, ...controlEvents() },
       ports: raw.ports.map((p) => {
         const link = this.links?.state(p.name);
         return link ? { ...p, linkUp: link.up, linkChanges: link.changes } : p;

@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { readInteger, readList, readObject } from '../model/fields.js';
 import {
   healthCheckToRaw, joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
-  type DesiredState, type Mitigation, type Service,
+  serviceKeyText, type DesiredState, type Mitigation, type Service, type ServiceSpec,
 } from '../model/index.js';
 
 export const STATE_FORMAT = 1;
@@ -18,6 +18,8 @@ export interface PersistedState {
   nextServerId: number;
   /** Flood defences; absent in files written before issue 5. */
   mitigations?: Mitigation[];
+  /** What was left out while reading (for the start-up log); [] when the file was taken whole. */
+  notes: string[];
 }
 
 export class StateFileError extends Error {
@@ -76,15 +78,16 @@ export function parseState(text: string): PersistedState {
   if (root.format !== STATE_FORMAT) {
     throw new ModelError('INVALID_ARGUMENT', 'format', `expected ${STATE_FORMAT}, got ${JSON.stringify(root.format)}`);
   }
+  const notes: string[] = [];
   const services = readList(root.services ?? [], 'services', LIMITS.maxServiceId).map((raw, i) => {
     const path = joinPath('services', i);
     const object = readObject(raw, path);
     const { id, servers, ...rest } = object;
     const serverList = readList(servers ?? [], joinPath(path, 'servers'), LIMITS.maxServersPerService);
-    const spec = readServiceSpec({ ...rest, servers: serverList.map((s, j) => {
+    const spec = readServiceKeepingBadCheckOut({ ...rest, servers: serverList.map((s, j) => {
       const { id: _id, ...server } = readObject(s, joinPath(joinPath(path, 'servers'), j));
       return server;
-    }) }, path);
+    }) }, path, notes);
     const service: Service = {
       ...spec,
       id: readInteger(id, joinPath(path, 'id'), 1, LIMITS.maxServiceId),
@@ -100,7 +103,36 @@ export function parseState(text: string): PersistedState {
     nextServiceId: root.next_service_id === undefined ? 1 : readInteger(root.next_service_id, 'next_service_id', 1, LIMITS.maxServiceId),
     nextServerId: root.next_server_id === undefined ? 1 : readInteger(root.next_server_id, 'next_server_id', 1, LIMITS.maxServerId),
     ...(root.mitigations !== undefined ? { mitigations: readMitigations(root.mitigations, 'mitigations') } : {}),
+    notes,
   };
+}
+
+/**
+ * A health check an older version accepted and this one refuses (a path with a space crashed
+ * the daemon at every start) must not keep the daemon down, nor cost the service: the service
+ * is read without its check — its servers keep their configured weights, as before the check
+ * was set — and a note says what was left out. Anything else that fails is still corruption.
+ */
+function readServiceKeepingBadCheckOut(raw: Record<string, unknown>, path: string, notes: string[]): ServiceSpec {
+  try {
+    return readServiceSpec(raw, path);
+  } catch (error) {
+    const checkPath = joinPath(path, 'health_check');
+    if (!(error instanceof ModelError) || !(error.path === checkPath || error.path.startsWith(`${checkPath}.`))) throw error;
+    const { health_check: refused, ...withoutCheck } = raw;
+    // A TCP check never sends its path: only the path is reset, the check itself keeps working.
+    const check = refused as Record<string, unknown> | null;
+    if (error.path === joinPath(checkPath, 'path') && typeof check === 'object' && check?.kind === 'tcp') {
+      const { path: unusedPath, ...checkWithoutPath } = check;
+      const spec = readServiceKeepingBadCheckOut({ ...withoutCheck, health_check: checkWithoutPath }, path, notes);
+      notes.push(`${serviceKeyText(spec)} (${path}): its TCP health check's path ${JSON.stringify(unusedPath)}, unused by TCP probes and refused by this version, is reset to "/"`);
+      return spec;
+    }
+    const spec = readServiceSpec(withoutCheck, path);
+    notes.push(`${serviceKeyText(spec)} (${path}) starts WITHOUT its health check, which this version refuses: ${error.message}; `
+      + `the check was ${JSON.stringify(refused)}; its servers keep their configured weights until a valid check is set (UpdateVirtualService)`);
+    return spec;
+  }
 }
 
 /** Reads the state file; undefined when it does not exist. Throws StateFileError when it cannot be trusted. */
@@ -120,29 +152,81 @@ export async function readStateFile(file: string): Promise<PersistedState | unde
   }
 }
 
-/** Replaces the file atomically and durably. */
-export async function writeStateFile(file: string, text: string): Promise<void> {
+/** The file-system calls writeStateFile makes: node:fs/promises, or a test's wrapper that fails one step. */
+export interface StateFs {
+  mkdir(path: string, options: { recursive: true }): Promise<unknown>;
+  open(path: string, flags: string, mode?: number): Promise<StateFileHandle>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, options: { force: true }): Promise<void>;
+}
+
+export interface StateFileHandle {
+  writeFile(data: string, encoding: 'utf8'): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const NODE_STATE_FS: StateFs = { mkdir, open, rename, rm };
+
+/** The steps of a state write, in order; `rename` is the commit point. */
+export const STATE_WRITE_STEPS = ['mkdir', 'open-temp', 'write-temp', 'fsync-temp', 'close-temp', 'rename', 'open-dir', 'fsync-dir', 'close-dir'] as const;
+export type StateWriteStep = (typeof STATE_WRITE_STEPS)[number];
+
+/**
+ * A state write that failed at `step`. `committed` is true once the rename happened: the file
+ * then holds the new state (every reader and the next start see it) and only the directory
+ * fsync — its survival of a power cut — is in doubt. Before the rename the old file is intact.
+ */
+export class StateWriteError extends Error {
+  override readonly name = 'StateWriteError';
+  readonly committed: boolean;
+  constructor(readonly step: StateWriteStep, override readonly cause: unknown) {
+    super(`${step}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.committed = STATE_WRITE_STEPS.indexOf(step) > STATE_WRITE_STEPS.indexOf('rename');
+  }
+}
+
+async function step<T>(name: StateWriteStep, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw new StateWriteError(name, error);
+  }
+}
+
+/**
+ * Replaces the file atomically and durably: temp file, fsync, rename, fsync of the directory.
+ * Rejects with a StateWriteError naming the step; before the rename the temp file is removed
+ * and the old file is untouched.
+ */
+export async function writeStateFile(file: string, text: string, fs: StateFs = NODE_STATE_FS): Promise<void> {
   const directory = dirname(file);
-  await mkdir(directory, { recursive: true });
   const temporary = join(directory, `.${basename(file)}.${process.pid}.tmp`);
   try {
-    const handle = await open(temporary, 'w', 0o640);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, file);
+    await step('mkdir', () => fs.mkdir(directory, { recursive: true }));
+    const handle = await step('open-temp', () => fs.open(temporary, 'w', 0o640));
+    await closeAfter(handle, 'close-temp', async () => {
+      await step('write-temp', () => handle.writeFile(text, 'utf8'));
+      await step('fsync-temp', () => handle.sync());
+    });
+    await step('rename', () => fs.rename(temporary, file));
   } catch (error) {
-    await rm(temporary, { force: true });
+    // A temp file left behind is harmless (the next write truncates it); the first error is what counts.
+    await fs.rm(temporary, { force: true }).catch(() => undefined);
     throw error;
   }
   // fsync the directory so the rename itself survives a power cut.
-  const dirHandle = await open(directory, 'r');
+  const dirHandle = await step('open-dir', () => fs.open(directory, 'r'));
+  await closeAfter(dirHandle, 'close-dir', () => step('fsync-dir', () => dirHandle.sync()));
+}
+
+/** Runs `work`, then closes; a close failure is reported only when `work` succeeded (never hides its error). */
+async function closeAfter(handle: StateFileHandle, name: StateWriteStep, work: () => Promise<void>): Promise<void> {
   try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
+    await work();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
   }
+  await step(name, () => handle.close());
 }

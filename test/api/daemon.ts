@@ -48,8 +48,8 @@ export interface CliResult {
 /** The daemon as the api tests see it: the same process handle the demo and e2e suites use. */
 export type Daemon = DaemonProcess;
 
-function nodeArgs(args: string[]): string[] {
-  return ['--import', 'tsx', CLI, ...args];
+function nodeArgs(args: string[], preloads: string[] = []): string[] {
+  return ['--import', 'tsx', ...preloads.flatMap((file) => ['--import', file]), CLI, ...args];
 }
 
 /** Runs the CLI to completion (bounded), e.g. `run --check` or `stats`; `env` is added to ours. */
@@ -65,9 +65,9 @@ export function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEn
   });
 }
 
-/** Starts `portcullis run <args…>` from source (tsx) and waits for its ready line. */
-export function startDaemon(args: string[], readyTimeoutMs = 30_000): Promise<Daemon> {
-  return spawnDaemon(nodeArgs(['run', ...args]), { cwd: REPO_ROOT, readyTimeoutMs });
+/** Starts `portcullis run <args…>` from source (tsx) and waits for its ready line; `preloads` are extra `--import` modules. */
+export function startDaemon(args: string[], readyTimeoutMs = 30_000, preloads: string[] = []): Promise<Daemon> {
+  return spawnDaemon(nodeArgs(['run', ...args], preloads), { cwd: REPO_ROOT, readyTimeoutMs });
 }
 
 /** Adds what the daemon printed to a failing test's error, keeping the assertion (and its diff). */

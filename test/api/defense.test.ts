@@ -1,7 +1,8 @@
 // The Defense gRPC service and `portcullis defend` against the REAL daemon: a block is
 // listed with who/why/expiry, audited, removed by the daemon when it ends, and kept
 // (or expired) across a restart through the state file.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -89,13 +90,15 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
     const own = active.find((m) => m.service)!;
     assert.equal([own.service?.port, own.prefix, own.expiresAt], [7, '198.51.100.7/32', '']);
 
+    // Each change: a "pending" line on disk before it takes effect, then its outcome.
     const lines = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.is(lines.length, 2);
+    assert.equal(lines.map((l) => `${l.target} ${l.result}`), [
+      'udp/198.18.0.10:7 deny 198.51.100.7/32 pending', 'udp/198.18.0.10:7 deny 198.51.100.7/32 ok',
+      'global deny 203.0.113.0/24 pending', 'global deny 203.0.113.0/24 ok']);
     assert.equal(Object.keys(lines[0]!).sort(), ['action', 'actor', 'expiry', 'reason', 'result', 'target', 'time']);
-    assert.equal([lines[1]!.actor, lines[1]!.action, lines[1]!.target, lines[1]!.result], ['unix:alice', 'block', 'global deny 203.0.113.0/24', 'ok']);
-    assert.ok(typeof lines[1]!.expiry === 'string');
+    assert.equal([lines[3]!.actor, lines[3]!.action, lines[3]!.target, lines[3]!.result], ['unix:alice', 'block', 'global deny 203.0.113.0/24', 'ok']);
+    assert.ok(typeof lines[3]!.expiry === 'string');
     assert.is(lines[0]!.expiry, null);
-    assert.is(lines[0]!.target, 'udp/198.18.0.10:7 deny 198.51.100.7/32');
 
     // GetStats reports the defences per service with every reason, zeros included.
     const clients = connect(join(dir, 'api.sock'));
@@ -111,9 +114,9 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
 
     await eventually('expiry of the 3s block', async () => (await list(s)).length === 1);
     // The audit line follows the state change.
-    await eventually('the expire audit line', async () => (await audit(s)).some((e) => e.action === 'expire'));
+    await eventually('the expire audit line', async () => (await audit(s)).some((e) => e.action === 'expire' && e.result === 'ok'));
     const expired = (await audit(s)).filter((e) => e.action === 'expire');
-    assert.equal(expired.map((e) => [e.actor, e.target]), [['portcullis', 'global deny 203.0.113.0/24']]);
+    assert.equal(expired.map((e) => [e.actor, e.target, e.result]), [['portcullis', 'global deny 203.0.113.0/24', 'pending'], ['portcullis', 'global deny 203.0.113.0/24', 'ok']]);
     assert.equal((await list(s)).map((m) => m.prefix), ['198.51.100.7/32']);
   });
 });
@@ -257,6 +260,107 @@ test('mitigations survive a restart; one that ended while the daemon was down is
     assert.is(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /198\.18\.0\.10:7\/udp\s+conn_max 5000\s+until removed/);
   });
+});
+
+/** Runs a command; rejects with its stderr when it fails. */
+function exec(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => execFile(command, args, (error, _stdout, stderr) =>
+    (error ? reject(new Error(`${command} ${args.join(' ')}: ${stderr || error.message}`)) : resolve())));
+}
+
+/** Writes 64 KiB chunks until the file system says ENOSPC. */
+async function fillUp(file: string): Promise<void> {
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  for (;;) {
+    try {
+      await appendFile(file, chunk);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+        // tmpfs takes what fits of the last chunk: fill the final pages byte-sized.
+        for (;;) { try { await appendFile(file, chunk.subarray(0, 512)); } catch { return; } }
+      }
+      throw error;
+    }
+  }
+}
+
+test('real disks that fill up or turn read-only (two 1 MiB tmpfs: state file, audit log): no defence is ever in force without its audit line', async () => {
+  assert.is(process.getuid?.(), 0, 'this test mounts tmpfs file systems: it needs root (the api suite runs as root here)');
+  const stateDisk = join(dir, 'state-disk');
+  const auditDisk = join(dir, 'audit-disk');
+  const mounted: string[] = [];
+  try {
+    for (const disk of [stateDisk, auditDisk]) {
+      await mkdir(disk);
+      await exec('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'tmpfs', disk]);
+      mounted.push(disk);
+    }
+    const stateFile = join(stateDisk, 'state.json');
+    const auditFile = join(auditDisk, 'audit.log');
+    const config = join(dir, 'config.yaml');
+    await writeFile(config, (await readFile(await writeConfig(dir, SEED), 'utf8'))
+      .replace(join(dir, 'state.json'), stateFile).replace(join(dir, 'audit.log'), auditFile));
+    await withDaemon(config, async (s) => {
+      const block = (prefix: string, reason: string) => s.call('block', { prefix, origin: { actor: 'alice', reason } })
+        .then(() => undefined, (e: grpc.ServiceError) => e);
+      const prefixes = async () => (await list(s)).map((m) => m.prefix).sort();
+      const stateAtStart = await readFile(stateFile, 'utf8');
+
+      // 1. The audit disk is full and the log does not exist yet: its first line cannot be written.
+      await fillUp(join(auditDisk, 'filler'));
+      const noRoom = await block('192.0.2.0/24', 'INC-9 audit disk full');
+      assert.is(noRoom?.code, grpc.status.INTERNAL, 'a block went through without its audit line');
+      assert.match(noRoom!.details, /^cannot write the audit log .*audit\.log: ENOSPC: no space left on device.*; nothing changed/);
+      assert.equal(await prefixes(), []);
+      assert.is(await readFile(stateFile, 'utf8'), stateAtStart, 'the state file never saw it');
+      await rm(join(auditDisk, 'filler'));
+
+      assert.is(await block('203.0.113.0/24', 'INC-9 first'), undefined);
+      const stateBefore = await readFile(stateFile, 'utf8');
+
+      // 2. The state disk is full: the pending line is written, the state file is not, the change is rolled back.
+      await fillUp(join(stateDisk, 'filler'));
+      const full = await block('198.51.100.0/24', 'INC-9 state disk full');
+      assert.is(full?.code, grpc.status.INTERNAL);
+      assert.match(full!.details, /^cannot write state file .*state\.json: write-temp: ENOSPC: no space left on device.*; change rolled back$/);
+      assert.equal(await prefixes(), ['203.0.113.0/24'], 'not in force');
+      assert.is(await readFile(stateFile, 'utf8'), stateBefore, 'the state file is the old one');
+      const api = connect(join(dir, 'api.sock'));
+      try {
+        await api.api.createVirtualService({ service: { key: { protocol: 'TCP', vip: '198.18.0.10', port: 443 }, localAddresses: ['198.19.0.200'] } }).then(
+          () => assert.unreachable('a service was created on a full disk'),
+          (e: grpc.ServiceError) => assert.match(e.details, /write-temp: ENOSPC.*change rolled back$/));
+        assert.equal((await api.api.listVirtualServices({})).services.map((v) => v.key?.port), [7]);
+      } finally {
+        api.close();
+      }
+      await rm(join(stateDisk, 'filler'));
+
+      // 3. The audit disk turns read-only (the state disk is fine): nothing may change, additions or removals.
+      await exec('mount', ['-o', 'remount,ro', auditDisk]);
+      const readOnly = await block('192.0.2.0/24', 'INC-9 audit read-only');
+      assert.match(readOnly?.details ?? 'accepted', /^cannot write the audit log .*audit\.log: EROFS: read-only file system.*; nothing changed/);
+      const unblock = await s.call('unblock', { prefix: '203.0.113.0/24', origin: { actor: 'alice', reason: 'INC-9 over' } })
+        .then(() => undefined, (e: grpc.ServiceError) => e);
+      assert.match(unblock?.details ?? 'accepted', /^cannot write the audit log .*EROFS/);
+      assert.equal(await prefixes(), ['203.0.113.0/24']);
+      assert.is(await readFile(stateFile, 'utf8'), stateBefore);
+
+      // 4. Room again: everything works, and every line on disk parses.
+      await exec('mount', ['-o', 'remount,rw', auditDisk]);
+      assert.is(await block('198.51.100.0/24', 'INC-9 again'), undefined);
+      assert.equal(await prefixes(), ['198.51.100.0/24', '203.0.113.0/24']);
+      const entries = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { target: string; result: string });
+      assert.equal(entries.map((e) => `${e.target} ${e.result.replace(/:.*/s, ':')}`), [
+        'global deny 203.0.113.0/24 pending', 'global deny 203.0.113.0/24 ok',
+        'global deny 198.51.100.0/24 pending', 'global deny 198.51.100.0/24 error:',
+        'global deny 198.51.100.0/24 pending', 'global deny 198.51.100.0/24 ok',
+      ]);
+      assert.is(s.daemon.child.exitCode, null, 'the daemon ran through all of it');
+    });
+  } finally {
+    for (const disk of mounted.reverse()) await exec('umount', [disk]).catch(() => exec('umount', ['-l', disk]));
+  }
 });
 
 test.run();

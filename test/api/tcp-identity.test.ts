@@ -173,8 +173,10 @@ test('audit actor = the authenticated identity over TCP ("ops (as alice)"), "uni
     const listed = await call('Defense', socket, 'listMitigations', {});
     const byPrefix = new Map(((listed.response as { mitigations: { prefix: string; actor: string }[] }).mitigations).map((m) => [m.prefix, m.actor]));
     assert.equal([1, 2, 3, 4, 5, 6, 8].map((n) => byPrefix.get(`192.0.2.${n}/32`)), expected);
-    const lines = (await readFile(join(lab.dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { actor: string; target: string });
-    assert.equal(lines.map((l) => l.actor), expected, 'the audit log names the same actors');
+    const lines = (await readFile(join(lab.dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { actor: string; target: string; result: string });
+    // Each change has its "pending" line (written before it took effect) and its outcome: both name the actor.
+    assert.equal(lines.map((l) => l.actor), expected.flatMap((actor) => [actor, actor]), 'the audit log names the same actors');
+    assert.equal(lines.map((l) => l.result), expected.flatMap(() => ['pending', 'ok']));
 
     // The CLI over TCP: its --actor becomes the note, the token's name the actor.
     const cli = await runCli(['defend', 'block', '198.51.100.9', '--reason', 'cli over tcp', '--actor', 'erin',

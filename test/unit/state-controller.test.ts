@@ -1,6 +1,7 @@
 // Atomic apply (Controller) and the gRPC layer, in process, against an in-memory
 // fake of the addon. Only here: the api tests run the real daemon.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -17,7 +18,8 @@ import type { DataplaneConfig, DataplaneStats, PortInfo } from '../../src/datapl
 import { setLogLevel } from '../../src/log.js';
 import { StatsHub } from '../../src/metrics/stats-hub.js';
 import { createService, DEFAULT_TIMEOUTS, ModelError, readServiceSpec, type DesiredState } from '../../src/model/index.js';
-import { parseState } from '../../src/state/file.js';
+import { controlEvents } from '../../src/metrics/control-events.js';
+import { NODE_STATE_FS, parseState, STATE_WRITE_STEPS, writeStateFile, type StateFileHandle, type StateFs, type StateWriteStep } from '../../src/state/file.js';
 
 setLogLevel('error');
 const REPO_ROOT = repoRoot();
@@ -25,8 +27,16 @@ const REPO_ROOT = repoRoot();
 class FakeDataplane {
   applied: DataplaneConfig[] = [];
   failNext: { code: string; message: string } | undefined;
+  /** Refuse the apply call with this number (1-based over the fake's life), e.g. a rollback. */
+  failOnCall: number | undefined;
+  calls = 0;
   version = 0;
   apply(config: DataplaneConfig) {
+    this.calls++;
+    if (this.failOnCall !== undefined && this.calls >= this.failOnCall) {
+      this.failOnCall = undefined;
+      throw Object.assign(new Error('rollback refused'), { code: 'ENOMEM' });
+    }
     if (this.failNext) {
       const { code, message } = this.failNext;
       this.failNext = undefined;
@@ -61,6 +71,10 @@ function base(): DesiredState {
     ],
     routes: [], defaultTimeouts: { ...DEFAULT_TIMEOUTS }, services: [], nextServiceId: 1, nextServerId: 1,
   };
+}
+
+function exec(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => execFile(command, args, (error, _stdout, stderr) => (error ? reject(new Error(`${command} ${args.join(' ')}: ${stderr || error.message}`)) : resolve())));
 }
 
 const webSpec = readServiceSpec({ protocol: 'tcp', vip: '198.18.0.10', port: 80, servers: [{ address: '198.19.0.1', port: 80 }] }, 'service');
@@ -120,6 +134,171 @@ test('controller: mutations run one at a time in order', async () => {
   await Promise.all([80, 81, 82, 83].map((port) => controller.mutate((s) => createService(s, { ...webSpec, port }))));
   assert.equal(controller.state.services.map((s) => [s.port, s.id]), [[80, 1], [81, 2], [82, 3], [83, 4]]);
   assert.equal(fake.applied.map((c) => c.services.length), [0, 1, 2, 3, 4]);
+});
+
+// ---- Failure injection: every step of a state write, and a rollback that fails. The Controller
+// and writeStateFile are the real ones on a real directory; one fs call at a time fails.
+
+/** node:fs/promises with the call at `step` failing `times` times (ENOSPC unless given). */
+function failingFs(step: () => StateWriteStep | undefined, error: () => Error = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })): StateFs {
+  const fail = (name: StateWriteStep) => { if (step() === name) throw error(); };
+  const wrap = (handle: StateFileHandle, kind: 'temp' | 'dir'): StateFileHandle => ({
+    writeFile: async (data, encoding) => { fail('write-temp'); return handle.writeFile(data, encoding); },
+    sync: async () => { fail(kind === 'temp' ? 'fsync-temp' : 'fsync-dir'); return handle.sync(); },
+    close: async () => { await handle.close(); fail(kind === 'temp' ? 'close-temp' : 'close-dir'); },
+  });
+  return {
+    mkdir: async (path, options) => { fail('mkdir'); return NODE_STATE_FS.mkdir(path, options); },
+    open: async (path, flags, mode) => {
+      fail(flags === 'r' ? 'open-dir' : 'open-temp');
+      return wrap(await NODE_STATE_FS.open(path, flags, mode), flags === 'r' ? 'dir' : 'temp');
+    },
+    rename: async (from, to) => { fail('rename'); return NODE_STATE_FS.rename(from, to); },
+    rm: (path, options) => NODE_STATE_FS.rm(path, options),
+  };
+}
+
+/** The three places state lives, as service ports: memory, the file on disk, the data plane's last snapshot. */
+async function places(controller: Controller, fake: FakeDataplane) {
+  return {
+    memory: controller.state.services.map((s) => s.port),
+    file: parseState(await readFile(controller.stateFile, 'utf8')).services.map((s) => s.port),
+    dataplane: fake.applied.at(-1)!.services.map((s) => s.port),
+  };
+}
+
+async function assertAgree(controller: Controller, fake: FakeDataplane, ports: number[], what: string) {
+  assert.equal(await places(controller, fake), { memory: ports, file: ports, dataplane: ports }, what);
+  assert.is(controller.rollbackFailure, undefined, `${what}: no rollback failure`);
+}
+
+test('controller: a state write failing at each step before the rename is rolled back; after it, the change stands; file, memory and data plane agree every time', async () => {
+  let failAt: StateWriteStep | undefined;
+  const fake = new FakeDataplane();
+  const file = join(dir, 'state', 'state.json');
+  const controller = new Controller(fake, file, base(), (f, text) => writeStateFile(f, text, failingFs(() => failAt)));
+  await controller.applyInitial();
+  let port = 80;
+  let expected: number[] = [];
+  for (const step of STATE_WRITE_STEPS) {
+    failAt = step;
+    const synced = controlEvents().state_dir_sync_failures;
+    const outcome = await controller.mutate((s) => createService(s, { ...webSpec, port })).then(() => 'ok', (error: ModelError) => error);
+    if (STATE_WRITE_STEPS.indexOf(step) <= STATE_WRITE_STEPS.indexOf('rename')) {
+      assert.instance(outcome, ModelError, `${step}: refused`);
+      assert.is((outcome as ModelError).code, 'INTERNAL');
+      assert.match((outcome as ModelError).message, new RegExp(`^cannot write state file .*: ${step}: ENOSPC: no space left on device; change rolled back$`), step);
+    } else {
+      assert.is(outcome, 'ok', `${step}: after the rename the change is committed`);
+      assert.is(controlEvents().state_dir_sync_failures - synced, 1, `${step}: counted`);
+      expected = [...expected, port];
+    }
+    await assertAgree(controller, fake, expected, `after a failure at ${step}`);
+    assert.equal((await readdir(join(dir, 'state'))).filter((name) => name !== 'state.json'), [], `${step}: no temp file left`);
+    port++;
+  }
+  failAt = undefined;
+  await controller.mutate((s) => createService(s, { ...webSpec, port }));
+  await assertAgree(controller, fake, [...expected, port], 'a healthy write after all that');
+});
+
+test('controller: a real read-only directory (EROFS/EACCES) refuses the change and changes nothing', async () => {
+  const fake = new FakeDataplane();
+  const stateDir = join(dir, 'ro');
+  const file = join(stateDir, 'state.json');
+  const controller = new Controller(fake, file, base());
+  await controller.applyInitial();
+  // chmod does not stop root: a read-only bind mount does, for everyone.
+  const readOnly = process.getuid?.() === 0;
+  if (readOnly) await exec('mount', ['--bind', '-o', 'ro', stateDir, stateDir]).catch(async () => {
+    await exec('mount', ['--bind', stateDir, stateDir]);
+    await exec('mount', ['-o', 'remount,bind,ro', stateDir]);
+  });
+  else await chmod(stateDir, 0o555);
+  try {
+    await controller.mutate((s) => createService(s, webSpec)).then(
+      () => assert.unreachable('written to a read-only directory'),
+      (error: ModelError) => {
+        assert.is(error.code, 'INTERNAL');
+        assert.match(error.message, /^cannot write state file .*: open-temp: (EROFS|EACCES).*; change rolled back$/);
+      });
+    await assertAgree(controller, fake, [], 'read-only directory');
+  } finally {
+    if (readOnly) await exec('umount', [stateDir]);
+    else await chmod(stateDir, 0o755);
+  }
+});
+
+test('controller: a rollback that fails sets rollbackFailure (data plane ≠ file); a failed change keeps it; the retry or the next good apply clears it', async () => {
+  let failWrite = false;
+  const fake = new FakeDataplane();
+  const file = join(dir, 'state.json');
+  const controller = new Controller(fake, file, base(), async (f, text) => {
+    if (failWrite) throw new Error('EIO: i/o error');
+    await writeStateFile(f, text);
+  });
+  await controller.applyInitial();
+  await controller.mutate((s) => createService(s, webSpec));
+  assert.is(controller.rollbackFailure, undefined);
+
+  // The write fails, then so does the rollback: the data plane keeps running the new state.
+  failWrite = true;
+  fake.failOnCall = fake.calls + 2;  // the 2nd apply from here: the rollback
+  await controller.mutate((s) => createService(s, { ...webSpec, port: 81 })).then(
+    () => assert.unreachable('write failure ignored'),
+    (error: ModelError) => {
+      assert.is(error.code, 'INTERNAL');
+      assert.match(error.message, /^cannot write state file .*: EIO: i\/o error; the rollback failed too \(.*rollback refused\)/);
+    });
+  assert.equal(await places(controller, fake), { memory: [80], file: [80], dataplane: [80, 81] }, 'memory = file; the data plane runs the change');
+  assert.match(controller.rollbackFailure ?? '', /cannot write state file .*EIO.*rolling the data plane back failed too/);
+
+  // A change the data plane refuses changes nothing, so the disagreement (and the flag) stay.
+  failWrite = false;
+  fake.failNext = { code: 'CONFIG_REJECTED', message: 'no' };
+  await controller.mutate((s) => createService(s, { ...webSpec, port: 82 })).then(() => assert.unreachable('accepted'), () => undefined);
+  assert.ok(controller.rollbackFailure, 'still set after a refused change');
+
+  // The retry fails while the data plane still refuses, then heals.
+  fake.failNext = { code: 'ENOMEM', message: 'still no' };
+  assert.is(await controller.retryRollback(), false);
+  assert.ok(controller.rollbackFailure);
+  assert.is(await controller.retryRollback(), true);
+  await assertAgree(controller, fake, [80], 'after the retry');
+
+  // Again, and this time a later successful change is the repair (it applies the whole state).
+  failWrite = true;
+  fake.failOnCall = fake.calls + 2;
+  await controller.mutate((s) => createService(s, { ...webSpec, port: 83 })).catch(() => undefined);
+  assert.ok(controller.rollbackFailure);
+  failWrite = false;
+  await controller.mutate((s) => createService(s, { ...webSpec, port: 84 }));
+  await assertAgree(controller, fake, [80, 84], 'after a later good change');
+
+  // And a failed write whose rollback works also leaves them agreeing (and the flag clear).
+  failWrite = true;
+  fake.failOnCall = fake.calls + 2;
+  await controller.mutate((s) => createService(s, { ...webSpec, port: 85 })).catch(() => undefined);
+  assert.ok(controller.rollbackFailure);
+  await controller.mutate((s) => createService(s, { ...webSpec, port: 86 })).catch(() => undefined);
+  await assertAgree(controller, fake, [80, 84], 'a failed write whose rollback succeeded');
+});
+
+test('controller: beforeApply runs after validation and before the data plane; its failure changes nothing', async () => {
+  const fake = new FakeDataplane();
+  const controller = new Controller(fake, join(dir, 'state.json'), base());
+  await controller.applyInitial();
+  const seen: string[] = [];
+  await controller.mutate((s) => createService(s, { ...webSpec, port: 1 }), { beforeApply: async () => { throw new Error('not called'); } })
+    .then(() => assert.unreachable('invalid port accepted'), (error: ModelError) => assert.is(error.code, 'INVALID_ARGUMENT'))
+    .catch(() => undefined);
+  await controller.mutate((s) => createService(s, webSpec), {
+    beforeApply: async (service) => { seen.push(`before ${service.port}, data plane has ${fake.applied.at(-1)!.services.length}`); throw new Error('audit full'); },
+  }).then(() => assert.unreachable('went ahead'), (error: Error) => assert.is(error.message, 'audit full'));
+  await assertAgree(controller, fake, [], 'a refused beforeApply');
+  await controller.mutate((s) => createService(s, webSpec), { beforeApply: async (service) => { seen.push(`before ${service.port}, data plane has ${fake.applied.at(-1)!.services.length}`); } });
+  assert.equal(seen, ['before 80, data plane has 0', 'before 80, data plane has 0']);
+  await assertAgree(controller, fake, [80], 'then accepted');
 });
 
 /** Health inputs of a fake data plane without ports: forwarding once the first snapshot is applied. */

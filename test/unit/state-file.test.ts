@@ -108,4 +108,47 @@ test('the state file is authoritative over config services; --reset-state re-see
   assert.equal(reset.services.map((s) => [s.name, s.id]), [['web', 1]]);
 });
 
+test('a health check an older version accepted and this one refuses: the service loads without it (or, for TCP, with its unused path reset), with a note; nothing else is forgiven', async () => {
+  const service = (id: number, port: number, check: Record<string, unknown>) => ({
+    id, protocol: 'tcp', vip: '198.18.0.10', port, health_check: check, servers: [{ id, address: '198.19.0.1', port, weight: 4 }],
+  });
+  const parsed = parseState(JSON.stringify({ format: 1, services: [
+    service(1, 80, { kind: 'http', path: '/health check' }),
+    service(2, 81, { kind: 'tcp', path: '/a b', interval_ms: 500, timeout_ms: 100 }),
+    service(3, 82, { kind: 'http', path: '/ok', interval_ms: 500, timeout_ms: 500 }),
+    service(4, 83, { kind: 'http', path: '/ok' }),
+  ] }));
+  assert.equal(parsed.services.map((s) => [s.port, s.healthCheck?.kind, s.healthCheck?.path, s.servers[0]!.weight]),
+    [[80, undefined, undefined, 4], [81, 'tcp', '/', 4], [82, undefined, undefined, 4], [83, 'http', '/ok', 4]]);
+  assert.is(parsed.services[1]!.healthCheck!.intervalMs, 500, 'the TCP check keeps its other settings');
+  assert.is(parsed.notes.length, 3);
+  assert.match(parsed.notes[0]!, /^tcp\/198\.18\.0\.10:80 \(services\[0\]\) starts WITHOUT its health check, which this version refuses: services\[0\]\.health_check\.path: character " " at offset 7 .*the check was \{"kind":"http","path":"\/health check"\}; its servers keep their configured weights/);
+  assert.match(parsed.notes[1]!, /^tcp\/198\.18\.0\.10:81 \(services\[1\]\): its TCP health check's path "\/a b", unused by TCP probes and refused by this version, is reset to "\/"$/);
+  assert.match(parsed.notes[2]!, /services\[2\]\.health_check\.timeout_ms: must be below interval_ms/);
+
+  // The rest of a service is still checked as strictly as before.
+  try {
+    parseState(JSON.stringify({ format: 1, services: [{ ...service(1, 80, { kind: 'http', path: '/a b' }), vip: '1.2.3' }] }));
+    assert.unreachable('a bad vip was forgiven');
+  } catch (error) {
+    assert.match((error as Error).message, /^services\[0\]\.vip: /);
+  }
+
+  // Through initialState (what the daemon runs at start): the note is logged and the state has no bad check.
+  const file = join(dir, 'state.json');
+  await writeFile(file, JSON.stringify({ format: 1, next_service_id: 2, next_server_id: 2, services: [service(1, 80, { kind: 'http', path: '/a b' })] }));
+  const lines: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => { lines.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  let state;
+  try {
+    state = await initialState(parseConfig(configText(file), 't'), false);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.is(state.services[0]!.healthCheck, undefined);
+  assert.ok(!('notes' in state), 'the notes do not leak into the desired state');
+  assert.match(lines.join(''), /ERROR state file .*state\.json: tcp\/198\.18\.0\.10:80 \(services\[0\]\) starts WITHOUT its health check/);
+});
+
 test.run();
