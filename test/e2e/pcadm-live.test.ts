@@ -55,17 +55,10 @@ it(`${CONNECTIONS} HTTP connections show up in -Lnc, in ListConnections pages, i
   // The same table a page at a time: every connection exactly once.
   const seen = new Set<string>();
   let listed = 0;
-  let cursor = '0';  // uint64: a decimal string; "0" = done, a short page is not the end
-  let pages = 0;
-  do {
-    const page = await gateway.api.call('Stats', 'ListConnections', { cursor, limit: 7 });
-    for (const c of page.connections as { client: string; clientPort: number; virtualPort: number }[]) {
-      if (c.virtualPort === 80) { seen.add(`${c.client}:${c.clientPort}`); listed++; }
-    }
-    cursor = String(page.nextCursor);
-    pages++;
-  } while (cursor !== '0' && pages < 1000);
-  assert.is(cursor, '0', 'the walk ended');
+  const { connections: all, pages } = await listAll(gateway, 7);
+  for (const c of all) {
+    if (c.virtualPort === 80) { seen.add(`${c.client}:${c.clientPort}`); listed++; }
+  }
   assert.is(seen.size, CONNECTIONS);
   assert.is(listed, CONNECTIONS, 'each connection exactly once');
   assert.ok(pages >= Math.ceil(CONNECTIONS / 7), `only ${pages} pages`);
@@ -84,6 +77,23 @@ it(`${CONNECTIONS} HTTP connections show up in -Lnc, in ListConnections pages, i
 });
 
 /** --get-laddr's rows for VIP:80: LIP -> [CONFLICTS, CONNS]. */
+interface ListedConnection { client: string; clientPort: number; virtual: string; virtualPort: number; local: string }
+
+/** Every connection, page by page until next_cursor is "0" (uint64 as a decimal string; a short page is not the end). */
+async function listAll(gw: Gateway, limit: number): Promise<{ connections: ListedConnection[]; pages: number }> {
+  const connections: ListedConnection[] = [];
+  let cursor = '0';
+  let pages = 0;
+  do {
+    const page = await gw.api.call('Stats', 'ListConnections', { cursor, limit });
+    connections.push(...(page.connections as ListedConnection[]));
+    cursor = String(page.nextCursor);
+    pages++;
+  } while (cursor !== '0' && pages < 1000);
+  assert.is(cursor, '0', `the walk ended (${pages} pages)`);
+  return { connections, pages };
+}
+
 function laddrRows(text: string): Map<string, [number, number]> {
   const rows = new Map<string, [number, number]>();
   let inService = false;
@@ -105,14 +115,9 @@ it('--get-laddr CONNS are the connections on each LIP; --persistent-conn Persist
   // expire between the listing and --get-laddr (CLOSE lasts 10 s): then read both again.
   const perLip = async () => {
     const onLip = new Map<string, number>(LOCAL_ADDRESSES.map((lip) => [lip, 0]));
-    let cursor = 0;
-    do {
-      const page = await gateway!.api.call('Stats', 'ListConnections', { cursor, limit: 500 });
-      for (const c of page.connections as { virtual: string; virtualPort: number; local: string }[]) {
-        if (c.virtual === VIP && c.virtualPort === 80) onLip.set(c.local, (onLip.get(c.local) ?? 0) + 1);
-      }
-      cursor = page.nextCursor as number;
-    } while (cursor !== 0);
+    for (const c of (await listAll(gateway!, 500)).connections) {
+      if (c.virtual === VIP && c.virtualPort === 80) onLip.set(c.local, (onLip.get(c.local) ?? 0) + 1);
+    }
     const laddr = laddrRows(await pcadm('--get-laddr'));
     const listed = LOCAL_ADDRESSES.map((lip) => [lip, 0, onLip.get(lip)]);
     const printed = LOCAL_ADDRESSES.map((lip) => [lip, ...(laddr.get(lip) ?? [])]);
