@@ -2,7 +2,7 @@
 // through the real daemon and the lab: frames cross between the two af_packet ports
 // unchanged, so a client with an on-link route reaches a server directly and the
 // server sees the client's own address; nothing is NATed and no connection is made.
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { ipIn } from '../../src/lab/run.js';
 import { CLIENT, INSIDE_SUBNET, OUTSIDE_SUBNET, REAL_SERVERS, VIP } from '../../src/lab/topology.js';

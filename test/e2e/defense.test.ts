@@ -1,7 +1,7 @@
 // End to end flood-defence control: a prefix blocked over the Defense gRPC service is
 // cut off at once (the call returns after the snapshot is published) while other clients
 // keep working, and it comes back by itself when the block's duration ends.
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { ATTACKER, CLIENT, UDP_ECHO_PORT, VIP } from '../../src/lab/topology.js';

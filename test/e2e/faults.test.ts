@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { startDaemon } from '../../src/lab/daemon-process.js';
 import { GATEWAY_INSIDE_IFACE, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';

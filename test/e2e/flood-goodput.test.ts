@@ -8,7 +8,7 @@
 // (DOWNLOAD_RATE): unpaced, its goodput is bounded by the CPU the flood SENDER takes from
 // the lab's client and servers, which no gateway can give back (the unpaced figures are
 // in bench/flood.ts, side by side with defences off).
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { compareUnderFlood, type Comparison, type TrialResult } from '../../src/lab/flood-trial.js';
 import { UDP_ECHO_PORT, VIP } from '../../src/lab/topology.js';

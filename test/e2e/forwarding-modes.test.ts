@@ -6,7 +6,7 @@
 // test/support/ipip-decap.py). Each mode: curl through its VIP, the three servers in
 // turn, and a 50 MB download with its sha256 intact. Needs root; skipped otherwise.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { CLIENT, REAL_SERVERS } from '../../src/lab/topology.js';

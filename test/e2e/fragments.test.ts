@@ -5,7 +5,7 @@
 // re-fragmented for the inside MTU, and its 3000-byte echo (fragmented by the server's kernel,
 // rebuilt at the LIP) comes back; a flood of never-completed fragments fills the table, is counted,
 // does not disturb established flows, and the table serves again once the flood stops.
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { ATTACKER, GATEWAY_AF_PACKET_ARGS, UDP_ECHO_PORT, VIP } from '../../src/lab/topology.js';

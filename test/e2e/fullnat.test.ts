@@ -7,7 +7,7 @@
 // output, not swallowed by a hook), the last checks a clean SIGTERM exit,
 // and the `after` hook always stops the daemon and removes the lab.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { CLIENT, LOCAL_ADDRESSES, PROXY_HTTP_PORT, REAL_SERVERS, VIP } from '../../src/lab/topology.js';

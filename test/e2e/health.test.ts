@@ -7,7 +7,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { startRealServer } from '../../src/lab/lab.js';
 import { patternSha256 } from '../../src/lab/pattern.js';

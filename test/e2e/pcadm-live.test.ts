@@ -1,7 +1,7 @@
 // pcadm against live traffic: real Linux TCP connections through the lab and the real
 // daemon, then `pcadm -Lnc` (the workers' live connection listing), paging over gRPC,
 // `-Ln --stats` and the IPVS-style `--rate`. Needs root; skipped otherwise.
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { CLIENT, REAL_SERVERS, VIP } from '../../src/lab/topology.js';

@@ -5,7 +5,7 @@
 // Needs root; skipped otherwise. Run under `flock /tmp/pc-lab.lock` like
 // every lab test.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
 import { clientTool, isRoot, sharedGateway } from '../support/e2e-lab.js';

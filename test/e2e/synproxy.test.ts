@@ -5,7 +5,7 @@
 // Then PROXY protocol v1 and v2 (v2 together with SYNPROXY): the lab servers' PROXY port (81)
 // reports the client address it read from the header. One lab for both: they share the machinery.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

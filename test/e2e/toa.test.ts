@@ -6,7 +6,7 @@
 // socket as ECONNREFUSED. Needs root; skipped otherwise. Run under
 // `flock /tmp/pc-lab.lock` like every lab test.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
 import { startCapture } from '../support/e2e-capture.js';

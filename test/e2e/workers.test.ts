@@ -4,7 +4,7 @@
 // only by chance (1 in 3): the others hand it over through the worker rings. The workers
 // share the box's two CPUs with the clients and servers (--lcores 0@0,1@1,2@0,3@1, adaptive
 // polling). Needs root; run under `flock /tmp/pc-lab.lock` like every lab test.
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { VIP } from '../../src/lab/topology.js';

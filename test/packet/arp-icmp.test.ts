@@ -1,6 +1,6 @@
 // ARP answers for owned addresses (port addresses, VIPs, LIPs — each on its own side only)
 // and ICMP echo for owned addresses.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, INSIDE_ADDRESS, LIPS, OUTSIDE_ADDRESS, PORT_MAC, SERVERS, VIP, arpRequest, frameFrom, show,

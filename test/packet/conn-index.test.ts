@@ -4,7 +4,7 @@
 // (the same CRC32-C as conn_hash), forcing a chain of spills, then checks that every flow in
 // the chain still translates both ways, and that removing entries from the middle of the chain
 // (expiry of half-open flows) leaves the later ones reachable.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, IPVS_TIMEOUTS, VIP, clientSegment, clientTcp, labConfig, only, openTcp, serverSegment, withLab,

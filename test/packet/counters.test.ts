@@ -1,6 +1,6 @@
 // Accounting invariants: each received frame counts once in rx_packets (and the port's
 // rxPackets), each transmitted frame once in tx_packets (and the port's txPackets).
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { VIP, clientSegment, clientTcp, echoRequest, openTcp, show, withLab, type Lab } from '../support/golden.js';
 

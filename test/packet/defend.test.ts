@@ -1,7 +1,7 @@
 // The defend stage (issue 5): CIDR lists with longest-prefix match and expiry, per-source and
 // per-service UDP token buckets (bounded source table with LRU eviction), per-service
 // new-connection rate and concurrent-connection caps. Time is the injected clock.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, clientTcp, frameFrom, labConfig, withLab, type Lab,

@@ -1,6 +1,6 @@
 // Every frame the data plane does not forward is dropped under exactly one named reason
 // (DESIGN.md §3 "Drops are data"), and no input crashes it.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DropReason } from '../../src/dataplane/types.js';
 import {

@@ -1,7 +1,7 @@
 // Exception path (DESIGN.md §3): with exceptionPath on the inside port, its kernel
 // interface (a ring port "pcx-inside" in test mode) gets TCP/UDP for the port address
 // and copies of ARP replies for it; what the interface sends leaves by the inside port.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   INSIDE_ADDRESS, PORTS, PORT_MAC, SERVERS, VIP, arpRequest, clientTcp, frameFrom, show,

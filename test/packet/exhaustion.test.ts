@@ -1,7 +1,7 @@
 // Exhaustion is bounded and counted (issue 8): fill each resource, check the counted drop, check
 // that an established flow keeps forwarding meanwhile, and that new flows work again once the
 // load goes away. Resources: connection table, lports of a LIP, the ARP hold queue, the mbuf pool.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {

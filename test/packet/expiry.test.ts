@@ -1,6 +1,6 @@
 // Connection timeouts on the injected clock, with IPVS default timeouts (PROTOCOL.md §4.1) and
 // the IPVS TCP state table (§4.2): INPUT = client -> server, OUTPUT = server -> client.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   IPVS_TIMEOUTS, TCP_SERVICE_ID, UDP_SERVICE_ID, clientSegment, clientUdp, frameFrom, only, openTcp,

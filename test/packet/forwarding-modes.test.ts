@@ -1,7 +1,7 @@
 // The forwarding methods other than FullNAT (dataplane/pipeline/forward_modes.h), frame
 // by frame: NAT both directions, DR's MAC rewrite (with ARP for the RIP), TUN's IPIP
 // encapsulation and its fragmentation-needed, and the model refusing SYNPROXY for DR/TUN.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {

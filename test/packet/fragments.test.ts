@@ -1,7 +1,7 @@
 // IPv4 fragment policy (issue 5) and reassembly-table exhaustion (issue 8): drop | limit |
 // reassemble per service, reassembly before FullNAT, re-fragmentation over the egress MTU,
 // and every refused fragment counted under its reason. Time is the injected clock.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, LIPS, SERVERS, UDP_SERVICE_ID, VIP, clientSegment, frameFrom, labConfig, only, openTcp, seededRandom, show,

@@ -1,7 +1,7 @@
 // ICMP errors about tracked connections are translated and relayed: PMTU discovery
 // (fragmentation needed from the inside reaches the client quoting its own packet),
 // port unreachable, the reverse direction, and the drops for what cannot be matched.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, PORT_MAC, TCP_SERVICE_ID, VIP, clientSegment, clientUdp, frameFrom, labConfig, only, openTcp,

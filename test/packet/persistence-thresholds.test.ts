@@ -1,7 +1,7 @@
 // Persistence templates (ipvsadm -p/-M, PROTOCOL.md §4.3) and server thresholds (-x/-y,
 // PROTOCOL.md §5), observed through the SYNs leaving inside. Scheduler rr throughout, so
 // "what rr would have chosen" is easy to tell apart from "what the template chose".
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig, DataplaneService } from '../../src/dataplane/types.js';
 import { SERVERS, TCP_SERVICE_ID, VIP, clientTcp, labConfig, only, openTcp, withLab, type Lab } from '../support/golden.js';

@@ -1,7 +1,7 @@
 // PROXY protocol v1/v2: the header is the first bytes the real server reads (in front of
 // the client's first data segment and of its retransmissions), and sequence numbers,
 // acknowledgements, SACK blocks and the server's MSS are adjusted for the added bytes.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, VIP, clientSegment, clientTcp, labConfig, only, serverSegment, serverTcp, show, synThrough, withLab,

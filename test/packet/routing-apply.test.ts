@@ -1,5 +1,5 @@
 // Static routes steer traffic to a next hop's MAC; apply() swaps snapshots under live flows.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, LIPS, PORT_MAC, SERVERS, TCP_SERVER_IDS, TCP_SERVICE_ID, VIP, clientSegment, clientTcp, labConfig,

@@ -1,5 +1,5 @@
 // Schedulers as IPVS defines them (PROTOCOL.md §5), observed through the SYNs leaving inside.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { SERVERS, TCP_SERVICE_ID, clientTcp, labConfig, synThrough, withLab } from '../support/golden.js';
 

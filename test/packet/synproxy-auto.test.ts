@@ -2,7 +2,7 @@
 // FullNAT; from the threshold on they get cookie SYN-ACKs; the service stays engaged while
 // SYNs keep coming fast and disengages only after the hold time below. Connections keep the
 // mode they were made in. Also: SYNPROXY applies the new-connection caps at the final ACK.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {

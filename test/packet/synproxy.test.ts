@@ -1,7 +1,7 @@
 // SYNPROXY golden packets: cookie SYN-ACKs with no state, the final ACK opening the backend
 // handshake with the client's options, held data, and translation of sequence numbers,
 // SACK blocks, timestamps and windows for the life of the connection.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, PORT_MAC, VIP, clientTcp, labConfig, only, serverTcp, show, withLab, type Lab,

@@ -1,5 +1,5 @@
 // FullNAT TCP both ways: CIP:cport -> VIP:80 becomes LIP:lport -> RIP:80, and back.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, LIPS, PORT_MAC, SERVERS, TCP_SERVER_IDS, TCP_SERVICE_ID, VIP, clientSegment, clientTcp, only,

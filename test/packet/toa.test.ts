@@ -1,6 +1,6 @@
 // TOA (client address in TCP option 254): which segments carry it, the exact bytes,
 // lengths and checksums of a grown segment, the skip cases, and the SYN-ACK MSS lowering.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { ClientAddressMode, DataplaneConfig } from '../../src/dataplane/types.js';
 import {

@@ -1,5 +1,5 @@
 // FullNAT UDP both ways through the :7 service; a zero UDP checksum (none) stays zero.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, LIPS, PORT_MAC, SERVERS, UDP_SERVER_IDS, UDP_SERVICE_ID, VIP, clientUdp, frameFrom, only, withLab,

@@ -2,7 +2,7 @@
 // lports per worker residue class, replies that land on a worker that does not own their
 // connection handed to the owner through the worker rings, ARP replies shared, and the
 // per-worker state (counters, connection listing, timers, schedulers, snapshots) adding up.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, LIPS, OUTSIDE_ADDRESS, PORT_MAC, PORTS, SERVERS, TCP_SERVICE_ID, VIP, arpReply, clientTcp, clientUdp, frameFrom, labConfig, only,

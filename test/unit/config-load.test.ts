@@ -1,5 +1,5 @@
 // YAML config: defaults, and every kind of mistake reported with its field path.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 

@@ -1,6 +1,6 @@
 // The one validator: a table of bad inputs, each with the field path and the words
 // the message must contain, plus the happy path and its defaults.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { ModelError, readServiceSpec, readServer, readServiceKey, readPort, readRoute } from '../../src/model/index.js';
 

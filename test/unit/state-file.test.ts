@@ -3,7 +3,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { parseConfig } from '../../src/config/load.js';
 import { initialState } from '../../src/daemon/run.js';
