@@ -4,8 +4,8 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { ClientAddressMode, DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, PORT_MAC, TCP_SERVICE_ID, clientSegment, clientTcp, labConfig, only, openTcp, serverTcp, show,
-  synThrough, withLab, type Flow, type Lab,
+  CLIENT, PORT_MAC, TCP_SERVICE_ID, clientSegment, clientTcp, expectEvents, labConfig, only, openTcp, serverTcp,
+  show, synThrough, withLab, type Flow, type Lab,
 } from '../support/golden.js';
 import { buildFrame, hostMac, type DecodedFrame, type TcpOption, type TcpSpec } from '../support/packet.js';
 
@@ -56,7 +56,7 @@ test('TOA: the handshake ACK grows by the 8-byte option: exact bytes, doff 7, le
     assert.is(ack.ipv4!.totalLength, 20 + 20 + 8);
     assert.equal([...ack.tcp!.optionBytes], [254, 8, flow.cport >> 8, flow.cport & 255, 198, 18, 0, 1]);
     assert.ok(ack.ipv4!.checksumOk && ack.tcp!.checksumOk, 'checksums');
-    assert.is(d.events.toa_added, 1);
+    expectEvents(d, { toa_added: 1 });
     assert.is(d.events.toa_no_room, undefined);
   }, TOA_CONFIG);
 });
@@ -74,7 +74,7 @@ test('TOA: the first data segment carries it before its own options; later segme
     assert.equal(segment.raw, expectedInside(flow, { flags: 'PA', payload }, [toaOf(flow), ...timestamp]), show([segment]));
     assert.is(segment.tcp!.dataOffset, 10);
     assert.is(segment.tcp!.payload.toString(), payload.toString());
-    assert.is(d.events.toa_added, 1);
+    expectEvents(d, { toa_added: 1 });
 
     const next = only(lab.forward('outside', clientSegment(flow, {
       flags: 'PA', seq: flow.clientIsn + 1 + payload.length, options: timestamp, payload,
@@ -91,7 +91,7 @@ test('TOA: the server SYN-ACK MSS is lowered by 8 (odd-aligned option, checksum 
     assert.equal(synAck!.tcp!.options.filter((o) => o.kind === 'mss'), [{ kind: 'mss', value: 1452 }]);
     assert.ok(synAck!.tcp!.checksumOk, 'TCP checksum after MSS change');
     assert.is(synAck!.tcp!.dataOffset, 8, 'SYN-ACK does not grow');
-    assert.is(d.events.toa_mss_lowered, 1);
+    expectEvents(d, { toa_mss_lowered: 1 });
   }, TOA_CONFIG);
 });
 
@@ -106,7 +106,7 @@ test('TOA: skipped and counted when the options area is full (doff 14 and 15)', 
       });
       const ack = only(inside, `ACK with ${optionBytes} option bytes`);
       assert.equal(ack.raw, expectedInside(flow, {}, options), `forwarded unchanged: ${show([ack])}`);
-      assert.is(d.events.toa_no_room, 1);
+      expectEvents(d, { toa_no_room: 1 });
       assert.is(d.events.toa_added, undefined);
     }
   }, TOA_CONFIG);
@@ -123,7 +123,7 @@ test('TOA: skipped and counted when the grown segment would exceed the port MTU 
     const segment = only(inside, 'full-size first segment');
     assert.equal(segment.raw, expectedInside(flow, { flags: 'PA', payload }, []), 'unchanged');
     assert.is(segment.ipv4!.totalLength, 1500);
-    assert.is(d.events.toa_over_mtu, 1);
+    expectEvents(d, { toa_over_mtu: 1 });
     assert.is(d.events.toa_added, undefined);
   }, TOA_CONFIG);
 });
