@@ -55,7 +55,9 @@ export async function initialState(config: DaemonConfig, resetState: boolean): P
     return seedServices(base, config.services).state;
   }
   log.info(`state file ${config.stateFile}: ${persisted.services.length} service(s) (authoritative; config services ignored)`);
-  const state: DesiredState = { ...base, ...persisted };
+  const { loadWarnings, ...persistedState } = persisted;
+  for (const warning of loadWarnings ?? []) log.warn(`state file ${config.stateFile}: ${warning}`);
+  const state: DesiredState = { ...base, ...persistedState };
   try {
     for (const warning of checkState(state)) log.warn(warning);
   } catch (error) {

@@ -18,6 +18,22 @@ export interface PersistedState {
   nextServerId: number;
   /** Flood defences; absent in files written before issue 5. */
   mitigations?: Mitigation[];
+  /** What loading had to change in the file's services, one line each, for the log. */
+  loadWarnings?: string[];
+}
+
+/**
+ * A UDP service with client_address set was accepted before it was refused (UDP carriage does not
+ * exist, so the setting never did anything). Refusing the file would stop the daemon and every
+ * service in it over a setting with no effect, so it loads with client_address none and says so;
+ * the next write of the file stores none.
+ */
+function resetUdpClientAddress(service: Record<string, unknown>, path: string, warnings: string[]): Record<string, unknown> {
+  const mode = service.client_address;
+  if (service.protocol !== 'udp' || mode === undefined || mode === '' || mode === 'none') return service;
+  warnings.push(`${joinPath(path, 'client_address')}: ${String(mode)} on UDP service ${String(service.vip)}:${String(service.port)} ` +
+    'had no effect (client-address carriage works for TCP only) and is no longer accepted: loaded as none');
+  return { ...service, client_address: 'none' };
 }
 
 export class StateFileError extends Error {
@@ -76,9 +92,10 @@ export function parseState(text: string): PersistedState {
   if (root.format !== STATE_FORMAT) {
     throw new ModelError('INVALID_ARGUMENT', 'format', `expected ${STATE_FORMAT}, got ${JSON.stringify(root.format)}`);
   }
+  const loadWarnings: string[] = [];
   const services = readList(root.services ?? [], 'services', LIMITS.maxServiceId).map((raw, i) => {
     const path = joinPath('services', i);
-    const object = readObject(raw, path);
+    const object = resetUdpClientAddress(readObject(raw, path), path, loadWarnings);
     const { id, servers, ...rest } = object;
     const serverList = readList(servers ?? [], joinPath(path, 'servers'), LIMITS.maxServersPerService);
     const spec = readServiceSpec({ ...rest, servers: serverList.map((s, j) => {
@@ -100,6 +117,7 @@ export function parseState(text: string): PersistedState {
     nextServiceId: root.next_service_id === undefined ? 1 : readInteger(root.next_service_id, 'next_service_id', 1, LIMITS.maxServiceId),
     nextServerId: root.next_server_id === undefined ? 1 : readInteger(root.next_server_id, 'next_server_id', 1, LIMITS.maxServerId),
     ...(root.mitigations !== undefined ? { mitigations: readMitigations(root.mitigations, 'mitigations') } : {}),
+    ...(loadWarnings.length ? { loadWarnings } : {}),
   };
 }
 

@@ -127,4 +127,9 @@ test('YAML syntax errors and duplicate mapping keys are errors', () => {
   assert.match(problems(`${PORTS}routes: []\nroutes: []`)[0]!, /^YAML: .*unique/i);
 });
 
+test('services[].client_address on a UDP service is refused with its path (UDP carriage does not exist yet)', () => {
+  const udp = `${PORTS}services:\n  - { name: dns, protocol: udp, vip: 198.18.0.53, port: 53, client_address: toa }\n`;
+  assert.equal(problems(udp), ['services[0].client_address: toa is not supported for UDP services yet (client-address carriage works for TCP only): expected none']);
+});
+
 test.run();
