@@ -2,7 +2,7 @@
 // YAML config and the proto field names); output is model objects. The YAML loader
 // hands it parsed YAML, the gRPC layer hands it converted messages, so a given
 // mistake produces the same message from every door.
-import { invalid, joinPath } from './errors.js';
+import { invalid, joinPath, ModelError } from './errors.js';
 import {
   readBoolean, readChoice, readInteger, readIpv4, readList, readObject, readString, rejectUnknownKeys,
   readInterfaceAddress, readMac, readNetwork,
@@ -104,6 +104,15 @@ export function readSynproxyAuto(value: unknown, path: string): SynproxyAuto {
   };
 }
 
+/**
+ * TOA and the PROXY protocol are carried in TCP only (the data plane has no UDP carriage yet): a UDP
+ * service with client_address set would be accepted and do nothing, so it is refused.
+ */
+export function udpClientAddress(mode: string, path: string): ModelError {
+  return new ModelError('INVALID_ARGUMENT', path,
+    `${mode} is not supported for UDP services yet (client-address carriage works for TCP only): expected none`);
+}
+
 /** A whole service: key, scheduler (default rr), LIP pool, timeouts, servers. */
 export function readServiceSpec(value: unknown, path: string): ServiceSpec {
   const raw = readObject(value, path);
@@ -120,16 +129,19 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     seenServers.add(endpoint);
   });
   const scheduler = raw.scheduler === undefined ? 'rr' : readChoice(raw.scheduler, joinPath(path, 'scheduler'), SCHEDULERS);
+  const protocol = readChoice(raw.protocol, joinPath(path, 'protocol'), PROTOCOLS);
+  const clientAddress = raw.client_address === undefined || raw.client_address === ''
+    ? 'none'
+    : readChoice(raw.client_address, joinPath(path, 'client_address'), CLIENT_ADDRESS_MODES);
+  if (protocol === 'udp' && clientAddress !== 'none') throw udpClientAddress(clientAddress, joinPath(path, 'client_address'));
   return {
     name,
-    protocol: readChoice(raw.protocol, joinPath(path, 'protocol'), PROTOCOLS),
+    protocol,
     vip: readIpv4(raw.vip, joinPath(path, 'vip')),
     port: readPortNumber(raw.port, joinPath(path, 'port')),
     scheduler,
     ...readSchedulingFields(raw, path, scheduler),
-    clientAddress: raw.client_address === undefined || raw.client_address === ''
-      ? 'none'
-      : readChoice(raw.client_address, joinPath(path, 'client_address'), CLIENT_ADDRESS_MODES),
+    clientAddress,
     synproxy: readSynproxy(raw.synproxy, joinPath(path, 'synproxy')),
     // Only when on, so specs and state files without it read the same.
     ...(raw.synproxy_rst_on_bad_cookie !== undefined && raw.synproxy_rst_on_bad_cookie !== null

@@ -22,6 +22,20 @@ export interface PersistedState {
   notes: string[];
 }
 
+/**
+ * A UDP service with client_address set was accepted before it was refused (UDP carriage does not
+ * exist, so the setting never did anything). Refusing the file would stop the daemon and every
+ * service in it over a setting with no effect, so it loads with client_address none and says so;
+ * the next write of the file stores none.
+ */
+function resetUdpClientAddress(service: Record<string, unknown>, path: string, notes: string[]): Record<string, unknown> {
+  const mode = service.client_address;
+  if (service.protocol !== 'udp' || mode === undefined || mode === '' || mode === 'none') return service;
+  notes.push(`${joinPath(path, 'client_address')}: ${String(mode)} on UDP service ${String(service.vip)}:${String(service.port)} ` +
+    'had no effect (client-address carriage works for TCP only) and is no longer accepted: loaded as none');
+  return { ...service, client_address: 'none' };
+}
+
 export class StateFileError extends Error {
   override readonly name = 'StateFileError';
   constructor(readonly file: string, detail: string) {
@@ -81,7 +95,7 @@ export function parseState(text: string): PersistedState {
   const notes: string[] = [];
   const services = readList(root.services ?? [], 'services', LIMITS.maxServiceId).map((raw, i) => {
     const path = joinPath('services', i);
-    const object = readObject(raw, path);
+    const object = resetUdpClientAddress(readObject(raw, path), path, notes);
     const { id, servers, ...rest } = object;
     const serverList = readList(servers ?? [], joinPath(path, 'servers'), LIMITS.maxServersPerService);
     const spec = readServiceKeepingBadCheckOut({ ...rest, servers: serverList.map((s, j) => {

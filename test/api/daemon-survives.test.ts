@@ -7,7 +7,7 @@ import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { connect, type PortcullisApi } from '../../src/cli/client.js';
 import { runPcadm } from '../../src/cli/pcadm/main.js';

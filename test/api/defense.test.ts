@@ -6,7 +6,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DefenseClient } from '../../src/api/generated/portcullis/v1/Defense.js';
 import type { AuditLogTailResponse__Output } from '../../src/api/generated/portcullis/v1/AuditLogTailResponse.js';

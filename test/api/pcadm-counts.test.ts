@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
 import { runPcadm } from '../../src/cli/pcadm/main.js';

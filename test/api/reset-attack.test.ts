@@ -8,7 +8,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { loadPortcullisProto } from '../../src/api/proto.js';
 import type { Pair } from './certificates.js';

@@ -11,7 +11,7 @@ import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { GetStatsResponse__Output } from '../../src/api/generated/portcullis/v1/GetStatsResponse.js';
 import { connect } from '../../src/cli/client.js';

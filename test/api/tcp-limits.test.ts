@@ -8,7 +8,7 @@ import { connect as tcpConnect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { loadPortcullisProto } from '../../src/api/proto.js';
 import { withDaemonOutput } from './daemon.js';

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { ReadTraceResponse__Output } from '../../src/api/generated/portcullis/v1/ReadTraceResponse.js';
 import type { TraceClient } from '../../src/api/generated/portcullis/v1/Trace.js';

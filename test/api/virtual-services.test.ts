@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { connect, type PortcullisApi } from '../../src/cli/client.js';
 import { runCli, startDaemon, writeConfig, type Daemon, withDaemonOutput } from './daemon.js';

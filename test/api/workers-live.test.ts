@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { connectPortcullis } from '../support/e2e-grpc.js';
 import { REPO_ROOT, WEB_SEED, startDaemon, testConfig, withDaemonOutput } from './daemon.js';

@@ -2,15 +2,14 @@
 // through the real daemon and the lab: frames cross between the two af_packet ports
 // unchanged, so a client with an on-link route reaches a server directly and the
 // server sees the client's own address; nothing is NATed and no connection is made.
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { ipIn } from '../../src/lab/run.js';
 import { CLIENT, INSIDE_SUBNET, OUTSIDE_SUBNET, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { isRoot, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
+import { requireLab, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 
 const e2e = suite('e2e: bench_mode bridge');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e: skipped — these tests need root (network namespaces, af_packet)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const gateway = sharedGateway((yaml) => {
   const edited = yaml.replace(/conn_capacity: (\d+) \}/, 'conn_capacity: $1, bench_mode: bridge }');
@@ -29,7 +28,7 @@ async function counters(): Promise<{ events: Record<string, string>; drops: Reco
   return { events: stats.events as Record<string, string>, drops: stats.drops as Record<string, string> };
 }
 
-it('a client reaches a server on-link through the bridge and the server sees the client itself', async () => {
+e2e('a client reaches a server on-link through the bridge and the server sees the client itself', async () => {
   await gateway.start();
   await ipIn(CLIENT.namespace, ['route', 'add', INSIDE_SUBNET, 'dev', 'eth0']);
   await ipIn(server.namespace, ['route', 'add', OUTSIDE_SUBNET, 'dev', 'eth0']);
@@ -44,7 +43,7 @@ it('a client reaches a server on-link through the bridge and the server sees the
   assert.is(after.events.conns_created ?? '0', '0', 'no connection is made in bridge mode');
 });
 
-it('nothing is translated: the VIP does not answer', async () => {
+e2e('nothing is translated: the VIP does not answer', async () => {
   gateway.running();
   const reply = await curl(`http://${VIP}/`);
   assert.is.not(reply.code, 0, `the VIP answered in bridge mode: ${reply.body}`);

@@ -2,14 +2,15 @@
 // throws inside Node (test/support/throwing-probes.mjs, preloaded through NODE_OPTIONS), and is
 // sent one unhandled rejection and one uncaught exception. It must still forward: curl-like
 // requests from pc-client through the VIP reach every real server, and it still answers gRPC.
-// Needs root; skipped otherwise. Run under `flock /tmp/pc-lab.lock` like every lab test.
+// Needs root and the lab's tools (without them every test fails, naming what is missing). Run
+// under `flock /tmp/pc-lab.lock` like every lab test.
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, sharedGateway } from '../support/e2e-lab.js';
+import { clientTool, requireLab, sharedGateway } from '../support/e2e-lab.js';
 import { REPO_ROOT } from '../api/daemon.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; error?: string }
@@ -21,14 +22,13 @@ const CHECK = { kind: 'http', path: '/', intervalMs: 300, timeoutMs: 200, rise: 
 const PRELOAD = pathToFileURL(join(REPO_ROOT, 'test/support/throwing-probes.mjs')).href;
 
 const e2e = suite('e2e: the daemon survives throwing probes and unhandled errors, and keeps forwarding');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e daemon-survives: skipped — these tests need root (network namespaces, af_packet, net_tap)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const gateway = sharedGateway((yaml) => yaml.replace(/(- \{ name: inside, )/, '$1exception_path: true, '));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 e2e.after(() => gateway.stop());
 
-it('probes throw for 3 s, then a rejection and an exception nobody handles: every server stays up, traffic flows, gRPC answers', async () => {
+e2e('probes throw for 3 s, then a rejection and an exception nobody handles: every server stays up, traffic flows, gRPC answers', async () => {
   // Only the processes started now (lab servers, the daemon) get the preload; it touches nothing but
   // the prober's requests and SIGUSR2.
   const before = process.env.NODE_OPTIONS;

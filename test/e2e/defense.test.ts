@@ -1,15 +1,14 @@
 // End to end flood-defence control: a prefix blocked over the Defense gRPC service is
 // cut off at once (the call returns after the snapshot is published) while other clients
 // keep working, and it comes back by itself when the block's duration ends.
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { ATTACKER, CLIENT, UDP_ECHO_PORT, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
+import { clientTool, requireLab, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 
 const e2e = suite('e2e: flood defence control');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e defense: skipped — these tests need root (network namespaces, af_packet)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const gateway = sharedGateway();
 const BLOCKED_SOURCE = CLIENT.addresses[2]!;  // 198.18.0.3
@@ -30,7 +29,7 @@ async function aclDrops(): Promise<bigint> {
   return BigInt((stats.drops as Record<string, string>).acl_denied ?? '0');
 }
 
-it('a blocked client address is cut off within a second, others are not, and it is back after expiry', async () => {
+e2e('a blocked client address is cut off within a second, others are not, and it is back after expiry', async () => {
   const { api } = await gateway.start();
   assert.ok(await reaches(BLOCKED_SOURCE), 'reachable before the block');
   const dropsBefore = await aclDrops();
@@ -68,19 +67,27 @@ const FLOOD_MAX_PACKETS = 2_000_000;
  */
 const FLOOD_PPS = 20_000;
 const LEGIT_DATAGRAMS = 200;
+const PER_SOURCE = { pps: 300, burst: 300 };
+/**
+ * What the attacker's one address may get through the per-source bucket while the flood runs: the
+ * burst plus the rate over the flood's duration (one second of slack for its start and end). Every
+ * flood datagram above that must be dropped as udp_source_rate_limited — ~98 % at 20k pps for 4 s
+ * (docs/defences.md).
+ */
+const FLOOD_ALLOWANCE = PER_SOURCE.burst + PER_SOURCE.pps * (FLOOD_SECONDS + 1);
 
 async function dropCounters(): Promise<Record<string, bigint>> {
   const stats = await gateway.running().api.call('Stats', 'GetStats', {});
   return Object.fromEntries(Object.entries(stats.drops as Record<string, string>).map(([k, v]) => [k, BigInt(v)]));
 }
 
-it(`UDP flood from the attacker (${FLOOD_PPS} pps), per-source limit on: ${LEGIT_DATAGRAMS} legitimate echoes get >= 99% answers`, async () => {
+e2e(`UDP flood from the attacker (${FLOOD_PPS} pps), per-source limit on: ${LEGIT_DATAGRAMS} legitimate echoes all answered, all of the flood above the bucket dropped`, async () => {
   const { api } = gateway.running();
   await api.call('Defense', 'SetServiceDefense', {
     service: { protocol: 'UDP', vip: VIP, port: UDP_ECHO_PORT },
     // Enough for the legitimate batch (sent at once), little enough that what the attacker
     // gets through does not swamp the lab's echo servers, which share the CPUs.
-    udpPerSource: { pps: 300, burst: 300 },
+    udpPerSource: PER_SOURCE,
     origin: { actor: 'e2e', reason: 'e2e udp flood', duration: '2m' },
   });
   // Warm-up: the gateway learns the client's and servers' MACs now, so no echo of the
@@ -102,11 +109,13 @@ it(`UDP flood from the attacker (${FLOOD_PPS} pps), per-source limit on: ${LEGIT
   const changed = Object.entries(after).filter(([k, v]) => v !== (before[k] ?? 0n)).map(([k, v]) => `${k}+${v - (before[k] ?? 0n)}`);
   const ports = ((await gateway.running().api.call('Stats', 'GetStats', {})).ports as Record<string, string>[])
     .map((p) => `${p.name} rx ${p.rxPackets} missed ${p.rxMissed} tx ${p.txPackets} txErr ${p.txErrors}`);
-  assert.ok(answered >= LEGIT_DATAGRAMS * 0.99,
-    `only ${answered}/${LEGIT_DATAGRAMS} echoes during a ${report.pps} pps flood; drops ${changed.join(' ')}; ${ports.join('; ')}`);
   const limited = (after.udp_source_rate_limited ?? 0n) - (before.udp_source_rate_limited ?? 0n);
-  assert.ok(limited > BigInt(report.sent) / 2n, `udp_source_rate_limited rose by ${limited} for ${report.sent} flood packets`);
-  console.log(`  udp flood: ${report.sent} packets at ${report.pps} pps, ${limited} dropped by the per-source limit, legit ${answered}/${LEGIT_DATAGRAMS}`);
+  const figures = `${report.sent} packets at ${report.pps} pps, ${limited} (${(100 * Number(limited) / report.sent).toFixed(1)} %) dropped by the per-source limit, legit ${answered}/${LEGIT_DATAGRAMS}`;
+  console.log(`  udp flood: ${figures}`);
+  assert.is(answered, LEGIT_DATAGRAMS,
+    `every legitimate echo comes back: ${figures}; drops ${changed.join(' ')}; ${ports.join('; ')}`);
+  assert.ok(limited >= BigInt(report.sent - FLOOD_ALLOWANCE) && limited <= BigInt(report.sent),
+    `all but at most ${FLOOD_ALLOWANCE} of the flood is dropped by the per-source limit: ${figures}; drops ${changed.join(' ')}; ${ports.join('; ')}`);
   await api.call('Defense', 'ClearServiceDefense', { service: { protocol: 'UDP', vip: VIP, port: UDP_ECHO_PORT }, origin: { actor: 'e2e', reason: 'flood over' } });
 });
 

@@ -9,17 +9,17 @@
 //  - kill -9 of the daemon running the lab: a new one starts on the same config with no manual
 //    clean-up (stale socket, its pcx-inside tap, hugepage files) and has every service and
 //    mitigation back.
-// Needs root; skipped otherwise. Run under `flock /tmp/pc-lab.lock` like every lab test.
+// Needs root and the lab's tools; without them every test fails, naming what is missing. Run under `flock /tmp/pc-lab.lock` like every lab test.
 
 import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { startDaemon } from '../../src/lab/daemon-process.js';
 import { GATEWAY_INSIDE_IFACE, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
+import { clientTool, requireLab, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 
 const run = promisify(execFile);
 
@@ -38,8 +38,7 @@ const [rs1, rs2, rs3] = REAL_SERVERS;
 const FAULT_TABLE = 'pcfault';
 
 const e2e = suite('e2e: faults — resetting and black-holing servers, link flap, kill -9');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e faults: skipped — these tests need root (network namespaces, af_packet, nft)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const gateway = sharedGateway((yaml) => yaml.replace(/(- \{ name: inside, )/, '$1exception_path: true, '));
 const running = () => gateway.running();
@@ -102,7 +101,7 @@ e2e.after(async () => {
   await gateway.stop();
 });
 
-it('the lab comes up with the daemon; two services over rs1..rs3', async () => {
+e2e('the lab comes up with the daemon; two services over rs1..rs3', async () => {
   await gateway.start();
   await createService(RESET_PORT);
   await createService(HOLE_PORT, { tcpSynRecv: 2 });
@@ -111,7 +110,7 @@ it('the lab comes up with the daemon; two services over rs1..rs3', async () => {
   assert.equal(new Set(servers), new Set(['rs1', 'rs2', 'rs3']));
 });
 
-it('rs2 answers every SYN with a reset: its clients see it, the gateway counts it, rs1/rs3 keep serving; a health check takes rs2 out', async () => {
+e2e('rs2 answers every SYN with a reset: its clients see it, the gateway counts it, rs1/rs3 keep serving; a health check takes rs2 out', async () => {
   await addFault(rs2!.namespace, 'reject with tcp reset');
   try {
     const before = await stats();
@@ -139,7 +138,7 @@ it('rs2 answers every SYN with a reset: its clients see it, the gateway counts i
   assert.ok((await requests(RESET_PORT, 6, 3_000)).servers.includes('rs2'), 'rs2 serves again');
 });
 
-it('rs3 black-holes: its clients time out, the half-open connections expire and are counted, rs1/rs2 keep serving', async () => {
+e2e('rs3 black-holes: its clients time out, the half-open connections expire and are counted, rs1/rs2 keep serving', async () => {
   await addFault(rs3!.namespace, 'drop');
   try {
     const before = await stats();
@@ -156,7 +155,7 @@ it('rs3 black-holes: its clients time out, the half-open connections expire and 
   }
 });
 
-it(`${GATEWAY_INSIDE_IFACE} down then up: the daemon logs and counts both changes and the drops; traffic resumes`, async () => {
+e2e(`${GATEWAY_INSIDE_IFACE} down then up: the daemon logs and counts both changes and the drops; traffic resumes`, async () => {
   const before = await stats();
   const inside = (s: Stats) => s.ports.find((p) => p.name === 'inside')!;
   assert.is(inside(before).linkUp, true);
@@ -183,7 +182,7 @@ it(`${GATEWAY_INSIDE_IFACE} down then up: the daemon logs and counts both change
   await eventually('traffic resumes', async () => (await requests(RESET_PORT, 3, 2_000)).servers.length === 3, 15_000);
 });
 
-it('kill -9 of the daemon on the lab: the next start needs no clean-up and has services and mitigations back', async () => {
+e2e('kill -9 of the daemon on the lab: the next start needs no clean-up and has services and mitigations back', async () => {
   const g = running();
   await g.api.call('Defense', 'Block', { prefix: '203.0.113.0/24', origin: { actor: 'e2e', reason: 'kill -9 test', duration: '1h' } });
   const hugepagesBefore = new Set(await readdir('/dev/hugepages').catch(() => [] as string[]));

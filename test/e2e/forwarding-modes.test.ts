@@ -4,13 +4,13 @@
 // says: DR with the VIP on lo and ARP kept quiet, TUN with the VIP on
 // an IPIP device (user space here: this kernel has no CONFIG_NET_IPIP, see
 // test/support/ipip-decap.py). Each mode: curl through its VIP, the three servers in
-// turn, and a 50 MB download with its sha256 intact. Needs root; skipped otherwise.
+// turn, and a 50 MB download with its sha256 intact. Needs root and the lab's tools; without them every test fails, naming what is missing.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { CLIENT, REAL_SERVERS } from '../../src/lab/topology.js';
-import { clientTool, isRoot, runInNamespace, sharedGateway, type Gateway } from '../support/e2e-lab.js';
+import { clientTool, type Gateway, requireLab, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 import { prepareDirectRouting, prepareTunnel, restoreRealServer, type Decapsulator } from '../support/e2e-modes.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
@@ -22,8 +22,7 @@ const VIPS: Record<Method, string> = { nat: '198.18.0.11', dr: '198.18.0.12', tu
 const LARGE_DOWNLOAD_BYTES = 50 * 1024 * 1024;
 
 const e2e = suite('e2e: NAT, DR and TUN forwarding through the lab');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e: skipped — these tests need root (network namespaces, af_packet)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const shared = sharedGateway();
 e2e.after(() => shared.stop());
@@ -77,14 +76,14 @@ async function exercise(method: Method): Promise<void> {
   console.log(`  ${method}: 50 MB in ${download.ms} ms (${(LARGE_DOWNLOAD_BYTES / 1e6 / (download.ms / 1000)).toFixed(1)} MB/s)`);
 }
 
-it('the lab comes up (with its return router) and the daemon is ready', async () => {
+e2e('the lab comes up (with its return router) and the daemon is ready', async () => {
   const gateway = await shared.start();
   assert.match(gateway.daemon.readyLine, /^portcullis ready: grpc unix:/);
   const ping = await runInNamespace(REAL_SERVERS[0]!.namespace, ['ping', '-c', '1', '-W', '2', '198.19.0.253'], 5_000);
   assert.is(ping.code, 0, `the return router answers on the inside segment: ${ping.stdout}${ping.stderr}`);
 });
 
-it('NAT (-m): servers see the client, replies come back through the gateway (both directions counted)', async () => {
+e2e('NAT (-m): servers see the client, replies come back through the gateway (both directions counted)', async () => {
   const { api } = shared.running();
   await createModeService(api, 'nat');
   await exercise('nat');
@@ -92,7 +91,7 @@ it('NAT (-m): servers see the client, replies come back through the gateway (bot
   assert.ok(counters.outPackets > 10_000n, `replies through the gateway: out_packets ${counters.outPackets}`);
 });
 
-it('DR (-g): VIP on lo, frames to the server\'s MAC; replies bypass the gateway (no out packets)', async () => {
+e2e('DR (-g): VIP on lo, frames to the server\'s MAC; replies bypass the gateway (no out packets)', async () => {
   const { api } = shared.running();
   try {
     for (const server of REAL_SERVERS) await prepareDirectRouting(server, VIPS.dr);
@@ -106,7 +105,7 @@ it('DR (-g): VIP on lo, frames to the server\'s MAC; replies bypass the gateway 
   }
 });
 
-it('TUN (-i): IPIP to each server, replies direct; an over-MTU segment gets frag-needed and PMTU recovers', async () => {
+e2e('TUN (-i): IPIP to each server, replies direct; an over-MTU segment gets frag-needed and PMTU recovers', async () => {
   const { api } = shared.running();
   const decaps: (Decapsulator | undefined)[] = [];
   try {
@@ -134,7 +133,7 @@ it('TUN (-i): IPIP to each server, replies direct; an over-MTU segment gets frag
   }
 });
 
-it('the daemon exits 0 on SIGTERM', async () => {
+e2e('the daemon exits 0 on SIGTERM', async () => {
   const { daemon } = shared.running();
   const ended = await daemon.stop(10_000);
   assert.is(ended, 0, `daemon ended with ${ended}; output tail:\n${daemon.output().slice(-2000)}`);

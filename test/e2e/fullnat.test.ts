@@ -1,17 +1,17 @@
 // End to end: real Linux TCP/UDP stacks in the lab's namespaces, through the
 // real daemon (`node dist/src/cli/portcullis.js run --config …`, af_packet
-// ports on pc-gw-out/pc-gw-in) and its gRPC API. Needs root; skipped otherwise.
+// ports on pc-gw-out/pc-gw-in) and its gRPC API. Needs root and the lab's tools; without them every test fails, naming what is missing.
 //
 // The tests share one lab and one daemon and run in order: the first starts
 // them (so a start-up failure is reported as a failure with the daemon's
 // output, not swallowed by a hook), the last checks a clean SIGTERM exit,
 // and the `after` hook always stops the daemon and removes the lab.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { CLIENT, LOCAL_ADDRESSES, PROXY_HTTP_PORT, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, runInNamespace, sharedGateway, withTimeout } from '../support/e2e-lab.js';
+import { clientTool, requireLab, runInNamespace, sharedGateway, withTimeout } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
 interface ServerAnswer { server: string; peer: string; path: string }
@@ -22,8 +22,7 @@ const NEW_WEB = `http://${VIP}:${NEW_PORT}/`;
 const LARGE_DOWNLOAD_BYTES = 50 * 1024 * 1024;
 
 const e2e = suite('e2e: FullNAT through the lab');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e: skipped — these tests need root (network namespaces, af_packet)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const shared = sharedGateway();
 const running = () => shared.running();
@@ -54,14 +53,14 @@ async function noServiceDrops(): Promise<bigint> {
 
 e2e.after(() => shared.stop());
 
-it('the lab comes up and the daemon prints `portcullis ready`', async () => {
+e2e('the lab comes up and the daemon prints `portcullis ready`', async () => {
   const gateway = await shared.start();
   assert.match(gateway.daemon.readyLine, /^portcullis ready: grpc unix:/);
   const stats = await gateway.api.call('Stats', 'GetStats', {});
   assert.is((stats.services as unknown[]).length, 3, 'the demo config has three services (web, echo, web-proxy)');
 });
 
-it('30 sequential HTTP requests are spread 10/10/10 and servers see a LIP, never the client', async () => {
+e2e('30 sequential HTTP requests are spread 10/10/10 and servers see a LIP, never the client', async () => {
   running();
   const result = await clientTool<{ replies: Reply[] }>(['sequential', WEB, 30, 5_000], 60_000);
   const list = answers(result.replies);
@@ -73,7 +72,7 @@ it('30 sequential HTTP requests are spread 10/10/10 and servers see a LIP, never
   }
 });
 
-it('the demo\'s proxy_v2 service on :81: each server reads the client\'s own address and port', async () => {
+e2e('the demo\'s proxy_v2 service on :81: each server reads the client\'s own address and port', async () => {
   running();
   const seen = new Set<string>();
   for (let i = 0; i < 3; i++) {
@@ -87,7 +86,7 @@ it('the demo\'s proxy_v2 service on :81: each server reads the client\'s own add
   assert.is(seen.size, 3, `round-robin over the three servers: ${[...seen].join(', ')}`);
 });
 
-it('200 concurrent connections all succeed', async () => {
+e2e('200 concurrent connections all succeed', async () => {
   running();
   const result = await clientTool<{ replies: Reply[]; ms: number }>(['concurrent', WEB, 200, 20_000], 40_000);
   const failures = result.replies.filter((reply) => !reply.ok);
@@ -97,7 +96,7 @@ it('200 concurrent connections all succeed', async () => {
   console.log(`  200 concurrent connections in ${result.ms} ms: ${JSON.stringify(counts)}`);
 });
 
-it('a 50 MB download arrives intact', async () => {
+e2e('a 50 MB download arrives intact', async () => {
   running();
   const reply = await clientTool<Reply>(['download', `${WEB}bytes/${LARGE_DOWNLOAD_BYTES}`, 60_000], 70_000);
   assert.ok(reply.ok, `download failed: ${reply.error ?? reply.status} after ${reply.bytes} bytes`);
@@ -106,7 +105,7 @@ it('a 50 MB download arrives intact', async () => {
   console.log(`  50 MB in ${reply.ms} ms (${(LARGE_DOWNLOAD_BYTES / 1e6 / (reply.ms / 1000)).toFixed(1)} MB/s)`);
 });
 
-it('UDP echo round-trips through the UDP service', async () => {
+e2e('UDP echo round-trips through the UDP service', async () => {
   running();
   const result = await clientTool<{ missing: string[]; echoes: { message: string; from: string }[] }>(
     ['udp', VIP, 7, 5, 3_000], 10_000);
@@ -114,7 +113,7 @@ it('UDP echo round-trips through the UDP service', async () => {
   for (const echo of result.echoes) assert.is(echo.from, `${VIP}:7`, 'echo comes back from the VIP');
 });
 
-it('a VS and a real server added over gRPC work at once; a flow in progress completes intact', async () => {
+e2e('a VS and a real server added over gRPC work at once; a flow in progress completes intact', async () => {
   const { api } = running();
   // ~4 s paced download: in flight during every change below.
   const slowBytes = 6_000_000;
@@ -144,7 +143,7 @@ it('a VS and a real server added over gRPC work at once; a flow in progress comp
   }
 });
 
-it('deleting a VS stops its VIP:port answering and counts no_service drops', async () => {
+e2e('deleting a VS stops its VIP:port answering and counts no_service drops', async () => {
   const { api } = running();
   const before = await noServiceDrops();
   await api.call('VirtualServices', 'DeleteVirtualService', { key: { protocol: 'TCP', vip: VIP, port: NEW_PORT } });
@@ -157,7 +156,7 @@ it('deleting a VS stops its VIP:port answering and counts no_service drops', asy
   assert.is(still.length, 1);
 });
 
-it('the daemon exits 0 on SIGTERM', async () => {
+e2e('the daemon exits 0 on SIGTERM', async () => {
   const ended = await running().daemon.stop(10_000);
   assert.is(ended, 0, `daemon ended with ${ended}; output tail:\n${running().daemon.output().slice(-2000)}`);
 });

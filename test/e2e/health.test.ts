@@ -3,16 +3,16 @@
 // the real servers from the root namespace through kernel interface pcx-inside. One real
 // server's process is stopped: it is quiesced within fall × interval and gets no new
 // connection while a download from another server goes on; started again, it is restored.
-// Needs root; skipped otherwise. Run under `flock /tmp/pc-lab.lock` like every lab test.
+// Needs root and the lab's tools; without them every test fails, naming what is missing. Run under `flock /tmp/pc-lab.lock` like every lab test.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { startRealServer } from '../../src/lab/lab.js';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { LAB_STATE_DIR, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, sharedGateway, withTimeout } from '../support/e2e-lab.js';
+import { clientTool, requireLab, sharedGateway, withTimeout } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
 
@@ -24,8 +24,7 @@ const REQUESTS = 30;
 const SLOW_BYTES = 6_000_000;  // paced at 1 MB/s: in flight during the whole outage
 
 const e2e = suite('e2e: health checks through the exception path');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e health: skipped — these tests need root (network namespaces, af_packet, net_tap)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const gateway = sharedGateway((yaml) => yaml.replace(/(- \{ name: inside, )/, '$1exception_path: true, '));
 const running = () => gateway.running();
@@ -55,7 +54,7 @@ async function healthOf(): Promise<Record<string, string>> {
 
 e2e.after(() => gateway.stop());
 
-it('the lab comes up; the daemon has pcx-inside; a service with an HTTP check sees every server up', async () => {
+e2e('the lab comes up; the daemon has pcx-inside; a service with an HTTP check sees every server up', async () => {
   const { api } = await gateway.start();
   await api.call('VirtualServices', 'CreateVirtualService', {
     service: {
@@ -69,7 +68,7 @@ it('the lab comes up; the daemon has pcx-inside; a service with an HTTP check se
   assert.equal(new Set(await answeringServers(3)), new Set(['rs1', 'rs2', 'rs3']));
 });
 
-it(`rs1 stopped -> quiesced within fall × interval: ${REQUESTS} requests avoid it, a download from rs2 goes on; restarted -> traffic again`, async () => {
+e2e(`rs1 stopped -> quiesced within fall × interval: ${REQUESTS} requests avoid it, a download from rs2 goes on; restarted -> traffic again`, async () => {
   // rr: once rs1 answered, the next connection (the download) goes to rs2.
   for (let i = 0; i < 3 && (await answeringServers(1))[0] !== 'rs1'; i++);
   const slow = clientTool<Reply>(['download', `${WEB}bytes/${SLOW_BYTES}?rate=1000000`, 30_000], 40_000);

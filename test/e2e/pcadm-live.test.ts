@@ -2,15 +2,15 @@
 // daemon, then `pcadm -Lnc` (the workers' live connection listing), paging over gRPC,
 // `-Ln --stats` and the IPVS-style `--rate`; `--get-laddr` CONNS against the listing's local
 // addresses and `--persistent-conn` PersistConn against the servers persistent clients
-// reached. Needs root; skipped otherwise.
-import { suite } from 'uvu';
+// reached. Needs root and the lab's tools; without them every test fails, naming what is missing.
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, startGateway, stopGateway, withTimeout, type Gateway } from '../support/e2e-lab.js';
+import { clientTool, type Gateway, requireLab, startGateway, stopGateway, withTimeout } from '../support/e2e-lab.js';
 
 const e2e = suite('e2e: pcadm on live connections');
-const it = isRoot ? e2e : e2e.skip;
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 const CONNECTIONS = 50;
 
 let gateway: Gateway | undefined;
@@ -30,7 +30,7 @@ async function pcadm(line: string): Promise<string> {
   return out;
 }
 
-it(`${CONNECTIONS} HTTP connections show up in -Lnc, in ListConnections pages, in --stats and --rate`, async () => {
+e2e(`${CONNECTIONS} HTTP connections show up in -Lnc, in ListConnections pages, in --stats and --rate`, async () => {
   gateway = await withTimeout(startGateway(), 90_000, 'lab up + daemon ready');
   const result = await clientTool<{ replies: { ok: boolean }[] }>(['concurrent', `http://${VIP}/`, CONNECTIONS, 20_000], 40_000);
   assert.is(result.replies.filter((r) => r.ok).length, CONNECTIONS);
@@ -106,7 +106,7 @@ function laddrRows(text: string): Map<string, [number, number]> {
   return rows;
 }
 
-it('--get-laddr CONNS are the connections on each LIP; --persistent-conn PersistConn the templates of the clients', async () => {
+e2e('--get-laddr CONNS are the connections on each LIP; --persistent-conn PersistConn the templates of the clients', async () => {
   gateway ??= await withTimeout(startGateway(), 90_000, 'lab up + daemon ready');
   const fresh = await clientTool<{ replies: { ok: boolean }[] }>(['concurrent', `http://${VIP}/`, 12, 20_000], 40_000);
   assert.is(fresh.replies.filter((r) => r.ok).length, 12);

@@ -2,13 +2,13 @@
 // and source-hashing schedulers, persistence and server thresholds (IPVS
 // definitions, ../shared/PROTOCOL.md),
 // with real Linux TCP stacks in the lab and services created over gRPC.
-// Needs root; skipped otherwise. Run under `flock /tmp/pc-lab.lock` like
+// Needs root and the lab's tools; without them every test fails, naming what is missing. Run under `flock /tmp/pc-lab.lock` like
 // every lab test.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, sharedGateway } from '../support/e2e-lab.js';
+import { clientTool, requireLab, sharedGateway } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; error?: string }
 
@@ -20,8 +20,7 @@ const PERSISTENT_PORT = 8083;
 const THRESHOLD_PORT = 8084;
 
 const e2e = suite('e2e: scheduler distribution through the lab');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e schedulers: skipped — these tests need root (network namespaces, af_packet)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const gateway = sharedGateway();
 const running = () => gateway.running();
@@ -58,18 +57,18 @@ async function createService(port: number, scheduler: string, weights: number[],
 
 e2e.after(() => gateway.stop());
 
-it('the lab comes up and the daemon is ready', async () => {
+e2e('the lab comes up and the daemon is ready', async () => {
   await gateway.start();
 });
 
-it(`wrr with weights 3/2/1: ${WRR_REQUESTS} requests split exactly 150/100/50`, async () => {
+e2e(`wrr with weights 3/2/1: ${WRR_REQUESTS} requests split exactly 150/100/50`, async () => {
   await createService(WRR_PORT, 'wrr', [3, 2, 1]);
   const counts = countByServer(await serversAnswering(WRR_PORT, WRR_REQUESTS));
   console.log(`  wrr 3/2/1 over ${WRR_REQUESTS} requests: ${JSON.stringify(counts)}`);
   assert.equal(counts, { rs1: 150, rs2: 100, rs3: 50 });
 });
 
-it('sh: each client address always reaches one server; nine addresses reach more than one', async () => {
+e2e('sh: each client address always reaches one server; nine addresses reach more than one', async () => {
   await createService(SH_PORT, 'sh', [1, 1, 1]);
   const serverOf: Record<string, string> = {};
   for (const source of CLIENT.addresses) {
@@ -85,7 +84,7 @@ it('sh: each client address always reaches one server; nine addresses reach more
   assert.ok(new Set(Object.values(serverOf)).size > 1, `every source hashed to one server: ${JSON.stringify(serverOf)}`);
 });
 
-it('rr with persistence (-p 60): each client address keeps its server, where plain rr would rotate', async () => {
+e2e('rr with persistence (-p 60): each client address keeps its server, where plain rr would rotate', async () => {
   await createService(PERSISTENT_PORT, 'rr', [1, 1, 1], { service: { persistenceTimeout: 60 } });
   const sources = CLIENT.addresses.slice(0, 3);
   const serverOf: Record<string, string> = {};
@@ -99,7 +98,7 @@ it('rr with persistence (-p 60): each client address keeps its server, where pla
   assert.is(new Set(Object.values(serverOf)).size, 3, JSON.stringify(serverOf));
 });
 
-it('upper threshold (-x 1): while rs1 holds one connection, new ones go to rs2 and rs3 only', async () => {
+e2e('upper threshold (-x 1): while rs1 holds one connection, new ones go to rs2 and rs3 only', async () => {
   await createService(THRESHOLD_PORT, 'rr', [1, 1, 1], { upperThresholds: [1, 0, 0] });
   // rr starts with the first server, so this slow download (about 3 s) occupies rs1.
   const held = clientTool<{ ok: boolean; bytes?: number; error?: string }>(
@@ -124,7 +123,7 @@ it('upper threshold (-x 1): while rs1 holds one connection, new ones go to rs2 a
   assert.ok(download.ok, `the held download to rs1 completed: ${download.error ?? ''}`);
 });
 
-it('the daemon exits 0 on SIGTERM', async () => {
+e2e('the daemon exits 0 on SIGTERM', async () => {
   const ended = await running().daemon.stop(10_000);
   assert.is(ended, 0, `daemon ended with ${ended}; output tail:\n${running().daemon.output().slice(-2000)}`);
 });

@@ -5,17 +5,16 @@
 // Then PROXY protocol v1 and v2 (v2 together with SYNPROXY): the lab servers' PROXY port (81)
 // reports the client address it read from the header. One lab for both: they share the machinery.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { fileURLToPath } from 'node:url';
 import { ATTACKER, CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
+import { clientTool, LAB_TOOLS, requireLab, requireTool, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
 
@@ -25,8 +24,7 @@ const LARGE_DOWNLOAD_BYTES = 50 * 1024 * 1024;
 const CURL_REQUESTS = 20;
 
 const e2e = suite('e2e: SYNPROXY through the lab');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e synproxy: skipped — these tests need root (network namespaces, af_packet)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const shared = sharedGateway();
 const running = () => shared.running();
@@ -41,7 +39,7 @@ async function events(): Promise<Record<string, bigint>> {
 
 e2e.after(() => shared.stop());
 
-it('the lab and daemon come up; a synproxy service is added over gRPC', async () => {
+e2e('the lab and daemon come up; a synproxy service is added over gRPC', async () => {
   const gateway = await shared.start();
   const servers = REAL_SERVERS.map((server) => ({ address: server.addresses[0]!, port: 80, weight: 1 }));
   await gateway.api.call('VirtualServices', 'CreateVirtualService', {
@@ -60,7 +58,7 @@ it('the lab and daemon come up; a synproxy service is added over gRPC', async ()
   }
 });
 
-it(`curl: ${CURL_REQUESTS} requests through the SYNPROXY service, every handshake answered by the gateway`, async () => {
+e2e(`curl: ${CURL_REQUESTS} requests through the SYNPROXY service, every handshake answered by the gateway`, async () => {
   const before = await events();
   for (let i = 0; i < CURL_REQUESTS; i++) {
     const r = await runInNamespace(CLIENT.namespace, ['curl', '-sS', '--max-time', '5', WEB], 10_000);
@@ -77,7 +75,7 @@ it(`curl: ${CURL_REQUESTS} requests through the SYNPROXY service, every handshak
   assert.is(delta('synproxy_client_resets'), 0n);
 });
 
-it('a 50 MB download through the SYNPROXY service arrives intact', async () => {
+e2e('a 50 MB download through the SYNPROXY service arrives intact', async () => {
   const reply = await clientTool<Reply>(['download', `${WEB}bytes/${LARGE_DOWNLOAD_BYTES}`, 60_000], 70_000);
   assert.ok(reply.ok, `download failed: ${reply.error ?? reply.status} after ${reply.bytes} bytes`);
   assert.is(reply.bytes, LARGE_DOWNLOAD_BYTES);
@@ -86,7 +84,7 @@ it('a 50 MB download through the SYNPROXY service arrives intact', async () => {
 });
 
 for (const [mode, port, synproxy] of [['proxy_v1', 8082, 'off'], ['proxy_v2', 8083, 'on']] as const) {
-  it(`${mode}${synproxy === 'on' ? ' + SYNPROXY' : ''}: the real server reads the true client address from the header`, async () => {
+  e2e(`${mode}${synproxy === 'on' ? ' + SYNPROXY' : ''}: the real server reads the true client address from the header`, async () => {
     const { api } = running();
     const servers = REAL_SERVERS.map((server) => ({ address: server.addresses[0]!, port: 81, weight: 1 }));
     await api.call('VirtualServices', 'CreateVirtualService', {
@@ -108,15 +106,12 @@ for (const [mode, port, synproxy] of [['proxy_v1', 8082, 'off'], ['proxy_v2', 80
   });
 }
 
-// nginx (apt: nginx-light) as the real server: `listen … proxy_protocol` and $proxy_protocol_addr.
-const NGINX = '/usr/sbin/nginx';
+// nginx (apt: nginx-light, installed by scripts/setup.sh) as the real server: `listen … proxy_protocol`
+// and $proxy_protocol_addr. Without nginx this test fails (requireLab names it), it does not pass.
 const NGINX_PORT = 82;
 const NGINX_SERVICE_PORT = 8084;
-it('nginx behind a proxy_v2 service logs the true client address', async () => {
-  if (!existsSync(NGINX)) {
-    console.log(`  skipped: ${NGINX} is not installed (apt-get install nginx-light)`);
-    return;
-  }
+e2e('nginx behind a proxy_v2 service logs the true client address', async () => {
+  const NGINX = requireTool('nginx', LAB_TOOLS.nginx);
   const dir = await mkdtemp(join(tmpdir(), 'pc-nginx-'));
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join(' ');
   await writeFile(join(dir, 'nginx.conf'), `pid ${dir}/nginx.pid; error_log ${dir}/error.log; worker_processes 1; events {}
@@ -156,7 +151,7 @@ http { log_format pp '$proxy_protocol_addr:$proxy_protocol_port via $remote_addr
 const FLOOD_SECONDS = 10;
 const FLOOD_MAX_PACKETS = 3_000_000;
 const LEGIT_REQUESTS = 200;
-it(`flood: ${FLOOD_SECONDS} s of spoofed SYNs and forged ACKs; ${LEGIT_REQUESTS} legitimate requests all succeed`, async () => {
+e2e(`flood: ${FLOOD_SECONDS} s of spoofed SYNs and forged ACKs; ${LEGIT_REQUESTS} legitimate requests all succeed`, async () => {
   const before = await events();
   const floodScript = fileURLToPath(new URL('../support/syn-flood.py', import.meta.url));
   const flood = runInNamespace(ATTACKER.namespace,

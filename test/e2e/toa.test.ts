@@ -3,14 +3,14 @@
 // e2e-capture.py) shows option 254 with the client's address and port in the
 // handshake ACK and the first data segment, and the client sees the server's MSS
 // lowered by 8. ICMP: a real server's "port unreachable" reaches the client's
-// socket as ECONNREFUSED. Needs root; skipped otherwise. Run under
+// socket as ECONNREFUSED. Needs root and the lab's tools; without them every test fails, naming what is missing. Run under
 // `flock /tmp/pc-lab.lock` like every lab test.
 
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
 import { startCapture } from '../support/e2e-capture.js';
-import { isRoot, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
+import { requireLab, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 import { describeFrame, type DecodedFrame } from '../support/packet.js';
 
 const TOA_PORT = 8081;
@@ -20,8 +20,7 @@ const RS1 = REAL_SERVERS[0]!;
 const CLIENT_ADDRESS = CLIENT.addresses[0]!;
 
 const e2e = suite('e2e: TOA and ICMP relay through the lab');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e toa: skipped — these tests need root (network namespaces, af_packet)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const gateway = sharedGateway();
 const running = () => gateway.running();
@@ -33,11 +32,11 @@ function mssOf(frame: DecodedFrame): number | undefined {
 
 e2e.after(() => gateway.stop());
 
-it('the lab comes up and the daemon is ready', async () => {
+e2e('the lab comes up and the daemon is ready', async () => {
   await gateway.start();
 });
 
-it('TOA: the real server sees option 254 with the client address and port; the client sees MSS - 8', async () => {
+e2e('TOA: the real server sees option 254 with the client address and port; the client sees MSS - 8', async () => {
   const { api } = running();
   const rs1 = RS1.addresses[0]!;
   await api.call('VirtualServices', 'CreateVirtualService', {
@@ -76,7 +75,7 @@ it('TOA: the real server sees option 254 with the client address and port; the c
   assert.ok(clientSynAck!.tcp!.checksumOk, 'SYN-ACK checksum after the MSS change');
 });
 
-it('ICMP: a real server\'s port unreachable reaches the client socket (ECONNREFUSED)', async () => {
+e2e('ICMP: a real server\'s port unreachable reaches the client socket (ECONNREFUSED)', async () => {
   const { api } = running();
   await api.call('VirtualServices', 'CreateVirtualService', {
     service: {

@@ -4,11 +4,11 @@
 // only by chance (1 in 3): the others hand it over through the worker rings. The workers
 // share the box's two CPUs with the clients and servers (--lcores 0@0,1@1,2@0,3@1, adaptive
 // polling). Needs root; run under `flock /tmp/pc-lab.lock` like every lab test.
-import { suite } from 'uvu';
+import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { VIP } from '../../src/lab/topology.js';
-import { clientTool, isRoot, sharedGateway, withTimeout } from '../support/e2e-lab.js';
+import { clientTool, requireLab, sharedGateway, withTimeout } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
 
@@ -16,8 +16,7 @@ const WORKERS = 3;
 const LARGE_DOWNLOAD_BYTES = 50 * 1024 * 1024;
 
 const e2e = suite('e2e: three workers on af_packet fanout');
-const it = isRoot ? e2e : e2e.skip;
-if (!isRoot) console.log('e2e workers: skipped — these tests need root (network namespaces, af_packet)');
+e2e.before(requireLab); // no root or a missing tool: every test fails, naming it
 
 const gateway = sharedGateway((yaml) => {
   const edited = yaml.replace(/workers: 1, lcores: "0-1"/, `workers: ${WORKERS}, lcores: "0@0,1@1,2@0,3@1"`);
@@ -34,7 +33,7 @@ async function counters(): Promise<{ events: Record<string, bigint>; drops: Reco
 
 e2e.after(() => gateway.stop());
 
-it('the gateway starts three workers, each port with three fanout queues and no rte_flow', async () => {
+e2e('the gateway starts three workers, each port with three fanout queues and no rte_flow', async () => {
   const g = await gateway.start();
   const status = await g.api.call('Stats', 'GetStatus', {});
   assert.is(Number(status.workers), WORKERS);
@@ -42,7 +41,7 @@ it('the gateway starts three workers, each port with three fanout queues and no 
     assert.match(g.daemon.output(), new RegExp(`port ${port}: .*driver net_af_packet; ${WORKERS} queues: kernel PACKET_FANOUT_HASH spreads flows; no rte_flow`));
 });
 
-it('100 sequential HTTP requests all succeed; replies reached their owners through the rings', async () => {
+e2e('100 sequential HTTP requests all succeed; replies reached their owners through the rings', async () => {
   running();
   const before = await counters();
   const { replies } = await clientTool<{ replies: Reply[] }>(['sequential', `http://${VIP}/`, 100, 5_000], 120_000);
@@ -62,7 +61,7 @@ it('100 sequential HTTP requests all succeed; replies reached their owners throu
   assert.is(after.drops['redirect_ring_full'], 0n);
 });
 
-it('a 50 MB download arrives intact across workers', async () => {
+e2e('a 50 MB download arrives intact across workers', async () => {
   running();
   const reply = await withTimeout(clientTool<Reply>(['download', `http://${VIP}/bytes/${LARGE_DOWNLOAD_BYTES}`, 90_000], 100_000), 110_000, 'download');
   assert.ok(reply.ok, `download failed: ${reply.error ?? reply.status} after ${reply.bytes} bytes`);
@@ -71,7 +70,7 @@ it('a 50 MB download arrives intact across workers', async () => {
   console.log(`  50 MB in ${reply.ms} ms (${(LARGE_DOWNLOAD_BYTES / 1e6 / (reply.ms / 1000)).toFixed(1)} MB/s) with ${WORKERS} workers`);
 });
 
-it('the daemon stops cleanly', async () => {
+e2e('the daemon stops cleanly', async () => {
   const ended = await withTimeout(running().daemon.stop(10_000), 15_000, 'daemon stop');
   assert.is(ended, 0);
 });

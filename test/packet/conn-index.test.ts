@@ -4,11 +4,11 @@
 // (the same CRC32-C as conn_hash), forcing a chain of spills, then checks that every flow in
 // the chain still translates both ways, and that removing entries from the middle of the chain
 // (expiry of half-open flows) leaves the later ones reachable.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
-  CLIENT, IPVS_TIMEOUTS, VIP, clientSegment, clientTcp, labConfig, only, openTcp, serverSegment, withLab,
-  type Flow, type Lab,
+  CLIENT, IPVS_TIMEOUTS, VIP, clientSegment, clientTcp, expectEvents, labConfig, only, openTcp, serverSegment,
+  withLab, type Flow, type Lab,
 } from '../support/golden.js';
 
 const CAPACITY = 64;  // conn.cpp sizes 2 * 64 entries at <= 75% load: 32 buckets
@@ -82,7 +82,7 @@ test('conn index: a chain of 20 spilled entries translates both ways, and surviv
       for (const [i, cport] of ports.entries())
         if (i % 2 === 1) only(lab.forward('outside', clientTcp(cport, { flags: 'S', seq: 9 })).inside, `SYN again ${cport}`);
     });
-    assert.is(drops.events.conns_created, ports.length / 2);
+    expectEvents(drops, { conns_created: ports.length / 2 });
     assert.is(lab.stats().connections, ports.length);
   }, labConfig(), { connCapacity: CAPACITY });
 });

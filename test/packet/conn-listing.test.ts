@@ -3,7 +3,7 @@
 // iteration and a call at most 262144, so a page may come back short (even empty) with a non-zero
 // next cursor; 0 and only 0 means done. The scan counters (stats().workerListingScans) are what the
 // worker's thread did: deterministic record counts, and TSC cycles printed for the note.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneAddon, DataplaneStats } from '../../src/dataplane/types.js';
 import { CLIENT, allConnections, clientTcp, labConfig, withLab, type Lab } from '../support/golden.js';

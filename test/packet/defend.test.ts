@@ -1,11 +1,9 @@
 // The defend stage (issue 5): CIDR lists with longest-prefix match and expiry, per-source and
 // per-service UDP token buckets (bounded source table with LRU eviction), per-service
 // new-connection rate and concurrent-connection caps. Time is the injected clock.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import {
-  TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, clientTcp, frameFrom, labConfig, withLab, type Lab,
-} from '../support/golden.js';
+import { TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, clientTcp, expectDrops, frameFrom, labConfig, withLab, type Lab } from '../support/golden.js';
 import type { DataplaneDefense, DefenseStats } from '../../src/dataplane/types.js';
 
 const withDefense = (defense: DataplaneDefense) => labConfig((c) => { c.defense = defense; });
@@ -34,7 +32,7 @@ test('global list: longest prefix wins (deny /24, allow one /32 inside it), coun
       assert.not.ok(udpPasses(lab, '198.18.0.2'), 'denied by the /24');
       assert.ok(udpPasses(lab, '198.18.1.2'), 'outside every prefix: default allow');
     });
-    assert.equal(d.drops, { acl_denied: 1 });
+    expectDrops(d, { acl_denied: 1 });
     const udp = defenseOf(lab, UDP_SERVICE_ID);
     assert.is(udp.dropped.acl_denied, 1);
     assert.is(udp.passed, 2);
@@ -81,12 +79,14 @@ test('thousands of entries: 5000 denied /32s and a lookup still finds the right 
 test('UDP per-source bucket: burst then the refill rate; another source has its own bucket', async () => {
   await withLab((lab) => {
     const a = '198.18.0.21', b = '198.18.0.22';
-    const first = [1, 2, 3, 4, 5].map(() => udpPasses(lab, a));
-    assert.equal(first, [true, true, true, false, false], 'burst 3');
-    assert.ok(udpPasses(lab, b), 'another source');
-    lab.advance(0.1); // 10 pps -> one token
-    assert.equal([udpPasses(lab, a), udpPasses(lab, a)], [true, false], 'one token after 100 ms');
-    assert.equal(lab.stats().drops.udp_source_rate_limited, 3);
+    const d = lab.counterDelta(() => {
+      const first = [1, 2, 3, 4, 5].map(() => udpPasses(lab, a));
+      assert.equal(first, [true, true, true, false, false], 'burst 3');
+      assert.ok(udpPasses(lab, b), 'another source');
+      lab.advance(0.1); // 10 pps -> one token
+      assert.equal([udpPasses(lab, a), udpPasses(lab, a)], [true, false], 'one token after 100 ms');
+    });
+    expectDrops(d, { udp_source_rate_limited: 3 });
     const udp = defenseOf(lab, UDP_SERVICE_ID);
     assert.equal([udp.passed, udp.dropped.udp_source_rate_limited], [5, 3]);
   }, withDefense({ services: [{ serviceId: UDP_SERVICE_ID, udpPerSource: { pps: 10, burst: 3 } }] }));
@@ -94,9 +94,12 @@ test('UDP per-source bucket: burst then the refill rate; another source has its 
 
 test('UDP per-service bucket: all sources share it', async () => {
   await withLab((lab) => {
-    const passed = ['198.18.0.31', '198.18.0.32', '198.18.0.33'].flatMap((src) => [udpPasses(lab, src), udpPasses(lab, src)]);
+    let passed: boolean[] = [];
+    const d = lab.counterDelta(() => {
+      passed = ['198.18.0.31', '198.18.0.32', '198.18.0.33'].flatMap((src) => [udpPasses(lab, src), udpPasses(lab, src)]);
+    });
     assert.is(passed.filter(Boolean).length, 4);
-    assert.is(lab.stats().drops.udp_service_rate_limited, 2);
+    expectDrops(d, { udp_service_rate_limited: 2 });
   }, withDefense({ services: [{ serviceId: UDP_SERVICE_ID, udpPerService: { pps: 100, burst: 4 } }] }));
 });
 

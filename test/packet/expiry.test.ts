@@ -1,10 +1,10 @@
 // Connection timeouts on the injected clock, with IPVS default timeouts (PROTOCOL.md §4.1) and
 // the IPVS TCP state table (§4.2): INPUT = client -> server, OUTPUT = server -> client.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
-  allConnections, IPVS_TIMEOUTS, TCP_SERVICE_ID, UDP_SERVICE_ID, clientSegment, clientUdp, frameFrom, only, openTcp,
-  serverSegment, show, synThrough, withLab, type Lab,
+  IPVS_TIMEOUTS, TCP_SERVICE_ID, UDP_SERVICE_ID, allConnections, clientSegment, clientUdp, expectDrops, expectEvents,
+  frameFrom, only, openTcp, serverSegment, show, synThrough, withLab, type Lab,
 } from '../support/golden.js';
 import { tcpFlags } from '../support/packet.js';
 
@@ -21,7 +21,7 @@ function expectExpiry(lab: Lab, timeout: number, what: string): void {
   assert.is(lab.stats().connections, 1, `${what}: still there ${MARGIN_S}s before ${timeout}s`);
   const d = lab.counterDelta(() => lab.advance(2 * MARGIN_S));
   assert.is(lab.stats().connections, 0, `${what}: gone ${MARGIN_S}s after ${timeout}s`);
-  assert.is(d.events.conns_expired, 1, `${what}: conns_expired +1`);
+  expectEvents(d, { conns_expired: 1 }, `${what}: conns_expired +1`);
   assert.equal(allConnections(lab.dp), []);
 }
 
@@ -39,7 +39,7 @@ test('UDP conn expires after 300 s idle; the late reply is dropped no_conn', asy
     let n = 0;
     const d = lab.counterDelta(() => { const out = lab.forward('inside', reply); n = out.inside.length + out.outside.length; });
     assert.is(n, 0, 'late reply not forwarded');
-    assert.equal(d.drops, { no_conn: 1 });
+    expectDrops(d, { no_conn: 1 });
     const service = lab.stats().services.find((s) => s.id === UDP_SERVICE_ID)!;
     assert.equal([service.activeConns, service.inactiveConns], [0, 0]);
   });

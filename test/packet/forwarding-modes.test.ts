@@ -1,12 +1,12 @@
 // The forwarding methods other than FullNAT (dataplane/pipeline/forward_modes.h), frame
 // by frame: NAT both directions, DR's MAC rewrite (with ARP for the RIP), TUN's IPIP
 // encapsulation and its fragmentation-needed, and the model refusing SYNPROXY for DR/TUN.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  allConnections, CLIENT, INSIDE_ADDRESS, PORT_MAC, SERVERS, TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, clientTcp, clientUdp, frameFrom,
-  labConfig, only, show, withLab,
+  CLIENT, INSIDE_ADDRESS, PORT_MAC, SERVERS, TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, allConnections, clientTcp, clientUdp,
+  expectDrops, expectEvents, frameFrom, labConfig, only, show, withLab,
 } from '../support/golden.js';
 import { buildFrame, buildIpv4, buildTcp, buildUdp, hostMac, type TcpSpec } from '../support/packet.js';
 import { createService, DEFAULT_TIMEOUTS, readServiceSpec, type DesiredState } from '../../src/model/index.js';
@@ -57,8 +57,8 @@ test('NAT: CIP:cport -> VIP:80 leaves as CIP:cport -> RIP:80 (TTL - 1), the repl
       tcp: { srcPort: 80, dstPort: 40000, flags: 'SA', seq: 7000, ack: 1001, options: [{ kind: 'mss', value: 1460 }] },
     });
     assert.equal(only(out.outside, 'SYN-ACK outside').raw, expectedOut, show(out.outside));
-    assert.equal(d.drops, {});
-    assert.is(d.events.packets_forwarded_out, 1);
+    expectDrops(d, {});
+    expectEvents(d, { packets_forwarded_out: 1 });
 
     lab.forward('outside', clientTcp(40000, { flags: 'A', seq: 1001, ack: 7001 }));
     const [conn] = allConnections(lab.dp);
@@ -83,7 +83,7 @@ test('NAT: UDP both ways; a packet to an address we do not own that is no reply 
     const stray = frameFrom('inside', RIP, CLIENT, { udp: { srcPort: 7, dstPort: 5354, payload } });
     const d = lab.counterDelta(() => { out = lab.forward('inside', stray); });
     assert.equal([out.inside, out.outside], [[], []]);
-    assert.equal(d.drops, { not_for_us: 1 });
+    expectDrops(d, { not_for_us: 1 });
     assert.is(allConnections(lab.dp)[0]!.serviceId, UDP_SERVICE_ID);
   }, modeConfig('nat'));
 });
@@ -95,7 +95,7 @@ test('without NAT servers a packet to a foreign address is not_for_us before any
       out = lab.forward('inside', frameFrom('inside', RIP, CLIENT, { udp: { srcPort: 7, dstPort: 5353, payload: Buffer.from('x') } }));
     });
     assert.equal(out.outside, []);
-    assert.equal(d.drops, { not_for_us: 1 });
+    expectDrops(d, { not_for_us: 1 });
   });
 });
 
@@ -123,7 +123,7 @@ test('DR: one-way connection states follow IPVS\'s INPUT-ONLY table (client FIN:
     lab.forward('outside', clientTcp(40002, { flags: 'FA', seq: 1019, ack: 5001 }));
     assert.is(state(), 'FIN_WAIT');
     const d = lab.counterDelta(() => lab.advance(121));
-    assert.is(d.events.conns_expired, 1);
+    expectEvents(d, { conns_expired: 1 });
     assert.is(allConnections(lab.dp).length, 0);
   }, modeConfig('dr'));
 });
@@ -161,7 +161,7 @@ test('DR: a server behind a router (not on-link) cannot be reached by MAC: no_ro
   config.services[0]!.servers[0]!.address = '10.9.0.1';
   await withLab((lab) => {
     const d = lab.counterDelta(() => lab.forward('outside', syn(40003)));
-    assert.equal(d.drops, { no_route: 1 });
+    expectDrops(d, { no_route: 1 });
   }, config);
 });
 
@@ -202,12 +202,12 @@ test('TUN: over the egress MTU with DF: ICMP frag-needed (MTU - 20) to the clien
       ipv4: { src: VIP, dst: CLIENT, ttl: 64 },
       icmp: { type: 3, code: 4, rest: 980, payload: original.subarray(0, 28) },
     }), show(out.outside));
-    assert.equal(d.drops, { tunnel_frag_needed: 1 });
-    assert.is(d.events.icmp_frag_needed_sent, 1);
+    expectDrops(d, { tunnel_frag_needed: 1 });
+    expectEvents(d, { icmp_frag_needed_sent: 1 });
 
     d = lab.counterDelta(() => { out = lab.forward('outside', big(false)); });
     assert.equal([out.inside, out.outside], [[], []]);
-    assert.equal(d.drops, { tunnel_frag_needed: 1 });
+    expectDrops(d, { tunnel_frag_needed: 1 });
     assert.is(d.events.icmp_frag_needed_sent, undefined);
 
     // One byte less fits exactly.

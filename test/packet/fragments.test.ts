@@ -1,11 +1,11 @@
 // IPv4 fragment policy (issue 5) and reassembly-table exhaustion (issue 8): drop | limit |
 // reassemble per service, reassembly before FullNAT, re-fragmentation over the egress MTU,
 // and every refused fragment counted under its reason. Time is the injected clock.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
-  CLIENT, LIPS, SERVERS, UDP_SERVICE_ID, VIP, clientSegment, frameFrom, labConfig, only, openTcp, seededRandom, show,
-  withLab, type Lab,
+  CLIENT, LIPS, SERVERS, UDP_SERVICE_ID, VIP, clientSegment, expectDrops, expectEvents, frameFrom, labConfig, only,
+  openTcp, seededRandom, show, withLab, type Lab,
 } from '../support/golden.js';
 import { frameAccounting } from '../support/random-frames.js';
 import { buildIpv4, decodeUdp, type DecodedFrame } from '../support/packet.js';
@@ -64,7 +64,7 @@ test('default policy drop: fragments are dropped frag_dropped (today\'s behaviou
       const out = lab.forward('outside', ...fragment(bigUdp(1000).frame, [0, 512], 1));
       assert.is(out.inside.length, 0);
     });
-    assert.equal(d.drops, { frag_dropped: 2 });
+    expectDrops(d, { frag_dropped: 2 });
   });
 });
 
@@ -81,8 +81,8 @@ test('reassemble: a UDP datagram in three in-order fragments leaves as one rewri
       assert.ok(f.udp!.checksumOk, 'UDP checksum over the whole datagram');
       assert.ok(f.udp!.payload.equals(payload), 'payload intact');
     });
-    assert.equal(d.drops, {});
-    assert.is(d.events.frag_reassembled, 1);
+    expectDrops(d, {});
+    expectEvents(d, { frag_reassembled: 1 });
   }, reassembleAll());
 });
 
@@ -113,8 +113,9 @@ test('re-fragmentation: a 3000-byte datagram is rebuilt, rewritten, and leaves i
       assert.ok(udp!.payload.equals(payload));
       assert.is(udp!.dstPort, 7);
     });
-    assert.equal(d.drops, {});
-    assert.equal([d.events.frag_reassembled, d.events.frag_refragmented], [1, 1]);
+    expectDrops(d, {});
+    // Three fragments joined into one datagram, which left as three pieces.
+    expectEvents(d, { frag_reassembled: 1, frag_joined: 3, frag_refragmented: 1, frag_out_pieces: 3 });
   }, reassembleAll());
 });
 
@@ -135,7 +136,7 @@ test('per service: the UDP service reassembles while the TCP service keeps the d
     assert.is(lab.forward('outside', ...fragment(bigUdp(800).frame, [0, 400], 1)).inside.length, 1);
     const tcp = frameFrom('outside', CLIENT, VIP, { tcp: { srcPort: 5200, dstPort: 80, flags: 'S', payload: Buffer.alloc(600) } });
     const d = lab.counterDelta(() => lab.forward('outside', ...fragment(tcp, [0, 304], 2)));
-    assert.equal(d.drops, { frag_dropped: 2 });
+    expectDrops(d, { frag_dropped: 2 });
   }, withDefense({ services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }] }));
 });
 
@@ -148,7 +149,7 @@ test('services sharing a VIP and protocol that disagree get the strictest policy
   });
   await withLab((lab) => {
     const d = lab.counterDelta(() => assert.is(lab.forward('outside', ...fragment(bigUdp(800).frame, [0, 400], 1)).inside.length, 0));
-    assert.equal(d.drops, { frag_dropped: 2 });
+    expectDrops(d, { frag_dropped: 2 });
   }, config);
 });
 
@@ -161,16 +162,16 @@ test('overlap: a fragment overlapping a held one drops the whole set, each fragm
       lab.send('outside', a!, overlapping);
       assert.is(lab.forward('outside', b!).inside.length, 0, 'the late piece starts a new set that never completes');
     });
-    assert.equal(d.drops, { frag_overlap: 2 });
+    expectDrops(d, { frag_overlap: 2 });
     const again = lab.counterDelta(() => lab.forward('outside', fragment(frame, [0, 600], 9)[1]!));
-    assert.equal(again.drops, { frag_overlap: 2 }, 'a duplicate of a held piece is an overlap too');
+    expectDrops(again, { frag_overlap: 2 }, 'a duplicate of a held piece is an overlap too');
   }, reassembleAll());
 });
 
 test('oversize: a set that would exceed maxDatagram is dropped frag_oversize', async () => {
   await withLab((lab) => {
     const d = lab.counterDelta(() => lab.forward('outside', ...fragment(bigUdp(1200).frame, [0, 600], 4)));
-    assert.equal(d.drops, { frag_oversize: 2 });
+    expectDrops(d, { frag_oversize: 2 });
     assert.is(lab.forward('outside', ...fragment(bigUdp(800).frame, [0, 400], 5)).inside.length, 1, 'a datagram within the limit passes');
   }, reassembleAll(), { fragments: { maxDatagram: 1000 } });
 });
@@ -178,7 +179,7 @@ test('oversize: a set that would exceed maxDatagram is dropped frag_oversize', a
 test('too many fragments: the piece over maxFragments drops its set, each counted frag_too_many', async () => {
   await withLab((lab) => {
     const d = lab.counterDelta(() => lab.forward('outside', ...fragment(bigUdp(1200).frame, [0, 400, 800], 6)));
-    assert.equal(d.drops, { frag_too_many: 3 });
+    expectDrops(d, { frag_too_many: 3 });
     assert.is(lab.forward('outside', ...fragment(bigUdp(1200).frame, [0, 600], 7)).inside.length, 1, 'two pieces are fine');
   }, reassembleAll(), { fragments: { maxFragments: 2 } });
 });
@@ -189,19 +190,19 @@ test('timeout: an incomplete set is dropped frag_timeout after timeoutMs (advanc
     lab.send('outside', first!);
     lab.advance(0.9);
     assert.is(lab.stats().drops.frag_timeout, 0, 'still held at 0.9 s');
-    lab.advance(0.3);
-    assert.is(lab.stats().drops.frag_timeout, 1, 'the held fragment is counted once');
+    const expired = lab.counterDelta(() => lab.advance(0.3));
+    expectDrops(expired, { frag_timeout: 1 }, 'the held fragment is counted once');
     const d = lab.counterDelta(() => assert.is(lab.forward('outside', second!).inside.length, 0));
-    assert.equal(d.drops, {}, 'the late piece starts a new set (held, nothing dropped yet)');
+    expectDrops(d, {}, 'the late piece starts a new set (held, nothing dropped yet)');
   }, reassembleAll());
 });
 
 test('limit: fragments over the per-source bucket are dropped frag_rate_limited; what passes is reassembled', async () => {
   await withLab((lab) => {
     const d = lab.counterDelta(() => openSets(lab, 5, 100));
-    assert.equal(d.drops, { frag_rate_limited: 2 }, 'burst 3');
+    expectDrops(d, { frag_rate_limited: 2 }, 'burst 3');
     const other = lab.counterDelta(() => openSets(lab, 1, 200, '198.18.0.77'));
-    assert.equal(other.drops, {}, 'another source has its own bucket');
+    expectDrops(other, {}, 'another source has its own bucket');
     lab.advance(0.2); // 10/s: two tokens
     const out = lab.forward('outside', ...fragment(bigUdp(600, 4300).frame, [0, 304], 300));
     assert.is(out.inside.length, 1, 'a datagram within the rate is reassembled and forwarded');
@@ -219,7 +220,7 @@ test('table full: counted frag_table_full, established flows keep forwarding, an
       assert.is(lab.forward('outside', flow.frame).inside.length, 1, 'the established flow still forwards');
       assert.is(lab.forward('outside', bigUdp(20, 4600).frame).inside.length, 1, 'a new unfragmented flow too');
     });
-    assert.equal(full.drops, { frag_table_full: 3 });
+    expectDrops(full, { frag_table_full: 3 });
     // A set already held still completes (and frees its way).
     const rest = fragment(bigUdp(600, 4100).frame, [0, 304], 1000)[1]!;
     assert.is(lab.forward('outside', rest).inside.length, 1, 'a held set completes while the table is full');
@@ -234,7 +235,7 @@ test('table full: counted frag_table_full, established flows keep forwarding, an
 test('held fragments are bounded by a quarter of the receive pool: beyond it frag_table_full, and rx keeps working', async () => {
   await withLab((lab) => {
     const d = lab.counterDelta(() => openSets(lab, 130, 5000)); // 512 mbufs / 4 = 128 held at most
-    assert.equal(d.drops, { frag_table_full: 2 });
+    expectDrops(d, { frag_table_full: 2 });
     assert.is(lab.forward('outside', bigUdp(20, 4800).frame).inside.length, 1, 'unfragmented traffic still forwards');
     lab.advance(1.2);
     assert.is(lab.stats().drops.frag_timeout, 128);

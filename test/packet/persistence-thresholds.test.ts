@@ -1,10 +1,12 @@
 // Persistence templates (ipvsadm -p/-M, PROTOCOL.md §4.3) and server thresholds (-x/-y,
 // PROTOCOL.md §5), observed through the SYNs leaving inside. Scheduler rr throughout, so
 // "what rr would have chosen" is easy to tell apart from "what the template chose".
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig, DataplaneService } from '../../src/dataplane/types.js';
-import { SERVERS, TCP_SERVICE_ID, VIP, clientTcp, labConfig, only, openTcp, withLab, type Lab } from '../support/golden.js';
+import {
+  SERVERS, TCP_SERVICE_ID, VIP, clientTcp, expectDrops, expectEvents, labConfig, only, openTcp, withLab, type Lab,
+} from '../support/golden.js';
 
 const [A, B, C] = SERVERS as [string, string, string];
 
@@ -24,9 +26,40 @@ test('persistence: every connection of a client goes to its first server; other 
       assert.is(serverFor(lab, '198.18.0.2', 50010), B);
       assert.is(serverFor(lab, '198.18.0.2', 50011), B);
     });
-    assert.is(d.events.persist_templates_created, 2);
-    assert.is(d.events.persist_template_hits, 4);
+    expectEvents(d, { persist_templates_created: 2 });
+    expectEvents(d, { persist_template_hits: 4 });
   }, config((svc) => { svc.persistenceTimeout = 300; }));
+});
+
+/** Templates per worker (dataplane/pipeline/persist.h kPersistCapacity). */
+const PERSIST_CAPACITY = 1 << 16;
+
+/** The n-th of a run of client addresses 10.0.0.0 + n (each its own /32 client network). */
+function clientAddress(n: number): string {
+  return `10.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`;
+}
+
+test('persistence table full: more client networks than template slots -> persist_table_full, each connection still scheduled', async () => {
+  // More live templates than slots cannot fit whatever the hash does: at least the extra 1000 get none.
+  const clients = PERSIST_CAPACITY + 1000;
+  await withLab((lab) => {
+    for (const n of [0, 1, 2]) serverFor(lab, clientAddress(n), 40000); // resolve the three servers first
+    let forwarded = 0;
+    const d = lab.counterDelta(() => {
+      for (let first = 3; first < clients + 3; first += 1024) {
+        const frames: Buffer[] = [];
+        for (let n = first; n < Math.min(first + 1024, clients + 3); n++) frames.push(clientTcp(40000, { flags: 'S', seq: 1000 }, VIP, 80, clientAddress(n)));
+        lab.send('outside', ...frames);
+        forwarded += lab.dp.capture('inside').length;
+        lab.dp.capture('outside');
+      }
+    });
+    assert.is(forwarded, clients, 'every SYN left for a server, with or without a template');
+    const templates = d.events.persist_templates_created ?? 0;
+    assert.ok(templates <= PERSIST_CAPACITY - 3, `${templates} templates made (capacity ${PERSIST_CAPACITY})`);
+    expectDrops(d, {});
+    expectEvents(d, { conns_created: clients, persist_table_full: clients - templates });
+  }, config((svc) => { svc.persistenceTimeout = 300; }), { connCapacity: 1 << 17 });
 });
 
 test('persistence netmask 255.255.255.0: a whole /24 shares one server', async () => {

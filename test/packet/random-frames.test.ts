@@ -3,7 +3,7 @@
 // the mbuf pool back to its baseline, and an established flow still forwarding afterwards.
 // Size: PORTCULLIS_RANDOM_FRAMES (default 100 000; `npm run test:asan` runs 10 M under ASan+UBSan),
 // seed: PORTCULLIS_RANDOM_SEED.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { PORTS, arpReply, clientSegment, only, openTcp, seededRandom, withLab, type PortName } from '../support/golden.js';
 import { ARP_OP, ETHERTYPE, decodeFrame } from '../support/packet.js';

@@ -2,7 +2,7 @@
 // the SYNs leaving inside. Expected sequences are worked out by hand from the definitions (see the
 // comments); connection counts come from the data plane's own gauges (SYN-only = inactive,
 // handshake done = active).
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig, DataplaneService } from '../../src/dataplane/types.js';
 import {

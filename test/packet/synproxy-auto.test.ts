@@ -2,11 +2,12 @@
 // FullNAT; from the threshold on they get cookie SYN-ACKs; the service stays engaged while
 // SYNs keep coming fast and disengages only after the hold time below. Connections keep the
 // mode they were made in. Also: SYNPROXY applies the new-connection caps at the final ACK.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, TCP_SERVICE_ID, VIP, clientTcp, labConfig, only, serverTcp, show, withLab, type Lab,
+  CLIENT, TCP_SERVICE_ID, VIP, clientTcp, expectDrops, expectEvents, labConfig, only, serverTcp, show, withLab,
+  type Lab,
 } from '../support/golden.js';
 import type { DecodedFrame } from '../support/packet.js';
 
@@ -51,9 +52,9 @@ test('below the threshold SYNs pass as plain FullNAT; at the threshold cookies; 
       assert.equal(burst(lab, 10100, 3), [true, true, true], 'the SYN that reaches the threshold and the ones after: cookies');
       assert.is(engagedWorkers(lab), 1);
     });
-    assert.is(d.events.synproxy_auto_engaged, 1);
-    assert.is(d.events.synproxy_syn_answered, 3);
-    assert.is(d.events.conns_created, SYN_RATE - 1, 'only the plain SYNs made connections');
+    expectEvents(d, { synproxy_auto_engaged: 1 });
+    expectEvents(d, { synproxy_syn_answered: 3 });
+    expectEvents(d, { conns_created: SYN_RATE - 1 }, 'only the plain SYNs made connections');
 
     // Still high a second later: stays engaged.
     lab.advance(1);
@@ -68,7 +69,7 @@ test('below the threshold SYNs pass as plain FullNAT; at the threshold cookies; 
       assert.is(engagedWorkers(lab), 0, 'the timer disengaged it without waiting for a SYN');
       assert.not.ok(isCookie(syn(lab, 10302)), 'after the hold time below: plain FullNAT again');
     });
-    assert.is(off.events.synproxy_auto_disengaged, 1);
+    expectEvents(off, { synproxy_auto_disengaged: 1 });
     assert.is(off.events.synproxy_auto_engaged, undefined);
   }, AUTO_CONFIG);
 });
@@ -124,7 +125,7 @@ test('a cookie answered just before disengaging is still accepted after', async 
     // Long after the cookie lifetime, a stray ACK is plain FullNAT's no_conn again.
     lab.advance(200);
     const d = lab.counterDelta(() => lab.forward('outside', clientTcp(30200, { flags: 'A', seq: 1, ack: 1 })));
-    assert.equal(d.drops, { no_conn: 1 });
+    expectDrops(d, { no_conn: 1 });
   }, AUTO_CONFIG);
 });
 
@@ -157,7 +158,7 @@ test('SYNPROXY applies the concurrent-connection cap at the final ACK (conn_limi
       const out = lab.forward('outside', clientTcp(50001, { flags: 'A', seq: CLIENT_ISN + 1, ack: u32(second.cookie.tcp!.seq + 1) }));
       assert.is(out.inside.length, 0, `no backend SYN over the cap: ${show(out.inside)}`);
     });
-    assert.equal(d.drops, { conn_limit_reached: 1 });
+    expectDrops(d, { conn_limit_reached: 1 });
     assert.is(lab.stats().connections, 1);
     assert.is(lab.stats().defense.find((x) => x.id === TCP_SERVICE_ID)!.dropped.conn_limit_reached, 1);
   }, config);
@@ -174,7 +175,7 @@ test('SYNPROXY applies the new-connection rate cap at the final ACK (conn_rate_l
     finalAck(lab, 51000, a.cookie);
     const ackB = clientTcp(51001, { flags: 'A', seq: CLIENT_ISN + 1, ack: u32(b.cookie.tcp!.seq + 1) });
     const d = lab.counterDelta(() => { assert.is(lab.forward('outside', ackB).inside.length, 0); });
-    assert.equal(d.drops, { conn_rate_limited: 1 });
+    expectDrops(d, { conn_rate_limited: 1 });
     lab.advance(1);
     only(lab.forward('outside', ackB).inside, 'the retransmitted ACK gets in once the bucket refills');
   }, config);

@@ -1,10 +1,11 @@
 // SYNPROXY golden packets: cookie SYN-ACKs with no state, the final ACK opening the backend
 // handshake with the client's options, held data, and translation of sequence numbers,
 // SACK blocks, timestamps and windows for the life of the connection.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
-  allConnections, CLIENT, PORT_MAC, VIP, clientTcp, labConfig, only, serverTcp, show, withLab, type Lab,
+  CLIENT, PORT_MAC, VIP, allConnections, clientTcp, expectDrops, expectEvents, labConfig, only, serverTcp, show,
+  withLab, type Lab,
 } from '../support/golden.js';
 import { hostMac, type DecodedFrame, type TcpOption } from '../support/packet.js';
 
@@ -105,9 +106,9 @@ test('a SYN is answered with a cookie SYN-ACK carrying the options in the timest
     assert.is(o!.ourTs & 0x3f, CLIENT_WSCALE | 0x10, 'TSval low bits: client wscale + SACK');
     assert.is(t.payload.length, 0);
     assert.is(lab.stats().connections, 0, 'no connection for a SYN');
-    assert.is(d.events.synproxy_syn_answered, 1);
+    expectEvents(d, { synproxy_syn_answered: 1 });
     assert.is(d.events.conns_created, undefined);
-    assert.equal(d.drops, {});
+    expectDrops(d, {});
     // A retransmitted SYN gets the same cookie again, still without state.
     const again = cookieSynAck(lab, 41000);
     assert.is(again.cookie, o!.cookie);
@@ -139,9 +140,9 @@ test('valid final ACK: connection, backend SYN with the client options; a retran
       { kind: 'mss', value: 1460 }, { kind: 'sackPermitted' }, { kind: 'timestamp', value: CLIENT_TS + 1, echo: 0 },
       { kind: 'nop' }, { kind: 'ws', shift: CLIENT_WSCALE },
     ]);
-    assert.is(d.events.synproxy_cookies_accepted, 1);
-    assert.is(d.events.synproxy_server_syns, 1);
-    assert.is(d.events.conns_created, 1);
+    expectEvents(d, { synproxy_cookies_accepted: 1 });
+    expectEvents(d, { synproxy_server_syns: 1 });
+    expectEvents(d, { conns_created: 1 });
     const conns = allConnections(lab.dp);
     assert.is(conns.length, 1);
     assert.is(conns[0]!.state, 'SYN_SENT');
@@ -173,8 +174,8 @@ test('server SYN-ACK: ACKed toward the server, not shown to the client; held dat
     assert.is(held.tcp!.ack, SERVER_ISN + 1, 'ack moved into the server sequence space');
     assert.equal(option(held, 'timestamp'), { kind: 'timestamp', value: CLIENT_TS + 1, echo: SERVER_TS }, 'TSecr in the server clock');
     assert.ok(held.tcp!.checksumOk, 'held data checksum');
-    assert.is(d.events.synproxy_server_handshakes, 1);
-    assert.equal(d.drops, {});
+    expectEvents(d, { synproxy_server_handshakes: 1 });
+    expectDrops(d, {});
     assert.is(allConnections(lab.dp)[0]!.state, 'ESTABLISHED');
   }, SYNPROXY_CONFIG);
 });
@@ -228,18 +229,18 @@ test('forged and expired cookies are dropped as bad_cookie; one minute old is st
       const out = lab.forward('outside', ack(41005, o.cookie ^ 0x00400000));
       assert.equal([out.inside.length, out.outside.length], [0, 0]);
     });
-    assert.equal(d.drops, { bad_cookie: 1 }, 'forged');
+    expectDrops(d, { bad_cookie: 1 }, 'forged');
     d = lab.counterDelta(() => { lab.forward('outside', ack(41006, o.cookie)); });
-    assert.equal(d.drops, { bad_cookie: 1 }, 'another client port');
+    expectDrops(d, { bad_cookie: 1 }, 'another client port');
     lab.advance(121);
     d = lab.counterDelta(() => { lab.forward('outside', ack(41005, o.cookie)); });
-    assert.equal(d.drops, { bad_cookie: 1 }, 'over 2 minutes old');
+    expectDrops(d, { bad_cookie: 1 }, 'over 2 minutes old');
     assert.is(lab.stats().connections, 0);
     const fresh = cookieSynAck(lab, 41007, [{ kind: 'mss', value: 1460 }]);
     lab.advance(61);
     d = lab.counterDelta(() => { only(lab.forward('outside', ack(41007, fresh.cookie)).inside, 'backend SYN'); });
-    assert.equal(d.drops, {});
-    assert.is(d.events.synproxy_cookies_accepted, 1);
+    expectDrops(d, {});
+    expectEvents(d, { synproxy_cookies_accepted: 1 });
   }, SYNPROXY_CONFIG);
 });
 
@@ -254,7 +255,7 @@ test('synproxy_rst_on_bad_cookie: a forged or expired cookie ACK is answered wit
       assert.is(out.inside.length, 0, `nothing to the servers: ${show(out.inside)}`);
       rst = only(out.outside, 'RST');
     });
-    assert.equal(d.drops, { bad_cookie: 1 }, 'still counted');
+    expectDrops(d, { bad_cookie: 1 }, 'still counted');
     checkToClient(rst!, 41020);
     assert.is(rst!.tcp!.flagNames, 'RA');
     assert.is(rst!.tcp!.seq, forgedAck, 'seq = their ack');
@@ -267,7 +268,7 @@ test('synproxy_rst_on_bad_cookie: a forged or expired cookie ACK is answered wit
     d = lab.counterDelta(() => {
       rst = only(lab.forward('outside', clientTcp(41020, { flags: 'A', seq: CLIENT_ISN + 1, ack: u32(o.cookie + 1) })).outside, 'RST');
     });
-    assert.equal(d.drops, { bad_cookie: 1 }, 'expired');
+    expectDrops(d, { bad_cookie: 1 }, 'expired');
     assert.equal([rst!.tcp!.flagNames, rst!.tcp!.seq, rst!.tcp!.ack], ['RA', u32(o.cookie + 1), CLIENT_ISN + 1]);
     assert.is(lab.stats().connections, 0);
   }, labConfig((c) => { c.services[0]!.synproxy = true; c.services[0]!.synproxyRstOnBadCookie = true; }));
@@ -282,7 +283,7 @@ test('held data is bounded; a server RST resets the client and drops what was he
       options: [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'timestamp', value: CLIENT_TS + 1, echo: b.ourTs }],
     });
     let d = lab.counterDelta(() => { lab.forward('outside', seg(1), seg(2), seg(3)); });
-    assert.equal(d.drops, { synproxy_hold_full: 1 }, 'three held, the fourth dropped');
+    expectDrops(d, { synproxy_hold_full: 1 }, 'three held, the fourth dropped');
     let out: ReturnType<Lab['forward']> | undefined;
     d = lab.counterDelta(() => {
       out = lab.forward('inside', serverTcp(b.server, 80, b.lip, b.lport, { flags: 'RA', seq: 0, ack: CLIENT_ISN + 1, window: 0 }));
@@ -292,10 +293,35 @@ test('held data is bounded; a server RST resets the client and drops what was he
     checkToClient(rst, 41008);
     assert.is(rst.tcp!.flagNames, 'RA');
     assert.is(rst.tcp!.seq, u32(b.cookie + 1), 'at the sequence number the client expects');
-    assert.equal(d.drops, { synproxy_server_failed: 3 });
+    expectDrops(d, { synproxy_server_failed: 3 });
     assert.is(lab.stats().mbufsInUse, baseline, 'nothing left held');
-    assert.is(d.events.synproxy_client_resets, 1);
+    expectEvents(d, { synproxy_client_resets: 1 });
     assert.is(allConnections(lab.dp)[0]!.state, 'CLOSE');
+  }, SYNPROXY_CONFIG);
+});
+
+test('before the server answers: a client SYN or RST, a stray server ACK and a SYN-ACK acking the wrong ISN are dropped synproxy_handshake_pending', async () => {
+  await withLab((lab) => {
+    const b = finalAck(lab, 41010);
+    const baseline = lab.stats().mbufsInUse;
+    const pending: { name: string; port: 'outside' | 'inside'; frame: Buffer }[] = [
+      { name: 'client SYN again (not an ACK)', port: 'outside', frame: clientTcp(41010, { flags: 'S', seq: CLIENT_ISN, options: FULL_SYN_OPTIONS }) },
+      { name: 'client RST without ACK', port: 'outside', frame: clientTcp(41010, { flags: 'R', seq: CLIENT_ISN + 1 }) },
+      { name: 'server ACK before its SYN-ACK', port: 'inside', frame: serverTcp(b.server, 80, b.lip, b.lport, { flags: 'A', seq: SERVER_ISN + 1, ack: CLIENT_ISN + 1 }) },
+      { name: 'server SYN-ACK acking another ISN', port: 'inside', frame: serverTcp(b.server, 80, b.lip, b.lport, { flags: 'SA', seq: SERVER_ISN, ack: CLIENT_ISN + 7 }) },
+    ];
+    for (const p of pending) {
+      let out: ReturnType<Lab['forward']> | undefined;
+      const d = lab.counterDelta(() => { out = lab.forward(p.port, p.frame); });
+      assert.equal([out!.inside.length, out!.outside.length], [0, 0], `${p.name}: nothing sent: ${show([...out!.inside, ...out!.outside])}`);
+      expectDrops(d, { synproxy_handshake_pending: 1 }, p.name);
+    }
+    assert.is(lab.stats().mbufsInUse, baseline, 'nothing held for them');
+    // The handshake is still pending and completes with the server's real answer.
+    const out = lab.forward('inside', serverSynAck(b, SERVER_SYNACK_OPTIONS));
+    const ack = only(out.inside, 'our ACK to the server');
+    assert.is(ack.tcp!.flagNames, 'A');
+    assert.is(out.outside.length, 0, 'the client never sees the server SYN-ACK');
   }, SYNPROXY_CONFIG);
 });
 
@@ -313,8 +339,8 @@ test('a server that never answers: the client is reset and the connection freed'
     assert.is(rst!.tcp!.flagNames, 'RA');
     assert.is(rst!.tcp!.seq, u32(b.cookie + 1));
     assert.is(rst!.tcp!.ack, CLIENT_ISN + 1);
-    assert.equal(d.drops, { synproxy_server_failed: 1 });
-    assert.is(d.events.synproxy_client_resets, 1);
+    expectDrops(d, { synproxy_server_failed: 1 });
+    expectEvents(d, { synproxy_client_resets: 1 });
     assert.is(lab.stats().connections, 0);
     assert.is(lab.stats().mbufsInUse, baseline, 'the held segment was freed');
   }, SYNPROXY_CONFIG);
@@ -330,7 +356,7 @@ test('a client retransmission a second later sends the backend SYN again (lost S
     const d = lab.counterDelta(() => { syn = only(lab.forward('outside', retransmit()).inside, 'backend SYN again'); });
     assert.equal(syn!.tcp!.options, b.syn.tcp!.options);
     assert.is(syn!.tcp!.seq, CLIENT_ISN);
-    assert.is(d.events.synproxy_server_syns, 1);
+    expectEvents(d, { synproxy_server_syns: 1 });
     // the server answers now: ACK, then the two held copies of the segment
     const out = lab.forward('inside', serverSynAck(b, SERVER_SYNACK_OPTIONS));
     assert.is(out.inside.length, 3, show(out.inside));

@@ -1,9 +1,9 @@
 // FullNAT TCP both ways: CIP:cport -> VIP:80 becomes LIP:lport -> RIP:80, and back.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
-  allConnections, CLIENT, LIPS, PORT_MAC, SERVERS, TCP_SERVER_IDS, TCP_SERVICE_ID, VIP, clientSegment, clientTcp, only,
-  openTcp, serverSegment, serverTcp, show, withLab, type Flow,
+  CLIENT, LIPS, PORT_MAC, SERVERS, TCP_SERVER_IDS, TCP_SERVICE_ID, VIP, allConnections, clientSegment, clientTcp,
+  expectDrops, expectEvents, only, openTcp, serverSegment, serverTcp, show, withLab, type Flow,
 } from '../support/golden.js';
 import { hostMac, tcpFlagsToString, type DecodedFrame, type TcpOption } from '../support/packet.js';
 
@@ -75,8 +75,8 @@ test('SYN CIP:cport -> VIP:80 leaves inside as LIP:lport -> RIP:80 after ARP, un
     assert.is(t.window, 29200);
     assert.equal(t.options, SYN_OPTIONS);
     assert.is(t.payload.toString(), 'syn-data');
-    assert.equal(d.drops, {});
-    assert.is(d.events.conns_created, 1);
+    expectDrops(d, {});
+    expectEvents(d, { conns_created: 1 });
     assert.is(lab.stats().connections, 1);
     const conns = allConnections(lab.dp);
     assert.is(conns.length, 1);
@@ -166,8 +166,8 @@ test('reply path, handshake, data both ways; per-service and per-server counters
       const s = stats.servers.find((x) => x.id === other)!;
       assert.is(s.inPackets + s.outPackets + s.conns, 0, `server ${other} untouched`);
     }
-    assert.is(stats.events.packets_forwarded_in, 3);
-    assert.is(stats.events.packets_forwarded_out, 2);
+    expectEvents(stats, { packets_forwarded_in: 3 });
+    expectEvents(stats, { packets_forwarded_out: 2 });
   });
 });
 
@@ -207,11 +207,11 @@ test('a RST from the server is relayed to the client, closes the connection and 
     });
     checkOutbound(rst!, flow, 64);
     assert.ok(tcpFlagsToString(rst!.tcp!.flags).includes('R'), show([rst!]));
-    assert.is(d.events.tcp_resets_from_server, 1);
+    expectEvents(d, { tcp_resets_from_server: 1 });
     assert.is(d.events.tcp_resets_from_client ?? 0, 0);
     const client = openTcp(lab, 40006);
     const d2 = lab.counterDelta(() => { only(lab.forward('outside', clientSegment(client, { flags: 'R' })).inside, 'client RST'); });
-    assert.is(d2.events.tcp_resets_from_client, 1);
+    expectEvents(d2, { tcp_resets_from_client: 1 });
   });
 });
 

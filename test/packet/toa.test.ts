@@ -1,11 +1,11 @@
 // TOA (client address in TCP option 254): which segments carry it, the exact bytes,
 // lengths and checksums of a grown segment, the skip cases, and the SYN-ACK MSS lowering.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { ClientAddressMode, DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, PORT_MAC, TCP_SERVICE_ID, clientSegment, clientTcp, labConfig, only, openTcp, seededRandom, serverTcp, show,
-  synThrough, withBadTcpChecksum, withLab, type Flow, type Lab,
+  CLIENT, PORT_MAC, TCP_SERVICE_ID, clientSegment, clientTcp, expectDrops, expectEvents, labConfig, only, openTcp,
+  seededRandom, serverTcp, show, synThrough, withBadTcpChecksum, withLab, type Flow, type Lab,
 } from '../support/golden.js';
 import { buildFrame, hostMac, type DecodedFrame, type TcpOption, type TcpSpec } from '../support/packet.js';
 import { toaKindBytes, toaKindPositions, toaModuleReads } from '../support/tcp-receiver.js';
@@ -57,7 +57,7 @@ test('TOA: the handshake ACK grows by the 8-byte option: exact bytes, doff 7, le
     assert.is(ack.ipv4!.totalLength, 20 + 20 + 8);
     assert.equal([...ack.tcp!.optionBytes], [254, 8, flow.cport >> 8, flow.cport & 255, 198, 18, 0, 1]);
     assert.ok(ack.ipv4!.checksumOk && ack.tcp!.checksumOk, 'checksums');
-    assert.is(d.events.toa_added, 1);
+    expectEvents(d, { toa_added: 1 });
     assert.is(d.events.toa_no_room, undefined);
   }, TOA_CONFIG);
 });
@@ -75,7 +75,7 @@ test('TOA: the first data segment carries it before its own options; later segme
     assert.equal(segment.raw, expectedInside(flow, { flags: 'PA', payload }, [toaOf(flow), ...timestamp]), show([segment]));
     assert.is(segment.tcp!.dataOffset, 10);
     assert.is(segment.tcp!.payload.toString(), payload.toString());
-    assert.is(d.events.toa_added, 1);
+    expectEvents(d, { toa_added: 1 });
 
     const next = only(lab.forward('outside', clientSegment(flow, {
       flags: 'PA', seq: flow.clientIsn + 1 + payload.length, options: timestamp, payload,
@@ -92,7 +92,7 @@ test('TOA: the server SYN-ACK MSS is lowered by 8 (odd-aligned option, checksum 
     assert.equal(synAck!.tcp!.options.filter((o) => o.kind === 'mss'), [{ kind: 'mss', value: 1452 }]);
     assert.ok(synAck!.tcp!.checksumOk, 'TCP checksum after MSS change');
     assert.is(synAck!.tcp!.dataOffset, 8, 'SYN-ACK does not grow');
-    assert.is(d.events.toa_mss_lowered, 1);
+    expectEvents(d, { toa_mss_lowered: 1 });
   }, TOA_CONFIG);
 });
 
@@ -107,7 +107,7 @@ test('TOA: skipped and counted when the options area is full (doff 14 and 15)', 
       });
       const ack = only(inside, `ACK with ${optionBytes} option bytes`);
       assert.equal(ack.raw, expectedInside(flow, {}, options), `forwarded unchanged: ${show([ack])}`);
-      assert.is(d.events.toa_no_room, 1);
+      expectEvents(d, { toa_no_room: 1 });
       assert.is(d.events.toa_added, undefined);
     }
   }, TOA_CONFIG);
@@ -124,7 +124,7 @@ test('TOA: skipped and counted when the grown segment would exceed the port MTU 
     const segment = only(inside, 'full-size first segment');
     assert.equal(segment.raw, expectedInside(flow, { flags: 'PA', payload }, []), 'unchanged');
     assert.is(segment.ipv4!.totalLength, 1500);
-    assert.is(d.events.toa_over_mtu, 1);
+    expectEvents(d, { toa_over_mtu: 1 });
     assert.is(d.events.toa_added, undefined);
   }, TOA_CONFIG);
 });
@@ -177,14 +177,14 @@ test('TOA: a handshake ACK with a bad checksum is dropped (client_address_bad_ch
     const inside: DecodedFrame[] = [];
     const bad = lab.counterDelta(() => { inside.push(...lab.forward('outside', withBadTcpChecksum(ack())).inside); });
     assert.is(inside.length, 0, `a corrupted carrier goes nowhere: ${show(inside)}`);
-    assert.equal(bad.drops, { client_address_bad_checksum: 1 });
+    expectDrops(bad, { client_address_bad_checksum: 1 });
     assert.is(bad.events.toa_added, undefined);
     const good = lab.counterDelta(() => { inside.push(...lab.forward('outside', ack()).inside); });
     const carried = only(inside, 'retransmitted ACK');
     assertServerSees(inside, flow, 'client');
     sameFrame(carried, expectedInside(flow, {}, [toaOf(flow), ...Array<TcpOption>(8).fill({ kind: 'nop' })]), 'ours in front, the client\'s blanked');
-    assert.is(good.events.toa_added, 1);
-    assert.is(good.events.toa_client_option_removed, 1);
+    expectEvents(good, { toa_added: 1 });
+    expectEvents(good, { toa_client_option_removed: 1 });
   }, TOA_CONFIG);
 });
 
@@ -199,15 +199,15 @@ test('TOA: option space full — the client\'s kind-254 is blanked, the ACK pass
     const ack = only(inside, 'full ACK');
     assertServerSees(inside, flow, 'nothing');
     sameFrame(ack, expectedInside(flow, {}, Buffer.alloc(40, 1)), 'forwarded, forged option now NOPs');
-    assert.is(d.events.toa_no_room, 1);
-    assert.is(d.events.toa_client_option_removed, 1);
+    expectEvents(d, { toa_no_room: 1 });
+    expectEvents(d, { toa_client_option_removed: 1 });
     assert.is(d.events.toa_added, undefined);
     // not marked done: the next ACK with room carries it
     const next = lab.counterDelta(() => {
       inside.push(...lab.forward('outside', clientTcp(flow.cport, { flags: 'A', seq: flow.clientIsn + 1, ack: flow.serverIsn + 1 })).inside);
     });
     sameFrame(inside[1], expectedInside(flow, {}, [toaOf(flow)]), 'the next ACK carries ours');
-    assert.is(next.events.toa_added, 1);
+    expectEvents(next, { toa_added: 1 });
   }, TOA_CONFIG);
 });
 
@@ -223,8 +223,8 @@ test('TOA: over-MTU handshake-completing segment — the client\'s kind-254 is b
     assertServerSees(inside, flow, 'nothing');
     sameFrame(segment, expectedInside(flow, { flags: 'PA', payload }, Buffer.alloc(8, 1)), 'forwarded, forged option now NOPs');
     assert.is(segment.ipv4!.totalLength, 1500);
-    assert.is(d.events.toa_over_mtu, 1);
-    assert.is(d.events.toa_client_option_removed, 1);
+    expectEvents(d, { toa_over_mtu: 1 });
+    expectEvents(d, { toa_client_option_removed: 1 });
     assert.is(d.events.toa_added, undefined);
   }, TOA_CONFIG);
 });
@@ -249,7 +249,7 @@ for (const mode of ['none', 'proxy_v1'] as const) {
         assert.equal(toaKindBytes(f), [], show([f]));
         assert.ok(f.tcp!.checksumOk, `checksum after blanking: ${show([f])}`);
       }
-      assert.is(d.events.toa_client_option_removed, 3);
+      expectEvents(d, { toa_client_option_removed: 3 });
       assert.is(d.events.toa_added, undefined);
     }, configWith(mode));
   });
@@ -269,16 +269,16 @@ test('TOA: several client TOA-kind options (254 of any length, 253) all blanked;
     const segment = only(inside, 'first data segment');
     // 8 + 8 + 4 + 20 = 40 bytes of options: no room for ours on this one
     sameFrame(segment, expectedInside(flow, { flags: 'PA', payload }, Buffer.alloc(40, 1)), 'all four blanked');
-    assert.is(d.events.toa_client_option_removed, 4);
-    assert.is(d.events.toa_no_room, 1);
+    expectEvents(d, { toa_client_option_removed: 4 });
+    expectEvents(d, { toa_no_room: 1 });
     // with room: ours in front, the client's three blanked
     const fewer: TcpOption[] = [FORGED, { kind: 'raw', type: 253, data: Buffer.alloc(2, 7) }, { kind: 'toa', port: 7777, address: '7.7.7.7' }];
     const again = lab.counterDelta(() => { inside = lab.forward('outside', clientSegment(flow, { flags: 'PA', options: fewer, payload })).inside; });
     const carried = only(inside, 'retransmitted first data segment');
     sameFrame(carried, expectedInside(flow, { flags: 'PA', payload }, Buffer.concat([
       Buffer.from([254, 8, flow.cport >> 8, flow.cport & 255, 198, 18, 0, 1]), Buffer.alloc(20, 1)])), 'ours in front, three blanked');
-    assert.is(again.events.toa_client_option_removed, 3);
-    assert.is(again.events.toa_added, 1);
+    expectEvents(again, { toa_client_option_removed: 3 });
+    expectEvents(again, { toa_added: 1 });
   }, TOA_CONFIG);
 });
 
@@ -300,7 +300,7 @@ test('TOA: malformed option lists cannot hide a kind-254 byte (length 0/1, past 
       assert.equal(toaKindBytes(f), [], `${what}: ${f.tcp!.optionBytes.toString('hex')}`);
       assert.ok(f.tcp!.checksumOk, `${what}: checksum`);
       assert.is(f.tcp!.optionBytes.length, options.length, `${what}: same length`);
-      assert.is(d.events.toa_client_option_removed, 1, what);
+      expectEvents(d, { toa_client_option_removed: 1 }, what);
     }
     // Without a TOA-kind byte a malformed list is left exactly as it came.
     const odd = Buffer.from([5, 0, 9, 9, 1, 1, 1, 1]);
@@ -358,7 +358,7 @@ for (const method of ['nat', 'dr'] as const) {
       assert.ok(syn.tcp!.checksumOk);
       if (method === 'nat') {
         assert.equal(toaKindBytes(syn), [], syn.tcp!.optionBytes.toString('hex'));
-        assert.is(d.events.toa_client_option_removed, 1);
+        expectEvents(d, { toa_client_option_removed: 1 });
       } else {
         assert.equal(syn.tcp!.options, [{ kind: 'mss', value: 1460 }, FORGED]);
         assert.is(d.events.toa_client_option_removed, undefined);

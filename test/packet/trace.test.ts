@@ -1,6 +1,6 @@
 // Opt-in packet trace (DESIGN.md §9): per-worker rings filled only for the traced
 // service or port, with each packet's fate (forwarded, or dropped with its reason).
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, LIPS, SERVERS, TCP_SERVICE_ID, TCP_SERVER_IDS, VIP, clientTcp, clientUdp, openTcp, withLab,

@@ -3,10 +3,10 @@
 // namespaces. Every wait is bounded; stopGateway always tears everything down.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { demoConfigYaml } from '../../src/lab/demo-config.js';
 import { portcullisCliPath, startDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
 import { CLIENT, labDown, labUp } from '../../src/lab/lab.js';
@@ -14,6 +14,42 @@ import { nodeScriptArgv } from '../../src/lab/node-script.js';
 import { connectPortcullis, type PortcullisClient } from './e2e-grpc.js';
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * The commands the lab tests run, with the Debian package that provides each; scripts/setup.sh
+ * installs every one (its APT_PACKAGES list; test/unit/e2e-requirements.test.ts keeps them in step).
+ */
+export const LAB_TOOLS = {
+  ip: 'iproute2', ethtool: 'ethtool', sysctl: 'procps', curl: 'curl', python3: 'python3',
+  ping: 'iputils-ping', nft: 'nftables', nginx: 'nginx-light',
+} as const;
+export type LabTool = keyof typeof LAB_TOOLS;
+
+/**
+ * The absolute path of `command` on PATH (plus the sbin directories, where root's tools live);
+ * throws naming the command and its package when it is missing. A missing tool fails the test:
+ * it never turns into a quiet pass.
+ */
+export function requireTool(command: string, debianPackage: string, path = process.env['PATH'] ?? ''): string {
+  const dirs = [...path.split(delimiter).filter(Boolean), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  for (const dir of dirs) {
+    const candidate = join(dir, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch { /* not in this directory */ }
+  }
+  throw new Error(`${command} is not installed: apt-get install ${debianPackage} (scripts/setup.sh installs it)`);
+}
+
+/**
+ * For the `before` hook of every lab suite: root (network namespaces, af_packet ports) and every
+ * tool in LAB_TOOLS. Throws naming what is missing, so each test of the suite fails with it.
+ */
+export function requireLab(): void {
+  if (!isRoot) throw new Error('the lab tests need root (network namespaces, af_packet ports): run them as root, under flock /tmp/pc-lab.lock');
+  for (const [command, debianPackage] of Object.entries(LAB_TOOLS)) requireTool(command, debianPackage);
+}
 
 /** Rejects with a message naming `what` if `promise` does not settle within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -11,6 +11,7 @@ import {
   ARP_OP, BROADCAST_MAC, ICMP_TYPE, buildFrame, decodeFrame, describeFrame, hostMac,
   type DecodedFrame, type IcmpSpec, type Ipv4Spec, type TcpSpec, type UdpSpec,
 } from './packet.js';
+import * as assert from 'uvu/assert';
 
 // ---------------------------------------------------------------- the lab's addresses
 
@@ -94,6 +95,33 @@ function diff<K extends string>(before: Record<K, number>, after: Record<K, numb
     if (d !== 0) out[key] = d;
   }
   return out;
+}
+
+/**
+ * Asserts the drops a step caused, exactly: `expected` lists every reason that moved and by how
+ * much (each > 0); every other reason must not have moved. With `{}`: nothing was dropped.
+ * test/unit/counter-coverage.test.ts reads the literal names in these calls (test/packet) to
+ * prove every drop reason has a golden test that makes it move, so keep the names literal.
+ */
+export function expectDrops(delta: CounterDelta, expected: Partial<Record<DropReason, number>>, message = ''): void {
+  for (const [reason, n] of Object.entries(expected)) {
+    if (!(typeof n === 'number' && n > 0)) throw new Error(`expectDrops: ${reason}: ${String(n)} — list only reasons that move (> 0); an absent reason must not move`);
+  }
+  const context = message ? `${message}: ` : '';
+  assert.equal(delta.drops, expected, `${context}drops ${JSON.stringify(delta.drops)}, expected exactly ${JSON.stringify(expected)}`);
+}
+
+/**
+ * Asserts that each listed event moved by exactly the given count (each > 0); events not listed
+ * may move (rx/tx and forwarding events move with everything). Read by the coverage check like
+ * expectDrops, so keep the names literal.
+ */
+export function expectEvents(delta: CounterDelta, expected: Partial<Record<DataplaneEvent, number>>, message = ''): void {
+  const context = message ? `${message}: ` : '';
+  for (const [event, n] of Object.entries(expected) as [DataplaneEvent, number][]) {
+    if (!(typeof n === 'number' && n > 0)) throw new Error(`expectEvents: ${event}: ${String(n)} — list only events that move (> 0)`);
+    assert.is(delta.events[event] ?? 0, n, `${context}event ${event} moved by ${delta.events[event] ?? 0}, expected ${n} (events ${JSON.stringify(delta.events)})`);
+  }
 }
 
 export function sumOf(record: Partial<Record<string, number>>): number {

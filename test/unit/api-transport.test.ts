@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { CALLER_KEY, callerOf, CallerUnknownError, TokenTable, unixSocketInterceptor } from '../../src/api/auth.js';
 import { forwardingVerdict, type ForwardingInputs } from '../../src/api/health-status.js';

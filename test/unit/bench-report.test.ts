@@ -1,6 +1,6 @@
 // `npm run bench` reporting with made-up rows: the table, --compare, the SVG chart,
 // reading saved runs and wrk output, and the lab bench's rows and goals.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { compareRows, describeMachine, formatNumber, formatTable, goalScore, parseRun, renderSvg, type BenchRun } from '../../bench/report.js';
 import { judge, type BenchRow } from '../../bench/rows.js';

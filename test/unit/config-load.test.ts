@@ -1,5 +1,5 @@
 // YAML config: defaults, and every kind of mistake reported with its field path.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { DEFAULT_API_LIMITS } from '../../src/config/types.js';
@@ -126,6 +126,11 @@ test('dataplane.bench_mode: bridge is a benchmark-only switch, none or absent le
 test('YAML syntax errors and duplicate mapping keys are errors', () => {
   assert.match(problems('ports: [')[0]!, /^YAML: /);
   assert.match(problems(`${PORTS}routes: []\nroutes: []`)[0]!, /^YAML: .*unique/i);
+});
+
+test('services[].client_address on a UDP service is refused with its path (UDP carriage does not exist yet)', () => {
+  const udp = `${PORTS}services:\n  - { name: dns, protocol: udp, vip: 198.18.0.53, port: 53, client_address: toa }\n`;
+  assert.equal(problems(udp), ['services[0].client_address: toa is not supported for UDP services yet (client-address carriage works for TCP only): expected none']);
 });
 
 test.run();

@@ -1,6 +1,6 @@
 // Flood-defence mitigations in the model: durations, validation, replace/remove,
 // expiry, the DataplaneConfig.defense mapping and the state file round trip.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   buildDataplaneConfig, createService, DEFAULT_TIMEOUTS, deleteService, effectiveSynproxy, formatDuration, parseDuration,

@@ -9,7 +9,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { Controller } from '../../src/daemon/controller.js';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';

@@ -1,6 +1,6 @@
 // The daemon's link poll: ethdev status AND the kernel interface under an af_packet port;
 // changes are counted per port, the first poll only records.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { kernelInterface, LinkMonitor } from '../../src/daemon/link-monitor.js';
 import type { PortStats } from '../../src/dataplane/types.js';

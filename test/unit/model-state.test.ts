@@ -1,6 +1,6 @@
 // Whole-state behaviour: id assignment and stability, cross-service checks, and
 // DataplaneConfig building with resolved timeouts.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   addServer, allocateIds, buildDataplaneConfig, createService, deleteService, DEFAULT_TIMEOUTS,

@@ -1,6 +1,6 @@
 // The one validator: a table of bad inputs, each with the field path and the words
 // the message must contain, plus the happy path and its defaults.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { ModelError, readServiceSpec, readServer, readServiceKey, readPort, readRoute } from '../../src/model/index.js';
 
@@ -19,11 +19,27 @@ test('a valid service is read with defaults filled in', () => {
   assert.equal(minimal, { name: '', protocol: 'udp', vip: '198.18.0.11', port: 53, scheduler: 'rr', clientAddress: 'none', synproxy: 'off', localAddresses: [], timeouts: {}, servers: [] });
 });
 
-test('client_address: every mode is accepted (proxy_v1/v2 too), "" means none', () => {
+test('client_address on a TCP service: every mode is accepted (proxy_v1/v2 too), "" means none', () => {
   for (const mode of ['none', 'toa', 'proxy_v1', 'proxy_v2']) {
     assert.is(readServiceSpec({ ...good(), client_address: mode }, 'service').clientAddress, mode);
   }
   assert.is(readServiceSpec({ ...good(), client_address: '' }, 'service').clientAddress, 'none');
+});
+
+test('client_address on a UDP service: toa / proxy_v1 / proxy_v2 refused naming the field (no UDP carriage yet); none accepted', () => {
+  const udp = { protocol: 'udp', vip: '198.18.0.53', port: 53 };
+  for (const mode of ['toa', 'proxy_v1', 'proxy_v2']) {
+    try {
+      readServiceSpec({ ...udp, client_address: mode }, 'service');
+      assert.unreachable(`${mode} accepted on UDP`);
+    } catch (error) {
+      assert.instance(error, ModelError);
+      const e = error as ModelError;
+      assert.equal([e.code, e.path], ['INVALID_ARGUMENT', 'service.client_address']);
+      assert.is(e.message, `service.client_address: ${mode} is not supported for UDP services yet (client-address carriage works for TCP only): expected none`);
+    }
+  }
+  for (const mode of ['none', '']) assert.is(readServiceSpec({ ...udp, client_address: mode }, 'service').clientAddress, 'none');
 });
 
 test('synproxy: off | on ("" and absent mean off; YAML 1.1 booleans accepted)', () => {

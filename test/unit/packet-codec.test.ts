@@ -1,6 +1,6 @@
 // The codec proves the data plane right, so it is checked against bytes computed by hand
 // (each checksum below is worked out in its comment, word by word) rather than against itself.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   ARP_OP, ICMP_TYPE, buildFrame, buildIpv4, buildTcp, decodeFrame, decodeTcpOptions, describeFrame,

@@ -1,6 +1,6 @@
 // pcadm's ipvsadm command line: combined flags, long forms, names, defaults, refusals
 // and ipvsadm's exit codes.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { parseCommandLine } from '../../src/cli/pcadm/args.js';
 import { PcadmError } from '../../src/cli/pcadm/errors.js';

@@ -1,6 +1,6 @@
 // pcadm output against text written from ipvsadm's printf format strings
 // (PROTOCOL.md §6.3) for one fixed configuration. Forward: Masq/Route/Tunnel as ipvsadm, "FullNat" as DPVS.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
   formatConnections, formatList, formatLocalAddresses, formatSave, formatTimeout, largeNumber, type FormatOptions, type ListService,

@@ -1,5 +1,5 @@
 // The lab's PROXY header reader (what the e2e real servers use to report the client).
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { parseProxyHeader } from '../../src/lab/proxy-protocol.js';
 

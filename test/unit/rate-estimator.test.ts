@@ -1,5 +1,5 @@
 // The IPVS-style estimator: fixed-point EWMA over 2 s samples (ip_vs_est.c).
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { Estimator, EstimatorSet } from '../../src/metrics/estimator.js';
 

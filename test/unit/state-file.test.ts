@@ -3,7 +3,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { parseConfig } from '../../src/config/load.js';
 import { initialState } from '../../src/daemon/run.js';
@@ -89,6 +89,25 @@ test('duplicate ids in the state file are refused at start-up', async () => {
     assert.instance(error, StateFileError);
     assert.match((error as Error).message, /server id 5 is out of range or not unique/);
   }
+});
+
+test('a UDP service stored with client_address set (accepted before it was refused) loads as none, with a warning naming it', async () => {
+  const text = JSON.stringify({ format: 1, services: [
+    { id: 1, protocol: 'udp', vip: '198.18.0.53', port: 53, client_address: 'proxy_v2', servers: [{ id: 1, address: '198.19.0.1', port: 53, weight: 1 }] },
+    { id: 2, protocol: 'tcp', vip: '198.18.0.10', port: 80, client_address: 'proxy_v2', servers: [{ id: 2, address: '198.19.0.1', port: 80, weight: 1 }] },
+  ] });
+  const state = parseState(text);
+  assert.equal(state.services.map((s) => [s.protocol, s.clientAddress, s.servers.length]), [['udp', 'none', 1], ['tcp', 'proxy_v2', 1]]);
+  assert.equal(state.notes, [
+    'services[0].client_address: proxy_v2 on UDP service 198.18.0.53:53 had no effect (client-address carriage works for TCP only) and is no longer accepted: loaded as none',
+  ]);
+  assert.equal(parseState(serializeState({ ...state, mitigations: [] })).notes, [], 'written back, it loads without a warning');
+  // Through the daemon's start-up path: the state loads, nothing is lost.
+  const file = join(dir, 'state.json');
+  await writeFile(file, text);
+  const started = await initialState(parseConfig(configText(file), 't'), false);
+  assert.equal(started.services.map((s) => [s.id, s.clientAddress]), [[1, 'none'], [2, 'proxy_v2']]);
+  assert.not.ok('notes' in started, 'the warnings are logged, not kept in the desired state');
 });
 
 test('the state file is authoritative over config services; --reset-state re-seeds', async () => {

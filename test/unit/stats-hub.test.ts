@@ -1,6 +1,6 @@
 // StatsHub: estimator ticks from stats() samples, per-worker busy ratio, and ipvsadm -Z
 // baselines, over a scripted counter source (the data plane itself is not under test).
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneStats, TrafficStats } from '../../src/dataplane/types.js';
 import { StatsHub, type StatsSource } from '../../src/metrics/stats-hub.js';

@@ -1,7 +1,7 @@
 // Several workers: the lcore list (EAL -l and --lcores syntax) is counted against
 // dataplane.workers, the EAL flag fits the syntax, and the start-up line per port says how
 // flows reach the workers.
-import { test } from 'uvu';
+import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { lcoreIds } from '../../src/config/lcores.js';

@@ -1,0 +1,96 @@
+// Client-address carriage (TOA, PROXY v1/v2) exists for TCP only: a UDP service with client_address
+// set is refused through every door that can set it — the config file, gRPC create and update — with
+// INVALID_ARGUMENT naming the field. A state file written before the refusal still loads (the
+// setting never had an effect): the field comes back as none, with a warning naming it.
+// pcadm has no option that sets client_address, so it is not a door.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { test } from '../support/suite.js';
+import * as assert from 'uvu/assert';
+import { connect } from '../../src/cli/client.js';
+import { runCli, startDaemon, withDaemonOutput, writeConfig } from './daemon.js';
+
+const dns = { protocol: 'UDP' as const, vip: '198.18.0.53', port: 53 };
+const web = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
+const REFUSED = /^service\.client_address: (toa|proxy_v1|proxy_v2) is not supported for UDP services yet \(client-address carriage works for TCP only\): expected none$/;
+
+async function refused(call: Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    const e = error as grpc.ServiceError;
+    assert.is(e.code, grpc.status.INVALID_ARGUMENT, `got ${grpc.status[e.code]}: ${e.details}`);
+    assert.match(e.details, pattern);
+    return;
+  }
+  assert.unreachable('the call succeeded');
+}
+
+test('config file: a UDP service with client_address set is refused at start, naming the field', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pc-udp-ca-'));
+  try {
+    const config = await writeConfig(dir, `
+  - name: dns
+    protocol: udp
+    vip: 198.18.0.53
+    port: 53
+    client_address: proxy_v1
+    local_addresses: [198.19.0.200]
+`);
+    const checked = await runCli(['run', '--config', config, '--check']);
+    assert.is(checked.code, 2, checked.stdout + checked.stderr);
+    assert.match(checked.stderr, /services\[0\]\.client_address: proxy_v1 is not supported for UDP services yet/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('state file from before: loads with client_address none and a warning; gRPC create and update are refused, nothing changes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pc-udp-ca-'));
+  try {
+    const config = await writeConfig(dir);
+    const stateFile = join(dir, 'state.json');
+    await writeFile(stateFile, `${JSON.stringify({
+      format: 1, next_service_id: 3, next_server_id: 3,
+      services: [
+        { id: 1, protocol: 'udp', vip: dns.vip, port: 53, client_address: 'toa', local_addresses: ['198.19.0.200'],
+          servers: [{ id: 1, address: '198.19.0.1', port: 53, weight: 1 }] },
+        { id: 2, protocol: 'tcp', vip: web.vip, port: 80, client_address: 'toa', local_addresses: ['198.19.0.201'],
+          servers: [{ id: 2, address: '198.19.0.1', port: 80, weight: 1 }] },
+      ],
+    }, null, 2)}\n`);
+    const daemon = await startDaemon(['--config', config]);
+    const client = connect(join(dir, 'api.sock'));
+    try {
+      assert.match(daemon.output(), /services\[0\]\.client_address: toa on UDP service 198\.18\.0\.53:53 had no effect .* loaded as none/);
+      const loaded = (await client.api.listVirtualServices({})).services;
+      assert.equal(loaded.map((s) => [s.key?.protocol, s.clientAddress, s.servers.length]), [['UDP', 'none', 1], ['TCP', 'toa', 1]],
+        'both services are back; only the UDP one lost the setting it could not use');
+
+      const stateBefore = await readFile(stateFile, 'utf8');
+      for (const mode of ['toa', 'proxy_v1', 'proxy_v2']) {
+        await refused(client.api.createVirtualService({ service: { key: { ...dns, port: 54 }, clientAddress: mode, localAddresses: ['198.19.0.202'] } }), REFUSED);
+        await refused(client.api.updateVirtualService({ service: { key: dns, clientAddress: mode, localAddresses: ['198.19.0.200'] } }), REFUSED);
+      }
+      const after = (await client.api.listVirtualServices({})).services;
+      assert.equal(after.map((s) => [s.key?.port, s.clientAddress]), [[53, 'none'], [80, 'toa']], 'the refused calls changed nothing');
+      assert.is(await readFile(stateFile, 'utf8'), stateBefore, 'nor the state file');
+
+      // The next accepted change stores none for the UDP service.
+      await client.api.updateVirtualService({ service: { key: dns, name: 'dns', localAddresses: ['198.19.0.200'] } });
+      const stored = JSON.parse(await readFile(stateFile, 'utf8')) as { services: { protocol: string; client_address: string }[] };
+      assert.equal(stored.services.map((s) => [s.protocol, s.client_address]), [['udp', 'none'], ['tcp', 'toa']]);
+    } catch (error) {
+      throw withDaemonOutput(error, daemon);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
