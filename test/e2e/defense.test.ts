@@ -54,7 +54,9 @@ e2e('a blocked client address is cut off within a second, others are not, and it
   assert.is(listed, 0, 'the block was not removed after its duration');
   assert.ok(await reaches(BLOCKED_SOURCE), 'reachable again after expiry');
   const tail = await api.call('Defense', 'AuditLogTail', { lines: 10 });
-  assert.equal((tail.entries as { action: string }[]).map((e) => e.action), ['block', 'expire']);
+  // Each change is written ahead ("pending", on disk before it takes effect), then its outcome.
+  assert.equal((tail.entries as { action: string; result: string }[]).map((e) => `${e.action} ${e.result}`),
+    ['block pending', 'block ok', 'expire pending', 'expire ok']);
 });
 
 const FLOOD_SECONDS = 4;

@@ -98,7 +98,9 @@ e2e('DR (-g): VIP on lo, frames to the server\'s MAC; replies bypass the gateway
     await createModeService(api, 'dr');
     await exercise('dr');
     const counters = await serviceCounters(api, VIPS.dr);
-    assert.ok(counters.inPackets > 1_000n, `client packets through the gateway: in_packets ${counters.inPackets}`);
+    // The client's ACKs of the 50 MB download are most of these; how many the client sends depends
+    // on how much its GRO coalesced (864 to several thousand seen), so the bound is loose.
+    assert.ok(counters.inPackets > 200n, `client packets through the gateway: in_packets ${counters.inPackets}`);
     assert.is(counters.outPackets, 0n, 'the gateway never saw a reply');
   } finally {
     for (const server of REAL_SERVERS) await restoreRealServer(server, VIPS.dr);
