@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { connect, type PortcullisApi } from '../../src/cli/client.js';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { REPO_ROOT, runCli, startDaemon, testConfig, WEB_SEED, withDaemonOutput, type Daemon } from './daemon.js';
+import { expectGrpcError } from '../support/expected-errors.js';
 
 const web = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,16 +21,6 @@ let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-survive-')); });
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
-async function rejects(promise: Promise<unknown>, code: grpc.status, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-    assert.unreachable('call succeeded');
-  } catch (error) {
-    const e = error as grpc.ServiceError;
-    assert.is(e.code, code, `${e.code}: ${e.details}`);
-    assert.match(e.details, pattern);
-  }
-}
 
 /** Runs body with a gRPC client on a started daemon; adds the daemon's output to a failure; always stops it. */
 async function withDaemon(daemon: Daemon, body: (api: PortcullisApi) => Promise<void>): Promise<void> {
@@ -66,10 +57,10 @@ test('gRPC door: Create and Update refuse bad paths with INVALID_ARGUMENT naming
       ['/%zz', /^service\.health_check\.path: "%" at offset 1 must start a %XX escape/],
       ['healthz', /^service\.health_check\.path: must start with "\/"/],
     ] as const) {
-      await rejects(api.createVirtualService({ service: { key: other, localAddresses: ['198.19.0.200'], healthCheck: { kind: 'http', path } } }),
+      await expectGrpcError(api.createVirtualService({ service: { key: other, localAddresses: ['198.19.0.200'], healthCheck: { kind: 'http', path } } }),
         grpc.status.INVALID_ARGUMENT, pattern);
       const current = await api.getVirtualService({ key: web });
-      await rejects(api.updateVirtualService({ service: { ...current, healthCheck: { kind: 'http', path } }, replaceServers: false }),
+      await expectGrpcError(api.updateVirtualService({ service: { ...current, healthCheck: { kind: 'http', path } }, replaceServers: false }),
         grpc.status.INVALID_ARGUMENT, pattern);
     }
     assert.equal((await api.listVirtualServices({})).services.map((s) => s.key?.port), [80], 'no service was created');

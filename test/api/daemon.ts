@@ -52,10 +52,10 @@ function nodeArgs(args: string[], preloads: string[] = []): string[] {
   return ['--import', 'tsx', ...preloads.flatMap((file) => ['--import', file]), CLI, ...args];
 }
 
-/** Runs the CLI to completion (bounded), e.g. `run --check` or `stats`; `env` is added to ours. */
-export function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Runs a command to completion (bounded: SIGKILL after timeoutMs) from the repository root; `env` is added to ours. */
+export function runProcess(argv: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, nodeArgs(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -63,6 +63,11 @@ export function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEn
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
+}
+
+/** Runs the CLI to completion (bounded), e.g. `run --check` or `stats`; `env` is added to ours. */
+export function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runProcess([process.execPath, ...nodeArgs(args)], timeoutMs, env);
 }
 
 /** Starts `portcullis run <args…>` from source (tsx) and waits for its ready line; `preloads` are extra `--import` modules. */

@@ -8,6 +8,7 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { connect } from '../../src/cli/client.js';
 import { WEB_SEED, startDaemon, testConfig, writeConfig, withDaemonOutput } from './daemon.js';
+import { expectGrpcError } from '../support/expected-errors.js';
 
 /** grpc-js refuses requests above 4 MiB unless told otherwise; the daemon keeps that default. */
 const OVERSIZED_BYTES = 5 * 1024 * 1024;
@@ -16,17 +17,6 @@ let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-limits-')); });
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
-async function refused(call: Promise<unknown>, code: grpc.status, pattern: RegExp): Promise<void> {
-  try {
-    await call;
-  } catch (error) {
-    const e = error as grpc.ServiceError;
-    assert.is(e.code, code, `got ${grpc.status[e.code]}: ${e.details}`);
-    assert.match(e.details, pattern);
-    return;
-  }
-  assert.unreachable('the call succeeded');
-}
 
 test('socket 0660; oversized message: RESOURCE_EXHAUSTED; over-long name and list: INVALID_ARGUMENT with the path; nothing changes', async () => {
   const daemon = await startDaemon(['--config', await writeConfig(dir, WEB_SEED)]);
@@ -35,12 +25,12 @@ test('socket 0660; oversized message: RESOURCE_EXHAUSTED; over-long name and lis
     const key = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 81 };
     assert.is((await stat(join(dir, 'api.sock'))).mode & 0o777, 0o660, 'socket mode: owner and group only');
     const before = await readFile(join(dir, 'state.json'), 'utf8');
-    await refused(client.api.createVirtualService({ service: { key, name: 'x'.repeat(OVERSIZED_BYTES) } }),
+    await expectGrpcError(client.api.createVirtualService({ service: { key, name: 'x'.repeat(OVERSIZED_BYTES) } }),
       grpc.status.RESOURCE_EXHAUSTED, /larger than max|message/i);
-    await refused(client.api.createVirtualService({ service: { key, name: 'x'.repeat(65) } }),
+    await expectGrpcError(client.api.createVirtualService({ service: { key, name: 'x'.repeat(65) } }),
       grpc.status.INVALID_ARGUMENT, /^service\.name\b/);
     const lips = Array.from({ length: 257 }, (_, i) => `198.19.${1 + (i >> 8)}.${i & 0xff}`);
-    await refused(client.api.createVirtualService({ service: { key, localAddresses: lips } }),
+    await expectGrpcError(client.api.createVirtualService({ service: { key, localAddresses: lips } }),
       grpc.status.INVALID_ARGUMENT, /^service\.local_addresses\b/);
     assert.equal((await client.api.listVirtualServices({})).services.map((s) => s.key?.port), [80], 'no service added');
     assert.is(await readFile(join(dir, 'state.json'), 'utf8'), before, 'state file untouched');

@@ -14,8 +14,8 @@ import { Controller } from '../../src/daemon/controller.js';
 import { setLogLevel } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics/prometheus.js';
 import { StatsHub } from '../../src/metrics/stats-hub.js';
-import { DEFAULT_TIMEOUTS, type DesiredState } from '../../src/model/index.js';
 import { VIP, clientTcp, only, withLab, type Lab } from '../support/golden.js';
+import { ringPortsState } from '../support/desired-state.js';
 
 setLogLevel('error');
 
@@ -24,15 +24,6 @@ const [LIP_A, LIP_B] = ['198.19.0.200', '198.19.0.201'];
 const WORKERS = 4;
 const SHARE = (65536 - 1024) / WORKERS;  // worker 0's lports of one LIP (every frame here lands on worker 0)
 
-function initialState(): DesiredState {
-  return {
-    ports: [
-      { name: 'outside', device: 'ring', addresses: ['198.18.0.254/24'] },
-      { name: 'inside', device: 'ring', addresses: ['198.19.0.254/24'] },
-    ],
-    routes: [], defaultTimeouts: { ...DEFAULT_TIMEOUTS }, services: [], nextServiceId: 1, nextServerId: 1,
-  };
-}
 
 async function pcadm(socket: string, line: string): Promise<string> {
   let out = '';
@@ -67,7 +58,7 @@ test('pcadm prints the data plane\'s PersistConn, CONNS and CONFLICTS for real c
   let api: ApiServer | undefined;
   try {
     await withLab(async (lab) => {
-      const controller = new Controller(lab.dp, join(dir, 'state.json'), initialState());
+      const controller = new Controller(lab.dp, join(dir, 'state.json'), ringPortsState());
       await controller.applyInitial();
       const hub = new StatsHub(lab.dp);
       api = await startApiServer({ socket, controller, stats: hub, info: { version: 'test', startedAt: Date.now(), workers: WORKERS, polling: 'busy' },

@@ -19,6 +19,7 @@ import { resolveEndpoint } from '../../src/cli/endpoint.js';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { makeCa, makeLeaf } from './certificates.js';
 import { WEB_SEED, startDaemon, testConfig, withDaemonOutput, type Daemon } from './daemon.js';
+import { expectGrpcError } from '../support/expected-errors.js';
 
 const STREAMS_PER_CALLER = 8;   // src/api/stats-streams.ts WATCH_MAX_STREAMS_PER_CALLER
 const QUEUED_PER_STREAM = 2;    // WATCH_MAX_QUEUED_MESSAGES
@@ -210,17 +211,6 @@ test('the 9th concurrent WatchStats of one caller is RESOURCE_EXHAUSTED; a cance
   });
 });
 
-async function refused(call: Promise<unknown>, code: grpc.status, details: RegExp): Promise<void> {
-  try {
-    await call;
-  } catch (error) {
-    const e = error as grpc.ServiceError;
-    assert.is(e.code, code, `got ${grpc.status[e.code]}: ${e.details}`);
-    assert.match(e.details, details);
-    return;
-  }
-  assert.unreachable('the call succeeded');
-}
 
 test('ListConnections: garbage, huge and stale cursors are INVALID_ARGUMENT naming the cursor; an empty sparse table pages to 0 in short pages', async () => {
   // 524288 records: a call reads at most 262144, so even an empty table takes two calls.
@@ -229,12 +219,12 @@ test('ListConnections: garbage, huge and stale cursors are INVALID_ARGUMENT nami
     const client = connect(join(dir, 'api.sock'));
     try {
       const api = client.api;
-      await refused(api.listConnections({ cursor: '18446744073709551615' }), grpc.status.INVALID_ARGUMENT,
+      await expectGrpcError(api.listConnections({ cursor: '18446744073709551615' }), grpc.status.INVALID_ARGUMENT,
         /^cursor: expected 0 or the next_cursor of the previous page, got "18446744073709551615"$/);
-      await refused(api.listConnections({ cursor: 2 ** 32 }), grpc.status.INVALID_ARGUMENT,
+      await expectGrpcError(api.listConnections({ cursor: 2 ** 32 }), grpc.status.INVALID_ARGUMENT,
         /^cursor: expected 0 or a next cursor of this data plane \(worker < 1, record <= 524288\), got 4294967296 \(worker 1, record 0\)$/);
-      await refused(api.listConnections({ cursor: 524289 }), grpc.status.INVALID_ARGUMENT, /^cursor: .*\(worker 0, record 524289\)$/);
-      await refused(api.listConnections({ limit: 65537 }), grpc.status.INVALID_ARGUMENT, /^limit: /);
+      await expectGrpcError(api.listConnections({ cursor: 524289 }), grpc.status.INVALID_ARGUMENT, /^cursor: .*\(worker 0, record 524289\)$/);
+      await expectGrpcError(api.listConnections({ limit: 65537 }), grpc.status.INVALID_ARGUMENT, /^limit: /);
       const first = await api.listConnections({ cursor: 0, limit: 10 });
       assert.equal([first.connections.length, first.nextCursor], [0, '262144'], 'an empty page is not the end');
       const second = await api.listConnections({ cursor: first.nextCursor, limit: 10 });

@@ -11,22 +11,12 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { connect } from '../../src/cli/client.js';
 import { runCli, startDaemon, withDaemonOutput, writeConfig } from './daemon.js';
+import { expectGrpcError } from '../support/expected-errors.js';
 
 const dns = { protocol: 'UDP' as const, vip: '198.18.0.53', port: 53 };
 const web = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
 const REFUSED = /^service\.client_address: (toa|proxy_v1|proxy_v2) is not supported for UDP services yet \(client-address carriage works for TCP only\): expected none$/;
 
-async function refused(call: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await call;
-  } catch (error) {
-    const e = error as grpc.ServiceError;
-    assert.is(e.code, grpc.status.INVALID_ARGUMENT, `got ${grpc.status[e.code]}: ${e.details}`);
-    assert.match(e.details, pattern);
-    return;
-  }
-  assert.unreachable('the call succeeded');
-}
 
 test('config file: a UDP service with client_address set is refused at start, naming the field', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pc-udp-ca-'));
@@ -71,8 +61,8 @@ test('state file from before: loads with client_address none and a warning; gRPC
 
       const stateBefore = await readFile(stateFile, 'utf8');
       for (const mode of ['toa', 'proxy_v1', 'proxy_v2']) {
-        await refused(client.api.createVirtualService({ service: { key: { ...dns, port: 54 }, clientAddress: mode, localAddresses: ['198.19.0.202'] } }), REFUSED);
-        await refused(client.api.updateVirtualService({ service: { key: dns, clientAddress: mode, localAddresses: ['198.19.0.200'] } }), REFUSED);
+        await expectGrpcError(client.api.createVirtualService({ service: { key: { ...dns, port: 54 }, clientAddress: mode, localAddresses: ['198.19.0.202'] } }), grpc.status.INVALID_ARGUMENT, REFUSED);
+        await expectGrpcError(client.api.updateVirtualService({ service: { key: dns, clientAddress: mode, localAddresses: ['198.19.0.200'] } }), grpc.status.INVALID_ARGUMENT, REFUSED);
       }
       const after = (await client.api.listVirtualServices({})).services;
       assert.equal(after.map((s) => [s.key?.port, s.clientAddress]), [[53, 'none'], [80, 'toa']], 'the refused calls changed nothing');

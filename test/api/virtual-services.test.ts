@@ -10,6 +10,7 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { connect, type PortcullisApi } from '../../src/cli/client.js';
 import { runCli, startDaemon, writeConfig, type Daemon, withDaemonOutput } from './daemon.js';
+import { expectGrpcError } from '../support/expected-errors.js';
 
 const SEED = `
   - name: web
@@ -27,16 +28,6 @@ let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-api-')); });
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
-async function rejects(promise: Promise<unknown>, code: grpc.status, pattern: RegExp) {
-  try {
-    await promise;
-    assert.unreachable('call succeeded');
-  } catch (error) {
-    const e = error as grpc.ServiceError;
-    assert.is(e.code, code, `got ${e.code}: ${e.details}`);
-    assert.match(e.details, pattern);
-  }
-}
 
 /** Starts a daemon, hands the test a client, and always cleans up. */
 async function withDaemon(args: string[], body: (api: PortcullisApi, daemon: Daemon) => Promise<void>): Promise<number | null> {
@@ -107,15 +98,15 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     assert.equal((await api.listVirtualServices({})).services.map((s) => s.key?.vip), ['198.18.0.10', '198.18.0.53']);
 
     // Errors: the field path first, the right code, and no change.
-    await rejects(api.createVirtualService({ service: { key: dns } }), grpc.status.ALREADY_EXISTS, /already exists/);
-    await rejects(api.createVirtualService({ service: { key: { ...dns, port: 54 }, servers: [{ address: '198.19.0.1', port: 53, weight: -1 as unknown as number }] } }),
+    await expectGrpcError(api.createVirtualService({ service: { key: dns } }), grpc.status.ALREADY_EXISTS, /already exists/);
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...dns, port: 54 }, servers: [{ address: '198.19.0.1', port: 53, weight: -1 as unknown as number }] } }),
       grpc.status.INVALID_ARGUMENT, /^service\.servers\[0\]\.(weight|port|address)?/);
-    await rejects(api.createVirtualService({ service: { key: { ...dns, vip: '198.18.0.999' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.vip: expected a dotted-quad IPv4 address/);
-    await rejects(api.createVirtualService({ service: { key: { ...dns, port: 54 }, localAddresses: ['198.18.0.10'] } }),
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...dns, vip: '198.18.0.999' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.vip: expected a dotted-quad IPv4 address/);
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...dns, port: 54 }, localAddresses: ['198.18.0.10'] } }),
       grpc.status.INVALID_ARGUMENT, /^service\.local_addresses\[0\]: 198\.18\.0\.10 is the VIP of/);
-    await rejects(api.getVirtualService({ key: { ...web, port: 8080 } }), grpc.status.NOT_FOUND, /does not exist/);
-    await rejects(api.removeRealServer({ service: web, address: '198.19.0.9', port: 80 }), grpc.status.NOT_FOUND, /^address: /);
-    await rejects(api.addRealServer({ service: web, server: { address: '198.19.0.1', port: 80, weight: 1 } }), grpc.status.ALREADY_EXISTS, /already exists/);
+    await expectGrpcError(api.getVirtualService({ key: { ...web, port: 8080 } }), grpc.status.NOT_FOUND, /does not exist/);
+    await expectGrpcError(api.removeRealServer({ service: web, address: '198.19.0.9', port: 80 }), grpc.status.NOT_FOUND, /^address: /);
+    await expectGrpcError(api.addRealServer({ service: web, server: { address: '198.19.0.1', port: 80, weight: 1 } }), grpc.status.ALREADY_EXISTS, /already exists/);
     const stateBefore = await readFile(stateFile, 'utf8');
     assert.is((await api.listVirtualServices({})).services.length, 2, 'failed calls changed nothing');
     assert.is(await readFile(stateFile, 'utf8'), stateBefore, 'failed calls did not touch the state file');
@@ -127,16 +118,16 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     assert.is(updated.servers.length, 1, 'servers untouched without replace_servers');
     const withServer = await api.addRealServer({ service: web, server: { address: '198.19.0.2', port: 80, weight: 5, forward: 'nat' } });
     assert.equal(withServer.servers.map((s) => s.forward), ['fullnat', 'nat']);
-    await rejects(api.addRealServer({ service: web, server: { address: '198.19.0.3', port: 80, weight: 1, forward: 'gre' } }),
+    await expectGrpcError(api.addRealServer({ service: web, server: { address: '198.19.0.3', port: 80, weight: 1, forward: 'gre' } }),
       grpc.status.INVALID_ARGUMENT, /^server\.forward: expected one of fullnat, nat, dr, tun/);
     const quiesced = await api.updateRealServer({ service: web, server: { address: '198.19.0.2', port: 80, weight: 0, forward: 'dr' } });
     assert.equal([quiesced.servers[1]!.weight, quiesced.servers[1]!.forward], [0, 'dr']);
-    await rejects(api.updateVirtualService({ service: { key: web, scheduler: 'wrr', localAddresses: ['198.19.0.203'], synproxy: 'on' } }),
+    await expectGrpcError(api.updateVirtualService({ service: { key: web, scheduler: 'wrr', localAddresses: ['198.19.0.203'], synproxy: 'on' } }),
       grpc.status.INVALID_ARGUMENT, /^service\.servers\[1\]\.forward: dr cannot be used with synproxy on/);
     const removed = await api.removeRealServer({ service: web, address: '198.19.0.1', port: 80 });
     assert.equal(removed.servers.map((s) => s.address), ['198.19.0.2']);
     await api.deleteVirtualService({ key: dns });
-    await rejects(api.deleteVirtualService({ key: dns }), grpc.status.NOT_FOUND, /does not exist/);
+    await expectGrpcError(api.deleteVirtualService({ key: dns }), grpc.status.NOT_FOUND, /does not exist/);
 
     // Stats: every drop reason, uint64 as strings, services by key.
     const stats = await api.getStats({});

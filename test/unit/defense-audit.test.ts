@@ -15,8 +15,9 @@ import { startExpiryTimer } from '../../src/defense/expiry.js';
 import { Mitigations } from '../../src/defense/mitigations.js';
 import { setLogLevel } from '../../src/log.js';
 import { controlEvents } from '../../src/metrics/control-events.js';
-import { DEFAULT_TIMEOUTS, ModelError, type DesiredState } from '../../src/model/index.js';
+import { ModelError } from '../../src/model/index.js';
 import { parseState, writeStateFile } from '../../src/state/file.js';
+import { ringPortsState } from '../support/desired-state.js';
 
 setLogLevel('error');
 // The snapshot leaves out what expired by the wall clock: durations are long enough never to end during the run.
@@ -24,15 +25,6 @@ const T0 = Date.now();
 const HOUR = 3_600_000;
 const origin = { actor: 'unix:alice', reason: 'INC-7' };
 
-function base(): DesiredState {
-  return {
-    ports: [
-      { name: 'outside', device: 'ring', addresses: ['198.18.0.254/24'] },
-      { name: 'inside', device: 'ring', addresses: ['198.19.0.254/24'] },
-    ],
-    routes: [], defaultTimeouts: { ...DEFAULT_TIMEOUTS }, services: [], nextServiceId: 1, nextServerId: 1,
-  };
-}
 
 type AuditStep = 'mkdir' | 'open' | 'stat' | 'write' | 'fsync' | 'close' | 'open-dir' | 'fsync-dir';
 const AUDIT_STEPS: AuditStep[] = ['mkdir', 'open', 'stat', 'write', 'fsync', 'close', 'open-dir', 'fsync-dir'];
@@ -92,7 +84,7 @@ async function rig(dir: string, auditFs: AuditFs = NODE_AUDIT_FS): Promise<Rig> 
     },
   };
   const state = { failWrite: false };
-  const controller = new Controller(dataplane, join(dir, 'state.json'), base(), async (file, text) => {
+  const controller = new Controller(dataplane, join(dir, 'state.json'), ringPortsState(), async (file, text) => {
     if (state.failWrite) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     await writeStateFile(file, text);
   });

@@ -8,7 +8,7 @@ import {
 } from '../../src/model/index.js';
 import { parseServiceArgument } from '../../src/cli/defend.js';
 import { parseState, serializeState } from '../../src/state/file.js';
-import { expectError } from '../support/model-error.js';
+import { expectError } from '../support/expected-errors.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const origin = { actor: 'alice', reason: 'udp flood' };

@@ -2,13 +2,11 @@
 // against real TCP/HTTP servers on 127.0.0.1, and the checker quiescing and
 // restoring a server through the real Controller and model (the data plane is
 // a recording fake: the checker and the model are what is under test).
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { Controller } from '../../src/daemon/controller.js';
@@ -22,22 +20,11 @@ import {
   createService, DEFAULT_TIMEOUTS, ModelError, readHealthCheck, readServiceSpec, setServerHealth, type DesiredState, type HealthCheck,
 } from '../../src/model/index.js';
 import { parseState, serializeState } from '../../src/state/file.js';
+import { REPO_ROOT, runProcess } from '../api/daemon.js';
 
 setLogLevel('error');
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Runs argv to completion (killed after timeoutMs). */
-function runChild(argv: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 const HTTP_CHECK: HealthCheck = readHealthCheck({ kind: 'http', path: '/health', interval_ms: 1000, timeout_ms: 300, rise: 2, fall: 3 }, 'hc');
 const TCP_CHECK: HealthCheck = { ...HTTP_CHECK, kind: 'tcp' };
@@ -154,7 +141,7 @@ test('a real local failure: with no descriptor left (EMFILE under ulimit -n) pro
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-emfile-'));
   try {
     for (const kind of ['tcp', 'http']) {
-      const child = await runChild(['sh', '-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, '--import', 'tsx',
+      const child = await runProcess(['sh', '-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, '--import', 'tsx',
         join(REPO_ROOT, 'test/support/probe-fd-exhaustion.ts'), dir, kind], 60_000);
       const line = child.stdout.trim().split('\n').pop() ?? '';
       let report: Record<string, Record<string, unknown>> & { fillError?: string; error?: string };

@@ -6,7 +6,7 @@ import {
   addServer, allocateIds, buildDataplaneConfig, createService, deleteService, DEFAULT_TIMEOUTS,
   readServiceSpec, removeServer, seedServices, updateServer, updateService, type DesiredState, type ServiceSpec,
 } from '../../src/model/index.js';
-import { expectError } from '../support/model-error.js';
+import { expectError } from '../support/expected-errors.js';
 
 function base(): DesiredState {
   return {

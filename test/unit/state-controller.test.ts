@@ -17,9 +17,11 @@ import { Controller } from '../../src/daemon/controller.js';
 import type { DataplaneConfig, DataplaneStats, PortInfo } from '../../src/dataplane/types.js';
 import { setLogLevel } from '../../src/log.js';
 import { StatsHub } from '../../src/metrics/stats-hub.js';
-import { createService, DEFAULT_TIMEOUTS, ModelError, readServiceSpec, type DesiredState } from '../../src/model/index.js';
+import { createService, ModelError, readServiceSpec } from '../../src/model/index.js';
 import { controlEvents } from '../../src/metrics/control-events.js';
 import { NODE_STATE_FS, parseState, STATE_WRITE_STEPS, writeStateFile, type StateFileHandle, type StateFs, type StateWriteStep } from '../../src/state/file.js';
+import { expectGrpcError } from '../support/expected-errors.js';
+import { ringPortsState } from '../support/desired-state.js';
 
 setLogLevel('error');
 const REPO_ROOT = repoRoot();
@@ -63,15 +65,6 @@ class FakeDataplane {
   }
 }
 
-function base(): DesiredState {
-  return {
-    ports: [
-      { name: 'outside', device: 'ring', addresses: ['198.18.0.254/24'] },
-      { name: 'inside', device: 'ring', addresses: ['198.19.0.254/24'] },
-    ],
-    routes: [], defaultTimeouts: { ...DEFAULT_TIMEOUTS }, services: [], nextServiceId: 1, nextServerId: 1,
-  };
-}
 
 function exec(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => execFile(command, args, (error, _stdout, stderr) => (error ? reject(new Error(`${command} ${args.join(' ')}: ${stderr || error.message}`)) : resolve())));
@@ -86,7 +79,7 @@ test.after.each(async () => { await rm(dir, { recursive: true, force: true }); }
 test('controller: apply then persist; a rejected apply changes nothing', async () => {
   const fake = new FakeDataplane();
   const file = join(dir, 'state.json');
-  const controller = new Controller(fake, file, base());
+  const controller = new Controller(fake, file, ringPortsState());
   assert.is(await controller.applyInitial(), 1);
   await controller.mutate((s) => createService(s, webSpec));
   assert.is(controller.snapshotVersion, 2);
@@ -115,7 +108,7 @@ test('controller: apply then persist; a rejected apply changes nothing', async (
 test('controller: a failed state write rolls the data plane back', async () => {
   const fake = new FakeDataplane();
   let failWrite = false;
-  const controller = new Controller(fake, join(dir, 's.json'), base(), async () => {
+  const controller = new Controller(fake, join(dir, 's.json'), ringPortsState(), async () => {
     if (failWrite) throw new Error('disk full');
   });
   await controller.applyInitial();
@@ -129,7 +122,7 @@ test('controller: a failed state write rolls the data plane back', async () => {
 
 test('controller: mutations run one at a time in order', async () => {
   const fake = new FakeDataplane();
-  const controller = new Controller(fake, join(dir, 's.json'), base());
+  const controller = new Controller(fake, join(dir, 's.json'), ringPortsState());
   await controller.applyInitial();
   await Promise.all([80, 81, 82, 83].map((port) => controller.mutate((s) => createService(s, { ...webSpec, port }))));
   assert.equal(controller.state.services.map((s) => [s.port, s.id]), [[80, 1], [81, 2], [82, 3], [83, 4]]);
@@ -176,7 +169,7 @@ test('controller: a state write failing at each step before the rename is rolled
   let failAt: StateWriteStep | undefined;
   const fake = new FakeDataplane();
   const file = join(dir, 'state', 'state.json');
-  const controller = new Controller(fake, file, base(), (f, text) => writeStateFile(f, text, failingFs(() => failAt)));
+  const controller = new Controller(fake, file, ringPortsState(), (f, text) => writeStateFile(f, text, failingFs(() => failAt)));
   await controller.applyInitial();
   let port = 80;
   let expected: number[] = [];
@@ -206,7 +199,7 @@ test('controller: a real read-only directory (EROFS/EACCES) refuses the change a
   const fake = new FakeDataplane();
   const stateDir = join(dir, 'ro');
   const file = join(stateDir, 'state.json');
-  const controller = new Controller(fake, file, base());
+  const controller = new Controller(fake, file, ringPortsState());
   await controller.applyInitial();
   // chmod does not stop root: a read-only bind mount does, for everyone.
   const readOnly = process.getuid?.() === 0;
@@ -233,7 +226,7 @@ test('controller: a rollback that fails sets rollbackFailure (data plane ≠ fil
   let failWrite = false;
   const fake = new FakeDataplane();
   const file = join(dir, 'state.json');
-  const controller = new Controller(fake, file, base(), async (f, text) => {
+  const controller = new Controller(fake, file, ringPortsState(), async (f, text) => {
     if (failWrite) throw new Error('EIO: i/o error');
     await writeStateFile(f, text);
   });
@@ -286,7 +279,7 @@ test('controller: a rollback that fails sets rollbackFailure (data plane ≠ fil
 
 test('controller: beforeApply runs after validation and before the data plane; its failure changes nothing', async () => {
   const fake = new FakeDataplane();
-  const controller = new Controller(fake, join(dir, 'state.json'), base());
+  const controller = new Controller(fake, join(dir, 'state.json'), ringPortsState());
   await controller.applyInitial();
   const seen: string[] = [];
   await controller.mutate((s) => createService(s, { ...webSpec, port: 1 }), { beforeApply: async () => { throw new Error('not called'); } })
@@ -307,7 +300,7 @@ const forwardingOf = (controller: Controller) => () => ({ started: controller.sn
 async function withServer(body: (api: ReturnType<typeof connect>['api'], fake: FakeDataplane, socket: string) => Promise<void>) {
   const fake = new FakeDataplane();
   const socket = join(dir, 'api.sock');
-  const controller = new Controller(fake, join(dir, 'state.json'), base());
+  const controller = new Controller(fake, join(dir, 'state.json'), ringPortsState());
   await controller.applyInitial();
   let server: ApiServer | undefined;
   let client: ReturnType<typeof connect> | undefined;
@@ -323,28 +316,18 @@ async function withServer(body: (api: ReturnType<typeof connect>['api'], fake: F
 
 const key = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
 
-async function rejects(promise: Promise<unknown>, code: grpc.status, pattern: RegExp) {
-  try {
-    await promise;
-    assert.unreachable('call succeeded');
-  } catch (error) {
-    const e = error as grpc.ServiceError;
-    assert.is(e.code, code, `${e.code}: ${e.details}`);
-    assert.match(e.details, pattern);
-  }
-}
 
 test('gRPC over the fake: CRUD, error codes, stats', async () => {
   await withServer(async (api, fake) => {
     const created = await api.createVirtualService({ service: { key, localAddresses: ['198.19.0.200'], servers: [{ address: '198.19.0.1', port: 80, weight: 1 }] } });
     assert.is(created.scheduler, 'rr');
     assert.equal(created.key, key);
-    await rejects(api.createVirtualService({ service: { key } }), grpc.status.ALREADY_EXISTS, /already exists/);
-    await rejects(api.createVirtualService({ service: { key: { ...key, vip: '1.2.3' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.vip: expected a dotted-quad IPv4 address, got "1\.2\.3"/);
-    await rejects(api.createVirtualService({ service: { key: { ...key, protocol: 'PROTOCOL_UNSPECIFIED' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.protocol: /);
-    await rejects(api.createVirtualService({ service: { key: { ...key, port: 81 }, servers: [{ address: '198.19.0.1', port: 80, weight: 70000 }] } }),
+    await expectGrpcError(api.createVirtualService({ service: { key } }), grpc.status.ALREADY_EXISTS, /already exists/);
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...key, vip: '1.2.3' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.vip: expected a dotted-quad IPv4 address, got "1\.2\.3"/);
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...key, protocol: 'PROTOCOL_UNSPECIFIED' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.protocol: /);
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...key, port: 81 }, servers: [{ address: '198.19.0.1', port: 80, weight: 70000 }] } }),
       grpc.status.INVALID_ARGUMENT, /^service\.servers\[0\]\.weight: expected integer 0\.\.65535, got 70000/);
-    await rejects(api.getVirtualService({ key: { ...key, port: 81 } }), grpc.status.NOT_FOUND, /does not exist/);
+    await expectGrpcError(api.getVirtualService({ key: { ...key, port: 81 } }), grpc.status.NOT_FOUND, /does not exist/);
 
     const updated = await api.updateVirtualService({ service: { key, scheduler: 'wrr', timeouts: { tcpEstablished: 60 } } });
     assert.is(updated.scheduler, 'wrr');
@@ -356,12 +339,12 @@ test('gRPC over the fake: CRUD, error codes, stats', async () => {
 
     const added = await api.addRealServer({ service: key, server: { address: '198.19.0.2', port: 80, weight: 2 } });
     assert.is(added.servers.length, 2);
-    await rejects(api.addRealServer({ service: key, server: { address: '198.19.0.2', port: 80, weight: 2 } }), grpc.status.ALREADY_EXISTS, /already exists/);
+    await expectGrpcError(api.addRealServer({ service: key, server: { address: '198.19.0.2', port: 80, weight: 2 } }), grpc.status.ALREADY_EXISTS, /already exists/);
     await api.updateRealServer({ service: key, server: { address: '198.19.0.2', port: 80, weight: 0 } });
-    await rejects(api.updateRealServer({ service: key, server: { address: '198.19.0.9', port: 80, weight: 0 } }), grpc.status.NOT_FOUND, /^server: /);
+    await expectGrpcError(api.updateRealServer({ service: key, server: { address: '198.19.0.9', port: 80, weight: 0 } }), grpc.status.NOT_FOUND, /^server: /);
 
     fake.failNext = { code: 'CONFIG_REJECTED', message: 'nope' };
-    await rejects(api.addRealServer({ service: key, server: { address: '198.19.0.3', port: 80, weight: 1 } }), grpc.status.INVALID_ARGUMENT, /rejected/);
+    await expectGrpcError(api.addRealServer({ service: key, server: { address: '198.19.0.3', port: 80, weight: 1 } }), grpc.status.INVALID_ARGUMENT, /rejected/);
     assert.is((await api.getVirtualService({ key })).servers.length, 2, 'rejected change left state untouched');
 
     const stats = await api.getStats({});
@@ -378,7 +361,7 @@ test('gRPC over the fake: CRUD, error codes, stats', async () => {
     const removed = await api.removeRealServer({ service: key, address: '198.19.0.1', port: 80 });
     assert.equal(removed.servers.map((s) => s.address), ['198.19.0.2']);
     await api.deleteVirtualService({ key });
-    await rejects(api.deleteVirtualService({ key }), grpc.status.NOT_FOUND, /does not exist/);
+    await expectGrpcError(api.deleteVirtualService({ key }), grpc.status.NOT_FOUND, /does not exist/);
     assert.equal((await api.listVirtualServices({})).services, []);
   });
 });
@@ -404,7 +387,7 @@ test('health check reports SERVING', async () => {
 
 test('a TCP listener without TLS and tokens is refused (never plaintext; TLS is tested in test/api/tls-auth)', async () => {
   const fake = new FakeDataplane();
-  const controller = new Controller(fake, join(dir, 'state.json'), base());
+  const controller = new Controller(fake, join(dir, 'state.json'), ringPortsState());
   await controller.applyInitial();
   try {
     const server = await startApiServer({ socket: join(dir, 'api.sock'), listen: '127.0.0.1:0', controller, stats: new StatsHub(fake),
