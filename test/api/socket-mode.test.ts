@@ -31,7 +31,11 @@ const socketModes = new Set();
 const others = new Set();
 const known = new Set(workerData.known);
 let polls = 0;
-while (Atomics.load(stop, 0) === 0) {
+// One last poll after the stop flag is seen: the parent sets it only once the daemon is ready, so
+// that poll always finds the socket even when this thread was descheduled for the whole window
+// between the rename and the stop (seen on a loaded CI box: more than 1000 polls, none after).
+for (;;) {
+  const stopping = Atomics.load(stop, 0) !== 0;
   polls++;
   try { socketModes.add(lstatSync(workerData.socket).mode); } catch {}
   let entries = [];
@@ -40,6 +44,7 @@ while (Atomics.load(stop, 0) === 0) {
     if (entry === name || known.has(entry)) continue;
     try { others.add(entry.replace(/[^.-]{6}$/, 'XXXXXX') + ' ' + (lstatSync(join(dir, entry)).mode & 0o7777).toString(8)); } catch {}
   }
+  if (stopping) break;
 }
 parentPort.postMessage({ polls, socketModes: [...socketModes], otherEntries: [...others] });
 `;
