@@ -8,6 +8,7 @@
 #include "addon/js_reader.h"
 #include "addon/js_results.h"
 #include "addon/js_trace.h"
+#include "bench/bench.h"
 #include "core/dataplane.h"
 
 namespace pc_addon {
@@ -182,7 +183,7 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
   options.flows = static_cast<uint32_t>(flows);
   options.round_connections = static_cast<uint32_t>(round_connections);
   pc::BenchResult result;
-  pc::Status st = pc::dataplane().bench(options, &result);
+  pc::Status st = pc::bench_run(pc::dataplane(), options, &result);
   if (!st.ok()) {
     throw_status(env, st);
     return env.Undefined();
@@ -198,7 +199,7 @@ Napi::Value BenchMemory(const Napi::CallbackInfo& info) {
   uint64_t connections;
   if (!r.integer(o.Get("connections"), "options.connections", 1, 1u << 27, &connections)) return env.Undefined();
   pc::BenchMemoryResult result;
-  pc::Status st = pc::dataplane().bench_memory(static_cast<uint32_t>(connections), &result);
+  pc::Status st = pc::bench_memory(pc::dataplane(), static_cast<uint32_t>(connections), &result);
   if (!st.ok()) {
     throw_status(env, st);
     return env.Undefined();
@@ -218,8 +219,8 @@ Napi::Value FillConnections(const Napi::CallbackInfo& info) {
   Napi::Value f = o.Get("first");
   if (!f.IsUndefined() && !r.integer(f, "options.first", 0, 1u << 28, &first)) return env.Undefined();
   uint32_t inserted = 0;
-  pc::Status st = pc::dataplane().fill_connections(static_cast<uint16_t>(worker), static_cast<uint32_t>(count),
-                                                   static_cast<uint32_t>(first), &inserted);
+  pc::Status st = pc::bench_fill_connections(pc::dataplane(), static_cast<uint16_t>(worker),
+                                             static_cast<uint32_t>(count), static_cast<uint32_t>(first), &inserted);
   if (!st.ok()) {
     throw_status(env, st);
     return env.Undefined();

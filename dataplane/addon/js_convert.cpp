@@ -4,6 +4,7 @@
 #include <rte_lcore.h>
 #include "addon/js_defense.h"
 #include "addon/js_reader.h"
+#include "bench/bench_bridge.h"
 
 namespace pc_addon {
 
@@ -217,7 +218,7 @@ bool read_start_options(Napi::Env env, const Napi::Value& v, pc::StartOptions* o
   Napi::Value bridge = o.Get("benchBridge");
   if (!bridge.IsUndefined()) {
     if (!bridge.IsBoolean()) return r.fail("options.benchBridge", "a boolean", bridge);
-    out->bench_bridge = bridge.As<Napi::Boolean>().Value();
+    out->poll_override = bridge.As<Napi::Boolean>().Value() ? &pc::bench_bridge_poll_ports : nullptr;
   }
   Napi::Value cap = o.Get("connCapacity");
   if (!cap.IsUndefined()) {

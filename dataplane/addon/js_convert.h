@@ -4,7 +4,7 @@
 #include <napi.h>
 #include <string>
 #include <vector>
-#include "core/config.h"
+#include "common/config.h"
 #include "core/dataplane.h"
 
 namespace pc_addon {

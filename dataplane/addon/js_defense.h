@@ -3,7 +3,7 @@
 #include <napi.h>
 #include <string>
 #include "addon/js_reader.h"
-#include "core/defense_config.h"
+#include "common/defense_config.h"
 
 namespace pc_addon {
 

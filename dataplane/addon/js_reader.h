@@ -5,7 +5,7 @@
 #include <napi.h>
 #include <cstdint>
 #include <string>
-#include "core/config.h"
+#include "common/config.h"
 
 namespace pc_addon {
 

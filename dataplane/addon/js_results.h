@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <string>
 #include <vector>
+#include "bench/bench.h"
 #include "core/dataplane.h"
 
 namespace pc_addon {

@@ -10,7 +10,6 @@
 #include <rte_mbuf.h>
 #include "core/eal.h"
 #include "core/flow_steering.h"
-#include "pipeline/bench_fill.h"
 
 namespace pc {
 
@@ -185,7 +184,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     redirect_.attach(w, pool_, &ctx->redirect);
     ctx->publisher = &publisher_;
     ctx->polling = options.polling;
-    ctx->bench_bridge = options.bench_bridge;
+    ctx->poll_override = options.poll_override;
     ctx->stop = &stop_flag_;
     workers_.push_back(std::move(ctx));
   }
@@ -507,47 +506,45 @@ Status Dataplane::advance_clock_us(uint64_t us) {
   return Status::Ok();
 }
 
-Status Dataplane::bench(const BenchOptions& options, BenchResult* result) {
-  Status st = require_test_mode("bench");
+Status Dataplane::test_rig(const char* what, TestRig* rig) {
+  Status st = require_test_mode(what);
   if (!st.ok()) return st;
   size_t outside, inside;
-  st = find_ring_port("outside", "bench", &outside);
+  st = find_ring_port("outside", what, &outside);
   if (!st.ok()) return st;
-  st = find_ring_port("inside", "bench", &inside);
+  st = find_ring_port("inside", what, &inside);
   if (!st.ok()) return st;
-  BenchEnv env;
-  env.worker = workers_[0].get();
-  env.outside = &ports_[outside];
-  env.inside = &ports_[inside];
-  env.outside_index = static_cast<uint16_t>(outside);
-  env.inside_index = static_cast<uint16_t>(inside);
-  env.pool = pool_;
-  env.config = &applied_;
-  env.now_us = test_clock_us_;
-  return bench_run(env, options, result);
+  rig->worker = workers_[0].get();
+  rig->outside = &ports_[outside];
+  rig->inside = &ports_[inside];
+  rig->outside_index = static_cast<uint16_t>(outside);
+  rig->inside_index = static_cast<uint16_t>(inside);
+  rig->pool = pool_;
+  rig->config = &applied_;
+  rig->now_us = test_clock_us_;
+  return Status::Ok();
 }
 
-Status Dataplane::bench_memory(uint32_t connections, BenchMemoryResult* result) {
-  Status st = require_test_mode("benchMemory");
+Status Dataplane::test_worker_params(const char* what, WorkerParams* params) {
+  Status st = require_test_mode(what);
   if (!st.ok()) return st;
-  WorkerParams params;
   int socket = static_cast<int>(rte_socket_id());
-  params.socket_id = socket < 0 ? 0 : socket;
-  params.pool = pool_;
-  params.port_macs = port_macs_;
-  params.port_mtus = port_mtus_;
-  params.port_count = static_cast<uint16_t>(ports_.size());
-  return pc::bench_memory(params, connections, result);
+  params->socket_id = socket < 0 ? 0 : socket;
+  params->pool = pool_;
+  params->port_macs = port_macs_;
+  params->port_mtus = port_mtus_;
+  params->port_count = static_cast<uint16_t>(ports_.size());
+  return Status::Ok();
 }
 
-Status Dataplane::fill_connections(uint16_t worker, uint32_t count, uint32_t first, uint32_t* inserted) {
-  *inserted = 0;
-  Status st = require_test_mode("fillConnections");
+Status Dataplane::test_worker(const char* what, uint16_t index, Worker** worker, uint64_t* now_us) {
+  Status st = require_test_mode(what);
   if (!st.ok()) return st;
-  if (worker >= workers_.size())
-    return Status::Error("EINVAL", "fillConnections: worker: expected 0.." + std::to_string(workers_.size() - 1) +
-                                       ", got " + std::to_string(worker));
-  *inserted = worker_fill_connections(workers_[worker]->worker, count, test_clock_us_, first);
+  if (index >= workers_.size())
+    return Status::Error("EINVAL", std::string(what) + ": worker: expected 0.." + std::to_string(workers_.size() - 1) +
+                                       ", got " + std::to_string(index));
+  *worker = workers_[index]->worker;
+  *now_us = test_clock_us_;
   return Status::Ok();
 }
 

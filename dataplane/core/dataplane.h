@@ -1,6 +1,6 @@
 // The data plane facade the addon calls: lifecycle (start/stop), config
 // publication (apply), observation (stats, ports, connections) and the test-mode
-// driver (inject/step/capture/advanceClock/bench). Control thread only (Node's
+// driver (inject/step/capture/advanceClock, and the doors dataplane/bench uses). Control thread only (Node's
 // main thread = EAL main lcore). Every call returns a Status; nothing throws.
 #pragma once
 #include <atomic>
@@ -8,8 +8,7 @@
 #include <string>
 #include <vector>
 #include <rte_mempool.h>
-#include "core/bench.h"
-#include "core/config.h"
+#include "common/config.h"
 #include "core/ports.h"
 #include "core/redirect.h"
 #include "core/snapshot_publisher.h"
@@ -27,7 +26,7 @@ struct StartOptions {
   std::vector<PortSpec> ports;
   uint16_t workers = 1;
   PollingMode polling = PollingMode::BUSY;
-  bool bench_bridge = false;  // benchmark only (core/bench_bridge.h); live mode
+  PortPoller poll_override = nullptr;  // benchmark only (bench/bench_bridge.h); live mode
   uint32_t conn_capacity = 1u << 20;
   uint32_t mbufs = 16383;
   FragTableConfig fragments;  // per-worker reassembly table; also sizes the reassembly mbuf pool
@@ -90,12 +89,24 @@ class Dataplane {
   // sweep after sweep until no port or redirect ring has anything left.
   Status step(uint32_t* received);
   Status advance_clock_us(uint64_t us);
-  Status bench(const BenchOptions& options, BenchResult* result);
-  // A worker of its own (same ports and pool, capacity = connections), filled, measured, freed.
-  Status bench_memory(uint32_t connections, BenchMemoryResult* result);
-  // Fills worker's table with count synthetic connections numbered from first
-  // (pipeline/bench_fill.h); *inserted < count when the table is full. EINVAL for a bad worker.
-  Status fill_connections(uint16_t worker, uint32_t count, uint32_t first, uint32_t* inserted);
+
+  // Test mode only: what the harness in dataplane/bench reaches (it sits above the core, which
+  // never includes it). `what` names the caller in errors.
+  struct TestRig {
+    WorkerContext* worker = nullptr;  // worker 0 (the caller's thread)
+    Port* outside = nullptr;          // the ring ports named "outside" and "inside"
+    Port* inside = nullptr;
+    uint16_t outside_index = 0;
+    uint16_t inside_index = 0;
+    rte_mempool* pool = nullptr;
+    const DataplaneConfig* config = nullptr;  // the applied config
+    uint64_t now_us = 0;                      // the test clock
+  };
+  Status test_rig(const char* what, TestRig* rig);
+  // Parameters for a worker of the harness' own: same ports and pool (capacity left to it).
+  Status test_worker_params(const char* what, WorkerParams* params);
+  // Worker `index` and the test clock; EINVAL for a bad index.
+  Status test_worker(const char* what, uint16_t index, Worker** worker, uint64_t* now_us);
 
  private:
   Status require_test_mode(const char* what) const;
@@ -129,7 +140,7 @@ class Dataplane {
   std::vector<unsigned> launched_lcores_;
   std::atomic<bool> stop_flag_{false};
   uint64_t next_version_ = 1;
-  DataplaneConfig applied_;   // last config applied (bench needs its first service)
+  DataplaneConfig applied_;   // last config applied (the benchmark needs its first service)
   uint64_t test_clock_us_ = kTestClockStartUs;
 };
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <vector>
-#include "core/defense_counters.h"
+#include "common/defense_counters.h"
 #include "core/worker_loop.h"
 
 namespace pc {

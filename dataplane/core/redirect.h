@@ -16,9 +16,9 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
-#include "core/counters.h"
+#include "common/counters.h"
 #include "core/status.h"
-#include "core/tx_queues.h"
+#include "common/tx_queues.h"
 #include "pipeline/pipeline.h"
 
 namespace pc {

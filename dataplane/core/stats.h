@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 #include <rte_ethdev.h>
-#include "core/counters.h"
+#include "common/counters.h"
 #include "core/defense_stats.h"
 #include "core/ports.h"
 #include "core/worker_loop.h"

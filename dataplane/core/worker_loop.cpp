@@ -1,5 +1,4 @@
 #include "core/worker_loop.h"
-#include "core/bench_bridge.h"
 
 #include <sys/prctl.h>
 #include <time.h>
@@ -55,7 +54,7 @@ int worker_main(void* arg) {
     // At most one bounded listing scan per iteration (core/conn_listing.h).
     const bool served = conn_listing_serve(c.listing, c.worker);
     uint64_t now_us = clock.us_from_cycles(now);
-    uint32_t received = c.bench_bridge ? bench_bridge_poll_ports(c) : worker_poll_ports(c, s, now_us);
+    uint32_t received = c.poll_override ? c.poll_override(c) : worker_poll_ports(c, s, now_us);
     if (now - last_timers >= timer_interval) {
       worker_run_timers(c.worker, s, now_us, c.tx);
       last_timers = now;

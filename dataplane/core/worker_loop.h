@@ -6,11 +6,11 @@
 #include <atomic>
 #include <cstdint>
 #include "core/clock.h"
-#include "core/config.h"
+#include "common/config.h"
 #include "core/conn_listing.h"
 #include "core/redirect.h"
 #include "core/snapshot_publisher.h"
-#include "core/tx_queues.h"
+#include "common/tx_queues.h"
 #include "pipeline/pipeline.h"
 
 namespace pc {
@@ -34,6 +34,10 @@ constexpr uint64_t kIdleSpinUs = 100;           // empty polls for this long bef
 constexpr uint64_t kSleepFirstUs = 5;
 constexpr uint64_t kSleepMaxUs = 200;
 
+struct WorkerContext;
+// One rx sweep over the worker's ports; returns frames received (tx not flushed).
+using PortPoller = uint32_t (*)(WorkerContext&);
+
 struct WorkerContext {
   Worker* worker = nullptr;
   WorkerCounters* counters = nullptr;
@@ -43,7 +47,9 @@ struct WorkerContext {
   uint16_t port_ids[kMaxPorts] = {};
   const SnapshotPublisher* publisher = nullptr;
   PollingMode polling = PollingMode::BUSY;
-  bool bench_bridge = false;  // benchmark only: core/bench_bridge.h instead of the pipeline
+  // Benchmark only (bench/bench_bridge.h): replaces the pipeline's rx sweep. The core knows it as
+  // a function pointer, so it never includes the harness that supplies it.
+  PortPoller poll_override = nullptr;
   std::atomic<bool>* stop = nullptr;
   unsigned lcore = 0;  // live mode
 

@@ -22,7 +22,7 @@
 #pragma once
 #include <cstdint>
 #include <rte_mbuf.h>
-#include "core/tx_queues.h"
+#include "common/tx_queues.h"
 #include "pipeline/conn.h"
 #include "pipeline/packet.h"
 #include "pipeline/server_choice.h"

@@ -4,8 +4,8 @@
 #pragma once
 #include <cstdint>
 #include <rte_mbuf.h>
-#include "core/counters.h"
-#include "core/tx_queues.h"
+#include "common/counters.h"
+#include "common/tx_queues.h"
 #include "pipeline/packet.h"
 
 namespace pc {

@@ -7,7 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <rte_mbuf.h>
-#include "core/tx_queues.h"
+#include "common/tx_queues.h"
 #include "pipeline/packet.h"
 
 namespace pc {

@@ -1,7 +1,7 @@
 #include "pipeline/lport.h"
 
 #include <rte_byteorder.h>
-#include "core/config.h"
+#include "common/config.h"
 
 namespace pc {
 

@@ -20,9 +20,9 @@
 #include <cstdint>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
-#include "core/config.h"
-#include "core/counters.h"
-#include "core/tx_queues.h"
+#include "common/config.h"
+#include "common/counters.h"
+#include "common/tx_queues.h"
 #include "pipeline/packet.h"
 #include "pipeline/snapshot.h"
 

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <rte_mbuf.h>
-#include "core/drop_reasons.h"
+#include "common/drop_reasons.h"
 #include "pipeline/packet.h"
 
 namespace pc {

@@ -11,9 +11,9 @@
 #include <vector>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
-#include "core/config.h"
-#include "core/counters.h"
-#include "core/tx_queues.h"
+#include "common/config.h"
+#include "common/counters.h"
+#include "common/tx_queues.h"
 
 namespace pc {
 

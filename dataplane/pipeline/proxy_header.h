@@ -5,7 +5,7 @@
 // The sequence-number bookkeeping for the added bytes lives in synproxy.cpp.
 #pragma once
 #include <cstdint>
-#include "core/config.h"
+#include "common/config.h"
 
 namespace pc {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <rte_lpm.h>
-#include "core/config.h"
+#include "common/config.h"
 #include "pipeline/snapshot.h"
 
 namespace pc {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 #include <rte_byteorder.h>
-#include "core/config.h"
+#include "common/config.h"
 #include "pipeline/defend/defense_tables.h"
 
 struct rte_lpm;

@@ -3,7 +3,7 @@
 // destination port names its owner without any table lookup.
 #include <rte_ether.h>
 #include <rte_ip.h>
-#include "core/config.h"
+#include "common/config.h"
 #include "pipeline/parse.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/snapshot.h"

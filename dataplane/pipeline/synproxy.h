@@ -23,7 +23,7 @@
 #include <cstdint>
 #include <string>
 #include <rte_mbuf.h>
-#include "core/tx_queues.h"
+#include "common/tx_queues.h"
 #include "pipeline/packet.h"
 #include "pipeline/snapshot.h"
 #include "pipeline/tcp_state.h"

@@ -3,7 +3,7 @@
 // OUTPUT = server→client; FullNAT sees both directions.
 #pragma once
 #include <cstdint>
-#include "core/config.h"
+#include "common/config.h"
 
 namespace pc {
 

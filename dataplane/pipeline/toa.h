@@ -16,7 +16,7 @@
 #include <cstring>
 #include <rte_byteorder.h>
 #include <rte_mbuf.h>
-#include "core/counters.h"
+#include "common/counters.h"
 #include "pipeline/conn.h"
 #include "pipeline/packet.h"
 

@@ -5,7 +5,7 @@
 // test mode or through the worker mailbox (core/conn_listing.h), never concurrently.
 #pragma once
 #include <cstdint>
-#include "core/drop_reasons.h"
+#include "common/drop_reasons.h"
 
 namespace pc {
 

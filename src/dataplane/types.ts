@@ -18,7 +18,7 @@ export type DropReason =
   | 'tunnel_frag_needed'
   | 'client_address_bad_checksum';
 
-/** Drop reasons the flood defences give (dataplane/core/defense_counters.h, same order). */
+/** Drop reasons the flood defences give (dataplane/common/defense_counters.h, same order). */
 export type DefenseDropReason =
   | 'acl_denied' | 'udp_source_rate_limited' | 'udp_service_rate_limited'
   | 'conn_rate_limited' | 'conn_limit_reached';
@@ -87,7 +87,7 @@ export interface StartOptions {
   polling: PollingMode;
   /**
    * BENCHMARK ONLY (bench/lab.ts): live workers bridge instead of running the pipeline;
-   * every frame from port i leaves unchanged by port i^1 (dataplane/core/bench_bridge.h).
+   * every frame from port i leaves unchanged by port i^1 (dataplane/bench/bench_bridge.h).
    */
   benchBridge?: boolean;
   /** Max concurrent connections per worker (default 1048576). */
@@ -98,7 +98,7 @@ export interface StartOptions {
   fragments?: FragmentTableOptions;
 }
 
-/** Bounds of each worker's reassembly table (dataplane/core/defense_config.h FragTableConfig). */
+/** Bounds of each worker's reassembly table (dataplane/common/defense_config.h FragTableConfig). */
 export interface FragmentTableOptions {
   /** Incomplete datagrams held at once per worker, rounded up to a power of two (default 4096, 8..1048576). */
   sets?: number;

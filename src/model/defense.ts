@@ -24,7 +24,7 @@ export type ClearableKind = LimitKind | 'synproxy';
 export const CLEARABLE_KINDS: readonly ClearableKind[] = [...LIMIT_KINDS, 'synproxy'];
 
 export const DEFENSE_LIMITS = {
-  /** dataplane/core/defense_config.h kMaxAclEntries (per list). */
+  /** dataplane/common/defense_config.h kMaxAclEntries (per list). */
   maxAclEntries: 65536,
   /** The data plane accepts ttlMs up to 366 days. */
   maxDurationMs: 366 * 86400 * 1000,

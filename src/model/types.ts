@@ -37,7 +37,7 @@ export interface SynproxyAuto {
 export const DEFAULT_SYNPROXY_AUTO: Readonly<SynproxyAuto> = { synRate: 1000, holdSeconds: 30 };
 export const SYNPROXY_AUTO_LIMITS = { maxSynRate: 100_000_000, maxHoldSeconds: 86400 } as const;
 
-/** Bounds mirrored from dataplane/core/config.h and IPVS. */
+/** Bounds mirrored from dataplane/common/config.h and IPVS. */
 export const LIMITS = {
   maxPorts: 8,
   maxServiceId: 4095,
@@ -80,7 +80,7 @@ export const TIMEOUT_FIELDS: readonly { key: keyof Timeouts; name: string }[] = 
   { key: 'udp', name: 'udp' },
 ];
 
-/** IPVS defaults (PROTOCOL.md §4.1), same as dataplane/core/config.h. */
+/** IPVS defaults (PROTOCOL.md §4.1), same as dataplane/common/config.h. */
 export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = {
   tcpEstablished: 900,
   tcpSynSent: 120,

@@ -42,7 +42,7 @@ for (const c of cases) {
 }
 
 
-// The drop reasons and events are declared once in C++ (dataplane/core/drop_reasons.h); the
+// The drop reasons and events are declared once in C++ (dataplane/common/drop_reasons.h); the
 // TypeScript unions and the gRPC maps are written from them. This catches a reason added on one
 // side only: the addon reports exactly the names the control plane knows, no more, no fewer.
 test('the addon reports exactly the drop reasons and events src/api/stats.ts knows', async () => {

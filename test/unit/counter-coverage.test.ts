@@ -1,6 +1,6 @@
 // Every drop reason and every event has a golden-packet test that makes it move.
 //
-// The names come from their single source, the X-macro lists in dataplane/core/drop_reasons.h.
+// The names come from their single source, the X-macro lists in dataplane/common/drop_reasons.h.
 // "A test makes it move" means: a call expectDrops(delta, { name: n, … }) or
 // expectEvents(delta, { name: n, … }) in test/packet with the name written literally (or a table
 // row's `expectDrops: { name: n }` that the test passes to expectDrops). Those
@@ -117,7 +117,7 @@ test('the scanner reads literal names from helper calls only', () => {
 
 test('every drop reason and every event in drop_reasons.h has a golden test that makes it move', () => {
   const root = repoRoot();
-  const header = readFileSync(join(root, 'dataplane', 'core', 'drop_reasons.h'), 'utf8');
+  const header = readFileSync(join(root, 'dataplane', 'common', 'drop_reasons.h'), 'utf8');
   const declared: Record<Kind, string[]> = { drops: declaredNames(header, 'PC_DROP_REASONS'), events: declaredNames(header, 'PC_EVENTS') };
   assert.ok(declared.drops.length > 30 && declared.events.length > 30, `parsed ${declared.drops.length} reasons, ${declared.events.length} events`);
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 #include <rte_mbuf.h>
-#include "core/drop_reasons.h"
+#include "common/drop_reasons.h"
 #include "pipeline/defend/token_bucket.h"
 #include "pipeline/defend/udp_limit.h"
 #include "pipeline/packet.h"

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-#include "core/config.h"
+#include "common/config.h"
 #include "pipeline/defend/acl.h"
 #include "pipeline/defend/frag_policy_table.h"
 

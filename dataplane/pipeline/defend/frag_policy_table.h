@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-#include "core/config.h"
+#include "common/config.h"
 
 namespace pc {
 

@@ -25,8 +25,8 @@
 #include <string>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
-#include "core/counters.h"
-#include "core/defense_config.h"
+#include "common/counters.h"
+#include "common/defense_config.h"
 #include "pipeline/packet.h"
 
 namespace pc {

@@ -2,7 +2,7 @@
 // so an idle bucket costs nothing. pps == 0 never reaches here (limit disabled).
 #pragma once
 #include <cstdint>
-#include "core/defense_config.h"
+#include "common/defense_config.h"
 
 namespace pc {
 

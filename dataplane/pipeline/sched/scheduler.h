@@ -5,15 +5,15 @@
 //
 // One file per scheduler (PROTOCOL.md §5, as IPVS defines them): rr wrr lc wlc sed
 // nq dh sh lblc lblcr mh fo. Adding one: a file implementing this class, a case in
-// scheduler_create(), a SchedulerKind value in core/config.h.
+// scheduler_create(), a SchedulerKind value in common/config.h.
 //
 // Every scheduler skips servers that are quiesced (weight 0) or OVERLOAD
 // (thresholds, server_load.h); connection counts are the sum over all workers.
 // Persistence (templates) is decided before a scheduler is asked (persist.h).
 #pragma once
 #include <cstdint>
-#include "core/config.h"
-#include "core/counters.h"
+#include "common/config.h"
+#include "common/counters.h"
 #include "pipeline/sched/server_load.h"
 #include "pipeline/snapshot.h"
 

@@ -10,7 +10,7 @@
 // those are skipped by generation, so they count as 0 for at most one burst.
 #pragma once
 #include <cstdint>
-#include "core/counters.h"
+#include "common/counters.h"
 #include "pipeline/snapshot.h"
 
 namespace pc {

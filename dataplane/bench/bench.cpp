@@ -1,4 +1,4 @@
-#include "core/bench.h"
+#include "bench/bench.h"
 
 #include <arpa/inet.h>
 #include <algorithm>
@@ -14,7 +14,7 @@
 #include <rte_udp.h>
 #include <malloc.h>
 #include <rte_malloc.h>
-#include "pipeline/bench_fill.h"
+#include "bench/bench_fill.h"
 
 namespace pc {
 
@@ -368,7 +368,7 @@ void expire_all(WorkerContext& c, const Snapshot* s, uint64_t* now_us) {
 // One stage of the measured loop, as the worker loop does it for one port: a burst
 // from `from`'s rx through the pipeline (or, io, straight to `to`'s tx), then the tx
 // flush. Returns packets received.
-inline uint16_t stage(const BenchEnv& env, const Snapshot* s, bool pipeline, Port* from, uint16_t from_index,
+inline uint16_t stage(const Dataplane::TestRig& env, const Snapshot* s, bool pipeline, Port* from, uint16_t from_index,
                       Port* to, uint64_t now_us) {
   rte_mbuf* pkts[kTxBurst];
   uint16_t n = rte_eth_rx_burst(from->port_id, 0, pkts, kTxBurst);
@@ -387,7 +387,10 @@ inline uint16_t stage(const BenchEnv& env, const Snapshot* s, bool pipeline, Por
 
 }  // namespace
 
-Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* result) {
+Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* result) {
+  Dataplane::TestRig env;
+  Status rig = dataplane.test_rig("bench", &env);
+  if (!rig.ok()) return rig;
   if (opt.flows == 0 || opt.flows > kMaxFlows)
     return Status::Error("EINVAL", "bench: options.flows: expected 1.." + std::to_string(kMaxFlows) + ", got " +
                                        std::to_string(opt.flows));
@@ -587,8 +590,10 @@ Status bench_run(const BenchEnv& env, const BenchOptions& opt, BenchResult* resu
   return Status::Ok();
 }
 
-Status bench_memory(const WorkerParams& params_template, uint32_t connections, BenchMemoryResult* result) {
-  WorkerParams params = params_template;
+Status bench_memory(Dataplane& dataplane, uint32_t connections, BenchMemoryResult* result) {
+  WorkerParams params;
+  Status template_status = dataplane.test_worker_params("benchMemory", &params);
+  if (!template_status.ok()) return template_status;
   params.conn_capacity = connections;
   rte_malloc_socket_stats before{}, after{};
   rte_malloc_get_socket_stats(params.socket_id, &before);
@@ -602,6 +607,17 @@ Status bench_memory(const WorkerParams& params_template, uint32_t connections, B
   result->dpdk_bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
   result->libc_bytes = libc_after.uordblks > libc_before.uordblks ? libc_after.uordblks - libc_before.uordblks : 0;
   worker_destroy(w);
+  return Status::Ok();
+}
+
+Status bench_fill_connections(Dataplane& dataplane, uint16_t worker, uint32_t count, uint32_t first,
+                              uint32_t* inserted) {
+  *inserted = 0;
+  Worker* w = nullptr;
+  uint64_t now_us = 0;
+  Status st = dataplane.test_worker("fillConnections", worker, &w, &now_us);
+  if (!st.ok()) return st;
+  *inserted = worker_fill_connections(w, count, now_us, first);
   return Status::Ok();
 }
 

@@ -4,9 +4,9 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
-#include "core/config.h"
-#include "core/defense_counters.h"
-#include "core/drop_reasons.h"
+#include "common/config.h"
+#include "common/defense_counters.h"
+#include "common/drop_reasons.h"
 
 namespace pc {
 

@@ -19,10 +19,8 @@
 // created for it and filled to capacity.
 #pragma once
 #include <cstdint>
-#include "core/config.h"
-#include "core/ports.h"
+#include "core/dataplane.h"
 #include "core/status.h"
-#include "core/worker_loop.h"
 
 namespace pc {
 
@@ -51,18 +49,9 @@ struct BenchResult {
   int64_t mbufs_leaked = 0;     // pool in-use after minus before; 0 unless something leaked
 };
 
-struct BenchEnv {
-  WorkerContext* worker = nullptr;  // worker 0 (the caller's thread)
-  Port* outside = nullptr;
-  Port* inside = nullptr;
-  uint16_t outside_index = 0;
-  uint16_t inside_index = 0;
-  rte_mempool* pool = nullptr;
-  const DataplaneConfig* config = nullptr;  // the applied config (its first service)
-  uint64_t now_us = 0;
-};
-
-Status bench_run(const BenchEnv& env, const BenchOptions& options, BenchResult* result);
+// Runs a scenario on the test-mode data plane's ring ports "outside" and "inside", with
+// worker 0 on the caller's thread and the applied config's first service.
+Status bench_run(Dataplane& dataplane, const BenchOptions& options, BenchResult* result);
 
 struct BenchMemoryResult {
   uint32_t connections = 0;   // inserted (== asked, or the table refused one)
@@ -70,8 +59,13 @@ struct BenchMemoryResult {
   uint64_t libc_bytes = 0;    // C++/libc heap growth over the same span
 };
 
-// Creates a worker with conn_capacity = connections (params as the template's, other
-// than capacity), fills it through worker_fill_connections, measures, destroys it.
-Status bench_memory(const WorkerParams& params_template, uint32_t connections, BenchMemoryResult* result);
+// Creates a worker of its own with conn_capacity = connections (the data plane's ports and
+// pool), fills it through worker_fill_connections, measures, destroys it.
+Status bench_memory(Dataplane& dataplane, uint32_t connections, BenchMemoryResult* result);
+
+// Fills worker `worker`'s table with count synthetic connections numbered from first
+// (bench/bench_fill.h); *inserted < count when the table is full. EINVAL for a bad worker.
+Status bench_fill_connections(Dataplane& dataplane, uint16_t worker, uint32_t count, uint32_t first,
+                              uint32_t* inserted);
 
 }  // namespace pc

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-#include "core/defense_config.h"
+#include "common/defense_config.h"
 
 namespace pc {
 

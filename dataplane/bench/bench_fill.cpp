@@ -1,4 +1,4 @@
-#include "pipeline/bench_fill.h"
+#include "bench/bench_fill.h"
 
 #include <rte_byteorder.h>
 #include "pipeline/worker_state.h"

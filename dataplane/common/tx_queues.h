@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
-#include "core/config.h"
-#include "core/counters.h"
+#include "common/config.h"
+#include "common/counters.h"
 
 namespace pc {
 

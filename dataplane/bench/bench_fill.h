@@ -1,4 +1,4 @@
-// Benchmark support (core/bench.cpp): fills a worker's connection table with
+// Benchmark support (bench/bench.cpp): fills a worker's connection table with
 // synthetic connections through the same record pool, hash entries and timer
 // wheel the packet path uses, without packets. Lets the memory benchmark reach
 // 1 M / 10 M connections without 150 LIPs' worth of lports, and the connection-listing

@@ -4,8 +4,8 @@
 // list only). Each drop here is ALSO counted in WorkerCounters::drops.
 #pragma once
 #include <cstdint>
-#include "core/config.h"
-#include "core/drop_reasons.h"
+#include "common/config.h"
+#include "common/drop_reasons.h"
 
 namespace pc {
 
