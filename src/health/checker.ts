@@ -6,8 +6,7 @@
 // never settles becomes an `unknown` result, which moves no verdict.
 import { log } from '../log.js';
 import { countControlEvent } from '../metrics/control-events.js';
-import { serviceKeyText, type DesiredState, type Service } from '../model/types.js';
-import type { HealthCheck } from '../model/health-check.js';
+import { serviceKeyText, type DesiredState, type HealthCheck, type Service } from '../model/index.js';
 import type { Prober, ProbeResult, ProbeTarget } from './probe.js';
 import { initialRecord, nextRecord, type HealthRecord, type HealthState } from './verdict.js';
 

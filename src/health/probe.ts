@@ -5,7 +5,7 @@
 // never takes healthy servers out of service.
 import { connect } from 'node:net';
 import { request } from 'node:http';
-import type { HealthCheck } from '../model/health-check.js';
+import type { HealthCheck } from '../model/index.js';
 
 export interface ProbeTarget {
   address: string;

@@ -1,8 +1,11 @@
 // Checks that need the whole desired state (uniqueness across services, LIPs vs
-// VIPs, route ports, ids). Field-level checks live in validate.ts.
+// VIPs, route ports, ids, forwarding methods against SYNPROXY and client address).
+// Field-level checks live in validate.ts. Every change and every load ends here.
+import { checkForwarding } from './check-forwarding.js';
+import type { DesiredState } from './desired-state.js';
 import { joinPath, ModelError } from './errors.js';
 import { parseIpv4, parsePrefix, prefixContains, type Ipv4Prefix } from './fields.js';
-import { LIMITS, serviceKeyText, type DesiredState, type Service } from './types.js';
+import { LIMITS, serviceKeyText, type Service } from './types.js';
 
 /**
  * Where to report problems with the service being changed: the request's own
@@ -10,15 +13,21 @@ import { LIMITS, serviceKeyText, type DesiredState, type Service } from './types
  */
 export interface CheckFocus {
   serviceId: number;
-  path: string;
+  /** The service's path in the request; absent: "services[i]". */
+  path?: string;
+  /** The request path of a SYNPROXY override of this service being set (defense.ts). */
+  overridePath?: string;
 }
 
-/** Throws the first ModelError found; returns warnings (things that work but look wrong). */
-export function checkState(state: DesiredState, focus?: CheckFocus): string[] {
+/**
+ * Throws the first ModelError found; returns warnings (things that work but look wrong).
+ * `now` decides which defence overrides are active.
+ */
+export function checkState(state: DesiredState, focus?: CheckFocus, now = Date.now()): string[] {
   const warnings: string[] = [];
   const connected = checkPorts(state);
   checkRoutes(state);
-  checkServices(state, connected, warnings, focus);
+  checkServices(state, connected, warnings, now, focus);
   return warnings;
 }
 
@@ -61,12 +70,12 @@ function checkRoutes(state: DesiredState): void {
   });
 }
 
-function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: string[], focus?: CheckFocus): void {
+function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: string[], now: number, focus?: CheckFocus): void {
   if (state.services.length > LIMITS.maxServiceId) {
     throw new ModelError('RESOURCE_EXHAUSTED', 'services', `at most ${LIMITS.maxServiceId} services are supported`);
   }
   const pathOf = (service: Service, index: number) =>
-    focus && focus.serviceId === service.id ? focus.path : joinPath('services', index);
+    (focus?.serviceId === service.id ? focus.path : undefined) ?? joinPath('services', index);
   // When two services clash, blame the one being changed if it is one of them.
   const blame = (a: { s: Service; i: number }, b: { s: Service; i: number }) =>
     focus && a.s.id === focus.serviceId ? a : b;
@@ -113,7 +122,8 @@ function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: s
       warnings.push(`${joinPath(path, 'vip')}: ${service.vip} is not inside any port's connected prefix; ARP for it will not be answered on a segment`);
     }
 
-    checkForwarding(service, path, warnings);
+    const overridePath = focus?.serviceId === service.id ? focus.overridePath : undefined;
+    checkForwarding(state, service, { service: path, ...(overridePath !== undefined ? { override: overridePath } : {}) }, now, warnings);
     for (const server of service.servers) {
       if (!Number.isInteger(server.id) || server.id < 1 || server.id > LIMITS.maxServerId || serverIds.has(server.id)) {
         throw new ModelError('INTERNAL', joinPath(path, 'servers'), `server id ${server.id} is out of range or not unique`);
@@ -141,35 +151,6 @@ function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: s
       }
     });
   });
-}
-
-/**
- * Forwarding methods (docs/forwarding-modes.md). Methods may be mixed within a service,
- * as IPVS allows: each connection keeps the method of the server it was scheduled to.
- * DR and TUN servers answer the client directly, so the gateway sees one direction only.
- */
-function checkForwarding(service: Service, path: string, warnings: string[]): void {
-  service.servers.forEach((server, j) => {
-    const method = server.forward;
-    if (method !== 'dr' && method !== 'tun') return;
-    const forwardPath = joinPath(joinPath(joinPath(path, 'servers'), j), 'forward');
-    if (service.synproxy !== 'off') {
-      throw new ModelError('INVALID_ARGUMENT', forwardPath,
-        `${method} cannot be used with synproxy ${service.synproxy}: the gateway never sees the server's replies, so it cannot finish the server handshake; use fullnat or nat, or turn synproxy off`);
-    }
-    if (service.clientAddress === 'proxy_v1' || service.clientAddress === 'proxy_v2') {
-      throw new ModelError('INVALID_ARGUMENT', forwardPath,
-        `${method} cannot be used with client_address ${service.clientAddress}: a PROXY header shifts sequence numbers in both directions and the replies bypass the gateway; the server already sees the client address`);
-    }
-    if (server.port !== service.port) {
-      throw new ModelError('INVALID_ARGUMENT', joinPath(joinPath(joinPath(path, 'servers'), j), 'port'),
-        `expected ${service.port} (the service port: ${method} does not rewrite ports), got ${server.port}`);
-    }
-  });
-  const needsLocalAddresses = service.servers.some((s) => !s.forward);
-  if (needsLocalAddresses && service.localAddresses.length === 0) {
-    warnings.push(`${joinPath(path, 'local_addresses')}: empty, but fullnat servers need local addresses; their new connections will be dropped (no_local_address)`);
-  }
 }
 
 function duplicate(path: string, what: string): ModelError {

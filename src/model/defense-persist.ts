@@ -1,9 +1,9 @@
 // Mitigations in the state file: snake_case JSON with ISO times, read back through
 // the same checks as every other door so a hand-edited file cannot smuggle bad values.
-import { joinPath } from './errors.js';
+import { invalid, joinPath } from './errors.js';
 import { readChoice, readList, readObject, readString } from './fields.js';
-import { invalid } from './errors.js';
-import { ACL_ACTIONS, checkMitigation, DEFENSE_LIMITS, LIMIT_KINDS, type Mitigation, type MitigationKind } from './defense.js';
+import { checkMitigation } from './defense-fields.js';
+import { ACL_ACTIONS, DEFENSE_LIMITS, LIMIT_KINDS, type Mitigation, type MitigationKind } from './mitigation-types.js';
 import { readServiceKey } from './validate.js';
 
 const KINDS: readonly MitigationKind[] = [...ACL_ACTIONS, ...LIMIT_KINDS, 'synproxy'];

@@ -2,8 +2,9 @@
 // without its own. Entries already expired are left out; the rest carry their time left
 // as ttlMs so the data plane stops them on time even if the control plane is late.
 import type { DataplaneAcl, DataplaneDefense, DataplaneFragmentPolicy, DataplaneRate, DataplaneServiceDefense } from '../dataplane/types.js';
-import { isExpired, sameScope, type LimitKind, type Mitigation } from './defense.js';
-import { DEFAULT_SYNPROXY_AUTO, type DesiredState, type Service, type SynproxyAuto, type SynproxyMode } from './types.js';
+import type { DesiredState } from './desired-state.js';
+import { isExpired, sameScope, type LimitKind, type Mitigation } from './mitigation-types.js';
+import type { Service } from './types.js';
 
 function acl(list: Mitigation[], now: number): DataplaneAcl | undefined {
   const entries = list
@@ -63,14 +64,4 @@ export function buildDefenseConfig(state: DesiredState, now = Date.now()): Datap
     .filter((d): d is DataplaneServiceDefense => d !== undefined);
   if (services.length) defense.services = services;
   return defense;
-}
-
-/** The SYNPROXY mode a service runs: an active `synproxy` mitigation overrides its config. */
-export function effectiveSynproxy(state: DesiredState, service: Service, now = Date.now()): { mode: SynproxyMode; auto: SynproxyAuto } {
-  const override = (state.mitigations ?? []).find((m) => m.kind === 'synproxy' && !isExpired(m, now) && sameScope(m, service));
-  if (override?.mode) {
-    const auto = override.mode === 'auto' ? { synRate: override.synRate!, holdSeconds: override.holdSeconds! } : service.synproxyAuto ?? DEFAULT_SYNPROXY_AUTO;
-    return { mode: override.mode, auto };
-  }
-  return { mode: service.synproxy, auto: service.synproxyAuto ?? DEFAULT_SYNPROXY_AUTO };
 }

@@ -2,7 +2,8 @@
 // so an id freed a moment ago is not reused at once (the data plane keys per-worker
 // state such as rr cursors and counters by id).
 import { ModelError } from './errors.js';
-import { LIMITS, type DesiredState } from './types.js';
+import type { DesiredState } from './desired-state.js';
+import { LIMITS } from './types.js';
 
 export interface Allocation {
   ids: number[];

@@ -4,16 +4,10 @@
 import { checkState } from './check.js';
 import { joinPath, ModelError } from './errors.js';
 import { allocateIds, SERVER_ID_MAX, SERVICE_ID_MAX, usedServerIds, usedServiceIds } from './ids.js';
+import type { ChangeResult, DesiredState } from './desired-state.js';
 import {
-  sameKey, serviceKeyText,
-  type DesiredState, type Server, type ServerSpec, type Service, type ServiceKey, type ServiceSpec,
+  sameKey, serviceKeyText, type Server, type ServerSpec, type Service, type ServiceKey, type ServiceSpec,
 } from './types.js';
-
-export interface ChangeResult<T> {
-  state: DesiredState;
-  result: T;
-  warnings: string[];
-}
 
 function copyState(state: DesiredState): DesiredState {
   return structuredClone(state);

@@ -1,9 +1,11 @@
 // Desired state → the addon's DataplaneConfig. Per-service timeouts are resolved
 // here (service override, else daemon default) so the data plane never merges.
 import type { DataplaneConfig, DataplaneService } from '../dataplane/types.js';
-import { buildDefenseConfig, effectiveSynproxy } from './defense-snapshot.js';
+import { buildDefenseConfig } from './defense-snapshot.js';
+import type { DesiredState } from './desired-state.js';
 import { effectiveWeight } from './health-check.js';
-import type { DesiredState, Service, Timeouts } from './types.js';
+import { effectiveSynproxy } from './synproxy-mode.js';
+import type { Service, Timeouts } from './types.js';
 
 export function resolveTimeouts(service: Service, defaults: Timeouts): Timeouts {
   return { ...defaults, ...service.timeouts };

@@ -1,8 +1,9 @@
-// The desired state: what the operator asked for, with the stable ids the model
-// assigned. Plain data, never mutated in place: every change builds a new copy.
+// The vocabulary of the desired state: services, real servers, ports, routes, timeouts and
+// their bounds, as the operator asked for them, with the stable ids the model assigned. Plain
+// data, never mutated in place: every change builds a new copy. The bottom of the model: it
+// imports only other vocabulary.
 
-import type { Mitigation } from './defense.js';
-import type { HealthCheck } from './health-check.js';
+import type { HealthCheck } from './health-check-types.js';
 
 export type Protocol = 'tcp' | 'udp';
 /** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
@@ -141,7 +142,7 @@ export interface ServiceSpec extends ServiceKey {
   localAddresses: string[];
   /** Per-service overrides; missing fields inherit the daemon default. */
   timeouts: Partial<Timeouts>;
-  /** Built-in health check (src/model/health-check.ts); absent = none, every server counts as up. */
+  /** Built-in health check (health-check-types.ts); absent = none, every server counts as up. */
   healthCheck?: HealthCheck;
   servers: ServerSpec[];
 }
@@ -167,18 +168,6 @@ export interface Route {
   prefix: string;
   via?: string;
   port: string;
-}
-
-export interface DesiredState {
-  ports: PortModel[];
-  routes: Route[];
-  defaultTimeouts: Timeouts;
-  services: Service[];
-  /** Where the next id search starts, so a freed id is not handed out again at once. */
-  nextServiceId: number;
-  nextServerId: number;
-  /** Flood defences (src/model/defense.ts); absent = none. */
-  mitigations?: Mitigation[];
 }
 
 export function serviceKeyText(key: ServiceKey): string {

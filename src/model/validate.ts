@@ -11,7 +11,7 @@ import {
   CLIENT_ADDRESS_MODES, DEFAULT_SYNPROXY_AUTO, DEFAULT_TIMEOUTS, FORWARD_METHODS, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS,
   TIMEOUT_FIELDS, type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
 } from './types.js';
-import { readHealthCheck } from './health-check.js';
+import { readHealthCheck } from './health-check-fields.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
 const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'local_addresses', 'timeouts', 'health_check', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;

@@ -195,7 +195,7 @@ test('ICMP types we do not answer to an owned address -> icmp_unsupported', asyn
 });
 
 test('a FullNAT service without local addresses: its new flows are dropped no_local_address, other services unaffected', async () => {
-  // The model accepts it with a warning (src/model/check.ts): servers may be added before the LIPs.
+  // The model accepts it with a warning (src/model/check-forwarding.ts): servers may be added before the LIPs.
   const config = labConfig((c) => { c.services.find((s) => s.id === UDP_SERVICE_ID)!.localAddresses = []; });
   await withLab((lab) => {
     const udp = run(lab, 'outside', clientUdp(45600, Buffer.from('no LIP')));
