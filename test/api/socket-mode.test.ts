@@ -49,7 +49,8 @@ for (;;) {
 parentPort.postMessage({ polls, socketModes: [...socketModes], otherEntries: [...others] });
 `;
 
-test('the socket exists at its path only as a 0660 socket, even under umask 000; it is bound in a 0700 private directory first', async () => {
+/** One daemon start under umask 000 with the poller running; what it saw. */
+async function observeOneStart(): Promise<Observations> {
   const dir = await mkdtemp(join(tmpdir(), 'pc-sockmode-'));
   const socket = join(dir, 'api.sock');
   const config = await writeConfig(dir);
@@ -70,9 +71,7 @@ test('the socket exists at its path only as a 0660 socket, even under umask 000;
     const seen = await observed;
     assert.ok(seen.polls > 1000, `the poller ran (${seen.polls} polls)`);
     assert.equal(seen.socketModes.map((m) => m.toString(8)), ['140660'], 'modes ever seen at the socket path');
-    const privateDirs = seen.otherEntries.filter((e) => e.startsWith('.pcs-'));
-    assert.ok(privateDirs.length > 0, `the private bind directory was seen: ${seen.otherEntries.join(', ')}`);
-    assert.equal([...new Set(privateDirs)], ['.pcs-XXXXXX 700'], 'the private directory was only ever 0700');
+    return seen;
   } catch (error) {
     throw withDaemonOutput(error, running);
   } finally {
@@ -81,6 +80,24 @@ test('the socket exists at its path only as a 0660 socket, even under umask 000;
     await running.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+// The private directory lives for a few milliseconds: on a loaded box the poller thread can be
+// descheduled for all of them (seen once in a full run). Every start checks the socket's modes;
+// starts repeat, up to a bound, until the private directory has been caught at least once.
+const STARTS_TO_CATCH_THE_PRIVATE_DIRECTORY = 5;
+
+test('the socket exists at its path only as a 0660 socket, even under umask 000; it is bound in a 0700 private directory first', async () => {
+  const privateDirs: string[] = [];
+  const otherEntries: string[] = [];
+  for (let start = 0; start < STARTS_TO_CATCH_THE_PRIVATE_DIRECTORY && privateDirs.length === 0; start++) {
+    const seen = await observeOneStart();
+    otherEntries.push(...seen.otherEntries);
+    privateDirs.push(...seen.otherEntries.filter((e) => e.startsWith('.pcs-')));
+  }
+  assert.ok(privateDirs.length > 0,
+    `the private bind directory was seen in ${STARTS_TO_CATCH_THE_PRIVATE_DIRECTORY} starts: ${otherEntries.join(', ')}`);
+  assert.equal([...new Set(privateDirs)], ['.pcs-XXXXXX 700'], 'the private directory was only ever 0700');
 });
 
 test.run();
