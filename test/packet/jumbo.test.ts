@@ -54,6 +54,7 @@ test('MTU 9000 on both ports, TOA on: 9000-byte segments cross whole both ways, 
     const up = lab.counterDelta(() => {
       inside = lab.forward('outside', clientTcp(flow.cport, { flags: 'PA', seq: flow.clientIsn + 1, ack: flow.serverIsn + 1, payload: upload })).inside;
     });
+    expectDrops(up, {}, 'a 9014-byte frame on a 9000-MTU port');
     const toServer = only(inside, 'client segment inside');
     assert.is(toServer.ipv4!.totalLength, 9000);
     assert.is(toServer.raw.length, 14 + 9000);
@@ -61,7 +62,6 @@ test('MTU 9000 on both ports, TOA on: 9000-byte segments cross whole both ways, 
     assert.equal(toServer.tcp!.options, [{ kind: 'toa', port: flow.cport, address: CLIENT }] satisfies TcpOption[]);
     assert.ok(toServer.tcp!.payload.equals(upload), 'payload intact');
     assertChecksums(toServer, 'client segment');
-    expectDrops(up, {});
     expectEvents(up, { toa_added: 1 });
 
     // Server -> client: a full 9000-byte segment (DF, as Linux sends) back through FullNAT.
