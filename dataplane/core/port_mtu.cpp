@@ -18,16 +18,16 @@ namespace {
 // - a received frame starts 66 bytes into its ring slot (tpacket2 header, sockaddr_ll,
 //   padding that 16-aligns the IP header); a longer frame is silently truncated;
 constexpr uint32_t kAfPacketFrameOffset = 66;
-// - slots are multiples of TPACKET_ALIGNMENT;
-constexpr uint32_t kAfPacketSlotAlign = 16;
 // - its rx queue setup refuses a pool whose mbufs hold less than slot − 32 bytes;
 constexpr uint32_t kAfPacketSlotHeader = 32;
+// - it reads slot i at i × framesz, so a block (a whole number of pages, for the kernel)
+//   must be a whole number of slots, or every slot after the first block is misread;
 // - its defaults: 2048-byte slots, 512 of them, one page per block.
 constexpr uint32_t kAfPacketDefaultSlot = 2048;
 constexpr uint32_t kAfPacketDefaultSlots = 512;
-// Jumbo slots go in 64 KiB blocks: 7 slots of a 9000-byte MTU per block (1.6% waste), and
-// a power of two, so the kernel's page-order allocation of each block wastes nothing more.
-constexpr uint32_t kAfPacketJumboBlock = 65536;
+// Jumbo slots are rounded up to 1 KiB, which keeps the block (lcm of slot and page) small:
+// 9216-byte slots in 36 KiB blocks for MTU 9000.
+constexpr uint32_t kAfPacketJumboSlotAlign = 1024;
 
 bool is_af_packet(const std::string& device) {
   return device.rfind("net_af_packet", 0) == 0 || device.rfind("eth_af_packet", 0) == 0;
@@ -43,18 +43,27 @@ long devarg(const std::string& device, const char* key) {
 
 uint32_t frame_bytes(const PortSpec& spec) { return spec.mtu + kFrameOverheadBytes; }
 
-uint32_t af_packet_slot_needed(const PortSpec& spec) {
-  uint32_t slot = kAfPacketFrameOffset + frame_bytes(spec);
-  return (slot + kAfPacketSlotAlign - 1) / kAfPacketSlotAlign * kAfPacketSlotAlign;
+uint32_t af_packet_slot_needed(const PortSpec& spec) { return kAfPacketFrameOffset + frame_bytes(spec); }
+
+// The slot we choose when the operator sets none: the PMD default while it fits.
+uint32_t af_packet_slot_ours(const PortSpec& spec) {
+  uint32_t needed = af_packet_slot_needed(spec);
+  if (needed <= kAfPacketDefaultSlot) return kAfPacketDefaultSlot;
+  return (needed + kAfPacketJumboSlotAlign - 1) / kAfPacketJumboSlotAlign * kAfPacketJumboSlotAlign;
 }
 
-// The slot size the probed device will use: the operator's framesz, ours, or the PMD default.
+// The slot size the probed device will use: the operator's framesz or ours.
 uint32_t af_packet_slot(const PortSpec& spec) {
   long given = devarg(spec.device, "framesz");
-  if (given > 0) return static_cast<uint32_t>(given);
-  uint32_t needed = af_packet_slot_needed(spec);
-  return needed > kAfPacketDefaultSlot ? needed : kAfPacketDefaultSlot;
+  return given > 0 ? static_cast<uint32_t>(given) : af_packet_slot_ours(spec);
 }
+
+uint32_t page_bytes() {
+  long page = sysconf(_SC_PAGESIZE);
+  return page > 0 ? static_cast<uint32_t>(page) : 4096;
+}
+
+uint32_t gcd(uint32_t a, uint32_t b) { return b ? gcd(b, a % b) : a; }
 
 std::string field(const PortSpec& spec, const char* name) {
   return "ports[" + std::to_string(spec.index) + "]." + name;
@@ -90,6 +99,11 @@ Status port_rx_buffer_bytes(const PortSpec& spec, uint32_t* bytes) {
                                  std::to_string(af_packet_slot_needed(spec)) + " (the frame starts " +
                                  std::to_string(kAfPacketFrameOffset) + " bytes into its slot), the device sets framesz=" +
                                  std::to_string(slot) + " (raise framesz, or drop it and it is sized for the MTU)");
+    long block = devarg(spec.device, "blocksz");
+    if (block > 0 && devarg(spec.device, "framesz") > 0 && block % static_cast<long>(slot) != 0)
+      return Status::Error("PORT_FAILED", field(spec, "device") + ": \"" + spec.device + "\": blocksz=" +
+                                              std::to_string(block) + " is not a multiple of framesz=" + std::to_string(slot) +
+                                              " (the af_packet PMD reads slot i at i x framesz: slots after the first block would be misread)");
     if (slot - kAfPacketSlotHeader > need) need = slot - kAfPacketSlotHeader;
   }
   if (need < kDefaultRxBufferBytes) need = kDefaultRxBufferBytes;
@@ -107,12 +121,14 @@ std::string port_device_args(const PortSpec& spec, uint16_t queues) {
   if (!is_af_packet(device)) return device;
   if (queues > 1 && devarg(device, "qpairs") < 0) device += ",qpairs=" + std::to_string(queues);
   bool operator_sized = devarg(device, "framesz") > 0 || devarg(device, "blocksz") > 0 || devarg(device, "framecnt") > 0;
-  uint32_t slot = af_packet_slot_needed(spec);
-  if (operator_sized || slot <= kAfPacketDefaultSlot) return device;
-  // The kernel wants the slot count to be a whole number of blocks.
-  uint32_t per_block = kAfPacketJumboBlock / slot;
+  uint32_t slot = af_packet_slot_ours(spec);
+  if (operator_sized || slot == kAfPacketDefaultSlot) return device;
+  // A block is a whole number of pages and of slots; the slot count a whole number of blocks.
+  uint32_t page = page_bytes();
+  uint32_t block = slot / gcd(slot, page) * page;
+  uint32_t per_block = block / slot;
   uint32_t slots = (kAfPacketDefaultSlots + per_block - 1) / per_block * per_block;
-  return device + ",blocksz=" + std::to_string(kAfPacketJumboBlock) + ",framesz=" + std::to_string(slot) +
+  return device + ",blocksz=" + std::to_string(block) + ",framesz=" + std::to_string(slot) +
          ",framecnt=" + std::to_string(slots);
 }
 

@@ -176,8 +176,12 @@ test('an MTU the device cannot carry is refused naming ports[i].mtu; the next st
     ports: [ports(1500, 1500)[0]!, { name: 'inside', device: 'net_af_packet9,iface=lo,framesz=2048', mtu: 9000 }],
   };
   assert.throws(() => dp!.start(options), (error: Error & { code?: string }) =>
-    error.code === 'PORT_FAILED' && /^ports\[1\]\.mtu: 9000 cannot be honoured by port "inside".*framesz >= 9088.*framesz=2048/.test(error.message));
+    error.code === 'PORT_FAILED' && /^ports\[1\]\.mtu: 9000 cannot be honoured by port "inside".*framesz >= 9084.*framesz=2048/.test(error.message));
   assert.throws(() => dp!.stats(), /not started/, 'the refused start left nothing running');
+  // Slots that do not tile the block would be misread by the PMD after the first block: refused too.
+  const misTiled: StartOptions = { ...options, ports: [options.ports[0]!, { name: 'inside', device: 'net_af_packet9,iface=lo,blocksz=36864,framesz=9088', mtu: 9000 }] };
+  assert.throws(() => dp!.start(misTiled), (error: Error & { code?: string }) =>
+    error.code === 'PORT_FAILED' && /^ports\[1\]\.device: .*blocksz=36864 is not a multiple of framesz=9088/.test(error.message));
   await withLab((lab) => {
     const flow = synThrough(lab, 42020);
     assert.is(flow.server.startsWith('198.19.0.'), true);
