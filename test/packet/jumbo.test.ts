@@ -11,6 +11,9 @@ import {
 } from '../support/golden.js';
 import { hostMac, type DecodedFrame, type TcpOption } from '../support/packet.js';
 
+// 9 KiB buffers: a small pool, so the suite fits beside the others in the shared 256 MB EAL.
+const JUMBO_TEST_MBUFS = 2047;
+
 const TOA_CONFIG = labConfig((config) => {
   config.services.find((s) => s.id === TCP_SERVICE_ID)!.clientAddress = 'toa';
 });
@@ -79,7 +82,7 @@ test('MTU 9000 on both ports, TOA on: 9000-byte segments cross whole both ways, 
     assert.ok(toClient.tcp!.payload.equals(download), 'payload intact');
     assertChecksums(toClient, 'server segment');
     expectDrops(down, {});
-  }, TOA_CONFIG, { ports: ports(9000, 9000) });
+  }, TOA_CONFIG, { ports: ports(9000, 9000), mbufs: JUMBO_TEST_MBUFS });
 });
 
 test('inside 9000, outside 1500: the client hears MSS <= 1460, the server its own; TOA grows a 1500-byte client segment without toa_over_mtu', async () => {
@@ -107,7 +110,7 @@ test('inside 9000, outside 1500: the client hears MSS <= 1460, the server its ow
     assertChecksums(segment, 'TOA segment');
     expectEvents(up, { toa_added: 1 });
     assert.is(up.events.toa_over_mtu, undefined);
-  }, TOA_CONFIG, { ports: ports(1500, 9000) });
+  }, TOA_CONFIG, { ports: ports(1500, 9000), mbufs: JUMBO_TEST_MBUFS });
 });
 
 test('inside 9000, outside 1500: a 9000-byte DF segment toward the client is refused with ICMP frag-needed (MTU 1500) to the server; without DF it is fragmented', async () => {
@@ -133,7 +136,7 @@ test('inside 9000, outside 1500: a 9000-byte DF segment toward the client is ref
     for (const piece of out!.outside) assert.ok(piece.ipv4!.totalLength <= 1500 && piece.ipv4!.checksumOk);
     expectDrops(f, {});
     expectEvents(f, { frag_refragmented: 1 });
-  }, TOA_CONFIG, { ports: ports(1500, 9000) });
+  }, TOA_CONFIG, { ports: ports(1500, 9000), mbufs: JUMBO_TEST_MBUFS });
 });
 
 /** The frame with the IPv4 DF bit set (header checksum fixed up). */
@@ -164,7 +167,7 @@ test('a frame longer than the receive buffer arrives chained and drops as rx_seg
         expectDrops(d, { rx_segmented: 1 }, `MTU ${mtu}: a ${length}-byte frame`);
         assert.is(out!.inside.length, 0);
       }
-    }, labConfig(), { ports: ports(mtu, mtu) });
+    }, labConfig(), { ports: ports(mtu, mtu), mbufs: JUMBO_TEST_MBUFS });
   }
 });
 
@@ -185,7 +188,7 @@ test('an MTU the device cannot carry is refused naming ports[i].mtu; the next st
   await withLab((lab) => {
     const flow = synThrough(lab, 42020);
     assert.is(flow.server.startsWith('198.19.0.'), true);
-  }, labConfig(), { ports: ports(1500, 9000) });
+  }, labConfig(), { ports: ports(1500, 9000), mbufs: JUMBO_TEST_MBUFS });
 });
 
 test.run();
