@@ -7,6 +7,7 @@
 // X(ENUM_NAME, "wire_name") — a packet freed without being sent increments exactly one.
 #define PC_DROP_REASONS(X)                                                   \
   X(MALFORMED_L2, "malformed_l2")           /* runt frame, bad VLAN/ethertype layout */ \
+  X(RX_SEGMENTED, "rx_segmented")           /* frame delivered in several mbufs: longer than the receive buffer, which fits the largest port MTU (core/port_mtu.h) */ \
   X(MALFORMED_L3, "malformed_l3")           /* bad IPv4 version/ihl/length/checksum */ \
   X(MALFORMED_L4, "malformed_l4")           /* truncated TCP/UDP/ICMP header, bad data offset */ \
   X(MALFORMED_ARP, "malformed_arp")         /* ARP not Ethernet/IPv4 or truncated */ \
@@ -46,6 +47,7 @@
   X(FRAG_RATE_LIMITED, "frag_rate_limited") /* fragment over its source's token bucket (fragment policy limit) */ \
   X(FRAG_OUT_FAILED, "frag_out_failed")     /* datagram over the egress MTU that could not be fragmented (no mbufs) */ \
   X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + 20-byte IPIP header over the egress MTU (DF set: ICMP frag-needed sent) */ \
+  X(EGRESS_MTU_EXCEEDED, "egress_mtu_exceeded") /* FullNAT/NAT: DF packet over the egress port's MTU (ICMP frag-needed sent to its sender) */ \
   X(CLIENT_ADDRESS_BAD_CHECKSUM, "client_address_bad_checksum") /* TCP checksum wrong on a client segment that was to carry TOA or the PROXY header, or be cut at the PROXY stream start (only those are verified; the server would drop it too) */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
@@ -85,7 +87,8 @@
   X(SYNPROXY_AUTO_DISENGAGED, "synproxy_auto_disengaged") /* SYNPROXY auto: below the threshold for the hold time */ \
   X(TCP_RESETS_FROM_SERVER, "tcp_resets_from_server") /* RST from a real server on a tracked connection, relayed */ \
   X(TCP_RESETS_FROM_CLIENT, "tcp_resets_from_client") /* RST from a client on a tracked connection, relayed */ \
-  X(ICMP_FRAG_NEEDED_SENT, "icmp_frag_needed_sent")   /* TUN: ICMP fragmentation-needed sent to a client (pipeline/forward_modes.h) */ \
+  X(ICMP_FRAG_NEEDED_SENT, "icmp_frag_needed_sent")   /* ICMP fragmentation-needed sent (TUN: to a client; FullNAT/NAT: to the sender) */ \
+  X(MSS_CLAMPED, "mss_clamped")         /* SYN/SYN-ACK MSS lowered to fit the smaller MTU of the client-side and server-side ports */ \
   X(REDIRECTED_OUT, "redirected_out")   /* multi-worker: a reply handed to its owning worker's ring (core/redirect.h) */ \
   X(REDIRECTED_IN, "redirected_in")     /* multi-worker: a packet taken from a ring and processed here */ \
   X(ARP_REPLIES_SHARED, "arp_replies_shared") /* multi-worker: copy of an ARP reply sent to another worker's ring */ \

@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 #include "core/eal.h"
 #include "core/flow_steering.h"
+#include "core/port_mtu.h"
 
 namespace pc {
 
@@ -19,11 +20,35 @@ constexpr unsigned kMempoolCacheMax = 256;
 constexpr unsigned kFragPoolPerWorker = 256;  // rebuilt datagrams in flight per worker
 constexpr uint32_t kStepMaxSweeps = 1024;      // step(): bound on rx sweeps (a pipeline loop can't hang it)
 constexpr uint32_t kMaxConnectionsListed = 65536;
+constexpr size_t kInjectMaxFrameBytes = 65535;  // test driver: any IPv4 datagram in one frame, chained when needed
 
 std::string quoted_list(const std::vector<std::string>& names) {
   std::string out = "[";
   for (size_t i = 0; i < names.size(); i++) out += (i ? ", \"" : "\"") + names[i] + "\"";
   return out + "]";
+}
+
+// A frame longer than one mbuf's data room becomes a chain of mbufs, as a device with RX
+// scatter would deliver it: tests can show what the pipeline does with one. Null when the
+// pool runs dry (nothing is left allocated).
+rte_mbuf* frame_to_mbufs(rte_mempool* pool, const Frame& f) {
+  const size_t room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+  rte_mbuf* head = nullptr;
+  size_t done = 0;
+  do {
+    rte_mbuf* segment = rte_pktmbuf_alloc(pool);
+    if (!segment || (head && rte_pktmbuf_chain(head, segment) != 0)) {
+      if (segment) rte_pktmbuf_free(segment);
+      if (head) rte_pktmbuf_free(head);
+      return nullptr;
+    }
+    if (!head) head = segment;
+    size_t n = std::min(room, f.length - done);
+    char* data = rte_pktmbuf_append(head, static_cast<uint16_t>(n));  // into the last segment
+    if (n) memcpy(data, f.data + done, n);
+    done += n;
+  } while (done < f.length);
+  return head;
 }
 
 }  // namespace
@@ -52,6 +77,17 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     return Status::Error("EINVAL", "options.workers: expected 1.." + std::to_string(kMaxWorkers) + ", got " +
                                        std::to_string(workers));
 
+  // One linear mbuf per frame: the pool's buffers fit the largest frame any port delivers.
+  std::vector<PortSpec> specs = options.ports;
+  uint32_t rx_buffer = kDefaultRxBufferBytes;
+  for (size_t i = 0; i < specs.size(); i++) {
+    specs[i].index = static_cast<uint16_t>(i);
+    uint32_t bytes = 0;
+    Status sized = port_rx_buffer_bytes(specs[i], &bytes);
+    if (!sized.ok()) return sized;
+    rx_buffer = std::max(rx_buffer, bytes);
+  }
+
   Status st = eal_ensure(options.eal);
   if (!st.ok()) return st;
 
@@ -78,12 +114,14 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
   snprintf(pool_name, sizeof(pool_name), "pc_pkt_%u", start_count_++);
   unsigned cache = std::min<unsigned>(kMempoolCacheMax, options.mbufs * 2 / 3);
   cache = std::min<unsigned>(cache, RTE_MEMPOOL_CACHE_MAX_SIZE);
-  pool_ = rte_pktmbuf_pool_create(pool_name, options.mbufs, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  pool_ = rte_pktmbuf_pool_create(pool_name, options.mbufs, cache, 0, static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + rx_buffer),
+                                  SOCKET_ID_ANY);
   if (!pool_) {
     int err = rte_errno;
     teardown(false);
-    return Status::Error("NOMEM", "rte_pktmbuf_pool_create(" + std::to_string(options.mbufs) +
-                                      " mbufs): " + rte_strerror(err) + " (more EAL memory: -m / hugepages)");
+    return Status::Error("NOMEM", "rte_pktmbuf_pool_create(" + std::to_string(options.mbufs) + " mbufs of " +
+                                      std::to_string(rx_buffer) + " data bytes): " + rte_strerror(err) +
+                                      " (more EAL memory: -m / hugepages)");
   }
 
   // Rebuilt datagrams need one linear mbuf of up to fragments.max_datagram bytes; they live
@@ -100,7 +138,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
                                       " x " + std::to_string(frag_room) + " bytes): " + rte_strerror(err));
   }
 
-  for (const auto& spec : options.ports) {
+  for (const auto& spec : specs) {
     Port port;
     st = port_open(spec, workers, pool_, &port);
     if (!st.ok()) {
@@ -213,6 +251,7 @@ Status Dataplane::open_exception_port(const PortSpec& data, uint16_t index, uint
   spec.has_mac = true;
   memcpy(spec.mac, port_macs_[index], 6);
   spec.mtu = data.mtu;
+  spec.index = data.index;
   if (live_)
     spec.device = "net_tap" + std::to_string(exception_ports_.size()) + ",iface=" + spec.name;
   else
@@ -433,17 +472,14 @@ Status Dataplane::inject(const std::string& port, const std::vector<Frame>& fram
   if (queue >= target->rx_rings.size())
     return Status::Error("EINVAL", "inject: queue: expected 0.." + std::to_string(target->rx_rings.size() - 1) +
                                        " (one per worker), got " + std::to_string(queue));
-  const size_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
   for (size_t i = 0; i < frames.size(); i++)
-    if (frames[i].length > room)
+    if (frames[i].length > kInjectMaxFrameBytes)
       return Status::Error("EINVAL", "inject: frames[" + std::to_string(i) + "]: expected at most " +
-                                         std::to_string(room) + " bytes, got " + std::to_string(frames[i].length));
+                                         std::to_string(kInjectMaxFrameBytes) + " bytes, got " + std::to_string(frames[i].length));
   rte_ring* ring = target->rx_rings[queue];
   for (const auto& f : frames) {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    rte_mbuf* m = frame_to_mbufs(pool_, f);
     if (!m) break;  // pool exhausted: report how many fit
-    char* data = rte_pktmbuf_append(m, static_cast<uint16_t>(f.length));
-    if (f.length) memcpy(data, f.data, f.length);
     if (rte_ring_enqueue(ring, m) != 0) {
       rte_pktmbuf_free(m);
       break;

@@ -3,6 +3,7 @@
 #include "core/ports.h"
 
 #include "core/mbuf_ring.h"
+#include "core/port_mtu.h"
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -66,17 +67,12 @@ void remove_probed(const std::string& device) {
   rte_devargs_reset(&da);
 }
 
-// Several workers need one rx/tx queue pair each. net_af_packet makes them with its
-// `qpairs` devarg (one AF_PACKET socket per queue joined in a PACKET_FANOUT_HASH group,
-// so the kernel spreads flows by their hash), which the operator need not spell out.
-std::string device_for_queues(const std::string& device, uint16_t queues) {
-  if (queues <= 1 || device.rfind("net_af_packet", 0) != 0 || device.find("qpairs=") != std::string::npos)
-    return device;
-  return device + ",qpairs=" + std::to_string(queues);
-}
-
 Status probe_device(const PortSpec& spec, uint16_t queues, Port* out) {
-  out->device = device_for_queues(spec.device, queues);
+  // Several workers need one rx/tx queue pair each: net_af_packet makes them with its
+  // `qpairs` devarg (one AF_PACKET socket per queue joined in a PACKET_FANOUT_HASH group,
+  // so the kernel spreads flows by their hash), and needs ring slots that fit the MTU;
+  // the operator need spell out neither (core/port_mtu.h).
+  out->device = port_device_args(spec, queues);
   int rc = rte_dev_probe(out->device.c_str());
   // Many drivers return a bare -1 (which would read "Operation not permitted"): the
   // reason is then only in the EAL log line above (no such interface, bad devargs...).
@@ -120,8 +116,8 @@ Status configure_and_start(const PortSpec& spec, uint16_t queues, rte_mempool* p
   if (rc != 0) return fail(spec, "rte_eth_dev_configure", rc);
   out->configured = true;
 
-  rc = rte_eth_dev_set_mtu(pid, spec.mtu);
-  if (rc != 0 && rc != -ENOTSUP) return fail(spec, "rte_eth_dev_set_mtu(" + std::to_string(spec.mtu) + ")", rc);
+  Status mtu = port_set_mtu(spec, pid, info);
+  if (!mtu.ok()) return mtu;
 
   uint16_t rxd = kRxDescriptors, txd = kTxDescriptors;
   rte_eth_dev_adjust_nb_rx_tx_desc(pid, &rxd, &txd);

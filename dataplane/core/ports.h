@@ -20,6 +20,7 @@ struct PortSpec {
   bool has_mac = false;
   uint8_t mac[6] = {};
   uint16_t mtu = 1500;
+  uint16_t index = 0;  // position in the configured ports (errors name ports[index].mtu)
   // Exception path: also create a kernel interface (net_tap, or a ring in test mode)
   // named exception_interface_name(name) for traffic to the port's own addresses.
   bool exception_path = false;

@@ -50,6 +50,12 @@ void forward_one_way(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p,
 void forward_icmp_one_way(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const Conn& c,
                           uint64_t now_us, TxQueues& tx);
 
+// ICMP type 3 code 4 to p's sender, from the address it sent to (VIP or LIP), quoting p as
+// it arrived, with next_hop_mtu (RFC 1191). Event ICMP_FRAG_NEEDED_SENT; nothing is sent
+// when there is no route back or no mbuf (then MBUF_ALLOC_FAILED).
+void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint16_t next_hop_mtu, uint64_t now_us,
+                      TxQueues& tx);
+
 // TUN: true when p plus the 20-byte outer header fits the MTU of hop's port. Otherwise
 // the packet is dropped (TUNNEL_FRAG_NEEDED), after an ICMP fragmentation-needed to the
 // client when its DF bit is set.

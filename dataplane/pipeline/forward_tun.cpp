@@ -24,8 +24,8 @@ inline uint16_t l2_length(const ParsedPacket& p) {
   return static_cast<uint16_t>(reinterpret_cast<const uint8_t*>(p.ip) - reinterpret_cast<const uint8_t*>(p.eth));
 }
 
-// ICMP type 3 code 4 to the client, from the address it was talking to (the VIP), quoting
-// the packet that did not fit. Nothing is sent when there is no route back or no mbuf.
+}  // namespace
+
 void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint16_t next_hop_mtu, uint64_t now_us,
                       TxQueues& tx) {
   NextHop back;
@@ -63,8 +63,6 @@ void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint1
   w->counters->event(Event::ICMP_FRAG_NEEDED_SENT);
   neigh_output(&w->neigh, s, e, back.port_index, back.gateway, now_us, tx);
 }
-
-}  // namespace
 
 bool tunnel_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const NextHop& hop,
                  uint64_t now_us, TxQueues& tx) {

@@ -5,6 +5,7 @@
 #include "pipeline/checksum.h"
 #include "pipeline/conn_setup.h"
 #include "pipeline/defend/defend.h"
+#include "pipeline/egress_mtu.h"
 #include "pipeline/forward_modes.h"
 #include "pipeline/ip_fragment.h"
 #include "pipeline/neigh.h"
@@ -227,6 +228,10 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
 
   if (!hop_known && !route_lookup(s, direction == Direction::INPUT ? c.server_addr : c.client_addr, &hop))
     return drop(w, m, DropReason::NO_ROUTE);
+  // Ports of different MTUs (egress_mtu.h): checked on the packet as it arrived.
+  uint16_t egress_mtu = w->port_mtus[hop.port_index];
+  if (!egress_mtu_fits(w, s, m, p, egress_mtu, now_us, tx)) return;
+  if (p.tcp && (p.tcp->tcp_flags & RTE_TCP_SYN_FLAG)) mss_clamp(w, s, p, egress_mtu);
 
   bool inbound = direction == Direction::INPUT;
   uint16_t bytes = p.ip_total_len;  // as received: a TOA option added below is ours, not the client's
@@ -234,7 +239,7 @@ void fullnat_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, u
   if (p.tcp) {
     // A TOA option from the client would be believed by a server's TOA module: none passes.
     if (inbound) toa_remove_client_options(p, *w->counters);
-    if ((c.flags & kConnToa) && !toa_process(m, p, c, direction, w->port_mtus[hop.port_index], *w->counters))
+    if ((c.flags & kConnToa) && !toa_process(m, p, c, direction, egress_mtu, *w->counters))
       return drop(w, m, DropReason::CLIENT_ADDRESS_BAD_CHECKSUM);
   }
   for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {

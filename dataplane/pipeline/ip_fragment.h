@@ -1,8 +1,7 @@
 // Egress fragmentation: a translated datagram bigger than the egress port's MTU
 // (one rebuilt from fragments, typically) leaves as fragments again instead of
-// being refused by the port. Datagrams with DF set are sent as they are (they can
-// only be ones that arrived whole and bigger than the MTU; PMTU discovery is the
-// sender's business). Pieces come from the worker's pool; when it runs dry the
+// being refused by the port. Datagrams with DF set never get here bigger than the
+// MTU: fullnat_input refuses them first with an ICMP frag-needed (egress_mtu.h). Pieces come from the worker's pool; when it runs dry the
 // datagram is dropped as frag_out_failed. IP options ride in the first fragment only.
 #pragma once
 #include <cstdint>

@@ -8,8 +8,13 @@ namespace pc {
 static inline bool mac_equal(const uint8_t* a, const uint8_t* b) { return std::memcmp(a, b, RTE_ETHER_ADDR_LEN) == 0; }
 
 bool parse_l2(rte_mbuf* m, const uint8_t* port_mac, ParsedPacket* p, L2Kind* kind, DropReason* reason) {
-  // Every later stage assumes one contiguous segment; the ports we use deliver that.
-  if (m->nb_segs != 1 || rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr)) {
+  // Every later stage assumes one contiguous segment. Receive buffers fit the largest
+  // port MTU, so a chain is a frame longer than any MTU (or a PMD scattering anyway).
+  if (m->nb_segs != 1) {
+    *reason = DropReason::RX_SEGMENTED;
+    return false;
+  }
+  if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr)) {
     *reason = DropReason::MALFORMED_L2;
     return false;
   }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <rte_malloc.h>
 #include "pipeline/checksum.h"
+#include "pipeline/egress_mtu.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/fullnat.h"
 #include "pipeline/neigh.h"
@@ -258,6 +259,7 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
                      (sack ? kTsSackBit : 0);
   uint8_t options[40];
   uint16_t mss = client_mss < kSynproxyMss ? client_mss : kSynproxyMss;
+  mss = mss_toward(w, s, p.ip->src_addr, mss);  // and what the client's port carries (egress_mtu.h)
   if (proxy_header_enabled(svc.client_address)) {
     // The PROXY header rides in front of the first segment: leave room for it.
     uint8_t header[kProxyHeaderMax];
@@ -278,7 +280,8 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
 // The backend SYN: client ISN, the client's options as the cookie kept them.
 void send_backend_syn(Worker* w, const Snapshot& s, const Conn& c, SynproxyHold& hold, uint64_t now_us, TxQueues& tx) {
   uint8_t options[40];
-  uint32_t options_len = write_syn_options(options, kCookieMssTable[hold.mss_index], hold.sack, hold.timestamps,
+  uint16_t mss = mss_toward(w, s, c.server_addr, kCookieMssTable[hold.mss_index]);  // egress_mtu.h
+  uint32_t options_len = write_syn_options(options, mss, hold.sack, hold.timestamps,
                                            hold.client_tsval, 0, hold.client_wscale);
   Segment g{c.local_addr, c.server_addr, c.local_port, c.server_port, hold.client_isn, 0, RTE_TCP_SYN_FLAG,
             hold.client_window};

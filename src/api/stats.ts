@@ -19,7 +19,7 @@ import { unary } from './status.js';
 // Record<DropReason, true> makes the compiler fail when types.ts gains a reason
 // that is missing here, so GetStats always reports every reason, zeros included.
 const DROP_REASONS: Record<DropReason, true> = {
-  malformed_l2: true, malformed_l3: true, malformed_l4: true, malformed_arp: true,
+  malformed_l2: true, rx_segmented: true, malformed_l3: true, malformed_l4: true, malformed_arp: true,
   unsupported_l3: true, unsupported_l4: true, not_for_us: true, arp_not_for_us: true,
   frag_dropped: true, ttl_exceeded: true, icmp_unsupported: true, no_service: true, no_conn: true,
   no_real_server: true, no_local_address: true, lport_exhausted: true, conn_table_full: true,
@@ -28,7 +28,7 @@ const DROP_REASONS: Record<DropReason, true> = {
   bad_cookie: true, synproxy_hold_full: true, synproxy_handshake_pending: true, synproxy_server_failed: true,
   frag_overlap: true, frag_oversize: true, frag_timeout: true, frag_table_full: true, frag_too_many: true,
   frag_rate_limited: true, frag_out_failed: true,
-  tunnel_frag_needed: true,
+  tunnel_frag_needed: true, egress_mtu_exceeded: true,
   client_address_bad_checksum: true,
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };
@@ -45,7 +45,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   frag_reassembled: true, frag_refragmented: true, frag_joined: true, frag_out_pieces: true,
   synproxy_auto_engaged: true, synproxy_auto_disengaged: true,
   tcp_resets_from_server: true, tcp_resets_from_client: true,
-  icmp_frag_needed_sent: true,
+  icmp_frag_needed_sent: true, mss_clamped: true,
   redirected_out: true, redirected_in: true, arp_replies_shared: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {

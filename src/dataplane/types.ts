@@ -5,7 +5,7 @@
 // stable `code` (see AddonErrorCode) and never crashes the process on bad input.
 
 export type DropReason =
-  | 'malformed_l2' | 'malformed_l3' | 'malformed_l4' | 'malformed_arp'
+  | 'malformed_l2' | 'rx_segmented' | 'malformed_l3' | 'malformed_l4' | 'malformed_arp'
   | 'unsupported_l3' | 'unsupported_l4' | 'not_for_us' | 'arp_not_for_us'
   | 'frag_dropped' | 'ttl_exceeded' | 'icmp_unsupported' | 'no_service' | 'no_conn'
   | 'no_real_server' | 'no_local_address' | 'lport_exhausted' | 'conn_table_full'
@@ -15,7 +15,7 @@ export type DropReason =
   | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed'
   | 'frag_overlap' | 'frag_oversize' | 'frag_timeout' | 'frag_table_full' | 'frag_too_many' | 'frag_rate_limited'
   | 'frag_out_failed'
-  | 'tunnel_frag_needed'
+  | 'tunnel_frag_needed' | 'egress_mtu_exceeded'
   | 'client_address_bad_checksum';
 
 /** Drop reasons the flood defences give (dataplane/common/defense_counters.h, same order). */
@@ -36,7 +36,7 @@ export type DataplaneEvent =
   | 'frag_reassembled' | 'frag_refragmented' | 'frag_joined' | 'frag_out_pieces'
   | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged'
   | 'tcp_resets_from_server' | 'tcp_resets_from_client'
-  | 'icmp_frag_needed_sent'
+  | 'icmp_frag_needed_sent' | 'mss_clamped'
   | 'redirected_out' | 'redirected_in' | 'arp_replies_shared';
 
 export type AddonErrorCode =

@@ -65,16 +65,18 @@ type Say = (line: string) => void;
  * previous lab first, so running it twice gives one fresh lab. On failure
  * it removes what it built and rethrows.
  */
-export async function labUp(opts: { quiet?: boolean } = {}): Promise<void> {
+export async function labUp(opts: LabOptions = {}): Promise<void> {
   const say: Say = opts.quiet ? () => undefined : (line) => console.log(line);
+  const mtu = { outside: opts.mtu?.outside ?? DEFAULT_LINK_MTU, inside: opts.mtu?.inside ?? DEFAULT_LINK_MTU };
   await requireRoot();
   await labDown();
   try {
     await mkdir(LAB_STATE_DIR, { recursive: true });
     for (const namespace of LAB_NAMESPACES) await mustRun('ip', ['netns', 'add', namespace]);
-    await buildBridges();
-    for (const host of LAB_HOSTS) await buildHost(host);
-    await buildReturnRouter();
+    await buildBridges(mtu);
+    for (const host of LAB_HOSTS) await buildHost(host, mtu[host.segment]);
+    await buildReturnRouter(mtu);
+    if (opts.mtu) say(`lab: link MTU outside ${mtu.outside}, inside ${mtu.inside} (the gateway's ${GATEWAY_OUTSIDE_IFACE}/${GATEWAY_INSIDE_IFACE} get theirs from ports[].mtu)`);
     say(`lab: namespaces ${LAB_NAMESPACES.join(' ')} up; gateway ports ${GATEWAY_OUTSIDE_IFACE} ${GATEWAY_INSIDE_IFACE}`);
     await Promise.all(REAL_SERVERS.map((server) => startRealServer(server)));
     say(`lab: real servers ${REAL_SERVERS.map((s) => `${s.serverName}=${s.addresses[0]}`).join(' ')} listening (http 80, udp echo 7)`);
@@ -82,6 +84,18 @@ export async function labUp(opts: { quiet?: boolean } = {}): Promise<void> {
     await labDown();
     throw error;
   }
+}
+
+const DEFAULT_LINK_MTU = 1500;
+
+export interface LabOptions {
+  quiet?: boolean;
+  /**
+   * Link MTU per segment (default 1500 each) on every lab veth of that segment: hosts' eth0,
+   * bridge ports, the return router's leg, the bridge side of the gateway's veth. The
+   * gateway's own root-namespace end keeps 1500 until the gateway sets ports[].mtu on it.
+   */
+  mtu?: Partial<Record<Segment, number>>;
 }
 
 async function requireRoot(): Promise<void> {
@@ -98,7 +112,7 @@ async function disableIpv6In(namespace: string): Promise<void> {
   }
 }
 
-async function buildBridges(): Promise<void> {
+async function buildBridges(mtu: Record<Segment, number>): Promise<void> {
   await disableIpv6In(LAB_BRIDGE_NAMESPACE);
   // Bridged frames must not traverse netfilter (br_netfilter is per namespace;
   // the keys exist only when the module is loaded).
@@ -106,14 +120,14 @@ async function buildBridges(): Promise<void> {
     await runTool('ip', ['netns', 'exec', LAB_BRIDGE_NAMESPACE, 'sysctl', '-q', '-w', `net.bridge.bridge-nf-call-${family}=0`]);
   }
   await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', 'lo', 'up']);
-  for (const wiring of Object.values(SEGMENTS)) {
+  for (const [segment, wiring] of Object.entries(SEGMENTS) as [Segment, SegmentWiring][]) {
     await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', wiring.bridge, 'type', 'bridge', 'stp_state', '0', 'mcast_snooping', '0']);
     await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', wiring.bridge, 'up']);
     await mustRun('ip', ['link', 'add', wiring.gatewayIface, 'type', 'veth', 'peer', 'name', wiring.bridgeSideIface,
       'netns', LAB_BRIDGE_NAMESPACE]);
     await disableIpv6OnRootIface(wiring.gatewayIface);
     await mustRun('ip', ['link', 'set', wiring.gatewayIface, 'up']);
-    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', wiring.bridgeSideIface, 'master', wiring.bridge, 'up']);
+    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', wiring.bridgeSideIface, 'mtu', String(mtu[segment]), 'master', wiring.bridge, 'up']);
   }
 }
 
@@ -130,23 +144,23 @@ function bridgePortName(host: LabHost): string {
   return host.namespace.replace(/^pc-/, '');
 }
 
-async function buildHost(host: LabHost): Promise<void> {
+async function buildHost(host: LabHost, mtu: number): Promise<void> {
   const wiring = SEGMENTS[host.segment];
   const namespace = host.namespace;
   await disableIpv6In(namespace);
   await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', bridgePortName(host), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
-  await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePortName(host), 'master', wiring.bridge, 'up']);
+  await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePortName(host), 'mtu', String(mtu), 'master', wiring.bridge, 'up']);
   await ipIn(namespace, ['link', 'set', 'lo', 'up']);
   for (const address of host.addresses) {
     await ipIn(namespace, ['address', 'add', `${address}/${wiring.prefixLength}`, 'dev', 'eth0']);
   }
-  await ipIn(namespace, ['link', 'set', 'eth0', 'up']);
+  await ipIn(namespace, ['link', 'set', 'eth0', 'mtu', String(mtu), 'up']);
   await ipIn(namespace, ['route', 'add', 'default', 'via', wiring.gatewayAddress, 'dev', 'eth0']);
   await mustRunIn(namespace, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
 }
 
 /** The DR/TUN return path: forwards between the segments, no source checks (replies come from the VIP). */
-async function buildReturnRouter(): Promise<void> {
+async function buildReturnRouter(mtu: Record<Segment, number>): Promise<void> {
   const namespace = RETURN_ROUTER.namespace;
   await disableIpv6In(namespace);
   await ipIn(namespace, ['link', 'set', 'lo', 'up']);
@@ -157,9 +171,9 @@ async function buildReturnRouter(): Promise<void> {
     const wiring = SEGMENTS[segment];
     const iface = `eth-${segment}`;
     await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', bridgePort, 'type', 'veth', 'peer', 'name', iface, 'netns', namespace]);
-    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePort, 'master', wiring.bridge, 'up']);
+    await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePort, 'mtu', String(mtu[segment]), 'master', wiring.bridge, 'up']);
     await ipIn(namespace, ['address', 'add', `${address}/${wiring.prefixLength}`, 'dev', iface]);
-    await ipIn(namespace, ['link', 'set', iface, 'up']);
+    await ipIn(namespace, ['link', 'set', iface, 'mtu', String(mtu[segment]), 'up']);
     await mustRunIn(namespace, 'ethtool', ['-K', iface, 'tx', 'off']);
   }
   for (const key of ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0',

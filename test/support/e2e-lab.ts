@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { demoConfigYaml } from '../../src/lab/demo-config.js';
 import { portcullisCliPath, startDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
-import { CLIENT, labDown, labUp } from '../../src/lab/lab.js';
+import { CLIENT, labDown, labUp, type LabOptions } from '../../src/lab/lab.js';
 import { nodeScriptArgv } from '../../src/lab/node-script.js';
 import { connectPortcullis, type PortcullisClient } from './e2e-grpc.js';
 
@@ -101,13 +101,14 @@ export interface Gateway {
 }
 
 /** labUp, then the daemon with the demo configuration in a temp dir; cleans up itself on failure. */
-export async function startGateway(readyTimeoutMs = 40_000, editConfig: (yaml: string) => string = (yaml) => yaml): Promise<Gateway> {
+export async function startGateway(readyTimeoutMs = 40_000, editConfig: (yaml: string) => string = (yaml) => yaml,
+  lab: LabOptions = {}): Promise<Gateway> {
   const workDir = await mkdtemp(join(tmpdir(), 'portcullis-e2e-'));
   const configPath = join(workDir, 'portcullis.yaml');
   const socketPath = join(workDir, 'portcullis.sock');
   const stateFilePath = join(workDir, 'state.json');
   try {
-    await withTimeout(labUp({ quiet: true }), 60_000, 'lab up');
+    await withTimeout(labUp({ ...lab, quiet: true }), 60_000, 'lab up');
     await writeFile(configPath, editConfig(demoConfigYaml({ socket: socketPath, stateFile: stateFilePath })));
     const daemon = await startDaemon({ configPath, socketPath, stateFilePath, readyTimeoutMs });
     return { daemon, api: connectPortcullis(socketPath), workDir };
@@ -145,15 +146,15 @@ export interface SharedGateway {
   stop(): Promise<void>;
 }
 
-/** editConfig changes the demo configuration's YAML text before the daemon reads it. */
-export function sharedGateway(editConfig?: (yaml: string) => string): SharedGateway {
+/** editConfig changes the demo configuration's YAML text before the daemon reads it; lab sets lab options (link MTUs). */
+export function sharedGateway(editConfig?: (yaml: string) => string, lab?: LabOptions): SharedGateway {
   let gateway: Gateway | undefined;
   let startError: unknown = 'the first test did not run';
   return {
     async start() {
       try {
         if (!existsSync(portcullisCliPath())) throw new Error(`${portcullisCliPath()} is missing: run \`npm run build\``);
-        gateway = await withTimeout(startGateway(undefined, editConfig), 90_000, 'lab up + daemon ready');
+        gateway = await withTimeout(startGateway(undefined, editConfig, lab), 90_000, 'lab up + daemon ready');
         return gateway;
       } catch (error) {
         startError = error;
