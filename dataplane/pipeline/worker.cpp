@@ -4,11 +4,11 @@
 #include <new>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
-#include "pipeline/fullnat.h"
-#include "pipeline/icmp.h"
-#include "pipeline/icmp_relay.h"
-#include "pipeline/parse.h"
-#include "pipeline/server_choice.h"
+#include "pipeline/forward/fullnat.h"
+#include "pipeline/l2l3/icmp.h"
+#include "pipeline/forward/icmp_relay.h"
+#include "pipeline/l2l3/parse.h"
+#include "pipeline/conn/server_choice.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/frag_policy.h"
 #include "pipeline/worker_state.h"

@@ -3,7 +3,7 @@
 // only while tracing is on.
 #pragma once
 #include <cstdint>
-#include "pipeline/fullnat.h"
+#include "pipeline/forward/fullnat.h"
 #include "pipeline/trace.h"
 
 namespace pc {

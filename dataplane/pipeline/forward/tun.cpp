@@ -1,0 +1,108 @@
+// TUN (ipvsadm -i): IPIP encapsulation (RFC 2003) and the ICMP fragmentation-needed
+// that keeps PMTU discovery working when the 20 extra bytes no longer fit.
+#include <cstring>
+#include "pipeline/forward/forward_modes.h"
+#include "pipeline/output/neigh.h"
+#include "pipeline/output/route.h"
+#include "pipeline/worker_state.h"
+
+namespace pc {
+
+namespace {
+
+constexpr uint16_t kOuterHeaderLen = sizeof(rte_ipv4_hdr);  // no options
+constexpr uint8_t kOuterTtl = 64;                           // a fresh IP hop, as Linux ipip uses by default
+constexpr uint8_t kIcmpTtl = 64;
+constexpr uint16_t kQuotedPayload = 8;  // RFC 792: the IP header and the first 64 bits of the datagram
+
+inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
+  rte_pktmbuf_free(m);
+  w->counters->drop(reason);
+}
+
+inline uint16_t l2_length(const ParsedPacket& p) {
+  return static_cast<uint16_t>(reinterpret_cast<const uint8_t*>(p.ip) - reinterpret_cast<const uint8_t*>(p.eth));
+}
+
+// ICMP type 3 code 4 to the client, from the address it was talking to (the VIP), quoting
+// the packet that did not fit. Nothing is sent when there is no route back or no mbuf.
+void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint16_t next_hop_mtu, uint64_t now_us,
+                      TxQueues& tx) {
+  NextHop back;
+  if (!route_lookup(s, p.ip->src_addr, &back)) return;
+  uint16_t quoted = static_cast<uint16_t>(p.ip_header_len + kQuotedPayload);
+  if (quoted > p.ip_total_len) quoted = p.ip_total_len;
+  uint16_t icmp_len = static_cast<uint16_t>(sizeof(rte_icmp_hdr) + quoted);
+  uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + icmp_len);
+  rte_mbuf* e = w->params.pool ? rte_pktmbuf_alloc(w->params.pool) : nullptr;
+  char* frame = e ? rte_pktmbuf_append(e, static_cast<uint16_t>(sizeof(rte_ether_hdr) + ip_len)) : nullptr;
+  if (!frame) {
+    if (e) rte_pktmbuf_free(e);
+    w->counters->drop(DropReason::MBUF_ALLOC_FAILED);
+    return;
+  }
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);  // MACs: neigh_output
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  std::memset(ip, 0, sizeof *ip);
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->total_length = rte_cpu_to_be_16(ip_len);
+  ip->time_to_live = kIcmpTtl;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = p.ip->dst_addr;
+  ip->dst_addr = p.ip->src_addr;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  auto* icmp = reinterpret_cast<uint8_t*>(ip + 1);
+  icmp[0] = 3;  // destination unreachable
+  icmp[1] = 4;  // fragmentation needed and DF set
+  store16(icmp + 2, 0);
+  store16(icmp + 4, 0);  // unused
+  store16(icmp + 6, rte_cpu_to_be_16(next_hop_mtu));  // RFC 1191
+  std::memcpy(icmp + 8, p.ip, quoted);
+  store16(icmp + 2, static_cast<uint16_t>(~rte_raw_cksum(icmp, icmp_len)));
+  w->counters->event(Event::ICMP_FRAG_NEEDED_SENT);
+  neigh_output(&w->neigh, s, e, back.port_index, back.gateway, now_us, tx);
+}
+
+}  // namespace
+
+bool tunnel_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const NextHop& hop,
+                 uint64_t now_us, TxQueues& tx) {
+  uint16_t mtu = w->port_mtus[hop.port_index];
+  if (static_cast<uint32_t>(p.ip_total_len) + kOuterHeaderLen <= mtu) return true;
+  if (p.ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
+    send_frag_needed(w, s, p, static_cast<uint16_t>(mtu - kOuterHeaderLen), now_us, tx);
+  drop(w, m, DropReason::TUNNEL_FRAG_NEEDED);
+  return false;
+}
+
+void tunnel_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint32_t server_addr,
+                   const NextHop& hop, uint64_t now_us, TxQueues& tx) {
+  uint32_t source;
+  if (!snapshot_on_link_source(s, hop.port_index, hop.gateway, &source)) {
+    // Next hop outside the connected prefixes (an on-link static route): the port's first address.
+    if (hop.port_index >= s.ports.size() || s.ports[hop.port_index].addresses.empty())
+      return drop(w, m, DropReason::NO_ROUTE);
+    source = rte_cpu_to_be_32(s.ports[hop.port_index].addresses[0].addr);
+  }
+  const rte_ipv4_hdr inner = *p.ip;  // p's pointers are stale once the L2 header moves
+  uint16_t l2_len = l2_length(p);
+  char* front = rte_pktmbuf_prepend(m, kOuterHeaderLen);
+  if (!front) return drop(w, m, DropReason::MBUF_ALLOC_FAILED);  // no headroom for the header
+  std::memmove(front, front + kOuterHeaderLen, l2_len);  // the L2 header moves to the new front
+  auto* outer = reinterpret_cast<rte_ipv4_hdr*>(front + l2_len);
+  outer->version_ihl = RTE_IPV4_VHL_DEF;
+  outer->type_of_service = inner.type_of_service;  // RFC 2003 §3.1: TOS copied
+  outer->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(p.ip_total_len + kOuterHeaderLen));
+  outer->packet_id = inner.packet_id;  // unique enough: it is the client's own id for this datagram
+  outer->fragment_offset = inner.fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);  // DF copied
+  outer->time_to_live = kOuterTtl;
+  outer->next_proto_id = IPPROTO_IPIP;
+  outer->src_addr = source;
+  outer->dst_addr = server_addr;
+  outer->hdr_checksum = 0;
+  outer->hdr_checksum = rte_ipv4_cksum(outer);
+  neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);
+}
+
+}  // namespace pc
