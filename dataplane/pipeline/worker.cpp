@@ -1,10 +1,10 @@
 // The worker API of pipeline.h: create/destroy, snapshot adoption, the burst
-// dispatcher (parse → ARP | ICMP | FullNAT), timers and connection listing.
+// dispatcher (parse → ARP | ICMP | connection stage), timers and connection listing.
 #include <cstring>
 #include <new>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
-#include "pipeline/forward/fullnat.h"
+#include "pipeline/conn_stage.h"
 #include "pipeline/l2l3/icmp.h"
 #include "pipeline/forward/icmp_relay.h"
 #include "pipeline/l2l3/parse.h"
@@ -215,7 +215,7 @@ void exception_copy_arp_reply(Worker* w, const Snapshot& s, uint16_t in_port, rt
 }
 
 // Parses one packet and finishes everything that needs no connection lookup (ARP,
-// ICMP, drops). Returns true when the packet is TCP/UDP for FullNAT: *pending filled.
+// ICMP, drops). Returns true when the packet is TCP/UDP for the connection stage: *pending filled.
 bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint64_t now_us, TxQueues& tx,
               PendingNat* pending) {
   ParsedPacket& p = pending->parsed;
@@ -232,7 +232,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
   uint8_t owned = snapshot_owned_kinds(s, p.ip->dst_addr);
   // We are not a router, except for the replies of NAT servers (to the client): those go
-  // on to the connection lookup, and a miss there is NOT_FOR_US (forward_modes.h).
+  // on to the connection lookup, and a miss there is NOT_FOR_US (forward/forward.h).
   if (!owned && !s.has_nat_servers) return drop(w, m, DropReason::NOT_FOR_US), false;
   if (owned && tx.has_exception(in_port) && is_for_host_stack(owned, p.ip)) {
     w->counters->event(Event::EXCEPTION_PUNTED);
@@ -257,7 +257,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     if (!icmp_relay_error(w, s, m, p, now_us, tx)) icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
     return false;
   }
-  if (!fullnat_classify(w, m, p, &pending->key)) return false;
+  if (!conn_stage_classify(w, m, p, &pending->key)) return false;
   pending->m = m;
   pending->owned = owned;
   return true;
@@ -295,10 +295,10 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
     }
     hit.recheck_miss = created != created_at_lookup;  // no new connection since the lookup: the miss stands
     if (unlikely(w->trace != nullptr && w->trace->filter.enabled))  // opt-in trace (pipeline/trace.h)
-      fullnat_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
+      conn_stage_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
                            now_us, tx);
     else
-      fullnat_input(w, s, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit, now_us, tx);
+      conn_stage_input(w, s, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit, now_us, tx);
   }
 }
 
@@ -328,7 +328,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   w->now_us = now_us;
   w->timer_snapshot = s;
   w->timer_tx = &tx;
-  conn_run_timers(&w->conns, now_us, fullnat_on_expire, w);
+  conn_run_timers(&w->conns, now_us, conn_stage_expire, w);
   expire_templates(w, now_us);
   w->timer_snapshot = nullptr;
   w->timer_tx = nullptr;

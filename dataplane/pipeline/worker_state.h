@@ -81,4 +81,10 @@ inline void worker_discard(Worker* w, rte_mbuf* m) {
   if (w->drop_bin_count == kDropBinSize) worker_flush_drops(w);
 }
 
+// A packet dropped with exactly one reason.
+inline void worker_drop(Worker* w, rte_mbuf* m, DropReason reason) {
+  worker_discard(w, m);
+  w->counters->drop(reason);
+}
+
 }  // namespace pc

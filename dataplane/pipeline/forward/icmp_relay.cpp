@@ -2,7 +2,7 @@
 
 #include <rte_ip.h>
 #include "pipeline/l2l3/checksum.h"
-#include "pipeline/forward/forward_modes.h"
+#include "pipeline/forward/forward.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/output/route.h"
 #include "pipeline/carriage/toa.h"
@@ -92,7 +92,9 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   const Conn& c = w->conns.records[index];
   // An error goes back to the sender of the quoted packet; anything else is forged or misrouted.
   if (p.ip->dst_addr != inner->src_addr) return drop(w, m, DropReason::NO_CONN);
-  if (c.flags & kConnOneWay) return forward_icmp_one_way(w, s, m, p, c, now_us, tx), true;  // DR/TUN: the server sent it
+  // DR/TUN: the quoted packet is the server's direct reply, so the server must hear it.
+  if (c.flags & kConnDr) return forward_dr_icmp_error(w, s, m, c, now_us, tx), true;
+  if (c.flags & kConnTun) return forward_tun_icmp_error(w, s, m, p, c, now_us, tx), true;
 
   // Reply-tuple hit = the quote is our LIP→RIP packet: the client must hear about it.
   bool to_client = direction == Direction::OUTPUT;

@@ -25,4 +25,11 @@ inline bool route_lookup(const Snapshot& s, uint32_t dst, NextHop* out) {
   return true;
 }
 
+// Next hop to a real server; with needs_on_link (DR, which rewrites only the MAC) the
+// server must be a neighbour, not behind a router.
+inline bool route_to_server(const Snapshot& s, uint32_t server_addr, bool needs_on_link, NextHop* hop) {
+  if (!route_lookup(s, server_addr, hop)) return false;
+  return !needs_on_link || hop->gateway == server_addr;
+}
+
 }  // namespace pc

@@ -4,9 +4,9 @@
 #include <rte_malloc.h>
 #include "pipeline/l2l3/checksum.h"
 #include "pipeline/defend/defend.h"
-#include "pipeline/forward/fullnat.h"
+#include "pipeline/conn/conn_account.h"
+#include "pipeline/conn/conn_create.h"
 #include "pipeline/output/neigh.h"
-#include "pipeline/l2l3/parse.h"
 #include "pipeline/carriage/proxy_header.h"
 #include "pipeline/output/route.h"
 #include "pipeline/synproxy/synproxy_cookie.h"
@@ -322,7 +322,7 @@ void accept_ack(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
   uint16_t slot = take_hold(&t);
   if (slot == kNoHold) return drop(w, m, DropReason::SYNPROXY_HOLD_FULL);
   NextHop hop;
-  uint32_t index = fullnat_new_connection(w, s, svc, p, now_us, &hop, &reason);
+  uint32_t index = conn_create(w, s, svc, p, now_us, &hop, &reason);
   if (index == kNoConn) {
     give_hold(&t, slot);
     return drop(w, m, reason);
@@ -334,7 +334,7 @@ void accept_ack(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
   bool sack = o.has_ts && (ts_bits & kTsSackBit);
 
   Conn& c = w->conns.records[index];
-  fullnat_set_state(w, c, kStateSynSent);
+  conn_set_state(w, c, kStateSynSent);
   c.expires_us = now_us + kSynproxyServerWaitUs;
   SynproxyConn& sc = t.conns[index];
   sc = SynproxyConn{};
@@ -370,9 +370,9 @@ void accept_ack(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
 }
 
 // Server SYN-ACK while the backend handshake is pending: ACK the server (in the
-// SYN-ACK's buffer), switch to translation, release the held client segments.
+// SYN-ACK's buffer), switch to translation, hand the held client segments back.
 void complete_handshake(Worker* w, const Snapshot& s, uint32_t index, rte_mbuf* m, ParsedPacket& p, uint64_t now_us,
-                        TxQueues& tx) {
+                        TxQueues& tx, SynproxyReleased* released) {
   SynproxyTable& t = w->synproxy;
   SynproxyConn& sc = t.conns[index];
   SynproxyHold& hold = t.holds[sc.hold];
@@ -397,30 +397,15 @@ void complete_handshake(Worker* w, const Snapshot& s, uint32_t index, rte_mbuf* 
             RTE_TCP_ACK_FLAG, hold.client_window};
   if (rewrite_in_place(m, p, g, options, options_len)) send_to(w, s, m, c.server_addr, now_us, tx);
   else drop(w, m, DropReason::MBUF_ALLOC_FAILED);  // the first data segment acknowledges it too
-  fullnat_set_state(w, c, kStateEstablished);
+  conn_set_state(w, c, kStateEstablished);
   c.expires_us = now_us + static_cast<uint64_t>(w->services[c.service_id].timeouts.seconds[kStateEstablished]) * 1000000ull;
   w->counters->event(Event::SYNPROXY_SERVER_HANDSHAKES);
 
-  rte_mbuf* held[kSynproxyHoldMax];
-  uint32_t count = hold.count;
-  std::memcpy(held, hold.packets, count * sizeof held[0]);
+  // The held client segments go through the connection stage again (conn_stage.cpp).
+  released->count = hold.count;
+  std::memcpy(released->packets, hold.packets, hold.count * sizeof hold.packets[0]);
   give_hold(&t, sc.hold);
   sc.hold = kNoHold;
-  for (uint32_t i = 0; i < count; i++) {
-    rte_mbuf* h = held[i];
-    ParsedPacket hp;
-    L2Kind kind;
-    DropReason reason;
-    const uint8_t* dst_mac = rte_pktmbuf_mtod(h, rte_ether_hdr*)->dst_addr.addr_bytes;
-    if (!parse_l2(h, dst_mac, &hp, &kind, &reason) || !parse_ipv4(h, &hp, &reason) || !parse_l4(&hp, &reason)) {
-      drop(w, h, reason);  // cannot happen: it parsed when it arrived
-      continue;
-    }
-    FlowKey key = make_flow_key(IPPROTO_TCP, hp.ip->src_addr, l4_src_port(hp), hp.ip->dst_addr, l4_dst_port(hp));
-    ConnHit hit;
-    hit.found = true, hit.index = index, hit.direction = Direction::INPUT;
-    fullnat_input(w, s, h, hp, snapshot_owned_kinds(s, hp.ip->dst_addr), key, hit, now_us, tx);
-  }
 }
 
 // Established translation, client → server: acknowledgements and SACK edges back into the
@@ -618,7 +603,8 @@ void synproxy_new_flow(Worker* w, const Snapshot& s, const ServiceEntry& svc, rt
 }
 
 bool synproxy_conn_packet(Worker* w, const Snapshot& s, uint32_t index, Direction direction, rte_mbuf* m,
-                          ParsedPacket& p, uint64_t now_us, TxQueues& tx) {
+                          ParsedPacket& p, uint64_t now_us, TxQueues& tx, SynproxyReleased* released) {
+  released->count = 0;
   SynproxyConn& sc = w->synproxy.conns[index];
   uint8_t flags = p.tcp->tcp_flags;
   if (sc.flags & kEstablished) {
@@ -647,7 +633,7 @@ bool synproxy_conn_packet(Worker* w, const Snapshot& s, uint32_t index, Directio
     return true;
   }
   if ((flags & RTE_TCP_SYN_FLAG) && (flags & RTE_TCP_ACK_FLAG) && !(flags & RTE_TCP_RST_FLAG)) {
-    complete_handshake(w, s, index, m, p, now_us, tx);
+    complete_handshake(w, s, index, m, p, now_us, tx, released);
     return true;
   }
   if (flags & RTE_TCP_RST_FLAG) {
@@ -659,7 +645,7 @@ bool synproxy_conn_packet(Worker* w, const Snapshot& s, uint32_t index, Directio
     sc.ts_offset = 0;
     sc.flags = static_cast<uint8_t>((sc.flags | kEstablished) & ~kTimestamps);
     w->counters->event(Event::SYNPROXY_CLIENT_RESETS);
-    fullnat_set_state(w, w->conns.records[index], kStateClose);  // IPVS's table keeps SYN_SENT on an output RST
+    conn_set_state(w, w->conns.records[index], kStateClose);  // IPVS's table keeps SYN_SENT on an output RST
     translate_output(sc, p);
     return false;
   }

@@ -94,11 +94,20 @@ inline bool synproxy_owns(const SynproxyTable& t, uint32_t index) { return t.con
 void synproxy_new_flow(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf* m, ParsedPacket& p,
                        uint64_t now_us, TxQueues& tx);
 
+// Client segments held during the backend handshake, handed back when it completes.
+struct SynproxyReleased {
+  rte_mbuf* packets[kSynproxyHoldMax];
+  uint32_t count = 0;
+};
+
 // A packet of SYNPROXY connection index. Returns true when it was consumed (held,
-// turned into another packet, or dropped); false when FullNAT should forward it
-// (sequence numbers, SACK, timestamps and window already translated).
+// turned into another packet, or dropped); false when the connection's forwarding
+// method should send it (sequence numbers, SACK, timestamps and window already
+// translated). *released = the held client segments when this packet (the server's
+// SYN-ACK) completed the backend handshake: the caller runs them through the
+// connection stage, after this packet.
 bool synproxy_conn_packet(Worker* w, const Snapshot& s, uint32_t index, Direction direction, rte_mbuf* m,
-                          ParsedPacket& p, uint64_t now_us, TxQueues& tx);
+                          ParsedPacket& p, uint64_t now_us, TxQueues& tx, SynproxyReleased* released);
 
 // PROXY protocol for a new (non-SYNPROXY) connection of a service with client_address
 // proxy_v1/v2; p is the client's SYN. The stream starts after it until the server's
