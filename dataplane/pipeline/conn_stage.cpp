@@ -5,7 +5,10 @@
 #include "pipeline/conn/conn_create.h"
 #include "pipeline/conn/server_choice.h"
 #include "pipeline/defend/defend.h"
-#include "pipeline/forward/forward.h"
+#include "pipeline/forward/dr.h"
+#include "pipeline/forward/fullnat.h"
+#include "pipeline/forward/nat.h"
+#include "pipeline/forward/tun.h"
 #include "pipeline/l2l3/parse.h"
 #include "pipeline/synproxy/synproxy.h"
 #include "pipeline/synproxy/synproxy_auto.h"
@@ -26,7 +29,7 @@ inline bool tcp_opens_connection(const rte_tcp_hdr* tcp) {
 uint32_t new_flow(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint8_t owned_kinds,
                   uint64_t now_us, TxQueues& tx, NextHop* hop) {
   const rte_ipv4_hdr* ip = p.ip;
-  if (!owned_kinds) return worker_drop(w, m, DropReason::NOT_FOR_US), kNoConn;  // not a NAT reply we know (forward.h)
+  if (!owned_kinds) return worker_drop(w, m, DropReason::NOT_FOR_US), kNoConn;  // not a NAT reply we know (forward/nat.h)
   const ServiceEntry* svc = snapshot_find_service(s, ip->next_proto_id, ip->dst_addr, l4_dst_port(p));
   if (!svc) {
     // Traffic to a LIP is reply traffic: without a connection there is nothing to reply to.

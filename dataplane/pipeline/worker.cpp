@@ -232,7 +232,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
   uint8_t owned = snapshot_owned_kinds(s, p.ip->dst_addr);
   // We are not a router, except for the replies of NAT servers (to the client): those go
-  // on to the connection lookup, and a miss there is NOT_FOR_US (forward/forward.h).
+  // on to the connection lookup, and a miss there is NOT_FOR_US (forward/nat.h).
   if (!owned && !s.has_nat_servers) return drop(w, m, DropReason::NOT_FOR_US), false;
   if (owned && tx.has_exception(in_port) && is_for_host_stack(owned, p.ip)) {
     w->counters->event(Event::EXCEPTION_PUNTED);

@@ -53,7 +53,7 @@ enum ConnFlag : uint8_t {
   kConnToa = 1,          // the service carries the client address in TOA (pipeline/toa.h)
   kConnToaAckDone = 2,   // the handshake-completing ACK was handled (TOA added or skipped)
   kConnToaDataDone = 4,  // the first data segment was handled
-  kConnNat = 8,          // NAT (-m): reply tuple RIP:rport -> CIP:cport, no lport (forward/forward.h)
+  kConnNat = 8,          // NAT (-m): reply tuple RIP:rport -> CIP:cport, no lport (forward/nat.h)
   kConnDr = 16,          // DR (-g): one-way, client tuple only
   kConnTun = 32,         // TUN (-i): one-way, client tuple only
   kConnPersistent = 128, // made through a persistence template (pipeline/persist.h)

@@ -1,6 +1,6 @@
 // DR (ipvsadm -g): the frame goes to the server's MAC with its IP header untouched
 // (TTL too); the server answers the client directly.
-#include "pipeline/forward/forward.h"
+#include "pipeline/forward/dr.h"
 
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/output/neigh.h"

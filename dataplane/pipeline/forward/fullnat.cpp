@@ -1,6 +1,6 @@
 // FullNAT: both addresses and ports of a packet rewritten to the other side of its
 // connection, the client's address carried in TOA when the service asks for it.
-#include "pipeline/forward/forward.h"
+#include "pipeline/forward/fullnat.h"
 
 #include "pipeline/carriage/toa.h"
 #include "pipeline/conn/conn_account.h"

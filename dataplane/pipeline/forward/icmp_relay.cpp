@@ -2,7 +2,8 @@
 
 #include <rte_ip.h>
 #include "pipeline/l2l3/checksum.h"
-#include "pipeline/forward/forward.h"
+#include "pipeline/forward/dr.h"
+#include "pipeline/forward/tun.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/output/route.h"
 #include "pipeline/carriage/toa.h"

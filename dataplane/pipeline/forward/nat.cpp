@@ -1,8 +1,9 @@
 // NAT (ipvsadm -m): FullNAT's rewrite with the client as the connection's local side,
 // so only the destination changes inbound and only the source on the way back.
-#include "pipeline/forward/forward.h"
+#include "pipeline/forward/nat.h"
 
 #include "pipeline/carriage/toa.h"
+#include "pipeline/forward/fullnat.h"
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/output/fragment.h"
 #include "pipeline/output/route.h"

@@ -2,7 +2,7 @@
 // that keeps PMTU discovery working when the 20 extra bytes no longer fit.
 #include <cstring>
 #include "pipeline/conn/conn_account.h"
-#include "pipeline/forward/forward.h"
+#include "pipeline/forward/tun.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/output/route.h"
 #include "pipeline/worker_state.h"
