@@ -9,6 +9,7 @@
 #include "pipeline/forward/fullnat.h"
 #include "pipeline/forward/nat.h"
 #include "pipeline/forward/tun.h"
+#include "pipeline/l2l3/l3.h"
 #include "pipeline/l2l3/parse.h"
 #include "pipeline/synproxy/synproxy.h"
 #include "pipeline/synproxy/synproxy_auto.h"
@@ -28,9 +29,8 @@ inline bool tcp_opens_connection(const rte_tcp_hdr* tcp) {
 // was consumed (SYNPROXY) or dropped with its reason.
 uint32_t new_flow(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint8_t owned_kinds,
                   uint64_t now_us, TxQueues& tx, NextHop* hop) {
-  const rte_ipv4_hdr* ip = p.ip;
   if (!owned_kinds) return worker_drop(w, m, DropReason::NOT_FOR_US), kNoConn;  // not a NAT reply we know (forward/nat.h)
-  const ServiceEntry* svc = snapshot_find_service(s, ip->next_proto_id, ip->dst_addr, l4_dst_port(p));
+  const ServiceEntry* svc = snapshot_find_service(s, l3_protocol(p), l3_dst(p), l4_dst_port(p));
   if (!svc) {
     // Traffic to a LIP is reply traffic: without a connection there is nothing to reply to.
     bool to_local_address = (owned_kinds & kOwnedLip) != 0;
@@ -76,22 +76,21 @@ void replay_held(Worker* w, const Snapshot& s, uint32_t index, const SynproxyRel
       worker_drop(w, h, reason);  // cannot happen: it parsed when it arrived
       continue;
     }
-    FlowKey key = make_flow_key(IPPROTO_TCP, hp.ip->src_addr, l4_src_port(hp), hp.ip->dst_addr, l4_dst_port(hp));
+    FlowKey key = l3_flow_key(hp);
     ConnHit hit;
     hit.found = true, hit.index = index, hit.direction = Direction::INPUT;
-    conn_stage_input(w, s, h, hp, snapshot_owned_kinds(s, hp.ip->dst_addr), key, hit, now_us, tx);
+    conn_stage_input(w, s, h, hp, snapshot_owned_kinds(s, l3_dst(hp)), key, hit, now_us, tx);
   }
 }
 
 }  // namespace
 
 bool conn_stage_classify(Worker* w, rte_mbuf* m, const ParsedPacket& p, FlowKey* key) {
-  const rte_ipv4_hdr* ip = p.ip;
-  if (ip->time_to_live <= 1) {
+  if (l3_hop_limit_expires(p)) {
     worker_drop(w, m, DropReason::TTL_EXCEEDED);
     return false;
   }
-  *key = make_flow_key(ip->next_proto_id, ip->src_addr, l4_src_port(p), ip->dst_addr, l4_dst_port(p));
+  *key = l3_flow_key(p);
   return true;
 }
 

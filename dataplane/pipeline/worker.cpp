@@ -7,6 +7,7 @@
 #include "pipeline/conn_stage.h"
 #include "pipeline/l2l3/icmp.h"
 #include "pipeline/forward/icmp_relay.h"
+#include "pipeline/l2l3/l3.h"
 #include "pipeline/l2l3/parse.h"
 #include "pipeline/conn/server_choice.h"
 #include "pipeline/defend/defend.h"
@@ -197,9 +198,9 @@ struct PendingNat {
 
 // Exception path (DESIGN.md §3): TCP/UDP to a port address that is neither VIP nor LIP
 // belongs to the host's own sockets (health checks, ssh), not to FullNAT.
-inline bool is_for_host_stack(uint8_t owned, const rte_ipv4_hdr* ip) {
+inline bool is_for_host_stack(uint8_t owned, const ParsedPacket& p) {
   if (owned & (kOwnedVip | kOwnedLip)) return false;
-  return ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP;
+  return l3_protocol(p) == IPPROTO_TCP || l3_protocol(p) == IPPROTO_UDP;
 }
 
 // The kernel resolves its next hops itself: it gets a copy of every ARP reply for a
@@ -230,11 +231,11 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     return false;
   }
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
-  uint8_t owned = snapshot_owned_kinds(s, p.ip->dst_addr);
+  uint8_t owned = snapshot_owned_kinds(s, l3_dst(p));
   // We are not a router, except for the replies of NAT servers (to the client): those go
   // on to the connection lookup, and a miss there is NOT_FOR_US (forward/nat.h).
   if (!owned && !s.has_nat_servers) return drop(w, m, DropReason::NOT_FOR_US), false;
-  if (owned && tx.has_exception(in_port) && is_for_host_stack(owned, p.ip)) {
+  if (owned && tx.has_exception(in_port) && is_for_host_stack(owned, p)) {
     w->counters->event(Event::EXCEPTION_PUNTED);
     tx.push_exception(in_port, m);
     return false;

@@ -2,7 +2,7 @@
 
 #include <cstring>
 #include <rte_byteorder.h>
-#include "pipeline/l2l3/checksum.h"
+#include "pipeline/l2l3/l3.h"
 
 namespace pc {
 
@@ -90,8 +90,7 @@ bool insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c) {
   if (!start) return false;
   std::memmove(start, old_start, moved);
   p.eth = reinterpret_cast<rte_ether_hdr*>(start);
-  p.ip = reinterpret_cast<rte_ipv4_hdr*>(reinterpret_cast<uint8_t*>(p.ip) - kToaLength);
-  p.tcp = reinterpret_cast<rte_tcp_hdr*>(reinterpret_cast<uint8_t*>(p.tcp) - kToaLength);
+  l3_headers_moved(p, -kToaLength);
 
   uint8_t* option = start + moved;
   option[0] = kToaKind;
@@ -106,17 +105,12 @@ bool insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c) {
   uint8_t* tcp_bytes = reinterpret_cast<uint8_t*>(p.tcp);
   uint16_t offset_word_before = load16(tcp_bytes + 12);
   p.tcp->data_off = static_cast<uint8_t>(p.tcp->data_off + ((kToaLength / 4) << 4));
+  LengthChange length = l3_set_payload_len(p, static_cast<uint16_t>(p.l4_len + kToaLength));
   uint16_t check = p.tcp->cksum;
   check = csum_replace16(check, offset_word_before, load16(tcp_bytes + 12));
-  check = csum_replace16(check, rte_cpu_to_be_16(p.l4_len), rte_cpu_to_be_16(static_cast<uint16_t>(p.l4_len + kToaLength)));
+  check = csum_replace16(check, length.before, length.after);
   for (int i = 0; i < kToaLength / 2; i++) check = csum_replace16(check, 0, load16(option + 2 * i));
   p.tcp->cksum = check;
-
-  uint16_t total_before = p.ip->total_length;
-  p.ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(p.ip_total_len + kToaLength));
-  p.ip->hdr_checksum = csum_replace16(p.ip->hdr_checksum, total_before, p.ip->total_length);
-  p.ip_total_len = static_cast<uint16_t>(p.ip_total_len + kToaLength);
-  p.l4_len = static_cast<uint16_t>(p.l4_len + kToaLength);
   return true;
 }
 
@@ -168,7 +162,7 @@ bool toa_process(rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction, uin
   // The insert updates the checksum incrementally, which keeps a corrupted segment
   // corrupted: the server would drop it and, had we marked the connection done, the
   // retransmission would go without the option. So verify this one segment in full.
-  if (!tcp_ipv4_checksum_ok(p.ip->src_addr, p.ip->dst_addr, p.tcp, p.l4_len)) return false;
+  if (!l4_tcp_checksum_ok(p)) return false;
   if (!insert_toa(m, p, c)) return counters.event(Event::TOA_NO_ROOM), true;
   c.flags |= kConnToaAckDone;
   if (has_payload) c.flags |= kConnToaDataDone;

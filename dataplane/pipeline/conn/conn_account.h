@@ -6,7 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
-#include "pipeline/l2l3/packet.h"
+#include "pipeline/l2l3/l3.h"
 #include "pipeline/snapshot.h"
 #include "pipeline/conn/tcp_state.h"
 #include "pipeline/worker_state.h"
@@ -20,10 +20,10 @@ inline uint64_t conn_expiry(const Worker* w, const Conn& c, uint64_t now_us) {
 // Fills everything but the local side and the method's flags; expires_us included.
 inline void conn_fill_from_first_packet(const Worker* w, Conn& c, const ParsedPacket& p, const ServiceEntry& svc,
                                         const ServerEntry& server, uint64_t now_us) {
-  c.protocol = p.ip->next_proto_id;
-  c.client_addr = p.ip->src_addr;
+  c.protocol = l3_protocol(p);
+  c.client_addr = l3_src(p);
   c.client_port = l4_src_port(p);
-  c.virtual_addr = p.ip->dst_addr;
+  c.virtual_addr = l3_dst(p);
   c.virtual_port = l4_dst_port(p);
   c.server_addr = server.addr;
   c.server_port = server.port;

@@ -94,7 +94,7 @@ uint32_t create_other(Worker* w, const ServiceEntry& svc, const ServerEntry& ser
 
 uint32_t conn_create(Worker* w, const Snapshot& s, const ServiceEntry& svc, const ParsedPacket& p, uint64_t now_us,
                      NextHop* hop, DropReason* reason) {
-  ServerChoice choice = choose_server(w, svc, p.ip->src_addr, l4_src_port(p), now_us);
+  ServerChoice choice = choose_server(w, svc, l3_src(p), l4_src_port(p), now_us);
   if (choice.index < 0) {
     *reason = DropReason::NO_REAL_SERVER;
     return kNoConn;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include "core/drop_reasons.h"
 #include "pipeline/conn/conn.h"
-#include "pipeline/l2l3/packet.h"
+#include "pipeline/l2l3/l3.h"
 #include "pipeline/snapshot.h"
 
 namespace pc {

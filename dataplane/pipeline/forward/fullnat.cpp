@@ -4,7 +4,7 @@
 
 #include "pipeline/carriage/toa.h"
 #include "pipeline/conn/conn_account.h"
-#include "pipeline/l2l3/checksum.h"
+#include "pipeline/l2l3/l3.h"
 #include "pipeline/output/fragment.h"
 #include "pipeline/output/route.h"
 #include "pipeline/worker_state.h"
@@ -12,9 +12,8 @@
 namespace pc {
 
 void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) {
-  rte_ipv4_hdr* ip = p.ip;
   uint8_t* l4 = l4_header(p);
-  uint32_t new_src, new_dst;
+  L3Addr new_src, new_dst;
   uint16_t new_sport, new_dport;
   if (direction == Direction::INPUT) {
     new_src = c.local_addr, new_sport = c.local_port, new_dst = c.server_addr, new_dport = c.server_port;
@@ -27,8 +26,7 @@ void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) {
   uint16_t check = load16(l4_check);
   bool udp_without_checksum = !p.tcp && check == 0;
   if (!udp_without_checksum) {
-    check = csum_replace32(check, ip->src_addr, new_src);
-    check = csum_replace32(check, ip->dst_addr, new_dst);
+    check = l4_csum_readdress(check, p, new_src, new_dst);
     check = csum_replace16(check, load16(l4), new_sport);
     check = csum_replace16(check, load16(l4 + 2), new_dport);
     if (!p.tcp && check == 0) check = 0xffff;  // 0 means "no checksum" in UDP
@@ -37,19 +35,7 @@ void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) {
   store16(l4, new_sport);
   store16(l4 + 2, new_dport);
 
-  // IPv4 header: both addresses and the TTL (which shares a 16-bit word with the protocol).
-  // The word is decremented as a whole: a byte store then a 16-bit reload of the same word
-  // defeats store-to-load forwarding (a ~40% hot spot of this function in perf annotate).
-  uint16_t ttl_word_old = load16(&ip->time_to_live);
-  uint16_t ttl_word_new = rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(ttl_word_old) - 0x100));  // TTL > 1
-  store16(&ip->time_to_live, ttl_word_new);
-  check = ip->hdr_checksum;
-  check = csum_replace32(check, ip->src_addr, new_src);
-  check = csum_replace32(check, ip->dst_addr, new_dst);
-  check = csum_replace16(check, ttl_word_old, ttl_word_new);
-  ip->hdr_checksum = check;
-  ip->src_addr = new_src;
-  ip->dst_addr = new_dst;
+  l3_readdress_and_forward(p, new_src, new_dst);  // addresses, hop limit, header checksum
 }
 
 void forward_fullnat(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction,

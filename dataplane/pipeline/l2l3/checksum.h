@@ -55,12 +55,6 @@ inline uint16_t csum_sum(const void* data, uint32_t len, uint64_t sum = 0) {
   return csum_finish(static_cast<uint32_t>(sum));
 }
 
-// Full check of a TCP/IPv4 segment's checksum, pseudo-header included (addresses network
-// order, tcp_len = header + payload). A pass over the whole segment: done only for the few
-// segments the gateway rebuilds, so that a corrupted one is not blessed with a fresh checksum.
-inline bool tcp_ipv4_checksum_ok(uint32_t src, uint32_t dst, const void* tcp, uint16_t tcp_len) {
-  uint64_t pseudo = static_cast<uint64_t>(src) + dst + rte_cpu_to_be_16(static_cast<uint16_t>(6)) + rte_cpu_to_be_16(tcp_len);
-  return csum_sum(tcp, tcp_len, pseudo) == 0xffff;
-}
+// Checksums that cover L3 addresses (pseudo-headers) are in l3.h.
 
 }  // namespace pc

@@ -2,7 +2,7 @@
 
 #include <cstring>
 #include <rte_malloc.h>
-#include "pipeline/l2l3/checksum.h"
+#include "pipeline/l2l3/l3.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/conn/conn_create.h"
@@ -164,8 +164,7 @@ void finish_checksums(rte_ipv4_hdr* ip, rte_tcp_hdr* tcp) {
   uint32_t ip_header_len = (ip->version_ihl & 0x0f) * 4u;
   ip->hdr_checksum = static_cast<uint16_t>(~csum_sum(ip, ip_header_len));
   uint16_t tcp_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - ip_header_len);
-  uint64_t pseudo = static_cast<uint64_t>(ip->src_addr) + ip->dst_addr +
-                    rte_cpu_to_be_16(static_cast<uint16_t>(IPPROTO_TCP)) + rte_cpu_to_be_16(tcp_len);
+  uint64_t pseudo = l4_pseudo_header_sum(ip->src_addr, ip->dst_addr, IPPROTO_TCP, tcp_len);
   tcp->cksum = static_cast<uint16_t>(~csum_sum(tcp, tcp_len, pseudo));
 }
 
@@ -173,7 +172,7 @@ void finish_checksums(rte_ipv4_hdr* ip, rte_tcp_hdr* tcp) {
 // The IP header keeps its length (options included). False when the mbuf has no room.
 bool rewrite_in_place(rte_mbuf* m, ParsedPacket& p, const Segment& g, const uint8_t* options, uint32_t options_len) {
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-  uint32_t l3_offset = static_cast<uint32_t>(reinterpret_cast<uint8_t*>(p.ip) - frame);
+  uint32_t l3_offset = static_cast<uint32_t>(l3_header(p) - frame);
   uint32_t tcp_len = sizeof(rte_tcp_hdr) + options_len;
   uint32_t want = l3_offset + p.ip_header_len + tcp_len;
   uint32_t have = rte_pktmbuf_data_len(m);
@@ -248,7 +247,7 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
   uint16_t client_mss = o.has_mss ? o.mss : kDefaultMss;
   uint32_t mss_index = cookie_mss_index(client_mss);
   uint32_t client_isn = rte_be_to_cpu_32(p.tcp->sent_seq);
-  uint32_t cookie = cookie_make(p.ip->src_addr, p.ip->dst_addr, p.tcp->src_port, p.tcp->dst_port, client_isn,
+  uint32_t cookie = cookie_make(l3_src(p), l3_dst(p), p.tcp->src_port, p.tcp->dst_port, client_isn,
                                 mss_index, cookie_count(now_us));
   // Window scale and SACK can only be remembered in the timestamp.
   bool ts = o.has_ts;
@@ -261,14 +260,14 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
   if (proxy_header_enabled(svc.client_address)) {
     // The PROXY header rides in front of the first segment: leave room for it.
     uint8_t header[kProxyHeaderMax];
-    uint32_t n = proxy_header_write(header, svc.client_address, p.ip->src_addr, p.tcp->src_port, p.ip->dst_addr,
+    uint32_t n = proxy_header_write(header, svc.client_address, l3_src(p), p.tcp->src_port, l3_dst(p),
                                     p.tcp->dst_port);
     mss = static_cast<uint16_t>(mss > kDefaultMss + n ? mss - n : mss);
   } else if (svc.client_address == ClientAddress::TOA) {
     mss = static_cast<uint16_t>(mss - kToaLength);  // as toa.h lowers a server's MSS: grown segments must fit
   }
   uint32_t options_len = write_syn_options(options, mss, sack, ts, cookie_tsval(now_ms(now_us), ts_bits), o.tsval, wscale);
-  Segment g{p.ip->dst_addr, p.ip->src_addr, p.tcp->dst_port, p.tcp->src_port, cookie, client_isn + 1,
+  Segment g{l3_dst(p), l3_src(p), p.tcp->dst_port, p.tcp->src_port, cookie, client_isn + 1,
             RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, kSynproxyInitialWindow};
   if (!rewrite_in_place(m, p, g, options, options_len)) return drop(w, m, DropReason::MBUF_ALLOC_FAILED);
   w->counters->event(Event::SYNPROXY_SYN_ANSWERED);
@@ -296,7 +295,7 @@ void send_backend_syn(Worker* w, const Snapshot& s, const Conn& c, SynproxyHold&
 void refuse_bad_cookie(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint64_t now_us, TxQueues& tx) {
   w->counters->drop(DropReason::BAD_COOKIE);
   uint32_t consumed = payload_len(p) + ((p.tcp->tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
-  Segment g{p.ip->dst_addr, p.ip->src_addr, p.tcp->dst_port, p.tcp->src_port, rte_be_to_cpu_32(p.tcp->recv_ack),
+  Segment g{l3_dst(p), l3_src(p), p.tcp->dst_port, p.tcp->src_port, rte_be_to_cpu_32(p.tcp->recv_ack),
             rte_be_to_cpu_32(p.tcp->sent_seq) + consumed, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0};
   if (!rewrite_in_place(m, p, g, nullptr, 0)) return rte_pktmbuf_free(m);
   send_to(w, s, m, g.dst, now_us, tx);
@@ -307,7 +306,7 @@ void accept_ack(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
                 uint64_t now_us, TxQueues& tx) {
   uint32_t client_isn = rte_be_to_cpu_32(p.tcp->sent_seq) - 1;
   uint32_t cookie = rte_be_to_cpu_32(p.tcp->recv_ack) - 1;
-  int mss_index = cookie_check(p.ip->src_addr, p.ip->dst_addr, p.tcp->src_port, p.tcp->dst_port, client_isn, cookie,
+  int mss_index = cookie_check(l3_src(p), l3_dst(p), p.tcp->src_port, p.tcp->dst_port, client_isn, cookie,
                                cookie_count(now_us));
   if (mss_index < 0) {
     if (svc.synproxy_rst_on_bad_cookie) return refuse_bad_cookie(w, s, m, p, now_us, tx);
@@ -455,9 +454,7 @@ bool replace_payload_front(rte_mbuf* m, ParsedPacket& p, uint32_t cut, const uin
   std::memmove(payload + n, payload + cut, kept);
   if (n) std::memcpy(payload, insert, n);
   if (n < cut) rte_pktmbuf_trim(m, static_cast<uint16_t>(cut - n));
-  p.l4_len = static_cast<uint16_t>(p.l4_len - cut + n);
-  p.ip_total_len = static_cast<uint16_t>(p.ip_total_len - cut + n);
-  p.ip->total_length = rte_cpu_to_be_16(p.ip_total_len);
+  l3_set_payload_len(p, static_cast<uint16_t>(p.l4_len - cut + n));
   p.tcp->cksum = 0;
   finish_checksums(p.ip, p.tcp);
   return true;
@@ -501,7 +498,7 @@ ProxyVerdict proxy_input(const SynproxyConn& sc, const Conn& c, rte_mbuf* m, Par
     counters.event(Event::PROXY_SEGMENT_TRIMMED);
     return ProxyVerdict::FORWARD;
   }
-  if (!tcp_ipv4_checksum_ok(p.ip->src_addr, p.ip->dst_addr, p.tcp, p.l4_len)) return ProxyVerdict::BAD_CHECKSUM;
+  if (!l4_tcp_checksum_ok(p)) return ProxyVerdict::BAD_CHECKSUM;
   p.tcp->tcp_flags = static_cast<uint8_t>(flags & ~RTE_TCP_URG_FLAG);
   p.tcp->tcp_urp = 0;
   if (!reaches_first) {
