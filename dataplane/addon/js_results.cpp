@@ -1,7 +1,7 @@
 #include "addon/js_results.h"
 
 #include <arpa/inet.h>
-#include "pipeline/tcp_state.h"
+#include "pipeline/conn/tcp_state.h"
 
 namespace pc_addon {
 

@@ -60,7 +60,7 @@ enum SchedFlag : uint8_t { kSchedFallback = 1, kSchedPort = 2 };
 // PROXY_V1/V2: PROXY protocol header (forwarded like NONE until that is implemented).
 enum class ClientAddress : uint8_t { NONE, TOA, PROXY_V1, PROXY_V2 };
 
-// ipvsadm -b / -m / -g / -i: how packets reach a real server (pipeline/forward_modes.h).
+// ipvsadm -b / -m / -g / -i: how packets reach a real server (pipeline/forward/).
 // FULLNAT: LIP:lport -> RIP:rport both ways. NAT (masquerading): destination rewrite only,
 // replies route back through us. DR (direct routing): MAC rewrite, same L2 segment.
 // TUN: IPIP to the server. DR and TUN servers answer the client directly.

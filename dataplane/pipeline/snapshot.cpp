@@ -5,7 +5,7 @@
 #include <new>
 #include <unordered_map>
 #include "pipeline/pipeline.h"
-#include "pipeline/route.h"
+#include "pipeline/output/route.h"
 #include "pipeline/sched/mh_table.h"
 
 namespace pc {

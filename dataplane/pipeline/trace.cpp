@@ -2,7 +2,7 @@
 
 #include <cstring>
 #include <rte_byteorder.h>
-#include "pipeline/conn.h"
+#include "pipeline/conn/conn.h"
 
 namespace pc {
 

@@ -1,14 +1,15 @@
 // The worker API of pipeline.h: create/destroy, snapshot adoption, the burst
-// dispatcher (parse → ARP | ICMP | FullNAT), timers and connection listing.
+// dispatcher (parse → ARP | ICMP | connection stage), timers and connection listing.
 #include <cstring>
 #include <new>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
-#include "pipeline/fullnat.h"
-#include "pipeline/icmp.h"
-#include "pipeline/icmp_relay.h"
-#include "pipeline/parse.h"
-#include "pipeline/server_choice.h"
+#include "pipeline/conn_stage.h"
+#include "pipeline/l2l3/icmp.h"
+#include "pipeline/forward/icmp_relay.h"
+#include "pipeline/l2l3/l3.h"
+#include "pipeline/l2l3/parse.h"
+#include "pipeline/conn/server_choice.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/frag_policy.h"
 #include "pipeline/worker_state.h"
@@ -197,9 +198,9 @@ struct PendingNat {
 
 // Exception path (DESIGN.md §3): TCP/UDP to a port address that is neither VIP nor LIP
 // belongs to the host's own sockets (health checks, ssh), not to FullNAT.
-inline bool is_for_host_stack(uint8_t owned, const rte_ipv4_hdr* ip) {
+inline bool is_for_host_stack(uint8_t owned, const ParsedPacket& p) {
   if (owned & (kOwnedVip | kOwnedLip)) return false;
-  return ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP;
+  return l3_protocol(p) == IPPROTO_TCP || l3_protocol(p) == IPPROTO_UDP;
 }
 
 // The kernel resolves its next hops itself: it gets a copy of every ARP reply for a
@@ -215,7 +216,7 @@ void exception_copy_arp_reply(Worker* w, const Snapshot& s, uint16_t in_port, rt
 }
 
 // Parses one packet and finishes everything that needs no connection lookup (ARP,
-// ICMP, drops). Returns true when the packet is TCP/UDP for FullNAT: *pending filled.
+// ICMP, drops). Returns true when the packet is TCP/UDP for the connection stage: *pending filled.
 bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint64_t now_us, TxQueues& tx,
               PendingNat* pending) {
   ParsedPacket& p = pending->parsed;
@@ -230,11 +231,11 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     return false;
   }
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
-  uint8_t owned = snapshot_owned_kinds(s, p.ip->dst_addr);
+  uint8_t owned = snapshot_owned_kinds(s, l3_dst(p));
   // We are not a router, except for the replies of NAT servers (to the client): those go
-  // on to the connection lookup, and a miss there is NOT_FOR_US (forward_modes.h).
+  // on to the connection lookup, and a miss there is NOT_FOR_US (forward/nat.h).
   if (!owned && !s.has_nat_servers) return drop(w, m, DropReason::NOT_FOR_US), false;
-  if (owned && tx.has_exception(in_port) && is_for_host_stack(owned, p.ip)) {
+  if (owned && tx.has_exception(in_port) && is_for_host_stack(owned, p)) {
     w->counters->event(Event::EXCEPTION_PUNTED);
     tx.push_exception(in_port, m);
     return false;
@@ -257,7 +258,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     if (!icmp_relay_error(w, s, m, p, now_us, tx)) icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
     return false;
   }
-  if (!fullnat_classify(w, m, p, &pending->key)) return false;
+  if (!conn_stage_classify(w, m, p, &pending->key)) return false;
   pending->m = m;
   pending->owned = owned;
   return true;
@@ -295,10 +296,10 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
     }
     hit.recheck_miss = created != created_at_lookup;  // no new connection since the lookup: the miss stands
     if (unlikely(w->trace != nullptr && w->trace->filter.enabled))  // opt-in trace (pipeline/trace.h)
-      fullnat_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
+      conn_stage_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
                            now_us, tx);
     else
-      fullnat_input(w, s, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit, now_us, tx);
+      conn_stage_input(w, s, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit, now_us, tx);
   }
 }
 
@@ -328,7 +329,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   w->now_us = now_us;
   w->timer_snapshot = s;
   w->timer_tx = &tx;
-  conn_run_timers(&w->conns, now_us, fullnat_on_expire, w);
+  conn_run_timers(&w->conns, now_us, conn_stage_expire, w);
   expire_templates(w, now_us);
   w->timer_snapshot = nullptr;
   w->timer_tx = nullptr;

@@ -3,16 +3,16 @@
 #pragma once
 #include <cstdint>
 #include <vector>
-#include "pipeline/conn.h"
-#include "pipeline/local_address.h"
-#include "pipeline/lport.h"
-#include "pipeline/neigh.h"
-#include "pipeline/persist.h"
+#include "pipeline/conn/conn.h"
+#include "pipeline/conn/local_address.h"
+#include "pipeline/conn/lport.h"
+#include "pipeline/output/neigh.h"
+#include "pipeline/conn/persist.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/sched/scheduler.h"
-#include "pipeline/synproxy.h"
-#include "pipeline/synproxy_auto.h"
-#include "pipeline/tcp_state.h"
+#include "pipeline/synproxy/synproxy.h"
+#include "pipeline/synproxy/synproxy_auto.h"
+#include "pipeline/conn/tcp_state.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/reassembly.h"
 #include "pipeline/trace.h"
@@ -79,6 +79,12 @@ inline void worker_flush_drops(Worker* w) {
 inline void worker_discard(Worker* w, rte_mbuf* m) {
   w->drop_bin[w->drop_bin_count++] = m;
   if (w->drop_bin_count == kDropBinSize) worker_flush_drops(w);
+}
+
+// A packet dropped with exactly one reason.
+inline void worker_drop(Worker* w, rte_mbuf* m, DropReason reason) {
+  worker_discard(w, m);
+  w->counters->drop(reason);
 }
 
 }  // namespace pc

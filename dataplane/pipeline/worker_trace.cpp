@@ -34,17 +34,17 @@ static uint32_t service_of(const Worker* w, const Snapshot& s, const FlowKey& ke
   return svc ? svc->id : 0;
 }
 
-void fullnat_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
+void conn_stage_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
                           uint8_t owned_kinds, const FlowKey& key, const ConnHit& hit, uint64_t now_us, TxQueues& tx) {
   const uint32_t service_id = service_of(w, s, key, hit);
   if (!trace_wants(*w->trace, service_id, in_port)) {
-    fullnat_input(w, s, m, p, owned_kinds, key, hit, now_us, tx);
+    conn_stage_input(w, s, m, p, owned_kinds, key, hit, now_us, tx);
     return;
   }
   // The stage counts exactly one drop reason for a packet it drops: the delta names it.
   uint64_t drops_before[kDropReasonCount];
   std::memcpy(drops_before, w->counters->drops, sizeof(drops_before));
-  fullnat_input(w, s, m, p, owned_kinds, key, hit, now_us, tx);  // m may be gone after this
+  conn_stage_input(w, s, m, p, owned_kinds, key, hit, now_us, tx);  // m may be gone after this
 
   TraceRecord* r = trace_next(w->trace);
   r->time_us = now_us;

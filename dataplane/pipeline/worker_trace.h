@@ -1,9 +1,9 @@
 // The worker side of the packet trace (pipeline/trace.h): control entry points
-// for the core, and the traced variant of the FullNAT stage the burst loop calls
+// for the core, and the traced variant of the connection stage the burst loop calls
 // only while tracing is on.
 #pragma once
 #include <cstdint>
-#include "pipeline/fullnat.h"
+#include "pipeline/conn_stage.h"
 #include "pipeline/trace.h"
 
 namespace pc {
@@ -16,8 +16,8 @@ bool worker_trace_set(Worker* w, const TraceFilter& filter);
 uint32_t worker_trace_read(Worker* w, TraceRecord* out, uint32_t max, uint64_t* lost);
 void worker_trace_free(Worker* w);
 
-// fullnat_input() plus, when the filter matches the packet, one TraceRecord of its fate.
-void fullnat_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
+// conn_stage_input() plus, when the filter matches the packet, one TraceRecord of its fate.
+void conn_stage_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
                           uint8_t owned_kinds, const FlowKey& key, const ConnHit& hit, uint64_t now_us, TxQueues& tx);
 
 }  // namespace pc

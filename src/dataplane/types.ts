@@ -137,7 +137,7 @@ export interface DataplaneRealServer {
   upperThreshold?: number;
   /** ipvsadm -y: new connections resume below this; absent/0 = below 3/4 of upperThreshold. */
   lowerThreshold?: number;
-  /** ipvsadm -m / -g / -i; absent = 'fullnat' (dataplane/pipeline/forward_modes.h). */
+  /** ipvsadm -m / -g / -i; absent = 'fullnat' (dataplane/pipeline/forward/). */
   forward?: 'nat' | 'dr' | 'tun';
 }
 

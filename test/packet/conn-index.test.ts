@@ -1,4 +1,4 @@
-// The connection index (dataplane/pipeline/conn.h): keyless 7-slot buckets, a full bucket
+// The connection index (dataplane/pipeline/conn/conn.h): keyless 7-slot buckets, a full bucket
 // spills into the next ones and each bucket counts what spilled past it. Random tuples rarely
 // fill a bucket, so this test picks client ports whose client tuples all hash to ONE bucket
 // (the same CRC32-C as conn_hash), forcing a chain of spills, then checks that every flow in

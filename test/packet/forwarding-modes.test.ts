@@ -1,4 +1,4 @@
-// The forwarding methods other than FullNAT (dataplane/pipeline/forward_modes.h), frame
+// The forwarding methods other than FullNAT (dataplane/pipeline/forward/: nat, dr, tun), frame
 // by frame: NAT both directions, DR's MAC rewrite (with ARP for the RIP), TUN's IPIP
 // encapsulation and its fragmentation-needed, and the model refusing SYNPROXY for DR/TUN.
 import { test } from '../support/suite.js';

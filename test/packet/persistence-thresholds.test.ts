@@ -31,7 +31,7 @@ test('persistence: every connection of a client goes to its first server; other 
   }, config((svc) => { svc.persistenceTimeout = 300; }));
 });
 
-/** Templates per worker (dataplane/pipeline/persist.h kPersistCapacity). */
+/** Templates per worker (dataplane/pipeline/conn/persist.h kPersistCapacity). */
 const PERSIST_CAPACITY = 1 << 16;
 
 /** The n-th of a run of client addresses 10.0.0.0 + n (each its own /32 client network). */

@@ -1,6 +1,7 @@
 #include "pipeline/defend/defend.h"
 
 #include "pipeline/defend/defense_tables.h"
+#include "pipeline/l2l3/l3.h"
 #include "pipeline/snapshot.h"
 #include "pipeline/worker_state.h"
 
@@ -51,10 +52,10 @@ bool defend_input(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket&
     for (size_t i = 0; i < t.acl_ttl_ms.size(); i++) d.acl_deadlines_us[i] = now_us + t.acl_ttl_ms[i] * 1000;
     d.deadlines_armed = true;
   }
-  uint32_t source = rte_be_to_cpu_32(p.ip->src_addr);
+  uint32_t source = rte_be_to_cpu_32(l3_src(p));
   const uint64_t* deadlines = d.acl_deadlines_us.data();
 
-  const ServiceEntry* svc = (p.tcp || p.udp) ? snapshot_find_service(s, p.ip->next_proto_id, p.ip->dst_addr, l4_dst_port(p))
+  const ServiceEntry* svc = (p.tcp || p.udp) ? snapshot_find_service(s, l3_protocol(p), l3_dst(p), l4_dst_port(p))
                                              : nullptr;
   uint32_t service_id = svc ? svc->id : 0;
   if (acl_lookup(t.global_acl, source, deadlines, now_us) == AclAction::DENY)

@@ -10,7 +10,7 @@
 #include "common/drop_reasons.h"
 #include "pipeline/defend/token_bucket.h"
 #include "pipeline/defend/udp_limit.h"
-#include "pipeline/packet.h"
+#include "pipeline/l2l3/packet.h"
 
 namespace pc {
 

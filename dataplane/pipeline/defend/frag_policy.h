@@ -10,7 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <rte_mbuf.h>
-#include "pipeline/packet.h"
+#include "pipeline/l2l3/packet.h"
 
 namespace pc {
 

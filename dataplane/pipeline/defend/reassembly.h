@@ -27,7 +27,7 @@
 #include <rte_mempool.h>
 #include "common/counters.h"
 #include "common/defense_config.h"
-#include "pipeline/packet.h"
+#include "pipeline/l2l3/packet.h"
 
 namespace pc {
 

@@ -1,0 +1,173 @@
+#include "pipeline/carriage/toa.h"
+
+#include <cstring>
+#include <rte_byteorder.h>
+#include "pipeline/l2l3/l3.h"
+
+namespace pc {
+
+namespace {
+
+inline uint16_t tcp_header_len(const rte_tcp_hdr* tcp) { return static_cast<uint16_t>((tcp->data_off >> 4) * 4); }
+
+// Stores a 16-bit value at byte offset `at` of the TCP header and folds the change into
+// the TCP checksum. Options are byte-aligned, so the value may straddle two of the
+// 16-bit words the checksum is summed over: update each word it touches.
+void tcp_store16(rte_tcp_hdr* tcp, uint16_t at, uint16_t value) {
+  uint8_t* base = reinterpret_cast<uint8_t*>(tcp);
+  uint16_t first_word = static_cast<uint16_t>(at & ~1u);
+  int words = (at & 1) ? 2 : 1;
+  uint16_t before[2], after[2];
+  for (int i = 0; i < words; i++) before[i] = load16(base + first_word + 2 * i);
+  store16(base + at, value);
+  for (int i = 0; i < words; i++) after[i] = load16(base + first_word + 2 * i);
+  uint16_t check = tcp->cksum;
+  for (int i = 0; i < words; i++) check = csum_replace16(check, before[i], after[i]);
+  tcp->cksum = check;
+}
+
+// Overwrites bytes [from, to) of the TCP header with `fill` and folds the change into the
+// checksum (RFC 1624) over the 16-bit words touched, so a segment that arrived corrupted
+// stays detectably corrupted. `to` never passes the header, whose length is a multiple of 4.
+void fill_tcp_bytes(rte_tcp_hdr* tcp, uint32_t from, uint32_t to, uint8_t fill) {
+  uint8_t* base = reinterpret_cast<uint8_t*>(tcp);
+  uint32_t first_word = from & ~1u, end_word = (to + 1) & ~1u;
+  uint32_t sum = static_cast<uint16_t>(~tcp->cksum);
+  for (uint32_t i = first_word; i < end_word; i += 2) sum += static_cast<uint16_t>(~load16(base + i));
+  std::memset(base + from, fill, to - from);
+  for (uint32_t i = first_word; i < end_word; i += 2) sum += load16(base + i);
+  tcp->cksum = static_cast<uint16_t>(~csum_finish(sum));
+}
+
+constexpr uint8_t kOptEol = 0, kOptNop = 1;
+
+// Bytes a conforming parser never reads (after an end-of-list, or from a malformed option
+// on — Linux and the TOA modules stop there) but a lenient one might: zeroed when any of
+// them is of a TOA kind.
+bool blank_unparsed_tail(rte_tcp_hdr* tcp, uint32_t from, uint32_t end) {
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(tcp);
+  for (uint32_t at = from; at < end; at++) {
+    if (is_toa_kind(base[at])) {
+      fill_tcp_bytes(tcp, from, end, kOptEol);
+      return true;
+    }
+  }
+  return false;
+}
+
+// The server's SYN-ACK announces the MSS the client will send with; leave room for TOA.
+void lower_synack_mss(ParsedPacket& p, WorkerCounters& counters) {
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(p.tcp);
+  uint16_t end = tcp_header_len(p.tcp);
+  for (uint16_t at = sizeof(rte_tcp_hdr); at < end;) {
+    uint8_t kind = base[at];
+    if (kind == 0) return;  // end of option list
+    if (kind == 1) {        // NOP
+      at++;
+      continue;
+    }
+    if (at + 1 >= end || base[at + 1] < 2 || at + base[at + 1] > end) return;  // malformed: leave it to the server
+    uint8_t length = base[at + 1];
+    if (kind == 2 && length == 4) {
+      uint16_t mss = rte_be_to_cpu_16(load16(base + at + 2));
+      if (mss <= kToaLength) return;
+      tcp_store16(p.tcp, static_cast<uint16_t>(at + 2), rte_cpu_to_be_16(static_cast<uint16_t>(mss - kToaLength)));
+      counters.event(Event::TOA_MSS_LOWERED);
+      return;
+    }
+    at = static_cast<uint16_t>(at + length);
+  }
+}
+
+// Grows the segment by the option, in front of the existing options. The headers
+// before the insertion point (Ethernet, IP, the fixed TCP header: ~54 bytes) move
+// into the headroom, so the payload is never copied.
+// False when the mbuf has no headroom (nothing changed).
+bool insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c) {
+  uint8_t* old_start = rte_pktmbuf_mtod(m, uint8_t*);
+  size_t moved = static_cast<size_t>(reinterpret_cast<uint8_t*>(p.tcp) + sizeof(rte_tcp_hdr) - old_start);
+  auto* start = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kToaLength));
+  if (!start) return false;
+  std::memmove(start, old_start, moved);
+  p.eth = reinterpret_cast<rte_ether_hdr*>(start);
+  l3_headers_moved(p, -kToaLength);
+
+  uint8_t* option = start + moved;
+  option[0] = kToaKind;
+  option[1] = kToaLength;
+  std::memcpy(option + 2, &c.client_port, 2);  // both already network order
+  std::memcpy(option + 4, &c.client_addr, 4);
+
+  // Incremental, not a full recompute: same result for a good segment, cheaper, and a
+  // segment that arrived corrupted stays detectably corrupted instead of being blessed.
+  // What changed in the sum: data offset word, pseudo-header length, four new words
+  // (the bytes that moved did so by an even amount, which leaves the sum alone).
+  uint8_t* tcp_bytes = reinterpret_cast<uint8_t*>(p.tcp);
+  uint16_t offset_word_before = load16(tcp_bytes + 12);
+  p.tcp->data_off = static_cast<uint8_t>(p.tcp->data_off + ((kToaLength / 4) << 4));
+  LengthChange length = l3_set_payload_len(p, static_cast<uint16_t>(p.l4_len + kToaLength));
+  uint16_t check = p.tcp->cksum;
+  check = csum_replace16(check, offset_word_before, load16(tcp_bytes + 12));
+  check = csum_replace16(check, length.before, length.after);
+  for (int i = 0; i < kToaLength / 2; i++) check = csum_replace16(check, 0, load16(option + 2 * i));
+  p.tcp->cksum = check;
+  return true;
+}
+
+}  // namespace
+
+void toa_remove_client_options_slow(ParsedPacket& p, WorkerCounters& counters) {
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(p.tcp);
+  uint32_t end = tcp_header_len(p.tcp);
+  for (uint32_t at = sizeof(rte_tcp_hdr); at < end;) {
+    uint8_t kind = base[at];
+    if (kind == kOptEol) {
+      if (blank_unparsed_tail(p.tcp, at + 1, end)) counters.event(Event::TOA_CLIENT_OPTION_REMOVED);
+      return;
+    }
+    if (kind == kOptNop) {
+      at++;
+      continue;
+    }
+    uint32_t length = at + 1 < end ? base[at + 1] : 0;
+    if (length < 2 || at + length > end) {  // no length byte, length 0/1, or past the header
+      if (blank_unparsed_tail(p.tcp, at, end)) counters.event(Event::TOA_CLIENT_OPTION_REMOVED);
+      return;
+    }
+    if (is_toa_kind(kind)) {
+      fill_tcp_bytes(p.tcp, at, at + length, kOptNop);
+      counters.event(Event::TOA_CLIENT_OPTION_REMOVED);
+    }
+    at += length;
+  }
+}
+
+bool toa_process(rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction, uint16_t mtu,
+                 WorkerCounters& counters) {
+  uint8_t flags = p.tcp->tcp_flags;
+  if (direction == Direction::OUTPUT) {
+    constexpr uint8_t kSynAck = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG;
+    if ((flags & (kSynAck | RTE_TCP_RST_FLAG)) == kSynAck) lower_synack_mss(p, counters);
+    return true;
+  }
+  if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG)) || !(flags & RTE_TCP_ACK_FLAG)) return true;
+  bool has_payload = p.l4_len > tcp_header_len(p.tcp);
+  bool handshake_ack = !(c.flags & kConnToaAckDone);
+  bool first_data = has_payload && !(c.flags & kConnToaDataDone);
+  if (!handshake_ack && !first_data) return true;
+  // Cheap refusals first: a segment that cannot carry the option goes without it (the
+  // client's own TOA options are gone already) and the next segment tries again.
+  if (tcp_header_len(p.tcp) + kToaLength > kTcpMaxHeaderLen) return counters.event(Event::TOA_NO_ROOM), true;
+  if (p.ip_total_len + kToaLength > mtu) return counters.event(Event::TOA_OVER_MTU), true;
+  // The insert updates the checksum incrementally, which keeps a corrupted segment
+  // corrupted: the server would drop it and, had we marked the connection done, the
+  // retransmission would go without the option. So verify this one segment in full.
+  if (!l4_tcp_checksum_ok(p)) return false;
+  if (!insert_toa(m, p, c)) return counters.event(Event::TOA_NO_ROOM), true;
+  c.flags |= kConnToaAckDone;
+  if (has_payload) c.flags |= kConnToaDataDone;
+  counters.event(Event::TOA_ADDED);
+  return true;
+}
+
+}  // namespace pc

@@ -1,0 +1,162 @@
+// Per-worker connection table: a pool of fixed records, a hash index with two
+// entries per connection (client-side tuple and reply tuple), and a timer wheel.
+//
+// The index stores no keys: a slot is a 32-bit tag and the record index (+ direction);
+// a tag match is confirmed against the tuple in the record itself, which a hit reads
+// anyway. One bucket = 7 slots in one cache line; a full bucket spills to the next
+// (linear probing by bucket), and each bucket counts the entries that spilled past it
+// so a miss stops at the first bucket with a zero count. Per connection that is ~2×9 B
+// of index at ≤ 75% load, where rte_hash spent ~128 B (a 32-B key slot per entry, its
+// buckets, extendable buckets and free-slot rings).
+//
+// Timers are lazy: a packet only moves the record's expires_us; a record sits in
+// exactly one wheel slot and is re-filed when that slot fires before it is due.
+// Connections leave the table only through the wheel, so each slot is a singly
+// linked list threaded through the records (no per-packet list surgery).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <cstring>
+#include <rte_hash_crc.h>
+#include <rte_prefetch.h>
+#include "pipeline/l2l3/packet.h"
+#include "pipeline/conn/tcp_state.h"
+
+namespace pc {
+
+constexpr uint32_t kNoConn = UINT32_MAX;
+constexpr uint64_t kWheelTickUs = 100 * 1000;  // 100 ms resolution is plenty for second-scale timeouts
+constexpr uint32_t kWheelSlots = 16384;        // horizon 1638 s; longer timeouts are re-filed when reached
+
+// Everything an established flow needs, so forwarding never reads the snapshot. 48 bytes.
+struct Conn {
+  uint32_t client_addr, virtual_addr, local_addr, server_addr;  // network order
+  uint16_t client_port, virtual_port, local_port, server_port;  // network order
+  uint64_t expires_us;
+  uint32_t wheel_next;   // next record in the same wheel slot
+  uint16_t service_id;
+  uint16_t server_id;
+  uint16_t lport_pool;   // the worker's lport pool of local_addr (to give the lport back)
+  uint8_t protocol;
+  uint8_t state;         // ConnState
+  uint8_t in_use;
+  // Counter epochs of service_id / server_id when the record was made: if the id was
+  // re-used by a different object since (generation change zeroed its counters), this
+  // connection's traffic and gauges no longer belong to that id's counters.
+  uint8_t service_epoch;
+  uint8_t server_epoch;
+  uint8_t flags;         // ConnFlag bits
+};
+
+// Per-connection feature state, so established flows need no snapshot lookup.
+enum ConnFlag : uint8_t {
+  kConnToa = 1,          // the service carries the client address in TOA (pipeline/toa.h)
+  kConnToaAckDone = 2,   // the handshake-completing ACK was handled (TOA added or skipped)
+  kConnToaDataDone = 4,  // the first data segment was handled
+  kConnNat = 8,          // NAT (-m): reply tuple RIP:rport -> CIP:cport, no lport (forward/nat.h)
+  kConnDr = 16,          // DR (-g): one-way, client tuple only
+  kConnTun = 32,         // TUN (-i): one-way, client tuple only
+  kConnPersistent = 128, // made through a persistence template (pipeline/persist.h)
+};
+constexpr uint8_t kConnOneWay = kConnDr | kConnTun;           // the server answers the client directly
+constexpr uint8_t kConnNotFullnat = kConnNat | kConnDr | kConnTun;  // no LIP/lport was taken
+static_assert(sizeof(Conn) == 48, "keep the record small: it is touched by every packet");
+
+inline FlowKey conn_client_key(const Conn& c) {
+  return make_flow_key(c.protocol, c.client_addr, c.client_port, c.virtual_addr, c.virtual_port);
+}
+inline FlowKey conn_reply_key(const Conn& c) {
+  return make_flow_key(c.protocol, c.server_addr, c.server_port, c.local_addr, c.local_port);
+}
+
+constexpr uint32_t kConnBucketSlots = 7;
+constexpr uint32_t kConnMaxProbe = 64;  // buckets an insert may spill over before the table counts as full
+
+struct alignas(64) ConnBucket {
+  uint32_t tags[kConnBucketSlots];
+  uint32_t slots[kConnBucketSlots];  // 0 = free, else ((record index << 1) | Direction) + 1
+  uint32_t spilled;                  // entries that probed past this (full) bucket and sit further on
+  uint32_t unused;
+};
+static_assert(sizeof(ConnBucket) == 64, "one bucket, one cache line");
+
+struct ConnTable {
+  Conn* records = nullptr;
+  uint32_t capacity = 0;
+  uint32_t* free_stack = nullptr;
+  uint32_t free_count = 0;
+  ConnBucket* buckets = nullptr;
+  uint32_t bucket_mask = 0;      // bucket count - 1 (a power of two)
+  uint32_t* wheel = nullptr;     // kWheelSlots list heads
+  uint64_t wheel_cursor = 0;     // next tick to process (absolute tick number)
+  bool wheel_started = false;
+};
+
+bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string* error);
+void conn_table_destroy(ConnTable* t);
+
+inline uint32_t conn_count(const ConnTable& t) { return t.capacity - t.free_count; }
+
+// Two independent 32-bit hashes of a key (CRC32-C, one instruction per 8 bytes):
+// one picks the bucket, the other is the tag, so the tag discriminates within a bucket.
+struct ConnHash {
+  uint32_t bucket;
+  uint32_t tag;
+};
+inline ConnHash conn_hash(const FlowKey& key) {
+  uint64_t a, b;
+  std::memcpy(&a, &key, 8);
+  std::memcpy(&b, reinterpret_cast<const uint8_t*>(&key) + 8, 8);
+  return ConnHash{rte_hash_crc_8byte(b, rte_hash_crc_8byte(a, 0x9e3779b9u)),
+                  rte_hash_crc_8byte(b, rte_hash_crc_8byte(a, 0x85ebca6bu))};
+}
+
+inline bool conn_key_matches(const ConnTable& t, uint32_t slot, const FlowKey& key) {
+  const Conn& c = t.records[(slot - 1) >> 1];
+  FlowKey stored = ((slot - 1) & 1) ? conn_reply_key(c) : conn_client_key(c);
+  return std::memcmp(&stored, &key, sizeof key) == 0;
+}
+
+// The slot value (see ConnBucket::slots) of key, or 0.
+inline uint32_t conn_find(const ConnTable& t, const FlowKey& key, ConnHash h) {
+  uint32_t b = h.bucket & t.bucket_mask;
+  for (uint32_t probe = 0; probe < kConnMaxProbe; probe++) {
+    const ConnBucket& bucket = t.buckets[b];
+    for (uint32_t i = 0; i < kConnBucketSlots; i++)
+      if (bucket.tags[i] == h.tag && bucket.slots[i] && conn_key_matches(t, bucket.slots[i], key)) return bucket.slots[i];
+    if (bucket.spilled == 0) return 0;
+    b = (b + 1) & t.bucket_mask;
+  }
+  return 0;
+}
+
+// Hit: *index and *direction (INPUT when key is the client-side tuple).
+inline bool conn_lookup(const ConnTable& t, const FlowKey& key, uint32_t* index, Direction* direction) {
+  uint32_t slot = conn_find(t, key, conn_hash(key));
+  if (!slot) return false;
+  *index = (slot - 1) >> 1;
+  *direction = static_cast<Direction>((slot - 1) & 1);
+  return true;
+}
+
+constexpr uint32_t kConnBulkMax = 64;
+// Up to kConnBulkMax keys at once: hashes first, every home bucket prefetched, then each
+// first tag match's record prefetched before any is compared. Bit k of the return value
+// is set when keys[k] was found; slots[k] is then its slot value (see ConnBucket::slots).
+uint64_t conn_lookup_bulk(const ConnTable& t, const FlowKey* const* keys, uint32_t n, uint32_t* slots);
+
+// A zeroed record (in_use set) or kNoConn when the pool is empty.
+uint32_t conn_alloc(ConnTable* t);
+// Adds both hash entries for a filled record and files it in the wheel. False (and
+// nothing added) when the hash is full or a tuple is already taken; the caller then
+// releases the record with conn_release().
+bool conn_insert(ConnTable* t, uint32_t index, uint64_t now_us);
+// Returns a record that never made it into the table.
+void conn_release(ConnTable* t, uint32_t index);
+
+// Fires due wheel slots; on_expire(ctx, conn) runs for each expired record before
+// its hash entries and record are freed. Returns at once when no tick is due.
+using ConnExpireFn = void (*)(void* ctx, const Conn& conn);
+void conn_run_timers(ConnTable* t, uint64_t now_us, ConnExpireFn on_expire, void* ctx);
+
+}  // namespace pc

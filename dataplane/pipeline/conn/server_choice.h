@@ -1,0 +1,31 @@
+// Which real server a new connection goes to: the client network's persistence
+// template when the service is persistent and the template is valid (persist.h),
+// else the service's scheduler (sched/). Called by every path that creates a
+// connection (fullnat, synproxy), on the worker thread.
+#pragma once
+#include <cstdint>
+#include "pipeline/conn/conn.h"
+#include "pipeline/snapshot.h"
+
+namespace pc {
+
+struct Worker;
+
+struct ServerChoice {
+  int index;              // into service.servers; -1 = no server available
+  uint32_t template_slot; // persistence template to bind the connection to, or kNoTemplate
+};
+
+ServerChoice choose_server(Worker* w, const ServiceEntry& svc, uint32_t client_addr, uint16_t client_port,
+                           uint64_t now_us);
+
+// The connection for `choice` now exists: count it on its template (no-op without one).
+void bind_to_template(Worker* w, const ServerChoice& choice, Conn& c, uint64_t now_us);
+
+// The connection ends: its template no longer has to stay alive for it.
+void release_from_template(Worker* w, const Conn& c);
+
+// Timer work: uncounts (PersistConn) the templates that expired (persist.h persist_sweep).
+void expire_templates(Worker* w, uint64_t now_us);
+
+}  // namespace pc

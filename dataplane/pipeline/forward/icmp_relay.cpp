@@ -1,0 +1,131 @@
+#include "pipeline/forward/icmp_relay.h"
+
+#include <rte_ip.h>
+#include "pipeline/l2l3/checksum.h"
+#include "pipeline/forward/dr.h"
+#include "pipeline/forward/tun.h"
+#include "pipeline/output/neigh.h"
+#include "pipeline/output/route.h"
+#include "pipeline/carriage/toa.h"
+#include "pipeline/worker_state.h"
+
+namespace pc {
+
+namespace {
+
+constexpr uint8_t kIcmpDestUnreachable = 3;
+constexpr uint8_t kIcmpFragmentationNeeded = 4;  // code of type 3 (RFC 1191)
+constexpr uint8_t kIcmpTimeExceeded = 11;
+constexpr uint8_t kIcmpParameterProblem = 12;
+constexpr uint16_t kIcmpHeaderLen = 8;
+constexpr uint16_t kQuotedL4Min = 8;     // RFC 792: the quote holds at least 8 bytes past the IP header
+constexpr uint16_t kMinIpv4Mtu = 68;     // RFC 791
+constexpr uint8_t kRelayTtl = 64;        // the relayed error is ours (our source address)
+
+inline bool is_relayed_error(uint8_t type) {
+  return type == kIcmpDestUnreachable || type == kIcmpTimeExceeded || type == kIcmpParameterProblem;
+}
+
+inline bool drop(Worker* w, rte_mbuf* m, DropReason reason) {
+  rte_pktmbuf_free(m);
+  w->counters->drop(reason);
+  return true;
+}
+
+// The quoted packet's addresses and ports after translation, network order.
+struct QuotedTuple {
+  uint32_t src, dst;
+  uint16_t sport, dport;
+};
+
+// Rewrites the quoted header in place: IP checksum always (the header is complete),
+// the L4 checksum only when the quote reaches it (UDP: always, unless 0 = none;
+// TCP: offset 16, often beyond the 8 bytes a router must quote).
+void rewrite_quote(rte_ipv4_hdr* inner, uint8_t* l4, uint16_t l4_quoted, const QuotedTuple& to) {
+  bool tcp = inner->next_proto_id == IPPROTO_TCP;
+  uint16_t check_at = tcp ? 16 : 6;
+  if (l4_quoted >= check_at + 2) {
+    uint16_t check = load16(l4 + check_at);
+    if (tcp || check != 0) {
+      check = csum_replace32(check, inner->src_addr, to.src);
+      check = csum_replace32(check, inner->dst_addr, to.dst);
+      check = csum_replace16(check, load16(l4), to.sport);
+      check = csum_replace16(check, load16(l4 + 2), to.dport);
+      if (!tcp && check == 0) check = 0xffff;  // 0 means "no checksum" in UDP
+      store16(l4 + check_at, check);
+    }
+  }
+  store16(l4, to.sport);
+  store16(l4 + 2, to.dport);
+  uint16_t check = inner->hdr_checksum;
+  check = csum_replace32(check, inner->src_addr, to.src);
+  check = csum_replace32(check, inner->dst_addr, to.dst);
+  inner->hdr_checksum = check;
+  inner->src_addr = to.src;
+  inner->dst_addr = to.dst;
+}
+
+}  // namespace
+
+bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint64_t now_us, TxQueues& tx) {
+  rte_icmp_hdr* icmp = p.icmp;
+  if (!is_relayed_error(icmp->icmp_type)) return false;
+  uint8_t* quote = reinterpret_cast<uint8_t*>(icmp) + kIcmpHeaderLen;
+  uint16_t quote_len = p.l4_len >= kIcmpHeaderLen ? static_cast<uint16_t>(p.l4_len - kIcmpHeaderLen) : 0;
+  if (quote_len < sizeof(rte_ipv4_hdr)) return drop(w, m, DropReason::MALFORMED_L4);
+  auto* inner = reinterpret_cast<rte_ipv4_hdr*>(quote);
+  uint16_t inner_header_len = static_cast<uint16_t>((inner->version_ihl & 0x0f) * 4);
+  if ((inner->version_ihl >> 4) != 4 || inner_header_len < sizeof(rte_ipv4_hdr) ||
+      quote_len < inner_header_len + kQuotedL4Min)
+    return drop(w, m, DropReason::MALFORMED_L4);
+  uint8_t protocol = inner->next_proto_id;
+  // Errors about our own ICMP (an echo reply) or about later fragments quote no ports.
+  if ((protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || (inner->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)))
+    return false;
+  uint8_t* l4 = quote + inner_header_len;
+  uint16_t l4_quoted = static_cast<uint16_t>(quote_len - inner_header_len);
+
+  // The quoted packet is one we sent; its reverse is the tuple our table knows.
+  FlowKey key = make_flow_key(protocol, inner->dst_addr, load16(l4 + 2), inner->src_addr, load16(l4));
+  uint32_t index;
+  Direction direction;
+  if (!conn_lookup(w->conns, key, &index, &direction)) return drop(w, m, DropReason::NO_CONN);
+  const Conn& c = w->conns.records[index];
+  // An error goes back to the sender of the quoted packet; anything else is forged or misrouted.
+  if (p.ip->dst_addr != inner->src_addr) return drop(w, m, DropReason::NO_CONN);
+  // DR/TUN: the quoted packet is the server's direct reply, so the server must hear it.
+  if (c.flags & kConnDr) return forward_dr_icmp_error(w, s, m, c, now_us, tx), true;
+  if (c.flags & kConnTun) return forward_tun_icmp_error(w, s, m, p, c, now_us, tx), true;
+
+  // Reply-tuple hit = the quote is our LIP→RIP packet: the client must hear about it.
+  bool to_client = direction == Direction::OUTPUT;
+  uint32_t outer_src = to_client ? c.virtual_addr : c.local_addr;
+  uint32_t outer_dst = to_client ? c.client_addr : c.server_addr;
+  QuotedTuple quoted = to_client ? QuotedTuple{c.client_addr, c.virtual_addr, c.client_port, c.virtual_port}
+                                 : QuotedTuple{c.server_addr, c.local_addr, c.server_port, c.local_port};
+  NextHop hop;
+  if (!route_lookup(s, outer_dst, &hop)) return drop(w, m, DropReason::NO_ROUTE);
+
+  rewrite_quote(inner, l4, l4_quoted, quoted);
+  if (to_client && (c.flags & kConnToa) && icmp->icmp_type == kIcmpDestUnreachable &&
+      icmp->icmp_code == kIcmpFragmentationNeeded) {
+    uint8_t* mtu_field = reinterpret_cast<uint8_t*>(icmp) + 6;
+    uint16_t mtu = rte_be_to_cpu_16(load16(mtu_field));
+    // 0 = a pre-RFC 1191 router that does not say; the client then guesses on its own.
+    if (mtu >= kMinIpv4Mtu + kToaLength) store16(mtu_field, rte_cpu_to_be_16(static_cast<uint16_t>(mtu - kToaLength)));
+  }
+  icmp->icmp_cksum = 0;
+  icmp->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, p.l4_len));
+
+  rte_ipv4_hdr* ip = p.ip;
+  ip->src_addr = outer_src;
+  ip->dst_addr = outer_dst;
+  ip->time_to_live = kRelayTtl;
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = static_cast<uint16_t>(~rte_raw_cksum(ip, p.ip_header_len));
+  w->counters->event(to_client ? Event::ICMP_ERRORS_TO_CLIENT : Event::ICMP_ERRORS_TO_SERVER);
+  neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);
+  return true;
+}
+
+}  // namespace pc

@@ -1,0 +1,113 @@
+#include "pipeline/output/egress_mtu.h"
+
+#include <cstring>
+#include "pipeline/l2l3/checksum.h"
+#include "pipeline/l2l3/l3.h"
+#include "pipeline/output/neigh.h"
+#include "pipeline/worker_state.h"
+
+namespace pc {
+
+namespace {
+
+constexpr uint8_t kOptEnd = 0, kOptNop = 1, kOptMss = 2;
+constexpr uint8_t kIcmpTtl = 64;
+constexpr uint16_t kQuotedPayload = 8;  // RFC 792: the IP header and the first 64 bits of the datagram
+
+}  // namespace
+
+void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint16_t next_hop_mtu, uint64_t now_us,
+                      TxQueues& tx) {
+  NextHop back;
+  if (!route_lookup(s, p.ip->src_addr, &back)) return;
+  uint16_t quoted = static_cast<uint16_t>(p.ip_header_len + kQuotedPayload);
+  if (quoted > p.ip_total_len) quoted = p.ip_total_len;
+  uint16_t icmp_len = static_cast<uint16_t>(sizeof(rte_icmp_hdr) + quoted);
+  uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + icmp_len);
+  rte_mbuf* e = w->params.pool ? rte_pktmbuf_alloc(w->params.pool) : nullptr;
+  char* frame = e ? rte_pktmbuf_append(e, static_cast<uint16_t>(sizeof(rte_ether_hdr) + ip_len)) : nullptr;
+  if (!frame) {
+    if (e) rte_pktmbuf_free(e);
+    w->counters->drop(DropReason::MBUF_ALLOC_FAILED);
+    return;
+  }
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);  // MACs: neigh_output
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  std::memset(ip, 0, sizeof *ip);
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->total_length = rte_cpu_to_be_16(ip_len);
+  ip->time_to_live = kIcmpTtl;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = p.ip->dst_addr;
+  ip->dst_addr = p.ip->src_addr;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  auto* icmp = reinterpret_cast<uint8_t*>(ip + 1);
+  icmp[0] = 3;  // destination unreachable
+  icmp[1] = 4;  // fragmentation needed and DF set
+  store16(icmp + 2, 0);
+  store16(icmp + 4, 0);  // unused
+  store16(icmp + 6, rte_cpu_to_be_16(next_hop_mtu));  // RFC 1191
+  std::memcpy(icmp + 8, p.ip, quoted);
+  store16(icmp + 2, static_cast<uint16_t>(~rte_raw_cksum(icmp, icmp_len)));
+  w->counters->event(Event::ICMP_FRAG_NEEDED_SENT);
+  neigh_output(&w->neigh, s, e, back.port_index, back.gateway, now_us, tx);
+}
+
+uint16_t mss_toward(Worker* w, const Snapshot& s, uint32_t addr, uint16_t mss) {
+  NextHop hop;
+  if (!route_lookup(s, addr, &hop) || hop.port_index >= kMaxPorts) return mss;
+  uint16_t mtu = w->port_mtus[hop.port_index];
+  if (mtu <= kTcpIpv4HeaderBytes || mtu - kTcpIpv4HeaderBytes >= mss) return mss;
+  return static_cast<uint16_t>(mtu - kTcpIpv4HeaderBytes);
+}
+
+void mss_clamp(Worker* w, const Snapshot& s, ParsedPacket& p, uint16_t egress_mtu) {
+  uint16_t mtu = egress_mtu;
+  NextHop back;
+  if (route_lookup(s, l3_src(p), &back) && back.port_index < kMaxPorts && w->port_mtus[back.port_index] < mtu)
+    mtu = w->port_mtus[back.port_index];
+  if (mtu <= kTcpIpv4HeaderBytes) return;
+  uint16_t limit = static_cast<uint16_t>(mtu - kTcpIpv4HeaderBytes);
+  uint8_t* tcp = reinterpret_cast<uint8_t*>(p.tcp);
+  uint32_t end = (p.tcp->data_off >> 4) * 4u;
+  for (uint32_t at = sizeof(rte_tcp_hdr); at < end;) {
+    uint8_t kind = tcp[at];
+    if (kind == kOptEnd) return;
+    if (kind == kOptNop) {
+      at++;
+      continue;
+    }
+    if (at + 1 >= end || tcp[at + 1] < 2 || at + tcp[at + 1] > end) return;  // malformed: the receiver's business
+    if (kind == kOptMss && tcp[at + 1] == 4) {
+      uint16_t old_word = load16(tcp + at + 2);
+      if (rte_be_to_cpu_16(old_word) <= limit) return;
+      uint16_t new_word = rte_cpu_to_be_16(limit);
+      // The option may sit at an odd offset: update the checksum over the 16-bit words
+      // as they are aligned in the header.
+      uint32_t first = (at + 2) & ~1u;
+      uint32_t words = (at + 2) % 2 ? 2 : 1;
+      uint16_t before[2] = {load16(tcp + first), words == 2 ? load16(tcp + first + 2) : uint16_t{0}};
+      store16(tcp + at + 2, new_word);
+      uint16_t check = p.tcp->cksum;
+      check = csum_replace16(check, before[0], load16(tcp + first));
+      if (words == 2) check = csum_replace16(check, before[1], load16(tcp + first + 2));
+      p.tcp->cksum = check;
+      w->counters->event(Event::MSS_CLAMPED);
+      return;
+    }
+    at += tcp[at + 1];
+  }
+}
+
+bool egress_mtu_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint16_t egress_mtu,
+                     uint64_t now_us, TxQueues& tx) {
+  if (egress_mtu == 0 || p.ip_total_len <= egress_mtu) return true;
+  if (!(p.ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) return true;  // ipv4_output fragments it
+  send_frag_needed(w, s, p, egress_mtu, now_us, tx);
+  worker_discard(w, m);
+  w->counters->drop(DropReason::EGRESS_MTU_EXCEEDED);
+  return false;
+}
+
+}  // namespace pc

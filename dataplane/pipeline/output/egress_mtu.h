@@ -1,0 +1,56 @@
+// What the translated path (FullNAT and NAT) does about port MTUs that differ, e.g. a
+// 9000-byte inside segment behind a 1500-byte outside one:
+// - MSS clamping: the MSS option of a SYN or SYN-ACK passing through is lowered to the
+//   smaller MTU of its two ports (the one toward the client, the one toward the server)
+//   minus 40, so neither end sends segments one of the links cannot carry. The MSS the
+//   client hears is thus governed by the outside port, the one the server hears by the
+//   inside port as well (event MSS_CLAMPED). TOA and PROXY lower the SYN-ACK's further
+//   afterwards for the bytes they add (toa.h, synproxy.h).
+// - A packet with DF set that is bigger than the egress port's MTU is not sent (the
+//   port would drop it silently): its sender gets an ICMP fragmentation-needed quoting
+//   it as it arrived (so its PMTU discovery finds its socket) and the packet is dropped
+//   EGRESS_MTU_EXCEEDED. Without DF, ipv4_output() sends it in fragments.
+#pragma once
+#include <cstdint>
+#include <rte_mbuf.h>
+#include "common/tx_queues.h"
+#include "pipeline/l2l3/packet.h"
+#include "pipeline/output/route.h"
+
+namespace pc {
+
+struct Worker;
+struct Snapshot;
+
+// IPv4 and TCP headers without options: MSS = MTU - 40 (RFC 879).
+constexpr uint16_t kTcpIpv4HeaderBytes = 40;
+
+// Lowers the MSS option of p (a TCP SYN or SYN-ACK, before the rewrite: p.ip->src_addr is its
+// sender) to min(MTU toward its sender, egress_mtu) - 40, with the checksum kept right.
+void mss_clamp(Worker* w, const Snapshot& s, ParsedPacket& p, uint16_t egress_mtu);
+
+// min(mss, MTU of the port the route to addr takes - 40): for segments the gateway writes
+// itself (SYNPROXY's SYN-ACK to the client, its SYN to the server).
+uint16_t mss_toward(Worker* w, const Snapshot& s, uint32_t addr, uint16_t mss);
+
+// ICMP type 3 code 4 to p's sender, from the address it sent to (VIP or LIP), quoting p as
+// it arrived, with next_hop_mtu (RFC 1191). Event ICMP_FRAG_NEEDED_SENT; nothing is sent
+// when there is no route back or no mbuf (then MBUF_ALLOC_FAILED). Also TUN's (forward/tun.h).
+void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint16_t next_hop_mtu, uint64_t now_us,
+                      TxQueues& tx);
+
+// True when p may leave by a port of egress_mtu; otherwise (DF set and too big) sends the
+// fragmentation-needed, drops m EGRESS_MTU_EXCEEDED and returns false.
+bool egress_mtu_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint16_t egress_mtu,
+                     uint64_t now_us, TxQueues& tx);
+
+// The translated methods' (FullNAT, NAT) step between routing and rewriting: egress_mtu_fits,
+// then mss_clamp when p is a SYN or SYN-ACK. False when m was dropped.
+inline bool egress_mtu_prepare(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint16_t egress_mtu,
+                               uint64_t now_us, TxQueues& tx) {
+  if (!egress_mtu_fits(w, s, m, p, egress_mtu, now_us, tx)) return false;
+  if (p.tcp && (p.tcp->tcp_flags & RTE_TCP_SYN_FLAG)) mss_clamp(w, s, p, egress_mtu);
+  return true;
+}
+
+}  // namespace pc

@@ -1,0 +1,140 @@
+#include "pipeline/output/route.h"
+
+#include <atomic>
+#include <cstdio>
+#include <new>
+#include <rte_errno.h>
+
+namespace pc {
+
+namespace {
+
+std::string ipv4_text(uint32_t host) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", host >> 24, (host >> 16) & 255, (host >> 8) & 255, host & 255);
+  return buf;
+}
+
+uint32_t prefix_mask(uint8_t length) { return length == 0 ? 0 : (length >= 32 ? 0xffffffffu : ~(0xffffffffu >> length)); }
+
+bool validate_routes(const DataplaneConfig& cfg, const Snapshot& s, std::string* error) {
+  if (cfg.routes.size() > kMaxRoutes) {
+    *error = "routes: at most " + std::to_string(kMaxRoutes) + " routes, got " + std::to_string(cfg.routes.size());
+    return false;
+  }
+  for (size_t r = 0; r < cfg.routes.size(); r++) {
+    const RouteConfig& route = cfg.routes[r];
+    std::string where = "routes[" + std::to_string(r) + "]";
+    if (route.prefix.length > 32) {
+      *error = where + ".prefix: length must be 0..32, got " + std::to_string(route.prefix.length);
+      return false;
+    }
+    if (route.port_index >= s.ports.size()) {
+      *error = where + ".port: index " + std::to_string(route.port_index) + " is not a started port (" +
+               std::to_string(s.ports.size()) + " ports)";
+      return false;
+    }
+    if (route.via != 0) {
+      bool on_link = false;
+      for (const auto& prefix : s.ports[route.port_index].addresses) on_link |= prefix_contains(prefix, route.via);
+      if (!on_link) {
+        *error = where + ".via: " + ipv4_text(route.via) + " is not inside a connected prefix of port " +
+                 s.ports[route.port_index].name;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Everything the table is made of, in order (connected prefixes first, then static routes).
+std::string identity_of(const DataplaneConfig& cfg, const Snapshot& s) {
+  std::string id;
+  for (size_t p = 0; p < s.ports.size(); p++)
+    for (const auto& prefix : s.ports[p].addresses)
+      id += "c" + std::to_string(p) + ":" + std::to_string(prefix.addr & prefix_mask(prefix.length)) + "/" +
+            std::to_string(prefix.length) + ";";
+  for (const auto& route : cfg.routes)
+    id += "s" + std::to_string(route.port_index) + ":" + std::to_string(route.prefix.addr & prefix_mask(route.prefix.length)) +
+          "/" + std::to_string(route.prefix.length) + ">" + std::to_string(route.via) + ";";
+  return id;
+}
+
+bool add_route(RouteTable* t, uint32_t prefix_host, uint8_t length, NextHop hop, std::string* error, const std::string& where) {
+  uint32_t index = static_cast<uint32_t>(t->next_hops.size());
+  t->next_hops.push_back(hop);
+  int rc = rte_lpm_add(t->lpm, prefix_host & prefix_mask(length), length, index);
+  if (rc != 0) {
+    *error = where + ": route table insert failed (" + std::to_string(rc) + ")";
+    return false;
+  }
+  return true;
+}
+
+void free_table(RouteTable* t) {
+  if (t->lpm) rte_lpm_free(t->lpm);
+  delete t;
+}
+
+}  // namespace
+
+bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Snapshot* s, std::string* error) {
+  if (!validate_routes(cfg, *s, error)) return false;
+  std::string identity = identity_of(cfg, *s);
+  if (previous && previous->routes && previous->routes->identity == identity) {
+    s->routes = previous->routes;
+    s->routes->refs++;
+    return true;
+  }
+
+  RouteTable* t = new (std::nothrow) RouteTable();
+  if (!t) {
+    *error = "routes: out of memory";
+    return false;
+  }
+  t->identity = std::move(identity);
+  // rte_lpm names are global in the EAL: every table gets a fresh one.
+  static std::atomic<uint32_t> table_counter{0};
+  char name[RTE_LPM_NAMESIZE];
+  std::snprintf(name, sizeof name, "pc_lpm_%u", table_counter.fetch_add(1));
+  uint32_t rules = static_cast<uint32_t>(cfg.routes.size());
+  for (const auto& port : s->ports) rules += static_cast<uint32_t>(port.addresses.size());
+  rte_lpm_config lpm_config{};
+  lpm_config.max_rules = rules + 16;
+  lpm_config.number_tbl8s = 256;  // each distinct /24 holding a longer prefix needs one
+  t->lpm = rte_lpm_create(name, SOCKET_ID_ANY, &lpm_config);
+  if (!t->lpm) {
+    *error = std::string("routes: cannot allocate route table (") + rte_strerror(rte_errno) + ")";
+    free_table(t);
+    return false;
+  }
+
+  // Connected routes first: a static route with the same prefix then overrides them.
+  for (size_t p = 0; p < s->ports.size(); p++) {
+    for (size_t a = 0; a < s->ports[p].addresses.size(); a++) {
+      const Ipv4Prefix& prefix = s->ports[p].addresses[a];
+      std::string where = "ports[" + std::to_string(p) + "].addresses[" + std::to_string(a) + "]";
+      if (!add_route(t, prefix.addr, prefix.length, NextHop{static_cast<uint16_t>(p), 0}, error, where)) {
+        free_table(t);
+        return false;
+      }
+    }
+  }
+  for (size_t r = 0; r < cfg.routes.size(); r++) {
+    const RouteConfig& route = cfg.routes[r];
+    NextHop hop{route.port_index, rte_cpu_to_be_32(route.via)};
+    if (!add_route(t, route.prefix.addr, route.prefix.length, hop, error, "routes[" + std::to_string(r) + "]")) {
+      free_table(t);
+      return false;
+    }
+  }
+  s->routes = t;
+  return true;
+}
+
+void route_table_release(Snapshot* s) {
+  if (s->routes && --s->routes->refs == 0) free_table(s->routes);
+  s->routes = nullptr;
+}
+
+}  // namespace pc
