@@ -19,8 +19,6 @@ inline uint16_t l2_length(const ParsedPacket& p) {
   return static_cast<uint16_t>(reinterpret_cast<const uint8_t*>(p.ip) - reinterpret_cast<const uint8_t*>(p.eth));
 }
 
-}  // namespace
-
 // True when p plus the 20-byte outer header fits the MTU of hop's port. Otherwise the
 // packet is dropped (TUNNEL_FRAG_NEEDED), after an ICMP fragmentation-needed to the
 // client when its DF bit is set.
