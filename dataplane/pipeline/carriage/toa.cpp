@@ -3,28 +3,11 @@
 #include <cstring>
 #include <rte_byteorder.h>
 #include "pipeline/l2l3/l3.h"
+#include "pipeline/l2l3/tcp_options.h"
 
 namespace pc {
 
 namespace {
-
-inline uint16_t tcp_header_len(const rte_tcp_hdr* tcp) { return static_cast<uint16_t>((tcp->data_off >> 4) * 4); }
-
-// Stores a 16-bit value at byte offset `at` of the TCP header and folds the change into
-// the TCP checksum. Options are byte-aligned, so the value may straddle two of the
-// 16-bit words the checksum is summed over: update each word it touches.
-void tcp_store16(rte_tcp_hdr* tcp, uint16_t at, uint16_t value) {
-  uint8_t* base = reinterpret_cast<uint8_t*>(tcp);
-  uint16_t first_word = static_cast<uint16_t>(at & ~1u);
-  int words = (at & 1) ? 2 : 1;
-  uint16_t before[2], after[2];
-  for (int i = 0; i < words; i++) before[i] = load16(base + first_word + 2 * i);
-  store16(base + at, value);
-  for (int i = 0; i < words; i++) after[i] = load16(base + first_word + 2 * i);
-  uint16_t check = tcp->cksum;
-  for (int i = 0; i < words; i++) check = csum_replace16(check, before[i], after[i]);
-  tcp->cksum = check;
-}
 
 // Overwrites bytes [from, to) of the TCP header with `fill` and folds the change into the
 // checksum (RFC 1624) over the 16-bit words touched, so a segment that arrived corrupted
@@ -39,8 +22,6 @@ void fill_tcp_bytes(rte_tcp_hdr* tcp, uint32_t from, uint32_t to, uint8_t fill) 
   tcp->cksum = static_cast<uint16_t>(~csum_finish(sum));
 }
 
-constexpr uint8_t kOptEol = 0, kOptNop = 1;
-
 // Bytes a conforming parser never reads (after an end-of-list, or from a malformed option
 // on — Linux and the TOA modules stop there) but a lenient one might: zeroed when any of
 // them is of a TOA kind.
@@ -48,7 +29,7 @@ bool blank_unparsed_tail(rte_tcp_hdr* tcp, uint32_t from, uint32_t end) {
   const uint8_t* base = reinterpret_cast<const uint8_t*>(tcp);
   for (uint32_t at = from; at < end; at++) {
     if (is_toa_kind(base[at])) {
-      fill_tcp_bytes(tcp, from, end, kOptEol);
+      fill_tcp_bytes(tcp, from, end, kTcpOptEol);
       return true;
     }
   }
@@ -57,26 +38,12 @@ bool blank_unparsed_tail(rte_tcp_hdr* tcp, uint32_t from, uint32_t end) {
 
 // The server's SYN-ACK announces the MSS the client will send with; leave room for TOA.
 void lower_synack_mss(ParsedPacket& p, WorkerCounters& counters) {
-  const uint8_t* base = reinterpret_cast<const uint8_t*>(p.tcp);
-  uint16_t end = tcp_header_len(p.tcp);
-  for (uint16_t at = sizeof(rte_tcp_hdr); at < end;) {
-    uint8_t kind = base[at];
-    if (kind == 0) return;  // end of option list
-    if (kind == 1) {        // NOP
-      at++;
-      continue;
-    }
-    if (at + 1 >= end || base[at + 1] < 2 || at + base[at + 1] > end) return;  // malformed: leave it to the server
-    uint8_t length = base[at + 1];
-    if (kind == 2 && length == 4) {
-      uint16_t mss = rte_be_to_cpu_16(load16(base + at + 2));
-      if (mss <= kToaLength) return;
-      tcp_store16(p.tcp, static_cast<uint16_t>(at + 2), rte_cpu_to_be_16(static_cast<uint16_t>(mss - kToaLength)));
-      counters.event(Event::TOA_MSS_LOWERED);
-      return;
-    }
-    at = static_cast<uint16_t>(at + length);
-  }
+  int at = tcp_mss_value_offset(p.tcp);
+  if (at < 0) return;  // none, or after a malformed option: leave it to the server
+  uint16_t mss = rte_be_to_cpu_16(load16(reinterpret_cast<const uint8_t*>(p.tcp) + at));
+  if (mss <= kToaLength) return;
+  tcp_patch16(p.tcp, static_cast<uint32_t>(at), static_cast<uint16_t>(mss - kToaLength));
+  counters.event(Event::TOA_MSS_LOWERED);
 }
 
 // Grows the segment by the option, in front of the existing options. The headers
@@ -118,14 +85,14 @@ bool insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c) {
 
 void toa_remove_client_options_slow(ParsedPacket& p, WorkerCounters& counters) {
   const uint8_t* base = reinterpret_cast<const uint8_t*>(p.tcp);
-  uint32_t end = tcp_header_len(p.tcp);
+  uint32_t end = tcp_header_bytes(p.tcp);
   for (uint32_t at = sizeof(rte_tcp_hdr); at < end;) {
     uint8_t kind = base[at];
-    if (kind == kOptEol) {
+    if (kind == kTcpOptEol) {
       if (blank_unparsed_tail(p.tcp, at + 1, end)) counters.event(Event::TOA_CLIENT_OPTION_REMOVED);
       return;
     }
-    if (kind == kOptNop) {
+    if (kind == kTcpOptNop) {
       at++;
       continue;
     }
@@ -135,7 +102,7 @@ void toa_remove_client_options_slow(ParsedPacket& p, WorkerCounters& counters) {
       return;
     }
     if (is_toa_kind(kind)) {
-      fill_tcp_bytes(p.tcp, at, at + length, kOptNop);
+      fill_tcp_bytes(p.tcp, at, at + length, kTcpOptNop);
       counters.event(Event::TOA_CLIENT_OPTION_REMOVED);
     }
     at += length;
@@ -151,13 +118,13 @@ bool toa_process(rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction, uin
     return true;
   }
   if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG)) || !(flags & RTE_TCP_ACK_FLAG)) return true;
-  bool has_payload = p.l4_len > tcp_header_len(p.tcp);
+  bool has_payload = p.l4_len > tcp_header_bytes(p.tcp);
   bool handshake_ack = !(c.flags & kConnToaAckDone);
   bool first_data = has_payload && !(c.flags & kConnToaDataDone);
   if (!handshake_ack && !first_data) return true;
   // Cheap refusals first: a segment that cannot carry the option goes without it (the
   // client's own TOA options are gone already) and the next segment tries again.
-  if (tcp_header_len(p.tcp) + kToaLength > kTcpMaxHeaderLen) return counters.event(Event::TOA_NO_ROOM), true;
+  if (tcp_header_bytes(p.tcp) + kToaLength > kTcpMaxHeaderLen) return counters.event(Event::TOA_NO_ROOM), true;
   if (p.ip_total_len + kToaLength > mtu) return counters.event(Event::TOA_OVER_MTU), true;
   // The insert updates the checksum incrementally, which keeps a corrupted segment
   // corrupted: the server would drop it and, had we marked the connection done, the

@@ -3,6 +3,7 @@
 #include <cstring>
 #include "pipeline/l2l3/checksum.h"
 #include "pipeline/l2l3/l3.h"
+#include "pipeline/l2l3/tcp_options.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/worker_state.h"
 
@@ -10,7 +11,6 @@ namespace pc {
 
 namespace {
 
-constexpr uint8_t kOptEnd = 0, kOptNop = 1, kOptMss = 2;
 constexpr uint8_t kIcmpTtl = 64;
 constexpr uint16_t kQuotedPayload = 8;  // RFC 792: the IP header and the first 64 bits of the datagram
 
@@ -69,35 +69,11 @@ void mss_clamp(Worker* w, const Snapshot& s, ParsedPacket& p, uint16_t egress_mt
     mtu = w->port_mtus[back.port_index];
   if (mtu <= kTcpIpv4HeaderBytes) return;
   uint16_t limit = static_cast<uint16_t>(mtu - kTcpIpv4HeaderBytes);
-  uint8_t* tcp = reinterpret_cast<uint8_t*>(p.tcp);
-  uint32_t end = (p.tcp->data_off >> 4) * 4u;
-  for (uint32_t at = sizeof(rte_tcp_hdr); at < end;) {
-    uint8_t kind = tcp[at];
-    if (kind == kOptEnd) return;
-    if (kind == kOptNop) {
-      at++;
-      continue;
-    }
-    if (at + 1 >= end || tcp[at + 1] < 2 || at + tcp[at + 1] > end) return;  // malformed: the receiver's business
-    if (kind == kOptMss && tcp[at + 1] == 4) {
-      uint16_t old_word = load16(tcp + at + 2);
-      if (rte_be_to_cpu_16(old_word) <= limit) return;
-      uint16_t new_word = rte_cpu_to_be_16(limit);
-      // The option may sit at an odd offset: update the checksum over the 16-bit words
-      // as they are aligned in the header.
-      uint32_t first = (at + 2) & ~1u;
-      uint32_t words = (at + 2) % 2 ? 2 : 1;
-      uint16_t before[2] = {load16(tcp + first), words == 2 ? load16(tcp + first + 2) : uint16_t{0}};
-      store16(tcp + at + 2, new_word);
-      uint16_t check = p.tcp->cksum;
-      check = csum_replace16(check, before[0], load16(tcp + first));
-      if (words == 2) check = csum_replace16(check, before[1], load16(tcp + first + 2));
-      p.tcp->cksum = check;
-      w->counters->event(Event::MSS_CLAMPED);
-      return;
-    }
-    at += tcp[at + 1];
-  }
+  int at = tcp_mss_value_offset(p.tcp);
+  if (at < 0) return;  // none, or after a malformed option: the receiver's business
+  if (rte_be_to_cpu_16(load16(reinterpret_cast<const uint8_t*>(p.tcp) + at)) <= limit) return;
+  tcp_patch16(p.tcp, static_cast<uint32_t>(at), limit);
+  w->counters->event(Event::MSS_CLAMPED);
 }
 
 bool egress_mtu_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint16_t egress_mtu,

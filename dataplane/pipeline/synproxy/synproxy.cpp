@@ -3,6 +3,7 @@
 #include <cstring>
 #include <rte_malloc.h>
 #include "pipeline/l2l3/l3.h"
+#include "pipeline/l2l3/tcp_options.h"
 #include "pipeline/output/egress_mtu.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/conn/conn_account.h"
@@ -26,8 +27,7 @@ constexpr uint16_t kNoHold = 0xffff;
 constexpr uint16_t kDefaultMss = 536;  // RFC 1122 when the SYN has no MSS option
 constexpr uint8_t kMaxWscale = 14;     // RFC 7323 §2.3
 
-constexpr uint8_t kOptEol = 0, kOptNop = 1, kOptMss = 2, kOptWscale = 3, kOptSackPermitted = 4, kOptSack = 5,
-                  kOptTimestamp = 8;
+constexpr uint8_t kOptWscale = 3, kOptSackPermitted = 4, kOptSack = 5, kOptTimestamp = 8;  // EOL, NOP, MSS: tcp_options.h
 
 struct TcpOptions {
   bool has_mss = false, has_wscale = false, sack_permitted = false, has_ts = false;
@@ -47,35 +47,14 @@ inline void store32(uint8_t* at, uint32_t host_value) {
 }
 
 inline uint8_t* tcp_bytes(const ParsedPacket& p) { return reinterpret_cast<uint8_t*>(p.tcp); }
-inline uint32_t tcp_header_len(const ParsedPacket& p) { return (p.tcp->data_off >> 4) * 4u; }
+inline uint32_t tcp_header_len(const ParsedPacket& p) { return tcp_header_bytes(p.tcp); }
 inline uint32_t payload_len(const ParsedPacket& p) { return p.l4_len - tcp_header_len(p); }
-
-// Calls visit(kind, option_offset, option_length) for each well-formed option; stops at EOL
-// or at the first malformed length (what follows cannot be trusted).
-template <typename Visit>
-void walk_options(const ParsedPacket& p, Visit visit) {
-  const uint8_t* tcp = tcp_bytes(p);
-  uint32_t end = tcp_header_len(p);
-  for (uint32_t at = sizeof(rte_tcp_hdr); at < end;) {
-    uint8_t kind = tcp[at];
-    if (kind == kOptEol) return;
-    if (kind == kOptNop) {
-      at++;
-      continue;
-    }
-    if (at + 1 >= end) return;
-    uint8_t length = tcp[at + 1];
-    if (length < 2 || at + length > end) return;
-    visit(kind, at, length);
-    at += length;
-  }
-}
 
 TcpOptions read_options(const ParsedPacket& p) {
   TcpOptions o;
   const uint8_t* tcp = tcp_bytes(p);
-  walk_options(p, [&](uint8_t kind, uint32_t at, uint8_t length) {
-    if (kind == kOptMss && length == 4) o.has_mss = true, o.mss = static_cast<uint16_t>(tcp[at + 2] << 8 | tcp[at + 3]);
+  tcp_walk_options(p.tcp, [&](uint8_t kind, uint32_t at, uint8_t length) {
+    if (kind == kTcpOptMss && length == 4) o.has_mss = true, o.mss = static_cast<uint16_t>(tcp[at + 2] << 8 | tcp[at + 3]);
     if (kind == kOptWscale && length == 3) o.has_wscale = true, o.wscale = tcp[at + 2];
     if (kind == kOptSackPermitted && length == 2) o.sack_permitted = true;
     if (kind == kOptTimestamp && length == 10) o.has_ts = true, o.tsval = load32(tcp + at + 2), o.tsecr = load32(tcp + at + 6);
@@ -83,45 +62,34 @@ TcpOptions read_options(const ParsedPacket& p) {
   return o;
 }
 
-// Rewrites `size` bytes at tcp+offset (size 2 or 4, any alignment) and updates the TCP
-// checksum incrementally over the 16-bit words, aligned to the header start, they touch.
-void patch_tcp(uint8_t* tcp, uint32_t offset, const uint8_t* bytes, uint32_t size) {
-  uint32_t start = offset & ~1u, end = (offset + size + 1) & ~1u;
-  uint32_t sum = static_cast<uint16_t>(~load16(tcp + 16));
-  for (uint32_t i = start; i < end; i += 2) sum += static_cast<uint16_t>(~load16(tcp + i));
-  std::memcpy(tcp + offset, bytes, size);
-  for (uint32_t i = start; i < end; i += 2) sum += load16(tcp + i);
-  store16(tcp + 16, static_cast<uint16_t>(~csum_finish(sum)));
-}
 void patch32(uint8_t* tcp, uint32_t offset, uint32_t host_value) {
   uint8_t bytes[4];
   store32(bytes, host_value);
-  patch_tcp(tcp, offset, bytes, 4);
+  tcp_patch(reinterpret_cast<rte_tcp_hdr*>(tcp), offset, bytes, 4);
 }
 void patch16(uint8_t* tcp, uint32_t offset, uint16_t host_value) {
-  uint16_t v = rte_cpu_to_be_16(host_value);
-  patch_tcp(tcp, offset, reinterpret_cast<const uint8_t*>(&v), 2);
+  tcp_patch16(reinterpret_cast<rte_tcp_hdr*>(tcp), offset, host_value);
 }
 
 // MSS, then SACK-permitted + timestamps (or NOP NOP + timestamps), then NOP + window scale:
 // the order Linux uses, at most 20 bytes. wscale < 0 = not offered.
 uint32_t write_syn_options(uint8_t* at, uint16_t mss, bool sack, bool ts, uint32_t tsval, uint32_t tsecr, int wscale) {
   uint32_t n = 0;
-  at[n++] = kOptMss, at[n++] = 4, at[n++] = static_cast<uint8_t>(mss >> 8), at[n++] = static_cast<uint8_t>(mss);
+  at[n++] = kTcpOptMss, at[n++] = 4, at[n++] = static_cast<uint8_t>(mss >> 8), at[n++] = static_cast<uint8_t>(mss);
   if (ts) {
     if (sack) at[n++] = kOptSackPermitted, at[n++] = 2;
-    else at[n++] = kOptNop, at[n++] = kOptNop;
+    else at[n++] = kTcpOptNop, at[n++] = kTcpOptNop;
     at[n++] = kOptTimestamp, at[n++] = 10;
     store32(at + n, tsval), store32(at + n + 4, tsecr), n += 8;
   } else if (sack) {
-    at[n++] = kOptNop, at[n++] = kOptNop, at[n++] = kOptSackPermitted, at[n++] = 2;
+    at[n++] = kTcpOptNop, at[n++] = kTcpOptNop, at[n++] = kOptSackPermitted, at[n++] = 2;
   }
-  if (wscale >= 0) at[n++] = kOptNop, at[n++] = kOptWscale, at[n++] = 3, at[n++] = static_cast<uint8_t>(wscale);
+  if (wscale >= 0) at[n++] = kTcpOptNop, at[n++] = kOptWscale, at[n++] = 3, at[n++] = static_cast<uint8_t>(wscale);
   return n;
 }
 
 uint32_t write_ts_only(uint8_t* at, uint32_t tsval, uint32_t tsecr) {
-  at[0] = kOptNop, at[1] = kOptNop, at[2] = kOptTimestamp, at[3] = 10;
+  at[0] = kTcpOptNop, at[1] = kTcpOptNop, at[2] = kOptTimestamp, at[3] = 10;
   store32(at + 4, tsval), store32(at + 8, tsecr);
   return 12;
 }
@@ -417,7 +385,7 @@ void translate_input(const SynproxyConn& sc, ParsedPacket& p) {
   uint8_t* tcp = tcp_bytes(p);
   if (p.tcp->tcp_flags & RTE_TCP_ACK_FLAG) patch32(tcp, 8, rte_be_to_cpu_32(p.tcp->recv_ack) - sc.seq_delta);
   bool ts = sc.flags & kTimestamps;
-  walk_options(p, [&](uint8_t kind, uint32_t at, uint8_t length) {
+  tcp_walk_options(p.tcp, [&](uint8_t kind, uint32_t at, uint8_t length) {
     if (kind == kOptSack && length >= 10 && (length - 2) % 8 == 0) {
       for (uint32_t edge = at + 2; edge < at + length; edge += 4) patch32(tcp, edge, load32(tcp + edge) - sc.seq_delta);
     } else if (ts && kind == kOptTimestamp && length == 10) {
@@ -437,7 +405,7 @@ void translate_output(const SynproxyConn& sc, ParsedPacket& p) {
     patch16(tcp, 14, static_cast<uint16_t>(window > 0xffff ? 0xffff : window));
   }
   if (!(sc.flags & kTimestamps)) return;
-  walk_options(p, [&](uint8_t kind, uint32_t at, uint8_t length) {
+  tcp_walk_options(p.tcp, [&](uint8_t kind, uint32_t at, uint8_t length) {
     if (kind == kOptTimestamp && length == 10) patch32(tcp, at + 2, load32(tcp + at + 2) - sc.ts_offset);
   });
 }
@@ -496,7 +464,7 @@ ProxyVerdict proxy_input(const SynproxyConn& sc, const Conn& c, rte_mbuf* m, Par
   if (!reaches_first && length == 0) {
     if (!urgent) return ProxyVerdict::FORWARD;  // a bare ACK (or SYN): nothing to cut
     uint8_t without_urgent = static_cast<uint8_t>(flags & ~RTE_TCP_URG_FLAG);
-    patch_tcp(tcp, 13, &without_urgent, 1);
+    tcp_patch(reinterpret_cast<rte_tcp_hdr*>(tcp), 13, &without_urgent, 1);
     patch16(tcp, 18, 0);
     counters.event(Event::PROXY_SEGMENT_TRIMMED);
     return ProxyVerdict::FORWARD;
@@ -534,10 +502,10 @@ void proxy_output(SynproxyConn& sc, ParsedPacket& p) {
   auto back = [&](uint32_t v) { return seq_after(v, first + sc.proxy_len) ? v - sc.proxy_len : (seq_after(v, first) ? first : v); };
   if (p.tcp->tcp_flags & RTE_TCP_ACK_FLAG) patch32(tcp, 8, back(rte_be_to_cpu_32(p.tcp->recv_ack)));
   bool syn = p.tcp->tcp_flags & RTE_TCP_SYN_FLAG;
-  walk_options(p, [&](uint8_t kind, uint32_t at, uint8_t length) {
+  tcp_walk_options(p.tcp, [&](uint8_t kind, uint32_t at, uint8_t length) {
     if (kind == kOptSack && length >= 10 && (length - 2) % 8 == 0) {
       for (uint32_t edge = at + 2; edge < at + length; edge += 4) patch32(tcp, edge, back(load32(tcp + edge)));
-    } else if (syn && kind == kOptMss && length == 4) {
+    } else if (syn && kind == kTcpOptMss && length == 4) {
       uint16_t mss = static_cast<uint16_t>(tcp[at + 2] << 8 | tcp[at + 3]);
       if (mss > kDefaultMss + sc.proxy_len) patch16(tcp, at + 2, static_cast<uint16_t>(mss - sc.proxy_len));
     }
