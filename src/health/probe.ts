@@ -43,58 +43,62 @@ export function failure(what: string, error: unknown): ProbeResult {
   return isServerError(code) ? { outcome: 'fail', detail: `${what} ${reason}` } : { outcome: 'unknown', detail: `${what} ${reason}` };
 }
 
-function probeTcp(target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
+/**
+ * One attempt bounded by timeoutMs: `start` opens it and reports through `finish`, which takes the
+ * first result only and closes what `start` opened (registered with `keep`); silence until the
+ * deadline is a fail saying `silence`, and a throw from `start` is classified like any error.
+ */
+function boundedAttempt(
+  what: string,
+  timeoutMs: number,
+  silence: string,
+  start: (finish: (result: ProbeResult) => void, keep: (opened: { destroy(): void }) => void) => void,
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let settled = false;
-    let socket: ReturnType<typeof connect> | undefined;
+    let opened: { destroy(): void } | undefined;
     const finish = (result: ProbeResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      socket?.destroy();
+      opened?.destroy();
       resolve(result);
     };
-    const deadline = setTimeout(() => finish({ outcome: 'fail', detail: `no connect within ${timeoutMs} ms` }), timeoutMs);
+    const deadline = setTimeout(() => finish({ outcome: 'fail', detail: silence }), timeoutMs);
     try {
-      socket = connect({ host: target.address, port: target.port });
-      socket.once('connect', () => finish({ outcome: 'pass', detail: 'connected' }));
-      // on, not once: a later error with no listener would be thrown (finish ignores repeats).
-      socket.on('error', (error) => finish(failure('connect', error)));
+      start(finish, (handle) => { opened = handle; });
     } catch (error) {
-      finish(failure('connect', error));
+      finish(failure(what, error));
     }
   });
 }
 
+function probeTcp(target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
+  return boundedAttempt('connect', timeoutMs, `no connect within ${timeoutMs} ms`, (finish, keep) => {
+    const socket = connect({ host: target.address, port: target.port });
+    keep(socket);
+    socket.once('connect', () => finish({ outcome: 'pass', detail: 'connected' }));
+    // on, not once: a later error with no listener would be thrown (finish ignores repeats).
+    socket.on('error', (error) => finish(failure('connect', error)));
+  });
+}
+
 function probeHttp(target: ProbeTarget, check: HealthCheck): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    let settled = false;
-    let req: ReturnType<typeof request> | undefined;
-    const finish = (result: ProbeResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      req?.destroy();
-      resolve(result);
-    };
-    const deadline = setTimeout(() => finish({ outcome: 'fail', detail: `no answer within ${check.timeoutMs} ms` }), check.timeoutMs);
-    try {
-      // request() throws synchronously on a path it cannot send (ERR_UNESCAPED_CHARACTERS): the
-      // validator refuses such paths, and this catch keeps any other throw a probe result.
-      req = request({ host: target.address, port: target.port, path: check.path, method: 'GET', agent: false,
-        headers: { 'user-agent': 'portcullis-health', connection: 'close' } }, (response) => {
-        // The status line decides; the body is not needed.
-        response.resume();
-        const status = response.statusCode ?? 0;
-        finish(status === check.expectStatus
-          ? { outcome: 'pass', detail: `status ${status}` }
-          : { outcome: 'fail', detail: `status ${status}, expected ${check.expectStatus}` });
-      });
-      req.on('error', (error) => finish(failure('http', error)));
-      req.end();
-    } catch (error) {
-      finish(failure('http', error));
-    }
+  return boundedAttempt('http', check.timeoutMs, `no answer within ${check.timeoutMs} ms`, (finish, keep) => {
+    // request() throws synchronously on a path it cannot send (ERR_UNESCAPED_CHARACTERS): the
+    // validator refuses such paths, and boundedAttempt keeps any other throw a probe result.
+    const req = request({ host: target.address, port: target.port, path: check.path, method: 'GET', agent: false,
+      headers: { 'user-agent': 'portcullis-health', connection: 'close' } }, (response) => {
+      // The status line decides; the body is not needed.
+      response.resume();
+      const status = response.statusCode ?? 0;
+      finish(status === check.expectStatus
+        ? { outcome: 'pass', detail: `status ${status}` }
+        : { outcome: 'fail', detail: `status ${status}, expected ${check.expectStatus}` });
+    });
+    keep(req);
+    req.on('error', (error) => finish(failure('http', error)));
+    req.end();
   });
 }
 
