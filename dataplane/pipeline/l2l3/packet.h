@@ -17,8 +17,11 @@ struct ParsedPacket {
   rte_ether_hdr* eth = nullptr;
   rte_arp_hdr* arp = nullptr;    // set for ARP frames
   rte_ipv4_hdr* ip = nullptr;    // set for IPv4 frames
-  uint16_t ip_header_len = 0;    // bytes, options included
+  rte_ipv6_hdr* ip6 = nullptr;   // set for IPv6 frames (ip is then null)
+  uint16_t ip_header_len = 0;    // bytes, IPv4 options / IPv6 extension headers included
   uint16_t ip_total_len = 0;     // host order, what the frame was trimmed to
+  uint8_t l4_protocol = 0;       // the upper-layer protocol: IPv4's, or the last IPv6 next header
+  uint16_t ip6_fragment_at = 0;  // IPv6: the fragment header's offset from the IPv6 header; 0 = none
   // L4, set only once parse_l4 validated it:
   rte_tcp_hdr* tcp = nullptr;
   rte_udp_hdr* udp = nullptr;
