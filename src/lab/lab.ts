@@ -7,15 +7,20 @@
 //                                           │
 //                              portcullis (af_packet on pc-gw-out / pc-gw-in)
 //
-//   pc-router: a kernel router on both bridges (198.18.0.253, 198.19.0.253), the
-//   direct return path DR/TUN real servers use instead of the gateway.
+//   pc-router: a kernel router on both bridges (198.18.0.253, 198.19.0.253,
+//   2001:db8:18::253, 2001:db8:19::253), the direct return path DR/TUN real
+//   servers use instead of the gateway.
 //
-// Host namespaces get eth0 with their addresses, lo up, IPv6 off (so router
-// solicitations and MLD reports do not show up as drops in the gateway's
-// counters), tx checksum offload off (STACK.md: otherwise af_packet sees
-// partial checksums) and a default route via the gateway. The root-side
-// gateway veths get no IPv4 address and IPv6 off, so the host kernel never
-// answers on them. Real servers run detached, pids recorded in LAB_STATE_DIR.
+// Host namespaces are dual-stack: eth0 with their IPv4 addresses (/24) and
+// IPv6 addresses (/64, added `nodad` so they are usable at once, never
+// "tentative"), lo up, tx checksum offload off (STACK.md: otherwise af_packet
+// sees partial checksums) and default routes via the gateway for both
+// families. IPv6 is on with accept_ra=0 (nothing autoconfigures, no router
+// solicitations) and accept_dad=0 (the link-local address needs no DAD
+// either); what still reaches the gateway unasked is one burst of MLD reports
+// per address when the lab comes up. The root-side gateway veths get no
+// address and IPv6 off, so the host kernel never answers on them: only the
+// gateway does. Real servers run detached, pids recorded in LAB_STATE_DIR.
 
 import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -24,9 +29,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeScriptArgv } from './node-script.js';
 import { ipIn, mustRun, mustRunIn, runTool } from './run.js';
 import {
-  GATEWAY_INSIDE_ADDRESS, GATEWAY_INSIDE_IFACE, GATEWAY_OUTSIDE_ADDRESS, GATEWAY_OUTSIDE_IFACE,
-  INSIDE_BRIDGE, INSIDE_PREFIX_LENGTH, LAB_BRIDGE_NAMESPACE, LAB_HOSTS, LAB_NAMESPACES, LAB_STATE_DIR,
-  OUTSIDE_BRIDGE, OUTSIDE_PREFIX_LENGTH, REAL_SERVERS, RETURN_ROUTER, type LabHost, type RealServerHost, type Segment,
+  GATEWAY_INSIDE_ADDRESS, GATEWAY_INSIDE_ADDRESS_V6, GATEWAY_INSIDE_IFACE, GATEWAY_OUTSIDE_ADDRESS, GATEWAY_OUTSIDE_ADDRESS_V6,
+  GATEWAY_OUTSIDE_IFACE, INSIDE_BRIDGE, INSIDE_PREFIX_LENGTH, INSIDE_PREFIX_LENGTH_V6, LAB_BRIDGE_NAMESPACE, LAB_HOSTS,
+  LAB_NAMESPACES, LAB_STATE_DIR, OUTSIDE_BRIDGE, OUTSIDE_PREFIX_LENGTH, OUTSIDE_PREFIX_LENGTH_V6, REAL_SERVERS, RETURN_ROUTER,
+  type LabHost, type RealServerHost, type Segment,
 } from './topology.js';
 
 export * from './topology.js';
@@ -43,16 +49,20 @@ interface SegmentWiring {
   bridgeSideIface: string;
   gatewayAddress: string;
   prefixLength: number;
+  gatewayAddress6: string;
+  prefixLength6: number;
 }
 
 const SEGMENTS: Record<Segment, SegmentWiring> = {
   outside: {
     bridge: OUTSIDE_BRIDGE, gatewayIface: GATEWAY_OUTSIDE_IFACE, bridgeSideIface: 'gw-out',
     gatewayAddress: GATEWAY_OUTSIDE_ADDRESS, prefixLength: OUTSIDE_PREFIX_LENGTH,
+    gatewayAddress6: GATEWAY_OUTSIDE_ADDRESS_V6, prefixLength6: OUTSIDE_PREFIX_LENGTH_V6,
   },
   inside: {
     bridge: INSIDE_BRIDGE, gatewayIface: GATEWAY_INSIDE_IFACE, bridgeSideIface: 'gw-in',
     gatewayAddress: GATEWAY_INSIDE_ADDRESS, prefixLength: INSIDE_PREFIX_LENGTH,
+    gatewayAddress6: GATEWAY_INSIDE_ADDRESS_V6, prefixLength6: INSIDE_PREFIX_LENGTH_V6,
   },
 };
 
@@ -79,7 +89,7 @@ export async function labUp(opts: LabOptions = {}): Promise<void> {
     if (opts.mtu) say(`lab: link MTU outside ${mtu.outside}, inside ${mtu.inside} (the gateway's ${GATEWAY_OUTSIDE_IFACE}/${GATEWAY_INSIDE_IFACE} get theirs from ports[].mtu)`);
     say(`lab: namespaces ${LAB_NAMESPACES.join(' ')} up; gateway ports ${GATEWAY_OUTSIDE_IFACE} ${GATEWAY_INSIDE_IFACE}`);
     await Promise.all(REAL_SERVERS.map((server) => startRealServer(server)));
-    say(`lab: real servers ${REAL_SERVERS.map((s) => `${s.serverName}=${s.addresses[0]}`).join(' ')} listening (http 80, udp echo 7)`);
+    say(`lab: real servers ${REAL_SERVERS.map((s) => `${s.serverName}=${s.addresses[0]},[${s.addresses6[0]}]`).join(' ')} listening (http 80, proxy 81, udp echo 7; both families)`);
   } catch (error) {
     await labDown();
     throw error;
@@ -101,6 +111,20 @@ export interface LabOptions {
 async function requireRoot(): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error('lab: needs root (network namespaces, veths and bridges); run with sudo');
+  }
+}
+
+/**
+ * Turns IPv6 on in a host namespace before its interfaces exist (all + default, so eth0
+ * inherits it): no router advertisements taken (nothing autoconfigures), no duplicate address
+ * detection (the link-local address is usable at once, like the `nodad` ones). Fails on a
+ * kernel without IPv6: the lab is dual-stack.
+ */
+async function enableIpv6In(namespace: string): Promise<void> {
+  for (const scope of ['all', 'default']) {
+    for (const setting of ['disable_ipv6=0', 'accept_ra=0', 'accept_dad=0', 'autoconf=0']) {
+      await mustRunIn(namespace, 'sysctl', ['-q', '-w', `net.ipv6.conf.${scope}.${setting}`]);
+    }
   }
 }
 
@@ -147,7 +171,7 @@ function bridgePortName(host: LabHost): string {
 async function buildHost(host: LabHost, mtu: number): Promise<void> {
   const wiring = SEGMENTS[host.segment];
   const namespace = host.namespace;
-  await disableIpv6In(namespace);
+  await enableIpv6In(namespace);
   await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', bridgePortName(host), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
   await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePortName(host), 'mtu', String(mtu), 'master', wiring.bridge, 'up']);
   await ipIn(namespace, ['link', 'set', 'lo', 'up']);
@@ -155,28 +179,36 @@ async function buildHost(host: LabHost, mtu: number): Promise<void> {
     await ipIn(namespace, ['address', 'add', `${address}/${wiring.prefixLength}`, 'dev', 'eth0']);
   }
   await ipIn(namespace, ['link', 'set', 'eth0', 'mtu', String(mtu), 'up']);
+  // IPv6 addresses after the link is up: added to a down link they would wait there as tentative.
+  for (const address of host.addresses6) {
+    await ipIn(namespace, ['-6', 'address', 'add', `${address}/${wiring.prefixLength6}`, 'dev', 'eth0', 'nodad']);
+  }
   await ipIn(namespace, ['route', 'add', 'default', 'via', wiring.gatewayAddress, 'dev', 'eth0']);
+  await ipIn(namespace, ['-6', 'route', 'add', 'default', 'via', wiring.gatewayAddress6, 'dev', 'eth0']);
   await mustRunIn(namespace, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
 }
 
 /** The DR/TUN return path: forwards between the segments, no source checks (replies come from the VIP). */
 async function buildReturnRouter(mtu: Record<Segment, number>): Promise<void> {
   const namespace = RETURN_ROUTER.namespace;
-  await disableIpv6In(namespace);
+  await enableIpv6In(namespace);
   await ipIn(namespace, ['link', 'set', 'lo', 'up']);
-  const legs: [Segment, string, string][] = [
-    ['outside', 'router-out', RETURN_ROUTER.outsideAddress], ['inside', 'router-in', RETURN_ROUTER.insideAddress],
+  const legs: [Segment, string, string, string][] = [
+    ['outside', 'router-out', RETURN_ROUTER.outsideAddress, RETURN_ROUTER.outsideAddress6],
+    ['inside', 'router-in', RETURN_ROUTER.insideAddress, RETURN_ROUTER.insideAddress6],
   ];
-  for (const [segment, bridgePort, address] of legs) {
+  for (const [segment, bridgePort, address, address6] of legs) {
     const wiring = SEGMENTS[segment];
     const iface = `eth-${segment}`;
     await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', bridgePort, 'type', 'veth', 'peer', 'name', iface, 'netns', namespace]);
     await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePort, 'mtu', String(mtu[segment]), 'master', wiring.bridge, 'up']);
     await ipIn(namespace, ['address', 'add', `${address}/${wiring.prefixLength}`, 'dev', iface]);
     await ipIn(namespace, ['link', 'set', iface, 'mtu', String(mtu[segment]), 'up']);
+    await ipIn(namespace, ['-6', 'address', 'add', `${address6}/${wiring.prefixLength6}`, 'dev', iface, 'nodad']);
     await mustRunIn(namespace, 'ethtool', ['-K', iface, 'tx', 'off']);
   }
-  for (const key of ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0',
+  // IPv6 has no reverse-path filter sysctl (rp_filter is IPv4's): forwarding on is all it takes.
+  for (const key of ['net.ipv6.conf.all.forwarding=1', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0',
     'net.ipv4.conf.eth-outside.rp_filter=0', 'net.ipv4.conf.eth-inside.rp_filter=0']) {
     await mustRunIn(namespace, 'sysctl', ['-q', '-w', key]);
   }
@@ -321,16 +353,19 @@ export async function labStatus(): Promise<string> {
       lines.push(`  ${host.namespace}: absent`);
       continue;
     }
-    lines.push(`  ${host.namespace}: ${host.addresses.length > 1 ? `${host.addresses[0]} (+${host.addresses.length - 1} more)` : host.addresses[0]}`);
+    const more = host.addresses.length > 1 ? ` (+${host.addresses.length - 1} more)` : '';
+    const more6 = host.addresses6.length > 1 ? ` (+${host.addresses6.length - 1} more)` : '';
+    lines.push(`  ${host.namespace}: ${host.addresses[0]}${more}, ${host.addresses6[0]}${more6}`);
   }
   lines.push(`  ${RETURN_ROUTER.namespace}: ${existing.has(RETURN_ROUTER.namespace)
-    ? `${RETURN_ROUTER.outsideAddress} / ${RETURN_ROUTER.insideAddress} (DR/TUN return path)` : 'absent'}`);
+    ? `${RETURN_ROUTER.outsideAddress} / ${RETURN_ROUTER.insideAddress}, ${RETURN_ROUTER.outsideAddress6} / ${RETURN_ROUTER.insideAddress6} (DR/TUN return path)`
+    : 'absent'}`);
   const livePids = new Set(await recordedServerPids());
   for (const server of REAL_SERVERS) {
     const pidText = await readFile(join(LAB_STATE_DIR, `${server.namespace}${SERVER_PID_SUFFIX}`), 'utf8').catch(() => '');
     const pid = parsePids(pidText)[0];
     const state = pid !== undefined && livePids.has(pid) && isAlive(pid) ? `running (pid ${pid})` : 'not running';
-    lines.push(`  server ${server.serverName} ${server.addresses[0]}:80 tcp, :7 udp: ${state}`);
+    lines.push(`  server ${server.serverName} ${server.addresses[0]}, [${server.addresses6[0]}] :80 tcp, :81 tcp, :7 udp: ${state}`);
   }
   return lines.join('\n');
 }

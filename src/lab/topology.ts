@@ -1,6 +1,8 @@
 // The lab's fixed topology: every name and address the lab, the demo, the
-// e2e tests and the docs agree on. Addresses come from the RFC 2544
-// benchmarking range (198.18.0.0/15), which is never routed on the Internet.
+// e2e tests and the docs agree on. IPv4 addresses come from the RFC 2544
+// benchmarking range (198.18.0.0/15), which is never routed on the Internet;
+// IPv6 ones from the documentation prefix 2001:db8::/32 (RFC 3849), with the
+// IPv4 segment's third byte as the /48's last group (18 outside, 19 inside).
 
 /** Where labUp records pids and server logs; labDown reads it back. */
 export const LAB_STATE_DIR = '/run/portcullis-lab';
@@ -44,10 +46,22 @@ export const GATEWAY_INSIDE_ADDRESS = '198.19.0.254';
 export const VIP = '198.18.0.10';
 export const LOCAL_ADDRESSES = ['198.19.0.200', '198.19.0.201', '198.19.0.202', '198.19.0.203'] as const;
 
+// IPv6, beside the IPv4 addresses on the same links: the last group mirrors the IPv4 host byte.
+export const OUTSIDE_PREFIX_LENGTH_V6 = 64;
+export const INSIDE_PREFIX_LENGTH_V6 = 64;
+export const OUTSIDE_SUBNET_V6 = '2001:db8:18::/64';
+export const INSIDE_SUBNET_V6 = '2001:db8:19::/64';
+export const GATEWAY_OUTSIDE_ADDRESS_V6 = '2001:db8:18::254';
+export const GATEWAY_INSIDE_ADDRESS_V6 = '2001:db8:19::254';
+export const VIP_V6 = '2001:db8:18::10';
+export const LOCAL_ADDRESSES_V6 = ['2001:db8:19::200', '2001:db8:19::201', '2001:db8:19::202', '2001:db8:19::203'] as const;
+
 export const HTTP_PORT = 80;
 export const UDP_ECHO_PORT = 7;
 /** Real servers read a PROXY protocol header on this port (src/lab/servers.ts). */
 export const PROXY_HTTP_PORT = 81;
+/** The demo's NAT64 web service: [VIP_V6]:8080 → the IPv4 servers' port 80 through the IPv4 LIPs. */
+export const NAT64_HTTP_PORT = 8080;
 
 export type Segment = 'outside' | 'inside';
 
@@ -57,6 +71,8 @@ export interface LabHost {
   segment: Segment;
   /** First address is the primary one; all are /24 on eth0. */
   addresses: string[];
+  /** IPv6 addresses on the same eth0 (/64), first one primary; added without DAD. */
+  addresses6: string[];
 }
 
 export interface RealServerHost extends LabHost {
@@ -70,18 +86,21 @@ export const CLIENT: LabHost = {
   // .1 is the primary; .2-.9 let tests open flows from several client addresses.
   addresses: ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.0.4', '198.18.0.5',
     '198.18.0.6', '198.18.0.7', '198.18.0.8', '198.18.0.9'],
+  addresses6: [1, 2, 3, 4, 5, 6, 7, 8, 9].map((index) => `2001:db8:18::${index}`),
 };
 
 export const ATTACKER: LabHost = {
   namespace: 'pc-attacker',
   segment: 'outside',
   addresses: ['198.18.0.66'],
+  addresses6: ['2001:db8:18::66'],
 };
 
 export const REAL_SERVERS: RealServerHost[] = [1, 2, 3].map((index) => ({
   namespace: `pc-rs${index}`,
   segment: 'inside' as const,
   addresses: [`198.19.0.${index}`],
+  addresses6: [`2001:db8:19::${index}`],
   serverName: `rs${index}`,
 }));
 
@@ -96,6 +115,8 @@ export const RETURN_ROUTER = {
   namespace: 'pc-router',
   outsideAddress: '198.18.0.253',
   insideAddress: '198.19.0.253',
+  outsideAddress6: '2001:db8:18::253',
+  insideAddress6: '2001:db8:19::253',
 } as const;
 
 /** Every namespace labUp creates and labDown deletes (only these: other tools may own other pc-* names). */
