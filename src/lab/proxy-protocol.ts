@@ -1,5 +1,8 @@
 // Reading a PROXY protocol header (HAProxy proxy-protocol.txt, v1 text and v2 binary)
 // from the start of a TCP stream, as a real server behind a proxy_v1/proxy_v2 service does.
+// Both families: v1 TCP4/TCP6 lines, v2 AF_INET and AF_INET6 address blocks.
+
+import { ipv6ToString } from './ipv6-text.js';
 
 export interface ProxiedSource {
   address: string;
@@ -13,6 +16,9 @@ export type ProxyHeaderResult =
 
 const V2_SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 const V1_MAX_LENGTH = 107;
+/** v2 address blocks: source and destination address, then source and destination port. */
+const IPV4_ADDRESS_BLOCK = 4 + 4 + 2 + 2;
+const IPV6_ADDRESS_BLOCK = 16 + 16 + 2 + 2;
 
 export function parseProxyHeader(data: Buffer): ProxyHeaderResult {
   if (data.length >= 1 && data[0] === 0x0d) return parseV2(data);
@@ -39,8 +45,12 @@ function parseV2(data: Buffer): ProxyHeaderResult {
   if (versionCommand >> 4 !== 2) return { kind: 'invalid', reason: `v2 version ${versionCommand >> 4}` };
   if (data.length < length) return { kind: 'incomplete' };
   if ((versionCommand & 0xf) === 0) return { kind: 'header', length }; // LOCAL
-  if (family === 0x11 && length >= 28) {
+  // Family byte: address family in the high nibble (1 AF_INET, 2 AF_INET6), 1 (STREAM) in the low.
+  if (family === 0x11 && length >= 16 + IPV4_ADDRESS_BLOCK) {
     return { kind: 'header', length, source: { address: [...data.subarray(16, 20)].join('.'), port: data.readUInt16BE(24) } };
+  }
+  if (family === 0x21 && length >= 16 + IPV6_ADDRESS_BLOCK) {
+    return { kind: 'header', length, source: { address: ipv6ToString(data.subarray(16, 32)), port: data.readUInt16BE(48) } };
   }
   return { kind: 'header', length };
 }

@@ -7,12 +7,15 @@
 //   UDP 7   echo: every datagram is sent back unchanged to its source.
 //   TCP 81  for proxy_v1/proxy_v2 services: reads the PROXY header, then one request head,
 //           and answers {"server","peer","client":"<ip>:<port> from the header","path"}.
-// It prints `lab-server <name> ready` once both sockets listen; labUp waits
+// Every port listens on both families: one IPv4 socket on 0.0.0.0 and one IPv6-only socket
+// on [::], so an IPv4 peer reads "198.19.0.200:41000" exactly as before (a dual-stack socket
+// would show it as ::ffff:198.19.0.200) and an IPv6 peer reads "[2001:db8:19::200]:41000".
+// It prints `lab-server <name> ready` once every socket listens; labUp waits
 // for that line in the server's log file.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createSocket } from 'node:dgram';
-import { createServer as createTcpServer, type Socket } from 'node:net';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer as createTcpServer, isIPv6, type Server, type Socket } from 'node:net';
 import { Readable, pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -62,6 +65,11 @@ function sendBytes(url: URL, match: RegExpMatchArray, response: ServerResponse):
   pipeline(source, response, () => undefined);
 }
 
+/** "address:port", with the IPv6 address in brackets (RFC 3986 style), so the port is unambiguous. */
+function endpoint(address: string | undefined, port: number | undefined): string {
+  return `${address !== undefined && isIPv6(address) ? `[${address}]` : address}:${port}`;
+}
+
 function handle(request: IncomingMessage, response: ServerResponse): void {
   const url = new URL(request.url ?? '/', 'http://lab.invalid');
   const bytesMatch = url.pathname.match(/^\/bytes\/(\d{1,12})$/);
@@ -71,7 +79,7 @@ function handle(request: IncomingMessage, response: ServerResponse): void {
   }
   const body = JSON.stringify({
     server: serverName,
-    peer: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
+    peer: endpoint(request.socket.remoteAddress, request.socket.remotePort),
     path: request.url ?? '/',
   });
   response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -94,40 +102,49 @@ function handleProxied(socket: Socket): void {
         socket.end(`HTTP/1.0 400 Bad Request\r\ncontent-type: text/plain\r\n\r\nno PROXY header: ${header.reason}\n`);
         return;
       }
-      client = header.source ? `${header.source.address}:${header.source.port}` : '';
+      client = header.source ? endpoint(header.source.address, header.source.port) : '';
       buffered = buffered.subarray(header.length);
     }
     const headEnd = buffered.indexOf('\r\n\r\n');
     if (headEnd < 0) return;
     const path = buffered.subarray(0, headEnd).toString('latin1').split(' ')[1] ?? '/';
-    const body = JSON.stringify({ server: serverName, peer: `${socket.remoteAddress}:${socket.remotePort}`, client, path });
+    const body = JSON.stringify({ server: serverName, peer: endpoint(socket.remoteAddress, socket.remotePort), client, path });
     socket.end(`HTTP/1.0 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
 }
-const proxyServer = createTcpServer(handleProxied);
-proxyServer.on('error', (error) => {
-  console.error(`lab-server ${serverName}: proxy: ${error.message}`);
-  process.exit(1);
-});
+const FAMILIES = [{ host: '0.0.0.0', udpType: 'udp4' }, { host: '::', udpType: 'udp6' }] as const;
 
-const httpServer = createServer(handle);
-httpServer.on('clientError', (_error, socket) => socket.destroy());
-const udpServer = createSocket('udp4');
-udpServer.on('message', (message, remote) => udpServer.send(message, remote.port, remote.address));
-udpServer.on('error', (error) => {
-  console.error(`lab-server ${serverName}: udp: ${error.message}`);
-  process.exit(1);
-});
-httpServer.on('error', (error) => {
-  console.error(`lab-server ${serverName}: http: ${error.message}`);
-  process.exit(1);
-});
+function exitOn(what: string): (error: Error) => never {
+  return (error) => {
+    console.error(`lab-server ${serverName}: ${what}: ${error.message}`);
+    process.exit(1);
+  };
+}
 
-await Promise.all([
-  new Promise<void>((resolve) => httpServer.listen({ port: httpPort, host: '0.0.0.0', backlog: 4096 }, resolve)),
-  new Promise<void>((resolve) => udpServer.bind(udpPort, '0.0.0.0', resolve)),
-  new Promise<void>((resolve) => proxyServer.listen({ port: PROXY_HTTP_PORT, host: '0.0.0.0', backlog: 1024 }, resolve)),
-]);
+function listen(server: Server, port: number, host: string, backlog: number): Promise<void> {
+  // ipv6Only: the IPv4 socket beside it owns IPv4 (else the [::] bind would take both, or clash).
+  return new Promise((resolve) => server.listen({ port, host, backlog, ipv6Only: host === '::' }, resolve));
+}
+
+function udpEcho(type: 'udp4' | 'udp6', host: string): Promise<UdpSocket> {
+  const socket = createSocket({ type, ipv6Only: type === 'udp6' });
+  socket.on('message', (message, remote) => socket.send(message, remote.port, remote.address));
+  socket.on('error', exitOn(`udp ${host}`));
+  return new Promise((resolve) => socket.bind(udpPort, host, () => resolve(socket)));
+}
+
+await Promise.all(FAMILIES.flatMap(({ host, udpType }) => {
+  const httpServer = createServer(handle);
+  httpServer.on('clientError', (_error, socket) => socket.destroy());
+  httpServer.on('error', exitOn(`http ${host}`));
+  const proxyServer = createTcpServer(handleProxied);
+  proxyServer.on('error', exitOn(`proxy ${host}`));
+  return [
+    listen(httpServer, httpPort, host, 4096),
+    listen(proxyServer, PROXY_HTTP_PORT, host, 1024),
+    udpEcho(udpType, host),
+  ];
+}));
 console.log(`lab-server ${serverName} ready`);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,6 +1,7 @@
 // The lab's PROXY header reader (what the e2e real servers use to report the client).
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
+import { ipv6ToString } from '../../src/lab/ipv6-text.js';
 import { parseProxyHeader } from '../../src/lab/proxy-protocol.js';
 
 test('v1: TCP4 line, UNKNOWN, incomplete and garbage', () => {
@@ -19,6 +20,30 @@ test('v2: PROXY TCP/IPv4, LOCAL, incomplete and a bad signature', () => {
   const local = Buffer.from('0d0a0d0a000d0a515549540a20000000', 'hex');
   assert.equal(parseProxyHeader(local), { kind: 'header', length: 16 });
   assert.is(parseProxyHeader(Buffer.from('0d0a0d0a000d0a515549540b2111000c', 'hex')).kind, 'invalid');
+});
+
+test('v1 TCP6 and v2 AF_INET6: the client address in canonical text', () => {
+  const line = Buffer.from('PROXY TCP6 2001:db8:18::1 2001:db8:18::10 41000 80\r\nGET');
+  assert.equal(parseProxyHeader(line), { kind: 'header', length: 52, source: { address: '2001:db8:18::1', port: 41000 } });
+  const addresses = Buffer.from('20010db8001800000000000000000001' + '20010db8001800000000000000000010' + 'a0280050', 'hex');
+  const v2 = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a21210024', 'hex'), addresses, Buffer.from('GET')]);
+  assert.equal(parseProxyHeader(v2), { kind: 'header', length: 52, source: { address: '2001:db8:18::1', port: 41000 } });
+  assert.equal(parseProxyHeader(v2.subarray(0, 51)), { kind: 'incomplete' });
+  // An AF_INET6 header whose length is too short for its address block names no source.
+  const short = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a2121000c', 'hex'), addresses.subarray(0, 12)]);
+  assert.equal(parseProxyHeader(short), { kind: 'header', length: 28 });
+});
+
+test('IPv6 text is RFC 5952 canonical: longest zero run compressed, first on a tie, single zero group kept', () => {
+  const from = (hex: string) => ipv6ToString(Buffer.from(hex, 'hex'));
+  assert.is(from('20010db8001900000000000000000200'), '2001:db8:19::200');
+  assert.is(from('00000000000000000000000000000001'), '::1');
+  assert.is(from('00000000000000000000000000000000'), '::');
+  assert.is(from('20010db8000000010000000000000001'), '2001:db8:0:1::1');
+  assert.is(from('20010db8000000000001000000000001'), '2001:db8::1:0:0:1');
+  assert.is(from('20010db8000100020003000400050006'), '2001:db8:1:2:3:4:5:6');
+  assert.is(from('20010db80000000100020003000400aa'), '2001:db8:0:1:2:3:4:aa');
+  assert.throws(() => ipv6ToString(Buffer.alloc(4)), /16 bytes/);
 });
 
 test.run();
