@@ -5,24 +5,43 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demoConfigYaml } from './demo-config.js';
+import { DEMO_IPV6_SERVICES, demoConfigYaml } from './demo-config.js';
 import { portcullisCliPath, startDaemon, type DaemonProcess } from './daemon-process.js';
 import { labDown, labUp } from './lab.js';
 import { patternSha256 } from './pattern.js';
-import { CLIENT, HTTP_PORT, PROXY_HTTP_PORT, REAL_SERVERS, UDP_ECHO_PORT, VIP } from './topology.js';
+import { CLIENT, HTTP_PORT, NAT64_HTTP_PORT, PROXY_HTTP_PORT, REAL_SERVERS, UDP_ECHO_PORT, VIP, VIP_V6 } from './topology.js';
 
 /** How long a daemon exit waits for a signal that explains it. */
 const DAEMON_EXIT_GRACE_MS = 500;
 /** The download the banner suggests (its digest is printed beside it). */
 const DEMO_DOWNLOAD_BYTES = 50_000_000;
 
-function banner(daemon: DaemonProcess, configPath: string): string {
+/** The IPv6 lines of the banner: curl -g so the brackets of the literal address are not a glob. */
+function ipv6Tries(client: string): string[] {
+  const vip = `[${VIP_V6}]`;
+  return [
+    `    ip netns exec ${client} curl -g 'http://${vip}/'`,
+    `    for i in 1 2 3; do ip netns exec ${client} curl -gs 'http://${vip}/'; echo; done`,
+    `    ip netns exec ${client} curl -gs 'http://${vip}/bytes/${DEMO_DOWNLOAD_BYTES}' | sha256sum   # expect ${patternSha256(DEMO_DOWNLOAD_BYTES)}`,
+    `    ip netns exec ${client} curl -gs 'http://${vip}:${PROXY_HTTP_PORT}/'   # PROXY v2 over IPv6: the server reports [client]:port`,
+    `    ip netns exec ${client} curl -gs 'http://${vip}:${NAT64_HTTP_PORT}/'   # NAT64: an IPv4 server, which sees an IPv4 LIP`,
+    `    ip netns exec ${client} bash -c 'exec 3<>/dev/udp/${VIP_V6}/${UDP_ECHO_PORT}; echo hello >&3; timeout 1 head -n1 <&3'`,
+  ];
+}
+
+/** What the demo prints once the gateway is ready: the services and commands to try. */
+export function demoBanner(socketPath: string, configPath: string, ipv6Services = DEMO_IPV6_SERVICES): string {
   const cli = `node ${portcullisCliPath()}`;
   const client = CLIENT.namespace;
+  const servers = REAL_SERVERS.map((s) => s.serverName).join(', ');
   return [
     '',
     '  Portcullis demo is running.',
-    `  VIP ${VIP}:${HTTP_PORT}/tcp and :${UDP_ECHO_PORT}/udp → ${REAL_SERVERS.map((s) => s.serverName).join(', ')} (FullNAT, round-robin)`,
+    `  VIP ${VIP}:${HTTP_PORT}/tcp and :${UDP_ECHO_PORT}/udp → ${servers} (FullNAT, round-robin)`,
+    ...(ipv6Services ? [
+      `  VIP [${VIP_V6}]:${HTTP_PORT}/tcp and :${UDP_ECHO_PORT}/udp → ${servers} over IPv6 (FullNAT, round-robin)`,
+      `  VIP [${VIP_V6}]:${NAT64_HTTP_PORT}/tcp → ${servers} over IPv4 (NAT64)`,
+    ] : []),
     `  config ${configPath}`,
     '',
     '  Try, in another terminal:',
@@ -31,7 +50,8 @@ function banner(daemon: DaemonProcess, configPath: string): string {
     `    ip netns exec ${client} curl -s http://${VIP}/bytes/${DEMO_DOWNLOAD_BYTES} | sha256sum   # expect ${patternSha256(DEMO_DOWNLOAD_BYTES)}`,
     `    ip netns exec ${client} curl -s http://${VIP}:${PROXY_HTTP_PORT}/   # PROXY v2: the server reports the client's own address`,
     `    ip netns exec ${client} bash -c 'exec 3<>/dev/udp/${VIP}/${UDP_ECHO_PORT}; echo hello >&3; timeout 1 head -n1 <&3'`,
-    `    ${cli} stats --socket ${daemon.socketPath}`,
+    ...(ipv6Services ? ipv6Tries(client) : []),
+    `    ${cli} stats --socket ${socketPath}`,
     `    ${cli} lab status`,
     '',
     '  Ctrl-C stops the gateway and removes the lab.',
@@ -65,7 +85,7 @@ export async function runDemo(): Promise<void> {
     await cleanUp();
     throw error;
   }
-  console.log(banner(daemon, configPath));
+  console.log(demoBanner(daemon.socketPath, configPath));
 
   const runningDaemon = daemon;
   const outcome = await new Promise<'signal' | number | string>((resolve) => {

@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { demoConfigYaml } from '../../src/lab/demo-config.js';
+import { demoConfigYaml, type DemoConfigOptions } from '../../src/lab/demo-config.js';
 import { portcullisCliPath, startDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
 import { CLIENT, labDown, labUp, type LabOptions } from '../../src/lab/lab.js';
 import { nodeScriptArgv } from '../../src/lab/node-script.js';
@@ -100,16 +100,19 @@ export interface Gateway {
   workDir: string;
 }
 
+/** Which demo configuration: ipv6Services overrides DEMO_IPV6_SERVICES (src/lab/demo-config.ts). */
+export type DemoChoice = Pick<DemoConfigOptions, 'ipv6Services'>;
+
 /** labUp, then the daemon with the demo configuration in a temp dir; cleans up itself on failure. */
 export async function startGateway(readyTimeoutMs = 40_000, editConfig: (yaml: string) => string = (yaml) => yaml,
-  lab: LabOptions = {}): Promise<Gateway> {
+  lab: LabOptions = {}, demo: DemoChoice = {}): Promise<Gateway> {
   const workDir = await mkdtemp(join(tmpdir(), 'portcullis-e2e-'));
   const configPath = join(workDir, 'portcullis.yaml');
   const socketPath = join(workDir, 'portcullis.sock');
   const stateFilePath = join(workDir, 'state.json');
   try {
     await withTimeout(labUp({ ...lab, quiet: true }), 60_000, 'lab up');
-    await writeFile(configPath, editConfig(demoConfigYaml({ socket: socketPath, stateFile: stateFilePath })));
+    await writeFile(configPath, editConfig(demoConfigYaml({ ...demo, socket: socketPath, stateFile: stateFilePath })));
     const daemon = await startDaemon({ configPath, socketPath, stateFilePath, readyTimeoutMs });
     return { daemon, api: connectPortcullis(socketPath), workDir };
   } catch (error) {
@@ -146,15 +149,18 @@ export interface SharedGateway {
   stop(): Promise<void>;
 }
 
-/** editConfig changes the demo configuration's YAML text before the daemon reads it; lab sets lab options (link MTUs). */
-export function sharedGateway(editConfig?: (yaml: string) => string, lab?: LabOptions): SharedGateway {
+/**
+ * editConfig changes the demo configuration's YAML text before the daemon reads it; lab sets lab
+ * options (link MTUs); demo picks the demo configuration ({ ipv6Services: true } for IPv6 suites).
+ */
+export function sharedGateway(editConfig?: (yaml: string) => string, lab?: LabOptions, demo?: DemoChoice): SharedGateway {
   let gateway: Gateway | undefined;
   let startError: unknown = 'the first test did not run';
   return {
     async start() {
       try {
         if (!existsSync(portcullisCliPath())) throw new Error(`${portcullisCliPath()} is missing: run \`npm run build\``);
-        gateway = await withTimeout(startGateway(undefined, editConfig, lab), 90_000, 'lab up + daemon ready');
+        gateway = await withTimeout(startGateway(undefined, editConfig, lab, demo), 90_000, 'lab up + daemon ready');
         return gateway;
       } catch (error) {
         startError = error;
