@@ -9,10 +9,14 @@
 //   concurrent <url> <count> <timeoutMs>   <count> GETs all at once, no keep-alive
 //   download <url> <timeoutMs>             streams the body, reports size and sha256
 //   udp <host> <port> <count> <timeoutMs> [<bytes>]  sends <count> datagrams (padded to <bytes>), reports the echoes
+//
+// Both families: an IPv6 URL has its address in brackets (http://[2001:db8:18::10]/), a
+// source address or UDP host is IPv6 when it has a colon.
 
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { Agent, get } from 'node:http';
+import { isIPv6 } from 'node:net';
 
 const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
 
@@ -54,7 +58,7 @@ function request(url: string, timeoutMs: number, keepBody: boolean, localAddress
 }
 
 async function udpEcho(host: string, port: number, count: number, timeoutMs: number, size = 0): Promise<object> {
-  const socket = createSocket('udp4');
+  const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
   const expected = new Set<string>();
   const echoes: { message: string; bytes: number; from: string }[] = [];
   await new Promise<void>((resolve, reject) => {
@@ -64,7 +68,7 @@ async function udpEcho(host: string, port: number, count: number, timeoutMs: num
   const finished = new Promise<void>((resolve) => {
     socket.on('message', (message, remote) => {
       const text = message.toString('utf8');
-      echoes.push({ message: text.slice(0, 64), bytes: message.length, from: `${remote.address}:${remote.port}` });
+      echoes.push({ message: text.slice(0, 64), bytes: message.length, from: `${isIPv6(remote.address) ? `[${remote.address}]` : remote.address}:${remote.port}` });
       expected.delete(text);
       if (expected.size === 0) resolve();
     });

@@ -3,10 +3,12 @@
 
 Usage: syn-flood.py <vip> <port> <seconds> <max_packets>
 Sources are drawn ONLY from 198.18.0.100-198.18.0.199 (the lab's outside segment, no
-real host there); every 4th packet is a bare ACK with a random acknowledgement number
-(a forged cookie). Stops by itself after <seconds> or <max_packets>, whichever first,
-and prints one JSON line: {"sent", "syns", "acks", "seconds", "pps"}.
-Raw IPv4 socket (IPPROTO_RAW): run as root inside the namespace only.
+real host there), or for an IPv6 <vip> from 2001:db8:18::100-2001:db8:18::199 (the same
+numbers as text; no real host there either); every 4th packet is a bare ACK with a random
+acknowledgement number (a forged cookie). Stops by itself after <seconds> (at most 30) or
+<max_packets>, whichever first, and prints one JSON line: {"sent", "syns", "acks",
+"seconds", "pps"}. Raw socket (IPPROTO_RAW, either family): run as root inside the
+namespace only.
 """
 import json
 import random
@@ -15,9 +17,10 @@ import struct
 import sys
 import time
 
-from flood_common import checksum
+from flood_common import checksum, ipv6_header, ipv6_pseudo_header, is_ipv6, raw_socket
 
 SPOOF_NET = "198.18.0."
+SPOOF_NET_V6 = "2001:db8:18::"
 SPOOF_FIRST, SPOOF_LAST = 100, 199
 POOL = 4096  # distinct packets, built once and sent in a loop
 
@@ -32,17 +35,27 @@ def packet(src: str, dst: str, sport: int, dport: int, flags: int, seq: int, ack
     return ip + tcp
 
 
+def packet6(src: str, dst: str, sport: int, dport: int, flags: int, seq: int, ack: int) -> bytes:
+    src_b, dst_b = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 64240, 0, 0)
+    pseudo = ipv6_pseudo_header(src_b, dst_b, socket.IPPROTO_TCP, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
+    return ipv6_header(src_b, dst_b, socket.IPPROTO_TCP, len(tcp)) + tcp
+
+
 def main() -> None:
     vip, port, seconds, max_packets = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
     seconds = min(seconds, 30.0)  # never an open-ended flood
     rng = random.Random(4)
+    ipv6 = is_ipv6(vip)
+    build, spoof_net = (packet6, SPOOF_NET_V6) if ipv6 else (packet, SPOOF_NET)
     pool = []
     for i in range(POOL):
-        src = SPOOF_NET + str(rng.randint(SPOOF_FIRST, SPOOF_LAST))
+        src = spoof_net + str(rng.randint(SPOOF_FIRST, SPOOF_LAST))
         is_ack = i % 4 == 3
-        pool.append((is_ack, packet(src, vip, rng.randint(1024, 65535), port, 0x10 if is_ack else 0x02,
-                                    rng.getrandbits(32), rng.getrandbits(32) if is_ack else 0)))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        pool.append((is_ack, build(src, vip, rng.randint(1024, 65535), port, 0x10 if is_ack else 0x02,
+                                   rng.getrandbits(32), rng.getrandbits(32) if is_ack else 0)))
+    sock = raw_socket(ipv6)
     sent = syns = acks = 0
     start = time.monotonic()
     deadline = start + seconds

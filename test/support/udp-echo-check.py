@@ -4,7 +4,7 @@
 Usage: udp-echo-check.py <vip> <port> <count> <pps> <timeout_s>
 Sends <count> numbered requests at <pps> from one socket and counts the echoes that
 come back (each request is answered once; duplicates are ignored), waiting at most
-<timeout_s> after the last request. Prints one JSON line: {"sent", "answered", "seconds"}.
+<timeout_s> after the last request. An IPv6 <vip> is asked over IPv6. Prints one JSON line: {"sent", "answered", "seconds"}.
 """
 import json
 import select
@@ -15,7 +15,7 @@ import time
 
 def main() -> None:
     vip, port, count, pps, timeout_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     sock.connect((vip, port))
     answered = set()
