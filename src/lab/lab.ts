@@ -180,8 +180,11 @@ async function buildHost(host: LabHost, mtu: number): Promise<void> {
   }
   await ipIn(namespace, ['link', 'set', 'eth0', 'mtu', String(mtu), 'up']);
   // IPv6 addresses after the link is up: added to a down link they would wait there as tentative.
-  for (const address of host.addresses6) {
-    await ipIn(namespace, ['-6', 'address', 'add', `${address}/${wiring.prefixLength6}`, 'dev', 'eth0', 'nodad']);
+  // All but the first are deprecated (preferred_lft 0): still usable when a socket binds one, but
+  // never picked as a source by itself (RFC 6724 rule 3), so ::1 is the primary as .1 is for IPv4.
+  for (const [index, address] of host.addresses6.entries()) {
+    await ipIn(namespace, ['-6', 'address', 'add', `${address}/${wiring.prefixLength6}`, 'dev', 'eth0', 'nodad',
+      ...(index === 0 ? [] : ['preferred_lft', '0'])]);
   }
   await ipIn(namespace, ['route', 'add', 'default', 'via', wiring.gatewayAddress, 'dev', 'eth0']);
   await ipIn(namespace, ['-6', 'route', 'add', 'default', 'via', wiring.gatewayAddress6, 'dev', 'eth0']);
