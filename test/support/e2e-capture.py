@@ -20,6 +20,8 @@ import time
 ETH_P_ALL = 0x0003
 IPV4 = b"\x08\x00"
 TCP = 6
+SO_RCVBUFFORCE = 33  # socket.SO_RCVBUFFORCE is missing from older Pythons
+RECEIVE_BUFFER_BYTES = 32 * 1024 * 1024
 
 
 def keep_tcp4(frame: bytes):
@@ -37,6 +39,9 @@ def main() -> None:
     else:
         raise SystemExit(f"unknown mode {mode}: tcp4 or decode")
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    # A burst (a bounded flood) must not overflow the default ~200 KiB queue while frames are
+    # decoded one by one: root may force a larger one.
+    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER_BYTES)
     sock.bind((iface, 0))
     print("ready", flush=True)
     frames = []
