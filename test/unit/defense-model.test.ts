@@ -43,7 +43,7 @@ test('origin and prefixes: actor and reason required, host bits zero, bare addre
   assert.equal(readOrigin('a', 'b', '2h', ''), { actor: 'a', reason: 'b', durationMs: 7_200_000 });
   assert.is(readBlockPrefix('203.0.113.9', 'prefix'), '203.0.113.9/32');
   expectError(() => readBlockPrefix('203.0.113.9/24', 'prefix'), 'INVALID_ARGUMENT', /host bits zero/);
-  expectError(() => readBlockPrefix('300.0.0.0/8', 'prefix'), 'INVALID_ARGUMENT', /IPv4 prefix/);
+  expectError(() => readBlockPrefix('300.0.0.0/8', 'prefix'), 'INVALID_ARGUMENT', /^prefix: expected an IPv4 or IPv6 prefix like 203\.0\.113\.0\/24 or 2001:db8:66::\/64, or an address, got "300\.0\.0\.0\/8"$/);
   assert.equal(parseServiceArgument('198.18.0.10:7/udp'), { protocol: 'UDP', vip: '198.18.0.10', port: 7 });
   assert.equal(parseServiceArgument('tcp/198.18.0.10:80'), { protocol: 'TCP', vip: '198.18.0.10', port: 80 });
   expectError(() => parseServiceArgument('198.18.0.10:7'), 'INVALID_ARGUMENT', /^--service:/);
