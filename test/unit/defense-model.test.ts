@@ -168,4 +168,14 @@ test('synproxy auto from the config: thresholds default per field, state file ro
   assert.equal(back.services.find((s) => s.port === 443)!.synproxyAuto, { synRate: 1000, holdSeconds: 5 });
 });
 
+test('defend arguments take IPv6: [VIP]:PORT/PROTO canonical, IPv6 prefixes and bare addresses (= /128)', () => {
+  assert.equal(parseServiceArgument('[2001:DB8:18::0010]:53/udp'), { protocol: 'UDP', vip: '2001:db8:18::10', port: 53 });
+  assert.equal(parseServiceArgument('tcp/[2001:db8:18::10]:80'), { protocol: 'TCP', vip: '2001:db8:18::10', port: 80 });
+  expectError(() => parseServiceArgument('2001:db8:18::10:53/udp'), 'INVALID_ARGUMENT',
+    /^--service: expected VIP:PORT\/PROTO like 198\.18\.0\.10:53\/udp or \[2001:db8:18::10\]:53\/udp, got "2001:db8:18::10:53\/udp"$/);
+  expectError(() => parseServiceArgument('[ff02::1]:53/udp'), 'INVALID_ARGUMENT', /^--service: expected a unicast IPv6 address \(not multicast ff00::\/8\), got "ff02::1"$/);
+  assert.is(readBlockPrefix('2001:db8:66::66', 'PREFIX'), '2001:db8:66::66/128');
+  assert.is(readBlockPrefix('2001:DB8:66::/64', 'PREFIX'), '2001:db8:66::/64');
+});
+
 test.run();
