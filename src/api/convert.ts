@@ -8,7 +8,7 @@ import type { Timeouts__Output } from './generated/portcullis/v1/Timeouts.js';
 import type { VirtualService, VirtualService__Output } from './generated/portcullis/v1/VirtualService.js';
 import type { RealServer__Output } from './generated/portcullis/v1/RealServer.js';
 import {
-  invalid, joinPath, readServer, readServiceKey, readServiceSpec, TIMEOUT_FIELDS,
+  invalid, ipFamily, joinPath, readServer, readServiceKey, readServiceSpec, TIMEOUT_FIELDS,
   type ServerSpec, type Service, type ServiceKey, type ServiceSpec,
 } from '../model/index.js';
 
@@ -72,6 +72,7 @@ export function serviceSpecFromProto(service: VirtualService__Output | null | un
     sched_flags: service.schedFlags,
     persistence_timeout: service.persistenceTimeout,
     persistence_netmask: service.persistenceNetmask,
+    persistence_prefix_length: service.persistencePrefixLength,
     local_addresses: service.localAddresses,
     timeouts: rawTimeouts(service.timeouts),
     health_check: rawHealthCheck(service.healthCheck),
@@ -101,7 +102,9 @@ export function serviceToProto(service: Service): VirtualService {
     ...(service.synproxyAuto ? { synproxyAuto: { synRate: service.synproxyAuto.synRate, holdSeconds: service.synproxyAuto.holdSeconds } } : {}),
     schedFlags: [...(service.schedFlags ?? [])],
     persistenceTimeout: service.persistenceTimeout ?? 0,
-    persistenceNetmask: service.persistenceTimeout ? service.persistenceNetmask ?? '255.255.255.255' : '',
+    // Each family echoes its own -M spelling; the other field stays empty.
+    persistenceNetmask: service.persistenceTimeout && ipFamily(service.vip) === 4 ? service.persistenceNetmask ?? '255.255.255.255' : '',
+    persistencePrefixLength: service.persistenceTimeout && ipFamily(service.vip) === 6 ? service.persistencePrefixLength ?? 128 : 0,
     localAddresses: [...service.localAddresses],
     timeouts,
     servers: service.servers.map((s): RealServer => ({

@@ -3,7 +3,7 @@
 import { MAX_TAIL_LINES } from '../defense/audit-log.js';
 import type { Mitigations } from '../defense/mitigations.js';
 import {
-  ACL_ACTIONS, CLEARABLE_KINDS, FRAG_POLICIES, invalid, joinPath, readBlockPrefix, readChoice, readInteger, readRateValue,
+  ACL_ACTIONS, CLEARABLE_KINDS, DEFENSE_LIMITS, FRAG_POLICIES, invalid, joinPath, readBlockPrefix, readChoice, readInteger, readIpv6SourcePrefixLength, readRateValue,
   SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, type FragPolicy, type Mitigation, type ServiceKey, type SynproxyAuto,
 } from '../model/index.js';
 import { keyFromProto, keyToProto } from './convert.js';
@@ -48,6 +48,7 @@ export function mitigationToProto(m: Mitigation, now = Date.now()): ProtoMitigat
     ...(m.pps !== undefined ? { rate: { pps: m.pps, burst: m.burst ?? 0 } } : {}),
     maxConns: m.max ?? 0,
     fragmentPolicy: m.policy ?? '',
+    udpIpv6SourcePrefixLength: m.kind === 'udp_per_source' ? m.ipv6PrefixLength ?? DEFENSE_LIMITS.defaultIpv6SourcePrefixLength : 0,
     synproxyMode: m.mode ?? '',
     ...(m.synRate !== undefined ? { synproxyAuto: { synRate: m.synRate, holdSeconds: m.holdSeconds ?? 0 } } : {}),
     actor: m.actor,
@@ -66,8 +67,14 @@ function listed(list: Mitigation[]) {
 export function defenseHandlers(mitigations: Mitigations): DefenseHandlers {
   return {
     SetServiceDefense: unary(async (request, metadata) => {
+      const perSource = rate(request.udpPerSource, 'udp_per_source');
+      const v6Length = request.udpIpv6SourcePrefixLength;
+      if (v6Length && !perSource) {
+        throw invalid('udp_ipv6_source_prefix_length', '0 (unset) unless udp_per_source is set: it shapes that limit only', v6Length);
+      }
       const limits = {
-        udpPerSource: rate(request.udpPerSource, 'udp_per_source'),
+        udpPerSource: perSource && v6Length
+          ? { ...perSource, ipv6PrefixLength: readIpv6SourcePrefixLength(v6Length, 'udp_ipv6_source_prefix_length') } : perSource,
         udpPerService: rate(request.udpPerService, 'udp_per_service'),
         connRate: rate(request.newConnRate, 'new_conn_rate'),
         connMax: request.maxConns ? readRateValue(request.maxConns, 'max_conns') : undefined,

@@ -1,4 +1,5 @@
 // Plain-text tables for API responses (used by `portcullis status` and `portcullis stats`).
+import { addressPort } from '../model/ip-address.js';
 import type { GetStatsResponse__Output } from './generated/portcullis/v1/GetStatsResponse.js';
 import type { GetStatusResponse__Output } from './generated/portcullis/v1/GetStatusResponse.js';
 
@@ -30,11 +31,11 @@ export function formatStats(stats: GetStatsResponse__Output): string {
   for (const service of stats.services) {
     const key = service.key;
     const c = service.counters;
-    serviceRows.push([`${key?.protocol.toLowerCase() ?? '?'} ${key?.vip ?? '?'}:${key?.port ?? '?'}`, c?.conns ?? '0', c?.activeConns ?? '0', c?.inactiveConns ?? '0',
+    serviceRows.push([`${key?.protocol.toLowerCase() ?? '?'} ${addressPort(key?.vip ?? '?', key?.port ?? '?')}`, c?.conns ?? '0', c?.activeConns ?? '0', c?.inactiveConns ?? '0',
       c?.inPackets ?? '0', c?.outPackets ?? '0', c?.inBytes ?? '0', c?.outBytes ?? '0']);
     for (const server of service.servers) {
       const s = server.counters;
-      serviceRows.push([`  -> ${server.address}:${server.port}`, s?.conns ?? '0', s?.activeConns ?? '0', s?.inactiveConns ?? '0',
+      serviceRows.push([`  -> ${addressPort(server.address, server.port)}`, s?.conns ?? '0', s?.activeConns ?? '0', s?.inactiveConns ?? '0',
         s?.inPackets ?? '0', s?.outPackets ?? '0', s?.inBytes ?? '0', s?.outBytes ?? '0']);
     }
   }

@@ -5,7 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { addonErrorToModel, type Controller } from '../daemon/controller.js';
 import type { StatsHub, StatsSource, WatchStreams } from '../metrics/stats-hub.js';
 import { callerName } from './auth.js';
-import { findService, invalid, ModelError } from '../model/index.js';
+import { displayIp, findService, invalid, ModelError } from '../model/index.js';
 import { keyFromProto } from './convert.js';
 import type { GetStatsResponse } from './generated/portcullis/v1/GetStatsResponse.js';
 import type { ListConnectionsRequest__Output } from './generated/portcullis/v1/ListConnectionsRequest.js';
@@ -134,10 +134,11 @@ export function connectionsPage(source: StatsSource, request: ListConnectionsReq
   return {
     connections: page.connections.map((c) => ({
       protocol: c.protocol === 'tcp' ? 'TCP' : 'UDP',
-      client: c.client, clientPort: c.clientPort,
-      virtual: c.virtual, virtualPort: c.virtualPort,
-      local: c.local, localPort: c.localPort,
-      server: c.server, serverPort: c.serverPort,
+      // Canonical text (RFC 5952 for IPv6) whatever spelling the data plane used.
+      client: displayIp(c.client), clientPort: c.clientPort,
+      virtual: displayIp(c.virtual), virtualPort: c.virtualPort,
+      local: displayIp(c.local), localPort: c.localPort,
+      server: displayIp(c.server), serverPort: c.serverPort,
       state: c.state,
       expiresInMs: c.expiresInMs,
     })),

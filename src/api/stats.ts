@@ -5,7 +5,7 @@ import type { Controller } from '../daemon/controller.js';
 import type { DataplaneEvent, DefenseDropReason, DefenseStats, DropReason, TrafficStats } from '../dataplane/types.js';
 import type { Rates } from '../metrics/estimator.js';
 import type { StatsHub, StatsSource } from '../metrics/stats-hub.js';
-import { effectiveSynproxy, type Service } from '../model/index.js';
+import { displayIp, effectiveSynproxy, type Service } from '../model/index.js';
 import { keyToProto } from './convert.js';
 import { serverHealth } from './health-convert.js';
 import type { GetStatsResponse } from './generated/portcullis/v1/GetStatsResponse.js';
@@ -106,7 +106,8 @@ export function buildStatsResponse(controller: Controller, hub: StatsHub): GetSt
   const serviceTraffic = new Map(stats.services.map((s) => [s.id, s]));
   const serverTraffic = new Map(stats.servers.map((s) => [s.id, s]));
   const localAddresses = (service: Service) => {
-    const reported = new Map(stats.localAddresses.filter((l) => l.serviceId === service.id).map((l) => [l.address, l]));
+    // The data plane may spell an IPv6 LIP its own way: join on the canonical text the model holds.
+    const reported = new Map(stats.localAddresses.filter((l) => l.serviceId === service.id).map((l) => [displayIp(l.address), l]));
     return service.localAddresses.map((address) => ({
       address,
       connections: reported.get(address)?.connections ?? 0,

@@ -2,7 +2,7 @@
 // traceSet/traceRead. Services are named by key here and by id in the data plane.
 import { addonErrorToModel, type Controller } from '../daemon/controller.js';
 import type { DataplaneAddon, TraceOptions, TraceRecord } from '../dataplane/types.js';
-import { findService, invalid } from '../model/index.js';
+import { displayIp, findService, invalid } from '../model/index.js';
 import { keyFromProto, keyToProto } from './convert.js';
 import type { ReadTraceResponse } from './generated/portcullis/v1/ReadTraceResponse.js';
 import type { StartTraceRequest__Output } from './generated/portcullis/v1/StartTraceRequest.js';
@@ -39,8 +39,8 @@ function recordToProto(controller: Controller, r: TraceRecord): ProtoTraceRecord
   const service = controller.state.services.find((s) => s.id === r.serviceId);
   return {
     timeUs: r.timeUs, worker: r.worker, port: r.port, protocol: r.protocol === 'tcp' ? 'TCP' : 'UDP',
-    inSource: r.inSource, inSourcePort: r.inSourcePort, inDestination: r.inDestination, inDestinationPort: r.inDestinationPort,
-    outSource: r.outSource, outSourcePort: r.outSourcePort, outDestination: r.outDestination, outDestinationPort: r.outDestinationPort,
+    inSource: displayIp(r.inSource), inSourcePort: r.inSourcePort, inDestination: displayIp(r.inDestination), inDestinationPort: r.inDestinationPort,
+    outSource: displayIp(r.outSource), outSourcePort: r.outSourcePort, outDestination: displayIp(r.outDestination), outDestinationPort: r.outDestinationPort,
     service: service ? keyToProto(service) : null,
     verdict: r.verdict, dropReason: r.dropReason, state: r.state,
   };

@@ -2,7 +2,7 @@
 // Controller.mutate (apply + persist, atomic). Reads serve the in-memory state.
 import type { Controller } from '../daemon/controller.js';
 import {
-  addServer, createService, deleteService, findService, readIpv4, readPortNumber, removeServer,
+  addServer, createService, deleteService, findService, readIpAddress, readPortNumber, removeServer,
   updateServer, updateService,
 } from '../model/index.js';
 import { keyFromProto, serverSpecFromProto, serviceSpecFromProto, serviceToProto } from './convert.js';
@@ -48,7 +48,7 @@ export function virtualServicesHandlers(controller: Controller): VirtualServices
 
     RemoveRealServer: unary(async (request) => {
       const key = keyFromProto(request.service, 'service');
-      const address = readIpv4(request.address, 'address');
+      const address = readIpAddress(request.address, 'address');
       const port = readPortNumber(request.port, 'port');
       return serviceToProto(await controller.mutate((state) => removeServer(state, key, address, port)));
     }),

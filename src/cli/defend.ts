@@ -12,7 +12,7 @@ import type { Mitigation__Output } from '../api/generated/portcullis/v1/Mitigati
 import type { ServiceKey } from '../api/generated/portcullis/v1/ServiceKey.js';
 import { loadPortcullisProto } from '../api/proto.js';
 import {
-  CLEARABLE_KINDS, formatDuration, FRAG_POLICIES, invalid, LIMIT_KINDS, ModelError, parseDuration, readBlockPrefix, readChoice, readIpv4, readOrigin,
+  CLEARABLE_KINDS, formatDuration, FRAG_POLICIES, invalid, LIMIT_KINDS, ModelError, parseDuration, addressPort, readBlockPrefix, readChoice, readIpAddress, readIpv6SourcePrefixLength, readOrigin,
   readRateValue, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, type ClearableKind,
 } from '../model/index.js';
 import { connect, rpc } from './client.js';
@@ -22,7 +22,8 @@ export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
                                  active mitigations (who, why, time left) and what the defences dropped
   portcullis defend block PREFIX [--service SVC] [--allow] [--for 30m] --reason "…"
   portcullis defend unblock PREFIX [--service SVC] --reason "…"
-  portcullis defend limit udp [--service SVC] --pps N --burst N [--per source|service] [--for D] --reason "…"
+  portcullis defend limit udp [--service SVC] --pps N --burst N [--per source|service] [--ipv6-prefix 64] [--for D] --reason "…"
+                                 per source: IPv6 clients share one bucket per /64 (or the --ipv6-prefix given)
   portcullis defend limit conns [--service SVC] [--rate N [--burst N]] [--max N] [--for D] --reason "…"
   portcullis defend fragments drop|limit|reassemble [--service SVC] [--pps N [--burst N]] [--for D] --reason "…"
                                  IPv4 fragments: drop (the default), limit (per source, --pps required; the
@@ -33,7 +34,8 @@ export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
                                  disengage after the hold time below); clear synproxy = back to config
   portcullis defend clear [udp|conns|synproxy|all] [--service SVC] --reason "…"
   portcullis defend audit [--lines N]
-                                 SVC = VIP:PORT/PROTO (198.18.0.10:53/udp); no --service = every VIP.
+                                 SVC = VIP:PORT/PROTO (198.18.0.10:53/udp, [2001:db8:18::10]:53/udp); no --service = every VIP.
+                                 PREFIX = 203.0.113.0/24, 2001:db8:66::/64 or an address (/32, /128)
                                  --actor NAME (default $SUDO_USER, $USER or "cli"; over TCP the daemon records
                                  the authenticated identity, "ops (as NAME)"); every command takes the
                                  connection flags (--socket, or --server with TLS and a token/certificate)`;
@@ -61,15 +63,17 @@ function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: s
   return parsed;
 }
 
-/** "198.18.0.10:53/udp" or "udp/198.18.0.10:53" → proto key. */
+/** "198.18.0.10:53/udp", "udp/198.18.0.10:53" or "[2001:db8:18::10]:53/udp" → proto key (VIP canonical). */
 export function parseServiceArgument(text: string): ServiceKey {
-  const match = /^(?:(tcp|udp)\/)?([0-9.]+):(\d{1,5})(?:\/(tcp|udp))?$/i.exec(text.trim());
+  const match = /^(?:(tcp|udp)\/)?([0-9.]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})(?:\/(tcp|udp))?$/i.exec(text.trim());
   const protocol = (match?.[1] ?? match?.[4])?.toLowerCase();
-  if (!match || !protocol || (match[1] && match[4])) throw invalid('--service', 'VIP:PORT/PROTO like 198.18.0.10:53/udp', text);
-  readIpv4(match[2], '--service');
+  if (!match || !protocol || (match[1] && match[4])) {
+    throw invalid('--service', 'VIP:PORT/PROTO like 198.18.0.10:53/udp or [2001:db8:18::10]:53/udp', text);
+  }
+  const vip = readIpAddress(match[2]!.replace(/^\[(.*)\]$/, '$1'), '--service');
   const port = Number(match[3]);
   if (port < 1 || port > 65535) throw invalid('--service', 'a port 1..65535', match[3]);
-  return { protocol: protocol === 'tcp' ? 'TCP' : 'UDP', vip: match[2], port };
+  return { protocol: protocol === 'tcp' ? 'TCP' : 'UDP', vip, port };
 }
 
 export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
@@ -105,7 +109,7 @@ const CLEAR_GROUPS: Record<string, ClearableKind[]> = {
 };
 
 function serviceText(key: { protocol: string; vip: string; port: number } | null | undefined): string {
-  return key ? `${key.vip}:${key.port}/${key.protocol.toLowerCase()}` : 'global';
+  return key ? `${addressPort(key.vip, key.port)}/${key.protocol.toLowerCase()}` : 'global';
 }
 
 function describe(m: Mitigation__Output): string {
@@ -115,7 +119,8 @@ function describe(m: Mitigation__Output): string {
   if (m.kind === 'synproxy') {
     return m.synproxyMode === 'auto' ? `synproxy auto ${m.synproxyAuto?.synRate} syn/s hold ${m.synproxyAuto?.holdSeconds}s` : `synproxy ${m.synproxyMode}`;
   }
-  return `${m.kind} ${m.rate?.pps}/s burst ${m.rate?.burst}`;
+  const v6 = m.kind === 'udp_per_source' && m.udpIpv6SourcePrefixLength ? ` (IPv6 per /${m.udpIpv6SourcePrefixLength})` : '';
+  return `${m.kind} ${m.rate?.pps}/s burst ${m.rate?.burst}${v6}`;
 }
 
 export function formatMitigations(list: Mitigation__Output[]): string {
@@ -188,13 +193,20 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
       case 'limit': {
         const [what, ...options] = rest;
         if (what === 'udp') {
-          const { values } = parse(options, { pps: { type: 'string' }, burst: { type: 'string' }, per: { type: 'string' } }, 0);
+          const { values } = parse(options, { pps: { type: 'string' }, burst: { type: 'string' }, per: { type: 'string' }, 'ipv6-prefix': { type: 'string' } }, 0);
           const pps = positiveInteger(values.pps, '--pps');
           const burst = positiveInteger(values.burst, '--burst') ?? pps;
           if (pps === undefined || burst === undefined) throw new DefendUsageError('limit udp: --pps N is required (--burst defaults to the same)');
           const per = values.per ?? 'source';
           if (per !== 'source' && per !== 'service') throw invalid('--per', 'source or service', per);
-          const request = { ...scope(values), [per === 'source' ? 'udpPerSource' : 'udpPerService']: { pps, burst }, origin: origin(values) };
+          const v6Text = values['ipv6-prefix'];
+          if (v6Text !== undefined && per !== 'source') throw new DefendUsageError('limit udp: --ipv6-prefix goes with --per source only');
+          if (v6Text !== undefined && !/^\/?\d+$/.test(v6Text)) throw invalid('--ipv6-prefix', 'a prefix length 1..128 like 64 or /64', v6Text);
+          const v6Length = v6Text === undefined ? 0 : readIpv6SourcePrefixLength(Number(v6Text.replace('/', '')), '--ipv6-prefix');
+          const request = {
+            ...scope(values), [per === 'source' ? 'udpPerSource' : 'udpPerService']: { pps, burst },
+            ...(v6Length ? { udpIpv6SourcePrefixLength: v6Length } : {}), origin: origin(values),
+          };
           printChanged('set', await call(socketOf(values), 'setServiceDefense', request));
           return 0;
         }

@@ -1,6 +1,7 @@
 // `portcullis top`: a live terminal view over the WatchStats stream (services and real
 // servers with IPVS-style rates, worker load, ports, non-zero drops). Plain ANSI
 // (clear + home) so it works over ssh and in any terminal; q or Ctrl-C quits.
+import { addressPort } from '../model/ip-address.js';
 import type * as grpc from '@grpc/grpc-js';
 import { table } from '../api/format.js';
 import type { GetStatsResponse__Output } from '../api/generated/portcullis/v1/GetStatsResponse.js';
@@ -28,12 +29,12 @@ export function formatTopFrame(stats: GetStatsResponse__Output, target: string, 
     const k = service.key;
     const c = service.counters;
     const r = service.rates;
-    rows.push([`${k?.protocol ?? '?'} ${k?.vip ?? '?'}:${k?.port ?? '?'}`, c?.conns ?? '0', c?.activeConns ?? '0', c?.inactiveConns ?? '0',
+    rows.push([`${k?.protocol ?? '?'} ${addressPort(k?.vip ?? '?', k?.port ?? '?')}`, c?.conns ?? '0', c?.activeConns ?? '0', c?.inactiveConns ?? '0',
       r?.cps ?? '0', r?.inPps ?? '0', r?.outPps ?? '0', r?.inBps ?? '0', r?.outBps ?? '0']);
     for (const server of service.servers) {
       const sc = server.counters;
       const sr = server.rates;
-      rows.push([`  -> ${server.address}:${server.port}`, sc?.conns ?? '0', sc?.activeConns ?? '0', sc?.inactiveConns ?? '0',
+      rows.push([`  -> ${addressPort(server.address, server.port)}`, sc?.conns ?? '0', sc?.activeConns ?? '0', sc?.inactiveConns ?? '0',
         sr?.cps ?? '0', sr?.inPps ?? '0', sr?.outPps ?? '0', sr?.inBps ?? '0', sr?.outBps ?? '0']);
     }
   }

@@ -8,7 +8,7 @@ import type { ReadTraceResponse__Output } from '../api/generated/portcullis/v1/R
 import type { TraceClient } from '../api/generated/portcullis/v1/Trace.js';
 import type { TraceRecord__Output } from '../api/generated/portcullis/v1/TraceRecord.js';
 import { loadPortcullisProto } from '../api/proto.js';
-import { invalid, ModelError, parseDuration } from '../model/index.js';
+import { addressPort, invalid, ModelError, parseDuration } from '../model/index.js';
 import { rpc } from './client.js';
 import { describeCallError, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint } from './endpoint.js';
 import { parseServiceArgument } from './defend.js';
@@ -23,10 +23,12 @@ const DEFAULT_INTERVAL_MS = 500;
 /** "12.345678 w0 outside tcp 198.18.0.1:40000 > 198.18.0.10:80 => 198.19.0.200:1025 > 198.19.0.1:80 forwarded SYN_RECV" */
 export function formatTraceRecord(r: TraceRecord__Output): string {
   const seconds = (Number(r.timeUs) / 1e6).toFixed(6);
-  const out = r.outSource === '0.0.0.0' ? '-' : `${r.outSource}:${r.outSourcePort} > ${r.outDestination}:${r.outDestinationPort}`;
+  // No connection: 0.0.0.0 (or :: for an IPv6 packet).
+  const out = r.outSource === '0.0.0.0' || r.outSource === '::' ? '-'
+    : `${addressPort(r.outSource, r.outSourcePort)} > ${addressPort(r.outDestination, r.outDestinationPort)}`;
   const verdict = r.verdict === 'dropped' ? `dropped ${r.dropReason}` : r.verdict;
-  return `${seconds} w${r.worker} ${r.port} ${r.protocol.toLowerCase()} ${r.inSource}:${r.inSourcePort} > ` +
-    `${r.inDestination}:${r.inDestinationPort} => ${out} ${verdict}${r.state ? ` ${r.state}` : ''}`;
+  return `${seconds} w${r.worker} ${r.port} ${r.protocol.toLowerCase()} ${addressPort(r.inSource, r.inSourcePort)} > ` +
+    `${addressPort(r.inDestination, r.inDestinationPort)} => ${out} ${verdict}${r.state ? ` ${r.state}` : ''}`;
 }
 
 interface TraceArgs { request: StartTraceRequest; durationMs: number; intervalMs: number; endpoint: Endpoint }

@@ -156,8 +156,11 @@ export interface DataplaneService {
   schedFlags?: DataplaneSchedFlag[];
   /** Persistence (ipvsadm -p): seconds a client network keeps its server after its last connection; absent/0 = off. */
   persistenceTimeout?: number;
-  /** ipvsadm -M: client addresses are ANDed with this to form the network; absent = "255.255.255.255". */
+  /** ipvsadm -M, IPv4 VIP: client addresses are ANDed with this to form the network; absent = "255.255.255.255". */
   persistenceNetmask?: string;
+  /** ipvsadm -M, IPv6 VIP: clients are grouped by this prefix length (1..128); sent with every persistent
+   *  IPv6 service (128 = per address), never with an IPv4 one. */
+  persistencePrefixLength?: number;
   /** How real servers learn the client address; absent = 'none'. proxy_v1/v2 forward like none for now. */
   clientAddress?: ClientAddressMode;
   /** SYNPROXY: answer SYNs with cookies, open the server side only after a valid ACK; absent = false. */
@@ -193,11 +196,15 @@ export interface DataplaneAcl {
 /** Token bucket: pps tokens per second, at most burst tokens. */
 export interface DataplaneRate { pps: number; burst: number }
 
+/** udpPerSource: IPv6 sources share one bucket per /ipv6PrefixLength (1..128; absent = 64; the daemon
+ *  always sends it); IPv4 sources one bucket per address. */
+export interface DataplaneSourceRate extends DataplaneRate { ipv6PrefixLength?: number }
+
 export interface DataplaneServiceDefense {
   serviceId: number;
   acl?: DataplaneAcl;
   /** Per (service, source address) bucket, per worker (a source's packets reach one worker). */
-  udpPerSource?: DataplaneRate;
+  udpPerSource?: DataplaneSourceRate;
   /** The whole service; split evenly between workers. */
   udpPerService?: DataplaneRate;
   /** New connections/s for the whole service; split evenly between workers. */

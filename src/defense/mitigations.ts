@@ -6,14 +6,15 @@ import type { Controller } from '../daemon/controller.js';
 import { log } from '../log.js';
 import { countControlEvent } from '../metrics/control-events.js';
 import {
-  DEFAULT_SYNPROXY_AUTO, ModelError, isExpired, isOrphaned, sameKey, mitigationScope, mitigationTarget, pruneExpired, removeMitigations, sameScope, setMitigations,
+  DEFAULT_SYNPROXY_AUTO, ModelError, serviceKeyText, isExpired, isOrphaned, sameKey, mitigationScope, mitigationTarget, pruneExpired, removeMitigations, sameScope, setMitigations,
   type AclAction, type ChangeOrigin, type ClearableKind, type FragPolicy, type LimitKind, type Mitigation, type MitigationSpec, type ServiceKey,
   type ChangeResult, type DesiredState, type SynproxyAuto, type SynproxyMode,
 } from '../model/index.js';
 import { AUDIT_PENDING, type AuditAction, type AuditEntry, type AuditLog } from './audit-log.js';
 
 export interface LimitSettings {
-  udpPerSource?: { pps: number; burst: number };
+  /** ipv6PrefixLength: IPv6 sources aggregated per prefix (absent = 64). */
+  udpPerSource?: { pps: number; burst: number; ipv6PrefixLength?: number };
   udpPerService?: { pps: number; burst: number };
   connRate?: { pps: number; burst: number };
   connMax?: number;
@@ -54,7 +55,7 @@ export class Mitigations {
   }
 
   unblock(prefix: string, service: ServiceKey | undefined, origin: ChangeOrigin): Promise<Mitigation[]> {
-    const scope = service ? `for ${service.protocol}/${service.vip}:${service.port}` : 'in the global list';
+    const scope = service ? `for ${serviceKeyText(service)}` : 'in the global list';
     return this.remove('unblock', (m) => sameScope(m, service) && (m.kind === 'deny' || m.kind === 'allow') && m.prefix === prefix,
       `${prefix} ${scope}`, `${mitigationScope({ service })} ${prefix}`, origin);
   }

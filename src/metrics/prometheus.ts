@@ -5,7 +5,7 @@
 // counters, _bytes for bytes). The list is documented in docs/operations.md ("Observability").
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { DesiredState } from '../model/index.js';
+import { displayIp, type DesiredState } from '../model/index.js';
 import type { StatsHub } from './stats-hub.js';
 
 export interface MetricsContext {
@@ -103,7 +103,8 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
     servers.set(state.services.reduce((n, s) => n + s.servers.length, 0));
     const serviceById = new Map(stats.services.map((t) => [t.id, t]));
     const serverById = new Map(stats.servers.map((t) => [t.id, t]));
-    const lipsOf = (id: number) => new Map(stats.localAddresses.filter((l) => l.serviceId === id).map((l) => [l.address, l]));
+    // Joined on canonical text: labels carry the model's spelling whatever the data plane writes.
+    const lipsOf = (id: number) => new Map(stats.localAddresses.filter((l) => l.serviceId === id).map((l) => [displayIp(l.address), l]));
     for (const service of state.services) {
       const labels = { protocol: service.protocol, vip: service.vip, port: service.port };
       const traffic = serviceById.get(service.id);

@@ -4,7 +4,8 @@
 import { checkForwarding } from './check-forwarding.js';
 import type { DesiredState } from './desired-state.js';
 import { joinPath, ModelError } from './errors.js';
-import { parseIpv4, parsePrefix, prefixContains, type Ipv4Prefix } from './fields.js';
+import { checkFamilies } from './check-family.js';
+import { formatIp, parseIp, parsePrefix, prefixContains, type IpAddress, type IpPrefix } from './ip-address.js';
 import { LIMITS, serviceKeyText, type Service } from './types.js';
 
 /**
@@ -31,13 +32,18 @@ export function checkState(state: DesiredState, focus?: CheckFocus, now = Date.n
   return warnings;
 }
 
-function checkPorts(state: DesiredState): Ipv4Prefix[] {
+/** An address the validator already accepted (malformed ones never reach the whole-state checks). */
+function address(text: string): IpAddress {
+  return parseIp(text) ?? { family: 4, value: 0n };
+}
+
+function checkPorts(state: DesiredState): IpPrefix[] {
   if (state.ports.length === 0 || state.ports.length > LIMITS.maxPorts) {
     throw new ModelError('INVALID_ARGUMENT', 'ports', `expected 1..${LIMITS.maxPorts} ports, got ${state.ports.length}`);
   }
   const names = new Set<string>();
-  const owned = new Set<number>();
-  const connected: Ipv4Prefix[] = [];
+  const owned = new Set<string>();
+  const connected: IpPrefix[] = [];
   state.ports.forEach((port, i) => {
     const path = joinPath('ports', i);
     if (names.has(port.name)) throw duplicate(joinPath(path, 'name'), `port name "${port.name}"`);
@@ -45,8 +51,9 @@ function checkPorts(state: DesiredState): Ipv4Prefix[] {
     port.addresses.forEach((text, j) => {
       const prefix = parsePrefix(text);
       if (!prefix) return;  // validate.ts already rejected malformed addresses
-      if (owned.has(prefix.address)) throw duplicate(joinPath(joinPath(path, 'addresses'), j), `address ${text}`);
-      owned.add(prefix.address);
+      const key = formatIp({ family: prefix.family, value: prefix.address });
+      if (owned.has(key)) throw duplicate(joinPath(joinPath(path, 'addresses'), j), `address ${text}`);
+      owned.add(key);
       connected.push(prefix);
     });
   });
@@ -70,7 +77,7 @@ function checkRoutes(state: DesiredState): void {
   });
 }
 
-function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: string[], now: number, focus?: CheckFocus): void {
+function checkServices(state: DesiredState, connected: IpPrefix[], warnings: string[], now: number, focus?: CheckFocus): void {
   if (state.services.length > LIMITS.maxServiceId) {
     throw new ModelError('RESOURCE_EXHAUSTED', 'services', `at most ${LIMITS.maxServiceId} services are supported`);
   }
@@ -80,10 +87,10 @@ function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: s
   const blame = (a: { s: Service; i: number }, b: { s: Service; i: number }) =>
     focus && a.s.id === focus.serviceId ? a : b;
 
-  const portAddresses = new Set(connected.map((p) => p.address));
+  const portAddresses = new Set(connected.map((p) => formatIp({ family: p.family, value: p.address })));
   const byKey = new Map<string, { s: Service; i: number }>();
   const byName = new Map<string, { s: Service; i: number }>();
-  const vips = new Map<number, { s: Service; i: number }>();
+  const vips = new Map<string, { s: Service; i: number }>();
   const serviceIds = new Set<number>();
   const serverIds = new Set<number>();
 
@@ -113,14 +120,16 @@ function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: s
       byName.set(service.name, here);
     }
 
-    const vip = parseIpv4(service.vip) ?? 0;
-    if (portAddresses.has(vip)) {
+    const vip = address(service.vip);
+    if (portAddresses.has(service.vip)) {
       throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'vip'), `${service.vip} is a port address; a VIP must be an address of its own`);
     }
-    if (!vips.has(vip)) vips.set(vip, here);
+    if (!vips.has(service.vip)) vips.set(service.vip, here);
     if (!connected.some((p) => prefixContains(p, vip))) {
-      warnings.push(`${joinPath(path, 'vip')}: ${service.vip} is not inside any port's connected prefix; ARP for it will not be answered on a segment`);
+      const resolution = vip.family === 4 ? 'ARP' : 'neighbour discovery';
+      warnings.push(`${joinPath(path, 'vip')}: ${service.vip} is not inside any port's connected prefix; ${resolution} for it will not be answered on a segment`);
     }
+    checkFamilies(service, path);
 
     const overridePath = focus?.serviceId === service.id ? focus.overridePath : undefined;
     checkForwarding(state, service, { service: path, ...(overridePath !== undefined ? { override: overridePath } : {}) }, now, warnings);
@@ -137,16 +146,15 @@ function checkServices(state: DesiredState, connected: Ipv4Prefix[], warnings: s
     const path = pathOf(service, i);
     service.localAddresses.forEach((lip, j) => {
       const lipPath = joinPath(joinPath(path, 'local_addresses'), j);
-      const address = parseIpv4(lip) ?? 0;
-      const vipOwner = vips.get(address);
+      const vipOwner = vips.get(lip);
       if (vipOwner) {
         throw new ModelError('INVALID_ARGUMENT', lipPath,
           `${lip} is the VIP of ${serviceKeyText(vipOwner.s)}; a local address must not be a VIP`);
       }
-      if (portAddresses.has(address)) {
+      if (portAddresses.has(lip)) {
         throw new ModelError('INVALID_ARGUMENT', lipPath, `${lip} is a port address; a local address must be an address of its own`);
       }
-      if (!connected.some((p) => prefixContains(p, address))) {
+      if (!connected.some((p) => prefixContains(p, address(lip)))) {
         warnings.push(`${lipPath}: ${lip} is not inside any port's connected prefix; replies to it may not reach the gateway`);
       }
     });

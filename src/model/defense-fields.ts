@@ -2,7 +2,8 @@
 // who and why, rates, prefixes, and the field checks of one mitigation. Whether a mitigation
 // fits the rest of the state (its service exists, its SYNPROXY mode can run) is check.ts's job.
 import { invalid, joinPath } from './errors.js';
-import { parsePrefix, readChoice, readInteger, readNetwork, readString } from './fields.js';
+import { readChoice, readInteger, readNetwork, readString } from './fields.js';
+import { parseIp, parsePrefix } from './ip-address.js';
 import { DEFENSE_LIMITS, FRAG_POLICIES, type ChangeOrigin, type Mitigation } from './mitigation-types.js';
 import { SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, serviceKeyText } from './types.js';
 
@@ -46,11 +47,19 @@ export function readRateValue(value: unknown, path: string): number {
   return readInteger(value, path, 1, DEFENSE_LIMITS.maxRate);
 }
 
-/** A prefix as the CLI/gRPC gives it; a bare address means /32. */
+/** A prefix as the CLI/gRPC gives it; a bare address means /32 (IPv4) or /128 (IPv6). Canonical. */
 export function readBlockPrefix(value: unknown, path: string): string {
-  const text = typeof value === 'string' && value && !value.includes('/') ? `${value}/32` : value;
-  if (typeof text === 'string' && !parsePrefix(text)) throw invalid(path, 'an IPv4 prefix like 203.0.113.0/24 or an address', value);
+  const bare = typeof value === 'string' && value && !value.includes('/') ? parseIp(value) : undefined;
+  const text = bare ? `${value as string}/${bare.family === 4 ? 32 : 128}` : value;
+  if (typeof text !== 'string' || !parsePrefix(text)) {
+    throw invalid(path, 'an IPv4 or IPv6 prefix like 203.0.113.0/24 or 2001:db8:66::/64, or an address', value);
+  }
   return readNetwork(text, path);
+}
+
+/** udp_per_source's IPv6 aggregation, 1..128. */
+export function readIpv6SourcePrefixLength(value: unknown, path: string): number {
+  return readInteger(value, path, 1, 128);
 }
 
 /** The fields of one mitigation: values in range, and those its kind needs. */
@@ -78,5 +87,11 @@ export function checkMitigation(m: Mitigation, path: string): void {
   } else {
     readRateValue(m.pps, joinPath(path, 'pps'));
     readRateValue(m.burst, joinPath(path, 'burst'));
+  }
+  if (m.ipv6PrefixLength !== undefined) {
+    if (m.kind !== 'udp_per_source') {
+      throw invalid(joinPath(path, 'ipv6_prefix_length'), `no IPv6 prefix length: only udp_per_source aggregates sources, kind is ${m.kind}`, m.ipv6PrefixLength);
+    }
+    readIpv6SourcePrefixLength(m.ipv6PrefixLength, joinPath(path, 'ipv6_prefix_length'));
   }
 }

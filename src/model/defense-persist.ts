@@ -1,7 +1,7 @@
 // Mitigations in the state file: snake_case JSON with ISO times, read back through
 // the same checks as every other door so a hand-edited file cannot smuggle bad values.
 import { invalid, joinPath } from './errors.js';
-import { readChoice, readList, readObject, readString } from './fields.js';
+import { readChoice, readList, readNetwork, readObject, readString } from './fields.js';
 import { checkMitigation } from './defense-fields.js';
 import { ACL_ACTIONS, DEFENSE_LIMITS, LIMIT_KINDS, type Mitigation, type MitigationKind } from './mitigation-types.js';
 import { readServiceKey } from './validate.js';
@@ -14,6 +14,7 @@ export function mitigationToRaw(m: Mitigation): Record<string, unknown> {
     kind: m.kind,
     ...(m.prefix !== undefined ? { prefix: m.prefix } : {}),
     ...(m.pps !== undefined ? { pps: m.pps, burst: m.burst } : {}),
+    ...(m.ipv6PrefixLength !== undefined ? { ipv6_prefix_length: m.ipv6PrefixLength } : {}),
     ...(m.max !== undefined ? { max: m.max } : {}),
     ...(m.policy !== undefined ? { policy: m.policy } : {}),
     ...(m.mode !== undefined ? { mode: m.mode } : {}),
@@ -43,9 +44,11 @@ export function readMitigations(value: unknown, path: string): Mitigation[] {
       createdAt: readTime(raw.created_at, joinPath(itemPath, 'created_at')),
     };
     if (raw.service !== undefined) m.service = readServiceKey(raw.service, joinPath(itemPath, 'service'));
-    if (raw.prefix !== undefined) m.prefix = raw.prefix as string;
+    // Canonical again: a hand-edited file may spell an IPv6 prefix another way.
+    if (raw.prefix !== undefined) m.prefix = readNetwork(raw.prefix, joinPath(itemPath, 'prefix'));
     if (raw.pps !== undefined) m.pps = raw.pps as number;
     if (raw.burst !== undefined) m.burst = raw.burst as number;
+    if (raw.ipv6_prefix_length !== undefined) m.ipv6PrefixLength = raw.ipv6_prefix_length as number;
     if (raw.max !== undefined) m.max = raw.max as number;
     if (raw.policy !== undefined) m.policy = raw.policy as Mitigation['policy'];
     if (raw.mode !== undefined) m.mode = raw.mode as Mitigation['mode'];

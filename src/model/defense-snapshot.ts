@@ -1,9 +1,9 @@
 // Mitigations → DataplaneConfig.defense. Global limits are defaults for every service
 // without its own. Entries already expired are left out; the rest carry their time left
 // as ttlMs so the data plane stops them on time even if the control plane is late.
-import type { DataplaneAcl, DataplaneDefense, DataplaneFragmentPolicy, DataplaneRate, DataplaneServiceDefense } from '../dataplane/types.js';
+import type { DataplaneAcl, DataplaneDefense, DataplaneFragmentPolicy, DataplaneRate, DataplaneServiceDefense, DataplaneSourceRate } from '../dataplane/types.js';
 import type { DesiredState } from './desired-state.js';
-import { isExpired, sameScope, type LimitKind, type Mitigation } from './mitigation-types.js';
+import { DEFENSE_LIMITS, isExpired, sameScope, type LimitKind, type Mitigation } from './mitigation-types.js';
 import type { Service } from './types.js';
 
 function acl(list: Mitigation[], now: number): DataplaneAcl | undefined {
@@ -25,6 +25,11 @@ function rate(m: Mitigation | undefined): DataplaneRate | undefined {
   return m ? { pps: m.pps!, burst: m.burst! } : undefined;
 }
 
+/** Always says how IPv6 sources aggregate, so the data plane never needs a default of its own. */
+function sourceRate(m: Mitigation | undefined): DataplaneSourceRate | undefined {
+  return m ? { pps: m.pps!, burst: m.burst!, ipv6PrefixLength: m.ipv6PrefixLength ?? DEFENSE_LIMITS.defaultIpv6SourcePrefixLength } : undefined;
+}
+
 function fragments(m: Mitigation | undefined): DataplaneFragmentPolicy | undefined {
   if (!m) return undefined;
   return m.policy === 'limit' ? { policy: 'limit', perSource: { pps: m.pps!, burst: m.burst! } } : { policy: m.policy! };
@@ -35,7 +40,7 @@ function serviceDefense(service: Service, own: Mitigation[], global: Mitigation[
   const list = acl(own, now);
   if (list) result.acl = list;
   if (service.protocol === 'udp') {
-    const perSource = rate(limit(own, global, 'udp_per_source'));
+    const perSource = sourceRate(limit(own, global, 'udp_per_source'));
     const perService = rate(limit(own, global, 'udp_per_service'));
     if (perSource) result.udpPerSource = perSource;
     if (perService) result.udpPerService = perService;

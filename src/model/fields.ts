@@ -1,6 +1,9 @@
 // Readers for untrusted values: each checks one field and throws ModelError naming
 // its path. Used by every door, so YAML and gRPC input fail the same way.
 import { invalid, joinPath, ModelError } from './errors.js';
+import {
+  formatIp, formatPrefix, hasHostBits, insideIpv4Mapped, networkOf, parseIp, parsePrefix, unicastProblem,
+} from './ip-address.js';
 
 export type RawObject = Record<string, unknown>;
 
@@ -56,7 +59,7 @@ export function readBoolean(value: unknown, path: string): boolean {
 
 const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
 
-/** Parses a dotted-quad IPv4 address into a 32-bit unsigned integer, or undefined. */
+/** Parses a dotted-quad IPv4 address into a 32-bit unsigned integer, or undefined (netmasks). */
 export function parseIpv4(text: string): number | undefined {
   const match = DOTTED_QUAD.exec(text);
   if (!match) return undefined;
@@ -73,53 +76,49 @@ export function formatIpv4(value: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }
 
-/** A unicast-usable IPv4 address: not 0.0.0.0, not broadcast, not multicast. */
-export function readIpv4(value: unknown, path: string): string {
-  const parsed = typeof value === 'string' ? parseIpv4(value) : undefined;
-  if (parsed === undefined) throw invalid(path, 'a dotted-quad IPv4 address', value);
-  if (parsed === 0 || parsed === 0xffffffff || parsed >= 0xe0000000) {
-    throw invalid(path, 'a unicast IPv4 address', value);
-  }
-  return value as string;
+const ADDRESS_EXPECTED = 'an IPv4 address (dotted quad) or an IPv6 address';
+
+/** The "expected" text for something that is not an address at all; brackets get their own hint. */
+function notAnAddress(value: unknown, what = ADDRESS_EXPECTED): string {
+  if (typeof value === 'string' && value.startsWith('[')) return `${what} without brackets (brackets only go around an address with a port)`;
+  return what;
 }
 
-export interface Ipv4Prefix {
-  address: number;
-  length: number;
+/**
+ * A unicast address the gateway owns or forwards to (VIP, LIP, real server), IPv4 or IPv6, in
+ * canonical text: not unspecified, broadcast or multicast; IPv6 also not IPv4-mapped and (unless
+ * `linkLocal`) not link-local.
+ */
+export function readIpAddress(value: unknown, path: string, options: { linkLocal?: boolean } = {}): string {
+  const parsed = typeof value === 'string' ? parseIp(value) : undefined;
+  if (!parsed) throw invalid(path, notAnAddress(value), value);
+  const problem = unicastProblem(parsed, options);
+  if (problem) throw invalid(path, problem, value);
+  return formatIp(parsed);
 }
 
-export function parsePrefix(text: string): Ipv4Prefix | undefined {
-  const slash = text.indexOf('/');
-  if (slash < 0) return undefined;
-  const address = parseIpv4(text.slice(0, slash));
-  const lengthText = text.slice(slash + 1);
-  if (address === undefined || !/^(0|[1-9]\d?)$/.test(lengthText)) return undefined;
-  const length = Number(lengthText);
-  if (length > 32) return undefined;
-  return { address, length };
-}
-
-export function prefixContains(prefix: Ipv4Prefix, address: number): boolean {
-  if (prefix.length === 0) return true;
-  const size = 2 ** (32 - prefix.length);
-  return Math.floor(prefix.address / size) === Math.floor(address / size);
-}
-
-/** An interface address with its connected prefix, e.g. "198.18.0.254/24". */
+/** An interface address with its connected prefix, "198.18.0.254/24" or "2001:db8:18::254/64"; canonical. */
 export function readInterfaceAddress(value: unknown, path: string): string {
   const parsed = typeof value === 'string' ? parsePrefix(value) : undefined;
-  if (!parsed || parsed.length === 0) throw invalid(path, 'an IPv4 address with prefix length 1..32 like 198.18.0.254/24', value);
-  readIpv4(formatIpv4(parsed.address), path);
-  return value as string;
+  if (!parsed || parsed.length === 0) {
+    throw invalid(path, notAnAddress(value, 'an address with prefix length like 198.18.0.254/24 (1..32) or 2001:db8:18::254/64 (1..128)'), value);
+  }
+  const problem = unicastProblem({ family: parsed.family, value: parsed.address });
+  if (problem) throw invalid(path, problem, value);
+  return formatPrefix(parsed);
 }
 
-/** A route destination: host bits must be zero ("10.0.0.0/8", "0.0.0.0/0"). */
+/**
+ * A network (route destination, ACL prefix): host bits zero ("10.0.0.0/8", "0.0.0.0/0",
+ * "2001:db8::/32", "::/0"); canonical. IPv6 prefixes inside ::ffff:0:0/96 are refused: IPv4 is
+ * written as IPv4.
+ */
 export function readNetwork(value: unknown, path: string): string {
   const parsed = typeof value === 'string' ? parsePrefix(value) : undefined;
-  if (!parsed) throw invalid(path, 'an IPv4 prefix like 10.0.0.0/8', value);
-  const size = 2 ** (32 - parsed.length);
-  if (parsed.address % size !== 0) throw invalid(path, 'a prefix with host bits zero', value);
-  return value as string;
+  if (!parsed) throw invalid(path, notAnAddress(value, 'an IPv4 or IPv6 prefix like 10.0.0.0/8 or 2001:db8::/32'), value);
+  if (hasHostBits(parsed)) throw invalid(path, `a prefix with host bits zero (${formatPrefix(networkOf(parsed))})`, value);
+  if (insideIpv4Mapped(parsed)) throw invalid(path, 'a prefix outside ::ffff:0:0/96 (IPv4-mapped: write the IPv4 prefix itself)', value);
+  return formatPrefix(parsed);
 }
 
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;

@@ -1,12 +1,13 @@
 // The model's public surface: import from here, not from the individual files.
 // Layers, bottom up (a file imports only from its own layer or below; test/unit/import-circles.test.ts
 // refuses any circle):
-//   vocabulary  errors, fields, types, health-check-types, mitigation-types, desired-state
+//   vocabulary  errors, ip-address, fields, types, health-check-types, mitigation-types, desired-state
 //   readers     validate, scheduling, health-check-fields, defense-fields, defense-persist, ids, synproxy-mode
 //   operations  check, check-forwarding, ops
 //   on top      defense (mitigation changes), health-check (health verdicts), snapshots
 export * from './errors.js';
 export * from './fields.js';
+export * from './ip-address.js';
 export * from './types.js';
 export * from './health-check-types.js';
 export * from './mitigation-types.js';

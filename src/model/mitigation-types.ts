@@ -29,17 +29,21 @@ export const DEFENSE_LIMITS = {
   maxRecordedActor: 2 * 64 + 16,
   maxReason: 512,
   maxRate: 0xffffffff,
+  /** udp_per_source: IPv6 clients share a bucket per prefix of this length unless set (one attacker holds a /64). */
+  defaultIpv6SourcePrefixLength: 64,
 } as const;
 
 export interface Mitigation {
   /** Absent = global (every VIP; limits then apply to each service without its own). */
   service?: ServiceKey;
   kind: MitigationKind;
-  /** deny/allow: "a.b.c.d/len", host bits zero. */
+  /** deny/allow: "a.b.c.d/len" or an IPv6 prefix, host bits zero, canonical. */
   prefix?: string;
   /** udp_per_source, udp_per_service, conn_rate: tokens/s and bucket size. */
   pps?: number;
   burst?: number;
+  /** udp_per_source: IPv6 sources aggregated per prefix of this length, 1..128; absent = 64. */
+  ipv6PrefixLength?: number;
   /** conn_max: concurrent connections for the whole service. */
   max?: number;
   /** frag_policy: what happens to IPv4 fragments (limit also takes pps/burst, per source). */
@@ -85,5 +89,6 @@ export function mitigationTarget(m: MitigationSpec): string {
   if (m.kind === 'conn_max') return `conn_max ${m.max}`;
   if (m.kind === 'frag_policy') return m.policy === 'limit' ? `fragments limit ${m.pps}/s burst ${m.burst}` : `fragments ${m.policy}`;
   if (m.kind === 'synproxy') return m.mode === 'auto' ? `synproxy auto ${m.synRate} syn/s hold ${m.holdSeconds}s` : `synproxy ${m.mode}`;
-  return `${m.kind} ${m.pps}/s burst ${m.burst}`;
+  const v6 = m.ipv6PrefixLength !== undefined ? ` per IPv6 /${m.ipv6PrefixLength}` : '';
+  return `${m.kind} ${m.pps}/s burst ${m.burst}${v6}`;
 }

@@ -5,6 +5,7 @@ import { checkState } from './check.js';
 import { joinPath, ModelError } from './errors.js';
 import { allocateIds, SERVER_ID_MAX, SERVICE_ID_MAX, usedServerIds, usedServiceIds } from './ids.js';
 import type { ChangeResult, DesiredState } from './desired-state.js';
+import { addressPort } from './ip-address.js';
 import {
   sameKey, serviceKeyText, type Server, type ServerSpec, type Service, type ServiceKey, type ServiceSpec,
 } from './types.js';
@@ -20,7 +21,7 @@ export function findService(state: DesiredState, key: ServiceKey, path: string):
 }
 
 function endpoint(server: ServerSpec): string {
-  return `${server.address}:${server.port}`;
+  return addressPort(server.address, server.port);
 }
 
 /** Gives ids to new servers; servers whose address:port already had one keep it. */
@@ -61,9 +62,11 @@ export function updateService(current: DesiredState, spec: ServiceSpec, replaceS
   delete service.schedFlags;
   delete service.persistenceTimeout;
   delete service.persistenceNetmask;
+  delete service.persistencePrefixLength;
   if (spec.schedFlags) service.schedFlags = [...spec.schedFlags];
   if (spec.persistenceTimeout) service.persistenceTimeout = spec.persistenceTimeout;
   if (spec.persistenceNetmask) service.persistenceNetmask = spec.persistenceNetmask;
+  if (spec.persistencePrefixLength) service.persistencePrefixLength = spec.persistencePrefixLength;
   service.clientAddress = spec.clientAddress;
   service.synproxy = spec.synproxy;
   if (spec.synproxyRstOnBadCookie) service.synproxyRstOnBadCookie = true;
@@ -122,7 +125,7 @@ export function removeServer(current: DesiredState, key: ServiceKey, address: st
   const before = service.servers.length;
   service.servers = service.servers.filter((s) => !(s.address === address && s.port === port));
   if (service.servers.length === before) {
-    throw new ModelError('NOT_FOUND', path, `real server ${address}:${port} does not exist in ${serviceKeyText(key)}`);
+    throw new ModelError('NOT_FOUND', path, `real server ${addressPort(address, port)} does not exist in ${serviceKeyText(key)}`);
   }
   const warnings = checkState(state, { serviceId: service.id, path: 'service' });
   return { state, result: service, warnings };

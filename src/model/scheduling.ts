@@ -4,12 +4,13 @@
 // uses none of this looks exactly as before.
 import { invalid, joinPath } from './errors.js';
 import { formatIpv4, parseIpv4, readChoice, readInteger, readList, type RawObject } from './fields.js';
+import type { IpFamily } from './ip-address.js';
 import { LIMITS, SCHED_FLAGS, type SchedFlag, type Scheduler, type ServerSpec, type ServiceSpec } from './types.js';
 
-export const SCHEDULING_SERVICE_KEYS = ['sched_flags', 'persistence_timeout', 'persistence_netmask'] as const;
+export const SCHEDULING_SERVICE_KEYS = ['sched_flags', 'persistence_timeout', 'persistence_netmask', 'persistence_prefix_length'] as const;
 export const THRESHOLD_SERVER_KEYS = ['upper_threshold', 'lower_threshold'] as const;
 
-type SchedulingFields = Pick<ServiceSpec, 'schedFlags' | 'persistenceTimeout' | 'persistenceNetmask'>;
+type SchedulingFields = Pick<ServiceSpec, 'schedFlags' | 'persistenceTimeout' | 'persistenceNetmask' | 'persistencePrefixLength'>;
 type ThresholdFields = Pick<ServerSpec, 'upperThreshold' | 'lowerThreshold'>;
 
 /** sh-* flags only with sh, mh-* only with mh; no repeats. Absent/empty = none. */
@@ -44,19 +45,43 @@ export function readNetmask(value: unknown, path: string): string {
   return formatIpv4(parsed);
 }
 
-export function readSchedulingFields(raw: RawObject, path: string, scheduler: Scheduler): SchedulingFields {
+const given = (value: unknown) => value !== undefined && value !== null && value !== '' && value !== 0;
+
+/**
+ * -b flags and -p/-M. The persistence granularity is in the clients' family, as IPVS has it: a
+ * dotted netmask (persistence_netmask) for an IPv4 VIP, a prefix length (persistence_prefix_length,
+ * ipvsadm -M 64) for an IPv6 VIP. Each is stored only when it is not the whole address.
+ */
+export function readSchedulingFields(raw: RawObject, path: string, scheduler: Scheduler, family: IpFamily = 4): SchedulingFields {
   const fields: SchedulingFields = {};
   const flags = readSchedFlags(raw.sched_flags, joinPath(path, 'sched_flags'), scheduler);
   if (flags.length) fields.schedFlags = flags;
   const timeout = readPersistenceTimeout(raw.persistence_timeout, joinPath(path, 'persistence_timeout'));
+  const netmaskPath = joinPath(path, 'persistence_netmask');
+  const lengthPath = joinPath(path, 'persistence_prefix_length');
   const netmaskGiven = raw.persistence_netmask !== undefined && raw.persistence_netmask !== null && raw.persistence_netmask !== '';
+  const lengthGiven = given(raw.persistence_prefix_length);
+  if (family === 6 && netmaskGiven) {
+    throw invalid(netmaskPath, 'no netmask for an IPv6 service: give persistence_prefix_length 1..128 (ipvsadm -M 64)', raw.persistence_netmask);
+  }
+  if (family === 4 && lengthGiven) {
+    throw invalid(lengthPath, 'no prefix length for an IPv4 service: give persistence_netmask like 255.255.255.0', raw.persistence_prefix_length);
+  }
   if (netmaskGiven && !timeout) {
-    throw invalid(joinPath(path, 'persistence_netmask'), 'no netmask unless persistence_timeout is set (-M needs -p)', raw.persistence_netmask);
+    throw invalid(netmaskPath, 'no netmask unless persistence_timeout is set (-M needs -p)', raw.persistence_netmask);
+  }
+  if (lengthGiven && !timeout) {
+    throw invalid(lengthPath, 'no prefix length unless persistence_timeout is set (-M needs -p)', raw.persistence_prefix_length);
   }
   if (timeout) {
     fields.persistenceTimeout = timeout;
-    const netmask = netmaskGiven ? readNetmask(raw.persistence_netmask, joinPath(path, 'persistence_netmask')) : '255.255.255.255';
-    if (netmask !== '255.255.255.255') fields.persistenceNetmask = netmask;
+    if (family === 4) {
+      const netmask = netmaskGiven ? readNetmask(raw.persistence_netmask, netmaskPath) : '255.255.255.255';
+      if (netmask !== '255.255.255.255') fields.persistenceNetmask = netmask;
+    } else {
+      const length = lengthGiven ? readInteger(raw.persistence_prefix_length, lengthPath, 1, 128) : 128;
+      if (length !== 128) fields.persistencePrefixLength = length;
+    }
   }
   return fields;
 }
@@ -82,6 +107,7 @@ export function schedulingToRaw(service: SchedulingFields): RawObject {
   if (service.schedFlags?.length) raw.sched_flags = [...service.schedFlags];
   if (service.persistenceTimeout) raw.persistence_timeout = service.persistenceTimeout;
   if (service.persistenceNetmask) raw.persistence_netmask = service.persistenceNetmask;
+  if (service.persistencePrefixLength) raw.persistence_prefix_length = service.persistencePrefixLength;
   return raw;
 }
 

@@ -4,6 +4,7 @@ import type { DataplaneConfig, DataplaneService } from '../dataplane/types.js';
 import { buildDefenseConfig } from './defense-snapshot.js';
 import type { DesiredState } from './desired-state.js';
 import { effectiveWeight } from './health-check.js';
+import { ipFamily } from './ip-address.js';
 import { effectiveSynproxy } from './synproxy-mode.js';
 import type { Service, Timeouts } from './types.js';
 
@@ -15,6 +16,13 @@ function synproxyFields(state: DesiredState, service: Service, now: number): Pic
   const { mode, auto } = effectiveSynproxy(state, service, now);
   if (mode === 'auto') return { synproxy: false, synproxyAuto: { synRate: auto.synRate, holdMs: auto.holdSeconds * 1000 } };
   return { synproxy: mode === 'on' };
+}
+
+/** ipvsadm -p/-M in the clients' (the VIP's) family: a netmask for IPv4, a prefix length for IPv6. */
+function persistenceFields(s: Service): Pick<DataplaneService, 'persistenceTimeout' | 'persistenceNetmask' | 'persistencePrefixLength'> {
+  if (!s.persistenceTimeout) return {};
+  if (ipFamily(s.vip) === 6) return { persistenceTimeout: s.persistenceTimeout, persistencePrefixLength: s.persistencePrefixLength ?? 128 };
+  return { persistenceTimeout: s.persistenceTimeout, persistenceNetmask: s.persistenceNetmask ?? '255.255.255.255' };
 }
 
 export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
@@ -31,7 +39,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
       port: s.port,
       scheduler: s.scheduler,
       ...(s.schedFlags?.length ? { schedFlags: [...s.schedFlags] } : {}),
-      ...(s.persistenceTimeout ? { persistenceTimeout: s.persistenceTimeout, persistenceNetmask: s.persistenceNetmask ?? '255.255.255.255' } : {}),
+      ...persistenceFields(s),
       clientAddress: s.clientAddress,
       ...synproxyFields(state, s, now),
       ...(s.synproxyRstOnBadCookie ? { synproxyRstOnBadCookie: true } : {}),

@@ -4,6 +4,7 @@
 // imports only other vocabulary.
 
 import type { HealthCheck } from './health-check-types.js';
+import { addressPort } from './ip-address.js';
 
 export type Protocol = 'tcp' | 'udp';
 /** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
@@ -96,11 +97,13 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = {
 
 export interface ServiceKey {
   protocol: Protocol;
+  /** IPv4 or IPv6, canonical text (ip-address.ts). */
   vip: string;
   port: number;
 }
 
 export interface ServerSpec {
+  /** Canonical text; the VIP's family, or IPv4 behind an IPv6 VIP (NAT64). */
   address: string;
   port: number;
   /** 0..65535; 0 = quiesced (no new connections). */
@@ -129,8 +132,10 @@ export interface ServiceSpec extends ServiceKey {
   /** ipvsadm -p, seconds 1..31 days: a client network keeps its server that long after its last
    *  connection. Absent = not persistent. */
   persistenceTimeout?: number;
-  /** ipvsadm -M, contiguous dotted mask; only with persistenceTimeout. Absent = 255.255.255.255. */
+  /** ipvsadm -M for an IPv4 VIP: contiguous dotted mask; only with persistenceTimeout. Absent = 255.255.255.255. */
   persistenceNetmask?: string;
+  /** ipvsadm -M for an IPv6 VIP: prefix length 1..127 (IPVS: -M 64); only with persistenceTimeout. Absent = 128. */
+  persistencePrefixLength?: number;
   /** Default 'none'. */
   clientAddress: ClientAddress;
   /** Default 'off'. */
@@ -139,6 +144,7 @@ export interface ServiceSpec extends ServiceKey {
   synproxyRstOnBadCookie?: boolean;
   /** Thresholds for synproxy 'auto' (kept when the mode is on/off); absent = DEFAULT_SYNPROXY_AUTO. */
   synproxyAuto?: SynproxyAuto;
+  /** LIPs, canonical text; the servers' family. */
   localAddresses: string[];
   /** Per-service overrides; missing fields inherit the daemon default. */
   timeouts: Partial<Timeouts>;
@@ -156,7 +162,7 @@ export interface Service extends Omit<ServiceSpec, 'servers'> {
 export interface PortModel {
   name: string;
   device: string;
-  /** Owned addresses with their connected prefix, "198.18.0.254/24". */
+  /** Owned addresses with their connected prefix, "198.18.0.254/24", "2001:db8:18::254/64" (canonical). */
   addresses: string[];
   mac?: string;
   mtu?: number;
@@ -165,13 +171,16 @@ export interface PortModel {
 }
 
 export interface Route {
+  /** Canonical network text, IPv4 or IPv6. */
   prefix: string;
+  /** Next hop in the prefix's family (IPv6 may be link-local); absent = on-link. */
   via?: string;
   port: string;
 }
 
+/** "tcp/198.18.0.10:80", "tcp/[2001:db8:18::10]:80". */
 export function serviceKeyText(key: ServiceKey): string {
-  return `${key.protocol}/${key.vip}:${key.port}`;
+  return `${key.protocol}/${addressPort(key.vip, key.port)}`;
 }
 
 export function sameKey(a: ServiceKey, b: ServiceKey): boolean {

@@ -3,8 +3,9 @@
 // hands it parsed YAML, the gRPC layer hands it converted messages, so a given
 // mistake produces the same message from every door.
 import { invalid, joinPath, ModelError } from './errors.js';
+import { addressPort, ipFamily } from './ip-address.js';
 import {
-  readBoolean, readChoice, readInteger, readIpv4, readList, readObject, readString, rejectUnknownKeys,
+  readBoolean, readChoice, readInteger, readIpAddress, readList, readObject, readString, rejectUnknownKeys,
   readInterfaceAddress, readMac, readNetwork,
 } from './fields.js';
 import {
@@ -46,7 +47,7 @@ export function readServiceKey(value: unknown, path: string): ServiceKey {
   rejectUnknownKeys(raw, KEY_KEYS, path);
   return {
     protocol: readChoice(raw.protocol, joinPath(path, 'protocol'), PROTOCOLS),
-    vip: readIpv4(raw.vip, joinPath(path, 'vip')),
+    vip: readIpAddress(raw.vip, joinPath(path, 'vip')),
     port: readPortNumber(raw.port, joinPath(path, 'port')),
   };
 }
@@ -58,7 +59,7 @@ export function readServer(value: unknown, path: string): ServerSpec {
   const forward = raw.forward === undefined || raw.forward === null || raw.forward === ''
     ? 'fullnat' : readChoice(raw.forward, joinPath(path, 'forward'), FORWARD_METHODS);
   return {
-    address: readIpv4(raw.address, joinPath(path, 'address')),
+    address: readIpAddress(raw.address, joinPath(path, 'address')),
     port: readPortNumber(raw.port, joinPath(path, 'port')),
     weight: raw.weight === undefined ? 1 : readInteger(raw.weight, joinPath(path, 'weight'), 0, LIMITS.maxWeight),
     ...readThresholdFields(raw, path),
@@ -73,7 +74,7 @@ function readUniqueAddresses(value: unknown, path: string, maxItems: number): st
   const seen = new Set<string>();
   return list.map((item, i) => {
     const itemPath = joinPath(path, i);
-    const address = readIpv4(item, itemPath);
+    const address = readIpAddress(item, itemPath);
     if (seen.has(address)) throw invalidDuplicate(itemPath, address);
     seen.add(address);
     return address;
@@ -124,7 +125,7 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     : readList(raw.servers, serversPath, LIMITS.maxServersPerService).map((s, i) => readServer(s, joinPath(serversPath, i)));
   const seenServers = new Set<string>();
   servers.forEach((server, i) => {
-    const endpoint = `${server.address}:${server.port}`;
+    const endpoint = addressPort(server.address, server.port);
     if (seenServers.has(endpoint)) throw invalidDuplicate(joinPath(serversPath, i), endpoint);
     seenServers.add(endpoint);
   });
@@ -134,13 +135,15 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     ? 'none'
     : readChoice(raw.client_address, joinPath(path, 'client_address'), CLIENT_ADDRESS_MODES);
   if (protocol === 'udp' && clientAddress !== 'none') throw udpClientAddress(clientAddress, joinPath(path, 'client_address'));
+  const vip = readIpAddress(raw.vip, joinPath(path, 'vip'));
   return {
     name,
     protocol,
-    vip: readIpv4(raw.vip, joinPath(path, 'vip')),
+    vip,
     port: readPortNumber(raw.port, joinPath(path, 'port')),
     scheduler,
-    ...readSchedulingFields(raw, path, scheduler),
+    // Persistence groups clients, who speak the VIP's family (NAT64 included).
+    ...readSchedulingFields(raw, path, scheduler, ipFamily(vip)!),
     clientAddress,
     synproxy: readSynproxy(raw.synproxy, joinPath(path, 'synproxy')),
     // Only when on, so specs and state files without it read the same.
@@ -184,6 +187,14 @@ export function readRoute(value: unknown, path: string): Route {
     prefix: readNetwork(raw.prefix, joinPath(path, 'prefix')),
     port: readString(raw.port, joinPath(path, 'port'), { maxLength: 32, nonEmpty: true }),
   };
-  if (raw.via !== undefined && raw.via !== '') route.via = readIpv4(raw.via, joinPath(path, 'via'));
+  if (raw.via !== undefined && raw.via !== '') {
+    // IPv6 routers usually advertise link-local next hops; the route's port names the link.
+    const via = readIpAddress(raw.via, joinPath(path, 'via'), { linkLocal: true });
+    const family = ipFamily(route.prefix.slice(0, route.prefix.indexOf('/')));
+    if (ipFamily(via) !== family) {
+      throw invalid(joinPath(path, 'via'), `an IPv${family} next hop (the family of prefix ${route.prefix})`, raw.via);
+    }
+    route.via = via;
+  }
   return route;
 }

@@ -101,7 +101,7 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     await expectGrpcError(api.createVirtualService({ service: { key: dns } }), grpc.status.ALREADY_EXISTS, /already exists/);
     await expectGrpcError(api.createVirtualService({ service: { key: { ...dns, port: 54 }, servers: [{ address: '198.19.0.1', port: 53, weight: -1 as unknown as number }] } }),
       grpc.status.INVALID_ARGUMENT, /^service\.servers\[0\]\.(weight|port|address)?/);
-    await expectGrpcError(api.createVirtualService({ service: { key: { ...dns, vip: '198.18.0.999' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.vip: expected a dotted-quad IPv4 address/);
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...dns, vip: '198.18.0.999' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.vip: expected an IPv4 address \(dotted quad\) or an IPv6 address, got "198\.18\.0\.999"$/);
     await expectGrpcError(api.createVirtualService({ service: { key: { ...dns, port: 54 }, localAddresses: ['198.18.0.10'] } }),
       grpc.status.INVALID_ARGUMENT, /^service\.local_addresses\[0\]: 198\.18\.0\.10 is the VIP of/);
     await expectGrpcError(api.getVirtualService({ key: { ...web, port: 8080 } }), grpc.status.NOT_FOUND, /does not exist/);

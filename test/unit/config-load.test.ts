@@ -99,7 +99,7 @@ services:
     'dataplane.workers: expected integer 1..64, got 0',
     'api.listen: expected "host:port" like "127.0.0.1:50051", got "nope"',
     'timeouts.udp: expected integer 1..2678400, got -5',
-    'services[0].vip: expected a dotted-quad IPv4 address, got "198.18.0.300"',
+    'services[0].vip: expected an IPv4 address (dotted quad) or an IPv6 address, got "198.18.0.300"',
     'services[1].scheduler: expected one of rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo, got "maglev"',
   ]);
 });
@@ -131,6 +131,26 @@ test('YAML syntax errors and duplicate mapping keys are errors', () => {
 test('services[].client_address on a UDP service is refused with its path (UDP carriage does not exist yet)', () => {
   const udp = `${PORTS}services:\n  - { name: dns, protocol: udp, vip: 198.18.0.53, port: 53, client_address: toa }\n`;
   assert.equal(problems(udp), ['services[0].client_address: toa is not supported for UDP services yet (client-address carriage works for TCP only): expected none']);
+});
+
+test('docs/config.md IPv6 example: dual-stack ports, IPv6 routes, an IPv6 service and a NAT64 service load canonical', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const doc = await readFile(new URL('../../docs/config.md', import.meta.url), 'utf8');
+  const example = /### IPv6 and NAT64[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+  const config = parseConfig(example.replace('2001:db8:18::10"', '2001:DB8:18:0::0010"'), 'test.yaml');
+  assert.equal(config.ports.map((p) => p.addresses), [['198.18.0.254/24', '2001:db8:18::254/64'], ['198.19.0.254/24', '2001:db8:19::254/64']]);
+  assert.equal(config.routes, [{ prefix: '2001:db8:100::/48', via: '2001:db8:19::9', port: 'inside' }, { prefix: '::/0', via: 'fe80::1', port: 'outside' }]);
+  assert.equal(config.services.map((s) => [s.vip, s.localAddresses, s.servers.map((r) => r.address), s.persistencePrefixLength]), [
+    ['2001:db8:18::10', ['2001:db8:19::200', '2001:db8:19::201'], ['2001:db8:19::1', '2001:db8:19::2'], 64],
+    ['2001:db8:18::64', ['198.19.0.202'], ['198.19.0.1'], undefined],
+  ]);
+  assert.equal(problems(example.replace('- { address: 198.19.0.1, port: 80 }', '- { address: 198.19.0.1, port: 80, forward: dr }')), [
+    'services[1].servers[0].forward: dr cannot be used with NAT64 (IPv6 VIP 2001:db8:18::64, IPv4 server 198.19.0.1): only fullnat translates between families',
+  ]);
+  assert.equal(problems(example.replace('via: "2001:db8:19::9"', 'via: 198.19.0.9').replace('local_addresses: ["2001:db8:19::200"', 'local_addresses: ["fe80::200"')), [
+    'routes[0].via: expected an IPv6 next hop (the family of prefix 2001:db8:100::/48), got "198.19.0.9"',
+    'services[0].local_addresses[0]: expected a global or unique-local IPv6 address (not link-local fe80::/10), got "fe80::200"',
+  ]);
 });
 
 test.run();

@@ -43,7 +43,7 @@ test('origin and prefixes: actor and reason required, host bits zero, bare addre
   assert.equal(readOrigin('a', 'b', '2h', ''), { actor: 'a', reason: 'b', durationMs: 7_200_000 });
   assert.is(readBlockPrefix('203.0.113.9', 'prefix'), '203.0.113.9/32');
   expectError(() => readBlockPrefix('203.0.113.9/24', 'prefix'), 'INVALID_ARGUMENT', /host bits zero/);
-  expectError(() => readBlockPrefix('300.0.0.0/8', 'prefix'), 'INVALID_ARGUMENT', /IPv4 prefix/);
+  expectError(() => readBlockPrefix('300.0.0.0/8', 'prefix'), 'INVALID_ARGUMENT', /^prefix: expected an IPv4 or IPv6 prefix like 203\.0\.113\.0\/24 or 2001:db8:66::\/64, or an address, got "300\.0\.0\.0\/8"$/);
   assert.equal(parseServiceArgument('198.18.0.10:7/udp'), { protocol: 'UDP', vip: '198.18.0.10', port: 7 });
   assert.equal(parseServiceArgument('tcp/198.18.0.10:80'), { protocol: 'TCP', vip: '198.18.0.10', port: 80 });
   expectError(() => parseServiceArgument('198.18.0.10:7'), 'INVALID_ARGUMENT', /^--service:/);
@@ -166,6 +166,16 @@ test('synproxy auto from the config: thresholds default per field, state file ro
   assert.equal([config.synproxy, config.synproxyAuto], [false, { synRate: 1000, holdMs: 5000 }]);
   const back = parseState(serializeState(state));
   assert.equal(back.services.find((s) => s.port === 443)!.synproxyAuto, { synRate: 1000, holdSeconds: 5 });
+});
+
+test('defend arguments take IPv6: [VIP]:PORT/PROTO canonical, IPv6 prefixes and bare addresses (= /128)', () => {
+  assert.equal(parseServiceArgument('[2001:DB8:18::0010]:53/udp'), { protocol: 'UDP', vip: '2001:db8:18::10', port: 53 });
+  assert.equal(parseServiceArgument('tcp/[2001:db8:18::10]:80'), { protocol: 'TCP', vip: '2001:db8:18::10', port: 80 });
+  expectError(() => parseServiceArgument('2001:db8:18::10:53/udp'), 'INVALID_ARGUMENT',
+    /^--service: expected VIP:PORT\/PROTO like 198\.18\.0\.10:53\/udp or \[2001:db8:18::10\]:53\/udp, got "2001:db8:18::10:53\/udp"$/);
+  expectError(() => parseServiceArgument('[ff02::1]:53/udp'), 'INVALID_ARGUMENT', /^--service: expected a unicast IPv6 address \(not multicast ff00::\/8\), got "ff02::1"$/);
+  assert.is(readBlockPrefix('2001:db8:66::66', 'PREFIX'), '2001:db8:66::66/128');
+  assert.is(readBlockPrefix('2001:DB8:66::/64', 'PREFIX'), '2001:db8:66::/64');
 });
 
 test.run();

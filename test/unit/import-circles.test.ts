@@ -129,9 +129,9 @@ test('no import circle in src/ or bench/ (type-only imports included)', () => {
 
 /** src/model's layers, bottom up (docs/architecture.md): a file imports only its own layer or below. */
 const MODEL_LAYERS = [
-  ['errors', 'fields', 'types', 'health-check-types', 'mitigation-types', 'desired-state'],
+  ['errors', 'ip-address', 'fields', 'types', 'health-check-types', 'mitigation-types', 'desired-state'],
   ['validate', 'scheduling', 'health-check-fields', 'defense-fields', 'defense-persist', 'ids', 'synproxy-mode'],
-  ['check', 'check-forwarding', 'ops'],
+  ['check', 'check-family', 'check-forwarding', 'ops'],
   ['defense', 'health-check', 'defense-snapshot', 'snapshot'],
   ['index'],
 ];

@@ -134,7 +134,7 @@ for (const [title, mutate, path, words] of cases) {
 test('keys, servers, ports and routes use the same helpers', () => {
   assert.throws(() => readServiceKey({ protocol: 'tcp', vip: '1.2.3.4' }, 'key'), /^key\.port: expected integer 1\.\.65535, got nothing$/);
   assert.throws(() => readServer({ address: '198.19.0.1', port: 70000 }, 'server'), /^server\.port: /);
-  assert.throws(() => readPort({ name: 'a', device: 'ring', addresses: ['10.0.0.1'] }, 'ports[0]'), /^ports\[0\]\.addresses\[0\]: expected an IPv4 address with prefix/);
+  assert.throws(() => readPort({ name: 'a', device: 'ring', addresses: ['10.0.0.1'] }, 'ports[0]'), /^ports\[0\]\.addresses\[0\]: expected an address with prefix length like 198\.18\.0\.254\/24 \(1\.\.32\) or 2001:db8:18::254\/64 \(1\.\.128\), got "10\.0\.0\.1"$/);
   assert.throws(() => readPort({ name: 'a', device: 'ring', mac: 'zz' }, 'ports[0]'), /^ports\[0\]\.mac: /);
   assert.throws(() => readRoute({ prefix: '10.0.0.1/8', port: 'a' }, 'routes[0]'), /^routes\[0\]\.prefix: expected a prefix with host bits zero/);
   assert.equal(readRoute({ prefix: '0.0.0.0/0', via: '198.18.0.1', port: 'outside' }, 'r'), { prefix: '0.0.0.0/0', via: '198.18.0.1', port: 'outside' });

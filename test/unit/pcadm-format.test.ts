@@ -15,12 +15,12 @@ const noRate = { cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
 // Deliberately out of order: the daemon's order must not leak, ipvsadm sorts.
 const SERVICES: ListService[] = [
   {
-    protocol: 'udp', vip: '10.0.0.100', port: 53, scheduler: 'rr', persistence: 0, netmask: '', synproxy: false, localAddresses: [],
+    protocol: 'udp', vip: '10.0.0.100', port: 53, scheduler: 'rr', persistence: 0, netmask: '', prefixLength: 0, synproxy: false, localAddresses: [],
     stats: zero, rates: noRate,
     servers: [{ address: '10.0.1.13', port: 53, weight: 1, forward: 'tun', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 5, persistConns: 0, stats: zero, rates: noRate }],
   },
   {
-    protocol: 'tcp', vip: '10.0.0.100', port: 80, scheduler: 'wrr', persistence: 300, netmask: '255.255.255.0', synproxy: true,
+    protocol: 'tcp', vip: '10.0.0.100', port: 80, scheduler: 'wrr', persistence: 300, netmask: '255.255.255.0', prefixLength: 0, synproxy: true,
     localAddresses: [{ address: '10.0.1.200', conns: 1234, conflicts: 0 }, { address: '10.0.1.201', conns: 56, conflicts: 78901 }],
     stats: { conns: 1500, inPackets: 30000, outPackets: 28000, inBytes: 123456789, outBytes: 4567890 },
     rates: { cps: 5, inPps: 120, outPps: 110, inBps: 9600, outBps: 150000 },

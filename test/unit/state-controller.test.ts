@@ -323,7 +323,7 @@ test('gRPC over the fake: CRUD, error codes, stats', async () => {
     assert.is(created.scheduler, 'rr');
     assert.equal(created.key, key);
     await expectGrpcError(api.createVirtualService({ service: { key } }), grpc.status.ALREADY_EXISTS, /already exists/);
-    await expectGrpcError(api.createVirtualService({ service: { key: { ...key, vip: '1.2.3' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.vip: expected a dotted-quad IPv4 address, got "1\.2\.3"/);
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...key, vip: '1.2.3' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.vip: expected an IPv4 address \(dotted quad\) or an IPv6 address, got "1\.2\.3"/);
     await expectGrpcError(api.createVirtualService({ service: { key: { ...key, protocol: 'PROTOCOL_UNSPECIFIED' } } }), grpc.status.INVALID_ARGUMENT, /^service\.key\.protocol: /);
     await expectGrpcError(api.createVirtualService({ service: { key: { ...key, port: 81 }, servers: [{ address: '198.19.0.1', port: 80, weight: 70000 }] } }),
       grpc.status.INVALID_ARGUMENT, /^service\.servers\[0\]\.weight: expected integer 0\.\.65535, got 70000/);

@@ -2,7 +2,7 @@
 // long forms (--list, --tcp-service=VIP:port), DPVS FullNAT extensions. Returns a
 // plain description of what to do, or throws PcadmError with ipvsadm's exit code.
 import { EXIT_BAD_ARGUMENT as BAD, EXIT_FAILED, PcadmError, TRY_HELP } from './errors.js';
-import { isIpv4, resolveHost, resolvePort, type NameTables, type Proto } from './names.js';
+import { canonicalIpv6, isIpv4, resolveHost, resolvePort, type NameTables, type Proto } from './names.js';
 
 export type Command =
   | 'add-service' | 'edit-service' | 'delete-service' | 'clear' | 'restore' | 'save'
@@ -23,7 +23,10 @@ export interface Parsed {
   lowerThreshold?: number;
   /** -p [timeout] (seconds). */
   persistence?: number;
+  /** -M for an IPv4 service: a dotted netmask. */
   netmask?: string;
+  /** -M for an IPv6 service: a prefix length 1..128 (ipvsadm reads -M by the service's family). */
+  prefixLength?: number;
   synproxy?: 'on' | 'off';
   localAddress?: string;
   numeric: boolean;
@@ -162,12 +165,40 @@ const FORWARD_OPTIONS: Record<string, NonNullable<Parsed['forward']>> = {
 const DEFAULT_PERSISTENCE = 300;
 const MAX_TIMEOUT = 86400 * 31;
 
-function parseService(protocol: Proto, text: string, names: NameTables): ServiceArg {
+/**
+ * ipvsadm's parse_service: "host[:port]", "[ipv6]:port", or bare IPv6 text without a port.
+ * Returns the address (canonical) and the port text, or why the text is not one: '' when it is
+ * no address at all (ipvsadm's message alone, as before), else what is wrong with the IPv6 form.
+ */
+export function splitAddressPort(text: string, names: NameTables): { address: string; port?: string } | string {
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) return `"${text}" has no closing "]"`;
+    const inside = text.slice(1, close);
+    const rest = text.slice(close + 1);
+    if (!rest.startsWith(':') || rest.length === 1) return `"${text}": expected ":port" after "]"`;
+    if (isIpv4(inside)) return `"${text}": brackets go around an IPv6 address only (write ${inside}${rest})`;
+    const address = canonicalIpv6(inside);
+    if (!address) return `"${text}": "${inside}" is not an IPv6 address`;
+    return { address, port: rest.slice(1) };
+  }
+  const v6 = canonicalIpv6(text);
+  if (v6) return { address: v6 };
   const match = /^([^:]+)(?::([^:]+))?$/.exec(text);
-  const vip = match ? resolveHost(match[1]!, names) : undefined;
-  const port = match?.[2] === undefined ? 0 : resolvePort(match[2], protocol, names);
-  if (!vip || port === undefined) throw new PcadmError(BAD, 'illegal virtual server address[:port] specified');
-  return { protocol, vip, port };
+  const address = match ? resolveHost(match[1]!, names) : undefined;
+  if (!match || !address) return (text.match(/:/g) ?? []).length > 1
+    ? `"${text}" is not an IPv6 address (with a port it goes in brackets, like [2001:db8:18::10]:80)`
+    : '';
+  return match[2] === undefined ? { address } : { address, port: match[2] };
+}
+
+function parseService(protocol: Proto, text: string, names: NameTables): ServiceArg {
+  const split = splitAddressPort(text, names);
+  const port = typeof split === 'string' || split.port === undefined ? 0 : resolvePort(split.port, protocol, names);
+  if (typeof split === 'string' || port === undefined) {
+    throw new PcadmError(BAD, `illegal virtual server address[:port] specified${typeof split === 'string' && split ? `: ${split}` : ''}`);
+  }
+  return { protocol, vip: split.address, port };
 }
 
 function parseInteger(text: string | undefined, min: number, max: number, what: string): number {
@@ -183,6 +214,7 @@ export function parseCommandLine(argv: readonly string[], names: NameTables): Pa
   };
   let command: Command | undefined;
   let serverText: string | undefined;
+  let netmaskText: string | undefined;
   const positionals: string[] = [];
   for (const { spec, value, spelled } of tokenize(argv, positionals)) {
     if (spec.command) {
@@ -216,20 +248,22 @@ export function parseCommandLine(argv: readonly string[], names: NameTables): Pa
         }
         parsed.persistence = value === undefined ? DEFAULT_PERSISTENCE : Number(value);
         break;
-      case 'netmask':
-        if (!isIpv4(value!)) throw new PcadmError(BAD, 'illegal virtual server persistent mask specified');
-        parsed.netmask = value!;
-        break;
+      case 'netmask': netmaskText = value!; break;
       case 'synproxy':
         // DPVS: -j enable|disable (prefix match, as its memcmp does).
         if (value?.startsWith('enable')) parsed.synproxy = 'on';
         else if (value?.startsWith('disable')) parsed.synproxy = 'off';
         else throw new PcadmError(BAD, 'synproxy switch must be enable or disable');
         break;
-      case 'laddr':
-        if (!isIpv4(value!)) throw new PcadmError(BAD, 'illegal local address specified');
-        parsed.localAddress = value!;
+      case 'laddr': {
+        const address = isIpv4(value!) ? value! : canonicalIpv6(value!);
+        if (!address) {
+          const hint = value!.startsWith('[') ? ': write an IPv6 local address without brackets' : '';
+          throw new PcadmError(BAD, `illegal local address specified${hint}`);
+        }
+        parsed.localAddress = address;
         break;
+      }
       case 'numeric': parsed.numeric = true; break;
       case 'connection': parsed.connections = true; break;
       case 'stats': case 'rate': case 'thresholds': case 'persistent-conn': parsed.format = spec.long; break;
@@ -242,6 +276,18 @@ export function parseCommandLine(argv: readonly string[], names: NameTables): Pa
   }
   if (!command) throw new PcadmError(EXIT_FAILED, TRY_HELP);
   parsed.command = command;
+  if (netmaskText !== undefined) {
+    // ipvsadm: -M is a dotted mask for an IPv4 service, a prefix length 1..128 for an IPv6 one.
+    if (parsed.service?.vip.includes(':')) {
+      if (!/^\d{1,3}$/.test(netmaskText) || Number(netmaskText) < 1 || Number(netmaskText) > 128) {
+        throw new PcadmError(BAD, 'illegal ipv6 netmask specified (expected a prefix length 1..128, like -M 64)');
+      }
+      parsed.prefixLength = Number(netmaskText);
+    } else {
+      if (!isIpv4(netmaskText)) throw new PcadmError(BAD, 'illegal virtual server persistent mask specified');
+      parsed.netmask = netmaskText;
+    }
+  }
   if ((command === 'add-service' || command === 'edit-service') && parsed.service?.port === 0 && parsed.persistence === undefined) {
     throw new PcadmError(BAD, 'Zero port specified for non-persistent service');
   }
@@ -252,12 +298,12 @@ export function parseCommandLine(argv: readonly string[], names: NameTables): Pa
   if (positionals.length > 0) throw new PcadmError(BAD, `unexpected argument ${positionals[0]}`);
   if (serverText !== undefined) {
     const proto = parsed.service?.protocol ?? 'tcp';
-    const match = /^([^:]+)(?::([^:]+))?$/.exec(serverText);
-    const address = match ? resolveHost(match[1]!, names) : undefined;
+    const split = splitAddressPort(serverText, names);
+    if (typeof split === 'string') throw new PcadmError(BAD, `illegal real server address[:port] specified${split ? `: ${split}` : ''}`);
     // ipvsadm: a real server without a port takes the service's port.
-    const port = match?.[2] === undefined ? parsed.service?.port ?? 0 : resolvePort(match[2], proto, names);
-    if (!address || port === undefined || port === 0) throw new PcadmError(BAD, 'illegal real server address[:port] specified');
-    parsed.server = { address, port };
+    const port = split.port === undefined ? parsed.service?.port ?? 0 : resolvePort(split.port, proto, names);
+    if (port === undefined || port === 0) throw new PcadmError(BAD, 'illegal real server address[:port] specified');
+    parsed.server = { address: split.address, port };
   }
   const needsService: Command[] = ['add-service', 'edit-service', 'delete-service', 'add-server', 'edit-server', 'delete-server', 'add-laddr', 'del-laddr'];
   const need = (option: string) => new PcadmError(BAD, `You need to supply the '${option}' option for the '${command}' command`);

@@ -91,6 +91,7 @@ export function listServices(services: VirtualService__Output[], stats: GetStats
       scheduler: service.scheduler || 'rr',
       persistence: service.persistenceTimeout ?? 0,
       netmask: service.persistenceNetmask ?? '',
+      prefixLength: service.persistencePrefixLength ?? 0,
       synproxy: service.synproxy === 'on',
       localAddresses: service.localAddresses.map((address) => {
         const l = s?.localAddresses.find((entry) => entry.address === address);
@@ -159,7 +160,7 @@ export async function runCommand(parsed: Parsed, context: CommandContext): Promi
         // ipvsadm's defaults: scheduler wlc, not persistent, mask /32.
         await api.createVirtualService({ service: {
           key: key(parsed.service!), scheduler: parsed.scheduler ?? DEFAULT_SCHEDULER,
-          persistenceTimeout: parsed.persistence ?? 0, persistenceNetmask: parsed.netmask ?? '',
+          persistenceTimeout: parsed.persistence ?? 0, persistenceNetmask: parsed.netmask ?? '', persistencePrefixLength: parsed.prefixLength ?? 0,
           ...(parsed.synproxy ? { synproxy: parsed.synproxy } : {}),
         } });
         return;
@@ -170,6 +171,7 @@ export async function runCommand(parsed: Parsed, context: CommandContext): Promi
           scheduler: parsed.scheduler ?? current.scheduler,
           ...(parsed.persistence !== undefined ? { persistenceTimeout: parsed.persistence } : {}),
           ...(parsed.netmask !== undefined ? { persistenceNetmask: parsed.netmask } : {}),
+          ...(parsed.prefixLength !== undefined ? { persistencePrefixLength: parsed.prefixLength } : {}),
           ...(parsed.synproxy ? { synproxy: parsed.synproxy } : {}),
         }, replaceServers: false });
         return;

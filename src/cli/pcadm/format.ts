@@ -1,6 +1,7 @@
 // ipvsadm's output formats, reproduced from its printf format strings (PROTOCOL.md §6.3),
 // space by space. Pure: feed it data, get text. Forwarding methods read as ipvsadm's
 // Masq/Route/Tunnel, FullNAT as DPVS's "FullNat"; -S saves them as -m/-g/-i/-b.
+import { compareIp } from '../../model/ip-address.js';
 import { addressPortName, type NameTables, type Proto } from './names.js';
 
 export interface Counters { conns: number; inPackets: number; outPackets: number; inBytes: number; outBytes: number }
@@ -37,7 +38,10 @@ export interface ListService {
   scheduler: string;
   /** Seconds; 0 = not persistent. */
   persistence: number;
+  /** -M of an IPv4 service ('' or 255.255.255.255 = none)... */
   netmask: string;
+  /** ...and of an IPv6 one (0 or 128 = none). */
+  prefixLength: number;
   /** DPVS -j: saved as "-j enable" when on. */
   synproxy: boolean;
   localAddresses: ListLocalAddress[];
@@ -84,12 +88,9 @@ export function largeNumber(value: number, exact: boolean): string {
   return `${right(Math.floor(value / 1e12), 8)}T`;
 }
 
-function compareAddress(a: string, b: string): number {
-  const n = (ip: string) => ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
-  return n(a) - n(b);
-}
+const compareAddress = compareIp;
 
-/** ipvsadm --sort: services by protocol, address, port; servers by address, port. */
+/** ipvsadm --sort (libipvs ipvs_cmp_services): services by protocol, family, address, port; servers by address, port. */
 export function sortServices(services: ListService[]): ListService[] {
   const protoRank = (p: Proto) => (p === 'tcp' ? 6 : 17);
   return [...services]
@@ -97,12 +98,18 @@ export function sortServices(services: ListService[]): ListService[] {
     .map((s) => ({ ...s, servers: [...s.servers].sort((a, b) => compareAddress(a.address, b.address) || a.port - b.port) }));
 }
 
+const isIpv6 = (address: string) => address.includes(':');
+
+/** "TCP  vip:port", cut to 33 characters for IPv4 as ipvsadm does (svc_name[33] = 0); IPv6 names are never cut. */
 function serviceName(s: ListService, o: FormatOptions): string {
-  return `${s.protocol.toUpperCase()}  ${addressPortName(s.vip, s.port, s.protocol, o.numeric, o.names).slice(0, 33 - 5)}`;
+  const name = `${s.protocol.toUpperCase()}  ${addressPortName(s.vip, s.port, s.protocol, o.numeric, o.names)}`;
+  return isIpv6(s.vip) ? name : name.slice(0, 33);
 }
 
+/** Cut to 28 characters for IPv4 (dname[28] = 0); an IPv6 name is whole and overflows its column, as in ipvsadm. */
 function serverName(s: ListServer, proto: Proto, o: FormatOptions): string {
-  return addressPortName(s.address, s.port, proto, o.numeric, o.names).slice(0, 28);
+  const name = addressPortName(s.address, s.port, proto, o.numeric, o.names);
+  return isIpv6(s.address) ? name : name.slice(0, 28);
 }
 
 export function listTitle(format: ListFormat): string {
@@ -137,11 +144,17 @@ function serviceLine(s: ListService, format: ListFormat, o: FormatOptions): stri
   return `${name} ${s.scheduler}${persistenceFlags(s)}\n`;
 }
 
-/** " persistent %u" and " mask %s" (only when not 255.255.255.255), as list and -S print them. */
+/** The -M value ipvsadm prints: the dotted mask unless 255.255.255.255 (IPv4), the prefix length unless 128 (IPv6). */
+function maskText(s: ListService): string | undefined {
+  if (isIpv6(s.vip)) return s.prefixLength && s.prefixLength !== 128 ? String(s.prefixLength) : undefined;
+  return s.netmask && s.netmask !== '255.255.255.255' ? s.netmask : undefined;
+}
+
+/** " persistent %u" and " mask %s" / " mask %i", as the list prints them. */
 function persistenceFlags(s: ListService): string {
   if (!s.persistence) return '';
-  const mask = s.netmask && s.netmask !== '255.255.255.255' ? ` mask ${s.netmask}` : '';
-  return ` persistent ${s.persistence}${mask}`;
+  const mask = maskText(s);
+  return ` persistent ${s.persistence}${mask ? ` mask ${mask}` : ''}`;
 }
 
 function serverLine(server: ListServer, proto: Proto, format: ListFormat, o: FormatOptions): string {
@@ -184,9 +197,8 @@ export function formatSave(services: ListService[], o: FormatOptions): string {
   let out = '';
   for (const service of o.sort ? sortServices(services) : services) {
     const svc = ruleService(service, o);
-    const persistent = service.persistence
-      ? ` -p ${service.persistence}${service.netmask && service.netmask !== '255.255.255.255' ? ` -M ${service.netmask}` : ''}`
-      : '';
+    const mask = maskText(service);
+    const persistent = service.persistence ? ` -p ${service.persistence}${mask ? ` -M ${mask}` : ''}` : '';
     out += `-A ${svc} -s ${service.scheduler}${persistent}${service.synproxy ? ' -j enable' : ''}\n`;
     for (const lip of service.localAddresses) out += `--add-laddr ${svc} -z ${lip.address}\n`;
     for (const server of service.servers) {

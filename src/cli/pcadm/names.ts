@@ -1,6 +1,7 @@
 // Host and service names for pcadm, from /etc/hosts and /etc/services only: a lookup
 // can never hang on DNS (ipvsadm without -n would). Pure over the files' text.
 import { readFileSync } from 'node:fs';
+import { addressPort, canonicalIp, ipFamily } from '../../model/ip-address.js';
 
 export interface NameTables {
   /** address → first name; name → address. */
@@ -15,6 +16,11 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 
 export function isIpv4(text: string): boolean {
   return IPV4.test(text);
+}
+
+/** IPv6 text (no brackets) → its canonical form; undefined when it is not IPv6. */
+export function canonicalIpv6(text: string): string | undefined {
+  return ipFamily(text) === 6 ? canonicalIp(text) : undefined;
 }
 
 function meaningfulLines(text: string): string[][] {
@@ -52,18 +58,22 @@ export function systemNameTables(): NameTables {
 
 export type Proto = 'tcp' | 'udp';
 
-/** What ipvsadm's addrport_to_anyname prints: names where known, numbers otherwise. */
+/**
+ * What ipvsadm's addrport_to_anyname prints: names where known, numbers otherwise; an IPv6
+ * address in brackets ("[2001:db8:18::10]:80"). ipvsadm's reverse lookup finds no IPv6 host
+ * names (it asks for a 4-byte address), so an IPv6 address always prints as an address.
+ */
 export function addressPortName(address: string, port: number, proto: Proto, numeric: boolean, tables: NameTables): string {
-  if (numeric) return `${address}:${port}`;
-  const host = tables.hostByAddress.get(address) ?? address;
+  if (numeric) return addressPort(address, port);
+  const host = address.includes(':') ? address : tables.hostByAddress.get(address) ?? address;
   const service = tables.serviceByPort.get(`${port}/${proto}`) ?? String(port);
-  return `${host}:${service}`;
+  return addressPort(host, service);
 }
 
-/** A host argument: dotted IPv4 or a name from /etc/hosts; undefined when neither. */
+/** A host argument: dotted IPv4, IPv6 text (canonicalised) or a name from /etc/hosts (IPv4 entries); undefined when none. */
 export function resolveHost(text: string, tables: NameTables): string | undefined {
   if (isIpv4(text)) return text;
-  return tables.addressByHost.get(text);
+  return canonicalIpv6(text) ?? tables.addressByHost.get(text);
 }
 
 /** A port argument: 0..65535 or a name from /etc/services; undefined when neither. */
