@@ -123,7 +123,7 @@ function fixIcmp6(frame: Buffer): void {
 test('ND with a wrong ICMPv6 checksum -> icmp6_bad_checksum', async () => {
   await withLab((lab) => {
     const frame = solicitation('outside', CLIENT6, OUTSIDE_ADDRESS6);
-    frame[14 + 40 + 2] ^= 0x5a;
+    frame[14 + 40 + 2] = frame.readUInt8(14 + 40 + 2) ^ 0x5a;
     const d = lab.counterDelta(() => lab.send('outside', frame));
     assert.is(lab.recv('outside').length, 0);
     expectDrops(d, { icmp6_bad_checksum: 1 });
