@@ -260,7 +260,7 @@ void neigh6_input(Neigh6Table* t, const Snapshot& s, uint16_t in_port, rte_mbuf*
       return consume(t, m, Event::ND_DAD_PROBES_IGNORED);
     }
     if (!snapshot_nd_owned(s, in_port, target)) return drop(t, m, DropReason::ND_NOT_FOR_US);
-    IpAddr our_source;
+    IpAddr our_source{};
     if (link_layer && is_unicast_mac(link_layer) &&
         (snapshot_on_link_source_v6(s, in_port, source, &our_source) || find(t, in_port, source) != kNil)) {
       if (learn(t, in_port, source, link_layer, now_us, tx)) {
@@ -276,7 +276,7 @@ void neigh6_input(Neigh6Table* t, const Snapshot& s, uint16_t in_port, rte_mbuf*
   const uint8_t flags = icmp[4];
   if (to_multicast && (flags & kNaFlagSolicited)) return drop(t, m, DropReason::ND_INVALID);
   uint32_t i = find(t, in_port, target);
-  IpAddr our_source;
+  IpAddr our_source{};  // stays :: when the target is not on-link (a next hop we asked about keeps its own)
   bool asked_or_on_link = i != kNil || snapshot_on_link_source_v6(s, in_port, target, &our_source);
   if (snapshot_owns_v6(s, target) || !asked_or_on_link) return drop(t, m, DropReason::ND_NOT_FOR_US);
   if (!link_layer) {
