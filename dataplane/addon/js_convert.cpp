@@ -1,5 +1,7 @@
 #include "addon/js_convert.h"
 
+#include <arpa/inet.h>
+#include <cstring>
 #include <set>
 #include <rte_lcore.h>
 #include "addon/js_defense.h"
@@ -9,6 +11,30 @@
 namespace pc_addon {
 
 namespace {
+
+// INTERIM (IPv6 parse/ND branch): a port address written "2001:db8::1/64" is read into
+// PortAddresses::addresses6 so neighbour discovery and ICMPv6 echo can be configured and
+// tested before the address widening reads both families through one IpPrefix reader.
+// Replace with that reader when it lands.
+bool read_ipv6_port_prefix(JsReader& r, const Napi::Value& v, const std::string& path, pc::IpPrefix* out) {
+  const char* expected = "an IPv6 prefix \"2001:db8::1/len\" (len 0..128)";
+  std::string s = v.As<Napi::String>().Utf8Value();
+  size_t slash = s.find('/');
+  if (slash == std::string::npos) return r.fail(path, expected, v);
+  std::string len_text = s.substr(slash + 1);
+  if (len_text.empty() || len_text.size() > 3 || len_text.find_first_not_of("0123456789") != std::string::npos)
+    return r.fail(path, expected, v);
+  int len = std::stoi(len_text);
+  in6_addr addr;
+  if (len > 128 || inet_pton(AF_INET6, s.substr(0, slash).c_str(), &addr) != 1) return r.fail(path, expected, v);
+  std::memcpy(out->addr.bytes, &addr, 16);
+  out->length = static_cast<uint8_t>(len);
+  return true;
+}
+
+bool is_ipv6_text(const Napi::Value& v) {
+  return v.IsString() && v.As<Napi::String>().Utf8Value().find(':') != std::string::npos;
+}
 
 bool read_port_spec(JsReader& r, const Napi::Value& v, const std::string& path, pc::PortSpec* out) {
   Napi::Object o;
@@ -250,6 +276,12 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
     Napi::Array addrs;
     if (!r.array(po.Get("addresses"), path + ".addresses", &addrs)) return false;
     for (uint32_t k = 0; k < addrs.Length(); k++) {
+      if (is_ipv6_text(addrs.Get(k))) {  // INTERIM, see read_ipv6_port_prefix
+        pc::IpPrefix p6;
+        if (!read_ipv6_port_prefix(r, addrs.Get(k), element_path(path + ".addresses", k), &p6)) return false;
+        pa.addresses6.push_back(p6);
+        continue;
+      }
       pc::Ipv4Prefix p;
       if (!r.prefix(addrs.Get(k), element_path(path + ".addresses", k), &p)) return false;
       pa.addresses.push_back(p);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 #include "common/defense_config.h"
+#include "common/ip_address.h"
 
 namespace pc {
 
@@ -28,6 +29,9 @@ struct Ipv4Prefix {
 struct PortAddresses {
   std::string name;                  // must equal the started port's name, same order
   std::vector<Ipv4Prefix> addresses; // owned addresses with their connected prefix
+  // IPv6 port addresses with their connected prefix (neighbour discovery, ICMPv6 echo).
+  // Interim beside `addresses` until the address widening folds both into one IpPrefix list.
+  std::vector<IpPrefix> addresses6;
 };
 
 struct RouteConfig {

@@ -11,8 +11,8 @@
   X(MALFORMED_L3, "malformed_l3")           /* bad IPv4 version/ihl/length/checksum */ \
   X(MALFORMED_L4, "malformed_l4")           /* truncated TCP/UDP/ICMP header, bad data offset */ \
   X(MALFORMED_ARP, "malformed_arp")         /* ARP not Ethernet/IPv4 or truncated */ \
-  X(UNSUPPORTED_L3, "unsupported_l3")       /* ethertype we do not handle (IPv6 for now) */ \
-  X(UNSUPPORTED_L4, "unsupported_l4")       /* IP protocol other than TCP/UDP/ICMP to an owned address */ \
+  X(UNSUPPORTED_L3, "unsupported_l3")       /* ethertype we do not handle (VLAN tags, MPLS, ...) */ \
+  X(UNSUPPORTED_L4, "unsupported_l4")       /* IP protocol / IPv6 upper-layer header other than TCP/UDP/ICMP(v6) to an owned address */ \
   X(NOT_FOR_US, "not_for_us")               /* unicast MAC that is not the port's, or IP not owned and not translatable */ \
   X(ARP_NOT_FOR_US, "arp_not_for_us")       /* ARP request for an address we do not own on that port */ \
   X(FRAG_DROPPED, "frag_dropped")           /* IPv4 fragment refused by fragment policy drop (the default) */ \
@@ -48,7 +48,17 @@
   X(FRAG_OUT_FAILED, "frag_out_failed")     /* datagram over the egress MTU that could not be fragmented (no mbufs) */ \
   X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + 20-byte IPIP header over the egress MTU (DF set: ICMP frag-needed sent) */ \
   X(EGRESS_MTU_EXCEEDED, "egress_mtu_exceeded") /* FullNAT/NAT: DF packet over the egress port's MTU (ICMP frag-needed sent to its sender) */ \
-  X(CLIENT_ADDRESS_BAD_CHECKSUM, "client_address_bad_checksum") /* TCP checksum wrong on a client segment that was to carry TOA or the PROXY header, or be cut at the PROXY stream start (only those are verified; the server would drop it too) */
+  X(CLIENT_ADDRESS_BAD_CHECKSUM, "client_address_bad_checksum") /* TCP checksum wrong on a client segment that was to carry TOA or the PROXY header, or be cut at the PROXY stream start (only those are verified; the server would drop it too) */ \
+  X(IPV6_MALFORMED, "ipv6_malformed")       /* IPv6: truncated fixed header, version not 6, payload length beyond the frame (or 0: jumbograms) */ \
+  X(IPV6_EXT_HEADER_MALFORMED, "ipv6_ext_header_malformed") /* IPv6: extension header past the payload, hop-by-hop not first, bad option TLV, more than kIpv6MaxExtHeaders headers or kIpv6MaxExtBytes bytes of them */ \
+  X(IPV6_OPTION_UNRECOGNIZED, "ipv6_option_unrecognized") /* IPv6: hop-by-hop/destination option we do not know whose type says discard (RFC 8200 4.2) */ \
+  X(IPV6_ROUTING_HEADER, "ipv6_routing_header") /* IPv6: routing header with segments left > 0 (we would be an intermediate hop; type 0 is deprecated, RFC 5095) */ \
+  X(IPV6_UNSUPPORTED_NEXT_HEADER, "ipv6_unsupported_next_header") /* IPv6: ESP, AH, No Next Header (59) or another extension header we do not walk */ \
+  X(IPV6_BAD_ADDRESS, "ipv6_bad_address")   /* IPv6: source multicast/unspecified/loopback/IPv4-mapped, destination unspecified/loopback/IPv4-mapped (would alias an IPv4 flow) */ \
+  X(IPV6_NOT_FORWARDED_YET, "ipv6_not_forwarded_yet") /* IPv6 TCP/UDP or fragment to an owned address: no IPv6 forwarding stage yet (interim, until FullNAT v6) */ \
+  X(ICMP6_BAD_CHECKSUM, "icmp6_bad_checksum") /* ICMPv6 to us whose checksum (pseudo-header included) is wrong */ \
+  X(ND_INVALID, "nd_invalid")               /* neighbour discovery message failing RFC 4861 7.1 validation (hop limit not 255, code, length, options, multicast target) */ \
+  X(ND_NOT_FOR_US, "nd_not_for_us")         /* NS for an address we do not own on that port; NA we did not ask for from off-link */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
 #define PC_EVENTS(X)                                                        \
@@ -93,7 +103,13 @@
   X(REDIRECTED_IN, "redirected_in")     /* multi-worker: a packet taken from a ring and processed here */ \
   X(ARP_REPLIES_SHARED, "arp_replies_shared") /* multi-worker: copy of an ARP reply sent to another worker's ring */ \
   X(FRAG_JOINED, "frag_joined")             /* fragments consumed into the datagrams of frag_reassembled */ \
-  X(FRAG_OUT_PIECES, "frag_out_pieces")     /* fragments made from the datagrams of frag_refragmented */
+  X(FRAG_OUT_PIECES, "frag_out_pieces")     /* fragments made from the datagrams of frag_refragmented */ \
+  X(ND_SOLICITATIONS_ANSWERED, "nd_solicitations_answered") /* IPv6 NS for an owned address answered with an NA (pipeline/output/neigh6.h) */ \
+  X(ND_SOLICITATIONS_SENT, "nd_solicitations_sent")         /* IPv6 NS sent to resolve a next hop */ \
+  X(ND_ADVERTISEMENTS_LEARNED, "nd_advertisements_learned") /* IPv6 NA consumed: its target's MAC learned */ \
+  X(ND_ROUTER_MESSAGES_IGNORED, "nd_router_messages_ignored") /* router solicitation/advertisement or redirect consumed unread: we are not a host that autoconfigures */ \
+  X(ND_DAD_PROBES_IGNORED, "nd_dad_probes_ignored")         /* NS from :: (duplicate address detection) consumed, not answered, not learned */ \
+  X(ICMP6_ECHO_ANSWERED, "icmp6_echo_answered")             /* ICMPv6 echo request to an owned address answered */
 
 namespace pc {
 

@@ -30,6 +30,15 @@ constexpr uint64_t kPastEveryTimeoutUs = 1000ull * 1000 * 1000;  // > 900 s esta
 constexpr int kArpGiveUpSteps = 8;             // 8 x 1 s > 3 ARP retries
 const char* const kPortNames[2] = {"outside", "inside"};
 
+// 2001:db8:<segment>::254/64, the lab's gateway address on that segment.
+pc::IpPrefix ipv6_port_address(uint8_t segment) {
+  pc::IpPrefix p;
+  const uint8_t bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0x00, segment, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+  memcpy(p.addr.bytes, bytes, 16);
+  p.length = 64;
+  return p;
+}
+
 pc::ServiceConfig service(uint32_t id, uint8_t protocol, uint16_t port, uint32_t first_server_id) {
   pc::ServiceConfig s;
   s.id = id;
@@ -51,8 +60,10 @@ pc::ServiceConfig service(uint32_t id, uint8_t protocol, uint16_t port, uint32_t
 // TCP :8080 (NAT, DR and TUN servers).
 pc::DataplaneConfig lab_config() {
   pc::DataplaneConfig c;
-  c.ports.push_back(pc::PortAddresses{"outside", {pc::Ipv4Prefix{kAddrOutside, 24}}});
-  c.ports.push_back(pc::PortAddresses{"inside", {pc::Ipv4Prefix{kAddrInside, 24}}});
+  // IPv6 port addresses too (2001:db8:18::254/64, 2001:db8:19::254/64), so neighbour discovery
+  // and ICMPv6 echo are reachable from the input.
+  c.ports.push_back(pc::PortAddresses{"outside", {pc::Ipv4Prefix{kAddrOutside, 24}}, {ipv6_port_address(0x18)}});
+  c.ports.push_back(pc::PortAddresses{"inside", {pc::Ipv4Prefix{kAddrInside, 24}}, {ipv6_port_address(0x19)}});
   pc::ServiceConfig web = service(1, 6, 80, 1);
   web.client_address = pc::ClientAddress::TOA;
   c.services.push_back(web);

@@ -2,6 +2,7 @@
 #include "pipeline/snapshot.h"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 #include <unordered_map>
 #include "pipeline/pipeline.h"
@@ -41,6 +42,22 @@ bool build_ports(const DataplaneConfig& cfg, Snapshot* s, std::string* error) {
         return false;
       }
       port.addresses.push_back(prefix);
+    }
+    for (size_t a = 0; a < cfg.ports[p].addresses6.size(); a++) {
+      const IpPrefix& prefix = cfg.ports[p].addresses6[a];
+      const std::string where = field("ports", p, "addresses") + " (IPv6 " + std::to_string(a) + ")";
+      if (prefix.length > 128) {
+        *error = where + ": prefix length must be 0..128";
+        return false;
+      }
+      // Mapped, multicast, unspecified and loopback addresses are never a port's (parse drops them).
+      if (ip_is_v4(prefix.addr) || prefix.addr.bytes[0] == 0xff || ip_is_zero(prefix.addr) ||
+          ip_masked(prefix.addr, 127) == IpAddr{} ) {
+        *error = where + ": not a unicast IPv6 address";
+        return false;
+      }
+      port.addresses6.push_back(prefix);
+      s->owned6.push_back(prefix.addr);
     }
     s->ports.push_back(std::move(port));
   }
@@ -236,6 +253,19 @@ void build_owned(Snapshot* s) {
       }
     }
   }
+  // IPv6: port addresses only until VIPs and LIPs take IPv6 (FullNAT v6).
+  std::sort(s->owned6.begin(), s->owned6.end());
+  s->owned6.erase(std::unique(s->owned6.begin(), s->owned6.end()), s->owned6.end());
+  for (auto& port : s->ports) {
+    for (const IpAddr& owned : s->owned6) {
+      for (const auto& prefix : port.addresses6) {
+        if (ip_prefix_contains(prefix, owned)) {
+          port.nd_owned6.push_back(owned);
+          break;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -335,6 +365,36 @@ bool snapshot_on_link_source(const Snapshot& s, uint16_t port_index, uint32_t ad
     if (prefix_contains(prefix, host) && prefix.length > best_length) {
       best_length = prefix.length;
       *source = rte_cpu_to_be_32(prefix.addr);
+    }
+  }
+  return best_length >= 0;
+}
+
+bool snapshot_owns_v6(const Snapshot& s, const IpAddr& addr) {
+  return std::binary_search(s.owned6.begin(), s.owned6.end(), addr);
+}
+
+bool snapshot_nd_owned(const Snapshot& s, uint16_t port_index, const IpAddr& addr) {
+  if (port_index >= s.ports.size()) return false;
+  const auto& list = s.ports[port_index].nd_owned6;
+  return std::binary_search(list.begin(), list.end(), addr);
+}
+
+bool snapshot_nd_solicited_group(const Snapshot& s, uint16_t port_index, const IpAddr& group) {
+  static const uint8_t kSolicitedPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
+  if (port_index >= s.ports.size() || std::memcmp(group.bytes, kSolicitedPrefix, 13) != 0) return false;
+  for (const IpAddr& owned : s.ports[port_index].nd_owned6)
+    if (std::memcmp(owned.bytes + 13, group.bytes + 13, 3) == 0) return true;
+  return false;
+}
+
+bool snapshot_on_link_source_v6(const Snapshot& s, uint16_t port_index, const IpAddr& addr, IpAddr* source) {
+  if (port_index >= s.ports.size()) return false;
+  int best_length = -1;
+  for (const auto& prefix : s.ports[port_index].addresses6) {
+    if (ip_prefix_contains(prefix, addr) && prefix.length > best_length) {
+      best_length = prefix.length;
+      *source = prefix.addr;
     }
   }
   return best_length >= 0;

@@ -77,6 +77,8 @@ struct SnapshotPort {
   std::string name;
   std::vector<Ipv4Prefix> addresses;     // host order, as configured
   std::vector<uint32_t> arp_owned_host;  // sorted: owned addresses inside this port's connected prefixes
+  std::vector<IpPrefix> addresses6;      // IPv6 port addresses with their connected prefix, as configured
+  std::vector<IpAddr> nd_owned6;         // sorted: owned IPv6 addresses inside this port's IPv6 prefixes
 };
 
 struct NextHop {
@@ -105,6 +107,7 @@ struct Snapshot {
   std::vector<ServiceEntry> services;
   std::vector<ServiceKey> service_index;  // sorted by key
   std::vector<OwnedAddress> owned;        // sorted by addr_host
+  std::vector<IpAddr> owned6;             // sorted: owned IPv6 addresses (port addresses for now)
   RouteTable* routes = nullptr;
   DefenseTables defense;  // flood defences (pipeline/defend/)
   // Some server is reached by NAT: its replies are addressed to the client, not to us,
@@ -127,6 +130,23 @@ bool snapshot_arp_owned(const Snapshot& s, uint16_t port_index, uint32_t addr);
 
 // The port address whose connected prefix holds addr (network order); false if addr is not on-link there.
 bool snapshot_on_link_source(const Snapshot& s, uint16_t port_index, uint32_t addr, uint32_t* source);
+
+// ---- IPv6 ownership (neighbour discovery, ICMPv6 echo). What the snapshot must provide:
+// owned6 (every IPv6 address we answer for: port addresses now; VIPs and LIPs with FullNAT v6)
+// and per port addresses6 + nd_owned6 (owned addresses inside the port's IPv6 prefixes).
+
+// True when addr (IPv6) is one of ours.
+bool snapshot_owns_v6(const Snapshot& s, const IpAddr& addr);
+
+// True when addr is owned and inside an IPv6 prefix of port_index (NS answered there).
+bool snapshot_nd_owned(const Snapshot& s, uint16_t port_index, const IpAddr& addr);
+
+// True when group is the solicited-node multicast address (ff02::1:ffXX:XXXX) of an
+// address owned on port_index.
+bool snapshot_nd_solicited_group(const Snapshot& s, uint16_t port_index, const IpAddr& group);
+
+// The port's IPv6 address whose prefix holds addr (longest prefix); false if addr is not on-link there.
+bool snapshot_on_link_source_v6(const Snapshot& s, uint16_t port_index, const IpAddr& addr, IpAddr* source);
 
 inline bool prefix_contains(const Ipv4Prefix& prefix, uint32_t addr_host) {
   if (prefix.length == 0) return true;

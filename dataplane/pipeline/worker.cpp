@@ -1,11 +1,12 @@
 // The worker API of pipeline.h: create/destroy, snapshot adoption, the burst
-// dispatcher (parse → ARP | ICMP | connection stage), timers and connection listing.
+// dispatcher (parse → ARP | ICMP | connection stage; IPv6 → ND | ICMPv6 echo), timers and connection listing.
 #include <cstring>
 #include <new>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 #include "pipeline/conn_stage.h"
 #include "pipeline/l2l3/icmp.h"
+#include "pipeline/l2l3/icmp6.h"
 #include "pipeline/forward/icmp_relay.h"
 #include "pipeline/l2l3/l3.h"
 #include "pipeline/l2l3/parse.h"
@@ -55,6 +56,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     return nullptr;
   }
   neigh_init(&w->neigh, w->port_macs, params.port_count, w->counters, params.pool);
+  neigh6_init(&w->neigh6, w->port_macs, params.port_count, w->counters, params.pool);
   lport_allocator_init(&w->lports, params.index, params.count);
   w->services.resize(kMaxServiceId + 1);
   w->service_epoch.assign(kMaxServiceId + 1, 0);
@@ -86,6 +88,7 @@ void worker_destroy(Worker* w) {
   if (!w) return;
   worker_flush_drops(w);
   neigh_destroy(&w->neigh);
+  neigh6_destroy(&w->neigh6);
   worker_trace_free(w);
   reassembly_destroy(&w->reassembly);
   defend_destroy(&w->defend);
@@ -215,6 +218,40 @@ void exception_copy_arp_reply(Worker* w, const Snapshot& s, uint16_t in_port, rt
   tx.push_exception(in_port, copy);
 }
 
+// IPv6 (parse → neighbour discovery | ICMPv6 echo | interim drop). Nothing IPv6 reaches
+// the connection stage yet: TCP/UDP and fragments to an owned address are
+// IPV6_NOT_FORWARDED_YET until FullNAT v6 gives them a stage.
+void classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p, uint64_t now_us,
+                   TxQueues& tx) {
+  DropReason reason;
+  if (!parse_ipv6(m, &p, &reason)) return drop(w, m, reason);
+  const IpAddr dst = ip_from_v6(p.ip6->dst_addr);
+  // Multicast: only the all-nodes group and the solicited-node groups of our addresses on
+  // this port, and only for neighbour discovery (checked below).
+  static const IpAddr kAllNodes = {{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}};
+  const bool to_group = dst.bytes[0] == 0xff;
+  const bool ours = to_group ? dst == kAllNodes || snapshot_nd_solicited_group(s, in_port, dst) : snapshot_owns_v6(s, dst);
+  if (!ours) return drop(w, m, DropReason::NOT_FOR_US);
+  if (ipv6_is_fragment(p)) return drop(w, m, DropReason::IPV6_NOT_FORWARDED_YET);
+  if (!parse_l4(&p, &reason)) return drop(w, m, reason);
+  if (!p.icmp) return drop(w, m, to_group ? DropReason::NOT_FOR_US : DropReason::IPV6_NOT_FORWARDED_YET);
+  if (!icmp6_checksum_ok(p)) return drop(w, m, DropReason::ICMP6_BAD_CHECKSUM);
+  const uint8_t type = p.icmp->icmp_type;
+  if (icmp6_is_nd(type)) return neigh6_input(&w->neigh6, s, in_port, m, p, now_us, tx);
+  // Past neighbour discovery the source must be a single node (parse let :: through for DAD).
+  const IpAddr src = ip_from_v6(p.ip6->src_addr);
+  if (ip_is_zero(src)) return drop(w, m, DropReason::IPV6_BAD_ADDRESS);
+  if (to_group) return drop(w, m, DropReason::NOT_FOR_US);
+  if (!icmp6_is_echo_request(p)) return drop(w, m, DropReason::ICMP_UNSUPPORTED);
+  icmp6_echo_reply_in_place(m, p, w->port_macs[in_port]);
+  w->counters->event(Event::ICMP6_ECHO_ANSWERED);
+  // An on-link requester is a neighbour: resolved (or learned from its NS) like any next hop.
+  // Others came through a router we have no IPv6 route to yet: back to the MAC they came from.
+  IpAddr our_source;
+  if (snapshot_on_link_source_v6(s, in_port, src, &our_source)) return neigh6_output(&w->neigh6, s, m, in_port, src, now_us, tx);
+  tx.push(in_port, m);
+}
+
 // Parses one packet and finishes everything that needs no connection lookup (ARP,
 // ICMP, drops). Returns true when the packet is TCP/UDP for the connection stage: *pending filled.
 bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint64_t now_us, TxQueues& tx,
@@ -230,6 +267,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     neigh_input_arp(&w->neigh, s, in_port, m, p, now_us, tx);
     return false;
   }
+  if (kind == L2Kind::IPV6) return classify_ipv6(w, s, in_port, m, p, now_us, tx), false;
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
   uint8_t owned = snapshot_owned_kinds(s, l3_dst(p));
   // We are not a router, except for the replies of NAT servers (to the client): those go
@@ -334,6 +372,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   w->timer_snapshot = nullptr;
   w->timer_tx = nullptr;
   neigh_run_timers(&w->neigh, now_us, tx);
+  neigh6_run_timers(&w->neigh6, now_us, tx);
   reassembly_run_timers(&w->reassembly, w->counters, now_us);
   synproxy_auto_run_timers(w, now_us);
   worker_flush_drops(w);

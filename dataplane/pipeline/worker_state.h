@@ -7,6 +7,7 @@
 #include "pipeline/conn/local_address.h"
 #include "pipeline/conn/lport.h"
 #include "pipeline/output/neigh.h"
+#include "pipeline/output/neigh6.h"
 #include "pipeline/conn/persist.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/sched/scheduler.h"
@@ -49,6 +50,7 @@ struct Worker {
   SynproxyTable synproxy;  // parallel to conns.records
   SynproxyAutoWorker synproxy_auto;  // SYNPROXY auto: per-service SYN rate and engaged state
   NeighTable neigh;
+  Neigh6Table neigh6;  // neighbour discovery (IPv6)
   DefendState defend;
   ReassemblyTable reassembly;  // incomplete IPv4 datagrams (fragment policy limit/reassemble)
   LportAllocator lports;

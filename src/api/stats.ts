@@ -30,6 +30,9 @@ const DROP_REASONS: Record<DropReason, true> = {
   frag_rate_limited: true, frag_out_failed: true,
   tunnel_frag_needed: true, egress_mtu_exceeded: true,
   client_address_bad_checksum: true,
+  ipv6_malformed: true, ipv6_ext_header_malformed: true, ipv6_option_unrecognized: true, ipv6_routing_header: true,
+  ipv6_unsupported_next_header: true, ipv6_bad_address: true, ipv6_not_forwarded_yet: true,
+  icmp6_bad_checksum: true, nd_invalid: true, nd_not_for_us: true,
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };
 const EVENTS: Record<DataplaneEvent, true> = {
@@ -47,6 +50,8 @@ const EVENTS: Record<DataplaneEvent, true> = {
   tcp_resets_from_server: true, tcp_resets_from_client: true,
   icmp_frag_needed_sent: true, mss_clamped: true,
   redirected_out: true, redirected_in: true, arp_replies_shared: true,
+  nd_solicitations_answered: true, nd_solicitations_sent: true, nd_advertisements_learned: true,
+  nd_router_messages_ignored: true, nd_dad_probes_ignored: true, icmp6_echo_answered: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

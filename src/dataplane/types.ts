@@ -16,7 +16,10 @@ export type DropReason =
   | 'frag_overlap' | 'frag_oversize' | 'frag_timeout' | 'frag_table_full' | 'frag_too_many' | 'frag_rate_limited'
   | 'frag_out_failed'
   | 'tunnel_frag_needed' | 'egress_mtu_exceeded'
-  | 'client_address_bad_checksum';
+  | 'client_address_bad_checksum'
+  | 'ipv6_malformed' | 'ipv6_ext_header_malformed' | 'ipv6_option_unrecognized' | 'ipv6_routing_header'
+  | 'ipv6_unsupported_next_header' | 'ipv6_bad_address' | 'ipv6_not_forwarded_yet'
+  | 'icmp6_bad_checksum' | 'nd_invalid' | 'nd_not_for_us';
 
 /** Drop reasons the flood defences give (dataplane/common/defense_counters.h, same order). */
 export type DefenseDropReason =
@@ -37,7 +40,9 @@ export type DataplaneEvent =
   | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged'
   | 'tcp_resets_from_server' | 'tcp_resets_from_client'
   | 'icmp_frag_needed_sent' | 'mss_clamped'
-  | 'redirected_out' | 'redirected_in' | 'arp_replies_shared';
+  | 'redirected_out' | 'redirected_in' | 'arp_replies_shared'
+  | 'nd_solicitations_answered' | 'nd_solicitations_sent' | 'nd_advertisements_learned'
+  | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)

@@ -5,8 +5,10 @@
 // seed: PORTCULLIS_RANDOM_SEED.
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { PORTS, arpReply, clientSegment, only, openTcp, seededRandom, withLab, type PortName } from '../support/golden.js';
-import { ARP_OP, ETHERTYPE, decodeFrame } from '../support/packet.js';
+import {
+  PORTS, arpReply, clientSegment, dualStackConfig, neighborAdvertisementFor, only, openTcp, seededRandom, withLab, type PortName,
+} from '../support/golden.js';
+import { ARP_OP, ETHERTYPE, ICMP6_TYPE, decodeFrame } from '../support/packet.js';
 import { frameAccounting, noteInsideFrame, randomFrame, type SeenFlow } from '../support/random-frames.js';
 
 const FRAMES = Number(process.env['PORTCULLIS_RANDOM_FRAMES'] ?? 100_000);
@@ -25,7 +27,7 @@ test(`${FRAMES} seeded malformed/random frames (seed ${SEED}): all accounted for
     let arpAnswered = 0;
     const seen: SeenFlow[] = [];
 
-    /** Drains both tx rings; answers ARP requests so held packets can go (the replies are rx frames too). */
+    /** Drains both tx rings; answers ARP requests and NS so held packets can go (the replies are rx frames too). */
     const drainAndAnswer = (): void => {
       for (const port of PORTS) {
         const replies: Buffer[] = [];
@@ -34,6 +36,8 @@ test(`${FRAMES} seeded malformed/random frames (seed ${SEED}): all accounted for
           if (port === 'inside') noteInsideFrame(b, seen);
           if (b.length >= 22 && b.readUInt16BE(12) === ETHERTYPE.ARP && b.readUInt16BE(20) === ARP_OP.REQUEST)
             replies.push(arpReply(decodeFrame(b), port));
+          else if (b.length >= 14 + 40 + 24 && b.readUInt16BE(12) === ETHERTYPE.IPV6 && b[14 + 40] === ICMP6_TYPE.NEIGHBOR_SOLICITATION)
+            replies.push(neighborAdvertisementFor(decodeFrame(b), port));
         }
         if (replies.length) injected += lab.dp.inject(port, replies);
         arpAnswered += replies.length;
@@ -77,7 +81,7 @@ test(`${FRAMES} seeded malformed/random frames (seed ${SEED}): all accounted for
     if (stats.connections > 0 && out.inside.length) only(out.inside, 'segment on the pre-storm flow');
     const fresh = openTcp(lab, 40001);
     only(lab.forward('outside', clientSegment(fresh, { flags: 'PA', payload: Buffer.from('x') })).inside, `data after the storm (answered ${arpAnswered} ARPs)`);
-  });
+  }, dualStackConfig());
 });
 
 test.run();

@@ -8,8 +8,9 @@ import type {
   DropReason, StartOptions,
 } from '../../src/dataplane/types.js';
 import {
-  ARP_OP, BROADCAST_MAC, ICMP_TYPE, buildFrame, decodeFrame, describeFrame, hostMac,
-  type DecodedFrame, type IcmpSpec, type Ipv4Spec, type TcpSpec, type UdpSpec,
+  ARP_OP, BROADCAST_MAC, ICMP6_TYPE, ICMP_TYPE, NA_FLAG, ND_OPT, buildFrame, decodeFrame, describeFrame, hostMac,
+  multicastMac, neighborAdvertisement, neighborSolicitation, solicitedNode,
+  type DecodedFrame, type Icmp6Spec, type IcmpSpec, type Ipv4Spec, type Ipv6Spec, type TcpSpec, type UdpSpec,
 } from './packet.js';
 import * as assert from 'uvu/assert';
 
@@ -30,6 +31,16 @@ export const UDP_SERVICE_ID = 2;
 /** Real server ids: TCP service 1..3, UDP service 11..13 (same order as SERVERS). */
 export const TCP_SERVER_IDS = [1, 2, 3];
 export const UDP_SERVER_IDS = [11, 12, 13];
+
+/** The IPv6 lab (DESIGN.md §6): outside 2001:db8:18::/64, inside 2001:db8:19::/64. */
+export const OUTSIDE_ADDRESS6 = '2001:db8:18::254';
+export const INSIDE_ADDRESS6 = '2001:db8:19::254';
+export const VIP6 = '2001:db8:18::10';
+export const CLIENT6 = '2001:db8:18::1';
+export const CLIENTS6 = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => `2001:db8:18::${n}`);
+export const ATTACKER6 = '2001:db8:18::66';
+export const SERVERS6 = ['2001:db8:19::1', '2001:db8:19::2', '2001:db8:19::3'];
+export const LIPS6 = ['2001:db8:19::200', '2001:db8:19::201', '2001:db8:19::202', '2001:db8:19::203'];
 
 /** IPVS default timeouts (PROTOCOL.md §4.1), in seconds. */
 export const IPVS_TIMEOUTS: DataplaneTimeouts = {
@@ -60,6 +71,18 @@ export function labConfig(edit?: (config: DataplaneConfig) => void): DataplaneCo
   };
   edit?.(config);
   return config;
+}
+
+/**
+ * labConfig() with the IPv6 port addresses beside the IPv4 ones (outside 2001:db8:18::254/64,
+ * inside 2001:db8:19::254/64): what neighbour discovery and ICMPv6 echo answer for.
+ */
+export function dualStackConfig(edit?: (config: DataplaneConfig) => void): DataplaneConfig {
+  return labConfig((config) => {
+    config.ports[0]!.addresses.push(`${OUTSIDE_ADDRESS6}/64`);
+    config.ports[1]!.addresses.push(`${INSIDE_ADDRESS6}/64`);
+    edit?.(config);
+  });
 }
 
 // ---------------------------------------------------------------- loading the addon once
@@ -139,8 +162,9 @@ export interface Lab {
   /** Drains a port's tx ring and decodes every frame. */
   recv(port: PortName): DecodedFrame[];
   /**
-   * Answers every ARP request the data plane sent (with hostMac(target)), steps, and repeats
-   * until no request is pending (bounded). Returns all non-ARP frames seen meanwhile, per port.
+   * Answers every ARP request and IPv6 neighbour solicitation the data plane sent (with
+   * hostMac(target)), steps, and repeats until none is pending (bounded). Returns all other
+   * frames seen meanwhile, per port.
    */
   resolveNeighbours(): Record<PortName, DecodedFrame[]>;
   /** send() then resolveNeighbours(): what a frame finally produced on each port. */
@@ -153,10 +177,13 @@ export interface Lab {
   advance(seconds: number): void;
   /** ARP requests the data plane sent, with the answers already injected (latest resolve). */
   readonly arpRequests: DecodedFrame[];
+  /** Neighbour solicitations the data plane sent, answered (latest resolve). */
+  readonly ndSolicitations: DecodedFrame[];
 }
 
 class RingLab implements Lab {
   arpRequests: DecodedFrame[] = [];
+  ndSolicitations: DecodedFrame[] = [];
   constructor(readonly dp: DataplaneAddon) {}
 
   send(port: PortName, ...frames: Buffer[]): number {
@@ -176,6 +203,7 @@ class RingLab implements Lab {
   resolveNeighbours(): Record<PortName, DecodedFrame[]> {
     const seen: Record<PortName, DecodedFrame[]> = { outside: [], inside: [] };
     this.arpRequests = [];
+    this.ndSolicitations = [];
     for (let round = 0; round < 8; round++) {
       let answered = 0;
       for (const port of PORTS) {
@@ -183,6 +211,10 @@ class RingLab implements Lab {
           if (frame.arp?.op === ARP_OP.REQUEST) {
             this.arpRequests.push(frame);
             this.dp.inject(port, [arpReply(frame, port)]);
+            answered++;
+          } else if (frame.icmp6?.type === ICMP6_TYPE.NEIGHBOR_SOLICITATION && frame.icmp6.nd?.target) {
+            this.ndSolicitations.push(frame);
+            this.dp.inject(port, [neighborAdvertisementFor(frame, port)]);
             answered++;
           } else {
             seen[port].push(frame);
@@ -192,7 +224,7 @@ class RingLab implements Lab {
       if (answered === 0) return seen;
       this.dp.step();
     }
-    throw new Error('resolveNeighbours: still ARPing after 8 rounds');
+    throw new Error('resolveNeighbours: still resolving (ARP/ND) after 8 rounds');
   }
 
   forward(port: PortName, ...frames: Buffer[]): Record<PortName, DecodedFrame[]> {
@@ -224,6 +256,17 @@ export function arpReply(request: DecodedFrame, _port: PortName): Buffer {
   return buildFrame({
     eth: { dst: arp.senderMac, src: me },
     arp: { op: ARP_OP.REPLY, senderMac: me, senderIp: arp.targetIp, targetMac: arp.senderMac, targetIp: arp.senderIp },
+  });
+}
+
+/** The advertisement a host with hostMac(target) gives to the data plane's solicitation. */
+export function neighborAdvertisementFor(solicitation: DecodedFrame, port: PortName): Buffer {
+  const target = solicitation.icmp6!.nd!.target!;
+  const me = hostMac(target);
+  return buildFrame({
+    eth: { dst: PORT_MAC[port], src: me },
+    ipv6: { src: target, dst: solicitation.ipv6!.src, hopLimit: 255 },
+    icmp6: neighborAdvertisement(target, NA_FLAG.SOLICITED | NA_FLAG.OVERRIDE, [{ type: ND_OPT.TARGET_LL, mac: me }]),
   });
 }
 
@@ -297,6 +340,32 @@ export function arpRequest(port: PortName, asker: string, target: string): Buffe
 
 export function echoRequest(dst: string, id: number, sequence: number, payload: Buffer, src = CLIENT): Buffer {
   return frameFrom('outside', src, dst, { icmp: { type: ICMP_TYPE.ECHO_REQUEST, id, sequence, payload } });
+}
+
+/** An IPv6 frame entering a port from hostMac(src) (to the port's MAC unless eth.dst is given). */
+export function frameFrom6(port: PortName, src: string, dst: string,
+  l4: { tcp?: TcpSpec; udp?: UdpSpec; icmp6?: Icmp6Spec; payload?: Buffer }, ipExtra: Partial<Ipv6Spec> = {},
+  ethDst: string = PORT_MAC[port]): Buffer {
+  return buildFrame({ eth: { dst: ethDst, src: hostMac(src) }, ipv6: { src, dst, ...ipExtra }, ...l4 });
+}
+
+export function echoRequest6(dst: string, id: number, sequence: number, payload: Buffer, src = CLIENT6,
+  ipExtra: Partial<Ipv6Spec> = {}): Buffer {
+  return frameFrom6('outside', src, dst, { icmp6: { type: ICMP6_TYPE.ECHO_REQUEST, id, sequence, payload } }, ipExtra);
+}
+
+/**
+ * A neighbour solicitation for target from asker on port, as a host resolving it sends it: to
+ * the target's solicited-node group (33:33:ff:..), hop limit 255, source link-layer option.
+ * `unicast` sends it to the target itself (a reachability probe).
+ */
+export function solicitation(port: PortName, asker: string, target: string,
+  opts: { unicast?: boolean; hopLimit?: number; withSourceMac?: boolean } = {}): Buffer {
+  const dst = opts.unicast ? target : solicitedNode(target);
+  const withMac = opts.withSourceMac ?? asker !== '::';
+  return frameFrom6(port, asker, dst,
+    { icmp6: neighborSolicitation(target, withMac ? [{ type: ND_OPT.SOURCE_LL, mac: hostMac(asker === '::' ? target : asker) }] : []) },
+    { hopLimit: opts.hopLimit ?? 255 }, opts.unicast ? PORT_MAC[port] : multicastMac(dst));
 }
 
 /** The same Ethernet/IPv4 (no IP options)/TCP frame with its TCP checksum made wrong. */

@@ -1,4 +1,5 @@
-// A small packet codec for tests: builds and decodes Ethernet / ARP / IPv4 / TCP / UDP / ICMP.
+// A small packet codec for tests: builds and decodes Ethernet / ARP / IPv4 / IPv6 (extension
+// headers) / TCP / UDP / ICMP / ICMPv6 (echo, neighbour discovery, errors).
 // It is what proves the data plane right, so it is deliberately plain: no clever tricks, every
 // field visible, every checksum computed the RFC 1071 way. Builders fill sane defaults and compute
 // lengths and checksums unless the caller passes an explicit (possibly wrong) value; decoders
@@ -34,10 +35,77 @@ export function ipToString(value: number): string {
   return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
 }
 
-/** A MAC derived from an IPv4 address (02:aa + the four address bytes): one fixed MAC per host. */
+/** True for IPv6 text ('2001:db8::1'), false for a dotted quad. */
+export function isIpv6(text: string): boolean {
+  return text.includes(':');
+}
+
+/** '2001:db8::1' -> 16 bytes. Accepts '::' compression and a trailing dotted quad. Throws on malformed text. */
+export function ip6(text: string): Buffer {
+  const fail = (): never => { throw new Error(`ip6: expected an IPv6 address, got "${text}"`); };
+  const lastColon = text.lastIndexOf(':');
+  if (text.slice(lastColon + 1).includes('.')) {  // ::ffff:198.18.0.1
+    const v = ip(text.slice(lastColon + 1));
+    return ip6(`${text.slice(0, lastColon + 1)}${(v >>> 16).toString(16)}:${(v & 0xffff).toString(16)}`);
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) fail();
+  const words = (part: string): number[] => (part === '' ? [] : part.split(':').map((w) => {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(w)) fail();
+    return parseInt(w, 16);
+  }));
+  const left = words(halves[0]!);
+  const right = halves.length === 2 ? words(halves[1]!) : [];
+  const all = halves.length === 2 ? [...left, ...Array<number>(Math.max(0, 8 - left.length - right.length)).fill(0), ...right] : left;
+  if (all.length !== 8 || (halves.length === 2 && left.length + right.length > 7)) fail();
+  const b = Buffer.alloc(16);
+  all.forEach((w, i) => b.writeUInt16BE(w, 2 * i));
+  return b;
+}
+
+/** 16 bytes -> RFC 5952 text (lower case, longest run of two or more zero words as '::'). */
+export function ip6ToString(bytes: Uint8Array): string {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, 16);
+  const words = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 * i));
+  let bestAt = -1, bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (words[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLength) { bestAt = i; bestLength = j - i; }
+    i = j;
+  }
+  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
+  if (bestAt < 0) return hex(words);
+  return `${hex(words.slice(0, bestAt))}::${hex(words.slice(bestAt + bestLength))}`;
+}
+
+/**
+ * A MAC derived from a host address, one fixed MAC per host: IPv4 02:aa + the four address
+ * bytes; IPv6 02 + the address's sixth byte (the lab's /64s differ there: 18 outside, 19
+ * inside) + its last four bytes.
+ */
 export function hostMac(address: string): string {
+  if (isIpv6(address)) {
+    const a = ip6(address);
+    return macToString(Buffer.from([0x02, a[5]!, a[12]!, a[13]!, a[14]!, a[15]!]));
+  }
   const v = ip(address);
   return macToString(Buffer.from([0x02, 0xaa, v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]));
+}
+
+/** ff02::1:ffXX:XXXX, the solicited-node group of an IPv6 address (RFC 4291 2.7.1). */
+export function solicitedNode(address: string): string {
+  const a = ip6(address);
+  const g = ip6('ff02::1:ff00:0');
+  a.copy(g, 13, 13, 16);
+  return ip6ToString(g);
+}
+
+/** 33:33 + the low 32 bits of an IPv6 multicast group (RFC 2464 7). */
+export function multicastMac(group: string): string {
+  const g = ip6(group);
+  return macToString(Buffer.from([0x33, 0x33, g[12]!, g[13]!, g[14]!, g[15]!]));
 }
 
 export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
@@ -68,10 +136,33 @@ export function pseudoHeaderSum(src: number, dst: number, protocol: number, l4Le
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + l4Length;
 }
 
+/**
+ * Unfolded sum of the IPv6 pseudo-header (RFC 8200 8.1): source, destination, 32-bit
+ * upper-layer length, three zero bytes, the upper-layer protocol.
+ */
+export function pseudoHeaderSum6(src: string, dst: string, protocol: number, upperLength: number): number {
+  return sumWords(ip6(src)) + sumWords(ip6(dst)) + Math.floor(upperLength / 0x10000) + (upperLength & 0xffff) + protocol;
+}
+
+/** The pseudo-header sum of the family the addresses are written in. */
+export function l4PseudoSum(src: string, dst: string, protocol: number, l4Length: number): number {
+  return isIpv6(src) ? pseudoHeaderSum6(src, dst, protocol, l4Length) : pseudoHeaderSum(ip(src), ip(dst), protocol, l4Length);
+}
+
 // ---------------------------------------------------------------- constants
 
 export const ETHERTYPE = { IPV4: 0x0800, ARP: 0x0806, IPV6: 0x86dd, VLAN: 0x8100 } as const;
-export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17 } as const;
+export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+/** IPv6 next-header values of the extension headers (and the ones that end a walk). */
+export const IPV6_NEXT = { HOP_BY_HOP: 0, ROUTING: 43, FRAGMENT: 44, ESP: 50, AH: 51, NONE: 59, DEST_OPTIONS: 60 } as const;
+export const ICMP6_TYPE = {
+  DEST_UNREACH: 1, PACKET_TOO_BIG: 2, TIME_EXCEEDED: 3, PARAM_PROBLEM: 4, ECHO_REQUEST: 128, ECHO_REPLY: 129,
+  ROUTER_SOLICITATION: 133, ROUTER_ADVERTISEMENT: 134, NEIGHBOR_SOLICITATION: 135, NEIGHBOR_ADVERTISEMENT: 136, REDIRECT: 137,
+} as const;
+/** Neighbour-advertisement flags (first byte after the checksum). */
+export const NA_FLAG = { ROUTER: 0x80, SOLICITED: 0x40, OVERRIDE: 0x20 } as const;
+/** ND option types (RFC 4861 4.6). */
+export const ND_OPT = { SOURCE_LL: 1, TARGET_LL: 2, PREFIX_INFO: 3, REDIRECTED: 4, MTU: 5 } as const;
 export const ARP_OP = { REQUEST: 1, REPLY: 2 } as const;
 export const ICMP_TYPE = { ECHO_REPLY: 0, DEST_UNREACH: 3, ECHO_REQUEST: 8, TIME_EXCEEDED: 11 } as const;
 export const TCP_FLAG = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
@@ -231,7 +322,7 @@ export function buildTcp(spec: TcpSpec, src: string, dst: string): Buffer {
   b.writeUInt16BE(spec.urgent ?? 0, 18);
   options.copy(b, 20);
   payload.copy(b, headerLength);
-  const sum = internetChecksum(b, pseudoHeaderSum(ip(src), ip(dst), IPPROTO.TCP, b.length));
+  const sum = internetChecksum(b, l4PseudoSum(src, dst, IPPROTO.TCP, b.length));
   b.writeUInt16BE(spec.checksum ?? sum, 16);
   return b;
 }
@@ -243,7 +334,7 @@ export function buildUdp(spec: UdpSpec, src: string, dst: string): Buffer {
   b.writeUInt16BE(spec.dstPort, 2);
   b.writeUInt16BE(spec.length ?? b.length, 4);
   payload.copy(b, 8);
-  let sum = internetChecksum(b, pseudoHeaderSum(ip(src), ip(dst), IPPROTO.UDP, b.length));
+  let sum = internetChecksum(b, l4PseudoSum(src, dst, IPPROTO.UDP, b.length));
   if (sum === 0) sum = 0xffff; // RFC 768: a computed zero is sent as all ones; zero means "none"
   b.writeUInt16BE(spec.checksum ?? sum, 6);
   return b;
@@ -300,6 +391,153 @@ export function buildIpv4(spec: Ipv4Spec, payload: Buffer): Buffer {
   return b;
 }
 
+// ---------------------------------------------------------------- IPv6
+
+/** One extension header, in chain order. Next-header and length fields are filled in. */
+export type Ipv6Extension =
+  /** Options TLVs (raw, without the 2-byte header); padded with PadN to a multiple of 8 bytes. */
+  | { type: 'hopByHop' | 'destOptions'; options?: Buffer }
+  | { type: 'routing'; routingType?: number; segmentsLeft: number; data?: Buffer }
+  /** offset in 8-byte units. */
+  | { type: 'fragment'; offset?: number; more?: boolean; id?: number }
+  /** Any header, bytes given whole (byte 0 is overwritten with the next header). */
+  | { type: 'raw'; nextHeader: number; bytes: Buffer };
+
+export interface Ipv6Spec {
+  src: string;
+  dst: string;
+  /** The upper-layer protocol; default from the L4 part given to buildFrame, else 59 (none). */
+  protocol?: number;
+  hopLimit?: number;     // default 64
+  trafficClass?: number;
+  flowLabel?: number;
+  extensions?: Ipv6Extension[];
+  version?: number;       // default 6
+  payloadLength?: number; // default extensions + upper layer
+  /** Overrides the fixed header's next-header field (default: the first extension's, else protocol). */
+  nextHeader?: number;
+}
+
+function extensionCode(e: Ipv6Extension): number {
+  switch (e.type) {
+    case 'hopByHop': return IPV6_NEXT.HOP_BY_HOP;
+    case 'destOptions': return IPV6_NEXT.DEST_OPTIONS;
+    case 'routing': return IPV6_NEXT.ROUTING;
+    case 'fragment': return IPV6_NEXT.FRAGMENT;
+    case 'raw': return e.nextHeader;
+  }
+}
+
+function encodeExtension(e: Ipv6Extension, next: number): Buffer {
+  let b: Buffer;
+  switch (e.type) {
+    case 'hopByHop':
+    case 'destOptions': {
+      const options = e.options ?? Buffer.alloc(0);
+      const length = Math.ceil((2 + options.length) / 8) * 8;
+      b = Buffer.alloc(length);
+      options.copy(b, 2);
+      const pad = length - 2 - options.length;
+      if (pad === 1) b[2 + options.length] = 0;                                      // Pad1
+      else if (pad >= 2) { b[2 + options.length] = 1; b[3 + options.length] = pad - 2; } // PadN
+      b[1] = length / 8 - 1;
+      break;
+    }
+    case 'routing': {
+      const data = e.data ?? Buffer.alloc(4);
+      const length = Math.ceil((4 + data.length) / 8) * 8;
+      b = Buffer.alloc(length);
+      b[1] = length / 8 - 1; b[2] = e.routingType ?? 4; b[3] = e.segmentsLeft;
+      data.copy(b, 4);
+      break;
+    }
+    case 'fragment':
+      b = Buffer.alloc(8);
+      b.writeUInt16BE((((e.offset ?? 0) & 0x1fff) << 3) | (e.more ? 1 : 0), 2);
+      b.writeUInt32BE((e.id ?? 0) >>> 0, 4);
+      break;
+    case 'raw':
+      b = Buffer.from(e.bytes);
+      break;
+  }
+  b[0] = next;
+  return b;
+}
+
+export function buildIpv6(spec: Ipv6Spec, payload: Buffer): Buffer {
+  const extensions = spec.extensions ?? [];
+  const protocol = spec.protocol ?? IPV6_NEXT.NONE;
+  const chain = extensions.map((e, i) => encodeExtension(e, i + 1 < extensions.length ? extensionCode(extensions[i + 1]!) : protocol));
+  const body = Buffer.concat([...chain, payload]);
+  const b = Buffer.alloc(40);
+  b.writeUInt32BE((((spec.version ?? 6) & 0xf) << 28 | ((spec.trafficClass ?? 0) & 0xff) << 20 | ((spec.flowLabel ?? 0) & 0xfffff)) >>> 0, 0);
+  b.writeUInt16BE(spec.payloadLength ?? body.length, 4);
+  b[6] = spec.nextHeader ?? (extensions.length ? extensionCode(extensions[0]!) : protocol);
+  b[7] = spec.hopLimit ?? 64;
+  ip6(spec.src).copy(b, 8);
+  ip6(spec.dst).copy(b, 24);
+  return Buffer.concat([b, body]);
+}
+
+/** ICMPv6: type, code, checksum over the IPv6 pseudo-header; `rest` = bytes 4..7 (or id/sequence). */
+export interface Icmp6Spec {
+  type: number;
+  code?: number;
+  id?: number;
+  sequence?: number;
+  rest?: number;
+  payload?: Buffer;  // after the first 8 bytes
+  checksum?: number; // default computed
+}
+
+export function buildIcmp6(spec: Icmp6Spec, src: string, dst: string): Buffer {
+  const payload = spec.payload ?? Buffer.alloc(0);
+  const b = Buffer.alloc(8 + payload.length);
+  b[0] = spec.type;
+  b[1] = spec.code ?? 0;
+  if (spec.rest !== undefined) b.writeUInt32BE(spec.rest >>> 0, 4);
+  else { b.writeUInt16BE(spec.id ?? 0, 4); b.writeUInt16BE(spec.sequence ?? 0, 6); }
+  payload.copy(b, 8);
+  b.writeUInt16BE(spec.checksum ?? internetChecksum(b, pseudoHeaderSum6(src, dst, IPPROTO.ICMPV6, b.length)), 2);
+  return b;
+}
+
+/** A link-layer address option (source 1, target 2), or any option given raw ({ type, data }). */
+export type NdOption = { type: 1 | 2; mac: string } | { type: number; data: Buffer };
+
+export function encodeNdOptions(options: NdOption[]): Buffer {
+  return Buffer.concat(options.map((o) => {
+    const data = 'mac' in o ? mac(o.mac) : o.data;
+    const length = Math.ceil((2 + data.length) / 8) * 8;
+    const b = Buffer.alloc(length);
+    b[0] = o.type; b[1] = length / 8;
+    data.copy(b, 2);
+    return b;
+  }));
+}
+
+/** Neighbour solicitation (RFC 4861 4.3): target + options (default: none). */
+export function neighborSolicitation(target: string, options: NdOption[] = []): Icmp6Spec {
+  return { type: ICMP6_TYPE.NEIGHBOR_SOLICITATION, rest: 0, payload: Buffer.concat([ip6(target), encodeNdOptions(options)]) };
+}
+
+/** Neighbour advertisement (RFC 4861 4.4): flags (NA_FLAG bits), target + options. */
+export function neighborAdvertisement(target: string, flags: number, options: NdOption[] = []): Icmp6Spec {
+  return { type: ICMP6_TYPE.NEIGHBOR_ADVERTISEMENT, rest: (flags & 0xff) * 0x1000000, payload: Buffer.concat([ip6(target), encodeNdOptions(options)]) };
+}
+
+/** A router advertisement (RFC 4861 4.2) with hop limit 64, lifetime 1800 s and a source link-layer option. */
+export function routerAdvertisement(routerMac: string): Icmp6Spec {
+  const body = Buffer.alloc(8); // reachable time, retrans timer
+  return { type: ICMP6_TYPE.ROUTER_ADVERTISEMENT, rest: (64 * 0x1000000 + 1800) >>> 0,
+    payload: Buffer.concat([body, encodeNdOptions([{ type: ND_OPT.SOURCE_LL, mac: routerMac }])]) };
+}
+
+/** Packet Too Big (RFC 4443 3.2): the MTU and as much of the offending packet as given. */
+export function packetTooBig(mtu: number, quoted: Buffer): Icmp6Spec {
+  return { type: ICMP6_TYPE.PACKET_TOO_BIG, rest: mtu >>> 0, payload: quoted };
+}
+
 // ---------------------------------------------------------------- ARP and Ethernet
 
 export interface ArpSpec {
@@ -338,14 +576,19 @@ export function buildEthernet(spec: EthernetSpec, payload: Buffer): Buffer {
   return b;
 }
 
-/** One frame from layer specs: eth + (arp | ipv4 + (tcp | udp | icmp | payload) | payload). */
+/**
+ * One frame from layer specs: eth + (arp | ipv4 + (tcp | udp | icmp | payload) |
+ * ipv6 + (tcp | udp | icmp6 | payload) | payload).
+ */
 export interface FrameSpec {
   eth: EthernetSpec;
   arp?: ArpSpec;
   ipv4?: Ipv4Spec;
+  ipv6?: Ipv6Spec;
   tcp?: TcpSpec;
   udp?: UdpSpec;
   icmp?: IcmpSpec;
+  icmp6?: Icmp6Spec;
   /** Raw bytes after the last given header (L3 payload without L4, or L2 payload). */
   payload?: Buffer;
   /** Zero bytes appended after everything (Ethernet padding, or "frame longer than IP"). */
@@ -368,6 +611,16 @@ export function buildFrame(spec: FrameSpec): Buffer {
     else { l4 = spec.payload ?? Buffer.alloc(0); protocol = 0; }
     l2payload = buildIpv4({ ...spec.ipv4, protocol: spec.ipv4.protocol ?? protocol }, l4);
     type ??= ETHERTYPE.IPV4;
+  } else if (spec.ipv6) {
+    const { src, dst } = spec.ipv6;
+    let l4: Buffer;
+    let protocol: number;
+    if (spec.tcp) { l4 = buildTcp(spec.tcp, src, dst); protocol = IPPROTO.TCP; }
+    else if (spec.udp) { l4 = buildUdp(spec.udp, src, dst); protocol = IPPROTO.UDP; }
+    else if (spec.icmp6) { l4 = buildIcmp6(spec.icmp6, src, dst); protocol = IPPROTO.ICMPV6; }
+    else { l4 = spec.payload ?? Buffer.alloc(0); protocol = IPV6_NEXT.NONE; }
+    l2payload = buildIpv6({ ...spec.ipv6, protocol: spec.ipv6.protocol ?? protocol }, l4);
+    type ??= ETHERTYPE.IPV6;
   } else {
     l2payload = spec.payload ?? Buffer.alloc(0);
   }
@@ -416,15 +669,48 @@ export interface DecodedIcmp {
   inner?: { ipv4: DecodedIpv4; srcPort?: number; dstPort?: number };
 }
 
+export interface DecodedIpv6Extension {
+  /** Its next-header code (0 hop-by-hop, 43 routing, 44 fragment, 60 destination options). */
+  code: number;
+  length: number;
+  bytes: Buffer;
+}
+
+export interface DecodedIpv6 {
+  version: number; trafficClass: number; flowLabel: number; payloadLength: number;
+  /** The fixed header's next-header field. */
+  nextHeader: number;
+  hopLimit: number; src: string; dst: string;
+  extensions: DecodedIpv6Extension[];
+  /** The upper-layer protocol after the extension headers (59: none). */
+  protocol: number;
+  fragment?: { offset: number; more: boolean; id: number };
+  /** Upper-layer bytes (after every extension header) up to payloadLength. */
+  payload: Buffer;
+}
+
+export interface DecodedIcmp6 {
+  type: number; code: number; checksum: number;
+  id: number; sequence: number; rest: number;
+  /** Bytes after the first 8. */
+  payload: Buffer;
+  /** Checksum over the IPv6 pseudo-header + message verifies. */
+  checksumOk: boolean;
+  /** NS/NA/redirect: the target; NA: the flags byte; every ND message: its options. */
+  nd?: { target?: string; flags: number; options: { type: number; length: number; mac?: string }[] };
+}
+
 export interface DecodedFrame {
   /** The exact bytes decoded. */
   raw: Buffer;
   eth: { dst: string; src: string; type: number };
   arp?: DecodedArp;
   ipv4?: DecodedIpv4;
+  ipv6?: DecodedIpv6;
   tcp?: DecodedTcp;
   udp?: DecodedUdp;
   icmp?: DecodedIcmp;
+  icmp6?: DecodedIcmp6;
   /** First problem found; decoding stops at the layer that has it. */
   error?: string;
 }
@@ -483,7 +769,7 @@ export function decodeTcp(b: Buffer, src: string, dst: string): { tcp?: DecodedT
     dataOffset, flags, flagNames: tcpFlagsToString(flags), window: b.readUInt16BE(14),
     checksum: b.readUInt16BE(16), urgent: b.readUInt16BE(18),
     optionBytes, options: decodedOptions.options, payload: Buffer.from(b.subarray(headerLength)),
-    checksumOk: internetChecksum(b, pseudoHeaderSum(ip(src), ip(dst), IPPROTO.TCP, b.length)) === 0,
+    checksumOk: internetChecksum(b, l4PseudoSum(src, dst, IPPROTO.TCP, b.length)) === 0,
   };
   return decodedOptions.error ? { tcp, error: `tcp options: ${decodedOptions.error}` } : { tcp };
 }
@@ -497,7 +783,7 @@ export function decodeUdp(b: Buffer, src: string, dst: string): { udp?: DecodedU
     srcPort: b.readUInt16BE(0), dstPort: b.readUInt16BE(2), length, checksum,
     payload: Buffer.from(covered.subarray(8)),
     checksumOk: checksum === 0 ||
-      (length <= b.length && internetChecksum(covered, pseudoHeaderSum(ip(src), ip(dst), IPPROTO.UDP, length)) === 0),
+      (length <= b.length && internetChecksum(covered, l4PseudoSum(src, dst, IPPROTO.UDP, length)) === 0),
   };
   if (length < 8 || length > b.length) return { udp, error: `udp: length ${length} vs ${b.length} bytes` };
   return { udp };
@@ -524,6 +810,68 @@ export function decodeIcmp(b: Buffer): { icmp?: DecodedIcmp; error?: string } {
   return { icmp };
 }
 
+const IPV6_EXTENSION_CODES = new Set<number>([IPV6_NEXT.HOP_BY_HOP, IPV6_NEXT.ROUTING, IPV6_NEXT.FRAGMENT, IPV6_NEXT.DEST_OPTIONS]);
+
+/** Decodes an IPv6 header and walks its extension headers (at most 16). */
+export function decodeIpv6(b: Buffer, quoted = false): { ipv6?: DecodedIpv6; error?: string } {
+  if (b.length < 40) return { error: `ipv6: ${b.length} bytes, need 40` };
+  const first = b.readUInt32BE(0);
+  const version = first >>> 28;
+  if (version !== 6) return { error: `ipv6: version ${version}` };
+  const payloadLength = b.readUInt16BE(4);
+  const end = Math.min(b.length, 40 + payloadLength);
+  const ipv6: DecodedIpv6 = {
+    version, trafficClass: (first >>> 20) & 0xff, flowLabel: first & 0xfffff, payloadLength,
+    nextHeader: b[6]!, hopLimit: b[7]!, src: ip6ToString(b.subarray(8, 24)), dst: ip6ToString(b.subarray(24, 40)),
+    extensions: [], protocol: b[6]!, payload: Buffer.alloc(0),
+  };
+  let at = 40;
+  let next = b[6]!;
+  while (IPV6_EXTENSION_CODES.has(next) && ipv6.extensions.length < 16) {
+    if (at + 8 > end) return { ipv6, error: `ipv6: extension header ${next} past the payload` };
+    const length = next === IPV6_NEXT.FRAGMENT ? 8 : (b[at + 1]! + 1) * 8;
+    if (at + length > end) return { ipv6, error: `ipv6: extension header ${next} (${length} bytes) past the payload` };
+    ipv6.extensions.push({ code: next, length, bytes: Buffer.from(b.subarray(at, at + length)) });
+    if (next === IPV6_NEXT.FRAGMENT) {
+      const field = b.readUInt16BE(at + 2);
+      ipv6.fragment = { offset: field >> 3, more: (field & 1) === 1, id: b.readUInt32BE(at + 4) };
+    }
+    next = b[at]!;
+    at += length;
+    if (ipv6.fragment && ipv6.fragment.offset !== 0) break;
+  }
+  ipv6.protocol = next;
+  ipv6.payload = Buffer.from(b.subarray(at, Math.max(at, end)));
+  if (!quoted && 40 + payloadLength > b.length) return { ipv6, error: `ipv6: payload length ${payloadLength} > ${b.length - 40} bytes` };
+  return { ipv6 };
+}
+
+export function decodeIcmp6(b: Buffer, src: string, dst: string): { icmp6?: DecodedIcmp6; error?: string } {
+  if (b.length < 8) return { error: `icmp6: ${b.length} bytes, need 8` };
+  const type = b[0]!;
+  const icmp6: DecodedIcmp6 = {
+    type, code: b[1]!, checksum: b.readUInt16BE(2), id: b.readUInt16BE(4), sequence: b.readUInt16BE(6),
+    rest: b.readUInt32BE(4), payload: Buffer.from(b.subarray(8)),
+    checksumOk: internetChecksum(b, pseudoHeaderSum6(src, dst, IPPROTO.ICMPV6, b.length)) === 0,
+  };
+  const optionsAt: Partial<Record<number, number>> = { 133: 8, 134: 16, 135: 24, 136: 24, 137: 40 };
+  const start = optionsAt[type];
+  if (start !== undefined && b.length >= start) {
+    const nd: NonNullable<DecodedIcmp6['nd']> = { flags: b[4]!, options: [] };
+    if (type >= 135) nd.target = ip6ToString(b.subarray(8, 24));
+    for (let at = start; at + 2 <= b.length;) {
+      const length = b[at + 1]! * 8;
+      if (length === 0 || at + length > b.length) return { icmp6: { ...icmp6, nd }, error: `icmp6: ND option at ${at} of length ${length}` };
+      const option: { type: number; length: number; mac?: string } = { type: b[at]!, length };
+      if ((option.type === ND_OPT.SOURCE_LL || option.type === ND_OPT.TARGET_LL) && length === 8) option.mac = macToString(b.subarray(at + 2, at + 8));
+      nd.options.push(option);
+      at += length;
+    }
+    icmp6.nd = nd;
+  }
+  return { icmp6 };
+}
+
 /** Decodes a whole Ethernet frame. Never throws; see `error`. */
 export function decodeFrame(frame: Buffer): DecodedFrame {
   const raw = Buffer.from(frame);
@@ -538,6 +886,20 @@ export function decodeFrame(frame: Buffer): DecodedFrame {
   if (out.eth.type === ETHERTYPE.ARP) {
     const arp = decodeArp(l3);
     if (arp) out.arp = arp; else out.error = `arp: ${l3.length} bytes, need 28`;
+    return out;
+  }
+  if (out.eth.type === ETHERTYPE.IPV6) {
+    const { ipv6, error } = decodeIpv6(l3);
+    if (ipv6) out.ipv6 = ipv6;
+    if (error || !ipv6) { out.error = error; return out; }
+    if (ipv6.fragment && ipv6.fragment.offset !== 0) return out;
+    const l4 = ipv6.payload;
+    const result =
+      ipv6.protocol === IPPROTO.TCP ? decodeTcp(l4, ipv6.src, ipv6.dst)
+      : ipv6.protocol === IPPROTO.UDP ? decodeUdp(l4, ipv6.src, ipv6.dst)
+      : ipv6.protocol === IPPROTO.ICMPV6 ? decodeIcmp6(l4, ipv6.src, ipv6.dst)
+      : {};
+    Object.assign(out, result);
     return out;
   }
   if (out.eth.type !== ETHERTYPE.IPV4) return out;
@@ -564,6 +926,7 @@ export function describeFrame(f: DecodedFrame): string {
       : `${f.arp.senderIp} is-at ${f.arp.senderMac}`;
     return `${l2} ARP ${what}`;
   }
+  if (f.ipv6) return `${l2} ${describeIpv6(f)}`;
   if (!f.ipv4) return `${l2} type 0x${f.eth.type.toString(16)} len ${f.raw.length}${f.error ? ` (${f.error})` : ''}`;
   const i = f.ipv4;
   const bad = (ok: boolean) => (ok ? '' : ' BAD-CSUM');
@@ -579,4 +942,25 @@ export function describeFrame(f: DecodedFrame): string {
     l4 = `${i.src} > ${i.dst} ${l4}`;
   }
   return `${l2} ttl ${i.ttl}${bad(i.checksumOk)} ${l4}${f.error ? ` (${f.error})` : ''}`;
+}
+
+function describeIpv6(f: DecodedFrame): string {
+  const i = f.ipv6!;
+  const bad = (ok: boolean) => (ok ? '' : ' BAD-CSUM');
+  const ext = i.extensions.length ? ` ext [${i.extensions.map((e) => e.code).join(',')}]` : '';
+  let l4: string;
+  if (f.tcp) {
+    const t = f.tcp;
+    l4 = `[${i.src}]:${t.srcPort} > [${i.dst}]:${t.dstPort} TCP [${t.flagNames}] seq ${t.seq} ack ${t.ack} len ${t.payload.length}${bad(t.checksumOk)}`;
+  } else if (f.udp) {
+    l4 = `[${i.src}]:${f.udp.srcPort} > [${i.dst}]:${f.udp.dstPort} UDP len ${f.udp.payload.length}${bad(f.udp.checksumOk)}`;
+  } else if (f.icmp6) {
+    const c = f.icmp6;
+    const target = c.nd?.target ? ` target ${c.nd.target}` : '';
+    const lladdr = c.nd?.options.find((o) => o.mac)?.mac;
+    l4 = `${i.src} > ${i.dst} ICMPv6 type ${c.type} code ${c.code}${target}${lladdr ? ` lladdr ${lladdr}` : ''} id ${c.id} seq ${c.sequence}${bad(c.checksumOk)}`;
+  } else {
+    l4 = `${i.src} > ${i.dst} next ${i.protocol}`;
+  }
+  return `IPv6 hlim ${i.hopLimit}${ext} ${l4}${f.error ? ` (${f.error})` : ''}`;
 }

@@ -2,10 +2,19 @@
 // traffic as a starting point (TCP/UDP to the VIP, server replies to LIPs, ICMP, ARP, fragments,
 // raw bytes), then mutations: truncation, bad IPv4/TCP/UDP lengths, junk TCP options, TCP flag
 // nonsense, flipped bytes. The IPv4 header checksum is usually repaired after mutating, so frames
-// get past parse_ipv4 and exercise the later stages. Also: the frame accounting identity.
+// get past parse_ipv4 and exercise the later stages. IPv6: echo, neighbour discovery (NS/NA/RA,
+// DAD), TCP/UDP, random and junk extension-header chains, fragments, forged addresses; the ICMPv6
+// checksum is usually repaired after mutating. Also: the frame accounting identity.
 import type { DataplaneStats } from '../../src/dataplane/types.js';
-import { CLIENT, LIPS, OUTSIDE_ADDRESS, INSIDE_ADDRESS, PORT_MAC, SERVERS, VIP, type PortName, frameFrom } from './golden.js';
-import { ARP_OP, BROADCAST_MAC, ETHERTYPE, ICMP_TYPE, buildFrame, buildIpv4, buildTcp, hostMac, internetChecksum } from './packet.js';
+import {
+  CLIENT, CLIENTS6, INSIDE_ADDRESS6, LIPS, LIPS6, OUTSIDE_ADDRESS, OUTSIDE_ADDRESS6, INSIDE_ADDRESS, PORT_MAC, SERVERS, SERVERS6,
+  VIP, VIP6, type PortName, frameFrom, frameFrom6,
+} from './golden.js';
+import {
+  ARP_OP, BROADCAST_MAC, ETHERTYPE, ICMP6_TYPE, ICMP_TYPE, IPPROTO, IPV6_NEXT, NA_FLAG, ND_OPT, buildFrame, buildIpv4, buildTcp,
+  hostMac, internetChecksum, multicastMac, neighborAdvertisement, neighborSolicitation, pseudoHeaderSum6, routerAdvertisement,
+  solicitedNode, ip6ToString, type Icmp6Spec, type Ipv6Extension,
+} from './packet.js';
 
 type Random = () => number;
 
@@ -122,8 +131,77 @@ function raw(rnd: Random): { port: PortName; frame: Buffer } {
   return { port, frame };
 }
 
+function randomExtensions(rnd: Random): Ipv6Extension[] {
+  if (rnd() < 0.6) return [];
+  const options = () => (rnd() < 0.5 ? undefined : Buffer.concat([Buffer.from([pick(rnd, [1, 5, 0x1e, 0x5e, 0x9e, 0xc2, int(rnd, 256)]), int(rnd, 6)]), bytes(rnd, int(rnd, 6))]));
+  return Array.from({ length: 1 + int(rnd, rnd() < 0.1 ? 12 : 3) }, (): Ipv6Extension => {
+    switch (int(rnd, 5)) {
+      case 0: return { type: 'hopByHop', options: options() };
+      case 1: return { type: 'destOptions', options: options() };
+      case 2: return { type: 'routing', routingType: pick(rnd, [0, 2, 3, 4]), segmentsLeft: rnd() < 0.6 ? 0 : int(rnd, 4) };
+      case 3: return { type: 'fragment', offset: rnd() < 0.5 ? 0 : int(rnd, 8192), more: rnd() < 0.5, id: int(rnd, 2 ** 32) };
+      default: return { type: 'raw', nextHeader: pick(rnd, [0, 43, 44, 60, 50, 51, 59]), bytes: bytes(rnd, 8 * (1 + int(rnd, 3))) };
+    }
+  });
+}
+
+function ipv6(rnd: Random): { port: PortName; frame: Buffer } {
+  const port: PortName = rnd() < 0.7 ? 'outside' : 'inside';
+  const ours = port === 'outside' ? OUTSIDE_ADDRESS6 : INSIDE_ADDRESS6;
+  const hosts = port === 'outside' ? CLIENTS6 : SERVERS6;
+  const src = rnd() < 0.85 ? pick(rnd, hosts)
+    : pick(rnd, ['::', '::1', 'ff02::1', '::ffff:198.18.0.1', '2001:db8:77::5', 'fe80::1']);
+  const hopLimit = rnd() < 0.6 ? 255 : pick(rnd, [64, 254, 1, 0]);
+  const extensions = randomExtensions(rnd);
+  const to = (dst: string, l4: Parameters<typeof frameFrom6>[3], ethDst?: string) =>
+    ({ port, frame: frameFrom6(port, src, dst, l4, { hopLimit, extensions }, ethDst ?? (dst.startsWith('ff') ? multicastMac(dst) : PORT_MAC[port])) });
+  const target = rnd() < 0.7 ? ours : pick(rnd, [...hosts, VIP6, ...LIPS6, 'ff02::1', '2001:db8:18::77']);
+  const lladdr = (type: 1 | 2) => (rnd() < 0.8 ? [{ type, mac: hostMac(src === '::' ? ours : src) }] : []);
+  switch (int(rnd, 8)) {
+    case 0: return to(rnd() < 0.7 ? ours : pick(rnd, ['ff02::1', VIP6]), { icmp6: { type: ICMP6_TYPE.ECHO_REQUEST, id: int(rnd, 65536), sequence: int(rnd, 65536), payload: bytes(rnd, int(rnd, 200)) } });
+    case 1: return to(rnd() < 0.7 ? solicitedNode(target) : target, { icmp6: neighborSolicitation(target, lladdr(ND_OPT.SOURCE_LL)) });
+    case 2: return to(rnd() < 0.5 ? ours : 'ff02::1', { icmp6: neighborAdvertisement(src === '::' ? ours : src, pick(rnd, [0, NA_FLAG.SOLICITED | NA_FLAG.OVERRIDE, NA_FLAG.OVERRIDE]), lladdr(ND_OPT.TARGET_LL)) });
+    case 3: return to('ff02::1', { icmp6: routerAdvertisement(hostMac(pick(rnd, hosts))) });
+    case 4: return to(rnd() < 0.8 ? ours : VIP6, { tcp: { srcPort: 1024 + int(rnd, 64), dstPort: 80, flags: randomFlags(rnd), payload: bytes(rnd, int(rnd, 64)) } });
+    case 5: return to(rnd() < 0.8 ? ours : pick(rnd, LIPS6), { udp: { srcPort: 1024 + int(rnd, 64), dstPort: 7, payload: bytes(rnd, int(rnd, 64)) } });
+    case 6: {
+      const spec: Icmp6Spec = { type: pick(rnd, [1, 2, 3, 4, 130, 137, int(rnd, 256)]), code: int(rnd, 4), rest: int(rnd, 2 ** 32), payload: bytes(rnd, int(rnd, 96)) };
+      return to(rnd() < 0.8 ? ours : 'ff02::1', { icmp6: spec });
+    }
+    default: return to(ours, { payload: bytes(rnd, int(rnd, 80)) }, rnd() < 0.2 ? multicastMac(solicitedNode(ours)) : undefined);
+  }
+}
+
 const SHAPES: ((rnd: Random, seen: readonly SeenFlow[]) => { port: PortName; frame: Buffer })[] =
-  [tcpToService, tcpToService, tcpFromServer, tcpFromServer, udpToService, icmp, arp, fragment, raw];
+  [tcpToService, tcpToService, tcpFromServer, tcpFromServer, udpToService, icmp, arp, fragment, raw, ipv6, ipv6];
+
+/** The ICMPv6 checksum recomputed in place when the frame is IPv6 with ICMPv6 right after the fixed header. */
+function repairIcmp6Checksum(frame: Buffer): void {
+  const ip = ETH_HEADER_BYTES;
+  if (frame.length < ip + 48 || frame.readUInt16BE(12) !== ETHERTYPE.IPV6 || frame[ip + 6] !== IPPROTO.ICMPV6) return;
+  const end = Math.min(frame.length, ip + 40 + frame.readUInt16BE(ip + 4));
+  if (end < ip + 48) return;
+  const l4 = frame.subarray(ip + 40, end);
+  l4.writeUInt16BE(0, 2);
+  const src = ip6ToString(frame.subarray(ip + 8, ip + 24));
+  const dst = ip6ToString(frame.subarray(ip + 24, ip + 40));
+  l4.writeUInt16BE(internetChecksum(l4, pseudoHeaderSum6(src, dst, IPPROTO.ICMPV6, l4.length)), 2);
+}
+
+/** IPv6 mutations: payload length, version, next header, hop limit, extension-header bytes. */
+function mutate6(rnd: Random, input: Buffer): Buffer {
+  const frame = input;
+  const ip = ETH_HEADER_BYTES;
+  if (frame.length < ip + 40) return frame;
+  switch (int(rnd, 5)) {
+    case 0: frame.writeUInt16BE(int(rnd, 2) ? int(rnd, 65536) : Math.max(0, frame.length - ip - 40 + int(rnd, 9) - 4), ip + 4); break;
+    case 1: frame[ip] = (int(rnd, 16) << 4) | (frame[ip]! & 0xf); break;
+    case 2: frame[ip + 6] = pick(rnd, [IPV6_NEXT.HOP_BY_HOP, IPV6_NEXT.ROUTING, IPV6_NEXT.FRAGMENT, IPV6_NEXT.DEST_OPTIONS, IPV6_NEXT.NONE, 6, 17, 58, int(rnd, 256)]); break;
+    case 3: frame[ip + 7] = int(rnd, 256); break;
+    default: for (let n = 1 + int(rnd, 4); n > 0 && frame.length > ip + 40; n--) frame[ip + 40 + int(rnd, Math.min(frame.length - ip - 40, 64))] = int(rnd, 256); break;
+  }
+  return frame;
+}
 
 /** IPv4 header checksum recomputed in place (when the header fits), so later stages see the frame. */
 function repairIpv4Checksum(frame: Buffer): void {
@@ -149,7 +227,9 @@ function mutate(rnd: Random, input: Buffer): Buffer {
     case 6: if (isIpv4) frame[ip + 8] = int(rnd, 3); break;                                 // TTL 0..2
     default: frame = Buffer.concat([frame, bytes(rnd, int(rnd, 64))]); break;               // trailing junk
   }
+  if (frame.length >= ETH_HEADER_BYTES && frame.readUInt16BE(12) === ETHERTYPE.IPV6 && rnd() < 0.5) frame = mutate6(rnd, frame);
   if (rnd() < 0.8) repairIpv4Checksum(frame);
+  if (rnd() < 0.8) repairIcmp6Checksum(frame);
   return frame;
 }
 
@@ -161,7 +241,8 @@ export function randomFrame(rnd: Random, seen: readonly SeenFlow[] = []): { port
 
 /**
  * Every received frame must end in exactly one place: transmitted, dropped with one reason, or
- * consumed (an ARP reply learned). Generated ARP requests add to tx. With nothing held awaiting
+ * consumed (an ARP reply or NA learned, a router message or DAD probe ignored). Generated ARP
+ * requests and neighbour solicitations add to tx. With nothing held awaiting
  * ARP (the caller ages the neighbour queue out first), both sides must be equal.
  */
 export function frameAccounting(s: DataplaneStats): { arrived: number; accounted: number } {
@@ -173,8 +254,9 @@ export function frameAccounting(s: DataplaneStats): { arrived: number; accounted
   return {
     // With several workers an ARP reply is also copied to every other worker (arp_replies_shared).
     arrived: s.events.rx_packets + s.events.arp_requests_sent + s.events.arp_replies_shared + s.events.frag_reassembled +
-      s.events.frag_out_pieces,
+      s.events.frag_out_pieces + s.events.nd_solicitations_sent,
     accounted: s.events.tx_packets + drops - generatedDrops + s.events.arp_replies_learned + s.events.frag_joined +
-      s.events.frag_refragmented,
+      s.events.frag_refragmented + s.events.nd_advertisements_learned + s.events.nd_router_messages_ignored +
+      s.events.nd_dad_probes_ignored,
   };
 }

@@ -55,6 +55,38 @@ inline uint16_t csum_sum(const void* data, uint32_t len, uint64_t sum = 0) {
   return csum_finish(static_cast<uint32_t>(sum));
 }
 
-// Checksums that cover L3 addresses (pseudo-headers) are in l3.h.
+// IPv6 pseudo-header (RFC 8200 8.1): source, destination (the final one), the 32-bit
+// upper-layer length, three zero bytes and the upper-layer protocol (not the IPv6
+// header's next header when extension headers sit between). Unfolded 32-bit words in
+// the packet's byte order, so it can seed csum_sum() over the upper-layer message.
+// Used by ICMPv6 (which, unlike ICMPv4, covers a pseudo-header) and TCP/UDP over IPv6.
+inline uint64_t ipv6_pseudo_header_sum(const uint8_t src[16], const uint8_t dst[16], uint32_t upper_len,
+                                       uint8_t protocol) {
+  uint64_t sum = 0;
+  for (int i = 0; i < 16; i += 4) {
+    uint32_t s, d;
+    std::memcpy(&s, src + i, 4);
+    std::memcpy(&d, dst + i, 4);
+    sum += s;
+    sum += d;
+  }
+  sum += rte_cpu_to_be_32(upper_len);
+  sum += rte_cpu_to_be_32(protocol);
+  return sum;
+}
+
+// The checksum field value for an upper-layer message of len bytes (its checksum field zeroed).
+inline uint16_t ipv6_upper_checksum(const uint8_t src[16], const uint8_t dst[16], uint8_t protocol,
+                                    const void* message, uint32_t len) {
+  return static_cast<uint16_t>(~csum_sum(message, len, ipv6_pseudo_header_sum(src, dst, len, protocol)));
+}
+
+// True when a received upper-layer message's checksum (field included) verifies.
+inline bool ipv6_upper_checksum_ok(const uint8_t src[16], const uint8_t dst[16], uint8_t protocol,
+                                   const void* message, uint32_t len) {
+  return csum_sum(message, len, ipv6_pseudo_header_sum(src, dst, len, protocol)) == 0xffff;
+}
+
+// Other checksums that cover L3 addresses (IPv4 pseudo-headers, rewrites) are in l3.h.
 
 }  // namespace pc
