@@ -1,7 +1,5 @@
 #include "addon/js_convert.h"
 
-#include <arpa/inet.h>
-#include <cstring>
 #include <set>
 #include <rte_lcore.h>
 #include "addon/js_defense.h"
@@ -11,30 +9,6 @@
 namespace pc_addon {
 
 namespace {
-
-// INTERIM (IPv6 parse/ND branch): a port address written "2001:db8::1/64" is read into
-// PortAddresses::addresses6 so neighbour discovery and ICMPv6 echo can be configured and
-// tested before the address widening reads both families through one IpPrefix reader.
-// Replace with that reader when it lands.
-bool read_ipv6_port_prefix(JsReader& r, const Napi::Value& v, const std::string& path, pc::IpPrefix* out) {
-  const char* expected = "an IPv6 prefix \"2001:db8::1/len\" (len 0..128)";
-  std::string s = v.As<Napi::String>().Utf8Value();
-  size_t slash = s.find('/');
-  if (slash == std::string::npos) return r.fail(path, expected, v);
-  std::string len_text = s.substr(slash + 1);
-  if (len_text.empty() || len_text.size() > 3 || len_text.find_first_not_of("0123456789") != std::string::npos)
-    return r.fail(path, expected, v);
-  int len = std::stoi(len_text);
-  in6_addr addr;
-  if (len > 128 || inet_pton(AF_INET6, s.substr(0, slash).c_str(), &addr) != 1) return r.fail(path, expected, v);
-  std::memcpy(out->addr.bytes, &addr, 16);
-  out->length = static_cast<uint8_t>(len);
-  return true;
-}
-
-bool is_ipv6_text(const Napi::Value& v) {
-  return v.IsString() && v.As<Napi::String>().Utf8Value().find(':') != std::string::npos;
-}
 
 bool read_port_spec(JsReader& r, const Napi::Value& v, const std::string& path, pc::PortSpec* out) {
   Napi::Object o;
@@ -91,7 +65,7 @@ bool read_server(JsReader& r, const Napi::Value& v, const std::string& path, pc:
   uint64_t n;
   if (!r.integer(o.Get("id"), path + ".id", 1, pc::kMaxServerId, &n)) return false;
   out->id = static_cast<uint32_t>(n);
-  if (!r.ipv4(o.Get("address"), path + ".address", &out->addr)) return false;
+  if (!r.address(o.Get("address"), path + ".address", &out->addr)) return false;
   if (!r.integer(o.Get("port"), path + ".port", 1, 65535, &n)) return false;
   out->port = static_cast<uint16_t>(n);
   if (!r.integer(o.Get("weight"), path + ".weight", 0, 65535, &n)) return false;
@@ -135,7 +109,12 @@ bool read_scheduling(JsReader& r, const Napi::Object& o, const std::string& path
     out->persistence_timeout = static_cast<uint32_t>(n);
   }
   Napi::Value netmask = o.Get("persistenceNetmask");
-  if (!netmask.IsUndefined() && !r.ipv4(netmask, path + ".persistenceNetmask", &out->persistence_netmask)) return false;
+  if (!netmask.IsUndefined()) {  // ipvsadm -M: an IPv4 netmask (IPv6 clients: persistence_prefix_v6)
+    pc::IpAddr mask;
+    if (!r.address(netmask, path + ".persistenceNetmask", &mask)) return false;
+    if (!pc::ip_is_v4(mask)) return r.fail(path + ".persistenceNetmask", "an IPv4 netmask a.b.c.d", netmask);
+    out->persistence_netmask = pc::ip_v4(mask);
+  }
   return true;
 }
 
@@ -148,15 +127,15 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
   out->id = static_cast<uint32_t>(n);
   if (!r.choice(o.Get("protocol"), path + ".protocol", {"tcp", "udp"}, &which)) return false;
   out->protocol = which == 0 ? 6 : 17;
-  if (!r.ipv4(o.Get("vip"), path + ".vip", &out->vip)) return false;
+  if (!r.address(o.Get("vip"), path + ".vip", &out->vip)) return false;
   if (!r.integer(o.Get("port"), path + ".port", 1, 65535, &n)) return false;
   out->vport = static_cast<uint16_t>(n);
   if (!read_scheduling(r, o, path, out)) return false;
   Napi::Array lips;
   if (!r.array(o.Get("localAddresses"), path + ".localAddresses", &lips)) return false;
   for (uint32_t i = 0; i < lips.Length(); i++) {
-    uint32_t a;
-    if (!r.ipv4(lips.Get(i), element_path(path + ".localAddresses", i), &a)) return false;
+    pc::IpAddr a;
+    if (!r.address(lips.Get(i), element_path(path + ".localAddresses", i), &a)) return false;
     out->local_addresses.push_back(a);
   }
   if (!read_timeouts(r, o.Get("timeouts"), path + ".timeouts", &out->timeouts)) return false;
@@ -276,13 +255,7 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
     Napi::Array addrs;
     if (!r.array(po.Get("addresses"), path + ".addresses", &addrs)) return false;
     for (uint32_t k = 0; k < addrs.Length(); k++) {
-      if (is_ipv6_text(addrs.Get(k))) {  // INTERIM, see read_ipv6_port_prefix
-        pc::IpPrefix p6;
-        if (!read_ipv6_port_prefix(r, addrs.Get(k), element_path(path + ".addresses", k), &p6)) return false;
-        pa.addresses6.push_back(p6);
-        continue;
-      }
-      pc::Ipv4Prefix p;
+      pc::IpPrefix p;
       if (!r.prefix(addrs.Get(k), element_path(path + ".addresses", k), &p)) return false;
       pa.addresses.push_back(p);
     }
@@ -301,7 +274,7 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
     pc::RouteConfig rc;
     if (!r.prefix(ro.Get("prefix"), path + ".prefix", &rc.prefix)) return false;
     Napi::Value via = ro.Get("via");
-    if (!via.IsUndefined() && !r.ipv4(via, path + ".via", &rc.via)) return false;
+    if (!via.IsUndefined() && !r.address(via, path + ".via", &rc.via)) return false;
     std::string port;
     if (!r.string(ro.Get("port"), path + ".port", &port)) return false;
     bool found = false;

@@ -24,10 +24,7 @@ bool read_acl(JsReader& r, const Napi::Value& v, const std::string& path, pc::Ac
     Napi::Object e;
     if (!r.object(entries.Get(i), p, &e)) return false;
     pc::AclEntryConfig entry;
-    pc::Ipv4Prefix prefix;
-    if (!r.prefix(e.Get("prefix"), p + ".prefix", &prefix)) return false;
-    entry.addr = prefix.addr;
-    entry.length = prefix.length;
+    if (!r.prefix(e.Get("prefix"), p + ".prefix", &entry.prefix)) return false;
     if (!r.choice(e.Get("action"), p + ".action", {"allow", "deny"}, &which)) return false;
     entry.action = which == 0 ? pc::AclAction::ALLOW : pc::AclAction::DENY;
     Napi::Value ttl = e.Get("ttlMs");

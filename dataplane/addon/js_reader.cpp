@@ -1,6 +1,5 @@
 #include "addon/js_reader.h"
 
-#include <arpa/inet.h>
 #include <cmath>
 #include <cstdio>
 #include "addon/js_errors.h"
@@ -48,28 +47,40 @@ bool JsReader::non_negative(const Napi::Value& v, const std::string& path, doubl
   return true;
 }
 
-bool JsReader::ipv4(const Napi::Value& v, const std::string& path, uint32_t* host_order) {
-  if (!v.IsString()) return fail(path, "a dotted-quad IPv4 address string", v);
+namespace {
+
+// inet_pton's verdict as the expected-value text of an error; null when it parsed.
+const char* address_problem(pc::IpParse parsed) {
+  switch (parsed) {
+    case pc::IpParse::OK: return nullptr;
+    case pc::IpParse::MAPPED: return "an IPv4 address as a dotted quad, not the IPv4-mapped IPv6 form";
+    case pc::IpParse::INVALID: break;
+  }
+  return "an IPv4 (a.b.c.d) or IPv6 address";
+}
+
+}  // namespace
+
+bool JsReader::address(const Napi::Value& v, const std::string& path, pc::IpAddr* out) {
+  if (!v.IsString()) return fail(path, "an IPv4 (a.b.c.d) or IPv6 address string", v);
   std::string s = v.As<Napi::String>().Utf8Value();
-  in_addr addr;
-  if (inet_pton(AF_INET, s.c_str(), &addr) != 1) return fail(path, "a dotted-quad IPv4 address", v);
-  *host_order = ntohl(addr.s_addr);
+  if (const char* problem = address_problem(pc::ip_parse(s.c_str(), out))) return fail(path, problem, v);
   return true;
 }
 
-bool JsReader::prefix(const Napi::Value& v, const std::string& path, pc::Ipv4Prefix* out) {
-  const char* expected = "an IPv4 prefix \"a.b.c.d/len\" (len 0..32)";
+bool JsReader::prefix(const Napi::Value& v, const std::string& path, pc::IpPrefix* out) {
+  const char* expected = "a prefix \"address/len\" (len 0..32 for IPv4, 0..128 for IPv6)";
   if (!v.IsString()) return fail(path, expected, v);
   std::string s = v.As<Napi::String>().Utf8Value();
   size_t slash = s.find('/');
   if (slash == std::string::npos) return fail(path, expected, v);
   std::string len_text = s.substr(slash + 1);
-  if (len_text.empty() || len_text.size() > 2 || len_text.find_first_not_of("0123456789") != std::string::npos)
+  if (len_text.empty() || len_text.size() > 3 || len_text.find_first_not_of("0123456789") != std::string::npos)
     return fail(path, expected, v);
-  int len = std::stoi(len_text);
-  in_addr addr;
-  if (len > 32 || inet_pton(AF_INET, s.substr(0, slash).c_str(), &addr) != 1) return fail(path, expected, v);
-  out->addr = ntohl(addr.s_addr);
+  unsigned len = static_cast<unsigned>(std::stoul(len_text));
+  pc::IpParse parsed = pc::ip_parse(s.substr(0, slash).c_str(), &out->addr);
+  if (parsed == pc::IpParse::MAPPED) return fail(path, address_problem(parsed), v);
+  if (parsed != pc::IpParse::OK || len > pc::ip_family_bits(out->addr)) return fail(path, expected, v);
   out->length = static_cast<uint8_t>(len);
   return true;
 }

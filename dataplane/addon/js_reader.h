@@ -25,9 +25,11 @@ class JsReader {
   bool integer(const Napi::Value& v, const std::string& path, uint64_t min, uint64_t max, uint64_t* out);
   // Finite number >= 0.
   bool non_negative(const Napi::Value& v, const std::string& path, double* out);
-  bool ipv4(const Napi::Value& v, const std::string& path, uint32_t* host_order);
-  // "a.b.c.d/len"
-  bool prefix(const Napi::Value& v, const std::string& path, pc::Ipv4Prefix* out);
+  // An IPv4 ("a.b.c.d", held mapped) or IPv6 address; the IPv4-mapped IPv6 text
+  // "::ffff:a.b.c.d" is refused (it would be a second spelling of an IPv4 address).
+  bool address(const Napi::Value& v, const std::string& path, pc::IpAddr* out);
+  // "address/len", len within the address's family (0..32 or 0..128).
+  bool prefix(const Napi::Value& v, const std::string& path, pc::IpPrefix* out);
   // "aa:bb:cc:dd:ee:ff"
   bool mac(const Napi::Value& v, const std::string& path, uint8_t out[6]);
   // One of the given words (e.g. {"tcp","udp"}); returns its index.

@@ -1,6 +1,6 @@
 #include "addon/js_results.h"
 
-#include <arpa/inet.h>
+#include "common/ip_address.h"
 #include "pipeline/conn/tcp_state.h"
 
 namespace pc_addon {
@@ -10,13 +10,8 @@ namespace {
 Napi::Number num(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 Napi::Number snum(Napi::Env env, int64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 
-Napi::String ip_string(Napi::Env env, uint32_t host_order) {
-  in_addr a;
-  a.s_addr = htonl(host_order);
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof(buf));
-  return Napi::String::New(env, buf);
-}
+// Dotted quad for IPv4 (held mapped), RFC 5952 text for IPv6.
+Napi::String ip_string(Napi::Env env, const pc::IpAddr& addr) { return Napi::String::New(env, pc::ip_text(addr)); }
 
 Napi::Array traffic_to_js(Napi::Env env, const std::vector<pc::TrafficReport>& list, bool servers) {
   Napi::Array out = Napi::Array::New(env, list.size());

@@ -185,13 +185,16 @@ struct ClientPlan {
   std::vector<uint32_t> addresses;
 };
 
+// The bench builds IPv4 frames: a configured (IPv4, mapped) address in host order.
+uint32_t host_v4(const IpAddr& a) { return rte_be_to_cpu_32(ip_v4(a)); }
+
 bool plan_clients(const DataplaneConfig& cfg, uint16_t outside_index, uint32_t vip, ClientPlan* plan) {
   uint32_t net = 0xc6120000;  // 198.18.0.0/24 when the outside port has no address (io scenario)
   uint8_t len = 24;
   if (outside_index < cfg.ports.size() && !cfg.ports[outside_index].addresses.empty()) {
     len = cfg.ports[outside_index].addresses[0].length;
     uint32_t mask = len == 0 ? 0 : ~0u << (32 - len);
-    net = cfg.ports[outside_index].addresses[0].addr & mask;
+    net = host_v4(cfg.ports[outside_index].addresses[0].addr) & mask;
   }
   if (len > 30) return false;
   uint32_t hosts = (len <= 24) ? 254 : (1u << (32 - len)) - 2;
@@ -199,11 +202,11 @@ bool plan_clients(const DataplaneConfig& cfg, uint16_t outside_index, uint32_t v
     if (a == vip) return true;
     for (const auto& p : cfg.ports)
       for (const auto& pa : p.addresses)
-        if (pa.addr == a) return true;
+        if (host_v4(pa.addr) == a) return true;
     for (const auto& s : cfg.services) {
-      if (s.vip == a) return true;
-      for (uint32_t l : s.local_addresses)
-        if (l == a) return true;
+      if (host_v4(s.vip) == a) return true;
+      for (const IpAddr& l : s.local_addresses)
+        if (host_v4(l) == a) return true;
     }
     return false;
   };
@@ -413,7 +416,7 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
       return Status::Error("EINVAL", "bench: scenario 'synproxy' needs the first service to be TCP with synproxy on");
     if (newconn && !(svc.protocol == IPPROTO_TCP && !svc.synproxy))
       return Status::Error("EINVAL", "bench: scenario 'newconn' needs the first service to be TCP without synproxy");
-    vip = svc.vip;
+    vip = host_v4(svc.vip);
     vport = svc.vport;
     protocol = svc.protocol;
   }

@@ -15,13 +15,13 @@ uint32_t worker_fill_connections(Worker* w, uint32_t count, uint64_t now_us, uin
     // Client i: 10.0.0.0/8 host i >> 10 (skipping .0), port 1024 + (i & 1023). Reply: LIP
     // 100.64.0.0/10 host i >> 16, lport i & 0xffff — unique per connection, as the allocator makes them.
     c.protocol = IPPROTO_TCP;
-    c.client_addr = rte_cpu_to_be_32(0x0a000001u + (i >> 10));
+    c.client_addr = ip_from_v4(rte_cpu_to_be_32(0x0a000001u + (i >> 10)));
     c.client_port = rte_cpu_to_be_16(static_cast<uint16_t>(1024 + (i & 1023)));
-    c.virtual_addr = rte_cpu_to_be_32(0xc612000au);
+    c.virtual_addr = ip_from_v4(rte_cpu_to_be_32(0xc612000au));
     c.virtual_port = rte_cpu_to_be_16(80);
-    c.local_addr = rte_cpu_to_be_32(0x64400000u + (i >> 16));
+    c.local_addr = ip_from_v4(rte_cpu_to_be_32(0x64400000u + (i >> 16)));
     c.local_port = rte_cpu_to_be_16(static_cast<uint16_t>(i & 0xffff));
-    c.server_addr = rte_cpu_to_be_32(0xc6130001u);
+    c.server_addr = ip_from_v4(rte_cpu_to_be_32(0xc6130001u));
     c.server_port = rte_cpu_to_be_16(80);
     c.state = kStateEstablished;
     c.expires_us = now_us + kFarFutureUs;

@@ -1,7 +1,9 @@
 // The desired state as plain structs. The addon copies validated JS input into
 // these (TypeScript validated it already; the addon re-checks only what would be
-// unsafe for C++); snapshot_build() turns them into lookup tables. Addresses and
-// ports are in HOST byte order here; the pipeline converts once at build time.
+// unsafe for C++); snapshot_build() turns them into lookup tables. Addresses are
+// IpAddr / IpPrefix (common/ip_address.h): NETWORK order, IPv4 held mapped, prefix
+// lengths in the family's own terms. Ports are in HOST byte order here; the pipeline
+// converts once at build time.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -21,22 +23,14 @@ constexpr uint32_t kMaxLocalAddressId = 65535;
 constexpr uint16_t kLportMin = 1024;      // lports handed out are kLportMin..65535
 constexpr uint32_t kMaxRoutes = 1024;
 
-struct Ipv4Prefix {
-  uint32_t addr = 0;  // host order
-  uint8_t length = 32;
-};
-
 struct PortAddresses {
   std::string name;                  // must equal the started port's name, same order
-  std::vector<Ipv4Prefix> addresses; // owned addresses with their connected prefix
-  // IPv6 port addresses with their connected prefix (neighbour discovery, ICMPv6 echo).
-  // Interim beside `addresses` until the address widening folds both into one IpPrefix list.
-  std::vector<IpPrefix> addresses6;
+  std::vector<IpPrefix> addresses;   // owned addresses with their connected prefix
 };
 
 struct RouteConfig {
-  Ipv4Prefix prefix;
-  uint32_t via = 0;          // next hop, host order; 0 = directly connected
+  IpPrefix prefix;
+  IpAddr via{};              // next hop; all zero (::) = directly connected
   uint16_t port_index = 0;   // index into the started ports
 };
 
@@ -72,7 +66,7 @@ enum class ForwardMethod : uint8_t { FULLNAT, NAT, DR, TUN };
 
 struct RealServerConfig {
   uint32_t id = 0;
-  uint32_t addr = 0;   // host order
+  IpAddr addr{};
   uint16_t port = 0;
   uint32_t weight = 1; // 0 = quiesced: no new connections, existing ones continue
   uint32_t upper_threshold = 0;  // ipvsadm -x: at this many connections no new ones; 0 = none
@@ -83,16 +77,19 @@ struct RealServerConfig {
 struct ServiceConfig {
   uint32_t id = 0;
   uint8_t protocol = 6;  // IPPROTO_TCP or IPPROTO_UDP
-  uint32_t vip = 0;      // host order
+  IpAddr vip{};
   uint16_t vport = 0;
   SchedulerKind scheduler = SchedulerKind::RR;
-  std::vector<uint32_t> local_addresses;  // LIP pool, host order
+  std::vector<IpAddr> local_addresses;  // LIP pool
   std::vector<RealServerConfig> servers;
   Timeouts timeouts;
   ClientAddress client_address = ClientAddress::NONE;
   uint8_t sched_flags = 0;               // SchedFlag bits
   uint32_t persistence_timeout = 0;      // seconds; 0 = not persistent (ipvsadm -p)
-  uint32_t persistence_netmask = 0xffffffffu;  // host order (ipvsadm -M)
+  // ipvsadm -M: IPv4 clients are grouped by a netmask (network order, as ipvsadm takes
+  // it: any mask, contiguous or not), IPv6 clients by a prefix length (IPVS's -M for v6).
+  uint32_t persistence_netmask = 0xffffffffu;
+  uint8_t persistence_prefix_v6 = 128;
   bool synproxy = false;  // answer SYNs with cookies (pipeline/synproxy.h)
   bool synproxy_rst_on_bad_cookie = false;  // answer a bad-cookie ACK with RST as well as dropping it
   // SYNPROXY auto (pipeline/synproxy_auto.h), only when synproxy is false: engage when the

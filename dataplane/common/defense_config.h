@@ -1,9 +1,11 @@
 // Flood-defence part of the desired state (issue 5), as plain structs. The
 // control plane validates and resolves defaults; the addon copies JS input in;
-// pipeline/defend/ turns it into snapshot tables. Addresses HOST order.
+// pipeline/defend/ turns it into snapshot tables. Addresses are IpAddr (network
+// order, IPv4 held mapped; common/ip_address.h).
 #pragma once
 #include <cstdint>
 #include <vector>
+#include "common/ip_address.h"
 
 namespace pc {
 
@@ -14,8 +16,7 @@ constexpr uint32_t kMaxSourceBuckets = 1u << 22;
 enum class AclAction : uint8_t { ALLOW, DENY };
 
 struct AclEntryConfig {
-  uint32_t addr = 0;  // host order, host bits zero
-  uint8_t length = 32;
+  IpPrefix prefix;  // host bits zero; length in the family's own terms
   AclAction action = AclAction::DENY;
   uint64_t ttl_ms = 0;  // 0 = no expiry; else the entry stops matching ttl_ms after a worker adopts the snapshot
 };

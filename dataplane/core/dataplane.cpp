@@ -341,9 +341,9 @@ Status Dataplane::apply(const DataplaneConfig& config, uint64_t* version) {
 }
 
 void Dataplane::install_flow_rules(const DataplaneConfig& config) {
-  std::vector<uint32_t> lips;
+  std::vector<IpAddr> lips;
   for (const auto& service : config.services)
-    for (uint32_t lip : service.local_addresses)
+    for (const IpAddr& lip : service.local_addresses)
       if (std::find(lips.begin(), lips.end(), lip) == lips.end()) lips.push_back(lip);
   std::sort(lips.begin(), lips.end());
   if (lips == flow_rule_lips_) return;  // most applies change servers, not LIPs: keep the rules

@@ -135,7 +135,7 @@ class Dataplane {
   rte_mempool* frag_pool_ = nullptr;  // rebuilt datagrams (bigger than pool_'s mbufs)
   SnapshotPublisher publisher_;
   RedirectRings redirect_;  // worker-to-worker reply steering, several workers only
-  std::vector<uint32_t> flow_rule_lips_;  // LIPs the ports' rte_flow rules cover (sorted)
+  std::vector<IpAddr> flow_rule_lips_;  // LIPs the ports' rte_flow rules cover (sorted)
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   std::vector<unsigned> launched_lcores_;
   std::atomic<bool> stop_flag_{false};

@@ -13,7 +13,7 @@ bool power_of_two(uint16_t n) { return n > 1 && (n & (n - 1)) == 0; }
 
 // Builds the rule "IPv4 dst == lip, <proto> dst port & (workers-1) == worker -> queue worker"
 // and validates (create=false) or creates it.
-int lport_rule(uint16_t port_id, uint32_t lip, uint8_t proto, uint16_t worker, uint16_t workers, bool create,
+int lport_rule(uint16_t port_id, const IpAddr& lip, uint8_t proto, uint16_t worker, uint16_t workers, bool create,
                rte_flow** flow) {
   rte_flow_attr attr;
   memset(&attr, 0, sizeof(attr));
@@ -22,7 +22,7 @@ int lport_rule(uint16_t port_id, uint32_t lip, uint8_t proto, uint16_t worker, u
   rte_flow_item_ipv4 ip_spec, ip_mask;
   memset(&ip_spec, 0, sizeof(ip_spec));
   memset(&ip_mask, 0, sizeof(ip_mask));
-  ip_spec.hdr.dst_addr = rte_cpu_to_be_32(lip);
+  ip_spec.hdr.dst_addr = ip_v4(lip);  // IPv4 LIPs only (flow_steering_install)
   ip_mask.hdr.dst_addr = RTE_BE32(0xffffffff);
 
   rte_flow_item_tcp tcp_spec, tcp_mask;
@@ -76,18 +76,19 @@ void flow_steering_probe(Port* port, uint16_t workers) {
   // (it drops the mask), so its answer would be wrong: treat it as unable.
   if (port->driver == "net_tap") return;
   // A documentation-range address stands in for the LIPs the first apply brings.
-  const uint32_t sample_lip = 0xC0000201;  // 192.0.2.1
+  const IpAddr sample_lip = ip_from_v4(RTE_BE32(0xC0000201));  // 192.0.2.1
   for (uint8_t proto : {static_cast<uint8_t>(IPPROTO_TCP), static_cast<uint8_t>(IPPROTO_UDP)})
     for (uint16_t w = 0; w < workers; w++)
       if (lport_rule(port->port_id, sample_lip, proto, w, workers, false, nullptr) != 0) return;
   port->flow_steering = true;
 }
 
-bool flow_steering_install(Port* port, uint16_t workers, const std::vector<uint32_t>& lips, std::string* error) {
+bool flow_steering_install(Port* port, uint16_t workers, const std::vector<IpAddr>& lips, std::string* error) {
   if (!port->flow_steering) return true;
   rte_flow_error flush_error;
   rte_flow_flush(port->port_id, &flush_error);
-  for (uint32_t lip : lips) {
+  for (const IpAddr& lip : lips) {
+    if (!ip_is_v4(lip)) continue;  // no IPv6 rule yet: its replies take the worker rings
     for (uint8_t proto : {static_cast<uint8_t>(IPPROTO_TCP), static_cast<uint8_t>(IPPROTO_UDP)}) {
       for (uint16_t w = 0; w < workers; w++) {
         rte_flow* flow = nullptr;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "common/ip_address.h"
 #include "core/ports.h"
 
 namespace pc {
@@ -19,9 +20,9 @@ namespace pc {
 // sets port->flow_steering. Needs the port started with `workers` queues.
 void flow_steering_probe(Port* port, uint16_t workers);
 
-// Replaces the port's rules with one per LIP (host order), protocol and worker.
+// Replaces the port's rules with one per IPv4 LIP, protocol and worker.
 // Harmless no-op when !port->flow_steering. On a refused rule every rule is removed
 // again (the rings carry the replies) and *error says which.
-bool flow_steering_install(Port* port, uint16_t workers, const std::vector<uint32_t>& lips, std::string* error);
+bool flow_steering_install(Port* port, uint16_t workers, const std::vector<IpAddr>& lips, std::string* error);
 
 }  // namespace pc

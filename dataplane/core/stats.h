@@ -6,6 +6,7 @@
 #include <vector>
 #include <rte_ethdev.h>
 #include "common/counters.h"
+#include "common/ip_address.h"
 #include "core/defense_stats.h"
 #include "core/ports.h"
 #include "core/worker_loop.h"
@@ -21,7 +22,7 @@ struct TrafficReport {
 // One LIP of one service, summed over the workers that count for its current pair.
 struct LocalAddressReport {
   uint32_t service_id = 0;
-  uint32_t addr = 0;  // host order
+  IpAddr addr{};
   int64_t conns = 0;
   uint64_t conflicts = 0;
 };

@@ -30,6 +30,9 @@ constexpr uint64_t kPastEveryTimeoutUs = 1000ull * 1000 * 1000;  // > 900 s esta
 constexpr int kArpGiveUpSteps = 8;             // 8 x 1 s > 3 ARP retries
 const char* const kPortNames[2] = {"outside", "inside"};
 
+// An IPv4 address given in host order, as the configuration holds it (network order, mapped).
+pc::IpAddr v4(uint32_t host_order) { return pc::ip_from_v4(htonl(host_order)); }
+
 // 2001:db8:<segment>::254/64, the lab's gateway address on that segment.
 pc::IpPrefix ipv6_port_address(uint8_t segment) {
   pc::IpPrefix p;
@@ -43,13 +46,13 @@ pc::ServiceConfig service(uint32_t id, uint8_t protocol, uint16_t port, uint32_t
   pc::ServiceConfig s;
   s.id = id;
   s.protocol = protocol;
-  s.vip = kVip;
+  s.vip = v4(kVip);
   s.vport = port;
-  for (uint32_t i = 0; i < 4; i++) s.local_addresses.push_back(kFirstLip + i);
+  for (uint32_t i = 0; i < 4; i++) s.local_addresses.push_back(v4(kFirstLip + i));
   for (uint32_t i = 0; i < 3; i++) {
     pc::RealServerConfig r;
     r.id = first_server_id + i;
-    r.addr = kFirstServer + i;
+    r.addr = v4(kFirstServer + i);
     r.port = port;
     s.servers.push_back(r);
   }
@@ -60,10 +63,9 @@ pc::ServiceConfig service(uint32_t id, uint8_t protocol, uint16_t port, uint32_t
 // TCP :8080 (NAT, DR and TUN servers).
 pc::DataplaneConfig lab_config() {
   pc::DataplaneConfig c;
-  // IPv6 port addresses too (2001:db8:18::254/64, 2001:db8:19::254/64), so neighbour discovery
-  // and ICMPv6 echo are reachable from the input.
-  c.ports.push_back(pc::PortAddresses{"outside", {pc::Ipv4Prefix{kAddrOutside, 24}}, {ipv6_port_address(0x18)}});
-  c.ports.push_back(pc::PortAddresses{"inside", {pc::Ipv4Prefix{kAddrInside, 24}}, {ipv6_port_address(0x19)}});
+  // IPv6 port addresses too, so neighbour discovery and ICMPv6 echo are reachable from the input.
+  c.ports.push_back(pc::PortAddresses{"outside", {pc::IpPrefix{v4(kAddrOutside), 24}, ipv6_port_address(0x18)}});
+  c.ports.push_back(pc::PortAddresses{"inside", {pc::IpPrefix{v4(kAddrInside), 24}, ipv6_port_address(0x19)}});
   pc::ServiceConfig web = service(1, 6, 80, 1);
   web.client_address = pc::ClientAddress::TOA;
   c.services.push_back(web);

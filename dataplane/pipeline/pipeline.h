@@ -47,7 +47,7 @@ void snapshot_object_ids(const Snapshot* snapshot, std::vector<uint32_t>* servic
 // .generation equals it). Control thread; appends, services and LIPs in config order.
 struct LocalAddressIdentity {
   uint32_t service_id;
-  uint32_t addr;  // host order
+  IpAddr addr;
   uint32_t id;
   uint64_t generation;
 };
@@ -102,13 +102,14 @@ int packet_owner_worker(const Snapshot* snapshot, const rte_mbuf* m, uint16_t wo
 WorkerCounters& worker_counters(Worker* worker);
 uint64_t worker_connection_count(const Worker* worker);
 
-// One connection as shown to operators (pcadm -Lnc). Addresses host order.
+// One connection as shown to operators (pcadm -Lnc). Ports host order; an address not
+// used by the connection (a NAT/DR/TUN local side) is all zero.
 struct ConnectionInfo {
   uint8_t protocol;
-  uint32_t client_addr; uint16_t client_port;
-  uint32_t virtual_addr; uint16_t virtual_port;
-  uint32_t local_addr; uint16_t local_port;
-  uint32_t server_addr; uint16_t server_port;
+  IpAddr client_addr; uint16_t client_port;
+  IpAddr virtual_addr; uint16_t virtual_port;
+  IpAddr local_addr; uint16_t local_port;
+  IpAddr server_addr; uint16_t server_port;
   uint32_t service_id, server_id;
   const char* state;        // IPVS state name: "ESTABLISHED", "SYN_RECV", ..., "UDP"
   uint64_t expires_in_ms;

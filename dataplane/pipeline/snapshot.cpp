@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <new>
 #include <unordered_map>
 #include "pipeline/pipeline.h"
@@ -27,6 +28,32 @@ std::string field(const char* list, size_t index, const char* name) {
   return std::string(list) + "[" + std::to_string(index) + "]" + (name[0] ? "." : "") + name;
 }
 
+// A prefix of the address's own family, from an address the snapshot accepts.
+bool accept_prefix(const IpPrefix& prefix, const std::string& where, std::string* error) {
+  if (!snapshot_accepts_address(prefix.addr, where, error)) return false;
+  if (prefix.length > ip_family_bits(prefix.addr)) {
+    *error = where + ": prefix length must be 0.." + std::to_string(ip_family_bits(prefix.addr));
+    return false;
+  }
+  return true;
+}
+
+// A port's own address: IPv6 is answered for (neighbour discovery, ICMPv6 echo) even
+// before the stages forward it, so only addresses a port can never hold are refused.
+bool accept_port_prefix(const IpPrefix& prefix, const std::string& where, std::string* error) {
+  if (ip_is_v4(prefix.addr)) return accept_prefix(prefix, where, error);
+  if (prefix.length > 128) {
+    *error = where + ": prefix length must be 0..128";
+    return false;
+  }
+  static const IpAddr kLoopback = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+  if (prefix.addr.bytes[0] == 0xff || ip_is_zero(prefix.addr) || prefix.addr == kLoopback) {
+    *error = where + ": not a unicast IPv6 address";
+    return false;
+  }
+  return true;
+}
+
 bool build_ports(const DataplaneConfig& cfg, Snapshot* s, std::string* error) {
   if (cfg.ports.size() > kMaxPorts) {
     *error = "ports: at most " + std::to_string(kMaxPorts) + " ports, got " + std::to_string(cfg.ports.size());
@@ -36,28 +63,9 @@ bool build_ports(const DataplaneConfig& cfg, Snapshot* s, std::string* error) {
     SnapshotPort port;
     port.name = cfg.ports[p].name;
     for (size_t a = 0; a < cfg.ports[p].addresses.size(); a++) {
-      const Ipv4Prefix& prefix = cfg.ports[p].addresses[a];
-      if (prefix.length > 32) {
-        *error = field("ports", p, "addresses") + "[" + std::to_string(a) + "]: prefix length must be 0..32";
-        return false;
-      }
+      const IpPrefix& prefix = cfg.ports[p].addresses[a];
+      if (!accept_port_prefix(prefix, field("ports", p, "addresses") + "[" + std::to_string(a) + "]", error)) return false;
       port.addresses.push_back(prefix);
-    }
-    for (size_t a = 0; a < cfg.ports[p].addresses6.size(); a++) {
-      const IpPrefix& prefix = cfg.ports[p].addresses6[a];
-      const std::string where = field("ports", p, "addresses") + " (IPv6 " + std::to_string(a) + ")";
-      if (prefix.length > 128) {
-        *error = where + ": prefix length must be 0..128";
-        return false;
-      }
-      // Mapped, multicast, unspecified and loopback addresses are never a port's (parse drops them).
-      if (ip_is_v4(prefix.addr) || prefix.addr.bytes[0] == 0xff || ip_is_zero(prefix.addr) ||
-          ip_masked(prefix.addr, 127) == IpAddr{} ) {
-        *error = where + ": not a unicast IPv6 address";
-        return false;
-      }
-      port.addresses6.push_back(prefix);
-      s->owned6.push_back(prefix.addr);
     }
     s->ports.push_back(std::move(port));
   }
@@ -93,10 +101,11 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       *error = field("services", i, "scheduler") + ": unknown scheduler";
       return false;
     }
+    if (!snapshot_accepts_address(c.vip, field("services", i, "vip"), error)) return false;
     ServiceEntry svc;
     svc.id = c.id;
     svc.protocol = c.protocol;
-    svc.vip = rte_cpu_to_be_32(c.vip);
+    svc.vip = c.vip;
     svc.vport = rte_cpu_to_be_16(c.vport);
     svc.scheduler = c.scheduler;
     svc.timeouts = c.timeouts;
@@ -108,9 +117,16 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     svc.synproxy_auto_hold_ms = c.synproxy_auto_hold_ms;
     svc.sched_flags = c.sched_flags;
     svc.persistence_timeout = c.persistence_timeout;
-    svc.persistence_netmask = rte_cpu_to_be_32(c.persistence_netmask);
+    svc.persistence_netmask = c.persistence_netmask;
+    if (c.persistence_prefix_v6 > 128) {
+      *error = field("services", i, "persistence_prefix_v6") + ": must be 0..128";
+      return false;
+    }
+    svc.persistence_prefix_v6 = c.persistence_prefix_v6;
     for (size_t k = 0; k < c.local_addresses.size(); k++) {
-      uint32_t lip = rte_cpu_to_be_32(c.local_addresses[k]);
+      const IpAddr& lip = c.local_addresses[k];
+      if (!snapshot_accepts_address(lip, field("services", i, "local_addresses") + "[" + std::to_string(k) + "]", error))
+        return false;
       // One pool, one set of counters per (service, LIP): a repeated address would count twice.
       if (std::find(svc.local_addresses.begin(), svc.local_addresses.end(), lip) != svc.local_addresses.end()) {
         *error = field("services", i, "local_addresses") + "[" + std::to_string(k) + "]: duplicate address";
@@ -123,7 +139,9 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     fingerprint.add(c.sched_flags);
     for (size_t k = 0; k < c.servers.size(); k++) {
       const RealServerConfig& rc = c.servers[k];
-      std::string where = field("services", i, "servers") + "[" + std::to_string(k) + "].id";
+      std::string server_field = field("services", i, "servers") + "[" + std::to_string(k) + "]";
+      if (!snapshot_accepts_address(rc.addr, server_field + ".address", error)) return false;
+      std::string where = server_field + ".id";
       if (rc.id < 1 || rc.id > kMaxServerId) {
         *error = where + ": must be 1.." + std::to_string(kMaxServerId) + ", got " + std::to_string(rc.id);
         return false;
@@ -135,7 +153,7 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       server_ids[rc.id] = true;
       ServerEntry server;
       server.id = rc.id;
-      server.addr = rte_cpu_to_be_32(rc.addr);
+      server.addr = rc.addr;
       server.port = rte_cpu_to_be_16(rc.port);
       server.weight = rc.weight;
       server.last_weight = rc.weight;
@@ -158,7 +176,12 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
         if (rc.weight == 0) server.last_weight = old->second.second->last_weight;  // quiesced: keeps its weight's place
       }
       fingerprint.add(rc.id);
-      fingerprint.add((static_cast<uint64_t>(rc.addr) << 16) | rc.port);
+      uint64_t addr_high, addr_low;
+      std::memcpy(&addr_high, rc.addr.bytes, 8);
+      std::memcpy(&addr_low, rc.addr.bytes + 8, 8);
+      fingerprint.add(addr_high);
+      fingerprint.add(addr_low);
+      fingerprint.add(rc.port);
       fingerprint.add(rc.weight);
       svc.servers.push_back(server);
     }
@@ -172,13 +195,12 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     if (old != old_services.end() && old->second->protocol == svc.protocol && old->second->vip == svc.vip &&
         old->second->vport == svc.vport)
       svc.generation = old->second->generation;
-    s->service_index.push_back(ServiceKey{service_key(c.protocol, c.vip, c.vport), static_cast<uint32_t>(i)});
+    s->service_index.push_back(ServiceKey{svc.vip, svc.vport, svc.protocol, static_cast<uint32_t>(i)});
     s->services.push_back(std::move(svc));
   }
-  std::sort(s->service_index.begin(), s->service_index.end(),
-            [](const ServiceKey& a, const ServiceKey& b) { return a.key < b.key; });
+  std::sort(s->service_index.begin(), s->service_index.end(), service_key_less);
   for (size_t i = 1; i < s->service_index.size(); i++) {
-    if (s->service_index[i].key == s->service_index[i - 1].key) {
+    if (service_key_same(s->service_index[i], s->service_index[i - 1])) {
       *error = field("services", s->service_index[i].index, "") + ": same protocol, address and port as services[" +
                std::to_string(s->service_index[i - 1].index) + "]";
       return false;
@@ -232,35 +254,20 @@ bool assign_local_address_ids(const Snapshot* previous, Snapshot* s, std::string
 }
 
 void build_owned(Snapshot* s) {
-  std::unordered_map<uint32_t, uint8_t> kinds;
+  std::map<IpAddr, uint8_t> kinds;  // ordered: s->owned comes out sorted
   for (const auto& port : s->ports)
     for (const auto& prefix : port.addresses) kinds[prefix.addr] |= kOwnedPortAddress;
   for (const auto& svc : s->services) {
-    kinds[rte_be_to_cpu_32(svc.vip)] |= kOwnedVip;
-    for (uint32_t lip : svc.local_addresses) kinds[rte_be_to_cpu_32(lip)] |= kOwnedLip;
+    kinds[svc.vip] |= kOwnedVip;
+    for (const IpAddr& lip : svc.local_addresses) kinds[lip] |= kOwnedLip;
   }
   for (const auto& [addr, k] : kinds) s->owned.push_back(OwnedAddress{addr, k});
-  std::sort(s->owned.begin(), s->owned.end(),
-            [](const OwnedAddress& a, const OwnedAddress& b) { return a.addr_host < b.addr_host; });
   // "Owned on a port" = inside one of its connected prefixes: VIPs answer outside, LIPs inside.
   for (auto& port : s->ports) {
     for (const auto& owned : s->owned) {
       for (const auto& prefix : port.addresses) {
-        if (prefix_contains(prefix, owned.addr_host)) {
-          port.arp_owned_host.push_back(owned.addr_host);
-          break;
-        }
-      }
-    }
-  }
-  // IPv6: port addresses only until VIPs and LIPs take IPv6 (FullNAT v6).
-  std::sort(s->owned6.begin(), s->owned6.end());
-  s->owned6.erase(std::unique(s->owned6.begin(), s->owned6.end()), s->owned6.end());
-  for (auto& port : s->ports) {
-    for (const IpAddr& owned : s->owned6) {
-      for (const auto& prefix : port.addresses6) {
-        if (ip_prefix_contains(prefix, owned)) {
-          port.nd_owned6.push_back(owned);
+        if (ip_prefix_contains(prefix, owned.addr)) {
+          port.arp_owned.push_back(owned.addr);
           break;
         }
       }
@@ -314,7 +321,7 @@ void snapshot_local_addresses(const Snapshot* snapshot, std::vector<LocalAddress
   if (!snapshot) return;
   for (const auto& svc : snapshot->services)
     for (size_t k = 0; k < svc.local_addresses.size(); k++)
-      out->push_back(LocalAddressIdentity{svc.id, rte_be_to_cpu_32(svc.local_addresses[k]),
+      out->push_back(LocalAddressIdentity{svc.id, svc.local_addresses[k],
                                           svc.local_address_ids[k].id, svc.local_address_ids[k].generation});
 }
 
@@ -335,69 +342,61 @@ bool snapshot_object_generation(const Snapshot* snapshot, bool server, uint32_t 
   return false;
 }
 
-const ServiceEntry* snapshot_find_service(const Snapshot& s, uint8_t protocol, uint32_t vip, uint16_t vport) {
-  uint64_t key = service_key(protocol, rte_be_to_cpu_32(vip), rte_be_to_cpu_16(vport));
-  auto it = std::lower_bound(s.service_index.begin(), s.service_index.end(), key,
-                             [](const ServiceKey& entry, uint64_t k) { return entry.key < k; });
-  if (it == s.service_index.end() || it->key != key) return nullptr;
-  return &s.services[it->index];
-}
-
-uint8_t snapshot_owned_kinds(const Snapshot& s, uint32_t addr) {
-  uint32_t host = rte_be_to_cpu_32(addr);
-  auto it = std::lower_bound(s.owned.begin(), s.owned.end(), host,
-                             [](const OwnedAddress& entry, uint32_t a) { return entry.addr_host < a; });
-  return (it != s.owned.end() && it->addr_host == host) ? it->kinds : 0;
-}
-
-bool snapshot_arp_owned(const Snapshot& s, uint16_t port_index, uint32_t addr) {
-  if (port_index >= s.ports.size()) return false;
-  const auto& list = s.ports[port_index].arp_owned_host;
-  return std::binary_search(list.begin(), list.end(), rte_be_to_cpu_32(addr));
-}
-
-bool snapshot_on_link_source(const Snapshot& s, uint16_t port_index, uint32_t addr, uint32_t* source) {
-  if (port_index >= s.ports.size()) return false;
-  uint32_t host = rte_be_to_cpu_32(addr);
-  // Longest prefix wins when a port has nested prefixes.
-  int best_length = -1;
-  for (const auto& prefix : s.ports[port_index].addresses) {
-    if (prefix_contains(prefix, host) && prefix.length > best_length) {
-      best_length = prefix.length;
-      *source = rte_cpu_to_be_32(prefix.addr);
-    }
-  }
-  return best_length >= 0;
-}
-
-bool snapshot_owns_v6(const Snapshot& s, const IpAddr& addr) {
-  return std::binary_search(s.owned6.begin(), s.owned6.end(), addr);
-}
-
-bool snapshot_nd_owned(const Snapshot& s, uint16_t port_index, const IpAddr& addr) {
-  if (port_index >= s.ports.size()) return false;
-  const auto& list = s.ports[port_index].nd_owned6;
-  return std::binary_search(list.begin(), list.end(), addr);
-}
-
-bool snapshot_nd_solicited_group(const Snapshot& s, uint16_t port_index, const IpAddr& group) {
-  static const uint8_t kSolicitedPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
-  if (port_index >= s.ports.size() || std::memcmp(group.bytes, kSolicitedPrefix, 13) != 0) return false;
-  for (const IpAddr& owned : s.ports[port_index].nd_owned6)
-    if (std::memcmp(owned.bytes + 13, group.bytes + 13, 3) == 0) return true;
+bool snapshot_accepts_address(const IpAddr& addr, const std::string& field, std::string* error) {
+  if (ip_is_v4(addr)) return true;
+  *error = field + ": IPv6 is not forwarded by the data plane yet";
   return false;
 }
 
-bool snapshot_on_link_source_v6(const Snapshot& s, uint16_t port_index, const IpAddr& addr, IpAddr* source) {
+const ServiceEntry* snapshot_find_service(const Snapshot& s, uint8_t protocol, const IpAddr& vip, uint16_t vport) {
+  ServiceKey key{vip, vport, protocol, 0};
+  auto it = std::lower_bound(s.service_index.begin(), s.service_index.end(), key, service_key_less);
+  if (it == s.service_index.end() || !service_key_same(*it, key)) return nullptr;
+  return &s.services[it->index];
+}
+
+uint8_t snapshot_owned_kinds(const Snapshot& s, const IpAddr& addr) {
+  auto it = std::lower_bound(s.owned.begin(), s.owned.end(), addr,
+                             [](const OwnedAddress& entry, const IpAddr& a) { return entry.addr < a; });
+  return (it != s.owned.end() && it->addr == addr) ? it->kinds : 0;
+}
+
+bool snapshot_arp_owned(const Snapshot& s, uint16_t port_index, const IpAddr& addr) {
   if (port_index >= s.ports.size()) return false;
+  const auto& list = s.ports[port_index].arp_owned;
+  return std::binary_search(list.begin(), list.end(), addr);
+}
+
+bool snapshot_on_link_source(const Snapshot& s, uint16_t port_index, const IpAddr& addr, IpAddr* source) {
+  if (port_index >= s.ports.size()) return false;
+  // Longest prefix wins when a port has nested prefixes.
   int best_length = -1;
-  for (const auto& prefix : s.ports[port_index].addresses6) {
+  for (const auto& prefix : s.ports[port_index].addresses) {
     if (ip_prefix_contains(prefix, addr) && prefix.length > best_length) {
       best_length = prefix.length;
       *source = prefix.addr;
     }
   }
   return best_length >= 0;
+}
+
+bool snapshot_nd_solicited_group(const Snapshot& s, uint16_t port_index, const IpAddr& group) {
+  static const uint8_t kSolicitedPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
+  if (port_index >= s.ports.size() || std::memcmp(group.bytes, kSolicitedPrefix, 13) != 0) return false;
+  for (const IpAddr& owned : s.ports[port_index].arp_owned)
+    if (ip_is_v6(owned) && std::memcmp(owned.bytes + 13, group.bytes + 13, 3) == 0) return true;
+  return false;
+}
+
+bool snapshot_port_address(const Snapshot& s, uint16_t port_index, bool ipv6, IpAddr* addr) {
+  if (port_index >= s.ports.size()) return false;
+  for (const auto& prefix : s.ports[port_index].addresses) {
+    if (ip_is_v6(prefix.addr) == ipv6) {
+      *addr = prefix.addr;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace pc

@@ -1,8 +1,8 @@
 // The immutable, read-only view of the desired state the workers forward with.
 // Built off the packet path by snapshot_build() (snapshot.cpp); never modified
-// after publication, so workers read it without locks. Addresses and ports that
-// are compared with packet fields are stored in NETWORK order; sorted lookup
-// tables are keyed in host order (so that numeric order = prefix order).
+// after publication, so workers read it without locks. Addresses are IpAddr
+// (common/ip_address.h: network order, IPv4 held mapped; its operator< is numeric
+// order = prefix order, which the sorted tables use); ports are NETWORK order.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -17,7 +17,7 @@ namespace pc {
 
 struct ServerEntry {
   uint32_t id = 0;
-  uint32_t addr = 0;   // network order
+  IpAddr addr{};
   uint16_t port = 0;   // network order
   uint32_t weight = 0;
   // IPVS dest->last_weight: the last weight > 0 this server id had (its weight when
@@ -41,17 +41,18 @@ struct LocalAddressEntry {
 struct ServiceEntry {
   uint32_t id = 0;
   uint8_t protocol = 0;
-  uint32_t vip = 0;    // network order
+  IpAddr vip{};
   uint16_t vport = 0;  // network order
   SchedulerKind scheduler = SchedulerKind::RR;
-  std::vector<uint32_t> local_addresses;  // network order, config order
+  std::vector<IpAddr> local_addresses;    // config order
   std::vector<LocalAddressEntry> local_address_ids;  // parallel to local_addresses
   std::vector<ServerEntry> servers;       // config order (schedulers walk it as IPVS walks its list)
   Timeouts timeouts;
   ClientAddress client_address = ClientAddress::NONE;  // copied into each new Conn's flags
   uint8_t sched_flags = 0;                // SchedFlag bits
   uint32_t persistence_timeout = 0;       // seconds; 0 = not persistent
-  uint32_t persistence_netmask = 0;       // network order
+  uint32_t persistence_netmask = 0;       // IPv4 clients, network order (ServiceConfig)
+  uint8_t persistence_prefix_v6 = 128;    // IPv6 clients
   // Maglev lookup table (scheduler mh only): slot -> index into servers, built off the
   // packet path by sched/mh_table.h; kMaglevNoServer when no server has a weight.
   std::vector<uint16_t> maglev;
@@ -69,21 +70,19 @@ struct ServiceEntry {
 enum OwnedKind : uint8_t { kOwnedPortAddress = 1, kOwnedVip = 2, kOwnedLip = 4 };
 
 struct OwnedAddress {
-  uint32_t addr_host;
+  IpAddr addr;
   uint8_t kinds;
 };
 
 struct SnapshotPort {
   std::string name;
-  std::vector<Ipv4Prefix> addresses;     // host order, as configured
-  std::vector<uint32_t> arp_owned_host;  // sorted: owned addresses inside this port's connected prefixes
-  std::vector<IpPrefix> addresses6;      // IPv6 port addresses with their connected prefix, as configured
-  std::vector<IpAddr> nd_owned6;         // sorted: owned IPv6 addresses inside this port's IPv6 prefixes
+  std::vector<IpPrefix> addresses;  // as configured
+  std::vector<IpAddr> arp_owned;    // sorted: owned addresses inside this port's connected prefixes
 };
 
 struct NextHop {
   uint16_t port_index = 0;
-  uint32_t gateway = 0;  // network order; 0 = on-link (the destination itself is the next hop)
+  IpAddr gateway{};  // all zero = on-link (the destination itself is the next hop)
 };
 
 // rte_lpm always allocates its 2^24-entry first level (64 MiB), so snapshots whose
@@ -96,18 +95,28 @@ struct RouteTable {
   uint32_t refs = 1;
 };
 
+// (VIP, protocol, port) of a service; ordered by VIP first.
 struct ServiceKey {
-  uint64_t key;  // protocol << 48 | vip_host << 16 | vport_host
-  uint32_t index;
+  IpAddr vip;
+  uint16_t vport;  // network order
+  uint8_t protocol;
+  uint32_t index;  // into Snapshot::services
 };
+inline bool service_key_less(const ServiceKey& a, const ServiceKey& b) {
+  if (a.vip != b.vip) return a.vip < b.vip;
+  if (a.protocol != b.protocol) return a.protocol < b.protocol;
+  return a.vport < b.vport;
+}
+inline bool service_key_same(const ServiceKey& a, const ServiceKey& b) {
+  return a.vip == b.vip && a.protocol == b.protocol && a.vport == b.vport;
+}
 
 struct Snapshot {
   uint64_t version = 0;
   std::vector<SnapshotPort> ports;
   std::vector<ServiceEntry> services;
-  std::vector<ServiceKey> service_index;  // sorted by key
-  std::vector<OwnedAddress> owned;        // sorted by addr_host
-  std::vector<IpAddr> owned6;             // sorted: owned IPv6 addresses (port addresses for now)
+  std::vector<ServiceKey> service_index;  // sorted by service_key_less
+  std::vector<OwnedAddress> owned;        // sorted by addr
   RouteTable* routes = nullptr;
   DefenseTables defense;  // flood defences (pipeline/defend/)
   // Some server is reached by NAT: its replies are addressed to the client, not to us,
@@ -115,43 +124,29 @@ struct Snapshot {
   bool has_nat_servers = false;
 };
 
-inline uint64_t service_key(uint8_t protocol, uint32_t vip_host, uint16_t vport_host) {
-  return (static_cast<uint64_t>(protocol) << 48) | (static_cast<uint64_t>(vip_host) << 16) | vport_host;
-}
+// Until the stages have their IPv6 branches, an IPv6 address anywhere in the desired
+// state is refused at build time ("services[0].vip: IPv6 is not forwarded by the data
+// plane yet"): true when addr is IPv4, else false with *error naming field.
+bool snapshot_accepts_address(const IpAddr& addr, const std::string& field, std::string* error);
 
-// Null when (protocol, vip, vport) is not a service. Arguments network order.
-const ServiceEntry* snapshot_find_service(const Snapshot& s, uint8_t protocol, uint32_t vip, uint16_t vport);
+// Null when (protocol, vip, vport) is not a service. vport network order.
+const ServiceEntry* snapshot_find_service(const Snapshot& s, uint8_t protocol, const IpAddr& vip, uint16_t vport);
 
-// OwnedKind bits of addr (network order); 0 = not ours.
-uint8_t snapshot_owned_kinds(const Snapshot& s, uint32_t addr);
+// OwnedKind bits of addr; 0 = not ours.
+uint8_t snapshot_owned_kinds(const Snapshot& s, const IpAddr& addr);
 
-// True when addr (network order) is owned and inside a connected prefix of port_index.
-bool snapshot_arp_owned(const Snapshot& s, uint16_t port_index, uint32_t addr);
+// True when addr is owned and inside a connected prefix of port_index.
+bool snapshot_arp_owned(const Snapshot& s, uint16_t port_index, const IpAddr& addr);
 
-// The port address whose connected prefix holds addr (network order); false if addr is not on-link there.
-bool snapshot_on_link_source(const Snapshot& s, uint16_t port_index, uint32_t addr, uint32_t* source);
+// The port address whose connected prefix holds addr; false if addr is not on-link there.
+bool snapshot_on_link_source(const Snapshot& s, uint16_t port_index, const IpAddr& addr, IpAddr* source);
 
-// ---- IPv6 ownership (neighbour discovery, ICMPv6 echo). What the snapshot must provide:
-// owned6 (every IPv6 address we answer for: port addresses now; VIPs and LIPs with FullNAT v6)
-// and per port addresses6 + nd_owned6 (owned addresses inside the port's IPv6 prefixes).
+// The port's first configured address of a family (ARP and neighbour solicitations
+// for a next hop outside the connected prefixes, TUN's outer source); false if none.
+bool snapshot_port_address(const Snapshot& s, uint16_t port_index, bool ipv6, IpAddr* addr);
 
-// True when addr (IPv6) is one of ours.
-bool snapshot_owns_v6(const Snapshot& s, const IpAddr& addr);
-
-// True when addr is owned and inside an IPv6 prefix of port_index (NS answered there).
-bool snapshot_nd_owned(const Snapshot& s, uint16_t port_index, const IpAddr& addr);
-
-// True when group is the solicited-node multicast address (ff02::1:ffXX:XXXX) of an
-// address owned on port_index.
+// True when group is the solicited-node multicast address (ff02::1:ffXX:XXXX) of an IPv6
+// address owned on port_index (neighbour solicitations are sent to it, RFC 4861 7.2.2).
 bool snapshot_nd_solicited_group(const Snapshot& s, uint16_t port_index, const IpAddr& group);
-
-// The port's IPv6 address whose prefix holds addr (longest prefix); false if addr is not on-link there.
-bool snapshot_on_link_source_v6(const Snapshot& s, uint16_t port_index, const IpAddr& addr, IpAddr* source);
-
-inline bool prefix_contains(const Ipv4Prefix& prefix, uint32_t addr_host) {
-  if (prefix.length == 0) return true;
-  uint32_t mask = prefix.length >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix.length);
-  return (addr_host & mask) == (prefix.addr & mask);
-}
 
 }  // namespace pc

@@ -38,19 +38,19 @@ uint32_t trace_drain(TraceRing* ring, TraceRecord* out, uint32_t max, uint64_t* 
 
 void trace_fill_from_conn(TraceRecord* r, const Conn& c, bool reply) {
   if (!reply && (c.flags & kConnOneWay)) {  // DR/TUN: the (inner) IP header is not rewritten
-    r->out_src = rte_be_to_cpu_32(c.client_addr);
+    r->out_src = c.client_addr;
     r->out_sport = rte_be_to_cpu_16(c.client_port);
-    r->out_dst = rte_be_to_cpu_32(c.virtual_addr);
+    r->out_dst = c.virtual_addr;
     r->out_dport = rte_be_to_cpu_16(c.virtual_port);
   } else if (!reply) {
-    r->out_src = rte_be_to_cpu_32(c.local_addr);
+    r->out_src = c.local_addr;
     r->out_sport = rte_be_to_cpu_16(c.local_port);
-    r->out_dst = rte_be_to_cpu_32(c.server_addr);
+    r->out_dst = c.server_addr;
     r->out_dport = rte_be_to_cpu_16(c.server_port);
   } else {
-    r->out_src = rte_be_to_cpu_32(c.virtual_addr);
+    r->out_src = c.virtual_addr;
     r->out_sport = rte_be_to_cpu_16(c.virtual_port);
-    r->out_dst = rte_be_to_cpu_32(c.client_addr);
+    r->out_dst = c.client_addr;
     r->out_dport = rte_be_to_cpu_16(c.client_port);
   }
   r->service_id = c.service_id;

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include "common/drop_reasons.h"
+#include "common/ip_address.h"
 
 namespace pc {
 
@@ -17,10 +18,11 @@ constexpr int32_t kTraceAnyPort = -1;
 
 enum class TraceVerdict : uint8_t { FORWARDED = 0, DROPPED = 1 };
 
-// One packet's fate. Addresses/ports host order; out tuple zero when there is no connection.
+// One packet's fate. Ports host order; the out tuple is zero (the unspecified address of
+// the packet's family) when there is no connection.
 struct TraceRecord {
   uint64_t time_us;
-  uint32_t in_src, in_dst, out_src, out_dst;
+  IpAddr in_src, in_dst, out_src, out_dst;
   uint16_t in_sport, in_dport, out_sport, out_dport;
   uint16_t service_id;   // 0 = none known
   uint16_t server_id;    // 0 = none known
@@ -30,9 +32,9 @@ struct TraceRecord {
   uint8_t drop_reason;   // DropReason when DROPPED
   uint8_t conn_state;    // ConnState after the packet (0 when no connection)
   uint8_t worker;
-  uint8_t pad[2];
+  uint8_t pad[6];
 };
-static_assert(sizeof(TraceRecord) == 48, "trace records are meant to stay 48 B");
+static_assert(sizeof(TraceRecord) == 96, "trace records are meant to stay 96 B");
 
 struct TraceFilter {
   bool enabled = false;

@@ -140,6 +140,7 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
       rt.present = true;
       rt.timeouts = state_timeouts_from(svc.timeouts);
       rt.persistence_netmask = svc.persistence_netmask;
+      rt.persistence_prefix_v6 = svc.persistence_prefix_v6;
       rt.persistence_timeout_us = static_cast<uint64_t>(svc.persistence_timeout) * 1000000ull;
       if (!rt.scheduler || rt.scheduler_kind != svc.scheduler) {
         delete rt.scheduler;
@@ -188,7 +189,7 @@ inline void prefetch_source_bucket(const Worker* w, const rte_mbuf* m) {
   const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
   if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return;
   const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
-  source_bucket_prefetch(w->defend.sources, rte_be_to_cpu_32(ip->src_addr));
+  source_bucket_prefetch(w->defend.sources, ip_from_v4(ip->src_addr));
 }
 
 // Packets of one burst waiting for the connection lookup.
@@ -211,7 +212,7 @@ inline bool is_for_host_stack(uint8_t owned, const ParsedPacket& p) {
 void exception_copy_arp_reply(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p,
                               TxQueues& tx) {
   if (p.arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) return;
-  if (!(snapshot_owned_kinds(s, p.arp->arp_data.arp_tip) & kOwnedPortAddress)) return;
+  if (!(snapshot_owned_kinds(s, ip_from_v4(p.arp->arp_data.arp_tip)) & kOwnedPortAddress)) return;
   rte_mbuf* copy = rte_pktmbuf_copy(m, w->params.pool, 0, UINT32_MAX);
   if (!copy) return w->counters->drop(DropReason::MBUF_ALLOC_FAILED);
   w->counters->event(Event::EXCEPTION_PUNTED);
@@ -230,7 +231,7 @@ void classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
   // this port, and only for neighbour discovery (checked below).
   static const IpAddr kAllNodes = {{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}};
   const bool to_group = dst.bytes[0] == 0xff;
-  const bool ours = to_group ? dst == kAllNodes || snapshot_nd_solicited_group(s, in_port, dst) : snapshot_owns_v6(s, dst);
+  const bool ours = to_group ? dst == kAllNodes || snapshot_nd_solicited_group(s, in_port, dst) : snapshot_owned_kinds(s, dst) != 0;
   if (!ours) return drop(w, m, DropReason::NOT_FOR_US);
   if (ipv6_is_fragment(p)) return drop(w, m, DropReason::IPV6_NOT_FORWARDED_YET);
   if (!parse_l4(&p, &reason)) return drop(w, m, reason);
@@ -248,7 +249,7 @@ void classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
   // An on-link requester is a neighbour: resolved (or learned from its NS) like any next hop.
   // Others came through a router we have no IPv6 route to yet: back to the MAC they came from.
   IpAddr our_source;
-  if (snapshot_on_link_source_v6(s, in_port, src, &our_source)) return neigh6_output(&w->neigh6, s, m, in_port, src, now_us, tx);
+  if (snapshot_on_link_source(s, in_port, src, &our_source)) return neigh6_output(&w->neigh6, s, m, in_port, src, now_us, tx);
   tx.push(in_port, m);
 }
 
@@ -394,14 +395,15 @@ uint32_t worker_list_connections(const Worker* w, uint32_t position, uint32_t ma
     if (!c.in_use) continue;
     ConnectionInfo& info = out[copied++];
     info.protocol = c.protocol;
-    info.client_addr = rte_be_to_cpu_32(c.client_addr);
+    info.client_addr = c.client_addr;
     info.client_port = rte_be_to_cpu_16(c.client_port);
-    info.virtual_addr = rte_be_to_cpu_32(c.virtual_addr);
+    info.virtual_addr = c.virtual_addr;
     info.virtual_port = rte_be_to_cpu_16(c.virtual_port);
     bool fullnat = !(c.flags & kConnNotFullnat);  // NAT keeps the client there; DR/TUN nothing
-    info.local_addr = fullnat ? rte_be_to_cpu_32(c.local_addr) : 0;
+    // No local side: the unspecified address of the connection's family (0.0.0.0 for IPv4).
+    info.local_addr = fullnat ? c.local_addr : ip_is_v4(c.client_addr) ? ip_from_v4(0) : IpAddr{};
     info.local_port = fullnat ? rte_be_to_cpu_16(c.local_port) : 0;
-    info.server_addr = rte_be_to_cpu_32(c.server_addr);
+    info.server_addr = c.server_addr;
     info.server_port = rte_be_to_cpu_16(c.server_port);
     info.service_id = c.service_id;
     info.server_id = c.server_id;

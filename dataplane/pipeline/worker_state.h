@@ -31,7 +31,8 @@ struct ServiceRuntime {
   std::vector<LipBinding> retired_lips;  // LIPs that left with connections still on them
   uint32_t lip_cursor = 0;               // round robin over lips
   // Persistence (persist.h); kept after removal: ending connections release their template by them.
-  uint32_t persistence_netmask = 0;   // network order
+  uint32_t persistence_netmask = 0;   // IPv4 clients, network order
+  uint8_t persistence_prefix_v6 = 128;  // IPv6 clients
   uint64_t persistence_timeout_us = 0;
 };
 

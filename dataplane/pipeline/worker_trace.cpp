@@ -48,8 +48,9 @@ void conn_stage_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte
 
   TraceRecord* r = trace_next(w->trace);
   r->time_us = now_us;
-  r->in_src = rte_be_to_cpu_32(key.src_addr);
-  r->in_dst = rte_be_to_cpu_32(key.dst_addr);
+  r->in_src = key.src_addr;
+  r->in_dst = key.dst_addr;
+  r->out_src = r->out_dst = ip_is_v4(key.src_addr) ? ip_from_v4(0) : IpAddr{};  // until a connection fills them
   r->in_sport = rte_be_to_cpu_16(key.src_port);
   r->in_dport = rte_be_to_cpu_16(key.dst_port);
   r->protocol = key.protocol;

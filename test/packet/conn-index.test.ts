@@ -27,19 +27,22 @@ function crc32c8(bytes: Buffer, init: number): number {
   return crc;
 }
 
+/** An IPv4 address as the data plane holds it: IPv4-mapped, ::ffff:a.b.c.d (common/ip_address.h). */
 function ipBytes(ip: string): Buffer {
-  return Buffer.from(ip.split('.').map(Number));
+  return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip.split('.').map(Number)]);
 }
 
 /** conn_hash(FlowKey).bucket of the client tuple CLIENT:cport -> VIP:80/TCP, modulo BUCKETS. */
 function clientBucket(cport: number): number {
-  const key = Buffer.alloc(16);  // src_addr, dst_addr, src_port, dst_port (network order), protocol, pad
+  const key = Buffer.alloc(40);  // src_addr, dst_addr (16 bytes each), src_port, dst_port (network order), protocol, pad
   ipBytes(CLIENT).copy(key, 0);
-  ipBytes(VIP).copy(key, 4);
-  key.writeUInt16BE(cport, 8);
-  key.writeUInt16BE(80, 10);
-  key[12] = 6;
-  return crc32c8(key.subarray(8, 16), crc32c8(key.subarray(0, 8), 0x9e3779b9)) % BUCKETS;
+  ipBytes(VIP).copy(key, 16);
+  key.writeUInt16BE(cport, 32);
+  key.writeUInt16BE(80, 34);
+  key[36] = 6;
+  let crc = 0x9e3779b9;
+  for (let word = 0; word < 40; word += 8) crc = crc32c8(key.subarray(word, word + 8), crc);
+  return crc % BUCKETS;
 }
 
 /** count client ports (from 20000 on) whose client tuples share one home bucket. */

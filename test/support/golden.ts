@@ -48,7 +48,8 @@ export const IPVS_TIMEOUTS: DataplaneTimeouts = {
   tcpClose: 10, tcpCloseWait: 60, tcpLastAck: 30, udp: 300,
 };
 
-export const EAL_ARGS = ['-l', '0', '--no-huge', '-m', '256', '--no-pci', '--no-shconf', '--no-telemetry',
+// 384 MB: conn-listing fills 2 x 512 k connections of 96 B records (plus index and SYNPROXY state).
+export const EAL_ARGS = ['-l', '0', '--no-huge', '-m', '384', '--no-pci', '--no-shconf', '--no-telemetry',
   '--log-level=lib.eal:error'];
 
 /**

@@ -39,8 +39,9 @@ uint32_t write_text(uint8_t* out, const char* text) {
 
 }  // namespace
 
-uint32_t proxy_header_write(uint8_t* out, ClientAddress mode, uint32_t caddr, uint16_t cport, uint32_t vaddr,
-                            uint16_t vport) {
+uint32_t proxy_header_write(uint8_t* out, ClientAddress mode, const IpAddr& client, uint16_t cport,
+                            const IpAddr& virtual_addr, uint16_t vport) {
+  const uint32_t caddr = ip_v4(client), vaddr = ip_v4(virtual_addr);
   if (mode == ClientAddress::PROXY_V2) {
     std::memcpy(out, kV2Signature, sizeof kV2Signature);
     out[12] = kV2ProxyCommand;

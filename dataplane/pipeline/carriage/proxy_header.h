@@ -15,9 +15,10 @@ inline bool proxy_header_enabled(ClientAddress mode) {
   return mode == ClientAddress::PROXY_V1 || mode == ClientAddress::PROXY_V2;
 }
 
-// Writes the header for a client at caddr:cport that connected to vaddr:vport (all
-// network order) into out (kProxyHeaderMax bytes); returns its length.
-uint32_t proxy_header_write(uint8_t* out, ClientAddress mode, uint32_t caddr, uint16_t cport, uint32_t vaddr,
+// Writes the header for a client at caddr:cport that connected to vaddr:vport (ports
+// network order) into out (kProxyHeaderMax bytes); returns its length. IPv4 forms
+// (TCP4, AF_INET): the snapshot holds IPv4 services only for now.
+uint32_t proxy_header_write(uint8_t* out, ClientAddress mode, const IpAddr& caddr, uint16_t cport, const IpAddr& vaddr,
                             uint16_t vport);
 
 }  // namespace pc

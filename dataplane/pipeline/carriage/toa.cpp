@@ -62,8 +62,9 @@ bool insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c) {
   uint8_t* option = start + moved;
   option[0] = kToaKind;
   option[1] = kToaLength;
+  const uint32_t client_v4 = ip_v4(c.client_addr);  // IPv4 TOA: port + 4-byte address
   std::memcpy(option + 2, &c.client_port, 2);  // both already network order
-  std::memcpy(option + 4, &c.client_addr, 4);
+  std::memcpy(option + 4, &client_v4, 4);
 
   // Incremental, not a full recompute: same result for a good segment, cheaper, and a
   // segment that arrived corrupted stays detectably corrupted instead of being blessed.

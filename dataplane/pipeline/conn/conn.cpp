@@ -140,7 +140,7 @@ uint64_t conn_lookup_bulk(const ConnTable& t, const FlowKey* const* keys, uint32
       if (bucket.tags[i] == h[k].tag && bucket.slots[i]) {
         candidate[k] = bucket.slots[i];
         const Conn* c = &t.records[(candidate[k] - 1) >> 1];
-        rte_prefetch0(c);  // a 48-byte record may straddle two lines
+        rte_prefetch0(c);  // a 96-byte record spans two lines
         rte_prefetch0(reinterpret_cast<const uint8_t*>(c) + sizeof(Conn) - 1);
         break;
       }

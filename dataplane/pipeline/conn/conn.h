@@ -28,9 +28,12 @@ constexpr uint32_t kNoConn = UINT32_MAX;
 constexpr uint64_t kWheelTickUs = 100 * 1000;  // 100 ms resolution is plenty for second-scale timeouts
 constexpr uint32_t kWheelSlots = 16384;        // horizon 1638 s; longer timeouts are re-filed when reached
 
-// Everything an established flow needs, so forwarding never reads the snapshot. 48 bytes.
+// Everything an established flow needs, so forwarding never reads the snapshot. 96 bytes:
+// the four addresses first (either family, common/ip_address.h), then what every packet
+// reads besides them (ports, expiry, state, flags). A record starts on a 32-byte boundary,
+// so it always spans exactly two cache lines (conn_lookup_bulk prefetches both).
 struct Conn {
-  uint32_t client_addr, virtual_addr, local_addr, server_addr;  // network order
+  IpAddr client_addr, virtual_addr, local_addr, server_addr;
   uint16_t client_port, virtual_port, local_port, server_port;  // network order
   uint64_t expires_us;
   uint32_t wheel_next;   // next record in the same wheel slot
@@ -60,7 +63,7 @@ enum ConnFlag : uint8_t {
 };
 constexpr uint8_t kConnOneWay = kConnDr | kConnTun;           // the server answers the client directly
 constexpr uint8_t kConnNotFullnat = kConnNat | kConnDr | kConnTun;  // no LIP/lport was taken
-static_assert(sizeof(Conn) == 48, "keep the record small: it is touched by every packet");
+static_assert(sizeof(Conn) == 96, "keep the record small: it is touched by every packet");
 
 inline FlowKey conn_client_key(const Conn& c) {
   return make_flow_key(c.protocol, c.client_addr, c.client_port, c.virtual_addr, c.virtual_port);
@@ -104,11 +107,15 @@ struct ConnHash {
   uint32_t tag;
 };
 inline ConnHash conn_hash(const FlowKey& key) {
-  uint64_t a, b;
-  std::memcpy(&a, &key, 8);
-  std::memcpy(&b, reinterpret_cast<const uint8_t*>(&key) + 8, 8);
-  return ConnHash{rte_hash_crc_8byte(b, rte_hash_crc_8byte(a, 0x9e3779b9u)),
-                  rte_hash_crc_8byte(b, rte_hash_crc_8byte(a, 0x85ebca6bu))};
+  uint64_t w[5];
+  std::memcpy(w, &key, sizeof w);
+  static_assert(sizeof w == sizeof(FlowKey), "every byte of the key is hashed");
+  uint32_t bucket = 0x9e3779b9u, tag = 0x85ebca6bu;
+  for (uint64_t word : w) {
+    bucket = rte_hash_crc_8byte(word, bucket);
+    tag = rte_hash_crc_8byte(word, tag);
+  }
+  return ConnHash{bucket, tag};
 }
 
 inline bool conn_key_matches(const ConnTable& t, uint32_t slot, const FlowKey& key) {

@@ -13,7 +13,7 @@ void lport_allocator_init(LportAllocator* a, uint16_t worker_index, uint16_t wor
   a->first_port = static_cast<uint16_t>(kLportMin + offset);
 }
 
-uint16_t lport_pool_for(LportAllocator* a, uint32_t local_addr) {
+uint16_t lport_pool_for(LportAllocator* a, const IpAddr& local_addr) {
   auto it = a->pool_by_addr.find(local_addr);
   if (it != a->pool_by_addr.end()) return it->second;
   LportPool pool;

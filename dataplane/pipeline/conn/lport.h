@@ -5,13 +5,14 @@
 // (shared by TCP and UDP: simpler, and still 64k/worker_count flows per LIP).
 #pragma once
 #include <cstdint>
-#include <unordered_map>
+#include <map>
 #include <vector>
+#include "common/ip_address.h"
 
 namespace pc {
 
 struct LportPool {
-  uint32_t local_addr = 0;  // network order
+  IpAddr local_addr{};
   uint32_t port_count = 0;  // lports of this worker's class
   uint32_t used = 0;
   uint32_t cursor = 0;      // next-fit: spreads reuse so a closed port rests before it is reused
@@ -24,12 +25,12 @@ struct LportAllocator {
   uint16_t first_port = 0;  // smallest lport >= kLportMin of this class
   // Pools are never removed: records keep their pool index for as long as they live.
   std::vector<LportPool> pools;
-  std::unordered_map<uint32_t, uint16_t> pool_by_addr;
+  std::map<IpAddr, uint16_t> pool_by_addr;
 };
 
 void lport_allocator_init(LportAllocator* a, uint16_t worker_index, uint16_t worker_count);
-// Pool index for a LIP (network order), creating it on first sight. Not for the packet path.
-uint16_t lport_pool_for(LportAllocator* a, uint32_t local_addr);
+// Pool index for a LIP, creating it on first sight. Not for the packet path.
+uint16_t lport_pool_for(LportAllocator* a, const IpAddr& local_addr);
 // Takes a free lport (network order) from pool; false when the class is exhausted.
 bool lport_take(LportAllocator* a, uint16_t pool, uint16_t* port);
 void lport_give_back(LportAllocator* a, uint16_t pool, uint16_t port);

@@ -7,7 +7,7 @@ namespace pc {
 namespace {
 
 uint32_t home_slot(const PersistKey& key) {
-  uint64_t x = (static_cast<uint64_t>(key.service_id) << 32) ^ key.client_net;
+  uint64_t x = (static_cast<uint64_t>(key.service_id) << 32) ^ ip_fold32(key.client_net);
   x *= 0x9E3779B97F4A7C15ull;  // Fibonacci hashing: the high bits are well mixed
   return static_cast<uint32_t>(x >> 48) & (kPersistCapacity - 1);
 }

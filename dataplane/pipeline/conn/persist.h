@@ -27,16 +27,17 @@
 // falls at most about a second after a template really expired.
 #pragma once
 #include <cstdint>
+#include "common/ip_address.h"
 
 namespace pc {
 
-constexpr uint32_t kPersistCapacity = 1u << 16;  // templates per worker (24 B each)
+constexpr uint32_t kPersistCapacity = 1u << 16;  // templates per worker (40 B each)
 constexpr uint32_t kPersistProbe = 16;
 constexpr uint32_t kNoTemplate = UINT32_MAX;
 constexpr uint64_t kPersistSweepPeriodUs = 1000 * 1000;
 
 struct PersistTemplate {
-  uint32_t client_net;   // network order
+  IpAddr client_net;     // the client address, masked (persist_client_net)
   uint16_t service_id;   // 0 = slot never used
   uint16_t server_id;
   uint8_t service_epoch;  // Worker::service_epoch / server_epoch when made
@@ -46,7 +47,7 @@ struct PersistTemplate {
   uint32_t controlled;    // live connections made through this template
   uint64_t expires_us;
 };
-static_assert(sizeof(PersistTemplate) == 24, "keep templates small");
+static_assert(sizeof(PersistTemplate) == 40, "keep templates small");
 
 struct PersistTable {
   PersistTemplate* slots = nullptr;
@@ -61,8 +62,14 @@ void persist_destroy(PersistTable* table);
 struct PersistKey {
   uint16_t service_id;
   uint8_t service_epoch;
-  uint32_t client_net;  // network order, already masked
+  IpAddr client_net;  // already masked
 };
+
+// ipvsadm -M: the client network of addr. IPv4 takes the netmask (network order, any
+// mask as IPVS applies it), IPv6 the prefix length.
+inline IpAddr persist_client_net(const IpAddr& addr, uint32_t netmask_v4, uint8_t prefix_v6) {
+  return ip_is_v4(addr) ? ip_from_v4(ip_v4(addr) & netmask_v4) : ip_masked(addr, prefix_v6);
+}
 
 // The live template of key, or kNoTemplate.
 uint32_t persist_find(PersistTable* table, const PersistKey& key, uint64_t now_us);

@@ -7,9 +7,10 @@ namespace pc {
 
 namespace {
 
-PersistKey template_key(const Worker* w, uint32_t service_id, uint8_t service_epoch, uint32_t client_addr) {
+PersistKey template_key(const Worker* w, uint32_t service_id, uint8_t service_epoch, const IpAddr& client_addr) {
+  const ServiceRuntime& rt = w->services[service_id];
   return PersistKey{static_cast<uint16_t>(service_id), service_epoch,
-                    client_addr & w->services[service_id].persistence_netmask};
+                    persist_client_net(client_addr, rt.persistence_netmask, rt.persistence_prefix_v6)};
 }
 
 // ipvsadm PersistConn: the template counts for its server while it lives. A server id
@@ -31,7 +32,7 @@ void on_template_dead(void* worker, PersistTemplate& t) { uncount_template(stati
 
 }  // namespace
 
-ServerChoice choose_server(Worker* w, const ServiceEntry& svc, uint32_t client_addr, uint16_t client_port,
+ServerChoice choose_server(Worker* w, const ServiceEntry& svc, const IpAddr& client_addr, uint16_t client_port,
                            uint64_t now_us) {
   ServiceRuntime& rt = w->services[svc.id];
   SchedInput in{svc, client_addr, client_port, w->loads, now_us};

@@ -16,7 +16,7 @@ struct ServerChoice {
   uint32_t template_slot; // persistence template to bind the connection to, or kNoTemplate
 };
 
-ServerChoice choose_server(Worker* w, const ServiceEntry& svc, uint32_t client_addr, uint16_t client_port,
+ServerChoice choose_server(Worker* w, const ServiceEntry& svc, const IpAddr& client_addr, uint16_t client_port,
                            uint64_t now_us);
 
 // The connection for `choice` now exists: count it on its template (no-op without one).

@@ -42,16 +42,17 @@ int packet_owner_worker(const Snapshot* s, const rte_mbuf* m, uint16_t worker_co
   const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
   uint32_t header_len = (ip->version_ihl & 0x0f) * 4u;
   if (header_len < sizeof(rte_ipv4_hdr) || ipv4_is_fragment(ip)) return -1;
+  const IpAddr dst = ip_from_v4(ip->dst_addr);
   if (ip->next_proto_id == IPPROTO_ICMP) {
-    if (!(snapshot_owned_kinds(*s, ip->dst_addr) & kOwnedLip)) return -1;
+    if (!(snapshot_owned_kinds(*s, dst) & kOwnedLip)) return -1;
     return icmp_error_owner(ip, header_len, len - sizeof(rte_ether_hdr), worker_count);
   }
   if (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP) return -1;
   if (len < sizeof(rte_ether_hdr) + header_len + 4) return -1;  // both ports present
-  if (!(snapshot_owned_kinds(*s, ip->dst_addr) & kOwnedLip)) return -1;
+  if (!(snapshot_owned_kinds(*s, dst) & kOwnedLip)) return -1;
   const uint8_t* l4 = reinterpret_cast<const uint8_t*>(ip) + header_len;
   uint16_t dst_port = load16(l4 + 2);
-  if (snapshot_find_service(*s, ip->next_proto_id, ip->dst_addr, dst_port)) return -1;  // a new flow to a service
+  if (snapshot_find_service(*s, ip->next_proto_id, dst, dst_port)) return -1;  // a new flow to a service
   uint16_t lport = rte_be_to_cpu_16(dst_port);
   if (lport < kLportMin) return -1;
   return lport % worker_count;

@@ -1,6 +1,8 @@
 #include "pipeline/defend/acl.h"
 
 #include <algorithm>
+#include <rte_byteorder.h>
+#include "pipeline/snapshot.h"
 
 namespace pc {
 
@@ -42,20 +44,23 @@ bool acl_build(const AclConfig& cfg, const std::string& path, AclTable* table, u
   table->entries.reserve(cfg.entries.size());
   for (size_t i = 0; i < cfg.entries.size(); i++) {
     const AclEntryConfig& c = cfg.entries[i];
-    if (c.length > 32) {
-      *error = path + ".entries[" + std::to_string(i) + "]: prefix length must be 0..32";
+    std::string where = path + ".entries[" + std::to_string(i) + "]";
+    if (!snapshot_accepts_address(c.prefix.addr, where + ".prefix", error)) return false;
+    const uint8_t length = c.prefix.length;
+    if (length > 32) {
+      *error = where + ": prefix length must be 0..32";
       return false;
     }
-    uint32_t mask = c.length == 0 ? 0 : c.length == 32 ? 0xffffffffu : ~(0xffffffffu >> c.length);
-    uint32_t start = c.addr & mask;
+    uint32_t mask = length == 0 ? 0 : length == 32 ? 0xffffffffu : ~(0xffffffffu >> length);
+    uint32_t start = rte_be_to_cpu_32(ip_v4(c.prefix.addr)) & mask;
     AclEntry entry{c.action, kNoAclEntry, kNoAclEntry};
     if (c.ttl_ms) {
       entry.expiry_slot = (*next_slot)++;
       ttl_ms_by_slot->push_back(c.ttl_ms);
     }
     table->entries.push_back(entry);
-    sorted.push_back(Sorted{start, static_cast<uint64_t>(start) + (0xffffffffull >> c.length),
-                            c.length, static_cast<uint32_t>(i)});
+    sorted.push_back(Sorted{start, static_cast<uint64_t>(start) + (0xffffffffull >> length),
+                            length, static_cast<uint32_t>(i)});
   }
   // Outer prefixes first at a shared start; for an identical prefix, deny after allow so deny wins.
   std::sort(sorted.begin(), sorted.end(), [&](const Sorted& a, const Sorted& b) {

@@ -6,11 +6,15 @@
 // entries) instead of a 32-step trie walk or a 64 MiB rte_lpm per list.
 // Each entry also records its enclosing entry, so an expired entry falls back
 // to the next shorter prefix without rebuilding anything.
+//
+// The ranges are over IPv4 (host order): lists hold IPv4 prefixes only for now
+// (snapshot_accepts_address), so an IPv6 source matches no entry.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 #include "common/defense_config.h"
+#include "common/ip_address.h"
 
 namespace pc {
 
@@ -49,10 +53,12 @@ void acl_build_index(AclTable* table);
 bool acl_build(const AclConfig& cfg, const std::string& path, AclTable* table, uint32_t* next_slot,
                std::vector<uint64_t>* ttl_ms_by_slot, std::string* error);
 
-// The verdict for a source address (host order). deadlines_us[slot] = when the
-// expiring entry stops matching (worker clock); now_us = the worker clock.
-inline AclAction acl_lookup(const AclTable& table, uint32_t addr_host, const uint64_t* deadlines_us, uint64_t now_us) {
+// The verdict for a source address. deadlines_us[slot] = when the expiring entry
+// stops matching (worker clock); now_us = the worker clock.
+inline AclAction acl_lookup(const AclTable& table, const IpAddr& addr, const uint64_t* deadlines_us, uint64_t now_us) {
   if (!table.active) return AclAction::ALLOW;
+  if (!ip_is_v4(addr)) return table.default_action;  // no IPv6 entries (see above)
+  const uint32_t addr_host = __builtin_bswap32(ip_v4(addr));
   // Last range whose start <= addr (ranges[0].start == 0, so there is one). With the index it
   // lies in [by_high16[h] - 1, by_high16[h + 1]): the range before the first one starting in
   // this /16 covers the /16's beginning, and none starting in a later /16 can be it.

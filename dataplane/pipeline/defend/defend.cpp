@@ -52,7 +52,7 @@ bool defend_input(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket&
     for (size_t i = 0; i < t.acl_ttl_ms.size(); i++) d.acl_deadlines_us[i] = now_us + t.acl_ttl_ms[i] * 1000;
     d.deadlines_armed = true;
   }
-  uint32_t source = rte_be_to_cpu_32(l3_src(p));
+  const IpAddr source = l3_src(p);
   const uint64_t* deadlines = d.acl_deadlines_us.data();
 
   const ServiceEntry* svc = (p.tcp || p.udp) ? snapshot_find_service(s, l3_protocol(p), l3_dst(p), l4_dst_port(p))

@@ -7,14 +7,14 @@
 namespace pc {
 
 rte_mbuf* frag_input(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint64_t now_us) {
-  const FragPolicyConfig& policy = frag_policy_for(s.defense.fragments, p.ip->dst_addr, p.ip->next_proto_id);
+  const FragPolicyConfig& policy = frag_policy_for(s.defense.fragments, ip_from_v4(p.ip->dst_addr), p.ip->next_proto_id);
   if (policy.policy == FragPolicy::DROP) {
     rte_pktmbuf_free(m);
     w->counters->drop(DropReason::FRAG_DROPPED);
     return nullptr;
   }
   if (policy.policy == FragPolicy::LIMIT &&
-      !source_bucket_take(&w->defend.sources, kFragSourceBucketId, rte_be_to_cpu_32(p.ip->src_addr), policy.per_source,
+      !source_bucket_take(&w->defend.sources, kFragSourceBucketId, ip_from_v4(p.ip->src_addr), policy.per_source,
                           now_us)) {
     rte_pktmbuf_free(m);
     w->counters->drop(DropReason::FRAG_RATE_LIMITED);

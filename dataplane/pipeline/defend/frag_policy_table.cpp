@@ -50,9 +50,9 @@ bool frag_policy_build(const DataplaneConfig& cfg, FragPolicyTable* table, std::
     if (!check(sd.fragments, "defense.services[" + std::to_string(i) + "].fragments", error)) return false;
     own[sd.service_id] = &sd.fragments;
   }
-  std::map<uint64_t, FragPolicyConfig> merged;
-  auto add = [&](uint32_t addr_host, uint8_t protocol, const FragPolicyConfig& policy) {
-    uint64_t key = static_cast<uint64_t>(addr_host) << 8 | protocol;
+  std::map<FragPolicyKey, FragPolicyConfig> merged;
+  auto add = [&](const IpAddr& addr, uint8_t protocol, const FragPolicyConfig& policy) {
+    FragPolicyKey key{addr, protocol};
     auto found = merged.find(key);
     if (found == merged.end()) merged.emplace(key, policy);
     else found->second = stricter(found->second, policy);
@@ -61,18 +61,18 @@ bool frag_policy_build(const DataplaneConfig& cfg, FragPolicyTable* table, std::
     auto it = own.find(svc.id);
     const FragPolicyConfig& policy = it != own.end() ? *it->second : table->global;
     add(svc.vip, svc.protocol, policy);
-    for (uint32_t lip : svc.local_addresses) add(lip, svc.protocol, policy);
+    for (const IpAddr& lip : svc.local_addresses) add(lip, svc.protocol, policy);
   }
   table->entries.clear();
   for (const auto& [key, policy] : merged) table->entries.push_back(FragPolicyEntry{key, policy});
   return true;
 }
 
-const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, uint32_t addr, uint8_t protocol) {
-  uint64_t key = static_cast<uint64_t>(rte_be_to_cpu_32(addr)) << 8 | protocol;
+const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, const IpAddr& addr, uint8_t protocol) {
+  FragPolicyKey key{addr, protocol};
   auto it = std::lower_bound(table.entries.begin(), table.entries.end(), key,
-                             [](const FragPolicyEntry& e, uint64_t k) { return e.key < k; });
-  return it != table.entries.end() && it->key == key ? it->policy : table.global;
+                             [](const FragPolicyEntry& e, const FragPolicyKey& k) { return e.key < k; });
+  return it != table.entries.end() && it->key.addr == addr && it->key.protocol == protocol ? it->policy : table.global;
 }
 
 }  // namespace pc

@@ -13,8 +13,16 @@
 
 namespace pc {
 
+struct FragPolicyKey {
+  IpAddr addr;
+  uint8_t protocol;
+};
+inline bool operator<(const FragPolicyKey& a, const FragPolicyKey& b) {
+  return a.addr != b.addr ? a.addr < b.addr : a.protocol < b.protocol;
+}
+
 struct FragPolicyEntry {
-  uint64_t key;  // addr_host << 8 | protocol
+  FragPolicyKey key;
   FragPolicyConfig policy;
 };
 
@@ -26,7 +34,7 @@ struct FragPolicyTable {
 // Fills *table from the services of cfg and cfg.defense. False + *error on a bad value.
 bool frag_policy_build(const DataplaneConfig& cfg, FragPolicyTable* table, std::string* error);
 
-// The policy for a fragment to addr (network order) carrying protocol.
-const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, uint32_t addr, uint8_t protocol);
+// The policy for a fragment to addr carrying protocol.
+const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, const IpAddr& addr, uint8_t protocol);
 
 }  // namespace pc

@@ -24,11 +24,11 @@ void source_buckets_free(SourceBucketTable* table) {
   *table = SourceBucketTable{};
 }
 
-bool source_bucket_take(SourceBucketTable* table, uint32_t service_id, uint32_t source_host, const RateLimit& limit,
+bool source_bucket_take(SourceBucketTable* table, uint32_t service_id, const IpAddr& source, const RateLimit& limit,
                         uint64_t now_us) {
   if (!table->slots) return true;  // could not allocate: fail open, the per-service bucket still applies
-  uint64_t key = (static_cast<uint64_t>(service_id) << 32) | source_host;
-  SourceBucket* ways = source_bucket_set(*table, source_host);
+  uint64_t key = (static_cast<uint64_t>(service_id) << 32) | source_word(source);
+  SourceBucket* ways = source_bucket_set(*table, source);
   SourceBucket* victim = &ways[0];
   for (uint32_t i = 0; i < kSourceBucketWays; i++) {
     SourceBucket& slot = ways[i];

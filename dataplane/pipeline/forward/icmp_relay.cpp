@@ -32,9 +32,9 @@ inline bool drop(Worker* w, rte_mbuf* m, DropReason reason) {
   return true;
 }
 
-// The quoted packet's addresses and ports after translation, network order.
+// The quoted packet's addresses and ports (network order) after translation.
 struct QuotedTuple {
-  uint32_t src, dst;
+  IpAddr src, dst;
   uint16_t sport, dport;
 };
 
@@ -43,12 +43,13 @@ struct QuotedTuple {
 // TCP: offset 16, often beyond the 8 bytes a router must quote).
 void rewrite_quote(rte_ipv4_hdr* inner, uint8_t* l4, uint16_t l4_quoted, const QuotedTuple& to) {
   bool tcp = inner->next_proto_id == IPPROTO_TCP;
+  const uint32_t to_src = ip_v4(to.src), to_dst = ip_v4(to.dst);  // an IPv4 quote of an IPv4 connection
   uint16_t check_at = tcp ? 16 : 6;
   if (l4_quoted >= check_at + 2) {
     uint16_t check = load16(l4 + check_at);
     if (tcp || check != 0) {
-      check = csum_replace32(check, inner->src_addr, to.src);
-      check = csum_replace32(check, inner->dst_addr, to.dst);
+      check = csum_replace32(check, inner->src_addr, to_src);
+      check = csum_replace32(check, inner->dst_addr, to_dst);
       check = csum_replace16(check, load16(l4), to.sport);
       check = csum_replace16(check, load16(l4 + 2), to.dport);
       if (!tcp && check == 0) check = 0xffff;  // 0 means "no checksum" in UDP
@@ -58,11 +59,11 @@ void rewrite_quote(rte_ipv4_hdr* inner, uint8_t* l4, uint16_t l4_quoted, const Q
   store16(l4, to.sport);
   store16(l4 + 2, to.dport);
   uint16_t check = inner->hdr_checksum;
-  check = csum_replace32(check, inner->src_addr, to.src);
-  check = csum_replace32(check, inner->dst_addr, to.dst);
+  check = csum_replace32(check, inner->src_addr, to_src);
+  check = csum_replace32(check, inner->dst_addr, to_dst);
   inner->hdr_checksum = check;
-  inner->src_addr = to.src;
-  inner->dst_addr = to.dst;
+  inner->src_addr = to_src;
+  inner->dst_addr = to_dst;
 }
 
 }  // namespace
@@ -86,7 +87,8 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   uint16_t l4_quoted = static_cast<uint16_t>(quote_len - inner_header_len);
 
   // The quoted packet is one we sent; its reverse is the tuple our table knows.
-  FlowKey key = make_flow_key(protocol, inner->dst_addr, load16(l4 + 2), inner->src_addr, load16(l4));
+  FlowKey key = make_flow_key(protocol, ip_from_v4(inner->dst_addr), load16(l4 + 2), ip_from_v4(inner->src_addr),
+                              load16(l4));
   uint32_t index;
   Direction direction;
   if (!conn_lookup(w->conns, key, &index, &direction)) return drop(w, m, DropReason::NO_CONN);
@@ -99,8 +101,8 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
 
   // Reply-tuple hit = the quote is our LIP→RIP packet: the client must hear about it.
   bool to_client = direction == Direction::OUTPUT;
-  uint32_t outer_src = to_client ? c.virtual_addr : c.local_addr;
-  uint32_t outer_dst = to_client ? c.client_addr : c.server_addr;
+  const IpAddr& outer_src = to_client ? c.virtual_addr : c.local_addr;
+  const IpAddr& outer_dst = to_client ? c.client_addr : c.server_addr;
   QuotedTuple quoted = to_client ? QuotedTuple{c.client_addr, c.virtual_addr, c.client_port, c.virtual_port}
                                  : QuotedTuple{c.server_addr, c.local_addr, c.server_port, c.local_port};
   NextHop hop;
@@ -118,8 +120,8 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   icmp->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, p.l4_len));
 
   rte_ipv4_hdr* ip = p.ip;
-  ip->src_addr = outer_src;
-  ip->dst_addr = outer_dst;
+  ip->src_addr = ip_v4(outer_src);
+  ip->dst_addr = ip_v4(outer_dst);
   ip->time_to_live = kRelayTtl;
   ip->hdr_checksum = 0;
   ip->hdr_checksum = static_cast<uint16_t>(~rte_raw_cksum(ip, p.ip_header_len));

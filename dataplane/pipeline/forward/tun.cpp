@@ -33,14 +33,12 @@ bool tunnel_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& 
 }
 
 // Wraps p's IPv4 packet in an outer header to server_addr and sends it along hop.
-void tunnel_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint32_t server_addr,
+void tunnel_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const IpAddr& server_addr,
                    const NextHop& hop, uint64_t now_us, TxQueues& tx) {
-  uint32_t source;
+  IpAddr source;
   if (!snapshot_on_link_source(s, hop.port_index, hop.gateway, &source)) {
     // Next hop outside the connected prefixes (an on-link static route): the port's first address.
-    if (hop.port_index >= s.ports.size() || s.ports[hop.port_index].addresses.empty())
-      return worker_drop(w, m, DropReason::NO_ROUTE);
-    source = rte_cpu_to_be_32(s.ports[hop.port_index].addresses[0].addr);
+    if (!snapshot_port_address(s, hop.port_index, false, &source)) return worker_drop(w, m, DropReason::NO_ROUTE);
   }
   const rte_ipv4_hdr inner = *p.ip;  // p's pointers are stale once the L2 header moves
   uint16_t l2_len = l2_length(p);
@@ -55,8 +53,8 @@ void tunnel_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket
   outer->fragment_offset = inner.fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);  // DF copied
   outer->time_to_live = kOuterTtl;
   outer->next_proto_id = IPPROTO_IPIP;
-  outer->src_addr = source;
-  outer->dst_addr = server_addr;
+  outer->src_addr = ip_v4(source);  // IPv4 outer header: the snapshot holds IPv4 addresses only
+  outer->dst_addr = ip_v4(server_addr);
   outer->hdr_checksum = 0;
   outer->hdr_checksum = rte_ipv4_cksum(outer);
   neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);

@@ -3,7 +3,9 @@
 // addresses (the L3 header's own, the L4 pseudo-header). The stages past parse reach
 // L3 only through these, so that a second address family is one branch here (and in
 // parse, ICMP, fragmentation and TUN, which are family-specific by nature) instead of
-// a copy of each stage. IPv4 only today; see pipeline/README.md "IPv6".
+// a copy of each stage. Addresses are IpAddr (common/ip_address.h) for either family;
+// only the IPv4 branches exist today (an `if (p.ip6)` branch slots in beside each one);
+// see pipeline/README.md "IPv6".
 //
 // Everything is inline and takes the ParsedPacket the stages already hold: on the hot
 // path (fullnat_rewrite, the flow key) this compiles to the same loads and stores as
@@ -17,13 +19,14 @@
 
 namespace pc {
 
-// An L3 address as the stages and the connection record carry it: IPv4 network order.
-// (IPv6 widens the record's address fields; the stages pass L3Addr along unchanged.)
-using L3Addr = uint32_t;
+// An L3 address as the stages and the connection record carry it: 16 bytes, network
+// order, IPv4 held mapped. The IPv4 path builds it from the header's 4 bytes and writes
+// back ip_v4() of it: no 16-byte work beyond building the flow key.
+using L3Addr = IpAddr;
 
 inline uint8_t l3_protocol(const ParsedPacket& p) { return p.ip->next_proto_id; }
-inline L3Addr l3_src(const ParsedPacket& p) { return p.ip->src_addr; }
-inline L3Addr l3_dst(const ParsedPacket& p) { return p.ip->dst_addr; }
+inline L3Addr l3_src(const ParsedPacket& p) { return ip_from_v4(p.ip->src_addr); }
+inline L3Addr l3_dst(const ParsedPacket& p) { return ip_from_v4(p.ip->dst_addr); }
 inline uint8_t* l3_header(const ParsedPacket& p) { return reinterpret_cast<uint8_t*>(p.ip); }
 
 // The L3 and L4 headers now start `by` bytes further on in the buffer (moved by the caller).
@@ -46,16 +49,17 @@ inline FlowKey l3_flow_key(const ParsedPacket& p) {
 
 // An L4 checksum (TCP, UDP with one) after p's addresses become src, dst: the pseudo-header
 // share of the change (RFC 1624). Ports and the rest are the caller's.
-inline uint16_t l4_csum_readdress(uint16_t check, const ParsedPacket& p, L3Addr src, L3Addr dst) {
-  check = csum_replace32(check, p.ip->src_addr, src);
-  check = csum_replace32(check, p.ip->dst_addr, dst);
+inline uint16_t l4_csum_readdress(uint16_t check, const ParsedPacket& p, const L3Addr& src, const L3Addr& dst) {
+  check = csum_replace32(check, p.ip->src_addr, ip_v4(src));
+  check = csum_replace32(check, p.ip->dst_addr, ip_v4(dst));
   return check;
 }
 
-// The pseudo-header sum of an L4 segment of l4_len bytes of protocol from src to dst, to
-// start csum_sum() with.
-inline uint64_t l4_pseudo_header_sum(L3Addr src, L3Addr dst, uint8_t protocol, uint16_t l4_len) {
-  return static_cast<uint64_t>(src) + dst + rte_cpu_to_be_16(static_cast<uint16_t>(protocol)) + rte_cpu_to_be_16(l4_len);
+// The pseudo-header sum of an L4 segment of l4_len bytes of protocol from src to dst (one
+// family: the IPv4 pseudo-header for mapped addresses), to start csum_sum() with.
+inline uint64_t l4_pseudo_header_sum(const L3Addr& src, const L3Addr& dst, uint8_t protocol, uint16_t l4_len) {
+  return static_cast<uint64_t>(ip_v4(src)) + ip_v4(dst) + rte_cpu_to_be_16(static_cast<uint16_t>(protocol)) +
+         rte_cpu_to_be_16(l4_len);
 }
 
 // Full check of p's TCP checksum, pseudo-header included. A pass over the whole segment:
@@ -77,8 +81,9 @@ inline void l4_tcp_checksum_fill(ParsedPacket& p) {
 // Forwarding with new addresses: src, dst written, hop limit decremented (the caller has
 // checked l3_hop_limit_expires), the header checksum kept right incrementally (IPv4).
 // The L4 checksum is the caller's (l4_csum_readdress, before this call).
-inline void l3_readdress_and_forward(ParsedPacket& p, L3Addr src, L3Addr dst) {
+inline void l3_readdress_and_forward(ParsedPacket& p, const L3Addr& src_addr, const L3Addr& dst_addr) {
   rte_ipv4_hdr* ip = p.ip;
+  const uint32_t src = ip_v4(src_addr), dst = ip_v4(dst_addr);
   // TTL shares a 16-bit word with the protocol. The word is decremented as a whole: a byte
   // store then a 16-bit reload of the same word defeats store-to-load forwarding (a ~40%
   // hot spot of fullnat_rewrite in perf annotate).

@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
+#include "common/ip_address.h"
 
 namespace pc {
 
@@ -29,18 +30,19 @@ struct ParsedPacket {
   uint16_t l4_len = 0;           // bytes from the L4 header to the end of the IP payload
 };
 
-// The hash key of one direction of a connection. Addresses and ports network order.
+// The hash key of one direction of a connection. Addresses (either family, see
+// common/ip_address.h) and ports network order.
 struct FlowKey {
-  uint32_t src_addr;
-  uint32_t dst_addr;
+  IpAddr src_addr;
+  IpAddr dst_addr;
   uint16_t src_port;
   uint16_t dst_port;
   uint8_t protocol;
   uint8_t pad[3];  // always zero: the whole struct is hashed
 };
-static_assert(sizeof(FlowKey) == 16, "FlowKey is hashed as 16 raw bytes");
+static_assert(sizeof(FlowKey) == 40, "FlowKey is hashed as 40 raw bytes (five 8-byte words)");
 
-inline FlowKey make_flow_key(uint8_t protocol, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport) {
+inline FlowKey make_flow_key(uint8_t protocol, const IpAddr& src, uint16_t sport, const IpAddr& dst, uint16_t dport) {
   FlowKey k;
   k.src_addr = src;
   k.dst_addr = dst;

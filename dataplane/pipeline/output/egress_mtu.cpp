@@ -19,7 +19,7 @@ constexpr uint16_t kQuotedPayload = 8;  // RFC 792: the IP header and the first 
 void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint16_t next_hop_mtu, uint64_t now_us,
                       TxQueues& tx) {
   NextHop back;
-  if (!route_lookup(s, p.ip->src_addr, &back)) return;
+  if (!route_lookup(s, ip_from_v4(p.ip->src_addr), &back)) return;
   uint16_t quoted = static_cast<uint16_t>(p.ip_header_len + kQuotedPayload);
   if (quoted > p.ip_total_len) quoted = p.ip_total_len;
   uint16_t icmp_len = static_cast<uint16_t>(sizeof(rte_icmp_hdr) + quoted);
@@ -54,7 +54,7 @@ void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint1
   neigh_output(&w->neigh, s, e, back.port_index, back.gateway, now_us, tx);
 }
 
-uint16_t mss_toward(Worker* w, const Snapshot& s, uint32_t addr, uint16_t mss) {
+uint16_t mss_toward(Worker* w, const Snapshot& s, const IpAddr& addr, uint16_t mss) {
   NextHop hop;
   if (!route_lookup(s, addr, &hop) || hop.port_index >= kMaxPorts) return mss;
   uint16_t mtu = w->port_mtus[hop.port_index];

@@ -31,7 +31,7 @@ void mss_clamp(Worker* w, const Snapshot& s, ParsedPacket& p, uint16_t egress_mt
 
 // min(mss, MTU of the port the route to addr takes - 40): for segments the gateway writes
 // itself (SYNPROXY's SYN-ACK to the client, its SYN to the server).
-uint16_t mss_toward(Worker* w, const Snapshot& s, uint32_t addr, uint16_t mss);
+uint16_t mss_toward(Worker* w, const Snapshot& s, const IpAddr& addr, uint16_t mss);
 
 // ICMP type 3 code 4 to p's sender, from the address it sent to (VIP or LIP), quoting p as
 // it arrived, with next_hop_mtu (RFC 1191). Event ICMP_FRAG_NEEDED_SENT; nothing is sent

@@ -152,16 +152,18 @@ void neigh_input_arp(NeighTable* t, const Snapshot& s, uint16_t in_port, rte_mbu
   rte_arp_hdr* arp = p.arp;
   uint32_t target = arp->arp_data.arp_tip;
   uint32_t sender = arp->arp_data.arp_sip;
-  if (!snapshot_arp_owned(s, in_port, target)) {
+  if (!snapshot_arp_owned(s, in_port, ip_from_v4(target))) {
     rte_pktmbuf_free(m);
     t->counters->drop(DropReason::ARP_NOT_FOR_US);
     return;
   }
   const uint8_t* sender_mac = arp->arp_data.arp_sha.addr_bytes;
-  uint32_t our_source = target;
+  IpAddr on_link_source = ip_from_v4(target);
   // On-link senders, or next hops we asked about (an on-link static route may lie outside the prefixes).
   bool learnable = sender != 0 && rte_is_unicast_ether_addr(&arp->arp_data.arp_sha) &&
-                   (snapshot_on_link_source(s, in_port, sender, &our_source) || find(t, in_port, sender) != kNil);
+                   (snapshot_on_link_source(s, in_port, ip_from_v4(sender), &on_link_source) ||
+                    find(t, in_port, sender) != kNil);
+  uint32_t our_source = ip_v4(on_link_source);
   if (learnable) {
     learn(t, in_port, sender, sender_mac, now_us, tx);
     uint32_t i = find(t, in_port, sender);
@@ -188,13 +190,15 @@ void neigh_input_arp(NeighTable* t, const Snapshot& s, uint16_t in_port, rte_mbu
   t->counters->event(Event::ARP_REQUESTS_ANSWERED);
 }
 
-void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_index, uint32_t next_hop,
+void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_index, const IpAddr& next_hop_addr,
                   uint64_t now_us, TxQueues& tx) {
-  if (port_index >= t->port_count) {  // a route to a port this worker does not drive
+  // ARP resolves IPv4 next hops only (routes give no other kind yet: route.h).
+  if (port_index >= t->port_count || !ip_is_v4(next_hop_addr)) {  // a route to a port this worker does not drive
     rte_pktmbuf_free(m);
     t->counters->drop(DropReason::NO_ROUTE);
     return;
   }
+  const uint32_t next_hop = ip_v4(next_hop_addr);
   uint32_t i = find(t, port_index, next_hop);
   if (i != kNil && t->entries[i].state == NeighState::REACHABLE) {
     NeighEntry& e = t->entries[i];
@@ -204,15 +208,14 @@ void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_i
     return;
   }
   if (i == kNil) {
-    uint32_t source;
-    if (!snapshot_on_link_source(s, port_index, next_hop, &source)) {
+    IpAddr source;
+    if (!snapshot_on_link_source(s, port_index, next_hop_addr, &source)) {
       // An on-link static route outside the connected prefixes: ask from the port's first address.
-      if (port_index >= s.ports.size() || s.ports[port_index].addresses.empty()) {
+      if (!snapshot_port_address(s, port_index, false, &source)) {
         rte_pktmbuf_free(m);
         t->counters->drop(DropReason::NO_ROUTE);
         return;
       }
-      source = rte_cpu_to_be_32(s.ports[port_index].addresses[0].addr);
     }
     i = create(t, port_index, next_hop);
     if (i == kNil && evict_oldest(t)) i = create(t, port_index, next_hop);
@@ -221,7 +224,7 @@ void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_i
       t->counters->drop(DropReason::NEIGH_QUEUE_FULL);
       return;
     }
-    t->entries[i].source_addr = source;
+    t->entries[i].source_addr = ip_v4(source);
   }
   NeighEntry& e = t->entries[i];
   if (e.queued >= kNeighQueuePerEntry || t->queued_total >= kNeighQueueTotal) {

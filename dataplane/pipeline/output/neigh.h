@@ -78,9 +78,10 @@ void neigh_destroy(NeighTable* t);
 void neigh_input_arp(NeighTable* t, const Snapshot& s, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p,
                      uint64_t now_us, TxQueues& tx);
 
-// Sends a routed IPv4 frame to next_hop (network order) out of port_index: sets
-// the MACs and pushes to tx, or holds it while the next hop resolves, or drops it.
-void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_index, uint32_t next_hop,
+// Sends a routed IPv4 frame to next_hop out of port_index: sets the MACs and pushes
+// to tx, or holds it while the next hop resolves, or drops it (NO_ROUTE for a next hop
+// ARP cannot resolve: not IPv4). The table itself keys IPv4 addresses (network order).
+void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_index, const IpAddr& next_hop,
                   uint64_t now_us, TxQueues& tx);
 
 // Retries/gives up pending resolutions and ages entries; cheap when nothing is due.

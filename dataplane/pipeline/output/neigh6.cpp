@@ -259,10 +259,10 @@ void neigh6_input(Neigh6Table* t, const Snapshot& s, uint16_t in_port, rte_mbuf*
         return drop(t, m, DropReason::ND_INVALID);
       return consume(t, m, Event::ND_DAD_PROBES_IGNORED);
     }
-    if (!snapshot_nd_owned(s, in_port, target)) return drop(t, m, DropReason::ND_NOT_FOR_US);
+    if (!snapshot_arp_owned(s, in_port, target)) return drop(t, m, DropReason::ND_NOT_FOR_US);
     IpAddr our_source{};
     if (link_layer && is_unicast_mac(link_layer) &&
-        (snapshot_on_link_source_v6(s, in_port, source, &our_source) || find(t, in_port, source) != kNil)) {
+        (snapshot_on_link_source(s, in_port, source, &our_source) || find(t, in_port, source) != kNil)) {
       if (learn(t, in_port, source, link_layer, now_us, tx)) {
         Neigh6Entry& e = t->entries[find(t, in_port, source)];
         if (ip_is_zero(e.source)) e.source = target;
@@ -277,8 +277,8 @@ void neigh6_input(Neigh6Table* t, const Snapshot& s, uint16_t in_port, rte_mbuf*
   if (to_multicast && (flags & kNaFlagSolicited)) return drop(t, m, DropReason::ND_INVALID);
   uint32_t i = find(t, in_port, target);
   IpAddr our_source{};  // stays :: when the target is not on-link (a next hop we asked about keeps its own)
-  bool asked_or_on_link = i != kNil || snapshot_on_link_source_v6(s, in_port, target, &our_source);
-  if (snapshot_owns_v6(s, target) || !asked_or_on_link) return drop(t, m, DropReason::ND_NOT_FOR_US);
+  bool asked_or_on_link = i != kNil || snapshot_on_link_source(s, in_port, target, &our_source);
+  if (snapshot_owned_kinds(s, target) != 0 || !asked_or_on_link) return drop(t, m, DropReason::ND_NOT_FOR_US);
   if (!link_layer) {
     // No target link-layer option (allowed in answers to unicast probes): it confirms a known MAC only.
     if (i == kNil || t->entries[i].state != NeighState::REACHABLE) return drop(t, m, DropReason::ND_NOT_FOR_US);
@@ -301,18 +301,16 @@ void neigh6_output(Neigh6Table* t, const Snapshot& s, rte_mbuf* m, uint16_t port
     set_macs(m, t->port_macs[port_index], e.mac);
     tx.push(port_index, m);
     if (now_us - e.confirmed_us >= kNeighRefreshAfterUs && now_us >= e.next_request_us) {
-      if (ip_is_zero(e.source)) snapshot_on_link_source_v6(s, port_index, next_hop, &e.source);
+      if (ip_is_zero(e.source)) snapshot_on_link_source(s, port_index, next_hop, &e.source);
       if (!ip_is_zero(e.source)) send_solicitation(t, e, now_us, tx);
     }
     return;
   }
   if (i == kNil) {
     IpAddr source;
-    if (!snapshot_on_link_source_v6(s, port_index, next_hop, &source)) {
+    if (!snapshot_on_link_source(s, port_index, next_hop, &source)) {
       // An on-link next hop outside the connected prefixes: ask from the port's first IPv6 address.
-      if (port_index >= s.ports.size() || s.ports[port_index].addresses6.empty())
-        return drop(t, m, DropReason::NO_ROUTE);
-      source = s.ports[port_index].addresses6[0].addr;
+      if (!snapshot_port_address(s, port_index, true, &source)) return drop(t, m, DropReason::NO_ROUTE);
     }
     i = create(t, port_index, next_hop);
     if (i == kNil && evict_oldest(t)) i = create(t, port_index, next_hop);

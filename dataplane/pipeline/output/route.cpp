@@ -9,13 +9,10 @@ namespace pc {
 
 namespace {
 
-std::string ipv4_text(uint32_t host) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", host >> 24, (host >> 16) & 255, (host >> 8) & 255, host & 255);
-  return buf;
-}
-
 uint32_t prefix_mask(uint8_t length) { return length == 0 ? 0 : (length >= 32 ? 0xffffffffu : ~(0xffffffffu >> length)); }
+
+// The table's key of an (IPv4) address: host order.
+uint32_t lpm_key(const IpAddr& a) { return rte_be_to_cpu_32(ip_v4(a)); }
 
 bool validate_routes(const DataplaneConfig& cfg, const Snapshot& s, std::string* error) {
   if (cfg.routes.size() > kMaxRoutes) {
@@ -25,6 +22,8 @@ bool validate_routes(const DataplaneConfig& cfg, const Snapshot& s, std::string*
   for (size_t r = 0; r < cfg.routes.size(); r++) {
     const RouteConfig& route = cfg.routes[r];
     std::string where = "routes[" + std::to_string(r) + "]";
+    if (!snapshot_accepts_address(route.prefix.addr, where + ".prefix", error)) return false;
+    if (!ip_is_zero(route.via) && !snapshot_accepts_address(route.via, where + ".via", error)) return false;
     if (route.prefix.length > 32) {
       *error = where + ".prefix: length must be 0..32, got " + std::to_string(route.prefix.length);
       return false;
@@ -34,11 +33,11 @@ bool validate_routes(const DataplaneConfig& cfg, const Snapshot& s, std::string*
                std::to_string(s.ports.size()) + " ports)";
       return false;
     }
-    if (route.via != 0) {
+    if (!ip_is_zero(route.via)) {
       bool on_link = false;
-      for (const auto& prefix : s.ports[route.port_index].addresses) on_link |= prefix_contains(prefix, route.via);
+      for (const auto& prefix : s.ports[route.port_index].addresses) on_link |= ip_prefix_contains(prefix, route.via);
       if (!on_link) {
-        *error = where + ".via: " + ipv4_text(route.via) + " is not inside a connected prefix of port " +
+        *error = where + ".via: " + ip_text(route.via) + " is not inside a connected prefix of port " +
                  s.ports[route.port_index].name;
         return false;
       }
@@ -52,11 +51,11 @@ std::string identity_of(const DataplaneConfig& cfg, const Snapshot& s) {
   std::string id;
   for (size_t p = 0; p < s.ports.size(); p++)
     for (const auto& prefix : s.ports[p].addresses)
-      id += "c" + std::to_string(p) + ":" + std::to_string(prefix.addr & prefix_mask(prefix.length)) + "/" +
+      id += "c" + std::to_string(p) + ":" + std::to_string(lpm_key(prefix.addr) & prefix_mask(prefix.length)) + "/" +
             std::to_string(prefix.length) + ";";
   for (const auto& route : cfg.routes)
-    id += "s" + std::to_string(route.port_index) + ":" + std::to_string(route.prefix.addr & prefix_mask(route.prefix.length)) +
-          "/" + std::to_string(route.prefix.length) + ">" + std::to_string(route.via) + ";";
+    id += "s" + std::to_string(route.port_index) + ":" + std::to_string(lpm_key(route.prefix.addr) & prefix_mask(route.prefix.length)) +
+          "/" + std::to_string(route.prefix.length) + ">" + std::to_string(lpm_key(route.via)) + ";";
   return id;
 }
 
@@ -112,9 +111,9 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
   // Connected routes first: a static route with the same prefix then overrides them.
   for (size_t p = 0; p < s->ports.size(); p++) {
     for (size_t a = 0; a < s->ports[p].addresses.size(); a++) {
-      const Ipv4Prefix& prefix = s->ports[p].addresses[a];
+      const IpPrefix& prefix = s->ports[p].addresses[a];
       std::string where = "ports[" + std::to_string(p) + "].addresses[" + std::to_string(a) + "]";
-      if (!add_route(t, prefix.addr, prefix.length, NextHop{static_cast<uint16_t>(p), 0}, error, where)) {
+      if (!add_route(t, lpm_key(prefix.addr), prefix.length, NextHop{static_cast<uint16_t>(p), IpAddr{}}, error, where)) {
         free_table(t);
         return false;
       }
@@ -122,8 +121,8 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
   }
   for (size_t r = 0; r < cfg.routes.size(); r++) {
     const RouteConfig& route = cfg.routes[r];
-    NextHop hop{route.port_index, rte_cpu_to_be_32(route.via)};
-    if (!add_route(t, route.prefix.addr, route.prefix.length, hop, error, "routes[" + std::to_string(r) + "]")) {
+    NextHop hop{route.port_index, route.via};
+    if (!add_route(t, lpm_key(route.prefix.addr), route.prefix.length, hop, error, "routes[" + std::to_string(r) + "]")) {
       free_table(t);
       return false;
     }

@@ -1,5 +1,7 @@
 // Routing: an rte_lpm over the connected prefixes of the port addresses plus the
 // static routes. The table lives in the snapshot; lookups are lock-free reads.
+// IPv4 only for now: the lookups take either family, and an IPv6 destination is a miss
+// (the snapshot holds no IPv6 address yet; snapshot_accepts_address).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -16,18 +18,19 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
 // Drops the snapshot's reference; the table goes with the last one.
 void route_table_release(Snapshot* s);
 
-// Next hop for dst (network order); false = no route.
-inline bool route_lookup(const Snapshot& s, uint32_t dst, NextHop* out) {
+// Next hop for dst; false = no route.
+inline bool route_lookup(const Snapshot& s, const IpAddr& dst, NextHop* out) {
+  if (!ip_is_v4(dst)) return false;
   uint32_t index;
-  if (rte_lpm_lookup(s.routes->lpm, rte_be_to_cpu_32(dst), &index) != 0) return false;
+  if (rte_lpm_lookup(s.routes->lpm, rte_be_to_cpu_32(ip_v4(dst)), &index) != 0) return false;
   *out = s.routes->next_hops[index];
-  if (out->gateway == 0) out->gateway = dst;  // on-link: resolve the destination itself
+  if (ip_is_zero(out->gateway)) out->gateway = dst;  // on-link: resolve the destination itself
   return true;
 }
 
 // Next hop to a real server; with needs_on_link (DR, which rewrites only the MAC) the
 // server must be a neighbour, not behind a router.
-inline bool route_to_server(const Snapshot& s, uint32_t server_addr, bool needs_on_link, NextHop* hop) {
+inline bool route_to_server(const Snapshot& s, const IpAddr& server_addr, bool needs_on_link, NextHop* hop) {
   if (!route_lookup(s, server_addr, hop)) return false;
   return !needs_on_link || hop->gateway == server_addr;
 }

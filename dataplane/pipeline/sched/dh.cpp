@@ -22,7 +22,7 @@ class DestinationHashing final : public Scheduler {
   }
 
   int pick(const SchedInput& in) override {
-    int chosen = buckets_[knuth_bucket256(rte_be_to_cpu_32(in.service.vip))];
+    int chosen = buckets_[knuth_bucket256(rte_be_to_cpu_32(ip_fold32(in.service.vip)))];
     return chosen >= 0 && server_usable(in, chosen) ? chosen : -1;
   }
 

@@ -20,7 +20,7 @@ class MaglevHashing final : public Scheduler {
     const auto& table = in.service.maglev;
     uint32_t size = static_cast<uint32_t>(table.size());
     if (size == 0) return -1;
-    uint32_t addr = rte_be_to_cpu_32(in.client_addr);
+    uint32_t addr = rte_be_to_cpu_32(ip_fold32(in.client_addr));
     uint16_t port = (in.service.sched_flags & kSchedPort) ? rte_be_to_cpu_16(in.client_port) : 0;
     uint32_t first = maglev_hash(addr, port, 0, false) % size;
     int chosen = usable_at(in, first);

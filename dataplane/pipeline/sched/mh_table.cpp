@@ -58,7 +58,7 @@ bool maglev_build(ServiceEntry* service) {
   const uint32_t size = maglev_table_size(n);
   std::vector<uint32_t> next(n), skip(n), turns(n);
   for (size_t i = 0; i < n; i++) {
-    uint32_t addr = rte_be_to_cpu_32(servers[i].addr);
+    uint32_t addr = rte_be_to_cpu_32(ip_fold32(servers[i].addr));
     uint16_t port = rte_be_to_cpu_16(servers[i].port);
     next[i] = maglev_hash(addr, port, 0, false) % size;        // permutation offset
     skip[i] = maglev_hash(addr, port, 0, true) % (size - 1) + 1;

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 #include "common/config.h"
+#include "common/ip_address.h"
 #include "common/counters.h"
 #include "pipeline/sched/server_load.h"
 #include "pipeline/snapshot.h"
@@ -21,7 +22,7 @@ namespace pc {
 
 struct SchedInput {
   const ServiceEntry& service;
-  uint32_t client_addr;   // network order
+  const IpAddr& client_addr;
   uint16_t client_port;   // network order
   ServerLoads& loads;     // all workers' per-server gauges + this worker's OVERLOAD flags
   uint64_t now_us;        // worker clock (lblc/lblcr expiry)

@@ -36,7 +36,7 @@ class SourceHashing final : public Scheduler {
   }
 
   int pick(const SchedInput& in) override {
-    uint32_t addr = rte_be_to_cpu_32(in.client_addr);
+    uint32_t addr = rte_be_to_cpu_32(ip_fold32(in.client_addr));
     uint32_t port = (in.service.sched_flags & kSchedPort) ? rte_be_to_cpu_16(in.client_port) : 0;
     uint32_t first = bucket(addr, port, 0);
     int chosen = buckets_[first];

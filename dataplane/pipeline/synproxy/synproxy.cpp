@@ -94,20 +94,20 @@ uint32_t write_ts_only(uint8_t* at, uint32_t tsval, uint32_t tsecr) {
   return 12;
 }
 
-void fill_ipv4(rte_ipv4_hdr* ip, uint32_t src, uint32_t dst, uint16_t total_len) {
+void fill_ipv4(rte_ipv4_hdr* ip, const IpAddr& src, const IpAddr& dst, uint16_t total_len) {
   ip->type_of_service = 0;
   ip->total_length = rte_cpu_to_be_16(total_len);
   ip->packet_id = 0;
   ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
   ip->time_to_live = kSynproxyTtl;
   ip->next_proto_id = IPPROTO_TCP;
-  ip->src_addr = src;
-  ip->dst_addr = dst;
+  ip->src_addr = ip_v4(src);
+  ip->dst_addr = ip_v4(dst);
 }
 
 // Header fields of a TCP segment we write ourselves. Addresses/ports network order.
 struct Segment {
-  uint32_t src, dst;
+  IpAddr src, dst;
   uint16_t sport, dport;
   uint32_t seq, ack;  // host order
   uint8_t flags;
@@ -133,7 +133,7 @@ void finish_checksums(rte_ipv4_hdr* ip, rte_tcp_hdr* tcp) {
   uint32_t ip_header_len = (ip->version_ihl & 0x0f) * 4u;
   ip->hdr_checksum = static_cast<uint16_t>(~csum_sum(ip, ip_header_len));
   uint16_t tcp_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - ip_header_len);
-  uint64_t pseudo = l4_pseudo_header_sum(ip->src_addr, ip->dst_addr, IPPROTO_TCP, tcp_len);
+  uint64_t pseudo = l4_pseudo_header_sum(ip_from_v4(ip->src_addr), ip_from_v4(ip->dst_addr), IPPROTO_TCP, tcp_len);
   tcp->cksum = static_cast<uint16_t>(~csum_sum(tcp, tcp_len, pseudo));
 }
 
@@ -188,8 +188,8 @@ inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
   w->counters->drop(reason);
 }
 
-// Routes a packet we made or rewrote to dst (network order).
-void send_to(Worker* w, const Snapshot& s, rte_mbuf* m, uint32_t dst, uint64_t now_us, TxQueues& tx) {
+// Routes a packet we made or rewrote to dst.
+void send_to(Worker* w, const Snapshot& s, rte_mbuf* m, const IpAddr& dst, uint64_t now_us, TxQueues& tx) {
   NextHop hop;
   if (!route_lookup(s, dst, &hop)) return drop(w, m, DropReason::NO_ROUTE);
   neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);

@@ -140,15 +140,17 @@ uint32_t cookie_mss_index(uint16_t mss) {
 constexpr uint32_t kCookieBits = 24;
 constexpr uint32_t kCookieMask = (1u << kCookieBits) - 1;
 
-uint32_t cookie_make(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t client_isn,
-                     uint32_t mss_index, uint32_t count) {
+uint32_t cookie_make(const IpAddr& source, const IpAddr& destination, uint16_t sport, uint16_t dport,
+                     uint32_t client_isn, uint32_t mss_index, uint32_t count) {
+  uint32_t saddr = ip_fold32(source), daddr = ip_fold32(destination);  // IPv4: the address itself
   uint32_t h0, h1;
   cookie_hashes(saddr, daddr, sport, dport, count, &h0, &h1);
   return h0 + client_isn + (count << kCookieBits) + ((h1 + mss_index) & kCookieMask);
 }
 
-int cookie_check(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t client_isn,
-                 uint32_t cookie, uint32_t count) {
+int cookie_check(const IpAddr& source, const IpAddr& destination, uint16_t sport, uint16_t dport,
+                 uint32_t client_isn, uint32_t cookie, uint32_t count) {
+  uint32_t saddr = ip_fold32(source), daddr = ip_fold32(destination);
   uint32_t h0, h1;  // h1 for the current count; an ACK to a previous minute's cookie hashes again
   cookie_hashes(saddr, daddr, sport, dport, count, &h0, &h1);
   cookie -= h0 + client_isn;

@@ -16,6 +16,7 @@
 // process lives.
 #pragma once
 #include <cstdint>
+#include "common/ip_address.h"
 
 namespace pc {
 
@@ -41,12 +42,14 @@ inline uint32_t cookie_count(uint64_t now_us) { return static_cast<uint32_t>(now
 // Index into kCookieMssTable: the largest entry <= mss (index 0 as floor).
 uint32_t cookie_mss_index(uint16_t mss);
 
-// Addresses/ports network order as in the packet; client_isn host order.
-uint32_t cookie_make(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t client_isn,
+// Ports network order as in the packet; client_isn host order. An IPv4 tuple hashes
+// its 4-byte addresses (as the kernel's cookie_v4 does); IPv6 tuples are not proxied
+// yet (no IPv6 service exists) and hash their folded addresses meanwhile.
+uint32_t cookie_make(const IpAddr& saddr, const IpAddr& daddr, uint16_t sport, uint16_t dport, uint32_t client_isn,
                      uint32_t mss_index, uint32_t count);
 // cookie = the ACK's ack-1, client_isn = the ACK's seq-1. Returns the MSS index,
 // or -1 when the cookie is forged or older than kCookieMaxAge minutes.
-int cookie_check(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t client_isn,
+int cookie_check(const IpAddr& saddr, const IpAddr& daddr, uint16_t sport, uint16_t dport, uint32_t client_isn,
                  uint32_t cookie, uint32_t count);
 
 // SYN-ACK TSval: now_ms with the option bits in its low 6 bits, never ahead of now_ms.
