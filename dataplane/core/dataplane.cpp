@@ -172,7 +172,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
   }
   // Until the first apply, workers run a snapshot that owns nothing: every packet is a counted drop.
   DataplaneConfig empty;
-  for (const auto& p : ports_) empty.ports.push_back(PortAddresses{p.name, {}, {}});
+  for (const auto& p : ports_) empty.ports.push_back(PortAddresses{p.name, {}});
   std::string error;
   Snapshot* initial = snapshot_build(empty, 0, nullptr, &error);
   if (!initial) {
