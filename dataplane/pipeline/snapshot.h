@@ -12,6 +12,7 @@
 #include "pipeline/defend/defense_tables.h"
 
 struct rte_lpm;
+struct rte_lpm6;
 
 namespace pc {
 
@@ -90,7 +91,8 @@ struct NextHop {
 // where snapshots are built and freed).
 struct RouteTable {
   rte_lpm* lpm = nullptr;
-  std::vector<NextHop> next_hops;  // lpm next-hop value = index here
+  rte_lpm6* lpm6 = nullptr;        // IPv6 prefixes (output/route.h)
+  std::vector<NextHop> next_hops;  // lpm/lpm6 next-hop value = index here
   std::string identity;            // canonical text of the inputs, to recognise an unchanged table
   uint32_t refs = 1;
 };

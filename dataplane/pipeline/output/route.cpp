@@ -22,10 +22,13 @@ bool validate_routes(const DataplaneConfig& cfg, const Snapshot& s, std::string*
   for (size_t r = 0; r < cfg.routes.size(); r++) {
     const RouteConfig& route = cfg.routes[r];
     std::string where = "routes[" + std::to_string(r) + "]";
-    if (!snapshot_accepts_address(route.prefix.addr, where + ".prefix", error)) return false;
-    if (!ip_is_zero(route.via) && !snapshot_accepts_address(route.via, where + ".via", error)) return false;
-    if (route.prefix.length > 32) {
-      *error = where + ".prefix: length must be 0..32, got " + std::to_string(route.prefix.length);
+    if (!ip_is_zero(route.via) && ip_is_v4(route.via) != ip_is_v4(route.prefix.addr)) {
+      *error = where + ".via: " + ip_text(route.via) + " is not of the prefix's address family";
+      return false;
+    }
+    if (route.prefix.length > ip_family_bits(route.prefix.addr)) {
+      *error = where + ".prefix: length must be 0.." + std::to_string(ip_family_bits(route.prefix.addr)) + ", got " +
+               std::to_string(route.prefix.length);
       return false;
     }
     if (route.port_index >= s.ports.size()) {
@@ -46,23 +49,31 @@ bool validate_routes(const DataplaneConfig& cfg, const Snapshot& s, std::string*
   return true;
 }
 
+// A prefix as the table holds it: host bits cleared, written in its family's text.
+std::string prefix_text(const IpPrefix& prefix) {
+  return ip_text(ip_masked(prefix.addr, ip_prefix_bits(prefix.addr, prefix.length))) + "/" + std::to_string(prefix.length);
+}
+
 // Everything the table is made of, in order (connected prefixes first, then static routes).
 std::string identity_of(const DataplaneConfig& cfg, const Snapshot& s) {
   std::string id;
   for (size_t p = 0; p < s.ports.size(); p++)
-    for (const auto& prefix : s.ports[p].addresses)
-      id += "c" + std::to_string(p) + ":" + std::to_string(lpm_key(prefix.addr) & prefix_mask(prefix.length)) + "/" +
-            std::to_string(prefix.length) + ";";
+    for (const auto& prefix : s.ports[p].addresses) id += "c" + std::to_string(p) + ":" + prefix_text(prefix) + ";";
   for (const auto& route : cfg.routes)
-    id += "s" + std::to_string(route.port_index) + ":" + std::to_string(lpm_key(route.prefix.addr) & prefix_mask(route.prefix.length)) +
-          "/" + std::to_string(route.prefix.length) + ">" + std::to_string(lpm_key(route.via)) + ";";
+    id += "s" + std::to_string(route.port_index) + ":" + prefix_text(route.prefix) + ">" + ip_text(route.via) + ";";
   return id;
 }
 
-bool add_route(RouteTable* t, uint32_t prefix_host, uint8_t length, NextHop hop, std::string* error, const std::string& where) {
+bool add_route(RouteTable* t, const IpPrefix& prefix, NextHop hop, std::string* error, const std::string& where) {
   uint32_t index = static_cast<uint32_t>(t->next_hops.size());
   t->next_hops.push_back(hop);
-  int rc = rte_lpm_add(t->lpm, prefix_host & prefix_mask(length), length, index);
+  int rc;
+  if (ip_is_v4(prefix.addr)) {
+    rc = rte_lpm_add(t->lpm, lpm_key(prefix.addr) & prefix_mask(prefix.length), prefix.length, index);
+  } else {
+    IpAddr network = ip_masked(prefix.addr, prefix.length);
+    rc = rte_lpm6_add(t->lpm6, network.bytes, prefix.length, index);
+  }
   if (rc != 0) {
     *error = where + ": route table insert failed (" + std::to_string(rc) + ")";
     return false;
@@ -72,6 +83,7 @@ bool add_route(RouteTable* t, uint32_t prefix_host, uint8_t length, NextHop hop,
 
 void free_table(RouteTable* t) {
   if (t->lpm) rte_lpm_free(t->lpm);
+  if (t->lpm6) rte_lpm6_free(t->lpm6);
   delete t;
 }
 
@@ -95,7 +107,8 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
   // rte_lpm names are global in the EAL: every table gets a fresh one.
   static std::atomic<uint32_t> table_counter{0};
   char name[RTE_LPM_NAMESIZE];
-  std::snprintf(name, sizeof name, "pc_lpm_%u", table_counter.fetch_add(1));
+  uint32_t table_number = table_counter.fetch_add(1);
+  std::snprintf(name, sizeof name, "pc_lpm_%u", table_number);
   uint32_t rules = static_cast<uint32_t>(cfg.routes.size());
   for (const auto& port : s->ports) rules += static_cast<uint32_t>(port.addresses.size());
   rte_lpm_config lpm_config{};
@@ -107,13 +120,23 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
     free_table(t);
     return false;
   }
+  std::snprintf(name, sizeof name, "pc_lpm6_%u", table_number);
+  rte_lpm6_config lpm6_config{};
+  lpm6_config.max_rules = rules + 16;
+  lpm6_config.number_tbl8s = 1024;  // 1 KiB each; a /64 takes 8 below the first 24 bits
+  t->lpm6 = rte_lpm6_create(name, SOCKET_ID_ANY, &lpm6_config);
+  if (!t->lpm6) {
+    *error = std::string("routes: cannot allocate IPv6 route table (") + rte_strerror(rte_errno) + ")";
+    free_table(t);
+    return false;
+  }
 
   // Connected routes first: a static route with the same prefix then overrides them.
   for (size_t p = 0; p < s->ports.size(); p++) {
     for (size_t a = 0; a < s->ports[p].addresses.size(); a++) {
       const IpPrefix& prefix = s->ports[p].addresses[a];
       std::string where = "ports[" + std::to_string(p) + "].addresses[" + std::to_string(a) + "]";
-      if (!add_route(t, lpm_key(prefix.addr), prefix.length, NextHop{static_cast<uint16_t>(p), IpAddr{}}, error, where)) {
+      if (!add_route(t, prefix, NextHop{static_cast<uint16_t>(p), IpAddr{}}, error, where)) {
         free_table(t);
         return false;
       }
@@ -122,7 +145,7 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
   for (size_t r = 0; r < cfg.routes.size(); r++) {
     const RouteConfig& route = cfg.routes[r];
     NextHop hop{route.port_index, route.via};
-    if (!add_route(t, lpm_key(route.prefix.addr), route.prefix.length, hop, error, "routes[" + std::to_string(r) + "]")) {
+    if (!add_route(t, route.prefix, hop, error, "routes[" + std::to_string(r) + "]")) {
       free_table(t);
       return false;
     }

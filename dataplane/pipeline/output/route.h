@@ -1,11 +1,11 @@
-// Routing: an rte_lpm over the connected prefixes of the port addresses plus the
-// static routes. The table lives in the snapshot; lookups are lock-free reads.
-// IPv4 only for now: the lookups take either family, and an IPv6 destination is a miss
-// (the snapshot holds no IPv6 address yet; snapshot_accepts_address).
+// Routing: an rte_lpm (IPv4) and an rte_lpm6 (IPv6) over the connected prefixes of the
+// port addresses plus the static routes. The table lives in the snapshot; lookups are
+// lock-free reads.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <rte_lpm.h>
+#include <rte_lpm6.h>
 #include "common/config.h"
 #include "pipeline/snapshot.h"
 
@@ -20,9 +20,10 @@ void route_table_release(Snapshot* s);
 
 // Next hop for dst; false = no route.
 inline bool route_lookup(const Snapshot& s, const IpAddr& dst, NextHop* out) {
-  if (!ip_is_v4(dst)) return false;
   uint32_t index;
-  if (rte_lpm_lookup(s.routes->lpm, rte_be_to_cpu_32(ip_v4(dst)), &index) != 0) return false;
+  int rc = ip_is_v4(dst) ? rte_lpm_lookup(s.routes->lpm, rte_be_to_cpu_32(ip_v4(dst)), &index)
+                         : rte_lpm6_lookup(s.routes->lpm6, dst.bytes, &index);
+  if (rc != 0) return false;
   *out = s.routes->next_hops[index];
   if (ip_is_zero(out->gateway)) out->gateway = dst;  // on-link: resolve the destination itself
   return true;
