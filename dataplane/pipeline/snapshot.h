@@ -91,7 +91,7 @@ struct NextHop {
 // where snapshots are built and freed).
 struct RouteTable {
   rte_lpm* lpm = nullptr;
-  rte_lpm6* lpm6 = nullptr;        // IPv6 prefixes (output/route.h)
+  rte_lpm6* lpm6 = nullptr;        // IPv6 prefixes (output/route.h); made only when there are some
   std::vector<NextHop> next_hops;  // lpm/lpm6 next-hop value = index here
   std::string identity;            // canonical text of the inputs, to recognise an unchanged table
   uint32_t refs = 1;

@@ -120,12 +120,17 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
     free_table(t);
     return false;
   }
+  // rte_lpm6 also allocates a 2^24-entry first level (64 MiB): only when some prefix is IPv6.
+  bool any_ipv6 = false;
+  for (const auto& port : s->ports)
+    for (const auto& prefix : port.addresses) any_ipv6 |= ip_is_v6(prefix.addr);
+  for (const auto& route : cfg.routes) any_ipv6 |= ip_is_v6(route.prefix.addr);
   std::snprintf(name, sizeof name, "pc_lpm6_%u", table_number);
   rte_lpm6_config lpm6_config{};
   lpm6_config.max_rules = rules + 16;
   lpm6_config.number_tbl8s = 1024;  // 1 KiB each; a /64 takes 8 below the first 24 bits
-  t->lpm6 = rte_lpm6_create(name, SOCKET_ID_ANY, &lpm6_config);
-  if (!t->lpm6) {
+  if (any_ipv6) t->lpm6 = rte_lpm6_create(name, SOCKET_ID_ANY, &lpm6_config);
+  if (any_ipv6 && !t->lpm6) {
     *error = std::string("routes: cannot allocate IPv6 route table (") + rte_strerror(rte_errno) + ")";
     free_table(t);
     return false;

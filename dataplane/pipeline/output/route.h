@@ -21,8 +21,9 @@ void route_table_release(Snapshot* s);
 // Next hop for dst; false = no route.
 inline bool route_lookup(const Snapshot& s, const IpAddr& dst, NextHop* out) {
   uint32_t index;
-  int rc = ip_is_v4(dst) ? rte_lpm_lookup(s.routes->lpm, rte_be_to_cpu_32(ip_v4(dst)), &index)
-                         : rte_lpm6_lookup(s.routes->lpm6, dst.bytes, &index);
+  int rc = ip_is_v4(dst)       ? rte_lpm_lookup(s.routes->lpm, rte_be_to_cpu_32(ip_v4(dst)), &index)
+           : s.routes->lpm6 ? rte_lpm6_lookup(s.routes->lpm6, dst.bytes, &index)
+                            : -1;  // no IPv6 prefix anywhere
   if (rc != 0) return false;
   *out = s.routes->next_hops[index];
   if (ip_is_zero(out->gateway)) out->gateway = dst;  // on-link: resolve the destination itself
