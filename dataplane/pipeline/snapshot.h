@@ -82,8 +82,8 @@ struct SnapshotPort {
 };
 
 struct NextHop {
+  IpAddr gateway{};  // all zero = on-link (the destination itself is the next hop); first: aligned loads
   uint16_t port_index = 0;
-  IpAddr gateway{};  // all zero = on-link (the destination itself is the next hop)
 };
 
 // rte_lpm always allocates its 2^24-entry first level (64 MiB), so snapshots whose

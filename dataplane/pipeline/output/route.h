@@ -23,8 +23,10 @@ inline bool route_lookup(const Snapshot& s, const IpAddr& dst, NextHop* out) {
   if (!ip_is_v4(dst)) return false;
   uint32_t index;
   if (rte_lpm_lookup(s.routes->lpm, rte_be_to_cpu_32(ip_v4(dst)), &index) != 0) return false;
-  *out = s.routes->next_hops[index];
-  if (ip_is_zero(out->gateway)) out->gateway = dst;  // on-link: resolve the destination itself
+  // Read off the table entry, not back from *out: a copy read back at other widths stalls.
+  const NextHop& entry = s.routes->next_hops[index];
+  out->gateway = ip_is_zero(entry.gateway) ? dst : entry.gateway;  // on-link: resolve the destination itself
+  out->port_index = entry.port_index;
   return true;
 }
 
