@@ -22,27 +22,38 @@ static_assert(sizeof(IpAddr) == 16, "an address is hashed and compared as 16 raw
 
 inline bool operator==(const IpAddr& a, const IpAddr& b) { return std::memcmp(a.bytes, b.bytes, 16) == 0; }
 inline bool operator!=(const IpAddr& a, const IpAddr& b) { return !(a == b); }
-// Numeric order of the 128-bit values (= prefix order, sorted tables rely on it): two
-// 64-bit compares instead of a byte loop, as sorted lookups run on the packet path.
-inline bool operator<(const IpAddr& a, const IpAddr& b) {
-  uint64_t ah, al, bh, bl;
-  std::memcpy(&ah, a.bytes, 8), std::memcpy(&al, a.bytes + 8, 8);
-  std::memcpy(&bh, b.bytes, 8), std::memcpy(&bl, b.bytes + 8, 8);
-  ah = __builtin_bswap64(ah), bh = __builtin_bswap64(bh);
-  if (ah != bh) return ah < bh;
-  return __builtin_bswap64(al) < __builtin_bswap64(bl);
+// The address as an unsigned 128-bit number: numeric order = prefix order. Sorted tables
+// keep it (and look up with it) so a search step is one compare in registers.
+__extension__ typedef unsigned __int128 IpNumber;
+inline IpNumber ip_number(const IpAddr& a) {
+  uint64_t high, low;
+  std::memcpy(&high, a.bytes, 8);
+  std::memcpy(&low, a.bytes + 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  high = __builtin_bswap64(high), low = __builtin_bswap64(low);
+#endif
+  return static_cast<IpNumber>(high) << 64 | low;
 }
+inline bool operator<(const IpAddr& a, const IpAddr& b) { return ip_number(a) < ip_number(b); }
 
 constexpr uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 inline bool ip_is_v4(const IpAddr& a) { return std::memcmp(a.bytes, kV4MappedPrefix, 12) == 0; }
 inline bool ip_is_v6(const IpAddr& a) { return !ip_is_v4(a); }
 
-// IPv4, network order (as the header's field holds it) <-> the mapped form.
+// IPv4, network order (as the header's field holds it) <-> the mapped form. Built as two
+// 8-byte words: byte-wise stores read back as wider words (a flow key, a compare) stall
+// store-to-load forwarding, ~15 cycles a packet on the established path.
 inline IpAddr ip_from_v4(uint32_t network_order) {
   IpAddr a;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t high = 0, low = (static_cast<uint64_t>(network_order) << 32) | 0xffff0000u;
+  std::memcpy(a.bytes, &high, 8);
+  std::memcpy(a.bytes + 8, &low, 8);
+#else
   std::memcpy(a.bytes, kV4MappedPrefix, 12);
   std::memcpy(a.bytes + 12, &network_order, 4);
+#endif
   return a;
 }
 inline uint32_t ip_v4(const IpAddr& a) {

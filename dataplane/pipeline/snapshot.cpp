@@ -195,7 +195,8 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     if (old != old_services.end() && old->second->protocol == svc.protocol && old->second->vip == svc.vip &&
         old->second->vport == svc.vport)
       svc.generation = old->second->generation;
-    s->service_index.push_back(ServiceKey{svc.vip, svc.vport, svc.protocol, static_cast<uint32_t>(i)});
+    s->service_index.push_back(
+        ServiceKey{ip_number(svc.vip), service_protocol_port(svc.protocol, svc.vport), static_cast<uint32_t>(i)});
     s->services.push_back(std::move(svc));
   }
   std::sort(s->service_index.begin(), s->service_index.end(), service_key_less);
@@ -261,7 +262,7 @@ void build_owned(Snapshot* s) {
     kinds[svc.vip] |= kOwnedVip;
     for (const IpAddr& lip : svc.local_addresses) kinds[lip] |= kOwnedLip;
   }
-  for (const auto& [addr, k] : kinds) s->owned.push_back(OwnedAddress{addr, k});
+  for (const auto& [addr, k] : kinds) s->owned.push_back(OwnedAddress{ip_number(addr), addr, k});
   // "Owned on a port" = inside one of its connected prefixes: VIPs answer outside, LIPs inside.
   for (auto& port : s->ports) {
     for (const auto& owned : s->owned) {
@@ -349,16 +350,20 @@ bool snapshot_accepts_address(const IpAddr& addr, const std::string& field, std:
 }
 
 const ServiceEntry* snapshot_find_service(const Snapshot& s, uint8_t protocol, const IpAddr& vip, uint16_t vport) {
-  ServiceKey key{vip, vport, protocol, 0};
-  auto it = std::lower_bound(s.service_index.begin(), s.service_index.end(), key, service_key_less);
-  if (it == s.service_index.end() || !service_key_same(*it, key)) return nullptr;
+  const IpNumber number = ip_number(vip);
+  const uint32_t protocol_port = service_protocol_port(protocol, vport);
+  auto it = std::lower_bound(s.service_index.begin(), s.service_index.end(), 0, [&](const ServiceKey& entry, int) {
+    return entry.vip != number ? entry.vip < number : entry.protocol_port < protocol_port;
+  });
+  if (it == s.service_index.end() || it->vip != number || it->protocol_port != protocol_port) return nullptr;
   return &s.services[it->index];
 }
 
 uint8_t snapshot_owned_kinds(const Snapshot& s, const IpAddr& addr) {
-  auto it = std::lower_bound(s.owned.begin(), s.owned.end(), addr,
-                             [](const OwnedAddress& entry, const IpAddr& a) { return entry.addr < a; });
-  return (it != s.owned.end() && it->addr == addr) ? it->kinds : 0;
+  const IpNumber number = ip_number(addr);
+  auto it = std::lower_bound(s.owned.begin(), s.owned.end(), number,
+                             [](const OwnedAddress& entry, IpNumber n) { return entry.number < n; });
+  return (it != s.owned.end() && it->number == number) ? it->kinds : 0;
 }
 
 bool snapshot_arp_owned(const Snapshot& s, uint16_t port_index, const IpAddr& addr) {

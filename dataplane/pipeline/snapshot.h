@@ -71,6 +71,7 @@ struct ServiceEntry {
 enum OwnedKind : uint8_t { kOwnedPortAddress = 1, kOwnedVip = 2, kOwnedLip = 4 };
 
 struct OwnedAddress {
+  IpNumber number;  // ip_number(addr): the sort key
   IpAddr addr;
   uint8_t kinds;
 };
@@ -82,8 +83,8 @@ struct SnapshotPort {
 };
 
 struct NextHop {
+  IpAddr gateway{};  // all zero = on-link (the destination itself is the next hop); first: aligned loads
   uint16_t port_index = 0;
-  IpAddr gateway{};  // all zero = on-link (the destination itself is the next hop)
 };
 
 // rte_lpm always allocates its 2^24-entry first level (64 MiB), so snapshots whose
@@ -97,20 +98,20 @@ struct RouteTable {
   uint32_t refs = 1;
 };
 
-// (VIP, protocol, port) of a service; ordered by VIP first.
+// (VIP, protocol, port) of a service, as two numbers ordered VIP first.
 struct ServiceKey {
-  IpAddr vip;
-  uint16_t vport;  // network order
-  uint8_t protocol;
-  uint32_t index;  // into Snapshot::services
+  IpNumber vip;
+  uint32_t protocol_port;  // protocol << 16 | port (host order)
+  uint32_t index;          // into Snapshot::services
 };
+inline uint32_t service_protocol_port(uint8_t protocol, uint16_t vport_network) {
+  return static_cast<uint32_t>(protocol) << 16 | rte_be_to_cpu_16(vport_network);
+}
 inline bool service_key_less(const ServiceKey& a, const ServiceKey& b) {
-  if (a.vip != b.vip) return a.vip < b.vip;
-  if (a.protocol != b.protocol) return a.protocol < b.protocol;
-  return a.vport < b.vport;
+  return a.vip != b.vip ? a.vip < b.vip : a.protocol_port < b.protocol_port;
 }
 inline bool service_key_same(const ServiceKey& a, const ServiceKey& b) {
-  return a.vip == b.vip && a.protocol == b.protocol && a.vport == b.vport;
+  return a.vip == b.vip && a.protocol_port == b.protocol_port;
 }
 
 struct Snapshot {
@@ -118,7 +119,7 @@ struct Snapshot {
   std::vector<SnapshotPort> ports;
   std::vector<ServiceEntry> services;
   std::vector<ServiceKey> service_index;  // sorted by service_key_less
-  std::vector<OwnedAddress> owned;        // sorted by addr
+  std::vector<OwnedAddress> owned;        // sorted by number
   RouteTable* routes = nullptr;
   DefenseTables defense;  // flood defences (pipeline/defend/)
   // Some server is reached by NAT: its replies are addressed to the client, not to us,

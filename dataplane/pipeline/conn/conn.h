@@ -118,10 +118,14 @@ inline ConnHash conn_hash(const FlowKey& key) {
   return ConnHash{bucket, tag};
 }
 
+// Compared field by field against the record (no key built from it: see make_flow_key).
 inline bool conn_key_matches(const ConnTable& t, uint32_t slot, const FlowKey& key) {
   const Conn& c = t.records[(slot - 1) >> 1];
-  FlowKey stored = ((slot - 1) & 1) ? conn_reply_key(c) : conn_client_key(c);
-  return std::memcmp(&stored, &key, sizeof key) == 0;
+  if ((slot - 1) & 1)
+    return key.src_addr == c.server_addr && key.dst_addr == c.local_addr && key.src_port == c.server_port &&
+           key.dst_port == c.local_port && key.protocol == c.protocol;
+  return key.src_addr == c.client_addr && key.dst_addr == c.virtual_addr && key.src_port == c.client_port &&
+         key.dst_port == c.virtual_port && key.protocol == c.protocol;
 }
 
 // The slot value (see ConnBucket::slots) of key, or 0.

@@ -42,14 +42,26 @@ struct FlowKey {
 };
 static_assert(sizeof(FlowKey) == 40, "FlowKey is hashed as 40 raw bytes (five 8-byte words)");
 
+// Assembled as five 8-byte words: field-wise stores read back by the 8-byte hash loads
+// (or a 16-byte copy) would stall store-to-load forwarding.
 inline FlowKey make_flow_key(uint8_t protocol, const IpAddr& src, uint16_t sport, const IpAddr& dst, uint16_t dport) {
   FlowKey k;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t w[5];
+  std::memcpy(&w[0], src.bytes, 8);
+  std::memcpy(&w[1], src.bytes + 8, 8);
+  std::memcpy(&w[2], dst.bytes, 8);
+  std::memcpy(&w[3], dst.bytes + 8, 8);
+  w[4] = static_cast<uint64_t>(sport) | static_cast<uint64_t>(dport) << 16 | static_cast<uint64_t>(protocol) << 32;
+  std::memcpy(&k, w, sizeof k);
+#else
   k.src_addr = src;
   k.dst_addr = dst;
   k.src_port = sport;
   k.dst_port = dport;
   k.protocol = protocol;
   k.pad[0] = k.pad[1] = k.pad[2] = 0;
+#endif
   return k;
 }
 

@@ -141,7 +141,7 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
     for (size_t a = 0; a < s->ports[p].addresses.size(); a++) {
       const IpPrefix& prefix = s->ports[p].addresses[a];
       std::string where = "ports[" + std::to_string(p) + "].addresses[" + std::to_string(a) + "]";
-      if (!add_route(t, prefix, NextHop{static_cast<uint16_t>(p), IpAddr{}}, error, where)) {
+      if (!add_route(t, prefix, NextHop{IpAddr{}, static_cast<uint16_t>(p)}, error, where)) {
         free_table(t);
         return false;
       }
@@ -149,7 +149,7 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
   }
   for (size_t r = 0; r < cfg.routes.size(); r++) {
     const RouteConfig& route = cfg.routes[r];
-    NextHop hop{route.port_index, route.via};
+    NextHop hop{route.via, route.port_index};
     if (!add_route(t, route.prefix, hop, error, "routes[" + std::to_string(r) + "]")) {
       free_table(t);
       return false;

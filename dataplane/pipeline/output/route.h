@@ -25,8 +25,10 @@ inline bool route_lookup(const Snapshot& s, const IpAddr& dst, NextHop* out) {
            : s.routes->lpm6 ? rte_lpm6_lookup(s.routes->lpm6, dst.bytes, &index)
                             : -1;  // no IPv6 prefix anywhere
   if (rc != 0) return false;
-  *out = s.routes->next_hops[index];
-  if (ip_is_zero(out->gateway)) out->gateway = dst;  // on-link: resolve the destination itself
+  // Read off the table entry, not back from *out: a copy read back at other widths stalls.
+  const NextHop& entry = s.routes->next_hops[index];
+  out->gateway = ip_is_zero(entry.gateway) ? dst : entry.gateway;  // on-link: resolve the destination itself
+  out->port_index = entry.port_index;
   return true;
 }
 
