@@ -98,6 +98,7 @@
   X(TCP_RESETS_FROM_SERVER, "tcp_resets_from_server") /* RST from a real server on a tracked connection, relayed */ \
   X(TCP_RESETS_FROM_CLIENT, "tcp_resets_from_client") /* RST from a client on a tracked connection, relayed */ \
   X(ICMP_FRAG_NEEDED_SENT, "icmp_frag_needed_sent")   /* ICMP fragmentation-needed sent (TUN: to a client; FullNAT/NAT: to the sender) */ \
+  X(ICMP6_PACKET_TOO_BIG_SENT, "icmp6_packet_too_big_sent")   /* ICMPv6 Packet Too Big sent to an IPv6 sender whose packet exceeds the egress MTU */ \
   X(MSS_CLAMPED, "mss_clamped")         /* SYN/SYN-ACK MSS lowered to fit the smaller MTU of the client-side and server-side ports */ \
   X(REDIRECTED_OUT, "redirected_out")   /* multi-worker: a reply handed to its owning worker's ring (core/redirect.h) */ \
   X(REDIRECTED_IN, "redirected_in")     /* multi-worker: a packet taken from a ring and processed here */ \

@@ -10,6 +10,7 @@
 #include "pipeline/forward/icmp_relay.h"
 #include "pipeline/l2l3/l3.h"
 #include "pipeline/l2l3/parse.h"
+#include "pipeline/output/route.h"
 #include "pipeline/conn/server_choice.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/frag_policy.h"
@@ -57,6 +58,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
   }
   neigh_init(&w->neigh, w->port_macs, params.port_count, w->counters, params.pool);
   neigh6_init(&w->neigh6, w->port_macs, params.port_count, w->counters, params.pool);
+  w->neigh.ipv6 = &w->neigh6;
   lport_allocator_init(&w->lports, params.index, params.count);
   w->services.resize(kMaxServiceId + 1);
   w->service_epoch.assign(kMaxServiceId + 1, 0);
@@ -219,38 +221,48 @@ void exception_copy_arp_reply(Worker* w, const Snapshot& s, uint16_t in_port, rt
   tx.push_exception(in_port, copy);
 }
 
-// IPv6 (parse → neighbour discovery | ICMPv6 echo | interim drop). Nothing IPv6 reaches
-// the connection stage yet: TCP/UDP and fragments to an owned address are
-// IPV6_NOT_FORWARDED_YET until FullNAT v6 gives them a stage.
-void classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p, uint64_t now_us,
+// IPv6: parse → neighbour discovery | ICMPv6 echo | defences → the connection stage, as
+// IPv4 does. Returns true when the packet is TCP/UDP for the connection stage: *pending filled.
+bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, PendingNat* pending, uint64_t now_us,
                    TxQueues& tx) {
+  ParsedPacket& p = pending->parsed;
   DropReason reason;
-  if (!parse_ipv6(m, &p, &reason)) return drop(w, m, reason);
+  if (!parse_ipv6(m, &p, &reason)) return drop(w, m, reason), false;
   const IpAddr dst = ip_from_v6(p.ip6->dst_addr);
   // Multicast: only the all-nodes group and the solicited-node groups of our addresses on
   // this port, and only for neighbour discovery (checked below).
   static const IpAddr kAllNodes = {{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}};
   const bool to_group = dst.bytes[0] == 0xff;
-  const bool ours = to_group ? dst == kAllNodes || snapshot_nd_solicited_group(s, in_port, dst) : snapshot_owned_kinds(s, dst) != 0;
-  if (!ours) return drop(w, m, DropReason::NOT_FOR_US);
-  if (ipv6_is_fragment(p)) return drop(w, m, DropReason::IPV6_NOT_FORWARDED_YET);
-  if (!parse_l4(&p, &reason)) return drop(w, m, reason);
-  if (!p.icmp) return drop(w, m, to_group ? DropReason::NOT_FOR_US : DropReason::IPV6_NOT_FORWARDED_YET);
-  if (!icmp6_checksum_ok(p)) return drop(w, m, DropReason::ICMP6_BAD_CHECKSUM);
-  const uint8_t type = p.icmp->icmp_type;
-  if (icmp6_is_nd(type)) return neigh6_input(&w->neigh6, s, in_port, m, p, now_us, tx);
-  // Past neighbour discovery the source must be a single node (parse let :: through for DAD).
-  const IpAddr src = ip_from_v6(p.ip6->src_addr);
-  if (ip_is_zero(src)) return drop(w, m, DropReason::IPV6_BAD_ADDRESS);
-  if (to_group) return drop(w, m, DropReason::NOT_FOR_US);
-  if (!icmp6_is_echo_request(p)) return drop(w, m, DropReason::ICMP_UNSUPPORTED);
-  icmp6_echo_reply_in_place(m, p, w->port_macs[in_port]);
-  w->counters->event(Event::ICMP6_ECHO_ANSWERED);
-  // An on-link requester is a neighbour: resolved (or learned from its NS) like any next hop.
-  // Others came through a router we have no IPv6 route to yet: back to the MAC they came from.
-  IpAddr our_source;
-  if (snapshot_on_link_source(s, in_port, src, &our_source)) return neigh6_output(&w->neigh6, s, m, in_port, src, now_us, tx);
-  tx.push(in_port, m);
+  const uint8_t owned = to_group ? 0 : snapshot_owned_kinds(s, dst);
+  if (to_group ? !(dst == kAllNodes || snapshot_nd_solicited_group(s, in_port, dst)) : !owned && !s.has_nat_servers)
+    return drop(w, m, DropReason::NOT_FOR_US), false;
+  if (ipv6_is_fragment(p)) return drop(w, m, DropReason::IPV6_NOT_FORWARDED_YET), false;
+  if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
+  if (p.icmp) {
+    if (!owned && !to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
+    if (!icmp6_checksum_ok(p)) return drop(w, m, DropReason::ICMP6_BAD_CHECKSUM), false;
+    const uint8_t type = p.icmp->icmp_type;
+    if (icmp6_is_nd(type)) return neigh6_input(&w->neigh6, s, in_port, m, p, now_us, tx), false;
+    // Past neighbour discovery the source must be a single node (parse let :: through for DAD).
+    const IpAddr src = ip_from_v6(p.ip6->src_addr);
+    if (ip_is_zero(src)) return drop(w, m, DropReason::IPV6_BAD_ADDRESS), false;
+    if (to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
+    if (!icmp6_is_echo_request(p)) return drop(w, m, DropReason::ICMP_UNSUPPORTED), false;
+    icmp6_echo_reply_in_place(m, p, w->port_macs[in_port]);
+    w->counters->event(Event::ICMP6_ECHO_ANSWERED);
+    // The reply goes where a route says (an on-link requester is resolved by NS first, as
+    // Linux does); with no route back, to the MAC it came from.
+    NextHop back;
+    if (route_lookup(s, src, &back)) return neigh_output(&w->neigh, s, m, back.port_index, back.gateway, now_us, tx), false;
+    tx.push(in_port, m);
+    return false;
+  }
+  if (to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
+  if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted
+  if (!conn_stage_classify(w, m, p, &pending->key)) return false;
+  pending->m = m;
+  pending->owned = owned;
+  return true;
 }
 
 // Parses one packet and finishes everything that needs no connection lookup (ARP,
@@ -268,7 +280,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     neigh_input_arp(&w->neigh, s, in_port, m, p, now_us, tx);
     return false;
   }
-  if (kind == L2Kind::IPV6) return classify_ipv6(w, s, in_port, m, p, now_us, tx), false;
+  if (kind == L2Kind::IPV6) return classify_ipv6(w, s, in_port, m, pending, now_us, tx);
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
   uint8_t owned = snapshot_owned_kinds(s, l3_dst(p));
   // We are not a router, except for the replies of NAT servers (to the client): those go

@@ -39,7 +39,7 @@ export type DataplaneEvent =
   | 'frag_reassembled' | 'frag_refragmented' | 'frag_joined' | 'frag_out_pieces'
   | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged'
   | 'tcp_resets_from_server' | 'tcp_resets_from_client'
-  | 'icmp_frag_needed_sent' | 'mss_clamped'
+  | 'icmp_frag_needed_sent' | 'icmp6_packet_too_big_sent' | 'mss_clamped'
   | 'redirected_out' | 'redirected_in' | 'arp_replies_shared'
   | 'nd_solicitations_answered' | 'nd_solicitations_sent' | 'nd_advertisements_learned'
   | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered';

@@ -46,9 +46,21 @@ const refusedByTheDataPlane: { field: string; edit: (c: DataplaneConfig) => void
     edit: (c) => { c.routes.push({ prefix: '10.99.0.0/16', via: '2001:db8:19::9', port: 'inside' }); },
     message: "2001:db8:19::9 is not of the prefix's address family",
   },
-  { field: 'services[0].vip', edit: (c) => { c.services[0]!.vip = '2001:db8:18::10'; } },
-  { field: 'services[1].local_addresses[2]', edit: (c) => { c.services[1]!.localAddresses[2] = '2001:db8:19::200'; } },
-  { field: 'services[0].servers[1].address', edit: (c) => { c.services[0]!.servers[1]!.address = '2001:db8:19::2'; } },
+  {
+    field: 'services[0].local_addresses[0]',
+    edit: (c) => { c.services[0]!.vip = '2001:db8:18::10'; },
+    message: 'NAT64 (an IPv6 VIP in front of IPv4 addresses) is not forwarded by the data plane yet',
+  },
+  {
+    field: 'services[1].local_addresses[2]',
+    edit: (c) => { c.services[1]!.localAddresses[2] = '2001:db8:19::200'; },
+    message: "2001:db8:19::200 is not of the VIP's address family (IPv4)",
+  },
+  {
+    field: 'services[0].servers[1].address',
+    edit: (c) => { c.services[0]!.servers[1]!.address = '2001:db8:19::2'; },
+    message: "2001:db8:19::2 is not of the VIP's address family (IPv4)",
+  },
   { field: 'defense.acl.entries[0].prefix', edit: (c) => { c.defense = { acl: { entries: [{ prefix: '2001:db8:66::/64', action: 'deny' }] } }; } },
   {
     field: 'defense.services[0].acl.entries[1].prefix',

@@ -59,7 +59,7 @@ void forward_fullnat(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p,
       return worker_drop(w, m, DropReason::CLIENT_ADDRESS_BAD_CHECKSUM);
   }
   count_forwarded(w, c, inbound, bytes);
-  ipv4_output(w, s, m, p, hop, now_us, tx);  // neigh_output, in fragments when over the MTU
+  ip_output(w, s, m, p, hop, now_us, tx);  // neigh_output, in fragments when over the MTU
 }
 
 }  // namespace pc

@@ -26,7 +26,7 @@ void forward_nat(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, con
   // The server may run a TOA module for its FullNAT services: no client's option reaches it.
   if (p.tcp && inbound) toa_remove_client_options(p, *w->counters);
   count_forwarded(w, c, inbound, bytes);
-  ipv4_output(w, s, m, p, hop, now_us, tx);
+  ip_output(w, s, m, p, hop, now_us, tx);
 }
 
 }  // namespace pc

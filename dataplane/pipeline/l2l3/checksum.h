@@ -33,6 +33,21 @@ inline uint16_t csum_replace32(uint16_t check, uint32_t old_value, uint32_t new_
   return static_cast<uint16_t>(~csum_finish(sum));
 }
 
+// Same for a 16-byte field (an IPv6 address) = eight 16-bit words.
+inline uint16_t csum_replace128(uint16_t check, const uint8_t old_value[16], const uint8_t new_value[16]) {
+  uint64_t sum = static_cast<uint16_t>(~check);
+  for (int i = 0; i < 16; i += 4) {
+    uint32_t before, after;
+    std::memcpy(&before, old_value + i, 4);
+    std::memcpy(&after, new_value + i, 4);
+    sum += static_cast<uint32_t>(~before);  // a 32-bit word is two 16-bit words (2^16 = 1 mod 2^16 - 1)
+    sum += after;
+  }
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  return static_cast<uint16_t>(~csum_finish(static_cast<uint32_t>(sum)));
+}
+
 // Ones' complement sum of len bytes folded to 16 bits, in rte_raw_cksum's convention
 // (native-order words; a trailing odd byte is the low byte of a zero-padded word), but
 // four bytes per add: a 32-bit word is two 16-bit words because 2^16 = 1 (mod 2^16 - 1).

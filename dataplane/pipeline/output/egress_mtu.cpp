@@ -1,5 +1,6 @@
 #include "pipeline/output/egress_mtu.h"
 
+#include <algorithm>
 #include <cstring>
 #include "pipeline/l2l3/checksum.h"
 #include "pipeline/l2l3/l3.h"
@@ -13,6 +14,9 @@ namespace {
 
 constexpr uint8_t kIcmpTtl = 64;
 constexpr uint16_t kQuotedPayload = 8;  // RFC 792: the IP header and the first 64 bits of the datagram
+constexpr uint8_t kIpprotoIcmpv6 = 58;
+constexpr uint8_t kIcmp6PacketTooBig = 2;
+constexpr uint32_t kIpv6MinMtu = 1280;
 
 }  // namespace
 
@@ -54,12 +58,49 @@ void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint1
   neigh_output(&w->neigh, s, e, back.port_index, back.gateway, now_us, tx);
 }
 
+void send_packet_too_big(Worker* w, const Snapshot& s, const ParsedPacket& p, uint32_t mtu, uint64_t now_us,
+                         TxQueues& tx) {
+  IpAddr sender = ip_from_v6(p.ip6->src_addr);
+  NextHop back;
+  if (!route_lookup(s, sender, &back)) return;
+  // As much of the packet as fits the IPv6 minimum MTU (RFC 4443 2.4(c)).
+  uint16_t quoted = static_cast<uint16_t>(std::min<uint32_t>(p.ip_total_len, kIpv6MinMtu - sizeof(rte_ipv6_hdr) - 8));
+  uint16_t icmp_len = static_cast<uint16_t>(8 + quoted);
+  rte_mbuf* e = w->params.pool ? rte_pktmbuf_alloc(w->params.pool) : nullptr;
+  char* frame = e ? rte_pktmbuf_append(e, static_cast<uint16_t>(sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + icmp_len)) : nullptr;
+  if (!frame) {
+    if (e) rte_pktmbuf_free(e);
+    w->counters->drop(DropReason::MBUF_ALLOC_FAILED);
+    return;
+  }
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);  // MACs: neigh_output
+  auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+  ip6->vtc_flow = rte_cpu_to_be_32(6u << 28);
+  ip6->payload_len = rte_cpu_to_be_16(icmp_len);
+  ip6->proto = kIpprotoIcmpv6;
+  ip6->hop_limits = kIcmpTtl;
+  std::memcpy(ip6->src_addr, p.ip6->dst_addr, 16);  // the address it sent to (VIP or LIP)
+  std::memcpy(ip6->dst_addr, p.ip6->src_addr, 16);
+  auto* icmp = reinterpret_cast<uint8_t*>(ip6 + 1);
+  icmp[0] = kIcmp6PacketTooBig;
+  icmp[1] = 0;
+  store16(icmp + 2, 0);
+  uint32_t mtu_be = rte_cpu_to_be_32(mtu);
+  std::memcpy(icmp + 4, &mtu_be, 4);
+  std::memcpy(icmp + 8, p.ip6, quoted);
+  store16(icmp + 2, ipv6_upper_checksum(ip6->src_addr, ip6->dst_addr, kIpprotoIcmpv6, icmp, icmp_len));
+  w->counters->event(Event::ICMP6_PACKET_TOO_BIG_SENT);
+  neigh_output(&w->neigh, s, e, back.port_index, back.gateway, now_us, tx);
+}
+
 uint16_t mss_toward(Worker* w, const Snapshot& s, const IpAddr& addr, uint16_t mss) {
   NextHop hop;
   if (!route_lookup(s, addr, &hop) || hop.port_index >= kMaxPorts) return mss;
   uint16_t mtu = w->port_mtus[hop.port_index];
-  if (mtu <= kTcpIpv4HeaderBytes || mtu - kTcpIpv4HeaderBytes >= mss) return mss;
-  return static_cast<uint16_t>(mtu - kTcpIpv4HeaderBytes);
+  uint16_t overhead = l3_tcp_header_overhead(ip_is_v6(addr));
+  if (mtu <= overhead || mtu - overhead >= mss) return mss;
+  return static_cast<uint16_t>(mtu - overhead);
 }
 
 void mss_clamp(Worker* w, const Snapshot& s, ParsedPacket& p, uint16_t egress_mtu) {
@@ -67,8 +108,9 @@ void mss_clamp(Worker* w, const Snapshot& s, ParsedPacket& p, uint16_t egress_mt
   NextHop back;
   if (route_lookup(s, l3_src(p), &back) && back.port_index < kMaxPorts && w->port_mtus[back.port_index] < mtu)
     mtu = w->port_mtus[back.port_index];
-  if (mtu <= kTcpIpv4HeaderBytes) return;
-  uint16_t limit = static_cast<uint16_t>(mtu - kTcpIpv4HeaderBytes);
+  uint16_t overhead = l3_tcp_header_overhead(l3_is_v6(p));
+  if (mtu <= overhead) return;
+  uint16_t limit = static_cast<uint16_t>(mtu - overhead);
   int at = tcp_mss_value_offset(p.tcp);
   if (at < 0) return;  // none, or after a malformed option: the receiver's business
   if (rte_be_to_cpu_16(load16(reinterpret_cast<const uint8_t*>(p.tcp) + at)) <= limit) return;
@@ -79,8 +121,12 @@ void mss_clamp(Worker* w, const Snapshot& s, ParsedPacket& p, uint16_t egress_mt
 bool egress_mtu_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint16_t egress_mtu,
                      uint64_t now_us, TxQueues& tx) {
   if (egress_mtu == 0 || p.ip_total_len <= egress_mtu) return true;
-  if (!(p.ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) return true;  // ipv4_output fragments it
-  send_frag_needed(w, s, p, egress_mtu, now_us, tx);
+  if (p.ip6) {
+    send_packet_too_big(w, s, p, egress_mtu, now_us, tx);
+  } else {
+    if (!(p.ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) return true;  // ip_output fragments it
+    send_frag_needed(w, s, p, egress_mtu, now_us, tx);
+  }
   worker_discard(w, m);
   w->counters->drop(DropReason::EGRESS_MTU_EXCEEDED);
   return false;

@@ -9,7 +9,9 @@
 // - A packet with DF set that is bigger than the egress port's MTU is not sent (the
 //   port would drop it silently): its sender gets an ICMP fragmentation-needed quoting
 //   it as it arrived (so its PMTU discovery finds its socket) and the packet is dropped
-//   EGRESS_MTU_EXCEEDED. Without DF, ipv4_output() sends it in fragments.
+//   EGRESS_MTU_EXCEEDED. Without DF, ip_output() sends it in fragments. IPv6 has no DF:
+//   every IPv6 packet over the egress MTU is refused so, with an ICMPv6 Packet Too Big
+//   (RFC 4443 3.2; event ICMP6_PACKET_TOO_BIG_SENT), since routers never fragment it.
 #pragma once
 #include <cstdint>
 #include <rte_mbuf.h>
@@ -22,8 +24,6 @@ namespace pc {
 struct Worker;
 struct Snapshot;
 
-// IPv4 and TCP headers without options: MSS = MTU - 40 (RFC 879).
-constexpr uint16_t kTcpIpv4HeaderBytes = 40;
 
 // Lowers the MSS option of p (a TCP SYN or SYN-ACK, before the rewrite: p.ip->src_addr is its
 // sender) to min(MTU toward its sender, egress_mtu) - 40, with the checksum kept right.
@@ -38,6 +38,11 @@ uint16_t mss_toward(Worker* w, const Snapshot& s, const IpAddr& addr, uint16_t m
 // when there is no route back or no mbuf (then MBUF_ALLOC_FAILED). Also TUN's (forward/tun.h).
 void send_frag_needed(Worker* w, const Snapshot& s, const ParsedPacket& p, uint16_t next_hop_mtu, uint64_t now_us,
                       TxQueues& tx);
+
+// ICMPv6 Packet Too Big to p's (IPv6) sender, from the address it sent to, quoting as much
+// of p as fits 1280 bytes, with mtu. Also NAT64's, once translated (forward/nat64.h).
+void send_packet_too_big(Worker* w, const Snapshot& s, const ParsedPacket& p, uint32_t mtu, uint64_t now_us,
+                         TxQueues& tx);
 
 // True when p may leave by a port of egress_mtu; otherwise (DF set and too big) sends the
 // fragmentation-needed, drops m EGRESS_MTU_EXCEEDED and returns false.

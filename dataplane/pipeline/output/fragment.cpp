@@ -19,8 +19,11 @@ void out_failed(Worker* w, rte_mbuf* m, rte_mbuf** built, uint32_t count) {
 
 }  // namespace
 
-void ipv4_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const NextHop& hop, uint64_t now_us,
+void ip_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const NextHop& hop, uint64_t now_us,
                  TxQueues& tx) {
+  // IPv6 routers never fragment (RFC 8200 5): an IPv6 packet over the MTU was refused with
+  // a Packet Too Big before it got here (egress_mtu_fits).
+  if (p.ip6) return neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);
   const rte_ipv4_hdr* ip = p.ip;
   uint32_t total = rte_be_to_cpu_16(ip->total_length);
   uint32_t mtu = hop.port_index < kMaxPorts ? w->port_mtus[hop.port_index] : 0;

@@ -17,8 +17,9 @@ struct Snapshot;
 struct NextHop;
 
 // Replaces neigh_output() for FullNAT output: m (Ethernet + IPv4, p parsed) goes to
-// hop whole, or in fragments when it exceeds the port's MTU.
-void ipv4_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const NextHop& hop, uint64_t now_us,
+// hop whole, or in fragments when it exceeds the port's MTU. IPv6 goes whole (the MTU
+// was checked with egress_mtu_fits: IPv6 is never fragmented on the way).
+void ip_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const NextHop& hop, uint64_t now_us,
                  TxQueues& tx);
 
 }  // namespace pc

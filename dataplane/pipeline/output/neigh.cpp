@@ -1,4 +1,5 @@
 #include "pipeline/output/neigh.h"
+#include "pipeline/output/neigh6.h"
 
 #include <cstring>
 
@@ -192,7 +193,7 @@ void neigh_input_arp(NeighTable* t, const Snapshot& s, uint16_t in_port, rte_mbu
 
 void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_index, const IpAddr& next_hop_addr,
                   uint64_t now_us, TxQueues& tx) {
-  // ARP resolves IPv4 next hops only (routes give no other kind yet: route.h).
+  if (!ip_is_v4(next_hop_addr) && t->ipv6) return neigh6_output(t->ipv6, s, m, port_index, next_hop_addr, now_us, tx);
   if (port_index >= t->port_count || !ip_is_v4(next_hop_addr)) {  // a route to a port this worker does not drive
     rte_pktmbuf_free(m);
     t->counters->drop(DropReason::NO_ROUTE);

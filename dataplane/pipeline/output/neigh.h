@@ -28,6 +28,8 @@
 
 namespace pc {
 
+struct Neigh6Table;
+
 // On-link clients are neighbours too (replies go straight to them), so size for a busy segment.
 constexpr uint32_t kNeighCapacity = 4096;
 constexpr uint32_t kNeighBuckets = 8192;  // power of two
@@ -67,6 +69,9 @@ struct NeighTable {
   uint16_t port_count = 0;
   WorkerCounters* counters = nullptr;
   rte_mempool* pool = nullptr;
+  // The worker's neighbour discovery (neigh6.h): neigh_output() hands IPv6 next hops to it,
+  // so every stage has one last step for either family.
+  Neigh6Table* ipv6 = nullptr;
 };
 
 void neigh_init(NeighTable* t, const uint8_t (*port_macs)[6], uint16_t port_count, WorkerCounters* counters,
