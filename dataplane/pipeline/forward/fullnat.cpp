@@ -12,7 +12,13 @@
 
 namespace pc {
 
-void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) {
+namespace {
+
+// The ports (and, with_addresses, the addresses) p gets in direction: INPUT → LIP:lport ⇒
+// RIP:rport, OUTPUT → VIP:vport ⇒ CIP:cport, the L4 checksum kept right for what changes.
+// One body for FullNAT and NAT64's ports, inlined into each so the hot path keeps its shape.
+template <bool with_addresses>
+[[gnu::always_inline]] inline void rewrite_l4(ParsedPacket& p, const Conn& c, Direction direction) {
   uint8_t* l4 = l4_header(p);
   L3Addr new_src, new_dst;
   uint16_t new_sport, new_dport;
@@ -27,7 +33,7 @@ void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) {
   uint16_t check = load16(l4_check);
   bool udp_without_checksum = !p.tcp && check == 0;
   if (!udp_without_checksum) {
-    check = l4_csum_readdress(check, p, new_src, new_dst);
+    if (with_addresses) check = l4_csum_readdress(check, p, new_src, new_dst);
     check = csum_replace16(check, load16(l4), new_sport);
     check = csum_replace16(check, load16(l4 + 2), new_dport);
     if (!p.tcp && check == 0) check = 0xffff;  // 0 means "no checksum" in UDP
@@ -36,8 +42,14 @@ void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) {
   store16(l4, new_sport);
   store16(l4 + 2, new_dport);
 
-  l3_readdress_and_forward(p, new_src, new_dst);  // addresses, hop limit, header checksum
+  if (with_addresses) l3_readdress_and_forward(p, new_src, new_dst);  // addresses, hop limit, header checksum
 }
+
+}  // namespace
+
+void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) { rewrite_l4<true>(p, c, direction); }
+
+void fullnat_rewrite_ports(ParsedPacket& p, const Conn& c, Direction direction) { rewrite_l4<false>(p, c, direction); }
 
 void forward_fullnat(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction,
                      const NextHop* known_hop, uint64_t now_us, TxQueues& tx) {

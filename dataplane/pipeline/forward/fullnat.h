@@ -32,4 +32,8 @@ void forward_fullnat(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p,
 // The caller has checked TTL > 1. NAT's rewrite too (nat.h).
 void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction);
 
+// The ports half of fullnat_rewrite (TCP/UDP checksum kept right for them, a UDP checksum
+// of 0 left 0), for NAT64, whose addresses change with the header (l2l3/translate.h).
+void fullnat_rewrite_ports(ParsedPacket& p, const Conn& c, Direction direction);
+
 }  // namespace pc
