@@ -28,7 +28,7 @@
   X(NEIGH_UNRESOLVED, "neigh_unresolved")   /* next hop did not answer ARP in time */ \
   X(NEIGH_QUEUE_FULL, "neigh_queue_full")   /* packets awaiting ARP resolution over the bound */ \
   X(TX_FULL, "tx_full")                     /* the port's tx queue refused the packet */ \
-  X(MBUF_ALLOC_FAILED, "mbuf_alloc_failed") /* could not allocate a packet we had to generate */ \
+  X(MBUF_ALLOC_FAILED, "mbuf_alloc_failed") /* could not allocate a packet we had to generate (or grow one: no headroom for NAT64's larger IPv6 header) */ \
   X(REDIRECT_RING_FULL, "redirect_ring_full") /* hand-off ring to the owning worker is full */ \
   X(ACL_DENIED, "acl_denied")               /* defend: source denied by the global or the service CIDR list */ \
   X(UDP_SOURCE_RATE_LIMITED, "udp_source_rate_limited")   /* defend: the source's UDP token bucket is empty */ \
@@ -58,7 +58,8 @@
   X(IPV6_NOT_FORWARDED_YET, "ipv6_not_forwarded_yet") /* IPv6 TCP/UDP or fragment to an owned address: no IPv6 forwarding stage yet (interim, until FullNAT v6) */ \
   X(ICMP6_BAD_CHECKSUM, "icmp6_bad_checksum") /* ICMPv6 to us whose checksum (pseudo-header included) is wrong */ \
   X(ND_INVALID, "nd_invalid")               /* neighbour discovery message failing RFC 4861 7.1 validation (hop limit not 255, code, length, options, multicast target) */ \
-  X(ND_NOT_FOR_US, "nd_not_for_us")         /* NS for an address we do not own on that port; NA we did not ask for from off-link */
+  X(ND_NOT_FOR_US, "nd_not_for_us")         /* NS for an address we do not own on that port; NA we did not ask for from off-link */ \
+  X(NAT64_ICMP_UNTRANSLATABLE, "nat64_icmp_untranslatable") /* ICMP error about a NAT64 connection with no counterpart in the other family (RFC 7915: e.g. parameter problem, source quench) */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
 #define PC_EVENTS(X)                                                        \
@@ -110,7 +111,8 @@
   X(ND_ADVERTISEMENTS_LEARNED, "nd_advertisements_learned") /* IPv6 NA consumed: its target's MAC learned */ \
   X(ND_ROUTER_MESSAGES_IGNORED, "nd_router_messages_ignored") /* router solicitation/advertisement or redirect consumed unread: we are not a host that autoconfigures */ \
   X(ND_DAD_PROBES_IGNORED, "nd_dad_probes_ignored")         /* NS from :: (duplicate address detection) consumed, not answered, not learned */ \
-  X(ICMP6_ECHO_ANSWERED, "icmp6_echo_answered")             /* ICMPv6 echo request to an owned address answered */
+  X(ICMP6_ECHO_ANSWERED, "icmp6_echo_answered")             /* ICMPv6 echo request to an owned address answered */ \
+  X(NAT64_MSS_LOWERED, "nat64_mss_lowered")                 /* NAT64: an IPv4 server's SYN-ACK MSS lowered by 20, the IPv6 header's growth (pipeline/forward/nat64.h) */
 
 namespace pc {
 

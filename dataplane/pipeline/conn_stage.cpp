@@ -8,6 +8,7 @@
 #include "pipeline/forward/dr.h"
 #include "pipeline/forward/fullnat.h"
 #include "pipeline/forward/nat.h"
+#include "pipeline/forward/nat64.h"
 #include "pipeline/forward/tun.h"
 #include "pipeline/l2l3/l3.h"
 #include "pipeline/l2l3/parse.h"
@@ -108,7 +109,10 @@ void replay_held(Worker* w, const Snapshot& s, uint32_t index, const SynproxyRel
   if (p.tcp && synproxy_owns(w->synproxy, index) && synproxy_takes_packet(w, s, index, direction, m, p, now_us, tx))
     return;
   advance(w, c, p, direction, now_us);
-  if (c.flags & kConnNat) return forward_nat(w, s, m, p, c, direction, known_hop, now_us, tx);
+  if (c.flags & (kConnNat | kConnNat64)) {  // one test on the FullNAT path for both
+    if (c.flags & kConnNat) return forward_nat(w, s, m, p, c, direction, known_hop, now_us, tx);
+    return forward_nat64(w, s, m, p, c, direction, known_hop, now_us, tx);
+  }
   return forward_fullnat(w, s, m, p, c, direction, known_hop, now_us, tx);
 }
 

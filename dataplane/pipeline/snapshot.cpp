@@ -72,14 +72,61 @@ bool build_ports(const DataplaneConfig& cfg, Snapshot* s, std::string* error) {
   return true;
 }
 
-// One address family inside a service: its LIPs and servers are the VIP's. (NAT64, an IPv6
-// VIP in front of IPv4 servers through IPv4 LIPs, is the exception DPVS makes; it is not
-// forwarded yet.)
-bool service_family_matches(const ServiceConfig& c, const IpAddr& addr, const std::string& where, std::string* error) {
-  if (ip_is_v4(addr) == ip_is_v4(c.vip)) return true;
-  *error = where + (ip_is_v6(c.vip) ? ": NAT64 (an IPv6 VIP in front of IPv4 addresses) is not forwarded by the data plane yet"
-                                     : ": " + ip_text(addr) + " is not of the VIP's address family (IPv4)");
-  return false;
+// Address families within one service (the data plane's copy of src/model/check-family.ts,
+// same messages, so a config that reaches the addon without the model is refused alike): the
+// VIP, LIPs and servers share one family, except NAT64 as DPVS does it, an IPv6 VIP whose
+// servers are IPv4 reached through IPv4 LIPs, every server FullNAT (the one method that
+// rewrites both addresses, so the only one that can translate; forward/nat64.h). The inside
+// family is the first server's, else the first LIP's; every other one must match it.
+const char* forward_method_name(ForwardMethod method) {
+  switch (method) {
+    case ForwardMethod::NAT: return "nat";
+    case ForwardMethod::DR: return "dr";
+    case ForwardMethod::TUN: return "tun";
+    default: return "fullnat";
+  }
+}
+
+bool service_families_ok(const ServiceConfig& c, size_t i, std::string* error) {
+  struct Member {
+    IpAddr addr;
+    std::string path, text;
+  };
+  std::vector<Member> members;
+  std::string servers = field("services", i, "servers"), lips = field("services", i, "local_addresses");
+  for (size_t k = 0; k < c.servers.size(); k++)
+    members.push_back({c.servers[k].addr, servers + "[" + std::to_string(k) + "].address", "server " + ip_text(c.servers[k].addr)});
+  for (size_t k = 0; k < c.local_addresses.size(); k++)
+    members.push_back({c.local_addresses[k], lips + "[" + std::to_string(k) + "]", "local address " + ip_text(c.local_addresses[k])});
+  if (members.empty()) return true;
+  auto family = [](const IpAddr& a) { return ip_is_v4(a) ? std::string("IPv4") : std::string("IPv6"); };
+  const Member& first = members[0];
+  if (ip_is_v4(c.vip) && !ip_is_v4(first.addr)) {
+    *error = first.path + ": " + first.text + " is IPv6 but the VIP " + ip_text(c.vip) +
+             " is IPv4; a service's VIP, local addresses and servers share one family "
+             "(NAT64 takes an IPv6 VIP with IPv4 servers, not the reverse)";
+    return false;
+  }
+  const bool nat64 = !ip_is_v4(c.vip) && ip_is_v4(first.addr);
+  for (size_t k = 1; k < members.size(); k++) {
+    const Member& m = members[k];
+    if (ip_is_v4(m.addr) == ip_is_v4(first.addr)) continue;
+    *error = m.path + ": " + m.text + " is " + family(m.addr) + " but " + first.text + " is " + family(first.addr) + "; " +
+             (nat64 ? "a NAT64 service (IPv6 VIP, IPv4 servers) reaches its IPv4 servers through IPv4 local addresses only"
+                    : "a service's VIP, local addresses and servers share one family (the VIP " + ip_text(c.vip) + " is " +
+                          family(c.vip) + ")");
+    return false;
+  }
+  if (!nat64) return true;
+  for (size_t k = 0; k < c.servers.size(); k++) {
+    const RealServerConfig& rc = c.servers[k];
+    if (rc.forward == ForwardMethod::FULLNAT) continue;
+    *error = servers + "[" + std::to_string(k) + "].forward: " + forward_method_name(rc.forward) +
+             " cannot be used with NAT64 (IPv6 VIP " + ip_text(c.vip) + ", IPv4 server " + ip_text(rc.addr) +
+             "): only fullnat translates between families";
+    return false;
+  }
+  return true;
 }
 
 bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapshot* s, std::string* error) {
@@ -132,10 +179,9 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       return false;
     }
     svc.persistence_prefix_v6 = c.persistence_prefix_v6;
+    if (!service_families_ok(c, i, error)) return false;
     for (size_t k = 0; k < c.local_addresses.size(); k++) {
       const IpAddr& lip = c.local_addresses[k];
-      if (!service_family_matches(c, lip, field("services", i, "local_addresses") + "[" + std::to_string(k) + "]", error))
-        return false;
       // One pool, one set of counters per (service, LIP): a repeated address would count twice.
       if (std::find(svc.local_addresses.begin(), svc.local_addresses.end(), lip) != svc.local_addresses.end()) {
         *error = field("services", i, "local_addresses") + "[" + std::to_string(k) + "]: duplicate address";
@@ -149,7 +195,6 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     for (size_t k = 0; k < c.servers.size(); k++) {
       const RealServerConfig& rc = c.servers[k];
       std::string server_field = field("services", i, "servers") + "[" + std::to_string(k) + "]";
-      if (!service_family_matches(c, rc.addr, server_field + ".address", error)) return false;
       std::string where = server_field + ".id";
       if (rc.id < 1 || rc.id > kMaxServerId) {
         *error = where + ": must be 1.." + std::to_string(kMaxServerId) + ", got " + std::to_string(rc.id);

@@ -247,6 +247,7 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     const IpAddr src = ip_from_v6(p.ip6->src_addr);
     if (ip_is_zero(src)) return drop(w, m, DropReason::IPV6_BAD_ADDRESS), false;
     if (to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
+    if (icmp_relay_nat64_error6(w, s, m, p, now_us, tx)) return false;  // relayed to a NAT64 server, or dropped
     if (!icmp6_is_echo_request(p)) return drop(w, m, DropReason::ICMP_UNSUPPORTED), false;
     icmp6_echo_reply_in_place(m, p, w->port_macs[in_port]);
     w->counters->event(Event::ICMP6_ECHO_ANSWERED);

@@ -19,7 +19,7 @@ export type DropReason =
   | 'client_address_bad_checksum'
   | 'ipv6_malformed' | 'ipv6_ext_header_malformed' | 'ipv6_option_unrecognized' | 'ipv6_routing_header'
   | 'ipv6_unsupported_next_header' | 'ipv6_bad_address' | 'ipv6_not_forwarded_yet'
-  | 'icmp6_bad_checksum' | 'nd_invalid' | 'nd_not_for_us';
+  | 'icmp6_bad_checksum' | 'nd_invalid' | 'nd_not_for_us' | 'nat64_icmp_untranslatable';
 
 /** Drop reasons the flood defences give (dataplane/common/defense_counters.h, same order). */
 export type DefenseDropReason =
@@ -42,7 +42,7 @@ export type DataplaneEvent =
   | 'icmp_frag_needed_sent' | 'icmp6_packet_too_big_sent' | 'mss_clamped'
   | 'redirected_out' | 'redirected_in' | 'arp_replies_shared'
   | 'nd_solicitations_answered' | 'nd_solicitations_sent' | 'nd_advertisements_learned'
-  | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered';
+  | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered' | 'nat64_mss_lowered';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)

@@ -47,19 +47,20 @@ const refusedByTheDataPlane: { field: string; edit: (c: DataplaneConfig) => void
     message: "2001:db8:19::9 is not of the prefix's address family",
   },
   {
-    field: 'services[0].local_addresses[0]',
-    edit: (c) => { c.services[0]!.vip = '2001:db8:18::10'; },
-    message: 'NAT64 (an IPv6 VIP in front of IPv4 addresses) is not forwarded by the data plane yet',
+    // NAT64 (an IPv6 VIP in front of IPv4 servers and LIPs) is forwarded; with a DR server it is not.
+    field: 'services[0].servers[0].forward',
+    edit: (c) => { c.services[0]!.vip = '2001:db8:18::10'; c.services[0]!.servers[0]!.forward = 'dr'; },
+    message: 'dr cannot be used with NAT64 (IPv6 VIP 2001:db8:18::10, IPv4 server 198.19.0.1): only fullnat translates between families',
   },
   {
     field: 'services[1].local_addresses[2]',
     edit: (c) => { c.services[1]!.localAddresses[2] = '2001:db8:19::200'; },
-    message: "2001:db8:19::200 is not of the VIP's address family (IPv4)",
+    message: "local address 2001:db8:19::200 is IPv6 but server 198.19.0.1 is IPv4; a service's VIP, local addresses and servers share one family (the VIP 198.18.0.10 is IPv4)",
   },
   {
     field: 'services[0].servers[1].address',
     edit: (c) => { c.services[0]!.servers[1]!.address = '2001:db8:19::2'; },
-    message: "2001:db8:19::2 is not of the VIP's address family (IPv4)",
+    message: "server 2001:db8:19::2 is IPv6 but server 198.19.0.1 is IPv4; a service's VIP, local addresses and servers share one family (the VIP 198.18.0.10 is IPv4)",
   },
   { field: 'defense.acl.entries[0].prefix', edit: (c) => { c.defense = { acl: { entries: [{ prefix: '2001:db8:66::/64', action: 'deny' }] } }; } },
   {

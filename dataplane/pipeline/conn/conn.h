@@ -59,6 +59,7 @@ enum ConnFlag : uint8_t {
   kConnNat = 8,          // NAT (-m): reply tuple RIP:rport -> CIP:cport, no lport (forward/nat.h)
   kConnDr = 16,          // DR (-g): one-way, client tuple only
   kConnTun = 32,         // TUN (-i): one-way, client tuple only
+  kConnNat64 = 64,       // FullNAT across families: IPv6 client and VIP, IPv4 LIP and server (forward/nat64.h)
   kConnPersistent = 128, // made through a persistence template (pipeline/persist.h)
 };
 constexpr uint8_t kConnOneWay = kConnDr | kConnTun;           // the server answers the client directly

@@ -52,6 +52,9 @@ uint32_t create_fullnat(Worker* w, const ServiceEntry& svc, const ServerEntry& s
   c.local_port = lport;
   c.lport_pool = pool;
   if (c.protocol == IPPROTO_TCP && svc.client_address == ClientAddress::TOA) c.flags |= kConnToa;
+  // NAT64 (an IPv6 VIP in front of IPv4 LIPs and servers; snapshot.cpp allows no other mix):
+  // a flag, so that the forwarding dispatch reads the one byte it reads anyway.
+  if (ip_is_v4(c.local_addr) != ip_is_v4(c.client_addr)) c.flags |= kConnNat64;
   if (!conn_insert(&w->conns, index, now_us)) {
     conn_release(&w->conns, index);
     lport_give_back(&w->lports, pool, lport);

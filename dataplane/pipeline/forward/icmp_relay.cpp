@@ -1,9 +1,11 @@
 #include "pipeline/forward/icmp_relay.h"
 
+#include <cstring>
 #include <rte_ip.h>
 #include "pipeline/l2l3/checksum.h"
 #include "pipeline/forward/dr.h"
 #include "pipeline/forward/tun.h"
+#include "pipeline/l2l3/translate_icmp.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/output/route.h"
 #include "pipeline/carriage/toa.h"
@@ -66,7 +68,62 @@ void rewrite_quote(rte_ipv4_hdr* inner, uint8_t* l4, uint16_t l4_quoted, const Q
   inner->dst_addr = to_dst;
 }
 
+// --- NAT64: errors that cross the families (icmp_relay.h) ----------------------------
+
+constexpr uint16_t kToaIpv6Length = 20;  // the TOA option for an IPv6 client (carriage/toa.h)
+
+// A translated error is sent, or its mbuf dropped with the reason its result names.
+bool finish_translated(Worker* w, const Snapshot& s, rte_mbuf* m, IcmpTranslateResult result, const NextHop& hop,
+                       Event sent, uint64_t now_us, TxQueues& tx) {
+  switch (result) {
+    case IcmpTranslateResult::OK: break;
+    case IcmpTranslateResult::NO_COUNTERPART: return drop(w, m, DropReason::NAT64_ICMP_UNTRANSLATABLE);
+    case IcmpTranslateResult::MALFORMED: return drop(w, m, DropReason::MALFORMED_L4);
+    case IcmpTranslateResult::NO_HEADROOM: return drop(w, m, DropReason::MBUF_ALLOC_FAILED);
+  }
+  w->counters->event(sent);
+  neigh_output(&w->neigh, s, m, hop.port_index, hop.gateway, now_us, tx);
+  return true;
+}
+
+// An ICMPv4 error (to our LIP) about NAT64 connection c's LIP4→RIP4 packet, to the IPv6 client.
+bool relay_nat64_error_to_client(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, const Conn& c,
+                                 Direction direction, uint64_t now_us, TxQueues& tx) {
+  // An IPv4 quote can only match the IPv4 reply tuple; anything else is not ours to relay.
+  if (direction != Direction::OUTPUT) return drop(w, m, DropReason::NO_CONN);
+  NextHop hop;
+  if (!route_lookup(s, c.client_addr, &hop)) return drop(w, m, DropReason::NO_ROUTE);
+  IcmpErrorTranslation t{c.virtual_addr, c.client_addr, c.client_addr, c.virtual_addr, c.client_port, c.virtual_port,
+                         static_cast<uint16_t>((c.flags & kConnToa) ? kToaIpv6Length : 0), kRelayTtl};
+  return finish_translated(w, s, m, translate_icmp_error_4to6(m, p, t), hop, Event::ICMP_ERRORS_TO_CLIENT, now_us, tx);
+}
+
 }  // namespace
+
+bool icmp_relay_nat64_error6(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint64_t now_us, TxQueues& tx) {
+  constexpr uint8_t kIcmp6FirstInformational = 128;  // RFC 4443 2.1: types below are errors
+  const uint8_t* icmp = reinterpret_cast<const uint8_t*>(p.icmp);
+  if (icmp[0] >= kIcmp6FirstInformational) return false;
+  if (p.l4_len < kIcmpHeaderLen + sizeof(rte_ipv6_hdr) + kQuotedL4Min) return false;
+  const auto* inner = reinterpret_cast<const rte_ipv6_hdr*>(icmp + kIcmpHeaderLen);
+  if ((rte_be_to_cpu_32(inner->vtc_flow) >> 28) != 6) return false;
+  if (inner->proto != IPPROTO_TCP && inner->proto != IPPROTO_UDP) return false;  // extension headers: not ours
+  const uint8_t* l4 = reinterpret_cast<const uint8_t*>(inner + 1);
+  // The quoted packet is one we sent (VIP6 → CIP6); its reverse is the client tuple.
+  FlowKey key = make_flow_key(inner->proto, ip_from_v6(inner->dst_addr), load16(l4 + 2), ip_from_v6(inner->src_addr),
+                              load16(l4));
+  uint32_t index;
+  Direction direction;
+  if (!conn_lookup(w->conns, key, &index, &direction)) return false;
+  const Conn& c = w->conns.records[index];
+  if (!(c.flags & kConnNat64) || direction != Direction::INPUT) return false;
+  // An error goes back to the sender of the quoted packet; anything else is forged or misrouted.
+  if (std::memcmp(p.ip6->dst_addr, inner->src_addr, 16) != 0) return drop(w, m, DropReason::NO_CONN);
+  NextHop hop;
+  if (!route_lookup(s, c.server_addr, &hop)) return drop(w, m, DropReason::NO_ROUTE);
+  IcmpErrorTranslation t{c.local_addr, c.server_addr, c.server_addr, c.local_addr, c.server_port, c.local_port, 0, kRelayTtl};
+  return finish_translated(w, s, m, translate_icmp_error_6to4(m, p, t), hop, Event::ICMP_ERRORS_TO_SERVER, now_us, tx);
+}
 
 bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint64_t now_us, TxQueues& tx) {
   rte_icmp_hdr* icmp = p.icmp;
@@ -95,6 +152,8 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   const Conn& c = w->conns.records[index];
   // An error goes back to the sender of the quoted packet; anything else is forged or misrouted.
   if (p.ip->dst_addr != inner->src_addr) return drop(w, m, DropReason::NO_CONN);
+  // NAT64: the client speaks IPv6, so the error crosses the families.
+  if (c.flags & kConnNat64) return relay_nat64_error_to_client(w, s, m, p, c, direction, now_us, tx);
   // DR/TUN: the quoted packet is the server's direct reply, so the server must hear it.
   if (c.flags & kConnDr) return forward_dr_icmp_error(w, s, m, c, now_us, tx), true;
   if (c.flags & kConnTun) return forward_tun_icmp_error(w, s, m, p, c, now_us, tx), true;
