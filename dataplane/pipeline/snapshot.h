@@ -9,10 +9,10 @@
 #include <vector>
 #include <rte_byteorder.h>
 #include "common/config.h"
+#include "pipeline/output/route6.h"
 #include "pipeline/defend/defense_tables.h"
 
 struct rte_lpm;
-struct rte_lpm6;
 
 namespace pc {
 
@@ -92,8 +92,8 @@ struct NextHop {
 // where snapshots are built and freed).
 struct RouteTable {
   rte_lpm* lpm = nullptr;
-  rte_lpm6* lpm6 = nullptr;        // IPv6 prefixes (output/route.h); made only when there are some
-  std::vector<NextHop> next_hops;  // lpm/lpm6 next-hop value = index here
+  Route6Table ipv6;                // IPv6 prefixes (output/route6.h)
+  std::vector<NextHop> next_hops;  // lpm/ipv6 next-hop value = index here
   std::string identity;            // canonical text of the inputs, to recognise an unchanged table
   uint32_t refs = 1;
 };

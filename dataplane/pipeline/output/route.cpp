@@ -72,7 +72,8 @@ bool add_route(RouteTable* t, const IpPrefix& prefix, NextHop hop, std::string* 
     rc = rte_lpm_add(t->lpm, lpm_key(prefix.addr) & prefix_mask(prefix.length), prefix.length, index);
   } else {
     IpAddr network = ip_masked(prefix.addr, prefix.length);
-    rc = rte_lpm6_add(t->lpm6, network.bytes, prefix.length, index);
+    route6_add(&t->ipv6, network, prefix.length, index);
+    rc = 0;
   }
   if (rc != 0) {
     *error = where + ": route table insert failed (" + std::to_string(rc) + ")";
@@ -83,7 +84,6 @@ bool add_route(RouteTable* t, const IpPrefix& prefix, NextHop hop, std::string* 
 
 void free_table(RouteTable* t) {
   if (t->lpm) rte_lpm_free(t->lpm);
-  if (t->lpm6) rte_lpm6_free(t->lpm6);
   delete t;
 }
 
@@ -117,21 +117,6 @@ bool route_table_build(const DataplaneConfig& cfg, const Snapshot* previous, Sna
   t->lpm = rte_lpm_create(name, SOCKET_ID_ANY, &lpm_config);
   if (!t->lpm) {
     *error = std::string("routes: cannot allocate route table (") + rte_strerror(rte_errno) + ")";
-    free_table(t);
-    return false;
-  }
-  // rte_lpm6 also allocates a 2^24-entry first level (64 MiB): only when some prefix is IPv6.
-  bool any_ipv6 = false;
-  for (const auto& port : s->ports)
-    for (const auto& prefix : port.addresses) any_ipv6 |= ip_is_v6(prefix.addr);
-  for (const auto& route : cfg.routes) any_ipv6 |= ip_is_v6(route.prefix.addr);
-  std::snprintf(name, sizeof name, "pc_lpm6_%u", table_number);
-  rte_lpm6_config lpm6_config{};
-  lpm6_config.max_rules = rules + 16;
-  lpm6_config.number_tbl8s = 1024;  // 1 KiB each; a /64 takes 8 below the first 24 bits
-  if (any_ipv6) t->lpm6 = rte_lpm6_create(name, SOCKET_ID_ANY, &lpm6_config);
-  if (any_ipv6 && !t->lpm6) {
-    *error = std::string("routes: cannot allocate IPv6 route table (") + rte_strerror(rte_errno) + ")";
     free_table(t);
     return false;
   }

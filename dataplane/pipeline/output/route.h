@@ -1,11 +1,10 @@
-// Routing: an rte_lpm (IPv4) and an rte_lpm6 (IPv6) over the connected prefixes of the
+// Routing: an rte_lpm (IPv4) and a Route6Table (IPv6, route6.h) over the connected prefixes of the
 // port addresses plus the static routes. The table lives in the snapshot; lookups are
 // lock-free reads.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <rte_lpm.h>
-#include <rte_lpm6.h>
 #include "common/config.h"
 #include "pipeline/snapshot.h"
 
@@ -22,8 +21,7 @@ void route_table_release(Snapshot* s);
 inline bool route_lookup(const Snapshot& s, const IpAddr& dst, NextHop* out) {
   uint32_t index;
   int rc = ip_is_v4(dst)       ? rte_lpm_lookup(s.routes->lpm, rte_be_to_cpu_32(ip_v4(dst)), &index)
-           : s.routes->lpm6 ? rte_lpm6_lookup(s.routes->lpm6, dst.bytes, &index)
-                            : -1;  // no IPv6 prefix anywhere
+                               : (route6_lookup(s.routes->ipv6, dst, &index) ? 0 : -1);
   if (rc != 0) return false;
   // Read off the table entry, not back from *out: a copy read back at other widths stalls.
   const NextHop& entry = s.routes->next_hops[index];
