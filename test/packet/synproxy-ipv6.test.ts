@@ -401,6 +401,13 @@ test('SYNPROXY auto on an IPv6 service: plain FullNAT below the SYN rate, cookie
   }, config6({ synproxy: false, synproxyAuto: { synRate: 3, holdMs: 3000 } }));
 });
 
+test('toa with SYNPROXY on IPv6: the MSS offered to the client leaves room for the 20-byte IPv6 TOA option', async () => {
+  await withLab((lab) => {
+    const o = cookieSynAck(lab, 41014, [{ kind: 'mss', value: 1440 }]);
+    assert.equal(o.synAck.tcp!.options, [{ kind: 'mss', value: 1440 - 20 }]);
+  }, config6({ clientAddress: 'toa' }));
+});
+
 test('after IPv6 through FullNAT and SYNPROXY, node\'s garbage collector still runs (no MMX state left behind in the x87 unit)', async () => {
   await withLab((lab) => {
     const synAck = only(lab.forward('outside', clientTcp6(43000, { flags: 'S', seq: CLIENT_ISN })).outside, 'cookie SYN-ACK');
