@@ -73,7 +73,8 @@ void replay_held(Worker* w, const Snapshot& s, uint32_t index, const SynproxyRel
     L2Kind kind;
     DropReason reason;
     const uint8_t* dst_mac = rte_pktmbuf_mtod(h, rte_ether_hdr*)->dst_addr.addr_bytes;
-    if (!parse_l2(h, dst_mac, &hp, &kind, &reason) || !parse_ipv4(h, &hp, &reason) || !parse_l4(&hp, &reason)) {
+    if (!parse_l2(h, dst_mac, &hp, &kind, &reason) ||
+        !(kind == L2Kind::IPV6 ? parse_ipv6(h, &hp, &reason) : parse_ipv4(h, &hp, &reason)) || !parse_l4(&hp, &reason)) {
       worker_drop(w, h, reason);  // cannot happen: it parsed when it arrived
       continue;
     }

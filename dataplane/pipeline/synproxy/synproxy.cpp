@@ -25,6 +25,7 @@ constexpr uint8_t kTimestamps = 4;   // both ends use timestamps: shift them by 
 constexpr uint8_t kProxyHeader = 8;  // client→server stream starts with a PROXY header
 constexpr uint16_t kNoHold = 0xffff;
 constexpr uint16_t kDefaultMss = 536;  // RFC 1122 when the SYN has no MSS option
+constexpr uint16_t kDefaultMss6 = 1220;  // the same for IPv6 (RFC 9293 3.7.1: 1280 - 60)
 constexpr uint8_t kMaxWscale = 14;     // RFC 7323 §2.3
 
 constexpr uint8_t kOptWscale = 3, kOptSackPermitted = 4, kOptSack = 5, kOptTimestamp = 8;  // EOL, NOP, MSS: tcp_options.h
@@ -94,6 +95,12 @@ uint32_t write_ts_only(uint8_t* at, uint32_t tsval, uint32_t tsecr) {
   return 12;
 }
 
+inline uint16_t default_mss(bool ipv6) { return ipv6 ? kDefaultMss6 : kDefaultMss; }
+inline uint16_t our_mss(bool ipv6) { return ipv6 ? kSynproxyMss6 : kSynproxyMss; }
+// What a TOA option adds to each client→server segment of a client of this family: kind
+// 254 with port + 4-byte address, or port + 16-byte address (the layout DPVS's TOA reads).
+inline uint16_t toa_option_bytes(const IpAddr& client) { return ip_is_v4(client) ? kToaLength : 2 + 2 + 16; }
+
 void fill_ipv4(rte_ipv4_hdr* ip, const IpAddr& src, const IpAddr& dst, uint16_t total_len) {
   ip->type_of_service = 0;
   ip->total_length = rte_cpu_to_be_16(total_len);
@@ -103,6 +110,17 @@ void fill_ipv4(rte_ipv4_hdr* ip, const IpAddr& src, const IpAddr& dst, uint16_t 
   ip->next_proto_id = IPPROTO_TCP;
   ip->src_addr = ip_v4(src);
   ip->dst_addr = ip_v4(dst);
+}
+
+// A fixed IPv6 header straight before TCP: hop limit as the IPv4 TTL, traffic class and
+// flow label 0 (the segment is ours, not the peer's: nothing of its header is echoed).
+void fill_ipv6(rte_ipv6_hdr* ip6, const IpAddr& src, const IpAddr& dst, uint16_t tcp_len) {
+  ip6->vtc_flow = RTE_BE32(6u << 28);
+  ip6->payload_len = rte_cpu_to_be_16(tcp_len);
+  ip6->proto = IPPROTO_TCP;
+  ip6->hop_limits = kSynproxyTtl;
+  std::memcpy(ip6->src_addr, src.bytes, 16);
+  std::memcpy(ip6->dst_addr, dst.bytes, 16);
 }
 
 // Header fields of a TCP segment we write ourselves. Addresses/ports network order.
@@ -127,8 +145,12 @@ void fill_tcp(rte_tcp_hdr* tcp, const Segment& g, uint32_t options_len) {
 }
 
 // rte_ipv4_cksum + rte_ipv4_udptcp_cksum with csum_sum (4 bytes per add): this was ~10% of
-// the cookie SYN-ACK path in perf. tcp->cksum and ip->hdr_checksum are 0 on entry.
-void finish_checksums(rte_ipv4_hdr* ip, rte_tcp_hdr* tcp) {
+// the cookie SYN-ACK path in perf. IPv6 has only the TCP checksum, over its pseudo-header
+// (l3.h). tcp->cksum (and IPv4's hdr_checksum) are 0 on entry.
+void finish_checksums(ParsedPacket& p) {
+  if (p.ip6) return l4_tcp_checksum_fill(p);
+  rte_ipv4_hdr* ip = p.ip;
+  rte_tcp_hdr* tcp = p.tcp;
   ip->hdr_checksum = 0;
   uint32_t ip_header_len = (ip->version_ihl & 0x0f) * 4u;
   ip->hdr_checksum = static_cast<uint16_t>(~csum_sum(ip, ip_header_len));
@@ -137,12 +159,21 @@ void finish_checksums(rte_ipv4_hdr* ip, rte_tcp_hdr* tcp) {
   tcp->cksum = static_cast<uint16_t>(~csum_sum(tcp, tcp_len, pseudo));
 }
 
-// Turns the received segment into a header-only one: g with `options` (options_len bytes).
-// The IP header keeps its length (options included). False when the mbuf has no room.
+// Turns the received segment into a header-only one: g with `options` (options_len bytes),
+// of p's family (g's addresses are). An IPv4 header keeps its length (options included);
+// an IPv6 one loses its extension headers (TCP moves up to just after the fixed header).
+// False when the mbuf has no room.
 bool rewrite_in_place(rte_mbuf* m, ParsedPacket& p, const Segment& g, const uint8_t* options, uint32_t options_len) {
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   uint32_t l3_offset = static_cast<uint32_t>(l3_header(p) - frame);
   uint32_t tcp_len = sizeof(rte_tcp_hdr) + options_len;
+  if (p.ip6) {
+    // Nothing of the old TCP header is read past here (g and options are copies).
+    p.ip_header_len = sizeof(rte_ipv6_hdr);
+    p.l4_protocol = IPPROTO_TCP;
+    p.ip6_fragment_at = 0;
+    p.tcp = reinterpret_cast<rte_tcp_hdr*>(l3_header(p) + sizeof(rte_ipv6_hdr));
+  }
   uint32_t want = l3_offset + p.ip_header_len + tcp_len;
   uint32_t have = rte_pktmbuf_data_len(m);
   if (want > have) {
@@ -150,36 +181,52 @@ bool rewrite_in_place(rte_mbuf* m, ParsedPacket& p, const Segment& g, const uint
   } else if (want < have) {
     rte_pktmbuf_trim(m, static_cast<uint16_t>(have - want));
   }
-  fill_ipv4(p.ip, g.src, g.dst, static_cast<uint16_t>(p.ip_header_len + tcp_len));
+  if (p.ip6) fill_ipv6(p.ip6, g.src, g.dst, static_cast<uint16_t>(tcp_len));
+  else fill_ipv4(p.ip, g.src, g.dst, static_cast<uint16_t>(p.ip_header_len + tcp_len));
   fill_tcp(p.tcp, g, options_len);
   if (options_len) std::memcpy(tcp_bytes(p) + sizeof(rte_tcp_hdr), options, options_len);  // RSTs: none (null)
   p.ip_total_len = static_cast<uint16_t>(p.ip_header_len + tcp_len);
   p.l4_len = static_cast<uint16_t>(tcp_len);
-  finish_checksums(p.ip, p.tcp);
+  finish_checksums(p);
   return true;
 }
 
-// A new Ethernet/IPv4/TCP frame (MACs are filled by neigh_output). Null when the pool is empty.
+// A new Ethernet/IP/TCP frame of g's family (MACs are filled by neigh_output). Null when
+// the pool is empty.
 rte_mbuf* build_segment(rte_mempool* pool, const Segment& g, const uint8_t* options, uint32_t options_len) {
   rte_mbuf* m = pool ? rte_pktmbuf_alloc(pool) : nullptr;
   if (!m) return nullptr;
+  bool ipv6 = !ip_is_v4(g.src);
+  uint32_t ip_len = ipv6 ? sizeof(rte_ipv6_hdr) : sizeof(rte_ipv4_hdr);
   uint32_t tcp_len = sizeof(rte_tcp_hdr) + options_len;
-  uint32_t length = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + tcp_len;
+  uint32_t length = sizeof(rte_ether_hdr) + ip_len + tcp_len;
   uint8_t* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(length)));
   if (!frame) {
     rte_pktmbuf_free(m);
     return nullptr;
   }
   std::memset(frame, 0, length);
-  reinterpret_cast<rte_ether_hdr*>(frame)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame + sizeof(rte_ether_hdr));
-  auto* tcp = reinterpret_cast<rte_tcp_hdr*>(frame + sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr));
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  fill_ipv4(ip, g.src, g.dst, static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + tcp_len));
-  fill_tcp(tcp, g, options_len);
+  ParsedPacket p;
+  p.eth = reinterpret_cast<rte_ether_hdr*>(frame);
+  p.ip_header_len = static_cast<uint16_t>(ip_len);
+  p.ip_total_len = static_cast<uint16_t>(ip_len + tcp_len);
+  p.l4_protocol = IPPROTO_TCP;
+  p.l4_len = static_cast<uint16_t>(tcp_len);
+  p.tcp = reinterpret_cast<rte_tcp_hdr*>(frame + sizeof(rte_ether_hdr) + ip_len);
+  if (ipv6) {
+    p.eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+    p.ip6 = reinterpret_cast<rte_ipv6_hdr*>(frame + sizeof(rte_ether_hdr));
+    fill_ipv6(p.ip6, g.src, g.dst, static_cast<uint16_t>(tcp_len));
+  } else {
+    p.eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    p.ip = reinterpret_cast<rte_ipv4_hdr*>(frame + sizeof(rte_ether_hdr));
+    p.ip->version_ihl = RTE_IPV4_VHL_DEF;
+    fill_ipv4(p.ip, g.src, g.dst, static_cast<uint16_t>(ip_len + tcp_len));
+  }
+  fill_tcp(p.tcp, g, options_len);
   // memcpy from a null source is undefined even for 0 bytes (UBSan): RSTs carry no options.
-  if (options_len) std::memcpy(reinterpret_cast<uint8_t*>(tcp) + sizeof(rte_tcp_hdr), options, options_len);
-  finish_checksums(ip, tcp);
+  if (options_len) std::memcpy(tcp_bytes(p) + sizeof(rte_tcp_hdr), options, options_len);
+  finish_checksums(p);
   return m;
 }
 
@@ -213,8 +260,9 @@ inline uint32_t now_ms(uint64_t now_us) { return static_cast<uint32_t>(now_us / 
 void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf* m, ParsedPacket& p, uint64_t now_us,
                 TxQueues& tx) {
   TcpOptions o = read_options(p);
-  uint16_t client_mss = o.has_mss ? o.mss : kDefaultMss;
-  uint32_t mss_index = cookie_mss_index(client_mss);
+  bool ipv6 = l3_is_v6(p);
+  uint16_t client_mss = o.has_mss ? o.mss : default_mss(ipv6);
+  uint32_t mss_index = cookie_mss_index(client_mss, ipv6);
   uint32_t client_isn = rte_be_to_cpu_32(p.tcp->sent_seq);
   uint32_t cookie = cookie_make(l3_src(p), l3_dst(p), p.tcp->src_port, p.tcp->dst_port, client_isn,
                                 mss_index, cookie_count(now_us));
@@ -225,7 +273,7 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
   uint32_t ts_bits = (o.has_wscale ? (o.wscale > kMaxWscale ? kMaxWscale : o.wscale) : kTsWscaleMask) |
                      (sack ? kTsSackBit : 0);
   uint8_t options[40];
-  uint16_t mss = client_mss < kSynproxyMss ? client_mss : kSynproxyMss;
+  uint16_t mss = client_mss < our_mss(ipv6) ? client_mss : our_mss(ipv6);
   mss = mss_toward(w, s, l3_src(p), mss);  // and what the client's port carries (output/egress_mtu.h)
   if (proxy_header_enabled(svc.client_address)) {
     // The PROXY header rides in front of the first segment: leave room for it.
@@ -234,7 +282,7 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
                                     p.tcp->dst_port);
     mss = static_cast<uint16_t>(mss > kDefaultMss + n ? mss - n : mss);
   } else if (svc.client_address == ClientAddress::TOA) {
-    mss = static_cast<uint16_t>(mss - kToaLength);  // as toa.h lowers a server's MSS: grown segments must fit
+    mss = static_cast<uint16_t>(mss - toa_option_bytes(l3_src(p)));  // as toa.h lowers a server's MSS: grown segments must fit
   }
   uint32_t options_len = write_syn_options(options, mss, sack, ts, cookie_tsval(now_ms(now_us), ts_bits), o.tsval, wscale);
   Segment g{l3_dst(p), l3_src(p), p.tcp->dst_port, p.tcp->src_port, cookie, client_isn + 1,
@@ -247,7 +295,11 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
 // The backend SYN: client ISN, the client's options as the cookie kept them.
 void send_backend_syn(Worker* w, const Snapshot& s, const Conn& c, SynproxyHold& hold, uint64_t now_us, TxQueues& tx) {
   uint8_t options[40];
-  uint16_t mss = mss_toward(w, s, c.server_addr, kCookieMssTable[hold.mss_index]);  // output/egress_mtu.h
+  // The client's MSS as the cookie kept it (its family's table; a NAT64 server gets it as
+  // is, the translation adds header bytes only on the client's side), then what the
+  // server's port carries (output/egress_mtu.h).
+  uint16_t client_mss = cookie_mss_value(hold.mss_index, ip_is_v6(c.client_addr));
+  uint16_t mss = mss_toward(w, s, c.server_addr, client_mss);
   uint32_t options_len = write_syn_options(options, mss, hold.sack, hold.timestamps,
                                            hold.client_tsval, 0, hold.client_wscale);
   Segment g{c.local_addr, c.server_addr, c.local_port, c.server_port, hold.client_isn, 0, RTE_TCP_SYN_FLAG,
@@ -427,7 +479,7 @@ bool replace_payload_front(rte_mbuf* m, ParsedPacket& p, uint32_t cut, const uin
   if (n < cut) rte_pktmbuf_trim(m, static_cast<uint16_t>(cut - n));
   l3_set_payload_len(p, static_cast<uint16_t>(p.l4_len - cut + n));
   p.tcp->cksum = 0;
-  finish_checksums(p.ip, p.tcp);
+  finish_checksums(p);
   return true;
 }
 

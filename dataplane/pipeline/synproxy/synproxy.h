@@ -6,7 +6,8 @@
 // the server's window is rescaled to the window scale the client was told.
 //
 // Design choices (vs PROTOCOL.md §2):
-// - SYN-ACK: MSS kSynproxyMss (capped by the client's), window kSynproxyInitialWindow
+// - SYN-ACK: MSS kSynproxyMss, kSynproxyMss6 to an IPv6 client (capped by the client's
+//   and by the MTU toward it), window kSynproxyInitialWindow
 //   (netfilter sends 0 and a window update later; DPVS the client's own window). A
 //   small non-zero window lets the request arrive at once and bounds it by the hold
 //   queue; the server's first segment then carries the real window.
@@ -19,6 +20,11 @@
 // - The backend SYN is sent again when the client retransmits (kSynproxySynResendUs).
 // - The server answering RST or nothing within kSynproxyServerWaitUs makes the
 //   gateway reset the client; held segments are dropped (synproxy_server_failed).
+// - IPv6: the same handshake, with segments of each side's own family (a fixed IPv6
+//   header, hop limit kSynproxyTtl, traffic class and flow label 0, no extension header
+//   of the client's echoed), cookies over the 16-byte addresses and the IPv6 MSS table
+//   (synproxy_cookie.h). The sequence, SACK, timestamp and window translation and the
+//   held-data handback only touch TCP and are the same for both families.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,7 +39,8 @@ namespace pc {
 struct Worker;
 struct Conn;
 
-constexpr uint16_t kSynproxyMss = 1460;
+constexpr uint16_t kSynproxyMss = 1500 - 40;
+constexpr uint16_t kSynproxyMss6 = 1500 - 60;  // what an IPv6 client is offered (the same MTU)
 constexpr uint16_t kSynproxyInitialWindow = 3 * kSynproxyMss;
 constexpr uint8_t kSynproxyWscale = 7;
 constexpr uint32_t kSynproxyHoldMax = 3;

@@ -48,12 +48,13 @@ inline void sip_compress2(SipState& a, uint64_t ma, SipState& b, uint64_t mb) {
   sip_round(a.v0, a.v1, a.v2, a.v3), sip_round(b.v0, b.v1, b.v2, b.v3);
   a.v0 ^= ma, b.v0 ^= mb;
 }
-void siphash24_16_pair(const uint64_t key_a[2], const uint32_t a[4], const uint64_t key_b[2], const uint32_t b[4],
-                       uint64_t* hash_a, uint64_t* hash_b) {
+// Words = the message as little-endian 8-byte words (8 * kWords bytes, no tail).
+template <int kWords>
+void siphash24_pair(const uint64_t key_a[2], const uint64_t a[kWords], const uint64_t key_b[2], const uint64_t b[kWords],
+                    uint64_t* hash_a, uint64_t* hash_b) {
   SipState sa = sip_init(key_a), sb = sip_init(key_b);
-  sip_compress2(sa, a[0] | static_cast<uint64_t>(a[1]) << 32, sb, b[0] | static_cast<uint64_t>(b[1]) << 32);
-  sip_compress2(sa, a[2] | static_cast<uint64_t>(a[3]) << 32, sb, b[2] | static_cast<uint64_t>(b[3]) << 32);
-  const uint64_t length_block = 16ull << 56;
+  for (int i = 0; i < kWords; i++) sip_compress2(sa, a[i], sb, b[i]);
+  const uint64_t length_block = static_cast<uint64_t>(8 * kWords) << 56;
   sip_compress2(sa, length_block, sb, length_block);
   sa.v2 ^= 0xff, sb.v2 ^= 0xff;
   for (int i = 0; i < 4; i++) sip_round(sa.v0, sa.v1, sa.v2, sa.v3), sip_round(sb.v0, sb.v1, sb.v2, sb.v3);
@@ -61,24 +62,32 @@ void siphash24_16_pair(const uint64_t key_a[2], const uint32_t a[4], const uint6
   *hash_b = sb.v0 ^ sb.v1 ^ sb.v2 ^ sb.v3;
 }
 
-// H(k0; ..., 0) and H(k1; ..., count), the two hashes a cookie is made of.
-inline void cookie_hashes(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t count,
-                          uint32_t* h0, uint32_t* h1) {
-  uint32_t ports = (static_cast<uint32_t>(sport) << 16) | dport;
-  uint32_t words0[4] = {saddr, daddr, ports, 0};
-  uint32_t words1[4] = {saddr, daddr, ports, count};
+// H(k0; ..., 0) and H(k1; ..., count), the two hashes a cookie is made of, over
+// (saddr, daddr, sport << 16 | dport, count) with the addresses at their family's width.
+// The kernel hashes the same words; the port word here is built from the raw
+// network-order fields, which is just as unique.
+void cookie_hashes(const IpAddr& source, const IpAddr& destination, uint16_t sport, uint16_t dport, uint32_t count,
+                   uint32_t* h0, uint32_t* h1) {
+  uint64_t ports = (static_cast<uint32_t>(sport) << 16) | dport;
   uint64_t a, b;
-  siphash24_16_pair(g_keys.k0_words, words0, g_keys.k1_words, words1, &a, &b);
+  if (ip_is_v4(source)) {
+    // The 16-byte message (v4 saddr, v4 daddr, ports, count) of the cookies before IPv6, unchanged.
+    uint64_t addresses = ip_v4(source) | static_cast<uint64_t>(ip_v4(destination)) << 32;
+    uint64_t words0[2] = {addresses, ports};
+    uint64_t words1[2] = {addresses, ports | static_cast<uint64_t>(count) << 32};
+    siphash24_pair<2>(g_keys.k0_words, words0, g_keys.k1_words, words1, &a, &b);
+  } else {
+    // 40 bytes: saddr[16], daddr[16], ports, count.
+    uint64_t words0[5], words1[5];
+    std::memcpy(words0, source.bytes, 16);
+    std::memcpy(words0 + 2, destination.bytes, 16);
+    words0[4] = ports;
+    std::memcpy(words1, words0, sizeof words0);
+    words1[4] = ports | static_cast<uint64_t>(count) << 32;
+    siphash24_pair<5>(g_keys.k0_words, words0, g_keys.k1_words, words1, &a, &b);
+  }
   *h0 = static_cast<uint32_t>(a);
   *h1 = static_cast<uint32_t>(b);
-}
-
-uint32_t cookie_hash(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
-                     uint32_t count) {
-  // The kernel hashes (saddr, daddr, sport << 16 | dport, count); the port word here
-  // is built from the raw network-order fields, which is just as unique.
-  uint32_t words[4] = {saddr, daddr, (static_cast<uint32_t>(sport) << 16) | dport, count};
-  return static_cast<uint32_t>(siphash24(key, words, sizeof words));
 }
 
 }  // namespace
@@ -131,9 +140,10 @@ void syncookie_keys_set(const uint8_t k0[16], const uint8_t k1[16]) {
   g_keys.ready = true;
 }
 
-uint32_t cookie_mss_index(uint16_t mss) {
+uint32_t cookie_mss_index(uint16_t mss, bool ipv6) {
+  const uint16_t* table = ipv6 ? kCookieMssTable6 : kCookieMssTable;
   uint32_t index = kCookieMssCount - 1;
-  while (index > 0 && mss < kCookieMssTable[index]) index--;
+  while (index > 0 && mss < table[index]) index--;
   return index;
 }
 
@@ -142,21 +152,22 @@ constexpr uint32_t kCookieMask = (1u << kCookieBits) - 1;
 
 uint32_t cookie_make(const IpAddr& source, const IpAddr& destination, uint16_t sport, uint16_t dport,
                      uint32_t client_isn, uint32_t mss_index, uint32_t count) {
-  uint32_t saddr = ip_fold32(source), daddr = ip_fold32(destination);  // IPv4: the address itself
   uint32_t h0, h1;
-  cookie_hashes(saddr, daddr, sport, dport, count, &h0, &h1);
+  cookie_hashes(source, destination, sport, dport, count, &h0, &h1);
   return h0 + client_isn + (count << kCookieBits) + ((h1 + mss_index) & kCookieMask);
 }
 
 int cookie_check(const IpAddr& source, const IpAddr& destination, uint16_t sport, uint16_t dport,
                  uint32_t client_isn, uint32_t cookie, uint32_t count) {
-  uint32_t saddr = ip_fold32(source), daddr = ip_fold32(destination);
   uint32_t h0, h1;  // h1 for the current count; an ACK to a previous minute's cookie hashes again
-  cookie_hashes(saddr, daddr, sport, dport, count, &h0, &h1);
+  cookie_hashes(source, destination, sport, dport, count, &h0, &h1);
   cookie -= h0 + client_isn;
   uint32_t age = (count - (cookie >> kCookieBits)) & (0xffffffffu >> kCookieBits);
   if (age >= kCookieMaxAge) return -1;
-  if (age != 0) h1 = cookie_hash(g_keys.k1, saddr, daddr, sport, dport, count - age);
+  if (age != 0) {
+    uint32_t unused_h0;
+    cookie_hashes(source, destination, sport, dport, count - age, &unused_h0, &h1);
+  }
   uint32_t data = (cookie - h1) & kCookieMask;
   return data < kCookieMssCount ? static_cast<int>(data) : -1;
 }
