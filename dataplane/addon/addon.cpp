@@ -198,8 +198,12 @@ Napi::Value BenchMemory(const Napi::CallbackInfo& info) {
   if (!r.object(info[0], "options", &o)) return env.Undefined();
   uint64_t connections;
   if (!r.integer(o.Get("connections"), "options.connections", 1, 1u << 27, &connections)) return env.Undefined();
+  size_t family = 0;  // the connections' addresses: 0 ipv4 (default), 1 ipv6
+  Napi::Value family_value = o.Get("family");
+  if (!family_value.IsUndefined() && !r.choice(family_value, "options.family", {"ipv4", "ipv6"}, &family))
+    return env.Undefined();
   pc::BenchMemoryResult result;
-  pc::Status st = pc::bench_memory(pc::dataplane(), static_cast<uint32_t>(connections), &result);
+  pc::Status st = pc::bench_memory(pc::dataplane(), static_cast<uint32_t>(connections), family == 1, &result);
   if (!st.ok()) {
     throw_status(env, st);
     return env.Undefined();

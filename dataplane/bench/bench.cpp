@@ -15,6 +15,8 @@
 #include <malloc.h>
 #include <rte_malloc.h>
 #include "bench/bench_fill.h"
+#include "pipeline/l2l3/checksum.h"
+#include "pipeline/output/neigh6.h"
 
 namespace pc {
 
@@ -37,12 +39,23 @@ inline uint16_t csum_replace(uint16_t check, uint16_t old_word, uint16_t new_wor
   return static_cast<uint16_t>(~sum);
 }
 
-// The MAC a simulated client/server with this address answers ARP with.
+// The MAC a simulated client/server with this address answers ARP (or a neighbour
+// solicitation) with: made of the address's last 4 bytes, which is all that tells the
+// bench's hosts apart in either family (they differ in the low 32 bits only).
 void mac_for_ip(uint32_t ip_net, uint8_t mac[6]) {
   mac[0] = 0x02;
   mac[1] = 0x00;
   memcpy(mac + 2, &ip_net, 4);
 }
+void mac_for_ip(const uint8_t address[16], uint8_t mac[6]) {
+  uint32_t low;
+  memcpy(&low, address + 12, 4);
+  mac_for_ip(low, mac);
+}
+
+// The bench's hosts are IPv4 or IPv6 by the first service's VIP; frames carry no IPv6
+// extension headers, so L4 follows the fixed header.
+inline bool is_ipv6_frame(const rte_ether_hdr* eth) { return eth->ether_type == htons(RTE_ETHER_TYPE_IPV6); }
 
 // Turns a frame into the peer's reply: MACs, addresses and ports swapped, TTL
 // reset (the pipeline decrements it on every pass), TCP flags set when nonzero.
@@ -53,20 +66,35 @@ inline void mirror(rte_mbuf* m, uint8_t tcp_flags) {
   rte_ether_addr tmp = eth->dst_addr;
   eth->dst_addr = eth->src_addr;
   eth->src_addr = tmp;
-  if (eth->ether_type != htons(RTE_ETHER_TYPE_IPV4) || m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr))
+  uint16_t l3_len;
+  uint8_t protocol;
+  if (is_ipv6_frame(eth) && m->data_len >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr)) {
+    // No header checksum; the hop limit is outside the pseudo-header.
+    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+    uint8_t a[16];
+    memcpy(a, ip6->src_addr, 16);
+    memcpy(ip6->src_addr, ip6->dst_addr, 16);
+    memcpy(ip6->dst_addr, a, 16);
+    ip6->hop_limits = 64;
+    l3_len = sizeof(rte_ipv6_hdr);
+    protocol = ip6->proto;
+  } else if (eth->ether_type == htons(RTE_ETHER_TYPE_IPV4) && m->data_len >= sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) {
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    uint32_t a = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = a;
+    uint16_t old_ttl_word, new_ttl_word;
+    memcpy(&old_ttl_word, &ip->time_to_live, 2);
+    ip->time_to_live = 64;
+    memcpy(&new_ttl_word, &ip->time_to_live, 2);
+    ip->hdr_checksum = csum_replace(ip->hdr_checksum, old_ttl_word, new_ttl_word);
+    l3_len = static_cast<uint16_t>((ip->version_ihl & 0x0f) * 4);
+    protocol = ip->next_proto_id;
+  } else {
     return;
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  uint32_t a = ip->src_addr;
-  ip->src_addr = ip->dst_addr;
-  ip->dst_addr = a;
-  uint16_t old_ttl_word, new_ttl_word;
-  memcpy(&old_ttl_word, &ip->time_to_live, 2);
-  ip->time_to_live = 64;
-  memcpy(&new_ttl_word, &ip->time_to_live, 2);
-  ip->hdr_checksum = csum_replace(ip->hdr_checksum, old_ttl_word, new_ttl_word);
-  uint16_t l3_len = static_cast<uint16_t>((ip->version_ihl & 0x0f) * 4);
-  uint8_t* l4 = reinterpret_cast<uint8_t*>(ip) + l3_len;
-  if (ip->next_proto_id == IPPROTO_TCP && m->data_len >= sizeof(rte_ether_hdr) + l3_len + sizeof(rte_tcp_hdr)) {
+  }
+  uint8_t* l4 = reinterpret_cast<uint8_t*>(eth + 1) + l3_len;
+  if (protocol == IPPROTO_TCP && m->data_len >= sizeof(rte_ether_hdr) + l3_len + sizeof(rte_tcp_hdr)) {
     auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
     uint16_t p = tcp->src_port;
     tcp->src_port = tcp->dst_port;
@@ -78,8 +106,7 @@ inline void mirror(rte_mbuf* m, uint8_t tcp_flags) {
       memcpy(&new_word, &tcp->data_off, 2);
       tcp->cksum = csum_replace(tcp->cksum, old_word, new_word);
     }
-  } else if (ip->next_proto_id == IPPROTO_UDP &&
-             m->data_len >= sizeof(rte_ether_hdr) + l3_len + sizeof(rte_udp_hdr)) {
+  } else if (protocol == IPPROTO_UDP && m->data_len >= sizeof(rte_ether_hdr) + l3_len + sizeof(rte_udp_hdr)) {
     auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
     uint16_t p = udp->src_port;
     udp->src_port = udp->dst_port;
@@ -87,10 +114,40 @@ inline void mirror(rte_mbuf* m, uint8_t tcp_flags) {
   }
 }
 
-// Answers an ARP request in place as the simulated host that owns the target address.
-// Returns false if m is not an ARP request.
+// Answers a neighbour solicitation in place with the advertisement (solicited, override,
+// target link-layer option) of the simulated host that owns the target. Returns false if m
+// is not a solicitation the way the pipeline sends them (source link-layer option, 32 bytes).
+bool answer_solicitation(rte_mbuf* m) {
+  constexpr uint16_t kNdBytes = 32;  // type, code, checksum, flags, target, one 8-byte option
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  if (!is_ipv6_frame(eth) || m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + kNdBytes) return false;
+  auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+  auto* icmp = reinterpret_cast<uint8_t*>(ip6 + 1);
+  if (ip6->proto != IPPROTO_ICMPV6 || icmp[0] != kNdNeighborSolicitation || ip6->payload_len != htons(kNdBytes))
+    return false;
+  uint8_t mac[6];
+  mac_for_ip(icmp + 8, mac);
+  eth->dst_addr = eth->src_addr;
+  memcpy(eth->src_addr.addr_bytes, mac, 6);
+  memcpy(ip6->dst_addr, ip6->src_addr, 16);
+  memcpy(ip6->src_addr, icmp + 8, 16);
+  ip6->hop_limits = kNdHopLimit;
+  icmp[0] = kNdNeighborAdvertisement;
+  icmp[2] = icmp[3] = 0;
+  icmp[4] = 0x60;  // solicited, override
+  icmp[24] = 2;    // target link-layer address
+  icmp[25] = 1;
+  memcpy(icmp + 26, mac, 6);
+  uint16_t check = ipv6_upper_checksum(ip6->src_addr, ip6->dst_addr, IPPROTO_ICMPV6, icmp, kNdBytes);
+  memcpy(icmp + 2, &check, 2);
+  return true;
+}
+
+// Answers an ARP request or a neighbour solicitation in place as the simulated host that
+// owns the target address. Returns false if m is neither.
 bool answer_arp(rte_mbuf* m) {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  if (is_ipv6_frame(eth)) return answer_solicitation(m);
   if (eth->ether_type != htons(RTE_ETHER_TYPE_ARP) || m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr))
     return false;
   auto* arp = reinterpret_cast<rte_arp_hdr*>(eth + 1);
@@ -111,6 +168,10 @@ bool answer_arp(rte_mbuf* m) {
 
 uint8_t tcp_flags_of(rte_mbuf* m) {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  if (is_ipv6_frame(eth)) {
+    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+    return ip6->proto == IPPROTO_TCP ? reinterpret_cast<rte_tcp_hdr*>(ip6 + 1)->tcp_flags : 0;
+  }
   if (eth->ether_type != htons(RTE_ETHER_TYPE_IPV4)) return 0;
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
   if (ip->next_proto_id != IPPROTO_TCP) return 0;
@@ -130,29 +191,42 @@ uint32_t sum16(const void* data, size_t len, uint32_t sum = 0) {
   return sum;
 }
 
-// A client frame CIP:cport -> VIP:vport (addresses host order) with valid checksums.
-rte_mbuf* build_frame(rte_mempool* pool, const uint8_t dst_mac[6], uint32_t cip, uint16_t cport, uint32_t vip,
+// A client frame CIP:cport -> VIP:vport with valid checksums, IPv4 or IPv6 by the VIP's family.
+rte_mbuf* build_frame(rte_mempool* pool, const uint8_t dst_mac[6], const IpAddr& cip, uint16_t cport, const IpAddr& vip,
                       uint16_t vport, uint8_t protocol, uint8_t tcp_flags) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   if (!m) return nullptr;
+  const bool v6 = ip_is_v6(vip);
+  const uint16_t l3_len = v6 ? sizeof(rte_ipv6_hdr) : sizeof(rte_ipv4_hdr);
   uint16_t l4_len = protocol == IPPROTO_TCP ? sizeof(rte_tcp_hdr) : sizeof(rte_udp_hdr);
-  uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + l4_len + kPayloadBytes);
+  uint16_t l4_total = static_cast<uint16_t>(l4_len + kPayloadBytes);
+  uint16_t ip_len = static_cast<uint16_t>(l3_len + l4_total);
   auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, sizeof(rte_ether_hdr) + ip_len));
   memset(frame, 0, sizeof(rte_ether_hdr) + ip_len);
   auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
   memcpy(eth->dst_addr.addr_bytes, dst_mac, 6);
-  uint32_t cip_net = htonl(cip);
-  mac_for_ip(cip_net, eth->src_addr.addr_bytes);
-  eth->ether_type = htons(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  ip->version_ihl = 0x45;
-  ip->total_length = htons(ip_len);
-  ip->time_to_live = 64;
-  ip->next_proto_id = protocol;
-  ip->src_addr = cip_net;
-  ip->dst_addr = htonl(vip);
-  ip->hdr_checksum = htons(static_cast<uint16_t>(~fold(sum16(ip, sizeof(*ip)))));
-  uint8_t* l4 = reinterpret_cast<uint8_t*>(ip + 1);
+  mac_for_ip(cip.bytes, eth->src_addr.addr_bytes);
+  uint8_t* l4 = frame + sizeof(rte_ether_hdr) + l3_len;
+  if (v6) {
+    eth->ether_type = htons(RTE_ETHER_TYPE_IPV6);
+    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+    ip6->vtc_flow = htonl(0x60000000);
+    ip6->payload_len = htons(l4_total);
+    ip6->proto = protocol;
+    ip6->hop_limits = 64;
+    memcpy(ip6->src_addr, cip.bytes, 16);
+    memcpy(ip6->dst_addr, vip.bytes, 16);
+  } else {
+    eth->ether_type = htons(RTE_ETHER_TYPE_IPV4);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    ip->version_ihl = 0x45;
+    ip->total_length = htons(ip_len);
+    ip->time_to_live = 64;
+    ip->next_proto_id = protocol;
+    ip->src_addr = ip_v4(cip);
+    ip->dst_addr = ip_v4(vip);
+    ip->hdr_checksum = htons(static_cast<uint16_t>(~fold(sum16(ip, sizeof(*ip)))));
+  }
   if (protocol == IPPROTO_TCP) {
     auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l4);
     tcp->src_port = htons(cport);
@@ -166,10 +240,11 @@ rte_mbuf* build_frame(rte_mempool* pool, const uint8_t dst_mac[6], uint32_t cip,
     auto* udp = reinterpret_cast<rte_udp_hdr*>(l4);
     udp->src_port = htons(cport);
     udp->dst_port = htons(vport);
-    udp->dgram_len = htons(static_cast<uint16_t>(l4_len + kPayloadBytes));
+    udp->dgram_len = htons(l4_total);
   }
-  uint16_t l4_total = static_cast<uint16_t>(l4_len + kPayloadBytes);
-  uint32_t pseudo = sum16(&ip->src_addr, 8) + protocol + l4_total;
+  // The pseudo-header: both addresses (4 or 16 bytes each), protocol, upper-layer length.
+  uint32_t pseudo = v6 ? sum16(cip.bytes, 16, sum16(vip.bytes, 16)) : sum16(cip.bytes + 12, 4, sum16(vip.bytes + 12, 4));
+  pseudo += protocol + l4_total;
   uint16_t check = static_cast<uint16_t>(~fold(sum16(l4, l4_total, pseudo)));
   if (protocol == IPPROTO_UDP && check == 0) check = 0xffff;
   if (protocol == IPPROTO_TCP)
@@ -179,40 +254,56 @@ rte_mbuf* build_frame(rte_mempool* pool, const uint8_t dst_mac[6], uint32_t cip,
   return m;
 }
 
-// Client addresses for `count` flows: hosts of the outside port's first connected
-// prefix that nothing in the config owns, cycled, with varying client ports.
+// Client addresses for `count` flows: hosts of the outside port's first connected prefix
+// of the VIP's family that nothing in the config owns, cycled, with varying client ports.
+// They differ in their last 4 bytes only (low32, host order): the same arithmetic makes
+// IPv4 clients (the mapped form's last 4 bytes are the IPv4 address) and IPv6 ones.
 struct ClientPlan {
-  std::vector<uint32_t> addresses;
+  IpAddr base{};
+  std::vector<uint32_t> low32;
+  IpAddr address(size_t i) const {
+    IpAddr a = base;
+    uint32_t low = htonl(low32[i % low32.size()]);
+    memcpy(a.bytes + 12, &low, 4);
+    return a;
+  }
 };
 
-// The bench builds IPv4 frames: a configured (IPv4, mapped) address in host order.
-uint32_t host_v4(const IpAddr& a) { return rte_be_to_cpu_32(ip_v4(a)); }
-
-bool plan_clients(const DataplaneConfig& cfg, uint16_t outside_index, uint32_t vip, ClientPlan* plan) {
-  uint32_t net = 0xc6120000;  // 198.18.0.0/24 when the outside port has no address (io scenario)
-  uint8_t len = 24;
-  if (outside_index < cfg.ports.size() && !cfg.ports[outside_index].addresses.empty()) {
-    len = cfg.ports[outside_index].addresses[0].length;
-    uint32_t mask = len == 0 ? 0 : ~0u << (32 - len);
-    net = host_v4(cfg.ports[outside_index].addresses[0].addr) & mask;
+bool plan_clients(const DataplaneConfig& cfg, uint16_t outside_index, const IpAddr& vip, ClientPlan* plan) {
+  IpPrefix prefix{ip_from_v4(htonl(0xc6120000)), 24};  // 198.18.0.0/24 when the outside port has none (io scenario)
+  if (outside_index < cfg.ports.size()) {
+    for (const IpPrefix& p : cfg.ports[outside_index].addresses) {
+      if (ip_is_v4(p.addr) == ip_is_v4(vip)) {
+        prefix = p;
+        break;
+      }
+    }
   }
-  if (len > 30) return false;
-  uint32_t hosts = (len <= 24) ? 254 : (1u << (32 - len)) - 2;
-  auto owned = [&](uint32_t a) {
+  if (ip_is_v4(prefix.addr) != ip_is_v4(vip)) return false;
+  const unsigned host_bits = ip_family_bits(prefix.addr) - prefix.length;
+  if (host_bits < 2) return false;
+  plan->base = ip_masked(prefix.addr, ip_prefix_bits(prefix.addr, prefix.length));
+  uint32_t net;
+  memcpy(&net, plan->base.bytes + 12, 4);
+  net = ntohl(net);
+  uint32_t hosts = host_bits >= 8 ? 254 : (1u << host_bits) - 2;
+  auto owned = [&](const IpAddr& a) {
     if (a == vip) return true;
     for (const auto& p : cfg.ports)
       for (const auto& pa : p.addresses)
-        if (host_v4(pa.addr) == a) return true;
+        if (pa.addr == a) return true;
     for (const auto& s : cfg.services) {
-      if (host_v4(s.vip) == a) return true;
+      if (s.vip == a) return true;
       for (const IpAddr& l : s.local_addresses)
-        if (host_v4(l) == a) return true;
+        if (l == a) return true;
     }
     return false;
   };
-  for (uint32_t h = 1; h <= hosts && plan->addresses.size() < 200; h++)
-    if (!owned(net + h)) plan->addresses.push_back(net + h);
-  return !plan->addresses.empty();
+  for (uint32_t h = 1; h <= hosts && plan->low32.size() < 200; h++) {
+    plan->low32.push_back(net + h);
+    if (owned(plan->address(plan->low32.size() - 1))) plan->low32.pop_back();
+  }
+  return !plan->low32.empty();
 }
 
 void free_all(std::vector<rte_mbuf*>* v) {
@@ -245,7 +336,8 @@ uint32_t bounce(Port* port, uint8_t tcp_flags, bool syn_gets_synack, std::vector
       uint8_t flags = tcp_flags;
       if (syn_gets_synack && (tcp_flags_of(m) & kTcpSyn)) flags = kTcpSyn | kTcpAck;
       mirror(m, flags);
-      if (collect && rte_pktmbuf_mtod(m, rte_ether_hdr*)->ether_type == htons(RTE_ETHER_TYPE_IPV4)) {
+      const rte_ether_hdr* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+      if (collect && (eth->ether_type == htons(RTE_ETHER_TYPE_IPV4) || is_ipv6_frame(eth))) {
         collect->push_back(m);
         moved++;
         continue;
@@ -298,7 +390,7 @@ void refill(Port* port, rte_mempool* pool, FrameTemplates* t, unsigned n) {
 // long enough that a tuple recurs only after its connection was expired).
 struct NewFlowMaker {
   std::vector<uint8_t> frame;  // a client SYN (valid checksums) for client 0 / port kFirstPort
-  uint32_t template_addr = 0;  // network order, as in the frame
+  uint32_t template_addr = 0;  // the client address's last 4 bytes, network order, as in the frame
   uint16_t template_port = 0;
   const ClientPlan* plan = nullptr;
   uint64_t next = 0;
@@ -312,16 +404,24 @@ struct NewFlowMaker {
     m->data_len = static_cast<uint16_t>(frame.size());
     m->pkt_len = static_cast<uint32_t>(frame.size());
     uint64_t i = next++;
-    uint32_t addr = htonl(plan->addresses[i % plan->addresses.size()]);
-    uint16_t port = htons(static_cast<uint16_t>(kFirstPort + (i / plan->addresses.size()) % kPorts));
+    uint32_t addr = htonl(plan->low32[i % plan->low32.size()]);
+    uint16_t port = htons(static_cast<uint16_t>(kFirstPort + (i / plan->low32.size()) % kPorts));
     auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
     mac_for_ip(addr, eth->src_addr.addr_bytes);
     uint16_t old_hi = static_cast<uint16_t>(template_addr & 0xffff), old_lo = static_cast<uint16_t>(template_addr >> 16);
     uint16_t new_hi = static_cast<uint16_t>(addr & 0xffff), new_lo = static_cast<uint16_t>(addr >> 16);
-    ip->src_addr = addr;
-    ip->hdr_checksum = csum_replace(csum_replace(ip->hdr_checksum, old_hi, new_hi), old_lo, new_lo);
+    rte_tcp_hdr* tcp;
+    if (is_ipv6_frame(eth)) {
+      // Clients differ in the source address's last 4 bytes; no header checksum to patch.
+      auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+      memcpy(ip6->src_addr + 12, &addr, 4);
+      tcp = reinterpret_cast<rte_tcp_hdr*>(ip6 + 1);
+    } else {
+      auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+      ip->src_addr = addr;
+      ip->hdr_checksum = csum_replace(csum_replace(ip->hdr_checksum, old_hi, new_hi), old_lo, new_lo);
+      tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+    }
     uint16_t check = csum_replace(csum_replace(tcp->cksum, old_hi, new_hi), old_lo, new_lo);
     tcp->cksum = csum_replace(check, template_port, port);
     tcp->src_port = port;
@@ -405,7 +505,7 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
   const bool synproxy = opt.scenario == BenchScenario::SYNPROXY;
   const bool newconn = opt.scenario == BenchScenario::NEWCONN;
   const bool drops = opt.scenario == BenchScenario::DROP;
-  uint32_t vip = 0xc612000a;  // io: any destination; otherwise the first service's
+  IpAddr vip = ip_from_v4(htonl(0xc612000a));  // io: any destination; otherwise the first service's
   uint16_t vport = 80;
   uint8_t protocol = IPPROTO_UDP;
   if (pipeline) {
@@ -416,7 +516,7 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
       return Status::Error("EINVAL", "bench: scenario 'synproxy' needs the first service to be TCP with synproxy on");
     if (newconn && !(svc.protocol == IPPROTO_TCP && !svc.synproxy))
       return Status::Error("EINVAL", "bench: scenario 'newconn' needs the first service to be TCP without synproxy");
-    vip = host_v4(svc.vip);
+    vip = svc.vip;
     vport = svc.vport;
     protocol = svc.protocol;
   }
@@ -439,8 +539,8 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
   const uint8_t client_flags = synproxy ? kTcpSyn : kTcpAck;
   std::vector<rte_mbuf*> firsts;
   for (uint32_t i = 0; i < opt.flows; i++) {
-    uint32_t cip = plan.addresses[i % plan.addresses.size()];
-    uint16_t cport = static_cast<uint16_t>(20000 + i / plan.addresses.size());
+    IpAddr cip = plan.address(i);
+    uint16_t cport = static_cast<uint16_t>(20000 + i / plan.low32.size());
     rte_mbuf* m = build_frame(env.pool, env.outside->mac, cip, cport, vip, vport, protocol, first_flags);
     if (!m) {
       free_all(&firsts);
@@ -452,7 +552,7 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
   NewFlowMaker maker;        // newconn: the client SYN every new flow starts from
   if (drops) save_templates(firsts, &templates);
   if (newconn) {
-    rte_mbuf* t = build_frame(env.pool, env.outside->mac, plan.addresses[0], NewFlowMaker::kFirstPort, vip, vport,
+    rte_mbuf* t = build_frame(env.pool, env.outside->mac, plan.address(0), NewFlowMaker::kFirstPort, vip, vport,
                               IPPROTO_TCP, kTcpSyn);
     if (!t) {
       free_all(&firsts);
@@ -460,7 +560,7 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
     }
     const uint8_t* data = rte_pktmbuf_mtod(t, const uint8_t*);
     maker.frame.assign(data, data + rte_pktmbuf_data_len(t));
-    maker.template_addr = htonl(plan.addresses[0]);
+    maker.template_addr = htonl(plan.low32[0]);
     maker.template_port = htons(NewFlowMaker::kFirstPort);
     maker.plan = &plan;
     rte_pktmbuf_free(t);
@@ -593,7 +693,7 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
   return Status::Ok();
 }
 
-Status bench_memory(Dataplane& dataplane, uint32_t connections, BenchMemoryResult* result) {
+Status bench_memory(Dataplane& dataplane, uint32_t connections, bool ipv6, BenchMemoryResult* result) {
   WorkerParams params;
   Status template_status = dataplane.test_worker_params("benchMemory", &params);
   if (!template_status.ok()) return template_status;
@@ -604,7 +704,7 @@ Status bench_memory(Dataplane& dataplane, uint32_t connections, BenchMemoryResul
   std::string error;
   Worker* w = worker_create(params, &error);
   if (!w) return Status::Error("NOMEM", "bench: memory: " + error + " (more EAL memory: -m)");
-  result->connections = worker_fill_connections(w, connections, 0);
+  result->connections = worker_fill_connections(w, connections, 0, 0, ipv6);
   rte_malloc_get_socket_stats(params.socket_id, &after);
   struct mallinfo2 libc_after = mallinfo2();
   result->dpdk_bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;

@@ -15,6 +15,8 @@
 //   drop      every packet dropped by the defences of the applied config (UDP
 //             flood over an empty per-source bucket, ACL deny); the client peer
 //             refills the rx ring with fresh copies of the frames
+// Frames are IPv4 or IPv6 by the first service's VIP (clients from the outside port's prefix
+// of that family; the simulated hosts answer ARP or neighbour solicitations).
 // Cycles from rte_rdtsc. bench_memory measures bytes per connection of a worker
 // created for it and filled to capacity.
 #pragma once
@@ -60,8 +62,9 @@ struct BenchMemoryResult {
 };
 
 // Creates a worker of its own with conn_capacity = connections (the data plane's ports and
-// pool), fills it through worker_fill_connections, measures, destroys it.
-Status bench_memory(Dataplane& dataplane, uint32_t connections, BenchMemoryResult* result);
+// pool), fills it through worker_fill_connections (IPv6 addresses when ipv6), measures,
+// destroys it.
+Status bench_memory(Dataplane& dataplane, uint32_t connections, bool ipv6, BenchMemoryResult* result);
 
 // Fills worker `worker`'s table with count synthetic connections numbered from first
 // (bench/bench_fill.h); *inserted < count when the table is full. EINVAL for a bad worker.

@@ -11,8 +11,8 @@ namespace pc {
 
 // Inserts up to count connections numbered first, first + 1, ... (distinct client and
 // reply tuples per number, so tables filled with disjoint ranges hold no tuple twice; TCP,
-// ESTABLISHED-style expiry far in the future). Returns how many went in; fewer than asked
-// means the table refused one (full), which the caller reports.
-uint32_t worker_fill_connections(Worker* worker, uint32_t count, uint64_t now_us, uint32_t first = 0);
+// ESTABLISHED-style expiry far in the future; IPv6 addresses when ipv6). Returns how many
+// went in; fewer than asked means the table refused one (full), which the caller reports.
+uint32_t worker_fill_connections(Worker* worker, uint32_t count, uint64_t now_us, uint32_t first = 0, bool ipv6 = false);
 
 }  // namespace pc

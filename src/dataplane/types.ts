@@ -453,8 +453,11 @@ export interface DataplaneAddon {
    * work is timed and excluded (harnessCycles). Throws EINVAL when the config does not fit.
    */
   bench(options: { scenario: BenchScenario; packets: number; flows: number; roundConnections?: number }): BenchResult;
-  /** Memory per connection: a worker of its own with capacity = connections, filled directly, then freed. */
-  benchMemory(options: { connections: number }): BenchMemoryResult;
+  /**
+   * Memory per connection: a worker of its own with capacity = connections, filled directly
+   * (with IPv4 connections, or IPv6 ones with family 'ipv6'), then freed.
+   */
+  benchMemory(options: { connections: number; family?: 'ipv4' | 'ipv6' }): BenchMemoryResult;
   /**
    * TEST ONLY: puts count synthetic TCP connections (numbered from first, default 0: distinct tuples
    * per number) straight into worker's table (default 0), no packets; returns how many went in

@@ -6,9 +6,11 @@
 // and state file) so the demo is what gets tested.
 //
 // With DEMO_IPV6_SERVICES on, the gateway's ports also get their IPv6 addresses and the
-// same three services exist on the IPv6 VIP (IPv6 LIPs, IPv6 servers), plus a NAT64
-// web service on [VIP_V6]:8080 whose servers are the IPv4 ones, reached through the
-// IPv4 LIPs.
+// IPv4 web and echo services have IPv6 twins on the IPv6 VIP (IPv6 LIPs, IPv6 servers). Two
+// more IPv6 services wait for data-plane features and have switches of their own:
+// DEMO_PROXY_V6_SERVICE (PROXY v2 web on [VIP_V6]:81: needs the PROXY v2 AF_INET6 header)
+// and DEMO_NAT64_SERVICE (web on [VIP_V6]:8080 whose servers are the IPv4 ones, reached
+// through the IPv4 LIPs: needs NAT64). Each needs DEMO_IPV6_SERVICES on too.
 
 import { dirname, join } from 'node:path';
 import {
@@ -19,10 +21,24 @@ import {
 
 /**
  * Whether the demo (and every e2e suite that starts the demo config) also serves the IPv6
- * services. Off while the data plane cannot forward IPv6 yet; turning IPv6 on in the demo is
- * this one line. demoConfigYaml({ ipv6Services }) overrides it either way.
+ * FullNAT services (web-v6, echo-v6) and gives the gateway's ports their IPv6 addresses.
+ * demoConfigYaml({ ipv6Services }) overrides it either way.
  */
-export const DEMO_IPV6_SERVICES = false;
+export const DEMO_IPV6_SERVICES = true;
+
+/**
+ * The PROXY v2 web service on the IPv6 VIP (web-proxy-v6). Off: the data plane writes only
+ * the IPv4 (TCP over IPv4) PROXY v2 header so far; turning it on is this one line once the
+ * header carries IPv6 clients (AF_INET6). demoConfigYaml({ proxyV6Service }) overrides it.
+ */
+export const DEMO_PROXY_V6_SERVICE = false;
+
+/**
+ * The NAT64 web service (web-nat64: IPv6 VIP, IPv4 LIPs and servers). Off: the data plane
+ * refuses a service that mixes families until NAT64 lands; turning it on is this one line.
+ * demoConfigYaml({ nat64Service }) overrides it.
+ */
+export const DEMO_NAT64_SERVICE = false;
 
 export const DEMO_SOCKET_PATH = '/run/portcullis/portcullis.sock';
 export const DEMO_STATE_FILE_PATH = '/var/lib/portcullis/state.json';
@@ -32,6 +48,23 @@ export interface DemoConfigOptions {
   stateFile?: string;
   /** Default DEMO_IPV6_SERVICES. */
   ipv6Services?: boolean;
+  /** Default DEMO_PROXY_V6_SERVICE; only with ipv6Services. */
+  proxyV6Service?: boolean;
+  /** Default DEMO_NAT64_SERVICE; only with ipv6Services. */
+  nat64Service?: boolean;
+}
+
+/** Which of the demo's IPv6 services run: the switches above, overridden by the options. */
+export interface DemoServices { ipv6: boolean; proxyV6: boolean; nat64: boolean }
+
+/** The switches as an option set resolves them: proxyV6 and nat64 only ever with ipv6. */
+export function demoServices(options: DemoConfigOptions = {}): DemoServices {
+  const ipv6 = options.ipv6Services ?? DEMO_IPV6_SERVICES;
+  return {
+    ipv6,
+    proxyV6: ipv6 && (options.proxyV6Service ?? DEMO_PROXY_V6_SERVICE),
+    nat64: ipv6 && (options.nat64Service ?? DEMO_NAT64_SERVICE),
+  };
 }
 
 type Family = 'ipv4' | 'ipv6';
@@ -48,8 +81,8 @@ function serverList(port: number, family: Family = 'ipv4'): string {
     .join('\n');
 }
 
-/** The IPv6 services: the IPv4 ones' twins on the IPv6 VIP, and NAT64 to the IPv4 servers. */
-function ipv6Services(): string {
+/** The IPv6 services: the IPv4 ones' twins on the IPv6 VIP, and NAT64 to the IPv4 servers, per the switches. */
+function ipv6Services(services: DemoServices): string {
   const vip = JSON.stringify(VIP_V6);
   const localAddresses = yamlList(LOCAL_ADDRESSES_V6);
   return `  - name: web-v6
@@ -68,7 +101,11 @@ ${serverList(HTTP_PORT, 'ipv6')}
     local_addresses: ${localAddresses}
     servers:
 ${serverList(UDP_ECHO_PORT, 'ipv6')}
-  - name: web-proxy-v6
+${services.proxyV6 ? proxyV6Service(vip, localAddresses) : ''}${services.nat64 ? nat64Service(vip) : ''}`;
+}
+
+function proxyV6Service(vip: string, localAddresses: string): string {
+  return `  - name: web-proxy-v6
     protocol: tcp
     vip: ${vip}
     port: ${PROXY_HTTP_PORT}
@@ -77,7 +114,11 @@ ${serverList(UDP_ECHO_PORT, 'ipv6')}
     local_addresses: ${localAddresses}
     servers:
 ${serverList(PROXY_HTTP_PORT, 'ipv6')}
-  - name: web-nat64
+`;
+}
+
+function nat64Service(vip: string): string {
+  return `  - name: web-nat64
     protocol: tcp
     vip: ${vip}
     port: ${NAT64_HTTP_PORT}
@@ -90,7 +131,8 @@ ${serverList(HTTP_PORT)}
 
 /** The demo configuration with the given API socket and state file (the audit log goes next to it), IPv6 services per the switch. */
 export function demoConfigYaml(paths: DemoConfigOptions = {}): string {
-  const withIpv6 = paths.ipv6Services ?? DEMO_IPV6_SERVICES;
+  const services = demoServices(paths);
+  const withIpv6 = services.ipv6;
   const localAddresses = `[${LOCAL_ADDRESSES.join(', ')}]`;
   const outsideAddresses = [`${GATEWAY_OUTSIDE_ADDRESS}/${OUTSIDE_PREFIX_LENGTH}`,
     ...(withIpv6 ? [`${GATEWAY_OUTSIDE_ADDRESS_V6}/${OUTSIDE_PREFIX_LENGTH_V6}`] : [])];
@@ -131,7 +173,7 @@ ${serverList(UDP_ECHO_PORT)}
     local_addresses: ${localAddresses}
     servers:
 ${serverList(PROXY_HTTP_PORT)}
-${withIpv6 ? ipv6Services() : ''}`;
+${withIpv6 ? ipv6Services(services) : ''}`;
 }
 
 /** The demo configuration text with the default socket and state file. */

@@ -5,7 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO_IPV6_SERVICES, demoConfigYaml } from './demo-config.js';
+import { demoConfigYaml, demoServices, type DemoServices } from './demo-config.js';
 import { portcullisCliPath, startDaemon, type DaemonProcess } from './daemon-process.js';
 import { labDown, labUp } from './lab.js';
 import { patternSha256 } from './pattern.js';
@@ -16,21 +16,21 @@ const DAEMON_EXIT_GRACE_MS = 500;
 /** The download the banner suggests (its digest is printed beside it). */
 const DEMO_DOWNLOAD_BYTES = 50_000_000;
 
-/** The IPv6 lines of the banner: curl -g so the brackets of the literal address are not a glob. */
-function ipv6Tries(client: string): string[] {
+/** The IPv6 lines of the banner (the services that run): curl -g so the brackets of the literal address are not a glob. */
+function ipv6Tries(client: string, services: DemoServices): string[] {
   const vip = `[${VIP_V6}]`;
   return [
     `    ip netns exec ${client} curl -g 'http://${vip}/'`,
     `    for i in 1 2 3; do ip netns exec ${client} curl -gs 'http://${vip}/'; echo; done`,
     `    ip netns exec ${client} curl -gs 'http://${vip}/bytes/${DEMO_DOWNLOAD_BYTES}' | sha256sum   # expect ${patternSha256(DEMO_DOWNLOAD_BYTES)}`,
-    `    ip netns exec ${client} curl -gs 'http://${vip}:${PROXY_HTTP_PORT}/'   # PROXY v2 over IPv6: the server reports [client]:port`,
-    `    ip netns exec ${client} curl -gs 'http://${vip}:${NAT64_HTTP_PORT}/'   # NAT64: an IPv4 server, which sees an IPv4 LIP`,
+    ...(services.proxyV6 ? [`    ip netns exec ${client} curl -gs 'http://${vip}:${PROXY_HTTP_PORT}/'   # PROXY v2 over IPv6: the server reports [client]:port`] : []),
+    ...(services.nat64 ? [`    ip netns exec ${client} curl -gs 'http://${vip}:${NAT64_HTTP_PORT}/'   # NAT64: an IPv4 server, which sees an IPv4 LIP`] : []),
     `    ip netns exec ${client} bash -c 'exec 3<>/dev/udp/${VIP_V6}/${UDP_ECHO_PORT}; echo hello >&3; timeout 1 head -n1 <&3'`,
   ];
 }
 
-/** What the demo prints once the gateway is ready: the services and commands to try. */
-export function demoBanner(socketPath: string, configPath: string, ipv6Services = DEMO_IPV6_SERVICES): string {
+/** What the demo prints once the gateway is ready: the services and commands to try (services: default the demo's switches). */
+export function demoBanner(socketPath: string, configPath: string, services: DemoServices = demoServices()): string {
   const cli = `node ${portcullisCliPath()}`;
   const client = CLIENT.namespace;
   const servers = REAL_SERVERS.map((s) => s.serverName).join(', ');
@@ -38,10 +38,11 @@ export function demoBanner(socketPath: string, configPath: string, ipv6Services 
     '',
     '  Portcullis demo is running.',
     `  VIP ${VIP}:${HTTP_PORT}/tcp and :${UDP_ECHO_PORT}/udp → ${servers} (FullNAT, round-robin)`,
-    ...(ipv6Services ? [
+    ...(services.ipv6 ? [
       `  VIP [${VIP_V6}]:${HTTP_PORT}/tcp and :${UDP_ECHO_PORT}/udp → ${servers} over IPv6 (FullNAT, round-robin)`,
-      `  VIP [${VIP_V6}]:${NAT64_HTTP_PORT}/tcp → ${servers} over IPv4 (NAT64)`,
     ] : []),
+    ...(services.proxyV6 ? [`  VIP [${VIP_V6}]:${PROXY_HTTP_PORT}/tcp → ${servers} over IPv6 with a PROXY v2 header`] : []),
+    ...(services.nat64 ? [`  VIP [${VIP_V6}]:${NAT64_HTTP_PORT}/tcp → ${servers} over IPv4 (NAT64)`] : []),
     `  config ${configPath}`,
     '',
     '  Try, in another terminal:',
@@ -50,7 +51,7 @@ export function demoBanner(socketPath: string, configPath: string, ipv6Services 
     `    ip netns exec ${client} curl -s http://${VIP}/bytes/${DEMO_DOWNLOAD_BYTES} | sha256sum   # expect ${patternSha256(DEMO_DOWNLOAD_BYTES)}`,
     `    ip netns exec ${client} curl -s http://${VIP}:${PROXY_HTTP_PORT}/   # PROXY v2: the server reports the client's own address`,
     `    ip netns exec ${client} bash -c 'exec 3<>/dev/udp/${VIP}/${UDP_ECHO_PORT}; echo hello >&3; timeout 1 head -n1 <&3'`,
-    ...(ipv6Services ? ipv6Tries(client) : []),
+    ...(services.ipv6 ? ipv6Tries(client, services) : []),
     `    ${cli} stats --socket ${socketPath}`,
     `    ${cli} lab status`,
     '',

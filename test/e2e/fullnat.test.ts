@@ -9,6 +9,8 @@
 
 import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
+import { parseConfig } from '../../src/config/load.js';
+import { DEMO_IPV6_SERVICES, DEMO_NAT64_SERVICE, DEMO_PROXY_V6_SERVICE, demoConfigYaml } from '../../src/lab/demo-config.js';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { CLIENT, LOCAL_ADDRESSES, PROXY_HTTP_PORT, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
 import { clientTool, requireLab, runInNamespace, sharedGateway, withTimeout } from '../support/e2e-lab.js';
@@ -57,7 +59,12 @@ e2e('the lab comes up and the daemon prints `portcullis ready`', async () => {
   const gateway = await shared.start();
   assert.match(gateway.daemon.readyLine, /^portcullis ready: grpc unix:/);
   const stats = await gateway.api.call('Stats', 'GetStats', {});
-  assert.is((stats.services as unknown[]).length, 3, 'the demo config has three services (web, echo, web-proxy)');
+  const keys = (stats.services as { key: { protocol: string; vip: string; port: number } }[]).map((s) => `${s.key.protocol} ${s.key.vip} ${s.key.port}`);
+  // web, echo, web-proxy; with DEMO_IPV6_SERVICES also web-v6 and echo-v6 (and one per switch on: PROXY v6, NAT64).
+  const expected = parseConfig(demoConfigYaml(), 'demo').services.map((s) => `${s.protocol.toUpperCase()} ${s.vip} ${s.port}`);
+  assert.equal(keys.sort(), expected.sort(), 'the daemon runs exactly the demo config\'s services');
+  assert.ok(expected.includes(`TCP ${VIP} 80`) && expected.includes(`UDP ${VIP} 7`) && expected.includes(`TCP ${VIP} ${PROXY_HTTP_PORT}`));
+  assert.is(expected.length, 3 + (DEMO_IPV6_SERVICES ? 2 : 0) + (DEMO_PROXY_V6_SERVICE ? 1 : 0) + (DEMO_NAT64_SERVICE ? 1 : 0));
 });
 
 e2e('30 sequential HTTP requests are spread 10/10/10 and servers see a LIP, never the client', async () => {
