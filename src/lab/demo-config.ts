@@ -34,11 +34,10 @@ export const DEMO_IPV6_SERVICES = true;
 export const DEMO_PROXY_V6_SERVICE = false;
 
 /**
- * The NAT64 web service (web-nat64: IPv6 VIP, IPv4 LIPs and servers). Off: the data plane
- * refuses a service that mixes families until NAT64 lands; turning it on is this one line.
- * demoConfigYaml({ nat64Service }) overrides it.
+ * The NAT64 web service (web-nat64: IPv6 VIP, IPv4 LIPs and servers), on since the data plane
+ * translates between the families (forward/nat64.h). demoConfigYaml({ nat64Service }) overrides it.
  */
-export const DEMO_NAT64_SERVICE = false;
+export const DEMO_NAT64_SERVICE = true;
 
 export const DEMO_SOCKET_PATH = '/run/portcullis/portcullis.sock';
 export const DEMO_STATE_FILE_PATH = '/var/lib/portcullis/state.json';

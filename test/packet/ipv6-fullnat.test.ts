@@ -89,4 +89,29 @@ test('IPv6 hop limit 1 is not forwarded (ttl_exceeded), as IPv4 TTL 1', async ()
   }, ipv6Config());
 });
 
+test('an IPv6 packet over the egress MTU is never fragmented: Packet Too Big (MTU 1500) to its sender, quoting it', async () => {
+  await withLab((lab) => {
+    const syn = only(lab.forward('outside', frameFrom6('outside', CLIENT6, VIP6, { tcp: { srcPort: 40002, dstPort: 80, flags: 'S', seq: 1000 } })).inside, 'SYN');
+    const [server, lip, lport] = [syn.ipv6!.dst, syn.ipv6!.src, syn.tcp!.srcPort];
+    lab.forward('inside', frameFrom6('inside', server, lip, { tcp: { srcPort: 80, dstPort: lport, flags: 'SA', seq: 5000, ack: 1001 } }));
+    const big = frameFrom6('inside', server, lip, { tcp: { srcPort: 80, dstPort: lport, flags: 'A', seq: 5001, ack: 1001, payload: Buffer.alloc(8000, 0x62) } });
+    let out = { outside: [], inside: [] } as ReturnType<Lab['forward']>;
+    const d = lab.counterDelta(() => { out = lab.forward('inside', big); });
+    assert.is(out.outside.length, 0, 'nothing oversize leaves outside');
+    const ptb = only(out.inside, 'Packet Too Big to the server');
+    assert.equal([ptb.ipv6!.src, ptb.ipv6!.dst, ptb.icmp6!.type, ptb.icmp6!.code, ptb.icmp6!.rest], [lip, server, 2, 0, 1500]);
+    assert.ok(ptb.icmp6!.checksumOk, 'ICMPv6 checksum over the pseudo-header');
+    assert.ok(ptb.ipv6!.payloadLength + 40 <= 1280, 'the error fits the IPv6 minimum MTU');
+    assert.is(ptb.icmp6!.payload.subarray(8, 24).equals(big.subarray(14 + 8, 14 + 24)), true, 'quotes the packet as the server sent it');
+    expectDrops(d, { egress_mtu_exceeded: 1 });
+    expectEvents(d, { icmp6_packet_too_big_sent: 1 });
+  }, ipv6Config(), {
+    ports: [
+      { name: 'outside', device: 'ring', mac: PORT_MAC.outside, mtu: 1500 },
+      { name: 'inside', device: 'ring', mac: PORT_MAC.inside, mtu: 9000 },
+    ],
+    mbufs: 2047,
+  });
+});
+
 test.run();

@@ -21,10 +21,10 @@ const on = demoConfigYaml({ ...PATHS, ipv6Services: true, proxyV6Service: false,
 const all = demoConfigYaml({ ...PATHS, ipv6Services: true, proxyV6Service: true, nat64Service: true });
 const raw = (text: string) => parse(text) as RawConfig;
 
-test('the switches: IPv6 FullNAT on in this build, PROXY v6 and NAT64 off until the data plane has them; they are demoConfigYaml\'s defaults', () => {
+test('the switches: IPv6 FullNAT and NAT64 on in this build, PROXY v6 off until the data plane writes its header; they are demoConfigYaml\'s defaults', () => {
   assert.is(DEMO_IPV6_SERVICES, true, 'the data plane forwards IPv6 FullNAT: the demo serves it');
   assert.is(DEMO_PROXY_V6_SERVICE, false, 'PROXY v2 headers carry IPv4 clients only so far');
-  assert.is(DEMO_NAT64_SERVICE, false, 'the data plane refuses a NAT64 service so far');
+  assert.is(DEMO_NAT64_SERVICE, true, 'the data plane translates NAT64');
   assert.equal(demoServices(), { ipv6: DEMO_IPV6_SERVICES, proxyV6: DEMO_PROXY_V6_SERVICE, nat64: DEMO_NAT64_SERVICE });
   assert.is(demoConfigYaml(PATHS), demoConfigYaml({ ...PATHS, ipv6Services: DEMO_IPV6_SERVICES,
     proxyV6Service: DEMO_PROXY_V6_SERVICE, nat64Service: DEMO_NAT64_SERVICE }));
