@@ -114,7 +114,8 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
     uint8_t* mtu_field = reinterpret_cast<uint8_t*>(icmp) + 6;
     uint16_t mtu = rte_be_to_cpu_16(load16(mtu_field));
     // 0 = a pre-RFC 1191 router that does not say; the client then guesses on its own.
-    if (mtu >= kMinIpv4Mtu + kToaLength) store16(mtu_field, rte_cpu_to_be_16(static_cast<uint16_t>(mtu - kToaLength)));
+    const uint8_t option_length = toa_option_length(c.client_addr);
+    if (mtu >= kMinIpv4Mtu + option_length) store16(mtu_field, rte_cpu_to_be_16(static_cast<uint16_t>(mtu - option_length)));
   }
   icmp->icmp_cksum = 0;
   icmp->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, p.l4_len));

@@ -234,7 +234,7 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
                                     p.tcp->dst_port);
     mss = static_cast<uint16_t>(mss > kDefaultMss + n ? mss - n : mss);
   } else if (svc.client_address == ClientAddress::TOA) {
-    mss = static_cast<uint16_t>(mss - kToaLength);  // as toa.h lowers a server's MSS: grown segments must fit
+    mss = static_cast<uint16_t>(mss - toa_option_length(l3_src(p)));  // as toa.h lowers a server's MSS: grown segments must fit
   }
   uint32_t options_len = write_syn_options(options, mss, sack, ts, cookie_tsval(now_ms(now_us), ts_bits), o.tsval, wscale);
   Segment g{l3_dst(p), l3_src(p), p.tcp->dst_port, p.tcp->src_port, cookie, client_isn + 1,
