@@ -427,7 +427,8 @@ bool replace_payload_front(rte_mbuf* m, ParsedPacket& p, uint32_t cut, const uin
   if (n < cut) rte_pktmbuf_trim(m, static_cast<uint16_t>(cut - n));
   l3_set_payload_len(p, static_cast<uint16_t>(p.l4_len - cut + n));
   p.tcp->cksum = 0;
-  finish_checksums(p.ip, p.tcp);
+  if (p.ip6) l4_tcp_checksum_fill(p);  // IPv6: no header checksum, the length is in the pseudo-header
+  else finish_checksums(p.ip, p.tcp);
   return true;
 }
 
