@@ -134,6 +134,27 @@ test('address unreachable from an outside router (client gone) reaches the serve
   }, configWith('none'));
 });
 
+test('a client segment over the inside port\'s MTU (1280) is not sent: the gateway\'s own Packet Too Big 1280 reaches the client from the VIP', async () => {
+  await withLab((lab) => {
+    const flow = openTcp6(lab, 45005);
+    const sent = clientSegment6(flow, { flags: 'PA', payload: Buffer.alloc(1300, 0x63) });
+    const { out, delta } = relay(lab, 'outside', sent);
+    assert.is(out.inside.length, 0, show(out.inside));
+    const got = only(out.outside, 'Packet Too Big to the client');
+    const want = buildFrame({
+      eth: { dst: hostMac(CLIENT6), src: PORT_MAC.outside },
+      ipv6: { src: VIP6, dst: CLIENT6, hopLimit: 64 },
+      icmp6: packetTooBig(1280, quoteOf(sent)),
+    });
+    assert.is(got.raw.toString('hex'), want.toString('hex'), `exact frame: ${show([got])}`);
+    expectEvents(delta, { icmp6_packet_too_big_sent: 1 });
+    expectDrops(delta, { egress_mtu_exceeded: 1 });
+  }, configWith('none'), { ports: [
+    { name: 'outside', device: 'ring', mac: PORT_MAC.outside },
+    { name: 'inside', device: 'ring', mac: PORT_MAC.inside, mtu: 1280 },
+  ] });
+});
+
 test('ICMPv6 errors that match nothing, or are forged, are dropped with a reason and nothing is sent', async () => {
   await withLab((lab) => {
     const flow = openTcp6(lab, 45004);
