@@ -1,5 +1,5 @@
 // The worker API of pipeline.h: create/destroy, snapshot adoption, the burst
-// dispatcher (parse → ARP | ICMP | connection stage; IPv6 → ND | ICMPv6 echo), timers and connection listing.
+// dispatcher (parse → ARP | ICMP | connection stage; IPv6 → ND | ICMPv6 echo | ICMPv6 error relay), timers and connection listing.
 #include <cstring>
 #include <new>
 #include <rte_malloc.h>
@@ -8,6 +8,7 @@
 #include "pipeline/l2l3/icmp.h"
 #include "pipeline/l2l3/icmp6.h"
 #include "pipeline/forward/icmp_relay.h"
+#include "pipeline/forward/icmp6_relay.h"
 #include "pipeline/l2l3/l3.h"
 #include "pipeline/l2l3/parse.h"
 #include "pipeline/output/route.h"
@@ -239,7 +240,13 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
   if (ipv6_is_fragment(p)) return drop(w, m, DropReason::IPV6_NOT_FORWARDED_YET), false;
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
   if (p.icmp) {
-    if (!owned && !to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
+    if (!owned && !to_group) {
+      // An ICMPv6 error from a NAT server to the client is relayed like a reply (icmp6_relay.h).
+      if (!icmp6_is_error(p.icmp->icmp_type)) return drop(w, m, DropReason::NOT_FOR_US), false;
+      if (!icmp6_checksum_ok(p)) return drop(w, m, DropReason::ICMP6_BAD_CHECKSUM), false;
+      if (!icmp6_relay_error(w, s, m, p, now_us, tx)) drop(w, m, DropReason::NOT_FOR_US);
+      return false;
+    }
     if (!icmp6_checksum_ok(p)) return drop(w, m, DropReason::ICMP6_BAD_CHECKSUM), false;
     const uint8_t type = p.icmp->icmp_type;
     if (icmp6_is_nd(type)) return neigh6_input(&w->neigh6, s, in_port, m, p, now_us, tx), false;
@@ -248,6 +255,8 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     if (ip_is_zero(src)) return drop(w, m, DropReason::IPV6_BAD_ADDRESS), false;
     if (to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
     if (icmp_relay_nat64_error6(w, s, m, p, now_us, tx)) return false;  // relayed to a NAT64 server, or dropped
+    // Any other error about one of our connections goes to its other side (icmp6_relay.h).
+    if (icmp6_relay_error(w, s, m, p, now_us, tx)) return false;
     if (!icmp6_is_echo_request(p)) return drop(w, m, DropReason::ICMP_UNSUPPORTED), false;
     icmp6_echo_reply_in_place(m, p, w->port_macs[in_port]);
     w->counters->event(Event::ICMP6_ECHO_ANSWERED);

@@ -201,7 +201,7 @@ export type TcpOption =
   | { kind: 'sackPermitted' }
   | { kind: 'sack'; blocks: [number, number][] }
   | { kind: 'timestamp'; value: number; echo: number }
-  | { kind: 'toa'; port: number; address: string } // kind 254, length 8 (LVS/DPVS TOA, IPv4)
+  | { kind: 'toa'; port: number; address: string } // kind 254, length 8 (IPv4 address) or 20 (IPv6): LVS/DPVS TOA
   | { kind: 'raw'; type: number; data: Buffer };   // any other kind; length = data.length + 2
 
 export function encodeTcpOptions(options: TcpOption[]): Buffer {
@@ -225,8 +225,10 @@ export function encodeTcpOptions(options: TcpOption[]): Buffer {
         parts.push(b); break;
       }
       case 'toa': {
-        const b = Buffer.alloc(8);
-        b[0] = TCP_OPT.TOA; b[1] = 8; b.writeUInt16BE(o.port, 2); b.writeUInt32BE(ip(o.address), 4);
+        const address = isIpv6(o.address) ? ip6(o.address) : null;
+        const b = Buffer.alloc(address ? 20 : 8);
+        b[0] = TCP_OPT.TOA; b[1] = b.length; b.writeUInt16BE(o.port, 2);
+        if (address) address.copy(b, 4); else b.writeUInt32BE(ip(o.address), 4);
         parts.push(b); break;
       }
       case 'raw': parts.push(Buffer.concat([Buffer.from([o.type, o.data.length + 2]), o.data])); break;
@@ -264,6 +266,8 @@ export function decodeTcpOptions(area: Uint8Array): { options: TcpOption[]; erro
       options.push({ kind: 'timestamp', value: body.readUInt32BE(0), echo: body.readUInt32BE(4) });
     } else if (type === TCP_OPT.TOA && len === 8) {
       options.push({ kind: 'toa', port: body.readUInt16BE(0), address: ipToString(body.readUInt32BE(2)) });
+    } else if (type === TCP_OPT.TOA && len === 20) {
+      options.push({ kind: 'toa', port: body.readUInt16BE(0), address: ip6ToString(body.subarray(2, 18)) });
     } else options.push({ kind: 'raw', type, data: Buffer.from(body) });
     i += len;
   }

@@ -2,7 +2,7 @@
 // Linux receiver would hand the application, and the address a TOA kernel module would read.
 // Client-address tests judge the data plane by these, not by single frames, because a forged
 // address only matters if the server's TCP would actually deliver it.
-import { ipToString, TCP_FLAG, TCP_OPT, type DecodedFrame } from './packet.js';
+import { ip6ToString, ipToString, TCP_FLAG, TCP_OPT, type DecodedFrame } from './packet.js';
 
 const MOD = 2 ** 32;
 /** a - b as a signed 32-bit distance (TCP sequence arithmetic, RFC 793/1982). */
@@ -54,7 +54,7 @@ export function receiveStream(frames: DecodedFrame[], start: number): ReceivedSt
 
   for (const f of frames) {
     const t = f.tcp;
-    if (!t || !f.ipv4?.checksumOk || !t.checksumOk) continue;
+    if (!t || !(f.ipv4 ? f.ipv4.checksumOk : f.ipv6 !== undefined) || !t.checksumOk) continue;
     if (t.flags & TCP_FLAG.RST) continue;
     if (t.flags & TCP_FLAG.SYN) {
       if (t.payload.length && ((t.seq + 1) >>> 0) === (start >>> 0)) pending.push({ seq: (t.seq + 1) >>> 0, data: t.payload });
@@ -76,9 +76,9 @@ export function receiveStream(frames: DecodedFrame[], start: number): ReceivedSt
 const TOA_KINDS = new Set<number>([TCP_OPT.TOA, 253]);
 
 /**
- * The first kind-254, length-8 option a TOA module finds in a frame's options, walking them the
- * way the DPVS and LVS modules do (stop at end-of-list or at a malformed length), as
- * "address:port"; undefined when there is none.
+ * The first kind-254 option of length 8 (IPv4) or 20 (IPv6) a TOA module finds in a frame's
+ * options, walking them the way the DPVS and LVS modules do (stop at end-of-list or at a
+ * malformed length), as "address:port"; undefined when there is none.
  */
 export function toaOptionOf(frame: DecodedFrame): string | undefined {
   const b = frame.tcp?.optionBytes ?? Buffer.alloc(0);
@@ -89,6 +89,7 @@ export function toaOptionOf(frame: DecodedFrame): string | undefined {
     const len = b[i + 1];
     if (len === undefined || len < 2 || i + len > b.length) return undefined;
     if (kind === TCP_OPT.TOA && len === 8) return `${ipToString(b.readUInt32BE(i + 4))}:${b.readUInt16BE(i + 2)}`;
+    if (kind === TCP_OPT.TOA && len === 20) return `${ip6ToString(b.subarray(i + 4, i + 20))}:${b.readUInt16BE(i + 2)}`;
     i += len;
   }
   return undefined;
@@ -101,21 +102,21 @@ export function toaOptionOf(frame: DecodedFrame): string | undefined {
  * LIP, i.e. nothing forged) or when no such frame arrived.
  */
 export function toaModuleReads(frames: DecodedFrame[]): { frame?: DecodedFrame; address?: string } {
-  const frame = frames.find((f) => f.tcp && f.ipv4?.checksumOk && f.tcp.checksumOk &&
+  const frame = frames.find((f) => f.tcp && (f.ipv4 ? f.ipv4.checksumOk : f.ipv6 !== undefined) && f.tcp.checksumOk &&
     (f.tcp.flags & TCP_FLAG.ACK) && !(f.tcp.flags & (TCP_FLAG.SYN | TCP_FLAG.RST)));
   return frame ? { frame, address: toaOptionOf(frame) } : {};
 }
 
 /**
  * Offsets in a frame's option area of bytes of a TOA kind (253/254), skipping the `allowed`
- * option at the front (the gateway's own, 8 bytes at offset 0). Any byte counts — inside other
+ * option at the front (the gateway's own, 8 or 20 bytes at offset 0). Any byte counts — inside other
  * options, after end-of-list, in a malformed tail — so a lenient parser cannot find one either.
  * Tests keep their own option data free of 0xfd/0xfe bytes so a hit is always a leftover.
  */
 export function toaKindBytes(frame: DecodedFrame, allowed?: { address: string; port: number }): number[] {
   const b = frame.tcp?.optionBytes ?? Buffer.alloc(0);
   let from = 0;
-  if (allowed && b.length >= 8 && toaOptionOf(frame) === `${allowed.address}:${allowed.port}` && b[0] === TCP_OPT.TOA) from = 8;
+  if (allowed && b.length >= 8 && toaOptionOf(frame) === `${allowed.address}:${allowed.port}` && b[0] === TCP_OPT.TOA) from = b[1]!;
   const hits: number[] = [];
   for (let i = from; i < b.length; i++) if (TOA_KINDS.has(b[i]!)) hits.push(i);
   return hits;
@@ -126,12 +127,12 @@ export function toaKindBytes(frame: DecodedFrame, allowed?: { address: string; p
  * option lengths: the kind byte of each option of such a kind (walking as Linux does), and every
  * such byte in the part a conforming walk never reaches (after end-of-list, or from a malformed
  * option on). Bytes inside well-formed options' data are not counted (random data may hold 0xfe).
- * The gateway's own option (kind 254, length 8 at offset 0 naming `allowed`) is skipped.
+ * The gateway's own option (kind 254, length 8 or 20 at offset 0 naming `allowed`) is skipped.
  */
 export function toaKindPositions(frame: DecodedFrame, allowed?: { address: string; port: number }): number[] {
   const b = frame.tcp?.optionBytes ?? Buffer.alloc(0);
   let i = 0;
-  if (allowed && toaOptionOf(frame) === `${allowed.address}:${allowed.port}` && b[0] === TCP_OPT.TOA && b[1] === 8) i = 8;
+  if (allowed && toaOptionOf(frame) === `${allowed.address}:${allowed.port}` && b[0] === TCP_OPT.TOA) i = b[1]!;
   const hits: number[] = [];
   const tail = (from: number): number[] => {
     for (let k = from; k < b.length; k++) if (TOA_KINDS.has(b[k]!)) hits.push(k);

@@ -1,7 +1,9 @@
 // PROXY protocol headers (HAProxy proxy-protocol.txt; PROTOCOL.md §3.3) announcing the
 // client's address to the real server as the first bytes of the server-side stream.
-// v1: "PROXY TCP4 <client> <vip> <cport> <vport>\r\n" (at most 107 bytes);
-// v2: 16-byte binary header (signature, 0x21 PROXY, 0x11 TCP/IPv4, length 12) + addresses.
+// v1: "PROXY TCP4 <client> <vip> <cport> <vport>\r\n", or TCP6 with RFC 5952 addresses
+// (at most 104 bytes; the spec allows 107);
+// v2: 16-byte binary header (signature, 0x21 PROXY, 0x11 TCP/IPv4 + length 12 or
+// 0x21 TCP/IPv6 + length 36) + addresses + ports.
 // The sequence-number bookkeeping for the added bytes lives in synproxy.cpp.
 #pragma once
 #include <cstdint>
@@ -16,8 +18,9 @@ inline bool proxy_header_enabled(ClientAddress mode) {
 }
 
 // Writes the header for a client at caddr:cport that connected to vaddr:vport (ports
-// network order) into out (kProxyHeaderMax bytes); returns its length. IPv4 forms
-// (TCP4, AF_INET): the snapshot holds IPv4 services only for now.
+// network order) into out (kProxyHeaderMax bytes); returns its length. The family is the
+// client's: TCP4/AF_INET for an IPv4 client, TCP6/AF_INET6 for an IPv6 one (vaddr is then
+// IPv6 too: a service is one family, and a NAT64 VIP is IPv6).
 uint32_t proxy_header_write(uint8_t* out, ClientAddress mode, const IpAddr& caddr, uint16_t cport, const IpAddr& vaddr,
                             uint16_t vport);
 

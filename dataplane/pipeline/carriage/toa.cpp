@@ -36,48 +36,54 @@ bool blank_unparsed_tail(rte_tcp_hdr* tcp, uint32_t from, uint32_t end) {
   return false;
 }
 
-// The server's SYN-ACK announces the MSS the client will send with; leave room for TOA.
-void lower_synack_mss(ParsedPacket& p, WorkerCounters& counters) {
+// The server's SYN-ACK announces the MSS the client will send with; leave room for TOA
+// (option_length bytes, the connection's).
+void lower_synack_mss(ParsedPacket& p, uint8_t option_length, WorkerCounters& counters) {
   int at = tcp_mss_value_offset(p.tcp);
   if (at < 0) return;  // none, or after a malformed option: leave it to the server
   uint16_t mss = rte_be_to_cpu_16(load16(reinterpret_cast<const uint8_t*>(p.tcp) + at));
-  if (mss <= kToaLength) return;
-  tcp_patch16(p.tcp, static_cast<uint32_t>(at), static_cast<uint16_t>(mss - kToaLength));
+  if (mss <= option_length) return;
+  tcp_patch16(p.tcp, static_cast<uint32_t>(at), static_cast<uint16_t>(mss - option_length));
   counters.event(Event::TOA_MSS_LOWERED);
 }
 
-// Grows the segment by the option, in front of the existing options. The headers
+// Grows the segment by the option (option_length bytes: 8 for an IPv4 client, 20 for an
+// IPv6 one), in front of the existing options. The headers
 // before the insertion point (Ethernet, IP, the fixed TCP header: ~54 bytes) move
 // into the headroom, so the payload is never copied.
 // False when the mbuf has no headroom (nothing changed).
-bool insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c) {
+bool insert_toa(rte_mbuf* m, ParsedPacket& p, const Conn& c, uint8_t option_length) {
   uint8_t* old_start = rte_pktmbuf_mtod(m, uint8_t*);
   size_t moved = static_cast<size_t>(reinterpret_cast<uint8_t*>(p.tcp) + sizeof(rte_tcp_hdr) - old_start);
-  auto* start = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kToaLength));
+  auto* start = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, option_length));
   if (!start) return false;
   std::memmove(start, old_start, moved);
   p.eth = reinterpret_cast<rte_ether_hdr*>(start);
-  l3_headers_moved(p, -kToaLength);
+  l3_headers_moved(p, -static_cast<int>(option_length));
 
   uint8_t* option = start + moved;
   option[0] = kToaKind;
-  option[1] = kToaLength;
-  const uint32_t client_v4 = ip_v4(c.client_addr);  // IPv4 TOA: port + 4-byte address
-  std::memcpy(option + 2, &c.client_port, 2);  // both already network order
-  std::memcpy(option + 4, &client_v4, 4);
+  option[1] = option_length;
+  std::memcpy(option + 2, &c.client_port, 2);  // network order, as is the address
+  if (option_length == kToaLengthV4) {
+    const uint32_t client_v4 = ip_v4(c.client_addr);
+    std::memcpy(option + 4, &client_v4, 4);
+  } else {
+    std::memcpy(option + 4, c.client_addr.bytes, 16);
+  }
 
   // Incremental, not a full recompute: same result for a good segment, cheaper, and a
   // segment that arrived corrupted stays detectably corrupted instead of being blessed.
-  // What changed in the sum: data offset word, pseudo-header length, four new words
-  // (the bytes that moved did so by an even amount, which leaves the sum alone).
+  // What changed in the sum: data offset word, pseudo-header length, the option's new
+  // words (the bytes that moved did so by an even amount, which leaves the sum alone).
   uint8_t* tcp_bytes = reinterpret_cast<uint8_t*>(p.tcp);
   uint16_t offset_word_before = load16(tcp_bytes + 12);
-  p.tcp->data_off = static_cast<uint8_t>(p.tcp->data_off + ((kToaLength / 4) << 4));
-  LengthChange length = l3_set_payload_len(p, static_cast<uint16_t>(p.l4_len + kToaLength));
+  p.tcp->data_off = static_cast<uint8_t>(p.tcp->data_off + ((option_length / 4) << 4));
+  LengthChange length = l3_set_payload_len(p, static_cast<uint16_t>(p.l4_len + option_length));
   uint16_t check = p.tcp->cksum;
   check = csum_replace16(check, offset_word_before, load16(tcp_bytes + 12));
   check = csum_replace16(check, length.before, length.after);
-  for (int i = 0; i < kToaLength / 2; i++) check = csum_replace16(check, 0, load16(option + 2 * i));
+  for (int i = 0; i < option_length / 2; i++) check = csum_replace16(check, 0, load16(option + 2 * i));
   p.tcp->cksum = check;
   return true;
 }
@@ -113,9 +119,10 @@ void toa_remove_client_options_slow(ParsedPacket& p, WorkerCounters& counters) {
 bool toa_process(rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction, uint16_t mtu,
                  WorkerCounters& counters) {
   uint8_t flags = p.tcp->tcp_flags;
+  const uint8_t option_length = toa_option_length(c.client_addr);
   if (direction == Direction::OUTPUT) {
     constexpr uint8_t kSynAck = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG;
-    if ((flags & (kSynAck | RTE_TCP_RST_FLAG)) == kSynAck) lower_synack_mss(p, counters);
+    if ((flags & (kSynAck | RTE_TCP_RST_FLAG)) == kSynAck) lower_synack_mss(p, option_length, counters);
     return true;
   }
   if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG)) || !(flags & RTE_TCP_ACK_FLAG)) return true;
@@ -125,13 +132,13 @@ bool toa_process(rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction, uin
   if (!handshake_ack && !first_data) return true;
   // Cheap refusals first: a segment that cannot carry the option goes without it (the
   // client's own TOA options are gone already) and the next segment tries again.
-  if (tcp_header_bytes(p.tcp) + kToaLength > kTcpMaxHeaderLen) return counters.event(Event::TOA_NO_ROOM), true;
-  if (p.ip_total_len + kToaLength > mtu) return counters.event(Event::TOA_OVER_MTU), true;
+  if (tcp_header_bytes(p.tcp) + option_length > kTcpMaxHeaderLen) return counters.event(Event::TOA_NO_ROOM), true;
+  if (p.ip_total_len + option_length > mtu) return counters.event(Event::TOA_OVER_MTU), true;
   // The insert updates the checksum incrementally, which keeps a corrupted segment
   // corrupted: the server would drop it and, had we marked the connection done, the
   // retransmission would go without the option. So verify this one segment in full.
   if (!l4_tcp_checksum_ok(p)) return false;
-  if (!insert_toa(m, p, c)) return counters.event(Event::TOA_NO_ROOM), true;
+  if (!insert_toa(m, p, c, option_length)) return counters.event(Event::TOA_NO_ROOM), true;
   c.flags |= kConnToaAckDone;
   if (has_payload) c.flags |= kConnToaDataDone;
   counters.event(Event::TOA_ADDED);

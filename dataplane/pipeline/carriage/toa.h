@@ -1,12 +1,16 @@
 // TOA (TCP option address): FullNAT replaces the client's address with a LIP, so a
 // service with client_address "toa" tells its real servers who the client is in a
-// TCP option (LVS/DPVS layout, PROTOCOL.md §3.1): kind 254, length 8, client port,
-// client IPv4 address (network order), placed right after the 20-byte TCP header.
+// TCP option (LVS/DPVS layout, PROTOCOL.md §3.1), placed right after the 20-byte TCP
+// header: kind 254, then by the CLIENT's family (not the packet's: a NAT64 connection's
+// server side is IPv4 but its client is IPv6) either length 8 + port + IPv4 address, or
+// length 20 + port + IPv6 address (DPVS's kmod/toa reads both under kind 254). Port and
+// address network order.
 //
 // The real server's TOA kernel module reads it from the ACK that completes the
 // handshake, so that ACK and the first data segment carry it (each once per
 // connection, remembered in Conn flags only once the option is really in). The
-// server's SYN-ACK MSS is lowered by the option length so a grown segment still fits.
+// server's SYN-ACK MSS is lowered by the connection's option length so a grown segment
+// still fits.
 //
 // The server's module believes the first kind-254 option it finds, so no option of a
 // TOA kind may ever reach a server from a client: toa_remove_client_options() blanks
@@ -23,7 +27,11 @@
 namespace pc {
 
 constexpr uint8_t kToaKind = 254;
-constexpr uint8_t kToaLength = 8;
+constexpr uint8_t kToaLengthV4 = 8;   // kind, length, port, IPv4 address
+constexpr uint8_t kToaLengthV6 = 20;  // kind, length, port, IPv6 address
+
+// The option a connection's segments carry: sized by the client's family.
+inline uint8_t toa_option_length(const IpAddr& client) { return ip_is_v4(client) ? kToaLengthV4 : kToaLengthV6; }
 constexpr uint16_t kTcpMaxHeaderLen = 60;  // data offset is 4 bits of 32-bit words
 
 // The option kinds TOA modules read: 254 (LVS/DPVS, both families) and 253 (Alibaba
@@ -51,14 +59,15 @@ inline void toa_remove_client_options(ParsedPacket& p, WorkerCounters& counters)
 
 // Called after fullnat_rewrite() for TCP packets of a kConnToa connection.
 // INPUT: inserts the option when this is the handshake ACK or the first data segment
-// still without one — grows the mbuf by kToaLength at the front (headers moved),
+// still without one — grows the mbuf by toa_option_length(c.client_addr) (8 or 20) at
+// the front (headers moved),
 // updates data offset, IP total length and both checksums; p's pointers and lengths
 // follow. Skips (counted TOA_NO_ROOM / TOA_OVER_MTU, forwarded without it, tried again
 // on the next segment) when the option space is full, there is no headroom, or the
 // result would exceed mtu. Before inserting, the segment's TCP checksum is verified in
 // full: false means it is bad and the caller drops it (CLIENT_ADDRESS_BAD_CHECKSUM) —
 // the server would drop it too, and the client's retransmission then carries the option.
-// OUTPUT: lowers the MSS option of a SYN-ACK by kToaLength (TOA_MSS_LOWERED).
+// OUTPUT: lowers the MSS option of a SYN-ACK by that length (TOA_MSS_LOWERED).
 bool toa_process(rte_mbuf* m, ParsedPacket& p, Conn& c, Direction direction, uint16_t mtu,
                  WorkerCounters& counters);
 

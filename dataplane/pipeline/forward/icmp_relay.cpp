@@ -70,7 +70,6 @@ void rewrite_quote(rte_ipv4_hdr* inner, uint8_t* l4, uint16_t l4_quoted, const Q
 
 // --- NAT64: errors that cross the families (icmp_relay.h) ----------------------------
 
-constexpr uint16_t kToaIpv6Length = 20;  // the TOA option for an IPv6 client (carriage/toa.h)
 
 // A translated error is sent, or its mbuf dropped with the reason its result names.
 bool finish_translated(Worker* w, const Snapshot& s, rte_mbuf* m, IcmpTranslateResult result, const NextHop& hop,
@@ -94,7 +93,7 @@ bool relay_nat64_error_to_client(Worker* w, const Snapshot& s, rte_mbuf* m, Pars
   NextHop hop;
   if (!route_lookup(s, c.client_addr, &hop)) return drop(w, m, DropReason::NO_ROUTE);
   IcmpErrorTranslation t{c.virtual_addr, c.client_addr, c.client_addr, c.virtual_addr, c.client_port, c.virtual_port,
-                         static_cast<uint16_t>((c.flags & kConnToa) ? kToaIpv6Length : 0), kRelayTtl};
+                         static_cast<uint16_t>((c.flags & kConnToa) ? toa_option_length(c.client_addr) : 0), kRelayTtl};
   return finish_translated(w, s, m, translate_icmp_error_4to6(m, p, t), hop, Event::ICMP_ERRORS_TO_CLIENT, now_us, tx);
 }
 
@@ -173,7 +172,8 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
     uint8_t* mtu_field = reinterpret_cast<uint8_t*>(icmp) + 6;
     uint16_t mtu = rte_be_to_cpu_16(load16(mtu_field));
     // 0 = a pre-RFC 1191 router that does not say; the client then guesses on its own.
-    if (mtu >= kMinIpv4Mtu + kToaLength) store16(mtu_field, rte_cpu_to_be_16(static_cast<uint16_t>(mtu - kToaLength)));
+    const uint8_t option_length = toa_option_length(c.client_addr);
+    if (mtu >= kMinIpv4Mtu + option_length) store16(mtu_field, rte_cpu_to_be_16(static_cast<uint16_t>(mtu - option_length)));
   }
   icmp->icmp_cksum = 0;
   icmp->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, p.l4_len));

@@ -97,9 +97,6 @@ uint32_t write_ts_only(uint8_t* at, uint32_t tsval, uint32_t tsecr) {
 
 inline uint16_t default_mss(bool ipv6) { return ipv6 ? kDefaultMss6 : kDefaultMss; }
 inline uint16_t our_mss(bool ipv6) { return ipv6 ? kSynproxyMss6 : kSynproxyMss; }
-// What a TOA option adds to each client→server segment of a client of this family: kind
-// 254 with port + 4-byte address, or port + 16-byte address (the layout DPVS's TOA reads).
-inline uint16_t toa_option_bytes(const IpAddr& client) { return ip_is_v4(client) ? kToaLength : 2 + 2 + 16; }
 
 void fill_ipv4(rte_ipv4_hdr* ip, const IpAddr& src, const IpAddr& dst, uint16_t total_len) {
   ip->type_of_service = 0;
@@ -282,7 +279,7 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
                                     p.tcp->dst_port);
     mss = static_cast<uint16_t>(mss > kDefaultMss + n ? mss - n : mss);
   } else if (svc.client_address == ClientAddress::TOA) {
-    mss = static_cast<uint16_t>(mss - toa_option_bytes(l3_src(p)));  // as toa.h lowers a server's MSS: grown segments must fit
+    mss = static_cast<uint16_t>(mss - toa_option_length(l3_src(p)));  // as toa.h lowers a server's MSS: grown segments must fit
   }
   uint32_t options_len = write_syn_options(options, mss, sack, ts, cookie_tsval(now_ms(now_us), ts_bits), o.tsval, wscale);
   Segment g{l3_dst(p), l3_src(p), p.tcp->dst_port, p.tcp->src_port, cookie, client_isn + 1,
