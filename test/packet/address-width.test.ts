@@ -7,7 +7,7 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, UDP_SERVICE_ID, VIP, clientSegment, labConfig, only, openTcp, serverSegment, withLab,
+  CLIENT, VIP, clientSegment, labConfig, only, openTcp, serverSegment, withLab,
   type Flow, type Lab,
 } from '../support/golden.js';
 
