@@ -115,6 +115,11 @@ bool read_scheduling(JsReader& r, const Napi::Object& o, const std::string& path
     if (!pc::ip_is_v4(mask)) return r.fail(path + ".persistenceNetmask", "an IPv4 netmask a.b.c.d", netmask);
     out->persistence_netmask = pc::ip_v4(mask);
   }
+  Napi::Value prefix = o.Get("persistencePrefixLength");
+  if (!prefix.IsUndefined()) {  // ipvsadm -M for an IPv6 VIP: clients grouped by this prefix length
+    if (!r.integer(prefix, path + ".persistencePrefixLength", 1, 128, &n)) return false;
+    out->persistence_prefix_v6 = static_cast<uint8_t>(n);
+  }
   return true;
 }
 

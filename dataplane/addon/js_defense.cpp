@@ -71,6 +71,14 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
   out->service_id = static_cast<uint32_t>(n);
   if (!read_acl(r, o.Get("acl"), path + ".acl", &out->acl)) return false;
   if (!read_rate(r, o.Get("udpPerSource"), path + ".udpPerSource", &out->udp_per_source)) return false;
+  Napi::Value per_source = o.Get("udpPerSource");
+  if (per_source.IsObject()) {
+    Napi::Value length = per_source.As<Napi::Object>().Get("ipv6PrefixLength");
+    if (!length.IsUndefined()) {
+      if (!r.integer(length, path + ".udpPerSource.ipv6PrefixLength", 1, 128, &n)) return false;
+      out->udp_source_prefix6 = static_cast<uint8_t>(n);
+    }
+  }
   if (!read_rate(r, o.Get("udpPerService"), path + ".udpPerService", &out->udp_per_service)) return false;
   if (!read_rate(r, o.Get("newConnRate"), path + ".newConnRate", &out->new_conn_rate)) return false;
   Napi::Value max = o.Get("maxConns");

@@ -12,6 +12,9 @@ namespace pc {
 constexpr uint32_t kMaxAclEntries = 65536;          // per list
 constexpr uint32_t kDefaultSourceBuckets = 65536;   // per worker, per-source UDP buckets
 constexpr uint32_t kMaxSourceBuckets = 1u << 22;
+// IPv6 sources share a per-source bucket per prefix of this length unless a service says
+// otherwise: one subscriber (or attacker) is handed a whole /64.
+constexpr uint8_t kDefaultSourcePrefix6 = 64;
 
 enum class AclAction : uint8_t { ALLOW, DENY };
 
@@ -66,6 +69,7 @@ struct ServiceDefenseConfig {
   uint32_t service_id = 0;
   AclConfig acl;
   RateLimit udp_per_source;   // resolved by the control plane (service value, else global default)
+  uint8_t udp_source_prefix6 = kDefaultSourcePrefix6;  // udpPerSource.ipv6PrefixLength, 1..128
   RateLimit udp_per_service;  // the whole service, split evenly between workers
   RateLimit new_conn_rate;    // new connections/s for the whole service, split between workers
   uint32_t max_conns = 0;     // concurrent connections for the whole service (0 = no cap)

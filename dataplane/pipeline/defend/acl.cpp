@@ -2,30 +2,61 @@
 
 #include <algorithm>
 #include <rte_byteorder.h>
-#include "pipeline/snapshot.h"
 
 namespace pc {
 
 namespace {
 
+// One prefix as a numeric range of its family (IPv4 host order or ip_number), inclusive.
 struct Sorted {
-  uint64_t start, end;  // inclusive range, 64-bit so end + 1 never wraps
+  IpNumber start, end;
   uint8_t length;
   uint32_t entry;
 };
 
 // Appends "from `at` on, the covering entry is `entry`"; a later call at the
 // same address overrides (an inner prefix starting where its parent starts).
-void mark(std::vector<AclRange>* ranges, uint64_t at, uint32_t entry) {
-  if (at > UINT32_MAX) return;  // past the end of the address space
-  uint32_t start = static_cast<uint32_t>(at);
+template <typename Range, typename Start>
+void mark(std::vector<Range>* ranges, IpNumber at, uint32_t entry) {
+  const Start start = static_cast<Start>(at);
   if (!ranges->empty() && ranges->back().start == start) {
     ranges->back().entry = entry;
     if (ranges->size() >= 2 && (*ranges)[ranges->size() - 2].entry == entry) ranges->pop_back();
     return;
   }
   if (!ranges->empty() && ranges->back().entry == entry) return;  // same verdict continues
-  ranges->push_back(AclRange{start, entry});
+  ranges->push_back(Range{start, entry});
+}
+
+// Flattens one family's prefixes (a laminar family) into sorted disjoint ranges over
+// [0, last], each naming its longest covering entry, and records every entry's parent.
+template <typename Range, typename Start>
+void flatten(std::vector<Sorted>* sorted, IpNumber last, AclTable* table, std::vector<Range>* ranges) {
+  // Outer prefixes first at a shared start; for an identical prefix, deny after allow so deny wins.
+  std::sort(sorted->begin(), sorted->end(), [&](const Sorted& a, const Sorted& b) {
+    if (a.start != b.start) return a.start < b.start;
+    if (a.length != b.length) return a.length < b.length;
+    return table->entries[a.entry].action < table->entries[b.entry].action;
+  });
+  std::vector<const Sorted*> open;  // enclosing prefixes, innermost last
+  ranges->clear();
+  if (sorted->empty()) return;
+  mark<Range, Start>(ranges, 0, kNoAclEntry);
+  // Closes every open prefix that ends before `position` (all of them when everything is set).
+  auto close_until = [&](IpNumber position, bool everything) {
+    while (!open.empty() && (everything || open.back()->end < position)) {
+      const IpNumber end = open.back()->end;
+      open.pop_back();
+      if (end != last) mark<Range, Start>(ranges, end + 1, open.empty() ? kNoAclEntry : open.back()->entry);
+    }
+  };
+  for (const Sorted& s : *sorted) {
+    close_until(s.start, false);
+    table->entries[s.entry].parent = open.empty() ? kNoAclEntry : open.back()->entry;
+    open.push_back(&s);
+    mark<Range, Start>(ranges, s.start, s.entry);
+  }
+  close_until(0, true);
 }
 
 }  // namespace
@@ -39,52 +70,37 @@ bool acl_build(const AclConfig& cfg, const std::string& path, AclTable* table, u
              std::to_string(cfg.entries.size());
     return false;
   }
-  std::vector<Sorted> sorted;
-  sorted.reserve(cfg.entries.size());
+  const IpNumber all_ones = ~static_cast<IpNumber>(0);
+  std::vector<Sorted> sorted4, sorted6;
   table->entries.reserve(cfg.entries.size());
   for (size_t i = 0; i < cfg.entries.size(); i++) {
     const AclEntryConfig& c = cfg.entries[i];
     std::string where = path + ".entries[" + std::to_string(i) + "]";
-    if (!snapshot_accepts_address(c.prefix.addr, where + ".prefix", error)) return false;
     const uint8_t length = c.prefix.length;
-    if (length > 32) {
-      *error = where + ": prefix length must be 0..32";
+    const unsigned family_bits = ip_family_bits(c.prefix.addr);
+    if (length > family_bits) {
+      *error = where + ": prefix length must be 0.." + std::to_string(family_bits);
       return false;
     }
-    uint32_t mask = length == 0 ? 0 : length == 32 ? 0xffffffffu : ~(0xffffffffu >> length);
-    uint32_t start = rte_be_to_cpu_32(ip_v4(c.prefix.addr)) & mask;
     AclEntry entry{c.action, kNoAclEntry, kNoAclEntry};
     if (c.ttl_ms) {
       entry.expiry_slot = (*next_slot)++;
       ttl_ms_by_slot->push_back(c.ttl_ms);
     }
     table->entries.push_back(entry);
-    sorted.push_back(Sorted{start, static_cast<uint64_t>(start) + (0xffffffffull >> length),
-                            length, static_cast<uint32_t>(i)});
-  }
-  // Outer prefixes first at a shared start; for an identical prefix, deny after allow so deny wins.
-  std::sort(sorted.begin(), sorted.end(), [&](const Sorted& a, const Sorted& b) {
-    if (a.start != b.start) return a.start < b.start;
-    if (a.length != b.length) return a.length < b.length;
-    return table->entries[a.entry].action < table->entries[b.entry].action;
-  });
-  std::vector<const Sorted*> open;  // enclosing prefixes, innermost last
-  table->ranges.clear();
-  mark(&table->ranges, 0, kNoAclEntry);
-  auto close_until = [&](uint64_t position) {
-    while (!open.empty() && open.back()->end < position) {
-      uint64_t after = open.back()->end + 1;
-      open.pop_back();
-      mark(&table->ranges, after, open.empty() ? kNoAclEntry : open.back()->entry);
+    if (ip_is_v4(c.prefix.addr)) {
+      uint32_t mask = length == 0 ? 0 : length == 32 ? 0xffffffffu : ~(0xffffffffu >> length);
+      uint32_t start = rte_be_to_cpu_32(ip_v4(c.prefix.addr)) & mask;
+      sorted4.push_back(Sorted{start, static_cast<IpNumber>(start) + (0xffffffffull >> length), length,
+                               static_cast<uint32_t>(i)});
+    } else {
+      const IpNumber host_bits = length == 0 ? all_ones : length == 128 ? 0 : all_ones >> length;
+      const IpNumber start = ip_number(c.prefix.addr) & ~host_bits;
+      sorted6.push_back(Sorted{start, start | host_bits, length, static_cast<uint32_t>(i)});
     }
-  };
-  for (const Sorted& s : sorted) {
-    close_until(s.start);
-    table->entries[s.entry].parent = open.empty() ? kNoAclEntry : open.back()->entry;
-    open.push_back(&s);
-    mark(&table->ranges, s.start, s.entry);
   }
-  close_until(UINT64_MAX);
+  flatten<AclRange, uint32_t>(&sorted4, 0xffffffffu, table, &table->ranges);
+  flatten<AclRange6, IpNumber>(&sorted6, all_ones, table, &table->ranges6);
   acl_build_index(table);
   return true;
 }

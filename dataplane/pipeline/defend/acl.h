@@ -7,8 +7,12 @@
 // Each entry also records its enclosing entry, so an expired entry falls back
 // to the next shorter prefix without rebuilding anything.
 //
-// The ranges are over IPv4 (host order): lists hold IPv4 prefixes only for now
-// (snapshot_accepts_address), so an IPv6 source matches no entry.
+// A list holds both families in two range tables: IPv4 over its 32 bits (host
+// order, with the /16 index below), IPv6 over its 128 bits (ip_number order). The
+// two never mix: an IPv4 prefix matches no IPv6 address and the other way round,
+// and ::/0 is an IPv6 entry (an operator's "every IPv6 source"), not a catch-all.
+// The rules are the same for both: the longest live prefix wins, an identical
+// prefix listed twice resolves to deny, an expired entry falls back to its parent.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -23,6 +27,11 @@ constexpr uint32_t kNoAclEntry = UINT32_MAX;
 struct AclRange {
   uint32_t start;  // host order; the range runs to the next range's start - 1
   uint32_t entry;  // longest covering entry (index into AclTable::entries) or kNoAclEntry
+};
+
+struct AclRange6 {
+  IpNumber start;  // the range runs to the next range's start - 1
+  uint32_t entry;
 };
 
 struct AclEntry {
@@ -42,6 +51,7 @@ struct AclTable {
   std::vector<AclEntry> entries;
   // Empty, or 65537 entries: by_high16[h] = index of the first range starting at or after h << 16.
   std::vector<uint32_t> by_high16;
+  std::vector<AclRange6> ranges6;  // sorted by start; ranges6[0].start == 0 when not empty
   bool active = false;             // false: lookups always allow (nothing configured)
 };
 
@@ -53,11 +63,35 @@ void acl_build_index(AclTable* table);
 bool acl_build(const AclConfig& cfg, const std::string& path, AclTable* table, uint32_t* next_slot,
                std::vector<uint64_t>* ttl_ms_by_slot, std::string* error);
 
+// The verdict of entry e (the longest prefix covering the address) or its first live ancestor.
+inline AclAction acl_verdict(const AclTable& table, uint32_t e, const uint64_t* deadlines_us, uint64_t now_us) {
+  while (e != kNoAclEntry) {
+    const AclEntry& entry = table.entries[e];
+    if (entry.expiry_slot == kNoAclEntry || deadlines_us[entry.expiry_slot] > now_us) return entry.action;
+    e = entry.parent;
+  }
+  return table.default_action;
+}
+
+// IPv6: a binary search over 128-bit starts (IPv6 lists are short next to IPv4 block
+// lists, which is what the /16 index is for; 16 steps cover 64k ranges).
+inline AclAction acl_lookup6(const AclTable& table, const IpAddr& addr, const uint64_t* deadlines_us, uint64_t now_us) {
+  if (table.ranges6.empty()) return table.default_action;
+  const IpNumber number = ip_number(addr);
+  uint32_t lo = 0, hi = static_cast<uint32_t>(table.ranges6.size());
+  while (hi - lo > 1) {
+    uint32_t mid = (lo + hi) / 2;
+    if (table.ranges6[mid].start <= number) lo = mid;
+    else hi = mid;
+  }
+  return acl_verdict(table, table.ranges6[lo].entry, deadlines_us, now_us);
+}
+
 // The verdict for a source address. deadlines_us[slot] = when the expiring entry
 // stops matching (worker clock); now_us = the worker clock.
 inline AclAction acl_lookup(const AclTable& table, const IpAddr& addr, const uint64_t* deadlines_us, uint64_t now_us) {
   if (!table.active) return AclAction::ALLOW;
-  if (!ip_is_v4(addr)) return table.default_action;  // no IPv6 entries (see above)
+  if (!ip_is_v4(addr)) return acl_lookup6(table, addr, deadlines_us, now_us);
   const uint32_t addr_host = __builtin_bswap32(ip_v4(addr));
   // Last range whose start <= addr (ranges[0].start == 0, so there is one). With the index it
   // lies in [by_high16[h] - 1, by_high16[h + 1]): the range before the first one starting in
@@ -74,13 +108,7 @@ inline AclAction acl_lookup(const AclTable& table, const IpAddr& addr, const uin
     if (table.ranges[mid].start <= addr_host) lo = mid;
     else hi = mid;
   }
-  uint32_t e = table.ranges.empty() ? kNoAclEntry : table.ranges[lo].entry;
-  while (e != kNoAclEntry) {
-    const AclEntry& entry = table.entries[e];
-    if (entry.expiry_slot == kNoAclEntry || deadlines_us[entry.expiry_slot] > now_us) return entry.action;
-    e = entry.parent;
-  }
-  return table.default_action;
+  return acl_verdict(table, table.ranges.empty() ? kNoAclEntry : table.ranges[lo].entry, deadlines_us, now_us);
 }
 
 }  // namespace pc

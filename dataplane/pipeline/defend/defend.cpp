@@ -66,7 +66,7 @@ bool defend_input(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket&
       return drop(w, m, service_id, DropReason::ACL_DENIED);
     if (p.udp) {
       if (sd->udp_per_source.enabled() &&
-          !source_bucket_take(&d.sources, service_id, source, sd->udp_per_source, now_us))
+          !source_bucket_take(&d.sources, service_id, source, sd->udp_source_prefix6, sd->udp_per_source, now_us))
         return drop(w, m, service_id, DropReason::UDP_SOURCE_RATE_LIMITED);
       if (sd->udp_per_service.enabled() &&
           !bucket_take(&d.udp_service[service_id], worker_share(sd->udp_per_service, w->params.count), now_us))

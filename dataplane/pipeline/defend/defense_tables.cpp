@@ -30,6 +30,11 @@ bool defense_build(const DefenseConfig& cfg, const std::vector<uint32_t>& servic
     ServiceDefense d;
     if (!acl_build(c.acl, path + ".acl", &d.acl, &next_slot, &t->acl_ttl_ms, error)) return false;
     d.udp_per_source = c.udp_per_source;
+    if (c.udp_source_prefix6 < 1 || c.udp_source_prefix6 > 128) {
+      *error = path + ".udpPerSource.ipv6PrefixLength: must be 1..128, got " + std::to_string(c.udp_source_prefix6);
+      return false;
+    }
+    d.udp_source_prefix6 = c.udp_source_prefix6;
     d.udp_per_service = c.udp_per_service;
     d.new_conn_rate = c.new_conn_rate;
     d.max_conns = c.max_conns;

@@ -12,6 +12,7 @@ namespace pc {
 struct ServiceDefense {
   AclTable acl;
   RateLimit udp_per_source;
+  uint8_t udp_source_prefix6 = kDefaultSourcePrefix6;  // IPv6 sources share a bucket per prefix this long
   RateLimit udp_per_service;
   RateLimit new_conn_rate;
   uint32_t max_conns = 0;

@@ -14,7 +14,8 @@ rte_mbuf* frag_input(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPack
     return nullptr;
   }
   if (policy.policy == FragPolicy::LIMIT &&
-      !source_bucket_take(&w->defend.sources, kFragSourceBucketId, ip_from_v4(p.ip->src_addr), policy.per_source,
+      !source_bucket_take(&w->defend.sources, kFragSourceBucketId, ip_from_v4(p.ip->src_addr), kDefaultSourcePrefix6,
+                          policy.per_source,
                           now_us)) {
     rte_pktmbuf_free(m);
     w->counters->drop(DropReason::FRAG_RATE_LIMITED);

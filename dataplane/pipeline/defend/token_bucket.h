@@ -22,8 +22,10 @@ inline RateLimit worker_share(const RateLimit& whole, uint16_t workers) {
   return share;
 }
 
-// Takes one token if there is one. limit.pps > 0.
-inline bool bucket_take(TokenBucket* b, const RateLimit& limit, uint64_t now_us) {
+// Takes one token if there is one. limit.pps > 0. Any struct with TokenBucket's three fields
+// will do (the per-source table packs them beside its key).
+template <typename Bucket>
+inline bool bucket_take(Bucket* b, const RateLimit& limit, uint64_t now_us) {
   uint64_t capacity = static_cast<uint64_t>(limit.burst ? limit.burst : 1) * kMicroTokens;
   if (!b->primed) {
     b->primed = true;

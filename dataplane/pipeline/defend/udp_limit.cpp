@@ -24,25 +24,29 @@ void source_buckets_free(SourceBucketTable* table) {
   *table = SourceBucketTable{};
 }
 
-bool source_bucket_take(SourceBucketTable* table, uint32_t service_id, const IpAddr& source, const RateLimit& limit,
-                        uint64_t now_us) {
+bool source_bucket_take(SourceBucketTable* table, uint32_t service_id, const IpAddr& source,
+                        unsigned ipv6_prefix_length, const RateLimit& limit, uint64_t now_us) {
   if (!table->slots) return true;  // could not allocate: fail open, the per-service bucket still applies
-  uint64_t key = (static_cast<uint64_t>(service_id) << 32) | source_word(source);
-  SourceBucket* ways = source_bucket_set(*table, source);
+  const SourceKey key = source_key(source, ipv6_prefix_length);
+  SourceBucket* ways = source_bucket_set(*table, key);
   SourceBucket* victim = &ways[0];
   for (uint32_t i = 0; i < kSourceBucketWays; i++) {
     SourceBucket& slot = ways[i];
-    if (slot.key == key) return bucket_take(&slot.bucket, limit, now_us);
-    if (slot.key == 0) {
-      if (victim->key != 0) victim = &slot;  // prefer an empty way over evicting
-    } else if (victim->key != 0 && slot.bucket.last_us < victim->bucket.last_us) {
+    if (slot.service_id == service_id && slot.source.high == key.high && slot.source.low == key.low)
+      return bucket_take(&slot, limit, now_us);
+    if (slot.service_id == 0) {
+      if (victim->service_id != 0) victim = &slot;  // prefer an empty way over evicting
+    } else if (victim->service_id != 0 && slot.last_us < victim->last_us) {
       victim = &slot;
     }
   }
-  if (victim->key != 0) table->evictions++;
-  victim->key = key;
-  victim->bucket = TokenBucket{};
-  return bucket_take(&victim->bucket, limit, now_us);
+  if (victim->service_id != 0) table->evictions++;
+  victim->source = key;
+  victim->service_id = service_id;
+  victim->tokens = 0;
+  victim->last_us = 0;
+  victim->primed = false;
+  return bucket_take(victim, limit, now_us);
 }
 
 }  // namespace pc
