@@ -39,12 +39,7 @@ bool blank_unparsed_tail(rte_tcp_hdr* tcp, uint32_t from, uint32_t end) {
 // The server's SYN-ACK announces the MSS the client will send with; leave room for TOA
 // (option_length bytes, the connection's).
 void lower_synack_mss(ParsedPacket& p, uint8_t option_length, WorkerCounters& counters) {
-  int at = tcp_mss_value_offset(p.tcp);
-  if (at < 0) return;  // none, or after a malformed option: leave it to the server
-  uint16_t mss = rte_be_to_cpu_16(load16(reinterpret_cast<const uint8_t*>(p.tcp) + at));
-  if (mss <= option_length) return;
-  tcp_patch16(p.tcp, static_cast<uint32_t>(at), static_cast<uint16_t>(mss - option_length));
-  counters.event(Event::TOA_MSS_LOWERED);
+  if (tcp_lower_mss(p.tcp, option_length)) counters.event(Event::TOA_MSS_LOWERED);
 }
 
 // Grows the segment by the option (option_length bytes: 8 for an IPv4 client, 20 for an

@@ -40,12 +40,8 @@ bool translated_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPack
 void lower_synack_mss(Worker* w, ParsedPacket& p) {
   constexpr uint8_t kSynAck = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG;
   if ((p.tcp->tcp_flags & (kSynAck | RTE_TCP_RST_FLAG)) != kSynAck) return;
-  int at = tcp_mss_value_offset(p.tcp);
-  if (at < 0) return;  // none: the client assumes IPv6's default (1220), which fits
-  uint16_t mss = rte_be_to_cpu_16(load16(reinterpret_cast<const uint8_t*>(p.tcp) + at));
-  if (mss <= kTranslateHeaderGrowth) return;
-  tcp_patch16(p.tcp, static_cast<uint32_t>(at), static_cast<uint16_t>(mss - kTranslateHeaderGrowth));
-  w->counters->event(Event::NAT64_MSS_LOWERED);
+  // Without an MSS the client assumes IPv6's default (1220), which fits.
+  if (tcp_lower_mss(p.tcp, kTranslateHeaderGrowth)) w->counters->event(Event::NAT64_MSS_LOWERED);
 }
 
 }  // namespace

@@ -63,4 +63,16 @@ inline void tcp_patch16(rte_tcp_hdr* header, uint32_t offset, uint16_t host_valu
   tcp_patch(header, offset, reinterpret_cast<const uint8_t*>(&v), 2);
 }
 
+// Lowers header's MSS option by `by` bytes (room for bytes the gateway adds to each segment),
+// checksum kept right. False when there is none, it sits after a malformed option, or it is
+// not above `by`: the receiver's own default then applies.
+inline bool tcp_lower_mss(rte_tcp_hdr* header, uint16_t by) {
+  int at = tcp_mss_value_offset(header);
+  if (at < 0) return false;
+  uint16_t mss = rte_be_to_cpu_16(load16(reinterpret_cast<const uint8_t*>(header) + at));
+  if (mss <= by) return false;
+  tcp_patch16(header, static_cast<uint32_t>(at), static_cast<uint16_t>(mss - by));
+  return true;
+}
+
 }  // namespace pc
