@@ -12,12 +12,11 @@ import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import { CLIENT, REAL_SERVERS } from '../../src/lab/topology.js';
-import { httpUrl, peerAddress } from '../support/e2e-http.js';
+import { httpUrl, peerAddress, type ServerAnswer } from '../support/e2e-http.js';
 import { clientTool, type Gateway, requireLab, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 import { prepareDirectRouting, prepareTunnel, restoreRealServer, type Decapsulator } from '../support/e2e-modes.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
-interface ServerAnswer { server: string; peer: string }
 type Method = 'nat' | 'dr' | 'tun';
 type Family = 4 | 6;
 
@@ -140,7 +139,7 @@ e2e('TUN (-i): IPIP to each server, replies direct; an over-MTU segment gets fra
     const curl = await runInNamespace(CLIENT.namespace,
       ['curl', '-sS', '--max-time', '10', '-H', `X-Pad: ${pad}`, `http://${VIPS.tun}/pmtu`], 15_000);
     assert.is(curl.code, 0, `curl with a large header: ${curl.stderr}`);
-    assert.is((JSON.parse(curl.stdout) as ServerAnswer & { path: string }).path, '/pmtu');
+    assert.is((JSON.parse(curl.stdout) as ServerAnswer).path, '/pmtu');
     const sent = (await globalCounter(api, 'events', 'icmp_frag_needed_sent')) - sentBefore;
     const dropped = (await globalCounter(api, 'drops', 'tunnel_frag_needed')) - droppedBefore;
     assert.ok(sent >= 1n && dropped >= sent, `frag-needed sent ${sent}, over-MTU drops ${dropped}`);
@@ -189,7 +188,7 @@ e2e('TUN (-i) over IPv6: IPv6-in-IPv6 to each server, replies direct; an over-MT
     const curl = await runInNamespace(CLIENT.namespace,
       ['curl', '-gsS', '--max-time', '10', '-H', `X-Pad: ${pad}`, httpUrl(VIPS6.tun, 80, '/pmtu6')], 15_000);
     assert.is(curl.code, 0, `curl with a large header: ${curl.stderr}`);
-    assert.is((JSON.parse(curl.stdout) as ServerAnswer & { path: string }).path, '/pmtu6');
+    assert.is((JSON.parse(curl.stdout) as ServerAnswer).path, '/pmtu6');
     const sent = (await globalCounter(api, 'events', 'icmp6_packet_too_big_sent')) - sentBefore;
     const dropped = (await globalCounter(api, 'drops', 'tunnel_frag_needed')) - droppedBefore;
     assert.ok(sent >= 1n && dropped >= sent, `Packet Too Big sent ${sent}, over-MTU drops ${dropped}`);
