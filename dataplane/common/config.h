@@ -61,7 +61,7 @@ enum class ClientAddress : uint8_t { NONE, TOA, PROXY_V1, PROXY_V2 };
 // ipvsadm -b / -m / -g / -i: how packets reach a real server (pipeline/forward/).
 // FULLNAT: LIP:lport -> RIP:rport both ways. NAT (masquerading): destination rewrite only,
 // replies route back through us. DR (direct routing): MAC rewrite, same L2 segment.
-// TUN: IPIP to the server. DR and TUN servers answer the client directly.
+// TUN: IPIP (IPv6: IPv6-in-IPv6) to the server. DR and TUN servers answer the client directly.
 enum class ForwardMethod : uint8_t { FULLNAT, NAT, DR, TUN };
 
 struct RealServerConfig {

@@ -46,7 +46,7 @@
   X(FRAG_TOO_MANY, "frag_too_many")         /* fragments of a set with more pieces than the per-datagram limit */ \
   X(FRAG_RATE_LIMITED, "frag_rate_limited") /* fragment over its source's token bucket (fragment policy limit) */ \
   X(FRAG_OUT_FAILED, "frag_out_failed")     /* datagram over the egress MTU that could not be fragmented (no mbufs) */ \
-  X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + 20-byte IPIP header over the egress MTU (DF set: ICMP frag-needed sent) */ \
+  X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + outer header (20 B IPv4, 40 B IPv6) over the egress MTU (frag-needed if DF / Packet Too Big sent first) */ \
   X(EGRESS_MTU_EXCEEDED, "egress_mtu_exceeded") /* FullNAT/NAT: DF packet over the egress port's MTU (ICMP frag-needed sent to its sender) */ \
   X(CLIENT_ADDRESS_BAD_CHECKSUM, "client_address_bad_checksum") /* TCP checksum wrong on a client segment that was to carry TOA or the PROXY header, or be cut at the PROXY stream start (only those are verified; the server would drop it too) */ \
   X(IPV6_MALFORMED, "ipv6_malformed")       /* IPv6: truncated fixed header, version not 6, payload length beyond the frame (or 0: jumbograms) */ \

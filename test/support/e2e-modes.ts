@@ -4,8 +4,9 @@
 // removes whatever a failed test left behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { isIPv6 } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { OUTSIDE_SUBNET, RETURN_ROUTER, type RealServerHost } from '../../src/lab/topology.js';
+import { OUTSIDE_SUBNET, OUTSIDE_SUBNET_V6, RETURN_ROUTER, type RealServerHost } from '../../src/lab/topology.js';
 import { runInNamespace, withTimeout } from './e2e-lab.js';
 
 const STEP_TIMEOUT_MS = 10_000;
@@ -25,16 +26,27 @@ async function quietArp(server: RealServerHost): Promise<void> {
   }
 }
 
-/** Replies to clients go straight out via the return router, not back through the gateway. */
-async function directReturn(server: RealServerHost): Promise<void> {
-  await must(server.namespace, ['ip', 'route', 'replace', OUTSIDE_SUBNET, 'via', RETURN_ROUTER.insideAddress, 'dev', 'eth0']);
+/** Replies to clients (of the VIP's family) go straight out via the return router, not back through the gateway. */
+async function directReturn(server: RealServerHost, vip: string): Promise<void> {
+  const argv = isIPv6(vip)
+    ? ['ip', '-6', 'route', 'replace', OUTSIDE_SUBNET_V6, 'via', RETURN_ROUTER.insideAddress6, 'dev', 'eth0']
+    : ['ip', 'route', 'replace', OUTSIDE_SUBNET, 'via', RETURN_ROUTER.insideAddress, 'dev', 'eth0'];
+  await must(server.namespace, argv);
 }
 
-/** DR: the VIP on lo, ARP kept quiet, replies direct. */
+/**
+ * DR: the VIP on lo, ARP kept quiet, replies direct. IPv6 needs no quieting: Linux answers a
+ * neighbour solicitation only for addresses of the interface it arrived on, never for lo's;
+ * nodad, since the VIP is on every server on purpose.
+ */
 export async function prepareDirectRouting(server: RealServerHost, vip: string): Promise<void> {
-  await quietArp(server);
-  await must(server.namespace, ['ip', 'address', 'add', `${vip}/32`, 'dev', 'lo']);
-  await directReturn(server);
+  if (isIPv6(vip)) {
+    await must(server.namespace, ['ip', '-6', 'address', 'add', `${vip}/128`, 'dev', 'lo', 'nodad']);
+  } else {
+    await quietArp(server);
+    await must(server.namespace, ['ip', 'address', 'add', `${vip}/32`, 'dev', 'lo']);
+  }
+  await directReturn(server, vip);
 }
 
 export interface Decapsulator {
@@ -42,10 +54,15 @@ export interface Decapsulator {
   output(): string;
 }
 
-/** TUN: the VIP on the (user-space) IPIP device, rp_filter off, ARP quiet, replies direct. */
+/**
+ * TUN: the VIP on the (user-space) IPIP or IPv6-in-IPv6 device, replies direct; IPv4 also
+ * needs rp_filter off and ARP quiet (IPv6 has neither a reverse-path filter nor a need to).
+ */
 export async function prepareTunnel(server: RealServerHost, vip: string): Promise<Decapsulator> {
-  await quietArp(server);
-  for (const scope of ['all', 'default']) await must(server.namespace, ['sysctl', '-q', '-w', `net.ipv4.conf.${scope}.rp_filter=0`]);
+  if (!isIPv6(vip)) {
+    await quietArp(server);
+    for (const scope of ['all', 'default']) await must(server.namespace, ['sysctl', '-q', '-w', `net.ipv4.conf.${scope}.rp_filter=0`]);
+  }
   const script = fileURLToPath(new URL('./ipip-decap.py', import.meta.url));
   const child = spawn('ip', ['netns', 'exec', server.namespace, 'python3', script, DECAP_DEVICE, vip], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -61,7 +78,7 @@ export async function prepareTunnel(server: RealServerHost, vip: string): Promis
     child.kill('SIGKILL');
     throw error;
   }
-  await directReturn(server);
+  await directReturn(server, vip);
   return decap;
 }
 
@@ -71,6 +88,11 @@ export async function restoreRealServer(server: RealServerHost, vip: string, dec
     const exited = new Promise((resolve) => decap.process.once('exit', resolve));
     decap.process.kill('SIGTERM');  // its tun device goes with it
     await withTimeout(exited, STEP_TIMEOUT_MS, 'ipip-decap exit').catch(() => decap.process.kill('SIGKILL'));
+  }
+  if (isIPv6(vip)) {
+    await runInNamespace(server.namespace, ['ip', '-6', 'route', 'del', OUTSIDE_SUBNET_V6, 'via', RETURN_ROUTER.insideAddress6], STEP_TIMEOUT_MS);
+    await runInNamespace(server.namespace, ['ip', '-6', 'address', 'del', `${vip}/128`, 'dev', 'lo'], STEP_TIMEOUT_MS);
+    return;
   }
   await runInNamespace(server.namespace, ['ip', 'route', 'del', OUTSIDE_SUBNET], STEP_TIMEOUT_MS);
   await runInNamespace(server.namespace, ['ip', 'address', 'del', `${vip}/32`, 'dev', 'lo'], STEP_TIMEOUT_MS);

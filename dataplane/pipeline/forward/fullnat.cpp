@@ -7,7 +7,7 @@
 #include "pipeline/l2l3/l3.h"
 #include "pipeline/output/egress_mtu.h"
 #include "pipeline/output/fragment.h"
-#include "pipeline/output/route.h"
+#include "pipeline/forward/next_hop.h"
 #include "pipeline/worker_state.h"
 
 namespace pc {
@@ -55,8 +55,7 @@ void forward_fullnat(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p,
                      const NextHop* known_hop, uint64_t now_us, TxQueues& tx) {
   bool inbound = direction == Direction::INPUT;
   NextHop hop;
-  if (known_hop) hop = *known_hop;
-  else if (!route_lookup(s, inbound ? c.server_addr : c.client_addr, &hop)) return worker_drop(w, m, DropReason::NO_ROUTE);
+  if (!method_next_hop(w, s, m, known_hop, inbound ? c.server_addr : c.client_addr, &hop)) return;
 
   // Ports of different MTUs (output/egress_mtu.h): checked on the packet as it arrived.
   uint16_t egress_mtu = w->port_mtus[hop.port_index];

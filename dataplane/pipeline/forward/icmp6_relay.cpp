@@ -4,6 +4,7 @@
 #include <rte_ip.h>
 #include "pipeline/carriage/toa.h"
 #include "pipeline/forward/dr.h"
+#include "pipeline/forward/tun.h"
 #include "pipeline/l2l3/checksum.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/output/route.h"
@@ -125,9 +126,9 @@ bool icmp6_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& 
   const Conn& c = w->conns.records[index];
   // An error goes back to the sender of the quoted packet; anything else is forged or misrouted.
   if (std::memcmp(p.ip6->dst_addr, inner->src_addr, 16) != 0) return drop(w, m, DropReason::NO_CONN);
-  // DR: the quoted packet is the server's direct reply, so the server must hear it.
+  // DR/TUN: the quoted packet is the server's direct reply, so the server must hear it.
   if (c.flags & kConnDr) return forward_dr_icmp_error(w, s, m, c, now_us, tx), true;
-  if (c.flags & kConnTun) return drop(w, m, DropReason::ICMP_UNSUPPORTED);  // TUN is IPv4-in-IPv4 only
+  if (c.flags & kConnTun) return forward_tun_icmp_error(w, s, m, p, c, now_us, tx), true;  // IPv6-in-IPv6
 
   // Reply-tuple hit = the quote is our LIP→RIP packet: the client must hear about it.
   const bool to_client = direction == Direction::OUTPUT;

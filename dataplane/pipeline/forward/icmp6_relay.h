@@ -36,7 +36,9 @@ inline bool icmp6_is_error(uint8_t type) { return type >= 1 && type <= 4; }
 // quote too short to hold the IPv6 header, its extension headers and 8 bytes of L4;
 // NO_CONN when no tracked connection matches or the error is not addressed to the quoted
 // packet's sender; NO_ROUTE; ICMP_UNSUPPORTED for a connection whose other side is not
-// IPv6 (NAT64 translates those) or that tunnels (TUN is IPv4-only)).
+// IPv6 (NAT64 translates those)). An error about a DR or TUN connection quotes the
+// server's direct reply: it goes to that server, unchanged (DR) or in the IPv6-in-IPv6
+// tunnel (TUN), as IPv4's does (dr.h, tun.h).
 bool icmp6_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint64_t now_us, TxQueues& tx);
 
 }  // namespace pc

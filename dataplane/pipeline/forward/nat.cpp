@@ -7,7 +7,7 @@
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/output/egress_mtu.h"
 #include "pipeline/output/fragment.h"
-#include "pipeline/output/route.h"
+#include "pipeline/forward/next_hop.h"
 #include "pipeline/worker_state.h"
 
 namespace pc {
@@ -16,8 +16,7 @@ void forward_nat(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, con
                  const NextHop* known_hop, uint64_t now_us, TxQueues& tx) {
   bool inbound = direction == Direction::INPUT;
   NextHop hop;
-  if (known_hop) hop = *known_hop;
-  else if (!route_lookup(s, inbound ? c.server_addr : c.client_addr, &hop)) return worker_drop(w, m, DropReason::NO_ROUTE);
+  if (!method_next_hop(w, s, m, known_hop, inbound ? c.server_addr : c.client_addr, &hop)) return;
 
   if (!egress_mtu_prepare(w, s, m, p, w->port_mtus[hop.port_index], now_us, tx)) return;  // output/egress_mtu.h
 
