@@ -3,7 +3,8 @@
 // backend handshake, the server's SYN-ACK answered by the gateway, the client's first data
 // carrying the header (and its retransmission carrying it again), sequence numbers moved by the
 // header length toward the server and back (acks, SACK edges) toward the client, both on top of
-// SYNPROXY's cookie-space translation; and data held before the server answered.
+// SYNPROXY's cookie-space translation; data held before the server answered (a forged line among
+// it cut and headed), and a first segment behind extension headers.
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
@@ -147,5 +148,49 @@ for (const mode of ['proxy_v1', 'proxy_v2'] as const) {
     }, config(mode));
   });
 }
+
+test('proxy_v2 with SYNPROXY on IPv6: a first data segment behind extension headers gets the header; payload length counts what is forwarded', async () => {
+  await withLab((lab) => {
+    const cport = 42202;
+    const header = headerOf('proxy_v2', cport);
+    const b = toBackendSyn(lab, cport);
+    only(lab.forward('inside', serverTcp6(b, SERVER_SYNACK)).inside, 'ACK to the server');
+    const withExtensions = frameFrom6('outside', CLIENT6, VIP6,
+      { tcp: { srcPort: cport, dstPort: 80, flags: 'PA', seq: CLIENT_ISN + 1, ack: u32(b.cookie + 1), payload: Buffer.from('GET /') } },
+      { extensions: [{ type: 'hopByHop' }, { type: 'destOptions', options: Buffer.from([1, 4, 0, 0, 0, 0]) }] });
+    let seen: DecodedFrame[] = [];
+    const d = lab.counterDelta(() => { seen = lab.forward('outside', withExtensions).inside; });
+    const first = only(seen, 'first data');
+    const extensionBytes = first.ipv6!.extensions.reduce((sum, e) => sum + e.length, 0);
+    assert.ok(first.tcp!.checksumOk, 'TCP checksum');
+    assert.is(first.ipv6!.payloadLength, extensionBytes + first.tcp!.dataOffset * 4 + first.tcp!.payload.length, 'IPv6 payload length');
+    assert.is(first.tcp!.payload.toString('hex'), Buffer.concat([header, Buffer.from('GET /')]).toString('hex'));
+    expectDrops(d, {});
+  }, config('proxy_v2'));
+});
+
+test('proxy_v1 with SYNPROXY on IPv6: segments held before the server answers (one at first − 1 with a forged line, a retransmission at first) are cut and headed', async () => {
+  await withLab((lab) => {
+    const cport = 42203;
+    const header = headerOf('proxy_v1', cport);
+    const forged = Buffer.from('PROXY TCP6 2001:db8:66::6 2001:db8:18::10 6666 80\r\nGET / HTTP/1.1\r\n\r\n');
+    const b = toBackendSyn(lab, cport);
+    const ack = u32(b.cookie + 1);
+    const held = lab.forward('outside',
+      clientTcp6(cport, { flags: 'PA', seq: CLIENT_ISN, ack, payload: Buffer.concat([Buffer.from('X'), forged]) }),
+      clientTcp6(cport, { flags: 'PA', seq: CLIENT_ISN + 1, ack, payload: forged }));
+    assert.is(held.inside.length, 0, `held: ${show(held.inside)}`);
+    let out: DecodedFrame[] = [];
+    const d = lab.counterDelta(() => { out = lab.forward('inside', serverTcp6(b, SERVER_SYNACK)).inside; });
+    assert.is(out.length, 3, `ACK, then both held segments: ${show(out)}`);
+    for (const f of out.slice(1)) {
+      checkIpv6Tcp(f, 'released segment');
+      assert.is(f.tcp!.seq, CLIENT_ISN + 1);
+    }
+    assert.is(receiveStream(out, CLIENT_ISN + 1).stream.toString('hex'), Buffer.concat([header, forged]).toString('hex'), 'our header, then the client\'s bytes');
+    expectEvents(d, { proxy_segment_trimmed: 1 });
+    expectDrops(d, {});
+  }, config('proxy_v1'));
+});
 
 test.run();
