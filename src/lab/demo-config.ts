@@ -7,10 +7,9 @@
 //
 // With DEMO_IPV6_SERVICES on, the gateway's ports also get their IPv6 addresses and the
 // IPv4 web and echo services have IPv6 twins on the IPv6 VIP (IPv6 LIPs, IPv6 servers). Two
-// more IPv6 services wait for data-plane features and have switches of their own:
-// DEMO_PROXY_V6_SERVICE (PROXY v2 web on [VIP_V6]:81: needs the PROXY v2 AF_INET6 header)
-// and DEMO_NAT64_SERVICE (web on [VIP_V6]:8080 whose servers are the IPv4 ones, reached
-// through the IPv4 LIPs: needs NAT64). Each needs DEMO_IPV6_SERVICES on too.
+// more IPv6 services have switches of their own: DEMO_PROXY_V6_SERVICE (PROXY v2 web on
+// [VIP_V6]:81, AF_INET6 header) and DEMO_NAT64_SERVICE (web on [VIP_V6]:8080 whose servers
+// are the IPv4 ones, reached through the IPv4 LIPs). Each needs DEMO_IPV6_SERVICES on too.
 
 import { dirname, join } from 'node:path';
 import {
@@ -27,11 +26,11 @@ import {
 export const DEMO_IPV6_SERVICES = true;
 
 /**
- * The PROXY v2 web service on the IPv6 VIP (web-proxy-v6). Off: the data plane writes only
- * the IPv4 (TCP over IPv4) PROXY v2 header so far; turning it on is this one line once the
- * header carries IPv6 clients (AF_INET6). demoConfigYaml({ proxyV6Service }) overrides it.
+ * The PROXY v2 web service on the IPv6 VIP (web-proxy-v6), on since the data plane writes the
+ * AF_INET6 header, with and without SYNPROXY (test/packet/proxy-synproxy6.test.ts,
+ * test/e2e/proxy-ipv6.test.ts). demoConfigYaml({ proxyV6Service }) overrides it.
  */
-export const DEMO_PROXY_V6_SERVICE = false;
+export const DEMO_PROXY_V6_SERVICE = true;
 
 /**
  * The NAT64 web service (web-nat64: IPv6 VIP, IPv4 LIPs and servers), on since the data plane

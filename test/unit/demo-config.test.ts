@@ -1,6 +1,6 @@
 // The demo configuration and banner with the IPv6 switch off and on (the IPv6 FullNAT services,
-// on in this build), and with the two switches that wait for data-plane features (PROXY v2 over
-// IPv6, NAT64): the IPv4 services stay exactly as they are, the IPv6 ones use the lab's IPv6
+// on in this build), and with the two switches of their own (PROXY v2 over IPv6, NAT64; both on
+// in this build): the IPv4 services stay exactly as they are, the IPv6 ones use the lab's IPv6
 // addresses, and the banner's curls are those of the services that run.
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
@@ -21,9 +21,9 @@ const on = demoConfigYaml({ ...PATHS, ipv6Services: true, proxyV6Service: false,
 const all = demoConfigYaml({ ...PATHS, ipv6Services: true, proxyV6Service: true, nat64Service: true });
 const raw = (text: string) => parse(text) as RawConfig;
 
-test('the switches: IPv6 FullNAT and NAT64 on in this build, PROXY v6 off until the data plane writes its header; they are demoConfigYaml\'s defaults', () => {
+test('the switches: IPv6 FullNAT, PROXY v6 and NAT64 on in this build; they are demoConfigYaml\'s defaults', () => {
   assert.is(DEMO_IPV6_SERVICES, true, 'the data plane forwards IPv6 FullNAT: the demo serves it');
-  assert.is(DEMO_PROXY_V6_SERVICE, false, 'PROXY v2 headers carry IPv4 clients only so far');
+  assert.is(DEMO_PROXY_V6_SERVICE, true, 'the data plane writes the PROXY v2 AF_INET6 header, with SYNPROXY too: the demo serves it');
   assert.is(DEMO_NAT64_SERVICE, true, 'the data plane translates NAT64');
   assert.equal(demoServices(), { ipv6: DEMO_IPV6_SERVICES, proxyV6: DEMO_PROXY_V6_SERVICE, nat64: DEMO_NAT64_SERVICE });
   assert.is(demoConfigYaml(PATHS), demoConfigYaml({ ...PATHS, ipv6Services: DEMO_IPV6_SERVICES,
