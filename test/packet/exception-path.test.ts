@@ -36,7 +36,6 @@ interface Family {
   /** What the data plane itself answers, besides VIP traffic: a request for the port address and an echo. */
   pipelineOwn(): Buffer[];
   answered: Partial<Record<'arp_requests_answered' | 'icmp_echo_answered' | 'nd_solicitations_answered' | 'icmp6_echo_answered', number>>;
-  learned: 'arp_replies_learned' | 'nd_advertisements_learned';
   toVip(): Buffer;
 }
 
@@ -55,7 +54,6 @@ const ipv4: Family = {
     frameFrom('inside', SERVERS[0]!, INSIDE_ADDRESS, { icmp: { type: ICMP_TYPE.ECHO_REQUEST, id: 1, sequence: 1, payload: Buffer.from('ping') } }),
   ],
   answered: { arp_requests_answered: 1, icmp_echo_answered: 1 },
-  learned: 'arp_replies_learned',
   toVip: () => clientTcp(5000, { flags: 'S', seq: 1 }, VIP),
 };
 
@@ -78,7 +76,6 @@ const ipv6: Family = {
     frameFrom6('inside', SERVERS6[0]!, INSIDE_ADDRESS6, { icmp6: { type: ICMP6_TYPE.ECHO_REQUEST, id: 1, sequence: 1, payload: Buffer.from('ping') } }),
   ],
   answered: { nd_solicitations_answered: 1, icmp6_echo_answered: 1 },
-  learned: 'nd_advertisements_learned',
   toVip: () => frameFrom6('outside', CLIENT6, VIP6, { tcp: { srcPort: 5000, dstPort: 80, flags: 'S', seq: 1 } }),
 };
 
@@ -145,7 +142,9 @@ for (const family of [ipv4, ipv6]) {
       const punted = raw(lab, TAP);
       assert.is(punted.length, 1);
       assert.ok(punted[0]!.equals(answer), 'copy unchanged');
-      expectEvents(d, { exception_punted: 1, [family.learned]: 1 });
+      expectEvents(d, { exception_punted: 1 });
+      if (family === ipv4) expectEvents(d, { arp_replies_learned: 1 });
+      else expectEvents(d, { nd_advertisements_learned: 1 });
       expectDrops(d, {});
     });
   });
