@@ -242,8 +242,7 @@ void exception_copy_arp_reply(Worker* w, const Snapshot& s, uint16_t in_port, rt
 // Solicitations for a port address stay ours: the data plane answers them for both.
 void exception_copy_neighbour_advert(Worker* w, uint16_t in_port, const rte_mbuf* m, const ParsedPacket& p,
                                      uint8_t owned, TxQueues& tx) {
-  constexpr uint8_t kNeighbourAdvertisement = 136;
-  if (p.icmp->icmp_type != kNeighbourAdvertisement || !(owned & kOwnedPortAddress)) return;
+  if (p.icmp->icmp_type != kNdNeighborAdvertisement || !(owned & kOwnedPortAddress)) return;
   exception_copy(w, in_port, m, tx);
 }
 
