@@ -74,6 +74,7 @@ Napi::Array ports_to_js(Napi::Env env, const std::vector<pc::PortInfo>& ports) {
     o.Set("queues", num(env, ports[i].queues));
     o.Set("rss", Napi::Boolean::New(env, ports[i].rss));
     o.Set("flowSteering", Napi::Boolean::New(env, ports[i].flow_steering));
+    o.Set("flowSteering6", Napi::Boolean::New(env, ports[i].flow_steering6));
     out.Set(i, o);
   }
   return out;

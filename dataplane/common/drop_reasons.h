@@ -104,6 +104,7 @@
   X(REDIRECTED_OUT, "redirected_out")   /* multi-worker: a reply handed to its owning worker's ring (core/redirect.h) */ \
   X(REDIRECTED_IN, "redirected_in")     /* multi-worker: a packet taken from a ring and processed here */ \
   X(ARP_REPLIES_SHARED, "arp_replies_shared") /* multi-worker: copy of an ARP reply sent to another worker's ring */ \
+  X(ND_ADVERTISEMENTS_SHARED, "nd_advertisements_shared") /* multi-worker: copy of an IPv6 neighbour advertisement sent to another worker's ring */ \
   X(FRAG_JOINED, "frag_joined")             /* fragments consumed into the datagrams of frag_reassembled */ \
   X(FRAG_OUT_PIECES, "frag_out_pieces")     /* fragments made from the datagrams of frag_refragmented */ \
   X(ND_SOLICITATIONS_ANSWERED, "nd_solicitations_answered") /* IPv6 NS for an owned address answered with an NA (pipeline/output/neigh6.h) */ \

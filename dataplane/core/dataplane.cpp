@@ -350,8 +350,8 @@ void Dataplane::install_flow_rules(const DataplaneConfig& config) {
   flow_rule_lips_ = lips;
   std::string error;
   for (auto& port : ports_)
-    if (port.flow_steering && !flow_steering_install(&port, static_cast<uint16_t>(workers_.size()), lips, &error))
-      port.flow_steering = false;  // refused: the worker rings carry its replies from now on
+    // A refusal clears the port's flag(s): the worker rings carry those replies from now on.
+    flow_steering_install(&port, static_cast<uint16_t>(workers_.size()), lips, &error);
 }
 
 Status Dataplane::stats(StatsReport* report) {
@@ -422,7 +422,7 @@ Status Dataplane::connections(uint64_t cursor, uint32_t limit, std::vector<Conne
 void Dataplane::ports(std::vector<PortInfo>* out) const {
   out->clear();
   for (const auto& p : ports_)
-    out->push_back(PortInfo{p.name, p.port_id, format_mac(p.mac), p.driver, p.queues, p.rss, p.flow_steering});
+    out->push_back(PortInfo{p.name, p.port_id, format_mac(p.mac), p.driver, p.queues, p.rss, p.flow_steering, p.flow_steering6});
 }
 
 Status Dataplane::require_test_mode(const char* what) const {

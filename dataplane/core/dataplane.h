@@ -39,7 +39,8 @@ struct PortInfo {
   std::string driver;
   uint16_t queues = 1;
   bool rss = false;
-  bool flow_steering = false;
+  bool flow_steering = false;   // IPv4 LIPs' replies steered by rte_flow
+  bool flow_steering6 = false;  // IPv6 LIPs' replies steered by rte_flow
 };
 
 struct Frame {

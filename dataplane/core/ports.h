@@ -45,7 +45,8 @@ struct Port {
   uint8_t mac[6] = {};
   uint16_t queues = 1;      // rx/tx queue pairs, one per worker
   bool rss = false;         // configured with RTE_ETH_MQ_RX_RSS (several queues, device hashes)
-  bool flow_steering = false;  // rte_flow can steer replies by lport class (core/flow_steering.h)
+  bool flow_steering = false;   // rte_flow steers replies to IPv4 LIPs by lport class (core/flow_steering.h)
+  bool flow_steering6 = false;  // the same for IPv6 LIPs
 };
 
 // Creates, configures (queues rx+tx queues, MTU, MAC) and starts the port.

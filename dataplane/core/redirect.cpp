@@ -4,18 +4,33 @@
 #include <cstdio>
 #include <rte_arp.h>
 #include <rte_errno.h>
+#include <netinet/in.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 
 namespace pc {
 
 namespace {
 
-bool is_arp_reply(const rte_mbuf* m) {
-  if (m->nb_segs != 1 || rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)) return false;
+// An answer that teaches a neighbour table: an ARP reply, or an IPv6 neighbour
+// advertisement (ICMPv6 type 136 right after the IPv6 header, as every NA is sent; one
+// behind extension headers stays with the worker that received it). The event its
+// copies count, or Event::COUNT for anything else.
+Event neighbour_answer_event(const rte_mbuf* m) {
+  constexpr uint8_t kNeighbourAdvertisement = 136;
+  if (m->nb_segs != 1) return Event::COUNT;
+  const uint32_t len = rte_pktmbuf_data_len(m);
   const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_ARP)) return false;
-  const auto* arp = reinterpret_cast<const rte_arp_hdr*>(eth + 1);
-  return arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY);
+  if (len >= sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr) && eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
+    const auto* arp = reinterpret_cast<const rte_arp_hdr*>(eth + 1);
+    return arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY) ? Event::ARP_REPLIES_SHARED : Event::COUNT;
+  }
+  if (len >= sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + 1 && eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+    const auto* ip6 = reinterpret_cast<const rte_ipv6_hdr*>(eth + 1);
+    const uint8_t type = *reinterpret_cast<const uint8_t*>(ip6 + 1);
+    return ip6->proto == IPPROTO_ICMPV6 && type == kNeighbourAdvertisement ? Event::ND_ADVERTISEMENTS_SHARED : Event::COUNT;
+  }
+  return Event::COUNT;
 }
 
 // Every packet put in a ring counts REDIRECTED_OUT (replies and ARP copies alike, so
@@ -37,9 +52,10 @@ void stage(WorkerRedirect& r, uint16_t to, rte_mbuf* m, WorkerCounters& counters
   if (r.staged_count[to] == kRedirectBurst) flush(r, to, counters);
 }
 
-// Copies an ARP reply to every other worker (a copy each: the pipeline trims and may
+// Copies an ARP reply or NA to every other worker (a copy each: the pipeline trims and may
 // rewrite a frame in place, so workers never share one mbuf).
-void share_arp_reply(WorkerRedirect& r, const rte_mbuf* m, uint16_t in_port, WorkerCounters& counters) {
+void share_neighbour_answer(WorkerRedirect& r, const rte_mbuf* m, uint16_t in_port, Event shared,
+                            WorkerCounters& counters) {
   for (uint16_t w = 0; w < r.count; w++) {
     if (w == r.self) continue;
     rte_mbuf* copy = rte_pktmbuf_copy(m, r.pool, 0, UINT32_MAX);
@@ -48,7 +64,7 @@ void share_arp_reply(WorkerRedirect& r, const rte_mbuf* m, uint16_t in_port, Wor
       continue;
     }
     copy->port = in_port;
-    counters.event(Event::ARP_REPLIES_SHARED);
+    counters.event(shared);
     stage(r, w, copy, counters);
   }
 }
@@ -107,9 +123,12 @@ uint16_t redirect_split(WorkerRedirect& r, WorkerCounters& counters, const Snaps
       staged = true;
       continue;
     }
-    if (owner < 0 && is_arp_reply(m)) {
-      share_arp_reply(r, m, in_port, counters);
-      staged = true;
+    if (owner < 0) {
+      const Event shared = neighbour_answer_event(m);
+      if (shared != Event::COUNT) {
+        share_neighbour_answer(r, m, in_port, shared, counters);
+        staged = true;
+      }
     }
     pkts[kept++] = m;
   }

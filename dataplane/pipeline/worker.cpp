@@ -210,16 +210,40 @@ inline bool is_for_host_stack(uint8_t owned, const ParsedPacket& p) {
   return l3_protocol(p) == IPPROTO_TCP || l3_protocol(p) == IPPROTO_UDP;
 }
 
+// Either family: hands such a packet to the port's kernel interface, unchanged. False
+// when it stays in the pipeline (not the host's, or the port has no exception path).
+inline bool punt_to_host_stack(Worker* w, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p, uint8_t owned,
+                               TxQueues& tx) {
+  if (!owned || !tx.has_exception(in_port) || !is_for_host_stack(owned, p)) return false;
+  w->counters->event(Event::EXCEPTION_PUNTED);
+  tx.push_exception(in_port, m);
+  return true;
+}
+
+// Hands the kernel a copy of m (the original goes on through the pipeline).
+void exception_copy(Worker* w, uint16_t in_port, const rte_mbuf* m, TxQueues& tx) {
+  rte_mbuf* copy = rte_pktmbuf_copy(m, w->params.pool, 0, UINT32_MAX);
+  if (!copy) return w->counters->drop(DropReason::MBUF_ALLOC_FAILED);
+  w->counters->event(Event::EXCEPTION_PUNTED);
+  tx.push_exception(in_port, copy);
+}
+
 // The kernel resolves its next hops itself: it gets a copy of every ARP reply for a
 // port address (the original still teaches our own neighbour table).
 void exception_copy_arp_reply(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p,
                               TxQueues& tx) {
   if (p.arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) return;
   if (!(snapshot_owned_kinds(s, ip_from_v4(p.arp->arp_data.arp_tip)) & kOwnedPortAddress)) return;
-  rte_mbuf* copy = rte_pktmbuf_copy(m, w->params.pool, 0, UINT32_MAX);
-  if (!copy) return w->counters->drop(DropReason::MBUF_ALLOC_FAILED);
-  w->counters->event(Event::EXCEPTION_PUNTED);
-  tx.push_exception(in_port, copy);
+  exception_copy(w, in_port, m, tx);
+}
+
+// IPv6's counterpart: a copy of every neighbour advertisement sent to a port address (the
+// answers to the kernel's own solicitations; the original teaches our neighbour table).
+// Solicitations for a port address stay ours: the data plane answers them for both.
+void exception_copy_neighbour_advert(Worker* w, uint16_t in_port, const rte_mbuf* m, const ParsedPacket& p,
+                                     uint8_t owned, TxQueues& tx) {
+  if (p.icmp->icmp_type != kNdNeighborAdvertisement || !(owned & kOwnedPortAddress)) return;
+  exception_copy(w, in_port, m, tx);
 }
 
 // IPv6: parse → neighbour discovery | ICMPv6 echo | defences → the connection stage, as
@@ -249,7 +273,10 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     }
     if (!icmp6_checksum_ok(p)) return drop(w, m, DropReason::ICMP6_BAD_CHECKSUM), false;
     const uint8_t type = p.icmp->icmp_type;
-    if (icmp6_is_nd(type)) return neigh6_input(&w->neigh6, s, in_port, m, p, now_us, tx), false;
+    if (icmp6_is_nd(type)) {
+      if (tx.has_exception(in_port)) exception_copy_neighbour_advert(w, in_port, m, p, owned, tx);
+      return neigh6_input(&w->neigh6, s, in_port, m, p, now_us, tx), false;
+    }
     // Past neighbour discovery the source must be a single node (parse let :: through for DAD).
     const IpAddr src = ip_from_v6(p.ip6->src_addr);
     if (ip_is_zero(src)) return drop(w, m, DropReason::IPV6_BAD_ADDRESS), false;
@@ -268,6 +295,7 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     return false;
   }
   if (to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
+  if (punt_to_host_stack(w, in_port, m, p, owned, tx)) return false;
   if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted
   if (!conn_stage_classify(w, m, p, &pending->key)) return false;
   pending->m = m;
@@ -296,11 +324,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   // We are not a router, except for the replies of NAT servers (to the client): those go
   // on to the connection lookup, and a miss there is NOT_FOR_US (forward/nat.h).
   if (!owned && !s.has_nat_servers) return drop(w, m, DropReason::NOT_FOR_US), false;
-  if (owned && tx.has_exception(in_port) && is_for_host_stack(owned, p)) {
-    w->counters->event(Event::EXCEPTION_PUNTED);
-    tx.push_exception(in_port, m);
-    return false;
-  }
+  if (punt_to_host_stack(w, in_port, m, p, owned, tx)) return false;
   if (ipv4_is_fragment(p.ip)) {
     m = frag_input(w, s, m, p, now_us);  // the rebuilt datagram, or null: held or dropped (counted)
     if (!m) return false;

@@ -49,7 +49,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   synproxy_auto_engaged: true, synproxy_auto_disengaged: true,
   tcp_resets_from_server: true, tcp_resets_from_client: true,
   icmp_frag_needed_sent: true, icmp6_packet_too_big_sent: true, mss_clamped: true,
-  redirected_out: true, redirected_in: true, arp_replies_shared: true,
+  redirected_out: true, redirected_in: true, arp_replies_shared: true, nd_advertisements_shared: true,
   nd_solicitations_answered: true, nd_solicitations_sent: true, nd_advertisements_learned: true,
   nd_router_messages_ignored: true, nd_dad_probes_ignored: true, icmp6_echo_answered: true, nat64_mss_lowered: true,
 };

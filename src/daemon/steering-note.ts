@@ -13,8 +13,12 @@ export function steeringNote(port: PortInfo): string {
       : port.driver === 'net_ring'
         ? 'ring queues (the test driver picks the queue)'
         : 'no RSS on this device: flows stay on the queue the device picks';
-  const replies = port.flowSteering
-    ? 'rte_flow rules send replies to the owning worker\'s queue'
-    : 'no rte_flow lport steering on this device: replies reaching another worker go through the worker rings (redirected_out/redirected_in)';
+  const rings = 'go through the worker rings (redirected_out/redirected_in)';
+  const replies = port.flowSteering && port.flowSteering6
+    ? 'rte_flow rules send replies to IPv4 and IPv6 LIPs to the owning worker\'s queue'
+    : port.flowSteering || port.flowSteering6
+      ? `rte_flow rules send replies to ${port.flowSteering ? 'IPv4' : 'IPv6'} LIPs to the owning worker's queue; ` +
+        `the device refused the ${port.flowSteering ? 'IPv6' : 'IPv4'} rule, so replies to ${port.flowSteering ? 'IPv6' : 'IPv4'} LIPs reaching another worker ${rings}`
+      : `no rte_flow lport steering on this device (IPv4 or IPv6): replies reaching another worker ${rings}`;
   return `; ${port.queues} queues: ${spread}; ${replies}`;
 }

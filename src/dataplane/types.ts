@@ -40,7 +40,7 @@ export type DataplaneEvent =
   | 'synproxy_auto_engaged' | 'synproxy_auto_disengaged'
   | 'tcp_resets_from_server' | 'tcp_resets_from_client'
   | 'icmp_frag_needed_sent' | 'icmp6_packet_too_big_sent' | 'mss_clamped'
-  | 'redirected_out' | 'redirected_in' | 'arp_replies_shared'
+  | 'redirected_out' | 'redirected_in' | 'arp_replies_shared' | 'nd_advertisements_shared'
   | 'nd_solicitations_answered' | 'nd_solicitations_sent' | 'nd_advertisements_learned'
   | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered' | 'nat64_mss_lowered';
 
@@ -124,8 +124,10 @@ export interface PortInfo {
   queues: number;
   /** The device spreads flows over the queues with RSS (several workers, hardware hash). */
   rss: boolean;
-  /** rte_flow rules steer replies to their owner's queue; false = the worker rings do it. */
+  /** rte_flow rules steer replies to IPv4 LIPs to their owner's queue; false = the worker rings do it. */
   flowSteering: boolean;
+  /** The same for replies to IPv6 LIPs (a device may take IPv4 rules and refuse IPv6 ones). */
+  flowSteering6: boolean;
 }
 
 export interface DataplaneTimeouts {

@@ -27,7 +27,7 @@ interface ChildResult {
   listingMs: number;
   tscHz: number;
   workerVersions: number[];
-  ports: { name: string; queues: number; rss: boolean; flowSteering: boolean }[];
+  ports: { name: string; queues: number; rss: boolean; flowSteering: boolean; flowSteering6: boolean }[];
 }
 
 function runChild(timeoutMs: number): Promise<{ result?: ChildResult; output: string }> {
@@ -80,7 +80,7 @@ live('replies injected on a non-owner worker\'s queue leave translated; rings, c
   assert.equal(dropped, [], 'nothing dropped');
   assert.is(r.workerVersions.length, 3);
   assert.ok(r.workerVersions.every((v) => v === r.workerVersions[0] && v > 0), `every worker adopted the snapshot: ${r.workerVersions}`);
-  assert.equal(r.ports.map((p) => [p.name, p.queues, p.flowSteering]), [['outside', 3, false], ['inside', 3, false]]);
+  assert.equal(r.ports.map((p) => [p.name, p.queues, p.flowSteering, p.flowSteering6]), [['outside', 3, false, false], ['inside', 3, false, false]]);
 });
 
 live('the daemon with dataplane.workers 3 on one shared CPU: status, stats and listing over gRPC', async () => {

@@ -3,15 +3,21 @@
 // the real servers from the root namespace through kernel interface pcx-inside. One real
 // server's process is stopped: it is quiesced within fall × interval and gets no new
 // connection while a download from another server goes on; started again, it is restored.
+// The same over IPv6: pcx-inside holds the port's IPv6 address too, and an IPv6 service's
+// HTTP checks reach the servers' IPv6 addresses (neighbour discovery through the data plane).
 // Needs root and the lab's tools; without them every test fails, naming what is missing. Run under `flock /tmp/pc-lab.lock` like every lab test.
 
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { startRealServer } from '../../src/lab/lab.js';
 import { patternSha256 } from '../../src/lab/pattern.js';
-import { LAB_STATE_DIR, LOCAL_ADDRESSES, REAL_SERVERS, VIP } from '../../src/lab/topology.js';
+import {
+  GATEWAY_INSIDE_ADDRESS_V6, LAB_STATE_DIR, LOCAL_ADDRESSES, LOCAL_ADDRESSES_V6, REAL_SERVERS, VIP, VIP_V6,
+} from '../../src/lab/topology.js';
 import { clientTool, requireLab, sharedGateway, withTimeout } from '../support/e2e-lab.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
@@ -31,8 +37,8 @@ const running = () => gateway.running();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const [rs1] = REAL_SERVERS;
 
-async function answeringServers(count: number): Promise<string[]> {
-  const { replies } = await clientTool<{ replies: Reply[] }>(['sequential', WEB, count, 3_000], 20_000 + count * 200);
+async function answeringServers(count: number, web = WEB): Promise<string[]> {
+  const { replies } = await clientTool<{ replies: Reply[] }>(['sequential', web, count, 3_000], 20_000 + count * 200);
   return replies.map((reply, index) => {
     assert.ok(reply.ok, `request ${index} failed: ${reply.error ?? `status ${reply.status}`}`);
     return (JSON.parse(reply.body ?? '') as { server: string }).server;
@@ -40,14 +46,14 @@ async function answeringServers(count: number): Promise<string[]> {
 }
 
 /** Health per server address, read from GetVirtualService and checked against GetStats. */
-async function healthOf(): Promise<Record<string, string>> {
-  const service = await running().api.call('VirtualServices', 'GetVirtualService', { key: { protocol: 'TCP', vip: VIP, port: PORT } }) as
+async function healthOf(vip = VIP): Promise<Record<string, string>> {
+  const service = await running().api.call('VirtualServices', 'GetVirtualService', { key: { protocol: 'TCP', vip, port: PORT } }) as
     { servers: { address: string; health: string }[] };
   const fromService = Object.fromEntries(service.servers.map((s) => [s.address, s.health]));
   const stats = await running().api.call('Stats', 'GetStats', {}) as
-    { services: { key: { port: number }; servers: { address: string; health: string }[] }[] };
-  const row = stats.services.find((s) => s.key.port === PORT);
-  assert.ok(row, `GetStats has no row for port ${PORT}`);
+    { services: { key: { vip: string; port: number }; servers: { address: string; health: string }[] }[] };
+  const row = stats.services.find((s) => s.key.port === PORT && s.key.vip === vip);
+  assert.ok(row, `GetStats has no row for ${vip} port ${PORT}`);
   assert.equal(Object.fromEntries(row.servers.map((s) => [s.address, s.health])), fromService, 'GetStats shows the same health');
   return fromService;
 }
@@ -92,6 +98,27 @@ e2e(`rs1 stopped -> quiesced within fall × interval: ${REQUESTS} requests avoid
   await sleep(CHECK.intervalMs * CHECK.rise + SLACK_MS);
   assert.is((await healthOf())[rs1!.addresses[0]!], 'up');
   assert.ok((await answeringServers(6)).includes('rs1'), 'rs1 receives traffic again');
+});
+
+e2e('IPv6: pcx-inside has the port\'s IPv6 address; an IPv6 service\'s HTTP checks reach every server through it', async () => {
+  const { stdout } = await promisify(execFile)('ip', ['-6', '-o', 'addr', 'show', 'dev', 'pcx-inside']);
+  assert.match(stdout, new RegExp(`inet6 ${GATEWAY_INSIDE_ADDRESS_V6}/64 `), `pcx-inside: ${stdout}`);
+  assert.not.match(stdout, /fe80:/, `no link-local address the data plane would not answer for: ${stdout}`);
+  const before = await running().api.call('Stats', 'GetStats', {}) as { events: Record<string, string> };
+  await running().api.call('VirtualServices', 'CreateVirtualService', {
+    service: {
+      key: { protocol: 'TCP', vip: VIP_V6, port: PORT }, scheduler: 'rr', localAddresses: [...LOCAL_ADDRESSES_V6], name: 'e2e-health-v6',
+      servers: REAL_SERVERS.map((server) => ({ address: server.addresses6[0]!, port: 80, weight: 1 })),
+      healthCheck: CHECK,
+    },
+  });
+  await sleep(CHECK.intervalMs * CHECK.rise + SLACK_MS);
+  assert.equal(Object.values(await healthOf(VIP_V6)), ['up', 'up', 'up'], 'every IPv6 server up by its check');
+  assert.equal(new Set(await answeringServers(3, `http://[${VIP_V6}]:${PORT}/`)), new Set(['rs1', 'rs2', 'rs3']));
+  const after = await running().api.call('Stats', 'GetStats', {}) as { events: Record<string, string> };
+  const punted = BigInt(after.events['exception_punted']!) - BigInt(before.events['exception_punted']!);
+  console.log(`  IPv6 checks: ${punted} frames punted to pcx-inside (check replies and neighbour advertisements)`);
+  assert.ok(punted > 0n, 'the IPv6 check replies went to the kernel through the exception path');
 });
 
 e2e.run();

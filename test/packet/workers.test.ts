@@ -4,12 +4,15 @@
 // per-worker state (counters, connection listing, timers, schedulers, snapshots) adding up.
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
+import type { DataplaneConfig, DataplaneService } from '../../src/dataplane/types.js';
 import {
-  CLIENT, LIPS, OUTSIDE_ADDRESS, PORT_MAC, PORTS, SERVERS, TCP_SERVICE_ID, VIP, allConnections, arpReply, clientTcp,
-  clientUdp, expectDrops, expectEvents, frameFrom, labConfig, only, openTcp, seededRandom, serverTcp, show, withLab,
-  type Flow, type Lab, type PortName,
+  CLIENT, CLIENT6, IPVS_TIMEOUTS, LIPS, LIPS6, OUTSIDE_ADDRESS, PORT_MAC, PORTS, SERVERS, SERVERS6, TCP_SERVICE_ID, VIP,
+  VIP6, allConnections, arpReply, clientTcp, clientUdp, dualStackConfig, expectDrops, expectEvents, frameFrom, frameFrom6,
+  labConfig, only, openTcp, seededRandom, serverTcp, show, withLab, type Flow, type Lab, type PortName,
 } from '../support/golden.js';
-import { ARP_OP, ETHERTYPE, ICMP_TYPE, buildFrame, decodeFrame, hostMac, type DecodedFrame } from '../support/packet.js';
+import {
+  ARP_OP, ETHERTYPE, ICMP6_TYPE, ICMP_TYPE, buildFrame, decodeFrame, hostMac, type DecodedFrame,
+} from '../support/packet.js';
 import { frameAccounting, noteInsideFrame, randomFrame, type SeenFlow } from '../support/random-frames.js';
 
 const WORKERS = 3;
@@ -341,6 +344,146 @@ test('inject names the queue: one per worker, EINVAL beyond', async () => {
     assert.throws(() => lab.dp.inject('outside', [clientTcp(48000, { flags: 'S' })], WORKERS), (e: Error & { code?: string }) =>
       e.code === 'EINVAL' && /queue: expected 0\.\.2/.test(e.message));
   }, labConfig(), SEVERAL);
+});
+
+// ---------------------------------------------------------------- IPv6 LIPs
+
+/** The lab's dual-stack ports with IPv6 services beside the IPv4 ones: TCP :80 and UDP :7. */
+function ipv6Config(edit?: (config: DataplaneConfig) => void): DataplaneConfig {
+  const service = (id: number, protocol: 'tcp' | 'udp', port: number, firstServerId: number): DataplaneService => ({
+    id, protocol, vip: VIP6, port, scheduler: 'rr', localAddresses: [...LIPS6], timeouts: { ...IPVS_TIMEOUTS },
+    servers: SERVERS6.map((address, i) => ({ id: firstServerId + i, address, port, weight: 1 })),
+  });
+  return dualStackConfig((c) => {
+    c.services.push(service(61, 'tcp', 80, 61), service(62, 'udp', 7, 71));
+    edit?.(c);
+  });
+}
+
+const client6Tcp = (cport: number, tcp: Parameters<typeof clientTcp>[1]) =>
+  frameFrom6('outside', CLIENT6, VIP6, { tcp: { srcPort: cport, dstPort: 80, ...tcp } });
+
+/**
+ * A client SYN to the IPv6 VIP received by worker `queue`. The server's NA is answered on
+ * queue 0 (resolveNeighbours), so every worker but 0 learns the server from a shared copy.
+ */
+function syn6On(lab: Lab, queue: number, cport: number): Flow {
+  lab.sendOn('outside', queue, client6Tcp(cport, { flags: 'S', seq: 1000, options: [{ kind: 'mss', value: 1460 }] }));
+  const syn = only(lab.resolveNeighbours().inside, `IPv6 SYN from [${CLIENT6}]:${cport} on queue ${queue}`);
+  return { cport, lip: syn.ipv6!.src, lport: syn.tcp!.srcPort, server: syn.ipv6!.dst, sport: syn.tcp!.dstPort, clientIsn: 1000, serverIsn: 50000 };
+}
+
+const server6Tcp = (flow: Flow, tcp: Parameters<typeof serverTcp>[4]) =>
+  frameFrom6('inside', flow.server, flow.lip, { tcp: { srcPort: flow.sport, dstPort: flow.lport, ...tcp } });
+
+function checkToClient6(frame: DecodedFrame, cport: number): void {
+  assert.equal(frame.eth, { dst: hostMac(CLIENT6), src: PORT_MAC.outside, type: 0x86dd });
+  assert.equal([frame.ipv6!.src, frame.ipv6!.dst], [VIP6, CLIENT6]);
+  const l4 = frame.tcp ?? frame.udp;
+  assert.ok(l4, `TCP or UDP expected: ${show([frame])}`);
+  assert.is(l4!.dstPort, cport);
+  assert.ok(l4!.checksumOk, 'L4 checksum over the IPv6 pseudo-header');
+}
+
+test('IPv6: each worker hands out lports from its own residue class; a neighbour advertisement teaches every worker', async () => {
+  await withLab((lab) => {
+    for (let queue = 0; queue < WORKERS; queue++) {
+      const d = lab.counterDelta(() => {
+        const flow = syn6On(lab, queue, 41600 + queue);
+        assert.ok(LIPS6.includes(flow.lip), `LIP ${flow.lip}`);
+        assert.is(flow.lport % WORKERS, queue, `worker ${queue} gave lport ${flow.lport}`);
+      });
+      expectDrops(d, {}, `queue ${queue}`);
+      if (queue === 0) {
+        // Worker 0 solicited the server and got the NA itself; workers 1 and 2 got copies.
+        expectEvents(d, { nd_solicitations_sent: 1, nd_advertisements_shared: WORKERS - 1 });
+      } else {
+        // The shared copy taught worker `queue` already: its SYN left without a solicitation.
+        assert.equal([d.events.nd_solicitations_sent, d.events.nd_advertisements_shared], [undefined, undefined], `queue ${queue}`);
+      }
+    }
+    expectEvents(lab.stats(), { conns_created: WORKERS });
+  }, ipv6Config((c) => { c.services.find((s) => s.id === 61)!.servers.splice(1); }), SEVERAL);
+});
+
+test('IPv6: a TCP reply to a LIP received by a worker that does not own it is handed over and leaves translated', async () => {
+  await withLab((lab) => {
+    const flow = syn6On(lab, 0, 42600);
+    assert.is(flow.lport % WORKERS, 0);
+    let out = lab.resolveNeighbours();
+    const first = lab.counterDelta(() => {
+      lab.sendOn('inside', 1, server6Tcp(flow, { flags: 'SA', seq: flow.serverIsn, ack: flow.clientIsn + 1, options: [{ kind: 'mss', value: 1460 }] }));
+      out = lab.resolveNeighbours();
+    });
+    const synAck = only(out.outside, 'SYN-ACK to the client');
+    checkToClient6(synAck, flow.cport);
+    assert.is(synAck.tcp!.flagNames, 'SA');
+    assert.is(synAck.tcp!.srcPort, 80);
+    expectDrops(first, {}, 'nothing dropped');
+    // 1 -> 0 for the reply; worker 0 then solicited the client and shared the NA with 1 and 2.
+    expectEvents(first, { packets_forwarded_out: 1, nd_advertisements_shared: WORKERS - 1, redirected_out: 1 + (WORKERS - 1) });
+    expectEvents(first, { redirected_in: first.events.redirected_out });
+
+    lab.sendOn('outside', 0, client6Tcp(flow.cport, { flags: 'A', seq: 1001, ack: 50001 }));
+    only(lab.resolveNeighbours().inside, 'ACK inside');
+    const data = Buffer.from('hello over IPv6 from the server');
+    const second = lab.counterDelta(() => {
+      lab.sendOn('inside', 2, server6Tcp(flow, { flags: 'PA', seq: 50001, ack: 1001, payload: data }));
+      out = lab.resolveNeighbours();
+    });
+    const segment = only(out.outside, 'data to the client');
+    checkToClient6(segment, flow.cport);
+    assert.is(segment.tcp!.payload.toString(), data.toString());
+    expectDrops(second, {});
+    assert.equal([second.events.redirected_out, second.events.redirected_in, second.events.packets_forwarded_out], [1, 1, 1]);
+
+    const own = lab.counterDelta(() => {
+      lab.sendOn('inside', 0, server6Tcp(flow, { flags: 'A', seq: 50001 + data.length, ack: 1001 }));
+      out = lab.resolveNeighbours();
+    });
+    only(out.outside, 'ACK to the client');
+    assert.is(own.events.redirected_out, undefined, 'no hand-off for a reply on its owner');
+    expectDrops(own, {});
+  }, ipv6Config(), SEVERAL);
+});
+
+test('IPv6: a UDP reply to a LIP on the wrong worker is handed over; an ICMPv6 error quoting an lport too', async () => {
+  await withLab((lab) => {
+    lab.sendOn('outside', 2, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 43600, dstPort: 7, payload: Buffer.from('ping6') } }));
+    const sent = only(lab.resolveNeighbours().inside, 'UDP inside');
+    const lport = sent.udp!.srcPort;
+    assert.is(lport % WORKERS, 2);
+    let out = lab.resolveNeighbours();
+    const d = lab.counterDelta(() => {
+      lab.sendOn('inside', 0, frameFrom6('inside', sent.ipv6!.dst, sent.ipv6!.src, { udp: { srcPort: 7, dstPort: lport, payload: Buffer.from('pong6') } }));
+      out = lab.resolveNeighbours();
+    });
+    const back = only(out.outside, 'UDP reply to the client');
+    checkToClient6(back, 43600);
+    assert.is(back.udp!.payload.toString(), 'pong6');
+    expectDrops(d, {});
+    assert.ok((d.events.redirected_in ?? 0) >= 1 && d.events.redirected_in === d.events.redirected_out, JSON.stringify(d.events));
+
+    // The server says port unreachable about our LIP:lport -> RIP:7 datagram, to worker 1.
+    const icmp = frameFrom6('inside', sent.ipv6!.dst, sent.ipv6!.src,
+      { icmp6: { type: ICMP6_TYPE.DEST_UNREACH, code: 4, rest: 0, payload: sent.raw.subarray(14) } });
+    const e = lab.counterDelta(() => {
+      lab.sendOn('inside', 1, icmp);
+      out = lab.resolveNeighbours();
+    });
+    const relayed = only(out.outside, 'ICMPv6 error to the client');
+    assert.is(relayed.ipv6!.dst, CLIENT6);
+    assert.is(relayed.icmp6!.type, ICMP6_TYPE.DEST_UNREACH);
+    expectDrops(e, {});
+    assert.equal([e.events.redirected_out, e.events.redirected_in, e.events.icmp_errors_to_client], [1, 1, 1]);
+  }, ipv6Config(), SEVERAL);
+});
+
+test('ring ports report no rte_flow steering for either family: the worker rings carry IPv4 and IPv6 replies', async () => {
+  await withLab((lab) => {
+    assert.equal(lab.dp.ports().map((p) => [p.name, p.queues, p.flowSteering, p.flowSteering6]),
+      [['outside', WORKERS, false, false], ['inside', WORKERS, false, false]]);
+  }, ipv6Config(), SEVERAL);
 });
 
 test('one worker: nothing is handed over and no owner is computed', async () => {

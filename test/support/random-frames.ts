@@ -252,8 +252,10 @@ export function frameAccounting(s: DataplaneStats): { arrived: number; accounted
   // Reassembly turns frag_joined fragments into frag_reassembled datagrams; re-fragmentation
   // turns frag_refragmented datagrams into frag_out_pieces fragments.
   return {
-    // With several workers an ARP reply is also copied to every other worker (arp_replies_shared).
-    arrived: s.events.rx_packets + s.events.arp_requests_sent + s.events.arp_replies_shared + s.events.frag_reassembled +
+    // With several workers an ARP reply or neighbour advertisement is also copied to every other
+    // worker (arp_replies_shared, nd_advertisements_shared).
+    arrived: s.events.rx_packets + s.events.arp_requests_sent + s.events.arp_replies_shared +
+      s.events.nd_advertisements_shared + s.events.frag_reassembled +
       s.events.frag_out_pieces + s.events.nd_solicitations_sent,
     accounted: s.events.tx_packets + drops - generatedDrops + s.events.arp_replies_learned + s.events.frag_joined +
       s.events.frag_refragmented + s.events.nd_advertisements_learned + s.events.nd_router_messages_ignored +

@@ -61,7 +61,7 @@ class FakeDataplane {
     return { connections: [], nextCursor: 0 };
   }
   ports(): PortInfo[] {
-    return [{ name: 'outside', portId: 0, mac: '02:00:00:00:00:01', driver: 'net_ring', queues: 1, rss: false, flowSteering: false }];
+    return [{ name: 'outside', portId: 0, mac: '02:00:00:00:00:01', driver: 'net_ring', queues: 1, rss: false, flowSteering: false, flowSteering6: false }];
   }
 }
 

@@ -46,12 +46,18 @@ test('EAL gets -l for a plain list and --lcores for a map', () => {
   assert.equal(ealArgs({ lcores: '0@0,(1-3)@1', memoryMb: 64, hugepages: 'off' }).args[0], '--lcores=0@0,(1-3)@1');
 });
 
-test('the start-up line says how each port shares flows and replies among workers', () => {
-  const port = { name: 'inside', portId: 1, mac: '02:00:00:00:00:02', driver: 'net_af_packet', queues: 1, rss: false, flowSteering: false };
+test('the start-up line says how each port shares flows and replies among workers, per address family', () => {
+  const port = { name: 'inside', portId: 1, mac: '02:00:00:00:00:02', driver: 'net_af_packet', queues: 1, rss: false, flowSteering: false, flowSteering6: false };
   assert.is(steeringNote(port), '', 'one worker: nothing to say');
-  assert.match(steeringNote({ ...port, queues: 3 }), /^; 3 queues: kernel PACKET_FANOUT_HASH spreads flows; no rte_flow lport steering .*worker rings/);
-  assert.match(steeringNote({ ...port, driver: 'net_ice', queues: 4, rss: true, flowSteering: true }),
-    /^; 4 queues: RSS spreads flows; rte_flow rules send replies/);
+  assert.match(steeringNote({ ...port, queues: 3 }),
+    /^; 3 queues: kernel PACKET_FANOUT_HASH spreads flows; no rte_flow lport steering on this device \(IPv4 or IPv6\): .*worker rings/);
+  const nic = { ...port, driver: 'net_ice', queues: 4, rss: true };
+  assert.match(steeringNote({ ...nic, flowSteering: true, flowSteering6: true }),
+    /^; 4 queues: RSS spreads flows; rte_flow rules send replies to IPv4 and IPv6 LIPs to the owning worker's queue$/);
+  assert.match(steeringNote({ ...nic, flowSteering: true }),
+    /rte_flow rules send replies to IPv4 LIPs .*; the device refused the IPv6 rule, so replies to IPv6 LIPs reaching another worker go through the worker rings/);
+  assert.match(steeringNote({ ...nic, flowSteering6: true }),
+    /rte_flow rules send replies to IPv6 LIPs .*; the device refused the IPv4 rule, so replies to IPv4 LIPs reaching another worker go through the worker rings/);
 });
 
 test.run();

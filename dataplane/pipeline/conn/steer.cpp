@@ -1,6 +1,8 @@
-// packet_owner_worker(): which worker owns a reply, from the frame alone. Each
+// packet_owner_worker(): which worker owns a reply (IPv4 or IPv6), from the frame alone. Each
 // worker allocates lports only from its residue class (lport.h), so a reply's
 // destination port names its owner without any table lookup.
+#include <cstring>
+#include <netinet/in.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include "common/config.h"
@@ -31,6 +33,56 @@ int icmp_error_owner(const rte_ipv4_hdr* ip, uint32_t header_len, uint32_t avail
   return lport % worker_count;
 }
 
+// IPv6: the upper-layer header of a packet to us, past the extension headers a reply may
+// carry (hop-by-hop, routing, destination options; bounded as parse_ipv6 bounds them).
+// Returns its offset from ip6 and sets *protocol, or 0: a fragment (no lport to read in a
+// later one; the receiving worker's fragment policy takes it) or a chain parse would drop.
+uint32_t ipv6_upper_layer(const uint8_t* ip6, uint32_t available, uint8_t* protocol) {
+  constexpr uint8_t kHopByHop = 0, kRouting = 43, kFragment = 44, kDestOptions = 60;
+  uint8_t next = ip6[6];
+  uint32_t at = sizeof(rte_ipv6_hdr);
+  for (unsigned count = 0; next == kHopByHop || next == kRouting || next == kDestOptions; count++) {
+    if (count == kIpv6MaxExtHeaders || at + 8 > available) return 0;
+    next = ip6[at];
+    at += (ip6[at + 1] + 1u) * 8;
+    if (at - sizeof(rte_ipv6_hdr) > kIpv6MaxExtBytes) return 0;
+  }
+  if (next == kFragment) return 0;
+  *protocol = next;
+  return at;
+}
+
+// An ICMPv6 error to a LIP quotes our LIP:lport -> RIP:rport packet (its own IPv6 header
+// first, no extension headers from us): the quoted source port names the owner.
+int icmp6_error_owner(const uint8_t* ip6, uint32_t icmp_at, uint32_t available, uint16_t worker_count) {
+  const uint8_t* icmp = ip6 + icmp_at;
+  if (available < icmp_at + kIcmpHeaderLen + sizeof(rte_ipv6_hdr) + 4) return -1;
+  if (icmp[0] < 1 || icmp[0] > 4) return -1;  // unreachable, too big, time exceeded, parameter problem
+  const uint8_t* inner = icmp + kIcmpHeaderLen;
+  if (memcmp(inner + 8, ip6 + 24, 16) != 0) return -1;  // quoted source == our destination (the LIP)
+  if (inner[6] != IPPROTO_TCP && inner[6] != IPPROTO_UDP) return -1;
+  uint16_t lport = rte_be_to_cpu_16(load16(inner + sizeof(rte_ipv6_hdr)));
+  if (lport < kLportMin) return -1;
+  return lport % worker_count;
+}
+
+int ipv6_owner_worker(const Snapshot* s, const rte_ipv6_hdr* ip, uint32_t available, uint16_t worker_count) {
+  const auto* ip6 = reinterpret_cast<const uint8_t*>(ip);
+  const IpAddr dst = ip_from_v6(ip->dst_addr);
+  if (!(snapshot_owned_kinds(*s, dst) & kOwnedLip)) return -1;
+  uint8_t protocol = 0;
+  uint32_t at = ipv6_upper_layer(ip6, available, &protocol);
+  if (at == 0) return -1;
+  if (protocol == IPPROTO_ICMPV6) return icmp6_error_owner(ip6, at, available, worker_count);
+  if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return -1;
+  if (available < at + 4) return -1;  // both ports present
+  uint16_t dst_port = load16(ip6 + at + 2);
+  if (snapshot_find_service(*s, protocol, dst, dst_port)) return -1;  // a new flow to a service
+  uint16_t lport = rte_be_to_cpu_16(dst_port);
+  if (lport < kLportMin) return -1;
+  return lport % worker_count;
+}
+
 }  // namespace
 
 int packet_owner_worker(const Snapshot* s, const rte_mbuf* m, uint16_t worker_count) {
@@ -38,6 +90,10 @@ int packet_owner_worker(const Snapshot* s, const rte_mbuf* m, uint16_t worker_co
   uint32_t len = rte_pktmbuf_data_len(m);
   if (len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) return -1;
   const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+    if (len < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr)) return -1;
+    return ipv6_owner_worker(s, reinterpret_cast<const rte_ipv6_hdr*>(eth + 1), len - sizeof(rte_ether_hdr), worker_count);
+  }
   if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return -1;
   const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
   uint32_t header_len = (ip->version_ihl & 0x0f) * 4u;
