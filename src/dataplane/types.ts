@@ -216,7 +216,7 @@ export interface DataplaneServiceDefense {
   newConnRate?: DataplaneRate;
   /** Concurrent connections for the whole service (each worker caps ceil(max / workers)); 0/absent = none. */
   maxConns?: number;
-  /** IPv4 fragments to this service's VIP (and replies to its LIPs); absent = DataplaneDefense.fragments. */
+  /** IPv4 and IPv6 fragments to this service's VIP (and replies to its LIPs); absent = DataplaneDefense.fragments. */
   fragments?: DataplaneFragmentPolicy;
 }
 
