@@ -38,7 +38,7 @@ struct RateLimit {
   bool enabled() const { return pps != 0; }
 };
 
-// IPv4 fragments to an owned address (pipeline/defend/frag_policy.h). A fragment has no
+// IPv4 and IPv6 fragments to an owned address (pipeline/defend/frag_policy.h). A fragment has no
 // ports, so the policy is picked by (destination address, protocol); several services on
 // one address+protocol resolve to the strictest (drop > limit > reassemble).
 enum class FragPolicy : uint8_t { DROP, LIMIT, REASSEMBLE };

@@ -8,14 +8,14 @@
 #define PC_DROP_REASONS(X)                                                   \
   X(MALFORMED_L2, "malformed_l2")           /* runt frame, bad VLAN/ethertype layout */ \
   X(RX_SEGMENTED, "rx_segmented")           /* frame delivered in several mbufs: longer than the receive buffer, which fits the largest port MTU (core/port_mtu.h) */ \
-  X(MALFORMED_L3, "malformed_l3")           /* bad IPv4 version/ihl/length/checksum */ \
+  X(MALFORMED_L3, "malformed_l3")           /* bad IPv4 version/ihl/length/checksum; an IPv4 fragment that is empty, or not the last and not a multiple of 8 bytes */ \
   X(MALFORMED_L4, "malformed_l4")           /* truncated TCP/UDP/ICMP header, bad data offset */ \
   X(MALFORMED_ARP, "malformed_arp")         /* ARP not Ethernet/IPv4 or truncated */ \
   X(UNSUPPORTED_L3, "unsupported_l3")       /* ethertype we do not handle (VLAN tags, MPLS, ...) */ \
   X(UNSUPPORTED_L4, "unsupported_l4")       /* IP protocol / IPv6 upper-layer header other than TCP/UDP/ICMP(v6) to an owned address */ \
   X(NOT_FOR_US, "not_for_us")               /* unicast MAC that is not the port's, or IP not owned and not translatable */ \
   X(ARP_NOT_FOR_US, "arp_not_for_us")       /* ARP request for an address we do not own on that port */ \
-  X(FRAG_DROPPED, "frag_dropped")           /* IPv4 fragment refused by fragment policy drop (the default) */ \
+  X(FRAG_DROPPED, "frag_dropped")           /* IPv4 or IPv6 fragment refused by fragment policy drop (the default) */ \
   X(TTL_EXCEEDED, "ttl_exceeded")           /* TTL <= 1 on a packet we would forward */ \
   X(ICMP_UNSUPPORTED, "icmp_unsupported")   /* ICMP type we do not answer or relay */ \
   X(NO_SERVICE, "no_service")               /* new flow to an owned address with no virtual service */ \
@@ -40,22 +40,22 @@
   X(SYNPROXY_HANDSHAKE_PENDING, "synproxy_handshake_pending") /* SYNPROXY: non-ACK client or stray server segment before the server answered */ \
   X(SYNPROXY_SERVER_FAILED, "synproxy_server_failed") /* SYNPROXY: held client segment discarded, server refused or never answered */ \
   X(FRAG_OVERLAP, "frag_overlap")           /* fragments (each one counted) of a set whose pieces overlap or disagree on its end */ \
-  X(FRAG_OVERSIZE, "frag_oversize")         /* fragments of a set that would exceed the reassembly size limit */ \
+  X(FRAG_OVERSIZE, "frag_oversize")         /* fragments of a set that would exceed the reassembly size limit (or 65535: IPv4 total length, IPv6 payload length) */ \
   X(FRAG_TIMEOUT, "frag_timeout")           /* fragments of an incomplete set discarded when its timeout ran out */ \
   X(FRAG_TABLE_FULL, "frag_table_full")     /* fragment starting a new set while the reassembly table had no room */ \
   X(FRAG_TOO_MANY, "frag_too_many")         /* fragments of a set with more pieces than the per-datagram limit */ \
   X(FRAG_RATE_LIMITED, "frag_rate_limited") /* fragment over its source's token bucket (fragment policy limit) */ \
   X(FRAG_OUT_FAILED, "frag_out_failed")     /* datagram over the egress MTU that could not be fragmented (no mbufs) */ \
+  X(FRAG_HEADER_CHAIN_INCOMPLETE, "frag_header_chain_incomplete") /* IPv6 first fragment without the whole header chain through the TCP/UDP/ICMPv6 header (RFC 7112) */ \
   X(TUNNEL_FRAG_NEEDED, "tunnel_frag_needed") /* TUN: packet + outer header (20 B IPv4, 40 B IPv6) over the egress MTU (frag-needed if DF / Packet Too Big sent first) */ \
   X(EGRESS_MTU_EXCEEDED, "egress_mtu_exceeded") /* FullNAT/NAT: DF packet over the egress port's MTU (ICMP frag-needed sent to its sender) */ \
   X(CLIENT_ADDRESS_BAD_CHECKSUM, "client_address_bad_checksum") /* TCP checksum wrong on a client segment that was to carry TOA or the PROXY header, or be cut at the PROXY stream start (only those are verified; the server would drop it too) */ \
-  X(IPV6_MALFORMED, "ipv6_malformed")       /* IPv6: truncated fixed header, version not 6, payload length beyond the frame (or 0: jumbograms) */ \
+  X(IPV6_MALFORMED, "ipv6_malformed")       /* IPv6: truncated fixed header, version not 6, payload length beyond the frame (or 0: jumbograms); a fragment that is empty, or not the last and not a multiple of 8 bytes */ \
   X(IPV6_EXT_HEADER_MALFORMED, "ipv6_ext_header_malformed") /* IPv6: extension header past the payload, hop-by-hop not first, bad option TLV, more than kIpv6MaxExtHeaders headers or kIpv6MaxExtBytes bytes of them */ \
   X(IPV6_OPTION_UNRECOGNIZED, "ipv6_option_unrecognized") /* IPv6: hop-by-hop/destination option we do not know whose type says discard (RFC 8200 4.2) */ \
   X(IPV6_ROUTING_HEADER, "ipv6_routing_header") /* IPv6: routing header with segments left > 0 (we would be an intermediate hop; type 0 is deprecated, RFC 5095) */ \
   X(IPV6_UNSUPPORTED_NEXT_HEADER, "ipv6_unsupported_next_header") /* IPv6: ESP, AH, No Next Header (59) or another extension header we do not walk */ \
   X(IPV6_BAD_ADDRESS, "ipv6_bad_address")   /* IPv6: source multicast/unspecified/loopback/IPv4-mapped, destination unspecified/loopback/IPv4-mapped (would alias an IPv4 flow) */ \
-  X(IPV6_NOT_FORWARDED_YET, "ipv6_not_forwarded_yet") /* IPv6 TCP/UDP or fragment to an owned address: no IPv6 forwarding stage yet (interim, until FullNAT v6) */ \
   X(ICMP6_BAD_CHECKSUM, "icmp6_bad_checksum") /* ICMPv6 to us whose checksum (pseudo-header included) is wrong */ \
   X(ND_INVALID, "nd_invalid")               /* neighbour discovery message failing RFC 4861 7.1 validation (hop limit not 255, code, length, options, multicast target) */ \
   X(ND_NOT_FOR_US, "nd_not_for_us")         /* NS for an address we do not own on that port; NA we did not ask for from off-link */ \
@@ -93,7 +93,7 @@
   X(PERSIST_TEMPLATE_HITS, "persist_template_hits")   /* persistence: new conn sent to its client network's server */ \
   X(PERSIST_TABLE_FULL, "persist_table_full")         /* persistence: no template slot, conn scheduled without one */ \
   X(FRAG_REASSEMBLED, "frag_reassembled")   /* datagrams rebuilt from fragments (pipeline/defend/reassembly.h) */ \
-  X(FRAG_REFRAGMENTED, "frag_refragmented") /* datagrams over the egress MTU sent as fragments */ \
+  X(FRAG_REFRAGMENTED, "frag_refragmented") /* datagrams sent as fragments: IPv4 over the egress MTU, IPv6 rebuilt ones bigger than their biggest fragment */ \
   X(SYNPROXY_AUTO_ENGAGED, "synproxy_auto_engaged")       /* SYNPROXY auto: a service's SYN rate reached its threshold */ \
   X(SYNPROXY_AUTO_DISENGAGED, "synproxy_auto_disengaged") /* SYNPROXY auto: below the threshold for the hold time */ \
   X(TCP_RESETS_FROM_SERVER, "tcp_resets_from_server") /* RST from a real server on a tracked connection, relayed */ \

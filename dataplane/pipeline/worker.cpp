@@ -61,6 +61,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
   neigh6_init(&w->neigh6, w->port_macs, params.port_count, w->counters, params.pool);
   w->neigh.ipv6 = &w->neigh6;
   lport_allocator_init(&w->lports, params.index, params.count);
+  w->frag6_next_id = params.index;  // stepped by params.count: no two workers share one
   w->services.resize(kMaxServiceId + 1);
   w->service_epoch.assign(kMaxServiceId + 1, 0);
   w->server_epoch.assign(kMaxServerId + 1, 0);
@@ -210,22 +211,33 @@ inline bool is_for_host_stack(uint8_t owned, const ParsedPacket& p) {
   return l3_protocol(p) == IPPROTO_TCP || l3_protocol(p) == IPPROTO_UDP;
 }
 
-// Either family: hands such a packet to the port's kernel interface, unchanged. False
-// when it stays in the pipeline (not the host's, or the port has no exception path).
-inline bool punt_to_host_stack(Worker* w, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p, uint8_t owned,
-                               TxQueues& tx) {
-  if (!owned || !tx.has_exception(in_port) || !is_for_host_stack(owned, p)) return false;
+// Hands m to the port's kernel interface, unchanged, and counts it.
+inline bool punt(Worker* w, uint16_t in_port, rte_mbuf* m, TxQueues& tx) {
   w->counters->event(Event::EXCEPTION_PUNTED);
   tx.push_exception(in_port, m);
   return true;
+}
+
+// Either family: hands such a packet to the port's kernel interface. False when it stays in
+// the pipeline (not the host's, or the port has no exception path).
+inline bool punt_to_host_stack(Worker* w, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p, uint8_t owned,
+                               TxQueues& tx) {
+  if (!owned || !tx.has_exception(in_port) || !is_for_host_stack(owned, p)) return false;
+  return punt(w, in_port, m, tx);
+}
+
+// An IPv6 fragment to a port address that is neither VIP nor LIP, when the port has an
+// exception path: the kernel's (its protocol is unknown until reassembly).
+inline bool punt_fragment_to_host_stack(Worker* w, uint16_t in_port, rte_mbuf* m, uint8_t owned, TxQueues& tx) {
+  if (!owned || (owned & (kOwnedVip | kOwnedLip)) || !tx.has_exception(in_port)) return false;
+  return punt(w, in_port, m, tx);
 }
 
 // Hands the kernel a copy of m (the original goes on through the pipeline).
 void exception_copy(Worker* w, uint16_t in_port, const rte_mbuf* m, TxQueues& tx) {
   rte_mbuf* copy = rte_pktmbuf_copy(m, w->params.pool, 0, UINT32_MAX);
   if (!copy) return w->counters->drop(DropReason::MBUF_ALLOC_FAILED);
-  w->counters->event(Event::EXCEPTION_PUNTED);
-  tx.push_exception(in_port, copy);
+  punt(w, in_port, copy, tx);
 }
 
 // The kernel resolves its next hops itself: it gets a copy of every ARP reply for a
@@ -261,7 +273,25 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
   const uint8_t owned = to_group ? 0 : snapshot_owned_kinds(s, dst);
   if (to_group ? !(dst == kAllNodes || snapshot_nd_solicited_group(s, in_port, dst)) : !owned && !s.has_nat_servers)
     return drop(w, m, DropReason::NOT_FOR_US), false;
-  if (ipv6_is_fragment(p)) return drop(w, m, DropReason::IPV6_NOT_FORWARDED_YET), false;
+  // Fragments (RFC 8200 4.5) meet the fragment policy as IPv4's do; an atomic fragment
+  // (offset 0, M clear) is a whole packet and goes on as one (RFC 6946).
+  if (ipv6_is_fragment(p) && !ipv6_is_atomic_fragment(p)) {
+    // Neighbour discovery is never fragmented (RFC 6980), and nothing else is taken from a group.
+    if (to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
+    if (!ipv6_first_fragment_holds_l4(p)) return drop(w, m, DropReason::FRAG_HEADER_CHAIN_INCOMPLETE), false;
+    // For the host's own sockets the kernel reassembles, as it does IPv4's: every fragment is
+    // handed over, since only the first names the upper protocol.
+    if (punt_fragment_to_host_stack(w, in_port, m, owned, tx)) return false;
+    uint16_t largest_fragment = 0;
+    m = frag_input(w, s, m, p, now_us, &largest_fragment);  // the rebuilt datagram, or null: held or dropped (counted)
+    if (!m) return false;
+    p = ParsedPacket{};  // parse the whole datagram afresh (same checks as any received frame)
+    L2Kind kind;
+    if (!parse_l2(m, w->port_macs[in_port], &p, &kind, &reason)) return drop(w, m, reason), false;
+    if (kind != L2Kind::IPV6) return drop(w, m, DropReason::IPV6_MALFORMED), false;
+    if (!parse_ipv6(m, &p, &reason)) return drop(w, m, reason), false;
+    p.reassembled_from = largest_fragment;
+  }
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
   if (p.icmp) {
     if (!owned && !to_group) {

@@ -53,7 +53,8 @@ struct Worker {
   NeighTable neigh;
   Neigh6Table neigh6;  // neighbour discovery (IPv6)
   DefendState defend;
-  ReassemblyTable reassembly;  // incomplete IPv4 datagrams (fragment policy limit/reassemble)
+  ReassemblyTable reassembly;  // incomplete IPv4/IPv6 datagrams (fragment policy limit/reassemble)
+  uint32_t frag6_next_id = 0;  // identification of the next IPv6 datagram sent in fragments (output/fragment.h)
   LportAllocator lports;
   PersistTable persist;  // persistence templates
   ServerLoads loads;     // every worker's per-server gauges + OVERLOAD flags (sched/server_load.h)

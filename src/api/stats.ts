@@ -27,11 +27,11 @@ const DROP_REASONS: Record<DropReason, true> = {
   mbuf_alloc_failed: true, redirect_ring_full: true,
   bad_cookie: true, synproxy_hold_full: true, synproxy_handshake_pending: true, synproxy_server_failed: true,
   frag_overlap: true, frag_oversize: true, frag_timeout: true, frag_table_full: true, frag_too_many: true,
-  frag_rate_limited: true, frag_out_failed: true,
+  frag_rate_limited: true, frag_out_failed: true, frag_header_chain_incomplete: true,
   tunnel_frag_needed: true, egress_mtu_exceeded: true,
   client_address_bad_checksum: true,
   ipv6_malformed: true, ipv6_ext_header_malformed: true, ipv6_option_unrecognized: true, ipv6_routing_header: true,
-  ipv6_unsupported_next_header: true, ipv6_bad_address: true, ipv6_not_forwarded_yet: true,
+  ipv6_unsupported_next_header: true, ipv6_bad_address: true,
   icmp6_bad_checksum: true, nd_invalid: true, nd_not_for_us: true, nat64_icmp_untranslatable: true,
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };

@@ -26,7 +26,7 @@ export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
                                  per source: IPv6 clients share one bucket per /64 (or the --ipv6-prefix given)
   portcullis defend limit conns [--service SVC] [--rate N [--burst N]] [--max N] [--for D] --reason "…"
   portcullis defend fragments drop|limit|reassemble [--service SVC] [--pps N [--burst N]] [--for D] --reason "…"
-                                 IPv4 fragments: drop (the default), limit (per source, --pps required; the
+                                 IPv4/IPv6 fragments: drop (the default), limit (per source, --pps required; the
                                  rest reassembled) or reassemble before FullNAT
   portcullis defend clear [udp|conns|fragments|all] [--service SVC] --reason "…"
   portcullis defend synproxy SVC on|off|auto [--syn-rate N] [--hold 30s] [--for D] --reason "…"

@@ -14,11 +14,11 @@ export type DropReason =
   | DefenseDropReason
   | 'bad_cookie' | 'synproxy_hold_full' | 'synproxy_handshake_pending' | 'synproxy_server_failed'
   | 'frag_overlap' | 'frag_oversize' | 'frag_timeout' | 'frag_table_full' | 'frag_too_many' | 'frag_rate_limited'
-  | 'frag_out_failed'
+  | 'frag_out_failed' | 'frag_header_chain_incomplete'
   | 'tunnel_frag_needed' | 'egress_mtu_exceeded'
   | 'client_address_bad_checksum'
   | 'ipv6_malformed' | 'ipv6_ext_header_malformed' | 'ipv6_option_unrecognized' | 'ipv6_routing_header'
-  | 'ipv6_unsupported_next_header' | 'ipv6_bad_address' | 'ipv6_not_forwarded_yet'
+  | 'ipv6_unsupported_next_header' | 'ipv6_bad_address'
   | 'icmp6_bad_checksum' | 'nd_invalid' | 'nd_not_for_us' | 'nat64_icmp_untranslatable';
 
 /** Drop reasons the flood defences give (dataplane/common/defense_counters.h, same order). */
@@ -218,7 +218,7 @@ export interface DataplaneServiceDefense {
   newConnRate?: DataplaneRate;
   /** Concurrent connections for the whole service (each worker caps ceil(max / workers)); 0/absent = none. */
   maxConns?: number;
-  /** IPv4 fragments to this service's VIP (and replies to its LIPs); absent = DataplaneDefense.fragments. */
+  /** IPv4 and IPv6 fragments to this service's VIP (and replies to its LIPs); absent = DataplaneDefense.fragments. */
   fragments?: DataplaneFragmentPolicy;
 }
 

@@ -18,7 +18,7 @@ export interface LimitSettings {
   udpPerService?: { pps: number; burst: number };
   connRate?: { pps: number; burst: number };
   connMax?: number;
-  /** IPv4 fragment policy; pps/burst (per source) with limit only. */
+  /** IPv4 and IPv6 fragment policy; pps/burst (per source) with limit only. */
   fragments?: { policy: FragPolicy; pps?: number; burst?: number };
 }
 

@@ -11,7 +11,7 @@ export type LimitKind = 'udp_per_source' | 'udp_per_service' | 'conn_rate' | 'co
 export type MitigationKind = AclAction | LimitKind | 'synproxy';
 export const ACL_ACTIONS: readonly AclAction[] = ['deny', 'allow'];
 export const LIMIT_KINDS: readonly LimitKind[] = ['udp_per_source', 'udp_per_service', 'conn_rate', 'conn_max', 'frag_policy'];
-/** IPv4 fragments: drop them all (the default without a frag_policy), rate-limit them per
+/** IPv4 and IPv6 fragments: drop them all (the default without a frag_policy), rate-limit them per
  *  source (pps/burst; what passes is reassembled), or reassemble them (bounded table) before FullNAT. */
 export type FragPolicy = 'drop' | 'limit' | 'reassemble';
 export const FRAG_POLICIES: readonly FragPolicy[] = ['drop', 'limit', 'reassemble'];
@@ -46,7 +46,7 @@ export interface Mitigation {
   ipv6PrefixLength?: number;
   /** conn_max: concurrent connections for the whole service. */
   max?: number;
-  /** frag_policy: what happens to IPv4 fragments (limit also takes pps/burst, per source). */
+  /** frag_policy: what happens to IPv4 and IPv6 fragments (limit also takes pps/burst, per source). */
   policy?: FragPolicy;
   /** synproxy: the mode the service runs while this is active; auto with its threshold and hold time. */
   mode?: SynproxyMode;

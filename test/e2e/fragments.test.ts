@@ -4,11 +4,14 @@
 // `reassemble`, a 3000-byte UDP request (fragmented by the client's kernel) is rebuilt, translated,
 // re-fragmented for the inside MTU, and its 3000-byte echo (fragmented by the server's kernel,
 // rebuilt at the LIP) comes back; a flood of never-completed fragments fills the table, is counted,
-// does not disturb established flows, and the table serves again once the flood stops.
+// does not disturb established flows, and the table serves again once the flood stops. IPv6 (the
+// same policy): under the default drop a fragmented request is refused fragment by fragment, and
+// with `reassemble` on the IPv6 echo service a 3000-byte request (fragmented by the client's
+// kernel) is rebuilt, FullNAT v6 translated, sent on in fragments, and its echo comes back intact.
 import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { ATTACKER, GATEWAY_AF_PACKET_ARGS, UDP_ECHO_PORT, VIP } from '../../src/lab/topology.js';
+import { ATTACKER, GATEWAY_AF_PACKET_ARGS, UDP_ECHO_PORT, VIP, VIP_V6 } from '../../src/lab/topology.js';
 import { clientTool, requireLab, runInNamespace, sharedGateway } from '../support/e2e-lab.js';
 
 const e2e = suite('e2e: fragment policy');
@@ -30,6 +33,9 @@ const FLOOD_PPS = 8_000;
 const LEGIT_DATAGRAMS = 100;
 const BIG_DATAGRAM = 3000;
 const echoService = { protocol: 'UDP', vip: VIP, port: UDP_ECHO_PORT };
+const echoService6 = { protocol: 'UDP', vip: VIP_V6, port: UDP_ECHO_PORT };
+/** Fragments of one BIG_DATAGRAM over IPv6 at the lab's 1500 MTU: 1448 bytes of the UDP datagram each. */
+const FRAGMENTS_PER_BIG6 = Math.ceil((BIG_DATAGRAM + 8) / 1448);
 
 interface Counters { drops: Record<string, bigint>; events: Record<string, bigint> }
 
@@ -133,6 +139,48 @@ e2e('exhaustion: never-completed fragments fill the table (frag_table_full), est
   const big = await bigEchoes(2);
   assert.is(big.missing.length, 0, 'reassembly works again after the flood');
   await gateway.running().api.call('Defense', 'ClearServiceDefense', { service: echoService, origin: { actor: 'e2e', reason: 'flood over' } });
+});
+
+interface EchoReport { sent: number; missing: string[]; echoes: { bytes: number; from: string }[] }
+
+/** count datagrams of `bytes` (0: small) to the IPv6 echo service; the tool matches each echo's whole content. */
+function echoes6(count: number, bytes = 0): Promise<EchoReport> {
+  return clientTool(['udp', VIP_V6, UDP_ECHO_PORT, count, 3_000, bytes], 20_000);
+}
+
+e2e('IPv6, default policy drop: a fragmented request gets no answer, each of its fragments counted frag_dropped', async () => {
+  // One small echo per real server (rr): every server's neighbour entry resolved first.
+  for (let server = 0; server < 3; server++) assert.is((await echoes6(2)).missing.length, 0, 'unfragmented IPv6 echo works');
+  const before = await counters();
+  const big = await echoes6(2, BIG_DATAGRAM);
+  const after = await counters();
+  assert.is(big.missing.length, 2, `without reassemble a fragmented request gets no answer: ${JSON.stringify(big.echoes)}`);
+  assert.is(rise(before, after, 'drops', 'frag_dropped'), BigInt(2 * FRAGMENTS_PER_BIG6),
+    `every fragment of both requests counted frag_dropped: ${changes(before, after)}; ${await portCounters()}`);
+  assert.is((await echoes6(3)).missing.length, 0, 'unfragmented IPv6 echoes are untouched');
+});
+
+e2e(`IPv6, reassemble: ${BIG_DATAGRAM}-byte UDP requests over IPv6 are rebuilt, FullNAT v6 translated, and their echoes come back intact`, async () => {
+  const { api } = gateway.running();
+  await api.call('Defense', 'SetServiceDefense', {
+    service: echoService6, fragments: { policy: 'reassemble' }, origin: { actor: 'e2e', reason: 'e2e big IPv6 datagrams', duration: '5m' },
+  });
+  try {
+    const before = await counters();
+    const result = await echoes6(3, BIG_DATAGRAM);
+    const after = await counters();
+    assert.is(result.missing.length, 0, `missing echoes: ${changes(before, after)}; ${await portCounters()}`);
+    assert.ok(result.echoes.every((e) => e.bytes === BIG_DATAGRAM && e.from === `[${VIP_V6}]:${UDP_ECHO_PORT}`),
+      `whole echoes from the VIP: ${JSON.stringify(result.echoes)}`);
+    console.log(`  IPv6 reassemble: 3 x ${BIG_DATAGRAM}-byte echoes, ${changes(before, after)}`);
+    // Each request (at the VIP) and each echo (at the LIP): rebuilt once, sent on in fragments once.
+    assert.is(rise(before, after, 'events', 'frag_reassembled'), 6n, `requests and echoes were reassembled: ${changes(before, after)}`);
+    assert.is(rise(before, after, 'events', 'frag_refragmented'), 6n, `and left in fragments: ${changes(before, after)}`);
+    assert.is(rise(before, after, 'events', 'frag_joined'), BigInt(6 * FRAGMENTS_PER_BIG6), 'every fragment joined');
+    assert.is(rise(before, after, 'drops', 'frag_dropped'), 0n);
+  } finally {
+    await api.call('Defense', 'ClearServiceDefense', { service: echoService6, origin: { actor: 'e2e', reason: 'done' } });
+  }
 });
 
 e2e.run();

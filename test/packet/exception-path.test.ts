@@ -4,6 +4,7 @@
 // the interface sends, its own ARP requests and neighbour solicitations included, leaves by
 // the inside port. Every case runs for both families.
 import { test } from '../support/suite.js';
+import { fragmentFrame4, fragmentFrame6 } from '../support/fragment-frames.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {
@@ -117,6 +118,20 @@ for (const family of [ipv4, ipv6]) {
       }, dualStackConfig());
     });
   }
+
+  test(`${family.name}: UDP fragments to the port address -> every piece punted unchanged to ${TAP} (the kernel reassembles)`, async () => {
+    await withExceptionPath((lab) => {
+      const whole = family.inside(family.server, family.portAddress, { udp: { srcPort: 53, dstPort: 40002 }, payload: Buffer.alloc(600, 0x61) });
+      const pieces = family === ipv4 ? fragmentFrame4(whole, [0, 304], 21) : fragmentFrame6(whole, [0, 304], 21);
+      const d = lab.counterDelta(() => lab.send('inside', ...pieces));
+      const punted = raw(lab, TAP);
+      assert.is(punted.length, 2, `got ${show(punted.map((b) => decodeFrame(b)))}`);
+      assert.ok(punted[0]!.equals(pieces[0]!) && punted[1]!.equals(pieces[1]!), 'unchanged, in order');
+      assert.is(lab.recv('inside').length + lab.recv('outside').length, 0);
+      expectDrops(d, {});
+      expectEvents(d, { exception_punted: 2 });
+    });
+  });
 
   test(`${family.name}: frames from ${TAP} leave by the inside port unchanged (its own neighbour resolution too)`, async () => {
     await withExceptionPath((lab) => {

@@ -2,6 +2,7 @@
 // reassemble per service, reassembly before FullNAT, re-fragmentation over the egress MTU,
 // and every refused fragment counted under its reason. Time is the injected clock.
 import { test } from '../support/suite.js';
+import { fragmentFrame4 } from '../support/fragment-frames.js';
 import * as assert from 'uvu/assert';
 import {
   CLIENT, LIPS, SERVERS, UDP_SERVICE_ID, VIP, clientSegment, expectDrops, expectEvents, frameFrom, labConfig, only,
@@ -14,24 +15,6 @@ import type { DataplaneConfig, DataplaneDefense, DataplaneFragmentPolicy } from 
 const REASSEMBLE: DataplaneFragmentPolicy = { policy: 'reassemble' };
 const withDefense = (defense: DataplaneDefense) => labConfig((c) => { c.defense = defense; });
 const reassembleAll = () => withDefense({ fragments: REASSEMBLE });
-
-/**
- * Splits a whole Ethernet/IPv4 frame (20-byte IP header) into fragments whose payloads start at
- * `cuts` (bytes, multiples of 8; the first must be 0). Returned in cut order.
- */
-function fragment(frame: Buffer, cuts: number[], id: number): Buffer[] {
-  const eth = frame.subarray(0, 14);
-  const header = frame.subarray(14, 34);
-  const payload = frame.subarray(34);
-  const src = `${header[12]}.${header[13]}.${header[14]}.${header[15]}`;
-  const dst = `${header[16]}.${header[17]}.${header[18]}.${header[19]}`;
-  return cuts.map((start, k) => {
-    const end = cuts[k + 1] ?? payload.length;
-    const ip = buildIpv4({ src, dst, protocol: header[9]!, ttl: header[8]!, id, moreFragments: k + 1 < cuts.length, fragmentOffset: start / 8 },
-      Buffer.from(payload.subarray(start, end)));
-    return Buffer.concat([eth, ip]);
-  });
-}
 
 /** A UDP datagram from src:cport to VIP:7 with `size` payload bytes (byte i = i mod 251). */
 function bigUdp(size: number, cport = 4000, src = CLIENT): { frame: Buffer; payload: Buffer } {
@@ -55,13 +38,13 @@ function joinFragments(frames: DecodedFrame[]): { payload: Buffer; src: string; 
 
 /** First fragments (MF set, offset 0) of `count` different datagrams from src: each starts a set. */
 function openSets(lab: Lab, count: number, firstId: number, src = CLIENT): void {
-  for (let i = 0; i < count; i++) lab.send('outside', fragment(bigUdp(600, 4100 + i, src).frame, [0, 304], firstId + i)[0]!);
+  for (let i = 0; i < count; i++) lab.send('outside', fragmentFrame4(bigUdp(600, 4100 + i, src).frame, [0, 304], firstId + i)[0]!);
 }
 
 test('default policy drop: fragments are dropped frag_dropped (today\'s behaviour)', async () => {
   await withLab((lab) => {
     const d = lab.counterDelta(() => {
-      const out = lab.forward('outside', ...fragment(bigUdp(1000).frame, [0, 512], 1));
+      const out = lab.forward('outside', ...fragmentFrame4(bigUdp(1000).frame, [0, 512], 1));
       assert.is(out.inside.length, 0);
     });
     expectDrops(d, { frag_dropped: 2 });
@@ -72,7 +55,7 @@ test('reassemble: a UDP datagram in three in-order fragments leaves as one rewri
   await withLab((lab) => {
     const { frame, payload } = bigUdp(1200);
     const d = lab.counterDelta(() => {
-      const out = lab.forward('outside', ...fragment(frame, [0, 400, 800], 7));
+      const out = lab.forward('outside', ...fragmentFrame4(frame, [0, 400, 800], 7));
       const f = only(out.inside, 'rebuilt datagram');
       assert.ok(f.ipv4!.checksumOk, 'IP header checksum');
       assert.equal([f.ipv4!.moreFragments, f.ipv4!.fragmentOffset], [false, 0], 'not a fragment any more');
@@ -90,7 +73,7 @@ test('reassemble: a TCP segment of an open connection, fragments out of order, r
   await withLab((lab) => {
     const flow = openTcp(lab, 5100);
     const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) % 256));
-    const pieces = fragment(clientSegment(flow, { flags: 'PA', payload: data }), [0, 256, 512, 768], 99);
+    const pieces = fragmentFrame4(clientSegment(flow, { flags: 'PA', payload: data }), [0, 256, 512, 768], 99);
     const out = lab.forward('outside', ...pieces.reverse());
     const f = only(out.inside, 'rebuilt segment');
     assert.equal([f.ipv4!.src, f.ipv4!.dst, f.tcp!.srcPort, f.tcp!.dstPort], [flow.lip, flow.server, flow.lport, flow.sport]);
@@ -104,7 +87,7 @@ test('re-fragmentation: a 3000-byte datagram is rebuilt, rewritten, and leaves i
   await withLab((lab) => {
     const { frame, payload } = bigUdp(3000);
     const d = lab.counterDelta(() => {
-      const out = lab.forward('outside', ...fragment(frame, [0, 1480, 2960], 3));
+      const out = lab.forward('outside', ...fragmentFrame4(frame, [0, 1480, 2960], 3));
       assert.is(out.inside.length, 3, show(out.inside));
       for (const f of out.inside) assert.ok(f.ipv4!.totalLength <= 1500, `fits the 1500 MTU: ${f.ipv4!.totalLength}`);
       const joined = joinFragments(out.inside);
@@ -124,7 +107,7 @@ test('replies: a fragmented server reply to a LIP is reassembled under its servi
     const first = only(lab.forward('outside', bigUdp(10, 4200).frame).inside, 'request');
     const reply = Buffer.from(Array.from({ length: 1400 }, (_, i) => i % 13));
     const fromServer = frameFrom('inside', first.ipv4!.dst, first.ipv4!.src, { udp: { srcPort: 7, dstPort: first.udp!.srcPort, payload: reply } });
-    const out = lab.forward('inside', ...fragment(fromServer, [0, 720], 55));
+    const out = lab.forward('inside', ...fragmentFrame4(fromServer, [0, 720], 55));
     const f = only(out.outside, 'reply to the client');
     assert.equal([f.ipv4!.src, f.ipv4!.dst, f.udp!.srcPort, f.udp!.dstPort], [VIP, CLIENT, 7, 4200]);
     assert.ok(f.udp!.checksumOk && f.udp!.payload.equals(reply));
@@ -133,9 +116,9 @@ test('replies: a fragmented server reply to a LIP is reassembled under its servi
 
 test('per service: the UDP service reassembles while the TCP service keeps the default drop', async () => {
   await withLab((lab) => {
-    assert.is(lab.forward('outside', ...fragment(bigUdp(800).frame, [0, 400], 1)).inside.length, 1);
+    assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(800).frame, [0, 400], 1)).inside.length, 1);
     const tcp = frameFrom('outside', CLIENT, VIP, { tcp: { srcPort: 5200, dstPort: 80, flags: 'S', payload: Buffer.alloc(600) } });
-    const d = lab.counterDelta(() => lab.forward('outside', ...fragment(tcp, [0, 304], 2)));
+    const d = lab.counterDelta(() => lab.forward('outside', ...fragmentFrame4(tcp, [0, 304], 2)));
     expectDrops(d, { frag_dropped: 2 });
   }, withDefense({ services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }] }));
 });
@@ -148,7 +131,7 @@ test('services sharing a VIP and protocol that disagree get the strictest policy
     c.defense = { services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }, { serviceId: 3, fragments: { policy: 'drop' } }] };
   });
   await withLab((lab) => {
-    const d = lab.counterDelta(() => assert.is(lab.forward('outside', ...fragment(bigUdp(800).frame, [0, 400], 1)).inside.length, 0));
+    const d = lab.counterDelta(() => assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(800).frame, [0, 400], 1)).inside.length, 0));
     expectDrops(d, { frag_dropped: 2 });
   }, config);
 });
@@ -156,37 +139,37 @@ test('services sharing a VIP and protocol that disagree get the strictest policy
 test('overlap: a fragment overlapping a held one drops the whole set, each fragment counted frag_overlap', async () => {
   await withLab((lab) => {
     const { frame } = bigUdp(1200);
-    const [a, b] = fragment(frame, [0, 600], 9);
-    const overlapping = fragment(frame, [0, 400, 800], 9)[1]!; // bytes 400..800 overlap both
+    const [a, b] = fragmentFrame4(frame, [0, 600], 9);
+    const overlapping = fragmentFrame4(frame, [0, 400, 800], 9)[1]!; // bytes 400..800 overlap both
     const d = lab.counterDelta(() => {
       lab.send('outside', a!, overlapping);
       assert.is(lab.forward('outside', b!).inside.length, 0, 'the late piece starts a new set that never completes');
     });
     expectDrops(d, { frag_overlap: 2 });
-    const again = lab.counterDelta(() => lab.forward('outside', fragment(frame, [0, 600], 9)[1]!));
+    const again = lab.counterDelta(() => lab.forward('outside', fragmentFrame4(frame, [0, 600], 9)[1]!));
     expectDrops(again, { frag_overlap: 2 }, 'a duplicate of a held piece is an overlap too');
   }, reassembleAll());
 });
 
 test('oversize: a set that would exceed maxDatagram is dropped frag_oversize', async () => {
   await withLab((lab) => {
-    const d = lab.counterDelta(() => lab.forward('outside', ...fragment(bigUdp(1200).frame, [0, 600], 4)));
+    const d = lab.counterDelta(() => lab.forward('outside', ...fragmentFrame4(bigUdp(1200).frame, [0, 600], 4)));
     expectDrops(d, { frag_oversize: 2 });
-    assert.is(lab.forward('outside', ...fragment(bigUdp(800).frame, [0, 400], 5)).inside.length, 1, 'a datagram within the limit passes');
+    assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(800).frame, [0, 400], 5)).inside.length, 1, 'a datagram within the limit passes');
   }, reassembleAll(), { fragments: { maxDatagram: 1000 } });
 });
 
 test('too many fragments: the piece over maxFragments drops its set, each counted frag_too_many', async () => {
   await withLab((lab) => {
-    const d = lab.counterDelta(() => lab.forward('outside', ...fragment(bigUdp(1200).frame, [0, 400, 800], 6)));
+    const d = lab.counterDelta(() => lab.forward('outside', ...fragmentFrame4(bigUdp(1200).frame, [0, 400, 800], 6)));
     expectDrops(d, { frag_too_many: 3 });
-    assert.is(lab.forward('outside', ...fragment(bigUdp(1200).frame, [0, 600], 7)).inside.length, 1, 'two pieces are fine');
+    assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(1200).frame, [0, 600], 7)).inside.length, 1, 'two pieces are fine');
   }, reassembleAll(), { fragments: { maxFragments: 2 } });
 });
 
 test('timeout: an incomplete set is dropped frag_timeout after timeoutMs (advanceClock), not before', async () => {
   await withLab((lab) => {
-    const [first, second] = fragment(bigUdp(1000).frame, [0, 512], 8);
+    const [first, second] = fragmentFrame4(bigUdp(1000).frame, [0, 512], 8);
     lab.send('outside', first!);
     lab.advance(0.9);
     assert.is(lab.stats().drops.frag_timeout, 0, 'still held at 0.9 s');
@@ -204,7 +187,7 @@ test('limit: fragments over the per-source bucket are dropped frag_rate_limited;
     const other = lab.counterDelta(() => openSets(lab, 1, 200, '198.18.0.77'));
     expectDrops(other, {}, 'another source has its own bucket');
     lab.advance(0.2); // 10/s: two tokens
-    const out = lab.forward('outside', ...fragment(bigUdp(600, 4300).frame, [0, 304], 300));
+    const out = lab.forward('outside', ...fragmentFrame4(bigUdp(600, 4300).frame, [0, 304], 300));
     assert.is(out.inside.length, 1, 'a datagram within the rate is reassembled and forwarded');
   }, withDefense({ fragments: { policy: 'limit', perSource: { pps: 10, burst: 3 } } }));
 });
@@ -222,12 +205,12 @@ test('table full: counted frag_table_full, established flows keep forwarding, an
     });
     expectDrops(full, { frag_table_full: 3 });
     // A set already held still completes (and frees its way).
-    const rest = fragment(bigUdp(600, 4100).frame, [0, 304], 1000)[1]!;
+    const rest = fragmentFrame4(bigUdp(600, 4100).frame, [0, 304], 1000)[1]!;
     assert.is(lab.forward('outside', rest).inside.length, 1, 'a held set completes while the table is full');
     lab.advance(1.2);
     assert.is(lab.stats().drops.frag_timeout, 7, 'the seven incomplete sets time out');
     assert.is(lab.stats().mbufsInUse, baseline, 'every held fragment went back to the pool');
-    const out = lab.forward('outside', ...fragment(bigUdp(600, 4700).frame, [0, 304], 3000));
+    const out = lab.forward('outside', ...fragmentFrame4(bigUdp(600, 4700).frame, [0, 304], 3000));
     assert.is(out.inside.length, 1, 'room again: a fragmented datagram is reassembled');
   }, reassembleAll(), { fragments: { sets: 8 } });
 });
@@ -256,7 +239,7 @@ test('a seeded storm of overlapping, duplicate, short and complete fragments: ev
           id: int(8), moreFragments: more, fragmentOffset: rnd() < 0.3 ? 0 : int(200) }, Buffer.alloc(length, batch));
         frames.push(Buffer.concat([frameFrom('outside', CLIENT, VIP, { payload: Buffer.alloc(0) }).subarray(0, 14), ip]));
       }
-      if (batch % 10 === 0) frames.push(...fragment(bigUdp(2500 + batch, 6000 + batch).frame, [0, 1480], 40000 + batch));
+      if (batch % 10 === 0) frames.push(...fragmentFrame4(bigUdp(2500 + batch, 6000 + batch).frame, [0, 1480], 40000 + batch));
       lab.send('outside', ...frames);
       lab.resolveNeighbours();
       if (batch % 20 === 0) lab.advance(0.3);
@@ -276,7 +259,7 @@ test('a limit policy without a rate is refused with the field path; the old conf
   await withLab((lab) => {
     assert.throws(() => lab.apply(withDefense({ fragments: { policy: 'limit' } })),
       (e: Error & { code?: string }) => e.code === 'EINVAL' && /config\.defense\.fragments\.perSource/.test(e.message));
-    assert.is(lab.forward('outside', ...fragment(bigUdp(800).frame, [0, 400], 1)).inside.length, 1);
+    assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(800).frame, [0, 400], 1)).inside.length, 1);
   }, reassembleAll());
 });
 

@@ -1,6 +1,6 @@
 // IPv6 parse (RFC 8200): the fixed header against the frame, addresses that must never reach a
 // stage (a forged IPv6 packet must not alias an IPv4 flow), the extension-header walk with its
-// bounds, and what IPv6 traffic has no stage yet (ipv6_not_forwarded_yet: fragments, until the fragment policy takes IPv6).
+// bounds, and fragments meeting the default fragment policy (drop; the policies are fragments6.test.ts).
 // Every case is one frame in, nothing out, exactly one named drop.
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
@@ -65,12 +65,12 @@ const cases: { name: string; port?: PortName; frame: () => Buffer; expectDrops: 
   { name: 'TCP to the all-nodes group', frame: () => frameFrom6('outside', CLIENT6, 'ff02::1', { tcp: SYN }, {}, '33:33:00:00:00:01'), expectDrops: { not_for_us: 1 } },
   { name: 'IPv4 frame to a 33:33 multicast MAC', frame: () => buildFrame({ eth: { dst: '33:33:00:00:00:01', src: hostMac('198.18.0.1') }, ipv4: { src: '198.18.0.1', dst: '198.18.0.254' }, tcp: SYN }), expectDrops: { not_for_us: 1 } },
   { name: 'TCP to an IPv6 address we do not own', frame: () => frameFrom6('outside', CLIENT6, '2001:db8:18::77', { tcp: SYN }), expectDrops: { not_for_us: 1 } },
-  // ---- no IPv6 stage yet (FullNAT v6 replaces this reason)
   // TCP/UDP reach the connection stage as IPv4 does: to a port address that is no VIP, no service.
   { name: 'TCP SYN to the outside port address', frame: () => frameFrom6('outside', CLIENT6, OUTSIDE_ADDRESS6, { tcp: SYN }), expectDrops: { no_service: 1 } },
   { name: 'UDP to the inside port address', port: 'inside', frame: () => frameFrom6('inside', SERVERS6[0]!, INSIDE_ADDRESS6, { udp: { srcPort: 7, dstPort: 7, payload: Buffer.from('hi') } }), expectDrops: { no_service: 1 } },
-  { name: 'first fragment of an echo', frame: () => echo([{ type: 'fragment', offset: 0, more: true, id: 7 }]), expectDrops: { ipv6_not_forwarded_yet: 1 } },
-  { name: 'later fragment (no L4 header in it)', frame: () => frameFrom6('outside', CLIENT6, OUTSIDE_ADDRESS6, { payload: Buffer.alloc(16, 0xee) }, { protocol: IPPROTO.ICMPV6, extensions: [{ type: 'fragment', offset: 10, id: 7 }] }), expectDrops: { ipv6_not_forwarded_yet: 1 } },
+  // ---- fragments: the default policy drop (fragments6.test.ts has the others)
+  { name: 'first fragment of an echo', frame: () => echo([{ type: 'fragment', offset: 0, more: true, id: 7 }]), expectDrops: { frag_dropped: 1 } },
+  { name: 'later fragment (no L4 header in it)', frame: () => frameFrom6('outside', CLIENT6, OUTSIDE_ADDRESS6, { payload: Buffer.alloc(16, 0xee) }, { protocol: IPPROTO.ICMPV6, extensions: [{ type: 'fragment', offset: 10, id: 7 }] }), expectDrops: { frag_dropped: 1 } },
 ];
 
 for (const c of cases) {

@@ -27,7 +27,7 @@ struct DefenseTables {
   std::vector<uint16_t> index_by_service_id;  // kMaxServiceId + 1 entries, kNoServiceDefense = none
   std::vector<uint64_t> acl_ttl_ms;           // by expiry slot, across every list
   uint32_t source_buckets = kDefaultSourceBuckets;
-  FragPolicyTable fragments;  // IPv4 fragment policy by (address, protocol); built by snapshot_build
+  FragPolicyTable fragments;  // IPv4/IPv6 fragment policy by (address, protocol); built by snapshot_build
 };
 
 // Builds tables from cfg. service_present(id) says whether id is a service of the

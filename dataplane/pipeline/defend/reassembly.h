@@ -1,6 +1,8 @@
-// Per-worker IPv4 reassembly (fragment policy limit/reassemble). A bounded,
-// set-associative table of incomplete datagrams keyed by (source, destination,
-// id, protocol); each set holds its fragments' mbufs (no copy until complete).
+// Per-worker reassembly of IPv4 and IPv6 datagrams (fragment policy limit/reassemble).
+// A bounded, set-associative table of incomplete datagrams keyed by (source, destination,
+// identification, protocol): IPv4's 16-bit id and protocol, or IPv6's 32-bit identification
+// and the Fragment header's next header (RFC 8200 4.5); the two families never share a set
+// (an IPv4 address is held IPv4-mapped). Each set holds its fragments' mbufs (no copy until complete).
 // Own code rather than rte_ip_frag: rte_ip_frag frees overlapping or stale sets
 // into a death row without saying why, and every fragment here must be counted
 // under exactly one reason.
@@ -10,7 +12,8 @@
 //  - frag_overlap: a fragment overlaps one already held (duplicates included), or the
 //    pieces disagree on where the datagram ends → the whole set is dropped.
 //  - frag_oversize: the datagram would exceed max_datagram (or what one reassembly
-//    mbuf holds, or 65535) → the whole set is dropped.
+//    mbuf holds), or IPv4's total length / IPv6's payload length would pass 65535
+//    (RFC 8200 4.5) → the whole set is dropped.
 //  - frag_too_many: more than max_fragments pieces → the whole set is dropped.
 //  - frag_table_full: a fragment of a new datagram while every way of its table set
 //    holds a live, incomplete datagram, or any fragment while the worker already holds
@@ -19,7 +22,9 @@
 //    sets are never evicted early (a flood cannot flush legitimate datagrams), they time out.
 //    Also when the rebuild pool has no mbuf for a completed set (its fragments, each).
 //  - frag_timeout: an incomplete set `timeout_ms` after its first fragment.
-//  - malformed_l3: a non-last fragment whose payload is not a multiple of 8 bytes.
+//  - malformed_l3 (IPv4) / ipv6_malformed (IPv6): an empty fragment, or a non-last one whose
+//    payload is not a multiple of 8 bytes.
+// IPv6 overlaps are never resolved (RFC 5722): the whole datagram goes, as for IPv4.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -37,20 +42,23 @@ constexpr uint32_t kFragScanMinSlice = 4096;       // sets looked at per scan, a
 
 struct FragPiece {
   rte_mbuf* m;
-  uint16_t offset;  // payload bytes from the start of the datagram's payload
+  uint16_t offset;  // payload bytes from the start of the datagram's (fragmentable) payload
   uint16_t length;  // payload bytes in this fragment
   uint16_t payload_at;  // where its payload starts in the mbuf's data
+  uint16_t kept;        // bytes before it that a rebuild keeps: L2 + IPv4 header, or L2 + IPv6's unfragmentable part
   uint8_t l2_len;       // where its IP header starts
 };
 
 struct FragSet {
-  uint32_t src, dst;  // network order
-  uint16_t id;        // network order
-  uint8_t protocol;
+  IpAddr src, dst;
+  uint32_t id;          // network order: IPv4's 16 bits widened, or IPv6's 32
+  uint8_t protocol;     // IPv4's protocol, or the IPv6 Fragment header's next header
   bool in_use;
-  uint16_t count;       // pieces held
+  bool ipv6;
   uint8_t has_first;    // offset 0 seen
   uint8_t has_last;     // MF clear seen: `total` known
+  uint16_t count;       // pieces held
+  uint16_t largest;     // IP bytes of the biggest fragment held (IPv6 leaves in pieces no bigger)
   uint32_t total;       // payload bytes of the whole datagram (once has_last)
   uint32_t received;    // payload bytes held
   uint64_t expires_us;
@@ -81,12 +89,15 @@ bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool
 // Frees every held fragment (uncounted: the worker is going away).
 void reassembly_destroy(ReassemblyTable* t);
 
-// A fragment (p: parsed through IPv4) enters. Returns the rebuilt datagram (a new
-// single-segment mbuf: Ethernet + first fragment's IP header + the whole payload, IP
-// header checksum valid) when this fragment completed its set; null when the fragment
-// is held or was dropped (freed and counted).
+// A fragment (p: parsed through IPv4, or through IPv6 with a Fragment header) enters.
+// Returns the rebuilt datagram (a new single-segment mbuf) when this fragment completed its
+// set; null when the fragment is held or was dropped (freed and counted).
+//  IPv4: Ethernet + the first fragment's IP header + the whole payload, header checksum valid.
+//  IPv6: Ethernet + the first fragment's IPv6 header and unfragmentable extension headers,
+//  the Fragment header taken out (its next header written where it was named), then the
+//  whole fragmentable part; *largest_fragment = IP bytes of the biggest fragment it came in.
 rte_mbuf* reassembly_input(ReassemblyTable* t, WorkerCounters* counters, rte_mbuf* m, const ParsedPacket& p,
-                           uint64_t now_us);
+                           uint64_t now_us, uint16_t* largest_fragment = nullptr);
 
 // Discards incomplete sets past their timeout (frag_timeout). Cheap when nothing is held
 // or the next scan is not due.

@@ -25,7 +25,9 @@ bool translated_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPack
                      uint64_t now_us, TxQueues& tx) {
   if (egress_mtu == 0) return true;
   if (p.ip6) {  // leaves as IPv4: 20-byte header, extension headers gone
-    if (sizeof(rte_ipv4_hdr) + p.l4_len <= egress_mtu) return true;
+    // Rebuilt from fragments: it leaves without DF, fragmented to the MTU like any IPv4
+    // datagram the gateway rebuilt (translate_6to4, ip_output).
+    if (sizeof(rte_ipv4_hdr) + p.l4_len <= egress_mtu || p.reassembled_from) return true;
     send_packet_too_big(w, s, p, std::max<uint32_t>(egress_mtu + kTranslateHeaderGrowth, kMinIpv6Mtu), now_us, tx);
   } else {  // leaves as IPv6, never fragmented on the way
     if (sizeof(rte_ipv6_hdr) + p.l4_len <= egress_mtu) return true;

@@ -18,7 +18,8 @@
 //   EGRESS_MTU_EXCEEDED. A client packet that would not fit once IPv4 (only when the
 //   inside MTU is the smaller by more than 20) gets a Packet Too Big saying MTU + 20.
 // - IPv4 fragments from the server meet the fragment policy before the connection
-//   stage, like any IPv4 fragment.
+//   stage, like any IPv4 fragment; so do the client's IPv6 fragments, and a datagram
+//   rebuilt from them leaves as IPv4 without DF, fragmented to the MTU (ip_output).
 // TOA: called after the translation, like FullNAT's: the option carries the IPv6 client.
 // ICMP errors through a NAT64 connection: forward/icmp_relay.h.
 #pragma once

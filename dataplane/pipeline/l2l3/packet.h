@@ -23,6 +23,9 @@ struct ParsedPacket {
   uint16_t ip_total_len = 0;     // host order, what the frame was trimmed to
   uint8_t l4_protocol = 0;       // the upper-layer protocol: IPv4's, or the last IPv6 next header
   uint16_t ip6_fragment_at = 0;  // IPv6: the fragment header's offset from the IPv6 header; 0 = none
+  // IPv6 rebuilt from fragments: IP bytes of the biggest one it came in, the size it leaves
+  // in again (output/fragment.h); 0 = arrived whole.
+  uint16_t reassembled_from = 0;
   // L4, set only once parse_l4 validated it:
   rte_tcp_hdr* tcp = nullptr;
   rte_udp_hdr* udp = nullptr;

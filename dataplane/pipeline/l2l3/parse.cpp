@@ -144,16 +144,19 @@ bool parse_ipv6(rte_mbuf* m, ParsedPacket* p, DropReason* reason) {
   uint32_t at = sizeof(rte_ipv6_hdr);
   uint8_t next = ip6->proto;
   uint16_t fragment_at = 0;
+  bool more_fragments = false;  // a first fragment's M flag: its header chain must end inside it (RFC 7112)
   for (unsigned count = 0;; count++) {
     if (next != kNextHopByHop && next != kNextRouting && next != kNextFragment && next != kNextDestOptions) break;
     *reason = DropReason::IPV6_EXT_HEADER_MALFORMED;
     if (count == kIpv6MaxExtHeaders) return false;
     if (next == kNextHopByHop && count != 0) return false;  // only directly after the IPv6 header
-    if (at + 8 > total_len) return false;
+    const DropReason past_end = more_fragments ? DropReason::FRAG_HEADER_CHAIN_INCOMPLETE : DropReason::IPV6_EXT_HEADER_MALFORMED;
+    if (at + 8 > total_len) return *reason = past_end, false;
     const uint8_t* header = base + at;
     // The fragment header is always 8 bytes (its second byte is reserved, not a length).
     uint32_t len = next == kNextFragment ? 8 : (header[1] + 1u) * 8;
-    if (at + len > total_len || at + len - sizeof(rte_ipv6_hdr) > kIpv6MaxExtBytes) return false;
+    if (at + len > total_len) return *reason = past_end, false;
+    if (at + len - sizeof(rte_ipv6_hdr) > kIpv6MaxExtBytes) return false;
     if ((next == kNextHopByHop || next == kNextDestOptions) && !options_acceptable(header, len, reason)) return false;
     if (next == kNextRouting && header[3] != 0) {  // segments left
       *reason = DropReason::IPV6_ROUTING_HEADER;
@@ -170,6 +173,7 @@ bool parse_ipv6(rte_mbuf* m, ParsedPacket* p, DropReason* reason) {
         at += len;
         break;
       }
+      more_fragments = (rte_be_to_cpu_16(offset_field) & 1) != 0;
     }
     next = following;
     at += len;
@@ -179,6 +183,7 @@ bool parse_ipv6(rte_mbuf* m, ParsedPacket* p, DropReason* reason) {
   p->ip_total_len = static_cast<uint16_t>(total_len);
   p->l4_protocol = next;
   p->ip6_fragment_at = fragment_at;
+  p->reassembled_from = 0;
   if (ipv6_is_later_fragment(*p)) return true;  // what follows is the middle of a datagram
   switch (next) {
     case IPPROTO_TCP:
@@ -205,6 +210,25 @@ bool ipv6_is_later_fragment(const ParsedPacket& p) {
   uint16_t offset_field;
   std::memcpy(&offset_field, reinterpret_cast<const uint8_t*>(p.ip6) + p.ip6_fragment_at + 2, 2);
   return (rte_be_to_cpu_16(offset_field) & 0xfff8) != 0;
+}
+
+bool ipv6_is_atomic_fragment(const ParsedPacket& p) {
+  if (p.ip6_fragment_at == 0) return false;
+  uint16_t offset_field;
+  std::memcpy(&offset_field, reinterpret_cast<const uint8_t*>(p.ip6) + p.ip6_fragment_at + 2, 2);
+  return (rte_be_to_cpu_16(offset_field) & 0xfff9) == 0;  // offset 0, M clear
+}
+
+bool ipv6_first_fragment_holds_l4(const ParsedPacket& p) {
+  if (p.ip6_fragment_at == 0 || ipv6_is_later_fragment(p) || ipv6_is_atomic_fragment(p)) return true;
+  uint32_t held = static_cast<uint32_t>(p.ip_total_len - p.ip_header_len);
+  const uint8_t* l4 = reinterpret_cast<const uint8_t*>(p.ip6) + p.ip_header_len;
+  switch (p.l4_protocol) {
+    case IPPROTO_TCP: return held >= sizeof(rte_tcp_hdr) && held >= (l4[12] >> 4) * 4u;  // options included
+    case IPPROTO_UDP: return held >= sizeof(rte_udp_hdr);
+    case IPPROTO_ICMPV6: return held >= 8;  // type, code, checksum and the 4 bytes every message has
+    default: return true;  // no stage here takes it: UNSUPPORTED_L4 once whole
+  }
 }
 
 bool parse_l4(ParsedPacket* p, DropReason* reason) {

@@ -45,6 +45,12 @@ bool parse_ipv6(rte_mbuf* m, ParsedPacket* p, DropReason* reason);
 inline bool ipv6_is_fragment(const ParsedPacket& p) { return p.ip6_fragment_at != 0; }
 // A fragment with a non-zero offset: no L4 header in it.
 bool ipv6_is_later_fragment(const ParsedPacket& p);
+// Offset 0 and M clear (RFC 6946): a whole packet that merely carries a Fragment header.
+bool ipv6_is_atomic_fragment(const ParsedPacket& p);
+// RFC 7112: a first fragment (offset 0, M set) must hold the whole header chain through the
+// TCP/UDP/ICMPv6 header (parse_ipv6 already refused one that ends inside the extension
+// headers, FRAG_HEADER_CHAIN_INCOMPLETE). True for any other packet.
+bool ipv6_first_fragment_holds_l4(const ParsedPacket& p);
 
 // TCP/UDP/ICMP (IPv4) or TCP/UDP/ICMPv6 (IPv6) header within the IP payload; other
 // protocols → UNSUPPORTED_L4. For IPv6 call it only when the packet is not a later fragment.

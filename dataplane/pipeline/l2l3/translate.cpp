@@ -62,7 +62,9 @@ void translate_6to4(rte_mbuf* m, ParsedPacket& p, uint32_t src, uint32_t dst) {
   ip->type_of_service = static_cast<uint8_t>(vtc_flow >> RTE_IPV6_HDR_TC_SHIFT);
   ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + p.l4_len));
   ip->packet_id = 0;
-  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+  // DF, except on a datagram rebuilt from IPv6 fragments: its sender let it be fragmented
+  // (RFC 7915 5.1.1 clears DF on translated fragments), and ip_output fragments it to the MTU.
+  ip->fragment_offset = p.reassembled_from ? 0 : rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
   ip->time_to_live = static_cast<uint8_t>(old.hop_limits - 1);
   ip->next_proto_id = p.l4_protocol;
   ip->src_addr = src;

@@ -122,6 +122,9 @@ bool egress_mtu_fits(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPack
                      uint64_t now_us, TxQueues& tx) {
   if (egress_mtu == 0 || p.ip_total_len <= egress_mtu) return true;
   if (p.ip6) {
+    // Rebuilt from fragments: it leaves in pieces as big as the biggest it came in (ip_output),
+    // so that piece is what must fit; one that does not is refused as a whole packet would be.
+    if (p.reassembled_from && p.reassembled_from <= egress_mtu) return true;
     send_packet_too_big(w, s, p, egress_mtu, now_us, tx);
   } else {
     if (!(p.ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) return true;  // ip_output fragments it

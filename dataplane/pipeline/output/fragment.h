@@ -18,7 +18,10 @@ struct NextHop;
 
 // Replaces neigh_output() for FullNAT output: m (Ethernet + IPv4, p parsed) goes to
 // hop whole, or in fragments when it exceeds the port's MTU. IPv6 goes whole (the MTU
-// was checked with egress_mtu_fits: IPv6 is never fragmented on the way).
+// was checked with egress_mtu_fits: IPv6 is never fragmented on the way), except a datagram
+// the gateway rebuilt from fragments (p.reassembled_from): it leaves in fragments no bigger
+// than the biggest it arrived in, with a fresh identification (the gateway is the translated
+// packet's source), so every hop after the gateway sees the sizes its sender chose.
 void ip_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, const NextHop& hop, uint64_t now_us,
                  TxQueues& tx);
 
