@@ -16,7 +16,7 @@
 #include <rte_malloc.h>
 #include "bench/bench_fill.h"
 #include "pipeline/l2l3/checksum.h"
-#include "pipeline/output/neigh6.h"
+#include "pipeline/output/nd.h"
 
 namespace pc {
 

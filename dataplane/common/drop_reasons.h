@@ -57,7 +57,7 @@
   X(IPV6_UNSUPPORTED_NEXT_HEADER, "ipv6_unsupported_next_header") /* IPv6: ESP, AH, No Next Header (59) or another extension header we do not walk */ \
   X(IPV6_BAD_ADDRESS, "ipv6_bad_address")   /* IPv6: source multicast/unspecified/loopback/IPv4-mapped, destination unspecified/loopback/IPv4-mapped (would alias an IPv4 flow) */ \
   X(ICMP6_BAD_CHECKSUM, "icmp6_bad_checksum") /* ICMPv6 to us whose checksum (pseudo-header included) is wrong */ \
-  X(ND_INVALID, "nd_invalid")               /* neighbour discovery message failing RFC 4861 7.1 validation (hop limit not 255, code, length, options, multicast target) */ \
+  X(ND_INVALID, "nd_invalid")               /* neighbour discovery message failing RFC 4861 7.1 validation (hop limit not 255, code, length, options, multicast or IPv4-mapped target) */ \
   X(ND_NOT_FOR_US, "nd_not_for_us")         /* NS for an address we do not own on that port; NA we did not ask for from off-link */ \
   X(NAT64_ICMP_UNTRANSLATABLE, "nat64_icmp_untranslatable") /* ICMP error about a NAT64 connection with no counterpart in the other family (RFC 7915: e.g. parameter problem, source quench) */
 
@@ -107,7 +107,7 @@
   X(ND_ADVERTISEMENTS_SHARED, "nd_advertisements_shared") /* multi-worker: copy of an IPv6 neighbour advertisement sent to another worker's ring */ \
   X(FRAG_JOINED, "frag_joined")             /* fragments consumed into the datagrams of frag_reassembled */ \
   X(FRAG_OUT_PIECES, "frag_out_pieces")     /* fragments made from the datagrams of frag_refragmented */ \
-  X(ND_SOLICITATIONS_ANSWERED, "nd_solicitations_answered") /* IPv6 NS for an owned address answered with an NA (pipeline/output/neigh6.h) */ \
+  X(ND_SOLICITATIONS_ANSWERED, "nd_solicitations_answered") /* IPv6 NS for an owned address answered with an NA (pipeline/output/nd.h) */ \
   X(ND_SOLICITATIONS_SENT, "nd_solicitations_sent")         /* IPv6 NS sent to resolve a next hop */ \
   X(ND_ADVERTISEMENTS_LEARNED, "nd_advertisements_learned") /* IPv6 NA consumed: its target's MAC learned */ \
   X(ND_ROUTER_MESSAGES_IGNORED, "nd_router_messages_ignored") /* router solicitation/advertisement or redirect consumed unread: we are not a host that autoconfigures */ \

@@ -6,8 +6,9 @@
 #include "pipeline/conn/conn.h"
 #include "pipeline/conn/local_address.h"
 #include "pipeline/conn/lport.h"
+#include "pipeline/output/arp.h"
+#include "pipeline/output/nd.h"
 #include "pipeline/output/neigh.h"
-#include "pipeline/output/neigh6.h"
 #include "pipeline/conn/persist.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/sched/scheduler.h"
@@ -50,8 +51,8 @@ struct Worker {
   ConnTable conns;
   SynproxyTable synproxy;  // parallel to conns.records
   SynproxyAutoWorker synproxy_auto;  // SYNPROXY auto: per-service SYN rate and engaged state
-  NeighTable neigh;
-  Neigh6Table neigh6;  // neighbour discovery (IPv6)
+  NeighTable neigh;  // neighbours of both families: ARP (arp.h) and ND (nd.h) fill one table
+  NeighTable& neigh6 = neigh;  // bridge: the name worker.cpp's ND calls still use (see nd.h)
   DefendState defend;
   ReassemblyTable reassembly;  // incomplete IPv4/IPv6 datagrams (fragment policy limit/reassemble)
   uint32_t frag6_next_id = 0;  // identification of the next IPv6 datagram sent in fragments (output/fragment.h)

@@ -4,8 +4,9 @@
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
-  CLIENT6, CLIENTS6, INSIDE_ADDRESS6, OUTSIDE_ADDRESS6, PORT_MAC, SERVERS6, dualStackConfig, echoRequest6, expectDrops,
-  expectEvents, frameFrom6, neighborAdvertisementFor, only, show, solicitation, withLab, type Lab, type PortName,
+  CLIENT6, CLIENTS6, INSIDE_ADDRESS, INSIDE_ADDRESS6, OUTSIDE_ADDRESS6, PORT_MAC, SERVERS6, clientSegment, dualStackConfig,
+  echoRequest6, expectDrops, expectEvents, frameFrom6, neighborAdvertisementFor, only, show, solicitation, synThrough, withLab,
+  type Lab, type PortName,
 } from '../support/golden.js';
 import {
   ICMP6_TYPE, NA_FLAG, ND_OPT, hostMac, internetChecksum, ip6, multicastMac, neighborAdvertisement, pseudoHeaderSum6, routerAdvertisement,
@@ -254,4 +255,27 @@ test('a solicited NA to a multicast destination -> nd_invalid', async () => {
     expectDrops(d, { nd_invalid: 1 });
   }, dualStackConfig());
 });
+// One neighbour table holds both families (output/neigh.h), keyed by IPv4-mapped addresses for
+// IPv4: an ND message naming a mapped target must not reach an IPv4 neighbour (nor claim one of
+// our IPv4 addresses). A mapped address is never an IPv6 node's (RFC 4291 2.5.5.2).
+test('NA or NS whose target is IPv4-mapped -> nd_invalid; the IPv4 neighbour keeps its ARP-learned MAC', async () => {
+  await withLab((lab) => {
+    const flow = synThrough(lab, 4100);
+    assert.is(lab.arpRequests.length, 1, 'the server was resolved by ARP');
+    const poison = '02:66:66:66:66:66';
+    const na = frameFrom6('inside', SERVERS6[1]!, 'ff02::1',
+      { icmp6: neighborAdvertisement(`::ffff:${flow.server}`, NA_FLAG.OVERRIDE, [{ type: ND_OPT.TARGET_LL, mac: poison }]) },
+      { hopLimit: 255 }, multicastMac('ff02::1'));
+    // Unicast to our IPv6 address (the group of a mapped target is none of ours), asking about our IPv4 address.
+    const ns = frameFrom6('inside', SERVERS6[1]!, INSIDE_ADDRESS6,
+      { icmp6: { type: ICMP6_TYPE.NEIGHBOR_SOLICITATION, rest: 0, payload: ip6(`::ffff:${INSIDE_ADDRESS}`) } }, { hopLimit: 255 });
+    const d = lab.counterDelta(() => lab.send('inside', na, ns));
+    assert.is(lab.recv('inside').length, 0, 'no NA claims an IPv4 address');
+    expectDrops(d, { nd_invalid: 2 });
+    expectEvents(d, {});
+    const out = lab.forward('outside', clientSegment(flow, { payload: Buffer.from('after the NA') }));
+    assert.is(only(out.inside, 'the segment to the server').eth.dst, hostMac(flow.server), 'the ARP-learned MAC');
+  }, dualStackConfig());
+});
+
 test.run();

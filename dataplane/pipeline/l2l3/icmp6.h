@@ -1,7 +1,7 @@
 // ICMPv6 addressed to an owned IPv6 address (RFC 4443): checksum verification (it covers
 // the IPv6 pseudo-header, unlike ICMPv4's) and echo replies built in place. Neighbour
-// discovery messages are output/neigh6.h's; the dispatcher (worker.cpp) routes between them
-// and sends the reply (neigh6_output to an on-link requester, else back to its MAC).
+// discovery messages are output/nd.h's; the dispatcher (worker.cpp) routes between them
+// and sends the reply (neigh_output to an on-link requester, else back to its MAC).
 #pragma once
 #include <cstdint>
 #include <rte_mbuf.h>

@@ -65,6 +65,67 @@ void fill_ipv4(rte_ipv4_hdr* h, uint8_t tos, uint16_t total_len, uint16_t fragme
   h->hdr_checksum = rte_ipv4_cksum(h);
 }
 
+// The family an error is translated to: its IP header (outer and quoted alike), EtherType,
+// ICMP protocol and the size its errors may have.
+struct ErrorFamily {
+  bool ipv6;
+  uint16_t header_len;
+  uint16_t ether_type;
+  uint8_t icmp_protocol;
+  uint16_t error_max;
+};
+constexpr ErrorFamily kToIpv6{true, sizeof(rte_ipv6_hdr), RTE_ETHER_TYPE_IPV6, kIpprotoIcmpv6, kIcmp6ErrorMax};
+constexpr ErrorFamily kToIpv4{false, sizeof(rte_ipv4_hdr), RTE_ETHER_TYPE_IPV4, IPPROTO_ICMP, kIcmp4ErrorMax};
+
+// The frame step both directions share. m becomes L2, outer header, ICMP header (type,
+// code, checksum 0, rest), quoted header, quoted L4: the first bytes of the `available` at
+// quoted_l4 that fit `to`'s error size, ports rewritten per t. The two IP headers are the
+// caller's to write (read what it needs of the old quote first), then finish_error().
+// Returns the ICMP header, or null when the frame cannot grow.
+uint8_t* rebuild_frame(rte_mbuf* m, const ParsedPacket& p, const ErrorFamily& to, uint8_t type, uint8_t code,
+                       uint32_t rest, const uint8_t* quoted_l4, uint32_t available, const IcmpErrorTranslation& t,
+                       uint16_t* icmp_len) {
+  const uint16_t fixed = static_cast<uint16_t>(2 * to.header_len + kIcmpHeaderLen);
+  const uint16_t quoted_len = static_cast<uint16_t>(std::min<uint32_t>(available, to.error_max - fixed));
+  uint8_t quote[std::max(kIcmp6ErrorMax, kIcmp4ErrorMax)];
+  std::memcpy(quote, quoted_l4, quoted_len);  // the new headers overwrite where it is
+
+  const uint16_t l2_len = to.ipv6 ? l2_length(p, p.ip) : l2_length(p, p.ip6);
+  if (!resize_frame(m, static_cast<uint16_t>(l2_len + fixed + quoted_len))) return nullptr;
+  uint8_t* front = rte_pktmbuf_mtod(m, uint8_t*);
+  store16(front + l2_len - 2, rte_cpu_to_be_16(to.ether_type));
+  uint8_t* icmp = front + l2_len + to.header_len;
+  icmp[0] = type, icmp[1] = code;
+  store16(icmp + 2, 0);
+  const uint32_t rest_be = rte_cpu_to_be_32(rest);
+  std::memcpy(icmp + 4, &rest_be, 4);
+  uint8_t* l4 = icmp + kIcmpHeaderLen + to.header_len;
+  std::memcpy(l4, quote, quoted_len);
+  put_ports(l4, t.quoted_sport, t.quoted_dport);
+  *icmp_len = static_cast<uint16_t>(kIcmpHeaderLen + to.header_len + quoted_len);
+  return icmp;
+}
+
+// With both IP headers written: the ICMP checksum (ICMPv6's over the pseudo-header too),
+// and p's pointers and lengths describe the new frame.
+void finish_error(ParsedPacket& p, const ErrorFamily& to, uint8_t* icmp, uint16_t icmp_len) {
+  uint8_t* outer = icmp - to.header_len;
+  if (to.ipv6) {
+    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(outer);
+    store16(icmp + 2, ipv6_upper_checksum(ip6->src_addr, ip6->dst_addr, to.icmp_protocol, icmp, icmp_len));
+  } else {
+    store16(icmp + 2, static_cast<uint16_t>(~csum_sum(icmp, icmp_len)));
+  }
+  p.ip = to.ipv6 ? nullptr : reinterpret_cast<rte_ipv4_hdr*>(outer);
+  p.ip6 = to.ipv6 ? reinterpret_cast<rte_ipv6_hdr*>(outer) : nullptr;
+  p.ip6_fragment_at = 0;
+  p.l4_protocol = to.icmp_protocol;
+  p.ip_header_len = to.header_len;
+  p.ip_total_len = static_cast<uint16_t>(to.header_len + icmp_len);
+  p.icmp = reinterpret_cast<rte_icmp_hdr*>(icmp);
+  p.l4_len = icmp_len;
+}
+
 }  // namespace
 
 bool icmp4_error_to_icmp6(uint8_t type, uint8_t code, uint8_t* type6, uint8_t* code6) {
@@ -144,42 +205,15 @@ IcmpTranslateResult translate_icmp_error_4to6(rte_mbuf* m, ParsedPacket& p, cons
   uint16_t inner_payload_len = static_cast<uint16_t>(inner_total_len - inner_header_len);
   uint8_t inner_tos = inner->type_of_service, inner_proto = inner->next_proto_id, inner_ttl = inner->time_to_live;
   const uint8_t* quoted_l4 = icmp + kIcmpHeaderLen + inner_header_len;
-  constexpr uint16_t kFixed = sizeof(rte_ipv6_hdr) + kIcmpHeaderLen + sizeof(rte_ipv6_hdr);
-  uint16_t quoted_len = static_cast<uint16_t>(
-      std::min<uint32_t>(p.l4_len - kIcmpHeaderLen - inner_header_len, kIcmp6ErrorMax - kFixed));
-  uint8_t quote[kIcmp6ErrorMax];
-  std::memcpy(quote, quoted_l4, quoted_len);
-
-  uint16_t l2_len = l2_length(p, p.ip);
-  if (!resize_frame(m, static_cast<uint16_t>(l2_len + kFixed + quoted_len))) return IcmpTranslateResult::NO_HEADROOM;
-  uint8_t* front = rte_pktmbuf_mtod(m, uint8_t*);
-  store16(front + l2_len - 2, rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6));
-  auto* outer = reinterpret_cast<rte_ipv6_hdr*>(front + l2_len);
-  uint16_t icmp_len = static_cast<uint16_t>(kIcmpHeaderLen + sizeof(rte_ipv6_hdr) + quoted_len);
-  fill_ipv6(outer, 0, icmp_len, kIpprotoIcmpv6, t.hop_limit, t.outer_src, t.outer_dst);
-  uint8_t* icmp6 = front + l2_len + sizeof(rte_ipv6_hdr);
-  icmp6[0] = type6, icmp6[1] = code6;
-  store16(icmp6 + 2, 0);
-  uint32_t rest_be = rte_cpu_to_be_32(rest);
-  std::memcpy(icmp6 + 4, &rest_be, 4);
-  auto* quoted = reinterpret_cast<rte_ipv6_hdr*>(icmp6 + kIcmpHeaderLen);
-  fill_ipv6(quoted, inner_tos, inner_payload_len, inner_proto, inner_ttl, t.quoted_src, t.quoted_dst);
-  uint8_t* l4 = icmp6 + kIcmpHeaderLen + sizeof(rte_ipv6_hdr);
-  std::memcpy(l4, quote, quoted_len);
-  put_ports(l4, t.quoted_sport, t.quoted_dport);
-
-  uint64_t pseudo = static_cast<uint64_t>(csum_sum(t.outer_src.bytes, 16)) + csum_sum(t.outer_dst.bytes, 16) +
-                    rte_cpu_to_be_16(icmp_len) + rte_cpu_to_be_16(static_cast<uint16_t>(kIpprotoIcmpv6));
-  store16(icmp6 + 2, static_cast<uint16_t>(~csum_sum(icmp6, icmp_len, pseudo)));
-
-  p.ip = nullptr;
-  p.ip6 = outer;
-  p.ip6_fragment_at = 0;
-  p.l4_protocol = kIpprotoIcmpv6;
-  p.ip_header_len = sizeof(rte_ipv6_hdr);
-  p.ip_total_len = static_cast<uint16_t>(sizeof(rte_ipv6_hdr) + icmp_len);
-  p.icmp = reinterpret_cast<rte_icmp_hdr*>(icmp6);
-  p.l4_len = icmp_len;
+  uint16_t icmp_len;
+  uint8_t* icmp6 = rebuild_frame(m, p, kToIpv6, type6, code6, rest, quoted_l4,
+                                 p.l4_len - kIcmpHeaderLen - inner_header_len, t, &icmp_len);
+  if (!icmp6) return IcmpTranslateResult::NO_HEADROOM;
+  fill_ipv6(reinterpret_cast<rte_ipv6_hdr*>(icmp6 - sizeof(rte_ipv6_hdr)), 0, icmp_len, kIpprotoIcmpv6, t.hop_limit,
+            t.outer_src, t.outer_dst);
+  fill_ipv6(reinterpret_cast<rte_ipv6_hdr*>(icmp6 + kIcmpHeaderLen), inner_tos, inner_payload_len, inner_proto,
+            inner_ttl, t.quoted_src, t.quoted_dst);
+  finish_error(p, kToIpv6, icmp6, icmp_len);
   return IcmpTranslateResult::OK;
 }
 
@@ -204,42 +238,17 @@ IcmpTranslateResult translate_icmp_error_6to4(rte_mbuf* m, ParsedPacket& p, cons
   uint8_t inner_tc = static_cast<uint8_t>(rte_be_to_cpu_32(inner->vtc_flow) >> RTE_IPV6_HDR_TC_SHIFT);
   uint8_t inner_proto = inner->proto, inner_hop_limit = inner->hop_limits;
   const uint8_t* quoted_l4 = icmp + kIcmpHeaderLen + sizeof(rte_ipv6_hdr);
-  constexpr uint16_t kFixed = sizeof(rte_ipv4_hdr) + kIcmpHeaderLen + sizeof(rte_ipv4_hdr);
-  uint16_t quoted_len = static_cast<uint16_t>(
-      std::min<uint32_t>(p.l4_len - kIcmpHeaderLen - sizeof(rte_ipv6_hdr), kIcmp4ErrorMax - kFixed));
-  uint8_t quote[kIcmp4ErrorMax];
-  std::memcpy(quote, quoted_l4, quoted_len);
-
-  uint16_t l2_len = l2_length(p, p.ip6);
-  if (!resize_frame(m, static_cast<uint16_t>(l2_len + kFixed + quoted_len))) return IcmpTranslateResult::NO_HEADROOM;
-  uint8_t* front = rte_pktmbuf_mtod(m, uint8_t*);
-  store16(front + l2_len - 2, rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4));
-  auto* outer = reinterpret_cast<rte_ipv4_hdr*>(front + l2_len);
-  uint16_t icmp_len = static_cast<uint16_t>(kIcmpHeaderLen + sizeof(rte_ipv4_hdr) + quoted_len);
-  fill_ipv4(outer, 0, static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + icmp_len), 0, IPPROTO_ICMP, t.hop_limit,
-            ip_v4(t.outer_src), ip_v4(t.outer_dst));
-  uint8_t* icmp4 = front + l2_len + sizeof(rte_ipv4_hdr);
-  icmp4[0] = type4, icmp4[1] = code4;
-  store16(icmp4 + 2, 0);
-  store16(icmp4 + 4, 0);
-  store16(icmp4 + 6, rte_cpu_to_be_16(mtu_field));
-  auto* quoted = reinterpret_cast<rte_ipv4_hdr*>(icmp4 + kIcmpHeaderLen);
-  fill_ipv4(quoted, inner_tc, static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + inner_payload_len),
-            rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG), inner_proto, inner_hop_limit, ip_v4(t.quoted_src),
-            ip_v4(t.quoted_dst));
-  uint8_t* l4 = icmp4 + kIcmpHeaderLen + sizeof(rte_ipv4_hdr);
-  std::memcpy(l4, quote, quoted_len);
-  put_ports(l4, t.quoted_sport, t.quoted_dport);
-  store16(icmp4 + 2, static_cast<uint16_t>(~csum_sum(icmp4, icmp_len)));
-
-  p.ip = outer;
-  p.ip6 = nullptr;
-  p.ip6_fragment_at = 0;
-  p.l4_protocol = IPPROTO_ICMP;
-  p.ip_header_len = sizeof(rte_ipv4_hdr);
-  p.ip_total_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + icmp_len);
-  p.icmp = reinterpret_cast<rte_icmp_hdr*>(icmp4);
-  p.l4_len = icmp_len;
+  uint16_t icmp_len;
+  uint8_t* icmp4 = rebuild_frame(m, p, kToIpv4, type4, code4, mtu_field, quoted_l4,
+                                 p.l4_len - kIcmpHeaderLen - sizeof(rte_ipv6_hdr), t, &icmp_len);
+  if (!icmp4) return IcmpTranslateResult::NO_HEADROOM;
+  fill_ipv4(reinterpret_cast<rte_ipv4_hdr*>(icmp4 - sizeof(rte_ipv4_hdr)), 0,
+            static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + icmp_len), 0, IPPROTO_ICMP, t.hop_limit, ip_v4(t.outer_src),
+            ip_v4(t.outer_dst));
+  fill_ipv4(reinterpret_cast<rte_ipv4_hdr*>(icmp4 + kIcmpHeaderLen), inner_tc,
+            static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + inner_payload_len), rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG),
+            inner_proto, inner_hop_limit, ip_v4(t.quoted_src), ip_v4(t.quoted_dst));
+  finish_error(p, kToIpv4, icmp4, icmp_len);
   return IcmpTranslateResult::OK;
 }
 

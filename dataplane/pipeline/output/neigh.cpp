@@ -1,7 +1,7 @@
 #include "pipeline/output/neigh.h"
-#include "pipeline/output/neigh6.h"
 
-#include <cstring>
+#include "pipeline/output/arp.h"
+#include "pipeline/output/nd.h"
 
 namespace pc {
 
@@ -9,24 +9,28 @@ namespace {
 
 constexpr uint32_t kNil = UINT32_MAX;
 
-uint32_t bucket_of(uint32_t addr, uint16_t port) {
-  return ((addr ^ (static_cast<uint32_t>(port) << 24)) * 2654435761u) >> 16 & (kNeighBuckets - 1);
+// The low 64 bits only, with no family test (this runs for every forwarded packet; ip_fold32's
+// test compiles to a memcmp call here): on one segment IPv6 neighbours share their /64 and
+// differ in the interface identifier, and an IPv4 address (mapped) folds to its own 4 bytes
+// xor a constant, spreading as in the IPv4-only table.
+uint32_t bucket_of(const IpAddr& addr, uint16_t port) {
+  uint64_t low;
+  std::memcpy(&low, addr.bytes + 8, 8);
+  const uint32_t fold = static_cast<uint32_t>(low) ^ static_cast<uint32_t>(low >> 32);
+  return ((fold ^ (static_cast<uint32_t>(port) << 24)) * 2654435761u) >> 16 & (kNeighBuckets - 1);
 }
 
-uint32_t find(const NeighTable* t, uint16_t port, uint32_t addr) {
-  for (uint32_t i = t->buckets[bucket_of(addr, port)]; i != kNil; i = t->entries[i].next) {
-    const NeighEntry& e = t->entries[i];
-    if (e.addr == addr && e.port_index == port) return i;
-  }
-  return kNil;
-}
+inline NeighShare& share_of(NeighTable* t, const IpAddr& addr) { return t->shares[ip_is_v6(addr) ? 1 : 0]; }
 
-uint32_t create(NeighTable* t, uint16_t port, uint32_t addr) {
-  if (t->free_count == 0) return kNil;
-  uint32_t i = t->free_list[--t->free_count];
+NeighEntry* create(NeighTable* t, uint16_t port, const IpAddr& addr) {
+  NeighShare& share = share_of(t, addr);
+  if (share.free_head == kNil) return nullptr;
+  uint32_t i = share.free_head;
   NeighEntry& e = t->entries[i];
+  share.free_head = e.next;
+  share.in_use++;
   e.addr = addr;
-  e.source_addr = 0;
+  e.source = IpAddr{};
   e.port_index = port;
   e.state = NeighState::INCOMPLETE;
   e.requests_sent = 0;
@@ -36,7 +40,7 @@ uint32_t create(NeighTable* t, uint16_t port, uint32_t addr) {
   uint32_t b = bucket_of(addr, port);
   e.next = t->buckets[b];
   t->buckets[b] = i;
-  return i;
+  return &e;
 }
 
 void drop_queue(NeighTable* t, NeighEntry& e, DropReason reason) {
@@ -44,7 +48,7 @@ void drop_queue(NeighTable* t, NeighEntry& e, DropReason reason) {
     rte_pktmbuf_free(e.queue[k]);
     t->counters->drop(reason);
   }
-  t->queued_total -= e.queued;
+  share_of(t, e.addr).queued -= e.queued;
   e.queued = 0;
 }
 
@@ -55,19 +59,16 @@ void remove(NeighTable* t, uint32_t i) {
   while (*link != i) link = &t->entries[*link].next;
   *link = e.next;
   e.state = NeighState::FREE;
-  t->free_list[t->free_count++] = i;
+  NeighShare& share = share_of(t, e.addr);
+  e.next = share.free_head;
+  share.free_head = i;
+  share.in_use--;
 }
 
-inline void set_macs(rte_mbuf* m, const uint8_t* src, const uint8_t* dst) {
-  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-  std::memcpy(eth->src_addr.addr_bytes, src, RTE_ETHER_ADDR_LEN);
-  std::memcpy(eth->dst_addr.addr_bytes, dst, RTE_ETHER_ADDR_LEN);
-}
-
-// Frees the least recently confirmed resolved entry; false when every entry is still resolving.
-bool evict_oldest(NeighTable* t) {
+// Frees the share's least recently confirmed resolved entry; false when every entry is still resolving.
+bool evict_oldest(NeighTable* t, const NeighShare& share) {
   uint32_t oldest = kNil;
-  for (uint32_t i = 0; i < kNeighCapacity; i++) {
+  for (uint32_t i = share.first; i < share.first + share.capacity; i++) {
     const NeighEntry& e = t->entries[i];
     if (e.state == NeighState::REACHABLE && (oldest == kNil || e.confirmed_us < t->entries[oldest].confirmed_us)) oldest = i;
   }
@@ -76,56 +77,58 @@ bool evict_oldest(NeighTable* t) {
   return true;
 }
 
+// An ARP request or a neighbour solicitation for e, as its family resolves.
 void send_request(NeighTable* t, NeighEntry& e, uint64_t now_us, TxQueues& tx) {
   e.next_request_us = now_us + kNeighRetryUs;
+  const bool v4 = ip_is_v4(e.addr);
+  const uint16_t frame_len = v4 ? kArpRequestFrameBytes : kNdFrameBytes;
   rte_mbuf* m = t->pool ? rte_pktmbuf_alloc(t->pool) : nullptr;
-  // Minimum Ethernet payload: pad the 42-byte request to 60 bytes.
-  const uint16_t frame_len = RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN;
   char* data = m ? rte_pktmbuf_append(m, frame_len) : nullptr;
   if (!data) {
     if (m) rte_pktmbuf_free(m);
     t->counters->drop(DropReason::MBUF_ALLOC_FAILED);
     return;
   }
-  std::memset(data, 0, frame_len);
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
   const uint8_t* our_mac = t->port_macs[e.port_index];
-  std::memset(eth->dst_addr.addr_bytes, 0xff, RTE_ETHER_ADDR_LEN);
-  std::memcpy(eth->src_addr.addr_bytes, our_mac, RTE_ETHER_ADDR_LEN);
-  eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
-  auto* arp = reinterpret_cast<rte_arp_hdr*>(eth + 1);
-  arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
-  arp->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-  arp->arp_hlen = RTE_ETHER_ADDR_LEN;
-  arp->arp_plen = 4;
-  arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
-  std::memcpy(arp->arp_data.arp_sha.addr_bytes, our_mac, RTE_ETHER_ADDR_LEN);
-  arp->arp_data.arp_sip = e.source_addr;
-  arp->arp_data.arp_tip = e.addr;
+  if (v4) arp_write_request(reinterpret_cast<uint8_t*>(data), our_mac, e.source, e.addr);
+  else nd_write_solicitation(reinterpret_cast<uint8_t*>(data), our_mac, e.source, e.addr);
   tx.push(e.port_index, m);
-  t->counters->event(Event::ARP_REQUESTS_SENT);
+  t->counters->event(v4 ? Event::ARP_REQUESTS_SENT : Event::ND_SOLICITATIONS_SENT);
 }
 
-// Records a confirmed MAC and releases whatever waited for it.
-void learn(NeighTable* t, uint16_t port, uint32_t addr, const uint8_t* mac, uint64_t now_us, TxQueues& tx) {
-  uint32_t i = find(t, port, addr);
-  if (i == kNil) i = create(t, port, addr);
-  if (i == kNil) return;  // table full of live neighbours: answering still works, learning waits
-  NeighEntry& e = t->entries[i];
-  std::memcpy(e.mac, mac, RTE_ETHER_ADDR_LEN);
-  e.state = NeighState::REACHABLE;
-  e.confirmed_us = now_us;
-  e.requests_sent = 0;
-  e.next_request_us = 0;
-  for (uint32_t k = 0; k < e.queued; k++) {
-    set_macs(e.queue[k], t->port_macs[port], e.mac);
-    tx.push(port, e.queue[k]);
-  }
-  t->queued_total -= e.queued;
-  e.queued = 0;
+inline void drop(NeighTable* t, rte_mbuf* m, DropReason reason) {
+  rte_pktmbuf_free(m);
+  t->counters->drop(reason);
 }
 
 }  // namespace
+
+NeighEntry* neigh_find(NeighTable* t, uint16_t port, const IpAddr& addr) {
+  for (uint32_t i = t->buckets[bucket_of(addr, port)]; i != kNil; i = t->entries[i].next) {
+    NeighEntry& e = t->entries[i];
+    if (e.port_index == port && e.addr == addr) return &e;
+  }
+  return nullptr;
+}
+
+NeighEntry* neigh_learn(NeighTable* t, uint16_t port, const IpAddr& addr, const uint8_t* mac, uint64_t now_us,
+                        TxQueues& tx) {
+  NeighEntry* e = neigh_find(t, port, addr);
+  if (!e) e = create(t, port, addr);
+  if (!e) return nullptr;
+  std::memcpy(e->mac, mac, RTE_ETHER_ADDR_LEN);
+  e->state = NeighState::REACHABLE;
+  e->confirmed_us = now_us;
+  e->requests_sent = 0;
+  e->next_request_us = 0;
+  for (uint32_t k = 0; k < e->queued; k++) {
+    neigh_set_macs(e->queue[k], t->port_macs[port], e->mac);
+    tx.push(port, e->queue[k]);
+  }
+  share_of(t, addr).queued -= e->queued;
+  e->queued = 0;
+  return e;
+}
 
 void neigh_init(NeighTable* t, const uint8_t (*port_macs)[6], uint16_t port_count, WorkerCounters* counters,
                 rte_mempool* pool) {
@@ -134,12 +137,16 @@ void neigh_init(NeighTable* t, const uint8_t (*port_macs)[6], uint16_t port_coun
   t->counters = counters;
   t->pool = pool;
   for (uint32_t b = 0; b < kNeighBuckets; b++) t->buckets[b] = kNil;
-  for (uint32_t i = 0; i < kNeighCapacity; i++) {
-    t->entries[i].state = NeighState::FREE;
-    t->free_list[i] = kNeighCapacity - 1 - i;
+  t->shares[0] = NeighShare{0, kNeighCapacityV4, 0, 0, 0};
+  t->shares[1] = NeighShare{kNeighCapacityV4, kNeighCapacityV6, kNeighCapacityV4, 0, 0};
+  // Each share's free chain in slot order: the lowest free slot is taken first.
+  for (const NeighShare& share : t->shares) {
+    const uint32_t end = share.first + share.capacity;
+    for (uint32_t i = share.first; i < end; i++) {
+      t->entries[i].state = NeighState::FREE;
+      t->entries[i].next = i + 1 < end ? i + 1 : kNil;
+    }
   }
-  t->free_count = kNeighCapacity;
-  t->queued_total = 0;
   t->next_scan_us = 0;
 }
 
@@ -148,102 +155,47 @@ void neigh_destroy(NeighTable* t) {
     if (t->entries[i].state != NeighState::FREE) drop_queue(t, t->entries[i], DropReason::NEIGH_UNRESOLVED);
 }
 
-void neigh_input_arp(NeighTable* t, const Snapshot& s, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p,
-                     uint64_t now_us, TxQueues& tx) {
-  rte_arp_hdr* arp = p.arp;
-  uint32_t target = arp->arp_data.arp_tip;
-  uint32_t sender = arp->arp_data.arp_sip;
-  if (!snapshot_arp_owned(s, in_port, ip_from_v4(target))) {
-    rte_pktmbuf_free(m);
-    t->counters->drop(DropReason::ARP_NOT_FOR_US);
-    return;
-  }
-  const uint8_t* sender_mac = arp->arp_data.arp_sha.addr_bytes;
-  IpAddr on_link_source = ip_from_v4(target);
-  // On-link senders, or next hops we asked about (an on-link static route may lie outside the prefixes).
-  bool learnable = sender != 0 && rte_is_unicast_ether_addr(&arp->arp_data.arp_sha) &&
-                   (snapshot_on_link_source(s, in_port, ip_from_v4(sender), &on_link_source) ||
-                    find(t, in_port, sender) != kNil);
-  uint32_t our_source = ip_v4(on_link_source);
-  if (learnable) {
-    learn(t, in_port, sender, sender_mac, now_us, tx);
-    uint32_t i = find(t, in_port, sender);
-    if (i != kNil && t->entries[i].source_addr == 0) t->entries[i].source_addr = our_source;
-  }
-
-  if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY)) {
-    rte_pktmbuf_free(m);
-    if (learnable) t->counters->event(Event::ARP_REPLIES_LEARNED);
-    else t->counters->drop(DropReason::ARP_NOT_FOR_US);  // a reply from off-link: not one we asked for
-    return;
-  }
-
-  // Answer in place: the request's buffer becomes the reply (no allocation can fail).
-  const uint8_t* our_mac = t->port_macs[in_port];
-  rte_ether_addr requester = arp->arp_data.arp_sha;
-  arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
-  arp->arp_data.arp_tha = requester;
-  arp->arp_data.arp_tip = sender;
-  std::memcpy(arp->arp_data.arp_sha.addr_bytes, our_mac, RTE_ETHER_ADDR_LEN);
-  arp->arp_data.arp_sip = target;
-  set_macs(m, our_mac, requester.addr_bytes);
-  tx.push(in_port, m);
-  t->counters->event(Event::ARP_REQUESTS_ANSWERED);
-}
-
-void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_index, const IpAddr& next_hop_addr,
+void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_index, const IpAddr& next_hop,
                   uint64_t now_us, TxQueues& tx) {
-  if (!ip_is_v4(next_hop_addr) && t->ipv6) return neigh6_output(t->ipv6, s, m, port_index, next_hop_addr, now_us, tx);
-  if (port_index >= t->port_count || !ip_is_v4(next_hop_addr)) {  // a route to a port this worker does not drive
-    rte_pktmbuf_free(m);
-    t->counters->drop(DropReason::NO_ROUTE);
-    return;
-  }
-  const uint32_t next_hop = ip_v4(next_hop_addr);
-  uint32_t i = find(t, port_index, next_hop);
-  if (i != kNil && t->entries[i].state == NeighState::REACHABLE) {
-    NeighEntry& e = t->entries[i];
-    set_macs(m, t->port_macs[port_index], e.mac);
+  if (port_index >= t->port_count) return drop(t, m, DropReason::NO_ROUTE);  // a port this worker does not drive
+  NeighEntry* e = neigh_find(t, port_index, next_hop);
+  if (e && e->state == NeighState::REACHABLE) {
+    neigh_set_macs(m, t->port_macs[port_index], e->mac);
     tx.push(port_index, m);
-    if (now_us - e.confirmed_us >= kNeighRefreshAfterUs && now_us >= e.next_request_us) send_request(t, e, now_us, tx);
+    if (now_us - e->confirmed_us >= kNeighRefreshAfterUs && now_us >= e->next_request_us) {
+      // Learned from the neighbour's own ND message to an address not on-link: our source is found now.
+      if (ip_is_zero(e->source)) snapshot_on_link_source(s, port_index, next_hop, &e->source);
+      if (!ip_is_zero(e->source)) send_request(t, *e, now_us, tx);
+    }
     return;
   }
-  if (i == kNil) {
+  if (!e) {
     IpAddr source;
-    if (!snapshot_on_link_source(s, port_index, next_hop_addr, &source)) {
-      // An on-link static route outside the connected prefixes: ask from the port's first address.
-      if (!snapshot_port_address(s, port_index, false, &source)) {
-        rte_pktmbuf_free(m);
-        t->counters->drop(DropReason::NO_ROUTE);
-        return;
-      }
-    }
-    i = create(t, port_index, next_hop);
-    if (i == kNil && evict_oldest(t)) i = create(t, port_index, next_hop);
-    if (i == kNil) {
-      rte_pktmbuf_free(m);
-      t->counters->drop(DropReason::NEIGH_QUEUE_FULL);
-      return;
-    }
-    t->entries[i].source_addr = ip_v4(source);
+    // An on-link next hop outside the connected prefixes: ask from the port's first address of the family.
+    if (!snapshot_on_link_source(s, port_index, next_hop, &source) &&
+        !snapshot_port_address(s, port_index, ip_is_v6(next_hop), &source))
+      return drop(t, m, DropReason::NO_ROUTE);
+    e = create(t, port_index, next_hop);
+    if (!e && evict_oldest(t, share_of(t, next_hop))) e = create(t, port_index, next_hop);
+    if (!e) return drop(t, m, DropReason::NEIGH_QUEUE_FULL);
+    e->source = source;
   }
-  NeighEntry& e = t->entries[i];
-  if (e.queued >= kNeighQueuePerEntry || t->queued_total >= kNeighQueueTotal) {
-    rte_pktmbuf_free(m);
-    t->counters->drop(DropReason::NEIGH_QUEUE_FULL);
+  NeighShare& share = share_of(t, next_hop);
+  if (e->queued >= kNeighQueuePerEntry || share.queued >= kNeighQueueTotal) {
+    drop(t, m, DropReason::NEIGH_QUEUE_FULL);
   } else {
-    e.queue[e.queued++] = m;
-    t->queued_total++;
+    e->queue[e->queued++] = m;
+    share.queued++;
     t->counters->event(Event::NEIGH_QUEUED);
   }
-  if (e.requests_sent == 0) {
-    e.requests_sent = 1;
-    send_request(t, e, now_us, tx);
+  if (e->requests_sent == 0) {
+    e->requests_sent = 1;
+    send_request(t, *e, now_us, tx);
   }
 }
 
 void neigh_run_timers(NeighTable* t, uint64_t now_us, TxQueues& tx) {
-  if (now_us < t->next_scan_us || t->free_count == kNeighCapacity) return;
+  if (now_us < t->next_scan_us || (t->shares[0].in_use == 0 && t->shares[1].in_use == 0)) return;
   t->next_scan_us = now_us + kNeighScanIntervalUs;
   for (uint32_t i = 0; i < kNeighCapacity; i++) {
     NeighEntry& e = t->entries[i];

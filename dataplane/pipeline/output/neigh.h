@@ -1,40 +1,45 @@
-// Neighbour resolution (ARP), per worker: a bounded table, packets held while a
-// next hop resolves, ARP answers for owned addresses.
+// Neighbour resolution, per worker: one table for both families (addresses are IpAddr,
+// IPv4 mapped), packets held while a next hop resolves. Only the protocol differs by
+// family and lives apart: ARP for IPv4 (arp.h: the request sent, the ARP input), neighbour
+// discovery for IPv6 (nd.h: the solicitation sent, the NS/NA input).
 //
 // Policy (all per worker, no sharing):
-// - Learn a sender from ARP requests targeted at an address we own on that port
-//   and from replies to us, only when the sender is inside a connected prefix of
-//   the receiving port (keeps strangers out of the table).
+// - Learning: the protocol input says from what (arp.h, nd.h); it never evicts.
 // - Miss: create an INCOMPLETE entry, hold the packet (≤ kNeighQueuePerEntry per
-//   neighbour and ≤ kNeighQueueTotal in all, else NEIGH_QUEUE_FULL), broadcast a
-//   request from the port address of the connected prefix; retry every
-//   kNeighRetryUs; after kNeighMaxRequests unanswered requests drop the held
-//   packets (NEIGH_UNRESOLVED) and forget the entry.
-// - A resolved entry lives kNeighLifetimeUs after its last ARP confirmation.
-//   Traffic keeps it fresh: forwarding through an entry older than
-//   kNeighRefreshAfterUs sends one request per kNeighRetryUs while still using
-//   the entry, and the reply re-confirms it; idle entries simply age out.
-// - Table full when a next hop must be resolved: the least recently confirmed
-//   resolved entry is evicted (learning from requests never evicts).
+//   neighbour and ≤ kNeighQueueTotal per family in all, else NEIGH_QUEUE_FULL), send a
+//   request (ARP broadcast, or NS to the solicited-node group) from the port address of
+//   the connected prefix; retry every kNeighRetryUs; after kNeighMaxRequests unanswered
+//   requests drop the held packets (NEIGH_UNRESOLVED) and forget the entry.
+// - A resolved entry lives kNeighLifetimeUs after its last confirmation. Traffic keeps
+//   it fresh: forwarding through an entry older than kNeighRefreshAfterUs sends one
+//   request per kNeighRetryUs while still using the entry, and the answer re-confirms
+//   it; idle entries simply age out.
+// - Each family has its own share of the slots (kNeighCapacityV4, kNeighCapacityV6) and
+//   of the hold bound: an on-link IPv6 host can claim any address of its /64, so its
+//   neighbours must not crowd out IPv4's (nor the reverse). A family's share full when a
+//   next hop must be resolved: that family's least recently confirmed resolved entry is
+//   evicted.
 #pragma once
 #include <cstdint>
+#include <cstring>
+#include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include "common/config.h"
 #include "common/counters.h"
+#include "common/ip_address.h"
 #include "common/tx_queues.h"
-#include "pipeline/l2l3/packet.h"
 #include "pipeline/snapshot.h"
 
 namespace pc {
 
-struct Neigh6Table;
-
 // On-link clients are neighbours too (replies go straight to them), so size for a busy segment.
-constexpr uint32_t kNeighCapacity = 4096;
+constexpr uint32_t kNeighCapacityV4 = 4096;
+constexpr uint32_t kNeighCapacityV6 = 1024;
+constexpr uint32_t kNeighCapacity = kNeighCapacityV4 + kNeighCapacityV6;
 constexpr uint32_t kNeighBuckets = 8192;  // power of two
 constexpr uint32_t kNeighQueuePerEntry = 8;
-constexpr uint32_t kNeighQueueTotal = 256;
+constexpr uint32_t kNeighQueueTotal = 256;  // per family
 constexpr uint32_t kNeighMaxRequests = 3;
 constexpr uint64_t kNeighRetryUs = 1000 * 1000;
 constexpr uint64_t kNeighLifetimeUs = 300ull * 1000 * 1000;
@@ -43,35 +48,45 @@ constexpr uint64_t kNeighScanIntervalUs = 100 * 1000;
 
 enum class NeighState : uint8_t { FREE, INCOMPLETE, REACHABLE };
 
+// Everything a lookup and a send read is in the first 64 bytes; the hold queue in the second.
 struct NeighEntry {
-  uint32_t addr = 0;          // network order
-  uint32_t source_addr = 0;   // our address on that segment, for requests (network order)
+  IpAddr addr{};
+  IpAddr source{};  // our address on that segment, the requests' source; :: until known
+  uint64_t confirmed_us = 0;
+  uint64_t next_request_us = 0;
+  uint32_t next = 0;  // bucket chain; the family's free chain while FREE
   uint16_t port_index = 0;
   NeighState state = NeighState::FREE;
   uint8_t requests_sent = 0;
   uint8_t mac[6] = {};
   uint8_t queued = 0;
-  uint64_t confirmed_us = 0;
-  uint64_t next_request_us = 0;
-  uint32_t next = 0;          // bucket chain
   rte_mbuf* queue[kNeighQueuePerEntry] = {};
+};
+static_assert(sizeof(NeighEntry) == 128, "two cache lines: lookup fields, then the hold queue");
+
+// One family's share of the table: slots [first, first + capacity), its free ones chained
+// through NeighEntry::next, and the packets its neighbours hold.
+struct NeighShare {
+  uint32_t first = 0;
+  uint32_t capacity = 0;
+  uint32_t free_head = 0;
+  uint32_t in_use = 0;
+  uint32_t queued = 0;
 };
 
 struct NeighTable {
   NeighEntry entries[kNeighCapacity];
   uint32_t buckets[kNeighBuckets];
-  uint32_t free_list[kNeighCapacity];
-  uint32_t free_count = 0;
-  uint32_t queued_total = 0;
+  NeighShare shares[2];  // [0] IPv4, [1] IPv6
   uint64_t next_scan_us = 0;
   // Environment captured at init: this worker's ports, counters and packet pool.
   const uint8_t (*port_macs)[6] = nullptr;
   uint16_t port_count = 0;
   WorkerCounters* counters = nullptr;
   rte_mempool* pool = nullptr;
-  // The worker's neighbour discovery (neigh6.h): neigh_output() hands IPv6 next hops to it,
-  // so every stage has one last step for either family.
-  Neigh6Table* ipv6 = nullptr;
+  // Bridge, not read: worker.cpp (edited on other branches) still links the second table it
+  // had. Goes with the neigh6_* calls listed in nd.h.
+  NeighTable* ipv6 = nullptr;
 };
 
 void neigh_init(NeighTable* t, const uint8_t (*port_macs)[6], uint16_t port_count, WorkerCounters* counters,
@@ -79,17 +94,27 @@ void neigh_init(NeighTable* t, const uint8_t (*port_macs)[6], uint16_t port_coun
 // Frees every held packet (worker teardown); counted NEIGH_UNRESOLVED.
 void neigh_destroy(NeighTable* t);
 
-// An ARP frame received on in_port (already validated by parse_arp): learn, answer or drop.
-void neigh_input_arp(NeighTable* t, const Snapshot& s, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p,
-                     uint64_t now_us, TxQueues& tx);
-
-// Sends a routed IPv4 frame to next_hop out of port_index: sets the MACs and pushes
-// to tx, or holds it while the next hop resolves, or drops it (NO_ROUTE for a next hop
-// ARP cannot resolve: not IPv4). The table itself keys IPv4 addresses (network order).
+// Sends a routed frame (IPv4 or IPv6, by next_hop's family) to next_hop out of port_index:
+// sets the MACs and pushes to tx, or holds it while the next hop resolves, or drops it
+// (NO_ROUTE for a port this worker does not drive or a segment with no address of the family).
 void neigh_output(NeighTable* t, const Snapshot& s, rte_mbuf* m, uint16_t port_index, const IpAddr& next_hop,
                   uint64_t now_us, TxQueues& tx);
 
-// Retries/gives up pending resolutions and ages entries; cheap when nothing is due.
+// Retries/gives up pending resolutions and ages entries of both families; cheap when nothing is due.
 void neigh_run_timers(NeighTable* t, uint64_t now_us, TxQueues& tx);
+
+// For the protocol inputs (arp.cpp, nd.cpp):
+// The entry for addr on port (any state), or null.
+NeighEntry* neigh_find(NeighTable* t, uint16_t port, const IpAddr& addr);
+// Records a confirmed MAC for addr on port and sends whatever waited for it. Null when its
+// family's share is full of other neighbours (answering still works; learning waits).
+NeighEntry* neigh_learn(NeighTable* t, uint16_t port, const IpAddr& addr, const uint8_t* mac, uint64_t now_us,
+                        TxQueues& tx);
+
+inline void neigh_set_macs(rte_mbuf* m, const uint8_t* src, const uint8_t* dst) {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  std::memcpy(eth->src_addr.addr_bytes, src, RTE_ETHER_ADDR_LEN);
+  std::memcpy(eth->dst_addr.addr_bytes, dst, RTE_ETHER_ADDR_LEN);
+}
 
 }  // namespace pc
