@@ -58,8 +58,6 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     return nullptr;
   }
   neigh_init(&w->neigh, w->port_macs, params.port_count, w->counters, params.pool);
-  neigh6_init(&w->neigh6, w->port_macs, params.port_count, w->counters, params.pool);
-  w->neigh.ipv6 = &w->neigh6;
   lport_allocator_init(&w->lports, params.index, params.count);
   w->frag6_next_id = params.index;  // stepped by params.count: no two workers share one
   w->services.resize(kMaxServiceId + 1);
@@ -92,7 +90,6 @@ void worker_destroy(Worker* w) {
   if (!w) return;
   worker_flush_drops(w);
   neigh_destroy(&w->neigh);
-  neigh6_destroy(&w->neigh6);
   worker_trace_free(w);
   reassembly_destroy(&w->reassembly);
   defend_destroy(&w->defend);
@@ -305,7 +302,7 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     const uint8_t type = p.icmp->icmp_type;
     if (icmp6_is_nd(type)) {
       if (tx.has_exception(in_port)) exception_copy_neighbour_advert(w, in_port, m, p, owned, tx);
-      return neigh6_input(&w->neigh6, s, in_port, m, p, now_us, tx), false;
+      return neigh6_input(&w->neigh, s, in_port, m, p, now_us, tx), false;
     }
     // Past neighbour discovery the source must be a single node (parse let :: through for DAD).
     const IpAddr src = ip_from_v6(p.ip6->src_addr);
@@ -449,7 +446,6 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   w->timer_snapshot = nullptr;
   w->timer_tx = nullptr;
   neigh_run_timers(&w->neigh, now_us, tx);
-  neigh6_run_timers(&w->neigh6, now_us, tx);
   reassembly_run_timers(&w->reassembly, w->counters, now_us);
   synproxy_auto_run_timers(w, now_us);
   worker_flush_drops(w);

@@ -52,7 +52,6 @@ struct Worker {
   SynproxyTable synproxy;  // parallel to conns.records
   SynproxyAutoWorker synproxy_auto;  // SYNPROXY auto: per-service SYN rate and engaged state
   NeighTable neigh;  // neighbours of both families: ARP (arp.h) and ND (nd.h) fill one table
-  NeighTable& neigh6 = neigh;  // bridge: the name worker.cpp's ND calls still use (see nd.h)
   DefendState defend;
   ReassemblyTable reassembly;  // incomplete IPv4/IPv6 datagrams (fragment policy limit/reassemble)
   uint32_t frag6_next_id = 0;  // identification of the next IPv6 datagram sent in fragments (output/fragment.h)

@@ -57,11 +57,4 @@ void nd_write_solicitation(uint8_t* frame, const uint8_t* our_mac, const IpAddr&
 void neigh6_input(NeighTable* t, const Snapshot& s, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p,
                   uint64_t now_us, TxQueues& tx);
 
-// Bridge, to be deleted once the other branches editing worker.cpp have landed: worker.cpp
-// still sets up and ages the second table it had (Worker::neigh6 names the one table now,
-// worker_state.h). The one table's neigh_init/neigh_destroy/neigh_run_timers do it all.
-inline void neigh6_init(NeighTable*, const uint8_t (*)[6], uint16_t, WorkerCounters*, rte_mempool*) {}
-inline void neigh6_destroy(NeighTable*) {}
-inline void neigh6_run_timers(NeighTable*, uint64_t, TxQueues&) {}
-
 }  // namespace pc

@@ -84,9 +84,6 @@ struct NeighTable {
   uint16_t port_count = 0;
   WorkerCounters* counters = nullptr;
   rte_mempool* pool = nullptr;
-  // Bridge, not read: worker.cpp (edited on other branches) still links the second table it
-  // had. Goes with the neigh6_* calls listed in nd.h.
-  NeighTable* ipv6 = nullptr;
 };
 
 void neigh_init(NeighTable* t, const uint8_t (*port_macs)[6], uint16_t port_count, WorkerCounters* counters,
