@@ -17,6 +17,15 @@ void out_failed(Worker* w, rte_mbuf* m, rte_mbuf** built, uint32_t count) {
   w->counters->drop(DropReason::FRAG_OUT_FAILED);
 }
 
+// Every piece of m was built: m goes, the pieces leave by hop, counted once per datagram and per piece.
+void send_fragments(Worker* w, const Snapshot& s, rte_mbuf* m, rte_mbuf** built, uint32_t count, const NextHop& hop,
+                    uint64_t now_us, TxQueues& tx) {
+  rte_pktmbuf_free(m);
+  w->counters->event(Event::FRAG_REFRAGMENTED);
+  w->counters->event(Event::FRAG_OUT_PIECES, count);
+  for (uint32_t i = 0; i < count; i++) neigh_output(&w->neigh, s, built[i], hop.port_index, hop.gateway, now_us, tx);
+}
+
 constexpr uint8_t kNextHopByHop = 0, kNextRouting = 43, kNextFragment = 44, kNextDestOptions = 60;
 
 // Bytes of the IPv6 unfragmentable part (RFC 8200 4.5): the fixed header, a hop-by-hop header,
@@ -82,10 +91,7 @@ void ipv6_output_fragments(Worker* w, const Snapshot& s, rte_mbuf* m, const Pars
     piece->port = m->port;
     offset += chunk;
   }
-  rte_pktmbuf_free(m);
-  w->counters->event(Event::FRAG_REFRAGMENTED);
-  w->counters->event(Event::FRAG_OUT_PIECES, count);
-  for (uint32_t i = 0; i < count; i++) neigh_output(&w->neigh, s, built[i], hop.port_index, hop.gateway, now_us, tx);
+  send_fragments(w, s, m, built, count, hop, now_us, tx);
 }
 
 }  // namespace
@@ -141,10 +147,7 @@ void ip_output(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p,
     piece->port = m->port;
     offset += chunk;
   }
-  rte_pktmbuf_free(m);
-  w->counters->event(Event::FRAG_REFRAGMENTED);
-  w->counters->event(Event::FRAG_OUT_PIECES, count);
-  for (uint32_t i = 0; i < count; i++) neigh_output(&w->neigh, s, built[i], hop.port_index, hop.gateway, now_us, tx);
+  send_fragments(w, s, m, built, count, hop, now_us, tx);
 }
 
 }  // namespace pc
