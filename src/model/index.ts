@@ -21,6 +21,7 @@ export { allocateIds } from './ids.js';
 export * from './synproxy-mode.js';
 export * from './check.js';
 export * from './ops.js';
+export * from './route-ops.js';
 export * from './defense.js';
 export * from './health-check.js';
 export * from './snapshot.js';
