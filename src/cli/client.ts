@@ -5,6 +5,13 @@ import { DEFAULT_SOCKET, grpcTarget, type Endpoint } from './endpoint.js';
 import { loadPortcullisProto } from '../api/proto.js';
 import type { StatsClient } from '../api/generated/portcullis/v1/Stats.js';
 import type { VirtualServicesClient } from '../api/generated/portcullis/v1/VirtualServices.js';
+import type { RoutesClient } from '../api/generated/portcullis/v1/Routes.js';
+import type { AddRouteRequest } from '../api/generated/portcullis/v1/AddRouteRequest.js';
+import type { DeleteRouteRequest } from '../api/generated/portcullis/v1/DeleteRouteRequest.js';
+import type { DeleteRouteResponse__Output } from '../api/generated/portcullis/v1/DeleteRouteResponse.js';
+import type { ListRoutesRequest } from '../api/generated/portcullis/v1/ListRoutesRequest.js';
+import type { ListRoutesResponse__Output } from '../api/generated/portcullis/v1/ListRoutesResponse.js';
+import type { Route__Output } from '../api/generated/portcullis/v1/Route.js';
 import type { AddRealServerRequest } from '../api/generated/portcullis/v1/AddRealServerRequest.js';
 import type { CreateVirtualServiceRequest } from '../api/generated/portcullis/v1/CreateVirtualServiceRequest.js';
 import type { DeleteVirtualServiceRequest } from '../api/generated/portcullis/v1/DeleteVirtualServiceRequest.js';
@@ -30,6 +37,7 @@ export { DEFAULT_SOCKET, grpcTarget };
 export interface PortcullisClients {
   target: string;
   virtualServices: VirtualServicesClient;
+  routes: RoutesClient;
   stats: StatsClient;
   close(): void;
 }
@@ -44,13 +52,16 @@ export function createClients(address: string | Endpoint = DEFAULT_SOCKET): Port
   const { target, credentials, options } = toEndpoint(address);
   const v1 = grpcObject.portcullis.v1;
   const virtualServices = new v1.VirtualServices(target, credentials, options);
+  const routes = new v1.Routes(target, credentials, options);
   const stats = new v1.Stats(target, credentials, options);
   return {
     target,
     virtualServices,
+    routes,
     stats,
     close() {
       virtualServices.close();
+      routes.close();
       stats.close();
     },
   };
@@ -80,6 +91,9 @@ export interface PortcullisApi {
   addRealServer: Rpc<AddRealServerRequest, VirtualService__Output>;
   updateRealServer: Rpc<UpdateRealServerRequest, VirtualService__Output>;
   removeRealServer: Rpc<RemoveRealServerRequest, VirtualService__Output>;
+  listRoutes: Rpc<ListRoutesRequest, ListRoutesResponse__Output>;
+  addRoute: Rpc<AddRouteRequest, Route__Output>;
+  deleteRoute: Rpc<DeleteRouteRequest, DeleteRouteResponse__Output>;
   getStats: Rpc<GetStatsRequest, GetStatsResponse__Output>;
   getStatus: Rpc<GetStatusRequest, GetStatusResponse__Output>;
   listConnections: Rpc<ListConnectionsRequest, ListConnectionsResponse__Output>;
@@ -98,6 +112,9 @@ export function promiseApi(clients: PortcullisClients): PortcullisApi {
     addRealServer: rpc(vs, 'addRealServer'),
     updateRealServer: rpc(vs, 'updateRealServer'),
     removeRealServer: rpc(vs, 'removeRealServer'),
+    listRoutes: rpc(clients.routes, 'listRoutes'),
+    addRoute: rpc(clients.routes, 'addRoute'),
+    deleteRoute: rpc(clients.routes, 'deleteRoute'),
     getStats: rpc(st, 'getStats'),
     getStatus: rpc(st, 'getStatus'),
     listConnections: rpc(st, 'listConnections'),

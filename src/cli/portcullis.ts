@@ -11,6 +11,7 @@ import { ModelError } from '../model/index.js';
 import { connect } from './client.js';
 import { DEFAULT_SOCKET, describeCallError, ENDPOINT_OPTIONS, ENDPOINT_USAGE, resolveEndpoint } from './endpoint.js';
 import { commandDefend, DEFEND_USAGE } from './defend.js';
+import { commandRoute, ROUTE_USAGE } from './route.js';
 import { commandTrace, TRACE_USAGE } from './trace.js';
 
 const USAGE = `usage:
@@ -24,6 +25,7 @@ const USAGE = `usage:
   portcullis top    [CONNECTION] [--interval MS] [--frames N]
                                  live view refreshed every second (q quits)
 ${DEFEND_USAGE}
+${ROUTE_USAGE}
 ${TRACE_USAGE}
   portcullis lab up|down|status  the network-namespace lab
   portcullis demo                lab + daemon with the demo config
@@ -163,6 +165,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'stats': return await commandStats(args);
       case 'top': return await commandTop(args);
       case 'defend': return await commandDefend(args);
+      case 'route': return await commandRoute(args);
       case 'trace': return await commandTrace(args);
       case 'lab': return await commandLab(args);
       case 'demo': return await commandDemo(args);

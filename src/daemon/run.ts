@@ -59,6 +59,7 @@ export async function initialState(config: DaemonConfig, resetState: boolean): P
     return seedServices(base, config.services).state;
   }
   log.info(`state file ${config.stateFile}: ${persisted.services.length} service(s) (authoritative; config services ignored)`);
+  if (persisted.routes) log.info(`state file ${config.stateFile}: ${persisted.routes.length} route(s) (authoritative; config routes ignored)`);
   const { notes, ...kept } = persisted;
   for (const note of notes) log.error(`state file ${config.stateFile}: ${note}`);
   const state: DesiredState = { ...base, ...kept };

@@ -3,7 +3,7 @@
 // refuses any circle):
 //   vocabulary  errors, ip-address, fields, types, health-check-types, mitigation-types, desired-state
 //   readers     validate, scheduling, health-check-fields, defense-fields, defense-persist, ids, synproxy-mode
-//   operations  check, check-forwarding, ops
+//   operations  check, check-forwarding, ops, route-ops
 //   on top      defense (mitigation changes), health-check (health verdicts), snapshots
 export * from './errors.js';
 export * from './fields.js';
@@ -21,6 +21,7 @@ export { allocateIds } from './ids.js';
 export * from './synproxy-mode.js';
 export * from './check.js';
 export * from './ops.js';
+export * from './route-ops.js';
 export * from './defense.js';
 export * from './health-check.js';
 export * from './snapshot.js';

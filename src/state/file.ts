@@ -6,8 +6,8 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readInteger, readList, readObject } from '../model/fields.js';
 import {
-  healthCheckToRaw, joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
-  serviceKeyText, type DesiredState, type Mitigation, type Service, type ServiceSpec,
+  healthCheckToRaw, joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readRoute, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
+  serviceKeyText, type DesiredState, type Mitigation, type Route, type Service, type ServiceSpec,
 } from '../model/index.js';
 
 export const STATE_FORMAT = 1;
@@ -18,6 +18,8 @@ export interface PersistedState {
   nextServerId: number;
   /** Flood defences; absent in files written before issue 5. */
   mitigations?: Mitigation[];
+  /** Static routes; absent in files written before routes could change at run time (the config's then apply). */
+  routes?: Route[];
   /** What was left out while reading (for the start-up log); [] when the file was taken whole. */
   notes: string[];
 }
@@ -69,7 +71,7 @@ function serviceToJson(service: Service): Record<string, unknown> {
   };
 }
 
-export function serializeState(state: Pick<DesiredState, 'services' | 'nextServiceId' | 'nextServerId' | 'mitigations'>): string {
+export function serializeState(state: Pick<DesiredState, 'services' | 'nextServiceId' | 'nextServerId' | 'mitigations'> & { routes?: Route[] }): string {
   return `${JSON.stringify({
     format: STATE_FORMAT,
     next_service_id: state.nextServiceId,
@@ -77,6 +79,8 @@ export function serializeState(state: Pick<DesiredState, 'services' | 'nextServi
     services: state.services.map(serviceToJson),
     // Only when present, so a file without defences reads the same to an older daemon.
     ...(state.mitigations?.length ? { mitigations: state.mitigations.map(mitigationToRaw) } : {}),
+    // Always written (even empty) so routes deleted over the API stay deleted after a restart.
+    ...(state.routes ? { routes: state.routes.map((r) => ({ prefix: r.prefix, ...(r.via ? { via: r.via } : {}), port: r.port })) } : {}),
   }, null, 2)}\n`;
 }
 
@@ -117,6 +121,9 @@ export function parseState(text: string): PersistedState {
     nextServiceId: root.next_service_id === undefined ? 1 : readInteger(root.next_service_id, 'next_service_id', 1, LIMITS.maxServiceId),
     nextServerId: root.next_server_id === undefined ? 1 : readInteger(root.next_server_id, 'next_server_id', 1, LIMITS.maxServerId),
     ...(root.mitigations !== undefined ? { mitigations: readMitigations(root.mitigations, 'mitigations') } : {}),
+    ...(root.routes !== undefined
+      ? { routes: readList(root.routes, 'routes', LIMITS.maxRoutes).map((r, i) => readRoute(r, joinPath('routes', i))) }
+      : {}),
     notes,
   };
 }

@@ -170,4 +170,34 @@ test('a health check an older version accepted and this one refuses: the service
   assert.match(lines.join(''), /ERROR state file .*state\.json: tcp\/198\.18\.0\.10:80 \(services\[0\]\) starts WITHOUT its health check/);
 });
 
+test('routes in the state file: round trip; absent (older file) = the config\'s; present, even empty, wins; bad ones refused by field', async () => {
+  const file = join(dir, 'state.json');
+  const config = parseConfig(configText(file).replace(/^services:/m, 'routes:\n  - { prefix: 10.97.0.0/16, via: 198.19.0.9, port: inside }\nservices:'), 't');
+  const apiRoutes = [{ prefix: '10.99.0.0/16', via: '198.19.0.9', port: 'inside' }, { prefix: '10.98.0.0/24', port: 'inside' }];
+  const seeded = seedServices({ ports: config.ports, routes: apiRoutes, defaultTimeouts: config.timeouts, services: [], nextServiceId: 1, nextServerId: 1 }, []).state;
+  assert.equal(parseState(serializeState(seeded)).routes, apiRoutes);
+
+  await writeFile(file, serializeState(seeded));
+  assert.equal((await initialState(config, false)).routes, apiRoutes, 'the state file\'s routes, not the config\'s');
+  await writeFile(file, serializeState({ ...seeded, routes: [] }));
+  assert.equal((await initialState(config, false)).routes, [], 'every route deleted stays deleted');
+  await writeFile(file, JSON.stringify({ format: 1, services: [] }));
+  assert.equal((await initialState(config, false)).routes, config.routes, 'a file without routes takes the config\'s');
+
+  for (const [routes, reason] of [
+    [[{ prefix: '10.99.0.1/16', port: 'inside' }], /routes\[0\]\.prefix: expected a prefix with host bits zero/],
+    [[{ prefix: '10.99.0.0/16', via: '2001:db8::1', port: 'inside' }], /routes\[0\]\.via: expected an IPv4 next hop/],
+    [[{ prefix: '10.99.0.0/16', port: 'dmz' }], /does not fit the configuration: routes\[0\]\.port: expected one of the configured ports/],
+  ] as const) {
+    await writeFile(file, JSON.stringify({ format: 1, services: [], routes }));
+    try {
+      await initialState(config, false);
+      assert.unreachable(`accepted ${JSON.stringify(routes)}`);
+    } catch (error) {
+      assert.instance(error, StateFileError);
+      assert.match((error as Error).message, reason);
+    }
+  }
+});
+
 test.run();
