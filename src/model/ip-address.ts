@@ -191,8 +191,13 @@ export function unicastProblem(address: IpAddress, options: { linkLocal?: boolea
   if (v >> 32n === 0xffffn) {
     return `an IPv6 address outside ::ffff:0:0/96 (IPv4-mapped: write the IPv4 address ${formatDottedQuad(v & 0xffffffffn)} itself)`;
   }
-  if (!options.linkLocal && v >> 118n === 0x3fan) return 'a global or unique-local IPv6 address (not link-local fe80::/10)';
+  if (!options.linkLocal && isLinkLocal6(address)) return 'a global or unique-local IPv6 address (not link-local fe80::/10)';
   return undefined;
+}
+
+/** True for an IPv6 link-local address (fe80::/10): on the link of whichever port names it. */
+export function isLinkLocal6(address: IpAddress): boolean {
+  return address.family === 6 && address.value >> 118n === 0x3fan;
 }
 
 /** Orders addresses as ipvsadm's --sort does: IPv4 before IPv6, then by value. */

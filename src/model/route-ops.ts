@@ -4,7 +4,7 @@
 import { checkState } from './check.js';
 import type { ChangeResult, DesiredState } from './desired-state.js';
 import { joinPath, ModelError } from './errors.js';
-import { parseIp, parsePrefix, prefixContains } from './ip-address.js';
+import { isLinkLocal6, parseIp, parsePrefix, prefixContains } from './ip-address.js';
 import { LIMITS, type Route } from './types.js';
 
 /** Adds a route; ALREADY_EXISTS when its prefix has one, RESOURCE_EXHAUSTED at the limit. */
@@ -15,9 +15,10 @@ export function addRoute(current: DesiredState, route: Route, path = 'route'): C
       `expected one of the configured ports (${portNames.join(', ')}), got "${route.port}"`);
   }
   // The data plane refuses a next hop it could not reach on the port's link; say so by field here.
+  // A link-local IPv6 next hop is on the port's link by definition.
   const port = current.ports.find((p) => p.name === route.port)!;
   const via = route.via === undefined ? undefined : parseIp(route.via);
-  if (via && !port.addresses.some((text) => { const prefix = parsePrefix(text); return prefix !== undefined && prefixContains(prefix, via); })) {
+  if (via && !isLinkLocal6(via) && !port.addresses.some((text) => { const prefix = parsePrefix(text); return prefix !== undefined && prefixContains(prefix, via); })) {
     throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'via'),
       `expected a next hop inside a connected prefix of port ${port.name} (${port.addresses.join(', ')}), got ${route.via}`);
   }

@@ -62,9 +62,13 @@ test('AddRoute/ListRoutes/DeleteRoute round trip, IPv4 and IPv6, canonical text 
     assert.equal(added6, { prefix: '2001:db8:20::/48', via: '2001:db8:18::9', port: 'outside' });
     const onLink = await api.addRoute({ route: { prefix: '10.98.0.0/24', via: '', port: 'inside' } });
     assert.equal(onLink, { prefix: '10.98.0.0/24', via: '', port: 'inside' });
-    assert.equal((await api.listRoutes({})).routes.map((r) => r.prefix), ['10.99.0.0/16', '2001:db8:20::/48', '10.98.0.0/24']);
+    // A link-local next hop, as IPv6 routers advertise themselves, is on the named port's link.
+    const viaLinkLocal = await api.addRoute({ route: { prefix: '::/0', via: 'FE80::1', port: 'outside' } });
+    assert.equal(viaLinkLocal, { prefix: '::/0', via: 'fe80::1', port: 'outside' });
+    assert.equal((await api.listRoutes({})).routes.map((r) => r.prefix), ['10.99.0.0/16', '2001:db8:20::/48', '10.98.0.0/24', '::/0']);
     await api.deleteRoute({ prefix: '2001:db8:20:0:0::/48' });
     await api.deleteRoute({ prefix: '10.98.0.0/24' });
+    await api.deleteRoute({ prefix: '::/0' });
     assert.equal((await api.listRoutes({})).routes, [v4]);
   });
 });

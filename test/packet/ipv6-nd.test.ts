@@ -278,4 +278,36 @@ test('NA or NS whose target is IPv4-mapped -> nd_invalid; the IPv4 neighbour kee
   }, dualStackConfig());
 });
 
+test('a route via a link-local next hop (fe80::1, as routers advertise): NS for it from the port address, the reply released to its MAC on NA', async () => {
+  const far = '2001:db8:500::9';
+  const farPing = (sequence: number) => frameFrom6('outside', far, OUTSIDE_ADDRESS6,
+    { icmp6: { type: ICMP6_TYPE.ECHO_REQUEST, id: 7, sequence, payload: Buffer.from('far') } });
+  await withLab((lab) => {
+    let ns: DecodedFrame[] = [];
+    const asked = lab.counterDelta(() => {
+      lab.send('outside', farPing(1));
+      ns = lab.recv('outside');
+    });
+    const request = only(ns, 'NS for the link-local router');
+    assert.equal(request.eth, { dst: '33:33:ff:00:00:01', src: PORT_MAC.outside, type: 0x86dd });
+    assert.is(request.ipv6!.src, OUTSIDE_ADDRESS6);
+    assert.is(request.ipv6!.dst, 'ff02::1:ff00:1');
+    assert.is(request.icmp6!.nd!.target, 'fe80::1');
+    expectDrops(asked, {});
+    expectEvents(asked, { nd_solicitations_sent: 1, neigh_queued: 1, icmp6_echo_answered: 1 });
+
+    let out: DecodedFrame[] = [];
+    const learned = lab.counterDelta(() => {
+      lab.send('outside', neighborAdvertisementFor(request, 'outside'));
+      out = lab.recv('outside');
+    });
+    const reply = only(out, 'echo reply released by the router\'s NA');
+    assert.equal(reply.eth, { dst: hostMac('fe80::1'), src: PORT_MAC.outside, type: 0x86dd });
+    assert.is(reply.ipv6!.dst, far);
+    assert.is(reply.icmp6!.type, ICMP6_TYPE.ECHO_REPLY);
+    expectDrops(learned, {});
+    expectEvents(learned, { nd_advertisements_learned: 1 });
+  }, dualStackConfig((c) => { c.routes.push({ prefix: '::/0', via: 'fe80::1', port: 'outside' }); }));
+});
+
 test.run();

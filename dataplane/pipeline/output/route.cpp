@@ -37,7 +37,9 @@ bool validate_routes(const DataplaneConfig& cfg, const Snapshot& s, std::string*
       return false;
     }
     if (!ip_is_zero(route.via)) {
-      bool on_link = false;
+      // An IPv6 link-local next hop (fe80::/10, what routers advertise) is on the link of the
+      // route's port by definition: neighbour discovery resolves it there.
+      bool on_link = ip_is_v6(route.via) && route.via.bytes[0] == 0xfe && (route.via.bytes[1] & 0xc0) == 0x80;
       for (const auto& prefix : s.ports[route.port_index].addresses) on_link |= ip_prefix_contains(prefix, route.via);
       if (!on_link) {
         *error = where + ".via: " + ip_text(route.via) + " is not inside a connected prefix of port " +
