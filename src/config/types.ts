@@ -1,6 +1,7 @@
 // The daemon's configuration file, parsed and validated.
 import type { FragmentTableOptions } from '../dataplane/types.js';
 import type { PortModel, Route, ServiceSpec, Timeouts } from '../model/index.js';
+import type { ClusterSettings } from './cluster-types.js';
 
 export type HugepagesMode = 'auto' | 'on' | 'off';
 
@@ -95,6 +96,8 @@ export interface DaemonConfig {
   timeouts: Timeouts;
   /** Seed services: used only when there is no state file yet (or --reset-state). */
   services: ServiceSpec[];
+  /** Absent: a standalone gateway (src/config/cluster-types.ts). */
+  cluster?: ClusterSettings;
 }
 
 export const DEFAULT_SOCKET = '/run/portcullis/portcullis.sock';
