@@ -11,6 +11,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 APT_PACKAGES=(
   libdpdk-dev pkg-config cmake make g++ python3
   iproute2 ethtool curl procps iputils-ping psmisc nginx-light bsdutils nftables openssl wrk
+  # cluster BGP speaker (docs/cluster.md): gobgpd + gobgp, and GoBGP's .proto files the daemon loads
+  gobgpd golang-github-osrg-gobgp-dev
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

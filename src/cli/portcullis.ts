@@ -12,6 +12,7 @@ import { connect } from './client.js';
 import { DEFAULT_SOCKET, describeCallError, ENDPOINT_OPTIONS, ENDPOINT_USAGE, resolveEndpoint } from './endpoint.js';
 import { commandDefend, DEFEND_USAGE } from './defend.js';
 import { commandRoute, ROUTE_USAGE } from './route.js';
+import { CLUSTER_USAGE, commandCluster, commandDrain, commandUndrain } from './cluster.js';
 import { commandTrace, TRACE_USAGE } from './trace.js';
 
 const USAGE = `usage:
@@ -26,6 +27,7 @@ const USAGE = `usage:
                                  live view refreshed every second (q quits)
 ${DEFEND_USAGE}
 ${ROUTE_USAGE}
+${CLUSTER_USAGE}
 ${TRACE_USAGE}
   portcullis lab up|down|status  the network-namespace lab
   portcullis demo                lab + daemon with the demo config
@@ -166,6 +168,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'top': return await commandTop(args);
       case 'defend': return await commandDefend(args);
       case 'route': return await commandRoute(args);
+      case 'drain': return await commandDrain(args);
+      case 'undrain': return await commandUndrain(args);
+      case 'cluster': return await commandCluster(args);
       case 'trace': return await commandTrace(args);
       case 'lab': return await commandLab(args);
       case 'demo': return await commandDemo(args);

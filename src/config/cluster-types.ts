@@ -31,6 +31,11 @@ export interface BgpPeer {
   holdTime: number;
   /** What this peer is sent: the VIPs (routers in front), the LIPs (routers towards the servers), or both. */
   announce: Array<'vips' | 'lips'>;
+  /**
+   * The router's BGP TCP port; absent = 179. For a router that listens elsewhere (the api tests
+   * run a second gobgpd as the router on loopback beside the daemon's own).
+   */
+  port?: number;
 }
 
 export interface BgpSettings {

@@ -11,6 +11,7 @@ import {
 import {
   readChoice, readInteger, readList, readObject, readString, rejectUnknownKeys, type RawObject,
 } from '../model/fields.js';
+import { readCluster } from './cluster.js';
 import { lcoreIds } from './lcores.js';
 import { DEFAULT_API_LIMITS, DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
 
@@ -21,7 +22,7 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services'] as const;
+const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services', 'cluster'] as const;
 const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments', 'bench_mode'] as const;
 const FRAGMENT_KEYS = ['sets', 'timeout_ms', 'max_fragments', 'max_datagram'] as const;
 const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens', 'clients', 'limits'] as const;
@@ -92,6 +93,10 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
     timeouts,
     services: services.filter((s): s is ServiceSpec => s !== undefined),
   };
+  // Read against the ports: this node's address must be one of them, on an exception path.
+  const cluster = readCluster(root.cluster, config.ports);
+  problems.push(...cluster.problems);
+  if (cluster.settings) config.cluster = cluster.settings;
 
   // Whole-state checks only make sense once every part read cleanly.
   if (problems.length === 0) {

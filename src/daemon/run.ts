@@ -21,6 +21,8 @@ import { startHealthChecks } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
 import { LinkMonitor } from './link-monitor.js';
 import { steeringNote } from './steering-note.js';
+import { ClusterNode } from '../cluster/node.js';
+import { checkClusterFiles } from '../cluster/start-checks.js';
 
 /** While a rollback failure is set, the desired state is re-applied this often (it heals a transient failure). */
 const ROLLBACK_RETRY_MS = 5_000;
@@ -102,6 +104,11 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     throw new StartupError((error as Error).message, 2);
   }
 
+  if (config.cluster) {
+    const problem = await checkClusterFiles(config.cluster);
+    if (problem) throw new StartupError(problem, 2);
+  }
+
   const addonModule = await importAddonModule().catch((error: Error) => {
     throw new StartupError(`cannot load the data plane: ${error.message}`, 1);
   });
@@ -151,6 +158,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   let expiry: { stop(): void } | undefined;
   let health: { stop(): void } | undefined;
   let rollbackRetry: NodeJS.Timeout | undefined;
+  let cluster: ClusterNode | undefined;
   try {
     const controller = new Controller(dataplane, config.stateFile, state);
     const version = await controller.applyInitial();
@@ -164,12 +172,20 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     health = startHealthChecks(controller);
     hub.start();
     links.start();
+    if (config.cluster) {
+      // After the first apply (the VIPs are in the data plane) and before the API: a drain can find it.
+      cluster = await ClusterNode.start(config.cluster, config.ports, {
+        state: () => controller.state,
+        stats: () => { try { const s = dataplane.stats(); return { connections: s.connections, servers: s.servers }; } catch { return undefined; } },
+      }, config.stateFile);
+    }
     if (config.metrics.listen) {
       // Metrics are an aid, not a reason to refuse service: a busy port is a warning.
       metrics = await startMetricsServer(config.metrics.listen, {
         hub,
         state: () => controller.state,
         connectionCapacity: config.dataplane.connCapacity * config.dataplane.workers,
+        ...(cluster ? { cluster } : {}),
       }).catch((error: Error) => {
         log.warn(`metrics.listen ${config.metrics.listen}: ${error.message}; Prometheus metrics are off`);
         return undefined;
@@ -184,6 +200,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       stats: hub,
       mitigations,
       trace: dataplane,
+      ...(cluster ? { cluster } : {}),
       info: { version: daemonVersion(), startedAt: Date.now(), workers: config.dataplane.workers, polling: config.dataplane.polling },
       // Health says SERVING only while the data plane forwards (src/api/health-status.ts).
       forwarding: () => ({
@@ -197,9 +214,12 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     const metricsServer = metrics;
     const expiryTimer = expiry;
     const retryTimer = rollbackRetry;
+    const member = cluster;
     return {
       readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
       async stop() {
+        // Withdraw first: the routers move new flows away while this node still forwards the old ones.
+        await member?.stop().catch((error: Error) => log.error(`cluster: clean stop failed: ${error.message}`));
         clearInterval(retryTimer);
         expiryTimer.stop();
         health?.stop();
@@ -211,6 +231,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       },
     };
   } catch (error) {
+    await cluster?.stop().catch(() => undefined);
     clearInterval(rollbackRetry);
     expiry?.stop();
     health?.stop();

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { displayIp, type DesiredState } from '../model/index.js';
 import type { StatsHub } from './stats-hub.js';
+import type { ClusterNode } from '../cluster/node.js';
 
 export interface MetricsContext {
   hub: StatsHub;
@@ -14,7 +15,11 @@ export interface MetricsContext {
   state(): DesiredState;
   /** Connection table capacity over all workers. */
   connectionCapacity: number;
+  /** Cluster membership (BGP, drain); absent = standalone, no cluster metrics. */
+  cluster?: ClusterNode;
 }
+
+const SESSION_STATES = ['UNKNOWN', 'IDLE', 'CONNECT', 'ACTIVE', 'OPENSENT', 'OPENCONFIRM', 'ESTABLISHED'] as const;
 
 const SERVICE_LABELS = ['protocol', 'vip', 'port'] as const;
 const SERVER_LABELS = [...SERVICE_LABELS, 'server', 'server_port'] as const;
@@ -73,8 +78,32 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const lipConnections = gauge('local_address_connections', 'Live FullNAT connections of the service using the local address (--get-laddr CONNS)', LOCAL_ADDRESS_LABELS);
   const lipConflicts = counter('local_address_conflicts_total', 'New connections that found every lport of the local address in use (--get-laddr CONFLICTS)', LOCAL_ADDRESS_LABELS);
 
+  const bgpPeerState = gauge('bgp_peer_state', 'BGP session state per peer: 1 for the state it is in, 0 for the others', ['peer', 'state']);
+  const bgpPeerUp = gauge('bgp_peer_established', 'BGP session established: 1 yes, 0 no', ['peer']);
+  const bgpAnnounced = gauge('bgp_announced_prefixes', 'Prefixes this node has in its BGP speaker now, by kind (vips, lips)', ['kind']);
+  const bgpAnnounces = counter('bgp_announces_total', 'Prefixes announced (added to the BGP speaker) since start');
+  const bgpWithdraws = counter('bgp_withdraws_total', 'Prefixes withdrawn (deleted from the BGP speaker) since start');
+  const clusterDrained = gauge('cluster_drained', 'This node is drained (VIPs withdrawn): 1 yes, 0 no');
+  const clusterCounters = counter('cluster_events_total', 'Cluster counters (BGP, speaker restarts, ownership sync, hand-off), by name', ['event']);
+
+  function refreshCluster(node: ClusterNode): void {
+    for (const peer of node.settings.bgp.peers) {
+      const now = node.peerStateNow(peer.address);
+      for (const state of SESSION_STATES) bgpPeerState.set({ peer: peer.address, state }, state === now ? 1 : 0);
+      bgpPeerUp.set({ peer: peer.address }, now === 'ESTABLISHED' ? 1 : 0);
+    }
+    const announced = node.announcedPrefixes();
+    for (const kind of ['vips', 'lips']) bgpAnnounced.set({ kind }, announced.filter((p) => p.kind === kind).length);
+    const counters = node.counters();
+    setCounter(bgpAnnounces, {}, counters.bgp_announces ?? 0);
+    setCounter(bgpWithdraws, {}, counters.bgp_withdraws ?? 0);
+    clusterDrained.set(node.drained ? 1 : 0);
+    for (const [event, value] of Object.entries(counters)) setCounter(clusterCounters, { event }, value);
+  }
+
   function refresh(): void {
     registry.resetMetrics();
+    if (context.cluster) refreshCluster(context.cluster);
     const stats = context.hub.stats();
     const state = context.state();
     snapshotVersion.set(stats.snapshotVersion);
