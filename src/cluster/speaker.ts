@@ -19,6 +19,8 @@ const MAX_BACKOFF_MS = 30_000;
 /** A gobgpd that ran this long without dying resets the back-off. */
 const STABLE_AFTER_MS = 60_000;
 const STOP_GRACE_MS = 3_000;
+/** util-linux (essential on Debian). */
+const SETPRIV = '/usr/bin/setpriv';
 
 export interface SpeakerEvents {
   /** A configured gobgpd is ready; its RIB is empty of our paths. */
@@ -125,7 +127,10 @@ export class Speaker {
   private spawnGobgpd(generation: number): void {
     const args = ['--api-hosts', this.bgp.api, '--log-plain', '--pprof-disable', '--log-level', 'info'];
     log.info(`bgp: starting ${this.bgp.gobgpd} ${args.join(' ')}`);
-    const child = spawn(this.bgp.gobgpd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // setpriv execs gobgpd (same pid) with the parent-death signal set: a daemon killed with -9
+    // takes its gobgpd along, so the routers drop this node's routes at once instead of a
+    // gobgpd orphan announcing VIPs nobody forwards (and holding the API port a restart needs).
+    const child = spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', this.bgp.gobgpd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const startedAt = Date.now();
     for (const stream of [child.stdout, child.stderr]) {
