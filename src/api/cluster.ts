@@ -34,6 +34,7 @@ export function clusterStatusToProto(view: ClusterView): ClusterStatus {
     announced: view.announced,
     notAnnounced: view.notAnnounced,
     connections: view.connections,
+    connectionsAll: view.connectionsAll,
     counters: view.counters,
   };
 }

@@ -34,7 +34,7 @@ function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: s
 
 export function formatClusterStatus(status: ClusterStatus__Output): string {
   const lines = [
-    `node ${status.node}: ${status.drained ? 'DRAINED (VIPs withdrawn)' : 'announcing'}; speaker ${status.speaker} ${status.speakerUp ? 'up' : 'DOWN'}; ${status.connections} connection(s)`,
+    `node ${status.node}: ${status.drained ? 'DRAINED (VIPs withdrawn)' : 'announcing'}; speaker ${status.speaker} ${status.speakerUp ? 'up' : 'DOWN'}; ${status.connections} connection(s) in use (${status.connectionsAll} in the tables)`,
     '',
     table(['PEER', 'ASN', 'STATE', 'UPTIME', 'MSG-IN', 'MSG-OUT', 'SENT', 'ANNOUNCED'],
       status.peers.map((p) => [p.address, String(p.asn), p.sessionState, `${p.uptimeSeconds}s`, p.messagesReceived, p.messagesSent,
@@ -74,7 +74,7 @@ async function run(command: 'drain' | 'undrain' | 'status', args: string[], writ
     const deadline = Date.now() + timeoutMs;
     const status$ = rpc<object, ClusterStatus__Output>(client, 'getClusterStatus');
     for (;;) {
-      write(`${new Date().toISOString()} drained, ${status.connections} connection(s) remaining\n`);
+      write(`${new Date().toISOString()} drained, ${status.connections} connection(s) remaining (established TCP, live UDP)\n`);
       if (Number(status.connections) === 0) {
         write('no connections remain\n');
         return 0;

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { ClusterSettings } from '../config/cluster-types.js';
 import { log } from '../log.js';
 import type { DesiredState, PortModel } from '../model/index.js';
-import type { ServerTrafficStats } from '../dataplane/types.js';
+import type { ServerTrafficStats, TrafficStats } from '../dataplane/types.js';
 import { writeStateFile } from '../state/file.js';
 import { Announcer, exportFilters, prefixText } from './announcer.js';
 import type { PeerStatus, SessionState } from './gobgp-api.js';
@@ -20,7 +20,16 @@ const PEER_POLL_MS = 2_000;
 export interface ClusterSources {
   state(): DesiredState;
   /** The data plane's counters: live connections (drain) and per-server connections (thresholds). */
-  stats(): { connections: number; servers: ServerTrafficStats[] } | undefined;
+  stats(): { connections: number; services: TrafficStats[]; servers: ServerTrafficStats[] } | undefined;
+}
+
+/**
+ * What a drain waits for: TCP connections in ESTABLISHED and every live UDP flow. TCP entries in
+ * closing states (TIME_WAIT lingers 120 s by default) carry no user's data, so they are not waited for.
+ */
+export function connectionsInUse(state: DesiredState, services: TrafficStats[]): number {
+  const protocol = new Map(state.services.map((s) => [s.id, s.protocol]));
+  return services.reduce((total, t) => total + (protocol.get(t.id) === 'udp' ? t.activeConns + t.inactiveConns : t.activeConns), 0);
 }
 
 export interface PeerView extends PeerStatus {
@@ -36,7 +45,10 @@ export interface ClusterView {
   peers: PeerView[];
   announced: string[];
   notAnnounced: string[];
+  /** Established TCP connections and live UDP flows (connectionsInUse). */
   connections: number;
+  /** Every entry of the connection tables, closing TCP states included. */
+  connectionsAll: number;
   counters: Record<string, number>;
 }
 
@@ -169,6 +181,7 @@ export class ClusterNode {
   async status(): Promise<ClusterView> {
     const client = this.speaker.session;
     const live = client ? await client.listPeers().catch(() => undefined) : undefined;
+    const stats = this.sources.stats();
     const peers = this.settings.bgp.peers.map((peer): PeerView => {
       const found = live?.find((p) => p.address === peer.address);
       return {
@@ -192,7 +205,8 @@ export class ClusterNode {
       peers,
       announced: this.announcer.announcedPrefixes().map((p) => `${p.kind} ${prefixText(p)}`),
       notAnnounced: this.announcer.notAnnounced(),
-      connections: this.sources.stats()?.connections ?? 0,
+      connections: stats ? connectionsInUse(this.sources.state(), stats.services) : 0,
+      connectionsAll: stats?.connections ?? 0,
       counters: this.counters(),
     };
   }

@@ -176,7 +176,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       // After the first apply (the VIPs are in the data plane) and before the API: a drain can find it.
       cluster = await ClusterNode.start(config.cluster, config.ports, {
         state: () => controller.state,
-        stats: () => { try { const s = dataplane.stats(); return { connections: s.connections, servers: s.servers }; } catch { return undefined; } },
+        stats: () => { try { const s = dataplane.stats(); return { connections: s.connections, services: s.services, servers: s.servers }; } catch { return undefined; } },
       }, config.stateFile);
     }
     if (config.metrics.listen) {
