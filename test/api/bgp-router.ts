@@ -15,6 +15,8 @@ export interface RouterSpec {
   asn: number;
   /** The daemon's ASN. */
   peerAsn: number;
+  /** A gobgpd with no config at all (the daemon configures it over its API: an "external" speaker). */
+  bare?: boolean;
 }
 
 export interface Router extends RouterSpec {
@@ -48,7 +50,8 @@ export async function startRouter(dir: string, spec: RouterSpec): Promise<Router
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv6-unicast"
 `);
-  const child = spawn('gobgpd', ['-f', config, '--api-hosts', `127.0.0.1:${spec.apiPort}`, '--log-plain', '--pprof-disable'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const configArgs = spec.bare ? [] : ['-f', config];
+  const child = spawn('gobgpd', [...configArgs, '--api-hosts', `127.0.0.1:${spec.apiPort}`, '--log-plain', '--pprof-disable'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const append = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-32_768); };
   child.stdout!.on('data', append);

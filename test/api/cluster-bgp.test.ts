@@ -17,7 +17,7 @@ import { setLogLevel } from '../../src/log.js';
 import { expectGrpcError } from '../support/expected-errors.js';
 import { test } from '../support/suite.js';
 import { rib, ribPrefixes, startRouter, waitForRib, type Router } from './bgp-router.js';
-import { runCli, startDaemon, testConfig, withDaemonOutput, type Daemon } from './daemon.js';
+import { runCli, runProcess, startDaemon, testConfig, withDaemonOutput, type Daemon } from './daemon.js';
 
 setLogLevel('error');
 
@@ -281,6 +281,38 @@ test('gobgpd killed: restarted, peers and paths back; drain survives a daemon re
       cluster.client.close();
       await daemon.stop();
       for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+});
+
+test('external speaker: the daemon configures a running gobgpd; SIGTERM withdraws by UPDATE while the session stays up', async () => {
+  await withRouters(async (vips) => {
+    const speaker = await startRouter(dir, { name: 'speaker', address: '127.0.0.1', bgpPort: 17932, apiPort: 50934, asn: 1, peerAsn: 1, bare: true });
+    let daemon: Daemon | undefined;
+    try {
+      const config = await writeClusterConfig({ outside6: false });
+      const external = (await readFile(config, 'utf8'))
+        .replace('speaker: managed', 'speaker: external')
+        .replace(`api: 127.0.0.1:${SPEAKER_API}`, 'api: 127.0.0.1:50934')
+        .replace(/      - \{ address: 127\.0\.0\.3.*\n/, '');
+      await writeFile(config, external);
+      daemon = await startDaemon(['--config', config]);
+      await waitForRib(vips, 'VIP announced through the external gobgpd', has(`${VIP}/32`), 30_000);
+      assert.equal(await daemon.stop(10_000), 0);
+      // gobgpd still runs and the session is still up: only UPDATE withdraws can have emptied the RIB.
+      await waitForRib(vips, 'VIP withdrawn on the daemon\'s stop', lacks(`${VIP}/32`), 5_000);
+      const neighbours = await runProcess(['gobgp', '-p', '50934', 'neighbor'], 5_000);
+      assert.match(neighbours.stdout, /127\.0\.0\.2\s+65000\s+\S+\s+Establ/, neighbours.stdout);
+      assert.ok(speaker.child.exitCode === null, 'the external gobgpd was left running');
+      // A new daemon finds AS 65010 configured and the peer there: it adds its paths again.
+      daemon = await startDaemon(['--config', config]);
+      await waitForRib(vips, 'VIP announced again by the next daemon', has(`${VIP}/32`), 15_000);
+      assert.match(daemon.output(), /external gobgpd at 127\.0\.0\.1:50934 already runs AS 65010/);
+    } catch (error) {
+      throw daemon ? withDaemonOutput(error, daemon) : error;
+    } finally {
+      await daemon?.stop();
+      await speaker.stop();
     }
   });
 });
