@@ -3,6 +3,7 @@
 import * as assert from 'uvu/assert';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { exportFilters, nextHops, usable } from '../../src/cluster/announcer.js';
+import { roleAllows } from '../../src/api/auth.js';
 import { test } from '../support/suite.js';
 
 const PORTS = `ports:
@@ -135,6 +136,13 @@ test('announce rules: usable servers, next hops per family, export filters only 
   assert.equal(nextHops('198.19.0.251', config.ports), { 4: '198.19.0.251', port: 'inside' });
   // Peer 0 gets vips only, peer 1 both: the LIPs need a filter (not every peer), the VIPs do not.
   assert.equal(exportFilters(config.cluster!), [{ name: 'portcullis-lips', largeCommunity: [65010, 1, 2], peers: ['198.19.0.250'] }]);
+});
+
+test('Drain and Undrain need the operator role; a read-only identity may read the cluster status', () => {
+  assert.not.ok(roleAllows('read-only', '/portcullis.v1.Cluster/Drain'));
+  assert.not.ok(roleAllows('read-only', '/portcullis.v1.Cluster/Undrain'));
+  assert.ok(roleAllows('read-only', '/portcullis.v1.Cluster/GetClusterStatus'));
+  assert.ok(roleAllows('operator', '/portcullis.v1.Cluster/Drain'));
 });
 
 test.run();
