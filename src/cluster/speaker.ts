@@ -80,10 +80,12 @@ export class Speaker {
 
   private async bringUp(): Promise<void> {
     const generation = ++this.generation;
-    if (this.bgp.speaker === 'managed') this.spawnGobgpd(generation);
+    // Managed: a gobgpd that dies before its API answers fails this attempt at once.
+    const died = this.bgp.speaker === 'managed' ? this.spawnGobgpd(generation) : undefined;
     const client = new GobgpClient(this.bgp.api);
     try {
-      await client.waitReady(READY_TIMEOUT_MS);
+      const ready = client.waitReady(READY_TIMEOUT_MS);
+      await (died ? Promise.race([ready, died.then((why) => { throw new Error(`gobgpd exited before its API answered (${why})`); })]) : ready);
       await this.configure(client);
     } catch (error) {
       client.close();
@@ -97,7 +99,7 @@ export class Speaker {
         log.info(`bgp: peer ${status.address} ${status.state}`);
         this.events.onPeer?.(status);
       },
-      (error) => { if (generation === this.generation) this.lost(`the event stream ended${error ? `: ${error.message}` : ''}`); },
+      (error) => { if (generation === this.generation && this.client === client) this.lost(`the event stream ended${error ? `: ${error.message}` : ''}`); },
     );
     await this.events.onSession(client);
   }
@@ -124,7 +126,8 @@ export class Speaker {
       + `${this.bgp.peers.length} peer(s): ${this.bgp.peers.map((p) => `${p.address} AS ${p.asn} (${p.announce.join('+')})`).join(', ')}`);
   }
 
-  private spawnGobgpd(generation: number): void {
+  /** Starts gobgpd; resolves with how it ended when it exits (never rejects). */
+  private spawnGobgpd(generation: number): Promise<string> {
     const args = ['--api-hosts', this.bgp.api, '--log-plain', '--pprof-disable', '--log-level', 'info'];
     log.info(`bgp: starting ${this.bgp.gobgpd} ${args.join(' ')}`);
     // setpriv execs gobgpd (same pid) with the parent-death signal set: a daemon killed with -9
@@ -136,11 +139,19 @@ export class Speaker {
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => log.info(`gobgpd: ${line}`));
     }
-    child.once('error', (error) => log.error(`bgp: cannot run ${this.bgp.gobgpd}: ${error.message}`));
-    child.once('exit', (code, signal) => {
-      if (this.stopping || generation !== this.generation) return;
-      if (Date.now() - startedAt > STABLE_AFTER_MS) this.backoffMs = FIRST_BACKOFF_MS;
-      this.lost(`gobgpd exited (${signal ?? `code ${code}`})`);
+    return new Promise((resolve) => {
+      child.once('error', (error) => {
+        log.error(`bgp: cannot run ${this.bgp.gobgpd}: ${error.message}`);
+        resolve(error.message);
+      });
+      child.once('exit', (code, signal) => {
+        const why = signal ?? `code ${code}`;
+        resolve(why);
+        // Only a gobgpd whose session was up is "lost" here; one that died starting fails its bringUp.
+        if (this.stopping || generation !== this.generation || !this.client) return;
+        if (Date.now() - startedAt > STABLE_AFTER_MS) this.backoffMs = FIRST_BACKOFF_MS;
+        this.lost(`gobgpd exited (${why})`);
+      });
     });
   }
 
@@ -165,7 +176,9 @@ export class Speaker {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       if (this.stopping) return;
-      this.bringUp().catch((error: Error) => this.lost(`bringing the speaker back failed: ${error.message}`));
+      this.bringUp().catch((error: Error) => {
+        if (!this.stopping && !this.client) this.lost(`bringing the speaker back failed: ${error.message}`);
+      });
     }, delay);
     this.retryTimer.unref();
   }

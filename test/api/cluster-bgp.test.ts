@@ -337,7 +337,7 @@ test('not clustered: every Cluster call is FAILED_PRECONDITION naming the missin
   }
 });
 
-test('bad cluster config: every problem named by its field; an unreadable key file stops the start (exit 2)', async () => {
+test('bad cluster config: every problem named by its field; an unreadable key file stops the start (exit 2); a gobgpd that dies at once fails it (exit 1)', async () => {
   const bad = `cluster:
   node: gw9
   nodes: [{ name: gw1, address: 198.18.77.254 }, { name: gw1, address: 198.18.77.253 }, { name: gw3, address: 198.18.77.254 }]
@@ -370,5 +370,12 @@ test('bad cluster config: every problem named by its field; an unreadable key fi
   const started = await runCli(['run', '--config', join(dir, 'config.yaml')], 30_000);
   assert.equal(started.code, 2, started.stderr);
   assert.match(started.stderr, /cluster\.sync\.key_file: cannot read \/nonexistent\/cluster\.key/);
+
+  // A managed gobgpd that dies at once: the start fails (exit 1) saying so, nothing left running.
+  const falseSpeaker = (await readFile(await writeClusterConfig(), 'utf8')).replace('speaker: managed', 'speaker: managed\n    gobgpd: /bin/false');
+  await writeFile(join(dir, 'config.yaml'), falseSpeaker);
+  const dead = await runCli(['run', '--config', join(dir, 'config.yaml')], 30_000);
+  assert.equal(dead.code, 1, dead.stderr);
+  assert.match(dead.stderr, /gobgpd exited before its API answered \(code 1\)/);
 });
 test.run();
