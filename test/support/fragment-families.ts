@@ -3,11 +3,14 @@
 // (test/packet/fragments-families.test.ts) is written once and run per family, and the
 // family-specific suites (fragments.test.ts, fragments6.test.ts) build their frames the same way.
 import type { DataplaneConfig, DataplaneDefense, DataplaneFragmentPolicy, DataplaneService } from '../../src/dataplane/types.js';
+import * as assert from 'uvu/assert';
 import { fragmentFrame4, fragmentFrame6 } from './fragment-frames.js';
 import { TCP6_SERVICE_ID, UDP6_SERVICE_ID, v6Service } from './flow6.js';
 import {
   CLIENT, CLIENT6, IPVS_TIMEOUTS, LIPS, SERVERS, UDP_SERVICE_ID, VIP, VIP6, dualStackConfig, frameFrom, frameFrom6, labConfig,
+  type Lab,
 } from './golden.js';
+import { frameAccounting } from './random-frames.js';
 
 export const REASSEMBLE: DataplaneFragmentPolicy = { policy: 'reassemble' };
 
@@ -82,3 +85,29 @@ export const FRAGMENT_FAMILIES: FragmentFamily[] = [
     rebuiltPiecesOf800In2: 2,
   },
 ];
+
+type DropReason = keyof ReturnType<Lab['stats']>['drops'];
+
+/**
+ * A fragment storm's skeleton: `batches` batches of `framesOf(batch)`, neighbours resolved after
+ * each and the clock advanced 0.3 s every 20th, then 2 s for every held set to time out. Checks
+ * that it left nothing behind: every frame that arrived accounted for, no mbuf kept, at least
+ * `minRebuilt` datagrams reassembled and each of `reasons` seen.
+ */
+export function stormLeavesNothing(lab: Lab, batches: number, framesOf: (batch: number) => Buffer[],
+  expected: { minRebuilt: number; reasons: DropReason[] }): void {
+  const baseline = lab.stats().mbufsInUse;
+  for (let batch = 0; batch < batches; batch++) {
+    lab.send('outside', ...framesOf(batch));
+    lab.resolveNeighbours();
+    if (batch % 20 === 0) lab.advance(0.3);
+  }
+  lab.advance(2);
+  lab.resolveNeighbours();
+  const stats = lab.stats();
+  const { arrived, accounted } = frameAccounting(stats);
+  assert.is(accounted, arrived, `arrived vs accounted; drops ${JSON.stringify(stats.drops)} events ${JSON.stringify(stats.events)}`);
+  assert.is(stats.mbufsInUse, baseline, 'mbufs in use after the storm vs before');
+  assert.ok(stats.events.frag_reassembled >= expected.minRebuilt, `the complete datagrams were rebuilt (${stats.events.frag_reassembled})`);
+  for (const reason of expected.reasons) assert.ok(stats.drops[reason] > 0, `${reason} seen`);
+}
