@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { DefenseClient } from '../../src/api/generated/portcullis/v1/Defense.js';
+import type { TraceClient } from '../../src/api/generated/portcullis/v1/Trace.js';
 import { loadPortcullisProto } from '../../src/api/proto.js';
 import { connect, rpc, type PortcullisApi, type PortcullisClients } from '../../src/cli/client.js';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
@@ -116,6 +117,8 @@ export interface DaemonSession {
   clients: PortcullisClients;
   /** One unary call of portcullis.v1.Defense by method name. */
   defense<Res>(method: string, request: object): Promise<Res>;
+  /** One unary call of portcullis.v1.Trace by method name. */
+  trace<Res>(method: string, request: object): Promise<Res>;
   /** `portcullis <args…> --socket <socket>` to completion. */
   cli(args: string[]): Promise<CliResult>;
   /** `pcadm --socket <socket> <line>` in process, its output captured. */
@@ -157,11 +160,13 @@ async function runSession(daemon: Daemon, dir: string, body: (session: DaemonSes
   const clients = connect(socket);
   const { grpcObject } = loadPortcullisProto();
   const defense: DefenseClient = new grpcObject.portcullis.v1.Defense(`unix:${socket}`, grpc.credentials.createInsecure());
+  const trace: TraceClient = new grpcObject.portcullis.v1.Trace(`unix:${socket}`, grpc.credentials.createInsecure());
   try {
     await body({
       daemon, dir, socket, clients,
       api: clients.api,
       defense: (method, request) => rpc<object, never>(defense, method)(request),
+      trace: (method, request) => rpc<object, never>(trace, method)(request),
       cli: (args) => runCli([...args, '--socket', socket]),
       pcadm: async (line, stdin = '') => {
         let out = '';
@@ -175,6 +180,7 @@ async function runSession(daemon: Daemon, dir: string, body: (session: DaemonSes
   } catch (error) {
     throw withDaemonOutput(error, daemon);
   } finally {
+    trace.close();
     defense.close();
     clients.close();
   }
