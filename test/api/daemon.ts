@@ -1,5 +1,6 @@
 // Test support for the api suites: write a config, spawn the REAL daemon exactly as
-// a user would (`portcullis run --config …`), wait for its ready line, stop it.
+// a user would (`portcullis run --config …`), wait for its ready line, stop it. withDaemon
+// does all of it around a test body and hands it clients for every door on the socket.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
