@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { connect, type PortcullisApi } from '../../src/cli/client.js';
-import { runPcadm } from '../../src/cli/pcadm/main.js';
-import { REPO_ROOT, runCli, startDaemon, testConfig, WEB_SEED, withDaemonOutput, type Daemon } from './daemon.js';
+import { REPO_ROOT, runCli, testConfig, WEB_SEED, withDaemon } from './daemon.js';
 import { expectGrpcError } from '../support/expected-errors.js';
 
 const web = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
@@ -21,19 +19,6 @@ let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-survive-')); });
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
-
-/** Runs body with a gRPC client on a started daemon; adds the daemon's output to a failure; always stops it. */
-async function withDaemon(daemon: Daemon, body: (api: PortcullisApi) => Promise<void>): Promise<void> {
-  const client = connect(join(dir, 'api.sock'));
-  try {
-    await body(client.api);
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    client.close();
-    await daemon.stop();
-  }
-}
 
 test('config door: a health-check path with a space is refused at load (run --check and run), naming the field; the daemon never starts', async () => {
   const config = join(dir, 'config.yaml');
@@ -47,9 +32,7 @@ test('config door: a health-check path with a space is refused at load (run --ch
 });
 
 test('gRPC door: Create and Update refuse bad paths with INVALID_ARGUMENT naming service.health_check.path; nothing changes; a good path is taken', async () => {
-  const config = join(dir, 'config.yaml');
-  await writeFile(config, testConfig(dir, WEB_SEED));
-  await withDaemon(await startDaemon(['--config', config]), async (api) => {
+  await withDaemon({ dir, config: testConfig(dir, WEB_SEED) }, async ({ api }) => {
     const other = { ...web, port: 81 };
     for (const [path, pattern] of [
       ['/health check', /^service\.health_check\.path: character " " at offset 7/],
@@ -72,8 +55,6 @@ test('gRPC door: Create and Update refuse bad paths with INVALID_ARGUMENT naming
 });
 
 test('a state file from an older version with a bad path: the daemon starts, that service runs without its check (logged), pcadm can edit it, the file is rewritten', async () => {
-  const config = join(dir, 'config.yaml');
-  await writeFile(config, testConfig(dir));
   const stateFile = join(dir, 'state.json');
   const service = (id: number, port: number, path: string, serverId: number) => ({
     id, name: `web${port}`, protocol: 'tcp', vip: '198.18.0.10', port, scheduler: 'rr', client_address: 'none', synproxy: 'off',
@@ -82,11 +63,10 @@ test('a state file from an older version with a bad path: the daemon starts, tha
     servers: [{ id: serverId, address: '198.19.0.1', port, weight: 3 }],
   });
   // What an older daemon wrote: it accepted any path starting with "/".
-  await writeFile(stateFile, `${JSON.stringify({ format: 1, next_service_id: 3, next_server_id: 3,
-    services: [service(1, 80, '/health check', 1), service(2, 81, '/ok', 2)] }, null, 2)}\n`);
+  const olderState = `${JSON.stringify({ format: 1, next_service_id: 3, next_server_id: 3,
+    services: [service(1, 80, '/health check', 1), service(2, 81, '/ok', 2)] }, null, 2)}\n`;
 
-  let daemon = await startDaemon(['--config', config]);
-  await withDaemon(daemon, async (api) => {
+  await withDaemon({ dir, files: { 'state.json': olderState } }, async ({ api, daemon, pcadm }) => {
     await sleep(1_000);  // 5 probe intervals: the old daemon was dead by now
     assert.is(daemon.child.exitCode, null, 'still running');
     assert.match(daemon.output(), /ERROR state file .*state\.json: tcp\/198\.18\.0\.10:80 \(services\[0\]\) starts WITHOUT its health check, which this version refuses: services\[0\]\.health_check\.path: character " " at offset 7 .*"path":"\/health check"/);
@@ -96,25 +76,23 @@ test('a state file from an older version with a bad path: the daemon starts, tha
     assert.is((await api.getVirtualService({ key: { ...web, port: 81 } })).healthCheck?.path, '/ok', 'the other service keeps its check');
 
     // pcadm re-sends the whole service on -E and --add-laddr: it works, nothing bad is carried along.
-    const out: string[] = [];
-    const pcadm = (line: string) => runPcadm(['--socket', join(dir, 'api.sock'), ...line.split(' ')], { stdout: (t) => out.push(t), stderr: (t) => out.push(t), stdin: async () => '' });
-    assert.is(await pcadm('-E -t 198.18.0.10:80 -s wrr'), 0, out.join(''));
-    assert.is(await pcadm('--add-laddr -t 198.18.0.10:80 -z 198.19.0.201'), 0, out.join(''));
+    for (const line of ['-E -t 198.18.0.10:80 -s wrr', '--add-laddr -t 198.18.0.10:80 -z 198.19.0.201']) {
+      const edited = await pcadm(line);
+      assert.is(edited.code, 0, edited.out + edited.err);
+    }
     assert.is((await api.getVirtualService({ key: web })).scheduler, 'wrr');
 
     const rewritten = JSON.parse(await readFile(stateFile, 'utf8')) as { services: { port: number; health_check?: unknown }[] };
     assert.equal(rewritten.services.map((s) => [s.port, s.health_check !== undefined]), [[80, false], [81, true]], 'the bad check is gone from the file');
   });
 
-  daemon = await startDaemon(['--config', config]);
-  await withDaemon(daemon, async (api) => {
+  await withDaemon({ dir }, async ({ api, daemon }) => {
     assert.not.match(daemon.output(), /starts WITHOUT its health check/, 'the next start has nothing to report');
     assert.is((await api.getVirtualService({ key: web })).scheduler, 'wrr');
   });
 });
 
 test('probes that throw, an unhandled rejection and an uncaught exception: the daemon keeps serving gRPC and its workers keep adopting snapshots; all counted', async () => {
-  const config = join(dir, 'config.yaml');
   const check = (kind: string, port: number) => `
   - name: checked-${port}
     protocol: tcp
@@ -127,9 +105,8 @@ test('probes that throw, an unhandled rejection and an uncaught exception: the d
       - { address: 198.19.0.2, port: ${port + 1000}, weight: 2 }
 `;
   // http check on :80 → servers :1080 (http.request throws); tcp check on :7081 → servers :8081 (net.connect throws).
-  await writeFile(config, testConfig(dir, `${check('http', 80)}${check('tcp', 7081)}`));
-  const daemon = await startDaemon(['--config', config], 30_000, [join(REPO_ROOT, 'test/support/throwing-probes.mjs')]);
-  await withDaemon(daemon, async (api) => {
+  const preloads = [join(REPO_ROOT, 'test/support/throwing-probes.mjs')];
+  const ended = await withDaemon({ dir, config: testConfig(dir, `${check('http', 80)}${check('tcp', 7081)}`), preloads }, async ({ api, daemon }) => {
     await sleep(1_500);  // ~7 rounds of 4 throwing probes each
     daemon.child.kill('SIGUSR2');
     await sleep(500);
@@ -157,7 +134,7 @@ test('probes that throw, an unhandled rejection and an uncaught exception: the d
     }
     assert.equal(workers, [Number(status.snapshotVersion)], 'the worker runs the snapshot of the change made after the faults');
   });
-  assert.is(await daemon.exited, 0, 'and it stops cleanly');
+  assert.is(ended, 0, 'and it stops cleanly');
 });
 
 test.run();

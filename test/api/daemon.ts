@@ -1,9 +1,17 @@
 // Test support for the api suites: write a config, spawn the REAL daemon exactly as
-// a user would (`portcullis run --config …`), wait for its ready line, stop it.
+// a user would (`portcullis run --config …`), wait for its ready line, stop it. withDaemon
+// does all of it around a test body and hands it clients for every door on the socket.
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import type { DefenseClient } from '../../src/api/generated/portcullis/v1/Defense.js';
+import type { TraceClient } from '../../src/api/generated/portcullis/v1/Trace.js';
+import { loadPortcullisProto } from '../../src/api/proto.js';
+import { connect, rpc, type PortcullisApi, type PortcullisClients } from '../../src/cli/client.js';
+import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { spawnDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -79,4 +87,102 @@ export function startDaemon(args: string[], readyTimeoutMs = 30_000, preloads: s
 export function withDaemonOutput(error: unknown, daemon: Daemon): unknown {
   if (error instanceof Error) error.message += `\n--- daemon output ---\n${daemon.output()}`;
   return error;
+}
+
+/** How withDaemon starts the daemon. */
+export interface DaemonRunOptions {
+  /**
+   * The folder the daemon's files live in (api.sock, state.json, audit.log, config.yaml). Give the
+   * suite's folder to keep the state across runs (a restart is a second withDaemon on the same
+   * folder); without one, a fresh folder is made and removed afterwards.
+   */
+  dir?: string;
+  /** The config's YAML, or a function of the folder returning it (it may write files there first). Default: testConfig(dir). */
+  config?: string | ((dir: string) => string);
+  /** Files written into the folder before the start, by name (e.g. a state.json from an older version). */
+  files?: Record<string, string>;
+  /** Arguments after `run --config <dir>/config.yaml` (e.g. --reset-state). */
+  args?: string[];
+  /** Extra `--import` modules for the daemon's node (e.g. probes that throw). */
+  preloads?: string[];
+}
+
+/** One running daemon and a client for each of its doors, all on its unix socket. */
+export interface DaemonSession {
+  daemon: Daemon;
+  dir: string;
+  socket: string;
+  /** The promise API (VirtualServices, Routes, Stats). */
+  api: PortcullisApi;
+  /** The generated clients behind `api`, for the streaming calls (stats.watchStats). */
+  clients: PortcullisClients;
+  /** One unary call of portcullis.v1.Defense by method name. */
+  defense<Res>(method: string, request: object): Promise<Res>;
+  /** One unary call of portcullis.v1.Trace by method name. */
+  trace<Res>(method: string, request: object): Promise<Res>;
+  /** `portcullis <args…> --socket <socket>` to completion. */
+  cli(args: string[]): Promise<CliResult>;
+  /** `pcadm --socket <socket> <line>` in process, its output captured. */
+  pcadm(line: string, stdin?: string): Promise<PcadmResult>;
+}
+
+export interface PcadmResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/**
+ * Starts the real daemon on ring ports with a temporary config, runs body with a session on it,
+ * and always stops it (and removes the folder it made). A failure carries the daemon's output.
+ * Resolves with how the daemon ended (the exit code, or the signal's name).
+ */
+export async function withDaemon(options: DaemonRunOptions, body: (session: DaemonSession) => Promise<void>): Promise<number | string> {
+  const dir = options.dir ?? await mkdtemp(join(tmpdir(), 'pc-daemon-'));
+  try {
+    for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), text);
+    const config = join(dir, 'config.yaml');
+    const text = options.config ?? testConfig(dir);
+    await writeFile(config, typeof text === 'function' ? text(dir) : text);
+    const daemon = await startDaemon(['--config', config, ...(options.args ?? [])], 30_000, options.preloads);
+    try {
+      await runSession(daemon, dir, body);
+    } finally {
+      await daemon.stop();
+    }
+    return await daemon.exited;
+  } finally {
+    if (!options.dir) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runSession(daemon: Daemon, dir: string, body: (session: DaemonSession) => Promise<void>): Promise<void> {
+  const socket = join(dir, 'api.sock');
+  const clients = connect(socket);
+  const { grpcObject } = loadPortcullisProto();
+  const defense: DefenseClient = new grpcObject.portcullis.v1.Defense(`unix:${socket}`, grpc.credentials.createInsecure());
+  const trace: TraceClient = new grpcObject.portcullis.v1.Trace(`unix:${socket}`, grpc.credentials.createInsecure());
+  try {
+    await body({
+      daemon, dir, socket, clients,
+      api: clients.api,
+      defense: (method, request) => rpc<object, never>(defense, method)(request),
+      trace: (method, request) => rpc<object, never>(trace, method)(request),
+      cli: (args) => runCli([...args, '--socket', socket]),
+      pcadm: async (line, stdin = '') => {
+        let out = '';
+        let err = '';
+        const code = await runPcadm(['--socket', socket, ...line.split(' ').filter(Boolean)], {
+          stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, stdin: async () => stdin,
+        });
+        return { code, out, err };
+      },
+    });
+  } catch (error) {
+    throw withDaemonOutput(error, daemon);
+  } finally {
+    trace.close();
+    defense.close();
+    clients.close();
+  }
 }

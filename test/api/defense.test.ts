@@ -2,18 +2,15 @@
 // listed with who/why/expiry, audited, removed by the daemon when it ends, and kept
 // (or expired) across a restart through the state file.
 import { execFile } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import type { DefenseClient } from '../../src/api/generated/portcullis/v1/Defense.js';
 import type { AuditLogTailResponse__Output } from '../../src/api/generated/portcullis/v1/AuditLogTailResponse.js';
 import type { MitigationsResponse__Output } from '../../src/api/generated/portcullis/v1/MitigationsResponse.js';
-import { loadPortcullisProto } from '../../src/api/proto.js';
-import { connect, rpc } from '../../src/cli/client.js';
-import { runCli, startDaemon, writeConfig, type Daemon, withDaemonOutput } from './daemon.js';
+import { testConfig, withDaemon, type DaemonSession } from './daemon.js';
 
 const SEED = `
   - name: echo
@@ -41,29 +38,8 @@ let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-defend-')); });
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
-interface Session { daemon: Daemon; call<Res>(method: string, request: object): Promise<Res>; cli(args: string[]): ReturnType<typeof runCli> }
-
-async function withDaemon(config: string, body: (s: Session) => Promise<void>): Promise<void> {
-  const daemon = await startDaemon(['--config', config]);
-  const socket = join(dir, 'api.sock');
-  const { grpcObject } = loadPortcullisProto();
-  const client: DefenseClient = new grpcObject.portcullis.v1.Defense(`unix:${socket}`, grpc.credentials.createInsecure());
-  try {
-    await body({
-      daemon,
-      call: (method, request) => rpc<object, never>(client, method)(request),
-      cli: (args) => runCli(['defend', ...args, '--socket', socket]),
-    });
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    client.close();
-    await daemon.stop();
-  }
-}
-
-const list = (s: Session) => s.call<MitigationsResponse__Output>('listMitigations', {}).then((r) => r.mitigations);
-const audit = (s: Session) => s.call<AuditLogTailResponse__Output>('auditLogTail', { lines: 50 }).then((r) => r.entries);
+const list = (s: DaemonSession) => s.defense<MitigationsResponse__Output>('listMitigations', {}).then((r) => r.mitigations);
+const audit = (s: DaemonSession) => s.defense<AuditLogTailResponse__Output>('auditLogTail', { lines: 50 }).then((r) => r.entries);
 
 /** Polls (bounded) until `done` holds; the daemon removes expired entries on its own timer. */
 async function eventually(what: string, done: () => Promise<boolean>, limitMs = 5000): Promise<void> {
@@ -75,11 +51,11 @@ async function eventually(what: string, done: () => Promise<boolean>, limitMs = 
 }
 
 test('block → listed with actor/reason/expiry → audited → expires by itself', async () => {
-  await withDaemon(await writeConfig(dir, SEED), async (s) => {
-    const perService = await s.cli(['block', '198.51.100.7', '--service', '198.18.0.10:7/udp', '--reason', 'one bad host', '--actor', 'bob']);
+  await withDaemon({ dir, config: testConfig(dir, SEED) }, async (s) => {
+    const perService = await s.cli(['defend', 'block', '198.51.100.7', '--service', '198.18.0.10:7/udp', '--reason', 'one bad host', '--actor', 'bob']);
     assert.is(perService.code, 0, perService.stderr);
     // Last, so that a slow CLI start cannot eat its 3 seconds before the list below.
-    const blocked = await s.cli(['block', '203.0.113.0/24', '--for', '3s', '--reason', 'flood from test net', '--actor', 'alice']);
+    const blocked = await s.cli(['defend', 'block', '203.0.113.0/24', '--for', '3s', '--reason', 'flood from test net', '--actor', 'alice']);
     assert.is(blocked.code, 0, blocked.stderr);
 
     const active = await list(s);
@@ -101,16 +77,11 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
     assert.is(lines[0]!.expiry, null);
 
     // GetStats reports the defences per service with every reason, zeros included.
-    const clients = connect(join(dir, 'api.sock'));
-    try {
-      const stats = await clients.api.getStats({});
-      assert.is(stats.defense.length, 2);
-      assert.is(stats.defense[0]!.key, null);
-      assert.is(stats.defense[1]!.key?.port, 7);
-      assert.ok('acl_denied' in stats.defense[1]!.dropped);
-    } finally {
-      clients.close();
-    }
+    const stats = await s.api.getStats({});
+    assert.is(stats.defense.length, 2);
+    assert.is(stats.defense[0]!.key, null);
+    assert.is(stats.defense[1]!.key?.port, 7);
+    assert.ok('acl_denied' in stats.defense[1]!.dropped);
 
     await eventually('expiry of the 3s block', async () => (await list(s)).length === 1);
     // The audit line follows the state change.
@@ -122,7 +93,7 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
 });
 
 test('bad input is refused with the problem named, exit 2, and nothing changes', async () => {
-  await withDaemon(await writeConfig(dir, SEED), async (s) => {
+  await withDaemon({ dir, config: testConfig(dir, SEED) }, async (s) => {
     const cases: [string[], RegExp][] = [
       [['block', '10.0.0.1/8', '--reason', 'x'], /host bits zero/],
       [['block', '10.0.0.0/8', '--for', '30x', '--reason', 'x'], /--for: expected a duration/],
@@ -132,13 +103,13 @@ test('bad input is refused with the problem named, exit 2, and nothing changes',
       [['unblock', '10.9.9.9', '--reason', 'x'], /no active mitigation 10\.9\.9\.9\/32 in the global list/],
     ];
     for (const [args, message] of cases) {
-      const result = await s.cli(args);
+      const result = await s.cli(['defend', ...args]);
       assert.match(result.stderr, message, args.join(' '));
       assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
     }
     assert.equal(await list(s), []);
     try {
-      await s.call('block', { prefix: '10.0.0.0/8', origin: { actor: 'a', reason: '' } });
+      await s.defense('block', { prefix: '10.0.0.0/8', origin: { actor: 'a', reason: '' } });
       assert.unreachable('empty reason accepted');
     } catch (error) {
       assert.is((error as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
@@ -148,17 +119,17 @@ test('bad input is refused with the problem named, exit 2, and nothing changes',
 });
 
 test('fragment policy: set per service and globally, listed and shown, checked, audited, cleared', async () => {
-  await withDaemon(await writeConfig(dir, SEED), async (s) => {
-    const set = await s.cli(['fragments', 'reassemble', '--service', '198.18.0.10:7/udp', '--for', '30m', '--reason', 'big DNS answers', '--actor', 'carol']);
+  await withDaemon({ dir, config: testConfig(dir, SEED) }, async (s) => {
+    const set = await s.cli(['defend', 'fragments', 'reassemble', '--service', '198.18.0.10:7/udp', '--for', '30m', '--reason', 'big DNS answers', '--actor', 'carol']);
     assert.is(set.code, 0, set.stderr);
-    const limited = await s.cli(['fragments', 'limit', '--pps', '200', '--reason', 'fragment flood', '--actor', 'carol']);
+    const limited = await s.cli(['defend', 'fragments', 'limit', '--pps', '200', '--reason', 'fragment flood', '--actor', 'carol']);
     assert.is(limited.code, 0, limited.stderr);
     const active = await list(s);
     const own = active.find((m) => m.service)!;
     assert.equal([own.kind, own.fragmentPolicy, own.actor], ['frag_policy', 'reassemble', 'unix:carol']);
     const global = active.find((m) => !m.service)!;
     assert.equal([global.fragmentPolicy, global.rate?.pps, global.rate?.burst], ['limit', 200, 200]);
-    const shown = await s.cli(['show']);
+    const shown = await s.cli(['defend', 'show']);
     assert.match(shown.stdout, /fragments reassemble/);
     assert.match(shown.stdout, /fragments limit 200\/s burst 200 per source/);
     for (const [args, message] of [
@@ -166,18 +137,18 @@ test('fragment policy: set per service and globally, listed and shown, checked, 
       [['fragments', 'reassemble', '--pps', '5', '--reason', 'x'], /only go with limit/],
       [['fragments', 'defrag', '--reason', 'x'], /POLICY: expected one of drop, limit, reassemble/],
     ] as [string[], RegExp][]) {
-      const result = await s.cli(args);
+      const result = await s.cli(['defend', ...args]);
       assert.match(result.stderr, message, args.join(' '));
       assert.is(result.code, 2);
     }
     try {
-      await s.call('setServiceDefense', { fragments: { policy: 'limit' }, origin: { actor: 'a', reason: 'b' } });
+      await s.defense('setServiceDefense', { fragments: { policy: 'limit' }, origin: { actor: 'a', reason: 'b' } });
       assert.unreachable('limit without a rate accepted');
     } catch (error) {
       assert.is((error as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
       assert.match((error as grpc.ServiceError).details, /fragments\.per_source/);
     }
-    const cleared = await s.cli(['clear', 'fragments', '--reason', 'flood over']);
+    const cleared = await s.cli(['defend', 'clear', 'fragments', '--reason', 'flood over']);
     assert.is(cleared.code, 0, cleared.stderr);
     assert.equal((await list(s)).map((m) => m.fragmentPolicy), ['reassemble'], 'only the global one was cleared');
     const lines = (await audit(s)).map((e) => `${e.action} ${e.target}`);
@@ -187,15 +158,15 @@ test('fragment policy: set per service and globally, listed and shown, checked, 
 });
 
 test('defend synproxy: on-call override of a service\'s SYNPROXY mode, shown, audited, cleared back to the config', async () => {
-  await withDaemon(await writeConfig(dir, WEB_SEED), async (s) => {
-    const shown = async () => (await s.cli(['show'])).stdout;
+  await withDaemon({ dir, config: testConfig(dir, WEB_SEED) }, async (s) => {
+    const shown = async () => (await s.cli(['defend', 'show'])).stdout;
     assert.match(await shown(), /198\.18\.0\.10:80\/tcp\s+no\s/, 'auto, not engaged: SYNPROXY ACTIVE no');
-    const on = await s.cli(['synproxy', '198.18.0.10:80/tcp', 'on', '--for', '1h', '--reason', 'syn flood on web', '--actor', 'carol']);
+    const on = await s.cli(['defend', 'synproxy', '198.18.0.10:80/tcp', 'on', '--for', '1h', '--reason', 'syn flood on web', '--actor', 'carol']);
     assert.is(on.code, 0, on.stderr);
     assert.match(on.stdout, /198\.18\.0\.10:80\/tcp\s+synproxy on\s+1h\s+unix:carol\s+syn flood on web/);
     assert.match(await shown(), /198\.18\.0\.10:80\/tcp\s+yes\s/, 'mode on: SYNPROXY ACTIVE yes');
     // auto without thresholds takes the service's configured ones; a new override replaces the old.
-    const auto = await s.cli(['synproxy', '198.18.0.10:80/tcp', 'auto', '--hold', '1m', '--reason', 'back to auto, longer hold']);
+    const auto = await s.cli(['defend', 'synproxy', '198.18.0.10:80/tcp', 'auto', '--hold', '1m', '--reason', 'back to auto, longer hold']);
     assert.is(auto.code, 0, auto.stderr);
     const listed = await list(s);
     assert.is(listed.length, 1);
@@ -207,18 +178,18 @@ test('defend synproxy: on-call override of a service\'s SYNPROXY mode, shown, au
       [['synproxy', '198.18.0.10:81/tcp', 'on', '--reason', 'x'], /does not exist/],
     ];
     for (const [args, message] of bad) {
-      const result = await s.cli(args);
+      const result = await s.cli(['defend', ...args]);
       assert.match(result.stderr, message, args.join(' '));
       assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
     }
     try {
-      await s.call('setSynproxy', { service: echo, mode: 'on', origin: { actor: 'a', reason: 'b' } });
+      await s.defense('setSynproxy', { service: echo, mode: 'on', origin: { actor: 'a', reason: 'b' } });
       assert.unreachable('UDP service accepted');
     } catch (error) {
       assert.is((error as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
       assert.match((error as grpc.ServiceError).details, /^service: expected a TCP service/);
     }
-    const cleared = await s.cli(['clear', 'synproxy', '--service', '198.18.0.10:80/tcp', '--reason', 'flood over']);
+    const cleared = await s.cli(['defend', 'clear', 'synproxy', '--service', '198.18.0.10:80/tcp', '--reason', 'flood over']);
     assert.is(cleared.code, 0, cleared.stderr);
     assert.equal(await list(s), []);
     const entries = await audit(s);
@@ -232,19 +203,19 @@ test('defend synproxy: on-call override of a service\'s SYNPROXY mode, shown, au
 });
 
 test('mitigations survive a restart; one that ended while the daemon was down is removed at start', async () => {
-  const config = await writeConfig(dir, SEED);
-  await withDaemon(config, async (s) => {
-    const limit = await s.cli(['limit', 'udp', '--service', '198.18.0.10:7/udp', '--pps', '100', '--burst', '200', '--for', '1h', '--reason', 'udp flood']);
+  const config = testConfig(dir, SEED);
+  await withDaemon({ dir, config }, async (s) => {
+    const limit = await s.cli(['defend', 'limit', 'udp', '--service', '198.18.0.10:7/udp', '--pps', '100', '--burst', '200', '--for', '1h', '--reason', 'udp flood']);
     assert.is(limit.code, 0, limit.stderr);
-    const conns = await s.cli(['limit', 'conns', '--service', '198.18.0.10:7/udp', '--max', '5000', '--reason', 'cap']);
+    const conns = await s.cli(['defend', 'limit', 'conns', '--service', '198.18.0.10:7/udp', '--max', '5000', '--reason', 'cap']);
     assert.is(conns.code, 0, conns.stderr);
-    assert.is((await s.cli(['block', '192.0.2.0/24', '--for', '1s', '--reason', 'short'])).code, 0);
+    assert.is((await s.cli(['defend', 'block', '192.0.2.0/24', '--for', '1s', '--reason', 'short'])).code, 0);
   });
   const file = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { mitigations: unknown[] };
   assert.is(file.mitigations.length, 3);
   await new Promise((resolve) => setTimeout(resolve, 1100));  // let the 1s block end while nothing runs
 
-  await withDaemon(config, async (s) => {
+  await withDaemon({ dir, config }, async (s) => {
     await eventually('removal of the block that ended during the restart', async () => (await list(s)).length === 2);
     const active = await list(s);
     assert.equal(active.map((m) => m.kind).sort(), ['conn_max', 'udp_per_source']);
@@ -253,10 +224,10 @@ test('mitigations survive a restart; one that ended while the daemon was down is
     assert.ok(Number(udp.expiresInMs) > 3_500_000);
     await eventually('the expire audit line', async () => (await audit(s)).some((e) => e.action === 'expire' && e.target === 'global deny 192.0.2.0/24'));
 
-    const cleared = await s.cli(['clear', 'udp', '--service', '198.18.0.10:7/udp', '--reason', 'flood over']);
+    const cleared = await s.cli(['defend', 'clear', 'udp', '--service', '198.18.0.10:7/udp', '--reason', 'flood over']);
     assert.is(cleared.code, 0, cleared.stderr);
     assert.equal((await list(s)).map((m) => m.kind), ['conn_max']);
-    const shown = await s.cli(['show']);
+    const shown = await s.cli(['defend', 'show']);
     assert.is(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /198\.18\.0\.10:7\/udp\s+conn_max 5000\s+until removed/);
   });
@@ -297,11 +268,9 @@ test('real disks that fill up or turn read-only (two 1 MiB tmpfs: state file, au
     }
     const stateFile = join(stateDisk, 'state.json');
     const auditFile = join(auditDisk, 'audit.log');
-    const config = join(dir, 'config.yaml');
-    await writeFile(config, (await readFile(await writeConfig(dir, SEED), 'utf8'))
-      .replace(join(dir, 'state.json'), stateFile).replace(join(dir, 'audit.log'), auditFile));
-    await withDaemon(config, async (s) => {
-      const block = (prefix: string, reason: string) => s.call('block', { prefix, origin: { actor: 'alice', reason } })
+    const config = testConfig(dir, SEED).replace(join(dir, 'state.json'), stateFile).replace(join(dir, 'audit.log'), auditFile);
+    await withDaemon({ dir, config }, async (s) => {
+      const block = (prefix: string, reason: string) => s.defense('block', { prefix, origin: { actor: 'alice', reason } })
         .then(() => undefined, (e: grpc.ServiceError) => e);
       const prefixes = async () => (await list(s)).map((m) => m.prefix).sort();
       const stateAtStart = await readFile(stateFile, 'utf8');
@@ -325,22 +294,17 @@ test('real disks that fill up or turn read-only (two 1 MiB tmpfs: state file, au
       assert.match(full!.details, /^cannot write state file .*state\.json: write-temp: ENOSPC: no space left on device.*; change rolled back$/);
       assert.equal(await prefixes(), ['203.0.113.0/24'], 'not in force');
       assert.is(await readFile(stateFile, 'utf8'), stateBefore, 'the state file is the old one');
-      const api = connect(join(dir, 'api.sock'));
-      try {
-        await api.api.createVirtualService({ service: { key: { protocol: 'TCP', vip: '198.18.0.10', port: 443 }, localAddresses: ['198.19.0.200'] } }).then(
-          () => assert.unreachable('a service was created on a full disk'),
-          (e: grpc.ServiceError) => assert.match(e.details, /write-temp: ENOSPC.*change rolled back$/));
-        assert.equal((await api.api.listVirtualServices({})).services.map((v) => v.key?.port), [7]);
-      } finally {
-        api.close();
-      }
+      await s.api.createVirtualService({ service: { key: { protocol: 'TCP', vip: '198.18.0.10', port: 443 }, localAddresses: ['198.19.0.200'] } }).then(
+        () => assert.unreachable('a service was created on a full disk'),
+        (e: grpc.ServiceError) => assert.match(e.details, /write-temp: ENOSPC.*change rolled back$/));
+      assert.equal((await s.api.listVirtualServices({})).services.map((v) => v.key?.port), [7]);
       await rm(join(stateDisk, 'filler'));
 
       // 3. The audit disk turns read-only (the state disk is fine): nothing may change, additions or removals.
       await exec('mount', ['-o', 'remount,ro', auditDisk]);
       const readOnly = await block('192.0.2.0/24', 'INC-9 audit read-only');
       assert.match(readOnly?.details ?? 'accepted', /^cannot write the audit log .*audit\.log: EROFS: read-only file system.*; nothing changed/);
-      const unblock = await s.call('unblock', { prefix: '203.0.113.0/24', origin: { actor: 'alice', reason: 'INC-9 over' } })
+      const unblock = await s.defense('unblock', { prefix: '203.0.113.0/24', origin: { actor: 'alice', reason: 'INC-9 over' } })
         .then(() => undefined, (e: grpc.ServiceError) => e);
       assert.match(unblock?.details ?? 'accepted', /^cannot write the audit log .*EROFS/);
       assert.equal(await prefixes(), ['203.0.113.0/24']);

@@ -6,15 +6,12 @@
 // and its IPv6 is turned off so the kernel sends nothing into it.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { startDaemon, testConfig, withDaemonOutput } from './daemon.js';
+import { testConfig, withDaemon } from './daemon.js';
 
 const SERVICES = ['', 'portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace'];
 /** Link monitor polls once a second, health every 250 ms: a change shows within ~1.5 s; allow slack. */
@@ -55,37 +52,33 @@ function ip(...args: string[]): void {
 }
 
 test('health: SERVING while forwarding, NOT_SERVING (overall and every service, Check and Watch) while a port link is down, SERVING again when it is back', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'pc-health-'));
   const iface = `pch${process.pid % 100000}`;
-  const config = join(dir, 'config.yaml');
-  await writeFile(config, testConfig(dir).replace('device: ring, addresses: [198.18.0.254/24]', `device: "net_tap0,iface=${iface}", addresses: [198.18.0.254/24]`)
-    .replace(/^api: /m, 'metrics: { listen: "" }\napi: '));
-  const daemon = await startDaemon(['--config', config]);
-  const client = healthClient(join(dir, 'api.sock'));
-  const watched: Status[] = [];
-  const watch = client.watch({ service: '' });
-  watch.on('data', (reply: { status: Status }) => watched.push(reply.status));
-  watch.on('error', () => undefined);
-  try {
-    assert.ok(existsSync(`/sys/class/net/${iface}`), `the daemon created tap ${iface}`);
-    execFileSync('sysctl', ['-q', '-w', `net.ipv6.conf.${iface}.disable_ipv6=1`]);
-    await eventually('SERVING at start', async () => (await statuses(client)).every((s) => s === 'SERVING'));
+  const config = (dir: string) => testConfig(dir)
+    .replace('device: ring, addresses: [198.18.0.254/24]', `device: "net_tap0,iface=${iface}", addresses: [198.18.0.254/24]`)
+    .replace(/^api: /m, 'metrics: { listen: "" }\napi: ');
+  await withDaemon({ config }, async ({ daemon, socket }) => {
+    const client = healthClient(socket);
+    const watched: Status[] = [];
+    const watch = client.watch({ service: '' });
+    watch.on('data', (reply: { status: Status }) => watched.push(reply.status));
+    watch.on('error', () => undefined);
+    try {
+      assert.ok(existsSync(`/sys/class/net/${iface}`), `the daemon created tap ${iface}`);
+      execFileSync('sysctl', ['-q', '-w', `net.ipv6.conf.${iface}.disable_ipv6=1`]);
+      await eventually('SERVING at start', async () => (await statuses(client)).every((s) => s === 'SERVING'));
 
-    ip('link', 'set', 'dev', iface, 'down');
-    await eventually('NOT_SERVING with the link down', async () => (await statuses(client)).every((s) => s === 'NOT_SERVING'));
-    assert.match(daemon.output(), /health: NOT_SERVING \(port outside: link down\)/);
+      ip('link', 'set', 'dev', iface, 'down');
+      await eventually('NOT_SERVING with the link down', async () => (await statuses(client)).every((s) => s === 'NOT_SERVING'));
+      assert.match(daemon.output(), /health: NOT_SERVING \(port outside: link down\)/);
 
-    ip('link', 'set', 'dev', iface, 'up');
-    await eventually('SERVING again with the link up', async () => (await statuses(client)).every((s) => s === 'SERVING'));
-    await eventually('Watch saw every transition', async () => watched.join(',') === 'SERVING,NOT_SERVING,SERVING');
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    watch.cancel();
-    client.close();
-    await daemon.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+      ip('link', 'set', 'dev', iface, 'up');
+      await eventually('SERVING again with the link up', async () => (await statuses(client)).every((s) => s === 'SERVING'));
+      await eventually('Watch saw every transition', async () => watched.join(',') === 'SERVING,NOT_SERVING,SERVING');
+    } finally {
+      watch.cancel();
+      client.close();
+    }
+  });
 });
 
 test.run();

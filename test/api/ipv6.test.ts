@@ -1,19 +1,15 @@
 // IPv6 through the doors against the REAL daemon (live mode, ring ports): gRPC, pcadm and
 // `portcullis defend`. The refusals are the validator's and need no data plane; the tests that
 // apply IPv6 services or prefixes need a data plane that takes 16-byte addresses.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import type { DefenseClient } from '../../src/api/generated/portcullis/v1/Defense.js';
 import type { MitigationsResponse__Output } from '../../src/api/generated/portcullis/v1/MitigationsResponse.js';
-import { loadPortcullisProto } from '../../src/api/proto.js';
-import { connect, rpc, type PortcullisApi } from '../../src/cli/client.js';
-import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { expectGrpcError } from '../support/expected-errors.js';
-import { runCli, startDaemon, testConfig, withDaemonOutput, type Daemon } from './daemon.js';
+import { testConfig, withDaemon } from './daemon.js';
 
 let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-ipv6-')); });
@@ -26,46 +22,10 @@ function dualStackConfig(): string {
     .replace('addresses: [198.19.0.254/24]', 'addresses: [198.19.0.254/24, "2001:db8:19::254/64"]');
 }
 
-interface Session {
-  api: PortcullisApi;
-  defense<Res>(method: string, request: object): Promise<Res>;
-  pcadm(line: string, stdin?: string): Promise<{ code: number; out: string; err: string }>;
-}
-
-async function withDaemon(configText: string, body: (s: Session) => Promise<void>): Promise<void> {
-  const config = join(dir, 'config.yaml');
-  await writeFile(config, configText);
-  const daemon: Daemon = await startDaemon(['--config', config]);
-  const socket = join(dir, 'api.sock');
-  const client = connect(socket);
-  const { grpcObject } = loadPortcullisProto();
-  const defense: DefenseClient = new grpcObject.portcullis.v1.Defense(`unix:${socket}`, grpc.credentials.createInsecure());
-  try {
-    await body({
-      api: client.api,
-      defense: (method, request) => rpc<object, never>(defense, method)(request),
-      pcadm: async (line, stdin = '') => {
-        let out = '';
-        let err = '';
-        const code = await runPcadm(['--socket', socket, ...line.split(' ').filter(Boolean)], {
-          stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, stdin: async () => stdin,
-        });
-        return { code, out, err };
-      },
-    });
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    defense.close();
-    client.close();
-    await daemon.stop();
-  }
-}
-
 const v6key = { protocol: 'TCP' as const, vip: '2001:db8:18::10', port: 80 };
 
 test('refusals: bad IPv6 and mixed families are INVALID_ARGUMENT naming the field, nothing applied', async () => {
-  await withDaemon(testConfig(dir), async ({ api, defense }) => {
+  await withDaemon({ dir }, async ({ api, defense }) => {
     const INVALID = grpc.status.INVALID_ARGUMENT;
     await expectGrpcError(api.createVirtualService({ service: { key: { ...v6key, vip: 'fe80::10' } } }), INVALID,
       /^service\.key\.vip: expected a global or unique-local IPv6 address \(not link-local fe80::\/10\), got "fe80::10"$/);
@@ -91,7 +51,7 @@ test('refusals: bad IPv6 and mixed families are INVALID_ARGUMENT naming the fiel
 // ---- these apply IPv6 to the data plane ----
 
 test('gRPC: an IPv6 service from any spelling is stored and echoed canonical, found by another spelling; NAT64 beside it', async () => {
-  await withDaemon(dualStackConfig(), async ({ api }) => {
+  await withDaemon({ dir, config: dualStackConfig() }, async ({ api }) => {
     const created = await api.createVirtualService({ service: {
       key: { ...v6key, vip: '2001:DB8:18:0::0010' }, scheduler: 'rr', persistenceTimeout: 300, persistencePrefixLength: 64,
       localAddresses: ['2001:db8:19:0::200'], servers: [{ address: '2001:DB8:19::1', port: 80, weight: 1 }],
@@ -114,7 +74,7 @@ test('gRPC: an IPv6 service from any spelling is stored and echoed canonical, fo
 });
 
 test('pcadm: IPv6 and NAT64 services by ipvsadm commands, -Ln as ipvsadm prints them, -S/-C/-R round trip', async () => {
-  await withDaemon(dualStackConfig(), async ({ pcadm }) => {
+  await withDaemon({ dir, config: dualStackConfig() }, async ({ pcadm }) => {
     const ok = async (line: string, stdin = '') => {
       const r = await pcadm(line, stdin);
       assert.is(r.code, 0, `pcadm ${line}: ${r.err}`);
@@ -155,17 +115,17 @@ test('pcadm: IPv6 and NAT64 services by ipvsadm commands, -Ln as ipvsadm prints 
 });
 
 test('defend: an IPv6 /64 blocked and a UDP per-source limit aggregated per /48, listed canonical', async () => {
-  await withDaemon(dualStackConfig(), async ({ defense }) => {
+  await withDaemon({ dir, config: dualStackConfig() }, async ({ defense, cli }) => {
     const origin = { actor: 't', reason: 'test' };
     const blocked = await defense<MitigationsResponse__Output>('block', { prefix: '2001:DB8:18:0::66', origin });
     assert.is(blocked.mitigations[0]?.prefix, '2001:db8:18::66/128');
     await defense('block', { prefix: '2001:db8:66::/64', origin });
     const limited = await defense<MitigationsResponse__Output>('setServiceDefense', { udpPerSource: { pps: 100, burst: 200 }, udpIpv6SourcePrefixLength: 48, origin });
     assert.is(limited.mitigations[0]?.udpIpv6SourcePrefixLength, 48);
-    const cli = await runCli(['defend', 'show', '--socket', join(dir, 'api.sock')]);
-    assert.is(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, /deny 2001:db8:66::\/64/);
-    assert.match(cli.stdout, /udp_per_source 100\/s burst 200 \(IPv6 per \/48\)/);
+    const shown = await cli(['defend', 'show']);
+    assert.is(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /deny 2001:db8:66::\/64/);
+    assert.match(shown.stdout, /udp_per_source 100\/s burst 200 \(IPv6 per \/48\)/);
   });
 });
 

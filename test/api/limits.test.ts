@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { connect } from '../../src/cli/client.js';
-import { WEB_SEED, startDaemon, testConfig, writeConfig, withDaemonOutput } from './daemon.js';
+import { WEB_SEED, startDaemon, testConfig, withDaemon } from './daemon.js';
 import { expectGrpcError } from '../support/expected-errors.js';
 
 /** grpc-js refuses requests above 4 MiB unless told otherwise; the daemon keeps that default. */
@@ -19,29 +18,22 @@ test.after.each(async () => { await rm(dir, { recursive: true, force: true }); }
 
 
 test('socket 0660; oversized message: RESOURCE_EXHAUSTED; over-long name and list: INVALID_ARGUMENT with the path; nothing changes', async () => {
-  const daemon = await startDaemon(['--config', await writeConfig(dir, WEB_SEED)]);
-  const client = connect(join(dir, 'api.sock'));
-  try {
+  await withDaemon({ dir, config: testConfig(dir, WEB_SEED) }, async ({ api }) => {
     const key = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 81 };
     assert.is((await stat(join(dir, 'api.sock'))).mode & 0o777, 0o660, 'socket mode: owner and group only');
     const before = await readFile(join(dir, 'state.json'), 'utf8');
-    await expectGrpcError(client.api.createVirtualService({ service: { key, name: 'x'.repeat(OVERSIZED_BYTES) } }),
+    await expectGrpcError(api.createVirtualService({ service: { key, name: 'x'.repeat(OVERSIZED_BYTES) } }),
       grpc.status.RESOURCE_EXHAUSTED, /larger than max|message/i);
-    await expectGrpcError(client.api.createVirtualService({ service: { key, name: 'x'.repeat(65) } }),
+    await expectGrpcError(api.createVirtualService({ service: { key, name: 'x'.repeat(65) } }),
       grpc.status.INVALID_ARGUMENT, /^service\.name\b/);
     const lips = Array.from({ length: 257 }, (_, i) => `198.19.${1 + (i >> 8)}.${i & 0xff}`);
-    await expectGrpcError(client.api.createVirtualService({ service: { key, localAddresses: lips } }),
+    await expectGrpcError(api.createVirtualService({ service: { key, localAddresses: lips } }),
       grpc.status.INVALID_ARGUMENT, /^service\.local_addresses\b/);
-    assert.equal((await client.api.listVirtualServices({})).services.map((s) => s.key?.port), [80], 'no service added');
+    assert.equal((await api.listVirtualServices({})).services.map((s) => s.key?.port), [80], 'no service added');
     assert.is(await readFile(join(dir, 'state.json'), 'utf8'), before, 'state file untouched');
     // The daemon still serves after the refusals.
-    await client.api.createVirtualService({ service: { key, localAddresses: ['198.19.0.201'] } });
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    client.close();
-    await daemon.stop();
-  }
+    await api.createVirtualService({ service: { key, localAddresses: ['198.19.0.201'] } });
+  });
 });
 
 /** The test config with api.socket_group set. */

@@ -3,13 +3,13 @@
 // read-only role refused, the CLI; and, in process over a TEST-mode data plane (the live
 // daemon's ring ports cannot be fed from outside), proof that a route added over gRPC is what
 // the data plane forwards by.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as assert from 'uvu/assert';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
-import { connect, type PortcullisApi } from '../../src/cli/client.js';
+import { connect } from '../../src/cli/client.js';
 import { resolveEndpoint } from '../../src/cli/endpoint.js';
 import { Controller } from '../../src/daemon/controller.js';
 import { setLogLevel } from '../../src/log.js';
@@ -20,7 +20,7 @@ import { clientTcp, expectDrops, only, VIP, withLab } from '../support/golden.js
 import { hostMac } from '../support/packet.js';
 import { ringPortsState } from '../support/desired-state.js';
 import { test } from '../support/suite.js';
-import { runCli, startDaemon, testConfig, type Daemon, withDaemonOutput } from './daemon.js';
+import { testConfig, withDaemon, withDaemonOutput } from './daemon.js';
 import { makeLab, startSecured } from './secured.js';
 
 setLogLevel('error');
@@ -33,29 +33,14 @@ test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-routes-'))
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
 /** The api tests' config (outside also 2001:db8:18::254/64) with `routes:` YAML lines added. */
-async function writeRoutesConfig(routes: string[]): Promise<string> {
-  const path = join(dir, 'config.yaml');
+function routesConfig(routes: string[]): string {
   const block = routes.length ? `routes:\n${routes.map((r) => `  - ${r}\n`).join('')}` : '';
   const dualStack = testConfig(dir).replace('[198.18.0.254/24]', '[198.18.0.254/24, "2001:db8:18::254/64"]');
-  await writeFile(path, dualStack.replace(/^services:/m, `${block}services:`));
-  return path;
-}
-
-async function withDaemon(config: string, body: (api: PortcullisApi, daemon: Daemon) => Promise<void>): Promise<void> {
-  const daemon = await startDaemon(['--config', config]);
-  const client = connect(join(dir, 'api.sock'));
-  try {
-    await body(client.api, daemon);
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    client.close();
-    await daemon.stop();
-  }
+  return dualStack.replace(/^services:/m, `${block}services:`);
 }
 
 test('AddRoute/ListRoutes/DeleteRoute round trip, IPv4 and IPv6, canonical text echoed', async () => {
-  await withDaemon(await writeRoutesConfig([]), async (api) => {
+  await withDaemon({ dir, config: routesConfig([]) }, async ({ api }) => {
     assert.equal((await api.listRoutes({})).routes, []);
     assert.equal(await api.addRoute({ route: v4 }), v4);
     const added6 = await api.addRoute({ route: { prefix: '2001:DB8:20:0::/48', via: '2001:DB8:18:0::9', port: 'outside' } });
@@ -74,7 +59,7 @@ test('AddRoute/ListRoutes/DeleteRoute round trip, IPv4 and IPv6, canonical text 
 });
 
 test('every refusal names its field; a refused call changes nothing', async () => {
-  await withDaemon(await writeRoutesConfig([`{ prefix: 10.99.0.0/16, via: ${ROUTER}, port: inside }`]), async (api) => {
+  await withDaemon({ dir, config: routesConfig([`{ prefix: 10.99.0.0/16, via: ${ROUTER}, port: inside }`]) }, async ({ api }) => {
     const add = (route: object) => api.addRoute({ route });
     await expectGrpcError(add({ prefix: '10.1.0.1/16', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.prefix: expected a prefix with host bits zero \(10\.1\.0\.0\/16\)/);
     await expectGrpcError(add({ prefix: 'nonsense', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.prefix: /);
@@ -97,15 +82,15 @@ test('every refusal names its field; a refused call changes nothing', async () =
 });
 
 test('routes changed over the API survive a restart; the state file wins over the config\'s routes', async () => {
-  const config = await writeRoutesConfig([`{ prefix: 10.97.0.0/16, via: ${ROUTER}, port: inside }`]);
-  await withDaemon(config, async (api) => {
+  const config = routesConfig([`{ prefix: 10.97.0.0/16, via: ${ROUTER}, port: inside }`]);
+  await withDaemon({ dir, config }, async ({ api }) => {
     assert.equal((await api.listRoutes({})).routes, [{ prefix: '10.97.0.0/16', via: ROUTER, port: 'inside' }], 'seeded from the config');
     await api.addRoute({ route: v4 });
     await api.deleteRoute({ prefix: '10.97.0.0/16' });
   });
   const persisted = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { routes: unknown };
   assert.equal(persisted.routes, [v4]);
-  await withDaemon(config, async (api, daemon) => {
+  await withDaemon({ dir, config }, async ({ api, daemon }) => {
     assert.equal((await api.listRoutes({})).routes, [v4], 'the API\'s routes, not the config\'s');
     assert.match(daemon.output(), /1 route\(s\) \(authoritative; config routes ignored\)/);
   });
@@ -134,23 +119,22 @@ test('a read-only caller may list routes but not add or delete them', async () =
 });
 
 test('portcullis route list|add|delete', async () => {
-  await withDaemon(await writeRoutesConfig([]), async () => {
-    const socket = ['--socket', join(dir, 'api.sock')];
-    const added = await runCli(['route', 'add', '10.99.0.0/16', '--via', ROUTER, '--port', 'inside', ...socket]);
+  await withDaemon({ dir, config: routesConfig([]) }, async ({ cli }) => {
+    const added = await cli(['route', 'add', '10.99.0.0/16', '--via', ROUTER, '--port', 'inside']);
     assert.is(added.code, 0, added.stderr);
-    const listed = await runCli(['route', 'list', ...socket]);
+    const listed = await cli(['route', 'list']);
     assert.is(listed.code, 0, listed.stderr);
     assert.is(listed.stdout, 'PREFIX        VIA         PORT\n10.99.0.0/16  198.19.0.9  inside\n');
-    const duplicate = await runCli(['route', 'add', '10.99.0.0/16', '--port', 'inside', ...socket]);
+    const duplicate = await cli(['route', 'add', '10.99.0.0/16', '--port', 'inside']);
     assert.is(duplicate.code, 2);
     assert.match(duplicate.stderr, /route\.prefix: a route to 10\.99\.0\.0\/16 already exists/);
-    const typo = await runCli(['route', 'add', '10.99.0.1/16', '--port', 'inside', ...socket]);
+    const typo = await cli(['route', 'add', '10.99.0.1/16', '--port', 'inside']);
     assert.is(typo.code, 2);
     assert.match(typo.stderr, /route\.prefix: expected a prefix with host bits zero/);
-    const deleted = await runCli(['route', 'delete', '10.99.0.0/16', ...socket]);
+    const deleted = await cli(['route', 'delete', '10.99.0.0/16']);
     assert.is(deleted.code, 0, deleted.stderr);
-    assert.is((await runCli(['route', 'list', ...socket])).stdout, 'no routes\n');
-    const missing = await runCli(['route', 'delete', '10.99.0.0/16', ...socket]);
+    assert.is((await cli(['route', 'list'])).stdout, 'no routes\n');
+    const missing = await cli(['route', 'delete', '10.99.0.0/16']);
     assert.is(missing.code, 2);
     assert.match(missing.stderr, /prefix: no route to 10\.99\.0\.0\/16/);
   });

@@ -4,11 +4,9 @@
 // streams (the unix socket is one caller, each TCP identity another), and the listing cursor is a
 // record position that refuses what the daemon did not hand out.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import * as http2 from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
@@ -16,9 +14,8 @@ import * as assert from 'uvu/assert';
 import type { GetStatsResponse__Output } from '../../src/api/generated/portcullis/v1/GetStatsResponse.js';
 import { connect } from '../../src/cli/client.js';
 import { resolveEndpoint } from '../../src/cli/endpoint.js';
-import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { makeCa, makeLeaf } from './certificates.js';
-import { WEB_SEED, startDaemon, testConfig, withDaemonOutput, type Daemon } from './daemon.js';
+import { WEB_SEED, testConfig, withDaemon, type Daemon } from './daemon.js';
 import { expectGrpcError } from '../support/expected-errors.js';
 
 const STREAMS_PER_CALLER = 8;   // src/api/stats-streams.ts WATCH_MAX_STREAMS_PER_CALLER
@@ -27,22 +24,6 @@ const VIEWER_TOKEN = 'ro-0123456789abcdef0123456789';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function withDaemon(config: (dir: string) => string, fn: (daemon: Daemon, dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'pc-stats-limits-'));
-  let daemon: Daemon | undefined;
-  try {
-    const path = join(dir, 'config.yaml');
-    await writeFile(path, config(dir));
-    daemon = await startDaemon(['--config', path]);
-    await fn(daemon, dir);
-  } catch (error) {
-    throw daemon ? withDaemonOutput(error, daemon) : error;
-  } finally {
-    await daemon?.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 const withMetrics = (dir: string) => `${testConfig(dir, WEB_SEED)}metrics: { listen: "127.0.0.1:0" }\n`;
@@ -114,26 +95,21 @@ async function neverReading(socket: string, streams: number, intervalMs: number)
 }
 
 test('WatchStats interval_ms: 2^31 and 3600001 are INVALID_ARGUMENT naming the field and range; 3600000 streams', async () => {
-  await withDaemon((dir) => testConfig(dir, WEB_SEED), async (_daemon, dir) => {
-    const client = connect(join(dir, 'api.sock'));
-    try {
-      for (const intervalMs of [2 ** 31, 3_600_001, 2 ** 32 - 1]) {
-        const outcome = await firstOutcome(client.stats.watchStats({ intervalMs }));
-        assert.is(outcome.code, grpc.status.INVALID_ARGUMENT, `interval ${intervalMs}: ${outcome.details}`);
-        assert.is(outcome.details, `interval_ms: expected 0 (default 1000) or 100..3600000, got ${intervalMs}`);
-      }
-      const call = client.stats.watchStats({ intervalMs: 3_600_000 });
-      assert.equal(await firstOutcome(call), { code: 0, details: 'streaming' }, 'the first message comes at once');
-      call.cancel();
-    } finally {
-      client.close();
+  await withDaemon({ config: (dir) => testConfig(dir, WEB_SEED) }, async ({ clients }) => {
+    for (const intervalMs of [2 ** 31, 3_600_001, 2 ** 32 - 1]) {
+      const outcome = await firstOutcome(clients.stats.watchStats({ intervalMs }));
+      assert.is(outcome.code, grpc.status.INVALID_ARGUMENT, `interval ${intervalMs}: ${outcome.details}`);
+      assert.is(outcome.details, `interval_ms: expected 0 (default 1000) or 100..3600000, got ${intervalMs}`);
     }
+    const call = clients.stats.watchStats({ intervalMs: 3_600_000 });
+    assert.equal(await firstOutcome(call), { code: 0, details: 'streaming' }, 'the first message comes at once');
+    call.cancel();
   });
 });
 
 test('a client that never reads: each stream holds at most 2 messages, skipped ticks are counted, daemon memory stays flat', async () => {
-  await withDaemon(withMetrics, async (daemon, dir) => {
-    const session = await neverReading(join(dir, 'api.sock'), STREAMS_PER_CALLER, 100);
+  await withDaemon({ config: withMetrics }, async ({ daemon, socket }) => {
+    const session = await neverReading(socket, STREAMS_PER_CALLER, 100);
     try {
       assert.is(await metric(daemon, 'portcullis_watch_streams'), STREAMS_PER_CALLER);
       await sleep(1000);
@@ -171,10 +147,9 @@ test('the 9th concurrent WatchStats of one caller is RESOURCE_EXHAUSTED; a cance
   tokens: [{ name: grafana, role: read-only, file: ${join(dir, 'viewer.token')} }] }`;
     return `${testConfig(dir, WEB_SEED).replace(/^api: \{ socket: .* \}$/m, api)}metrics: { listen: "127.0.0.1:0" }\n`;
   };
-  await withDaemon(config, async (daemon, dir) => {
+  await withDaemon({ config }, async ({ daemon, dir, clients: unix }) => {
     const port = /serving gRPC on .*127\.0\.0\.1:(\d+)/.exec(daemon.output())?.[1];
     assert.ok(port, 'TCP listener address in the log');
-    const unix = connect(join(dir, 'api.sock'));
     const tcp = connect(resolveEndpoint({ server: `127.0.0.1:${port}`, 'tls-ca': join(dir, 'ca.crt'), 'token-file': join(dir, 'viewer.token') }, {}));
     const calls: grpc.ClientReadableStream<GetStatsResponse__Output>[] = [];
     const open = async (client: typeof unix) => {
@@ -205,7 +180,6 @@ test('the 9th concurrent WatchStats of one caller is RESOURCE_EXHAUSTED; a cance
       assert.is(await metric(daemon, 'portcullis_watch_streams'), 2 * STREAMS_PER_CALLER);
     } finally {
       for (const call of calls) call.cancel();
-      unix.close();
       tcp.close();
     }
   });
@@ -215,31 +189,24 @@ test('the 9th concurrent WatchStats of one caller is RESOURCE_EXHAUSTED; a cance
 test('ListConnections: garbage, huge and stale cursors are INVALID_ARGUMENT naming the cursor; an empty sparse table pages to 0 in short pages', async () => {
   // 524288 records: a call reads at most 262144, so even an empty table takes two calls.
   const config = (dir: string) => testConfig(dir, WEB_SEED).replace('memory_mb: 256', 'memory_mb: 512').replace('conn_capacity: 4096', 'conn_capacity: 524288');
-  await withDaemon(config, async (_daemon, dir) => {
-    const client = connect(join(dir, 'api.sock'));
-    try {
-      const api = client.api;
-      await expectGrpcError(api.listConnections({ cursor: '18446744073709551615' }), grpc.status.INVALID_ARGUMENT,
-        /^cursor: expected 0 or the next_cursor of the previous page, got "18446744073709551615"$/);
-      await expectGrpcError(api.listConnections({ cursor: 2 ** 32 }), grpc.status.INVALID_ARGUMENT,
-        /^cursor: expected 0 or a next cursor of this data plane \(worker < 1, record <= 524288\), got 4294967296 \(worker 1, record 0\)$/);
-      await expectGrpcError(api.listConnections({ cursor: 524289 }), grpc.status.INVALID_ARGUMENT, /^cursor: .*\(worker 0, record 524289\)$/);
-      await expectGrpcError(api.listConnections({ limit: 65537 }), grpc.status.INVALID_ARGUMENT, /^limit: /);
-      const first = await api.listConnections({ cursor: 0, limit: 10 });
-      assert.equal([first.connections.length, first.nextCursor], [0, '262144'], 'an empty page is not the end');
-      const second = await api.listConnections({ cursor: first.nextCursor, limit: 10 });
-      assert.equal([second.connections.length, second.nextCursor], [0, '0'], 'next_cursor 0: done');
-      // The live worker read the table in 512 scans of 1024 records, one per loop iteration.
-      const load = (await api.getStats({})).workers[0]!;
-      assert.equal([load.listingScans, load.listingMaxRecords], ['512', '1024']);
-      // pcadm pages to the end by the cursor, not by the page size.
-      let out = '';
-      const code = await runPcadm(['--socket', join(dir, 'api.sock'), '-Lnc'], { stdout: (t) => { out += t; }, stderr: (t) => { out += t; }, stdin: async () => '' });
-      assert.is(code, 0, out);
-      assert.is(out, 'IPVS connection entries\npro expire state       source             virtual            destination\n');
-    } finally {
-      client.close();
-    }
+  await withDaemon({ config }, async ({ api, pcadm }) => {
+    await expectGrpcError(api.listConnections({ cursor: '18446744073709551615' }), grpc.status.INVALID_ARGUMENT,
+      /^cursor: expected 0 or the next_cursor of the previous page, got "18446744073709551615"$/);
+    await expectGrpcError(api.listConnections({ cursor: 2 ** 32 }), grpc.status.INVALID_ARGUMENT,
+      /^cursor: expected 0 or a next cursor of this data plane \(worker < 1, record <= 524288\), got 4294967296 \(worker 1, record 0\)$/);
+    await expectGrpcError(api.listConnections({ cursor: 524289 }), grpc.status.INVALID_ARGUMENT, /^cursor: .*\(worker 0, record 524289\)$/);
+    await expectGrpcError(api.listConnections({ limit: 65537 }), grpc.status.INVALID_ARGUMENT, /^limit: /);
+    const first = await api.listConnections({ cursor: 0, limit: 10 });
+    assert.equal([first.connections.length, first.nextCursor], [0, '262144'], 'an empty page is not the end');
+    const second = await api.listConnections({ cursor: first.nextCursor, limit: 10 });
+    assert.equal([second.connections.length, second.nextCursor], [0, '0'], 'next_cursor 0: done');
+    // The live worker read the table in 512 scans of 1024 records, one per loop iteration.
+    const load = (await api.getStats({})).workers[0]!;
+    assert.equal([load.listingScans, load.listingMaxRecords], ['512', '1024']);
+    // pcadm pages to the end by the cursor, not by the page size.
+    const listed = await pcadm('-Lnc');
+    assert.is(listed.code, 0, listed.err);
+    assert.is(listed.out + listed.err, 'IPVS connection entries\npro expire state       source             virtual            destination\n');
   });
 });
 

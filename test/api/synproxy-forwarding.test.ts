@@ -4,16 +4,14 @@
 // gRPC (create, update, add and update a server), pcadm, `portcullis defend synproxy`, the config
 // file and the state file all refuse it with the same message naming the field, and the refusals
 // change nothing. One check (src/model/check-forwarding.ts, run by checkState) serves them all.
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { connect } from '../../src/cli/client.js';
-import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { expectGrpcError } from '../support/expected-errors.js';
-import { runCli, startDaemon, writeConfig, withDaemonOutput } from './daemon.js';
+import { runCli, testConfig, withDaemon, writeConfig } from './daemon.js';
 
 const web = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
 const shop = { protocol: 'TCP' as const, vip: '198.18.0.11', port: 80 };
@@ -55,31 +53,23 @@ test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-synproxy-d
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
 test('running daemon: gRPC, pcadm and the defence override refuse synproxy with a DR server, same message, naming the field, nothing changes', async () => {
-  const config = await writeConfig(dir, SERVICES);
-  await appendFile(config, 'metrics: { listen: "127.0.0.1:0" }\n');  // a free port: suites run side by side
-  const daemon = await startDaemon(['--config', config]);
-  const socket = join(dir, 'api.sock');
-  const client = connect(socket);
-  const defend = (args: string[]) => runCli(['defend', ...args, '--socket', socket]);
-  const pcadm = async (line: string) => {
-    let err = '';
-    const code = await runPcadm(['--socket', socket, ...line.split(' ')], { stdout: () => {}, stderr: (t) => { err += t; }, stdin: async () => '' });
-    return { code, err };
-  };
-  try {
+  // A free metrics port: suites run side by side.
+  const config = `${testConfig(dir, SERVICES)}metrics: { listen: "127.0.0.1:0" }\n`;
+  await withDaemon({ dir, config }, async ({ api, cli, pcadm }) => {
+    const defend = (args: string[]) => cli(['defend', ...args]);
     // Allowed: an override on a service without one-way servers.
     const on = await defend(['synproxy', '198.18.0.11:80/tcp', 'on', '--reason', 'syn flood on shop', '--actor', 'carol']);
     assert.is(on.code, 0, on.stderr);
-    const servicesBefore = await client.api.listVirtualServices({});
+    const servicesBefore = await api.listVirtualServices({});
     const stateBefore = await readFile(join(dir, 'state.json'), 'utf8');
     assert.match(stateBefore, /"kind": "synproxy"/, 'the override is in the state file');
 
     // The service's own setting: create, update (gRPC), and pcadm -E.
-    await expectGrpcError(client.api.createVirtualService({ service: {
+    await expectGrpcError(api.createVirtualService({ service: {
       key: { ...web, vip: '198.18.0.12' }, synproxy: 'on', localAddresses: ['198.19.0.202'],
       servers: [{ address: '198.19.0.1', port: 80, weight: 1 }, { address: '198.19.0.2', port: 80, weight: 1, forward: 'dr' }],
     } }), grpc.status.INVALID_ARGUMENT, refusal('service.servers[1].forward'));
-    await expectGrpcError(client.api.updateVirtualService({ service: { key: web, synproxy: 'on', localAddresses: ['198.19.0.200'] } }),
+    await expectGrpcError(api.updateVirtualService({ service: { key: web, synproxy: 'on', localAddresses: ['198.19.0.200'] } }),
       grpc.status.INVALID_ARGUMENT, refusal('service.servers[1].forward'));
     const enable = await pcadm('-E -t 198.18.0.10:80 -s wlc -j enable');
     assert.is(enable.code, 255, enable.err);
@@ -91,11 +81,11 @@ test('running daemon: gRPC, pcadm and the defence override refuse synproxy with 
     assert.is(override.stderr, `portcullis defend: mode: ${CLASH}${BY_OVERRIDE.replace('shop', 'web')}\n`);
 
     // A DR server under shop's active override: add, update (gRPC), replace the list, and pcadm -a -g.
-    await expectGrpcError(client.api.addRealServer({ service: shop, server: { address: '198.19.0.2', port: 80, weight: 1, forward: 'dr' } }),
+    await expectGrpcError(api.addRealServer({ service: shop, server: { address: '198.19.0.2', port: 80, weight: 1, forward: 'dr' } }),
       grpc.status.INVALID_ARGUMENT, refusal('service.servers[1].forward', true));
-    await expectGrpcError(client.api.updateRealServer({ service: shop, server: { address: '198.19.0.1', port: 80, weight: 1, forward: 'dr' } }),
+    await expectGrpcError(api.updateRealServer({ service: shop, server: { address: '198.19.0.1', port: 80, weight: 1, forward: 'dr' } }),
       grpc.status.INVALID_ARGUMENT, refusal('service.servers[0].forward', true));
-    await expectGrpcError(client.api.updateVirtualService({
+    await expectGrpcError(api.updateVirtualService({
       service: { key: shop, localAddresses: ['198.19.0.201'], servers: [{ address: '198.19.0.1', port: 80, weight: 1 }, { address: '198.19.0.3', port: 80, weight: 1, forward: 'dr' }] },
       replaceServers: true,
     }), grpc.status.INVALID_ARGUMENT, refusal('service.servers[1].forward', true));
@@ -103,14 +93,9 @@ test('running daemon: gRPC, pcadm and the defence override refuse synproxy with 
     assert.is(gatewaying.code, 255, gatewaying.err);
     assert.match(gatewaying.err.trimEnd(), refusal('service.servers[1].forward', true));
 
-    assert.equal(await client.api.listVirtualServices({}), servicesBefore, 'the refused calls changed no service');
+    assert.equal(await api.listVirtualServices({}), servicesBefore, 'the refused calls changed no service');
     assert.is(await readFile(join(dir, 'state.json'), 'utf8'), stateBefore, 'nor the state file (services and overrides)');
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    client.close();
-    await daemon.stop();
-  }
+  });
 });
 
 test('config file: synproxy on with a DR server is refused at start with the same message, naming the field', async () => {

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { loadPortcullisProto } from '../../src/api/proto.js';
-import { runCli, WEB_SEED, startDaemon, testConfig, withDaemonOutput } from './daemon.js';
+import { runCli, WEB_SEED, startDaemon, testConfig, withDaemon } from './daemon.js';
 
 const OPERATOR_TOKEN = 'op-0123456789abcdef0123456789';
 const VIEWER_TOKEN = 'ro-0123456789abcdef0123456789';
@@ -47,50 +47,47 @@ test('TCP: TLS + bearer token; read-only reads, operator changes, the rest refus
   await writeFile(join(dir, 'ops.token'), `${OPERATOR_TOKEN}\n`, { mode: 0o600 });
   await writeFile(join(dir, 'viewer.token'), `${VIEWER_TOKEN}\n`, { mode: 0o600 });
   const tokens = `[{ name: ops, role: operator, file: ${join(dir, 'ops.token')} }, { name: grafana, role: read-only, file: ${join(dir, 'viewer.token')} }]`;
-  const config = join(dir, 'config.yaml');
-  await writeFile(config, testConfig(dir, WEB_SEED).replace(/^api: \{ socket: (.*) \}$/m,
-    `api: { socket: $1, listen: "127.0.0.1:0", tls: { cert: ${cert}, key: ${key} }, tokens: ${tokens} }`));
+  const config = testConfig(dir, WEB_SEED).replace(/^api: \{ socket: (.*) \}$/m,
+    `api: { socket: $1, listen: "127.0.0.1:0", tls: { cert: ${cert}, key: ${key} }, tokens: ${tokens} }`);
 
-  const daemon = await startDaemon(['--config', config]);
-  const { grpcObject } = loadPortcullisProto();
-  const clients: grpc.Client[] = [];
-  try {
-    const port = /serving gRPC on .*127\.0\.0\.1:(\d+)/.exec(daemon.output())?.[1];
-    assert.ok(port, `no TCP address in the daemon's log:\n${daemon.output()}`);
-    const target = `127.0.0.1:${port}`;
-    const tls = new grpcObject.portcullis.v1.VirtualServices(target, grpc.credentials.createSsl(await readFile(cert)),
-      { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' }); // SNI takes names, not IPs
-    const plain = new grpcObject.portcullis.v1.VirtualServices(target, grpc.credentials.createInsecure());
-    clients.push(tls, plain);
-    const newService = { service: { key: { protocol: 'TCP', vip: '198.18.0.10', port: 81 }, localAddresses: ['198.19.0.201'] } };
+  await withDaemon({ dir, config }, async ({ daemon }) => {
+    const { grpcObject } = loadPortcullisProto();
+    const clients: grpc.Client[] = [];
+    try {
+      const port = /serving gRPC on .*127\.0\.0\.1:(\d+)/.exec(daemon.output())?.[1];
+      assert.ok(port, `no TCP address in the daemon's log:\n${daemon.output()}`);
+      const target = `127.0.0.1:${port}`;
+      const tls = new grpcObject.portcullis.v1.VirtualServices(target, grpc.credentials.createSsl(await readFile(cert)),
+        { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' }); // SNI takes names, not IPs
+      const plain = new grpcObject.portcullis.v1.VirtualServices(target, grpc.credentials.createInsecure());
+      clients.push(tls, plain);
+      const newService = { service: { key: { protocol: 'TCP', vip: '198.18.0.10', port: 81 }, localAddresses: ['198.19.0.201'] } };
 
-    { const r = await call(tls, 'listVirtualServices', {}); assert.is(r.code, grpc.status.UNAUTHENTICATED, `no token: ${JSON.stringify(r)}`); }
-    assert.is((await call(tls, 'listVirtualServices', {}, 'not-a-token-at-all-xxxx')).code, grpc.status.UNAUTHENTICATED, 'unknown token');
-    assert.is((await call(tls, 'listVirtualServices', {}, VIEWER_TOKEN)).code, grpc.status.OK, 'read-only may list');
-    const denied = await call(tls, 'createVirtualService', newService, VIEWER_TOKEN);
-    assert.is(denied.code, grpc.status.PERMISSION_DENIED);
-    assert.match(denied.details, /grafana \(read-only\) may not call \/portcullis\.v1\.VirtualServices\/CreateVirtualService/);
-    assert.is((await call(tls, 'createVirtualService', newService)).code, grpc.status.UNAUTHENTICATED);
-    // Claiming to be the unix socket, or an identity, in the caller entry the server owns gets nowhere.
-    for (const claim of ['unix', 'ops', 'tcp:ops']) {
-      const forged = await call(tls, 'createVirtualService', newService, undefined, { 'x-portcullis-caller': claim });
-      assert.is(forged.code, grpc.status.UNAUTHENTICATED, `forged caller "${claim}": ${JSON.stringify(forged)}`);
+      { const r = await call(tls, 'listVirtualServices', {}); assert.is(r.code, grpc.status.UNAUTHENTICATED, `no token: ${JSON.stringify(r)}`); }
+      assert.is((await call(tls, 'listVirtualServices', {}, 'not-a-token-at-all-xxxx')).code, grpc.status.UNAUTHENTICATED, 'unknown token');
+      assert.is((await call(tls, 'listVirtualServices', {}, VIEWER_TOKEN)).code, grpc.status.OK, 'read-only may list');
+      const denied = await call(tls, 'createVirtualService', newService, VIEWER_TOKEN);
+      assert.is(denied.code, grpc.status.PERMISSION_DENIED);
+      assert.match(denied.details, /grafana \(read-only\) may not call \/portcullis\.v1\.VirtualServices\/CreateVirtualService/);
+      assert.is((await call(tls, 'createVirtualService', newService)).code, grpc.status.UNAUTHENTICATED);
+      // Claiming to be the unix socket, or an identity, in the caller entry the server owns gets nowhere.
+      for (const claim of ['unix', 'ops', 'tcp:ops']) {
+        const forged = await call(tls, 'createVirtualService', newService, undefined, { 'x-portcullis-caller': claim });
+        assert.is(forged.code, grpc.status.UNAUTHENTICATED, `forged caller "${claim}": ${JSON.stringify(forged)}`);
+      }
+      const forgedOverReadOnly = await call(tls, 'createVirtualService', newService, VIEWER_TOKEN, { 'x-portcullis-caller': 'ops' });
+      assert.is(forgedOverReadOnly.code, grpc.status.PERMISSION_DENIED, 'a read-only token stays read-only whatever the caller entry says');
+      assert.not.equal((await call(plain, 'listVirtualServices', {}, OPERATOR_TOKEN)).code, grpc.status.OK, 'plaintext refused');
+      const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { services: unknown[] };
+      assert.is(state.services.length, 1, 'refused calls changed nothing');
+
+      assert.is((await call(tls, 'createVirtualService', newService, OPERATOR_TOKEN)).code, grpc.status.OK, 'operator may change');
+      const after = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { services: unknown[] };
+      assert.is(after.services.length, 2);
+    } finally {
+      for (const c of clients) c.close();
     }
-    const forgedOverReadOnly = await call(tls, 'createVirtualService', newService, VIEWER_TOKEN, { 'x-portcullis-caller': 'ops' });
-    assert.is(forgedOverReadOnly.code, grpc.status.PERMISSION_DENIED, 'a read-only token stays read-only whatever the caller entry says');
-    assert.not.equal((await call(plain, 'listVirtualServices', {}, OPERATOR_TOKEN)).code, grpc.status.OK, 'plaintext refused');
-    const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { services: unknown[] };
-    assert.is(state.services.length, 1, 'refused calls changed nothing');
-
-    assert.is((await call(tls, 'createVirtualService', newService, OPERATOR_TOKEN)).code, grpc.status.OK, 'operator may change');
-    const after = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { services: unknown[] };
-    assert.is(after.services.length, 2);
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    for (const c of clients) c.close();
-    await daemon.stop();
-  }
+  });
 });
 
 test('start-up refuses a token file or TLS key that group or others may read, and a client CA they may write, naming the field and the mode (exit 2, nothing started)', async () => {

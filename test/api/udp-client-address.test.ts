@@ -3,14 +3,13 @@
 // INVALID_ARGUMENT naming the field. A state file written before the refusal still loads (the
 // setting never had an effect): the field comes back as none, with a warning naming it.
 // pcadm has no option that sets client_address, so it is not a door.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { connect } from '../../src/cli/client.js';
-import { runCli, startDaemon, withDaemonOutput, writeConfig } from './daemon.js';
+import { runCli, withDaemon, writeConfig } from './daemon.js';
 import { expectGrpcError } from '../support/expected-errors.js';
 
 const dns = { protocol: 'UDP' as const, vip: '198.18.0.53', port: 53 };
@@ -38,49 +37,36 @@ test('config file: a UDP service with client_address set is refused at start, na
 });
 
 test('state file from before: loads with client_address none and a warning; gRPC create and update are refused, nothing changes', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'pc-udp-ca-'));
-  try {
-    const config = await writeConfig(dir);
+  const stateFromBefore = `${JSON.stringify({
+    format: 1, next_service_id: 3, next_server_id: 3,
+    services: [
+      { id: 1, protocol: 'udp', vip: dns.vip, port: 53, client_address: 'toa', local_addresses: ['198.19.0.200'],
+        servers: [{ id: 1, address: '198.19.0.1', port: 53, weight: 1 }] },
+      { id: 2, protocol: 'tcp', vip: web.vip, port: 80, client_address: 'toa', local_addresses: ['198.19.0.201'],
+        servers: [{ id: 2, address: '198.19.0.1', port: 80, weight: 1 }] },
+    ],
+  }, null, 2)}\n`;
+  await withDaemon({ files: { 'state.json': stateFromBefore } }, async ({ api, daemon, dir }) => {
     const stateFile = join(dir, 'state.json');
-    await writeFile(stateFile, `${JSON.stringify({
-      format: 1, next_service_id: 3, next_server_id: 3,
-      services: [
-        { id: 1, protocol: 'udp', vip: dns.vip, port: 53, client_address: 'toa', local_addresses: ['198.19.0.200'],
-          servers: [{ id: 1, address: '198.19.0.1', port: 53, weight: 1 }] },
-        { id: 2, protocol: 'tcp', vip: web.vip, port: 80, client_address: 'toa', local_addresses: ['198.19.0.201'],
-          servers: [{ id: 2, address: '198.19.0.1', port: 80, weight: 1 }] },
-      ],
-    }, null, 2)}\n`);
-    const daemon = await startDaemon(['--config', config]);
-    const client = connect(join(dir, 'api.sock'));
-    try {
-      assert.match(daemon.output(), /services\[0\]\.client_address: toa on UDP service 198\.18\.0\.53:53 had no effect .* loaded as none/);
-      const loaded = (await client.api.listVirtualServices({})).services;
-      assert.equal(loaded.map((s) => [s.key?.protocol, s.clientAddress, s.servers.length]), [['UDP', 'none', 1], ['TCP', 'toa', 1]],
-        'both services are back; only the UDP one lost the setting it could not use');
+    assert.match(daemon.output(), /services\[0\]\.client_address: toa on UDP service 198\.18\.0\.53:53 had no effect .* loaded as none/);
+    const loaded = (await api.listVirtualServices({})).services;
+    assert.equal(loaded.map((s) => [s.key?.protocol, s.clientAddress, s.servers.length]), [['UDP', 'none', 1], ['TCP', 'toa', 1]],
+      'both services are back; only the UDP one lost the setting it could not use');
 
-      const stateBefore = await readFile(stateFile, 'utf8');
-      for (const mode of ['toa', 'proxy_v1', 'proxy_v2']) {
-        await expectGrpcError(client.api.createVirtualService({ service: { key: { ...dns, port: 54 }, clientAddress: mode, localAddresses: ['198.19.0.202'] } }), grpc.status.INVALID_ARGUMENT, REFUSED);
-        await expectGrpcError(client.api.updateVirtualService({ service: { key: dns, clientAddress: mode, localAddresses: ['198.19.0.200'] } }), grpc.status.INVALID_ARGUMENT, REFUSED);
-      }
-      const after = (await client.api.listVirtualServices({})).services;
-      assert.equal(after.map((s) => [s.key?.port, s.clientAddress]), [[53, 'none'], [80, 'toa']], 'the refused calls changed nothing');
-      assert.is(await readFile(stateFile, 'utf8'), stateBefore, 'nor the state file');
-
-      // The next accepted change stores none for the UDP service.
-      await client.api.updateVirtualService({ service: { key: dns, name: 'dns', localAddresses: ['198.19.0.200'] } });
-      const stored = JSON.parse(await readFile(stateFile, 'utf8')) as { services: { protocol: string; client_address: string }[] };
-      assert.equal(stored.services.map((s) => [s.protocol, s.client_address]), [['udp', 'none'], ['tcp', 'toa']]);
-    } catch (error) {
-      throw withDaemonOutput(error, daemon);
-    } finally {
-      client.close();
-      await daemon.stop();
+    const stateBefore = await readFile(stateFile, 'utf8');
+    for (const mode of ['toa', 'proxy_v1', 'proxy_v2']) {
+      await expectGrpcError(api.createVirtualService({ service: { key: { ...dns, port: 54 }, clientAddress: mode, localAddresses: ['198.19.0.202'] } }), grpc.status.INVALID_ARGUMENT, REFUSED);
+      await expectGrpcError(api.updateVirtualService({ service: { key: dns, clientAddress: mode, localAddresses: ['198.19.0.200'] } }), grpc.status.INVALID_ARGUMENT, REFUSED);
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    const after = (await api.listVirtualServices({})).services;
+    assert.equal(after.map((s) => [s.key?.port, s.clientAddress]), [[53, 'none'], [80, 'toa']], 'the refused calls changed nothing');
+    assert.is(await readFile(stateFile, 'utf8'), stateBefore, 'nor the state file');
+
+    // The next accepted change stores none for the UDP service.
+    await api.updateVirtualService({ service: { key: dns, name: 'dns', localAddresses: ['198.19.0.200'] } });
+    const stored = JSON.parse(await readFile(stateFile, 'utf8')) as { services: { protocol: string; client_address: string }[] };
+    assert.equal(stored.services.map((s) => [s.protocol, s.client_address]), [['udp', 'none'], ['tcp', 'toa']]);
+  });
 });
 
 test.run();

@@ -8,8 +8,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { connect, type PortcullisApi } from '../../src/cli/client.js';
-import { runCli, startDaemon, writeConfig, type Daemon, withDaemonOutput } from './daemon.js';
+import { runCli, testConfig, withDaemon, writeConfig } from './daemon.js';
 import { expectGrpcError } from '../support/expected-errors.js';
 
 const SEED = `
@@ -28,21 +27,6 @@ let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-api-')); });
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
-
-/** Starts a daemon, hands the test a client, and always cleans up. */
-async function withDaemon(args: string[], body: (api: PortcullisApi, daemon: Daemon) => Promise<void>): Promise<number | null> {
-  const daemon = await startDaemon(args);
-  const client = connect(join(dir, 'api.sock'));
-  try {
-    await body(client.api, daemon);
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    client.close();
-    await daemon.stop();
-  }
-  return daemon.child.exitCode;
-}
 
 test('bad config: exit 2 with the field path, nothing started', async () => {
   const config = join(dir, 'bad.yaml');
@@ -78,11 +62,11 @@ test('unknown command or flag: usage, exit 2', async () => {
 });
 
 test('virtual services and real servers over gRPC, state survives restart', async () => {
-  const config = await writeConfig(dir, SEED);
+  const config = testConfig(dir, SEED);
   const stateFile = join(dir, 'state.json');
   const socket = join(dir, 'api.sock');
 
-  const firstExit = await withDaemon(['--config', config], async (api, daemon) => {
+  const firstExit = await withDaemon({ dir, config }, async ({ api, daemon, cli }) => {
     assert.match(daemon.readyLine, new RegExp(`^portcullis ready: grpc unix:${socket} snapshot \\d+$`));
 
     const seeded = await api.getVirtualService({ key: web });
@@ -144,13 +128,13 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     assert.is(status.stateFile, stateFile);
 
     // The CLI clients.
-    const cliStats = await runCli(['stats', '--socket', socket]);
+    const cliStats = await cli(['stats']);
     assert.is(cliStats.code, 0, cliStats.stderr);
     assert.match(cliStats.stdout, /tcp 198\.18\.0\.10:80/);
-    const cliJson = await runCli(['stats', '--socket', socket, '--json']);
+    const cliJson = await cli(['stats', '--json']);
     assert.is(cliJson.code, 0, cliJson.stderr);
     assert.ok('no_service' in (JSON.parse(cliJson.stdout) as { drops: Record<string, string> }).drops);
-    const cliStatus = await runCli(['status', '--socket', socket]);
+    const cliStatus = await cli(['status']);
     assert.is(cliStatus.code, 0, cliStatus.stderr);
     assert.match(cliStatus.stdout, /outside/);
   });
@@ -158,7 +142,7 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
   assert.not.ok(existsSync(socket), 'socket removed on stop');
 
   // Restart: the state file wins over the config's seed.
-  await withDaemon(['--config', config], async (api) => {
+  await withDaemon({ dir, config }, async ({ api }) => {
     const services = (await api.listVirtualServices({})).services;
     assert.is(services.length, 1);
     assert.is(services[0]!.scheduler, 'wrr');
@@ -166,15 +150,14 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
   });
 
   // --reset-state re-seeds from the config.
-  await withDaemon(['--config', config, '--reset-state'], async (api) => {
+  await withDaemon({ dir, config, args: ['--reset-state'] }, async ({ api }) => {
     const services = (await api.listVirtualServices({})).services;
     assert.equal(services.map((s) => [s.scheduler, s.servers.length]), [['rr', 1]]);
   });
 });
 
 test('health check SERVING on the daemon socket', async () => {
-  const config = await writeConfig(dir);
-  await withDaemon(['--config', config, '--socket', join(dir, 'api.sock')], async () => {
+  await withDaemon({ dir, args: ['--socket', join(dir, 'api.sock')] }, async () => {
     const definition = protoLoader.loadSync(healthProtoPath, { enums: String, keepCase: true });
     const loaded = grpc.loadPackageDefinition(definition) as unknown as {
       grpc: { health: { v1: { Health: new (t: string, c: grpc.ChannelCredentials) => grpc.Client & {

@@ -4,13 +4,10 @@
 // connection; every one must leave translated on the client side, handed over through the
 // worker rings. Then the real daemon with the same worker layout answers over gRPC.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { connectPortcullis } from '../support/e2e-grpc.js';
-import { REPO_ROOT, WEB_SEED, startDaemon, testConfig, withDaemonOutput } from './daemon.js';
+import { REPO_ROOT, WEB_SEED, testConfig, withDaemon } from './daemon.js';
 
 const live = suite('several live workers on ring ports');
 
@@ -84,28 +81,17 @@ live('replies injected on a non-owner worker\'s queue leave translated; rings, c
 });
 
 live('the daemon with dataplane.workers 3 on one shared CPU: status, stats and listing over gRPC', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-workers-'));
-  const config = join(dir, 'config.yaml');
-  await writeFile(config, testConfig(dir, WEB_SEED)
-    .replace('workers: 1, lcores: "0-1"', 'workers: 3, lcores: "0@0,1@1,2@1,3@1"'));
-  const daemon = await startDaemon(['--config', config]);
-  const api = connectPortcullis(join(dir, 'api.sock'));
-  try {
-    const status = await api.call('Stats', 'GetStatus', {});
+  const config = (dir: string) => testConfig(dir, WEB_SEED).replace('workers: 1, lcores: "0-1"', 'workers: 3, lcores: "0@0,1@1,2@1,3@1"');
+  await withDaemon({ config }, async ({ api, daemon }) => {
+    const status = await api.getStatus({});
     assert.is(Number(status.workers), 3);
-    const stats = await api.call('Stats', 'GetStats', {});
-    assert.is((stats.workers as unknown[]).length, 3, 'a load entry per worker');
-    assert.ok('redirected_out' in (stats.events as Record<string, string>), 'the hand-off counters are reported');
-    const conns = await api.call('Stats', 'ListConnections', { limit: 100 });
-    assert.equal(conns.connections ?? [], [], 'every worker answered the listing');
+    const stats = await api.getStats({});
+    assert.is(stats.workers.length, 3, 'a load entry per worker');
+    assert.ok('redirected_out' in stats.events, 'the hand-off counters are reported');
+    const conns = await api.listConnections({ limit: 100 });
+    assert.equal(conns.connections, [], 'every worker answered the listing');
     assert.match(daemon.output(), /port inside: .*3 queues: ring queues/);
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    api.close();
-    await daemon.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 live.run();

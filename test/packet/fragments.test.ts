@@ -1,6 +1,8 @@
 // IPv4 fragment policy (issue 5) and reassembly-table exhaustion (issue 8): drop | limit |
 // reassemble per service, reassembly before FullNAT, re-fragmentation over the egress MTU,
-// and every refused fragment counted under its reason. Time is the injected clock.
+// and every refused fragment counted under its reason. Time is the injected clock. The
+// scenarios IPv6 shares (default drop, per service, overlap, timeout) are in
+// fragments-families.test.ts, run for both.
 import { test } from '../support/suite.js';
 import { fragmentFrame4 } from '../support/fragment-frames.js';
 import * as assert from 'uvu/assert';
@@ -8,19 +10,11 @@ import {
   CLIENT, LIPS, SERVERS, UDP_SERVICE_ID, VIP, clientSegment, expectDrops, expectEvents, frameFrom, labConfig, only,
   openTcp, seededRandom, show, withLab, type Lab,
 } from '../support/golden.js';
-import { frameAccounting } from '../support/random-frames.js';
 import { buildIpv4, decodeUdp, type DecodedFrame } from '../support/packet.js';
-import type { DataplaneConfig, DataplaneDefense, DataplaneFragmentPolicy } from '../../src/dataplane/types.js';
+import type { DataplaneConfig } from '../../src/dataplane/types.js';
+import { REASSEMBLE, bigUdp, stormLeavesNothing, withDefense } from '../support/fragment-families.js';
 
-const REASSEMBLE: DataplaneFragmentPolicy = { policy: 'reassemble' };
-const withDefense = (defense: DataplaneDefense) => labConfig((c) => { c.defense = defense; });
 const reassembleAll = () => withDefense({ fragments: REASSEMBLE });
-
-/** A UDP datagram from src:cport to VIP:7 with `size` payload bytes (byte i = i mod 251). */
-function bigUdp(size: number, cport = 4000, src = CLIENT): { frame: Buffer; payload: Buffer } {
-  const payload = Buffer.from(Array.from({ length: size }, (_, i) => i % 251));
-  return { frame: frameFrom('outside', src, VIP, { udp: { srcPort: cport, dstPort: 7, payload } }), payload };
-}
 
 /** Reassembles captured fragments (one datagram) the way a receiver would. */
 function joinFragments(frames: DecodedFrame[]): { payload: Buffer; src: string; dst: string } {
@@ -40,16 +34,6 @@ function joinFragments(frames: DecodedFrame[]): { payload: Buffer; src: string; 
 function openSets(lab: Lab, count: number, firstId: number, src = CLIENT): void {
   for (let i = 0; i < count; i++) lab.send('outside', fragmentFrame4(bigUdp(600, 4100 + i, src).frame, [0, 304], firstId + i)[0]!);
 }
-
-test('default policy drop: fragments are dropped frag_dropped (today\'s behaviour)', async () => {
-  await withLab((lab) => {
-    const d = lab.counterDelta(() => {
-      const out = lab.forward('outside', ...fragmentFrame4(bigUdp(1000).frame, [0, 512], 1));
-      assert.is(out.inside.length, 0);
-    });
-    expectDrops(d, { frag_dropped: 2 });
-  });
-});
 
 test('reassemble: a UDP datagram in three in-order fragments leaves as one rewritten datagram, checksums valid', async () => {
   await withLab((lab) => {
@@ -114,15 +98,6 @@ test('replies: a fragmented server reply to a LIP is reassembled under its servi
   }, withDefense({ services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }] }));
 });
 
-test('per service: the UDP service reassembles while the TCP service keeps the default drop', async () => {
-  await withLab((lab) => {
-    assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(800).frame, [0, 400], 1)).inside.length, 1);
-    const tcp = frameFrom('outside', CLIENT, VIP, { tcp: { srcPort: 5200, dstPort: 80, flags: 'S', payload: Buffer.alloc(600) } });
-    const d = lab.counterDelta(() => lab.forward('outside', ...fragmentFrame4(tcp, [0, 304], 2)));
-    expectDrops(d, { frag_dropped: 2 });
-  }, withDefense({ services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }] }));
-});
-
 test('services sharing a VIP and protocol that disagree get the strictest policy (drop)', async () => {
   const config: DataplaneConfig = labConfig((c) => {
     const dns = structuredClone(c.services[1]!);
@@ -134,21 +109,6 @@ test('services sharing a VIP and protocol that disagree get the strictest policy
     const d = lab.counterDelta(() => assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(800).frame, [0, 400], 1)).inside.length, 0));
     expectDrops(d, { frag_dropped: 2 });
   }, config);
-});
-
-test('overlap: a fragment overlapping a held one drops the whole set, each fragment counted frag_overlap', async () => {
-  await withLab((lab) => {
-    const { frame } = bigUdp(1200);
-    const [a, b] = fragmentFrame4(frame, [0, 600], 9);
-    const overlapping = fragmentFrame4(frame, [0, 400, 800], 9)[1]!; // bytes 400..800 overlap both
-    const d = lab.counterDelta(() => {
-      lab.send('outside', a!, overlapping);
-      assert.is(lab.forward('outside', b!).inside.length, 0, 'the late piece starts a new set that never completes');
-    });
-    expectDrops(d, { frag_overlap: 2 });
-    const again = lab.counterDelta(() => lab.forward('outside', fragmentFrame4(frame, [0, 600], 9)[1]!));
-    expectDrops(again, { frag_overlap: 2 }, 'a duplicate of a held piece is an overlap too');
-  }, reassembleAll());
 });
 
 test('oversize: a set that would exceed maxDatagram is dropped frag_oversize', async () => {
@@ -165,19 +125,6 @@ test('too many fragments: the piece over maxFragments drops its set, each counte
     expectDrops(d, { frag_too_many: 3 });
     assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(1200).frame, [0, 600], 7)).inside.length, 1, 'two pieces are fine');
   }, reassembleAll(), { fragments: { maxFragments: 2 } });
-});
-
-test('timeout: an incomplete set is dropped frag_timeout after timeoutMs (advanceClock), not before', async () => {
-  await withLab((lab) => {
-    const [first, second] = fragmentFrame4(bigUdp(1000).frame, [0, 512], 8);
-    lab.send('outside', first!);
-    lab.advance(0.9);
-    assert.is(lab.stats().drops.frag_timeout, 0, 'still held at 0.9 s');
-    const expired = lab.counterDelta(() => lab.advance(0.3));
-    expectDrops(expired, { frag_timeout: 1 }, 'the held fragment is counted once');
-    const d = lab.counterDelta(() => assert.is(lab.forward('outside', second!).inside.length, 0));
-    expectDrops(d, {}, 'the late piece starts a new set (held, nothing dropped yet)');
-  }, reassembleAll());
 });
 
 test('limit: fragments over the per-source bucket are dropped frag_rate_limited; what passes is reassembled', async () => {
@@ -229,8 +176,7 @@ test('a seeded storm of overlapping, duplicate, short and complete fragments: ev
   await withLab((lab) => {
     const rnd = seededRandom(0xf4a9);
     const int = (n: number) => Math.floor(rnd() * n);
-    const baseline = lab.stats().mbufsInUse;
-    for (let batch = 0; batch < 200; batch++) {
+    stormLeavesNothing(lab, 200, (batch) => {
       const frames: Buffer[] = [];
       for (let i = 0; i < 64; i++) {
         const more = rnd() < 0.7;
@@ -240,18 +186,8 @@ test('a seeded storm of overlapping, duplicate, short and complete fragments: ev
         frames.push(Buffer.concat([frameFrom('outside', CLIENT, VIP, { payload: Buffer.alloc(0) }).subarray(0, 14), ip]));
       }
       if (batch % 10 === 0) frames.push(...fragmentFrame4(bigUdp(2500 + batch, 6000 + batch).frame, [0, 1480], 40000 + batch));
-      lab.send('outside', ...frames);
-      lab.resolveNeighbours();
-      if (batch % 20 === 0) lab.advance(0.3);
-    }
-    lab.advance(2);
-    lab.resolveNeighbours();
-    const stats = lab.stats();
-    const { arrived, accounted } = frameAccounting(stats);
-    assert.is(accounted, arrived, `arrived vs accounted; drops ${JSON.stringify(stats.drops)} events ${JSON.stringify(stats.events)}`);
-    assert.is(stats.mbufsInUse, baseline, 'mbufs in use after the storm vs before');
-    assert.ok(stats.events.frag_reassembled >= 20, `the complete datagrams were rebuilt (${stats.events.frag_reassembled})`);
-    for (const reason of ['frag_overlap', 'frag_timeout', 'frag_too_many'] as const) assert.ok(stats.drops[reason] > 0, `${reason} seen`);
+      return frames;
+    }, { minRebuilt: 20, reasons: ['frag_overlap', 'frag_timeout', 'frag_too_many'] });
   }, reassembleAll(), { fragments: { maxFragments: 4 } });
 });
 

@@ -3,37 +3,20 @@
 // NAT64, the security rules (RFC 5722 overlaps, RFC 7112 header chain, RFC 6946 atomic
 // fragments, 65535 bytes, 8-byte multiples) and what leaves: pieces no bigger than the biggest
 // that arrived, or a Packet Too Big when even that does not fit. Time is the injected clock.
+// The scenarios IPv4 shares (default drop, per service, overlap, timeout) are in
+// fragments-families.test.ts, run for both.
 import { test } from '../support/suite.js';
 import { fragmentFrame6 } from '../support/fragment-frames.js';
 import * as assert from 'uvu/assert';
-import type { DataplaneConfig, DataplaneDefense, DataplaneFragmentPolicy, DataplaneService, StartOptions } from '../../src/dataplane/types.js';
+import type { StartOptions } from '../../src/dataplane/types.js';
 import {
-  CLIENT6, IPVS_TIMEOUTS, LIPS, LIPS6, PORT_MAC, SERVERS, SERVERS6, VIP6, dualStackConfig, expectDrops, expectEvents,
-  frameFrom6, only, seededRandom, show, withLab,
+  CLIENT6, LIPS, LIPS6, PORT_MAC, SERVERS, SERVERS6, VIP6, expectDrops, expectEvents, frameFrom6, only, seededRandom, show, withLab,
 } from '../support/golden.js';
-import { frameAccounting } from '../support/random-frames.js';
-import { TCP6_SERVICE_ID, UDP6_SERVICE_ID, clientSegment6, openTcp6, v6Service } from '../support/flow6.js';
-import {
-  ICMP6_TYPE, IPPROTO, buildIpv6, decodeIpv6, decodeTcp, decodeUdp, type DecodedFrame, type Ipv6Extension,
-} from '../support/packet.js';
+import { REASSEMBLE, bigUdp6, config6, stormLeavesNothing } from '../support/fragment-families.js';
+import { UDP6_SERVICE_ID, clientSegment6, openTcp6 } from '../support/flow6.js';
+import { ICMP6_TYPE, IPPROTO, buildIpv6, decodeIpv6, decodeTcp, decodeUdp, type DecodedFrame } from '../support/packet.js';
 
-const REASSEMBLE: DataplaneFragmentPolicy = { policy: 'reassemble' };
-const NAT64_UDP_SERVICE_ID = 65;
 const OTHER_NET6 = '2001:db8:77::5'; // a client in another /64
-
-function nat64Udp(): DataplaneService {
-  return {
-    id: NAT64_UDP_SERVICE_ID, protocol: 'udp', vip: '2001:db8:18::11', port: 7, scheduler: 'rr', localAddresses: [...LIPS],
-    timeouts: { ...IPVS_TIMEOUTS }, servers: SERVERS.map((address, i) => ({ id: 91 + i, address, port: 7, weight: 1 })),
-  };
-}
-
-function config6(defense?: DataplaneDefense): DataplaneConfig {
-  return dualStackConfig((c) => {
-    c.services.push(v6Service(TCP6_SERVICE_ID, 'tcp', 80, 61), v6Service(UDP6_SERVICE_ID, 'udp', 7, 71), nat64Udp());
-    if (defense) c.defense = defense;
-  });
-}
 const reassembleAll = () => config6({ fragments: REASSEMBLE });
 
 function ports(outsideMtu: number, insideMtu: number): NonNullable<StartOptions['ports']> {
@@ -41,12 +24,6 @@ function ports(outsideMtu: number, insideMtu: number): NonNullable<StartOptions[
     { name: 'outside', device: 'ring', mac: PORT_MAC.outside, mtu: outsideMtu },
     { name: 'inside', device: 'ring', mac: PORT_MAC.inside, mtu: insideMtu },
   ];
-}
-
-/** A UDP datagram from src:cport to dst:7 with `size` payload bytes (byte i = i mod 251). */
-function bigUdp6(size: number, cport = 4000, src = CLIENT6, dst = VIP6): { frame: Buffer; payload: Buffer } {
-  const payload = Buffer.from(Array.from({ length: size }, (_, i) => i % 251));
-  return { frame: frameFrom6('outside', src, dst, { udp: { srcPort: cport, dstPort: 7, payload } }), payload };
 }
 
 /** Reassembles captured IPv6 fragments (one datagram) the way a receiver would: the fragmentable bytes. */
@@ -86,16 +63,6 @@ function joinedUdp(frames: DecodedFrame[]) {
 
 /** The IP size (40 + payload length) of each captured frame. */
 const ipSizes = (frames: DecodedFrame[]) => frames.map((f) => 40 + f.ipv6!.payloadLength);
-
-test('default policy drop: IPv6 fragments are dropped frag_dropped', async () => {
-  await withLab((lab) => {
-    const d = lab.counterDelta(() => {
-      const out = lab.forward('outside', ...fragmentFrame6(bigUdp6(1000).frame, [0, 512], 1));
-      assert.is(out.inside.length, 0);
-    });
-    expectDrops(d, { frag_dropped: 2 });
-  }, config6());
-});
 
 test('reassemble, in order: three fragments are rebuilt, FullNAT v6 rewritten, and leave in pieces no bigger than they came', async () => {
   await withLab((lab) => {
@@ -151,15 +118,6 @@ test('replies: a fragmented server reply to an IPv6 LIP is reassembled under its
   }, config6({ services: [{ serviceId: UDP6_SERVICE_ID, fragments: REASSEMBLE }] }));
 });
 
-test('per service: the IPv6 UDP service reassembles while the IPv6 TCP service keeps the default drop', async () => {
-  await withLab((lab) => {
-    assert.is(lab.forward('outside', ...fragmentFrame6(bigUdp6(800).frame, [0, 400], 1)).inside.length, 2);
-    const tcp = frameFrom6('outside', CLIENT6, VIP6, { tcp: { srcPort: 5200, dstPort: 80, flags: 'S', payload: Buffer.alloc(600) } });
-    const d = lab.counterDelta(() => lab.forward('outside', ...fragmentFrame6(tcp, [0, 304], 2)));
-    expectDrops(d, { frag_dropped: 2 });
-  }, config6({ services: [{ serviceId: UDP6_SERVICE_ID, fragments: REASSEMBLE }] }));
-});
-
 test('atomic fragment (offset 0, M clear): forwarded as the whole packet it is, without the policy or reassembly (RFC 6946)', async () => {
   await withLab((lab) => {
     const payload = Buffer.from('atomic');
@@ -174,21 +132,6 @@ test('atomic fragment (offset 0, M clear): forwarded as the whole packet it is, 
     expectEvents(d, { conns_created: 1 });
     assert.is(d.events.frag_reassembled ?? 0, 0, 'no reassembly');
   }, config6());
-});
-
-test('overlap: a fragment overlapping a held one drops the whole datagram, each fragment counted frag_overlap (RFC 5722)', async () => {
-  await withLab((lab) => {
-    const { frame } = bigUdp6(1200);
-    const [a, b] = fragmentFrame6(frame, [0, 600], 9);
-    const overlapping = fragmentFrame6(frame, [0, 400, 800], 9)[1]!; // bytes 400..800 overlap both
-    const d = lab.counterDelta(() => {
-      lab.send('outside', a!, overlapping);
-      assert.is(lab.forward('outside', b!).inside.length, 0, 'the late piece starts a new set that never completes');
-    });
-    expectDrops(d, { frag_overlap: 2 });
-    const again = lab.counterDelta(() => lab.forward('outside', fragmentFrame6(frame, [0, 600], 9)[1]!));
-    expectDrops(again, { frag_overlap: 2 }, 'a duplicate of a held piece is an overlap too');
-  }, reassembleAll());
 });
 
 test('tiny first fragment: a TCP header split over two fragments drops frag_header_chain_incomplete (RFC 7112)', async () => {
@@ -239,19 +182,6 @@ test('oversize: a fragment reaching past a 65535-byte payload, or a set past max
     expectDrops(big, { frag_oversize: 2 }, 'maxDatagram 1000');
     assert.is(lab.forward('outside', ...fragmentFrame6(bigUdp6(800).frame, [0, 400], 16)).inside.length, 2, 'a datagram within the limit passes');
   }, reassembleAll(), { fragments: { maxDatagram: 1000 } });
-});
-
-test('timeout: an incomplete IPv6 set is dropped frag_timeout after timeoutMs, not before', async () => {
-  await withLab((lab) => {
-    const [first, second] = fragmentFrame6(bigUdp6(1000).frame, [0, 512], 8);
-    lab.send('outside', first!);
-    lab.advance(0.9);
-    assert.is(lab.stats().drops.frag_timeout, 0, 'still held at 0.9 s');
-    const expired = lab.counterDelta(() => lab.advance(0.3));
-    expectDrops(expired, { frag_timeout: 1 });
-    const d = lab.counterDelta(() => assert.is(lab.forward('outside', second!).inside.length, 0));
-    expectDrops(d, {}, 'the late piece starts a new set');
-  }, reassembleAll());
 });
 
 test('identification is 32 bits and part of the key: two datagrams differing above bit 16 do not mix', async () => {
@@ -351,8 +281,7 @@ test('a seeded storm of overlapping, duplicate, short, cut and complete IPv6 fra
     const rnd = seededRandom(0x6f4a);
     const int = (n: number) => Math.floor(rnd() * n);
     const eth = bigUdp6(1).frame.subarray(0, 14);
-    const baseline = lab.stats().mbufsInUse;
-    for (let batch = 0; batch < 150; batch++) {
+    stormLeavesNothing(lab, 150, (batch) => {
       const frames: Buffer[] = [];
       for (let i = 0; i < 64; i++) {
         const more = rnd() < 0.7;
@@ -363,19 +292,8 @@ test('a seeded storm of overlapping, duplicate, short, cut and complete IPv6 fra
         frames.push(Buffer.concat([eth, ip]));
       }
       if (batch % 10 === 0) frames.push(...fragmentFrame6(bigUdp6(2500 + batch, 6000 + batch).frame, [0, 1448], 40000 + batch).reverse());
-      lab.send('outside', ...frames);
-      lab.resolveNeighbours();
-      if (batch % 20 === 0) lab.advance(0.3);
-    }
-    lab.advance(2);
-    lab.resolveNeighbours();
-    const stats = lab.stats();
-    const { arrived, accounted } = frameAccounting(stats);
-    assert.is(accounted, arrived, `arrived vs accounted; drops ${JSON.stringify(stats.drops)} events ${JSON.stringify(stats.events)}`);
-    assert.is(stats.mbufsInUse, baseline, 'mbufs in use after the storm vs before');
-    assert.ok(stats.events.frag_reassembled >= 15, `the complete datagrams were rebuilt (${stats.events.frag_reassembled})`);
-    for (const reason of ['frag_overlap', 'frag_timeout', 'frag_too_many', 'ipv6_malformed', 'frag_header_chain_incomplete'] as const)
-      assert.ok(stats.drops[reason] > 0, `${reason} seen`);
+      return frames;
+    }, { minRebuilt: 15, reasons: ['frag_overlap', 'frag_timeout', 'frag_too_many', 'ipv6_malformed', 'frag_header_chain_incomplete'] });
   }, reassembleAll(), { fragments: { maxFragments: 4 } });
 });
 

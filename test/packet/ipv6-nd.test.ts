@@ -150,36 +150,49 @@ test('router advertisement and router solicitation -> consumed unread (nd_router
 /** An echo request from an on-link client: its reply needs the client's MAC. */
 const ping = (n: number, src = CLIENT6) => echoRequest6(OUTSIDE_ADDRESS6, 7, n, Buffer.from(`ping ${n}`), src);
 
+/**
+ * Sends an echo request whose reply needs `nextHop` resolved and checks the resolution: one NS for
+ * it to its solicited-node group from the outside port address, the reply held, then released to
+ * the next hop's MAC by its NA. Returns the reply for the caller's own checks.
+ */
+function echoResolvedThroughNs(lab: Lab, echo: Buffer, nextHop: string): DecodedFrame {
+  let ns: DecodedFrame[] = [];
+  const asked = lab.counterDelta(() => {
+    lab.send('outside', echo);
+    ns = lab.recv('outside');
+  });
+  const request = only(ns, `NS for ${nextHop}`);
+  const group = solicitedNode(nextHop);
+  assert.equal(request.eth, { dst: multicastMac(group), src: PORT_MAC.outside, type: 0x86dd });
+  assert.is(request.ipv6!.src, OUTSIDE_ADDRESS6);
+  assert.is(request.ipv6!.dst, group);
+  assert.is(request.ipv6!.hopLimit, 255);
+  assert.is(request.icmp6!.type, ICMP6_TYPE.NEIGHBOR_SOLICITATION);
+  assert.ok(request.icmp6!.checksumOk);
+  assert.is(request.icmp6!.nd!.target, nextHop);
+  assert.equal(request.icmp6!.nd!.options, [{ type: ND_OPT.SOURCE_LL, length: 8, mac: PORT_MAC.outside }]);
+  expectDrops(asked, {});
+  expectEvents(asked, { nd_solicitations_sent: 1, neigh_queued: 1, icmp6_echo_answered: 1 });
+
+  let out: DecodedFrame[] = [];
+  const learned = lab.counterDelta(() => {
+    lab.send('outside', neighborAdvertisementFor(request, 'outside'));
+    out = lab.recv('outside');
+  });
+  const reply = only(out, `echo reply released by the NA of ${nextHop}`);
+  assert.equal(reply.eth, { dst: hostMac(nextHop), src: PORT_MAC.outside, type: 0x86dd });
+  assert.is(reply.icmp6!.type, ICMP6_TYPE.ECHO_REPLY);
+  expectDrops(learned, {});
+  expectEvents(learned, { nd_advertisements_learned: 1 });
+  return reply;
+}
+
 test('echo from an unknown on-link host: NS to its solicited-node group, reply held, released on NA', async () => {
   await withLab((lab) => {
-    let ns: DecodedFrame[] = [];
-    const asked = lab.counterDelta(() => {
-      lab.send('outside', ping(1));
-      ns = lab.recv('outside');
-    });
-    const request = only(ns, 'NS');
-    assert.equal(request.eth, { dst: '33:33:ff:00:00:01', src: PORT_MAC.outside, type: 0x86dd });
-    assert.is(request.ipv6!.src, OUTSIDE_ADDRESS6);
-    assert.is(request.ipv6!.dst, 'ff02::1:ff00:1');
-    assert.is(request.ipv6!.hopLimit, 255);
-    assert.is(request.icmp6!.type, ICMP6_TYPE.NEIGHBOR_SOLICITATION);
-    assert.ok(request.icmp6!.checksumOk);
-    assert.is(request.icmp6!.nd!.target, CLIENT6);
-    assert.equal(request.icmp6!.nd!.options, [{ type: ND_OPT.SOURCE_LL, length: 8, mac: PORT_MAC.outside }]);
-    expectDrops(asked, {});
-    expectEvents(asked, { nd_solicitations_sent: 1, neigh_queued: 1, icmp6_echo_answered: 1 });
-
-    let out: DecodedFrame[] = [];
-    const learned = lab.counterDelta(() => {
-      lab.send('outside', neighborAdvertisementFor(request, 'outside'));
-      out = lab.recv('outside');
-    });
-    const reply = only(out, 'echo reply released by the NA');
-    assert.equal(reply.eth, { dst: hostMac(CLIENT6), src: PORT_MAC.outside, type: 0x86dd });
-    assert.is(reply.icmp6!.type, ICMP6_TYPE.ECHO_REPLY);
+    // CLIENT6 is 2001:db8:18::1: its group is ff02::1:ff00:1, on 33:33:ff:00:00:01.
+    assert.equal([solicitedNode(CLIENT6), multicastMac(solicitedNode(CLIENT6))], ['ff02::1:ff00:1', '33:33:ff:00:00:01']);
+    const reply = echoResolvedThroughNs(lab, ping(1), CLIENT6);
     assert.is(reply.icmp6!.sequence, 1);
-    expectDrops(learned, {});
-    expectEvents(learned, { nd_advertisements_learned: 1 });
 
     // Learned: the next echo is answered at once.
     const again = lab.counterDelta(() => lab.send('outside', ping(2)));
@@ -283,30 +296,8 @@ test('a route via a link-local next hop (fe80::1, as routers advertise): NS for 
   const farPing = (sequence: number) => frameFrom6('outside', far, OUTSIDE_ADDRESS6,
     { icmp6: { type: ICMP6_TYPE.ECHO_REQUEST, id: 7, sequence, payload: Buffer.from('far') } });
   await withLab((lab) => {
-    let ns: DecodedFrame[] = [];
-    const asked = lab.counterDelta(() => {
-      lab.send('outside', farPing(1));
-      ns = lab.recv('outside');
-    });
-    const request = only(ns, 'NS for the link-local router');
-    assert.equal(request.eth, { dst: '33:33:ff:00:00:01', src: PORT_MAC.outside, type: 0x86dd });
-    assert.is(request.ipv6!.src, OUTSIDE_ADDRESS6);
-    assert.is(request.ipv6!.dst, 'ff02::1:ff00:1');
-    assert.is(request.icmp6!.nd!.target, 'fe80::1');
-    expectDrops(asked, {});
-    expectEvents(asked, { nd_solicitations_sent: 1, neigh_queued: 1, icmp6_echo_answered: 1 });
-
-    let out: DecodedFrame[] = [];
-    const learned = lab.counterDelta(() => {
-      lab.send('outside', neighborAdvertisementFor(request, 'outside'));
-      out = lab.recv('outside');
-    });
-    const reply = only(out, 'echo reply released by the router\'s NA');
-    assert.equal(reply.eth, { dst: hostMac('fe80::1'), src: PORT_MAC.outside, type: 0x86dd });
+    const reply = echoResolvedThroughNs(lab, farPing(1), 'fe80::1');
     assert.is(reply.ipv6!.dst, far);
-    assert.is(reply.icmp6!.type, ICMP6_TYPE.ECHO_REPLY);
-    expectDrops(learned, {});
-    expectEvents(learned, { nd_advertisements_learned: 1 });
   }, dualStackConfig((c) => { c.routes.push({ prefix: '::/0', via: 'fe80::1', port: 'outside' }); }));
 });
 
