@@ -21,6 +21,8 @@ import { startHealthChecks } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
 import { LinkMonitor } from './link-monitor.js';
 import { steeringNote } from './steering-note.js';
+import { startFlowSync, type FlowSync } from '../cluster/flow-sync.js';
+import { dataplaneCluster, withCluster } from '../cluster/handoff-config.js';
 
 /** While a rollback failure is set, the desired state is re-applied this often (it heals a transient failure). */
 const ROLLBACK_RETRY_MS = 5_000;
@@ -151,9 +153,13 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   let expiry: { stop(): void } | undefined;
   let health: { stop(): void } | undefined;
   let rollbackRetry: NodeJS.Timeout | undefined;
+  let flowSync: FlowSync | undefined;
   try {
-    const controller = new Controller(dataplane, config.stateFile, state);
+    // Cluster: nodes and this node's index go with every apply; the ownership sync starts once they are in.
+    const cluster = config.cluster ? dataplaneCluster(config.cluster) : undefined;
+    const controller = new Controller(withCluster(dataplane, cluster), config.stateFile, state);
     const version = await controller.applyInitial();
+    if (config.cluster) flowSync = await startFlowSync(config.cluster, dataplane);
     rollbackRetry = setInterval(() => {
       if (controller.rollbackFailure !== undefined) controller.retryRollback().catch(() => undefined);
     }, ROLLBACK_RETRY_MS);
@@ -197,6 +203,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     const metricsServer = metrics;
     const expiryTimer = expiry;
     const retryTimer = rollbackRetry;
+    const sync = flowSync;
     return {
       readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
       async stop() {
@@ -207,6 +214,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
         links.stop();
         await metricsServer?.close();
         await server.close();
+        await sync?.stop();
         dataplane.stop();
       },
     };
@@ -218,6 +226,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     links.stop();
     await metrics?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
+    await flowSync?.stop();
     dataplane.stop();
     throw new StartupError(`start-up failed: ${(error as Error).message}`, 1);
   }
