@@ -3,6 +3,7 @@
 #include <cstring>
 #include <rte_ip.h>
 #include "pipeline/l2l3/l3.h"
+#include "pipeline/l2l3/parse.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/output/route.h"
 #include "pipeline/pipeline.h"
