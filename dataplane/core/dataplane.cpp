@@ -334,6 +334,12 @@ Status Dataplane::apply(const DataplaneConfig& config, uint64_t* version) {
   std::string error;
   Snapshot* next = snapshot_build(config, next_version_, publisher_.current(), &error);
   if (!next) return Status::Error("CONFIG_REJECTED", error.empty() ? "snapshot_build refused the config" : error);
+  // The cluster rings exist before any worker sees a snapshot that uses them (published below).
+  for (auto& w : workers_)
+    if (config.cluster.enabled && !worker_cluster_prepare(w->worker, &error)) {
+      snapshot_free(next);
+      return Status::Error("NOMEM", error);
+    }
   publisher_.publish(next);
   *version = next_version_++;
   applied_ = config;

@@ -84,10 +84,6 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     return nullptr;
   }
   synproxy_auto_init(&w->synproxy_auto);
-  if (!cluster_worker_init(w, error)) {
-    worker_destroy(w);
-    return nullptr;
-  }
   return w;
 }
 

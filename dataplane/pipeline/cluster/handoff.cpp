@@ -29,9 +29,11 @@ inline bool is_other_node(const Snapshot& s, const IpAddr& addr) {
 
 }  // namespace
 
-bool cluster_worker_init(Worker* w, std::string* error) {
-  if (w->cluster.exports.init(kOwnershipExportRing) && w->cluster.inbox.init(kForeignInboxRing)) return true;
-  *error = "worker: out of memory for the cluster rings";
+bool worker_cluster_prepare(Worker* w, std::string* error) {
+  ClusterWorker& c = w->cluster;
+  if ((c.exports.ready() || c.exports.init(kOwnershipExportRing)) && (c.inbox.ready() || c.inbox.init(kForeignInboxRing)))
+    return true;
+  *error = "cluster: out of memory for worker " + std::to_string(w->params.index) + "'s ownership rings";
   return false;
 }
 

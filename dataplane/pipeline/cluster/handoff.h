@@ -20,8 +20,6 @@ struct Worker;
 constexpr uint8_t kIpprotoIpip = 4;     // RFC 2003
 constexpr uint8_t kIpprotoIpv6In4 = 41;  // RFC 4213
 
-// Rings of a new worker; false with *error when out of memory.
-bool cluster_worker_init(Worker* w, std::string* error);
 // Snapshot adoption: (re)builds the foreign-flow table when the bound or idle time changed
 // (emptied when the cluster section went away).
 void cluster_adopt(Worker* w, const Snapshot* s);

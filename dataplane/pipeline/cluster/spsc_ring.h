@@ -29,12 +29,14 @@ class SpscRing {
   // Consumer side: up to max items into out; returns how many.
   uint32_t pop(T* out, uint32_t max) {
     uint32_t tail = tail_.load(std::memory_order_relaxed);
-    uint32_t available = head_.load(std::memory_order_acquire) - tail;
+    uint32_t available = head_.load(std::memory_order_acquire) - tail;  // 0 while not ready
     uint32_t n = available < max ? available : max;
     for (uint32_t i = 0; i < n; i++) out[i] = slots_[(tail + i) & mask_];
     tail_.store(tail + n, std::memory_order_release);
     return n;
   }
+  // Storage allocated (init succeeded). Before that, push refuses and pop finds nothing.
+  bool ready() const { return slots_ != nullptr; }
   // Consumer side: one relaxed load when there is nothing.
   bool empty() const { return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_relaxed); }
   // Producer side: room for n more.
