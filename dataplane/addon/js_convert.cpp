@@ -260,7 +260,7 @@ static bool read_cluster(JsReader& r, const Napi::Value& v, const std::string& p
   uint64_t n;
   if (!r.integer(o.Get("self"), path + ".self", 0, nodes.Length() - 1, &n)) return false;
   out->self = static_cast<uint32_t>(n);
-  if (!r.integer(o.Get("foreignFlows"), path + ".foreignFlows", 1, 1u << 26, &n)) return false;
+  if (!r.integer(o.Get("foreignFlows"), path + ".foreignFlows", 1, 1u << 24, &n)) return false;  // ~1 GB per worker at the top
   out->foreign_flows = static_cast<uint32_t>(n);
   Napi::Value idle = o.Get("foreignIdleSeconds");
   if (!idle.IsUndefined()) {

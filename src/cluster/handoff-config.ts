@@ -44,3 +44,9 @@ export function handoffCounters(stats: Pick<DataplaneStats, 'events' | 'drops'>)
     handoff_foreign_flows_evicted: stats.events.foreign_flows_evicted,
   };
 }
+
+/** Everything GetClusterStatus' `counters` map and Prometheus show for the sync and the hand-off, one flat object. */
+export function syncAndHandoffCounters(sync: { snapshot(): object } | undefined,
+  stats: Pick<DataplaneStats, 'events' | 'drops'>): Record<string, number> {
+  return { ...(sync?.snapshot() as Record<string, number> | undefined), ...(handoffCounters(stats) as unknown as Record<string, number>) };
+}

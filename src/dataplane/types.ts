@@ -203,7 +203,7 @@ export interface DataplaneCluster {
   nodes: string[];
   /** This node's index into nodes. */
   self: number;
-  /** Entries of each worker's foreign-flow table (every worker holds every foreign flow). */
+  /** Entries of each worker's foreign-flow table (every worker holds every foreign flow), 1..2^24; ~60 B each. */
   foreignFlows: number;
   /** An entry neither learned again nor used for this long is a miss (default 900). */
   foreignIdleSeconds?: number;
