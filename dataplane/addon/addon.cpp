@@ -79,6 +79,41 @@ Napi::Value Connections(const Napi::CallbackInfo& info) {
   return page;
 }
 
+// ownershipDrain(max?): one Buffer of 40-byte records (pipeline/cluster/cluster_worker.h).
+Napi::Value OwnershipDrain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  uint64_t max = 65536;
+  if (info.Length() > 0 && !info[0].IsUndefined() && !r.integer(info[0], "max", 1, 1u << 20, &max)) return env.Undefined();
+  std::vector<uint8_t> out;
+  pc::Status st = pc::dataplane().ownership_drain(static_cast<uint32_t>(max), &out);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, out.data(), out.size());
+}
+
+// foreignLearn(records: Buffer, owner): how many records every worker took.
+Napi::Value ForeignLearn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  if (!info[0].IsBuffer()) {
+    r.fail("records", "a Buffer", info[0]);
+    return env.Undefined();
+  }
+  Napi::Buffer<uint8_t> records = info[0].As<Napi::Buffer<uint8_t>>();
+  uint64_t owner;
+  if (!r.integer(info[1], "owner", 0, pc::kMaxClusterNodes - 1, &owner)) return env.Undefined();
+  uint32_t accepted = 0;
+  pc::Status st = pc::dataplane().foreign_learn(records.Data(), records.Length(), static_cast<uint8_t>(owner), &accepted);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, accepted);
+}
+
 Napi::Value Stop(const Napi::CallbackInfo& info) {
   pc::dataplane().stop();
   return info.Env().Undefined();
@@ -254,6 +289,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fillConnections", Napi::Function::New(env, FillConnections, "fillConnections"));
   exports.Set("traceSet", Napi::Function::New(env, TraceSet, "traceSet"));
   exports.Set("traceRead", Napi::Function::New(env, TraceRead, "traceRead"));
+  exports.Set("ownershipDrain", Napi::Function::New(env, OwnershipDrain, "ownershipDrain"));
+  exports.Set("foreignLearn", Napi::Function::New(env, ForeignLearn, "foreignLearn"));
   // Normal exit runs env cleanup hooks; process.exit() may skip them, atexit catches that.
   env.AddCleanupHook(stop_at_exit);
   static bool atexit_registered = false;

@@ -243,6 +243,34 @@ bool read_start_options(Napi::Env env, const Napi::Value& v, pc::StartOptions* o
   return read_fragment_table(r, o.Get("fragments"), "options.fragments", &out->fragments);
 }
 
+// The data plane's share of the cluster section (src/dataplane/types.ts DataplaneCluster);
+// snapshot_build checks what needs the ports (this node's address is one of theirs).
+static bool read_cluster(JsReader& r, const Napi::Value& v, const std::string& path, pc::ClusterConfig* out) {
+  Napi::Object o;
+  if (!r.object(v, path, &o)) return false;
+  Napi::Array nodes;
+  if (!r.array(o.Get("nodes"), path + ".nodes", &nodes)) return false;
+  if (nodes.Length() == 0 || nodes.Length() > pc::kMaxClusterNodes)
+    return r.fail(path + ".nodes", "1.." + std::to_string(pc::kMaxClusterNodes) + " addresses", o.Get("nodes"));
+  for (uint32_t i = 0; i < nodes.Length(); i++) {
+    pc::IpAddr a;
+    if (!r.address(nodes.Get(i), element_path(path + ".nodes", i), &a)) return false;
+    out->nodes.push_back(a);
+  }
+  uint64_t n;
+  if (!r.integer(o.Get("self"), path + ".self", 0, nodes.Length() - 1, &n)) return false;
+  out->self = static_cast<uint32_t>(n);
+  if (!r.integer(o.Get("foreignFlows"), path + ".foreignFlows", 1, 1u << 24, &n)) return false;  // ~1 GB per worker at the top
+  out->foreign_flows = static_cast<uint32_t>(n);
+  Napi::Value idle = o.Get("foreignIdleSeconds");
+  if (!idle.IsUndefined()) {
+    if (!r.integer(idle, path + ".foreignIdleSeconds", 1, 86400, &n)) return false;
+    out->foreign_idle_seconds = static_cast<uint32_t>(n);
+  }
+  out->enabled = true;
+  return true;
+}
+
 bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::string>& port_names,
                  pc::DataplaneConfig* out) {
   JsReader r(env);
@@ -305,6 +333,8 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
   }
   Napi::Value defense = o.Get("defense");  // absent = no defences
   if (!defense.IsUndefined() && !read_defense(r, defense, "config.defense", &out->defense)) return false;
+  Napi::Value cluster = o.Get("cluster");  // absent = a standalone gateway
+  if (!cluster.IsUndefined() && !read_cluster(r, cluster, "config.cluster", &out->cluster)) return false;
   return true;
 }
 

@@ -100,11 +100,24 @@ struct ServiceConfig {
   uint32_t synproxy_auto_hold_ms = 0;
 };
 
+// Cluster hand-off (pipeline/cluster/, docs/cluster-handoff.md): the gateways of the
+// cluster by index, this node's index, the bound of the foreign-flow table. Absent
+// (enabled false) = a standalone gateway: no ownership export, no hand-off, no decapsulation.
+constexpr uint32_t kMaxClusterNodes = 64;
+struct ClusterConfig {
+  bool enabled = false;
+  std::vector<IpAddr> nodes;        // node index = position; IPv4 (the outer header is IPv4)
+  uint32_t self = 0;                // this node's index into nodes
+  uint32_t foreign_flows = 1u << 20;  // entries of each worker's foreign-flow table
+  uint32_t foreign_idle_seconds = 900;  // an entry neither learned again nor used this long is a miss
+};
+
 struct DataplaneConfig {
   std::vector<PortAddresses> ports;
   std::vector<RouteConfig> routes;
   std::vector<ServiceConfig> services;
   DefenseConfig defense;  // flood defences (issue 5); default: nothing on
+  ClusterConfig cluster;
 };
 
 }  // namespace pc

@@ -59,7 +59,10 @@
   X(ICMP6_BAD_CHECKSUM, "icmp6_bad_checksum") /* ICMPv6 to us whose checksum (pseudo-header included) is wrong */ \
   X(ND_INVALID, "nd_invalid")               /* neighbour discovery message failing RFC 4861 7.1 validation (hop limit not 255, code, length, options, multicast or IPv4-mapped target) */ \
   X(ND_NOT_FOR_US, "nd_not_for_us")         /* NS for an address we do not own on that port; NA we did not ask for from off-link */ \
-  X(NAT64_ICMP_UNTRANSLATABLE, "nat64_icmp_untranslatable") /* ICMP error about a NAT64 connection with no counterpart in the other family (RFC 7915: e.g. parameter problem, source quench) */
+  X(NAT64_ICMP_UNTRANSLATABLE, "nat64_icmp_untranslatable") /* ICMP error about a NAT64 connection with no counterpart in the other family (RFC 7915: e.g. parameter problem, source quench) */ \
+  X(HANDOFF_OVER_MTU, "handoff_over_mtu")   /* cluster: a packet for another node's flow whose encapsulation (+20 B) exceeds the egress MTU (pipeline/cluster/handoff.h) */ \
+  X(HANDOFF_FOREIGN_SOURCE, "handoff_foreign_source") /* cluster: IPIP / IPv6-in-IPv4 to this node's address from an address that is not another cluster node */ \
+  X(HANDOFF_BAD_ENCAPSULATION, "handoff_bad_encapsulation") /* cluster: hand-off packet fragmented, inner header not of the outer's protocol (4: IPv4, 41: IPv6), or encapsulated twice */
 
 // X(ENUM_NAME, "wire_name") — things that happened, for operators and tests.
 #define PC_EVENTS(X)                                                        \
@@ -113,7 +116,13 @@
   X(ND_ROUTER_MESSAGES_IGNORED, "nd_router_messages_ignored") /* router solicitation/advertisement or redirect consumed unread: we are not a host that autoconfigures */ \
   X(ND_DAD_PROBES_IGNORED, "nd_dad_probes_ignored")         /* NS from :: (duplicate address detection) consumed, not answered, not learned */ \
   X(ICMP6_ECHO_ANSWERED, "icmp6_echo_answered")             /* ICMPv6 echo request to an owned address answered */ \
-  X(NAT64_MSS_LOWERED, "nat64_mss_lowered")                 /* NAT64: an IPv4 server's SYN-ACK MSS lowered by 20, the IPv6 header's growth (pipeline/forward/nat64.h) */
+  X(NAT64_MSS_LOWERED, "nat64_mss_lowered")                 /* NAT64: an IPv4 server's SYN-ACK MSS lowered by 20, the IPv6 header's growth (pipeline/forward/nat64.h) */ \
+  X(OWNERSHIP_EXPORTED, "ownership_exported")               /* cluster: a new connection's ownership record put in the worker's export ring (pipeline/cluster/) */ \
+  X(OWNERSHIP_EXPORT_OVERFLOW, "ownership_export_overflow") /* cluster: export ring full, the record is lost (the connection is not: other nodes cannot hand its packets back) */ \
+  X(FOREIGN_FLOWS_LEARNED, "foreign_flows_learned")         /* cluster: another node's flow put in (or refreshed in) this worker's foreign-flow table */ \
+  X(FOREIGN_FLOWS_EVICTED, "foreign_flows_evicted")         /* cluster: oldest foreign flow evicted to make room (table at its bound) */ \
+  X(HANDOFF_SENT, "handoff_sent")                           /* cluster: packet of a flow another node owns sent to it encapsulated */ \
+  X(HANDOFF_RECEIVED, "handoff_received")                   /* cluster: encapsulated packet from another node decapsulated and processed as received */
 
 namespace pc {
 

@@ -11,6 +11,7 @@
 #include "core/eal.h"
 #include "core/flow_steering.h"
 #include "core/port_mtu.h"
+#include "pipeline/cluster/cluster_worker.h"
 
 namespace pc {
 
@@ -333,6 +334,12 @@ Status Dataplane::apply(const DataplaneConfig& config, uint64_t* version) {
   std::string error;
   Snapshot* next = snapshot_build(config, next_version_, publisher_.current(), &error);
   if (!next) return Status::Error("CONFIG_REJECTED", error.empty() ? "snapshot_build refused the config" : error);
+  // The cluster rings exist before any worker sees a snapshot that uses them (published below).
+  for (auto& w : workers_)
+    if (config.cluster.enabled && !worker_cluster_prepare(w->worker, &error)) {
+      snapshot_free(next);
+      return Status::Error("NOMEM", error);
+    }
   publisher_.publish(next);
   *version = next_version_++;
   applied_ = config;
@@ -531,6 +538,34 @@ Status Dataplane::capture(const std::string& port, std::vector<std::vector<uint8
         rte_pktmbuf_free(m);
       }
     }
+  }
+  return Status::Ok();
+}
+
+Status Dataplane::ownership_drain(uint32_t max, std::vector<uint8_t>* out) {
+  Status st = require_started("ownershipDrain");
+  if (!st.ok()) return st;
+  for (auto& w : workers_) {
+    size_t at = out->size();
+    uint32_t room = max - static_cast<uint32_t>(at / kOwnershipRecordBytes);
+    if (room == 0) break;
+    out->resize(at + size_t{room} * kOwnershipRecordBytes);
+    uint32_t n = worker_ownership_drain(w->worker, out->data() + at, room);
+    out->resize(at + size_t{n} * kOwnershipRecordBytes);
+  }
+  return Status::Ok();
+}
+
+Status Dataplane::foreign_learn(const uint8_t* records, size_t bytes, uint8_t owner, uint32_t* accepted) {
+  Status st = require_started("foreignLearn");
+  if (!st.ok()) return st;
+  if (bytes % kOwnershipRecordBytes != 0)
+    return Status::Error("EINVAL", "foreignLearn: records must be a multiple of 40 bytes, got " + std::to_string(bytes));
+  uint32_t count = static_cast<uint32_t>(bytes / kOwnershipRecordBytes);
+  *accepted = count;
+  for (auto& w : workers_) {
+    uint32_t n = worker_foreign_queue(w->worker, records, count, owner);
+    if (n < *accepted) *accepted = n;
   }
   return Status::Ok();
 }

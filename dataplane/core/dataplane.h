@@ -89,6 +89,12 @@ class Dataplane {
   // Test mode only. step() runs every worker on the caller's thread, in index order,
   // sweep after sweep until no port or redirect ring has anything left.
   Status step(uint32_t* received);
+  // Cluster hand-off, either mode, control thread. ownership_drain appends up to max 40-byte
+  // ownership records of every worker's new connections to *out; foreign_learn queues the
+  // records (a multiple of 40 bytes) for every worker, owner = node index; *accepted = how
+  // many every worker took. ESTATE before start, EINVAL for a length not a multiple of 40.
+  Status ownership_drain(uint32_t max, std::vector<uint8_t>* out);
+  Status foreign_learn(const uint8_t* records, size_t bytes, uint8_t owner, uint32_t* accepted);
   Status advance_clock_us(uint64_t us);
 
   // Test mode only: what the harness in dataplane/bench reaches (it sits above the core, which

@@ -1,6 +1,7 @@
 #include "pipeline/conn_stage.h"
 
 #include "pipeline/carriage/proxy_header.h"
+#include "pipeline/cluster/handoff.h"
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/conn/conn_create.h"
 #include "pipeline/conn/server_choice.h"
@@ -31,6 +32,12 @@ inline bool tcp_opens_connection(const rte_tcp_hdr* tcp) {
 uint32_t new_flow(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, uint8_t owned_kinds,
                   uint64_t now_us, TxQueues& tx, NextHop* hop) {
   if (!owned_kinds) return worker_drop(w, m, DropReason::NOT_FOR_US), kNoConn;  // not a NAT reply we know (forward/nat.h)
+  // Mid-flow packet of a connection another cluster node made (the routers moved the flow):
+  // to its owner, before NO_CONN and before SYNPROXY takes a bare ACK for a cookie. A SYN
+  // goes on as a new connection here (the client starts over; the owner's old one expires).
+  if (unlikely(s.cluster.enabled) && (owned_kinds & kOwnedVip) && !p.handed_off &&
+      (p.udp || (p.tcp && !tcp_opens_connection(p.tcp))) && handoff_to_owner(w, s, m, p, now_us, tx))
+    return kNoConn;
   const ServiceEntry* svc = snapshot_find_service(s, l3_protocol(p), l3_dst(p), l4_dst_port(p));
   if (!svc) {
     // Traffic to a LIP is reply traffic: without a connection there is nothing to reply to.

@@ -124,4 +124,15 @@ uint32_t worker_list_connections(const Worker* worker, uint32_t position, uint32
 // Records in the worker's table (fixed at creation, so any thread may read it).
 uint32_t worker_connection_capacity(const Worker* worker);
 
+// Cluster hand-off (pipeline/cluster/handoff.h), control thread only (the rings' other end).
+// Allocates the worker's two rings unless it has them (before publishing the first snapshot
+// with a cluster: a standalone gateway never pays for them). False with *error when out of memory.
+bool worker_cluster_prepare(Worker* worker, std::string* error);
+// Moves up to max ownership records (40 bytes each) of the worker's new connections into
+// out; returns how many.
+uint32_t worker_ownership_drain(Worker* worker, uint8_t* out, uint32_t max);
+// Queues count foreign records (40 bytes each, owner = node index) for the worker, which
+// learns them on its next timer run; returns how many fit (the rest are not queued).
+uint32_t worker_foreign_queue(Worker* worker, const uint8_t* records, uint32_t count, uint8_t owner);
+
 }  // namespace pc

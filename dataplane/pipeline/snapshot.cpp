@@ -332,6 +332,42 @@ void build_owned(Snapshot* s) {
 
 }  // namespace
 
+// The cluster's node addresses must be IPv4 (the hand-off's outer header), distinct, and
+// this node's own one a port address it owns (the encapsulated packets are sent to it).
+static bool build_cluster(const ClusterConfig& cfg, Snapshot* s, std::string* error) {
+  s->cluster = cfg;
+  if (!cfg.enabled) return true;
+  if (cfg.nodes.empty() || cfg.nodes.size() > kMaxClusterNodes) {
+    *error = "cluster.nodes: 1.." + std::to_string(kMaxClusterNodes) + " nodes expected";
+    return false;
+  }
+  if (cfg.self >= cfg.nodes.size()) {
+    *error = "cluster.self: an index into cluster.nodes expected";
+    return false;
+  }
+  if (cfg.foreign_flows == 0) {
+    *error = "cluster.foreignFlows: at least 1 expected";
+    return false;
+  }
+  for (size_t i = 0; i < cfg.nodes.size(); i++) {
+    std::string field = "cluster.nodes[" + std::to_string(i) + "]";
+    if (!ip_is_v4(cfg.nodes[i])) {
+      *error = field + ": an IPv4 address expected (hand-offs are IPv4-encapsulated)";
+      return false;
+    }
+    for (size_t k = 0; k < i; k++)
+      if (cfg.nodes[k] == cfg.nodes[i]) {
+        *error = field + ": the same address as cluster.nodes[" + std::to_string(k) + "]";
+        return false;
+      }
+  }
+  if (!(snapshot_owned_kinds(*s, cfg.nodes[cfg.self]) & kOwnedPortAddress)) {
+    *error = "cluster.nodes[" + std::to_string(cfg.self) + "]: this node's address must be one of its port addresses";
+    return false;
+  }
+  return true;
+}
+
 Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Snapshot* previous, std::string* error) {
   Snapshot* s = new (std::nothrow) Snapshot();
   if (!s) {
@@ -345,6 +381,10 @@ Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Sna
     return nullptr;
   }
   build_owned(s);
+  if (!build_cluster(cfg.cluster, s, error)) {
+    snapshot_free(s);
+    return nullptr;
+  }
   std::vector<uint32_t> service_ids;
   for (const auto& svc : s->services) service_ids.push_back(svc.id);
   if (!defense_build(cfg.defense, service_ids, &s->defense, error) ||

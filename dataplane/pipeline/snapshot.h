@@ -125,6 +125,7 @@ struct Snapshot {
   // Some server is reached by NAT: its replies are addressed to the client, not to us,
   // so packets to addresses we do not own must be looked up before NOT_FOR_US.
   bool has_nat_servers = false;
+  ClusterConfig cluster;  // as applied (pipeline/cluster/handoff.h); enabled false = standalone
 };
 
 // Until the stages have their IPv6 branches, an IPv6 address anywhere in the desired

@@ -4,6 +4,7 @@
 #include <new>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+#include "pipeline/cluster/handoff.h"
 #include "pipeline/conn_stage.h"
 #include "pipeline/l2l3/icmp.h"
 #include "pipeline/l2l3/icmp6.h"
@@ -168,6 +169,7 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
   w->present_service_ids.swap(now_present);
   if (s) defend_adopt(w, *s);
   if (s) synproxy_auto_adopt(w, *s);
+  cluster_adopt(w, s);
   w->adopted = s;
   w->adopted_version = s ? s->version : 0;
   w->adopted_once = true;
@@ -282,7 +284,9 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     uint16_t largest_fragment = 0;
     m = frag_input(w, s, m, p, now_us, &largest_fragment);  // the rebuilt datagram, or null: held or dropped (counted)
     if (!m) return false;
+    const bool handed_off = p.handed_off;
     p = ParsedPacket{};  // parse the whole datagram afresh (same checks as any received frame)
+    p.handed_off = handed_off;
     L2Kind kind;
     if (!parse_l2(m, w->port_macs[in_port], &p, &kind, &reason)) return drop(w, m, reason), false;
     if (kind != L2Kind::IPV6) return drop(w, m, DropReason::IPV6_MALFORMED), false;
@@ -333,9 +337,10 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
 // Parses one packet and finishes everything that needs no connection lookup (ARP,
 // ICMP, drops). Returns true when the packet is TCP/UDP for the connection stage: *pending filled.
 bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint64_t now_us, TxQueues& tx,
-              PendingNat* pending) {
+              PendingNat* pending, bool handed_off = false) {
   ParsedPacket& p = pending->parsed;
   p = ParsedPacket{};
+  p.handed_off = handed_off;
   L2Kind kind;
   DropReason reason;
   if (!parse_l2(m, w->port_macs[in_port], &p, &kind, &reason)) return drop(w, m, reason), false;
@@ -347,6 +352,12 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   }
   if (kind == L2Kind::IPV6) return classify_ipv6(w, s, in_port, m, pending, now_us, tx);
   if (!parse_ipv4(m, &p, &reason)) return drop(w, m, reason), false;
+  // Another cluster node's hand-off (cluster/handoff.h): the inner packet is processed as if
+  // it had arrived on this port.
+  if (unlikely(handoff_is_encapsulated(s, p))) {
+    if (!handoff_decapsulate(w, s, m, p)) return false;  // dropped, counted
+    return classify(w, s, in_port, m, now_us, tx, pending, true);
+  }
   uint8_t owned = snapshot_owned_kinds(s, l3_dst(p));
   // We are not a router, except for the replies of NAT servers (to the client): those go
   // on to the connection lookup, and a miss there is NOT_FOR_US (forward/nat.h).
@@ -356,6 +367,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     m = frag_input(w, s, m, p, now_us);  // the rebuilt datagram, or null: held or dropped (counted)
     if (!m) return false;
     p = ParsedPacket{};  // parse the whole datagram afresh (same checks as any received frame)
+    p.handed_off = handed_off;
     if (!parse_l2(m, w->port_macs[in_port], &p, &kind, &reason) || kind != L2Kind::IPV4 || !parse_ipv4(m, &p, &reason))
       return drop(w, m, DropReason::MALFORMED_L3), false;
   }
@@ -448,6 +460,7 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
   neigh_run_timers(&w->neigh, now_us, tx);
   reassembly_run_timers(&w->reassembly, w->counters, now_us);
   synproxy_auto_run_timers(w, now_us);
+  cluster_learn_pending(w, now_us);
   worker_flush_drops(w);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <vector>
+#include "pipeline/cluster/cluster_worker.h"
 #include "pipeline/conn/conn.h"
 #include "pipeline/conn/local_address.h"
 #include "pipeline/conn/lport.h"
@@ -71,6 +72,7 @@ struct Worker {
   TxQueues* timer_tx = nullptr;
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
   TraceRing* trace = nullptr;  // opt-in packet trace (pipeline/trace.h); null until first traceSet
+  ClusterWorker cluster;  // ownership export and foreign flows (pipeline/cluster/handoff.h)
 };
 
 inline void worker_flush_drops(Worker* w) {

@@ -33,6 +33,7 @@ const DROP_REASONS: Record<DropReason, true> = {
   ipv6_malformed: true, ipv6_ext_header_malformed: true, ipv6_option_unrecognized: true, ipv6_routing_header: true,
   ipv6_unsupported_next_header: true, ipv6_bad_address: true,
   icmp6_bad_checksum: true, nd_invalid: true, nd_not_for_us: true, nat64_icmp_untranslatable: true,
+  handoff_over_mtu: true, handoff_foreign_source: true, handoff_bad_encapsulation: true,
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
 };
 const EVENTS: Record<DataplaneEvent, true> = {
@@ -52,6 +53,8 @@ const EVENTS: Record<DataplaneEvent, true> = {
   redirected_out: true, redirected_in: true, arp_replies_shared: true, nd_advertisements_shared: true,
   nd_solicitations_answered: true, nd_solicitations_sent: true, nd_advertisements_learned: true,
   nd_router_messages_ignored: true, nd_dad_probes_ignored: true, icmp6_echo_answered: true, nat64_mss_lowered: true,
+  ownership_exported: true, ownership_export_overflow: true, foreign_flows_learned: true, foreign_flows_evicted: true,
+  handoff_sent: true, handoff_received: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

@@ -23,6 +23,8 @@ import { LinkMonitor } from './link-monitor.js';
 import { steeringNote } from './steering-note.js';
 import { ClusterNode } from '../cluster/node.js';
 import { checkClusterFiles } from '../cluster/start-checks.js';
+import { startFlowSync, type FlowSync } from '../cluster/flow-sync.js';
+import { dataplaneCluster, syncAndHandoffCounters, withCluster } from '../cluster/handoff-config.js';
 
 /** While a rollback failure is set, the desired state is re-applied this often (it heals a transient failure). */
 const ROLLBACK_RETRY_MS = 5_000;
@@ -159,9 +161,13 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   let health: { stop(): void } | undefined;
   let rollbackRetry: NodeJS.Timeout | undefined;
   let cluster: ClusterNode | undefined;
+  let flowSync: FlowSync | undefined;
   try {
-    const controller = new Controller(dataplane, config.stateFile, state);
+    // Cluster: nodes and this node's index go with every apply; the ownership sync starts once they are in.
+    const members = config.cluster ? dataplaneCluster(config.cluster) : undefined;
+    const controller = new Controller(withCluster(dataplane, members), config.stateFile, state);
     const version = await controller.applyInitial();
+    if (config.cluster) flowSync = await startFlowSync(config.cluster, dataplane);
     rollbackRetry = setInterval(() => {
       if (controller.rollbackFailure !== undefined) controller.retryRollback().catch(() => undefined);
     }, ROLLBACK_RETRY_MS);
@@ -178,6 +184,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
         state: () => controller.state,
         stats: () => { try { const s = dataplane.stats(); return { connections: s.connections, services: s.services, servers: s.servers }; } catch { return undefined; } },
       }, config.stateFile);
+      const sync = flowSync;
+      cluster.addCounters(() => { try { return syncAndHandoffCounters(sync, dataplane.stats()); } catch { return {}; } });
     }
     if (config.metrics.listen) {
       // Metrics are an aid, not a reason to refuse service: a busy port is a warning.
@@ -215,6 +223,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     const expiryTimer = expiry;
     const retryTimer = rollbackRetry;
     const member = cluster;
+    const sync = flowSync;
     return {
       readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
       async stop() {
@@ -227,6 +236,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
         links.stop();
         await metricsServer?.close();
         await server.close();
+        await sync?.stop();
         dataplane.stop();
       },
     };
@@ -239,6 +249,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     links.stop();
     await metrics?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
+    await flowSync?.stop();
     dataplane.stop();
     throw new StartupError(`start-up failed: ${(error as Error).message}`, 1);
   }

@@ -19,7 +19,8 @@ export type DropReason =
   | 'client_address_bad_checksum'
   | 'ipv6_malformed' | 'ipv6_ext_header_malformed' | 'ipv6_option_unrecognized' | 'ipv6_routing_header'
   | 'ipv6_unsupported_next_header' | 'ipv6_bad_address'
-  | 'icmp6_bad_checksum' | 'nd_invalid' | 'nd_not_for_us' | 'nat64_icmp_untranslatable';
+  | 'icmp6_bad_checksum' | 'nd_invalid' | 'nd_not_for_us' | 'nat64_icmp_untranslatable'
+  | 'handoff_over_mtu' | 'handoff_foreign_source' | 'handoff_bad_encapsulation';
 
 /** Drop reasons the flood defences give (dataplane/common/defense_counters.h, same order). */
 export type DefenseDropReason =
@@ -42,7 +43,9 @@ export type DataplaneEvent =
   | 'icmp_frag_needed_sent' | 'icmp6_packet_too_big_sent' | 'mss_clamped'
   | 'redirected_out' | 'redirected_in' | 'arp_replies_shared' | 'nd_advertisements_shared'
   | 'nd_solicitations_answered' | 'nd_solicitations_sent' | 'nd_advertisements_learned'
-  | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered' | 'nat64_mss_lowered';
+  | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered' | 'nat64_mss_lowered'
+  | 'ownership_exported' | 'ownership_export_overflow' | 'foreign_flows_learned' | 'foreign_flows_evicted'
+  | 'handoff_sent' | 'handoff_received';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -190,6 +193,20 @@ export interface DataplaneConfig {
   services: DataplaneService[];
   /** Flood defences (dataplane/pipeline/defend/); absent = none. */
   defense?: DataplaneDefense;
+  /** Cluster hand-off (dataplane/pipeline/cluster/, docs/cluster-handoff.md); absent = standalone. */
+  cluster?: DataplaneCluster;
+}
+
+/** The data plane's share of the `cluster` section: nodes by index, who this node is, the foreign table's bound. */
+export interface DataplaneCluster {
+  /** Node addresses (IPv4), index = node index; this node's must be one of its port addresses. 1..64. */
+  nodes: string[];
+  /** This node's index into nodes. */
+  self: number;
+  /** Entries of each worker's foreign-flow table (every worker holds every foreign flow), 1..2^24; ~60 B each. */
+  foreignFlows: number;
+  /** An entry neither learned again nor used for this long is a miss (default 900). */
+  foreignIdleSeconds?: number;
 }
 
 /** CIDR list: longest prefix wins; no (unexpired) match = `default` (absent = 'allow'). */
@@ -428,6 +445,21 @@ export interface DataplaneAddon {
   traceSet(options: TraceOptions): void;
   /** Drains every worker's unread trace records, oldest first; lost = overwritten before read. */
   traceRead(): { records: TraceRecord[]; lost: number };
+
+  // ---- cluster hand-off (dataplane/pipeline/cluster/handoff.h), either mode ----
+  /**
+   * Takes up to max (default 65536, 1..2^20) ownership records of the connections the workers made
+   * since the last call: 40 bytes each (client address 16, VIP 16, client port 2, VIP port 2,
+   * protocol 1, zero 3; IPv4 addresses as ::ffff:a.b.c.d, ports network order). Throws ESTATE before start.
+   */
+  ownershipDrain(max?: number): Buffer;
+  /**
+   * Queues other nodes' ownership records (same layout, a multiple of 40 bytes) for every worker's
+   * foreign-flow table, owner = that node's index (0..63); the workers take them on their next timer
+   * run (test mode: the next step()). Returns how many records every worker took (the rest did not fit
+   * the per-worker queue of 16384). Throws EINVAL for a bad length or owner, ESTATE before start.
+   */
+  foreignLearn(records: Buffer, owner: number): number;
 
   // ---- ring ports, test or live mode (EINVAL for other devices) ----
   /**

@@ -28,7 +28,7 @@ const LAYERS = ['fuzz', 'addon', 'bench', 'core', 'pipeline', 'common'];
 const PIPELINE_LAYERS: string[][] = [
   ['l2l3'],
   ['sched', 'output', 'defend'],
-  ['conn'],
+  ['conn', 'cluster'],  // cluster: the hand-off's tables and rings; conn_create exports, it hashes flow keys as conn does
   ['carriage'],
   ['synproxy'],  // makes connections (conn/) and sends its own segments; never calls a forwarding method
   ['forward'],

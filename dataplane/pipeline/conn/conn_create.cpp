@@ -1,5 +1,6 @@
 #include "pipeline/conn/conn_create.h"
 
+#include "pipeline/cluster/handoff.h"
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/conn/server_choice.h"
 #include "pipeline/output/route.h"
@@ -114,8 +115,11 @@ uint32_t conn_create(Worker* w, const Snapshot& s, const ServiceEntry& svc, cons
     *reason = DropReason::NO_ROUTE;
     return kNoConn;
   }
-  return fullnat ? create_fullnat(w, svc, server, choice, p, now_us, reason)
-                 : create_other(w, svc, server, choice, p, now_us, reason);
+  uint32_t index = fullnat ? create_fullnat(w, svc, server, choice, p, now_us, reason)
+                           : create_other(w, svc, server, choice, p, now_us, reason);
+  // Cluster: the other nodes learn that this node owns the flow (cluster/handoff.h).
+  if (unlikely(s.cluster.enabled) && index != kNoConn) ownership_export(w, p);
+  return index;
 }
 
 }  // namespace pc

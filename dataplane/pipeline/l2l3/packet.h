@@ -31,6 +31,9 @@ struct ParsedPacket {
   rte_udp_hdr* udp = nullptr;
   rte_icmp_hdr* icmp = nullptr;
   uint16_t l4_len = 0;           // bytes from the L4 header to the end of the IP payload
+  // Decapsulated from another cluster node's hand-off (cluster/handoff.h): never handed on
+  // again, nor decapsulated twice.
+  bool handed_off = false;
 };
 
 // The hash key of one direction of a connection. Addresses (either family, see
