@@ -11,6 +11,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 APT_PACKAGES=(
   libdpdk-dev pkg-config cmake make g++ python3
   iproute2 ethtool curl procps iputils-ping psmisc nginx-light bsdutils nftables openssl wrk
+  bird2 gobgpd
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
