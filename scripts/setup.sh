@@ -9,9 +9,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: the data plane's build and the lab/test tools.
 APT_PACKAGES=(
-  libdpdk-dev pkg-config cmake make g++ python3
+  libdpdk-dev pkg-config cmake make g++ python3 bird2 gobgpd
   iproute2 ethtool curl procps iputils-ping psmisc nginx-light bsdutils nftables openssl wrk
-  bird2 gobgpd
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

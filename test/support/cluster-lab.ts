@@ -3,7 +3,7 @@
 // gateway served a connection, and a gobgpd the lab runs itself in a gateway namespace for the
 // suite that proves the lab without the daemon's own BGP speaker (test/e2e/cluster-lab.test.ts).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,9 @@ import { startClusterNodes, stopClusterNodes, type ClusterNodeProcess, type Star
 import {
   CLUSTER_CLIENT, CLUSTER_HOLD_TIME, CLUSTER_VIP, EDGE, GATEWAY_ASN, gatewayOfPeer, type ClusterGateway,
 } from '../../src/lab/cluster-topology.js';
+import { portcullisCliPath } from '../../src/lab/daemon-process.js';
 import { nodeScriptArgv } from '../../src/lab/node-script.js';
+import { connectPortcullis } from './e2e-grpc.js';
 import { requireLab, requireTool, runInNamespace, withTimeout } from './e2e-lab.js';
 
 /** The commands the cluster lab runs besides the lab's, with their Debian packages (scripts/setup.sh installs them). */
@@ -203,4 +205,34 @@ export function sharedCluster(options: SharedClusterOptions = {}): { start(): Pr
       }
     },
   };
+}
+
+// ---------------------------------------------------------------- operating the nodes
+
+/** Runs the built `portcullis` CLI with `args` as an operator would; never rejects. */
+export function portcullisCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [portcullisCliPath(), ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : (typeof error.code === 'number' ? error.code : (error.signal ?? 'error'));
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Like portcullisCli, but a non-zero exit is an error carrying the output. */
+export async function mustPortcullis(args: string[], timeoutMs?: number): Promise<string> {
+  const result = await portcullisCli(args, timeoutMs);
+  if (result.code !== 0) throw new Error(`portcullis ${args.join(' ')} exited ${result.code}: ${result.stderr || result.stdout}`);
+  return result.stdout;
+}
+
+/** The connections a node's data plane holds (GetStats over its socket). */
+export async function nodeConnections(node: ClusterNodeProcess): Promise<number> {
+  const api = connectPortcullis(node.paths.socket);
+  try {
+    const stats = await api.call('Stats', 'GetStats', {});
+    return Number(stats['connections']);
+  } finally {
+    api.close();
+  }
 }
