@@ -8,6 +8,7 @@
 // test/e2e/cluster.test.ts is the same lab with the daemons' own BGP (issue 17).
 // Needs root, the lab's tools, bird2 and gobgpd; run under `flock /tmp/pc-lab.lock`.
 
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { CLUSTER_GATEWAYS, CLUSTER_HOLD_TIME, CLUSTER_VIP } from '../../src/lab/cluster-topology.js';
@@ -37,6 +38,18 @@ e2e('both gateways announce: BIRD\'s sessions are Established and the edge\'s ro
   console.log(`  edge: ${await edgeRouteText()}`);
 });
 
+e2e('two data planes on one host share no DPDK file: neither daemon holds anything under /var/run/dpdk (no --file-prefix needed)', async () => {
+  const { nodes } = cluster.running();
+  for (const node of nodes) {
+    const fds = await readdir(`/proc/${node.daemon.pid}/fd`);
+    const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${node.daemon.pid}/fd/${fd}`).catch(() => '')));
+    const maps = await readFile(`/proc/${node.daemon.pid}/maps`, 'utf8');
+    const shared = [...targets, ...maps.split('\n')].filter((target) => target.includes('/var/run/dpdk') || target.includes('/run/dpdk'));
+    assert.equal(shared, [], `${node.gateway.name} (pid ${node.daemon.pid}) holds DPDK runtime files`);
+    assert.ok(targets.some((target) => target.startsWith('socket:')), `${node.gateway.name}'s fds were read (sanity)`);
+  }
+});
+
 e2e(`${CONNECTIONS} new connections from one client address spread over both gateways (layer-4 hash)`, async () => {
   cluster.running();
   const { replies } = await clusterClient<{ replies: Reply[] }>(['concurrent', URL, CONNECTIONS, 10_000], 20_000);
@@ -56,6 +69,23 @@ e2e(`kill -9 of gw2's speaker: its next hop leaves the edge within the hold time
   console.log(`  gw2's next hop gone ${gone} ms after kill -9 of its gobgpd`);
   const { replies } = await clusterClient<{ replies: Reply[] }>(['concurrent', URL, 20, 10_000], 20_000);
   assert.equal(spreadOf(replies), { gw1: 20 });
+});
+
+e2e(`a frozen speaker (SIGSTOP gw1's gobgpd: no FIN, no keepalives) loses its route when BIRD's hold timer (${CLUSTER_HOLD_TIME} s) expires`, async () => {
+  const { speakers } = cluster.running();
+  const speaker = speakers.get('gw1')!;
+  const stoppedAt = Date.now();
+  speaker.child.kill('SIGSTOP');
+  try {
+    await waitFor(async () => ((await edgeNextHops()).length === 0 ? true : undefined), CLUSTER_HOLD_TIME * 1000 + 1_000,
+      async () => `no route left, got: ${await edgeRouteText()}`, 50);
+  } finally {
+    speaker.child.kill('SIGCONT');
+  }
+  const gone = Date.now() - stoppedAt;
+  console.log(`  gw1's route gone ${gone} ms after its gobgpd froze (hold time ${CLUSTER_HOLD_TIME} s); BIRD says: ${(await birdSessions())['gw1']}`);
+  // Not before the hold time minus a keepalive interval: it was the timer, not a closed session.
+  assert.ok(gone >= (CLUSTER_HOLD_TIME - 1) * 1000, `gone after ${gone} ms: sooner than a hold-time expiry`);
 });
 
 e2e.run();
