@@ -151,15 +151,18 @@ e2e('every real server down by its health check: the VIP is withdrawn from both 
 });
 
 e2e(`kill -9 of gw2: its next hop leaves the edge within the hold time (${CLUSTER_HOLD_TIME} s), new connections through gw1 succeed within it + 1 s`, async () => {
-  // A new connection every 100 ms from before the kill to well after it (1 s timeout each).
-  const probing = clusterClient<{ replies: (Reply & { at: number })[] }>(['probe', URL, (CLUSTER_HOLD_TIME + 5) * 1000, 100, 1_000], 20_000);
-  await sleep(2_000);
+  // A new connection every 100 ms from before the kill to well after it (1 s timeout each). The
+  // client process needs a moment to start (node + tsx in the namespace): the kill waits for it.
+  const probing = clusterClient<{ replies: (Reply & { at: number })[] }>(['probe', URL, 12_000, 100, 1_000], 25_000);
+  await sleep(4_000);
   const killedAt = Date.now();
   node('gw2').daemon.child.kill('SIGKILL');
   const gone = await waitForNextHops(gw1.nodeAddress, CLUSTER_HOLD_TIME * 1000, 'gw2 killed');
   const { replies } = await probing;
   const before = replies.filter((reply) => reply.at < killedAt);
-  assert.ok(before.length >= 10 && before.every((reply) => reply.ok), 'every connection before the kill succeeded');
+  assert.ok(before.length >= 5, `only ${before.length} probes started before the kill`);
+  const failedBefore = before.filter((reply) => !reply.ok).map((reply) => `${reply.at - killedAt} ms: ${reply.error ?? reply.status}`);
+  assert.equal(failedBefore, [], 'every connection before the kill succeeded');
   // The failover is over at the first probe from which every later probe succeeded.
   const lastFailure = replies.reduce((last, reply, index) => (reply.ok ? last : index), -1);
   const recovered = replies[lastFailure + 1];
