@@ -22,7 +22,7 @@ import {
 import { CLUSTER_HEALTH_CHECK } from '../../src/lab/cluster-config.js';
 import type { ClusterNodeProcess } from '../../src/lab/cluster-nodes.js';
 import {
-  birdSessions, clusterClient, edgeNextHops, edgeRouteText, mustPortcullis, nodeConnections, requireClusterLab, sharedCluster,
+  birdSessions, clusterClient, edgeNextHops, edgeRouteText, mustPortcullis, nodeEstablished, requireClusterLab, sharedCluster,
   spreadOf, waitFor, type Reply,
 } from '../support/cluster-lab.js';
 
@@ -100,9 +100,11 @@ e2e(`${DOWNLOADS} paced downloads over both gateways survive a drain of gw1, its
   let second: Promise<{ replies: Reply[] }> | undefined;
   try {
     await sleep(2_000);
-    const held = { gw1: await nodeConnections(node('gw1')), gw2: await nodeConnections(node('gw2')) };
-    console.log(`  connections per node with the first ${DOWNLOADS} downloads running: ${JSON.stringify(held)}`);
-    assert.ok(held.gw1 >= 2 && held.gw2 >= 2, `the downloads spread over both nodes: ${JSON.stringify(held)}`);
+    const held = { gw1: await nodeEstablished(node('gw1')), gw2: await nodeEstablished(node('gw2')) };
+    console.log(`  established connections per node with the first ${DOWNLOADS} downloads running: ${JSON.stringify(held)}`);
+    assert.is(held.gw1 + held.gw2, DOWNLOADS, `every download is one established connection on one node: ${JSON.stringify(held)}`);
+    // Binomial(20, 1/2): fewer than 3 on one side has a probability below 5e-4.
+    assert.ok(held.gw1 >= 3 && held.gw2 >= 3, `the downloads spread over both nodes: ${JSON.stringify(held)}`);
 
     await mustPortcullis(['drain', '--socket', node('gw1').paths.socket]);
     console.log(`  drain gw1: its next hop left the edge after ${await waitForNextHops(gw2.nodeAddress, ROUTE_SLACK_MS, 'gw1 drained')} ms`);

@@ -226,12 +226,12 @@ export async function mustPortcullis(args: string[], timeoutMs?: number): Promis
   return result.stdout;
 }
 
-/** The connections a node's data plane holds (GetStats over its socket). */
-export async function nodeConnections(node: ClusterNodeProcess): Promise<number> {
+/** The established connections of a node's services (GetStats over its socket: the services' active_conns). */
+export async function nodeEstablished(node: ClusterNodeProcess): Promise<number> {
   const api = connectPortcullis(node.paths.socket);
   try {
-    const stats = await api.call('Stats', 'GetStats', {});
-    return Number(stats['connections']);
+    const stats = await api.call('Stats', 'GetStats', {}) as { services: { counters: { activeConns: string } }[] };
+    return stats.services.reduce((sum, service) => sum + Number(service.counters.activeConns), 0);
   } finally {
     api.close();
   }
