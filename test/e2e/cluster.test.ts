@@ -89,6 +89,7 @@ e2e('both gateways announce the VIP by their own BGP speaker: BIRD has both sess
 });
 
 e2e('60 new connections from one client address spread over both gateways', async () => {
+  cluster.running();
   const spread = await newConnections(60);
   console.log(`  spread of 60 connections: ${JSON.stringify(spread)}`);
   // Binomial(60, 1/2): fewer than 12 on one side has a probability below 1e-5.
@@ -96,6 +97,7 @@ e2e('60 new connections from one client address spread over both gateways', asyn
 });
 
 e2e(`${DOWNLOADS} paced downloads over both gateways survive a drain of gw1, its undrain (flows moved back go to their owner) and a drain of gw2`, async () => {
+  cluster.running();
   const first = clusterClient<{ replies: Reply[] }>(['downloads', DOWNLOAD_URL, DOWNLOADS, 60_000], 60_000);
   let second: Promise<{ replies: Reply[] }> | undefined;
   try {
@@ -153,13 +155,21 @@ e2e('every real server down by its health check: the VIP is withdrawn from both 
 });
 
 e2e(`kill -9 of gw2: its next hop leaves the edge within the hold time (${CLUSTER_HOLD_TIME} s), new connections through gw1 succeed within it + 1 s`, async () => {
+  const victim = node('gw2');
   // A new connection every 100 ms from before the kill to well after it (1 s timeout each). The
   // client process needs a moment to start (node + tsx in the namespace): the kill waits for it.
   const probing = clusterClient<{ replies: (Reply & { at: number })[] }>(['probe', URL, 12_000, 100, 1_000], 25_000);
-  await sleep(4_000);
-  const killedAt = Date.now();
-  node('gw2').daemon.child.kill('SIGKILL');
-  const gone = await waitForNextHops(gw1.nodeAddress, CLUSTER_HOLD_TIME * 1000, 'gw2 killed');
+  let gone = 0;
+  let killedAt = 0;
+  try {
+    await sleep(4_000);
+    killedAt = Date.now();
+    victim.daemon.child.kill('SIGKILL');
+    gone = await waitForNextHops(gw1.nodeAddress, CLUSTER_HOLD_TIME * 1000, 'gw2 killed');
+  } finally {
+    // Never left to reject unhandled: that would end the run before the `after` hook cleans up.
+    await probing.catch(() => undefined);
+  }
   const { replies } = await probing;
   const before = replies.filter((reply) => reply.at < killedAt);
   assert.ok(before.length >= 5, `only ${before.length} probes started before the kill`);
