@@ -152,6 +152,15 @@ e2e('every real server down by its health check: the VIP is withdrawn from both 
     for (const server of CLUSTER_REAL_SERVERS) await startRealServer(server, CLUSTER_LAB_STATE_DIR);
   }
   await waitForNextHops(BOTH, CLUSTER_HEALTH_CHECK.intervalMs * CLUSTER_HEALTH_CHECK.rise + ROUTE_SLACK_MS, 'servers back');
+  // Announced again must mean serving again: batches of 10 new connections until one all succeeds.
+  const announcedAt = Date.now();
+  let failed: string[] = [];
+  await waitFor(async () => {
+    const { replies } = await clusterClient<{ replies: Reply[] }>(['concurrent', URL, 10, 1_000], 10_000);
+    failed = replies.filter((reply) => !reply.ok).map((reply) => reply.error ?? String(reply.status));
+    return failed.length === 0 ? true : undefined;
+  }, 5_000, () => Promise.resolve(`new connections still fail after the VIP is back: ${failed.join('; ')}`));
+  console.log(`  VIP back on both: every new connection succeeds ${Date.now() - announcedAt} ms after the second next hop returned`);
 });
 
 e2e(`kill -9 of gw2: its next hop leaves the edge within the hold time (${CLUSTER_HOLD_TIME} s), new connections through gw1 succeed within it + 1 s`, async () => {
