@@ -29,8 +29,11 @@ ${DEFEND_USAGE}
 ${ROUTE_USAGE}
 ${CLUSTER_USAGE}
 ${TRACE_USAGE}
-  portcullis lab up|down|status  the network-namespace lab
+  portcullis lab up|down|status  the network-namespace lab (down removes the cluster lab too)
+  portcullis lab up|status --cluster
+                                 the cluster lab: BIRD edge router, two gateway namespaces
   portcullis demo                lab + daemon with the demo config
+  portcullis demo --cluster      cluster lab + two gateway daemons announcing the VIP by BGP
 CONNECTION = ${ENDPOINT_USAGE}`;
 
 class UsageError extends Error {}
@@ -139,22 +142,36 @@ async function commandTop(args: string[]): Promise<number> {
 }
 
 async function commandLab(args: string[]): Promise<number> {
-  const [action, ...rest] = args;
+  const cluster = args.includes('--cluster');
+  const [action, ...rest] = args.filter((arg) => arg !== '--cluster');
   if (rest.length > 0 || !['up', 'down', 'status'].includes(action ?? '')) {
-    throw new UsageError(`lab: expected up, down or status${action ? `, got "${[action, ...rest].join(' ')}"` : ''}`);
+    throw new UsageError(`lab: expected up, down or status [--cluster]${action ? `, got "${args.join(' ')}"` : ''}`);
   }
   // Imported on demand: the lab needs root and ip(8), the other commands do not.
   const lab = await import('../lab/lab.js');
-  if (action === 'up') await lab.labUp();
-  else if (action === 'down') await lab.labDown();
-  else process.stdout.write(`${await lab.labStatus()}\n`);
+  const clusterLab = await import('../lab/cluster-lab.js');
+  if (action === 'down') {
+    // Either lab, whichever is up: their namespace names differ, so removing both is always safe.
+    await lab.labDown();
+    await clusterLab.clusterLabDown();
+  } else if (action === 'up') {
+    await (cluster ? clusterLab.clusterLabUp() : lab.labUp());
+  } else {
+    process.stdout.write(`${cluster ? await clusterLab.clusterLabStatus() : await lab.labStatus()}\n`);
+  }
   return 0;
 }
 
 async function commandDemo(args: string[]): Promise<number> {
-  if (args.length > 0) throw new UsageError(`demo: takes no arguments, got "${args.join(' ')}"`);
-  const demo = await import('../lab/demo.js');
-  await demo.runDemo();
+  const cluster = args.length === 1 && args[0] === '--cluster';
+  if (args.length > 0 && !cluster) throw new UsageError(`demo: takes no arguments or --cluster, got "${args.join(' ')}"`);
+  if (cluster) {
+    const clusterDemo = await import('../lab/cluster-demo.js');
+    await clusterDemo.runClusterDemo();
+  } else {
+    const demo = await import('../lab/demo.js');
+    await demo.runDemo();
+  }
   return 0;
 }
 

@@ -21,6 +21,12 @@ export interface DaemonOptions {
   cliPath?: string;
   /** Called with every chunk the daemon writes to stdout/stderr (the demo shows them). */
   onOutput?: (chunk: string) => void;
+  /**
+   * Network namespace to run the daemon in (`ip netns exec <namespace> node …`): the cluster
+   * lab runs one gateway per namespace, each with its own ports, exception-path interfaces,
+   * gobgpd and kernel routes. `ip netns exec` execs in place, so `pid` is still the daemon's.
+   */
+  namespace?: string;
 }
 
 export interface DaemonProcess {
@@ -65,6 +71,8 @@ export function startDaemon(options: DaemonOptions): Promise<DaemonProcess> {
 
 export interface SpawnOptions {
   socketPath?: string;
+  /** See DaemonOptions.namespace. */
+  namespace?: string;
   readyTimeoutMs?: number;
   onOutput?: (chunk: string) => void;
   cwd?: string;
@@ -75,7 +83,10 @@ export interface SpawnOptions {
  * prints `portcullis ready`, with the same failure handling as startDaemon.
  */
 export function spawnDaemon(nodeArgs: string[], options: SpawnOptions = {}): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, nodeArgs, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = options.namespace === undefined
+    ? [process.execPath, ...nodeArgs]
+    : ['ip', 'netns', 'exec', options.namespace, process.execPath, ...nodeArgs];
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const append = (chunk: Buffer): void => {
     const text = chunk.toString('utf8');

@@ -108,7 +108,7 @@ export interface LabOptions {
   mtu?: Partial<Record<Segment, number>>;
 }
 
-async function requireRoot(): Promise<void> {
+export async function requireRoot(): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error('lab: needs root (network namespaces, veths and bridges); run with sudo');
   }
@@ -120,7 +120,7 @@ async function requireRoot(): Promise<void> {
  * detection (the link-local address is usable at once, like the `nodad` ones). Fails on a
  * kernel without IPv6: the lab is dual-stack.
  */
-async function enableIpv6In(namespace: string): Promise<void> {
+export async function enableIpv6In(namespace: string): Promise<void> {
   for (const scope of ['all', 'default']) {
     for (const setting of ['disable_ipv6=0', 'accept_ra=0', 'accept_dad=0', 'autoconf=0']) {
       await mustRunIn(namespace, 'sysctl', ['-q', '-w', `net.ipv6.conf.${scope}.${setting}`]);
@@ -129,7 +129,7 @@ async function enableIpv6In(namespace: string): Promise<void> {
 }
 
 /** Disables IPv6 in a namespace (all + default, so interfaces created later inherit it). */
-async function disableIpv6In(namespace: string): Promise<void> {
+export async function disableIpv6In(namespace: string): Promise<void> {
   for (const scope of ['all', 'default']) {
     // A kernel booted without IPv6 has no such key: nothing to disable then.
     await runTool('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', `net.ipv6.conf.${scope}.disable_ipv6=1`]);
@@ -217,9 +217,12 @@ async function buildReturnRouter(mtu: Record<Segment, number>): Promise<void> {
   }
 }
 
-/** Starts a lab real server (HTTP + UDP echo) and waits until it is ready; e2e tests restart stopped ones. */
-export async function startRealServer(server: RealServerHost): Promise<void> {
-  const logPath = join(LAB_STATE_DIR, `${server.namespace}.log`);
+/**
+ * Starts a lab real server (HTTP + UDP echo) and waits until it is ready; e2e tests restart stopped ones.
+ * stateDir: where its pid and log go (the cluster lab keeps its own, CLUSTER_LAB_STATE_DIR).
+ */
+export async function startRealServer(server: Pick<RealServerHost, 'namespace' | 'serverName'>, stateDir = LAB_STATE_DIR): Promise<void> {
+  const logPath = join(stateDir, `${server.namespace}.log`);
   const log = await open(logPath, 'w');
   try {
     const [node, ...nodeArgs] = nodeScriptArgv(import.meta.url, 'servers');
@@ -230,14 +233,14 @@ export async function startRealServer(server: RealServerHost): Promise<void> {
     });
     child.unref();
     if (child.pid === undefined) throw new Error(`lab: could not start the real server in ${server.namespace}`);
-    await writeFile(join(LAB_STATE_DIR, `${server.namespace}${SERVER_PID_SUFFIX}`), `${child.pid}\n`);
+    await writeFile(join(stateDir, `${server.namespace}${SERVER_PID_SUFFIX}`), `${child.pid}\n`);
   } finally {
     await log.close();
   }
   await waitForServerReady(server, logPath);
 }
 
-async function waitForServerReady(server: RealServerHost, logPath: string): Promise<void> {
+async function waitForServerReady(server: Pick<RealServerHost, 'serverName'>, logPath: string): Promise<void> {
   const deadline = Date.now() + SERVER_READY_TIMEOUT_MS;
   const readyLine = `lab-server ${server.serverName} ready`;
   for (;;) {
@@ -259,7 +262,7 @@ async function waitForServerReady(server: RealServerHost, logPath: string): Prom
  * and root-namespace leftovers. Harmless when there is no lab.
  */
 export async function labDown(): Promise<void> {
-  const pids = new Set<number>(await recordedServerPids());
+  const pids = new Set<number>(await recordedServerPids(LAB_STATE_DIR));
   const existing = new Set(await listNamespaces());
   const labNamespaces = LAB_NAMESPACES.filter((namespace) => existing.has(namespace));
   for (const namespace of labNamespaces) {
@@ -286,26 +289,27 @@ async function linkExists(link: string): Promise<boolean> {
   return (await runTool('ip', ['link', 'show', 'dev', link])).ok;
 }
 
-async function listNamespaces(): Promise<string[]> {
+export async function listNamespaces(): Promise<string[]> {
   const result = await runTool('ip', ['netns', 'list']);
   // Lines look like "pc-rs1 (id: 3)" or just "pc-rs1".
   return result.stdout.split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name !== '');
 }
 
-async function namespacePids(namespace: string): Promise<number[]> {
+export async function namespacePids(namespace: string): Promise<number[]> {
   const result = await runTool('ip', ['netns', 'pids', namespace]);
   return parsePids(result.stdout);
 }
 
-function parsePids(text: string): number[] {
+export function parsePids(text: string): number[] {
   return text.split(/\s+/).map(Number).filter((pid) => Number.isSafeInteger(pid) && pid > 1 && pid !== process.pid);
 }
 
-async function recordedServerPids(): Promise<number[]> {
-  const names = await readdir(LAB_STATE_DIR).catch(() => [] as string[]);
+/** Pids of the real servers whose pid files are in stateDir and that still run servers.js. */
+export async function recordedServerPids(stateDir: string): Promise<number[]> {
+  const names = await readdir(stateDir).catch(() => [] as string[]);
   const pids: number[] = [];
   for (const name of names.filter((entry) => entry.endsWith(SERVER_PID_SUFFIX))) {
-    const text = await readFile(join(LAB_STATE_DIR, name), 'utf8').catch(() => '');
+    const text = await readFile(join(stateDir, name), 'utf8').catch(() => '');
     for (const pid of parsePids(text)) {
       // A stale pid file may name a recycled pid: only touch our own servers.
       const commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
@@ -315,7 +319,7 @@ async function recordedServerPids(): Promise<number[]> {
   return pids;
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -332,7 +336,8 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-async function killAll(pids: number[]): Promise<void> {
+/** SIGTERM, then SIGKILL whatever still runs after PROCESS_EXIT_GRACE_MS. */
+export async function killAll(pids: number[]): Promise<void> {
   for (const pid of pids) signal(pid, 'SIGTERM');
   const deadline = Date.now() + PROCESS_EXIT_GRACE_MS;
   while (pids.some(isAlive) && Date.now() < deadline) await sleep(25);
@@ -363,7 +368,7 @@ export async function labStatus(): Promise<string> {
   lines.push(`  ${RETURN_ROUTER.namespace}: ${existing.has(RETURN_ROUTER.namespace)
     ? `${RETURN_ROUTER.outsideAddress} / ${RETURN_ROUTER.insideAddress}, ${RETURN_ROUTER.outsideAddress6} / ${RETURN_ROUTER.insideAddress6} (DR/TUN return path)`
     : 'absent'}`);
-  const livePids = new Set(await recordedServerPids());
+  const livePids = new Set(await recordedServerPids(LAB_STATE_DIR));
   for (const server of REAL_SERVERS) {
     const pidText = await readFile(join(LAB_STATE_DIR, `${server.namespace}${SERVER_PID_SUFFIX}`), 'utf8').catch(() => '');
     const pid = parsePids(pidText)[0];

@@ -8,6 +8,10 @@
 //                                          optionally bound to one local address
 //   concurrent <url> <count> <timeoutMs>   <count> GETs all at once, no keep-alive
 //   download <url> <timeoutMs>             streams the body, reports size and sha256
+//   downloads <url> <count> <timeoutMs>    <count> downloads at once, each reported like download
+//   probe <url> <durationMs> <everyMs> <timeoutMs>
+//                                          a new GET every <everyMs> for <durationMs>, each reported
+//                                          with `at` (epoch ms it started): failover timelines
 //   udp <host> <port> <count> <timeoutMs> [<bytes>]  sends <count> datagrams (padded to <bytes>), reports the echoes
 //
 // Both families: an IPv6 URL has its address in brackets (http://[2001:db8:18::10]/), a
@@ -104,6 +108,22 @@ async function main(): Promise<object> {
     }
     case 'download': {
       return request(args[0]!, Number(args[1]), false);
+    }
+    case 'probe': {
+      const [url, durationMs, everyMs, timeoutMs] = [args[0]!, Number(args[1]), Number(args[2]), Number(args[3])];
+      const probes: Promise<Reply & { at: number }>[] = [];
+      for (const end = Date.now() + durationMs; Date.now() < end;) {
+        const at = Date.now();
+        probes.push(request(url, timeoutMs, true).then((reply) => ({ ...reply, at })));
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+      return { replies: await Promise.all(probes) };
+    }
+    case 'downloads': {
+      const [url, count, timeoutMs] = [args[0]!, Number(args[1]), Number(args[2])];
+      const started = Date.now();
+      const replies = await Promise.all(Array.from({ length: count }, () => request(url, timeoutMs, false)));
+      return { replies, ms: Date.now() - started };
     }
     case 'udp': {
       return udpEcho(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4] ?? 0));
