@@ -33,6 +33,13 @@ bool is_af_packet(const std::string& device) {
   return device.rfind("net_af_packet", 0) == 0 || device.rfind("eth_af_packet", 0) == 0;
 }
 
+// An exception path's tap: DPDK 22.11's tap PMD reports a 1522-byte max_rx_pktlen whatever the
+// kernel interface takes, so the ethdev layer refuses any MTU over 1504 (a cluster's node link
+// needs room for the 20-byte hand-off header).
+bool is_tap(const std::string& device) {
+  return device.rfind("net_tap", 0) == 0;
+}
+
 // The value of key=value in a device string ("net_af_packet0,iface=x,framesz=4096"); -1 if absent.
 long devarg(const std::string& device, const char* key) {
   std::string needle = std::string(",") + key + "=";
@@ -142,8 +149,9 @@ Status port_set_mtu(const PortSpec& spec, uint16_t port_id, const rte_eth_dev_in
     return mtu_error(spec, "the driver cannot change its MTU and takes frames up to " + std::to_string(info.max_rx_pktlen) +
                                " bytes");
   }
-  if (rc == -EINVAL && too_big_for_ethdev && is_af_packet(spec.device)) {
-    // The slot was checked against the MTU before the probe (port_rx_buffer_bytes).
+  if (rc == -EINVAL && too_big_for_ethdev && (is_af_packet(spec.device) || is_tap(spec.device))) {
+    // af_packet: the slot was checked against the MTU before the probe (port_rx_buffer_bytes).
+    // tap: it reads into the pool's mbufs, which hold the largest port's frame.
     int err = set_kernel_mtu(info.if_index, spec.mtu);
     if (err == 0) return Status::Ok();
     return mtu_error(spec, "setting the MTU of its kernel interface (SIOCSIFMTU) failed: " + std::string(strerror(err)));

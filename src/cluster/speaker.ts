@@ -133,7 +133,9 @@ export class Speaker {
     // setpriv execs gobgpd (same pid) with the parent-death signal set: a daemon killed with -9
     // takes its gobgpd along, so the routers drop this node's routes at once instead of a
     // gobgpd orphan announcing VIPs nobody forwards (and holding the API port a restart needs).
-    const child = spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', this.bgp.gobgpd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: its own process group, so a Ctrl-C at the terminal reaches the daemon only, which
+    // withdraws through gobgpd before stopping it.
+    const child = spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', this.bgp.gobgpd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     const startedAt = Date.now();
     for (const stream of [child.stdout, child.stderr]) {

@@ -14,20 +14,16 @@ import { join } from 'node:path';
 import { GATEWAY_AF_PACKET_ARGS } from './topology.js';
 import {
   CLIENT_SUBNET, CLUSTER_GATEWAYS, CLUSTER_HOLD_TIME, CLUSTER_HTTP_PORT, CLUSTER_PREFIX_LENGTH, CLUSTER_REAL_SERVERS, CLUSTER_VIP,
-  EDGE, GATEWAY_ASN, GATEWAY_INSIDE_IFACE_CLUSTER, GATEWAY_NODE_IFACE, type ClusterGateway,
+  EDGE, GATEWAY_ASN, GATEWAY_INSIDE_IFACE_CLUSTER, GATEWAY_NODE_IFACE, NODE_SEGMENT_MTU, type ClusterGateway,
 } from './cluster-topology.js';
 
 export const CLUSTER_SYNC_PORT = 7946;
 /**
- * The gateways' ports[].mtu on the node segment. The segment's links carry NODE_SEGMENT_MTU
- * (1600: room for IPIP hand-offs of full-size client packets), but the daemon gives a port's
- * exception-path interface (net_tap) the port's MTU, and DPDK 22.11's tap PMD refuses any MTU
- * above 1504 (max frame 1522), so `mtu: 1600` with `exception_path: true` stops the daemon at
- * start. Until the data plane sets the tap's MTU another way, the port stays at 1500: hand-offs
- * of packets up to 1480 bytes fit (requests, ACKs: everything the lab's tests hand off); a
- * larger one is a counted drop. Raise it to NODE_SEGMENT_MTU once that works.
+ * The gateways' ports[].mtu on the node segment: the segment's own MTU, so a full-size client
+ * packet (1500) handed off to its owner fits with its 20-byte IPIP header. The port's exception
+ * interface gets the same MTU (core/port_mtu.cpp sets a tap's MTU through the kernel).
  */
-export const GATEWAY_NODE_PORT_MTU = 1500;
+export const GATEWAY_NODE_PORT_MTU = NODE_SEGMENT_MTU;
 export const CLUSTER_GOBGP_API = '127.0.0.1:50051';
 /** The health check of the lab's service: a server is down 1 s after it stops answering. */
 export const CLUSTER_HEALTH_CHECK = { kind: 'http', intervalMs: 500, timeoutMs: 400, rise: 2, fall: 2 } as const;

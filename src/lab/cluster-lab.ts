@@ -18,8 +18,8 @@ import {
   GATEWAY_INSIDE_IFACE_CLUSTER, GATEWAY_NODE_IFACE, NODE_BRIDGE, NODE_SEGMENT_MTU,
 } from './cluster-topology.js';
 import {
-  disableIpv6In, enableIpv6In, isAlive, killAll, listNamespaces, namespacePids, parsePids, recordedServerPids, requireRoot,
-  startRealServer,
+  disableIpv6In, enableIpv6In, isAlive, keepKernelOffRawPort, killAll, listNamespaces, namespacePids, parsePids, recordedServerPids,
+  requireRoot, startRealServer,
 } from './lab.js';
 import { ipIn, mustRun, mustRunIn, runTool } from './run.js';
 
@@ -129,6 +129,7 @@ async function buildGatewayNamespace(gateway: (typeof CLUSTER_GATEWAYS)[number])
   for (const iface of [GATEWAY_NODE_IFACE, GATEWAY_INSIDE_IFACE_CLUSTER]) {
     // No address and IPv6 off on the raw ports: only the daemon answers there, never this kernel.
     await mustRunIn(namespace, 'sysctl', ['-q', '-w', `net.ipv6.conf.${iface}.disable_ipv6=1`]);
+    await keepKernelOffRawPort(iface, namespace);
     await ipIn(namespace, ['link', 'set', iface, 'up']);
   }
 }

@@ -150,6 +150,7 @@ async function buildBridges(mtu: Record<Segment, number>): Promise<void> {
     await mustRun('ip', ['link', 'add', wiring.gatewayIface, 'type', 'veth', 'peer', 'name', wiring.bridgeSideIface,
       'netns', LAB_BRIDGE_NAMESPACE]);
     await disableIpv6OnRootIface(wiring.gatewayIface);
+    await keepKernelOffRawPort(wiring.gatewayIface);
     await mustRun('ip', ['link', 'set', wiring.gatewayIface, 'up']);
     await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', wiring.bridgeSideIface, 'mtu', String(mtu[segment]), 'master', wiring.bridge, 'up']);
   }
@@ -160,6 +161,23 @@ async function disableIpv6OnRootIface(iface: string): Promise<void> {
     await writeFile(`/proc/sys/net/ipv6/conf/${iface}/disable_ipv6`, '1\n');
   } catch {
     // No IPv6 in this kernel: nothing can be sent on it anyway.
+  }
+}
+
+/**
+ * The kernel of the namespace holding a gateway's raw (af_packet) veth would otherwise take
+ * frames for the port's addresses from that veth too, since they are its own addresses on the
+ * exception interface (Linux accepts a local address on any interface): every TCP segment and UDP
+ * datagram the data plane punts would arrive twice, and the kernel would answer ARP beside the
+ * gateway. Strict reverse-path filtering drops IPv4 arriving there (the route back to any sender
+ * is via the exception interface) and arp_ignore 8 keeps it from answering ARP; af_packet still
+ * sees every frame, before either. Exported for the cluster lab's gateway namespaces.
+ */
+export async function keepKernelOffRawPort(iface: string, namespace?: string): Promise<void> {
+  for (const [key, value] of [['rp_filter', '1'], ['arp_ignore', '8']] as const) {
+    const setting = `net.ipv4.conf.${iface}.${key}=${value}`;
+    if (namespace) await mustRunIn(namespace, 'sysctl', ['-q', '-w', setting]);
+    else await mustRun('sysctl', ['-q', '-w', setting]);
   }
 }
 

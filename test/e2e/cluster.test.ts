@@ -103,6 +103,13 @@ e2e('60 new connections from one client address spread over both gateways', asyn
   for (const name of ['gw1', 'gw2']) assert.ok((spread[name] ?? 0) >= 12, `${name} served ${spread[name] ?? 0} of 60`);
 });
 
+/** The `name value` counters `portcullis cluster status` prints on its last line. */
+function statusCounters(status: string): Record<string, number> {
+  const counters: Record<string, number> = {};
+  for (const [, name, value] of status.matchAll(/\b([a-z][a-z0-9_]+) (\d+)\b/g)) counters[name!] = Number(value);
+  return counters;
+}
+
 e2e(`${DOWNLOADS} paced downloads over both gateways survive a drain of gw1, its undrain (flows moved back go to their owner) and a drain of gw2`, async () => {
   cluster.running();
   const first = clusterClient<{ replies: Reply[] }>(['downloads', DOWNLOAD_URL, DOWNLOADS, 60_000], 60_000);
@@ -131,6 +138,15 @@ e2e(`${DOWNLOADS} paced downloads over both gateways survive a drain of gw1, its
     assert.equal(await newConnections(20), { gw1: 20 }, 'new connections during the drain of gw2 all reach gw1');
     const status = await mustPortcullis(['cluster', 'status', '--socket', node('gw2').paths.socket]);
     console.log(`  gw2 drained, its status:\n${status.trimEnd().split('\n').map((line) => `    ${line}`).join('\n')}`);
+    // gw2 handed gw1's flows back while gw1 was drained and took its own back while it is: both ways moved,
+    // over a sync that nothing rejected (a frame reaching the kernel twice would show up as replays).
+    const counters = statusCounters(status);
+    for (const name of ['handoff_sent', 'handoff_received', 'sync_messages_received', 'sync_records_learned']) {
+      assert.ok((counters[name] ?? 0) > 0, `gw2's ${name} moved: ${counters[name]}`);
+    }
+    for (const [name, value] of Object.entries(counters)) {
+      if (name.startsWith('sync_rejected_') || name.startsWith('handoff_dropped_')) assert.is(value, 0, `gw2's ${name}`);
+    }
 
     checkDownloads('first', (await first).replies);
     checkDownloads('second', (await second).replies);
