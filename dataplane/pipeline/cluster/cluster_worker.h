@@ -10,7 +10,7 @@ namespace pc {
 
 // An ownership record is the connection's client-side flow key: 40 bytes (client address,
 // VIP, client port, VIP port, protocol, 3 zero bytes; addresses 16 B, IPv4 mapped; ports
-// network order). The sync carries it unchanged (docs/cluster-handoff.md).
+// network order). The sync carries it unchanged (docs/cluster.md).
 static_assert(sizeof(FlowKey) == 40, "an ownership record is a FlowKey");
 constexpr uint32_t kOwnershipRecordBytes = 40;
 
