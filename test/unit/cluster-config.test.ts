@@ -145,4 +145,15 @@ test('Drain and Undrain need the operator role; a read-only identity may read th
   assert.ok(roleAllows('operator', '/portcullis.v1.Cluster/Drain'));
 });
 
+
+test("GoBGP's API on the port of our own API or metrics listener is refused before anything starts", () => {
+  const ours = `api:\n  listen: "0.0.0.0:50051"\n  tls: { cert: /etc/pc/c.pem, key: /etc/pc/k.pem }\n  tokens: [{ name: ops, role: operator, file: /etc/pc/ops.token }]\n`;
+  const found = problems(PORTS + ours + GOOD);
+  assert.ok(found.some((p) => p.startsWith('cluster.bgp.api: 127.0.0.1:50051 uses port 50051, as api.listen 0.0.0.0:50051 does')), found.join('\n'));
+  const metrics = problems(PORTS + 'metrics: { listen: "127.0.0.1:50051" }\n' + GOOD);
+  assert.ok(metrics.some((p) => p.includes('as metrics.listen 127.0.0.1:50051 does')), metrics.join('\n'));
+  // Another port for GoBGP: accepted.
+  assert.is(parseConfig(PORTS + ours + GOOD.replace('    asn: 65010\n', '    asn: 65010\n    api: 127.0.0.1:50052\n'), 'test.yaml').cluster?.bgp.api, '127.0.0.1:50052');
+});
+
 test.run();
