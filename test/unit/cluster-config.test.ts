@@ -1,12 +1,13 @@
 // The `cluster` config section: a good one read with its defaults, and every mistake named by
 // its field path (all of them at once, like the rest of the config).
 import * as assert from 'uvu/assert';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
 import { Announcer, exportFilters, nextHops, usable } from '../../src/cluster/announcer.js';
 import { configBaseState } from '../../src/config/load.js';
 import { seedServices } from '../../src/model/index.js';
 import { roleAllows } from '../../src/api/auth.js';
 import { test } from '../support/suite.js';
+import { configProblems } from '../support/config-problems.js';
 
 const PORTS = `ports:
   - { name: outside, device: ring, addresses: [198.18.0.251/24, "2001:db8:18::251/64"], exception_path: true }
@@ -27,16 +28,7 @@ const GOOD = `cluster:
       - { address: 198.19.0.250, asn: 4200000000, announce: [lips, vips], port: 1179 }
 `;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (error) {
-    assert.instance(error, ConfigError);
-    return (error as ConfigError).problems;
-  }
-  assert.unreachable('config accepted');
-  return [];
-}
+const problems = configProblems;
 
 test('a good cluster section is read with the documented defaults; no section = standalone', () => {
   const config = parseConfig(PORTS + GOOD, 'test.yaml');
