@@ -10,7 +10,7 @@
 // Operated through the CLI as an operator would: `portcullis drain|undrain|cluster status --socket`.
 // Needs root, the lab's tools, bird2 and gobgpd; run under `flock /tmp/pc-lab.lock`.
 
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from '../support/suite.js';
 import * as assert from 'uvu/assert';
@@ -92,6 +92,18 @@ e2e('both gateways announce the VIP by their own BGP speaker: BIRD has both sess
     const status = await mustPortcullis(['cluster', 'status', '--socket', node(name).paths.socket]);
     assert.match(status, EDGE.nodeAddress, `${name}'s cluster status names its peer`);
     assert.match(status, `${CLUSTER_VIP}/32`, `${name}'s cluster status shows the VIP announced`);
+  }
+});
+
+e2e('two data planes on one host share no DPDK file: neither daemon holds anything under /var/run/dpdk (no --file-prefix needed)', async () => {
+  for (const running of cluster.running().nodes) {
+    const pid = running.daemon.pid;
+    const fds = await readdir(`/proc/${pid}/fd`);
+    const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+    const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
+    const shared = [...targets, ...maps.split('\n')].filter((target) => target.includes('/var/run/dpdk') || target.includes('/run/dpdk'));
+    assert.equal(shared, [], `${running.gateway.name} (pid ${pid}) holds DPDK runtime files`);
+    assert.ok(targets.some((target) => target.startsWith('socket:')), `${running.gateway.name}'s fds were read (sanity)`);
   }
 });
 

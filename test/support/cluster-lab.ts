@@ -1,17 +1,16 @@
 // E2E harness for the cluster lab (src/lab/cluster-lab.ts): what the edge router sees (BIRD's
 // sessions, the kernel's multipath route to the VIP), traffic from the cluster client, which
-// gateway served a connection, and a gobgpd the lab runs itself in a gateway namespace for the
-// suite that proves the lab without the daemon's own BGP speaker (test/e2e/cluster-lab.test.ts).
+// gateway served a connection, and the cluster's start and stop for a suite.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { birdc, clusterLabDown, clusterLabUp } from '../../src/lab/cluster-lab.js';
 import { startClusterNodes, stopClusterNodes, type ClusterNodeProcess, type StartClusterNodesOptions } from '../../src/lab/cluster-nodes.js';
 import {
-  CLUSTER_CLIENT, CLUSTER_HOLD_TIME, CLUSTER_VIP, EDGE, GATEWAY_ASN, gatewayOfPeer, type ClusterGateway,
+  CLUSTER_CLIENT, CLUSTER_VIP, EDGE, gatewayOfPeer,
 } from '../../src/lab/cluster-topology.js';
 import { portcullisCliPath } from '../../src/lab/daemon-process.js';
 import { nodeScriptArgv } from '../../src/lab/node-script.js';
@@ -102,69 +101,14 @@ export function spreadOf(replies: Reply[]): Record<string, number> {
   return counts;
 }
 
-// ---------------------------------------------------------------- the lab's own gobgpd
-
-export interface LabGobgpd {
-  child: ChildProcess;
-  gateway: ClusterGateway;
-  /** `gobgp <args…>` against this gobgpd (inside its namespace). */
-  cli(...args: string[]): Promise<string>;
-  /** kill -9. */
-  kill(): void;
-  exited: Promise<void>;
-}
-
-/**
- * Starts gobgpd in a gateway's namespace peering with the edge (hold time CLUSTER_HOLD_TIME)
- * and announces `prefixes` with the gateway's node address as next hop. The BGP session runs
- * through the daemon's exception path interface pcx-outside, so the daemon must be running.
- */
-export async function startLabGobgpd(gateway: ClusterGateway, workDir: string, prefixes: string[] = [`${CLUSTER_VIP}/32`]): Promise<LabGobgpd> {
-  const configPath = join(workDir, `gobgpd-${gateway.name}.yaml`);
-  await writeFile(configPath, `global:
-  config: { as: ${GATEWAY_ASN}, router-id: ${gateway.nodeAddress}, port: 179 }
-neighbors:
-  - config: { neighbor-address: ${EDGE.nodeAddress}, peer-as: ${EDGE.asn} }
-    timers: { config: { hold-time: ${CLUSTER_HOLD_TIME}, keepalive-interval: 1, connect-retry: 1 } }
-`);
-  const log = await open(join(workDir, `gobgpd-${gateway.name}.log`), 'w');
-  const child = spawn('ip', ['netns', 'exec', gateway.namespace, 'gobgpd', '-f', configPath, '-t', 'yaml', '-p', '--pprof-disable',
-    '--api-hosts', '127.0.0.1:50051'], { stdio: ['ignore', log.fd, log.fd] });
-  await log.close();
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const cli = async (...args: string[]): Promise<string> => {
-    const result = await runInNamespace(gateway.namespace, ['gobgp', '-u', '127.0.0.1', '-p', '50051', ...args], 5_000);
-    if (result.code !== 0) throw new Error(`gobgp ${args.join(' ')} in ${gateway.namespace}: ${result.stderr || result.stdout}`);
-    return result.stdout;
-  };
-  const gobgpd: LabGobgpd = { child, gateway, cli, kill: () => { child.kill('SIGKILL'); }, exited };
-  try {
-    await waitFor(async () => (await cli('global').then(() => true, () => undefined)), 10_000, `gobgpd in ${gateway.namespace} answers on its API`);
-    for (const prefix of prefixes) await cli('global', 'rib', 'add', '-a', 'ipv4', prefix, 'nexthop', gateway.nodeAddress);
-  } catch (error) {
-    gobgpd.kill();
-    throw error;
-  }
-  return gobgpd;
-}
-
 // ---------------------------------------------------------------- one cluster per suite
 
 export interface RunningCluster {
   nodes: ClusterNodeProcess[];
   workDir: string;
-  /** The lab's own gobgpd per gateway name (only when started with labSpeaker). */
-  speakers: Map<string, LabGobgpd>;
 }
 
-export interface SharedClusterOptions extends StartClusterNodesOptions {
-  /**
-   * true: the daemons run WITHOUT the `cluster` section and the lab runs a gobgpd in each
-   * gateway namespace (the lab proven independently of the daemon's BGP speaker); false
-   * (default): the daemons' own managed gobgpd announces.
-   */
-  labSpeaker?: boolean;
-}
+export type SharedClusterOptions = StartClusterNodesOptions;
 
 /**
  * The cluster lab plus both gateway daemons, shared by the tests of a suite that run in order
@@ -180,11 +124,8 @@ export function sharedCluster(options: SharedClusterOptions = {}): { start(): Pr
       try {
         workDir = await mkdtemp(join(tmpdir(), 'portcullis-cluster-e2e-'));
         await withTimeout(clusterLabUp({ quiet: true }), 90_000, 'cluster lab up');
-        const nodes = await startClusterNodes(workDir, { ...options, withCluster: !options.labSpeaker });
-        cluster = { nodes, workDir, speakers: new Map() };
-        if (options.labSpeaker) {
-          for (const node of nodes) cluster.speakers.set(node.gateway.name, await startLabGobgpd(node.gateway, workDir));
-        }
+        const nodes = await startClusterNodes(workDir, { ...options, withCluster: true });
+        cluster = { nodes, workDir };
         return cluster;
       } catch (error) {
         failure = error as Error;
@@ -197,7 +138,6 @@ export function sharedCluster(options: SharedClusterOptions = {}): { start(): Pr
     },
     async stop() {
       try {
-        for (const speaker of cluster?.speakers.values() ?? []) speaker.kill();
         if (cluster) await withTimeout(stopClusterNodes(cluster.nodes), 30_000, 'gateways stop').catch(() => undefined);
       } finally {
         await withTimeout(clusterLabDown(), 30_000, 'cluster lab down').catch(() => undefined);
