@@ -98,7 +98,7 @@ export class Announcer {
   private held = new Map<string, string>();
   readonly counters: AnnouncerCounters = { announces: 0, withdraws: 0, failures: 0 };
 
-  constructor(private readonly cluster: ClusterSettings, private readonly ports: PortModel[],
+  constructor(private readonly cluster: ClusterSettings, ports: PortModel[],
     private readonly sources: AnnouncerSources, drained: boolean) {
     this.drainedFlag = drained;
     const self = cluster.nodes.find((n) => n.name === cluster.node)!;
