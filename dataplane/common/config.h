@@ -100,7 +100,7 @@ struct ServiceConfig {
   uint32_t synproxy_auto_hold_ms = 0;
 };
 
-// Cluster hand-off (pipeline/cluster/, docs/cluster-handoff.md): the gateways of the
+// Cluster hand-off (pipeline/cluster/, docs/cluster.md): the gateways of the
 // cluster by index, this node's index, the bound of the foreign-flow table. Absent
 // (enabled false) = a standalone gateway: no ownership export, no hand-off, no decapsulation.
 constexpr uint32_t kMaxClusterNodes = 64;

@@ -33,6 +33,13 @@ export interface AnnouncerSources {
   state(): DesiredState;
   /** Per real server live connections (thresholds); undefined when the data plane cannot say. */
   servers(): ServerTrafficStats[] | undefined;
+  /**
+   * Whether a probe has answered for this health-checked server since the daemon started (absent:
+   * no checker, every server counts). The data plane takes a new server as up at once, as IPVS with
+   * keepalived does, but an announcement draws the routers' traffic to this node: a node starting
+   * with every server dead must not announce the VIP for the fall × interval its checks take.
+   */
+  probedUp?(serverId: number): boolean;
 }
 
 export function prefixText(prefix: { address: string; family: 4 | 6 }): string {
@@ -168,7 +175,8 @@ export class Announcer {
     if (!this.drainedFlag) {
       const vips = new Set<string>();
       for (const service of state.services) {
-        if (service.servers.some((s) => usable(s, live.get(s.id)))) vips.add(service.vip);
+        const proven = (server: Server) => !service.healthCheck || !this.sources.probedUp || this.sources.probedUp(server.id);
+        if (service.servers.some((s) => usable(s, live.get(s.id)) && proven(s))) vips.add(service.vip);
       }
       for (const vip of vips) add('vips', vip);
     }

@@ -1,4 +1,4 @@
-// The ownership-sync message (docs/cluster-handoff.md), big-endian:
+// The ownership-sync message (docs/cluster.md), big-endian:
 //   magic "PCFS" (4) | version 1 (1) | sender name length n (1) | sender name (n, ASCII)
 //   | sequence (8) | timestamp ms since the epoch (8) | record count c (2) | c × 40-byte records
 //   | HMAC-SHA256 over everything before it (32)

@@ -1,4 +1,4 @@
-// Ownership sync between cluster nodes (docs/cluster-handoff.md): every few tens of ms the
+// Ownership sync between cluster nodes (docs/cluster.md): every few tens of ms the
 // ownership records of this node's new connections are drained from the data plane and sent,
 // HMAC-authenticated, to every other node's address:sync.port over UDP; what arrives from the
 // others goes into the data plane's foreign-flow table, owner = the sender's node index. The

@@ -21,6 +21,8 @@ export interface ClusterSources {
   state(): DesiredState;
   /** The data plane's counters: live connections (drain) and per-server connections (thresholds). */
   stats(): { connections: number; services: TrafficStats[]; servers: ServerTrafficStats[] } | undefined;
+  /** The health checker's word: a probe has seen this server up since start (AnnouncerSources.probedUp). */
+  probedUp?(serverId: number): boolean;
 }
 
 /**
@@ -88,6 +90,7 @@ export class ClusterNode {
     this.announcer = new Announcer(settings, ports, {
       state: sources.state,
       servers: () => sources.stats()?.servers,
+      ...(sources.probedUp ? { probedUp: sources.probedUp } : {}),
     }, drained);
     this.speaker = new Speaker(settings.bgp, exportFilters(settings), {
       onSession: (client) => this.announcer.session(client),

@@ -97,6 +97,8 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
   const cluster = readCluster(root.cluster, config.ports);
   problems.push(...cluster.problems);
   if (cluster.settings) config.cluster = cluster.settings;
+  const clash = cluster.settings ? speakerPortClash(cluster.settings.bgp.api, config.api.listen, config.metrics.listen) : undefined;
+  if (clash) problems.push(clash);
 
   // Whole-state checks only make sense once every part read cleanly.
   if (problems.length === 0) {
@@ -104,6 +106,17 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
   return config;
+}
+
+/** GoBGP's API and ours (or the metrics) on one port: whichever starts second fails, so say it now. */
+function speakerPortClash(speakerApi: string, apiListen: string, metricsListen: string): string | undefined {
+  const portOf = (listen: string): string => listen.slice(listen.lastIndexOf(':') + 1);
+  for (const [field, listen] of [['api.listen', apiListen], ['metrics.listen', metricsListen]] as const) {
+    if (listen !== '' && portOf(listen) === portOf(speakerApi)) {
+      return `cluster.bgp.api: ${speakerApi} uses port ${portOf(speakerApi)}, as ${field} ${listen} does: give GoBGP's API another port (e.g. 127.0.0.1:50052)`;
+    }
+  }
+  return undefined;
 }
 
 /** The desired state without services, as the config describes it. */

@@ -175,7 +175,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     // Mitigations that ended while the daemon was down go at the first tick.
     const mitigations = new Mitigations(controller, new AuditLog(config.defense.auditLog));
     expiry = startExpiryTimer(mitigations);
-    health = startHealthChecks(controller);
+    const checker = startHealthChecks(controller);
+    health = checker;
     hub.start();
     links.start();
     if (config.cluster) {
@@ -183,6 +184,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       cluster = await ClusterNode.start(config.cluster, config.ports, {
         state: () => controller.state,
         stats: () => { try { const s = dataplane.stats(); return { connections: s.connections, services: s.services, servers: s.servers }; } catch { return undefined; } },
+        probedUp: (serverId) => checker.probedUp(serverId),
       }, config.stateFile);
       const sync = flowSync;
       cluster.addCounters(() => { try { return syncAndHandoffCounters(sync, dataplane.stats()); } catch { return {}; } });

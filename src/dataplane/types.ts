@@ -193,7 +193,7 @@ export interface DataplaneConfig {
   services: DataplaneService[];
   /** Flood defences (dataplane/pipeline/defend/); absent = none. */
   defense?: DataplaneDefense;
-  /** Cluster hand-off (dataplane/pipeline/cluster/, docs/cluster-handoff.md); absent = standalone. */
+  /** Cluster hand-off (dataplane/pipeline/cluster/, docs/cluster.md); absent = standalone. */
   cluster?: DataplaneCluster;
 }
 

@@ -59,6 +59,8 @@ function healthCheckOf(service: Service): HealthCheck | undefined {
 
 export class HealthChecker {
   private readonly records = new Map<number, HealthRecord>();
+  /** Servers a probe has passed since start (the cluster announces a checked VIP only for these). */
+  private readonly passedOnce = new Set<number>();
   private readonly timers = new Map<number, { timer: NodeJS.Timeout; intervalMs: number }>();
   private readonly running = new Set<number>();
   private stopped = true;
@@ -69,6 +71,11 @@ export class HealthChecker {
   /** Health of a server, by id; undefined when its service has no check. */
   healthOf(serverId: number): HealthRecord | undefined {
     return this.records.get(serverId);
+  }
+
+  /** Whether a probe of this server has passed since start. */
+  probedUp(serverId: number): boolean {
+    return this.passedOnce.has(serverId);
   }
 
   start(): void {
@@ -140,6 +147,7 @@ export class HealthChecker {
             `health: ${where}: the probe could not be made (${result.detail}); its verdict stays ${before.state} (event health_probes_unknown)`,
             UNKNOWN_LOG_EVERY_MS);
         }
+        if (result.outcome === 'pass') this.passedOnce.add(server.id);
         const after = nextRecord(before, result.outcome, result.detail, check, now);
         if (after.state !== before.state) {
           try {
@@ -164,5 +172,6 @@ export class HealthChecker {
       if (healthCheckOf(service)) for (const server of service.servers) present.add(server.id);
     }
     for (const id of this.records.keys()) if (!present.has(id)) this.records.delete(id);
+    for (const id of this.passedOnce) if (!present.has(id)) this.passedOnce.delete(id);
   }
 }

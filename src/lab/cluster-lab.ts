@@ -1,5 +1,5 @@
 // `portcullis lab up --cluster` / `lab down`: builds and removes the cluster lab of
-// src/lab/cluster-topology.ts (docs/cluster-lab.md). The gateways' daemons are not started
+// src/lab/cluster-topology.ts (docs/cluster.md). The gateways' daemons are not started
 // here (src/lab/cluster-demo.ts and the e2e tests do that): this builds the namespaces, the
 // bridges, the edge router with BIRD 2 and the real servers.
 //

@@ -5,7 +5,7 @@
 // Two data planes on one host: the EAL runs with --in-memory (hugepages) or --no-huge
 // --no-shconf (src/dataplane/addon.ts), so neither creates a shared config file, a
 // multi-process socket or hugepage files under /var/run/dpdk: the two cannot collide there
-// and no --file-prefix is needed (docs/cluster-lab.md says how that was checked).
+// and no --file-prefix is needed (docs/cluster.md says how that was checked).
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';

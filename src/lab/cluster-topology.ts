@@ -1,4 +1,4 @@
-// The cluster lab's fixed topology (docs/cluster-lab.md): an edge router running BIRD 2 in
+// The cluster lab's fixed topology (docs/cluster.md): an edge router running BIRD 2 in
 // front of two gateways, each gateway daemon in a namespace of its own. Every name and address
 // the cluster lab, its configs, the demo, the e2e tests and the docs agree on is here.
 // IPv4 only, from the RFC 2544 benchmarking range (198.18.0.0/15), never routed on the Internet.

@@ -114,6 +114,7 @@ e2e(`${DOWNLOADS} paced downloads over both gateways survive a drain of gw1, its
   cluster.running();
   const first = clusterClient<{ replies: Reply[] }>(['downloads', DOWNLOAD_URL, DOWNLOADS, 60_000], 60_000);
   let second: Promise<{ replies: Reply[] }> | undefined;
+  let drainWait: Promise<string> | undefined;
   try {
     await sleep(2_000);
     const held = { gw1: await nodeEstablished(node('gw1')), gw2: await nodeEstablished(node('gw2')) };
@@ -133,7 +134,8 @@ e2e(`${DOWNLOADS} paced downloads over both gateways survive a drain of gw1, its
     await waitForNextHops(BOTH, ROUTE_SLACK_MS, 'gw1 undrained');
     await sleep(3_000);
 
-    await mustPortcullis(['drain', '--socket', node('gw2').paths.socket]);
+    // As an operator would: drain and wait for gw2's own connections (half the second downloads) to finish.
+    drainWait = mustPortcullis(['drain', '--wait', '--timeout', '90s', '--socket', node('gw2').paths.socket], 100_000);
     console.log(`  drain gw2: its next hop left the edge after ${await waitForNextHops(gw1.nodeAddress, ROUTE_SLACK_MS, 'gw2 drained')} ms`);
     assert.equal(await newConnections(20), { gw1: 20 }, 'new connections during the drain of gw2 all reach gw1');
     const status = await mustPortcullis(['cluster', 'status', '--socket', node('gw2').paths.socket]);
@@ -150,10 +152,15 @@ e2e(`${DOWNLOADS} paced downloads over both gateways survive a drain of gw1, its
 
     checkDownloads('first', (await first).replies);
     checkDownloads('second', (await second).replies);
+    const waited = await drainWait;
+    assert.match(waited, /drained, [1-9]\d* connection\(s\) remaining/, `drain --wait saw gw2's connections first:\n${waited}`);
+    assert.match(waited, /no connections remain/, `drain --wait returned once gw2 had none left:\n${waited}`);
+    console.log(`  drain --wait on gw2: ${waited.trim().split('\n').length} lines, from "${waited.split('\n')[0]}" to "${waited.trim().split('\n').at(-1)}"`);
   } finally {
     await first.catch(() => undefined);
     await second?.catch(() => undefined);
     await mustPortcullis(['undrain', '--socket', node('gw2').paths.socket]).catch(() => undefined);
+    await drainWait?.catch(() => undefined);
   }
   await waitForNextHops(BOTH, ROUTE_SLACK_MS, 'gw2 undrained');
 });

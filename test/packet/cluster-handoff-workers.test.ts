@@ -1,4 +1,4 @@
-// Cluster hand-off with several workers (docs/cluster-handoff.md "Several workers"): the outer
+// Cluster hand-off with several workers (docs/cluster.md, "Several workers" under the hand-off's receive step): the outer
 // header (node to node) puts every hand-off on one queue, but each connection lives in the table
 // of the worker that made it. The owner's ownership record names that worker, the sender copies
 // it into the outer header's id, and the receiving worker passes the hand-off to it through the

@@ -1,4 +1,4 @@
-// Cluster hand-off (pipeline/cluster/handoff.h, docs/cluster-handoff.md): this node is gw1 at the
+// Cluster hand-off (pipeline/cluster/handoff.h, docs/cluster.md): this node is gw1 at the
 // outside port address 198.18.0.254; gw2 (198.18.0.251) owns flows it announced. A mid-flow packet
 // of such a flow is sent to gw2 encapsulated (IPIP / IPv6-in-IPv4); what gw2 hands to us is
 // decapsulated and processed as if received; every new connection here is exported for the sync.

@@ -1,10 +1,13 @@
 // The `cluster` config section: a good one read with its defaults, and every mistake named by
 // its field path (all of them at once, like the rest of the config).
 import * as assert from 'uvu/assert';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { exportFilters, nextHops, usable } from '../../src/cluster/announcer.js';
+import { parseConfig } from '../../src/config/load.js';
+import { Announcer, exportFilters, nextHops, usable } from '../../src/cluster/announcer.js';
+import { configBaseState } from '../../src/config/load.js';
+import { seedServices } from '../../src/model/index.js';
 import { roleAllows } from '../../src/api/auth.js';
 import { test } from '../support/suite.js';
+import { configProblems } from '../support/config-problems.js';
 
 const PORTS = `ports:
   - { name: outside, device: ring, addresses: [198.18.0.251/24, "2001:db8:18::251/64"], exception_path: true }
@@ -25,16 +28,7 @@ const GOOD = `cluster:
       - { address: 198.19.0.250, asn: 4200000000, announce: [lips, vips], port: 1179 }
 `;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (error) {
-    assert.instance(error, ConfigError);
-    return (error as ConfigError).problems;
-  }
-  assert.unreachable('config accepted');
-  return [];
-}
+const problems = configProblems;
 
 test('a good cluster section is read with the documented defaults; no section = standalone', () => {
   const config = parseConfig(PORTS + GOOD, 'test.yaml');
@@ -143,6 +137,36 @@ test('Drain and Undrain need the operator role; a read-only identity may read th
   assert.not.ok(roleAllows('read-only', '/portcullis.v1.Cluster/Undrain'));
   assert.ok(roleAllows('read-only', '/portcullis.v1.Cluster/GetClusterStatus'));
   assert.ok(roleAllows('operator', '/portcullis.v1.Cluster/Drain'));
+});
+
+
+test("GoBGP's API on the port of our own API or metrics listener is refused before anything starts", () => {
+  const ours = `api:\n  listen: "0.0.0.0:50051"\n  tls: { cert: /etc/pc/c.pem, key: /etc/pc/k.pem }\n  tokens: [{ name: ops, role: operator, file: /etc/pc/ops.token }]\n`;
+  const found = problems(PORTS + ours + GOOD);
+  assert.ok(found.some((p) => p.startsWith('cluster.bgp.api: 127.0.0.1:50051 uses port 50051, as api.listen 0.0.0.0:50051 does')), found.join('\n'));
+  const metrics = problems(PORTS + 'metrics: { listen: "127.0.0.1:50051" }\n' + GOOD);
+  assert.ok(metrics.some((p) => p.includes('as metrics.listen 127.0.0.1:50051 does')), metrics.join('\n'));
+  // Another port for GoBGP: accepted.
+  assert.is(parseConfig(PORTS + ours + GOOD.replace('    asn: 65010\n', '    asn: 65010\n    api: 127.0.0.1:50052\n'), 'test.yaml').cluster?.bgp.api, '127.0.0.1:50052');
+});
+
+test('a health-checked VIP is announced only once a probe has passed one of its servers; an unchecked one at once', () => {
+  const services = `services:
+  - { protocol: tcp, vip: 198.18.100.10, port: 80, local_addresses: [198.19.0.200], servers: [{ address: 198.19.0.1, port: 80 }, { address: 198.19.0.2, port: 80 }],
+      health_check: { kind: tcp, interval_ms: 500, timeout_ms: 400, rise: 1, fall: 2 } }
+  - { protocol: tcp, vip: 198.18.100.11, port: 80, local_addresses: [198.19.0.201], servers: [{ address: 198.19.0.1, port: 80 }] }
+`;
+  const config = parseConfig(PORTS + GOOD + services, 'test.yaml');
+  const state = seedServices(configBaseState(config), config.services).state;
+  const passed = new Set<number>();
+  const announcer = new Announcer(config.cluster!, config.ports,
+    { state: () => state, servers: () => undefined, probedUp: (id) => passed.has(id) }, false);
+  const vips = () => [...announcer.desired().values()].filter((p) => p.kind === 'vips').map((p) => p.address).sort();
+  assert.equal(vips(), ['198.18.100.11'], 'the checked VIP waits for its first passing probe');
+  passed.add(state.services[0]!.servers[1]!.id);
+  assert.equal(vips(), ['198.18.100.10', '198.18.100.11'], 'one server seen up is enough');
+  const withoutChecker = new Announcer(config.cluster!, config.ports, { state: () => state, servers: () => undefined }, false);
+  assert.equal([...withoutChecker.desired().values()].filter((p) => p.kind === 'vips').length, 2, 'no checker: every server counts');
 });
 
 test.run();

@@ -1,7 +1,8 @@
 // YAML config: defaults, and every kind of mistake reported with its field path.
 import { test } from '../support/suite.js';
+import { configProblems } from '../support/config-problems.js';
 import * as assert from 'uvu/assert';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
 import { DEFAULT_API_LIMITS } from '../../src/config/types.js';
 
 const PORTS = `ports:
@@ -13,16 +14,7 @@ const PORTS = `ports:
     addresses: [198.19.0.254/24]
 `;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (error) {
-    assert.instance(error, ConfigError);
-    return (error as ConfigError).problems;
-  }
-  assert.unreachable('config accepted');
-  return [];
-}
+const problems = configProblems;
 
 test('minimal config gets the documented defaults', () => {
   const config = parseConfig(PORTS, 'test.yaml');

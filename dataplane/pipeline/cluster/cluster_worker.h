@@ -12,7 +12,7 @@ namespace pc {
 // An ownership record is the connection's client-side flow key: 40 bytes (client address,
 // VIP, client port, VIP port, protocol, the index of the worker that made the connection,
 // 2 zero bytes; addresses 16 B, IPv4 mapped; ports network order). The sync carries it
-// unchanged (docs/cluster-handoff.md). The worker byte travels in the key's first pad byte,
+// unchanged (docs/cluster.md). The worker byte travels in the key's first pad byte,
 // which the receiver clears before it hashes the key.
 static_assert(sizeof(FlowKey) == 40, "an ownership record is a FlowKey");
 constexpr uint32_t kOwnershipRecordBytes = 40;

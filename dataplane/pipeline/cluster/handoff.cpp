@@ -85,7 +85,7 @@ bool handoff_to_owner(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPac
   const IpAddr& owner_addr = s.cluster.nodes[owner];
   NextHop hop;
   if (!route_lookup(s, owner_addr, &hop)) return worker_drop(w, m, DropReason::NO_ROUTE), true;
-  // Never fragmented: the node-to-node link must carry client MTU + 20 (docs/cluster-handoff.md).
+  // Never fragmented: the node-to-node link must carry client MTU + 20 (docs/cluster.md).
   if (static_cast<uint32_t>(p.ip_total_len) + kOuterLen > w->port_mtus[hop.port_index])
     return worker_drop(w, m, DropReason::HANDOFF_OVER_MTU), true;
   const bool ipv6 = p.ip6 != nullptr;

@@ -1,4 +1,4 @@
-// Cluster hand-off (docs/cluster-handoff.md). When the routers' ECMP set changes, a node
+// Cluster hand-off (docs/cluster.md). When the routers' ECMP set changes, a node
 // receives mid-flow packets of connections another node made. Every node exports the
 // client tuples of the connections it creates (ownership_export, drained by the control
 // plane and sent to the other nodes); the receivers keep them in their foreign-flow table
