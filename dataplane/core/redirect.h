@@ -4,7 +4,9 @@
 // lands on another worker's queue (af_packet fanout, RSS, virtio, tap: anything but
 // an rte_flow rule per lport class) that worker passes it to the owner through a
 // single-producer/single-consumer rte_ring for that ordered pair of workers; the
-// owner processes it as if it had received it on the original port.
+// owner processes it as if it had received it on the original port. A cluster hand-off
+// from another node (one outer tuple: it lands on one queue) goes the same way to the
+// worker its outer id names, which decapsulates it (pipeline/cluster/handoff.h).
 //
 // ARP replies are copied to every other worker instead: neighbour tables are per
 // worker, and a reply to worker A's request may well be received by worker B.

@@ -1,6 +1,7 @@
 // A worker's share of the cluster hand-off (handoff.h): its foreign-flow table and the two
 // rings that connect it to the control thread's ownership sync (src/cluster/flow-sync.ts).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include "pipeline/cluster/foreign_flows.h"
 #include "pipeline/cluster/spsc_ring.h"
@@ -9,14 +10,19 @@
 namespace pc {
 
 // An ownership record is the connection's client-side flow key: 40 bytes (client address,
-// VIP, client port, VIP port, protocol, 3 zero bytes; addresses 16 B, IPv4 mapped; ports
-// network order). The sync carries it unchanged (docs/cluster.md).
+// VIP, client port, VIP port, protocol, the index of the worker that made the connection,
+// 2 zero bytes; addresses 16 B, IPv4 mapped; ports network order). The sync carries it
+// unchanged (docs/cluster.md). The worker byte travels in the key's first pad byte,
+// which the receiver clears before it hashes the key.
 static_assert(sizeof(FlowKey) == 40, "an ownership record is a FlowKey");
 constexpr uint32_t kOwnershipRecordBytes = 40;
+constexpr uint32_t kRecordWorkerByte = 37;
+static_assert(offsetof(FlowKey, pad) == kRecordWorkerByte, "the worker byte is the key's first pad byte");
 
 struct ForeignRecord {
   FlowKey key;
   uint8_t owner;
+  uint8_t owner_worker;
 };
 
 // 16384 records per ring: at a 20 ms sync interval that is ~800k new connections/s per worker.

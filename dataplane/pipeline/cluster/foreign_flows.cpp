@@ -45,11 +45,13 @@ bool foreign_flows_init(ForeignFlowTable* t, uint32_t capacity, uint64_t idle_us
   return true;
 }
 
-ForeignLearn foreign_flows_learn(ForeignFlowTable* t, const FlowKey& key, uint8_t owner, uint64_t now_us) {
+ForeignLearn foreign_flows_learn(ForeignFlowTable* t, const FlowKey& key, uint8_t owner, uint8_t owner_worker,
+                                 uint64_t now_us) {
   if (t->capacity == 0) return ForeignLearn::REFUSED;
   uint32_t slot = find(*t, key);
   if (slot != kForeignNone) {
     t->slots[slot].owner = owner;
+    t->slots[slot].owner_worker = owner_worker;
     t->slots[slot].last_used_us = now_us;
     return ForeignLearn::REFRESHED;
   }
@@ -60,6 +62,7 @@ ForeignLearn foreign_flows_learn(ForeignFlowTable* t, const FlowKey& key, uint8_
   ForeignFlow& f = t->slots[slot];
   f.key = key;
   f.owner = owner;
+  f.owner_worker = owner_worker;
   f.last_used_us = now_us;
   f.in_use = true;
   uint32_t& head = t->buckets[bucket_of(*t, key)];
@@ -69,13 +72,14 @@ ForeignLearn foreign_flows_learn(ForeignFlowTable* t, const FlowKey& key, uint8_
   return evicting ? ForeignLearn::ADDED_EVICTING : ForeignLearn::ADDED;
 }
 
-int foreign_flows_owner(ForeignFlowTable* t, const FlowKey& key, uint64_t now_us) {
+int foreign_flows_owner(ForeignFlowTable* t, const FlowKey& key, uint64_t now_us, uint8_t* owner_worker) {
   if (t->count == 0) return -1;
   uint32_t slot = find(*t, key);
   if (slot == kForeignNone) return -1;
   ForeignFlow& f = t->slots[slot];
   if (now_us - f.last_used_us > t->idle_us) return -1;
   f.last_used_us = now_us;
+  *owner_worker = f.owner_worker;
   return f.owner;
 }
 

@@ -1,5 +1,5 @@
 // The foreign-flow table: flows another cluster node owns (learned from its ownership
-// sync), client-side flow key → owner node index. One per worker, touched only by it.
+// sync), client-side flow key → owner node index and the owner's worker that holds the connection. One per worker, touched only by it.
 // Bounded: at its capacity the oldest learned entry is evicted (FIFO over a slot array,
 // so eviction is O(chain) with no list to maintain); an entry neither learned again nor
 // used for idle_us is a miss (and stays until its slot is reused).
@@ -15,6 +15,7 @@ struct ForeignFlow {
   uint64_t last_used_us;   // learned or used
   uint32_t next;           // hash chain (slot index, kForeignNone = end)
   uint8_t owner;           // node index
+  uint8_t owner_worker;    // the worker on that node that made the connection (its record says)
   bool in_use;
 };
 
@@ -35,10 +36,11 @@ struct ForeignFlowTable {
 bool foreign_flows_init(ForeignFlowTable* t, uint32_t capacity, uint64_t idle_us);
 
 enum class ForeignLearn : uint8_t { ADDED, REFRESHED, ADDED_EVICTING, REFUSED };
-// Records owner for key (replacing an older owner of the same key).
-ForeignLearn foreign_flows_learn(ForeignFlowTable* t, const FlowKey& key, uint8_t owner, uint64_t now_us);
+// Records owner (and its worker) for key (replacing an older owner of the same key).
+ForeignLearn foreign_flows_learn(ForeignFlowTable* t, const FlowKey& key, uint8_t owner, uint8_t owner_worker,
+                                 uint64_t now_us);
 
-// The owner of key, or -1 (absent or idle too long). A hit counts as use.
-int foreign_flows_owner(ForeignFlowTable* t, const FlowKey& key, uint64_t now_us);
+// The owner of key, or -1 (absent or idle too long); on a hit *owner_worker is set. A hit counts as use.
+int foreign_flows_owner(ForeignFlowTable* t, const FlowKey& key, uint64_t now_us, uint8_t* owner_worker);
 
 }  // namespace pc

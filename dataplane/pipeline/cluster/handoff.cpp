@@ -58,7 +58,7 @@ void cluster_learn_pending(Worker* w, uint64_t now_us) {
   uint32_t n;
   while ((n = c.inbox.pop(batch, 64)) > 0) {
     for (uint32_t i = 0; i < n; i++) {
-      switch (foreign_flows_learn(&c.foreign, batch[i].key, batch[i].owner, now_us)) {
+      switch (foreign_flows_learn(&c.foreign, batch[i].key, batch[i].owner, batch[i].owner_worker, now_us)) {
         case ForeignLearn::ADDED_EVICTING: w->counters->event(Event::FOREIGN_FLOWS_EVICTED); [[fallthrough]];
         case ForeignLearn::ADDED:
         case ForeignLearn::REFRESHED: w->counters->event(Event::FOREIGN_FLOWS_LEARNED); break;
@@ -69,12 +69,17 @@ void cluster_learn_pending(Worker* w, uint64_t now_us) {
 }
 
 void ownership_export(Worker* w, const ParsedPacket& p) {
-  if (w->cluster.exports.push(l3_flow_key(p))) w->counters->event(Event::OWNERSHIP_EXPORTED);
+  FlowKey record = l3_flow_key(p);
+  // Which of our workers holds it: other nodes copy this into the outer header of a hand-off,
+  // and the worker that receives the hand-off passes it there (pipeline.h: packet_owner_worker).
+  record.pad[0] = static_cast<uint8_t>(w->params.index);
+  if (w->cluster.exports.push(record)) w->counters->event(Event::OWNERSHIP_EXPORTED);
   else w->counters->event(Event::OWNERSHIP_EXPORT_OVERFLOW);
 }
 
 bool handoff_to_owner(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint64_t now_us, TxQueues& tx) {
-  int owner = foreign_flows_owner(&w->cluster.foreign, l3_flow_key(p), now_us);
+  uint8_t owner_worker = 0;
+  int owner = foreign_flows_owner(&w->cluster.foreign, l3_flow_key(p), now_us, &owner_worker);
   if (owner < 0 || static_cast<size_t>(owner) >= s.cluster.nodes.size() || static_cast<uint32_t>(owner) == s.cluster.self)
     return false;
   const IpAddr& owner_addr = s.cluster.nodes[owner];
@@ -96,7 +101,9 @@ bool handoff_to_owner(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPac
   outer->version_ihl = RTE_IPV4_VHL_DEF;
   outer->type_of_service = tos;  // RFC 2003 §3.1
   outer->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(inner_len + kOuterLen));
-  outer->packet_id = 0;  // DF set: an atomic datagram (RFC 6864)
+  // DF set: an atomic datagram, whose id carries no meaning for IP (RFC 6864 §4.1); it names
+  // the owner's worker that holds the connection, so the owner steers it there.
+  outer->packet_id = rte_cpu_to_be_16(owner_worker);
   outer->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
   outer->time_to_live = kOuterTtl;
   outer->next_proto_id = ipv6 ? kIpprotoIpv6In4 : kIpprotoIpip;
@@ -145,6 +152,7 @@ uint32_t worker_foreign_queue(Worker* w, const uint8_t* records, uint32_t count,
   for (; queued < count; queued++) {
     ForeignRecord r;
     std::memcpy(&r.key, records + size_t{queued} * kOwnershipRecordBytes, kOwnershipRecordBytes);
+    r.owner_worker = r.key.pad[0];
     std::memset(r.key.pad, 0, sizeof r.key.pad);  // the key is hashed whole
     r.owner = owner;
     if (!w->cluster.inbox.push(r)) break;

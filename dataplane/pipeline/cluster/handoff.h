@@ -8,6 +8,7 @@
 // it and processes it as if it had arrived on that port. Nothing here runs unless the
 // snapshot's cluster is enabled.
 #pragma once
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include "common/tx_queues.h"
 #include "pipeline/l2l3/packet.h"
@@ -38,6 +39,14 @@ inline bool handoff_is_encapsulated(const Snapshot& s, const ParsedPacket& p) {
   if (!s.cluster.enabled || !p.ip) return false;
   uint8_t proto = p.ip->next_proto_id;
   return (proto == kIpprotoIpip || proto == kIpprotoIpv6In4) && ip_from_v4(p.ip->dst_addr) == s.cluster.nodes[s.cluster.self];
+}
+// Several workers: the worker that holds the connection of such a packet (its sender copied
+// the index from our ownership record into the outer id, handoff_to_owner), or -1 when the
+// IPv4 header (outer, unfragmented, read from the frame) is not a hand-off to this node.
+inline int handoff_owner_worker(const Snapshot& s, const rte_ipv4_hdr* ip, uint16_t worker_count) {
+  if (!s.cluster.enabled || (ip->next_proto_id != kIpprotoIpip && ip->next_proto_id != kIpprotoIpv6In4)) return -1;
+  if (ip_from_v4(ip->dst_addr) != s.cluster.nodes[s.cluster.self]) return -1;
+  return rte_be_to_cpu_16(ip->packet_id) % worker_count;
 }
 // Strips the outer header of such a packet (m then holds the inner packet behind the same
 // L2 header); false when m was dropped with its reason (not from a cluster node, fragmented,

@@ -1,11 +1,13 @@
 // packet_owner_worker(): which worker owns a reply (IPv4 or IPv6), from the frame alone. Each
 // worker allocates lports only from its residue class (lport.h), so a reply's
-// destination port names its owner without any table lookup.
+// destination port names its owner without any table lookup. A cluster hand-off names
+// its owning worker in the outer header's id (cluster/handoff.h).
 #include <cstring>
 #include <netinet/in.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include "common/config.h"
+#include "pipeline/cluster/handoff.h"
 #include "pipeline/l2l3/parse.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/snapshot.h"
@@ -103,7 +105,8 @@ int packet_owner_worker(const Snapshot* s, const rte_mbuf* m, uint16_t worker_co
     if (!(snapshot_owned_kinds(*s, dst) & kOwnedLip)) return -1;
     return icmp_error_owner(ip, header_len, len - sizeof(rte_ether_hdr), worker_count);
   }
-  if (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP) return -1;
+  if (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP)
+    return handoff_owner_worker(*s, ip, worker_count);  // -1 for anything but a hand-off to us
   if (len < sizeof(rte_ether_hdr) + header_len + 4) return -1;  // both ports present
   if (!(snapshot_owned_kinds(*s, dst) & kOwnedLip)) return -1;
   const uint8_t* l4 = reinterpret_cast<const uint8_t*>(ip) + header_len;
