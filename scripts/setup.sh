@@ -11,7 +11,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 APT_PACKAGES=(
   libdpdk-dev pkg-config cmake make g++ python3 bird2
   iproute2 ethtool curl procps iputils-ping psmisc nginx-light bsdutils nftables openssl wrk
-  # cluster BGP speaker (docs/cluster.md): gobgpd + gobgp, and GoBGP's .proto files the daemon loads
+  # cluster BGP speaker, see docs/cluster.md: gobgpd + gobgp, and GoBGP's .proto files the daemon loads
   gobgpd golang-github-osrg-gobgp-dev
 )
 missing=()
