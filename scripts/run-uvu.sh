@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:?usage: run-uvu.sh DIR PATTERN}
 pattern=${2:?usage: run-uvu.sh DIR PATTERN}
-limit=${PORTCULLIS_TEST_TIMEOUT:-900}
+limit=${PORTCULLIS_TEST_TIMEOUT:-1200}
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
