@@ -34,18 +34,21 @@ void ownership_export(Worker* w, const ParsedPacket& p);
 // flow and m was sent to it (or dropped on the way, counted); false = not a foreign flow.
 bool handoff_to_owner(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint64_t now_us, TxQueues& tx);
 
-// An IPIP / IPv6-in-IPv4 packet to this node's address (parsed to L3).
+// An IPIP / IPv6-in-IPv4 packet to this node's address, by its (outer) IPv4 header.
+inline bool handoff_to_this_node(const Snapshot& s, const rte_ipv4_hdr* ip) {
+  if (!s.cluster.enabled) return false;
+  uint8_t proto = ip->next_proto_id;
+  return (proto == kIpprotoIpip || proto == kIpprotoIpv6In4) && ip_from_v4(ip->dst_addr) == s.cluster.nodes[s.cluster.self];
+}
+// The same for a packet parsed to L3.
 inline bool handoff_is_encapsulated(const Snapshot& s, const ParsedPacket& p) {
-  if (!s.cluster.enabled || !p.ip) return false;
-  uint8_t proto = p.ip->next_proto_id;
-  return (proto == kIpprotoIpip || proto == kIpprotoIpv6In4) && ip_from_v4(p.ip->dst_addr) == s.cluster.nodes[s.cluster.self];
+  return p.ip && handoff_to_this_node(s, p.ip);
 }
 // Several workers: the worker that holds the connection of such a packet (its sender copied
 // the index from our ownership record into the outer id, handoff_to_owner), or -1 when the
 // IPv4 header (outer, unfragmented, read from the frame) is not a hand-off to this node.
 inline int handoff_owner_worker(const Snapshot& s, const rte_ipv4_hdr* ip, uint16_t worker_count) {
-  if (!s.cluster.enabled || (ip->next_proto_id != kIpprotoIpip && ip->next_proto_id != kIpprotoIpv6In4)) return -1;
-  if (ip_from_v4(ip->dst_addr) != s.cluster.nodes[s.cluster.self]) return -1;
+  if (!handoff_to_this_node(s, ip)) return -1;
   return rte_be_to_cpu_16(ip->packet_id) % worker_count;
 }
 // Strips the outer header of such a packet (m then holds the inner packet behind the same
