@@ -47,6 +47,6 @@ export function handoffCounters(stats: Pick<DataplaneStats, 'events' | 'drops'>)
 
 /** Everything GetClusterStatus' `counters` map and Prometheus show for the sync and the hand-off, one flat object. */
 export function syncAndHandoffCounters(sync: { snapshot(): object } | undefined,
-  stats: Pick<DataplaneStats, 'events' | 'drops'>): Record<string, number> {
-  return { ...(sync?.snapshot() as Record<string, number> | undefined), ...(handoffCounters(stats) as unknown as Record<string, number>) };
+  stats: Pick<DataplaneStats, 'events' | 'drops'> | undefined): Record<string, number> {
+  return { ...(sync?.snapshot() as Record<string, number> | undefined), ...(stats ? handoffCounters(stats) as unknown as Record<string, number> : {}) };
 }

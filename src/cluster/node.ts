@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { ClusterSettings } from '../config/cluster-types.js';
 import { log } from '../log.js';
 import type { DesiredState, PortModel } from '../model/index.js';
-import type { ServerTrafficStats, TrafficStats } from '../dataplane/types.js';
+import type { DataplaneStats, TrafficStats } from '../dataplane/types.js';
 import { writeStateFile } from '../state/file.js';
 import { Announcer, exportFilters, prefixText } from './announcer.js';
 import type { PeerStatus, SessionState } from './gobgp-api.js';
@@ -17,10 +17,13 @@ const WITHDRAW_SETTLE_MS = 2_000;
 /** Peer states for metrics scrapes are polled this often (besides the event stream), so a scrape never waits on gobgpd. */
 const PEER_POLL_MS = 2_000;
 
+export type ClusterStats = Pick<DataplaneStats, 'connections' | 'services' | 'servers' | 'events' | 'drops'>;
+
 export interface ClusterSources {
   state(): DesiredState;
-  /** The data plane's counters: live connections (drain) and per-server connections (thresholds). */
-  stats(): { connections: number; services: TrafficStats[]; servers: ServerTrafficStats[] } | undefined;
+  /** The data plane's counters: live connections (drain), per-server connections (thresholds), the
+   *  events and drops other cluster parts turn into their counters (addCounters). */
+  stats(): ClusterStats | undefined;
   /** The health checker's word: a probe has seen this server up since start (AnnouncerSources.probedUp). */
   probedUp?(serverId: number): boolean;
 }
@@ -81,7 +84,7 @@ export class ClusterNode {
   private readonly announcer: Announcer;
   private readonly peerStates = new Map<string, SessionState>();
   /** Named counters other parts of the cluster (sync, hand-off) may add to status and metrics. */
-  private readonly extraCounters: Array<() => Record<string, number>> = [];
+  private readonly extraCounters: Array<(stats: ClusterStats | undefined) => Record<string, number>> = [];
   private changing: Promise<unknown> = Promise.resolve();
   private peerPoll: NodeJS.Timeout | undefined;
 
@@ -120,8 +123,9 @@ export class ClusterNode {
 
   get drained(): boolean { return this.announcer.drained; }
 
-  /** Adds named counters to status and metrics (the ownership sync and hand-off register theirs). */
-  addCounters(source: () => Record<string, number>): void {
+  /** Adds named counters to status and metrics (the ownership sync and hand-off register theirs);
+   *  `source` gets the data plane's stats read once for the whole status or scrape. */
+  addCounters(source: (stats: ClusterStats | undefined) => Record<string, number>): void {
     this.extraCounters.push(source);
   }
 
@@ -159,7 +163,7 @@ export class ClusterNode {
   /** Process id of a managed gobgpd. */
   get speakerPid(): number | undefined { return this.speaker.pid; }
 
-  counters(): Record<string, number> {
+  counters(stats = this.sources.stats()): Record<string, number> {
     const c = this.announcer.counters;
     const result: Record<string, number> = {
       bgp_announces: c.announces,
@@ -168,7 +172,7 @@ export class ClusterNode {
       bgp_speaker_starts: this.speaker.starts,
       bgp_speaker_losses: this.speaker.losses,
     };
-    for (const source of this.extraCounters) Object.assign(result, source());
+    for (const source of this.extraCounters) Object.assign(result, source(stats));
     return result;
   }
 
@@ -210,7 +214,7 @@ export class ClusterNode {
       notAnnounced: this.announcer.notAnnounced(),
       connections: stats ? connectionsInUse(this.sources.state(), stats.services) : 0,
       connectionsAll: stats?.connections ?? 0,
-      counters: this.counters(),
+      counters: this.counters(stats),
     };
   }
 }

@@ -183,11 +183,11 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       // After the first apply (the VIPs are in the data plane) and before the API: a drain can find it.
       cluster = await ClusterNode.start(config.cluster, config.ports, {
         state: () => controller.state,
-        stats: () => { try { const s = dataplane.stats(); return { connections: s.connections, services: s.services, servers: s.servers }; } catch { return undefined; } },
+        stats: () => { try { return dataplane.stats(); } catch { return undefined; } },
         probedUp: (serverId) => checker.probedUp(serverId),
       }, config.stateFile);
       const sync = flowSync;
-      cluster.addCounters(() => { try { return syncAndHandoffCounters(sync, dataplane.stats()); } catch { return {}; } });
+      cluster.addCounters((stats) => syncAndHandoffCounters(sync, stats));
     }
     if (config.metrics.listen) {
       // Metrics are an aid, not a reason to refuse service: a busy port is a warning.
