@@ -1,14 +1,13 @@
 // `portcullis drain [--wait] [--timeout D]`, `portcullis undrain`, `portcullis cluster status`:
 // the Cluster gRPC service from the command line (docs/operations.md).
 import { parseArgs } from 'node:util';
-import * as grpc from '@grpc/grpc-js';
 import { table } from '../api/format.js';
 import type { ClusterClient } from '../api/generated/portcullis/v1/Cluster.js';
 import type { ClusterStatus__Output } from '../api/generated/portcullis/v1/ClusterStatus.js';
 import { loadPortcullisProto } from '../api/proto.js';
 import { ModelError, parseDuration } from '../model/index.js';
 import { rpc } from './client.js';
-import { describeCallError, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint } from './endpoint.js';
+import { commandFailureExit, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint } from './endpoint.js';
 import { toEndpoint } from './client.js';
 
 export const CLUSTER_USAGE = `  portcullis drain [--wait] [--timeout D] [--json]
@@ -91,17 +90,8 @@ async function run(command: 'drain' | 'undrain' | 'status', args: string[], writ
       }
     }
   } catch (error) {
-    const name = command === 'status' ? 'cluster status' : command;
-    if (error instanceof ClusterUsageError || error instanceof ModelError) {
-      process.stderr.write(`portcullis ${name}: ${error.message}\nusage:\n${CLUSTER_USAGE}\n`);
-      return 2;
-    }
-    const serviceError = error as grpc.ServiceError;
-    if (typeof serviceError.code === 'number') {
-      process.stderr.write(`portcullis ${name}: ${describeCallError(serviceError, endpoint?.target ?? 'the daemon')}\n`);
-      return 1;
-    }
-    throw error;
+    return commandFailureExit(command === 'status' ? 'cluster status' : command, error, { usageErrors: [ClusterUsageError, ModelError],
+      usage: CLUSTER_USAGE, target: endpoint?.target ?? 'the daemon', inputCodes: [] });
   } finally {
     client?.close();
   }

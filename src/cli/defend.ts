@@ -16,7 +16,7 @@ import {
   readRateValue, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, type ClearableKind,
 } from '../model/index.js';
 import { connect, rpc } from './client.js';
-import { describeCallError, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint, type EndpointFlags } from './endpoint.js';
+import { commandFailureExit, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint, type EndpointFlags } from './endpoint.js';
 
 export const DEFEND_USAGE = `  portcullis defend show [--audit N] [--json]
                                  active mitigations (who, why, time left) and what the defences dropped
@@ -270,17 +270,9 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
         throw new DefendUsageError(sub ? `unknown defend command "${sub}"` : 'expected show, block, unblock, limit, fragments, synproxy, clear or audit');
     }
   } catch (error) {
-    if (error instanceof DefendUsageError || error instanceof ModelError) {
-      process.stderr.write(`portcullis defend: ${error.message}\nusage:\n${DEFEND_USAGE}\n`);
-      return 2;
-    }
-    const serviceError = error as grpc.ServiceError;
-    if (typeof serviceError.code === 'number') {
-      process.stderr.write(`portcullis defend: ${describeCallError(serviceError, endpoint?.target ?? 'the daemon')}\n`);
-      // A bad value or a service/prefix that is not there is the operator's input: exit 2.
-      return serviceError.code === grpc.status.INVALID_ARGUMENT || serviceError.code === grpc.status.NOT_FOUND ? 2 : 1;
-    }
-    throw error;
+    // A bad value or a service/prefix that is not there is the operator's input: exit 2.
+    return commandFailureExit('defend', error, { usageErrors: [DefendUsageError, ModelError], usage: DEFEND_USAGE,
+      target: endpoint?.target ?? 'the daemon', inputCodes: [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND] });
   } finally {
     client?.close();
   }

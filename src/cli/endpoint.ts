@@ -105,6 +105,32 @@ export function resolveEndpoint(flags: EndpointFlags, env: NodeJS.ProcessEnv = p
   };
 }
 
+export interface CommandFailure {
+  /** The usage-error classes of the command (their message is shown with the usage, exit 2). */
+  usageErrors: ReadonlyArray<abstract new (...args: never[]) => Error>;
+  usage: string;
+  /** Where the call went, for the message. */
+  target: string;
+  /** Status codes that mean the operator's input was wrong (exit 2); other refusals exit 1. */
+  inputCodes: readonly grpc.status[];
+}
+
+/**
+ * The exit code of a `portcullis <command>` that failed, its message written to stderr: a usage
+ * error (exit 2, with the usage), a refused or failed call (describeCallError; exit 2 for the
+ * input codes, else 1). Anything else is a bug and is thrown on.
+ */
+export function commandFailureExit(name: string, error: unknown, how: CommandFailure): number {
+  if (how.usageErrors.some((kind) => error instanceof kind)) {
+    process.stderr.write(`portcullis ${name}: ${(error as Error).message}\nusage:\n${how.usage}\n`);
+    return 2;
+  }
+  const serviceError = error as Partial<grpc.ServiceError>;
+  if (typeof serviceError.code !== 'number') throw error;
+  process.stderr.write(`portcullis ${name}: ${describeCallError(serviceError, how.target)}\n`);
+  return how.inputCodes.includes(serviceError.code) ? 2 : 1;
+}
+
 /** The message for a refused or failed call, with what to do about it. */
 export function describeCallError(error: unknown, target: string): string {
   const e = error as Partial<grpc.ServiceError>;

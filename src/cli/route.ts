@@ -6,7 +6,7 @@ import { table } from '../api/format.js';
 import type { Route__Output } from '../api/generated/portcullis/v1/Route.js';
 import { ModelError, readNetwork, readRoute } from '../model/index.js';
 import { connect } from './client.js';
-import { describeCallError, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint } from './endpoint.js';
+import { commandFailureExit, ENDPOINT_OPTIONS, resolveEndpoint, type Endpoint } from './endpoint.js';
 
 export const ROUTE_USAGE = `  portcullis route list [--json]
   portcullis route add PREFIX [--via NEXT_HOP] --port PORT
@@ -69,18 +69,9 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
         throw new RouteUsageError(sub ? `unknown route command "${sub}"` : 'expected list, add or delete');
     }
   } catch (error) {
-    if (error instanceof RouteUsageError || error instanceof ModelError) {
-      process.stderr.write(`portcullis route: ${error.message}\nusage:\n${ROUTE_USAGE}\n`);
-      return 2;
-    }
-    const serviceError = error as grpc.ServiceError;
-    if (typeof serviceError.code === 'number') {
-      process.stderr.write(`portcullis route: ${describeCallError(serviceError, endpoint?.target ?? 'the daemon')}\n`);
-      // The operator's input (bad value, a prefix already routed or not routed): exit 2.
-      const input = [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.ALREADY_EXISTS];
-      return input.includes(serviceError.code) ? 2 : 1;
-    }
-    throw error;
+    // The operator's input (bad value, a prefix already routed or not routed): exit 2.
+    return commandFailureExit('route', error, { usageErrors: [RouteUsageError, ModelError], usage: ROUTE_USAGE,
+      target: endpoint?.target ?? 'the daemon', inputCodes: [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.ALREADY_EXISTS] });
   } finally {
     client?.close();
   }
