@@ -122,7 +122,8 @@
   X(FOREIGN_FLOWS_LEARNED, "foreign_flows_learned")         /* cluster: another node's flow put in (or refreshed in) this worker's foreign-flow table */ \
   X(FOREIGN_FLOWS_EVICTED, "foreign_flows_evicted")         /* cluster: oldest foreign flow evicted to make room (table at its bound) */ \
   X(HANDOFF_SENT, "handoff_sent")                           /* cluster: packet of a flow another node owns sent to it encapsulated */ \
-  X(HANDOFF_RECEIVED, "handoff_received")                   /* cluster: encapsulated packet from another node decapsulated and processed as received */
+  X(HANDOFF_RECEIVED, "handoff_received")                   /* cluster: encapsulated packet from another node decapsulated and processed as received */ \
+  X(TAKEOVER_DISCARDED, "takeover_discarded")               /* takeover: received while this worker was held (handed over, or not yet released), freed unread */
 
 namespace pc {
 

@@ -45,7 +45,7 @@ export type DataplaneEvent =
   | 'nd_solicitations_answered' | 'nd_solicitations_sent' | 'nd_advertisements_learned'
   | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered' | 'nat64_mss_lowered'
   | 'ownership_exported' | 'ownership_export_overflow' | 'foreign_flows_learned' | 'foreign_flows_evicted'
-  | 'handoff_sent' | 'handoff_received';
+  | 'handoff_sent' | 'handoff_received' | 'takeover_discarded';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -54,6 +54,7 @@ export type AddonErrorCode =
   | 'EAL_GONE'          // live mode ran rte_eal_cleanup; DPDK cannot start again in this process
   | 'PORT_FAILED'       // probe/configure/start of a port failed (message names port and device)
   | 'NOMEM'             // mempool/table allocation failed
+  | 'EBUSY'             // the connection region is locked by another process (message names it)
   | 'CONFIG_REJECTED';  // snapshot_build refused the config (message names the field)
 
 /** Per-service client-address carriage (FullNAT hides the client from the real server). */
@@ -104,6 +105,51 @@ export interface StartOptions {
   mbufs?: number;
   /** Per-worker IPv4 reassembly table (fragment policy limit/reassemble); absent fields = defaults. */
   fragments?: FragmentTableOptions;
+  /**
+   * Connection region (dataplane/core/conn_region.h): the connection tables live in this file, mapped
+   * shared, and outlive the process. A compatible region left by an earlier process is adopted; an
+   * incompatible or corrupt one is renamed aside (`<path>.rejected-<unix seconds>`) and a new one made.
+   * Absent: the tables live in process memory (tests, benchmarks).
+   */
+  connRegion?: ConnRegionOptions;
+}
+
+export interface ConnRegionOptions {
+  /** The region file: on hugetlbfs (e.g. /dev/hugepages/...) when hugepages are used, else on tmpfs (/dev/shm/...). */
+  path: string;
+  /**
+   * Takeover (new side): start without taking the region; the workers discard what they receive until
+   * release(). Without it, start() takes the region's lock and fails (EBUSY) while another process holds it.
+   */
+  holdUntilRelease?: boolean;
+}
+
+/** What happened to the connection region at start / release (stats().connRegion). */
+export interface ConnRegionReport {
+  path: string;
+  /** 'held': waiting for release(); 'created': a new, empty region; 'adopted': an earlier process's tables were taken over. */
+  outcome: 'held' | 'created' | 'adopted';
+  /** Why an existing region was not adopted ('' when it was, or none existed). */
+  rejectedReason: string;
+  /** Where the rejected region was moved ('' when none was). */
+  rejectedPath: string;
+  /** Connections adopted (all workers). */
+  adopted: number;
+  /** Records found but not adopted, by reason (all workers). */
+  dropped: {
+    /** allocated but never committed to the table (the writer died mid-insert) */
+    uncommitted: number;
+    /** its service, server or LIP no longer exists or now means something else */
+    stale: number;
+    /** a tuple or lport another adopted record already holds */
+    duplicate: number;
+    /** a SYNPROXY backend handshake in progress (its held packets died with the old process; the client retransmits) */
+    synproxyPending: number;
+    /** fields that cannot belong to any connection (protocol, state, ids out of range) */
+    invalid: number;
+  };
+  /** Slowest worker's adoption, µs. */
+  adoptUs: number;
 }
 
 /** Bounds of each worker's reassembly table (dataplane/common/defense_config.h FragTableConfig). */
@@ -325,6 +371,8 @@ export interface DataplaneStats {
   localAddresses: LocalAddressStats[];
   /** Flood defences: id 0 first, then the ids present in the current snapshot. */
   defense: DefenseStats[];
+  /** Present when started with connRegion. */
+  connRegion?: ConnRegionReport;
 }
 
 export interface ConnectionPage {
@@ -439,6 +487,29 @@ export interface DataplaneAddon {
   connections(cursor: number, limit: number): ConnectionPage;
   /** Stops workers and ports. Live mode also cleans up EAL (then start() throws EAL_GONE). Harmless when not started. */
   stop(): void;
+
+  // ---- restart and takeover (dataplane/core/conn_region.h); need connRegion at start ----
+  /**
+   * Takeover, old side: every worker finishes its burst and stops forwarding (what arrives is discarded,
+   * counted as event takeover_discarded), runs no timer, writes nothing more to the region; then the
+   * region's lock is released. Returns when every worker is held: heldAtUs = CLOCK_MONOTONIC µs then.
+   * Throws ESTATE without a region or when a worker does not answer within 1 s (the others are resumed).
+   */
+  handOver(): { heldAtUs: number };
+  /** Takeover failed, old side: take the lock again and forward again. Throws EBUSY when another process took it. */
+  resume(): void;
+  /**
+   * Takeover, new side (started with holdUntilRelease): takes the region's lock (EBUSY while the old process
+   * holds it), then every worker adopts its table and starts forwarding. Returns the report when all have.
+   */
+  release(): ConnRegionReport;
+  /**
+   * TEST MODE ONLY: every invariant of every worker's tables, as a list of violations (empty = consistent):
+   * each committed record is found by its tuples (one for DR/TUN) and filed once in the timer wheel,
+   * every index entry names a committed record whose tuple it matches, free list + records = capacity,
+   * every lport bit is held by exactly one FullNAT record, gauges equal the records counted.
+   */
+  checkConnTables(): string[];
   ports(): PortInfo[];
   /** Replaces every worker's trace filter and empties the rings (live: through the worker mailbox).
    *  Throws EINVAL on bad options, ESTATE when not started or a worker does not answer, NOMEM. */
