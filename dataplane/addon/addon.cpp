@@ -56,7 +56,55 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
     throw_status(env, st);
     return env.Undefined();
   }
-  return stats_to_js(env, report);
+  Napi::Object out = stats_to_js(env, report);
+  pc::RegionReport region;
+  pc::dataplane().region_report(&region);
+  if (region.present) out.Set("connRegion", region_report_to_js(env, region));
+  return out;
+}
+
+Napi::Value HandOver(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t held_at_us = 0;
+  pc::Status st = pc::dataplane().hand_over(&held_at_us);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("heldAtUs", Napi::Number::New(env, static_cast<double>(held_at_us)));
+  return out;
+}
+
+Napi::Value Resume(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pc::Status st = pc::dataplane().resume();
+  if (!st.ok()) throw_status(env, st);
+  return env.Undefined();
+}
+
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pc::RegionReport report;
+  pc::Status st = pc::dataplane().release(&report);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  return region_report_to_js(env, report);
+}
+
+Napi::Value CheckConnTables(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> problems;
+  pc::Status st = pc::dataplane().check_tables(&problems);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, problems.size());
+  for (size_t i = 0; i < problems.size(); i++) out.Set(static_cast<uint32_t>(i), problems[i]);
+  return out;
 }
 
 Napi::Value Connections(const Napi::CallbackInfo& info) {
@@ -279,6 +327,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("connections", Napi::Function::New(env, Connections, "connections"));
   exports.Set("stop", Napi::Function::New(env, Stop, "stop"));
+  exports.Set("handOver", Napi::Function::New(env, HandOver, "handOver"));
+  exports.Set("resume", Napi::Function::New(env, Resume, "resume"));
+  exports.Set("release", Napi::Function::New(env, Release, "release"));
+  exports.Set("checkConnTables", Napi::Function::New(env, CheckConnTables, "checkConnTables"));
   exports.Set("ports", Napi::Function::New(env, Ports, "ports"));
   exports.Set("inject", Napi::Function::New(env, Inject, "inject"));
   exports.Set("step", Napi::Function::New(env, Step, "step"));

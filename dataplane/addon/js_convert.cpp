@@ -240,6 +240,19 @@ bool read_start_options(Napi::Env env, const Napi::Value& v, pc::StartOptions* o
     if (!r.integer(mbufs, "options.mbufs", 512, 1u << 28, &n)) return false;
     out->mbufs = static_cast<uint32_t>(n);
   }
+  Napi::Value region = o.Get("connRegion");
+  if (!region.IsUndefined()) {
+    Napi::Object ro;
+    if (!r.object(region, "options.connRegion", &ro)) return false;
+    if (!r.string(ro.Get("path"), "options.connRegion.path", &out->conn_region)) return false;
+    if (out->conn_region.empty() || out->conn_region[0] != '/')
+      return r.fail("options.connRegion.path", "an absolute file path", ro.Get("path"));
+    Napi::Value hold = ro.Get("holdUntilRelease");
+    if (!hold.IsUndefined()) {
+      if (!hold.IsBoolean()) return r.fail("options.connRegion.holdUntilRelease", "a boolean", hold);
+      out->conn_region_hold = hold.As<Napi::Boolean>().Value();
+    }
+  }
   return read_fragment_table(r, o.Get("fragments"), "options.fragments", &out->fragments);
 }
 

@@ -234,4 +234,22 @@ Napi::Object trace_to_js(Napi::Env env, const std::vector<pc::TraceRecord>& reco
   return out;
 }
 
+Napi::Object region_report_to_js(Napi::Env env, const pc::RegionReport& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", r.path);
+  o.Set("outcome", r.outcome);
+  o.Set("rejectedReason", r.rejected_reason);
+  o.Set("rejectedPath", r.rejected_path);
+  o.Set("adopted", num(env, r.totals.adopted));
+  Napi::Object dropped = Napi::Object::New(env);
+  dropped.Set("uncommitted", num(env, r.totals.uncommitted));
+  dropped.Set("stale", num(env, r.totals.stale));
+  dropped.Set("duplicate", num(env, r.totals.duplicate));
+  dropped.Set("synproxyPending", num(env, r.totals.synproxy_pending));
+  dropped.Set("invalid", num(env, r.totals.invalid));
+  o.Set("dropped", dropped);
+  o.Set("adoptUs", num(env, r.adopt_us));
+  return o;
+}
+
 }  // namespace pc_addon

@@ -10,6 +10,8 @@ namespace pc_addon {
 
 Napi::Array ports_to_js(Napi::Env env, const std::vector<pc::PortInfo>& ports);
 Napi::Object stats_to_js(Napi::Env env, const pc::StatsReport& report);
+// ConnRegionReport (src/dataplane/types.ts).
+Napi::Object region_report_to_js(Napi::Env env, const pc::RegionReport& report);
 Napi::Array connections_to_js(Napi::Env env, const std::vector<pc::ConnectionInfo>& conns);
 Napi::Object bench_to_js(Napi::Env env, pc::BenchScenario scenario, const pc::BenchResult& result);
 Napi::Object bench_memory_to_js(Napi::Env env, const pc::BenchMemoryResult& result);

@@ -188,6 +188,16 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     return st;
   }
 
+  if (!options.conn_region.empty()) {
+    // Before any worker exists: a region another process owns refuses the start (EBUSY).
+    st = region_.open(options.conn_region, workers, options.conn_capacity, !options.conn_region_hold);
+    if (!st.ok()) {
+      teardown(false);
+      return st;
+    }
+    region_released_ = !options.conn_region_hold;
+  }
+
   uint16_t port_ids[kMaxPorts];
   for (size_t i = 0; i < ports_.size(); i++) port_ids[i] = ports_[i].port_id;
   for (uint16_t w = 0; w < workers; w++) {
@@ -208,6 +218,11 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     params.port_macs = port_macs_;
     params.port_mtus = port_mtus_;
     params.port_count = static_cast<uint16_t>(ports_.size());
+    ConnStore store;
+    if (region_.mapped()) {
+      store = region_.store(w, options.live);
+      params.store = &store;
+    }
     ctx->worker = worker_create(params, &error);
     if (!ctx->worker) {
       teardown(false);
@@ -225,6 +240,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     ctx->polling = options.polling;
     ctx->poll_override = options.poll_override;
     ctx->stop = &stop_flag_;
+    ctx->held.store(!region_released_);
     workers_.push_back(std::move(ctx));
   }
   {  // Connection-count schedulers sum every worker's per-server gauges.
@@ -286,7 +302,17 @@ void Dataplane::teardown(bool cleanup_eal) {
   for (auto& w : workers_)
     if (w->worker) worker_destroy(w->worker);
   workers_.clear();
+  region_.close();  // after the workers: the file (and what it holds) stays for the next start
+  region_released_ = true;
   redirect_.destroy();  // packets still handed over between workers go back to the pool
+  if (handed_over_) {
+    // The new owner's ports sit on the same kernel interfaces: stopping ours would set the
+    // exception taps down under it. The process is about to exit; the kernel closes them.
+    ports_.clear();
+    exception_ports_.clear();
+    cleanup_eal = false;
+  }
+  handed_over_ = false;
   for (auto& p : ports_) port_close(&p);
   ports_.clear();
   for (auto& p : exception_ports_) port_close(&p);
@@ -502,7 +528,11 @@ Status Dataplane::step(uint32_t* received) {
   if (!st.ok()) return st;
   for (auto& w : workers_) {
     WorkerContext& c = *w;
-    worker_run_timers(c.worker, worker_current_snapshot(c), test_clock_us_, c.tx);
+    if (c.held.load()) continue;
+    const Snapshot* s = worker_current_snapshot(c);
+    worker_adopt_if_due(c, s, test_clock_us_);
+    worker_run_timers(c.worker, s, test_clock_us_, c.tx);
+    worker_stamp_clock(c.worker, test_clock_us_, 0);
     c.tx.flush_all();
   }
   // A reply one worker hands over is processed by its owner in the next sweep at the latest.
@@ -510,7 +540,13 @@ Status Dataplane::step(uint32_t* received) {
     uint32_t n = 0;
     for (auto& w : workers_) {
       WorkerContext& c = *w;
-      n += worker_poll_ports(c, worker_current_snapshot(c), test_clock_us_);
+      if (c.held.load()) {
+        n += worker_discard_held(c);
+      } else {
+        const Snapshot* s = worker_current_snapshot(c);
+        worker_adopt_if_due(c, s, test_clock_us_);
+        n += worker_poll_ports(c, s, test_clock_us_);
+      }
       c.tx.flush_all();
     }
     if (n == 0) break;
@@ -616,6 +652,116 @@ Status Dataplane::test_worker(const char* what, uint16_t index, Worker** worker,
                                        ", got " + std::to_string(index));
   *worker = workers_[index]->worker;
   *now_us = test_clock_us_;
+  return Status::Ok();
+}
+
+// ---- restart and takeover (core/conn_region.h) ----
+
+namespace {
+
+// Waits until done(c) holds for every worker, test mode at once (the caller's thread runs them).
+template <typename Done>
+bool wait_workers(const std::vector<std::unique_ptr<WorkerContext>>& workers, uint64_t timeout_us, Done done) {
+  uint64_t deadline = monotonic_us() + timeout_us;
+  for (;;) {
+    bool all = true;
+    for (const auto& w : workers) all = all && done(*w);
+    if (all) return true;
+    if (monotonic_us() > deadline) return false;
+    timespec ts{0, 200 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+}
+
+}  // namespace
+
+Status Dataplane::hand_over(uint64_t* held_at_us) {
+  Status st = require_started("handOver");
+  if (!st.ok()) return st;
+  if (!region_.mapped() || !region_.locked() || !region_released_)
+    return Status::Error("ESTATE", "handOver: this data plane does not own a connection region (start with connRegion)");
+  for (auto& w : workers_) w->held.store(true, std::memory_order_release);
+  if (!live_) {
+    // Test mode: the caller's thread is every worker; stamp as a held live worker would.
+    for (auto& w : workers_) {
+      worker_stamp_clock(w->worker, test_clock_us_, 0);
+      w->held_ack.store(true);
+    }
+  }
+  bool all_held = wait_workers(workers_, 1000 * 1000, [](const WorkerContext& c) { return c.held_ack.load(std::memory_order_acquire); });
+  if (!all_held) {
+    for (auto& w : workers_) w->held.store(false, std::memory_order_release);
+    return Status::Error("ESTATE", "handOver: a worker did not stop within 1 s; every worker forwards again");
+  }
+  region_.unlock();
+  handed_over_ = true;
+  *held_at_us = monotonic_us();
+  return Status::Ok();
+}
+
+Status Dataplane::resume() {
+  Status st = require_started("resume");
+  if (!st.ok()) return st;
+  if (!region_.mapped() || !region_released_) return Status::Error("ESTATE", "resume: nothing was handed over");
+  st = region_.lock();
+  if (!st.ok()) return st;
+  handed_over_ = false;
+  for (auto& w : workers_) {
+    w->held.store(false, std::memory_order_release);
+    w->held_ack.store(false);
+  }
+  return Status::Ok();
+}
+
+Status Dataplane::release(RegionReport* report) {
+  Status st = require_started("release");
+  if (!st.ok()) return st;
+  if (!region_.mapped() || region_released_)
+    return Status::Error("ESTATE", "release: this data plane was not started to take over (connRegion.holdUntilRelease)");
+  if (snapshot_version(publisher_.current()) == 0)
+    return Status::Error("ESTATE", "release: apply the configuration first: adoption checks every connection against it");
+  st = region_.lock();
+  if (!st.ok()) return st;
+  region_released_ = true;
+  for (auto& w : workers_) w->held.store(false, std::memory_order_release);
+  if (!live_) {
+    uint32_t received = 0;
+    step(&received);  // test mode: the caller's thread adopts now
+  }
+  if (region_.adopting()) {
+    bool done = wait_workers(workers_, 10 * 1000 * 1000, [](const WorkerContext& c) { return c.adopted.load(std::memory_order_acquire); });
+    if (!done) return Status::Error("ESTATE", "release: a worker did not finish adopting within 10 s");
+  }
+  region_report(report);
+  return Status::Ok();
+}
+
+void Dataplane::region_report(RegionReport* report) const {
+  *report = RegionReport{};
+  if (!region_.mapped()) return;
+  report->present = true;
+  report->path = region_.path();
+  report->rejected_reason = region_.rejected_reason();
+  report->rejected_path = region_.rejected_path();
+  report->outcome = !region_released_ ? "held" : region_.adopting() ? "adopted" : "created";
+  for (const auto& w : workers_) {
+    if (!w->adopted.load(std::memory_order_acquire)) continue;
+    const ConnAdoptReport& r = w->adopt_report;
+    ConnAdoptReport& t = report->totals;
+    t.adopted += r.adopted;
+    t.uncommitted += r.uncommitted;
+    t.stale += r.stale;
+    t.duplicate += r.duplicate;
+    t.synproxy_pending += r.synproxy_pending;
+    t.invalid += r.invalid;
+    report->adopt_us = std::max(report->adopt_us, w->adopt_us);
+  }
+}
+
+Status Dataplane::check_tables(std::vector<std::string>* problems) {
+  Status st = require_test_mode("checkConnTables");
+  if (!st.ok()) return st;
+  for (auto& w : workers_) worker_check_tables(w->worker, problems);
   return Status::Ok();
 }
 

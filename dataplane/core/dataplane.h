@@ -9,6 +9,7 @@
 #include <vector>
 #include <rte_mempool.h>
 #include "common/config.h"
+#include "core/conn_region.h"
 #include "core/ports.h"
 #include "core/redirect.h"
 #include "core/snapshot_publisher.h"
@@ -30,6 +31,18 @@ struct StartOptions {
   uint32_t conn_capacity = 1u << 20;
   uint32_t mbufs = 16383;
   FragTableConfig fragments;  // per-worker reassembly table; also sizes the reassembly mbuf pool
+  std::string conn_region;       // file of the connection region (core/conn_region.h); "" = process memory
+  bool conn_region_hold = false; // takeover: map without the lock, workers held until release()
+};
+
+// stats().connRegion: what happened to the region (src/dataplane/types.ts ConnRegionReport).
+struct RegionReport {
+  bool present = false;
+  std::string path;
+  const char* outcome = "created";  // held | created | adopted
+  std::string rejected_reason, rejected_path;
+  ConnAdoptReport totals;
+  uint64_t adopt_us = 0;  // slowest worker
 };
 
 struct PortInfo {
@@ -97,6 +110,17 @@ class Dataplane {
   Status foreign_learn(const uint8_t* records, size_t bytes, uint8_t owner, uint32_t* accepted);
   Status advance_clock_us(uint64_t us);
 
+  // Restart and takeover (core/conn_region.h). hand_over: every worker held (ESTATE when one does
+  // not answer within 1 s; all are resumed then), lock released, *held_at_us = CLOCK_MONOTONIC.
+  // resume: lock again (EBUSY if taken), forward again. release: lock (EBUSY), workers adopt and
+  // forward; waits for them (ESTATE without a configured snapshot or when one does not finish).
+  Status hand_over(uint64_t* held_at_us);
+  Status resume();
+  Status release(RegionReport* report);
+  void region_report(RegionReport* report) const;
+  // Test mode: every worker's table invariants (pipeline worker_check_tables).
+  Status check_tables(std::vector<std::string>* problems);
+
   // Test mode only: what the harness in dataplane/bench reaches (it sits above the core, which
   // never includes it). `what` names the caller in errors.
   struct TestRig {
@@ -144,6 +168,9 @@ class Dataplane {
   RedirectRings redirect_;  // worker-to-worker reply steering, several workers only
   std::vector<IpAddr> flow_rule_lips_;  // LIPs the ports' rte_flow rules cover (sorted)
   std::vector<std::unique_ptr<WorkerContext>> workers_;
+  ConnRegion region_;          // the connection tables when they outlive the process
+  bool region_released_ = true;  // false while a takeover start waits for release()
+  bool handed_over_ = false;     // the region went to another process: stop() leaves the ports alone
   std::vector<unsigned> launched_lcores_;
   std::atomic<bool> stop_flag_{false};
   uint64_t next_version_ = 1;

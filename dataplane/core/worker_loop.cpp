@@ -21,7 +21,36 @@ void idle_sleep(WorkerContext& c, rte_rcu_qsbr* qsbr, uint64_t us, const TscCloc
   if (slept_us > us) c.sleep_overshoot_us.fetch_add(slept_us - us, std::memory_order_relaxed);
 }
 
+// Takeover: until released, the worker touches nothing of its tables. Stamps its clock once
+// (the next process measures the downtime from it), acknowledges, then discards what
+// arrives, still reporting quiescence (a publish must not wait on a held worker).
+void hold(WorkerContext& c, rte_rcu_qsbr* qsbr, const TscClock& clock) {
+  if (!c.held_ack.load(std::memory_order_relaxed)) {
+    worker_stamp_clock(c.worker, clock.us_from_cycles(rte_rdtsc()), monotonic_us());
+    c.held_ack.store(true, std::memory_order_release);
+  }
+  uint32_t received = worker_discard_held(c);
+  conn_listing_serve(c.listing, c.worker);
+  c.tx.flush_all();
+  if (qsbr) rte_rcu_qsbr_quiescent(qsbr, c.index);
+  if (!received) idle_sleep(c, qsbr, kSleepMaxUs / 4, clock);
+}
+
 }  // namespace
+
+uint64_t monotonic_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000ull + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+void worker_adopt_if_due(WorkerContext& c, const Snapshot* s, uint64_t now_us) {
+  if (likely(!worker_adopt_due(c.worker)) || snapshot_version(s) == 0) return;
+  uint64_t started = monotonic_us();
+  worker_adopt_region(c.worker, *s, now_us, started, &c.adopt_report);
+  c.adopt_us = monotonic_us() - started;
+  c.adopted.store(true, std::memory_order_release);
+}
 
 int worker_main(void* arg) {
   WorkerContext& c = *static_cast<WorkerContext*>(arg);
@@ -46,8 +75,14 @@ int worker_main(void* arg) {
   uint64_t iteration_start = rte_rdtsc();
   uint32_t last_received = 0;
   while (!c.stop->load(std::memory_order_relaxed)) {
+    if (unlikely(c.held.load(std::memory_order_acquire))) {
+      hold(c, qsbr, clock);
+      continue;
+    }
+    c.held_ack.store(false, std::memory_order_relaxed);
     const Snapshot* s = worker_current_snapshot(c);
     uint64_t now = rte_rdtsc();
+    worker_adopt_if_due(c, s, clock.us_from_cycles(now));
     std::atomic<uint64_t>& load = last_received ? c.busy_cycles : c.idle_cycles;
     load.store(load.load(std::memory_order_relaxed) + (now - iteration_start), std::memory_order_relaxed);
     iteration_start = now;
@@ -57,6 +92,7 @@ int worker_main(void* arg) {
     uint32_t received = c.poll_override ? c.poll_override(c) : worker_poll_ports(c, s, now_us);
     if (now - last_timers >= timer_interval) {
       worker_run_timers(c.worker, s, now_us, c.tx);
+      worker_stamp_clock(c.worker, now_us, monotonic_us());
       last_timers = now;
     }
     c.tx.flush_all();

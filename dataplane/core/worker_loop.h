@@ -64,7 +64,53 @@ struct WorkerContext {
   std::atomic<uint64_t> idle_cycles{0};
   ConnListingMailbox listing;  // live connection listing (core/conn_listing.h)
   WorkerRedirect redirect;     // reply steering to the owning worker (core/redirect.h); count 1 = off
+  // Takeover (core/conn_region.h). held: forward nothing, run no timer, write nothing to the
+  // tables; what arrives is discarded. held_ack: the worker has seen it (its clock is stamped).
+  std::atomic<bool> held{false};
+  std::atomic<bool> held_ack{false};
+  // Adoption of an earlier process's tables: done once report and adopt_us are final.
+  std::atomic<bool> adopted{false};
+  ConnAdoptReport adopt_report;
+  uint64_t adopt_us = 0;
 };
+
+// CLOCK_MONOTONIC in µs: the clock two processes share (the region's stamps, takeover gap).
+uint64_t monotonic_us();
+
+// Adopts the region's tables when they wait and s is a configured snapshot (version >= 1):
+// the worker's first act on them. Records how long it took.
+void worker_adopt_if_due(WorkerContext& c, const Snapshot* s, uint64_t now_us);
+
+// What the kernel sends by a port's exception interface leaves by that port unchanged (no state).
+inline uint32_t worker_forward_exception(WorkerContext& c) {
+  rte_mbuf* pkts[kRxBurst];
+  uint32_t total = 0;
+  for (uint16_t p = 0; p < c.port_count; p++) {
+    if (!c.tx.has_exception(p)) continue;
+    uint16_t n = rte_eth_rx_burst(c.tx.exception_port_id(p), c.index, pkts, kRxBurst);
+    if (n == 0) continue;
+    c.counters->event(Event::RX_PACKETS, n);
+    for (uint16_t i = 0; i < n; i++) c.tx.push(p, pkts[i]);
+    total += n;
+  }
+  return total;
+}
+
+// A held worker's sweep: frames from the ports are freed unread (counted takeover_discarded);
+// the exception path still forwards.
+inline uint32_t worker_discard_held(WorkerContext& c) {
+  rte_mbuf* pkts[kRxBurst];
+  uint32_t total = 0;
+  for (uint16_t p = 0; p < c.port_count; p++) {
+    uint16_t n = rte_eth_rx_burst(c.port_ids[p], c.index, pkts, kRxBurst);
+    if (n == 0) continue;
+    c.counters->event(Event::RX_PACKETS, n);
+    c.counters->event(Event::TAKEOVER_DISCARDED, n);
+    rte_pktmbuf_free_bulk(pkts, n);
+    total += n;
+  }
+  return total + worker_forward_exception(c);
+}
 
 // Returns the live snapshot, adopting it first if this worker has not seen its version.
 inline const Snapshot* worker_current_snapshot(WorkerContext& c) {
@@ -92,16 +138,7 @@ inline uint32_t worker_poll_ports(WorkerContext& c, const Snapshot* s, uint64_t 
     if (mine) worker_process_burst(c.worker, s, p, pkts, mine, now_us, c.tx);
   }
   if (steering) total += redirect_drain(c.redirect, c.worker, *c.counters, s, now_us, c.tx);
-  // Exception path: what the kernel sends from a port's interface leaves by that port unchanged.
-  for (uint16_t p = 0; p < c.port_count; p++) {
-    if (!c.tx.has_exception(p)) continue;
-    uint16_t n = rte_eth_rx_burst(c.tx.exception_port_id(p), c.index, pkts, kRxBurst);
-    if (n == 0) continue;
-    c.counters->event(Event::RX_PACKETS, n);
-    for (uint16_t i = 0; i < n; i++) c.tx.push(p, pkts[i]);
-    total += n;
-  }
-  return total;
+  return total + worker_forward_exception(c);
 }
 
 // rte_eal_remote_launch entry point; arg is a WorkerContext*. Returns when *stop is set.

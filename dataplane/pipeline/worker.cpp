@@ -47,12 +47,19 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     return nullptr;
   }
   w->counters = new (counters) WorkerCounters();
-  if (!conn_table_init(&w->conns, params.conn_capacity, params.socket_id, error)) {
+  const ConnStore* store = params.store;
+  if (store) {
+    // The tables live in the region (conn_store.h); an earlier process's are adopted later.
+    w->store = *store;
+    w->adopt_pending = store->adopt;
+    conn_table_attach(&w->conns, params.conn_capacity, store->records, store->free_stack, store->buckets,
+                      store->bucket_count, store->wheel, &w->store.stamp->high_water, !store->adopt);
+  } else if (!conn_table_init(&w->conns, params.conn_capacity, params.socket_id, error)) {
     rte_free(w->counters);
     delete w;
     return nullptr;
   }
-  if (!synproxy_init(&w->synproxy, params.conn_capacity, params.socket_id, error)) {
+  if (!synproxy_init(&w->synproxy, params.conn_capacity, params.socket_id, store ? store->synproxy : nullptr, error)) {
     conn_table_destroy(&w->conns);
     rte_free(w->counters);
     delete w;
@@ -68,7 +75,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
   for (auto& rt : w->services) rt.timeouts = state_timeouts_from(defaults);
   w->loads.workers[0] = w->counters;  // until worker_share_counters() names all workers
   w->loads.worker_count = 1;
-  if (!persist_init(&w->persist, params.socket_id)) {
+  if (!persist_init(&w->persist, params.socket_id, store ? store->persist : nullptr)) {
     *error = "worker: out of memory for persistence templates";
     worker_destroy(w);
     return nullptr;

@@ -284,7 +284,7 @@ export function startOptions(eal: string[]): StartOptions {
  * ports with exceptionPath, several workers — all run inside step(), ARP answers go to queue 0).
  */
 export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig(),
-  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports' | 'fragments' | 'workers'>> = {}): Promise<void> {
+  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports' | 'fragments' | 'workers' | 'connRegion'>> = {}): Promise<void> {
   const { addon, eal } = await loadOnce();
   addon.start({ ...startOptions(eal), ...sizes });
   try {

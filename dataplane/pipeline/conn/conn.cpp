@@ -1,5 +1,7 @@
 #include "pipeline/conn/conn.h"
 
+#include "pipeline/conn/conn_store.h"
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -21,16 +23,14 @@ bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string
     conn_table_destroy(t);
     return false;
   }
+  t->high_water = &t->own_high_water;
   // Hand out low indices first (better locality while the table is small).
   for (uint32_t i = 0; i < capacity; i++) t->free_stack[i] = capacity - 1 - i;
   t->free_count = capacity;
   for (uint32_t i = 0; i < kWheelSlots; i++) t->wheel[i] = kNoConn;
 
-  // Two entries per connection at <= 75% of the slots: buckets = 2 * capacity / (7 * 0.75),
-  // rounded up to a power of two (so the load ends between 37% and 75%).
-  uint64_t wanted = (2ull * capacity * 4 + 3 * kConnBucketSlots - 1) / (3 * kConnBucketSlots);
-  uint64_t buckets = 8;
-  while (buckets < wanted) buckets <<= 1;
+  // Two entries per connection at <= 75% of the slots (so the load ends between 37% and 75%).
+  uint64_t buckets = conn_bucket_count(capacity);
   t->bucket_mask = static_cast<uint32_t>(buckets - 1);
   t->buckets = static_cast<ConnBucket*>(
       rte_zmalloc_socket("pc_conn_index", sizeof(ConnBucket) * buckets, RTE_CACHE_LINE_SIZE, socket_id));
@@ -42,20 +42,57 @@ bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string
   return true;
 }
 
-void conn_table_destroy(ConnTable* t) {
-  rte_free(t->buckets);
-  rte_free(t->records);
-  rte_free(t->free_stack);
-  rte_free(t->wheel);
+void conn_table_attach(ConnTable* t, uint32_t capacity, Conn* records, uint32_t* free_stack, ConnBucket* buckets,
+                       uint32_t bucket_count, uint32_t* wheel, uint32_t* high_water, bool fresh) {
   *t = ConnTable{};
+  t->external = true;
+  t->capacity = capacity;
+  t->records = records;
+  t->free_stack = free_stack;
+  t->buckets = buckets;
+  t->bucket_mask = bucket_count - 1;
+  t->wheel = wheel;
+  t->high_water = high_water;
+  if (!fresh) return;  // an earlier process's table: nothing is handed out before adoption
+  for (uint32_t i = 0; i < capacity; i++) t->free_stack[i] = capacity - 1 - i;
+  t->free_count = capacity;
+  for (uint32_t i = 0; i < kWheelSlots; i++) t->wheel[i] = kNoConn;
+}
+
+void conn_table_destroy(ConnTable* t) {
+  if (!t->external) {
+    rte_free(t->buckets);
+    rte_free(t->records);
+    rte_free(t->free_stack);
+    rte_free(t->wheel);
+  }
+  *t = ConnTable{};
+}
+
+void conn_table_clear_index(ConnTable* t) {
+  std::memset(t->buckets, 0, sizeof(ConnBucket) * (size_t{t->bucket_mask} + 1));
+  for (uint32_t i = 0; i < kWheelSlots; i++) t->wheel[i] = kNoConn;
+  t->wheel_cursor = 0;
+  t->wheel_started = false;
+  t->free_count = 0;
+}
+
+void conn_table_rebuild_free_list(ConnTable* t) {
+  t->free_count = 0;
+  uint32_t high = *t->high_water < t->capacity ? *t->high_water : t->capacity;
+  // Never handed out: free without reading them (the pages of an unused tail stay untouched).
+  for (uint32_t i = t->capacity; i-- > high;) t->free_stack[t->free_count++] = i;
+  for (uint32_t i = high; i-- > 0;)
+    if (!t->records[i].in_use) t->free_stack[t->free_count++] = i;
 }
 
 uint32_t conn_alloc(ConnTable* t) {
   if (t->free_count == 0) return kNoConn;
   uint32_t index = t->free_stack[--t->free_count];
+  if (index >= *t->high_water) *t->high_water = index + 1;
   Conn& c = t->records[index];
   std::memset(&c, 0, sizeof c);
-  c.in_use = 1;
+  c.in_use = kConnAllocated;
   c.wheel_next = kNoConn;
   return index;
 }
@@ -170,6 +207,10 @@ bool conn_insert(ConnTable* t, uint32_t index, uint64_t now_us) {
   }
   wheel_start(t, now_us);
   wheel_file(t, index);
+  // Everything above is in memory before the record says it is complete (conn_store.h);
+  // x86 keeps stores in order, the barrier keeps the compiler from moving this one up.
+  std::atomic_signal_fence(std::memory_order_release);
+  c.in_use = kConnCommitted;
   return true;
 }
 

@@ -42,7 +42,7 @@ struct Conn {
   uint16_t lport_pool;   // the worker's lport pool of local_addr (to give the lport back)
   uint8_t protocol;
   uint8_t state;         // ConnState
-  uint8_t in_use;
+  uint8_t in_use;        // 0 free, kConnAllocated while being filled, kConnCommitted once in the table
   // Counter epochs of service_id / server_id when the record was made: if the id was
   // re-used by a different object since (generation change zeroed its counters), this
   // connection's traffic and gauges no longer belong to that id's counters.
@@ -62,6 +62,11 @@ enum ConnFlag : uint8_t {
   kConnNat64 = 64,       // FullNAT across families: IPv6 client and VIP, IPv4 LIP and server (forward/nat64.h)
   kConnPersistent = 128, // made through a persistence template (pipeline/persist.h)
 };
+// Conn::in_use. A record becomes committed only after its index entries and wheel slot
+// are written (conn_insert), so a process killed at any instant leaves every committed
+// record complete (pipeline/conn/conn_store.h).
+constexpr uint8_t kConnAllocated = 1;
+constexpr uint8_t kConnCommitted = 2;
 constexpr uint8_t kConnOneWay = kConnDr | kConnTun;           // the server answers the client directly
 constexpr uint8_t kConnNotFullnat = kConnNat | kConnDr | kConnTun;  // no LIP/lport was taken
 static_assert(sizeof(Conn) == 96, "keep the record small: it is touched by every packet");
@@ -94,10 +99,25 @@ struct ConnTable {
   uint32_t* wheel = nullptr;     // kWheelSlots list heads
   uint64_t wheel_cursor = 0;     // next tick to process (absolute tick number)
   bool wheel_started = false;
+  // Records [0, *high_water) have ever been handed out (the free list hands out low indices
+  // first, so adoption scans only those). Points into the shared stamp when the table
+  // outlives the process (conn_store.h), else at own_high_water.
+  uint32_t* high_water = nullptr;
+  uint32_t own_high_water = 0;
+  bool external = false;         // the arrays belong to a mapped region, not to rte_malloc
 };
 
 bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string* error);
+// The table over arrays that outlive the process (conn_store.h). fresh: a new region
+// (zero-filled): the free list and wheel are set up; else they are left for adoption.
+void conn_table_attach(ConnTable* t, uint32_t capacity, Conn* records, uint32_t* free_stack, ConnBucket* buckets,
+                       uint32_t bucket_count, uint32_t* wheel, uint32_t* high_water, bool fresh);
 void conn_table_destroy(ConnTable* t);
+// Empties the index and wheel and the free list (adoption rebuilds them from the records).
+void conn_table_clear_index(ConnTable* t);
+// Adoption: pushes every record that is not in use on the free list, highest index first
+// (so low indices are handed out first again); records from *high_water on count as free.
+void conn_table_rebuild_free_list(ConnTable* t);
 
 inline uint32_t conn_count(const ConnTable& t) { return t.capacity - t.free_count; }
 

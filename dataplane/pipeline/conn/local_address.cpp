@@ -57,6 +57,14 @@ void local_address_count_conn(Worker* w, ServiceRuntime& rt, uint32_t slot) {
   w->counters->local_addresses[b.id].conns++;  // adoption made its generation current
 }
 
+bool local_address_count_adopted(Worker* w, ServiceRuntime& rt, uint16_t pool) {
+  LipBinding* b = find_by_pool(rt.lips, pool);
+  if (!b) return false;
+  b->live++;
+  w->counters->local_addresses[b->id].conns++;
+  return true;
+}
+
 void local_address_count_conflict(Worker* w, const ServiceRuntime& rt, uint32_t slot) {
   w->counters->local_addresses[rt.lips[slot].id].conflicts++;
 }

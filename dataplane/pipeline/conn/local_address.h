@@ -48,6 +48,9 @@ void local_addresses_forget(ServiceRuntime& rt);
 void local_address_count_conn(Worker* w, ServiceRuntime& rt, uint32_t slot);
 // A new connection found every lport of rt.lips[slot] taken.
 void local_address_count_conflict(Worker* w, const ServiceRuntime& rt, uint32_t slot);
+// Adoption: an earlier process's FullNAT connection of rt's service on lport pool `pool`
+// counts for that LIP. False when the LIP is no longer one of the service's.
+bool local_address_count_adopted(Worker* w, ServiceRuntime& rt, uint16_t pool);
 // A FullNAT connection ends (after its lport went back).
 void local_address_release(Worker* w, const Conn& c);
 

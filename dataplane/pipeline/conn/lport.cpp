@@ -48,6 +48,35 @@ bool lport_take(LportAllocator* a, uint16_t pool_index, uint16_t* port) {
   return false;
 }
 
+namespace {
+
+// The bit of lport (network order) in this worker's pools, or false when it is not of its class.
+bool lport_bit(const LportAllocator& a, uint16_t port, uint32_t* k) {
+  uint16_t host = rte_be_to_cpu_16(port);
+  if (host < a.first_port || (host - a.first_port) % a.worker_count != 0) return false;
+  *k = (host - a.first_port) / a.worker_count;
+  return true;
+}
+
+}  // namespace
+
+bool lport_take_exact(LportAllocator* a, uint16_t pool_index, uint16_t port) {
+  uint32_t k;
+  if (pool_index >= a->pools.size() || !lport_bit(*a, port, &k)) return false;
+  LportPool& pool = a->pools[pool_index];
+  if (k >= pool.port_count || (pool.in_use[k / 64] >> (k % 64) & 1)) return false;
+  pool.in_use[k / 64] |= 1ull << (k % 64);
+  pool.used++;
+  return true;
+}
+
+bool lport_taken(const LportAllocator& a, uint16_t pool_index, uint16_t port) {
+  uint32_t k;
+  if (pool_index >= a.pools.size() || !lport_bit(a, port, &k)) return false;
+  const LportPool& pool = a.pools[pool_index];
+  return k < pool.port_count && (pool.in_use[k / 64] >> (k % 64) & 1);
+}
+
 void lport_give_back(LportAllocator* a, uint16_t pool_index, uint16_t port) {
   if (pool_index >= a->pools.size()) return;
   LportPool& pool = a->pools[pool_index];

@@ -34,5 +34,10 @@ uint16_t lport_pool_for(LportAllocator* a, const IpAddr& local_addr);
 // Takes a free lport (network order) from pool; false when the class is exhausted.
 bool lport_take(LportAllocator* a, uint16_t pool, uint16_t* port);
 void lport_give_back(LportAllocator* a, uint16_t pool, uint16_t port);
+// Adoption: takes exactly port (network order); false when it is not of this worker's
+// class or already taken.
+bool lport_take_exact(LportAllocator* a, uint16_t pool, uint16_t port);
+// lport (network order) is taken in pool.
+bool lport_taken(const LportAllocator& a, uint16_t pool, uint16_t port);
 
 }  // namespace pc

@@ -20,14 +20,15 @@ bool live(const PersistTemplate& t, uint64_t now_us) { return persist_live(t, no
 
 }  // namespace
 
-bool persist_init(PersistTable* table, int socket_id) {
-  table->slots = static_cast<PersistTemplate*>(rte_zmalloc_socket(
+bool persist_init(PersistTable* table, int socket_id, PersistTemplate* slots) {
+  table->external = slots != nullptr;
+  table->slots = slots ? slots : static_cast<PersistTemplate*>(rte_zmalloc_socket(
       "pc_persist", sizeof(PersistTemplate) * kPersistCapacity, RTE_CACHE_LINE_SIZE, socket_id));
   return table->slots != nullptr;
 }
 
 void persist_destroy(PersistTable* table) {
-  rte_free(table->slots);
+  if (!table->external) rte_free(table->slots);
   table->slots = nullptr;
 }
 

@@ -54,9 +54,11 @@ struct PersistTable {
   uint32_t counted = 0;       // templates with .counted set
   uint32_t sweep_cursor = 0;  // next slot persist_sweep() visits
   uint64_t swept_us = 0;      // when it last visited any
+  bool external = false;      // slots belong to a mapped region (pipeline/conn/conn_store.h)
 };
 
-bool persist_init(PersistTable* table, int socket_id);
+// slots: kPersistCapacity templates that outlive the process, or null (allocated here).
+bool persist_init(PersistTable* table, int socket_id, PersistTemplate* slots);
 void persist_destroy(PersistTable* table);
 
 struct PersistKey {

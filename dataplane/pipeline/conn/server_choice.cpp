@@ -91,4 +91,49 @@ void release_from_template(Worker* w, const Conn& c) {
 
 void expire_templates(Worker* w, uint64_t now_us) { persist_sweep(&w->persist, now_us, on_template_dead, w); }
 
+void adopt_templates(Worker* w, const Snapshot& s, int64_t shift_us) {
+  std::vector<const ServiceEntry*> by_id(kMaxServiceId + 1, nullptr);
+  for (const ServiceEntry& svc : s.services) by_id[svc.id] = &svc;
+  w->persist.counted = 0;
+  w->persist.sweep_cursor = 0;
+  w->persist.swept_us = 0;
+  for (uint32_t k = 0; k < kPersistCapacity; k++) {
+    PersistTemplate& t = w->persist.slots[k];
+    if (t.service_id == 0) continue;
+    const ServiceEntry* svc = t.service_id <= kMaxServiceId ? by_id[t.service_id] : nullptr;
+    if (!svc || svc->persistence_timeout == 0 || server_index_by_id(*svc, t.server_id) < 0) {
+      // Its service or server is gone: a slot that was used (service_id 0 would end probes early).
+      t.service_epoch = static_cast<uint8_t>(w->service_epoch[t.service_id % (kMaxServiceId + 1)] + 1);
+      t.controlled = 0;
+      t.counted = 0;
+      t.expires_us = 0;
+      continue;
+    }
+    t.service_epoch = w->service_epoch[t.service_id];
+    t.server_epoch = w->server_epoch[t.server_id];
+    t.controlled = 0;
+    t.counted = 0;
+    int64_t moved = static_cast<int64_t>(t.expires_us) + shift_us;
+    t.expires_us = moved > 0 ? static_cast<uint64_t>(moved) : 0;
+  }
+}
+
+bool adopt_template_control(Worker* w, const Conn& c) {
+  const ServiceRuntime& rt = w->services[c.service_id];
+  PersistKey key = template_key(w, c.service_id, c.service_epoch, c.client_addr);
+  uint32_t slot = persist_find(&w->persist, key, 0);  // now 0: found while it exists, whatever its deadline
+  if (slot == kNoTemplate || rt.persistence_timeout_us == 0) return false;
+  PersistTemplate& t = w->persist.slots[slot];
+  if (t.server_id != c.server_id || t.server_epoch != c.server_epoch) return false;
+  t.controlled++;
+  return true;
+}
+
+void count_adopted_templates(Worker* w, uint64_t now_us) {
+  for (uint32_t k = 0; k < kPersistCapacity; k++) {
+    PersistTemplate& t = w->persist.slots[k];
+    if (t.service_id != 0 && t.service_epoch == w->service_epoch[t.service_id] && persist_live(t, now_us)) count_template(w, t);
+  }
+}
+
 }  // namespace pc

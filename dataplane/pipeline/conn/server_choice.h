@@ -28,4 +28,13 @@ void release_from_template(Worker* w, const Conn& c);
 // Timer work: uncounts (PersistConn) the templates that expired (persist.h persist_sweep).
 void expire_templates(Worker* w, uint64_t now_us);
 
+// Adoption of an earlier process's templates (conn_adopt.cpp), in three steps:
+// adopt_templates keeps those whose service and server are still in s (epochs renewed,
+// deadlines moved by shift_us, control counts zeroed); adopt_template_control counts one
+// adopted persistent connection (false: its template is gone); count_adopted_templates
+// counts the live ones in their servers' gauges.
+void adopt_templates(Worker* w, const Snapshot& s, int64_t shift_us);
+bool adopt_template_control(Worker* w, const Conn& c);
+void count_adopted_templates(Worker* w, uint64_t now_us);
+
 }  // namespace pc

@@ -573,21 +573,25 @@ void reset_client(Worker* w, const Snapshot& s, const Conn& c, uint32_t seq, uin
 
 }  // namespace
 
-bool synproxy_init(SynproxyTable* t, uint32_t conn_capacity, int socket_id, std::string* error) {
+bool synproxy_handshake_pending(const SynproxyConn& sc) { return (sc.flags & kActive) && !(sc.flags & kEstablished); }
+
+bool synproxy_init(SynproxyTable* t, uint32_t conn_capacity, int socket_id, SynproxyConn* conns, std::string* error) {
   if (!syncookie_keys_init()) {
     *error = "synproxy: getrandom() gave no key material";
     return false;
   }
   t->hold_capacity = conn_capacity < kNoHold ? conn_capacity : kNoHold;
-  t->conns = static_cast<SynproxyConn*>(
-      rte_zmalloc_socket("pc_synproxy_conns", sizeof(SynproxyConn) * conn_capacity, RTE_CACHE_LINE_SIZE, socket_id));
+  t->external_conns = conns != nullptr;
+  t->conns = conns ? conns : static_cast<SynproxyConn*>(rte_zmalloc_socket(
+      "pc_synproxy_conns", sizeof(SynproxyConn) * conn_capacity, RTE_CACHE_LINE_SIZE, socket_id));
   t->holds = static_cast<SynproxyHold*>(
       rte_zmalloc_socket("pc_synproxy_holds", sizeof(SynproxyHold) * t->hold_capacity, RTE_CACHE_LINE_SIZE, socket_id));
   t->free_holds = static_cast<uint16_t*>(
       rte_zmalloc_socket("pc_synproxy_free", sizeof(uint16_t) * t->hold_capacity, RTE_CACHE_LINE_SIZE, socket_id));
   if (!t->conns || !t->holds || !t->free_holds) {
     *error = "synproxy: out of memory for " + std::to_string(conn_capacity) + " connections";
-    rte_free(t->conns), rte_free(t->holds), rte_free(t->free_holds);
+    if (!t->external_conns) rte_free(t->conns);
+    rte_free(t->holds), rte_free(t->free_holds);
     *t = SynproxyTable{};
     return false;
   }
@@ -605,7 +609,8 @@ void synproxy_destroy(SynproxyTable* t, WorkerCounters* counters) {
       }
     }
   }
-  rte_free(t->conns), rte_free(t->holds), rte_free(t->free_holds);
+  if (!t->external_conns) rte_free(t->conns);
+  rte_free(t->holds), rte_free(t->free_holds);
   *t = SynproxyTable{};
 }
 

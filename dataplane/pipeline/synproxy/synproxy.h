@@ -87,9 +87,14 @@ struct SynproxyTable {
   uint16_t* free_holds = nullptr;
   uint32_t hold_capacity = 0;
   uint32_t free_count = 0;
+  bool external_conns = false;  // conns belong to a mapped region (pipeline/conn/conn_store.h)
 };
 
-bool synproxy_init(SynproxyTable* t, uint32_t conn_capacity, int socket_id, std::string* error);
+// conns: the per-connection array when it must outlive the process (zero-filled or an
+// earlier process's), else null (allocated here).
+bool synproxy_init(SynproxyTable* t, uint32_t conn_capacity, int socket_id, SynproxyConn* conns, std::string* error);
+// A backend handshake is in progress: its held segments live only in this process.
+bool synproxy_handshake_pending(const SynproxyConn& sc);
 // Frees held packets (counted synproxy_server_failed) and the tables.
 void synproxy_destroy(SynproxyTable* t, WorkerCounters* counters);
 
