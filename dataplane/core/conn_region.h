@@ -1,5 +1,5 @@
 // The connection region: one file, mapped shared, holding every worker's connection
-// tables (pipeline/conn/conn_store.h) so they outlive the process. On tmpfs (/dev/shm)
+// tables (pipeline/conn_store.h) so they outlive the process. On tmpfs (/dev/shm)
 // or hugetlbfs (/dev/hugepages) the memory stays while the file exists; a process only
 // maps it. A header says what made it, so a process refuses what it cannot read.
 //
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 #include "core/status.h"
-#include "pipeline/conn/conn_store.h"
+#include "pipeline/conn_store.h"
 
 namespace pc {
 

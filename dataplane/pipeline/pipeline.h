@@ -19,7 +19,7 @@ namespace pc {
 
 struct Snapshot;  // immutable once built; defined in pipeline/snapshot.h
 struct Worker;    // per-worker state; defined in pipeline/worker_state.h
-struct ConnStore;  // pipeline/conn/conn_store.h
+struct ConnStore;  // pipeline/conn_store.h
 
 // Builds the lookup tables for cfg. `previous` (may be null) lets the builder
 // carry object generations: an id present in previous with the same identity
@@ -65,7 +65,7 @@ struct WorkerParams {
   const uint16_t* port_mtus = nullptr;      // port_mtus[i] = IP MTU of port index i; null = 1500 each
   FragTableConfig frag;                     // reassembly table bounds (pipeline/defend/reassembly.h)
   rte_mempool* frag_pool = nullptr;         // mbufs big enough for a rebuilt datagram; null = `pool`
-  const ConnStore* store = nullptr;         // tables that outlive the process (conn/conn_store.h); null = rte_malloc
+  const ConnStore* store = nullptr;         // tables that outlive the process (conn_store.h); null = rte_malloc
 };
 
 // Returns null and fills *error on allocation failure (start-up only).
@@ -102,7 +102,7 @@ void worker_run_timers(Worker* worker, const Snapshot* snapshot, uint64_t now_us
 // the pipeline drops those with a reason). Read-only; safe on any worker thread.
 int packet_owner_worker(const Snapshot* snapshot, const rte_mbuf* m, uint16_t worker_count);
 
-// ---- tables that outlive the process (conn/conn_store.h, conn/conn_adopt.cpp) ----
+// ---- tables that outlive the process (conn_store.h, conn_adopt.cpp) ----
 // What adoption found in one worker's region.
 struct ConnAdoptReport {
   uint64_t adopted = 0;
@@ -121,7 +121,7 @@ void worker_adopt_region(Worker* worker, const Snapshot& snapshot, uint64_t now_
                          ConnAdoptReport* report);
 // Records the worker's clock in its region (every timer run); no-op without a region.
 void worker_stamp_clock(Worker* worker, uint64_t now_us, uint64_t mono_us);
-// Every invariant of the worker's tables; appends one line per violation (conn/conn_check.cpp).
+// Every invariant of the worker's tables; appends one line per violation (conn_check.cpp).
 void worker_check_tables(const Worker* worker, std::vector<std::string>* problems);
 
 WorkerCounters& worker_counters(Worker* worker);

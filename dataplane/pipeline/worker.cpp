@@ -473,7 +473,8 @@ void worker_run_timers(Worker* w, const Snapshot* s, uint64_t now_us, TxQueues& 
 
 WorkerCounters& worker_counters(Worker* w) { return *w->counters; }
 
-uint64_t worker_connection_count(const Worker* w) { return conn_count(w->conns); }
+// An earlier process's tables not adopted yet count nothing (their free list is not rebuilt).
+uint64_t worker_connection_count(const Worker* w) { return w->adopt_pending ? 0 : conn_count(w->conns); }
 
 uint32_t worker_connection_capacity(const Worker* w) { return w->conns.capacity; }
 

@@ -5,7 +5,7 @@
 #include <vector>
 #include "pipeline/cluster/cluster_worker.h"
 #include "pipeline/conn/conn.h"
-#include "pipeline/conn/conn_store.h"
+#include "pipeline/conn_store.h"
 #include "pipeline/conn/local_address.h"
 #include "pipeline/conn/lport.h"
 #include "pipeline/output/arp.h"
@@ -74,9 +74,9 @@ struct Worker {
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
   TraceRing* trace = nullptr;  // opt-in packet trace (pipeline/trace.h); null until first traceSet
   ClusterWorker cluster;  // ownership export and foreign flows (pipeline/cluster/handoff.h)
-  // Tables in a region that outlives the process (conn/conn_store.h); store.records null = none.
+  // Tables in a region that outlives the process (conn_store.h); store.records null = none.
   ConnStore store;
-  bool adopt_pending = false;  // an earlier process's tables wait for the first configured snapshot (conn/conn_adopt.h)
+  bool adopt_pending = false;  // an earlier process's tables wait for the first configured snapshot (conn_adopt.cpp)
 };
 
 inline void worker_flush_drops(Worker* w) {

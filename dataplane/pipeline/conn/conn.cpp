@@ -1,7 +1,5 @@
 #include "pipeline/conn/conn.h"
 
-#include "pipeline/conn/conn_store.h"
-
 #include <atomic>
 #include <cstdio>
 #include <cstring>

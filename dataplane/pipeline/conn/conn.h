@@ -64,7 +64,7 @@ enum ConnFlag : uint8_t {
 };
 // Conn::in_use. A record becomes committed only after its index entries and wheel slot
 // are written (conn_insert), so a process killed at any instant leaves every committed
-// record complete (pipeline/conn/conn_store.h).
+// record complete (pipeline/conn_store.h).
 constexpr uint8_t kConnAllocated = 1;
 constexpr uint8_t kConnCommitted = 2;
 constexpr uint8_t kConnOneWay = kConnDr | kConnTun;           // the server answers the client directly
@@ -106,6 +106,14 @@ struct ConnTable {
   uint32_t own_high_water = 0;
   bool external = false;         // the arrays belong to a mapped region, not to rte_malloc
 };
+
+// Buckets for capacity connections: two entries each at <= 75% of the slots, a power of two.
+inline uint32_t conn_bucket_count(uint32_t capacity) {
+  uint64_t wanted = (2ull * capacity * 4 + 3 * kConnBucketSlots - 1) / (3 * kConnBucketSlots);
+  uint64_t buckets = 8;
+  while (buckets < wanted) buckets <<= 1;
+  return static_cast<uint32_t>(buckets);
+}
 
 bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string* error);
 // The table over arrays that outlive the process (conn_store.h). fresh: a new region

@@ -54,7 +54,7 @@ struct PersistTable {
   uint32_t counted = 0;       // templates with .counted set
   uint32_t sweep_cursor = 0;  // next slot persist_sweep() visits
   uint64_t swept_us = 0;      // when it last visited any
-  bool external = false;      // slots belong to a mapped region (pipeline/conn/conn_store.h)
+  bool external = false;      // slots belong to a mapped region (pipeline/conn_store.h)
 };
 
 // slots: kPersistCapacity templates that outlive the process, or null (allocated here).

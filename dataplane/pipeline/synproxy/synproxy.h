@@ -87,7 +87,7 @@ struct SynproxyTable {
   uint16_t* free_holds = nullptr;
   uint32_t hold_capacity = 0;
   uint32_t free_count = 0;
-  bool external_conns = false;  // conns belong to a mapped region (pipeline/conn/conn_store.h)
+  bool external_conns = false;  // conns belong to a mapped region (pipeline/conn_store.h)
 };
 
 // conns: the per-connection array when it must outlive the process (zero-filled or an

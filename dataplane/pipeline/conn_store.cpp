@@ -1,4 +1,4 @@
-#include "pipeline/conn/conn_store.h"
+#include "pipeline/conn_store.h"
 
 namespace pc {
 

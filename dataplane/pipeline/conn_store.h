@@ -7,7 +7,7 @@
 // The records are the truth. A record is committed (Conn::in_use == kConnCommitted)
 // only once both its index entries and its wheel slot are written, so after a crash
 // at any instant a record is either committed and complete, or not committed and
-// dropped. Adoption (conn_adopt.h) rebuilds the index, free list, wheel, lport
+// dropped. Adoption (conn_adopt.cpp) rebuilds the index, free list, wheel, lport
 // bitmaps, gauges and template control counts from the committed records, which is
 // what makes a table left by kill -9 consistent by construction.
 #pragma once
@@ -46,14 +46,6 @@ struct ConnStoreLayout {
   uint32_t bucket_count;
   size_t bytes;  // the slice, rounded up to 4 KiB
 };
-
-// Buckets for capacity connections: two entries each at <= 75% of the slots, a power of two.
-inline uint32_t conn_bucket_count(uint32_t capacity) {
-  uint64_t wanted = (2ull * capacity * 4 + 3 * kConnBucketSlots - 1) / (3 * kConnBucketSlots);
-  uint64_t buckets = 8;
-  while (buckets < wanted) buckets <<= 1;
-  return static_cast<uint32_t>(buckets);
-}
 
 inline ConnStoreLayout conn_store_layout(uint32_t capacity) {
   auto align = [](size_t n, size_t to) { return (n + to - 1) / to * to; };
