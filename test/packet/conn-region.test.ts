@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { ConnRegionReport, DataplaneConfig, StartOptions } from '../../src/dataplane/types.js';
+import { CLIENT_ISN, SERVER_ISN, SYNPROXY_IPV4, established, finalAck, u32 } from '../support/synproxy-flows.js';
 import {
   CLIENT, LIPS, SERVERS, TCP_SERVICE_ID, VIP, allConnections, clientTcp, expectEvents, labConfig, serverTcp, withLab,
   type Lab,
@@ -149,6 +150,32 @@ test('churn: connections made, closed and expired across three restarts keep eve
         assert.equal(lab.dp.checkConnTables(), [], `round ${round}`);
       }, labConfig(), { connRegion: { path } });
     }
+  }));
+
+test('restart with SYNPROXY: an established connection keeps its sequence translation; a handshake in progress is dropped and the client\'s retransmitted ACK starts it again', () =>
+  withRegionDir(async (path) => {
+    const family = SYNPROXY_IPV4;
+    let done: ReturnType<typeof established>['b'] | undefined;
+    let pendingCookie = 0;
+    await withLab((lab) => {
+      done = established(family, lab, 46000).b;
+      pendingCookie = finalAck(family, lab, 46001).cookie;  // the server never answers before the restart
+    }, family.config, { connRegion: { path } });
+    await withLab((lab) => {
+      const report = region(lab);
+      assert.is(report.adopted, 1);
+      assert.equal(report.dropped, { ...noDrops, synproxyPending: 1 });
+      assert.equal(lab.dp.checkConnTables(), []);
+      // Server data: its sequence space is shifted to the cookie's, as before the restart.
+      const out = lab.forward('inside', family.serverTcp(done!, { flags: 'PA', seq: SERVER_ISN + 1, ack: CLIENT_ISN + 1, payload: Buffer.from('hello') }));
+      const toClient = out.outside[0];
+      assert.ok(toClient?.tcp, 'the server\'s data reaches the client');
+      assert.is(toClient.tcp.seq, u32(done!.cookie + 1), 'seq translated by the adopted delta');
+      family.checkToClient(toClient, 46000);
+      // The pending one: the client retransmits its final ACK; the cookie is still good.
+      const again = lab.forward('outside', family.clientTcp(46001, { flags: 'A', seq: CLIENT_ISN + 1, ack: u32(pendingCookie + 1), window: 502 }));
+      assert.is(again.inside[0]?.tcp?.flags, 0x02, 'a new backend SYN (flags SYN only)');
+    }, family.config, { connRegion: { path } });
   }));
 
 test('bad options: a relative region path is refused with the field named', async () => {
