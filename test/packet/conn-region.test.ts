@@ -178,6 +178,39 @@ test('restart with SYNPROXY: an established connection keeps its sequence transl
     }, family.config, { connRegion: { path } });
   }));
 
+test('three workers: each adopts its own slice; a reply arriving on another worker\'s queue still finds its owner (lport class) after the restart', () =>
+  withRegionDir(async (path) => {
+    const opened: { queue: number; o: Opened }[] = [];
+    await withLab((lab) => {
+      for (let queue = 0; queue < 3; queue++) {
+        for (let k = 0; k < 4; k++) {
+          const cport = 47000 + queue * 10 + k;
+          lab.sendOn('outside', queue, clientTcp(cport, { flags: 'S', seq: 1000 }));
+          const syn = lab.resolveNeighbours().inside[0]!;
+          const o = { cport, server: syn.ipv4!.dst, lip: syn.ipv4!.src, lport: syn.tcp!.srcPort, serverIsn: 9000 };
+          opened.push({ queue, o });
+        }
+      }
+      assert.equal(lab.dp.checkConnTables(), []);
+    }, labConfig(), { connRegion: { path }, workers: 3 });
+    await withLab((lab) => {
+      assert.is(region(lab).adopted, opened.length);
+      assert.equal(lab.dp.checkConnTables(), []);
+      for (const { queue, o } of opened) {
+        // The server's SYN-ACK comes in on the next worker's queue: steered to the owner by its lport.
+        lab.sendOn('inside', (queue + 1) % 3, serverTcp(o.server, 80, o.lip, o.lport, { flags: 'SA', seq: o.serverIsn, ack: 1001 }));
+        const back = lab.resolveNeighbours().outside;
+        assert.is(back.length, 1, `client ${o.cport}: the SYN-ACK is translated by the owner`);
+        assert.is(back[0]!.ipv4!.dst, CLIENT);
+      }
+    }, labConfig(), { connRegion: { path }, workers: 3 });
+    // Two workers would split the lports into other classes: that region cannot be adopted.
+    await withLab((lab) => {
+      assert.match(region(lab).rejectedReason, /made for 3 workers, now 2/);
+      assert.is(allConnections(lab.dp).length, 0);
+    }, labConfig(), { connRegion: { path }, workers: 2 });
+  }));
+
 test('bad options: a relative region path is refused with the field named', async () => {
   const error = await withLab(() => undefined, labConfig(), { connRegion: { path: 'relative/conns' } as StartOptions['connRegion'] })
     .then(() => undefined, (e: Error) => e);
