@@ -70,7 +70,7 @@ const SERVICES = `
  * pcx-bgpi do not collide with the lab's) with a cluster section. The health check of "checked"
  * probes 198.19.77.2 through pcx-bgpi into a ring nobody answers on: it fails.
  */
-async function writeClusterConfig(options: { cluster?: string; outside6?: boolean } = {}): Promise<string> {
+async function writeClusterConfig(options: { cluster?: string; outside6?: boolean; file?: string } = {}): Promise<string> {
   const key = join(dir, 'cluster.key');
   await writeFile(key, 'k'.repeat(48), { mode: 0o600 });
   const cluster = options.cluster ?? `cluster:
@@ -92,7 +92,7 @@ async function writeClusterConfig(options: { cluster?: string; outside6?: boolea
     .replace('- { name: outside, device: ring, addresses: [198.18.0.254/24] }', `- { name: bgpo, device: ring, addresses: ${outside}, exception_path: true }`)
     .replace('- { name: inside, device: ring, addresses: [198.19.0.254/24] }', '- { name: bgpi, device: ring, addresses: [198.19.77.254/24, "2001:db8:79::254/64"], exception_path: true }')
     .replace(/^services:/m, `metrics: { listen: ${METRICS} }\n${cluster}services:`);
-  const path = join(dir, 'config.yaml');
+  const path = join(dir, options.file ?? 'config.yaml');
   await writeFile(path, text);
   return path;
 }
@@ -360,7 +360,23 @@ test('bad cluster config: every problem named by its field; an unreadable key fi
       - { address: 127.0.0.2, asn: 65000, hold_time: 2, announce: [vips] }
       - { address: 127.0.0.3, asn: 4294967296, announce: [] }
 `;
-  const checked = await runCli(['run', '--config', await writeClusterConfig({ cluster: bad }), '--check']);
+  const badConfig = await writeClusterConfig({ cluster: bad, file: 'bad.yaml' });
+  const good = await readFile(await writeClusterConfig(), 'utf8');
+  // Shape fine, key file missing: the parser passes it (readability is a start-time fact), the start refuses.
+  const missingKey = join(dir, 'missing-key.yaml');
+  await writeFile(missingKey, good.replace(/key_file: \S+ \}/, 'key_file: /nonexistent/cluster.key }'));
+  // A managed gobgpd that dies at once: the start fails (exit 1) saying so.
+  const falseSpeaker = join(dir, 'false-speaker.yaml');
+  await writeFile(falseSpeaker, good.replace('speaker: managed', 'speaker: managed\n    gobgpd: /bin/false'));
+  // Four CLI processes that share nothing but the temp dir: the key file is refused before the
+  // start touches anything, so only the /bin/false one gets as far as starting: run them at once.
+  const [checked, missingKeyChecked, started, dead] = await Promise.all([
+    runCli(['run', '--config', badConfig, '--check']),
+    runCli(['run', '--config', missingKey, '--check']),
+    runCli(['run', '--config', missingKey], 30_000),
+    runCli(['run', '--config', falseSpeaker], 30_000),
+  ]);
+
   assert.equal(checked.code, 2);
   for (const line of [
     /cluster\.nodes\[1\]\.name: "gw1" is already the name of cluster\.nodes\[0\]/,
@@ -373,18 +389,10 @@ test('bad cluster config: every problem named by its field; an unreadable key fi
     /cluster\.bgp\.peers\[1\]\.asn: expected integer 1\.\.4294967295, got 4294967296/,
   ]) assert.match(checked.stderr, line);
 
-  // Shape fine, key file missing: the parser passes it (readability is a start-time fact), the start refuses.
-  const missingKey = (await readFile(await writeClusterConfig(), 'utf8')).replace(/key_file: \S+ \}/, 'key_file: /nonexistent/cluster.key }');
-  await writeFile(join(dir, 'config.yaml'), missingKey);
-  assert.equal((await runCli(['run', '--config', join(dir, 'config.yaml'), '--check'])).code, 0);
-  const started = await runCli(['run', '--config', join(dir, 'config.yaml')], 30_000);
+  assert.equal(missingKeyChecked.code, 0, missingKeyChecked.stderr);
   assert.equal(started.code, 2, started.stderr);
   assert.match(started.stderr, /cluster\.sync\.key_file: cannot read \/nonexistent\/cluster\.key/);
 
-  // A managed gobgpd that dies at once: the start fails (exit 1) saying so, nothing left running.
-  const falseSpeaker = (await readFile(await writeClusterConfig(), 'utf8')).replace('speaker: managed', 'speaker: managed\n    gobgpd: /bin/false');
-  await writeFile(join(dir, 'config.yaml'), falseSpeaker);
-  const dead = await runCli(['run', '--config', join(dir, 'config.yaml')], 30_000);
   assert.equal(dead.code, 1, dead.stderr);
   assert.match(dead.stderr, /gobgpd exited before its API answered \(code 1\)/);
 });
