@@ -1,102 +1,171 @@
-// A second, real gobgpd playing the router the daemon's speaker peers with, on loopback: it
-// listens on its own address and port, passively, and its RIB (read with GoBGP's own CLI,
-// `gobgp -p <api port> global rib -j`) is the proof of what the daemon announced.
+// The BGP processes the cluster api tests put beside the daemon, all on loopback and in the test's
+// temp dir:
+// - a router: a real BIRD 2 that peers with the daemon's gobgpd and shows what it received
+//   (`birdc show route all`: prefixes, next hops, large communities). BIRD opens the session a
+//   second after it starts (birdSessionTimers, shared with the cluster lab's edge), where a gobgpd
+//   router waited GoBGP's connect delay (5 to 10 s) for every session the suite brought up. It has
+//   no kernel protocol: it never touches the host's routing table.
+// - a bare gobgpd for the `speaker: external` tests: the daemon configures it over its API.
+// Both run through `setpriv --pdeathsig KILL`: if the test process dies they go with it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { birdSessionTimers } from '../../src/lab/bird-config.js';
 import { runProcess } from './daemon.js';
 
+const READY_TIMEOUT_MS = 10_000;
+const SETPRIV = '/usr/bin/setpriv';
+
 export interface RouterSpec {
+  /** BIRD's protocol name and the stem of its files in the test dir. */
   name: string;
-  /** Loopback address it listens on (127.0.0.x); the daemon's speaker connects from 127.0.0.1. */
+  /** Loopback address (127.0.0.x) it binds to and connects from: the peer address the daemon's config names. */
   address: string;
-  bgpPort: number;
-  apiPort: number;
+  /** Its BGP port on `address` (the peer's `port` in the daemon's config). */
+  port: number;
   asn: number;
   /** The daemon's ASN. */
   peerAsn: number;
-  /** A gobgpd with no config at all (the daemon configures it over its API: an "external" speaker). */
-  bare?: boolean;
+  /** The port the daemon's gobgpd listens on at 127.0.0.1 (cluster.bgp.listen_port): BIRD connects there. */
+  peerPort: number;
+  /** Seconds; the daemon's config says 3 for its peers. */
+  holdTime?: number;
 }
 
 export interface Router extends RouterSpec {
-  child: ChildProcess;
+  /** BIRD's control socket (`birdc -s`). */
+  socket: string;
   output(): string;
+  /** BIRD's view of the session: "Established", "Active", "Connect", … (`birdc show protocols`). */
+  sessionState(): Promise<string>;
   stop(): Promise<void>;
 }
 
 export interface RibPath { prefix: string; nextHop: string; largeCommunities: string[] }
 
-export async function startRouter(dir: string, spec: RouterSpec): Promise<Router> {
-  const config = join(dir, `${spec.name}.toml`);
-  await writeFile(config, `[global.config]
-  as = ${spec.asn}
-  router-id = "10.255.0.${spec.apiPort % 250}"
-  port = ${spec.bgpPort}
-  local-address-list = ["${spec.address}"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "127.0.0.1"
-    peer-as = ${spec.peerAsn}
-  [neighbors.timers.config]
-    hold-time = 3
-    keepalive-interval = 1
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-`);
-  const configArgs = spec.bare ? [] : ['-f', config];
-  const child = spawn('gobgpd', [...configArgs, '--api-hosts', `127.0.0.1:${spec.apiPort}`, '--log-plain', '--pprof-disable'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A child process we own: its output (last 32 KiB), a stop by SIGKILL, and whether it still runs. */
+interface Owned {
+  child: ChildProcess;
+  output(): string;
+  running(): boolean;
+  stop(): Promise<void>;
+}
+
+function spawnOwned(command: string, args: string[]): Owned {
+  const child = spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const append = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-32_768); };
   child.stdout!.on('data', append);
   child.stderr!.on('data', append);
-  const exited = new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.once('error', () => resolve()); });
-  const router: Router = {
-    ...spec,
+  let ended = false;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => { ended = true; resolve(); });
+    child.once('error', (error) => { ended = true; append(Buffer.from(`${SETPRIV}: ${error.message}\n`)); resolve(); });
+  });
+  return {
     child,
     output: () => output,
+    running: () => !ended,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (!ended) child.kill('SIGKILL');
       await exited;
     },
   };
-  // Ready once its API answers.
-  const deadline = Date.now() + 10_000;
+}
+
+/** Polls `probe` until it answers 0; stops the process and throws with its output when it does not. */
+async function waitReady(what: string, owned: Owned, probe: string[]): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    const result = await runProcess(['gobgp', '-p', String(spec.apiPort), 'global'], 5_000);
-    if (result.code === 0) return router;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      await router.stop();
-      throw new Error(`router ${spec.name}: gobgpd not ready: ${result.stderr}\n${output}`);
+    const result = await runProcess(probe, 5_000);
+    if (result.code === 0) return;
+    if (Date.now() > deadline || !owned.running()) {
+      await owned.stop();
+      throw new Error(`${what} not ready (${probe.join(' ')}: ${result.stderr.trim() || result.stdout.trim()})\n${owned.output()}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-interface CliPath { nlri?: { prefix?: string }; attrs?: Array<{ type: number; nexthop?: string; value?: Array<{ global_admin?: number; local_data1?: number; local_data2?: number }> }> }
+/**
+ * BIRD's config for one router. Why each part:
+ * - `strict bind`: it listens on its own 127.0.0.x:port only, never on the host's other addresses
+ *   or port 179, and two routers can share a port number.
+ * - `multihop`: the daemon announces its node address (198.18.77.254, not on loopback) as next
+ *   hop; a direct session would refuse such routes, a multihop one keeps them (as unreachable,
+ *   which is all a router that installs nothing needs).
+ * - `import all; export none`: every route received is kept, filters would hide a wrong announce.
+ */
+export function routerConfig(spec: RouterSpec): string {
+  return `# Generated by test/api/bgp-router.ts: a router on loopback for the cluster api tests.
+log stderr all;
+router id ${spec.address.replace(/^127\./, '10.')};
 
-/** Both families of the router's RIB. */
-export async function rib(router: Router): Promise<RibPath[]> {
+protocol bgp ${spec.name} {
+  local ${spec.address} port ${spec.port} as ${spec.asn};
+  neighbor 127.0.0.1 port ${spec.peerPort} as ${spec.peerAsn};
+  strict bind on;
+  multihop;
+${birdSessionTimers(spec.holdTime ?? 3)}
+  ipv4 { import all; export none; };
+  ipv6 { import all; export none; };
+}
+`;
+}
+
+export async function startRouter(dir: string, spec: RouterSpec): Promise<Router> {
+  const config = join(dir, `${spec.name}.conf`);
+  const socket = join(dir, `${spec.name}.ctl`);
+  await writeFile(config, routerConfig(spec));
+  const bird = spawnOwned('bird', ['-f', '-c', config, '-s', socket, '-P', join(dir, `${spec.name}.pid`)]);
+  await waitReady(`router ${spec.name}: BIRD`, bird, ['birdc', '-s', socket, 'show', 'status']);
+  return {
+    ...spec,
+    socket,
+    output: bird.output,
+    stop: bird.stop,
+    async sessionState() {
+      const text = await birdc(spec.name, socket, ['show', 'protocols', spec.name]);
+      // "vips       BGP        ---        up     03:17:04.462  Established"
+      const line = text.split('\n').find((l) => l.startsWith(`${spec.name} `));
+      return line?.trim().split(/\s+/)[5] ?? '';
+    },
+  };
+}
+
+async function birdc(name: string, socket: string, command: string[]): Promise<string> {
+  const result = await runProcess(['birdc', '-s', socket, ...command], 5_000);
+  if (result.code !== 0) throw new Error(`router ${name}: birdc ${command.join(' ')}: exit ${result.code}: ${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
+
+/**
+ * Parses `birdc show route all`: a line starting with a prefix opens a route, its indented
+ * attribute lines follow ("BGP.next_hop: 2001:db8:77::254" — an IPv6 next hop may list a
+ * link-local address after the global one; "BGP.large_community: (65010, 1, 1) (…)").
+ */
+export function parseRoutes(text: string): RibPath[] {
   const paths: RibPath[] = [];
-  for (const family of ['ipv4', 'ipv6']) {
-    const result = await runProcess(['gobgp', '-p', String(router.apiPort), 'global', 'rib', '-a', family, '-j'], 5_000);
-    if (result.code !== 0) throw new Error(`router ${router.name}: gobgp global rib -a ${family}: ${result.stderr}`);
-    const table = JSON.parse(result.stdout || '{}') as Record<string, CliPath[]>;
-    for (const [prefix, list] of Object.entries(table)) {
-      const attrs = list[0]?.attrs ?? [];
-      // Attribute types: 3 NEXT_HOP, 14 MP_REACH_NLRI, 32 LARGE_COMMUNITY (RFC 4271, 4760, 8092).
-      const nextHop = attrs.find((a) => a.type === 3 || a.type === 14)?.nexthop ?? '';
-      const large = attrs.find((a) => a.type === 32)?.value ?? [];
-      paths.push({ prefix, nextHop, largeCommunities: large.map((c) => `${c.global_admin}:${c.local_data1}:${c.local_data2}`) });
+  let current: RibPath | undefined;
+  for (const line of text.split('\n')) {
+    const opened = /^([0-9a-f.:]+\/\d+)\s/i.exec(line);
+    if (opened) {
+      current = { prefix: opened[1]!, nextHop: '', largeCommunities: [] };
+      paths.push(current);
+      continue;
     }
+    if (!current) continue;
+    const nextHop = /^\s+BGP\.next_hop:\s+(\S+)/.exec(line);
+    if (nextHop) current.nextHop = nextHop[1]!;
+    const large = /^\s+BGP\.large_community:\s+(.*)$/.exec(line);
+    if (large) current.largeCommunities = [...large[1]!.matchAll(/\((\d+), (\d+), (\d+)\)/g)].map((m) => `${m[1]}:${m[2]}:${m[3]}`);
   }
   return paths.sort((a, b) => a.prefix.localeCompare(b.prefix));
+}
+
+/** Both families of what the router received from the daemon. */
+export async function rib(router: Router): Promise<RibPath[]> {
+  return parseRoutes(await birdc(router.name, router.socket, ['show', 'route', 'all']));
 }
 
 export async function ribPrefixes(router: Router): Promise<string[]> {
@@ -110,7 +179,20 @@ export async function waitForRib(router: Router, what: string, check: (prefixes:
   while (Date.now() < deadline) {
     last = await ribPrefixes(router);
     if (check(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`router ${router.name}: ${what} did not happen within ${timeoutMs} ms; RIB: ${JSON.stringify(last)}`);
+  throw new Error(`router ${router.name}: ${what} did not happen within ${timeoutMs} ms; RIB: ${JSON.stringify(last)}; BIRD's log:\n${router.output().slice(-2_000)}`);
+}
+
+export interface ExternalGobgpd {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** A gobgpd with no config at all, API on 127.0.0.1:apiPort: the daemon configures it (`speaker: external`). */
+export async function startBareGobgpd(apiPort: number): Promise<ExternalGobgpd> {
+  const gobgpd = spawnOwned('gobgpd', ['--api-hosts', `127.0.0.1:${apiPort}`, '--log-plain', '--pprof-disable']);
+  await waitReady('external gobgpd', gobgpd, ['gobgp', '-p', String(apiPort), 'global']);
+  return { child: gobgpd.child, output: gobgpd.output, stop: gobgpd.stop };
 }

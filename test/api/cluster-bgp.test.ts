@@ -1,8 +1,10 @@
 // Cluster BGP against REAL parts: the real daemon (ring ports) whose speaker is a real managed
-// gobgpd, peered over loopback with two more real gobgpd the test starts as routers — "vips"
-// (sent the VIPs) and "lips" (sent the LIPs). What the daemon announced is read from the routers'
-// own RIBs with GoBGP's CLI. Unusual ports: daemon's gobgpd API 50931, routers' APIs 50932/50933,
-// routers' BGP 17931 on 127.0.0.2 / 127.0.0.3. Every process is stopped in `finally`.
+// gobgpd, peered over loopback with two real BIRD 2 routers the test starts — "vips" (sent the
+// VIPs) and "lips" (sent the LIPs). What the daemon announced is read from the routers' own tables
+// with `birdc show route all`. BIRD connects to the daemon's gobgpd, which listens on 17930: BIRD
+// opens a session within about a second, where gobgpd's own connect waits 5..10 s (GoBGP's
+// connect delay). Unusual ports: daemon's gobgpd API 50931 and BGP 17930, routers' BGP 17931 on
+// 127.0.0.2 / 127.0.0.3 only, the external gobgpd's API 50934. Every process is stopped in `finally`.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,12 +18,15 @@ import { connect, rpc } from '../../src/cli/client.js';
 import { setLogLevel } from '../../src/log.js';
 import { expectGrpcError } from '../support/expected-errors.js';
 import { test } from '../support/suite.js';
-import { rib, ribPrefixes, startRouter, waitForRib, type Router } from './bgp-router.js';
+import { rib, ribPrefixes, startBareGobgpd, startRouter, waitForRib, type Router } from './bgp-router.js';
 import { runCli, runProcess, startDaemon, testConfig, withDaemonOutput, type Daemon } from './daemon.js';
 
 setLogLevel('error');
 
 const SPEAKER_API = 50931;
+/** The daemon's gobgpd listens here (all addresses); the routers connect to it from 127.0.0.2 / 127.0.0.3. */
+const SPEAKER_BGP_PORT = 17930;
+const ROUTER_BGP_PORT = 17931;
 const VIP = '198.18.77.10';
 const VIP6 = '2001:db8:77::10';
 const CHECKED_VIP = '198.18.77.11';
@@ -65,7 +70,7 @@ const SERVICES = `
  * pcx-bgpi do not collide with the lab's) with a cluster section. The health check of "checked"
  * probes 198.19.77.2 through pcx-bgpi into a ring nobody answers on: it fails.
  */
-async function writeClusterConfig(options: { cluster?: string; outside6?: boolean } = {}): Promise<string> {
+async function writeClusterConfig(options: { cluster?: string; outside6?: boolean; file?: string } = {}): Promise<string> {
   const key = join(dir, 'cluster.key');
   await writeFile(key, 'k'.repeat(48), { mode: 0o600 });
   const cluster = options.cluster ?? `cluster:
@@ -77,17 +82,17 @@ async function writeClusterConfig(options: { cluster?: string; outside6?: boolea
     api: 127.0.0.1:${SPEAKER_API}
     asn: 65010
     router_id: ${NODE}
-    listen_port: -1
+    listen_port: ${SPEAKER_BGP_PORT}
     peers:
-      - { address: 127.0.0.2, asn: 65000, hold_time: 3, announce: [vips], port: 17931 }
-      - { address: 127.0.0.3, asn: 65001, hold_time: 3, announce: [lips], port: 17931 }
+      - { address: 127.0.0.2, asn: 65000, hold_time: 3, announce: [vips], port: ${ROUTER_BGP_PORT} }
+      - { address: 127.0.0.3, asn: 65001, hold_time: 3, announce: [lips], port: ${ROUTER_BGP_PORT} }
 `;
   const outside = options.outside6 === false ? `[${NODE}/24]` : `[${NODE}/24, "${NODE6}/64"]`;
   const text = testConfig(dir, SERVICES)
     .replace('- { name: outside, device: ring, addresses: [198.18.0.254/24] }', `- { name: bgpo, device: ring, addresses: ${outside}, exception_path: true }`)
     .replace('- { name: inside, device: ring, addresses: [198.19.0.254/24] }', '- { name: bgpi, device: ring, addresses: [198.19.77.254/24, "2001:db8:79::254/64"], exception_path: true }')
     .replace(/^services:/m, `metrics: { listen: ${METRICS} }\n${cluster}services:`);
-  const path = join(dir, 'config.yaml');
+  const path = join(dir, options.file ?? 'config.yaml');
   await writeFile(path, text);
   return path;
 }
@@ -95,8 +100,8 @@ async function writeClusterConfig(options: { cluster?: string; outside6?: boolea
 async function withRouters(body: (vips: Router, lips: Router) => Promise<void>): Promise<void> {
   const routers: Router[] = [];
   try {
-    routers.push(await startRouter(dir, { name: 'vips', address: '127.0.0.2', bgpPort: 17931, apiPort: 50932, asn: 65000, peerAsn: 65010 }));
-    routers.push(await startRouter(dir, { name: 'lips', address: '127.0.0.3', bgpPort: 17931, apiPort: 50933, asn: 65001, peerAsn: 65010 }));
+    routers.push(await startRouter(dir, { name: 'vips', address: '127.0.0.2', port: ROUTER_BGP_PORT, asn: 65000, peerAsn: 65010, peerPort: SPEAKER_BGP_PORT }));
+    routers.push(await startRouter(dir, { name: 'lips', address: '127.0.0.3', port: ROUTER_BGP_PORT, asn: 65001, peerAsn: 65010, peerPort: SPEAKER_BGP_PORT }));
     await body(routers[0]!, routers[1]!);
   } finally {
     for (const router of routers) await router.stop();
@@ -153,10 +158,14 @@ test('VIPs (/32 and IPv6 /128) go to the vips router, LIPs only to the lips rout
       const paths = await rib(vips);
       assert.equal(paths.find((p) => p.prefix === `${VIP}/32`)?.nextHop, NODE);
       assert.equal(paths.find((p) => p.prefix === `${VIP6}/128`)?.nextHop, NODE6);
+      // Tagged with the kind's large community (asn:1:1 VIPs, asn:1:2 LIPs): what selects the peers.
+      for (const prefix of [`${VIP}/32`, `${VIP6}/128`]) assert.equal(paths.find((p) => p.prefix === prefix)?.largeCommunities, ['65010:1:1'], prefix);
       // The health check took "checked"'s only server down: its VIP is never in the RIB. No LIP either.
       assert.ok(lacks(`${CHECKED_VIP}/32`, `${LIP}/32`, '198.19.77.201/32', '2001:db8:79::200/128')(paths.map((p) => p.prefix)), JSON.stringify(paths));
       await waitForRib(lips, 'LIPs announced to the lips router', has(`${LIP}/32`, '198.19.77.201/32', '2001:db8:79::200/128'), 30_000);
-      assert.ok(lacks(`${VIP}/32`, `${VIP6}/128`)(await ribPrefixes(lips)), 'the lips router is not sent VIPs');
+      const lipPaths = await rib(lips);
+      assert.ok(lacks(`${VIP}/32`, `${VIP6}/128`)(lipPaths.map((p) => p.prefix)), 'the lips router is not sent VIPs');
+      assert.equal(lipPaths.find((p) => p.prefix === `${LIP}/32`)?.largeCommunities, ['65010:1:2']);
       const checked = await api.api.getVirtualService({ key: { protocol: 'TCP', vip: CHECKED_VIP, port: 80 } });
       assert.equal(checked.servers.map((s) => s.health), ['down'], 'the health check decided down');
 
@@ -287,7 +296,7 @@ test('gobgpd killed: restarted, peers and paths back; drain survives a daemon re
 
 test('external speaker: the daemon configures a running gobgpd; SIGTERM withdraws by UPDATE while the session stays up', async () => {
   await withRouters(async (vips) => {
-    const speaker = await startRouter(dir, { name: 'speaker', address: '127.0.0.1', bgpPort: 17932, apiPort: 50934, asn: 1, peerAsn: 1, bare: true });
+    const speaker = await startBareGobgpd(50934);
     let daemon: Daemon | undefined;
     try {
       const config = await writeClusterConfig({ outside6: false });
@@ -303,6 +312,7 @@ test('external speaker: the daemon configures a running gobgpd; SIGTERM withdraw
       await waitForRib(vips, 'VIP withdrawn on the daemon\'s stop', lacks(`${VIP}/32`), 5_000);
       const neighbours = await runProcess(['gobgp', '-p', '50934', 'neighbor'], 5_000);
       assert.match(neighbours.stdout, /127\.0\.0\.2\s+65000\s+\S+\s+Establ/, neighbours.stdout);
+      assert.equal(await vips.sessionState(), 'Established', 'the router saw no session drop either');
       assert.ok(speaker.child.exitCode === null, 'the external gobgpd was left running');
       // A new daemon finds AS 65010 configured and the peer there: it adds its paths again.
       daemon = await startDaemon(['--config', config]);
@@ -350,7 +360,23 @@ test('bad cluster config: every problem named by its field; an unreadable key fi
       - { address: 127.0.0.2, asn: 65000, hold_time: 2, announce: [vips] }
       - { address: 127.0.0.3, asn: 4294967296, announce: [] }
 `;
-  const checked = await runCli(['run', '--config', await writeClusterConfig({ cluster: bad }), '--check']);
+  const badConfig = await writeClusterConfig({ cluster: bad, file: 'bad.yaml' });
+  const good = await readFile(await writeClusterConfig(), 'utf8');
+  // Shape fine, key file missing: the parser passes it (readability is a start-time fact), the start refuses.
+  const missingKey = join(dir, 'missing-key.yaml');
+  await writeFile(missingKey, good.replace(/key_file: \S+ \}/, 'key_file: /nonexistent/cluster.key }'));
+  // A managed gobgpd that dies at once: the start fails (exit 1) saying so.
+  const falseSpeaker = join(dir, 'false-speaker.yaml');
+  await writeFile(falseSpeaker, good.replace('speaker: managed', 'speaker: managed\n    gobgpd: /bin/false'));
+  // Four CLI processes that share nothing but the temp dir: the key file is refused before the
+  // start touches anything, so only the /bin/false one gets as far as starting: run them at once.
+  const [checked, missingKeyChecked, started, dead] = await Promise.all([
+    runCli(['run', '--config', badConfig, '--check']),
+    runCli(['run', '--config', missingKey, '--check']),
+    runCli(['run', '--config', missingKey], 30_000),
+    runCli(['run', '--config', falseSpeaker], 30_000),
+  ]);
+
   assert.equal(checked.code, 2);
   for (const line of [
     /cluster\.nodes\[1\]\.name: "gw1" is already the name of cluster\.nodes\[0\]/,
@@ -363,18 +389,10 @@ test('bad cluster config: every problem named by its field; an unreadable key fi
     /cluster\.bgp\.peers\[1\]\.asn: expected integer 1\.\.4294967295, got 4294967296/,
   ]) assert.match(checked.stderr, line);
 
-  // Shape fine, key file missing: the parser passes it (readability is a start-time fact), the start refuses.
-  const missingKey = (await readFile(await writeClusterConfig(), 'utf8')).replace(/key_file: \S+ \}/, 'key_file: /nonexistent/cluster.key }');
-  await writeFile(join(dir, 'config.yaml'), missingKey);
-  assert.equal((await runCli(['run', '--config', join(dir, 'config.yaml'), '--check'])).code, 0);
-  const started = await runCli(['run', '--config', join(dir, 'config.yaml')], 30_000);
+  assert.equal(missingKeyChecked.code, 0, missingKeyChecked.stderr);
   assert.equal(started.code, 2, started.stderr);
   assert.match(started.stderr, /cluster\.sync\.key_file: cannot read \/nonexistent\/cluster\.key/);
 
-  // A managed gobgpd that dies at once: the start fails (exit 1) saying so, nothing left running.
-  const falseSpeaker = (await readFile(await writeClusterConfig(), 'utf8')).replace('speaker: managed', 'speaker: managed\n    gobgpd: /bin/false');
-  await writeFile(join(dir, 'config.yaml'), falseSpeaker);
-  const dead = await runCli(['run', '--config', join(dir, 'config.yaml')], 30_000);
   assert.equal(dead.code, 1, dead.stderr);
   assert.match(dead.stderr, /gobgpd exited before its API answered \(code 1\)/);
 });

@@ -6,9 +6,21 @@
 // Two HTTP servers in this process: `steady` always answers 200; `flaky` stops listening (its
 // port refuses) and comes back. rise = fall = 2. Rounds: 2 with flaky refusing (it goes down), 1
 // with flaky back (one pass toward rise), 3 with the descriptor table full, 1 with descriptors again.
-import { closeSync, openSync } from 'node:fs';
+//
+// "Full" must hold at every probe of the 3 rounds, yet descriptors opened before the fill can close
+// after it and leave a slot a probe's socket() then takes (it connects: a pass, not EMFILE):
+// - the servers' side of the earlier rounds' connections, which close in a later turn of the
+//   event loop (the probes' own sockets close when they finish);
+// - tsx's cache directory, which its loader thread walks (opendir over every cached entry) after
+//   a module missed the cache, e.g. the first run after a source changed: the test starts this
+//   child with TSX_DISABLE_CACHE=1, so that thread does no file work while the table is full.
+// So: every accepted connection is closed and the table has stayed unchanged for a while before
+// the fill, and the table is filled again right before each round (nothing but the round's own
+// synchronous socket() calls runs between that fill and the probes: one round is a single turn).
+// What the top-ups took is reported: anything there was freed while the table was full.
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Controller } from '../../src/daemon/controller.js';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
@@ -24,10 +36,50 @@ function listen(server: Server, port = 0): Promise<number> {
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
 
+/** Opens /dev/null into `held` until the table is full; returns how many it took and the error that stopped it. */
+function fillTable(held: number[]): { taken: number; error: string } {
+  for (let taken = 0; ; taken++) {
+    try {
+      held.push(openSync('/dev/null', 'r'));
+    } catch (error) {
+      return { taken, error: (error as NodeJS.ErrnoException).code ?? String(error) };
+    }
+  }
+}
+
+const QUIET_MS = 100;
+const QUIET_TIMEOUT_MS = 10_000;
+
+/**
+ * Closes the servers' side of every connection accepted so far and waits until the set of open
+ * descriptors stayed the same for QUIET_MS (a connection still in the accept queue is accepted,
+ * and closed, meanwhile); throws when it never settles.
+ */
+async function settleDescriptors(accepted: Set<Socket>): Promise<void> {
+  const openNow = () => readdirSync('/proc/self/fd').sort().join(' ');
+  const deadline = Date.now() + QUIET_TIMEOUT_MS;
+  let last = '';
+  for (;;) {
+    for (const socket of accepted) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+    const now = openNow();
+    if (now === last && accepted.size === 0) return;
+    if (Date.now() > deadline) throw new Error(`descriptors never settled: ${now}`);
+    last = now;
+  }
+}
+
 async function main(): Promise<void> {
   const [dir, kind] = [process.argv[2]!, process.argv[3]!];
   const steadyServer = createServer((_request, response) => response.writeHead(200).end());
   const flakyServer = createServer((_request, response) => response.writeHead(200).end());
+  const accepted = new Set<Socket>();
+  for (const server of [steadyServer, flakyServer]) {
+    server.on('connection', (socket: Socket) => {
+      accepted.add(socket);
+      socket.once('close', () => accepted.delete(socket));
+    });
+  }
   const [livePort, flakyPort] = [await listen(steadyServer), await listen(flakyServer)];
   await new Promise((resolve) => flakyServer.close(resolve));
   const base: DesiredState = {
@@ -73,17 +125,15 @@ async function main(): Promise<void> {
   const before = snapshot();
 
   // Fill the descriptor table: every socket() the probes make now fails with EMFILE.
+  await settleDescriptors(accepted);
   const held: number[] = [];
-  let fillError = '';
-  for (;;) {
-    try {
-      held.push(openSync('/dev/null', 'r'));
-    } catch (error) {
-      fillError = (error as NodeJS.ErrnoException).code ?? String(error);
-      break;
-    }
+  const fillError = fillTable(held).error;
+  const topUps: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    topUps.push(fillTable(held).taken);
+    await checker.probeService(service.id);
   }
-  for (let i = 0; i < 3; i++) await checker.probeService(service.id);
+  topUps.push(fillTable(held).taken);
   const exhausted = snapshot();
   for (const fd of held) closeSync(fd);
 
@@ -91,7 +141,7 @@ async function main(): Promise<void> {
   const after = snapshot();
   steadyServer.close();
   flakyServer.close();
-  process.stdout.write(`${JSON.stringify({ fillError, held: held.length, down, before, exhausted, after })}\n`);
+  process.stdout.write(`${JSON.stringify({ fillError, held: held.length, topUps, down, before, exhausted, after })}\n`);
 }
 
 main().then(() => process.exit(0), (error: Error) => {
