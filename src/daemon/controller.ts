@@ -86,10 +86,14 @@ export class Controller {
     return this.failedRollback;
   }
 
-  /** First apply at start-up: publishes the initial state and (re)writes the state file. */
-  async applyInitial(): Promise<number> {
+  /**
+   * First apply at start-up: publishes the initial state and (re)writes the state file.
+   * `afterApply` runs between the two (a takeover starts forwarding there: src/daemon/takeover.ts).
+   */
+  async applyInitial(afterApply?: () => void): Promise<number> {
     return this.serialize(async () => {
       this.version = this.applyToDataplane(this.desired);
+      afterApply?.();
       await this.persist(this.desired);
       return this.version;
     });
