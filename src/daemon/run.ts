@@ -5,7 +5,7 @@ import { repoRoot } from '../api/proto.js';
 import { prepareTcp, startApiServer, type ApiServer, type PreparedTcp } from '../api/server.js';
 import { configBaseState, configWarnings, loadConfigFile } from '../config/load.js';
 import type { DaemonConfig } from '../config/types.js';
-import type { DataplaneAddon } from '../dataplane/types.js';
+import type { ConnRegionReport, DataplaneAddon } from '../dataplane/types.js';
 import { log } from '../log.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/prometheus.js';
 import { StatsHub } from '../metrics/stats-hub.js';
@@ -204,6 +204,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       await configureExceptionPath(config, dataplane);
       await takeover.commit();
     }
+    logRegion(dataplane);
     if (config.cluster) flowSync = await startFlowSync(config.cluster, dataplane);
     rollbackRetry = setInterval(() => {
       if (controller.rollbackFailure !== undefined) controller.retryRollback().catch(() => undefined);
@@ -368,5 +369,21 @@ async function configureExceptionPath(config: DaemonConfig, dataplane: Dataplane
   } catch (error) {
     dataplane.stop();
     throw new StartupError(`cannot configure the exception path: ${(error as Error).message}`, 1);
+  }
+}
+
+/** What start-up did with the region; the counts come once the workers adopted (portcullis status). */
+function logRegion(dataplane: DataplaneAddon): void {
+  let report: ConnRegionReport | undefined;
+  try {
+    report = dataplane.stats().connRegion;
+  } catch {
+    return;
+  }
+  if (!report) return;
+  if (report.rejectedReason) {
+    log.warn(`connection region ${report.path}: not adopted (${report.rejectedReason}); set aside as ${report.rejectedPath}, started with empty tables`);
+  } else {
+    log.info(`connection region ${report.path}: ${report.outcome}`);
   }
 }

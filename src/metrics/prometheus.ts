@@ -98,7 +98,9 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const regionDropped = gauge('conn_region_dropped_records', 'Records found in the connection region at start and not adopted, by reason', ['reason']);
   const regionAdoptSeconds = gauge('conn_region_adopt_seconds', 'The slowest worker\'s adoption of the connection region at start');
   const regionRejected = gauge('conn_region_rejected', 'An existing connection region was incompatible or corrupt and set aside at start: 1 yes, 0 no');
-  const takeoverGap = gauge('takeover_gap_seconds', 'Time without forwarding during the hand-over this daemon started with (portcullis run --takeover)');
+  // Only after a takeover: a 0 would read as a perfect one.
+  const takeoverGap = context.lastTakeover
+    ? gauge('takeover_gap_seconds', 'Time without forwarding during the hand-over this daemon started with (portcullis run --takeover)') : undefined;
 
   function refreshCluster(node: ClusterNode): void {
     for (const peer of node.settings.bgp.peers) {
@@ -128,7 +130,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
       regionAdoptSeconds.set(region.adoptUs / 1e6);
       regionRejected.set(region.rejectedReason ? 1 : 0);
     }
-    if (context.lastTakeover) takeoverGap.set(context.lastTakeover.gapUs / 1e6);
+    if (context.lastTakeover) takeoverGap?.set(context.lastTakeover.gapUs / 1e6);
     snapshotVersion.set(stats.snapshotVersion);
     tscHz.set(stats.tscHz ?? 0);
     stats.workerVersions.forEach((v, worker) => workerVersion.set({ worker }, v));
