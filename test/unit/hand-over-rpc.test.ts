@@ -9,6 +9,8 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { startApiServer, type ApiServer } from '../../src/api/server.js';
 import { connect } from '../../src/cli/client.js';
+import { describeCallError } from '../../src/cli/endpoint.js';
+import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { Controller } from '../../src/daemon/controller.js';
 import { HandOverSource } from '../../src/daemon/hand-over.js';
 import type { DataplaneConfig, DataplaneStats, PortInfo } from '../../src/dataplane/types.js';
@@ -135,6 +137,14 @@ test('HOLD: state file written, workers held, HELD carries held_at_us, pid and s
       assert.equal(parseState(await readFile(stateFile, 'utf8')).services.map((s) => s.port), [80], 'the state file holds the last change');
       await expectGrpcError(api.createVirtualService(web(81)), grpc.status.UNAVAILABLE, /handing over to a new daemon/);
       await expectGrpcError(api.deleteVirtualService({ key: web(80).service.key }), grpc.status.UNAVAILABLE, /handing over to a new daemon/);
+      // The CLIs say what happened, not "cannot reach the daemon" (UNAVAILABLE usually means that).
+      let err = '';
+      const code = await runPcadm(['--socket', socket, '-A', '-t', '198.18.0.10:90', '-s', 'rr'], { stdout: () => undefined, stderr: (t) => { err += t; }, stdin: async () => '' });
+      assert.is.not(code, 0);
+      assert.match(err, /handing over to a new daemon/);
+      assert.not.match(err, /cannot reach/);
+      const refusal = await api.createVirtualService(web(91)).then(() => undefined, (error: unknown) => error);
+      assert.match(describeCallError(refusal, `unix:${socket}`), /^handing over to a new daemon/);
       assert.equal(parseState(await readFile(stateFile, 'utf8')).services.map((s) => s.port), [80], 'nothing changed');
       const lines = await audit();
       assert.is(lines.length, 1);
