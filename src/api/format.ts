@@ -17,8 +17,25 @@ export function formatStatus(status: GetStatusResponse__Output): string {
     `${status.services} virtual service(s); state file ${status.stateFile}`,
     '',
     table(['PORT', 'DEVICE', 'MAC', 'ADDRESSES'], status.ports.map((p) => [p.name, p.device, p.mac, p.addresses.join(',')]), 4),
+    '',
+    ...formatRegion(status),
   ];
   return lines.join('\n');
+}
+
+/** What a restart or hand-over found in the connection region, and the last hand-over's gap. */
+function formatRegion(status: GetStatusResponse__Output): string[] {
+  const region = status.connRegion;
+  if (!region) return ['connection region: off (a restart forgets every connection)'];
+  const lines = [`connection region ${region.path}: ${region.outcome}`];
+  if (region.outcome === 'adopted') {
+    const dropped = Object.entries(region.dropped).filter(([, n]) => n !== '0').map(([reason, n]) => `${n} ${reason}`);
+    lines.push(`  ${region.adopted} connection(s) adopted in ${region.adoptUs} us; not adopted: ${dropped.length ? dropped.join(', ') : 'none'}`);
+  }
+  if (region.rejectedReason) lines.push(`  an incompatible region was set aside: ${region.rejectedReason} (moved to ${region.rejectedPath || '?'})`);
+  const takeover = status.lastTakeover;
+  if (takeover) lines.push(`last takeover: from pid ${takeover.oldPid} at ${takeover.at}, ${(Number(takeover.gapUs) / 1000).toFixed(1)} ms without forwarding`);
+  return lines;
 }
 
 export function formatStats(stats: GetStatsResponse__Output): string {

@@ -2,7 +2,9 @@
 // back to the keys operators know (via the model). uint64 fields go out as numbers
 // and reach clients as decimal strings (loader option longs: String).
 import type { Controller } from '../daemon/controller.js';
-import type { DataplaneEvent, DefenseDropReason, DefenseStats, DropReason, TrafficStats } from '../dataplane/types.js';
+import type { ConnRegionReport, DataplaneEvent, DefenseDropReason, DefenseStats, DropReason, TrafficStats } from '../dataplane/types.js';
+import type { TakeoverRecord } from '../daemon/takeover.js';
+import type { ConnRegion } from './generated/portcullis/v1/ConnRegion.js';
 import type { Rates } from '../metrics/estimator.js';
 import type { StatsHub, StatsSource } from '../metrics/stats-hub.js';
 import { displayIp, effectiveSynproxy, type Service } from '../model/index.js';
@@ -70,6 +72,25 @@ export interface DaemonInfo {
   startedAt: number;
   workers: number;
   polling: string;
+  /** The hand-over this daemon started with (portcullis run --takeover); absent = a plain start. */
+  lastTakeover?: TakeoverRecord;
+}
+
+/** The region report as GetStatus carries it; dropped keeps every reason, zeros included. */
+export function connRegionToProto(report: ConnRegionReport): ConnRegion {
+  const dropped = report.dropped;
+  return {
+    path: report.path,
+    outcome: report.outcome,
+    adopted: report.adopted,
+    dropped: {
+      uncommitted: dropped.uncommitted, stale: dropped.stale, duplicate: dropped.duplicate,
+      synproxy_pending: dropped.synproxyPending, invalid: dropped.invalid,
+    },
+    adoptUs: report.adoptUs,
+    rejectedReason: report.rejectedReason,
+    rejectedPath: report.rejectedPath,
+  };
 }
 
 function counters(traffic: TrafficStats | undefined): TrafficCounters {
@@ -159,6 +180,8 @@ export function buildStatsResponse(controller: Controller, hub: StatsHub): GetSt
 
 export function buildStatusResponse(controller: Controller, source: StatsSource, info: DaemonInfo): GetStatusResponse {
   const running = new Map(source.ports().map((p) => [p.name, p]));
+  const region = source.stats().connRegion;
+  const takeover = info.lastTakeover;
   return {
     version: info.version,
     uptimeSeconds: Math.floor((Date.now() - info.startedAt) / 1000),
@@ -174,6 +197,8 @@ export function buildStatusResponse(controller: Controller, source: StatsSource,
     services: controller.state.services.length,
     stateFile: controller.stateFile,
     defaultTimeouts: { ...controller.state.defaultTimeouts },
+    ...(region ? { connRegion: connRegionToProto(region) } : {}),
+    ...(takeover ? { lastTakeover: { gapUs: takeover.gapUs, oldPid: takeover.oldPid, at: new Date(takeover.at).toISOString() } } : {}),
   };
 }
 

@@ -132,10 +132,18 @@ export function commandFailureExit(name: string, error: unknown, how: CommandFai
 }
 
 /** The message for a refused or failed call, with what to do about it. */
+/** UNAVAILABLE from a daemon that answered but refuses changes during an upgrade hand-over. */
+export function isHandingOver(details: string | undefined): boolean {
+  return /^handing over to a new daemon/.test(details ?? '');
+}
+
 export function describeCallError(error: unknown, target: string): string {
   const e = error as Partial<grpc.ServiceError>;
   switch (e.code) {
-    case grpc.status.UNAVAILABLE: return `cannot reach the daemon at ${target} (is it running? TLS trusted?): ${e.details}`;
+    case grpc.status.UNAVAILABLE:
+      // The daemon answered: it refuses changes while it hands over to a new one (src/daemon/hand-over.ts).
+      if (isHandingOver(e.details)) return `${e.details ?? ''}`;
+      return `cannot reach the daemon at ${target} (is it running? TLS trusted?): ${e.details}`;
     case grpc.status.UNAUTHENTICATED: return `not authenticated by ${target}: ${e.details}`;
     case grpc.status.PERMISSION_DENIED: return `permission denied: ${e.details} (this needs an operator token or certificate)`;
     default: return e.details ?? String(error);

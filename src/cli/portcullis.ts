@@ -16,8 +16,10 @@ import { CLUSTER_USAGE, commandCluster, commandDrain, commandUndrain } from './c
 import { commandTrace, TRACE_USAGE } from './trace.js';
 
 const USAGE = `usage:
-  portcullis run --config FILE [--state-file PATH] [--socket PATH] [--reset-state]
-                                 start the daemon (prints "portcullis ready: ..." when serving)
+  portcullis run --config FILE [--state-file PATH] [--socket PATH] [--reset-state] [--takeover]
+                                 start the daemon (prints "portcullis ready: ..." when serving);
+                                 --takeover: from the daemon running on the config's socket,
+                                 keeping its connections (docs/operations.md)
   portcullis run --config FILE --check
                                  validate the config only ("config OK" or the errors; exit 0/2)
   portcullis status [CONNECTION]
@@ -52,6 +54,7 @@ async function commandRun(args: string[]): Promise<number> {
     'state-file': { type: 'string' },
     socket: { type: 'string' },
     'reset-state': { type: 'boolean' },
+    takeover: { type: 'boolean' },
     check: { type: 'boolean' },
   });
   if (!values.config) throw new UsageError('run: --config FILE is required');
@@ -67,6 +70,7 @@ async function commandRun(args: string[]): Promise<number> {
       stateFile: values['state-file'],
       socket: values.socket,
       resetState: values['reset-state'] ?? false,
+      takeover: values.takeover ?? false,
     });
   } catch (error) {
     if (error instanceof ConfigError) {

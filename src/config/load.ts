@@ -12,6 +12,7 @@ import {
   readChoice, readInteger, readList, readObject, readString, rejectUnknownKeys, type RawObject,
 } from '../model/fields.js';
 import { readCluster } from './cluster.js';
+import { readConnRegion } from './conn-region.js';
 import { lcoreIds } from './lcores.js';
 import { DEFAULT_API_LIMITS, DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
 
@@ -23,7 +24,7 @@ export class ConfigError extends Error {
 }
 
 const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services', 'cluster'] as const;
-const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments', 'bench_mode'] as const;
+const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments', 'bench_mode', 'conn_region'] as const;
 const FRAGMENT_KEYS = ['sets', 'timeout_ms', 'max_fragments', 'max_datagram'] as const;
 const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens', 'clients', 'limits'] as const;
 const METRICS_KEYS = ['listen'] as const;
@@ -137,7 +138,7 @@ export function configWarnings(config: DaemonConfig): string[] {
 }
 
 function defaultDataplane(): DataplaneSettings {
-  return { workers: 1, lcores: '0-1', polling: 'adaptive', memoryMb: 512, hugepages: 'auto', connCapacity: 262144 };
+  return { workers: 1, lcores: '0-1', polling: 'adaptive', memoryMb: 512, hugepages: 'auto', connCapacity: 262144, connRegion: 'auto' };
 }
 
 function readDataplane(value: unknown): DataplaneSettings {
@@ -165,6 +166,7 @@ function readDataplane(value: unknown): DataplaneSettings {
   if (raw.bench_mode !== undefined && readChoice(raw.bench_mode, 'dataplane.bench_mode', ['none', 'bridge'] as const) === 'bridge') {
     result.benchMode = 'bridge';
   }
+  if (raw.conn_region !== undefined) result.connRegion = readConnRegion(raw.conn_region, 'dataplane.conn_region');
   return result;
 }
 

@@ -18,7 +18,15 @@ export interface DataplaneSettings {
   fragments?: FragmentTableOptions;
   /** BENCHMARK ONLY: 'bridge' = frames cross between the two ports unchanged, no NAT (bench/lab.ts). */
   benchMode?: 'bridge';
+  /**
+   * Where the connection tables live so that a restart adopts them (src/config/conn-region.ts):
+   * 'auto' (a file named after the state file, on hugetlbfs or /dev/shm), 'off' (process memory:
+   * a restart forgets every connection), or an absolute path.
+   */
+  connRegion: ConnRegionSetting;
 }
+
+export type ConnRegionSetting = 'auto' | 'off' | { path: string };
 
 export interface ApiSettings {
   /** Unix socket path. */

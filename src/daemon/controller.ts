@@ -15,6 +15,7 @@
 //                                             is set and logged, retried by retryRollback(); INTERNAL "… rollback failed …"
 //   state write fails after its rename        committed: the file already holds the new state, so memory and data plane
 //     (directory fsync)                       keep it and the call succeeds; logged, counted (state_dir_sync_failures)
+//   writes paused (hand-over under way)       nothing changed; UNAVAILABLE "handing over to a new daemon …"
 import type { DataplaneAddon } from '../dataplane/types.js';
 import { log } from '../log.js';
 import { countControlEvent } from '../metrics/control-events.js';
@@ -58,6 +59,8 @@ export class Controller {
    * desired state (never a diff), so the next apply that succeeds is exactly the repair.
    */
   private failedRollback: string | undefined;
+  /** Why changes are refused now (a hand-over to a new daemon is under way); undefined = accepted. */
+  private paused: string | undefined;
 
   constructor(
     private readonly dataplane: ApplyTarget,
@@ -83,18 +86,55 @@ export class Controller {
     return this.failedRollback;
   }
 
-  /** First apply at start-up: publishes the initial state and (re)writes the state file. */
-  async applyInitial(): Promise<number> {
+  /**
+   * First apply at start-up: publishes the initial state and (re)writes the state file.
+   * `afterApply` runs between the two (a takeover starts forwarding there: src/daemon/takeover.ts).
+   */
+  async applyInitial(afterApply?: () => void): Promise<number> {
     return this.serialize(async () => {
       this.version = this.applyToDataplane(this.desired);
+      afterApply?.();
       await this.persist(this.desired);
       return this.version;
     });
   }
 
+  /** Why changes are refused now (undefined = they are accepted). */
+  get writesPaused(): string | undefined {
+    return this.paused;
+  }
+
+  /**
+   * Hand-over, old side (src/daemon/takeover.ts): waits for the change in flight, writes the state
+   * file once more (the new daemon reads it next), then refuses every change with UNAVAILABLE
+   * until resumeWrites(). Rejects (and stays open for changes) when the file cannot be written.
+   */
+  pauseWrites(why: string): Promise<void> {
+    return this.serialize(async () => {
+      if (this.paused !== undefined) throw new ModelError('FAILED_PRECONDITION', '', `changes are already paused: ${this.paused}`);
+      try {
+        await this.persist(this.desired);
+      } catch (error) {
+        throw new ModelError('INTERNAL', '', `cannot write state file ${this.stateFile}: ${messageOf(error)}`);
+      }
+      this.paused = why;
+    });
+  }
+
+  /** The hand-over did not happen: changes are accepted again. Harmless when not paused. */
+  resumeWrites(): void {
+    this.paused = undefined;
+  }
+
   /** Runs a model change atomically; resolves with its result or rejects with a ModelError. */
   mutate<T>(change: (state: DesiredState) => ChangeResult<T>, options: MutateOptions<T> = {}): Promise<T> {
     return this.serialize(async () => {
+      // Checked in the queue: a change queued behind pauseWrites() is refused too, never applied
+      // after the new daemon has read the state file.
+      if (this.paused !== undefined) {
+        throw new ModelError('UNAVAILABLE', '', `handing over to a new daemon (${this.paused}): nothing changed; `
+          + 'the new daemon takes changes on the same socket in a moment');
+      }
       const { state, result, warnings } = change(this.desired);
       await options.beforeApply?.(result);
       for (const warning of warnings) log.warn(warning);
@@ -119,6 +159,7 @@ export class Controller {
   retryRollback(): Promise<boolean> {
     return this.serialize(async () => {
       if (this.failedRollback === undefined) return true;
+      if (this.paused !== undefined) return false;  // the workers are held; the next daemon applies the file's state
       try {
         this.version = this.applyToDataplane(this.desired);
       } catch (error) {

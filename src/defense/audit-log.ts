@@ -26,7 +26,7 @@ const TAIL_WINDOW_BYTES = 4 * 1024 * 1024;
 export const MAX_TAIL_LINES = 10_000;
 
 /** 'unknown' only appears when reading back a line that is not valid JSON. */
-export type AuditAction = 'block' | 'unblock' | 'set_limits' | 'clear' | 'expire' | 'unknown' | 'synproxy';
+export type AuditAction = 'block' | 'unblock' | 'set_limits' | 'clear' | 'expire' | 'unknown' | 'synproxy' | 'takeover';
 
 export interface AuditEntry {
   /** ISO 8601. */

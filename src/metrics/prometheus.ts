@@ -8,6 +8,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { displayIp, type DesiredState } from '../model/index.js';
 import type { StatsHub } from './stats-hub.js';
 import type { ClusterNode } from '../cluster/node.js';
+import type { TakeoverRecord } from '../daemon/takeover.js';
 
 export interface MetricsContext {
   hub: StatsHub;
@@ -17,7 +18,13 @@ export interface MetricsContext {
   connectionCapacity: number;
   /** Cluster membership (BGP, drain); absent = standalone, no cluster metrics. */
   cluster?: ClusterNode;
+  /** The hand-over this daemon started with (portcullis run --takeover); absent = a plain start. */
+  lastTakeover?: TakeoverRecord;
 }
+
+const REGION_OUTCOMES = ['held', 'created', 'adopted'] as const;
+const REGION_DROPS = [['uncommitted', 'uncommitted'], ['stale', 'stale'], ['duplicate', 'duplicate'],
+  ['synproxy_pending', 'synproxyPending'], ['invalid', 'invalid']] as const;
 
 const SESSION_STATES = ['UNKNOWN', 'IDLE', 'CONNECT', 'ACTIVE', 'OPENSENT', 'OPENCONFIRM', 'ESTABLISHED'] as const;
 
@@ -86,6 +93,15 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const clusterDrained = gauge('cluster_drained', 'This node is drained (VIPs withdrawn): 1 yes, 0 no');
   const clusterCounters = counter('cluster_events_total', 'Cluster counters (BGP, speaker restarts, ownership sync, hand-off), by name', ['event']);
 
+  const regionOutcome = gauge('conn_region_outcome', 'What start-up did with the connection region: 1 for its outcome (held, created, adopted), 0 for the others', ['outcome']);
+  const regionAdopted = gauge('conn_region_adopted_connections', 'Connections adopted from the connection region at start (all workers)');
+  const regionDropped = gauge('conn_region_dropped_records', 'Records found in the connection region at start and not adopted, by reason', ['reason']);
+  const regionAdoptSeconds = gauge('conn_region_adopt_seconds', 'The slowest worker\'s adoption of the connection region at start');
+  const regionRejected = gauge('conn_region_rejected', 'An existing connection region was incompatible or corrupt and set aside at start: 1 yes, 0 no');
+  // Only after a takeover: a 0 would read as a perfect one.
+  const takeoverGap = context.lastTakeover
+    ? gauge('takeover_gap_seconds', 'Time without forwarding during the hand-over this daemon started with (portcullis run --takeover)') : undefined;
+
   function refreshCluster(node: ClusterNode): void {
     for (const peer of node.settings.bgp.peers) {
       const now = node.peerStateNow(peer.address);
@@ -106,6 +122,15 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
     if (context.cluster) refreshCluster(context.cluster);
     const stats = context.hub.stats();
     const state = context.state();
+    const region = stats.connRegion;
+    if (region) {
+      for (const outcome of REGION_OUTCOMES) regionOutcome.set({ outcome }, region.outcome === outcome ? 1 : 0);
+      regionAdopted.set(region.adopted);
+      for (const [reason, key] of REGION_DROPS) regionDropped.set({ reason }, region.dropped[key]);
+      regionAdoptSeconds.set(region.adoptUs / 1e6);
+      regionRejected.set(region.rejectedReason ? 1 : 0);
+    }
+    if (context.lastTakeover) takeoverGap?.set(context.lastTakeover.gapUs / 1e6);
     snapshotVersion.set(stats.snapshotVersion);
     tscHz.set(stats.tscHz ?? 0);
     stats.workerVersions.forEach((v, worker) => workerVersion.set({ worker }, v));

@@ -17,9 +17,12 @@ import { spawnDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(REPO_ROOT, 'src/cli/portcullis.ts');
 
-/** Two ring ports (live mode, no network set-up), no hugepages, small memory. */
+/**
+ * Two ring ports (live mode, no network set-up), no hugepages, small memory. The connection region
+ * lives in the folder (not /dev/shm under a name from the state file), so it goes with the folder.
+ */
 export function testConfig(dir: string, services = ''): string {
-  return `dataplane: { workers: 1, lcores: "0-1", polling: adaptive, memory_mb: 256, hugepages: "off", conn_capacity: 4096 }
+  return `dataplane: { workers: 1, lcores: "0-1", polling: adaptive, memory_mb: 256, hugepages: "off", conn_capacity: 4096, conn_region: ${join(dir, 'conns.region')} }
 api: { socket: ${join(dir, 'api.sock')} }
 state_file: ${join(dir, 'state.json')}
 defense: { audit_log: ${join(dir, 'audit.log')} }

@@ -18,7 +18,7 @@ const problems = configProblems;
 
 test('minimal config gets the documented defaults', () => {
   const config = parseConfig(PORTS, 'test.yaml');
-  assert.equal(config.dataplane, { workers: 1, lcores: '0-1', polling: 'adaptive', memoryMb: 512, hugepages: 'auto', connCapacity: 262144 });
+  assert.equal(config.dataplane, { workers: 1, lcores: '0-1', polling: 'adaptive', memoryMb: 512, hugepages: 'auto', connCapacity: 262144, connRegion: 'auto' });
   assert.equal(config.api, { socket: '/run/portcullis/portcullis.sock', listen: '', limits: { ...DEFAULT_API_LIMITS } });
   assert.is(config.stateFile, '/var/lib/portcullis/state.json');
   assert.is(config.timeouts.tcpEstablished, 900);

@@ -9,6 +9,7 @@ import type { TrafficCounters__Output } from '../../api/generated/portcullis/v1/
 import type { TrafficRates__Output } from '../../api/generated/portcullis/v1/TrafficRates.js';
 import type { ServiceArg, Parsed } from './args.js';
 import { EXIT_FAILED, PcadmError } from './errors.js';
+import { isHandingOver } from '../endpoint.js';
 import {
   formatConnections, formatList, formatLocalAddresses, formatSave, formatTimeout,
   type ForwardMethod, type FormatOptions, type ListConnection, type ListService,
@@ -49,6 +50,7 @@ export function daemonFailure(error: unknown, command: Parsed['command'], target
   const serverCommand = command === 'add-server' || command === 'edit-server' || command === 'delete-server';
   switch (e.code) {
     case GRPC_UNAVAILABLE:
+      if (isHandingOver(details)) return fail(details);
       return fail(`Can't initialize ipvs: cannot reach the Portcullis daemon at ${target} (is it running? set PCADM_SOCKET, --socket or --server)`);
     case GRPC_UNAUTHENTICATED:
       return fail(`Can't initialize ipvs: not authenticated by ${target}: ${details} (use --token-file, PORTCULLIS_TOKEN or --tls-cert/--tls-key)`);
