@@ -281,10 +281,11 @@ export function startOptions(eal: string[]): StartOptions {
 /**
  * Starts fresh ports, applies config (default labConfig()), runs fn, always stops.
  * `sizes` overrides start options (e.g. a small connCapacity or mbufs for exhaustion tests,
- * ports with exceptionPath, several workers — all run inside step(), ARP answers go to queue 0).
+ * ports with exceptionPath, several workers — all run inside step(), ARP answers go to queue 0 —,
+ * a connection region: test/support/conn-region-child.ts).
  */
 export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig(),
-  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports' | 'fragments' | 'workers'>> = {}): Promise<void> {
+  sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports' | 'fragments' | 'workers' | 'connRegion'>> = {}): Promise<void> {
   const { addon, eal } = await loadOnce();
   addon.start({ ...startOptions(eal), ...sizes });
   try {
