@@ -124,12 +124,9 @@ export function portcullisStatus(socketPath: string, timeoutMs = 10_000): Promis
   });
 }
 
-/**
- * The connections `portcullis status` says were adopted ("adopted 51", "adopted: 51 connections" or
- * "51 connections adopted"); undefined when it does not say.
- */
+/** The connections `portcullis status` says were adopted ("  51 connection(s) adopted in 830 us; …"), if it says. */
 export function adoptedFromStatus(status: string): number | undefined {
-  const match = /adopted\b\D{0,40}?(\d+)/i.exec(status) ?? /(\d+)\s+(?:conn\w*\s+)?adopted/i.exec(status);
+  const match = /(\d+) connection\(s\) adopted/.exec(status);
   return match ? Number(match[1]) : undefined;
 }
 
