@@ -281,8 +281,7 @@ export function startOptions(eal: string[]): StartOptions {
 /**
  * Starts fresh ports, applies config (default labConfig()), runs fn, always stops.
  * `sizes` overrides start options (e.g. a small connCapacity or mbufs for exhaustion tests,
- * ports with exceptionPath, several workers — all run inside step(), ARP answers go to queue 0 —,
- * a connection region: test/support/conn-region-child.ts).
+ * ports with exceptionPath, several workers — all run inside step(), ARP answers go to queue 0).
  */
 export async function withLab(fn: (lab: Lab) => void | Promise<void>, config: DataplaneConfig | null = labConfig(),
   sizes: Partial<Pick<StartOptions, 'connCapacity' | 'mbufs' | 'ports' | 'fragments' | 'workers' | 'connRegion'>> = {}): Promise<void> {
