@@ -158,6 +158,10 @@ async function survive(name: string, way: Way, downloadPort: number): Promise<vo
     report(name, replaced.replaceMs, done, gateway.daemon.output(), performance.now() - wayStarted);
 
     assert.is(replaced.oldEnded, name === 'kill -9' ? 'SIGKILL' : 0, 'how the old daemon ended');
+    // First the cause, when there is one: every connection of the old tables was adopted (at least the
+    // kept-alive ones and the download).
+    const adopted = adoptedFromStatus(status) ?? 0;
+    assert.ok(adopted >= KEPT_ALIVE + 1, `portcullis status: ${adopted} connections adopted, at least ${KEPT_ALIVE + 1} expected:\n${status}`);
     const failed = done.connections.filter((c) => c.second === undefined);
     assert.equal(done.ends, [], `kept-alive sockets reset or closed:\n  ${done.ends.map((e) => `#${e.index} ${e.how} at ${e.atMs} ms`).join('\n  ')}`);
     assert.is(failed.length, 0, `${failed.length} of ${KEPT_ALIVE} kept-alive connections gave no answer after the ${name}: `
@@ -185,9 +189,6 @@ async function survive(name: string, way: Way, downloadPort: number): Promise<vo
       assert.equal(row, was, `pcadm -Lnc row of kept-alive connection #${c.index} before and after`);
       assert.is(row?.state, 'ESTABLISHED');
     }
-    // Every connection of the old tables was adopted: at least the kept-alive ones and the download.
-    const adopted = adoptedFromStatus(status) ?? 0;
-    assert.ok(adopted >= KEPT_ALIVE + 1, `portcullis status: ${adopted} connections adopted, at least ${KEPT_ALIVE + 1} expected:\n${status}`);
     earlierFailure = undefined;
   } finally {
     await traffic.close();
