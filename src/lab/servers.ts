@@ -25,6 +25,12 @@ import { PROXY_HTTP_PORT } from './topology.js';
 
 const MAX_DOWNLOAD_BYTES = 4 * 1024 ** 3;
 const PACING_INTERVAL_MS = 50;
+/**
+ * How long an idle kept-alive connection stays open (Node's default is 5 s). Long, like nginx's 75 s:
+ * test/e2e/restart.test.ts keeps connections idle across a restart of the gateway, and a server that
+ * closed them meanwhile would hide whether they survived it.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 
 const { values } = parseArgs({
   options: {
@@ -135,6 +141,7 @@ function udpEcho(type: 'udp4' | 'udp6', host: string): Promise<UdpSocket> {
 
 await Promise.all(FAMILIES.flatMap(({ host, udpType }) => {
   const httpServer = createServer(handle);
+  httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   httpServer.on('clientError', (_error, socket) => socket.destroy());
   httpServer.on('error', exitOn(`http ${host}`));
   const proxyServer = createTcpServer(handleProxied);
