@@ -25,6 +25,7 @@ import { runDownload, runWrk, waitForPath, type LoadSettings } from './lab/load.
 import { nftablesDown, nftablesUp } from './lab/nft-fullnat.js';
 import { bestOf, labRows, type LabFigures, type ScenarioFigures } from './lab/rows.js';
 import type { BenchRow } from './rows.js';
+import { removeConnRegionFiles } from '../src/config/conn-region.js';
 
 /** A positive integer from the environment, or the default; anything else stops the bench with its name. */
 function envCount(name: string, fallback: number, max: number): number {
@@ -55,7 +56,8 @@ const DAEMON_READY_TIMEOUT_MS = 60_000;
  */
 const SERVERS = [REAL_SERVERS[0]!];
 
-type GatewayKind = 'bridge' | 'fullnat-busy' | 'fullnat-adaptive';
+const GATEWAY_KINDS = ['bridge', 'fullnat-busy', 'fullnat-adaptive'] as const;
+type GatewayKind = (typeof GATEWAY_KINDS)[number];
 
 function daemonConfig(kind: GatewayKind, dir: string): string {
   const polling = kind === 'fullnat-adaptive' ? 'adaptive' : 'busy';
@@ -168,6 +170,7 @@ export async function runLabBench(): Promise<BenchRow[]> {
   } finally {
     await nftablesDown();
     await labDown();
+    for (const kind of GATEWAY_KINDS) await removeConnRegionFiles(join(workDir, kind, 'state.json'));
     await rm(workDir, { recursive: true, force: true });
   }
 }

@@ -31,8 +31,10 @@ else
   log "packages present"
 fi
 
-# Hugepages: 512 x 2 MiB when we can; the daemon falls back to --no-huge (and says so) otherwise.
-WANT_HUGEPAGES=512
+# Hugepages: 1024 x 2 MiB when we can (room for two data planes of the demo's 512 MiB, as a
+# takeover runs both for a moment, plus the connection region); the daemon falls back to --no-huge
+# (and says so) otherwise.
+WANT_HUGEPAGES=1024
 if [ -w /proc/sys/vm/nr_hugepages ]; then
   have=$(cat /proc/sys/vm/nr_hugepages)
   if [ "$have" -lt "$WANT_HUGEPAGES" ]; then

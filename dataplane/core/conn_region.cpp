@@ -84,6 +84,15 @@ Status ConnRegion::open(const std::string& path, uint16_t workers, uint32_t capa
   }
   struct stat info {};
   if (fstat(fd_, &info) != 0) return Status::Error("EINVAL", "connection region: " + errno_text("fstat", path));
+  if (info.st_size == 0 && !take_lock) {
+    // A takeover with nothing to take: the running daemon keeps its tables elsewhere (another
+    // conn_region) or has none. Going on would drop every connection it holds.
+    ::close(fd_);
+    fd_ = -1;
+    unlink(path.c_str());
+    return Status::Error("EINVAL", "connection region " + path +
+                                       ": no tables to take over there (is the running daemon's conn_region the same?)");
+  }
   if (info.st_size == 0) return create_fresh(workers, capacity);
 
   RegionHeader h{};
@@ -99,6 +108,13 @@ Status ConnRegion::open(const std::string& path, uint16_t workers, uint32_t capa
     adopting_ = true;
     if (locked_) mark(base_, RegionState::OWNED);
     return Status::Ok();
+  }
+  if (!take_lock) {
+    // A takeover is refused before it stops anything: the running daemon keeps its tables.
+    ::close(fd_);
+    fd_ = -1;
+    return Status::Error("EINVAL", "connection region " + path + " cannot be taken over: " + why +
+                                       " (stop the running daemon and start this one normally)");
   }
   // Never reuse what we cannot read: move it aside (for a post-mortem) and start empty.
   rejected_reason_ = why;

@@ -47,7 +47,8 @@ class ConnRegion {
 
   // Maps path for workers × capacity. An existing compatible region is kept for adoption
   // (adopting() true); an incompatible or corrupt one is renamed aside and a new one made.
-  // take_lock false (takeover): the old owner still runs; lock() later.
+  // take_lock false (takeover): the old owner still runs; lock() later. Then the region must
+  // exist and be compatible (EINVAL otherwise: nothing renamed, the old owner undisturbed).
   // EBUSY when take_lock and another process holds it; NOMEM/EINVAL on system errors.
   Status open(const std::string& path, uint16_t workers, uint32_t capacity, bool take_lock);
   Status lock();     // EBUSY while another process holds it

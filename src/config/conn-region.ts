@@ -3,8 +3,9 @@
 // that two daemons with different state files never share a region, and a restart with the same
 // state file always finds its own: `<h>` = the first 12 hex digits of sha256(absolute state file path).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import { invalid, ModelError } from '../model/index.js';
 import type { ConnRegionSetting } from './types.js';
 
@@ -56,17 +57,45 @@ export interface RegionPlacement {
   hugepages: boolean;
   /** For tests: the /proc/mounts text to read instead of the real one. */
   mounts?: string;
+  /** For tests: whether a file exists (default: the real file system). */
+  exists?: (path: string) => boolean;
 }
 
 /**
- * The region file the data plane is started with, or undefined for 'off'. 'auto' puts it on
- * hugetlbfs when the data plane uses hugepages and /dev/hugepages is one (same page size and
- * TLB behaviour as the rest of its memory), else on /dev/shm (tmpfs): both vanish at reboot,
- * which is right (no connection outlives a reboot), and neither ever touches a disk.
+ * The region file the data plane is started with, or undefined for 'off'. 'auto' takes the
+ * region an earlier daemon with this state file left, on either file system: whether a start gets
+ * hugepages depends on what is free at that moment (a takeover starts while the old daemon still
+ * holds its own), and the tables must be found whatever it got. With none, a new one goes on
+ * hugetlbfs when the data plane uses hugepages and /dev/hugepages is one (same page size and TLB
+ * behaviour as the rest of its memory), else on /dev/shm (tmpfs): both vanish at reboot, which is
+ * right (no connection outlives a reboot), and neither ever touches a disk.
  */
 export function connRegionPath(setting: ConnRegionSetting, placement: RegionPlacement): string | undefined {
   if (setting === 'off') return undefined;
   if (setting !== 'auto') return setting.path;
-  const dir = placement.hugepages && isHugetlbfsMount(HUGEPAGES_DIR, placement.mounts) ? HUGEPAGES_DIR : SHM_DIR;
-  return `${dir}/portcullis-${regionTag(placement.stateFile)}.conns`;
+  const name = `portcullis-${regionTag(placement.stateFile)}.conns`;
+  const exists = placement.exists ?? existsSync;
+  const hugetlbfs = isHugetlbfsMount(HUGEPAGES_DIR, placement.mounts);
+  if (hugetlbfs && exists(join(HUGEPAGES_DIR, name))) return join(HUGEPAGES_DIR, name);
+  if (exists(join(SHM_DIR, name))) return join(SHM_DIR, name);
+  return join(placement.hugepages && hugetlbfs ? HUGEPAGES_DIR : SHM_DIR, name);
+}
+
+/**
+ * Removes every file `auto` may have made for this state file (on hugetlbfs or tmpfs, and copies set
+ * aside as `.rejected-<seconds>`): for the lab, demo and benchmarks, whose state files live in a
+ * temporary folder, so a region would otherwise outlive its only user (on hugetlbfs it keeps its huge
+ * pages). Returns what it removed.
+ */
+export async function removeConnRegionFiles(stateFile: string): Promise<string[]> {
+  const prefix = `portcullis-${regionTag(stateFile)}.conns`;
+  const removed: string[] = [];
+  for (const dir of [HUGEPAGES_DIR, SHM_DIR]) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith(prefix))) {
+      await rm(join(dir, name), { force: true });
+      removed.push(join(dir, name));
+    }
+  }
+  return removed;
 }

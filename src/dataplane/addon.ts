@@ -48,7 +48,7 @@ export function loadDataplane(): DataplaneAddon {
       '  - DPDK libraries are missing (e.g. "librte_*.so: cannot open shared object file"): ' +
         '`apt-get install -y libdpdk-dev pkg-config`, or run `bash scripts/setup.sh`',
       '  - starting the data plane later needs root (or CAP_NET_ADMIN/CAP_IPC_LOCK) and, for best ' +
-        'performance, hugepages: `echo 512 > /proc/sys/vm/nr_hugepages` (setup.sh does this when it can)',
+        'performance, hugepages: `echo 1024 > /proc/sys/vm/nr_hugepages` (setup.sh does this when it can)',
     ];
     const error = new Error(lines.join('\n')) as Error & { code: string; cause?: unknown };
     error.code = 'ADDON_LOAD_FAILED';
@@ -112,7 +112,7 @@ export function ealArgs(opts: EalArgsOptions): { args: string[]; note: string } 
   if (opts.hugepages === 'on' && !useHuge) {
     throw new RangeError(
       `ealArgs: hugepages: 'on' needs ${needed} free 2 MiB hugepages for ${opts.memoryMb} MiB, ` +
-        `/proc/meminfo has ${free} (echo 512 > /proc/sys/vm/nr_hugepages)`,
+        `/proc/meminfo has ${free} (echo 1024 > /proc/sys/vm/nr_hugepages)`,
     );
   }
   if (useHuge) {
@@ -123,7 +123,7 @@ export function ealArgs(opts: EalArgsOptions): { args: string[]; note: string } 
       opts.hugepages === 'off'
         ? `DPDK runs without hugepages (hugepages: off): --no-huge -m ${opts.memoryMb}`
         : `DPDK runs without hugepages: ${free} free 2 MiB pages, ${needed} needed for ${opts.memoryMb} MiB ` +
-          `(reserve them with: echo 512 > /proc/sys/vm/nr_hugepages); slower, fine for tests and the lab`;
+          `(reserve them with: echo 1024 > /proc/sys/vm/nr_hugepages); slower, fine for tests and the lab`;
   }
   if (opts.noPci ?? true) args.push('--no-pci');
   args.push('--no-telemetry');

@@ -119,7 +119,8 @@ export interface ConnRegionOptions {
   path: string;
   /**
    * Takeover (new side): start without taking the region; the workers discard what they receive until
-   * release(). Without it, start() takes the region's lock and fails (EBUSY) while another process holds it.
+   * release(). The region must exist and be adoptable (EINVAL otherwise, the file untouched). Without it,
+   * start() takes the region's lock and fails (EBUSY) while another process holds it.
    */
   holdUntilRelease?: boolean;
 }

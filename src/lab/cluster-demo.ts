@@ -10,6 +10,7 @@ import { startClusterNodes, stopClusterNodes, type ClusterNodeProcess } from './
 import { BIRD_FILES, CLUSTER_CLIENT, CLUSTER_HTTP_PORT, CLUSTER_VIP, EDGE, GATEWAY_ASN } from './cluster-topology.js';
 import { portcullisCliPath } from './daemon-process.js';
 import { patternSha256 } from './pattern.js';
+import { removeConnRegionFiles } from '../config/conn-region.js';
 
 const DEMO_DOWNLOAD_BYTES = 20_000_000;
 
@@ -49,6 +50,7 @@ export async function runClusterDemo(): Promise<void> {
   const cleanUp = async (): Promise<void> => {
     await stopClusterNodes(nodes);
     await clusterLabDown();
+    for (const node of nodes) await removeConnRegionFiles(node.paths.stateFile);
     await rm(workDir, { recursive: true, force: true });
   };
   try {

@@ -10,6 +10,7 @@ import { portcullisCliPath, startDaemon, type DaemonProcess } from './daemon-pro
 import { labDown, labUp } from './lab.js';
 import { patternSha256 } from './pattern.js';
 import { CLIENT, HTTP_PORT, NAT64_HTTP_PORT, PROXY_HTTP_PORT, REAL_SERVERS, UDP_ECHO_PORT, VIP, VIP_V6 } from './topology.js';
+import { removeConnRegionFiles } from '../config/conn-region.js';
 
 /** How long a daemon exit waits for a signal that explains it. */
 const DAEMON_EXIT_GRACE_MS = 500;
@@ -71,6 +72,7 @@ export async function runDemo(): Promise<void> {
   const cleanUp = async (): Promise<void> => {
     if (daemon) await daemon.stop();
     await labDown();
+    await removeConnRegionFiles(stateFilePath);
     await rm(workDir, { recursive: true, force: true });
   };
 

@@ -136,6 +136,19 @@ test('takeover in test mode: held until release (what arrives is discarded and c
     }, labConfig(), { connRegion: { path, holdUntilRelease: true } });
   }));
 
+test('a takeover start refuses, touching nothing, when there is no region to take or it cannot be adopted', () =>
+  withRegionDir(async (path, dir) => {
+    const failure = (sizes: Parameters<typeof withLab>[2]) =>
+      withLab(() => undefined, labConfig(), sizes).then(() => 'started', (e: Error) => e.message);
+    assert.match(await failure({ connRegion: { path, holdUntilRelease: true } }), /no tables to take over there/);
+    assert.equal(readdirSync(dir), [], 'no file left behind');
+    await withLab((lab) => { open(lab, 48000); }, labConfig(), { connRegion: { path }, connCapacity: 4096 });
+    assert.match(await failure({ connRegion: { path, holdUntilRelease: true }, connCapacity: 8192 }),
+      /cannot be taken over: made for conn_capacity 4096, now 8192/);
+    assert.equal(readdirSync(dir), ['conns'], 'nothing renamed: the running daemon keeps its tables');
+    await withLab((lab) => { assert.is(region(lab).adopted, 1); }, labConfig(), { connRegion: { path }, connCapacity: 4096 });
+  }));
+
 test('churn: connections made, closed and expired across three restarts keep every table invariant', () =>
   withRegionDir(async (path) => {
     let cport = 45000;

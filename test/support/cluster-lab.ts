@@ -16,6 +16,7 @@ import { portcullisCliPath } from '../../src/lab/daemon-process.js';
 import { nodeScriptArgv } from '../../src/lab/node-script.js';
 import { connectPortcullis } from './e2e-grpc.js';
 import { requireLab, requireTool, runInNamespace, withTimeout } from './e2e-lab.js';
+import { removeConnRegionFiles } from '../../src/config/conn-region.js';
 
 /** The commands the cluster lab runs besides the lab's, with their Debian packages (scripts/setup.sh installs them). */
 export const CLUSTER_LAB_TOOLS = { bird: 'bird2', birdc: 'bird2', gobgpd: 'gobgpd', gobgp: 'gobgpd' } as const;
@@ -141,6 +142,7 @@ export function sharedCluster(options: SharedClusterOptions = {}): { start(): Pr
         if (cluster) await withTimeout(stopClusterNodes(cluster.nodes), 30_000, 'gateways stop').catch(() => undefined);
       } finally {
         await withTimeout(clusterLabDown(), 30_000, 'cluster lab down').catch(() => undefined);
+        for (const node of cluster?.nodes ?? []) await removeConnRegionFiles(node.paths.stateFile);
         if (workDir) await rm(workDir, { recursive: true, force: true });
       }
     },

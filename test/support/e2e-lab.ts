@@ -12,6 +12,7 @@ import { portcullisCliPath, startDaemon, type DaemonProcess } from '../../src/la
 import { CLIENT, labDown, labUp, type LabOptions } from '../../src/lab/lab.js';
 import { nodeScriptArgv } from '../../src/lab/node-script.js';
 import { connectPortcullis, type PortcullisClient } from './e2e-grpc.js';
+import { removeConnRegionFiles } from '../../src/config/conn-region.js';
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -117,6 +118,7 @@ export async function startGateway(readyTimeoutMs = 40_000, editConfig: (yaml: s
     return { daemon, api: connectPortcullis(socketPath), workDir };
   } catch (error) {
     await withTimeout(labDown(), 30_000, 'lab down').catch(() => undefined);
+    await removeConnRegionFiles(stateFilePath);
     await rm(workDir, { recursive: true, force: true });
     throw error;
   }
@@ -132,7 +134,10 @@ export async function stopGateway(gateway: Gateway | undefined): Promise<number 
     }
   } finally {
     await withTimeout(labDown(), 30_000, 'lab down').catch(() => undefined);
-    if (gateway) await rm(gateway.workDir, { recursive: true, force: true });
+    if (gateway) {
+      await removeConnRegionFiles(join(gateway.workDir, 'state.json'));
+      await rm(gateway.workDir, { recursive: true, force: true });
+    }
   }
   return ended;
 }

@@ -4,9 +4,6 @@
 // (which outlive the daemon by design, so the test removes them itself).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { portcullisCliPath } from '../../src/lab/daemon-process.js';
@@ -130,20 +127,4 @@ export function adoptedFromStatus(status: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/**
- * The files the daemon's default connection region (`dataplane.conn_region: auto`, docs/operations.md)
- * may have for this state file: `portcullis-<h>.conns` on hugetlbfs or tmpfs, `<h>` = first 12 hex of
- * sha256(absolute state file path), plus any `.rejected-<seconds>` copy set aside.
- */
-export async function removeConnRegionFiles(stateFile: string): Promise<string[]> {
-  const tag = createHash('sha256').update(resolve(stateFile), 'utf8').digest('hex').slice(0, 12);
-  const removed: string[] = [];
-  for (const dir of ['/dev/hugepages', '/dev/shm']) {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const name of names.filter((n) => n.startsWith(`portcullis-${tag}.conns`))) {
-      await rm(join(dir, name), { force: true });
-      removed.push(join(dir, name));
-    }
-  }
-  return removed;
-}
+export { removeConnRegionFiles } from '../../src/config/conn-region.js';

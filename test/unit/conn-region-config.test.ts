@@ -54,6 +54,17 @@ test('auto: /dev/shm without hugepages, or when /dev/hugepages is no hugetlbfs m
   assert.not.ok(isHugetlbfsMount('/dev/hugepages', NO_HUGETLBFS_MOUNTS));
 });
 
+test('auto: the region an earlier daemon left is found on either file system, whatever hugepages this start got (a takeover starts while the old one holds its pages)', () => {
+  const tag = regionTag('/var/lib/portcullis/state.json');
+  const on = (dir: string) => (path: string) => path === `${dir}/portcullis-${tag}.conns`;
+  const base = { stateFile: '/var/lib/portcullis/state.json', mounts: HUGETLBFS_MOUNTS };
+  assert.is(connRegionPath('auto', { ...base, hugepages: false, exists: on('/dev/hugepages') }), `/dev/hugepages/portcullis-${tag}.conns`,
+    'the old daemon had hugepages, this one did not get them');
+  assert.is(connRegionPath('auto', { ...base, hugepages: true, exists: on('/dev/shm') }), `/dev/shm/portcullis-${tag}.conns`,
+    'the old daemon ran without hugepages');
+  assert.is(connRegionPath('auto', { ...base, hugepages: true, exists: () => false }), `/dev/hugepages/portcullis-${tag}.conns`, 'none yet: by hugepages');
+});
+
 test('auto: two state files never share a region; a relative state file is named by its absolute path', () => {
   const placement = (stateFile: string) => ({ stateFile, hugepages: false, mounts: '' });
   const a = connRegionPath('auto', placement('/var/lib/gw-a/state.json'));
