@@ -49,11 +49,26 @@ let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-takeover-')); });
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
-test('HandOver over TCP: a read-only token or certificate is PERMISSION_DENIED and nothing is held; no credential is UNAUTHENTICATED', async () => {
+type SecuredLab = Awaited<ReturnType<typeof makeLab>>;
+/** A daemon with TLS + tokens on TCP and its unix socket client; always stopped and removed. */
+async function withSecuredDaemon(fn: (s: { lab: SecuredLab; daemon: Awaited<ReturnType<typeof startSecured>>['daemon']; port: number;
+  clients: ReturnType<typeof connect> }) => Promise<void>): Promise<void> {
   const lab = await makeLab('pc-takeover-tls-');
   const { daemon, port } = await startSecured(lab);
   const clients = connect(join(lab.dir, 'api.sock'));
   try {
+    await fn({ lab, daemon, port, clients });
+  } catch (error) {
+    throw withDaemonOutput(error, daemon);
+  } finally {
+    clients.close();
+    await daemon.stop();
+    await rm(lab.dir, { recursive: true, force: true });
+  }
+}
+
+test('HandOver over TCP: a read-only token or certificate is PERMISSION_DENIED and nothing is held; no credential is UNAUTHENTICATED', () =>
+  withSecuredDaemon(async ({ lab, port, clients }) => {
     for (const who of [{ token: VIEWER_TOKEN }, { cert: lab.viewer }]) {
       const stream = await tcpHandOver(port, lab, who);
       try {
@@ -76,21 +91,11 @@ test('HandOver over TCP: a read-only token or certificate is PERMISSION_DENIED a
     }
     const audit = await readFile(join(lab.dir, 'audit.log'), 'utf8').catch(() => '');
     assert.not.match(audit, /"takeover"/);
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    clients.close();
-    await daemon.stop();
-    await rm(lab.dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('HandOver over TCP as operator: HELD; the caller cancels → the daemon resumes; audited under the token\'s name', async () => {
+test('HandOver over TCP as operator: HELD; the caller cancels → the daemon resumes; audited under the token\'s name', () => {
   requireTakeoverAddon();
-  const lab = await makeLab('pc-takeover-tls-');
-  const { daemon, port } = await startSecured(lab);
-  const clients = connect(join(lab.dir, 'api.sock'));
-  try {
+  return withSecuredDaemon(async ({ lab, daemon, port, clients }) => {
     const stream = await tcpHandOver(port, lab, { token: OPERATOR_TOKEN });
     try {
       stream.send(HOLD);
@@ -105,13 +110,7 @@ test('HandOver over TCP as operator: HELD; the caller cancels → the daemon res
       .filter((l) => l.action === 'takeover');
     assert.equal(lines.map((l) => [l.actor, l.result.replace(/:.*/, '')]), [['ops (as takeover-test)', 'pending'], ['ops (as takeover-test)', 'error']]);
     assert.match(lines[1]!.result, /resumed$/);
-  } catch (error) {
-    throw withDaemonOutput(error, daemon);
-  } finally {
-    clients.close();
-    await daemon.stop();
-    await rm(lab.dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('abort path: HOLD → writes UNAVAILABLE → the new side disconnects before COMMIT → the daemon resumes, takes writes and keeps running', async () => {
