@@ -138,9 +138,13 @@ Status ConnRegion::create_fresh(uint16_t workers, uint32_t capacity) {
     return Status::Error("NOMEM", "connection region: " + errno_text("ftruncate", path_) + " (" +
                                       std::to_string(length_ >> 20) + " MiB)");
   void* base = mmap(nullptr, length_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-  if (base == MAP_FAILED)
-    return Status::Error("NOMEM", "connection region: " + errno_text("mmap", path_) + " (" + std::to_string(length_ >> 20) +
-                                      " MiB; on hugetlbfs it needs that many free huge pages)");
+  if (base == MAP_FAILED) {
+    Status failed = Status::Error("NOMEM", "connection region: " + errno_text("mmap", path_) + " (" +
+                                               std::to_string(length_ >> 20) +
+                                               " MiB; on hugetlbfs it needs that many free huge pages)");
+    unlink(path_.c_str());  // an empty region must not be found (and fail again) by the next start
+    return failed;
+  }
   base_ = static_cast<uint8_t*>(base);
   adopting_ = false;
   RegionHeader* h = header_of(base_);

@@ -82,6 +82,18 @@ export function connRegionPath(setting: ConnRegionSetting, placement: RegionPlac
 }
 
 /**
+ * `auto` chose hugetlbfs for a new region and the data plane could not map it (NOMEM: not enough
+ * free huge pages beside the data plane's own memory): the same region on /dev/shm instead, or
+ * undefined when that does not apply (an explicit path, an existing region, another error).
+ */
+export function regionFallback(setting: ConnRegionSetting, path: string | undefined, error: unknown): string | undefined {
+  const failure = error as { code?: unknown; message?: unknown };
+  if (setting !== 'auto' || !path?.startsWith(`${HUGEPAGES_DIR}/`) || existsSync(path)) return undefined;
+  if (failure?.code !== 'NOMEM' || !/connection region/.test(String(failure.message))) return undefined;
+  return join(SHM_DIR, path.slice(HUGEPAGES_DIR.length + 1));
+}
+
+/**
  * Removes every file `auto` may have made for this state file (on hugetlbfs or tmpfs, and copies set
  * aside as `.rejected-<seconds>`): for the lab, demo and benchmarks, whose state files live in a
  * temporary folder, so a region would otherwise outlive its only user (on hugetlbfs it keeps its huge

@@ -25,7 +25,7 @@ import { ClusterNode } from '../cluster/node.js';
 import { checkClusterFiles } from '../cluster/start-checks.js';
 import { startFlowSync, type FlowSync } from '../cluster/flow-sync.js';
 import { dataplaneCluster, syncAndHandoffCounters, withCluster } from '../cluster/handoff-config.js';
-import { connRegionPath } from '../config/conn-region.js';
+import { connRegionPath, regionFallback } from '../config/conn-region.js';
 import { HandOverSource } from './hand-over.js';
 import { Takeover, TakeoverError } from './takeover.js';
 
@@ -144,13 +144,13 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   }
   if (eal.note) log.info(eal.note);
   log.info(`EAL: ${eal.args.join(' ')}`);
-  const region = connRegionPath(config.dataplane.connRegion, { stateFile: config.stateFile, hugepages: eal.args.includes('--in-memory') });
+  let region = connRegionPath(config.dataplane.connRegion, { stateFile: config.stateFile, hugepages: eal.args.includes('--in-memory') });
   log.info(region ? `connection region: ${region}` : 'connection region: off (dataplane.conn_region): a restart forgets every connection');
 
   let dataplane: DataplaneAddon;
   try {
     dataplane = addonModule.loadDataplane();
-    const ports = dataplane.start({
+    const start = () => dataplane.start({
       mode: 'live',
       eal: eal.args,
       ports: config.ports.map((p) => ({ name: p.name, device: p.device, ...(p.mac ? { mac: p.mac } : {}), ...(p.mtu ? { mtu: p.mtu } : {}), ...(p.exceptionPath ? { exceptionPath: true } : {}) })),
@@ -161,6 +161,17 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       ...(config.dataplane.fragments ? { fragments: config.dataplane.fragments } : {}),
       ...(region ? { connRegion: { path: region, ...(takeover ? { holdUntilRelease: true } : {}) } } : {}),
     });
+    let ports: ReturnType<typeof start>;
+    try {
+      ports = start();
+    } catch (error) {
+      // A failed start leaves EAL usable: try once more with the region on tmpfs.
+      const fallback = regionFallback(config.dataplane.connRegion, region, error);
+      if (!fallback) throw error;
+      log.warn(`${(error as Error).message}: the connection region goes to ${fallback} instead`);
+      region = fallback;
+      ports = start();
+    }
     if (config.dataplane.benchMode === 'bridge') log.warn('dataplane.bench_mode: bridge: BENCHMARK ONLY, frames cross between the ports unchanged, no NAT');
     for (const port of ports) log.info(`port ${port.name}: id ${port.portId} mac ${port.mac} driver ${port.driver}${steeringNote(port)}`);
   } catch (error) {

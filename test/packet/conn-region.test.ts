@@ -2,7 +2,7 @@
 // and a second start of the data plane adopts them. These run the real pipeline twice in one process
 // (stop, start again on the same file): what one start made, the next one forwards, with the same
 // LIP:lport, server and state; what no longer fits the configuration is dropped and counted.
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from '../support/suite.js';
@@ -148,6 +148,21 @@ test('a takeover start refuses, touching nothing, when there is no region to tak
     assert.equal(readdirSync(dir), ['conns'], 'nothing renamed: the running daemon keeps its tables');
     await withLab((lab) => { assert.is(region(lab).adopted, 1); }, labConfig(), { connRegion: { path }, connCapacity: 4096 });
   }));
+
+test('hugetlbfs without enough free huge pages: start fails NOMEM naming the region, and leaves no file a next start would trip on', async () => {
+  assert.ok(readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === '/dev/hugepages' && l.split(' ')[2] === 'hugetlbfs'),
+    '/dev/hugepages must be a hugetlbfs mount (scripts/setup.sh mounts it)');
+  const path = `/dev/hugepages/portcullis-test-${process.pid}.conns`;
+  try {
+    // 2^27 connections: about 20 GiB of huge pages, far beyond what is reserved.
+    const error = await withLab(() => undefined, labConfig(), { connRegion: { path }, connCapacity: 1 << 27 }).then(() => undefined, (e: Error & { code?: string }) => e);
+    assert.is(error?.code, 'NOMEM');
+    assert.match(error!.message, /connection region: mmap\(\/dev\/hugepages\/portcullis-test-\d+\.conns\).*free huge pages/);
+    assert.not.ok(existsSync(path), 'the file is gone');
+  } finally {
+    rmSync(path, { force: true });
+  }
+});
 
 test('churn: connections made, closed and expired across three restarts keep every table invariant', () =>
   withRegionDir(async (path) => {

@@ -4,7 +4,7 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { configProblems } from '../support/config-problems.js';
 import { parseConfig } from '../../src/config/load.js';
-import { connRegionPath, isHugetlbfsMount, regionTag } from '../../src/config/conn-region.js';
+import { connRegionPath, isHugetlbfsMount, regionFallback, regionTag } from '../../src/config/conn-region.js';
 
 const PORTS = `ports:
   - { name: outside, device: ring, addresses: [198.18.0.254/24] }
@@ -72,6 +72,16 @@ test('auto: two state files never share a region; a relative state file is named
   assert.is.not(a, b);
   assert.is(connRegionPath('auto', placement('state.json')), connRegionPath('auto', placement(`${process.cwd()}/state.json`)));
   assert.match(a!, /^\/dev\/shm\/portcullis-[0-9a-f]{12}\.conns$/);
+});
+
+test('auto on hugetlbfs that cannot be mapped (NOMEM): the same name on /dev/shm; never for an explicit path, an existing region or another error', () => {
+  const nomem = Object.assign(new Error('connection region: mmap(/dev/hugepages/portcullis-x.conns): Cannot allocate memory'), { code: 'NOMEM' });
+  const path = `/dev/hugepages/portcullis-nonexistent-${process.pid}.conns`;
+  assert.is(regionFallback('auto', path, nomem), `/dev/shm/portcullis-nonexistent-${process.pid}.conns`);
+  assert.is(regionFallback({ path }, path, nomem), undefined, 'an explicit path is what the operator asked for');
+  assert.is(regionFallback('auto', `/dev/shm/portcullis-nonexistent-${process.pid}.conns`, nomem), undefined, 'already on tmpfs');
+  assert.is(regionFallback('auto', path, Object.assign(new Error('connection region ... is in use'), { code: 'EBUSY' })), undefined);
+  assert.is(regionFallback('auto', path, Object.assign(new Error('rte_pktmbuf_pool_create: no memory'), { code: 'NOMEM' })), undefined, 'not the region');
 });
 
 test('off: no region; a path is used as given', () => {
