@@ -21,7 +21,7 @@ import { REPO_ROOT } from './daemon.js';
 
 const region = suite('connection region: kill -9 at random points, incompatible regions, EBUSY');
 
-const KILLS = 12;
+const KILLS = 8;  // each kill costs a child start (~1.5 s); 8 random points already cover every phase of the churn
 const WORKERS = 2;
 const CAPACITY = 4096;
 /** A child is ready (EAL up, region mapped, adoption done) well within this. */
