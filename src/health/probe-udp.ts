@@ -32,8 +32,18 @@ function connectedSocket(
   keep({ destroy: () => { try { socket.close(); } catch { /* already closed */ } } });
   // on, not once: a second error with no listener would be thrown (finish ignores repeats).
   socket.on('error', (error) => finish(failure(what, error)));
-  socket.connect(target.port, target.address, () => {
-    socket.send(datagram, (error) => { if (error) finish(failure(`${what} send`, error)); });
+  // A connect that fails (EACCES for a broadcast address, EMFILE…) comes to this callback, not to
+  // 'error'; sending on the unconnected socket would then throw outside any handler.
+  socket.connect(target.port, target.address, (error?: Error) => {
+    if (error) {
+      finish(failure(`${what} connect`, error));
+      return;
+    }
+    try {
+      socket.send(datagram, (sendError) => { if (sendError) finish(failure(`${what} send`, sendError)); });
+    } catch (sendError) {
+      finish(failure(`${what} send`, sendError));
+    }
   });
   return socket;
 }
