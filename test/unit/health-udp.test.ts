@@ -18,15 +18,15 @@ const dnsCheck = (fields: Record<string, unknown> = {}): HealthCheck =>
   readHealthCheck({ kind: 'dns', query_name: 'health.example.', interval_ms: 1000, timeout_ms: TIMEOUT_MS, ...fields }, 'hc', 'udp');
 
 /** A UDP server on 127.0.0.1 answering each datagram with whatever `answer` returns (nothing: silence). */
-async function udpServer(answer: (datagram: Buffer) => Buffer | undefined): Promise<{ socket: Socket; port: number; received: Buffer[] }> {
-  const socket = createSocket('udp4');
+async function udpServer(answer: (datagram: Buffer) => Buffer | undefined, address = '127.0.0.1'): Promise<{ socket: Socket; port: number; received: Buffer[] }> {
+  const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
   const received: Buffer[] = [];
   socket.on('message', (datagram: Buffer, from: RemoteInfo) => {
     received.push(datagram);
     const reply = answer(datagram);
     if (reply) socket.send(reply, from.port, from.address);
   });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
   return { socket, port: socket.address().port, received };
 }
 
@@ -124,6 +124,12 @@ test('udp prober: any reply passes, a reply with the expected prefix passes, ano
     assert.ok(Date.now() - started >= TIMEOUT_MS - 5, 'silence is waited for up to the timeout');
     assert.equal(await socketProber(target(closed), udpCheck({ payload: 'hello' })), { outcome: 'fail', detail: 'udp ECONNREFUSED' },
       'the port-unreachable the kernel answers a closed port with is a fail, at once');
+    const echo6 = await udpServer((datagram) => datagram, '::1');
+    try {
+      assert.equal(await socketProber({ address: '::1', port: echo6.port }, udpCheck({ payload: 'six', expect: 'six' })), { outcome: 'pass', detail: 'reply of 3 bytes' }, 'IPv6');
+    } finally {
+      await closeSocket(echo6.socket);
+    }
   } finally {
     await closeSocket(echo.socket);
     await closeSocket(silent.socket);
