@@ -13,10 +13,19 @@ export function rawHealthCheck(message: HealthCheck__Output | null | undefined):
   if (message.timeoutMs) raw.timeout_ms = message.timeoutMs;
   if (message.rise) raw.rise = message.rise;
   if (message.fall) raw.fall = message.fall;
+  // Empty strings are proto3's "not set": left out, so readHealthCheck says what a kind misses.
+  if (message.payload !== '') raw.payload = message.payload;
+  if (message.payloadHex !== '') raw.payload_hex = message.payloadHex;
+  if (message.expect !== '') raw.expect = message.expect;
+  if (message.expectHex !== '') raw.expect_hex = message.expectHex;
+  if (message.queryName !== '') raw.query_name = message.queryName;
+  if (message.queryType !== '') raw.query_type = message.queryType;
   return raw;
 }
 
 export function healthCheckMessage(check: HealthCheck | undefined): HealthCheckMessage | null {
+  // The root name goes out as "." so the message can be sent back unchanged ("" would mean unset).
+  if (check?.queryName === '') return { ...check, queryName: '.' };
   return check ? { ...check } : null;
 }
 

@@ -155,7 +155,7 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     localAddresses: readUniqueAddresses(raw.local_addresses, joinPath(path, 'local_addresses'), LIMITS.maxLocalAddressesPerService),
     timeouts: readTimeoutOverrides(raw.timeouts, joinPath(path, 'timeouts')),
     ...(raw.health_check !== undefined && raw.health_check !== null
-      ? { healthCheck: readHealthCheck(raw.health_check, joinPath(path, 'health_check')) } : {}),
+      ? { healthCheck: readHealthCheck(raw.health_check, joinPath(path, 'health_check'), protocol) } : {}),
     servers,
   };
 }

@@ -63,7 +63,7 @@ test('readHealthCheck: defaults, snake_case fields, clear errors', () => {
   assert.equal(readHealthCheck({ kind: 'tcp' }, 'hc'),
     { kind: 'tcp', path: '/', expectStatus: 200, intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 });
   assert.is(HTTP_CHECK.path, '/health');
-  assert.match(checkError({ kind: 'icmp' }), /services\[0\]\.health_check\.kind/);
+  assert.match(checkError({ kind: 'ping' }), /services\[0\]\.health_check\.kind/);
   assert.match(checkError({ kind: 'http', path: 'health' }), /must start with "\/"/);
   assert.match(checkError({ kind: 'tcp', interval_ms: 500, timeout_ms: 500 }), /timeout_ms.*below interval_ms/);
   assert.match(checkError({ kind: 'tcp', rise: 0 }), /rise/);
