@@ -89,7 +89,7 @@ bool read_server(JsReader& r, const Napi::Value& v, const std::string& path, pc:
 bool read_scheduling(JsReader& r, const Napi::Object& o, const std::string& path, pc::ServiceConfig* out) {
   size_t which;
   if (!r.choice(o.Get("scheduler"), path + ".scheduler",
-                {"rr", "wrr", "lc", "wlc", "sed", "nq", "dh", "sh", "lblc", "lblcr", "mh", "fo"}, &which))
+                {"rr", "wrr", "lc", "wlc", "sed", "nq", "dh", "sh", "lblc", "lblcr", "mh", "fo", "ovf", "twos"}, &which))
     return false;
   out->scheduler = static_cast<pc::SchedulerKind>(which);  // same order as the enum
   Napi::Value flags = o.Get("schedFlags");

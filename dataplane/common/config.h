@@ -47,8 +47,8 @@ struct Timeouts {
   uint32_t udp = 300;
 };
 
-enum class SchedulerKind : uint8_t { RR, WRR, LC, WLC, SED, NQ, DH, SH, LBLC, LBLCR, MH, FO };
-constexpr uint8_t kSchedulerKindCount = 12;
+enum class SchedulerKind : uint8_t { RR, WRR, LC, WLC, SED, NQ, DH, SH, LBLC, LBLCR, MH, FO, OVF, TWOS };
+constexpr uint8_t kSchedulerKindCount = 14;
 
 // ipvsadm -b scheduler flags (IP_VS_SVC_F_SCHED1/2): sh-fallback/mh-fallback, sh-port/mh-port.
 enum SchedFlag : uint8_t { kSchedFallback = 1, kSchedPort = 2 };

@@ -8,6 +8,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 #include "core/eal.h"
 #include "core/flow_steering.h"
 #include "core/port_mtu.h"
@@ -218,6 +219,8 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     params.port_macs = port_macs_;
     params.port_mtus = port_mtus_;
     params.port_count = static_cast<uint16_t>(ports_.size());
+    // Live: a seed nobody can guess from the worker index; test mode keeps the fixed one.
+    if (options.live) params.sched_seed = rte_rand() | 1;
     ConnStore store;
     if (region_.mapped()) {
       store = region_.store(w, options.live);

@@ -66,6 +66,7 @@ struct WorkerParams {
   FragTableConfig frag;                     // reassembly table bounds (pipeline/defend/reassembly.h)
   rte_mempool* frag_pool = nullptr;         // mbufs big enough for a rebuilt datagram; null = `pool`
   const ConnStore* store = nullptr;         // tables that outlive the process (conn_store.h); null = rte_malloc
+  uint64_t sched_seed = 0;                  // twos' random source; 0 = fixed by index (test mode repeats exactly)
 };
 
 // Returns null and fills *error on allocation failure (start-up only).

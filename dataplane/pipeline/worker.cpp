@@ -36,6 +36,7 @@ Worker* worker_create(const WorkerParams& params, std::string* error) {
     return nullptr;
   }
   w->params = params;
+  w->sched_random.seed(params.sched_seed ? params.sched_seed : sched_random_default_seed(params.index));
   for (uint16_t i = 0; i < params.port_count; i++) std::memcpy(w->port_macs[i], params.port_macs[i], 6);
   w->params.port_macs = w->port_macs;  // never keep the caller's pointer
   for (uint16_t i = 0; i < kMaxPorts; i++) w->port_mtus[i] = params.port_mtus && i < params.port_count ? params.port_mtus[i] : 1500;

@@ -60,6 +60,7 @@ struct Worker {
   LportAllocator lports;
   PersistTable persist;  // persistence templates
   ServerLoads loads;     // every worker's per-server gauges + OVERLOAD flags (sched/server_load.h)
+  SchedRandom sched_random;  // draws of the randomised schedulers (twos), seeded in worker_create
   std::vector<ServiceRuntime> services;  // indexed by service id
   std::vector<uint32_t> present_service_ids;
   // Bumped whenever an id's counters are zeroed for a new generation (see Conn).

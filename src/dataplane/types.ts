@@ -199,7 +199,7 @@ export interface DataplaneRealServer {
 }
 
 /** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
-export type DataplaneScheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sed' | 'nq' | 'dh' | 'sh' | 'lblc' | 'lblcr' | 'mh' | 'fo';
+export type DataplaneScheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sed' | 'nq' | 'dh' | 'sh' | 'lblc' | 'lblcr' | 'mh' | 'fo' | 'ovf' | 'twos';
 /** ipvsadm -b: sh-fallback/mh-fallback (try another server when the hashed one is unusable), sh-port/mh-port (hash the source port too). */
 export type DataplaneSchedFlag = 'sh-fallback' | 'sh-port' | 'mh-fallback' | 'mh-port';
 

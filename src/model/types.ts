@@ -7,13 +7,13 @@ import type { HealthCheck } from './health-check-types.js';
 import { addressPort } from './ip-address.js';
 
 export type Protocol = 'tcp' | 'udp';
-/** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
-export type Scheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sed' | 'nq' | 'dh' | 'sh' | 'lblc' | 'lblcr' | 'mh' | 'fo';
+/** Every IPVS scheduler (PROTOCOL.md §5): ipvsadm's whole list, mh (Maglev), fo, ovf and twos included. */
+export type Scheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sed' | 'nq' | 'dh' | 'sh' | 'lblc' | 'lblcr' | 'mh' | 'fo' | 'ovf' | 'twos';
 /** ipvsadm -b: sh-* apply to sh, mh-* to mh. */
 export type SchedFlag = 'sh-fallback' | 'sh-port' | 'mh-fallback' | 'mh-port';
 
 export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp'];
-export const SCHEDULERS: readonly Scheduler[] = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'dh', 'sh', 'lblc', 'lblcr', 'mh', 'fo'];
+export const SCHEDULERS: readonly Scheduler[] = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'dh', 'sh', 'lblc', 'lblcr', 'mh', 'fo', 'ovf', 'twos'];
 export const SCHED_FLAGS: readonly SchedFlag[] = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'];
 
 /**

@@ -106,6 +106,39 @@ test('keepalived-style sequence: add, quiesce, remove, re-add; -Ln, -Sn, -C, -R 
   await ok('-D -t 198.18.0.30:80');
 });
 
+test('the ovf and twos schedulers: -A/-E -s, -L shows them, -Sn/-R round trip', async () => {
+  await ok('-A -t 198.18.0.50:80 -s ovf');
+  await ok('-a -t 198.18.0.50:80 -r 198.19.0.1:80 -w 3');
+  await ok('-A -u 198.18.0.50:53 -s twos -p 60');
+  await ok('-a -u 198.18.0.50:53 -r 198.19.0.2:53 -w 2');
+  const tcpListing = `${TITLE}TCP  198.18.0.50:80 ovf\n  -> 198.19.0.1:80                FullNat 3      0          0         \n`;
+  const udpListing = `${TITLE}UDP  198.18.0.50:53 twos persistent 60\n  -> 198.19.0.2:53                FullNat 2      0          0         \n`;
+  assert.fixture(await ok('-L -n -t 198.18.0.50:80'), tcpListing);
+  assert.fixture(await ok('-L -n -u 198.18.0.50:53'), udpListing);
+  const mine = async () => (await ok('-Sn')).split('\n').filter((l) => l.includes('198.18.0.50:'));
+  const rules = [
+    '-A -t 198.18.0.50:80 -s ovf',
+    '-a -t 198.18.0.50:80 -r 198.19.0.1:80 -b -w 3',
+    '-A -u 198.18.0.50:53 -s twos -p 60',
+    '-a -u 198.18.0.50:53 -r 198.19.0.2:53 -b -w 2',
+  ];
+  assert.equal(await mine(), rules);
+  await ok('-D -t 198.18.0.50:80');
+  await ok('-D -u 198.18.0.50:53');
+  assert.equal(await mine(), []);
+  const restored = await pcadm('-R', `${rules.map((l) => `ipvsadm ${l}`).join('\n')}\n`);
+  assert.is(restored.code, 0, restored.err);
+  assert.equal(await mine(), rules);
+  assert.fixture(await ok('-L -n -t 198.18.0.50:80'), tcpListing);
+  assert.fixture(await ok('-L -n -u 198.18.0.50:53'), udpListing);
+  await ok('-E -t 198.18.0.50:80 -s twos');
+  await ok('-E -u 198.18.0.50:53 -s ovf -p 60');
+  assert.match(await ok('-L -n -t 198.18.0.50:80'), /^TCP  198\.18\.0\.50:80 twos$/m);
+  assert.match(await ok('-L -n -u 198.18.0.50:53'), /^UDP  198\.18\.0\.50:53 ovf persistent 60$/m);
+  await ok('-D -t 198.18.0.50:80');
+  await ok('-D -u 198.18.0.50:53');
+});
+
 test('forwarding methods: -m/-g/-i/-b on -a and -e, the Forward column, -Sn/-R round trip, SYNPROXY + -g refused', async () => {
   await ok('-A -t 198.18.0.40:80 -s rr');
   await ok('-a -t 198.18.0.40:80 -r 198.19.0.1:8080 -m');

@@ -92,7 +92,7 @@ services:
     'api.listen: expected "host:port" like "127.0.0.1:50051", got "nope"',
     'timeouts.udp: expected integer 1..2678400, got -5',
     'services[0].vip: expected an IPv4 address (dotted quad) or an IPv6 address, got "198.18.0.300"',
-    'services[1].scheduler: expected one of rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo, got "maglev"',
+    'services[1].scheduler: expected one of rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo, ovf, twos, got "maglev"',
   ]);
 });
 

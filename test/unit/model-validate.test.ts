@@ -66,7 +66,7 @@ test('synproxy_rst_on_bad_cookie: boolean, default off (left out of the spec)', 
 });
 
 test('scheduling: every scheduler, sched flags, persistence (true = 300 s, netmask default left out), thresholds', () => {
-  for (const scheduler of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'dh', 'sh', 'lblc', 'lblcr', 'mh', 'fo']) {
+  for (const scheduler of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'dh', 'sh', 'lblc', 'lblcr', 'mh', 'fo', 'ovf', 'twos']) {
     assert.is(readServiceSpec({ ...good(), scheduler }, 'service').scheduler, scheduler);
   }
   const mh = readServiceSpec({ ...good(), scheduler: 'mh', sched_flags: ['mh-fallback', 'mh-port'], persistence_timeout: true }, 'service');
@@ -85,7 +85,7 @@ const cases: [string, (s: Record<string, unknown>) => void, string, string][] = 
   ['port 0', (s) => { s.port = 0; }, 'service.port', '1..65535'],
   ['port as string', (s) => { s.port = '80'; }, 'service.port', 'got "80"'],
   ['fractional port', (s) => { s.port = 80.5; }, 'service.port', 'integer'],
-  ['unknown scheduler', (s) => { s.scheduler = 'maglev'; }, 'service.scheduler', 'one of rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo'],
+  ['unknown scheduler', (s) => { s.scheduler = 'maglev'; }, 'service.scheduler', 'one of rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo, ovf, twos'],
   ['sched flag of another scheduler', (s) => { s.sched_flags = ['mh-port']; }, 'service.sched_flags[0]', 'a flag of scheduler wrr'],
   ['non-contiguous persistence netmask', (s) => { s.persistence_timeout = 300; s.persistence_netmask = '255.0.255.0'; }, 'service.persistence_netmask', 'a contiguous netmask'],
   ['netmask without persistence', (s) => { s.persistence_netmask = '255.255.255.0'; }, 'service.persistence_netmask', 'no netmask unless persistence_timeout'],

@@ -35,7 +35,7 @@ void on_template_dead(void* worker, PersistTemplate& t) { uncount_template(stati
 ServerChoice choose_server(Worker* w, const ServiceEntry& svc, const IpAddr& client_addr, uint16_t client_port,
                            uint64_t now_us) {
   ServiceRuntime& rt = w->services[svc.id];
-  SchedInput in{svc, client_addr, client_port, w->loads, now_us};
+  SchedInput in{svc, client_addr, client_port, w->loads, now_us, w->sched_random};
   if (svc.persistence_timeout == 0) return {rt.scheduler ? rt.scheduler->pick(in) : -1, kNoTemplate};
 
   PersistKey key = template_key(w, svc.id, w->service_epoch[svc.id], client_addr);

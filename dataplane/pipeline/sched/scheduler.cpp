@@ -16,6 +16,8 @@ Scheduler* scheduler_create(SchedulerKind kind) {
     case SchedulerKind::LBLCR: return make_lblcr_scheduler();
     case SchedulerKind::MH: return make_mh_scheduler();
     case SchedulerKind::FO: return make_fo_scheduler();
+    case SchedulerKind::OVF: return make_ovf_scheduler();
+    case SchedulerKind::TWOS: return make_twos_scheduler();
   }
   return nullptr;
 }

@@ -4,7 +4,7 @@
 // worker calls reset() when the set's fingerprint changes).
 //
 // One file per scheduler (PROTOCOL.md §5, as IPVS defines them): rr wrr lc wlc sed
-// nq dh sh lblc lblcr mh fo. Adding one: a file implementing this class, a case in
+// nq dh sh lblc lblcr mh fo ovf twos. Adding one: a file implementing this class, a case in
 // scheduler_create(), a SchedulerKind value in common/config.h.
 //
 // Every scheduler skips servers that are quiesced (weight 0) or OVERLOAD
@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/ip_address.h"
 #include "common/counters.h"
+#include "pipeline/sched/sched_random.h"
 #include "pipeline/sched/server_load.h"
 #include "pipeline/snapshot.h"
 
@@ -26,6 +27,7 @@ struct SchedInput {
   uint16_t client_port;   // network order
   ServerLoads& loads;     // all workers' per-server gauges + this worker's OVERLOAD flags
   uint64_t now_us;        // worker clock (lblc/lblcr expiry)
+  SchedRandom& random;    // this worker's random source (twos)
 };
 
 class Scheduler {
@@ -73,5 +75,7 @@ Scheduler* make_lblc_scheduler();
 Scheduler* make_lblcr_scheduler();
 Scheduler* make_mh_scheduler();
 Scheduler* make_fo_scheduler();
+Scheduler* make_ovf_scheduler();
+Scheduler* make_twos_scheduler();
 
 }  // namespace pc

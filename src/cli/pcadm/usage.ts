@@ -35,7 +35,7 @@ Either long or short options are allowed.
 Options:
   --tcp-service  -t service-address   service-address is host[:port]
   --udp-service  -u service-address   service-address is host[:port]
-  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|sed|nq|dh|sh|lblc|lblcr|mh|fo,
+  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|sed|nq|dh|sh|lblc|lblcr|mh|fo|ovf|twos,
                                       the default scheduler is wlc.
   --persistent   -p [timeout]         persistent service (default 300 s)
   --netmask      -M netmask           persistent granularity mask
