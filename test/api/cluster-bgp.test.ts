@@ -20,6 +20,7 @@ import { expectGrpcError } from '../support/expected-errors.js';
 import { test } from '../support/suite.js';
 import { rib, ribPrefixes, startBareGobgpd, startRouter, waitForRib, type Router } from './bgp-router.js';
 import { runCli, runProcess, startDaemon, testConfig, withDaemonOutput, type Daemon } from './daemon.js';
+import { eventually } from '../support/eventually.js';
 
 setLogLevel('error');
 
@@ -135,15 +136,6 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms`);
-}
-
 const has = (...wanted: string[]) => (prefixes: string[]) => wanted.every((w) => prefixes.includes(w));
 const lacks = (...unwanted: string[]) => (prefixes: string[]) => unwanted.every((w) => !prefixes.includes(w));
 
@@ -253,7 +245,7 @@ test('gobgpd killed: restarted, peers and paths back; drain survives a daemon re
       pids.push(first);
       process.kill(first, 'SIGKILL');
       await waitForRib(vips, 'routes gone with the killed gobgpd', lacks(`${VIP}/32`), 10_000);
-      await waitFor('a new gobgpd', () => { const pid = speakerPid(daemon); if (pid) pids.push(pid); return pid !== undefined && pid !== first; });
+      await eventually('a new gobgpd', () => { const pid = speakerPid(daemon); if (pid) pids.push(pid); return pid !== undefined && pid !== first; }, 15_000, 200);
       await waitForRib(vips, 'VIP announced again by the restarted gobgpd', has(`${VIP}/32`), 30_000);
       status = await cluster.status({});
       assert.equal(status.counters.bgp_speaker_starts, '2');
@@ -270,7 +262,7 @@ test('gobgpd killed: restarted, peers and paths back; drain survives a daemon re
       daemon = await startDaemon(['--config', config]);
       cluster = clusterApi(join(dir, 'api.sock'));
       assert.match(daemon.output(), /starts DRAINED/);
-      await waitFor('session up after restart', async () => (await cluster.status({})).peers[0]!.sessionState === 'ESTABLISHED', 30_000);
+      await eventually('session up after restart', async () => (await cluster.status({})).peers[0]!.sessionState === 'ESTABLISHED', 30_000, 200);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       assert.ok(lacks(`${VIP}/32`)(await ribPrefixes(vips)), 'still drained after the restart');
       assert.equal((await cluster.status({})).drained, true);
@@ -282,7 +274,7 @@ test('gobgpd killed: restarted, peers and paths back; drain survives a daemon re
       pids.push(speaker);
       daemon.child.kill('SIGKILL');
       await daemon.exited;
-      await waitFor('gobgpd gone with its daemon', () => !alive(speaker), 5_000);
+      await eventually('gobgpd gone with its daemon', () => !alive(speaker), 5_000, 200);
       await waitForRib(vips, 'routes gone with the killed node', lacks(`${VIP}/32`), 5_000);
     } catch (error) {
       throw withDaemonOutput(error, daemon);

@@ -12,6 +12,7 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { testConfig, withDaemon } from './daemon.js';
+import { eventually } from '../support/eventually.js';
 
 const SERVICES = ['', 'portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace'];
 /** Link monitor polls once a second, health every 250 ms: a change shows within ~1.5 s; allow slack. */
@@ -38,15 +39,6 @@ async function statuses(client: HealthClient): Promise<Status[]> {
   return Promise.all(SERVICES.map((s) => check(client, s)));
 }
 
-async function eventually(what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + SETTLE_MS;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.unreachable(`${what}: not within ${SETTLE_MS} ms`);
-}
-
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
@@ -65,15 +57,15 @@ test('health: SERVING while forwarding, NOT_SERVING (overall and every service, 
     try {
       assert.ok(existsSync(`/sys/class/net/${iface}`), `the daemon created tap ${iface}`);
       execFileSync('sysctl', ['-q', '-w', `net.ipv6.conf.${iface}.disable_ipv6=1`]);
-      await eventually('SERVING at start', async () => (await statuses(client)).every((s) => s === 'SERVING'));
+      await eventually('SERVING at start', async () => (await statuses(client)).every((s) => s === 'SERVING'), SETTLE_MS);
 
       ip('link', 'set', 'dev', iface, 'down');
-      await eventually('NOT_SERVING with the link down', async () => (await statuses(client)).every((s) => s === 'NOT_SERVING'));
+      await eventually('NOT_SERVING with the link down', async () => (await statuses(client)).every((s) => s === 'NOT_SERVING'), SETTLE_MS);
       assert.match(daemon.output(), /health: NOT_SERVING \(port outside: link down\)/);
 
       ip('link', 'set', 'dev', iface, 'up');
-      await eventually('SERVING again with the link up', async () => (await statuses(client)).every((s) => s === 'SERVING'));
-      await eventually('Watch saw every transition', async () => watched.join(',') === 'SERVING,NOT_SERVING,SERVING');
+      await eventually('SERVING again with the link up', async () => (await statuses(client)).every((s) => s === 'SERVING'), SETTLE_MS);
+      await eventually('Watch saw every transition', async () => watched.join(',') === 'SERVING,NOT_SERVING,SERVING', SETTLE_MS);
     } finally {
       watch.cancel();
       client.close();

@@ -16,6 +16,7 @@ import { expectGrpcError } from '../support/expected-errors.js';
 import { openHandOver, type HandOverStream } from '../support/hand-over-stream.js';
 import { runCli, startDaemon, testConfig, WEB_SEED, withDaemon, withDaemonOutput, writeConfig } from './daemon.js';
 import { makeLab, OPERATOR_TOKEN, startSecured, VIEWER_TOKEN } from './secured.js';
+import { eventually } from '../support/eventually.js';
 
 const web = { protocol: 'TCP' as const, vip: '198.18.0.10', port: 80 };
 const extra = (port: number) => ({ service: { key: { ...web, port }, localAddresses: ['198.19.0.201'], servers: [{ address: '198.19.0.2', port: 80, weight: 1 }] } });
@@ -105,7 +106,7 @@ test('HandOver over TCP as operator: HELD; the caller cancels → the daemon res
     } finally {
       stream.close();
     }
-    await waitFor(async () => (await clients.api.createVirtualService(extra(82)).then(() => true, () => false)), 'changes accepted again after the cancel');
+    await eventually('changes accepted again after the cancel', async () => (await clients.api.createVirtualService(extra(82)).then(() => true, () => false)), 5_000, 50);
     const lines = (await readFile(join(lab.dir, 'audit.log'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry)
       .filter((l) => l.action === 'takeover');
     assert.equal(lines.map((l) => [l.actor, l.result.replace(/:.*/, '')]), [['ops (as takeover-test)', 'pending'], ['ops (as takeover-test)', 'error']]);
@@ -128,7 +129,7 @@ test('abort path: HOLD → writes UNAVAILABLE → the new side disconnects befor
     } finally {
       stream.close();
     }
-    await waitFor(async () => (await api.createVirtualService(extra(84)).then(() => true, () => false)), 'changes accepted again after the disconnect');
+    await eventually('changes accepted again after the disconnect', async () => (await api.createVirtualService(extra(84)).then(() => true, () => false)), 5_000, 50);
     assert.equal((await api.listVirtualServices({})).services.map((s) => s.key?.port).sort(), [80, 84]);
     assert.is(daemon.child.exitCode, null, 'the old daemon still runs');
     assert.match(daemon.output(), /takeover: the new daemon closed, cancelled or lost the stream before COMMIT; forwarding and taking changes again/);
@@ -192,13 +193,5 @@ test('--takeover with nothing to take over from: exit 1 naming the socket, nothi
   assert.is(refused.code, 2, refused.stderr);
   assert.match(refused.stderr, /--takeover: dataplane\.conn_region is off/);
 });
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.unreachable(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 test.run();

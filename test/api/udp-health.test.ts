@@ -10,6 +10,7 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { expectGrpcError } from '../support/expected-errors.js';
 import { testConfig, withDaemon, type DaemonSession } from './daemon.js';
+import { eventually } from '../support/eventually.js';
 
 const SETTLE_MS = 5_000;
 const dnsKey = { protocol: 'UDP' as const, vip: '198.18.0.53', port: 53 };
@@ -26,15 +27,6 @@ async function dnsServer(): Promise<{ socket: Socket; port: number; setRcode(rco
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   return { socket, port: socket.address().port, setRcode: (value) => { rcode = value; } };
-}
-
-async function eventually(what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + SETTLE_MS;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.unreachable(`${what}: not within ${SETTLE_MS} ms`);
 }
 
 async function healthOf(api: DaemonSession['api']): Promise<string[]> {
@@ -64,13 +56,13 @@ test('a UDP service with a dns check: a server answering SERVFAIL goes down and 
       assert.equal([check?.kind, check?.queryName, check?.queryType], ['dns', 'health.example', 'A']);
 
       flaky.setRcode(2);
-      await eventually('the SERVFAIL server is down', async () => (await healthOf(api)).join() === [`${steady.port}:up:3`, `${flaky.port}:down:4`].join());
+      await eventually('the SERVFAIL server is down', async () => (await healthOf(api)).join() === [`${steady.port}:up:3`, `${flaky.port}:down:4`].join(), SETTLE_MS);
       assert.match(daemon.output(), new RegExp(`health: udp/198\\.18\\.0\\.53:53 real server 127\\.0\\.0\\.1:${flaky.port} is down \\(SERVFAIL for health\\.example A; 2 failed in a row\\)`));
       const stats = (await api.getStats({})).services.find((row) => row.key?.port === 53);
       assert.equal(stats?.servers.map((row) => `${row.port}:${row.health}`), [`${steady.port}:up`, `${flaky.port}:down`], 'GetStats shows it too');
 
       flaky.setRcode(0);
-      await eventually('the server answering NOERROR again is up', async () => (await healthOf(api)).join() === up.join());
+      await eventually('the server answering NOERROR again is up', async () => (await healthOf(api)).join() === up.join(), SETTLE_MS);
       assert.match(daemon.output(), new RegExp(`health: udp/198\\.18\\.0\\.53:53 real server 127\\.0\\.0\\.1:${flaky.port} is up \\(NOERROR for health\\.example A; 2 passed in a row\\)`));
     });
   } finally {
