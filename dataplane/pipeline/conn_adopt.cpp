@@ -108,7 +108,7 @@ void worker_adopt_region(Worker* w, const Snapshot& s, uint64_t now_us, uint64_t
   for (const ServiceEntry& svc : s.services) by_id[svc.id] = &svc;
 
   conn_table_clear_index(&t);
-  adopt_templates(w, s, shift_us);
+  adopt_templates(w, by_id, shift_us);
   for (uint32_t i = 0; i < high; i++) {
     Conn& c = t.records[i];
     if (c.in_use == 0) {

@@ -7,6 +7,18 @@
 
 namespace pc {
 
+namespace {
+
+// Every record free (low indices handed out first: better locality while the table is
+// small), every wheel slot empty.
+void set_up_empty(ConnTable* t) {
+  for (uint32_t i = 0; i < t->capacity; i++) t->free_stack[i] = t->capacity - 1 - i;
+  t->free_count = t->capacity;
+  for (uint32_t i = 0; i < kWheelSlots; i++) t->wheel[i] = kNoConn;
+}
+
+}  // namespace
+
 bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string* error) {
   if (capacity == 0 || capacity > (1u << 27)) {
     *error = "conn_capacity: must be 1..134217728, got " + std::to_string(capacity);
@@ -22,10 +34,7 @@ bool conn_table_init(ConnTable* t, uint32_t capacity, int socket_id, std::string
     return false;
   }
   t->high_water = &t->own_high_water;
-  // Hand out low indices first (better locality while the table is small).
-  for (uint32_t i = 0; i < capacity; i++) t->free_stack[i] = capacity - 1 - i;
-  t->free_count = capacity;
-  for (uint32_t i = 0; i < kWheelSlots; i++) t->wheel[i] = kNoConn;
+  set_up_empty(t);
 
   // Two entries per connection at <= 75% of the slots (so the load ends between 37% and 75%).
   uint64_t buckets = conn_bucket_count(capacity);
@@ -51,10 +60,7 @@ void conn_table_attach(ConnTable* t, uint32_t capacity, Conn* records, uint32_t*
   t->bucket_mask = bucket_count - 1;
   t->wheel = wheel;
   t->high_water = high_water;
-  if (!fresh) return;  // an earlier process's table: nothing is handed out before adoption
-  for (uint32_t i = 0; i < capacity; i++) t->free_stack[i] = capacity - 1 - i;
-  t->free_count = capacity;
-  for (uint32_t i = 0; i < kWheelSlots; i++) t->wheel[i] = kNoConn;
+  if (fresh) set_up_empty(t);  // else an earlier process's table: nothing is handed out before adoption
 }
 
 void conn_table_destroy(ConnTable* t) {

@@ -91,9 +91,7 @@ void release_from_template(Worker* w, const Conn& c) {
 
 void expire_templates(Worker* w, uint64_t now_us) { persist_sweep(&w->persist, now_us, on_template_dead, w); }
 
-void adopt_templates(Worker* w, const Snapshot& s, int64_t shift_us) {
-  std::vector<const ServiceEntry*> by_id(kMaxServiceId + 1, nullptr);
-  for (const ServiceEntry& svc : s.services) by_id[svc.id] = &svc;
+void adopt_templates(Worker* w, const std::vector<const ServiceEntry*>& by_id, int64_t shift_us) {
   w->persist.counted = 0;
   w->persist.sweep_cursor = 0;
   w->persist.swept_us = 0;

@@ -33,7 +33,8 @@ void expire_templates(Worker* w, uint64_t now_us);
 // deadlines moved by shift_us, control counts zeroed); adopt_template_control counts one
 // adopted persistent connection (false: its template is gone); count_adopted_templates
 // counts the live ones in their servers' gauges.
-void adopt_templates(Worker* w, const Snapshot& s, int64_t shift_us);
+// by_id: the snapshot's services indexed by id (null where none).
+void adopt_templates(Worker* w, const std::vector<const ServiceEntry*>& by_id, int64_t shift_us);
 bool adopt_template_control(Worker* w, const Conn& c);
 void count_adopted_templates(Worker* w, uint64_t now_us);
 

@@ -11,15 +11,7 @@ class WeightedFailover final : public Scheduler {
  public:
   void reset(const ServiceEntry&) override {}
 
-  int pick(const SchedInput& in) override {
-    const auto& servers = in.service.servers;
-    int best = -1;
-    for (int i = 0; i < static_cast<int>(servers.size()); i++) {
-      if (!server_usable(in, i)) continue;
-      if (best < 0 || servers[i].weight > servers[best].weight) best = i;
-    }
-    return best;
-  }
+  int pick(const SchedInput& in) override { return heaviest_usable(in, nullptr); }
 };
 
 }  // namespace

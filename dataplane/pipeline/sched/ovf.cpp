@@ -10,20 +10,16 @@ namespace pc {
 
 namespace {
 
+// Full (more active connections than its weight): new connections overflow past it.
+bool has_room(const SchedInput& in, int i) {
+  return active_conns(in, i) <= static_cast<int64_t>(in.service.servers[i].weight);
+}
+
 class WeightedOverflow final : public Scheduler {
  public:
   void reset(const ServiceEntry&) override {}
 
-  int pick(const SchedInput& in) override {
-    const auto& servers = in.service.servers;
-    int best = -1;
-    for (int i = 0; i < static_cast<int>(servers.size()); i++) {
-      if (!server_usable(in, i)) continue;
-      if (active_conns(in, i) > static_cast<int64_t>(servers[i].weight)) continue;  // full: overflow
-      if (best < 0 || servers[i].weight > servers[best].weight) best = i;
-    }
-    return best;
-  }
+  int pick(const SchedInput& in) override { return heaviest_usable(in, has_room); }
 };
 
 }  // namespace

@@ -71,6 +71,16 @@ bool locality_overloaded(const SchedInput& in, int index) {
   return false;
 }
 
+int heaviest_usable(const SchedInput& in, bool (*eligible)(const SchedInput&, int)) {
+  const auto& servers = in.service.servers;
+  int best = -1;
+  for (int i = 0; i < static_cast<int>(servers.size()); i++) {
+    if (!server_usable(in, i) || (eligible && !eligible(in, i))) continue;
+    if (best < 0 || servers[i].weight > servers[best].weight) best = i;
+  }
+  return best;
+}
+
 int server_index_by_id(const ServiceEntry& service, uint32_t id) {
   for (size_t i = 0; i < service.servers.size(); i++)
     if (service.servers[i].id == id) return static_cast<int>(i);

@@ -59,6 +59,9 @@ int weighted_least(const SchedInput& in, int64_t (*overhead)(const SchedInput&, 
 // lblc/lblcr is_overloaded(): more active conns than weight while some server has
 // active*2 < weight (someone else is clearly less busy).
 bool locality_overloaded(const SchedInput& in, int index);
+// The usable server with the highest weight among those `eligible` accepts (null: all);
+// the first in the list wins ties; -1 if none (fo, ovf).
+int heaviest_usable(const SchedInput& in, bool (*eligible)(const SchedInput&, int));
 // Index of the server with this id in the service, -1 if it is gone.
 int server_index_by_id(const ServiceEntry& service, uint32_t id);
 
