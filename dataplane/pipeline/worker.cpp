@@ -218,6 +218,16 @@ inline bool is_for_host_stack(uint8_t owned, const ParsedPacket& p) {
   return l3_protocol(p) == IPPROTO_TCP || l3_protocol(p) == IPPROTO_UDP;
 }
 
+// ICMP to a port address that is not a request the data plane answers itself (echo;
+// IPv6's neighbour discovery is handled before this): echo replies and errors belong to the
+// kernel's own sockets — its ping (icmp health checks) and its UDP probes, which learn
+// "port unreachable" from them. No connection's packets leave from a port address that is
+// not also a LIP or VIP, so no error the relays want is taken from them.
+inline bool is_icmp_for_host_stack(uint8_t owned, const ParsedPacket& p) {
+  if (!owned || (owned & (kOwnedVip | kOwnedLip))) return false;
+  return p.ip6 ? !icmp6_is_echo_request(p) : !icmp_is_echo_request(p);
+}
+
 // Hands m to the port's kernel interface, unchanged, and counts it.
 inline bool punt(Worker* w, uint16_t in_port, rte_mbuf* m, TxQueues& tx) {
   w->counters->event(Event::EXCEPTION_PUNTED);
@@ -320,6 +330,7 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     const IpAddr src = ip_from_v6(p.ip6->src_addr);
     if (ip_is_zero(src)) return drop(w, m, DropReason::IPV6_BAD_ADDRESS), false;
     if (to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
+    if (tx.has_exception(in_port) && is_icmp_for_host_stack(owned, p)) return punt(w, in_port, m, tx), false;
     if (icmp_relay_nat64_error6(w, s, m, p, now_us, tx)) return false;  // relayed to a NAT64 server, or dropped
     // Any other error about one of our connections goes to its other side (icmp6_relay.h).
     if (icmp6_relay_error(w, s, m, p, now_us, tx)) return false;
@@ -387,7 +398,9 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   }
   if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted
   if (p.icmp) {
-    if (!icmp_relay_error(w, s, m, p, now_us, tx)) icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
+    if (tx.has_exception(in_port) && is_icmp_for_host_stack(owned, p)) return punt(w, in_port, m, tx), false;
+    if (icmp_relay_error(w, s, m, p, now_us, tx)) return false;
+    icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
     return false;
   }
   if (!conn_stage_classify(w, m, p, &pending->key)) return false;

@@ -5,6 +5,8 @@
 // connection while a download from another server goes on; started again, it is restored.
 // The same over IPv6: pcx-inside holds the port's IPv6 address too, and an IPv6 service's
 // HTTP checks reach the servers' IPv6 addresses (neighbour discovery through the data plane).
+// ICMP comes back the same way: an icmp check keeps every server up (echo replies reach the
+// kernel's ping), and a udp check of a closed port fails on the port-unreachable at once.
 // Needs root and the lab's tools; without them every test fails, naming what is missing. Run under `flock /tmp/pc-lab.lock` like every lab test.
 
 import { execFile } from 'node:child_process';
@@ -19,6 +21,7 @@ import {
   GATEWAY_INSIDE_ADDRESS_V6, LAB_STATE_DIR, LOCAL_ADDRESSES, LOCAL_ADDRESSES_V6, REAL_SERVERS, VIP, VIP_V6,
 } from '../../src/lab/topology.js';
 import { clientTool, requireLab, sharedGateway, withTimeout } from '../support/e2e-lab.js';
+import { eventually } from '../support/eventually.js';
 
 interface Reply { ok: boolean; status?: number; body?: string; bytes?: number; sha256?: string; error?: string; ms: number }
 
@@ -119,6 +122,48 @@ e2e('IPv6: pcx-inside has the port\'s IPv6 address; an IPv6 service\'s HTTP chec
   const punted = BigInt(after.events['exception_punted']!) - BigInt(before.events['exception_punted']!);
   console.log(`  IPv6 checks: ${punted} frames punted to pcx-inside (check replies and neighbour advertisements)`);
   assert.ok(punted > 0n, 'the IPv6 check replies went to the kernel through the exception path');
+});
+
+/** Health per server address of a UDP service (GetVirtualService). */
+async function udpHealthOf(port: number): Promise<Record<string, string>> {
+  const service = await running().api.call('VirtualServices', 'GetVirtualService', { key: { protocol: 'UDP', vip: VIP, port } }) as
+    { servers: { address: string; health: string }[] };
+  return Object.fromEntries(service.servers.map((s) => [s.address, s.health]));
+}
+
+const eventCount = async (name: string): Promise<bigint> =>
+  BigInt((await running().api.call('Stats', 'GetStats', {}) as { events: Record<string, string> }).events[name] ?? '0');
+
+e2e('ICMP to the port address reaches the kernel: an icmp check keeps every server up, a udp check of a closed port fails on the refusal', async () => {
+  const punted = await eventCount('exception_punted');
+  // Servers start up; without the echo replies every ping would fail and fall 2 would take them down.
+  await running().api.call('VirtualServices', 'CreateVirtualService', {
+    service: {
+      key: { protocol: 'UDP', vip: VIP, port: 8097 }, scheduler: 'rr', localAddresses: [...LOCAL_ADDRESSES], name: 'e2e-health-icmp',
+      servers: REAL_SERVERS.map((server) => ({ address: server.addresses[0]!, port: 7, weight: 1 })),
+      // ping is a process per probe: a timeout that a loaded 2-core box meets when spawning it
+      healthCheck: { kind: 'icmp', intervalMs: 1_000, timeoutMs: 900, rise: 2, fall: 2 },
+    },
+  });
+  await sleep(1_000 * 3 + SLACK_MS);
+  const healthLines = () => running().daemon.output().split('\n').filter((line) => line.includes('health:')).slice(-6).join('\n');
+  assert.equal(Object.values(await udpHealthOf(8097)), ['up', 'up', 'up'], `every server answers ping through pcx-inside; ${healthLines()}`);
+  assert.ok(await eventCount('exception_punted') > punted, 'the echo replies were punted');
+
+  // Port 9 is closed on the lab servers: the kernel answers port-unreachable. A long timeout
+  // tells the refusal (at once, ECONNREFUSED) from silence (the whole timeout_ms).
+  const check = { kind: 'udp', payload: 'ping', intervalMs: 4_500, timeoutMs: 4_000, rise: 1, fall: 1 };
+  await running().api.call('VirtualServices', 'CreateVirtualService', {
+    service: {
+      key: { protocol: 'UDP', vip: VIP, port: 8099 }, scheduler: 'rr', localAddresses: [...LOCAL_ADDRESSES], name: 'e2e-health-refused',
+      servers: [{ address: rs1!.addresses[0]!, port: 9, weight: 1 }], healthCheck: check,
+    },
+  });
+  await eventually('the closed port\'s server goes down', async () => (await udpHealthOf(8099))[rs1!.addresses[0]!] === 'down',
+    check.intervalMs + check.timeoutMs + SLACK_MS, 200);
+  const downLine = running().daemon.output().split('\n').find((line) => line.includes(`${rs1!.addresses[0]!}:9 is down`));
+  assert.ok(downLine, `no transition line for ${rs1!.addresses[0]!}:9 in the daemon output`);
+  assert.match(downLine, /ECONNREFUSED/, 'the probe failed on the port-unreachable, not on silence');
 });
 
 e2e.run();

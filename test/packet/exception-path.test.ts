@@ -1,5 +1,6 @@
 // Exception path (DESIGN.md §3): with exceptionPath on the inside port, its kernel
-// interface (a ring port "pcx-inside" in test mode) gets TCP/UDP for the port address and
+// interface (a ring port "pcx-inside" in test mode) gets TCP/UDP for the port address, ICMP
+// echo replies and errors for it (echo requests stay the data plane's), and
 // copies of the neighbour answers for it (ARP replies; IPv6 neighbour advertisements); what
 // the interface sends, its own ARP requests and neighbour solicitations included, leaves by
 // the inside port. Every case runs for both families.
@@ -92,10 +93,26 @@ const withExceptionPathAndV6Service = (fn: (lab: Lab) => void) => withLab(fn, co
 });
 
 for (const family of [ipv4, ipv6]) {
-  const toPortAddress = {
+  const toPortAddress: Record<string, Buffer> = {
     tcp: family.inside(family.server, family.portAddress, { tcp: { srcPort: 80, dstPort: 40000, flags: 'SA', seq: 7, ack: 1 } }),
     udp: family.inside(family.server, family.portAddress, { udp: { srcPort: 53, dstPort: 40001 }, payload: Buffer.from('x') }),
   };
+
+  // What the kernel's own ping and UDP probes get back (icmp and udp health checks): the
+  // data plane answers echo requests itself, but replies and errors are the kernel's.
+  const probe = family.inside(family.portAddress, family.server, { udp: { srcPort: 40003, dstPort: 53 }, payload: Buffer.from('q') });
+  const quote = probe.subarray(14, 14 + (family === ipv4 ? 28 : 48));
+  if (family === ipv4) {
+    Object.assign(toPortAddress, {
+      'icmp echo reply': frameFrom('inside', family.server, family.portAddress, { icmp: { type: ICMP_TYPE.ECHO_REPLY, id: 9, sequence: 1, payload: Buffer.from('ping') } }),
+      'icmp port unreachable': frameFrom('inside', family.server, family.portAddress, { icmp: { type: ICMP_TYPE.DEST_UNREACH, code: 3, payload: quote } }),
+    });
+  } else {
+    Object.assign(toPortAddress, {
+      'icmp echo reply': frameFrom6('inside', family.server, family.portAddress, { icmp6: { type: ICMP6_TYPE.ECHO_REPLY, id: 9, sequence: 1, payload: Buffer.from('ping') } }),
+      'icmp port unreachable': frameFrom6('inside', family.server, family.portAddress, { icmp6: { type: ICMP6_TYPE.DEST_UNREACH, code: 4, payload: quote } }),
+    });
+  }
 
   for (const [kind, frame] of Object.entries(toPortAddress)) {
     test(`${family.name}: ${kind} to the inside port address -> punted unchanged to ${TAP}, exception_punted`, async () => {

@@ -8,7 +8,7 @@ namespace pc {
 void icmp_input(rte_mbuf* m, const ParsedPacket& p, uint16_t in_port, const uint8_t* port_mac,
                 WorkerCounters& counters, TxQueues& tx) {
   rte_icmp_hdr* icmp = p.icmp;
-  if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
+  if (!icmp_is_echo_request(p)) {
     rte_pktmbuf_free(m);
     counters.drop(DropReason::ICMP_UNSUPPORTED);
     return;
