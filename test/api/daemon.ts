@@ -159,6 +159,54 @@ export async function withDaemon(options: DaemonRunOptions, body: (session: Daem
   }
 }
 
+/** One daemon that several tests of a suite use in turn (see sharedDaemon). */
+export interface SharedDaemon {
+  /** Starts it (the suite's `before`). */
+  start(): Promise<void>;
+  /** Runs body on the running daemon; a failure carries the daemon's output, as with withDaemon. */
+  use(body: (session: DaemonSession) => Promise<void>): Promise<void>;
+  /** Stops it and resolves with how it ended; a second call returns the same (the suite's `after`, or a test that restarts it). */
+  stop(): Promise<number | string>;
+}
+
+/**
+ * withDaemon held open across tests: each start costs seconds, and tests that need no fresh
+ * daemon put it back as they found it (through the API) instead. The daemon, its clients and
+ * the folder's life are withDaemon's; only the body spans from start() to stop().
+ */
+export function sharedDaemon(options: DaemonRunOptions): SharedDaemon {
+  let session: DaemonSession | undefined;
+  let release: () => void = () => undefined;
+  let ended: Promise<number | string> | undefined;
+  return {
+    async start() {
+      await new Promise<void>((ready, fail) => {
+        ended = withDaemon(options, (s) => {
+          session = s;
+          ready();
+          return new Promise<void>((resolve) => { release = resolve; });
+        });
+        ended.catch(fail);
+      });
+    },
+    async use(body) {
+      if (!session || !ended) throw new Error('the shared daemon was not started (or was stopped)');
+      try {
+        await body(session);
+      } catch (error) {
+        throw withDaemonOutput(error, session.daemon);
+      }
+    },
+    async stop() {
+      if (!ended) return 'never started';
+      const s = session;
+      session = undefined;
+      if (s) release();
+      return await ended;
+    },
+  };
+}
+
 async function runSession(daemon: Daemon, dir: string, body: (session: DaemonSession) => Promise<void>): Promise<void> {
   const socket = join(dir, 'api.sock');
   const clients = connect(socket);
