@@ -13,6 +13,7 @@ import { loadPortcullisProto } from '../../src/api/proto.js';
 import { connect, rpc, type PortcullisApi, type PortcullisClients } from '../../src/cli/client.js';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { spawnDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
+import { currentBuiltCli } from '../support/built-cli.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(REPO_ROOT, 'src/cli/portcullis.ts');
@@ -59,7 +60,14 @@ export interface CliResult {
 /** The daemon as the api tests see it: the same process handle the demo and e2e suites use. */
 export type Daemon = DaemonProcess;
 
+/**
+ * node's arguments for `portcullis <args…>`: the built CLI when dist/ is current with the source
+ * (test/support/built-cli.ts: the same code, without tsx's start-up), else the source through tsx;
+ * always the source when extra `--import` modules go in.
+ */
 function nodeArgs(args: string[], preloads: string[] = []): string[] {
+  const built = preloads.length === 0 ? currentBuiltCli(REPO_ROOT) : undefined;
+  if (built) return [built, ...args];
   return ['--import', 'tsx', ...preloads.flatMap((file) => ['--import', file]), CLI, ...args];
 }
 
@@ -76,12 +84,12 @@ export function runProcess(argv: string[], timeoutMs: number, env: NodeJS.Proces
   });
 }
 
-/** Runs the CLI to completion (bounded), e.g. `run --check` or `stats`; `env` is added to ours. */
+/** Runs the CLI (built when current, else from source) to completion (bounded), e.g. `run --check` or `stats`; `env` is added to ours. */
 export function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return runProcess([process.execPath, ...nodeArgs(args)], timeoutMs, env);
 }
 
-/** Starts `portcullis run <args…>` from source (tsx) and waits for its ready line; `preloads` are extra `--import` modules. */
+/** Starts `portcullis run <args…>` (built when current, else from source) and waits for its ready line; `preloads` are extra `--import` modules. */
 export function startDaemon(args: string[], readyTimeoutMs = 30_000, preloads: string[] = []): Promise<Daemon> {
   return spawnDaemon(nodeArgs(['run', ...args], preloads), { cwd: REPO_ROOT, readyTimeoutMs });
 }
@@ -157,6 +165,54 @@ export async function withDaemon(options: DaemonRunOptions, body: (session: Daem
   } finally {
     if (!options.dir) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** One daemon that several tests of a suite use in turn (see sharedDaemon). */
+export interface SharedDaemon {
+  /** Starts it (the suite's `before`). */
+  start(): Promise<void>;
+  /** Runs body on the running daemon; a failure carries the daemon's output, as with withDaemon. */
+  use(body: (session: DaemonSession) => Promise<void>): Promise<void>;
+  /** Stops it and resolves with how it ended; a second call returns the same (the suite's `after`, or a test that restarts it). */
+  stop(): Promise<number | string>;
+}
+
+/**
+ * withDaemon held open across tests: each start costs seconds, and tests that need no fresh
+ * daemon put it back as they found it (through the API) instead. The daemon, its clients and
+ * the folder's life are withDaemon's; only the body spans from start() to stop().
+ */
+export function sharedDaemon(options: DaemonRunOptions): SharedDaemon {
+  let session: DaemonSession | undefined;
+  let release: () => void = () => undefined;
+  let ended: Promise<number | string> | undefined;
+  return {
+    async start() {
+      await new Promise<void>((ready, fail) => {
+        ended = withDaemon(options, (s) => {
+          session = s;
+          ready();
+          return new Promise<void>((resolve) => { release = resolve; });
+        });
+        ended.catch(fail);
+      });
+    },
+    async use(body) {
+      if (!session || !ended) throw new Error('the shared daemon was not started (or was stopped)');
+      try {
+        await body(session);
+      } catch (error) {
+        throw withDaemonOutput(error, session.daemon);
+      }
+    },
+    async stop() {
+      if (!ended) return 'never started';
+      const s = session;
+      session = undefined;
+      if (s) release();
+      return await ended;
+    },
+  };
 }
 
 async function runSession(daemon: Daemon, dir: string, body: (session: DaemonSession) => Promise<void>): Promise<void> {

@@ -1,16 +1,19 @@
 // The Defense gRPC service and `portcullis defend` against the REAL daemon: a block is
 // listed with who/why/expiry, audited, removed by the daemon when it ends, and kept
-// (or expired) across a restart through the state file.
+// (or expired) across a restart through the state file. The tests up to the restart share one
+// daemon (each starts by clearing every mitigation through the API and reads only the audit
+// lines written after that); the restart is of that daemon; the full-disk test has its own.
 import { execFile } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { test } from '../support/suite.js';
+import { eventually } from '../support/eventually.js';
 import * as assert from 'uvu/assert';
 import type { AuditLogTailResponse__Output } from '../../src/api/generated/portcullis/v1/AuditLogTailResponse.js';
 import type { MitigationsResponse__Output } from '../../src/api/generated/portcullis/v1/MitigationsResponse.js';
-import { testConfig, withDaemon, type DaemonSession } from './daemon.js';
+import { sharedDaemon, testConfig, withDaemon, type DaemonSession, type SharedDaemon } from './daemon.js';
 
 const SEED = `
   - name: echo
@@ -34,24 +37,44 @@ const WEB_SEED = `${SEED}
       - { address: 198.19.0.1, port: 80, weight: 1 }
 `;
 
-let dir = '';
-test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-defend-')); });
-test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
+/** The shared daemon's folder (its state file and audit log stay there across the restart). */
+let sharedDir = '';
+const config = () => testConfig(sharedDir, WEB_SEED);
+let shared: SharedDaemon | undefined;
+test.before(async () => {
+  sharedDir = await mkdtemp(join(tmpdir(), 'pc-defend-'));
+  shared = sharedDaemon({ dir: sharedDir, config: config() });
+  await shared.start();
+});
+test.after(async () => {
+  await shared?.stop();
+  await rm(sharedDir, { recursive: true, force: true });
+});
 
 const list = (s: DaemonSession) => s.defense<MitigationsResponse__Output>('listMitigations', {}).then((r) => r.mitigations);
-const audit = (s: DaemonSession) => s.defense<AuditLogTailResponse__Output>('auditLogTail', { lines: 50 }).then((r) => r.entries);
+const auditTail = (s: DaemonSession) => s.defense<AuditLogTailResponse__Output>('auditLogTail', { lines: 10_000 }).then((r) => r.entries);
+/** Audit entries (AuditLogTail) written since the current test began. */
+let auditMark = 0;
+const audit = async (s: DaemonSession) => (await auditTail(s)).slice(auditMark);
 
-/** Polls (bounded) until `done` holds; the daemon removes expired entries on its own timer. */
-async function eventually(what: string, done: () => Promise<boolean>, limitMs = 5000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!(await done())) {
-    if (Date.now() > end) assert.unreachable(`${what} did not happen within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/**
+ * Runs body on the shared daemon as a fresh one would be: every mitigation cleared through the
+ * API first (its audit lines come before the test's), the audit log read from here on.
+ */
+function onSharedDaemon(body: (s: DaemonSession) => Promise<void>): Promise<void> {
+  return shared!.use(async (s) => {
+    const scopes = new Map((await list(s)).map((m) => [JSON.stringify(m.service), m.service ?? undefined]));
+    for (const service of scopes.values()) {
+      await s.defense('clearServiceDefense', { service, kinds: [], origin: { actor: 'test', reason: 'reset between tests' } });
+    }
+    assert.equal(await list(s), [], 'the shared daemon starts each test without mitigations');
+    auditMark = (await auditTail(s)).length;
+    await body(s);
+  });
 }
 
 test('block → listed with actor/reason/expiry → audited → expires by itself', async () => {
-  await withDaemon({ dir, config: testConfig(dir, SEED) }, async (s) => {
+  await onSharedDaemon(async (s) => {
     const perService = await s.cli(['defend', 'block', '198.51.100.7', '--service', '198.18.0.10:7/udp', '--reason', 'one bad host', '--actor', 'bob']);
     assert.is(perService.code, 0, perService.stderr);
     // Last, so that a slow CLI start cannot eat its 3 seconds before the list below.
@@ -67,7 +90,7 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
     assert.equal([own.service?.port, own.prefix, own.expiresAt], [7, '198.51.100.7/32', '']);
 
     // Each change: a "pending" line on disk before it takes effect, then its outcome.
-    const lines = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await readFile(join(sharedDir, 'audit.log'), 'utf8')).trim().split('\n').slice(auditMark).map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.map((l) => `${l.target} ${l.result}`), [
       'udp/198.18.0.10:7 deny 198.51.100.7/32 pending', 'udp/198.18.0.10:7 deny 198.51.100.7/32 ok',
       'global deny 203.0.113.0/24 pending', 'global deny 203.0.113.0/24 ok']);
@@ -78,9 +101,7 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
 
     // GetStats reports the defences per service with every reason, zeros included.
     const stats = await s.api.getStats({});
-    assert.is(stats.defense.length, 2);
-    assert.is(stats.defense[0]!.key, null);
-    assert.is(stats.defense[1]!.key?.port, 7);
+    assert.equal(stats.defense.map((d) => d.key?.port ?? null), [null, 7, 80], 'global, then echo and web');
     assert.ok('acl_denied' in stats.defense[1]!.dropped);
 
     await eventually('expiry of the 3s block', async () => (await list(s)).length === 1);
@@ -93,7 +114,7 @@ test('block → listed with actor/reason/expiry → audited → expires by itsel
 });
 
 test('bad input is refused with the problem named, exit 2, and nothing changes', async () => {
-  await withDaemon({ dir, config: testConfig(dir, SEED) }, async (s) => {
+  await onSharedDaemon(async (s) => {
     const cases: [string[], RegExp][] = [
       [['block', '10.0.0.1/8', '--reason', 'x'], /host bits zero/],
       [['block', '10.0.0.0/8', '--for', '30x', '--reason', 'x'], /--for: expected a duration/],
@@ -119,7 +140,7 @@ test('bad input is refused with the problem named, exit 2, and nothing changes',
 });
 
 test('fragment policy: set per service and globally, listed and shown, checked, audited, cleared', async () => {
-  await withDaemon({ dir, config: testConfig(dir, SEED) }, async (s) => {
+  await onSharedDaemon(async (s) => {
     const set = await s.cli(['defend', 'fragments', 'reassemble', '--service', '198.18.0.10:7/udp', '--for', '30m', '--reason', 'big DNS answers', '--actor', 'carol']);
     assert.is(set.code, 0, set.stderr);
     const limited = await s.cli(['defend', 'fragments', 'limit', '--pps', '200', '--reason', 'fragment flood', '--actor', 'carol']);
@@ -158,7 +179,7 @@ test('fragment policy: set per service and globally, listed and shown, checked, 
 });
 
 test('defend synproxy: on-call override of a service\'s SYNPROXY mode, shown, audited, cleared back to the config', async () => {
-  await withDaemon({ dir, config: testConfig(dir, WEB_SEED) }, async (s) => {
+  await onSharedDaemon(async (s) => {
     const shown = async () => (await s.cli(['defend', 'show'])).stdout;
     assert.match(await shown(), /198\.18\.0\.10:80\/tcp\s+no\s/, 'auto, not engaged: SYNPROXY ACTIVE no');
     const on = await s.cli(['defend', 'synproxy', '198.18.0.10:80/tcp', 'on', '--for', '1h', '--reason', 'syn flood on web', '--actor', 'carol']);
@@ -203,19 +224,19 @@ test('defend synproxy: on-call override of a service\'s SYNPROXY mode, shown, au
 });
 
 test('mitigations survive a restart; one that ended while the daemon was down is removed at start', async () => {
-  const config = testConfig(dir, SEED);
-  await withDaemon({ dir, config }, async (s) => {
+  await onSharedDaemon(async (s) => {
     const limit = await s.cli(['defend', 'limit', 'udp', '--service', '198.18.0.10:7/udp', '--pps', '100', '--burst', '200', '--for', '1h', '--reason', 'udp flood']);
     assert.is(limit.code, 0, limit.stderr);
     const conns = await s.cli(['defend', 'limit', 'conns', '--service', '198.18.0.10:7/udp', '--max', '5000', '--reason', 'cap']);
     assert.is(conns.code, 0, conns.stderr);
     assert.is((await s.cli(['defend', 'block', '192.0.2.0/24', '--for', '1s', '--reason', 'short'])).code, 0);
   });
-  const file = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { mitigations: unknown[] };
+  await shared!.stop();
+  const file = JSON.parse(await readFile(join(sharedDir, 'state.json'), 'utf8')) as { mitigations: unknown[] };
   assert.is(file.mitigations.length, 3);
   await new Promise((resolve) => setTimeout(resolve, 1100));  // let the 1s block end while nothing runs
 
-  await withDaemon({ dir, config }, async (s) => {
+  await withDaemon({ dir: sharedDir, config: config() }, async (s) => {
     await eventually('removal of the block that ended during the restart', async () => (await list(s)).length === 2);
     const active = await list(s);
     assert.equal(active.map((m) => m.kind).sort(), ['conn_max', 'udp_per_source']);
@@ -257,6 +278,7 @@ async function fillUp(file: string): Promise<void> {
 
 test('real disks that fill up or turn read-only (two 1 MiB tmpfs: state file, audit log): no defence is ever in force without its audit line', async () => {
   assert.is(process.getuid?.(), 0, 'this test mounts tmpfs file systems: it needs root (the api suite runs as root here)');
+  const dir = await mkdtemp(join(tmpdir(), 'pc-defend-disks-'));
   const stateDisk = join(dir, 'state-disk');
   const auditDisk = join(dir, 'audit-disk');
   const mounted: string[] = [];
@@ -324,6 +346,7 @@ test('real disks that fill up or turn read-only (two 1 MiB tmpfs: state file, au
     });
   } finally {
     for (const disk of mounted.reverse()) await exec('umount', [disk]).catch(() => exec('umount', ['-l', disk]));
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

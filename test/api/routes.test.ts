@@ -2,7 +2,8 @@
 // its field, persistence across a restart (state file wins over the config's routes), the
 // read-only role refused, the CLI; and, in process over a TEST-mode data plane (the live
 // daemon's ring ports cannot be fed from outside), proof that a route added over gRPC is what
-// the data plane forwards by.
+// the data plane forwards by. The round trip, the CLI and the refusals (last: it fills the table
+// to its limit) share one daemon, each starting from no route (deleted through the API).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import { clientTcp, expectDrops, only, VIP, withLab } from '../support/golden.js
 import { hostMac } from '../support/packet.js';
 import { ringPortsState } from '../support/desired-state.js';
 import { test } from '../support/suite.js';
-import { testConfig, withDaemon, withDaemonOutput } from './daemon.js';
+import { sharedDaemon, testConfig, withDaemon, withDaemonOutput, type DaemonSession, type SharedDaemon } from './daemon.js';
 import { makeLab, startSecured } from './secured.js';
 
 setLogLevel('error');
@@ -32,15 +33,36 @@ let dir = '';
 test.before.each(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-routes-')); });
 test.after.each(async () => { await rm(dir, { recursive: true, force: true }); });
 
+let sharedDir = '';
+let shared: SharedDaemon | undefined;
+test.before(async () => {
+  sharedDir = await mkdtemp(join(tmpdir(), 'pc-routes-shared-'));
+  shared = sharedDaemon({ dir: sharedDir, config: routesConfig([], sharedDir) });
+  await shared.start();
+});
+test.after(async () => {
+  await shared?.stop();
+  await rm(sharedDir, { recursive: true, force: true });
+});
+
+/** Runs body on the shared daemon as on a fresh one started with no routes: whatever an earlier test left is deleted first. */
+function onSharedDaemon(body: (session: DaemonSession) => Promise<void>): Promise<void> {
+  return shared!.use(async (session) => {
+    for (const route of (await session.api.listRoutes({})).routes) await session.api.deleteRoute({ prefix: route.prefix });
+    assert.equal((await session.api.listRoutes({})).routes, [], 'the shared daemon starts each test without routes');
+    await body(session);
+  });
+}
+
 /** The api tests' config (outside also 2001:db8:18::254/64) with `routes:` YAML lines added. */
-function routesConfig(routes: string[]): string {
+function routesConfig(routes: string[], folder = dir): string {
   const block = routes.length ? `routes:\n${routes.map((r) => `  - ${r}\n`).join('')}` : '';
-  const dualStack = testConfig(dir).replace('[198.18.0.254/24]', '[198.18.0.254/24, "2001:db8:18::254/64"]');
+  const dualStack = testConfig(folder).replace('[198.18.0.254/24]', '[198.18.0.254/24, "2001:db8:18::254/64"]');
   return dualStack.replace(/^services:/m, `${block}services:`);
 }
 
 test('AddRoute/ListRoutes/DeleteRoute round trip, IPv4 and IPv6, canonical text echoed', async () => {
-  await withDaemon({ dir, config: routesConfig([]) }, async ({ api }) => {
+  await onSharedDaemon(async ({ api }) => {
     assert.equal((await api.listRoutes({})).routes, []);
     assert.equal(await api.addRoute({ route: v4 }), v4);
     const added6 = await api.addRoute({ route: { prefix: '2001:DB8:20:0::/48', via: '2001:DB8:18:0::9', port: 'outside' } });
@@ -55,29 +77,6 @@ test('AddRoute/ListRoutes/DeleteRoute round trip, IPv4 and IPv6, canonical text 
     await api.deleteRoute({ prefix: '10.98.0.0/24' });
     await api.deleteRoute({ prefix: '::/0' });
     assert.equal((await api.listRoutes({})).routes, [v4]);
-  });
-});
-
-test('every refusal names its field; a refused call changes nothing', async () => {
-  await withDaemon({ dir, config: routesConfig([`{ prefix: 10.99.0.0/16, via: ${ROUTER}, port: inside }`]) }, async ({ api }) => {
-    const add = (route: object) => api.addRoute({ route });
-    await expectGrpcError(add({ prefix: '10.1.0.1/16', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.prefix: expected a prefix with host bits zero \(10\.1\.0\.0\/16\)/);
-    await expectGrpcError(add({ prefix: 'nonsense', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.prefix: /);
-    await expectGrpcError(add({ prefix: '10.1.0.0/16', via: '2001:db8::1', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.via: expected an IPv4 next hop/);
-    await expectGrpcError(add({ prefix: '2001:db8:1::/48', via: '198.19.0.1', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.via: expected an IPv6 next hop/);
-    await expectGrpcError(add({ prefix: '10.1.0.0/16', via: '198.19.0.1', port: 'dmz' }), grpc.status.INVALID_ARGUMENT, /^route\.port: expected one of the configured ports \(outside, inside\), got "dmz"/);
-    await expectGrpcError(add({ prefix: '10.1.0.0/16', via: '198.19.0.1', port: '' }), grpc.status.INVALID_ARGUMENT, /^route\.port: /);
-    await expectGrpcError(add({ prefix: '10.1.0.0/16', via: '198.18.0.9', port: 'inside' }), grpc.status.INVALID_ARGUMENT,
-      /^route\.via: expected a next hop inside a connected prefix of port inside \(198\.19\.0\.254\/24\), got 198\.18\.0\.9/);
-    await expectGrpcError(api.addRoute({}), grpc.status.INVALID_ARGUMENT, /^route\.prefix: /);
-    await expectGrpcError(add({ prefix: '10.99.0.0/16', via: '198.19.0.8', port: 'inside' }), grpc.status.ALREADY_EXISTS, /^route\.prefix: a route to 10\.99\.0\.0\/16 already exists/);
-    await expectGrpcError(api.deleteRoute({ prefix: '10.98.0.0/16' }), grpc.status.NOT_FOUND, /^prefix: no route to 10\.98\.0\.0\/16/);
-    await expectGrpcError(api.deleteRoute({ prefix: '10.98.0.1/16' }), grpc.status.INVALID_ARGUMENT, /^prefix: expected a prefix with host bits zero/);
-    assert.equal((await api.listRoutes({})).routes, [v4], 'nothing changed');
-    // The limit: fill up to it, then one more is refused.
-    for (let i = 1; i < LIMITS.maxRoutes; i++) await add({ prefix: `10.${100 + (i >> 8)}.${i & 255}.0/24`, port: 'inside' });
-    assert.is((await api.listRoutes({})).routes.length, LIMITS.maxRoutes);
-    await expectGrpcError(add({ prefix: '10.200.0.0/24', port: 'inside' }), grpc.status.RESOURCE_EXHAUSTED, /^route: at most 1024 routes/);
   });
 });
 
@@ -119,7 +118,7 @@ test('a read-only caller may list routes but not add or delete them', async () =
 });
 
 test('portcullis route list|add|delete', async () => {
-  await withDaemon({ dir, config: routesConfig([]) }, async ({ cli }) => {
+  await onSharedDaemon(async ({ cli }) => {
     const added = await cli(['route', 'add', '10.99.0.0/16', '--via', ROUTER, '--port', 'inside']);
     assert.is(added.code, 0, added.stderr);
     const listed = await cli(['route', 'list']);
@@ -137,6 +136,30 @@ test('portcullis route list|add|delete', async () => {
     const missing = await cli(['route', 'delete', '10.99.0.0/16']);
     assert.is(missing.code, 2);
     assert.match(missing.stderr, /prefix: no route to 10\.99\.0\.0\/16/);
+  });
+});
+
+test('every refusal names its field; a refused call changes nothing; the table\'s limit', async () => {
+  await onSharedDaemon(async ({ api }) => {
+    const add = (route: object) => api.addRoute({ route });
+    await add(v4);
+    await expectGrpcError(add({ prefix: '10.1.0.1/16', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.prefix: expected a prefix with host bits zero \(10\.1\.0\.0\/16\)/);
+    await expectGrpcError(add({ prefix: 'nonsense', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.prefix: /);
+    await expectGrpcError(add({ prefix: '10.1.0.0/16', via: '2001:db8::1', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.via: expected an IPv4 next hop/);
+    await expectGrpcError(add({ prefix: '2001:db8:1::/48', via: '198.19.0.1', port: 'inside' }), grpc.status.INVALID_ARGUMENT, /^route\.via: expected an IPv6 next hop/);
+    await expectGrpcError(add({ prefix: '10.1.0.0/16', via: '198.19.0.1', port: 'dmz' }), grpc.status.INVALID_ARGUMENT, /^route\.port: expected one of the configured ports \(outside, inside\), got "dmz"/);
+    await expectGrpcError(add({ prefix: '10.1.0.0/16', via: '198.19.0.1', port: '' }), grpc.status.INVALID_ARGUMENT, /^route\.port: /);
+    await expectGrpcError(add({ prefix: '10.1.0.0/16', via: '198.18.0.9', port: 'inside' }), grpc.status.INVALID_ARGUMENT,
+      /^route\.via: expected a next hop inside a connected prefix of port inside \(198\.19\.0\.254\/24\), got 198\.18\.0\.9/);
+    await expectGrpcError(api.addRoute({}), grpc.status.INVALID_ARGUMENT, /^route\.prefix: /);
+    await expectGrpcError(add({ prefix: '10.99.0.0/16', via: '198.19.0.8', port: 'inside' }), grpc.status.ALREADY_EXISTS, /^route\.prefix: a route to 10\.99\.0\.0\/16 already exists/);
+    await expectGrpcError(api.deleteRoute({ prefix: '10.98.0.0/16' }), grpc.status.NOT_FOUND, /^prefix: no route to 10\.98\.0\.0\/16/);
+    await expectGrpcError(api.deleteRoute({ prefix: '10.98.0.1/16' }), grpc.status.INVALID_ARGUMENT, /^prefix: expected a prefix with host bits zero/);
+    assert.equal((await api.listRoutes({})).routes, [v4], 'nothing changed');
+    // The limit: fill up to it, then one more is refused.
+    for (let i = 1; i < LIMITS.maxRoutes; i++) await add({ prefix: `10.${100 + (i >> 8)}.${i & 255}.0/24`, port: 'inside' });
+    assert.is((await api.listRoutes({})).routes.length, LIMITS.maxRoutes);
+    await expectGrpcError(add({ prefix: '10.200.0.0/24', port: 'inside' }), grpc.status.RESOURCE_EXHAUSTED, /^route: at most 1024 routes/);
   });
 });
 

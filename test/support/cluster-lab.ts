@@ -13,7 +13,7 @@ import {
   CLUSTER_CLIENT, CLUSTER_VIP, EDGE, gatewayOfPeer,
 } from '../../src/lab/cluster-topology.js';
 import { portcullisCliPath } from '../../src/lab/daemon-process.js';
-import { nodeScriptArgv } from '../../src/lab/node-script.js';
+import { plainNodeToolArgv } from './plain-node-tool.js';
 import { connectPortcullis } from './e2e-grpc.js';
 import { requireLab, requireTool, runInNamespace, withTimeout } from './e2e-lab.js';
 import { removeConnRegionFiles } from '../../src/config/conn-region.js';
@@ -73,7 +73,7 @@ export interface Reply { ok: boolean; status?: number; body?: string; bytes?: nu
 
 /** Runs test/support/e2e-netns-client.ts inside the cluster client namespace (commands: see that file). */
 export async function clusterClient<T>(args: (string | number)[], timeoutMs: number): Promise<T> {
-  const argv = [...nodeScriptArgv(import.meta.url, 'e2e-netns-client'), ...args.map(String)];
+  const argv = [...plainNodeToolArgv(import.meta.url, 'e2e-netns-client'), ...args.map(String)];
   const result = await runInNamespace(CLUSTER_CLIENT.namespace, argv, timeoutMs + 5_000);
   const line = result.stdout.trim().split('\n').pop() ?? '';
   try {

@@ -10,7 +10,7 @@ import { delimiter, join } from 'node:path';
 import { demoConfigYaml, type DemoConfigOptions } from '../../src/lab/demo-config.js';
 import { portcullisCliPath, startDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
 import { CLIENT, labDown, labUp, type LabOptions } from '../../src/lab/lab.js';
-import { nodeScriptArgv } from '../../src/lab/node-script.js';
+import { plainNodeToolArgv } from './plain-node-tool.js';
 import { connectPortcullis, type PortcullisClient } from './e2e-grpc.js';
 import { removeConnRegionFiles } from '../../src/config/conn-region.js';
 
@@ -83,7 +83,7 @@ export function runInNamespace(namespace: string, argv: string[], timeoutMs: num
  * answer; rejects with its output when it produced none.
  */
 export async function clientTool<T>(args: (string | number)[], timeoutMs: number): Promise<T> {
-  const argv = [...nodeScriptArgv(import.meta.url, 'e2e-netns-client'), ...args.map(String)];
+  const argv = [...plainNodeToolArgv(import.meta.url, 'e2e-netns-client'), ...args.map(String)];
   // Give the tool's own timeouts a head start so it can report what failed.
   const result = await runInNamespace(CLIENT.namespace, argv, timeoutMs + 5_000);
   const line = result.stdout.trim().split('\n').pop() ?? '';

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { portcullisCliPath } from '../../src/lab/daemon-process.js';
 import { CLIENT } from '../../src/lab/topology.js';
-import { nodeScriptArgv } from '../../src/lab/node-script.js';
+import { plainNodeToolArgv } from './plain-node-tool.js';
 import type { TrafficEvent, TrafficOptions } from './restart-traffic.js';
 
 type Ready = Extract<TrafficEvent, { event: 'ready' }>;
@@ -25,7 +25,7 @@ export interface Traffic {
 }
 
 export function startTraffic(options: TrafficOptions, readyTimeoutMs: number): Traffic {
-  const argv = ['netns', 'exec', CLIENT.namespace, ...nodeScriptArgv(import.meta.url, 'restart-traffic'), JSON.stringify(options)];
+  const argv = ['netns', 'exec', CLIENT.namespace, ...plainNodeToolArgv(import.meta.url, 'restart-traffic'), JSON.stringify(options)];
   const child: ChildProcess = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stderr!.on('data', (chunk: Buffer) => { output = (output + chunk.toString()).slice(-8_000); });
