@@ -69,12 +69,12 @@ export function importKeepalived(text: string, source: string): ImportResult {
       virtualServers.push(statement);
     } else if (INCLUDES.includes(keyword)) {
       findings.skip(statement, 'included files are not followed: import each one on its own');
-    } else if (keyword.startsWith('@')) {
-      findings.skip(statement, 'conditional configuration is not evaluated: the line is left out');
-    } else if (keyword.startsWith('$')) {
-      findings.skip(statement, 'parameter definitions are not substituted');
     } else {
-      findings.skip(statement, TOP_LEVEL_UNMAPPED[keyword] ?? 'not a keepalived block Portcullis knows', statement.block ? `${describe(statement)} { … }` : describe(statement));
+      const item = statement.block ? `${describe(statement)} { … }` : describe(statement);
+      const reason = keyword.startsWith('@') ? 'conditional configuration is not evaluated: the line is left out'
+        : keyword.startsWith('$') ? 'parameter definitions are not substituted'
+          : TOP_LEVEL_UNMAPPED[keyword] ?? 'not a keepalived block Portcullis knows';
+      findings.skip(statement, reason, item);
     }
   }
 

@@ -227,9 +227,11 @@ function readServiceKeywords(vs: Statement, raw: Record<string, unknown>, settin
         break;
       }
       case 'lb_kind': case 'lvs_method': {
+        const errorsBefore = findings.errors.length;
         const method = forwardMethod(statement, findings);
-        if (method === undefined) mappable = false;
-        settings.method = method;
+        // A method we lack skips the service; a misspelt one is an error, and the rest is still read for more.
+        if (method === undefined && findings.errors.length === errorsBefore) mappable = false;
+        if (method !== undefined) settings.method = method;
         break;
       }
       case 'protocol': {
