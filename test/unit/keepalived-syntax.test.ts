@@ -19,7 +19,7 @@ function syntaxError(text: string): KeepalivedSyntaxError {
     assert.instance(error, KeepalivedSyntaxError, `expected a syntax error, got ${String(error)}`);
     return error as KeepalivedSyntaxError;
   }
-  throw new assert.Assertion({ message: `no syntax error for ${JSON.stringify(text)}`, generated: false, operator: 'throws' });
+  throw new Error(`no syntax error for ${JSON.stringify(text)}`);
 }
 
 test('statements, blocks and their lines; comments from # or ! at the start of a word', () => {
