@@ -4,8 +4,9 @@
 // folder can be made and written, and nothing is there but perhaps the stale socket of a daemon
 // that crashed (the daemon replaces that one; src/api/unix-socket.ts).
 import { constants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { access, mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { demoConfigYaml } from './demo-config.js';
 import { socketInUse } from '../api/unix-socket.js';
 import { DEFAULT_SOCKET } from '../config/types.js';
 
@@ -45,4 +46,23 @@ export async function chooseDemoSocket(fallback: string, preferred: string = DEF
     preferred: false,
     note: `demo: the default socket ${preferred} is not free (${busy}); gRPC on ${fallback} instead: give pcadm and portcullis --socket ${fallback}`,
   };
+}
+
+export interface DemoFiles {
+  configPath: string;
+  socketPath: string;
+  stateFilePath: string;
+  /** What the demo says about the socket it took. */
+  note: string;
+}
+
+/**
+ * Writes the demo's config into `workDir` (its state file and, unless the default socket is free,
+ * its socket live there too) and says where everything is; `preferred` is for tests.
+ */
+export async function writeDemoConfig(workDir: string, preferred: string = DEFAULT_SOCKET): Promise<DemoFiles> {
+  const socket = await chooseDemoSocket(join(workDir, 'portcullis.sock'), preferred);
+  const files = { configPath: join(workDir, 'portcullis.yaml'), socketPath: socket.path, stateFilePath: join(workDir, 'state.json'), note: socket.note };
+  await writeFile(files.configPath, demoConfigYaml({ socket: files.socketPath, stateFile: files.stateFilePath }));
+  return files;
 }

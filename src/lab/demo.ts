@@ -2,17 +2,17 @@
 // configuration in the foreground, a banner of things to try; Ctrl-C (or
 // SIGTERM) stops the gateway, tears the lab down and exits 0.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demoConfigYaml, demoServices, type DemoServices } from './demo-config.js';
+import { demoServices, type DemoServices } from './demo-config.js';
 import { startDaemon, type DaemonProcess } from './daemon-process.js';
 import { labDown, labUp } from './lab.js';
 import { patternSha256 } from './pattern.js';
 import { CLIENT, HTTP_PORT, NAT64_HTTP_PORT, PROXY_HTTP_PORT, REAL_SERVERS, UDP_ECHO_PORT, VIP, VIP_V6 } from './topology.js';
 import { removeConnRegionFiles } from '../config/conn-region.js';
 import { DEFAULT_SOCKET } from '../config/types.js';
-import { chooseDemoSocket } from './demo-socket.js';
+import { writeDemoConfig } from './demo-socket.js';
 
 /** How long a daemon exit waits for a signal that explains it. */
 const DAEMON_EXIT_GRACE_MS = 500;
@@ -77,8 +77,6 @@ export function demoBanner(socketPath: string, configPath: string, services: Dem
 /** Runs the demo until SIGINT/SIGTERM; resolves after cleaning up (the process then exits). */
 export async function runDemo(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'portcullis-demo-'));
-  const configPath = join(workDir, 'portcullis.yaml');
-  let socketPath = join(workDir, 'portcullis.sock');
   const stateFilePath = join(workDir, 'state.json');
   let daemon: DaemonProcess | undefined;
   let stopping = false;
@@ -89,15 +87,15 @@ export async function runDemo(): Promise<void> {
     await rm(workDir, { recursive: true, force: true });
   };
 
+  let configPath: string;
   try {
     await labUp();
-    const socket = await chooseDemoSocket(socketPath);
-    socketPath = socket.path;
-    console.log(socket.note);
-    await writeFile(configPath, demoConfigYaml({ socket: socketPath, stateFile: stateFilePath }));
+    const files = await writeDemoConfig(workDir);
+    configPath = files.configPath;
+    console.log(files.note);
     console.log('demo: starting the gateway …');
     daemon = await startDaemon({
-      configPath, socketPath, stateFilePath,
+      configPath, socketPath: files.socketPath, stateFilePath: files.stateFilePath,
       onOutput: (chunk) => process.stdout.write(chunk),
     });
   } catch (error) {

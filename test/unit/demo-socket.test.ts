@@ -3,13 +3,15 @@
 // Real sockets in a temporary folder stand in for /run/portcullis: a listening one (a daemon), the
 // file a SIGKILLed process leaves behind (a crashed daemon), a plain file, an unusable folder.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
-import { chooseDemoSocket } from '../../src/lab/demo-socket.js';
+import { chooseDemoSocket, writeDemoConfig } from '../../src/lab/demo-socket.js';
+import { parseConfig } from '../../src/config/load.js';
+import { readFile } from 'node:fs/promises';
 import { demoBanner } from '../../src/lab/demo.js';
 import { DEFAULT_SOCKET } from '../../src/config/types.js';
 
@@ -76,6 +78,23 @@ test('a plain file in the way, or a folder that cannot be made: the fallback, wi
   const unusable = await chooseDemoSocket(join(dir, 'fallback.sock'), join(file, 'sub', 'portcullis.sock'));
   assert.is(unusable.path, join(dir, 'fallback.sock'));
   assert.match(unusable.note, /its folder .* cannot be used \(ENOTDIR\)/);
+});
+
+test('the config the demo runs serves on the preferred socket when free, on its own folder\'s when not', async () => {
+  const preferred = join(dir, 'run/portcullis.sock');
+  const work = join(dir, 'work');
+  await mkdir(work);
+  const free = await writeDemoConfig(work, preferred);
+  assert.equal([free.socketPath, parseConfig(await readFile(free.configPath, 'utf8'), 'demo').api.socket], [preferred, preferred]);
+  const server = await listen(preferred);
+  try {
+    const busy = await writeDemoConfig(work, preferred);
+    assert.equal([busy.socketPath, parseConfig(await readFile(busy.configPath, 'utf8'), 'demo').api.socket], [join(work, 'portcullis.sock'), join(work, 'portcullis.sock')]);
+    assert.match(busy.note, /is not free \(another daemon is serving on it\)/);
+    assert.is(busy.stateFilePath, join(work, 'state.json'));
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('banner: on the default socket the CLI lines take no --socket; on another they name it; never node dist/…', () => {
