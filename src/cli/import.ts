@@ -2,7 +2,7 @@
 // item it did not map (FILE:LINE: not mapped: ITEM: why). Exit codes: 0 everything mapped,
 // 3 the YAML is printed but some items were not mapped, 2 usage, an unreadable file or an error
 // in the file (nothing on stdout; each error names its line).
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { importKeepalived } from '../import/keepalived/import.js';
 import { MAX_CONFIG_BYTES } from '../import/keepalived/syntax.js';
 
@@ -31,9 +31,7 @@ export async function commandImport(args: string[], out: ImportOutput = processO
   }
   let text: string;
   try {
-    const size = (await stat(file)).size;
-    if (size > MAX_CONFIG_BYTES) throw new Error(`${size} bytes; a keepalived.conf is at most ${MAX_CONFIG_BYTES}`);
-    text = await readFile(file, 'utf8');
+    text = await readBounded(file, MAX_CONFIG_BYTES);
   } catch (error) {
     out.stderr(`portcullis import: cannot read ${file}: ${(error as Error).message}\n`);
     return IMPORT_EXIT.invalid;
@@ -49,4 +47,21 @@ export async function commandImport(args: string[], out: ImportOutput = processO
   for (const warning of result.warnings) out.stderr(`warning: ${warning}\n`);
   out.stderr(`portcullis import: ${result.services} service(s) imported, ${result.skipped.length} item(s) not mapped\n`);
   return result.skipped.length > 0 ? IMPORT_EXIT.partly : IMPORT_EXIT.mapped;
+}
+
+/** The file's text, refused past maxBytes: read, not stat'ed, so /dev/zero or a pipe cannot run away. */
+async function readBounded(file: string, maxBytes: number): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length <= maxBytes) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) return buffer.toString('utf8', 0, length);
+      length += bytesRead;
+    }
+    throw new Error(`larger than ${maxBytes} bytes; a keepalived.conf is far smaller`);
+  } finally {
+    await handle.close();
+  }
 }

@@ -2,7 +2,6 @@
 // keepalived.conf files written for the test (test/fixtures/keepalived: DR, NAT, DPVS FullNAT
 // with local address groups and SYN proxy, a broken one) and on small inline ones: what maps to
 // what, every item left out named with its line, errors naming the line, and the exit codes.
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -314,14 +313,19 @@ test('address groups: single addresses, last-octet ranges, small prefixes; big o
   assert.match(String(expandAddresses('web')), /not an address/);
 });
 
-test('usage and unreadable files: exit 2 with a message', async () => {
+test('usage, unreadable files, a directory and an endless file: exit 2 with a message', async () => {
   const usage = await run(['haproxy', 'x.cfg']);
   assert.is(usage.code, IMPORT_EXIT.usage);
   assert.match(usage.stderr, /expected "keepalived FILE", got "haproxy x\.cfg"/);
   const missing = await run(['keepalived', '/nonexistent/keepalived.conf']);
   assert.is(missing.code, IMPORT_EXIT.invalid);
   assert.match(missing.stderr, /cannot read \/nonexistent\/keepalived\.conf: ENOENT/);
-  assert.ok(readFileSync(join(FIXTURES, 'dr.conf'), 'utf8').includes('lb_kind DR'));
+  const endless = await run(['keepalived', '/dev/zero']);
+  assert.is(endless.code, IMPORT_EXIT.invalid);
+  assert.match(endless.stderr, /cannot read \/dev\/zero: larger than 8388608 bytes/);
+  const directory = await run(['keepalived', FIXTURES]);
+  assert.is(directory.code, IMPORT_EXIT.invalid);
+  assert.match(directory.stderr, /EISDIR/);
 });
 
 test.run();
