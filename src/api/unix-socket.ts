@@ -21,7 +21,7 @@ const SOCKET_DIR_MODE = 0o750;
 const PRIVATE_DIR_PREFIX = '.pcs-';
 
 /** True when something accepts connections on the socket (another daemon). */
-function socketInUse(path: string): Promise<boolean> {
+export function socketInUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = connect(path);
     probe.once('connect', () => { probe.destroy(); resolve(true); });

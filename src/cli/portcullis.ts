@@ -14,6 +14,7 @@ import { commandDefend, DEFEND_USAGE } from './defend.js';
 import { commandRoute, ROUTE_USAGE } from './route.js';
 import { CLUSTER_USAGE, commandCluster, commandDrain, commandUndrain } from './cluster.js';
 import { commandTrace, TRACE_USAGE } from './trace.js';
+import { commandImport, IMPORT_USAGE } from './import.js';
 
 const USAGE = `usage:
   portcullis run --config FILE [--state-file PATH] [--socket PATH] [--reset-state] [--takeover]
@@ -31,6 +32,7 @@ ${DEFEND_USAGE}
 ${ROUTE_USAGE}
 ${CLUSTER_USAGE}
 ${TRACE_USAGE}
+${IMPORT_USAGE}
   portcullis lab up|down|status  the network-namespace lab (down removes the cluster lab too)
   portcullis lab up|status --cluster
                                  the cluster lab: BIRD edge router, two gateway namespaces
@@ -193,6 +195,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'undrain': return await commandUndrain(args);
       case 'cluster': return await commandCluster(args);
       case 'trace': return await commandTrace(args);
+      case 'import': return await commandImport(args);
       case 'lab': return await commandLab(args);
       case 'demo': return await commandDemo(args);
       case 'help': case '--help': case '-h':

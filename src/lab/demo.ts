@@ -2,15 +2,17 @@
 // configuration in the foreground, a banner of things to try; Ctrl-C (or
 // SIGTERM) stops the gateway, tears the lab down and exits 0.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demoConfigYaml, demoServices, type DemoServices } from './demo-config.js';
-import { portcullisCliPath, startDaemon, type DaemonProcess } from './daemon-process.js';
+import { demoServices, type DemoServices } from './demo-config.js';
+import { startDaemon, type DaemonProcess } from './daemon-process.js';
 import { labDown, labUp } from './lab.js';
 import { patternSha256 } from './pattern.js';
 import { CLIENT, HTTP_PORT, NAT64_HTTP_PORT, PROXY_HTTP_PORT, REAL_SERVERS, UDP_ECHO_PORT, VIP, VIP_V6 } from './topology.js';
 import { removeConnRegionFiles } from '../config/conn-region.js';
+import { DEFAULT_SOCKET } from '../config/types.js';
+import { writeDemoConfig } from './demo-socket.js';
 
 /** How long a daemon exit waits for a signal that explains it. */
 const DAEMON_EXIT_GRACE_MS = 500;
@@ -30,9 +32,21 @@ function ipv6Tries(client: string, services: DemoServices): string[] {
   ];
 }
 
+/**
+ * The CLI commands of the banner, as a user types them in the checkout (npx finds the package's
+ * own `bin` entries); --socket only when the demo could not take the default socket.
+ */
+function cliTries(socketPath: string): string[] {
+  const socket = socketPath === DEFAULT_SOCKET ? '' : ` --socket ${socketPath}`;
+  return [
+    `    npx pcadm -Ln${socket}   # the services as ipvsadm lists them`,
+    `    npx portcullis stats${socket}`,
+    '    npx portcullis lab status',
+  ];
+}
+
 /** What the demo prints once the gateway is ready: the services and commands to try (services: default the demo's switches). */
 export function demoBanner(socketPath: string, configPath: string, services: DemoServices = demoServices()): string {
-  const cli = `node ${portcullisCliPath()}`;
   const client = CLIENT.namespace;
   const servers = REAL_SERVERS.map((s) => s.serverName).join(', ');
   return [
@@ -53,8 +67,7 @@ export function demoBanner(socketPath: string, configPath: string, services: Dem
     `    ip netns exec ${client} curl -s http://${VIP}:${PROXY_HTTP_PORT}/   # PROXY v2: the server reports the client's own address`,
     `    ip netns exec ${client} bash -c 'exec 3<>/dev/udp/${VIP}/${UDP_ECHO_PORT}; echo hello >&3; timeout 1 head -n1 <&3'`,
     ...(services.ipv6 ? ipv6Tries(client, services) : []),
-    `    ${cli} stats --socket ${socketPath}`,
-    `    ${cli} lab status`,
+    ...cliTries(socketPath),
     '',
     '  Ctrl-C stops the gateway and removes the lab.',
     '',
@@ -64,8 +77,6 @@ export function demoBanner(socketPath: string, configPath: string, services: Dem
 /** Runs the demo until SIGINT/SIGTERM; resolves after cleaning up (the process then exits). */
 export async function runDemo(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'portcullis-demo-'));
-  const configPath = join(workDir, 'portcullis.yaml');
-  const socketPath = join(workDir, 'portcullis.sock');
   const stateFilePath = join(workDir, 'state.json');
   let daemon: DaemonProcess | undefined;
   let stopping = false;
@@ -76,12 +87,15 @@ export async function runDemo(): Promise<void> {
     await rm(workDir, { recursive: true, force: true });
   };
 
+  let configPath: string;
   try {
     await labUp();
-    await writeFile(configPath, demoConfigYaml({ socket: socketPath, stateFile: stateFilePath }));
+    const files = await writeDemoConfig(workDir);
+    configPath = files.configPath;
+    console.log(files.note);
     console.log('demo: starting the gateway …');
     daemon = await startDaemon({
-      configPath, socketPath, stateFilePath,
+      configPath, socketPath: files.socketPath, stateFilePath: files.stateFilePath,
       onOutput: (chunk) => process.stdout.write(chunk),
     });
   } catch (error) {
