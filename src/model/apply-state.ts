@@ -51,8 +51,6 @@ export function applyDesiredConfig(current: DesiredState, desired: DesiredConfig
       `the configuration is at generation ${generation}, not ${desired.expectedGeneration}: it changed since it was read; nothing changed (read it again and retry)`);
   }
   refuseDuplicates(desired.services, serviceKeyText, (i) => joinPath(joinPath('services', i), 'key'), 'virtual service');
-  desired.services.forEach((spec, i) => refuseDuplicates(spec.servers, (s) => addressPort(s.address, s.port),
-    (j) => joinPath(joinPath(joinPath('services', i), 'servers'), j), 'real server'));
   if (desired.routes) {
     refuseDuplicates(desired.routes, (r) => r.prefix, (i) => joinPath(joinPath('routes', i), 'prefix'), 'route to');
     desired.routes.forEach((route, i) => checkRoutePort(current, route, joinPath('routes', i)));

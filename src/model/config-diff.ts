@@ -50,7 +50,8 @@ function text(value: unknown): string {
 }
 
 function serverFields(server: ServerSpec): Record<string, unknown> {
-  return { weight: server.weight, ...thresholdsToRaw(server), forward: server.forward ?? 'fullnat' };
+  // weight always (0 = quiesced is a setting); forward only when not the default fullnat.
+  return { weight: String(server.weight), ...thresholdsToRaw(server), forward: server.forward };
 }
 
 /**
