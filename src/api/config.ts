@@ -20,6 +20,7 @@ import type { ConfigGeneration } from './generated/portcullis/v1/ConfigGeneratio
 import type { RouteChange as ProtoRouteChange } from './generated/portcullis/v1/RouteChange.js';
 import type { ServiceChange as ProtoServiceChange } from './generated/portcullis/v1/ServiceChange.js';
 import type { WatchConfigRequest__Output } from './generated/portcullis/v1/WatchConfigRequest.js';
+import { streamCaller } from './stats-streams.js';
 import { toServiceError, unary } from './status.js';
 
 /**
@@ -28,6 +29,8 @@ import { toServiceError, unary } from './status.js';
  * behind must re-read the whole configuration anyway.
  */
 export const WATCH_CONFIG_MAX_PENDING = 32;
+/** Concurrent WatchConfig streams per caller (as WatchStats counts them); the next one is RESOURCE_EXHAUSTED. */
+export const WATCH_CONFIG_MAX_STREAMS_PER_CALLER = 8;
 
 function serviceChangeToProto(change: ServiceChange): ProtoServiceChange {
   return { action: change.action, key: keyToProto(change.key), name: change.name, fields: change.fields };
@@ -113,34 +116,54 @@ export async function applyState(controller: Controller, request: ApplyStateRequ
  * bounded amount of memory, whatever the rate of changes.
  */
 export function watchConfig(controller: Controller): grpc.handleServerStreamingCall<WatchConfigRequest__Output, ConfigGeneration> {
+  const openPerCaller = new Map<string, number>();
   return (call) => {
     const fail = (error: unknown) => call.emit('error', toServiceError(error));
+    let caller: string;
     try {
-      callerOf(call.metadata);  // fail closed: a call no interceptor marked is refused
+      caller = streamCaller(call.metadata);  // fail closed: a call no interceptor marked is refused
     } catch (error) {
       fail(error);
       return;
     }
+    const open = openPerCaller.get(caller) ?? 0;
+    if (open >= WATCH_CONFIG_MAX_STREAMS_PER_CALLER) {
+      fail(new ModelError('RESOURCE_EXHAUSTED', '',
+        `WatchConfig: ${caller} already has ${WATCH_CONFIG_MAX_STREAMS_PER_CALLER} streams open (the most per caller); cancel one first`));
+      return;
+    }
+    openPerCaller.set(caller, open + 1);
     const pending: ConfigGeneration[] = [];
     let mustDrain = false;
-    let ended = false;
+    let watching = true;
+    let released = false;
     const flush = () => {
-      while (!ended && !mustDrain && pending.length > 0) {
+      while (watching && !mustDrain && pending.length > 0) {
         if (!call.write(pending.shift()!)) mustDrain = true;
       }
     };
-    const end = () => {
-      if (ended) return;
-      ended = true;
+    const stopWatching = () => {
+      if (!watching) return;
+      watching = false;
       unsubscribe();
       pending.length = 0;
     };
+    // The caller's place is given back only once the call is over: a stream ended for not reading
+    // still holds what the transport took until its client reads or goes away.
+    const release = () => {
+      stopWatching();
+      if (released) return;
+      released = true;
+      const left = (openPerCaller.get(caller) ?? 1) - 1;
+      if (left > 0) openPerCaller.set(caller, left);
+      else openPerCaller.delete(caller);
+    };
     const unsubscribe = controller.onConfigChange((change: ConfigChange) => {
-      if (ended) return;
-      if (call.cancelled || call.destroyed) { end(); return; }
+      if (!watching) return;
+      if (call.cancelled || call.destroyed) { release(); return; }
       pending.push({ generation: change.generation, initial: false, ...diffToProto(change.diff) });
       if (pending.length > WATCH_CONFIG_MAX_PENDING) {
-        end();
+        stopWatching();
         fail(new ModelError('RESOURCE_EXHAUSTED', '', `WatchConfig: the client did not read ${WATCH_CONFIG_MAX_PENDING} generations in time `
           + `(now at ${change.generation}); the stream is ended: read the configuration again and watch again`));
         return;
@@ -148,10 +171,9 @@ export function watchConfig(controller: Controller): grpc.handleServerStreamingC
       flush();
     });
     call.on('drain', () => { mustDrain = false; flush(); });
-    call.on('cancelled', end);
-    call.on('close', end);
-    call.on('finish', end);
-    call.on('error', end);
+    call.on('cancelled', release);
+    call.on('close', release);
+    call.on('finish', release);
     pending.push({ generation: controller.generation, initial: true, services: [], routes: [] });
     flush();
   };

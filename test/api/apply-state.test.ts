@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as assert from 'uvu/assert';
-import { WATCH_CONFIG_MAX_PENDING } from '../../src/api/config.js';
+import { WATCH_CONFIG_MAX_PENDING, WATCH_CONFIG_MAX_STREAMS_PER_CALLER } from '../../src/api/config.js';
 import type { ApplyStateRequest } from '../../src/api/generated/portcullis/v1/ApplyStateRequest.js';
 import type { ApplyStateResponse__Output } from '../../src/api/generated/portcullis/v1/ApplyStateResponse.js';
 import type { ConfigGeneration__Output } from '../../src/api/generated/portcullis/v1/ConfigGeneration.js';
@@ -262,7 +262,7 @@ function grpcMessages(bytes: Buffer): Buffer[] {
   return messages;
 }
 
-test('WatchConfig: a client that never reads holds a bounded number of generations, then its stream ends with RESOURCE_EXHAUSTED', async () => {
+test('WatchConfig: a client that never reads holds a bounded number of generations, then its stream ends with RESOURCE_EXHAUSTED; 8 streams per caller', async () => {
   await withDaemon({ dir, config: webConfig }, async (session) => {
     // Raw HTTP/2 with a receive window of 0: not one byte of a message can reach this client.
     const h2 = http2.connect('http://localhost', { createConnection: () => netConnect(session.socket), settings: { initialWindowSize: 0 } });
@@ -295,14 +295,26 @@ test('WatchConfig: a client that never reads holds a bounded number of generatio
     } finally {
       h2.destroy();
     }
-    // The daemon carries on, and a new watcher is served.
-    const call = session.clients.config.watchConfig({});
+    // The daemon carries on; the reset client's place is given back: 8 watchers (the most per caller) are
+    // served, a 9th is RESOURCE_EXHAUSTED until one is cancelled.
+    const calls = Array.from({ length: WATCH_CONFIG_MAX_STREAMS_PER_CALLER }, () => session.clients.config.watchConfig({}));
     try {
-      const stream = collect(call);
-      await stream.next(1);
-      assert.is(stream.messages[0]!.initial, true);
+      for (const call of calls) {
+        const stream = collect(call);
+        await stream.next(1);
+        assert.is(stream.messages[0]!.initial, true);
+      }
+      const ninth = session.clients.config.watchConfig({});
+      const refused = await new Promise<grpc.ServiceError>((resolve) => ninth.on('error', resolve));
+      assert.is(refused.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.match(refused.details, /^WatchConfig: the unix socket already has 8 streams open/);
+      calls.pop()!.cancel();
+      await new Promise((r) => setTimeout(r, 200));
+      const again = session.clients.config.watchConfig({});
+      calls.push(again);
+      await collect(again).next(1);
     } finally {
-      call.cancel();
+      for (const call of calls) call.cancel();
     }
   });
 });
