@@ -2,7 +2,7 @@
 // state, or nothing does. Every listed service ends up exactly as listed (its servers are the whole
 // list: servers not listed are removed); services not listed are left alone, or deleted with prune.
 // The whole result is checked once (never one intermediate state per service, which could refuse a
-// reshuffle — a LIP moved from one service to another — that is valid as a whole).
+// reshuffle — two services swapping names — that is valid as a whole).
 import { checkState } from './check.js';
 import { diffConfig, generationOf, isEmptyDiff, type ConfigDiff } from './config-diff.js';
 import type { ChangeResult, DesiredState } from './desired-state.js';
