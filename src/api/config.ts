@@ -9,7 +9,7 @@ import type { ConfigChange, Controller } from '../daemon/controller.js';
 import { log } from '../log.js';
 import {
   applyDesiredConfig, diffSummary, joinPath, ModelError, readRoute, sameKey, serviceKeyText,
-  type ConfigDiff, type DesiredConfig, type RouteChange, type ServiceChange,
+  type ConfigDiff, type DesiredConfig, type RouteChange, type ServiceChange, type ServiceKey,
 } from '../model/index.js';
 import { callerOf } from './auth.js';
 import { keyToProto, serviceSpecFromProto } from './convert.js';
@@ -78,19 +78,19 @@ function callerText(metadata: grpc.Metadata): string {
 export async function applyState(controller: Controller, request: ApplyStateRequest__Output, metadata: grpc.Metadata): Promise<ApplyStateResponse> {
   const desired = desiredConfigFromProto(request);
   const caller = callerText(metadata);
-  const unlistedOf = () => desired.prune ? [] : controller.state.services
+  const unlistedOf = (services: readonly ServiceKey[]) => desired.prune ? [] : services
     .filter((s) => !desired.services.some((d) => sameKey(d, s))).map(keyToProto);
   if (request.dryRun) {
     // Computed on the state as it is now; a later change may make the real apply differ (expected_generation guards that).
     const { result } = applyDesiredConfig(controller.state, desired);
-    return { generation: controller.generation, applied: false, ...diffToProto(result.diff), unlisted: unlistedOf() };
+    return { generation: controller.generation, applied: false, ...diffToProto(result.diff), unlisted: unlistedOf(controller.state.services) };
   }
   let unlisted: ReturnType<typeof unlistedOf> = [];
   let outcome;
   try {
     outcome = await controller.mutate((state) => {
       const change = applyDesiredConfig(state, desired);
-      unlisted = unlistedOf();
+      unlisted = unlistedOf(state.services);
       return change;
     }, { unchanged: (result) => result.diff.services.length === 0 && result.diff.routes.length === 0 });
   } catch (error) {
