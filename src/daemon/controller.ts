@@ -1,5 +1,7 @@
 // Owns the desired state and applies changes atomically, one at a time:
-// validate → new state (copy) → beforeApply (the audit line) → dataplane.apply → state file → swap.
+// validate → new state (copy) → beforeApply (the audit line) → dataplane.apply → state file → swap
+// → configuration watchers told. A change whose services or routes differ (config-diff.ts) gets the
+// next configuration generation, stored with the state; health verdicts and mitigations keep it.
 //
 // What holds after every call, whatever failed (test/unit/state-controller.test.ts injects each
 // failure): memory and the state file hold the same state (memory changes only once the file's
