@@ -72,7 +72,7 @@ function fieldLines(action: string, fields: FieldChange__Output[]): string[] {
 const MARK: Record<string, string> = { created: '+', updated: '~', deleted: '-' };
 
 /** The diff as people read it: "+ created", "~ updated" (field: before -> after), "- deleted". */
-export function formatApplyResult(response: ApplyStateResponse__Output, dryRun: boolean, generationBefore?: string): string {
+export function formatApplyResult(response: ApplyStateResponse__Output, dryRun: boolean): string {
   const lines: string[] = [];
   for (const change of response.services) {
     lines.push(`${MARK[change.action] ?? '?'} service ${keyText(change.key)}${change.name ? ` (${change.name})` : ''} ${change.action}`);
@@ -85,7 +85,8 @@ export function formatApplyResult(response: ApplyStateResponse__Output, dryRun: 
   const count = response.services.length + response.routes.length;
   if (count === 0) lines.push(`no changes (generation ${response.generation})`);
   else if (dryRun) lines.push(`dry run: ${count} change(s) not applied (generation ${response.generation})`);
-  else lines.push(`applied ${count} change(s): generation ${generationBefore ? `${generationBefore} -> ` : ''}${response.generation}`);
+  // An apply is one change: one generation more.
+  else lines.push(`applied ${count} change(s): generation ${Number(response.generation) - 1} -> ${response.generation}`);
   if (response.unlisted.length > 0) {
     lines.push(`${response.unlisted.length} running service(s) not in the file left alone (--prune deletes them): ${response.unlisted.map(keyText).join(', ')}`);
   }
@@ -137,7 +138,7 @@ async function run(args: string[], write: (text: string) => void): Promise<numbe
       dryRun: values['dry-run'] ?? false,
       expectedGeneration: expected ?? '0',
     }, 30_000);
-    write(values.json ? `${JSON.stringify(response, null, 2)}\n` : `${formatApplyResult(response, values['dry-run'] ?? false, expected)}\n`);
+    write(values.json ? `${JSON.stringify(response, null, 2)}\n` : `${formatApplyResult(response, values['dry-run'] ?? false)}\n`);
     return 0;
   } catch (error) {
     const serviceError = error as Partial<grpc.ServiceError>;
