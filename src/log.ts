@@ -1,7 +1,15 @@
-// One-line logs on stderr: "<ISO time> <LEVEL> <message>". stdout is reserved for
-// output other programs parse (the daemon's single "portcullis ready" line, CLI tables).
+// One-line logs on stderr, every line the daemon writes goes through here. Two formats (config
+// `log.format`): text, "<ISO time> <LEVEL> <message>[ key=value…]" for people, and json, one object
+// per line {"level","time","message",…fields} for log collectors. stdout is reserved for output
+// other programs parse (the daemon's single "portcullis ready" line, CLI tables).
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'text' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+/** Structured details of a line: plain values only, so both formats can show them. */
+export type LogFields = Record<string, string | number | boolean>;
+/** Names the json format uses itself: a field by one of these names is written with a "field_" prefix instead. */
+const RESERVED = new Set(['level', 'time', 'message']);
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -16,11 +24,35 @@ export function setLogLevel(level: LogLevel): void {
   threshold = level;
 }
 
-function write(level: LogLevel, message: string): void {
-  if (ORDER[level] < ORDER[threshold]) return;
+let format: LogFormat = 'text';
+
+export function setLogFormat(wanted: LogFormat): void {
+  format = wanted;
+}
+
+/** Text form of a field value: quoted when it has a space, a quote or an equals sign, so key=value pairs stay parseable. */
+function textValue(value: string | number | boolean): string {
+  const text = String(value);
+  return /[\s"=]/.test(text) || text === '' ? JSON.stringify(text) : text;
+}
+
+/** One log entry as the line written, without its newline. */
+export function formatLine(level: LogLevel, message: string, fields: LogFields | undefined, at: Date, as: LogFormat): string {
+  if (as === 'json') {
+    const entry: Record<string, unknown> = { level, time: at.toISOString(), message };
+    for (const [key, value] of Object.entries(fields ?? {})) entry[RESERVED.has(key) ? `field_${key}` : key] = value;
+    // JSON.stringify escapes newlines: one object per line whatever the message holds.
+    return JSON.stringify(entry);
+  }
   // Keep each entry on one line so log collectors never split it.
   const oneLine = message.replace(/\r?\n/g, ' | ');
-  process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${oneLine}\n`);
+  const pairs = Object.entries(fields ?? {}).map(([key, value]) => ` ${key}=${textValue(value).replace(/\r?\n/g, ' | ')}`).join('');
+  return `${at.toISOString()} ${level.toUpperCase()} ${oneLine}${pairs}`;
+}
+
+function write(level: LogLevel, message: string, fields?: LogFields): void {
+  if (ORDER[level] < ORDER[threshold]) return;
+  process.stderr.write(`${formatLine(level, message, fields, new Date(), format)}\n`);
 }
 
 /** Kinds of repeated lines remembered at most; past it the oldest is forgotten (its next line simply shows). */
@@ -45,10 +77,10 @@ function writeLimited(level: LogLevel, key: string, everyMs: number, message: st
 }
 
 export const log = {
-  debug: (message: string) => write('debug', message),
-  info: (message: string) => write('info', message),
-  warn: (message: string) => write('warn', message),
-  error: (message: string) => write('error', message),
+  debug: (message: string, fields?: LogFields) => write('debug', message, fields),
+  info: (message: string, fields?: LogFields) => write('info', message, fields),
+  warn: (message: string, fields?: LogFields) => write('warn', message, fields),
+  error: (message: string, fields?: LogFields) => write('error', message, fields),
   /** Like log[level], but at most one line per `key` every `everyMs` (default 10 s). */
   limited: (level: LogLevel, key: string, message: string, everyMs = 10_000) => writeLimited(level, key, everyMs, message),
 };

@@ -14,7 +14,7 @@ export function formatStatus(status: GetStatusResponse__Output): string {
   const lines = [
     `portcullis ${status.version}, up ${status.uptimeSeconds} s`,
     `snapshot ${status.snapshotVersion}, ${status.workers} worker(s), polling ${status.polling}`,
-    `${status.services} virtual service(s); state file ${status.stateFile}`,
+    `${status.services} virtual service(s), configuration generation ${status.generation}; state file ${status.stateFile}`,
     '',
     table(['PORT', 'DEVICE', 'MAC', 'ADDRESSES'], status.ports.map((p) => [p.name, p.device, p.mac, p.addresses.join(',')]), 4),
     '',

@@ -30,7 +30,7 @@ function routeText(route: Route): string {
 
 export function routesHandlers(controller: Controller): RoutesHandlers {
   return {
-    ListRoutes: unary(() => ({ routes: controller.state.routes.map(routeToProto) })),
+    ListRoutes: unary(() => ({ routes: controller.state.routes.map(routeToProto), generation: controller.generation })),
 
     AddRoute: unary(async (request, metadata) => {
       const route = routeFromProto(request.route, 'route');

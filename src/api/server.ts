@@ -1,4 +1,4 @@
-// The gRPC API: VirtualServices + Routes + Cluster + Stats + Defense + Trace + Takeover + grpc.health.v1 + reflection (so
+// The gRPC API: VirtualServices + Routes + Config + Cluster + Stats + Defense + Trace + Takeover + grpc.health.v1 + reflection (so
 // grpcurl works without the .proto). Two grpc.Server instances serve the same handlers: one on the
 // unix socket (always), one on TCP (only when configured). Each has its own interceptor, so a
 // call's transport is known by which server received it — never inferred from its peer address
@@ -23,6 +23,7 @@ import { traceHandlers, type TraceSource } from './trace.js';
 import { bindUnixSocket } from './unix-socket.js';
 import { routesHandlers } from './routes.js';
 import { clusterHandlers } from './cluster.js';
+import { configHandlers } from './config.js';
 import type { ClusterNode } from '../cluster/node.js';
 import { virtualServicesHandlers } from './virtual-services.js';
 import { takeoverHandlers, type HandOverHost } from './takeover.js';
@@ -90,7 +91,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace', 'portcullis.v1.Routes', 'portcullis.v1.Cluster', 'portcullis.v1.Takeover'];
+const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Config', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace', 'portcullis.v1.Routes', 'portcullis.v1.Cluster', 'portcullis.v1.Takeover'];
 const SHUTDOWN_GRACE_MS = 2000;
 
 /** Every service on one server; both servers get the same handlers and the same health state. */
@@ -98,6 +99,7 @@ function addServices(server: grpc.Server, options: ApiServerOptions, health: Hea
   const { grpcObject } = loadPortcullisProto();
   server.addService(grpcObject.portcullis.v1.VirtualServices.service, virtualServicesHandlers(options.controller));
   server.addService(grpcObject.portcullis.v1.Routes.service, routesHandlers(options.controller));
+  server.addService(grpcObject.portcullis.v1.Config.service, configHandlers(options.controller));
   server.addService(grpcObject.portcullis.v1.Cluster.service, clusterHandlers(options.cluster));
   server.addService(grpcObject.portcullis.v1.Stats.service, statsHandlers(options.controller, options.stats, options.info));
   if (options.mitigations) server.addService(grpcObject.portcullis.v1.Defense.service, defenseHandlers(options.mitigations));

@@ -186,6 +186,7 @@ export function buildStatusResponse(controller: Controller, source: StatsSource,
     version: info.version,
     uptimeSeconds: Math.floor((Date.now() - info.startedAt) / 1000),
     snapshotVersion: controller.snapshotVersion,
+    generation: controller.generation,
     workers: info.workers,
     polling: info.polling,
     ports: controller.state.ports.map((port) => ({

@@ -18,10 +18,11 @@ export function virtualServicesHandlers(controller: Controller): VirtualServices
 
     GetVirtualService: unary((request) => {
       const key = keyFromProto(request.key, 'key');
-      return serviceToProto(findService(controller.state, key, 'key'));
+      return { ...serviceToProto(findService(controller.state, key, 'key')), generation: controller.generation };
     }),
 
-    ListVirtualServices: unary(() => ({ services: controller.state.services.map(serviceToProto) })),
+    // Every read carries the configuration generation it was read at (ApplyState's expected_generation).
+    ListVirtualServices: unary(() => ({ services: controller.state.services.map(serviceToProto), generation: controller.generation })),
 
     UpdateVirtualService: unary(async (request) => {
       const spec = serviceSpecFromProto(request.service, 'service');

@@ -31,6 +31,9 @@ import type { ListConnectionsRequest } from '../api/generated/portcullis/v1/List
 import type { ListConnectionsResponse__Output } from '../api/generated/portcullis/v1/ListConnectionsResponse.js';
 import type { ZeroStatsRequest } from '../api/generated/portcullis/v1/ZeroStatsRequest.js';
 import type { ZeroStatsResponse__Output } from '../api/generated/portcullis/v1/ZeroStatsResponse.js';
+import type { ApplyStateRequest } from '../api/generated/portcullis/v1/ApplyStateRequest.js';
+import type { ApplyStateResponse__Output } from '../api/generated/portcullis/v1/ApplyStateResponse.js';
+import type { ConfigClient } from '../api/generated/portcullis/v1/Config.js';
 
 export { DEFAULT_SOCKET, grpcTarget };
 
@@ -39,6 +42,8 @@ export interface PortcullisClients {
   virtualServices: VirtualServicesClient;
   routes: RoutesClient;
   stats: StatsClient;
+  /** portcullis.v1.Config: ApplyState, WatchConfig. */
+  config: ConfigClient;
   close(): void;
 }
 
@@ -54,15 +59,18 @@ export function createClients(address: string | Endpoint = DEFAULT_SOCKET): Port
   const virtualServices = new v1.VirtualServices(target, credentials, options);
   const routes = new v1.Routes(target, credentials, options);
   const stats = new v1.Stats(target, credentials, options);
+  const config = new v1.Config(target, credentials, options);
   return {
     target,
     virtualServices,
     routes,
     stats,
+    config,
     close() {
       virtualServices.close();
       routes.close();
       stats.close();
+      config.close();
     },
   };
 }
@@ -98,6 +106,7 @@ export interface PortcullisApi {
   getStatus: Rpc<GetStatusRequest, GetStatusResponse__Output>;
   listConnections: Rpc<ListConnectionsRequest, ListConnectionsResponse__Output>;
   zeroStats: Rpc<ZeroStatsRequest, ZeroStatsResponse__Output>;
+  applyState: Rpc<ApplyStateRequest, ApplyStateResponse__Output>;
 }
 
 export function promiseApi(clients: PortcullisClients): PortcullisApi {
@@ -119,6 +128,7 @@ export function promiseApi(clients: PortcullisClients): PortcullisApi {
     getStatus: rpc(st, 'getStatus'),
     listConnections: rpc(st, 'listConnections'),
     zeroStats: rpc(st, 'zeroStats'),
+    applyState: rpc(clients.config, 'applyState'),
   };
 }
 

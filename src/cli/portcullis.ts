@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `portcullis`: the daemon (run), its clients (status, stats) and the lab/demo.
-// Exit codes: 0 ok, 1 failure at run time, 2 usage or configuration error.
+// Exit codes: 0 ok, 1 failure at run time, 2 usage or configuration error (apply adds 3: stale generation).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type * as grpc from '@grpc/grpc-js';
 import { formatStats, formatStatus } from '../api/format.js';
@@ -12,6 +12,7 @@ import { connect } from './client.js';
 import { DEFAULT_SOCKET, describeCallError, ENDPOINT_OPTIONS, ENDPOINT_USAGE, resolveEndpoint } from './endpoint.js';
 import { commandDefend, DEFEND_USAGE } from './defend.js';
 import { commandRoute, ROUTE_USAGE } from './route.js';
+import { APPLY_USAGE, commandApply } from './apply.js';
 import { CLUSTER_USAGE, commandCluster, commandDrain, commandUndrain } from './cluster.js';
 import { commandTrace, TRACE_USAGE } from './trace.js';
 import { commandImport, IMPORT_USAGE } from './import.js';
@@ -28,6 +29,7 @@ const USAGE = `usage:
                                  uint64 counters are decimal strings in --json output
   portcullis top    [CONNECTION] [--interval MS] [--frames N]
                                  live view refreshed every second (q quits)
+${APPLY_USAGE}
 ${DEFEND_USAGE}
 ${ROUTE_USAGE}
 ${CLUSTER_USAGE}
@@ -191,6 +193,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'top': return await commandTop(args);
       case 'defend': return await commandDefend(args);
       case 'route': return await commandRoute(args);
+      case 'apply': return await commandApply(args);
       case 'drain': return await commandDrain(args);
       case 'undrain': return await commandUndrain(args);
       case 'cluster': return await commandCluster(args);

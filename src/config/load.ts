@@ -11,10 +11,11 @@ import {
 import {
   readChoice, readInteger, readList, readObject, readString, rejectUnknownKeys, type RawObject,
 } from '../model/fields.js';
+import { LOG_FORMATS } from '../log.js';
 import { readCluster } from './cluster.js';
 import { readConnRegion } from './conn-region.js';
 import { lcoreIds } from './lcores.js';
-import { DEFAULT_API_LIMITS, DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
+import { DEFAULT_API_LIMITS, DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, type LogSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -23,12 +24,13 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'state_file', 'ports', 'routes', 'timeouts', 'services', 'cluster'] as const;
+const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'log', 'state_file', 'ports', 'routes', 'timeouts', 'services', 'cluster'] as const;
 const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments', 'bench_mode', 'conn_region'] as const;
 const FRAGMENT_KEYS = ['sets', 'timeout_ms', 'max_fragments', 'max_datagram'] as const;
 const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens', 'clients', 'limits'] as const;
 const METRICS_KEYS = ['listen'] as const;
 const DEFENSE_KEYS = ['audit_log'] as const;
+const LOG_KEYS = ['format'] as const;
 const LCORES = /^[0-9]+([-,@()0-9]*)$/;
 const LISTEN = /^[A-Za-z0-9.\-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:]+\]:[0-9]{1,5}$/;
 
@@ -71,6 +73,7 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
   const api = attempt(() => readApi(root.api), { socket: DEFAULT_SOCKET, listen: '', limits: { ...DEFAULT_API_LIMITS } });
   const metrics = attempt(() => readMetrics(root.metrics), { listen: DEFAULT_METRICS_LISTEN });
   const defense = attempt(() => readDefense(root.defense), { auditLog: DEFAULT_AUDIT_LOG });
+  const logSettings = attempt(() => readLog(root.log), { format: 'text' as const });
   const stateFile = attempt(
     () => (root.state_file === undefined ? DEFAULT_STATE_FILE : readString(root.state_file, 'state_file', { nonEmpty: true, maxLength: 4096 })),
     DEFAULT_STATE_FILE);
@@ -88,6 +91,7 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
     api,
     metrics,
     defense,
+    log: logSettings,
     stateFile,
     ports: ports.filter((p): p is PortModel => p !== undefined),
     routes: routes.filter((r): r is Route => r !== undefined),
@@ -197,6 +201,15 @@ function readMetrics(value: unknown): MetricsSettings {
   const raw = readObject(value, 'metrics');
   rejectUnknownKeys(raw, METRICS_KEYS, 'metrics');
   if (raw.listen !== undefined) result.listen = readListen(raw.listen, 'metrics.listen');
+  return result;
+}
+
+function readLog(value: unknown): LogSettings {
+  const result: LogSettings = { format: 'text' };
+  if (value === undefined || value === null) return result;
+  const raw = readObject(value, 'log');
+  rejectUnknownKeys(raw, LOG_KEYS, 'log');
+  if (raw.format !== undefined) result.format = readChoice(raw.format, 'log.format', LOG_FORMATS);
   return result;
 }
 

@@ -91,6 +91,11 @@ export interface DefenseSettings {
   auditLog: string;
 }
 
+export interface LogSettings {
+  /** text: "<time> <LEVEL> <message> key=value"; json: one object per line (src/log.ts). */
+  format: 'text' | 'json';
+}
+
 export interface DaemonConfig {
   /** Where the config came from (for messages). */
   source: string;
@@ -98,6 +103,7 @@ export interface DaemonConfig {
   api: ApiSettings;
   metrics: MetricsSettings;
   defense: DefenseSettings;
+  log: LogSettings;
   stateFile: string;
   ports: PortModel[];
   routes: Route[];

@@ -1,5 +1,7 @@
 // Owns the desired state and applies changes atomically, one at a time:
-// validate → new state (copy) → beforeApply (the audit line) → dataplane.apply → state file → swap.
+// validate → new state (copy) → beforeApply (the audit line) → dataplane.apply → state file → swap
+// → configuration watchers told. A change whose services or routes differ (config-diff.ts) gets the
+// next configuration generation, stored with the state; health verdicts and mitigations keep it.
 //
 // What holds after every call, whatever failed (test/unit/state-controller.test.ts injects each
 // failure): memory and the state file hold the same state (memory changes only once the file's
@@ -19,7 +21,9 @@
 import type { DataplaneAddon } from '../dataplane/types.js';
 import { log } from '../log.js';
 import { countControlEvent } from '../metrics/control-events.js';
-import { buildDataplaneConfig, ModelError, type ChangeResult, type DesiredState } from '../model/index.js';
+import {
+  buildDataplaneConfig, diffConfig, generationOf, isEmptyDiff, ModelError, type ChangeResult, type ConfigDiff, type DesiredState,
+} from '../model/index.js';
 import { serializeState, StateWriteError, writeStateFile } from '../state/file.js';
 
 /** The part of the addon the controller needs (a fake implements it in unit tests). */
@@ -33,7 +37,17 @@ export interface MutateOptions<T> {
    * (the defence audit line is written and fsynced here). A rejection refuses the change.
    */
   beforeApply?: (result: T) => Promise<void>;
+  /** True when the change changes nothing worth a new snapshot: the result is returned, nothing is applied or written. */
+  unchanged?: (result: T) => boolean;
 }
+
+/** A committed configuration change (services or routes): what WatchConfig streams. */
+export interface ConfigChange {
+  generation: number;
+  diff: ConfigDiff;
+}
+
+export type ConfigListener = (change: ConfigChange) => void;
 
 /** Maps an addon error (Error with a stable `code`) to a model error with a gRPC-like code. */
 export function addonErrorToModel(error: unknown): ModelError {
@@ -61,6 +75,7 @@ export class Controller {
   private failedRollback: string | undefined;
   /** Why changes are refused now (a hand-over to a new daemon is under way); undefined = accepted. */
   private paused: string | undefined;
+  private readonly configListeners = new Set<ConfigListener>();
 
   constructor(
     private readonly dataplane: ApplyTarget,
@@ -79,6 +94,17 @@ export class Controller {
   /** Version of the snapshot the data plane runs (the last apply that succeeded). */
   get snapshotVersion(): number {
     return this.version;
+  }
+
+  /** Configuration generation: one more with each committed change to services or routes. */
+  get generation(): number {
+    return generationOf(this.desired);
+  }
+
+  /** Calls `listener` after each committed configuration change, in order; returns the unsubscribe. */
+  onConfigChange(listener: ConfigListener): () => void {
+    this.configListeners.add(listener);
+    return () => { this.configListeners.delete(listener); };
   }
 
   /** Why the data plane and the state file disagree (NOT_SERVING); undefined when they agree. */
@@ -136,9 +162,16 @@ export class Controller {
           + 'the new daemon takes changes on the same socket in a moment');
       }
       const { state, result, warnings } = change(this.desired);
+      if (options.unchanged?.(result)) return result;
       await options.beforeApply?.(result);
       for (const warning of warnings) log.warn(warning);
       const previous = this.desired;
+      // Health verdicts and mitigations change no configuration: same generation.
+      const diff = diffConfig(previous, state);
+      const configChanged = !isEmptyDiff(diff);
+      if (configChanged) state.generation = generationOf(previous) + 1;
+      else if (previous.generation === undefined) delete state.generation;
+      else state.generation = previous.generation;
       const version = this.applyToDataplane(state);
       try {
         await this.persist(state);
@@ -148,6 +181,7 @@ export class Controller {
       this.desired = state;
       this.version = version;
       this.cleared('a later change was applied and written');
+      if (configChanged) this.announce({ generation: generationOf(state), diff });
       return result;
     });
   }
@@ -198,6 +232,16 @@ export class Controller {
     }
     this.cleared('the rollback after a failed write succeeded');
     return new ModelError('INTERNAL', '', `${what}; change rolled back`);
+  }
+
+  private announce(change: ConfigChange): void {
+    for (const listener of this.configListeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        log.error(`a configuration watcher failed: ${messageOf(error)}`);
+      }
+    }
   }
 
   private cleared(how: string): void {

@@ -6,7 +6,7 @@ import { prepareTcp, startApiServer, type ApiServer, type PreparedTcp } from '..
 import { configBaseState, configWarnings, loadConfigFile } from '../config/load.js';
 import type { DaemonConfig } from '../config/types.js';
 import type { ConnRegionReport, DataplaneAddon } from '../dataplane/types.js';
-import { log } from '../log.js';
+import { log, setLogFormat } from '../log.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/prometheus.js';
 import { StatsHub } from '../metrics/stats-hub.js';
 import { buildDataplaneConfig, checkState, ModelError, seedServices, type DesiredState } from '../model/index.js';
@@ -90,6 +90,8 @@ export interface RunningDaemon {
 
 export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   const config = await loadConfigFile(options.configPath);
+  // From here on every line is in the configured format (a config that does not load is reported in text).
+  setLogFormat(config.log.format);
   if (options.stateFile) config.stateFile = options.stateFile;
   if (options.socket) config.api.socket = options.socket;
   for (const warning of configWarnings(config)) log.warn(warning);

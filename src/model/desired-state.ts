@@ -11,6 +11,11 @@ export interface DesiredState {
   /** Where the next id search starts, so a freed id is not handed out again at once. */
   nextServiceId: number;
   nextServerId: number;
+  /**
+   * Counts configuration changes (services and routes, config-diff.ts): the controller adds one
+   * with each committed change that has a diff. Absent = 1 (a state no change has been counted in).
+   */
+  generation?: number;
   /** Flood defences (defense.ts changes them); absent = none. */
   mitigations?: Mitigation[];
 }

@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   | 'FAILED_PRECONDITION'
   | 'RESOURCE_EXHAUSTED'
+  /** A precondition the caller named no longer holds (ApplyState's expected_generation is stale). */
+  | 'ABORTED'
   /** Not now, try again: the daemon is handing over to a new one (src/daemon/takeover.ts). */
   | 'UNAVAILABLE'
   | 'INTERNAL';

@@ -3,8 +3,8 @@
 // refuses any circle):
 //   vocabulary  errors, ip-address, fields, types, health-check-types, mitigation-types, desired-state
 //   readers     validate, scheduling, health-check-fields, defense-fields, defense-persist, ids, synproxy-mode
-//   operations  check, check-forwarding, ops, route-ops
-//   on top      defense (mitigation changes), health-check (health verdicts), snapshots
+//   operations  check, check-forwarding, config-diff, ops, route-ops
+//   on top      defense (mitigation changes), health-check (health verdicts), apply-state (ApplyState), snapshots
 export * from './errors.js';
 export * from './fields.js';
 export * from './ip-address.js';
@@ -22,6 +22,8 @@ export * from './synproxy-mode.js';
 export * from './check.js';
 export * from './ops.js';
 export * from './route-ops.js';
+export * from './config-diff.js';
+export * from './apply-state.js';
 export * from './defense.js';
 export * from './health-check.js';
 export * from './snapshot.js';

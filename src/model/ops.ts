@@ -24,8 +24,35 @@ function endpoint(server: ServerSpec): string {
   return addressPort(server.address, server.port);
 }
 
-/** Gives ids to new servers; servers whose address:port already had one keep it. */
-function assignServerIds(state: DesiredState, specs: ServerSpec[], previous: Server[]): Server[] {
+/**
+ * Sets everything of `service` but its key and servers from `spec` (what UpdateVirtualService
+ * replaces); settings the spec leaves out are removed. Modifies `service`: give it a copy.
+ */
+export function applyServiceSettings(service: Service, spec: ServiceSpec): void {
+  service.name = spec.name;
+  service.scheduler = spec.scheduler;
+  delete service.schedFlags;
+  delete service.persistenceTimeout;
+  delete service.persistenceNetmask;
+  delete service.persistencePrefixLength;
+  if (spec.schedFlags) service.schedFlags = [...spec.schedFlags];
+  if (spec.persistenceTimeout) service.persistenceTimeout = spec.persistenceTimeout;
+  if (spec.persistenceNetmask) service.persistenceNetmask = spec.persistenceNetmask;
+  if (spec.persistencePrefixLength) service.persistencePrefixLength = spec.persistencePrefixLength;
+  service.clientAddress = spec.clientAddress;
+  service.synproxy = spec.synproxy;
+  if (spec.synproxyRstOnBadCookie) service.synproxyRstOnBadCookie = true;
+  else delete service.synproxyRstOnBadCookie;
+  if (spec.synproxyAuto) service.synproxyAuto = { ...spec.synproxyAuto };
+  else delete service.synproxyAuto;
+  service.localAddresses = [...spec.localAddresses];
+  service.timeouts = { ...spec.timeouts };
+  if (spec.healthCheck) service.healthCheck = { ...spec.healthCheck };
+  else delete service.healthCheck;
+}
+
+/** Gives ids to new servers; servers whose address:port already had one keep it. Moves state.nextServerId. */
+export function assignServerIds(state: DesiredState, specs: ServerSpec[], previous: Server[]): Server[] {
   const kept = new Map(previous.map((s) => [endpoint(s), s.id]));
   const used = usedServerIds(state);
   const fresh = specs.filter((s) => !kept.has(endpoint(s)));
@@ -57,26 +84,7 @@ export function createService(current: DesiredState, spec: ServiceSpec, path = '
 export function updateService(current: DesiredState, spec: ServiceSpec, replaceServers: boolean, path = 'service'): ChangeResult<Service> {
   const state = copyState(current);
   const service = findService(state, spec, joinPath(path, 'key'));
-  service.name = spec.name;
-  service.scheduler = spec.scheduler;
-  delete service.schedFlags;
-  delete service.persistenceTimeout;
-  delete service.persistenceNetmask;
-  delete service.persistencePrefixLength;
-  if (spec.schedFlags) service.schedFlags = [...spec.schedFlags];
-  if (spec.persistenceTimeout) service.persistenceTimeout = spec.persistenceTimeout;
-  if (spec.persistenceNetmask) service.persistenceNetmask = spec.persistenceNetmask;
-  if (spec.persistencePrefixLength) service.persistencePrefixLength = spec.persistencePrefixLength;
-  service.clientAddress = spec.clientAddress;
-  service.synproxy = spec.synproxy;
-  if (spec.synproxyRstOnBadCookie) service.synproxyRstOnBadCookie = true;
-  else delete service.synproxyRstOnBadCookie;
-  if (spec.synproxyAuto) service.synproxyAuto = { ...spec.synproxyAuto };
-  else delete service.synproxyAuto;
-  service.localAddresses = [...spec.localAddresses];
-  service.timeouts = { ...spec.timeouts };
-  if (spec.healthCheck) service.healthCheck = { ...spec.healthCheck };
-  else delete service.healthCheck;
+  applyServiceSettings(service, spec);
   if (replaceServers) service.servers = assignServerIds(state, spec.servers, service.servers);
   const warnings = checkState(state, { serviceId: service.id, path });
   return { state, result: service, warnings };

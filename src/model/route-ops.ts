@@ -7,8 +7,8 @@ import { joinPath, ModelError } from './errors.js';
 import { isLinkLocal6, parseIp, parsePrefix, prefixContains } from './ip-address.js';
 import { LIMITS, type Route } from './types.js';
 
-/** Adds a route; ALREADY_EXISTS when its prefix has one, RESOURCE_EXHAUSTED at the limit. */
-export function addRoute(current: DesiredState, route: Route, path = 'route'): ChangeResult<Route> {
+/** Refuses a route whose port is not configured or whose next hop is not on that port's link. */
+export function checkRoutePort(current: DesiredState, route: Route, path: string): void {
   const portNames = current.ports.map((p) => p.name);
   if (!portNames.includes(route.port)) {
     throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'port'),
@@ -22,6 +22,11 @@ export function addRoute(current: DesiredState, route: Route, path = 'route'): C
     throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'via'),
       `expected a next hop inside a connected prefix of port ${port.name} (${port.addresses.join(', ')}), got ${route.via}`);
   }
+}
+
+/** Adds a route; ALREADY_EXISTS when its prefix has one, RESOURCE_EXHAUSTED at the limit. */
+export function addRoute(current: DesiredState, route: Route, path = 'route'): ChangeResult<Route> {
+  checkRoutePort(current, route, path);
   if (current.routes.some((r) => r.prefix === route.prefix)) {
     throw new ModelError('ALREADY_EXISTS', joinPath(path, 'prefix'), `a route to ${route.prefix} already exists`);
   }

@@ -18,6 +18,8 @@ export interface PersistedState {
   nextServerId: number;
   /** Flood defences; absent in files written before issue 5. */
   mitigations?: Mitigation[];
+  /** Configuration generation (config-diff.ts); absent in files written before ApplyState existed (= 1). */
+  generation?: number;
   /** Static routes; absent in files written before routes could change at run time (the config's then apply). */
   routes?: Route[];
   /** What was left out while reading (for the start-up log); [] when the file was taken whole. */
@@ -71,9 +73,11 @@ function serviceToJson(service: Service): Record<string, unknown> {
   };
 }
 
-export function serializeState(state: Pick<DesiredState, 'services' | 'nextServiceId' | 'nextServerId' | 'mitigations'> & { routes?: Route[] }): string {
+export function serializeState(state: Pick<DesiredState, 'services' | 'nextServiceId' | 'nextServerId' | 'mitigations' | 'generation'> & { routes?: Route[] }): string {
   return `${JSON.stringify({
     format: STATE_FORMAT,
+    // Kept across restarts and hand-overs so an orchestrator's expected_generation never matches a different configuration.
+    ...(state.generation !== undefined ? { generation: state.generation } : {}),
     next_service_id: state.nextServiceId,
     next_server_id: state.nextServerId,
     services: state.services.map(serviceToJson),
@@ -120,6 +124,7 @@ export function parseState(text: string): PersistedState {
     services,
     nextServiceId: root.next_service_id === undefined ? 1 : readInteger(root.next_service_id, 'next_service_id', 1, LIMITS.maxServiceId),
     nextServerId: root.next_server_id === undefined ? 1 : readInteger(root.next_server_id, 'next_server_id', 1, LIMITS.maxServerId),
+    ...(root.generation !== undefined ? { generation: readInteger(root.generation, 'generation', 1, Number.MAX_SAFE_INTEGER) } : {}),
     ...(root.mitigations !== undefined ? { mitigations: readMitigations(root.mitigations, 'mitigations') } : {}),
     ...(root.routes !== undefined
       ? { routes: readList(root.routes, 'routes', LIMITS.maxRoutes).map((r, i) => readRoute(r, joinPath('routes', i))) }

@@ -131,8 +131,8 @@ test('no import circle in src/ or bench/ (type-only imports included)', () => {
 const MODEL_LAYERS = [
   ['errors', 'ip-address', 'fields', 'types', 'health-check-types', 'mitigation-types', 'desired-state'],
   ['validate', 'scheduling', 'health-check-fields', 'defense-fields', 'defense-persist', 'ids', 'synproxy-mode'],
-  ['check', 'check-family', 'check-forwarding', 'ops', 'route-ops'],
-  ['defense', 'health-check', 'defense-snapshot', 'snapshot'],
+  ['check', 'check-family', 'check-forwarding', 'ops', 'route-ops', 'config-diff'],
+  ['defense', 'health-check', 'apply-state', 'defense-snapshot', 'snapshot'],
   ['index'],
 ];
 
