@@ -77,6 +77,8 @@ export function updateService(current: DesiredState, spec: ServiceSpec, replaceS
   service.timeouts = { ...spec.timeouts };
   if (spec.healthCheck) service.healthCheck = { ...spec.healthCheck };
   else delete service.healthCheck;
+  if (spec.passiveHealth) service.passiveHealth = { ...spec.passiveHealth };
+  else delete service.passiveHealth;
   if (replaceServers) service.servers = assignServerIds(state, spec.servers, service.servers);
   const warnings = checkState(state, { serviceId: service.id, path });
   return { state, result: service, warnings };
