@@ -219,7 +219,8 @@ test('watcher: a refusing server goes to weight 0 and back after its back-off; o
     await controller.mutate((current) => updateService(current, withoutPassive, false));
     watcher.start();
     try {
-      for (let i = 0; i < 50 && weights()[1] === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      // The controller swaps its state after the data plane and the state file took the change.
+      for (let i = 0; i < 100 && controller.state.services[0]!.servers[1]!.passiveDown; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(weights(), [7, 3], 'released when the service no longer has passive health');
     } finally {
       watcher.stop();
