@@ -11,11 +11,13 @@ import * as assert from 'uvu/assert';
 import { serverHealth, serverHealthReason } from '../../src/api/health-convert.js';
 import { serviceSpecFromProto, serviceToProto } from '../../src/api/convert.js';
 import { Controller } from '../../src/daemon/controller.js';
-import type { DataplaneConfig } from '../../src/dataplane/types.js';
+import type { DataplaneConfig, DataplaneStats } from '../../src/dataplane/types.js';
 import { initialPassiveRecord, passiveStep, type PassiveRecord } from '../../src/health/passive-backoff.js';
 import { PassiveWatcher } from '../../src/health/passive.js';
 import { setLogLevel } from '../../src/log.js';
 import { controlEvents } from '../../src/metrics/control-events.js';
+import { createMetrics } from '../../src/metrics/prometheus.js';
+import { StatsHub } from '../../src/metrics/stats-hub.js';
 import {
   createService, DEFAULT_TIMEOUTS, ModelError, readPassiveHealth, readServiceSpec, setServerHealth, setServerPassiveDown,
   updateService, type DesiredState, type PassiveHealth,
@@ -228,6 +230,38 @@ test('watcher: a refusing server goes to weight 0 and back after its back-off; o
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('Prometheus: the backed-off gauge for servers of services with passive health, and the evidence counters', async () => {
+  const spec = readServiceSpec({
+    name: 'dns', protocol: 'udp', vip: '198.18.0.53', port: 53, local_addresses: ['198.19.0.200'], passive_health: { rate: 1 },
+    servers: [{ address: '198.19.0.1', port: 53 }, { address: '198.19.0.2', port: 53 }],
+  }, 'service');
+  let state = createService(emptyState(), spec).state;
+  const [first, second] = state.services[0]!.servers;
+  state = setServerPassiveDown(state, spec, second!.id, true).state;
+  const t = { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, activeConns: 0, inactiveConns: 0, persistentConns: 0 };
+  const source = {
+    stats: (): DataplaneStats => ({
+      snapshotVersion: 1, workerVersions: [1], workerBusyCycles: [0], workerIdleCycles: [0], workerListingScans: [], tscHz: 1e9,
+      connections: 0, mbufsInUse: 0, defense: [], drops: {} as DataplaneStats['drops'], events: {} as DataplaneStats['events'], ports: [],
+      services: [{ id: 1, ...t }], localAddresses: [],
+      servers: [{ id: first!.id, ...t, icmpUnreachable: 0, resets: 0 }, { id: second!.id, ...t, icmpUnreachable: 41, resets: 2 }],
+    }),
+    ports: () => [],
+    connections: () => ({ connections: [], nextCursor: 0 }),
+  };
+  const hub = new StatsHub(source);
+  hub.sample();
+  const metrics = createMetrics({ hub, state: () => state, connectionCapacity: 1024 });
+  metrics.refresh();
+  const text = await metrics.registry.metrics();
+  const labels = (address: string) => `\\{protocol="udp",vip="198\\.18\\.0\\.53",port="53",server="${address.replace(/\./g, '\\.')}",server_port="53"\\}`;
+  assert.match(text, new RegExp(`^portcullis_real_server_passive_down${labels('198.19.0.1')} 0$`, 'm'));
+  assert.match(text, new RegExp(`^portcullis_real_server_passive_down${labels('198.19.0.2')} 1$`, 'm'));
+  assert.match(text, new RegExp(`^portcullis_real_server_icmp_unreachable_total${labels('198.19.0.2')} 41$`, 'm'));
+  assert.match(text, new RegExp(`^portcullis_real_server_resets_total${labels('198.19.0.2')} 2$`, 'm'));
+  assert.not.match(text, /^portcullis_real_server_up\{/m, 'no health check: no up gauge');
 });
 
 test.run();
