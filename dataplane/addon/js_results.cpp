@@ -26,7 +26,11 @@ Napi::Array traffic_to_js(Napi::Env env, const std::vector<pc::TrafficReport>& l
     o.Set("outBytes", num(env, t.sum.out_bytes));
     o.Set("activeConns", snum(env, t.sum.active_conns));
     o.Set("inactiveConns", snum(env, t.sum.inactive_conns));
-    if (servers) o.Set("persistentConns", num(env, t.persist_templates));
+    if (servers) {
+      o.Set("persistentConns", num(env, t.persist_templates));
+      o.Set("icmpUnreachable", num(env, t.refusals.icmp_unreachable));
+      o.Set("resets", num(env, t.refusals.resets));
+    }
     out.Set(i, o);
   }
   return out;

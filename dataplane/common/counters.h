@@ -29,6 +29,14 @@ struct LocalAddressCounters {
   uint64_t generation = 0;  // the pair generation these belong to
 };
 
+// What a real server refused, for passive health (src/health/passive.ts): ICMP destination
+// unreachable it (or a router on its way) sent about a UDP connection's datagram, and RSTs it
+// sent on an opening or established TCP connection. Reset with the server's generation.
+struct ServerRefusals {
+  uint64_t icmp_unreachable = 0;
+  uint64_t resets = 0;
+};
+
 struct WorkerCounters {
   uint64_t drops[kDropReasonCount] = {};
   uint64_t events[kEventCount] = {};
@@ -39,6 +47,7 @@ struct WorkerCounters {
   // dest->persistconns): moves only when a template is made, replaced or expires.
   uint32_t persist_templates[kMaxServerId + 1] = {};
   LocalAddressCounters local_addresses[kMaxLocalAddressId + 1];
+  ServerRefusals refusals[kMaxServerId + 1];
 
   void drop(DropReason reason) { drops[static_cast<unsigned>(reason)]++; }
   void event(Event what, uint64_t n = 1) { events[static_cast<unsigned>(what)] += n; }

@@ -25,7 +25,10 @@ void sum_objects(const std::vector<uint32_t>& ids, uint32_t max_id, const std::v
     r.id = id;
     for (auto* w : workers) {
       add(&r.sum, servers ? w->counters->servers[id] : w->counters->services[id]);
-      if (servers) r.persist_templates += w->counters->persist_templates[id];
+      if (!servers) continue;
+      r.persist_templates += w->counters->persist_templates[id];
+      r.refusals.icmp_unreachable += w->counters->refusals[id].icmp_unreachable;
+      r.refusals.resets += w->counters->refusals[id].resets;
     }
     out->push_back(r);
   }

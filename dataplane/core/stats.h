@@ -17,6 +17,7 @@ struct TrafficReport {
   uint32_t id = 0;
   TrafficCounters sum;
   uint64_t persist_templates = 0;  // servers only: live persistence templates pointing at it (PersistConn)
+  ServerRefusals refusals;         // servers only: what it refused (passive health)
 };
 
 // One LIP of one service, summed over the workers that count for its current pair.

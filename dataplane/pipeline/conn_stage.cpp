@@ -60,12 +60,17 @@ uint32_t new_flow(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, ui
 inline void advance(Worker* w, Conn& c, const ParsedPacket& p, Direction direction, uint64_t now_us) {
   if (p.tcp) {
     uint8_t flags = p.tcp->tcp_flags;
+    const uint8_t before = c.state;
     uint8_t next = (c.flags & kConnOneWay) ? tcp_next_state_input_only(static_cast<ConnState>(c.state), flags)
                                            : tcp_next_state(static_cast<ConnState>(c.state), direction, flags);
     if (next != c.state) conn_set_state(w, c, next);
     // A server that resets its connections shows here first (faults are data, like drops).
-    if ((flags & RTE_TCP_RST_FLAG) && !(c.flags & kConnOneWay))
-      w->counters->event(direction == Direction::OUTPUT ? Event::TCP_RESETS_FROM_SERVER : Event::TCP_RESETS_FROM_CLIENT);
+    if ((flags & RTE_TCP_RST_FLAG) && !(c.flags & kConnOneWay)) {
+      bool from_server = direction == Direction::OUTPUT;
+      w->counters->event(from_server ? Event::TCP_RESETS_FROM_SERVER : Event::TCP_RESETS_FROM_CLIENT);
+      // Passive health: a server that refuses or breaks connections (not one closing them).
+      if (from_server && tcp_state_opening_or_established(before)) count_reset_from_server(w, c);
+    }
   }
   c.expires_us = conn_expiry(w, c, now_us);
 }

@@ -142,8 +142,10 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
           reset_if_new_generation(w->counters->services[svc.id], &w->service_epoch[svc.id], svc.generation);
       for (const ServerEntry& server : svc.servers) {
         // Templates of the server's previous generation no longer count (their epoch is stale).
-        if (reset_if_new_generation(w->counters->servers[server.id], &w->server_epoch[server.id], server.generation))
+        if (reset_if_new_generation(w->counters->servers[server.id], &w->server_epoch[server.id], server.generation)) {
           w->counters->persist_templates[server.id] = 0;
+          w->counters->refusals[server.id] = ServerRefusals{};
+        }
       }
 
       ServiceRuntime& rt = w->services[svc.id];

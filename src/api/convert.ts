@@ -1,7 +1,7 @@
 // Proto messages ↔ model. Incoming messages are turned into the canonical raw shape
 // and go through the model's validator like YAML does; outgoing ones are built from
 // model objects.
-import { healthCheckMessage, rawHealthCheck, serverHealth } from './health-convert.js';
+import { healthCheckMessage, passiveHealthMessage, rawHealthCheck, rawPassiveHealth, serverHealth, serverHealthReason } from './health-convert.js';
 import type { RealServer } from './generated/portcullis/v1/RealServer.js';
 import type { ServiceKey as ProtoServiceKey, ServiceKey__Output } from './generated/portcullis/v1/ServiceKey.js';
 import type { Timeouts__Output } from './generated/portcullis/v1/Timeouts.js';
@@ -76,6 +76,7 @@ export function serviceSpecFromProto(service: VirtualService__Output | null | un
     local_addresses: service.localAddresses,
     timeouts: rawTimeouts(service.timeouts),
     health_check: rawHealthCheck(service.healthCheck),
+    passive_health: rawPassiveHealth(service.passiveHealth),
     servers: service.servers.map(rawServer),
   }, path);
 }
@@ -112,7 +113,9 @@ export function serviceToProto(service: Service): VirtualService {
       upperThreshold: s.upperThreshold ?? 0, lowerThreshold: s.lowerThreshold ?? 0,
       forward: s.forward ?? 'fullnat',
       health: serverHealth(service, s),
+      healthReason: serverHealthReason(s),
     })),
     healthCheck: healthCheckMessage(service.healthCheck),
+    passiveHealth: passiveHealthMessage(service.passiveHealth),
   };
 }

@@ -38,6 +38,11 @@ function formatRegion(status: GetStatusResponse__Output): string[] {
   return lines;
 }
 
+/** "up", "down (passive)", "down (active,passive)"; "" when the service has neither a check nor passive health. */
+function serverHealthText(server: { health: string; healthReason?: string }): string {
+  return server.health === 'down' && server.healthReason ? `down (${server.healthReason})` : server.health;
+}
+
 export function formatStats(stats: GetStatsResponse__Output): string {
   const sections: string[] = [];
   sections.push(`snapshot ${stats.snapshotVersion} (workers: ${stats.workerVersions.join(', ') || 'none'}), ${stats.connections} connection(s)`);
@@ -49,14 +54,14 @@ export function formatStats(stats: GetStatsResponse__Output): string {
     const key = service.key;
     const c = service.counters;
     serviceRows.push([`${key?.protocol.toLowerCase() ?? '?'} ${addressPort(key?.vip ?? '?', key?.port ?? '?')}`, c?.conns ?? '0', c?.activeConns ?? '0', c?.inactiveConns ?? '0',
-      c?.inPackets ?? '0', c?.outPackets ?? '0', c?.inBytes ?? '0', c?.outBytes ?? '0']);
+      c?.inPackets ?? '0', c?.outPackets ?? '0', c?.inBytes ?? '0', c?.outBytes ?? '0', '']);
     for (const server of service.servers) {
       const s = server.counters;
       serviceRows.push([`  -> ${addressPort(server.address, server.port)}`, s?.conns ?? '0', s?.activeConns ?? '0', s?.inactiveConns ?? '0',
-        s?.inPackets ?? '0', s?.outPackets ?? '0', s?.inBytes ?? '0', s?.outBytes ?? '0']);
+        s?.inPackets ?? '0', s?.outPackets ?? '0', s?.inBytes ?? '0', s?.outBytes ?? '0', serverHealthText(server)]);
     }
   }
-  sections.push(table(['SERVICE', 'CONNS', 'ACTIVE', 'INACTIVE', 'IN PKTS', 'OUT PKTS', 'IN BYTES', 'OUT BYTES'], serviceRows));
+  sections.push(table(['SERVICE', 'CONNS', 'ACTIVE', 'INACTIVE', 'IN PKTS', 'OUT PKTS', 'IN BYTES', 'OUT BYTES', 'HEALTH'], serviceRows));
   const drops = Object.entries(stats.drops).sort(([a], [b]) => a.localeCompare(b));
   const nonZero = drops.filter(([, v]) => v !== '0');
   sections.push(nonZero.length === 0

@@ -2,7 +2,8 @@
 // mean "default", so they are left out and readHealthCheck fills them in.
 import type { HealthCheck__Output } from './generated/portcullis/v1/HealthCheck.js';
 import type { HealthCheck as HealthCheckMessage } from './generated/portcullis/v1/HealthCheck.js';
-import type { HealthCheck, Server, Service } from '../model/index.js';
+import type { PassiveHealth as PassiveHealthMessage, PassiveHealth__Output } from './generated/portcullis/v1/PassiveHealth.js';
+import { downReasons, type HealthCheck, type PassiveHealth, type Server, type Service } from '../model/index.js';
 
 export function rawHealthCheck(message: HealthCheck__Output | null | undefined): Record<string, unknown> | undefined {
   if (!message) return undefined;
@@ -29,8 +30,28 @@ export function healthCheckMessage(check: HealthCheck | undefined): HealthCheckM
   return check ? { ...check } : null;
 }
 
-/** RealServer.health: the checker's last verdict, '' when the service has no check. */
+/** RealServer.health: down while the health check or passive health holds the server down; '' when the service has neither. */
 export function serverHealth(service: Service, server: Server): string {
-  if (!service.healthCheck) return '';
-  return server.healthDown ? 'down' : 'up';
+  if (!service.healthCheck && !service.passiveHealth && !server.healthDown && !server.passiveDown) return '';
+  return downReasons(server).length ? 'down' : 'up';
+}
+
+/** RealServer.health_reason: "active", "passive", "active,passive"; '' while up. */
+export function serverHealthReason(server: Server): string {
+  return downReasons(server).join(',');
+}
+
+/** PassiveHealth message → the model's raw spelling; proto3 zeros are left out (defaults; rate's absence is named). */
+export function rawPassiveHealth(message: PassiveHealth__Output | null | undefined): Record<string, unknown> | undefined {
+  if (!message) return undefined;
+  const raw: Record<string, unknown> = {};
+  if (message.rate) raw.rate = message.rate;
+  if (message.intervalMs) raw.interval_ms = message.intervalMs;
+  if (message.backoffMs) raw.backoff_ms = message.backoffMs;
+  if (message.maxBackoffMs) raw.max_backoff_ms = message.maxBackoffMs;
+  return raw;
+}
+
+export function passiveHealthMessage(settings: PassiveHealth | undefined): PassiveHealthMessage | null {
+  return settings ? { ...settings } : null;
 }

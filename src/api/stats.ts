@@ -9,7 +9,7 @@ import type { Rates } from '../metrics/estimator.js';
 import type { StatsHub, StatsSource } from '../metrics/stats-hub.js';
 import { displayIp, effectiveSynproxy, type Service } from '../model/index.js';
 import { keyToProto } from './convert.js';
-import { serverHealth } from './health-convert.js';
+import { serverHealth, serverHealthReason } from './health-convert.js';
 import type { GetStatsResponse } from './generated/portcullis/v1/GetStatsResponse.js';
 import type { GetStatusResponse } from './generated/portcullis/v1/GetStatusResponse.js';
 import type { StatsHandlers } from './generated/portcullis/v1/Stats.js';
@@ -161,6 +161,9 @@ export function buildStatsResponse(controller: Controller, hub: StatsHub): GetSt
         rates: rates(hub.serverRates(server.id)),
         health: serverHealth(service, server),
         persistentConnections: serverTraffic.get(server.id)?.persistentConns ?? 0,
+        healthReason: serverHealthReason(server),
+        icmpUnreachable: serverTraffic.get(server.id)?.icmpUnreachable ?? 0,
+        resets: serverTraffic.get(server.id)?.resets ?? 0,
       })),
       localAddresses: localAddresses(service),
     })),

@@ -12,7 +12,7 @@
 import type { BgpPeer, ClusterSettings } from '../config/cluster-types.js';
 import type { ServerTrafficStats } from '../dataplane/types.js';
 import { log } from '../log.js';
-import { ipFamily, type DesiredState, type PortModel, type Server } from '../model/index.js';
+import { effectiveWeight, ipFamily, type DesiredState, type PortModel, type Server } from '../model/index.js';
 import type { ExportFilter, GobgpClient } from './gobgp-api.js';
 
 export type PrefixKind = 'vips' | 'lips';
@@ -50,9 +50,9 @@ function keyOf(prefix: { kind: PrefixKind; address: string }): string {
   return `${prefix.kind} ${prefix.address}`;
 }
 
-/** A server that can take a new connection now. */
+/** A server that can take a new connection now (not held down by its health check or passive health). */
 export function usable(server: Server, connections: number | undefined): boolean {
-  if (server.healthDown || server.weight <= 0) return false;
+  if (effectiveWeight(server) <= 0) return false;
   return !(server.upperThreshold && connections !== undefined && connections >= server.upperThreshold);
 }
 

@@ -17,7 +17,7 @@ import { Mitigations } from '../defense/mitigations.js';
 import { importAddonModule } from './addon-loader.js';
 import { Controller } from './controller.js';
 import { installLastResortHandlers } from './last-resort.js';
-import { startHealthChecks } from '../health/start.js';
+import { startHealthChecks, startPassiveHealth } from '../health/start.js';
 import { configureExceptionInterfaces } from './exception-path.js';
 import { LinkMonitor } from './link-monitor.js';
 import { steeringNote } from './steering-note.js';
@@ -204,6 +204,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   hub.links = links;
   let expiry: { stop(): void } | undefined;
   let health: { stop(): void } | undefined;
+  let passive: { stop(): void } | undefined;
   let rollbackRetry: NodeJS.Timeout | undefined;
   let cluster: ClusterNode | undefined;
   let flowSync: FlowSync | undefined;
@@ -229,6 +230,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     expiry = startExpiryTimer(mitigations);
     const checker = startHealthChecks(controller);
     health = checker;
+    passive = startPassiveHealth(controller, () => dataplane.stats());
     hub.start();
     links.start();
     if (config.cluster) {
@@ -297,6 +299,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       clearInterval(retryTimer);
       expiryTimer.stop();
       health?.stop();
+      passive?.stop();
       hub.stop();
       links.stop();
       await metricsServer?.close();
@@ -318,6 +321,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     clearInterval(rollbackRetry);
     expiry?.stop();
     health?.stop();
+    passive?.stop();
     hub.stop();
     links.stop();
     await metrics?.close().catch(() => undefined);

@@ -326,6 +326,10 @@ export interface TrafficStats {
 export interface ServerTrafficStats extends TrafficStats {
   /** Live persistence templates pointing at the server, summed over workers (ipvsadm PersistConn). */
   persistentConns: number;
+  /** Passive health: ICMP destination unreachable about its UDP connections' datagrams (port unreachable and the like). */
+  icmpUnreachable: number;
+  /** Passive health: RSTs it sent on opening or established TCP connections. */
+  resets: number;
 }
 
 /** One LIP of one service (DPVS --get-laddr), summed over workers. */

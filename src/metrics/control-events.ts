@@ -9,6 +9,10 @@ export const CONTROL_EVENTS = [
   'control_uncaught_exceptions',
   /** A health probe that could not run for a reason on our side (EMFILE, ENOBUFS, a throw…): no verdict moved. */
   'health_probes_unknown',
+  /** Passive health quiesced a real server that refused connections above its service's rate (src/health/passive.ts). */
+  'passive_health_quiesced',
+  /** Passive health restored a real server at the end of its back-off. */
+  'passive_health_restored',
   /** The state file was renamed into place but its directory could not be fsynced: the change stands. */
   'state_dir_sync_failures',
   /** A defence change took effect (its "pending" line is on disk) but its outcome line could not be written. */

@@ -81,6 +81,9 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const watchQueued = gauge('watch_queued_messages', 'WatchStats messages written and not yet taken by a client, all streams');
   const watchSkipped = counter('watch_skipped_ticks_total', 'WatchStats ticks not sent because the client had not read the previous messages');
   const watchRefused = counter('watch_refused_streams_total', 'WatchStats streams refused: the caller had the most open already');
+  const serverPassiveDown = gauge('real_server_passive_down', 'Passive health: 1 while the real server is backed off for refusing connections, else 0 (only servers of services with passive_health)', SERVER_LABELS);
+  const serverIcmpUnreachable = counter('real_server_icmp_unreachable_total', 'ICMP destination unreachable about the real server\'s UDP connections (passive health evidence)', SERVER_LABELS);
+  const serverResets = counter('real_server_resets_total', 'RSTs the real server sent on opening or established TCP connections (passive health evidence)', SERVER_LABELS);
   const serverPersistent = gauge('real_server_persistent_connections', 'Live persistence templates pointing at the real server (ipvsadm PersistConn)', SERVER_LABELS);
   const lipConnections = gauge('local_address_connections', 'Live FullNAT connections of the service using the local address (--get-laddr CONNS)', LOCAL_ADDRESS_LABELS);
   const lipConflicts = counter('local_address_conflicts_total', 'New connections that found every lport of the local address in use (--get-laddr CONFLICTS)', LOCAL_ADDRESS_LABELS);
@@ -180,6 +183,9 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
         serverWeight.set(serverLabels, server.weight);
         serverPersistent.set(serverLabels, t?.persistentConns ?? 0);
         if (service.healthCheck) serverUp.set(serverLabels, server.healthDown ? 0 : 1);
+        if (service.passiveHealth) serverPassiveDown.set(serverLabels, server.passiveDown ? 1 : 0);
+        setCounter(serverIcmpUnreachable, serverLabels, t?.icmpUnreachable ?? 0);
+        setCounter(serverResets, serverLabels, t?.resets ?? 0);
       }
     }
   }

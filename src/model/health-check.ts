@@ -19,7 +19,26 @@ export function setServerHealth(current: DesiredState, key: ServiceKey, serverId
   return { state, result: service, warnings: [] };
 }
 
-/** Weight the data plane runs with: the configured one unless the health check took the server down. */
+/**
+ * Marks a real server backed off by passive health (src/health/passive.ts) or lets it back. Its own
+ * flag beside healthDown: a server either took down stays down until both let it back.
+ */
+export function setServerPassiveDown(current: DesiredState, key: ServiceKey, serverId: number, down: boolean): ChangeResult<Service> {
+  const state = structuredClone(current);
+  const service = findService(state, key, 'service');
+  const server = service.servers.find((s) => s.id === serverId);
+  if (!server) throw new ModelError('NOT_FOUND', 'server', `real server id ${serverId} is no longer in ${serviceKeyText(key)}`);
+  if (down) server.passiveDown = true;
+  else delete server.passiveDown;
+  return { state, result: service, warnings: [] };
+}
+
+/** Why a server is down: 'active' (its health check), 'passive' (passive health), both, or none (up). */
+export function downReasons(server: Server): ('active' | 'passive')[] {
+  return [...(server.healthDown ? ['active' as const] : []), ...(server.passiveDown ? ['passive' as const] : [])];
+}
+
+/** Weight the data plane runs with: the configured one unless the health check or passive health took the server down. */
 export function effectiveWeight(server: Server): number {
-  return server.healthDown ? 0 : server.weight;
+  return server.healthDown || server.passiveDown ? 0 : server.weight;
 }

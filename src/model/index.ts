@@ -1,8 +1,8 @@
 // The model's public surface: import from here, not from the individual files.
 // Layers, bottom up (a file imports only from its own layer or below; test/unit/import-circles.test.ts
 // refuses any circle):
-//   vocabulary  errors, ip-address, fields, types, health-check-types, mitigation-types, desired-state
-//   readers     validate, scheduling, health-check-fields, defense-fields, defense-persist, ids, synproxy-mode
+//   vocabulary  errors, ip-address, fields, types, health-check-types, passive-health-types, mitigation-types, desired-state
+//   readers     validate, scheduling, health-check-fields, passive-health-fields, defense-fields, defense-persist, ids, synproxy-mode
 //   operations  check, check-forwarding, config-diff, ops, route-ops
 //   on top      defense (mitigation changes), health-check (health verdicts), apply-state (ApplyState), snapshots
 export * from './errors.js';
@@ -10,11 +10,13 @@ export * from './fields.js';
 export * from './ip-address.js';
 export * from './types.js';
 export * from './health-check-types.js';
+export * from './passive-health-types.js';
 export * from './mitigation-types.js';
 export * from './desired-state.js';
 export * from './validate.js';
 export * from './scheduling.js';
 export * from './health-check-fields.js';
+export * from './passive-health-fields.js';
 export * from './defense-fields.js';
 export * from './defense-persist.js';
 export { allocateIds } from './ids.js';

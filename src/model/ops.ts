@@ -49,6 +49,8 @@ export function applyServiceSettings(service: Service, spec: ServiceSpec): void 
   service.timeouts = { ...spec.timeouts };
   if (spec.healthCheck) service.healthCheck = { ...spec.healthCheck };
   else delete service.healthCheck;
+  if (spec.passiveHealth) service.passiveHealth = { ...spec.passiveHealth };
+  else delete service.passiveHealth;
 }
 
 /** Gives ids to new servers; servers whose address:port already had one keep it. Moves state.nextServerId. */

@@ -4,6 +4,7 @@
 // imports only other vocabulary.
 
 import type { HealthCheck } from './health-check-types.js';
+import type { PassiveHealth } from './passive-health-types.js';
 import { addressPort } from './ip-address.js';
 
 export type Protocol = 'tcp' | 'udp';
@@ -121,6 +122,8 @@ export interface Server extends ServerSpec {
   id: number;
   /** Set by the health checker (src/health/): the data plane runs it at weight 0. */
   healthDown?: boolean;
+  /** Set by passive health (src/health/passive.ts) while the server is backed off: weight 0 too. */
+  passiveDown?: boolean;
 }
 
 /** A service as requested, before ids are assigned. */
@@ -150,6 +153,8 @@ export interface ServiceSpec extends ServiceKey {
   timeouts: Partial<Timeouts>;
   /** Built-in health check (health-check-types.ts); absent = none, every server counts as up. */
   healthCheck?: HealthCheck;
+  /** Quiesce servers that refuse connections (passive-health-types.ts); absent = off. */
+  passiveHealth?: PassiveHealth;
   servers: ServerSpec[];
 }
 

@@ -13,9 +13,10 @@ import {
   TIMEOUT_FIELDS, type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
 } from './types.js';
 import { readHealthCheck } from './health-check-fields.js';
+import { readPassiveHealth } from './passive-health-fields.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
-const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'local_addresses', 'timeouts', 'health_check', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'local_addresses', 'timeouts', 'health_check', 'passive_health', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
 const SERVER_KEYS = ['address', 'port', 'weight', 'forward', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
 const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu', 'exception_path'] as const;
@@ -156,6 +157,8 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     timeouts: readTimeoutOverrides(raw.timeouts, joinPath(path, 'timeouts')),
     ...(raw.health_check !== undefined && raw.health_check !== null
       ? { healthCheck: readHealthCheck(raw.health_check, joinPath(path, 'health_check'), protocol) } : {}),
+    ...(raw.passive_health !== undefined && raw.passive_health !== null
+      ? { passiveHealth: readPassiveHealth(raw.passive_health, joinPath(path, 'passive_health')) } : {}),
     servers,
   };
 }

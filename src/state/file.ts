@@ -6,7 +6,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readInteger, readList, readObject } from '../model/fields.js';
 import {
-  healthCheckToRaw, joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readRoute, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
+  healthCheckToRaw, joinPath, passiveHealthToRaw, LIMITS, mitigationToRaw, ModelError, readMitigations, readRoute, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
   serviceKeyText, type DesiredState, type Mitigation, type Route, type Service, type ServiceSpec,
 } from '../model/index.js';
 
@@ -69,6 +69,7 @@ function serviceToJson(service: Service): Record<string, unknown> {
     timeouts,
     ...schedulingToRaw(service),
     ...(service.healthCheck ? { health_check: healthCheckToRaw(service.healthCheck) } : {}),
+    ...(service.passiveHealth ? { passive_health: passiveHealthToRaw(service.passiveHealth) } : {}),
     servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight, ...thresholdsToRaw(s), ...(s.forward ? { forward: s.forward } : {}) })),
   };
 }

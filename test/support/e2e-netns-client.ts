@@ -13,6 +13,10 @@
 //                                          a new GET every <everyMs> for <durationMs>, each reported
 //                                          with `at` (epoch ms it started): failover timelines
 //   udp <host> <port> <count> <timeoutMs> [<bytes>]  sends <count> datagrams (padded to <bytes>), reports the echoes
+//   udp-flows <host> <port> <count> <timeoutMs>
+//                                          one datagram from each of <count> fresh sockets (a new flow each),
+//                                          all at once; reports per flow the echo, "refused" (ICMP port
+//                                          unreachable: ECONNREFUSED on the connected socket) or "silent"
 //
 // Both families: an IPv6 URL has its address in brackets (http://[2001:db8:18::10]/), a
 // source address or UDP host is IPv6 when it has a colon.
@@ -91,6 +95,18 @@ async function udpEcho(host: string, port: number, count: number, timeoutMs: num
   return { sent: count, missing: [...expected], echoes };
 }
 
+async function udpFlows(host: string, port: number, count: number, timeoutMs: number): Promise<object> {
+  const flows = Array.from({ length: count }, (_, index) => new Promise<string>((resolve) => {
+    const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    const done = (outcome: string) => { clearTimeout(timer); socket.close(); resolve(outcome); };
+    const timer = setTimeout(() => done('silent'), timeoutMs);
+    socket.on('message', (message) => done(message.toString('utf8').slice(0, 64)));
+    socket.on('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED' ? 'refused' : `error ${error.code ?? error.message}`));
+    socket.connect(port, host, () => socket.send(`flow-${index}`));
+  }));
+  return { outcomes: await Promise.all(flows) };
+}
+
 async function main(): Promise<object> {
   const [command, ...args] = process.argv.slice(2);
   switch (command) {
@@ -124,6 +140,9 @@ async function main(): Promise<object> {
       const started = Date.now();
       const replies = await Promise.all(Array.from({ length: count }, () => request(url, timeoutMs, false)));
       return { replies, ms: Date.now() - started };
+    }
+    case 'udp-flows': {
+      return udpFlows(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]));
     }
     case 'udp': {
       return udpEcho(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4] ?? 0));

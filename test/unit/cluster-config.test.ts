@@ -121,6 +121,7 @@ test('announce rules: usable servers, next hops per family, export filters only 
   assert.ok(usable(server, 0));
   assert.not.ok(usable({ ...server, weight: 0 }, 0));
   assert.not.ok(usable({ ...server, healthDown: true }, 0));
+  assert.not.ok(usable({ ...server, passiveDown: true }, 0), 'backed off by passive health');
   assert.ok(usable({ ...server, upperThreshold: 10 }, 9));
   assert.not.ok(usable({ ...server, upperThreshold: 10 }, 10), 'at the upper threshold: no new connections (ipvsadm -x)');
   assert.ok(usable({ ...server, upperThreshold: 10 }, undefined), 'live counts unknown: not held against the server');

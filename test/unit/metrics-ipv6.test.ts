@@ -16,7 +16,7 @@ class ScriptedSource implements StatsSource {
     return {
       snapshotVersion: 1, workerVersions: [1], workerBusyCycles: [0], workerIdleCycles: [0], workerListingScans: [], tscHz: 1e9,
       connections: 0, mbufsInUse: 0, defense: [], drops: {} as DataplaneStats['drops'], events: {} as DataplaneStats['events'], ports: [],
-      services: [{ id: 1, ...t }], servers: [{ id: 1, ...t, persistentConns: 0 }],
+      services: [{ id: 1, ...t }], servers: [{ id: 1, ...t, persistentConns: 0, icmpUnreachable: 0, resets: 0 }],
       // The data plane's own spelling (uncompressed): joined to the model's canonical LIP.
       localAddresses: [{ serviceId: 1, address: '2001:db8:19:0:0:0:0:200', connections: 7, conflicts: 3 }],
     };

@@ -17,7 +17,7 @@ const SERVICES: ListService[] = [
   {
     protocol: 'udp', vip: '10.0.0.100', port: 53, scheduler: 'rr', persistence: 0, netmask: '', prefixLength: 0, synproxy: false, localAddresses: [],
     stats: zero, rates: noRate,
-    servers: [{ address: '10.0.1.13', port: 53, weight: 1, forward: 'tun', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 5, persistConns: 0, stats: zero, rates: noRate }],
+    servers: [{ address: '10.0.1.13', port: 53, weight: 1, runningWeight: 1, forward: 'tun', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 5, persistConns: 0, stats: zero, rates: noRate }],
   },
   {
     protocol: 'tcp', vip: '10.0.0.100', port: 80, scheduler: 'wrr', persistence: 300, netmask: '255.255.255.0', prefixLength: 0, synproxy: true,
@@ -25,9 +25,9 @@ const SERVICES: ListService[] = [
     stats: { conns: 1500, inPackets: 30000, outPackets: 28000, inBytes: 123456789, outBytes: 4567890 },
     rates: { cps: 5, inPps: 120, outPps: 110, inBps: 9600, outBps: 150000 },
     servers: [
-      { address: '10.0.1.12', port: 8080, weight: 3, forward: 'nat', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 0, persistConns: 17, stats: zero, rates: noRate },
+      { address: '10.0.1.12', port: 8080, weight: 3, runningWeight: 3, forward: 'nat', upperThreshold: 0, lowerThreshold: 0, activeConns: 0, inactiveConns: 0, persistConns: 17, stats: zero, rates: noRate },
       {
-        address: '10.0.1.11', port: 80, weight: 1, forward: 'fullnat', upperThreshold: 1000, lowerThreshold: 800, activeConns: 12, inactiveConns: 34, persistConns: 3,
+        address: '10.0.1.11', port: 80, weight: 1, runningWeight: 1, forward: 'fullnat', upperThreshold: 1000, lowerThreshold: 800, activeConns: 12, inactiveConns: 34, persistConns: 3,
         stats: { conns: 750, inPackets: 15000, outPackets: 14000, inBytes: 900000, outBytes: 2200000 },
         rates: { cps: 2, inPps: 60, outPps: 55, inBps: 4800, outBps: 75000 },
       },

@@ -58,7 +58,7 @@ test('bad bracketed or IPv6 arguments: ipvsadm\'s message, then what is wrong', 
 });
 
 const server = (address: string, port: number, forward: ForwardMethod = 'fullnat') => ({
-  address, port, weight: 1, forward, upperThreshold: 0, lowerThreshold: 0, activeConns: 2, inactiveConns: 3, persistConns: 0,
+  address, port, weight: 1, runningWeight: 1, forward, upperThreshold: 0, lowerThreshold: 0, activeConns: 2, inactiveConns: 3, persistConns: 0,
   stats: { conns: 12, inPackets: 100, outPackets: 90, inBytes: 5000, outBytes: 9000 }, rates: noRate,
 });
 const service = (vip: string, port: number, extra: Partial<ListService>): ListService => ({

@@ -53,7 +53,7 @@ class FakeDataplane {
       drops: { no_service: 7 } as DataplaneStats['drops'], events: {} as DataplaneStats['events'],
       ports: [{ name: 'outside', rxPackets: 1, txPackets: 2, rxBytes: 3, txBytes: 4, rxMissed: 0, rxErrors: 0, txErrors: 0 }],
       services: [{ id: 1, conns: 5, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, activeConns: 1, inactiveConns: 0 }],
-      servers: [{ id: 2, conns: 3, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, activeConns: 1, inactiveConns: 0, persistentConns: 0 }],
+      servers: [{ id: 2, conns: 3, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, activeConns: 1, inactiveConns: 0, persistentConns: 0, icmpUnreachable: 0, resets: 0 }],
       localAddresses: [],
     };
   }

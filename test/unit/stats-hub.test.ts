@@ -17,7 +17,7 @@ class ScriptedSource implements StatsSource {
     return {
       snapshotVersion: 1, workerVersions: [1], workerBusyCycles: [this.busy], workerIdleCycles: [this.idle], workerListingScans: [], tscHz: 1e9,
       connections: 0, mbufsInUse: 0, defense: [], drops: {} as DataplaneStats['drops'], events: {} as DataplaneStats['events'], ports: [],
-      services: [traffic(1, this.conns)], servers: [{ ...traffic(7, this.conns), persistentConns: 2 }], localAddresses: [],
+      services: [traffic(1, this.conns)], servers: [{ ...traffic(7, this.conns), persistentConns: 2, icmpUnreachable: 0, resets: 0 }], localAddresses: [],
     };
   }
   ports() { return []; }

@@ -53,6 +53,14 @@ inline TrafficCounters* server_counters(Worker* w, const Conn& c) {
   return c.server_epoch == w->server_epoch[c.server_id] ? &w->counters->servers[c.server_id] : nullptr;
 }
 
+// Passive health: c's server refused it (counted only while the id names that server).
+inline void count_icmp_unreachable_from_server(Worker* w, const Conn& c) {
+  if (c.server_epoch == w->server_epoch[c.server_id]) w->counters->refusals[c.server_id].icmp_unreachable++;
+}
+inline void count_reset_from_server(Worker* w, const Conn& c) {
+  if (c.server_epoch == w->server_epoch[c.server_id]) w->counters->refusals[c.server_id].resets++;
+}
+
 // Moves c to state. IPVS set_tcp_state() accounting: ESTABLISHED counts as active, every
 // other state inactive.
 inline void conn_set_state(Worker* w, Conn& c, uint8_t state) {

@@ -32,6 +32,13 @@ ConnState tcp_next_state(ConnState current, Direction direction, uint8_t tcp_fla
 // IP_VS_CONN_F_NOOUTPUT): a client FIN on ESTABLISHED means FIN_WAIT, not CLOSE_WAIT.
 ConnState tcp_next_state_input_only(ConnState current, uint8_t tcp_flags);
 
+// Before FIN or RST: the handshake (either side's view, SYNPROXY's included) or ESTABLISHED.
+// A reset then is a refusal or a broken connection, not the end of a closing one.
+inline bool tcp_state_opening_or_established(uint8_t state) {
+  return state == kStateNone || state == kStateSynSent || state == kStateSynRecv || state == kStateSynAck ||
+         state == kStateEstablished;
+}
+
 // Name as ipvsadm prints it ("ESTABLISHED", "SYN_RECV", ..., "UDP").
 const char* conn_state_name(uint8_t state);
 

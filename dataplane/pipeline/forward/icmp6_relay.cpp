@@ -3,6 +3,7 @@
 #include <cstring>
 #include <rte_ip.h>
 #include "pipeline/carriage/toa.h"
+#include "pipeline/conn/conn_account.h"
 #include "pipeline/forward/dr.h"
 #include "pipeline/forward/tun.h"
 #include "pipeline/l2l3/checksum.h"
@@ -14,6 +15,7 @@ namespace pc {
 
 namespace {
 
+constexpr uint8_t kIcmp6DestUnreachable = 1;
 constexpr uint8_t kIcmp6PacketTooBig = 2;
 constexpr uint8_t kIpprotoIcmpv6 = 58;
 constexpr uint16_t kIcmp6HeaderLen = 8;  // type, code, checksum, then 4 bytes (unused / MTU / pointer)
@@ -132,6 +134,9 @@ bool icmp6_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& 
 
   // Reply-tuple hit = the quote is our LIP→RIP packet: the client must hear about it.
   const bool to_client = direction == Direction::OUTPUT;
+  // Passive health: the server (or a router on its way) refused a UDP connection's datagram.
+  // (Packet Too Big is type 2: a path MTU, never counted.)
+  if (to_client && protocol == IPPROTO_UDP && type == kIcmp6DestUnreachable) count_icmp_unreachable_from_server(w, c);
   const IpAddr& outer_src = to_client ? c.virtual_addr : c.local_addr;
   const IpAddr& outer_dst = to_client ? c.client_addr : c.server_addr;
   // A NAT64 connection's other side is IPv4: an ICMPv6 error about it is translated to

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <rte_ip.h>
+#include "pipeline/conn/conn_account.h"
 #include "pipeline/l2l3/checksum.h"
 #include "pipeline/forward/dr.h"
 #include "pipeline/forward/tun.h"
@@ -23,6 +24,12 @@ constexpr uint16_t kIcmpHeaderLen = 8;
 constexpr uint16_t kQuotedL4Min = 8;     // RFC 792: the quote holds at least 8 bytes past the IP header
 constexpr uint16_t kMinIpv4Mtu = 68;     // RFC 791
 constexpr uint8_t kRelayTtl = 64;        // the relayed error is ours (our source address)
+
+// Passive health: a server (or a router on its way) saying a UDP connection's datagram was
+// refused: destination unreachable, except "fragmentation needed" (a path MTU, not a refusal).
+inline bool is_udp_refusal(uint8_t protocol, uint8_t type, uint8_t code) {
+  return protocol == IPPROTO_UDP && type == kIcmpDestUnreachable && code != kIcmpFragmentationNeeded;
+}
 
 inline bool is_relayed_error(uint8_t type) {
   return type == kIcmpDestUnreachable || type == kIcmpTimeExceeded || type == kIcmpParameterProblem;
@@ -151,6 +158,10 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   const Conn& c = w->conns.records[index];
   // An error goes back to the sender of the quoted packet; anything else is forged or misrouted.
   if (p.ip->dst_addr != inner->src_addr) return drop(w, m, DropReason::NO_CONN);
+  // Reply-tuple hit = the quote is our LIP→RIP packet (about the server); DR/TUN quote the
+  // server's own reply to the client instead, which says nothing about the server.
+  if (direction == Direction::OUTPUT && !(c.flags & kConnOneWay) && is_udp_refusal(protocol, icmp->icmp_type, icmp->icmp_code))
+    count_icmp_unreachable_from_server(w, c);
   // NAT64: the client speaks IPv6, so the error crosses the families.
   if (c.flags & kConnNat64) return relay_nat64_error_to_client(w, s, m, p, c, direction, now_us, tx);
   // DR/TUN: the quoted packet is the server's direct reply, so the server must hear it.

@@ -667,6 +667,7 @@ bool synproxy_conn_packet(Worker* w, const Snapshot& s, uint32_t index, Directio
     sc.ts_offset = 0;
     sc.flags = static_cast<uint8_t>((sc.flags | kEstablished) & ~kTimestamps);
     w->counters->event(Event::SYNPROXY_CLIENT_RESETS);
+    count_reset_from_server(w, w->conns.records[index]);  // passive health; the state below keeps advance() from counting it again
     conn_set_state(w, w->conns.records[index], kStateClose);  // IPVS's table keeps SYN_SENT on an output RST
     translate_output(sc, p);
     return false;

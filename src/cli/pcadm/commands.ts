@@ -107,6 +107,7 @@ export function listServices(services: VirtualService__Output[], stats: GetStats
           address: server.address,
           port: server.port,
           weight: server.weight,
+          runningWeight: server.health === 'down' ? 0 : server.weight,
           forward: forwardMethod(server.forward),
           upperThreshold: server.upperThreshold ?? 0,
           lowerThreshold: server.lowerThreshold ?? 0,

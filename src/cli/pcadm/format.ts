@@ -12,7 +12,13 @@ export type ForwardMethod = 'fullnat' | 'nat' | 'dr' | 'tun';
 export interface ListServer {
   address: string;
   port: number;
+  /** The configured weight (what -S saves). */
   weight: number;
+  /**
+   * The weight the data plane runs with (what -L shows): 0 while the health check or passive
+   * health holds the server down, as ipvsadm shows a server keepalived quiesced.
+   */
+  runningWeight: number;
   forward: ForwardMethod;
   upperThreshold: number;
   lowerThreshold: number;
@@ -171,9 +177,9 @@ function serverLine(server: ListServer, proto: Proto, format: ListFormat, o: For
     case 'thresholds':
       return `  -> ${name} ${[server.upperThreshold, server.lowerThreshold, server.activeConns, server.inactiveConns].map((v) => left(String(v), 10)).join(' ')}\n`;
     case 'persistent-conn':
-      return `  -> ${name} ${left(String(server.weight), 9)} ${left(String(server.persistConns), 11)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
+      return `  -> ${name} ${left(String(server.runningWeight), 9)} ${left(String(server.persistConns), 11)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
     default:
-      return `  -> ${name} ${left(FORWARD_NAME[server.forward], 7)} ${left(String(server.weight), 6)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
+      return `  -> ${name} ${left(FORWARD_NAME[server.forward], 7)} ${left(String(server.runningWeight), 6)} ${left(String(server.activeConns), 10)} ${left(String(server.inactiveConns), 10)}\n`;
   }
 }
 
