@@ -55,6 +55,21 @@ uint32_t new_flow(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, ui
   return index;
 }
 
+// One-packet UDP (ipvsadm -o): the server's first reply to a datagram ends its connection
+// here, before the reply is forwarded (the record's fields stay as they are for that).
+// Everything it held goes back as on expiry (gauges, the lport, the LIP's count, event
+// conns_expired) and its reply entry leaves the index, so a second reply is a reply
+// without a connection (no_conn). The lport is free again at once: the allocator's next-fit
+// cursor (conn/lport.cpp) hands it out again only after the rest of the worker's pool.
+// The record itself waits, holding nothing, until the wheel reaches its slot (at most
+// timeouts.udp_one_packet): the wheel's lists are singly linked, so it cannot leave earlier.
+[[gnu::noinline]] void one_packet_answered(Worker* w, Conn& c, uint64_t now_us) {
+  conn_stage_expire(w, c);
+  conn_remove_reply_entry(&w->conns, static_cast<uint32_t>(&c - w->conns.records));
+  c.state = kStateUdpAnswered;
+  c.expires_us = now_us;
+}
+
 // The state machine: IPVS's INPUT-ONLY table for one-way (DR/TUN) connections, the full
 // one for the others; then the expiry (lazy: the wheel re-files it when its slot comes).
 inline void advance(Worker* w, Conn& c, const ParsedPacket& p, Direction direction, uint64_t now_us) {
@@ -66,6 +81,8 @@ inline void advance(Worker* w, Conn& c, const ParsedPacket& p, Direction directi
     // A server that resets its connections shows here first (faults are data, like drops).
     if ((flags & RTE_TCP_RST_FLAG) && !(c.flags & kConnOneWay))
       w->counters->event(direction == Direction::OUTPUT ? Event::TCP_RESETS_FROM_SERVER : Event::TCP_RESETS_FROM_CLIENT);
+  } else if (unlikely(c.state == kStateUdpOnePacket) && direction == Direction::OUTPUT) {
+    return one_packet_answered(w, c, now_us);
   }
   c.expires_us = conn_expiry(w, c, now_us);
 }
@@ -154,6 +171,7 @@ void conn_stage_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
 }
 
 void conn_stage_expire(void* worker, const Conn& c) {
+  if (c.state == kStateUdpAnswered) return;  // one_packet_answered() gave everything back
   Worker* w = static_cast<Worker*>(worker);
   synproxy_on_expire(w, static_cast<uint32_t>(&c - w->conns.records));
   bool active = c.state == kStateEstablished;
