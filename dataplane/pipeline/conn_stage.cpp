@@ -167,6 +167,11 @@ void conn_stage_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   Direction direction = hit.direction;
   if (!hit.found && !(hit.recheck_miss && conn_lookup(w->conns, key, &index, &direction)))
     return new_flow_input(w, s, m, p, owned_kinds, now_us, tx);
+  // The burst was looked up at once: a second reply to a one-packet datagram in the same burst
+  // as the first still holds the hit that the first one ended (one_packet_answered). It is a
+  // reply without a connection, as it would be one burst later.
+  if (unlikely(w->conns.records[index].state == kStateUdpAnswered))
+    return new_flow_input(w, s, m, p, owned_kinds, now_us, tx);
   forward_on(w, s, m, p, index, direction, nullptr, now_us, tx);
 }
 

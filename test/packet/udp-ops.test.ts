@@ -66,13 +66,24 @@ test('one-packet: 9 datagrams of one client:port spread by rr, each reply back, 
     });
     expectDrops(again, { no_conn: 1 });
 
+    // Two replies in one rx burst: the burst is looked up at once, so the second one still
+    // found the entry the first one ended; it must be no_conn all the same.
+    const [twice] = burst(lab, 1);
+    const sameBurst = lab.counterDelta(() => {
+      const out = lab.forward('inside', replyTo(twice!, 'first'), replyTo(twice!, 'duplicate'));
+      assert.equal(out.outside.map((f) => f.udp!.payload.toString()), ['first']);
+    });
+    expectDrops(sameBurst, { no_conn: 1 });
+    expectEvents(sameBurst, { conns_expired: 1, packets_forwarded_out: 1 });
+
     const stats = lab.stats();
     const service = stats.services.find((s) => s.id === UDP_SERVICE_ID)!;
-    assert.equal([service.conns, service.inPackets, service.outPackets, service.activeConns, service.inactiveConns], [9, 9, 9, 0, 0]);
-    for (const id of UDP_SERVER_IDS) {
+    assert.equal([service.conns, service.inPackets, service.outPackets, service.activeConns, service.inactiveConns], [10, 10, 10, 0, 0]);
+    UDP_SERVER_IDS.forEach((id, i) => {
       const server = stats.servers.find((s) => s.id === id)!;
-      assert.equal([server.conns, server.inPackets, server.outPackets], [3, 3, 3], `server ${id}: every datagram counted`);
-    }
+      const n = i === 0 ? 4 : 3;  // the tenth datagram went to the first server again
+      assert.equal([server.conns, server.inPackets, server.outPackets], [n, n, n], `server ${id}: every datagram counted`);
+    });
     // The records themselves wait for their wheel slot: at most udp_one_packet (5 s) after the datagram.
     lab.advance(5.2);
     assert.is(lab.stats().connections, 0);
