@@ -33,7 +33,7 @@ const EAL = ['-l', '0', '--no-huge', '-m', '6144', '--no-pci', '--no-shconf', '-
 
 const ipvsTimeouts: DataplaneTimeouts = {
   tcpEstablished: 900, tcpSynSent: 120, tcpSynRecv: 60, tcpFinWait: 120, tcpTimeWait: 120,
-  tcpClose: 10, tcpCloseWait: 60, tcpLastAck: 30, udp: 300,
+  tcpClose: 10, tcpCloseWait: 60, tcpLastAck: 30, udp: 300, udpOnePacket: 5,
 };
 
 /** 4096 global deny /24s in 10.0.0.0/12 that the bench clients (198.18.0.0/24) never match. */

@@ -48,6 +48,7 @@ bool read_timeouts(JsReader& r, const Napi::Value& v, const std::string& path, p
       {"tcpEstablished", &t->tcp_established}, {"tcpSynSent", &t->tcp_syn_sent}, {"tcpSynRecv", &t->tcp_syn_recv},
       {"tcpFinWait", &t->tcp_fin_wait},        {"tcpTimeWait", &t->tcp_time_wait}, {"tcpClose", &t->tcp_close},
       {"tcpCloseWait", &t->tcp_close_wait},    {"tcpLastAck", &t->tcp_last_ack}, {"udp", &t->udp},
+      {"udpOnePacket", &t->udp_one_packet},
   };
   for (const auto& f : fields) {
     Napi::Value fv = o.Get(f.name);
@@ -170,6 +171,11 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
     out->synproxy_auto = true;
     out->synproxy_auto_syn_rate = static_cast<uint32_t>(rate);
     out->synproxy_auto_hold_ms = static_cast<uint32_t>(hold_ms);
+  }
+  Napi::Value one_packet = o.Get("onePacket");
+  if (!one_packet.IsUndefined()) {  // absent = off
+    if (!one_packet.IsBoolean()) return r.fail(path + ".onePacket", "a boolean", one_packet);
+    out->one_packet = one_packet.As<Napi::Boolean>().Value();
   }
   Napi::Array servers;
   if (!r.array(o.Get("servers"), path + ".servers", &servers)) return false;

@@ -45,6 +45,9 @@ struct Timeouts {
   uint32_t tcp_close_wait = 60;
   uint32_t tcp_last_ack = 30;
   uint32_t udp = 300;
+  // A one-packet (ipvsadm -o) datagram waiting for its reply: glibc's resolver gives up on a
+  // DNS try after 5 s (RES_TIMEOUT) and sends a new datagram, so a later reply helps no one.
+  uint32_t udp_one_packet = 5;
 };
 
 enum class SchedulerKind : uint8_t { RR, WRR, LC, WLC, SED, NQ, DH, SH, LBLC, LBLCR, MH, FO, OVF, TWOS };
@@ -98,6 +101,9 @@ struct ServiceConfig {
   bool synproxy_auto = false;
   uint32_t synproxy_auto_syn_rate = 0;
   uint32_t synproxy_auto_hold_ms = 0;
+  // ipvsadm -o (UDP, FullNAT servers): each datagram is scheduled on its own and leaves only
+  // a reply entry that ends at its first reply or after timeouts.udp_one_packet (conn_stage.cpp).
+  bool one_packet = false;
 };
 
 // Cluster hand-off (pipeline/cluster/, docs/cluster.md): the gateways of the

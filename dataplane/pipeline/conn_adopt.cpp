@@ -120,6 +120,10 @@ void worker_adopt_region(Worker* w, const Snapshot& s, uint64_t now_us, uint64_t
       forget(w, i);
       continue;
     }
+    if (c.state == kStateUdpAnswered) {  // an answered one-packet datagram: it held nothing but the record
+      forget(w, i);
+      continue;
+    }
     switch (judge(c, w->synproxy.conns[i], by_id)) {
       case Verdict::INVALID: report->invalid++; forget(w, i); continue;
       case Verdict::STALE: report->stale++; forget(w, i); continue;

@@ -48,7 +48,8 @@ void check_index(Checker& k, const ConnTable& t, std::vector<uint8_t>* entries_o
         k.fail(where + "names record " + std::to_string(index) + " that is not committed");
         continue;
       }
-      if (direction == Direction::OUTPUT && (c.flags & kConnOneWay)) k.fail(where + "reply entry of a one-way record");
+      if (direction == Direction::OUTPUT && !conn_has_reply_entry(c)) k.fail(where + "reply entry of a record that has none (one-way or answered one-packet)");
+      if (direction == Direction::INPUT && !conn_has_client_entry(c)) k.fail(where + "client entry of a one-packet record");
       FlowKey key = direction == Direction::INPUT ? conn_client_key(c) : conn_reply_key(c);
       ConnHash h = conn_hash(key);
       if (h.tag != bucket.tags[i]) k.fail(where + "tag does not match the record's tuple");
@@ -108,18 +109,20 @@ void worker_check_tables(const Worker* w, std::vector<std::string>* problems) {
     }
     committed++;
     if (i >= *t.high_water) k.fail(rec + "beyond the high-water mark");
-    uint8_t want = (c.flags & kConnOneWay) ? 1 : 2;
+    uint8_t want = static_cast<uint8_t>(conn_has_client_entry(c) + conn_has_reply_entry(c));
     if (entries_of[i] != want) k.fail(rec + std::to_string(entries_of[i]) + " index entries, expected " + std::to_string(want));
     uint32_t found;
     Direction direction;
-    if (!conn_lookup(t, conn_client_key(c), &found, &direction) || found != i || direction != Direction::INPUT)
+    if (conn_has_client_entry(c) && (!conn_lookup(t, conn_client_key(c), &found, &direction) || found != i || direction != Direction::INPUT))
       k.fail(rec + "its client tuple does not find it");
-    if (!(c.flags & kConnOneWay) && (!conn_lookup(t, conn_reply_key(c), &found, &direction) || found != i || direction != Direction::OUTPUT))
+    if (conn_has_reply_entry(c) && (!conn_lookup(t, conn_reply_key(c), &found, &direction) || found != i || direction != Direction::OUTPUT))
       k.fail(rec + "its reply tuple does not find it");
     if (t.wheel_started && filed[i] != 1) k.fail(rec + "filed " + std::to_string(filed[i]) + " times in the timer wheel");
-    if (c.service_epoch == w->service_epoch[c.service_id])
+    // An answered one-packet record holds nothing but itself: no gauge, no lport.
+    bool holds = c.state != kStateUdpAnswered;
+    if (holds && c.service_epoch == w->service_epoch[c.service_id])
       (c.state == kStateEstablished ? active : inactive)[c.service_id]++;
-    if (!(c.flags & kConnNotFullnat)) {
+    if (holds && !(c.flags & kConnNotFullnat)) {
       if (c.lport_pool >= w->lports.pools.size() || w->lports.pools[c.lport_pool].local_addr != c.local_addr) {
         k.fail(rec + "lport pool does not hold its LIP");
       } else if (!lport_taken(w->lports, c.lport_pool, c.local_port)) {

@@ -55,6 +55,21 @@ uint32_t new_flow(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, ui
   return index;
 }
 
+// One-packet UDP (ipvsadm -o): the server's first reply to a datagram ends its connection
+// here, before the reply is forwarded (the record's fields stay as they are for that).
+// Everything it held goes back as on expiry (gauges, the lport, the LIP's count, event
+// conns_expired) and its reply entry leaves the index, so a second reply is a reply
+// without a connection (no_conn). The lport is free again at once: the allocator's next-fit
+// cursor (conn/lport.cpp) hands it out again only after the rest of the worker's pool.
+// The record itself waits, holding nothing, until the wheel reaches its slot (at most
+// timeouts.udp_one_packet): the wheel's lists are singly linked, so it cannot leave earlier.
+[[gnu::noinline]] void one_packet_answered(Worker* w, Conn& c, uint64_t now_us) {
+  conn_stage_expire(w, c);
+  conn_remove_reply_entry(&w->conns, static_cast<uint32_t>(&c - w->conns.records));
+  c.state = kStateUdpAnswered;
+  c.expires_us = now_us;
+}
+
 // The state machine: IPVS's INPUT-ONLY table for one-way (DR/TUN) connections, the full
 // one for the others; then the expiry (lazy: the wheel re-files it when its slot comes).
 inline void advance(Worker* w, Conn& c, const ParsedPacket& p, Direction direction, uint64_t now_us) {
@@ -71,6 +86,8 @@ inline void advance(Worker* w, Conn& c, const ParsedPacket& p, Direction directi
       // Passive health: a server that refuses or breaks connections (not one closing them).
       if (from_server && tcp_state_opening_or_established(before)) count_reset_from_server(w, c);
     }
+  } else if (unlikely(c.state == kStateUdpOnePacket) && direction == Direction::OUTPUT) {
+    return one_packet_answered(w, c, now_us);
   }
   c.expires_us = conn_expiry(w, c, now_us);
 }
@@ -155,10 +172,16 @@ void conn_stage_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   Direction direction = hit.direction;
   if (!hit.found && !(hit.recheck_miss && conn_lookup(w->conns, key, &index, &direction)))
     return new_flow_input(w, s, m, p, owned_kinds, now_us, tx);
+  // The burst was looked up at once: a second reply to a one-packet datagram in the same burst
+  // as the first still holds the hit that the first one ended (one_packet_answered). It is a
+  // reply without a connection, as it would be one burst later.
+  if (unlikely(w->conns.records[index].state == kStateUdpAnswered))
+    return new_flow_input(w, s, m, p, owned_kinds, now_us, tx);
   forward_on(w, s, m, p, index, direction, nullptr, now_us, tx);
 }
 
 void conn_stage_expire(void* worker, const Conn& c) {
+  if (c.state == kStateUdpAnswered) return;  // one_packet_answered() gave everything back
   Worker* w = static_cast<Worker*>(worker);
   synproxy_on_expire(w, static_cast<uint32_t>(&c - w->conns.records));
   bool active = c.state == kStateEstablished;

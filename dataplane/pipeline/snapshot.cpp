@@ -158,6 +158,14 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       *error = field("services", i, "scheduler") + ": unknown scheduler";
       return false;
     }
+    if (c.one_packet && c.protocol != IPPROTO_UDP) {
+      *error = field("services", i, "one_packet") + ": UDP services only (a TCP connection is a stream of segments)";
+      return false;
+    }
+    if (c.one_packet && c.persistence_timeout) {
+      *error = field("services", i, "one_packet") + ": not with persistence_timeout (each datagram is scheduled on its own)";
+      return false;
+    }
     ServiceEntry svc;
     svc.id = c.id;
     svc.protocol = c.protocol;
@@ -173,6 +181,7 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     svc.synproxy_auto_hold_ms = c.synproxy_auto_hold_ms;
     svc.sched_flags = c.sched_flags;
     svc.persistence_timeout = c.persistence_timeout;
+    svc.one_packet = c.one_packet;
     svc.persistence_netmask = c.persistence_netmask;
     if (c.persistence_prefix_v6 > 128) {
       *error = field("services", i, "persistence_prefix_v6") + ": must be 0..128";

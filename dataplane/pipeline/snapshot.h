@@ -60,6 +60,7 @@ struct ServiceEntry {
   bool synproxy = false;
   bool synproxy_rst_on_bad_cookie = false;
   bool synproxy_auto = false;            // pipeline/synproxy_auto.h
+  bool one_packet = false;               // ipvsadm -o: UDP only (ServiceConfig)
   uint32_t synproxy_auto_syn_rate = 0;   // SYNs/s, whole service
   uint32_t synproxy_auto_hold_ms = 0;
   uint64_t generation = 0;

@@ -501,7 +501,7 @@ uint32_t worker_list_connections(const Worker* w, uint32_t position, uint32_t ma
   uint32_t copied = 0, i = position < capacity ? position : capacity;
   for (; i < end && copied < max; i++) {
     const Conn& c = w->conns.records[i];
-    if (!c.in_use) continue;
+    if (!c.in_use || c.state == kStateUdpAnswered) continue;  // answered one-packet: no longer a connection
     ConnectionInfo& info = out[copied++];
     info.protocol = c.protocol;
     info.client_addr = c.client_addr;

@@ -73,6 +73,7 @@ export function serviceSpecFromProto(service: VirtualService__Output | null | un
     persistence_timeout: service.persistenceTimeout,
     persistence_netmask: service.persistenceNetmask,
     persistence_prefix_length: service.persistencePrefixLength,
+    one_packet: service.onePacket,
     local_addresses: service.localAddresses,
     timeouts: rawTimeouts(service.timeouts),
     health_check: rawHealthCheck(service.healthCheck),
@@ -106,6 +107,7 @@ export function serviceToProto(service: Service): VirtualService {
     // Each family echoes its own -M spelling; the other field stays empty.
     persistenceNetmask: service.persistenceTimeout && ipFamily(service.vip) === 4 ? service.persistenceNetmask ?? '255.255.255.255' : '',
     persistencePrefixLength: service.persistenceTimeout && ipFamily(service.vip) === 6 ? service.persistencePrefixLength ?? 128 : 0,
+    onePacket: service.onePacket ?? false,
     localAddresses: [...service.localAddresses],
     timeouts,
     servers: service.servers.map((s): RealServer => ({

@@ -183,6 +183,8 @@ export interface PortInfo {
 export interface DataplaneTimeouts {
   tcpEstablished: number; tcpSynSent: number; tcpSynRecv: number; tcpFinWait: number;
   tcpTimeWait: number; tcpClose: number; tcpCloseWait: number; tcpLastAck: number; udp: number;
+  /** One-packet UDP: a datagram's reply entry lives this long without a reply. */
+  udpOnePacket: number;
 }
 
 export interface DataplaneRealServer {
@@ -227,6 +229,8 @@ export interface DataplaneService {
   /** SYNPROXY auto (only with synproxy false): engage at synRate SYNs/s for the whole service,
    *  disengage after holdMs below it; absent = no auto mode. */
   synproxyAuto?: { synRate: number; holdMs: number };
+  /** ipvsadm -o: each datagram scheduled on its own, reply entry only (UDP, fullnat); absent = false. */
+  onePacket?: boolean;
   localAddresses: string[];
   timeouts: DataplaneTimeouts;  // seconds
   servers: DataplaneRealServer[];

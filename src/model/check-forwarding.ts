@@ -23,8 +23,10 @@ export function checkForwarding(state: DesiredState, service: Service, paths: Fo
   checkSynproxySeesReplies(state, service, paths, now);
   service.servers.forEach((server, j) => {
     const method = server.forward;
+    if (method === 'nat' && service.onePacket) throw onePacketNeedsFullnat(method, joinPath(joinPath(paths.service, 'servers'), j));
     if (method !== 'dr' && method !== 'tun') return;
     const serverPath = joinPath(joinPath(paths.service, 'servers'), j);
+    if (service.onePacket) throw onePacketNeedsFullnat(method, serverPath);
     if (service.clientAddress === 'proxy_v1' || service.clientAddress === 'proxy_v2') {
       throw new ModelError('INVALID_ARGUMENT', joinPath(serverPath, 'forward'),
         `${method} cannot be used with client_address ${service.clientAddress}: a PROXY header shifts sequence numbers in both directions and the replies bypass the gateway; the server already sees the client address`);
@@ -38,6 +40,16 @@ export function checkForwarding(state: DesiredState, service: Service, paths: Fo
   if (needsLocalAddresses && service.localAddresses.length === 0) {
     warnings.push(`${joinPath(paths.service, 'local_addresses')}: empty, but fullnat servers need local addresses; their new connections will be dropped (no_local_address)`);
   }
+}
+
+/**
+ * One-packet scheduling keeps a datagram's reply entry on its own LIP:lport, so that two
+ * datagrams of one client to one server never share a reply tuple: FullNAT only (NAT's reply
+ * tuple is the client's own address and port; DR and TUN keep no reply entry at all).
+ */
+function onePacketNeedsFullnat(method: ForwardMethod, serverPath: string): ModelError {
+  return new ModelError('INVALID_ARGUMENT', joinPath(serverPath, 'forward'),
+    `${method} cannot be used in a one_packet service: one-packet scheduling gives each datagram its own local address and port, which only fullnat has; expected fullnat`);
 }
 
 /**

@@ -43,6 +43,8 @@ export function applyServiceSettings(service: Service, spec: ServiceSpec): void 
   service.synproxy = spec.synproxy;
   if (spec.synproxyRstOnBadCookie) service.synproxyRstOnBadCookie = true;
   else delete service.synproxyRstOnBadCookie;
+  if (spec.onePacket) service.onePacket = true;
+  else delete service.onePacket;
   if (spec.synproxyAuto) service.synproxyAuto = { ...spec.synproxyAuto };
   else delete service.synproxyAuto;
   service.localAddresses = [...spec.localAddresses];

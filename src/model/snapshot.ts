@@ -43,6 +43,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
       clientAddress: s.clientAddress,
       ...synproxyFields(state, s, now),
       ...(s.synproxyRstOnBadCookie ? { synproxyRstOnBadCookie: true } : {}),
+      ...(s.onePacket ? { onePacket: true } : {}),
       localAddresses: [...s.localAddresses],
       timeouts: resolveTimeouts(s, state.defaultTimeouts),
       servers: s.servers.map((r) => ({

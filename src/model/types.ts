@@ -68,6 +68,8 @@ export interface Timeouts {
   tcpCloseWait: number;
   tcpLastAck: number;
   udp: number;
+  /** A one-packet (ipvsadm -o) datagram waiting for its reply (docs/schedulers.md). */
+  udpOnePacket: number;
 }
 
 /** Config/proto spelling of each timeout, in a stable order. */
@@ -81,6 +83,7 @@ export const TIMEOUT_FIELDS: readonly { key: keyof Timeouts; name: string }[] = 
   { key: 'tcpCloseWait', name: 'tcp_close_wait' },
   { key: 'tcpLastAck', name: 'tcp_last_ack' },
   { key: 'udp', name: 'udp' },
+  { key: 'udpOnePacket', name: 'udp_one_packet' },
 ];
 
 /** IPVS defaults (PROTOCOL.md §4.1), same as dataplane/common/config.h. */
@@ -94,6 +97,8 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = {
   tcpCloseWait: 60,
   tcpLastAck: 30,
   udp: 300,
+  // glibc's resolver retries a DNS query after 5 s (RES_TIMEOUT): a later reply helps no one.
+  udpOnePacket: 5,
 };
 
 export interface ServiceKey {
@@ -139,6 +144,9 @@ export interface ServiceSpec extends ServiceKey {
   persistenceNetmask?: string;
   /** ipvsadm -M for an IPv6 VIP: prefix length 1..127 (IPVS: -M 64); only with persistenceTimeout. Absent = 128. */
   persistencePrefixLength?: number;
+  /** ipvsadm -o / --ops (UDP only, fullnat servers, no persistence): every datagram is scheduled on
+   *  its own and its reply entry ends at the first reply. Absent = false. */
+  onePacket?: boolean;
   /** Default 'none'. */
   clientAddress: ClientAddress;
   /** Default 'off'. */

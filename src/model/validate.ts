@@ -16,7 +16,7 @@ import { readHealthCheck } from './health-check-fields.js';
 import { readPassiveHealth } from './passive-health-fields.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
-const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'local_addresses', 'timeouts', 'health_check', 'passive_health', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'one_packet', 'local_addresses', 'timeouts', 'health_check', 'passive_health', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
 const SERVER_KEYS = ['address', 'port', 'weight', 'forward', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
 const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu', 'exception_path'] as const;
@@ -115,6 +115,21 @@ export function udpClientAddress(mode: string, path: string): ModelError {
     `${mode} is not supported for UDP services yet (client-address carriage works for TCP only): expected none`);
 }
 
+/**
+ * one_packet (ipvsadm -o): each datagram is scheduled on its own, so it means nothing for a TCP
+ * stream, and persistence (a client keeps its server) would undo it: both are refused.
+ */
+function readOnePacket(value: unknown, path: string, protocol: string, persistenceTimeout: number | undefined): boolean {
+  if (value === undefined || value === null || !readBoolean(value, path)) return false;
+  if (protocol !== 'udp') {
+    throw new ModelError('INVALID_ARGUMENT', path, `one-packet scheduling is for UDP services only (a ${protocol} connection is a stream, not independent datagrams): expected false, got true`);
+  }
+  if (persistenceTimeout) {
+    throw new ModelError('INVALID_ARGUMENT', path, `one-packet scheduling cannot be combined with persistence_timeout ${persistenceTimeout}: each datagram is scheduled on its own, persistence would keep a client on one server; remove one of them`);
+  }
+  return true;
+}
+
 /** A whole service: key, scheduler (default rr), LIP pool, timeouts, servers. */
 export function readServiceSpec(value: unknown, path: string): ServiceSpec {
   const raw = readObject(value, path);
@@ -137,6 +152,8 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     : readChoice(raw.client_address, joinPath(path, 'client_address'), CLIENT_ADDRESS_MODES);
   if (protocol === 'udp' && clientAddress !== 'none') throw udpClientAddress(clientAddress, joinPath(path, 'client_address'));
   const vip = readIpAddress(raw.vip, joinPath(path, 'vip'));
+  const scheduling = readSchedulingFields(raw, path, scheduler, ipFamily(vip)!);
+  const onePacket = readOnePacket(raw.one_packet, joinPath(path, 'one_packet'), protocol, scheduling.persistenceTimeout);
   return {
     name,
     protocol,
@@ -144,7 +161,9 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     port: readPortNumber(raw.port, joinPath(path, 'port')),
     scheduler,
     // Persistence groups clients, who speak the VIP's family (NAT64 included).
-    ...readSchedulingFields(raw, path, scheduler, ipFamily(vip)!),
+    ...scheduling,
+    // Only when on, so specs and state files without it read the same.
+    ...(onePacket ? { onePacket: true } : {}),
     clientAddress,
     synproxy: readSynproxy(raw.synproxy, joinPath(path, 'synproxy')),
     // Only when on, so specs and state files without it read the same.

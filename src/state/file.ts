@@ -64,6 +64,7 @@ function serviceToJson(service: Service): Record<string, unknown> {
     client_address: service.clientAddress,
     synproxy: service.synproxy,
     ...(service.synproxyRstOnBadCookie ? { synproxy_rst_on_bad_cookie: true } : {}),
+    ...(service.onePacket ? { one_packet: true } : {}),
     ...(service.synproxyAuto ? { synproxy_auto: { syn_rate: service.synproxyAuto.synRate, hold_seconds: service.synproxyAuto.holdSeconds } } : {}),
     local_addresses: service.localAddresses,
     timeouts,

@@ -139,6 +139,51 @@ test('the ovf and twos schedulers: -A/-E -s, -L shows them, -Sn/-R round trip', 
   await ok('-D -u 198.18.0.50:53');
 });
 
+test('one-packet scheduling: -A -o / --ops, -L shows "ops", -Sn/-R round trip, ipvsadm\'s saved "ops" read back, refusals', async () => {
+  await ok('-A -u 198.18.0.60:53 -s rr -o');
+  await ok('-a -u 198.18.0.60:53 -r 198.19.0.1:53');
+  await ok('-A -u 198.18.0.61:53 -s wrr --ops');
+  const listing = `${TITLE}UDP  198.18.0.60:53 rr ops\n  -> 198.19.0.1:53                FullNat 1      0          0         \n`;
+  assert.fixture(await ok('-L -n -u 198.18.0.60:53'), listing);
+  assert.match(await ok('-L -n -u 198.18.0.61:53'), /^UDP  198\.18\.0\.61:53 wrr ops$/m);
+  const mine = async () => (await ok('-Sn')).split('\n').filter((l) => l.includes('198.18.0.6'));
+  const rules = [
+    '-A -u 198.18.0.60:53 -s rr -o',
+    '-a -u 198.18.0.60:53 -r 198.19.0.1:53 -b -w 1',
+    '-A -u 198.18.0.61:53 -s wrr -o',
+  ];
+  assert.equal(await mine(), rules);
+  await ok('-D -u 198.18.0.60:53');
+  await ok('-D -u 198.18.0.61:53');
+  const restored = await pcadm('-R', `${rules.join('\n')}\n`);
+  assert.is(restored.code, 0, restored.err);
+  assert.equal(await mine(), rules);
+  assert.fixture(await ok('-L -n -u 198.18.0.60:53'), listing);
+  // ipvsadm -S writes the flag as a bare word after the scheduler.
+  await ok('-D -u 198.18.0.61:53');
+  const fromIpvsadm = await pcadm('-R', 'ipvsadm -A -u 198.18.0.61:53 -s wrr ops\n');
+  assert.is(fromIpvsadm.code, 0, fromIpvsadm.err);
+  assert.match(await ok('-L -n -u 198.18.0.61:53'), /^UDP  198\.18\.0\.61:53 wrr ops$/m);
+  // -E sends the flags of its command line, as ipvsadm -E does: without -o one-packet goes off.
+  await ok('-E -u 198.18.0.61:53 -s rr');
+  assert.match(await ok('-L -n -u 198.18.0.61:53'), /^UDP  198\.18\.0\.61:53 rr$/m);
+  await ok('-E -u 198.18.0.61:53 -s rr -o');
+  assert.match(await ok('-L -n -u 198.18.0.61:53'), /^UDP  198\.18\.0\.61:53 rr ops$/m);
+
+  const tcp = await pcadm('-A -t 198.18.0.60:80 -s rr -o');
+  assert.is(tcp.code, 255, tcp.err);
+  assert.match(tcp.err, /^service\.one_packet: one-packet scheduling is for UDP services only/);
+  const persistent = await pcadm('-E -u 198.18.0.60:53 -s rr -o -p 60');
+  assert.is(persistent.code, 255, persistent.err);
+  assert.match(persistent.err, /^service\.one_packet: one-packet scheduling cannot be combined with persistence_timeout 60/);
+  const masq = await pcadm('-a -u 198.18.0.60:53 -r 198.19.0.2:53 -m');
+  assert.is(masq.code, 255, masq.err);
+  assert.match(masq.err, /servers\[1\]\.forward: nat cannot be used in a one_packet service/);
+  assert.fixture(await ok('-L -n -u 198.18.0.60:53'), listing);  // refusals changed nothing
+  await ok('-D -u 198.18.0.60:53');
+  await ok('-D -u 198.18.0.61:53');
+});
+
 test('forwarding methods: -m/-g/-i/-b on -a and -e, the Forward column, -Sn/-R round trip, SYNPROXY + -g refused', async () => {
   await ok('-A -t 198.18.0.40:80 -s rr');
   await ok('-a -t 198.18.0.40:80 -r 198.19.0.1:8080 -m');

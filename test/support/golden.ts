@@ -45,7 +45,7 @@ export const LIPS6 = ['2001:db8:19::200', '2001:db8:19::201', '2001:db8:19::202'
 /** IPVS default timeouts (PROTOCOL.md §4.1), in seconds. */
 export const IPVS_TIMEOUTS: DataplaneTimeouts = {
   tcpEstablished: 900, tcpSynSent: 120, tcpSynRecv: 60, tcpFinWait: 120, tcpTimeWait: 120,
-  tcpClose: 10, tcpCloseWait: 60, tcpLastAck: 30, udp: 300,
+  tcpClose: 10, tcpCloseWait: 60, tcpLastAck: 30, udp: 300, udpOnePacket: 5,
 };
 
 // 384 MB: conn-listing fills 2 x 512 k connections of 96 B records (plus index and SYNPROXY state).

@@ -19,6 +19,30 @@ test('a valid service is read with defaults filled in', () => {
   assert.equal(minimal, { name: '', protocol: 'udp', vip: '198.18.0.11', port: 53, scheduler: 'rr', clientAddress: 'none', synproxy: 'off', localAddresses: [], timeouts: {}, servers: [] });
 });
 
+test('one_packet: on a UDP service read as onePacket (absent or false = not set); TCP and persistence refused naming the field', () => {
+  const udp = { protocol: 'udp', vip: '198.18.0.53', port: 53, timeouts: { udp_one_packet: 3 } };
+  const spec = readServiceSpec({ ...udp, one_packet: true }, 'service');
+  assert.is(spec.onePacket, true);
+  assert.equal(spec.timeouts, { udpOnePacket: 3 });
+  assert.not.ok('onePacket' in readServiceSpec({ ...udp, one_packet: false }, 'service'));
+  assert.not.ok('onePacket' in readServiceSpec(udp, 'service'));
+  const refusals: [Record<string, unknown>, string][] = [
+    [{ ...good(), one_packet: true }, 'one-packet scheduling is for UDP services only (a tcp connection is a stream'],
+    [{ ...udp, one_packet: true, persistence_timeout: 60 }, 'cannot be combined with persistence_timeout 60'],
+    [{ ...udp, one_packet: 'yes' }, 'true or false'],
+  ];
+  for (const [input, words] of refusals) {
+    try {
+      readServiceSpec(input, 'service');
+      assert.unreachable('accepted bad input');
+    } catch (error) {
+      assert.instance(error, ModelError);
+      assert.is((error as ModelError).path, 'service.one_packet');
+      assert.ok((error as ModelError).message.includes(words), (error as ModelError).message);
+    }
+  }
+});
+
 test('client_address on a TCP service: every mode is accepted (proxy_v1/v2 too), "" means none', () => {
   for (const mode of ['none', 'toa', 'proxy_v1', 'proxy_v2']) {
     assert.is(readServiceSpec({ ...good(), client_address: mode }, 'service').clientAddress, mode);

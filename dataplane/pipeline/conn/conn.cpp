@@ -200,13 +200,13 @@ uint64_t conn_lookup_bulk(const ConnTable& t, const FlowKey* const* keys, uint32
 bool conn_insert(ConnTable* t, uint32_t index, uint64_t now_us) {
   Conn& c = t->records[index];
   FlowKey client = conn_client_key(c), reply = conn_reply_key(c);
-  bool one_way = (c.flags & kConnOneWay) != 0;  // DR/TUN: replies never pass through us
+  bool with_client = conn_has_client_entry(c), with_reply = conn_has_reply_entry(c);
   ConnHash client_hash = conn_hash(client), reply_hash = conn_hash(reply);
   // Never let a new record take a tuple another one holds.
-  if (conn_find(*t, client, client_hash) || (!one_way && conn_find(*t, reply, reply_hash))) return false;
-  if (!index_add(t, client_hash, slot_value(index, Direction::INPUT))) return false;
-  if (!one_way && !index_add(t, reply_hash, slot_value(index, Direction::OUTPUT))) {
-    index_remove(t, client_hash, slot_value(index, Direction::INPUT));
+  if ((with_client && conn_find(*t, client, client_hash)) || (with_reply && conn_find(*t, reply, reply_hash))) return false;
+  if (with_client && !index_add(t, client_hash, slot_value(index, Direction::INPUT))) return false;
+  if (with_reply && !index_add(t, reply_hash, slot_value(index, Direction::OUTPUT))) {
+    if (with_client) index_remove(t, client_hash, slot_value(index, Direction::INPUT));
     return false;
   }
   wheel_start(t, now_us);
@@ -216,6 +216,10 @@ bool conn_insert(ConnTable* t, uint32_t index, uint64_t now_us) {
   std::atomic_signal_fence(std::memory_order_release);
   c.in_use = kConnCommitted;
   return true;
+}
+
+void conn_remove_reply_entry(ConnTable* t, uint32_t index) {
+  index_remove(t, conn_hash(conn_reply_key(t->records[index])), slot_value(index, Direction::OUTPUT));
 }
 
 void conn_run_timers(ConnTable* t, uint64_t now_us, ConnExpireFn on_expire, void* ctx) {
@@ -234,8 +238,8 @@ void conn_run_timers(ConnTable* t, uint64_t now_us, ConnExpireFn on_expire, void
       uint32_t next = c.wheel_next;
       if (c.expires_us <= now_us) {
         on_expire(ctx, c);
-        index_remove(t, conn_hash(conn_client_key(c)), slot_value(index, Direction::INPUT));
-        if (!(c.flags & kConnOneWay)) index_remove(t, conn_hash(conn_reply_key(c)), slot_value(index, Direction::OUTPUT));
+        if (conn_has_client_entry(c)) index_remove(t, conn_hash(conn_client_key(c)), slot_value(index, Direction::INPUT));
+        if (conn_has_reply_entry(c)) index_remove(t, conn_hash(conn_reply_key(c)), slot_value(index, Direction::OUTPUT));
         conn_release(t, index);
       } else {
         wheel_file(t, index);  // activity moved the expiry: lazy re-arm

@@ -71,6 +71,14 @@ constexpr uint8_t kConnOneWay = kConnDr | kConnTun;           // the server answ
 constexpr uint8_t kConnNotFullnat = kConnNat | kConnDr | kConnTun;  // no LIP/lport was taken
 static_assert(sizeof(Conn) == 96, "keep the record small: it is touched by every packet");
 
+// Which index entries a committed record has. DR/TUN: the client tuple only (replies bypass
+// us). One-packet UDP: the reply tuple only, so the client's next datagram is a new flow
+// and is scheduled on its own; none once answered (kStateUdpAnswered, conn_stage.cpp).
+inline bool conn_has_client_entry(const Conn& c) {
+  return c.state != kStateUdpOnePacket && c.state != kStateUdpAnswered;
+}
+inline bool conn_has_reply_entry(const Conn& c) { return !(c.flags & kConnOneWay) && c.state != kStateUdpAnswered; }
+
 inline FlowKey conn_client_key(const Conn& c) {
   return make_flow_key(c.protocol, c.client_addr, c.client_port, c.virtual_addr, c.virtual_port);
 }
@@ -193,6 +201,9 @@ uint32_t conn_alloc(ConnTable* t);
 bool conn_insert(ConnTable* t, uint32_t index, uint64_t now_us);
 // Returns a record that never made it into the table.
 void conn_release(ConnTable* t, uint32_t index);
+// Removes the reply-tuple entry of a committed record that has one (one-packet UDP at its
+// first reply); the record stays filed in the wheel, which frees it when its slot comes.
+void conn_remove_reply_entry(ConnTable* t, uint32_t index);
 
 // Fires due wheel slots; on_expire(ctx, conn) runs for each expired record before
 // its hash entries and record are freed. Returns at once when no tick is due.

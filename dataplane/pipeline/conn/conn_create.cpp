@@ -52,6 +52,10 @@ uint32_t create_fullnat(Worker* w, const ServiceEntry& svc, const ServerEntry& s
   c.local_addr = w->lports.pools[pool].local_addr;
   c.local_port = lport;
   c.lport_pool = pool;
+  if (svc.one_packet) {  // reply entry only, its own short timeout (conn/conn.h, conn_stage.cpp)
+    c.state = kStateUdpOnePacket;
+    c.expires_us = conn_expiry(w, c, now_us);
+  }
   if (c.protocol == IPPROTO_TCP && svc.client_address == ClientAddress::TOA) c.flags |= kConnToa;
   // NAT64 (an IPv6 VIP in front of IPv4 LIPs and servers; snapshot.cpp allows no other mix):
   // a flag, so that the forwarding dispatch reads the one byte it reads anyway.
@@ -117,8 +121,9 @@ uint32_t conn_create(Worker* w, const Snapshot& s, const ServiceEntry& svc, cons
   }
   uint32_t index = fullnat ? create_fullnat(w, svc, server, choice, p, now_us, reason)
                            : create_other(w, svc, server, choice, p, now_us, reason);
-  // Cluster: the other nodes learn that this node owns the flow (cluster/handoff.h).
-  if (unlikely(s.cluster.enabled) && index != kNoConn) ownership_export(w, p);
+  // Cluster: the other nodes learn that this node owns the flow (cluster/handoff.h). A
+  // one-packet datagram is no flow: any node may schedule the client's next one.
+  if (unlikely(s.cluster.enabled) && index != kNoConn && !svc.one_packet) ownership_export(w, p);
   return index;
 }
 

@@ -62,7 +62,7 @@ ConnState tcp_next_state_input_only(ConnState current, uint8_t tcp_flags) {
 const char* conn_state_name(uint8_t state) {
   static const char* const kNames[kConnStateCount] = {
       "NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT",
-      "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK", "UDP"};
+      "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK", "UDP", "UDP", "UDP"};
   return state < kConnStateCount ? kNames[state] : "BUG!";
 }
 
@@ -80,6 +80,8 @@ StateTimeouts state_timeouts_from(const Timeouts& t) {
   out.seconds[kStateListen] = 120;
   out.seconds[kStateSynAck] = 120;
   out.seconds[kStateUdp] = t.udp;
+  out.seconds[kStateUdpOnePacket] = t.udp_one_packet;
+  out.seconds[kStateUdpAnswered] = 0;
   return out;
 }
 

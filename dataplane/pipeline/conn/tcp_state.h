@@ -20,6 +20,12 @@ enum ConnState : uint8_t {
   kStateListen,
   kStateSynAck,
   kStateUdp,  // the single UDP state
+  // One-packet scheduling (ipvsadm -o): a datagram's connection, reply entry only, waiting
+  // for the server's first reply (conn_stage.cpp)...
+  kStateUdpOnePacket,
+  // ...which it has had: nothing is held any more (no index entry, lport or gauge), the
+  // record only waits for its wheel slot to go back to the free list.
+  kStateUdpAnswered,
   kConnStateCount
 };
 

@@ -28,6 +28,8 @@ export interface Parsed {
   /** -M for an IPv6 service: a prefix length 1..128 (ipvsadm reads -M by the service's family). */
   prefixLength?: number;
   synproxy?: 'on' | 'off';
+  /** -o / --ops: one-packet scheduling (UDP). */
+  onePacket?: boolean;
   localAddress?: string;
   numeric: boolean;
   connections: boolean;
@@ -80,6 +82,7 @@ const OPTIONS: OptionSpec[] = [
   { long: 'laddr', short: 'z', value: 'required' },
   { long: 'ifname', short: 'F', value: 'required' },
   { long: 'synproxy', short: 'j', value: 'required' },
+  { long: 'ops', short: 'o', value: 'none' },
   { long: 'numeric', short: 'n', value: 'none' },
   { long: 'connection', short: 'c', value: 'none' },
   { long: 'stats', value: 'none' },
@@ -264,6 +267,7 @@ export function parseCommandLine(argv: readonly string[], names: NameTables): Pa
         parsed.localAddress = address;
         break;
       }
+      case 'ops': parsed.onePacket = true; break;
       case 'numeric': parsed.numeric = true; break;
       case 'connection': parsed.connections = true; break;
       case 'stats': case 'rate': case 'thresholds': case 'persistent-conn': parsed.format = spec.long; break;
@@ -294,6 +298,12 @@ export function parseCommandLine(argv: readonly string[], names: NameTables): Pa
   if (command === 'set') {
     if (positionals.length < 3) throw new PcadmError(BAD, '--set option requires 3 timeout values');
     positionals.splice(0, 3);
+  }
+  // ipvsadm -S writes one-packet services as "-A ... ops" (a word its own -R then refuses):
+  // read it as -o, so rules saved by ipvsadm restore here.
+  if ((command === 'add-service' || command === 'edit-service') && positionals.length === 1 && positionals[0] === 'ops') {
+    positionals.length = 0;
+    parsed.onePacket = true;
   }
   if (positionals.length > 0) throw new PcadmError(BAD, `unexpected argument ${positionals[0]}`);
   if (serverText !== undefined) {

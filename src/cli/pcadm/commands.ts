@@ -95,6 +95,7 @@ export function listServices(services: VirtualService__Output[], stats: GetStats
       netmask: service.persistenceNetmask ?? '',
       prefixLength: service.persistencePrefixLength ?? 0,
       synproxy: service.synproxy === 'on',
+      onePacket: service.onePacket ?? false,
       localAddresses: service.localAddresses.map((address) => {
         const l = s?.localAddresses.find((entry) => entry.address === address);
         return { address, conns: toNumber(l?.connections), conflicts: toNumber(l?.conflicts) };
@@ -165,6 +166,7 @@ export async function runCommand(parsed: Parsed, context: CommandContext): Promi
           key: key(parsed.service!), scheduler: parsed.scheduler ?? DEFAULT_SCHEDULER,
           persistenceTimeout: parsed.persistence ?? 0, persistenceNetmask: parsed.netmask ?? '', persistencePrefixLength: parsed.prefixLength ?? 0,
           ...(parsed.synproxy ? { synproxy: parsed.synproxy } : {}),
+          onePacket: parsed.onePacket ?? false,
         } });
         return;
       case 'edit-service': {
@@ -176,6 +178,8 @@ export async function runCommand(parsed: Parsed, context: CommandContext): Promi
           ...(parsed.netmask !== undefined ? { persistenceNetmask: parsed.netmask } : {}),
           ...(parsed.prefixLength !== undefined ? { persistencePrefixLength: parsed.prefixLength } : {}),
           ...(parsed.synproxy ? { synproxy: parsed.synproxy } : {}),
+          // ipvsadm -E sends the flags of its command line: without -o, one-packet goes off.
+          onePacket: parsed.onePacket ?? false,
         }, replaceServers: false });
         return;
       }

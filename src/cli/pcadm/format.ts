@@ -50,6 +50,8 @@ export interface ListService {
   prefixLength: number;
   /** DPVS -j: saved as "-j enable" when on. */
   synproxy: boolean;
+  /** ipvsadm -o: listed as " ops" after the persistence, saved as "-o"; absent = off. */
+  onePacket?: boolean;
   localAddresses: ListLocalAddress[];
   servers: ListServer[];
   stats: Counters;
@@ -147,7 +149,7 @@ function serviceLine(s: ListService, format: ListFormat, o: FormatOptions): stri
     const r = s.rates;
     return `${left(name, 33)}${numbers([r.cps, r.inPps, r.outPps, r.inBps, r.outBps], o.exact)}\n`;
   }
-  return `${name} ${s.scheduler}${persistenceFlags(s)}\n`;
+  return `${name} ${s.scheduler}${persistenceFlags(s)}${s.onePacket ? ' ops' : ''}\n`;
 }
 
 /** The -M value ipvsadm prints: the dotted mask unless 255.255.255.255 (IPv4), the prefix length unless 128 (IPv6). */
@@ -205,7 +207,8 @@ export function formatSave(services: ListService[], o: FormatOptions): string {
     const svc = ruleService(service, o);
     const mask = maskText(service);
     const persistent = service.persistence ? ` -p ${service.persistence}${mask ? ` -M ${mask}` : ''}` : '';
-    out += `-A ${svc} -s ${service.scheduler}${persistent}${service.synproxy ? ' -j enable' : ''}\n`;
+    // ipvsadm writes " ops" here, which its -R refuses as an unexpected argument: -o restores anywhere.
+    out += `-A ${svc} -s ${service.scheduler}${persistent}${service.onePacket ? ' -o' : ''}${service.synproxy ? ' -j enable' : ''}\n`;
     for (const lip of service.localAddresses) out += `--add-laddr ${svc} -z ${lip.address}\n`;
     for (const server of service.servers) {
       // Thresholds only when set, so rules without them read exactly as ipvsadm's.

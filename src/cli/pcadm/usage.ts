@@ -40,6 +40,7 @@ Options:
   --persistent   -p [timeout]         persistent service (default 300 s)
   --netmask      -M netmask           persistent granularity mask
   --synproxy     -j enable|disable    SYNPROXY for the service
+  --ops          -o                   one-packet scheduling (UDP)
   --real-server  -r server-address    server-address is host (and port)
   --gatewaying   -g                   gatewaying (direct routing)
   --ipip         -i                   ipip encapsulation (tunneling)
