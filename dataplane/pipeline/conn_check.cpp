@@ -117,6 +117,12 @@ void worker_check_tables(const Worker* w, std::vector<std::string>* problems) {
     if (!(c.flags & kConnOneWay) && (!conn_lookup(t, conn_reply_key(c), &found, &direction) || found != i || direction != Direction::OUTPUT))
       k.fail(rec + "its reply tuple does not find it");
     if (t.wheel_started && filed[i] != 1) k.fail(rec + "filed " + std::to_string(filed[i]) + " times in the timer wheel");
+    // UDP carriage (conn_create.cpp set_udp_carriage): UDP FullNAT within one family only; a
+    // UOA countdown only on a UOA connection.
+    bool carriage_allowed = c.protocol == IPPROTO_UDP && !(c.flags & (kConnNotFullnat | kConnNat64));
+    if (c.udp_carriage != kUdpCarriageNone && !carriage_allowed) k.fail(rec + "client-address carriage on a connection that cannot have it");
+    bool uoa = c.udp_carriage == kUdpCarriageUoaIpo || c.udp_carriage == kUdpCarriageUoaOpp;
+    if (c.uoa_left != 0 && !uoa) k.fail(rec + "UOA datagrams left on a connection without UOA");
     if (c.service_epoch == w->service_epoch[c.service_id])
       (c.state == kStateEstablished ? active : inactive)[c.service_id]++;
     if (!(c.flags & kConnNotFullnat)) {
