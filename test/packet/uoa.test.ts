@@ -169,9 +169,8 @@ test('a client\'s own option 31 never reaches a server: NOPs on any UDP service 
         udp: { srcPort: leg.lport, dstPort: 7, payload: Buffer.from('x') },
       }), `${mode}: forged option blanked`);
       assert.ok(out.ipv4!.checksumOk, 'header checksum follows');
-      expectEvents(d, mode === 'uoa_ipo'
-        ? { conns_created: 1, uoa_client_option_removed: 1, uoa_added: 1 }
-        : { conns_created: 1, uoa_client_option_removed: 1 });
+      if (mode === 'uoa_ipo') expectEvents(d, { conns_created: 1, uoa_client_option_removed: 1, uoa_added: 1 });
+      else expectEvents(d, { conns_created: 1, uoa_client_option_removed: 1 });
     }, mode === 'none' ? labConfig() : uoaConfig('uoa_ipo'));
   }
 });

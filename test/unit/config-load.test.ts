@@ -126,7 +126,7 @@ test('services[].client_address: TCP-only modes refused on UDP and UDP modes on 
   const tcp = `${PORTS}services:\n  - { name: web, protocol: tcp, vip: 198.18.0.10, port: 80, client_address: uoa_ipo }\n`;
   assert.equal(problems(tcp), ["services[0].client_address: uoa_ipo is not supported for TCP services (UOA carries a UDP client's address; TCP has toa): expected one of none, toa, proxy_v1, proxy_v2"]);
   const uoa = `${PORTS}services:\n  - { name: dns, protocol: udp, vip: 198.18.0.53, port: 53, client_address: uoa_opp, uoa_datagrams: 5 }\n`;
-  assert.equal(problems(uoa), []);
+  assert.equal(parseConfig(uoa, 't').services.map((s) => [s.clientAddress, s.uoaDatagrams]), [['uoa_opp', 5]]);
   const stray = `${PORTS}services:\n  - { name: dns, protocol: udp, vip: 198.18.0.53, port: 53, uoa_datagrams: 5 }\n`;
   assert.equal(problems(stray), ['services[0].uoa_datagrams: only with client_address uoa_ipo or uoa_opp (got client_address none)']);
 });
