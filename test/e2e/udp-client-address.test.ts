@@ -60,7 +60,7 @@ async function createService(vip: string, port: number, clientAddress: string, s
   const { api } = shared.running();
   await api.call('VirtualServices', 'CreateVirtualService', {
     service: {
-      key: { protocol: 'UDP', vip, port }, scheduler: 'rr', clientAddress, name: `e2e-udp-${clientAddress}-${port}`,
+      key: { protocol: 'UDP', vip, port }, scheduler: 'rr', clientAddress, name: `e2e-udp-${clientAddress}-${v6 ? 6 : 4}-${port}`,
       ...(clientAddress.startsWith('uoa_') ? { uoaDatagrams: UOA_DATAGRAMS } : {}),
       localAddresses: v6 ? [...LOCAL_ADDRESSES_V6] : [...LOCAL_ADDRESSES],
       servers: REAL_SERVERS.map((server) => ({ address: v6 ? server.addresses6[0]! : server.addresses[0]!, port: serverPort, weight: 1 })),
