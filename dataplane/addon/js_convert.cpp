@@ -147,8 +147,14 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
   if (!read_timeouts(r, o.Get("timeouts"), path + ".timeouts", &out->timeouts)) return false;
   Napi::Value client_address = o.Get("clientAddress");
   if (!client_address.IsUndefined()) {  // absent = none
-    if (!r.choice(client_address, path + ".clientAddress", {"none", "toa", "proxy_v1", "proxy_v2"}, &which)) return false;
+    if (!r.choice(client_address, path + ".clientAddress", {"none", "toa", "proxy_v1", "proxy_v2", "uoa_ipo", "uoa_opp"}, &which))
+      return false;
     out->client_address = static_cast<pc::ClientAddress>(which);
+  }
+  Napi::Value uoa_datagrams = o.Get("uoaDatagrams");
+  if (!uoa_datagrams.IsUndefined()) {  // absent = DPVS's default
+    if (!r.integer(uoa_datagrams, path + ".uoaDatagrams", 1, pc::kUoaDatagramsMax, &n)) return false;
+    out->uoa_datagrams = static_cast<uint8_t>(n);
   }
   Napi::Value synproxy = o.Get("synproxy");
   if (!synproxy.IsUndefined()) {  // absent = off

@@ -58,8 +58,13 @@ enum SchedFlag : uint8_t { kSchedFallback = 1, kSchedPort = 2 };
 
 // How a service tells its real servers the client's address (FullNAT hides it).
 // TOA: TCP option kind 254 in the handshake ACK and first data segment (pipeline/toa.h).
-// PROXY_V1/V2: PROXY protocol header (forwarded like NONE until that is implemented).
-enum class ClientAddress : uint8_t { NONE, TOA, PROXY_V1, PROXY_V2 };
+// PROXY_V1/V2: PROXY protocol header in front of the TCP stream (synproxy/); PROXY_V2 on a
+// UDP service: a DGRAM header in front of every datagram toward the server (carriage/proxy_dgram.h).
+// UOA_IPO / UOA_OPP (UDP only): DPVS's UDP option of address on the first uoa_datagrams
+// datagrams, as an IPv4 option or in the private protocol 248 header (carriage/uoa.h).
+enum class ClientAddress : uint8_t { NONE, TOA, PROXY_V1, PROXY_V2, UOA_IPO, UOA_OPP };
+constexpr uint8_t kUoaDatagramsDefault = 3;  // DPVS's uoa_max_trail default
+constexpr uint8_t kUoaDatagramsMax = 255;    // one byte of the connection record counts them down
 
 // ipvsadm -b / -m / -g / -i: how packets reach a real server (pipeline/forward/).
 // FULLNAT: LIP:lport -> RIP:rport both ways. NAT (masquerading): destination rewrite only,
@@ -87,6 +92,7 @@ struct ServiceConfig {
   std::vector<RealServerConfig> servers;
   Timeouts timeouts;
   ClientAddress client_address = ClientAddress::NONE;
+  uint8_t uoa_datagrams = kUoaDatagramsDefault;  // UOA_*: datagrams per connection that carry it (1..255)
   uint8_t sched_flags = 0;               // SchedFlag bits
   uint32_t persistence_timeout = 0;      // seconds; 0 = not persistent (ipvsadm -p)
   // ipvsadm -M: IPv4 clients are grouped by a netmask (network order, as ipvsadm takes

@@ -90,6 +90,12 @@
   X(TOA_MSS_LOWERED, "toa_mss_lowered")             /* server SYN-ACK MSS lowered by the TOA length */ \
   X(TOA_CLIENT_OPTION_REMOVED, "toa_client_option_removed") /* TOA-kind option (253/254) a client sent, overwritten with NOPs (any FullNAT/NAT connection) */ \
   X(PROXY_SEGMENT_TRIMMED, "proxy_segment_trimmed") /* PROXY: client segment cut back at or before the stream start (bytes before it, a SYN's payload, an urgent pointer) */ \
+  X(UOA_ADDED, "uoa_added")                         /* UDP: UOA (client address) put in a datagram toward the server (carriage/uoa.h) */ \
+  X(UOA_NO_ROOM, "uoa_no_room")                     /* UOA skipped: IPv4 option space full, IPv6 extension headers, a fragment, or no mbuf headroom */ \
+  X(UOA_OVER_MTU, "uoa_over_mtu")                   /* UOA skipped: grown datagram would exceed the port MTU */ \
+  X(UOA_CLIENT_OPTION_REMOVED, "uoa_client_option_removed") /* IPv4 option 31 (UOA) a client sent, overwritten with NOPs (any UDP FullNAT connection) */ \
+  X(PROXY_DGRAM_ADDED, "proxy_dgram_added")         /* UDP: PROXY v2 DGRAM header put in front of a datagram toward the server (carriage/proxy_dgram.h) */ \
+  X(PROXY_DGRAM_SKIPPED, "proxy_dgram_skipped")     /* PROXY v2 DGRAM not added: grown datagram would exceed the port MTU (or a fragment, or no mbuf headroom) */ \
   X(ICMP_ERRORS_TO_CLIENT, "icmp_errors_to_client") /* ICMP error about a conn relayed outward (pipeline/icmp_relay.h) */ \
   X(ICMP_ERRORS_TO_SERVER, "icmp_errors_to_server") /* ICMP error about a conn relayed inward */ \
   X(PERSIST_TEMPLATES_CREATED, "persist_templates_created") /* persistence: a client network got a server (pipeline/persist.h) */ \

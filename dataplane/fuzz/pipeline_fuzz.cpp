@@ -60,7 +60,7 @@ pc::ServiceConfig service(uint32_t id, uint8_t protocol, uint16_t port, uint32_t
 }
 
 // The golden-packet lab (test/support/golden.ts): TCP :80 (with TOA), UDP :7, TCP :443 (SYNPROXY),
-// TCP :8080 (NAT, DR and TUN servers).
+// TCP :8080 (NAT, DR and TUN servers), UDP :53 uoa_ipo, :54 uoa_opp, :55 proxy_v2.
 pc::DataplaneConfig lab_config() {
   pc::DataplaneConfig c;
   // IPv6 port addresses too, so neighbour discovery and ICMPv6 echo are reachable from the input.
@@ -80,6 +80,13 @@ pc::DataplaneConfig lab_config() {
   modes.servers[1].forward = pc::ForwardMethod::DR;
   modes.servers[2].forward = pc::ForwardMethod::TUN;
   c.services.push_back(modes);
+  // UDP client-address carriage: UOA in both forms and PROXY v2 datagrams (carriage/uoa.h, proxy_dgram.h).
+  const pc::ClientAddress udp_modes[] = {pc::ClientAddress::UOA_IPO, pc::ClientAddress::UOA_OPP, pc::ClientAddress::PROXY_V2};
+  for (uint32_t i = 0; i < 3; i++) {
+    pc::ServiceConfig carried = service(5 + i, 17, static_cast<uint16_t>(53 + i), 41 + 10 * i);
+    carried.client_address = udp_modes[i];
+    c.services.push_back(carried);
+  }
   return c;
 }
 

@@ -36,6 +36,12 @@ Verdict judge(const Conn& c, const SynproxyConn& sc, const std::vector<const Ser
   if ((c.protocol != IPPROTO_TCP && c.protocol != IPPROTO_UDP) || c.state >= kConnStateCount || c.service_id == 0 ||
       c.service_id > kMaxServiceId || c.server_id == 0)
     return Verdict::INVALID;
+  // UDP carriage (conn_create.cpp): UDP FullNAT in one family only, a UOA countdown only with UOA.
+  if (c.udp_carriage != kUdpCarriageNone &&
+      (c.protocol != IPPROTO_UDP || (c.flags & (kConnNotFullnat | kConnNat64))))
+    return Verdict::INVALID;
+  if (c.uoa_left != 0 && c.udp_carriage != kUdpCarriageUoaIpo && c.udp_carriage != kUdpCarriageUoaOpp)
+    return Verdict::INVALID;
   const ServiceEntry* svc = by_id[c.service_id];
   if (!svc || svc->protocol != c.protocol || svc->vip != c.virtual_addr || svc->vport != c.virtual_port)
     return Verdict::STALE;

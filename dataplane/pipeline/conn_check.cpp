@@ -120,6 +120,12 @@ void worker_check_tables(const Worker* w, std::vector<std::string>* problems) {
     if (t.wheel_started && filed[i] != 1) k.fail(rec + "filed " + std::to_string(filed[i]) + " times in the timer wheel");
     // An answered one-packet record holds nothing but itself: no gauge, no lport.
     bool holds = c.state != kStateUdpAnswered;
+    // UDP carriage (conn_create.cpp set_udp_carriage): UDP FullNAT within one family only; a
+    // UOA countdown only on a UOA connection.
+    bool carriage_allowed = c.protocol == IPPROTO_UDP && !(c.flags & (kConnNotFullnat | kConnNat64));
+    if (c.udp_carriage != kUdpCarriageNone && !carriage_allowed) k.fail(rec + "client-address carriage on a connection that cannot have it");
+    bool uoa = c.udp_carriage == kUdpCarriageUoaIpo || c.udp_carriage == kUdpCarriageUoaOpp;
+    if (c.uoa_left != 0 && !uoa) k.fail(rec + "UOA datagrams left on a connection without UOA");
     if (holds && c.service_epoch == w->service_epoch[c.service_id])
       (c.state == kStateEstablished ? active : inactive)[c.service_id]++;
     if (holds && !(c.flags & kConnNotFullnat)) {

@@ -5,7 +5,8 @@ namespace pc {
 uint64_t conn_store_compat_hash(uint32_t capacity, uint16_t workers) {
   // Every constant a reader of the slices relies on; a build that changes one cannot adopt
   // (kConnStateCount: a state added, like one-packet UDP's, changes what a record may hold).
-  const uint64_t fields[] = {sizeof(Conn), sizeof(SynproxyConn), sizeof(PersistTemplate), sizeof(ConnBucket),
+  // kConnRecordLayout marks changes sizeof cannot see (fields re-cut inside the same bytes).
+  const uint64_t fields[] = {kConnRecordLayout, sizeof(Conn), sizeof(SynproxyConn), sizeof(PersistTemplate), sizeof(ConnBucket),
                              sizeof(ConnStoreStamp), kConnBucketSlots, kWheelSlots, kWheelTickUs, kPersistCapacity,
                              kMaxServiceId, kMaxServerId, kLportMin, kConnStateCount, capacity, workers};
   uint64_t x = 0xcbf29ce484222325ull;

@@ -174,6 +174,7 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     svc.scheduler = c.scheduler;
     svc.timeouts = c.timeouts;
     svc.client_address = c.client_address;
+    svc.uoa_datagrams = c.uoa_datagrams;
     svc.synproxy = c.synproxy;
     svc.synproxy_rst_on_bad_cookie = c.synproxy_rst_on_bad_cookie;
     svc.synproxy_auto = !c.synproxy && c.synproxy_auto;

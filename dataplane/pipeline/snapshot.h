@@ -50,6 +50,7 @@ struct ServiceEntry {
   std::vector<ServerEntry> servers;       // config order (schedulers walk it as IPVS walks its list)
   Timeouts timeouts;
   ClientAddress client_address = ClientAddress::NONE;  // copied into each new Conn's flags
+  uint8_t uoa_datagrams = kUoaDatagramsDefault;        // UOA_*: copied into each new UDP Conn
   uint8_t sched_flags = 0;                // SchedFlag bits
   uint32_t persistence_timeout = 0;       // seconds; 0 = not persistent
   uint32_t persistence_netmask = 0;       // IPv4 clients, network order (ServiceConfig)

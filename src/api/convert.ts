@@ -8,7 +8,7 @@ import type { Timeouts__Output } from './generated/portcullis/v1/Timeouts.js';
 import type { VirtualService, VirtualService__Output } from './generated/portcullis/v1/VirtualService.js';
 import type { RealServer__Output } from './generated/portcullis/v1/RealServer.js';
 import {
-  invalid, ipFamily, joinPath, readServer, readServiceKey, readServiceSpec, TIMEOUT_FIELDS,
+  invalid, ipFamily, joinPath, readServer, readServiceKey, readServiceSpec, TIMEOUT_FIELDS, UOA_DATAGRAMS,
   type ServerSpec, type Service, type ServiceKey, type ServiceSpec,
 } from '../model/index.js';
 
@@ -66,6 +66,7 @@ export function serviceSpecFromProto(service: VirtualService__Output | null | un
     port: key.port,
     scheduler: service.scheduler === '' ? 'rr' : service.scheduler,
     client_address: service.clientAddress === '' ? 'none' : service.clientAddress,
+    uoa_datagrams: service.uoaDatagrams,
     synproxy: service.synproxy === '' ? 'off' : service.synproxy,
     synproxy_rst_on_bad_cookie: service.synproxyRstOnBadCookie,
     synproxy_auto: service.synproxyAuto ? { syn_rate: service.synproxyAuto.synRate, hold_seconds: service.synproxyAuto.holdSeconds } : undefined,
@@ -99,6 +100,7 @@ export function serviceToProto(service: Service): VirtualService {
     name: service.name,
     scheduler: service.scheduler,
     clientAddress: service.clientAddress,
+    uoaDatagrams: service.clientAddress === 'uoa_ipo' || service.clientAddress === 'uoa_opp' ? service.uoaDatagrams ?? UOA_DATAGRAMS.default : 0,
     synproxy: service.synproxy,
     synproxyRstOnBadCookie: service.synproxyRstOnBadCookie ?? false,
     ...(service.synproxyAuto ? { synproxyAuto: { synRate: service.synproxyAuto.synRate, holdSeconds: service.synproxyAuto.holdSeconds } } : {}),

@@ -44,6 +44,8 @@ const EVENTS: Record<DataplaneEvent, true> = {
   packets_forwarded_in: true, packets_forwarded_out: true, neigh_queued: true, snapshots_adopted: true,
   toa_added: true, toa_no_room: true, toa_over_mtu: true, toa_mss_lowered: true, toa_client_option_removed: true,
   proxy_segment_trimmed: true,
+  uoa_added: true, uoa_no_room: true, uoa_over_mtu: true, uoa_client_option_removed: true,
+  proxy_dgram_added: true, proxy_dgram_skipped: true,
   icmp_errors_to_client: true, icmp_errors_to_server: true,
   synproxy_syn_answered: true, synproxy_cookies_accepted: true, synproxy_server_syns: true, synproxy_server_handshakes: true, synproxy_client_resets: true,
   persist_templates_created: true, persist_template_hits: true, persist_table_full: true,

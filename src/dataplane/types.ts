@@ -34,6 +34,8 @@ export type DataplaneEvent =
   | 'synproxy_syn_answered' | 'synproxy_cookies_accepted' | 'synproxy_server_syns' | 'synproxy_server_handshakes' | 'synproxy_client_resets'
   | 'toa_added' | 'toa_no_room' | 'toa_over_mtu' | 'toa_mss_lowered' | 'toa_client_option_removed'
   | 'proxy_segment_trimmed'
+  | 'uoa_added' | 'uoa_no_room' | 'uoa_over_mtu' | 'uoa_client_option_removed'
+  | 'proxy_dgram_added' | 'proxy_dgram_skipped'
   | 'icmp_errors_to_client' | 'icmp_errors_to_server'
   | 'persist_templates_created' | 'persist_template_hits' | 'persist_table_full'
   | 'exception_punted'
@@ -58,7 +60,7 @@ export type AddonErrorCode =
   | 'CONFIG_REJECTED';  // snapshot_build refused the config (message names the field)
 
 /** Per-service client-address carriage (FullNAT hides the client from the real server). */
-export type ClientAddressMode = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2';
+export type ClientAddressMode = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2' | 'uoa_ipo' | 'uoa_opp';
 
 export type PollingMode = 'busy' | 'adaptive';
 
@@ -220,8 +222,10 @@ export interface DataplaneService {
   /** ipvsadm -M, IPv6 VIP: clients are grouped by this prefix length (1..128); sent with every persistent
    *  IPv6 service (128 = per address), never with an IPv4 one. */
   persistencePrefixLength?: number;
-  /** How real servers learn the client address; absent = 'none'. proxy_v1/v2 forward like none for now. */
+  /** How real servers learn the client address; absent = 'none' (docs/client-address.md). */
   clientAddress?: ClientAddressMode;
+  /** uoa_ipo / uoa_opp: datagrams per connection that carry UOA, 1..255; absent = 3. */
+  uoaDatagrams?: number;
   /** SYNPROXY: answer SYNs with cookies, open the server side only after a valid ACK; absent = false. */
   synproxy?: boolean;
   /** SYNPROXY: answer a bad-cookie ACK with RST|ACK (seq = its ack) as well as dropping it; absent = false. */

@@ -7,6 +7,10 @@
 //   UDP 7   echo: every datagram is sent back unchanged to its source.
 //   TCP 81  for proxy_v1/proxy_v2 services: reads the PROXY header, then one request head,
 //           and answers {"server","peer","client":"<ip>:<port> from the header","path"}.
+//   UDP 81  for UDP proxy_v2 services: each datagram's PROXY v2 DGRAM header, answered with
+//           {"server","peer","client" (from the header; "" and "error" when there is none),"payload"}.
+//   UDP 82  for uoa_ipo/uoa_opp services: DPVS's UOA read from raw sockets (uoa-reader.ts),
+//           answered with {"server","peer","client","uoa","checksum_ok","payload"}.
 // Every port listens on both families: one IPv4 socket on 0.0.0.0 and one IPv6-only socket
 // on [::], so an IPv4 peer reads "198.19.0.200:41000" exactly as before (a dual-stack socket
 // would show it as ::ffff:198.19.0.200) and an IPv6 peer reads "[2001:db8:19::200]:41000".
@@ -21,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { patternChunks } from './pattern.js';
 import { parseProxyHeader } from './proxy-protocol.js';
+import { startUoaReader } from './uoa-reader.js';
 import { PROXY_HTTP_PORT } from './topology.js';
 
 const MAX_DOWNLOAD_BYTES = 4 * 1024 ** 3;
@@ -139,6 +144,22 @@ function udpEcho(type: 'udp4' | 'udp6', host: string): Promise<UdpSocket> {
   return new Promise((resolve) => socket.bind(udpPort, host, () => resolve(socket)));
 }
 
+/** UDP PROXY v2: every datagram starts with its own header (the spec: parsed independently per datagram). */
+function udpProxied(type: 'udp4' | 'udp6', host: string): Promise<UdpSocket> {
+  const socket = createSocket({ type, ipv6Only: type === 'udp6' });
+  socket.on('message', (message, remote) => {
+    const header = parseProxyHeader(message, 'dgram');
+    const answer = header.kind === 'header'
+      ? { client: header.source ? endpoint(header.source.address, header.source.port) : '', payload: message.subarray(header.length).toString('latin1') }
+      : { client: '', error: header.kind === 'invalid' ? header.reason : 'incomplete', payload: message.toString('latin1') };
+    socket.send(JSON.stringify({ server: serverName, peer: endpoint(remote.address, remote.port), ...answer }), remote.port, remote.address);
+  });
+  socket.on('error', exitOn(`udp proxy ${host}`));
+  return new Promise((resolve) => socket.bind(PROXY_HTTP_PORT, host, () => resolve(socket)));
+}
+
+await startUoaReader(serverName).catch(exitOn('uoa reader'));
+
 await Promise.all(FAMILIES.flatMap(({ host, udpType }) => {
   const httpServer = createServer(handle);
   httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -150,6 +171,7 @@ await Promise.all(FAMILIES.flatMap(({ host, udpType }) => {
     listen(httpServer, httpPort, host, 4096),
     listen(proxyServer, PROXY_HTTP_PORT, host, 1024),
     udpEcho(udpType, host),
+    udpProxied(udpType, host),
   ];
 }));
 console.log(`lab-server ${serverName} ready`);

@@ -28,8 +28,11 @@ export function checkForwarding(state: DesiredState, service: Service, paths: Fo
     const serverPath = joinPath(joinPath(paths.service, 'servers'), j);
     if (service.onePacket) throw onePacketNeedsFullnat(method, serverPath);
     if (service.clientAddress === 'proxy_v1' || service.clientAddress === 'proxy_v2') {
+      const why = service.protocol === 'udp'
+        ? `${method} forwards the datagram unchanged, so no header can go in front of it`
+        : 'a PROXY header shifts sequence numbers in both directions and the replies bypass the gateway';
       throw new ModelError('INVALID_ARGUMENT', joinPath(serverPath, 'forward'),
-        `${method} cannot be used with client_address ${service.clientAddress}: a PROXY header shifts sequence numbers in both directions and the replies bypass the gateway; the server already sees the client address`);
+        `${method} cannot be used with client_address ${service.clientAddress}: ${why}; the server already sees the client address`);
     }
     if (server.port !== service.port) {
       throw new ModelError('INVALID_ARGUMENT', joinPath(serverPath, 'port'),

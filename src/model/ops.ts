@@ -40,6 +40,8 @@ export function applyServiceSettings(service: Service, spec: ServiceSpec): void 
   if (spec.persistenceNetmask) service.persistenceNetmask = spec.persistenceNetmask;
   if (spec.persistencePrefixLength) service.persistencePrefixLength = spec.persistencePrefixLength;
   service.clientAddress = spec.clientAddress;
+  if (spec.uoaDatagrams !== undefined) service.uoaDatagrams = spec.uoaDatagrams;
+  else delete service.uoaDatagrams;
   service.synproxy = spec.synproxy;
   if (spec.synproxyRstOnBadCookie) service.synproxyRstOnBadCookie = true;
   else delete service.synproxyRstOnBadCookie;

@@ -41,6 +41,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
       ...(s.schedFlags?.length ? { schedFlags: [...s.schedFlags] } : {}),
       ...persistenceFields(s),
       clientAddress: s.clientAddress,
+      ...(s.uoaDatagrams ? { uoaDatagrams: s.uoaDatagrams } : {}),
       ...synproxyFields(state, s, now),
       ...(s.synproxyRstOnBadCookie ? { synproxyRstOnBadCookie: true } : {}),
       ...(s.onePacket ? { onePacket: true } : {}),

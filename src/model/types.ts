@@ -18,11 +18,20 @@ export const SCHEDULERS: readonly Scheduler[] = ['rr', 'wrr', 'lc', 'wlc', 'sed'
 export const SCHED_FLAGS: readonly SchedFlag[] = ['sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'];
 
 /**
- * How real servers learn the client address FullNAT hides: toa = TCP option 254 in the
- * handshake ACK and first data segment; proxy_v1/v2 = PROXY protocol header.
+ * How real servers learn the client address FullNAT hides (docs/client-address.md): TCP: toa = TCP
+ * option 254 in the handshake ACK and first data segment, proxy_v1/v2 = PROXY protocol header at the
+ * stream start; UDP: uoa_ipo / uoa_opp = DPVS's UOA (IPv4 option, or private protocol 248) on the
+ * first uoa_datagrams datagrams, proxy_v2 = PROXY v2 DGRAM header in front of every datagram.
  */
-export type ClientAddress = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2';
-export const CLIENT_ADDRESS_MODES: readonly ClientAddress[] = ['none', 'toa', 'proxy_v1', 'proxy_v2'];
+export type ClientAddress = 'none' | 'toa' | 'proxy_v1' | 'proxy_v2' | 'uoa_ipo' | 'uoa_opp';
+export const CLIENT_ADDRESS_MODES: readonly ClientAddress[] = ['none', 'toa', 'proxy_v1', 'proxy_v2', 'uoa_ipo', 'uoa_opp'];
+/** The modes each protocol carries. */
+export const CLIENT_ADDRESS_MODES_BY_PROTOCOL: Readonly<Record<Protocol, readonly ClientAddress[]>> = {
+  tcp: ['none', 'toa', 'proxy_v1', 'proxy_v2'],
+  udp: ['none', 'uoa_ipo', 'uoa_opp', 'proxy_v2'],
+};
+/** UOA datagrams per connection: DPVS's uoa_max_trail default, and the bound (one byte of the connection record). */
+export const UOA_DATAGRAMS = { default: 3, max: 255 } as const;
 /** ipvsadm -b / -m / -g / -i: how packets reach a real server (docs/forwarding-modes.md). */
 export type ForwardMethod = 'fullnat' | 'nat' | 'dr' | 'tun';
 export const FORWARD_METHODS: readonly ForwardMethod[] = ['fullnat', 'nat', 'dr', 'tun'];
@@ -149,6 +158,8 @@ export interface ServiceSpec extends ServiceKey {
   onePacket?: boolean;
   /** Default 'none'. */
   clientAddress: ClientAddress;
+  /** uoa_ipo / uoa_opp only: datagrams per connection that carry UOA, 1..255; absent = 3 (DPVS's default). */
+  uoaDatagrams?: number;
   /** Default 'off'. */
   synproxy: SynproxyMode;
   /** SYNPROXY: answer a bad-cookie ACK with RST instead of only dropping it. Absent = false. */

@@ -9,14 +9,14 @@ import {
   readInterfaceAddress, readMac, readNetwork,
 } from './fields.js';
 import {
-  CLIENT_ADDRESS_MODES, DEFAULT_SYNPROXY_AUTO, DEFAULT_TIMEOUTS, FORWARD_METHODS, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS,
-  TIMEOUT_FIELDS, type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
+  CLIENT_ADDRESS_MODES, CLIENT_ADDRESS_MODES_BY_PROTOCOL, DEFAULT_SYNPROXY_AUTO, DEFAULT_TIMEOUTS, FORWARD_METHODS, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS,
+  TIMEOUT_FIELDS, UOA_DATAGRAMS, type ClientAddress, type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
 } from './types.js';
 import { readHealthCheck } from './health-check-fields.js';
 import { readPassiveHealth } from './passive-health-fields.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
-const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'one_packet', 'local_addresses', 'timeouts', 'health_check', 'passive_health', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'uoa_datagrams', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'one_packet', 'local_addresses', 'timeouts', 'health_check', 'passive_health', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
 const SERVER_KEYS = ['address', 'port', 'weight', 'forward', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
 const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu', 'exception_path'] as const;
@@ -107,12 +107,44 @@ export function readSynproxyAuto(value: unknown, path: string): SynproxyAuto {
 }
 
 /**
- * TOA and the PROXY protocol are carried in TCP only (the data plane has no UDP carriage yet): a UDP
- * service with client_address set would be accepted and do nothing, so it is refused.
+ * Each protocol has its own carriages: TOA (a TCP option) and PROXY v1 (TCP4/TCP6 only) have no UDP
+ * form, UOA is UDP's; PROXY v2 works on both. A mode the protocol cannot carry is refused, naming the
+ * modes it can.
  */
-export function udpClientAddress(mode: string, path: string): ModelError {
-  return new ModelError('INVALID_ARGUMENT', path,
-    `${mode} is not supported for UDP services yet (client-address carriage works for TCP only): expected none`);
+export function clientAddressForProtocol(mode: ClientAddress, protocol: 'tcp' | 'udp', path: string): ModelError | undefined {
+  const allowed = CLIENT_ADDRESS_MODES_BY_PROTOCOL[protocol];
+  if (allowed.includes(mode)) return undefined;
+  const why = protocol === 'udp'
+    ? `${mode} is not supported for UDP services (${mode === 'toa' ? 'TOA is a TCP option' : 'PROXY v1 has no UDP form'})`
+    : `${mode} is not supported for TCP services (UOA carries a UDP client's address; TCP has toa)`;
+  return new ModelError('INVALID_ARGUMENT', path, `${why}: expected one of ${allowed.join(', ')}`);
+}
+
+/**
+ * UOA and PROXY v2 over UDP ride on FullNAT within one family: uoa_ipo is an IPv4 option (an IPv6
+ * service has uoa_opp), and a NAT64 service (IPv6 VIP, IPv4 LIPs) carries nothing.
+ */
+function checkUdpCarriage(mode: ClientAddress, vip: string, localAddresses: string[], path: string): void {
+  if (mode === 'none') return;
+  const family = ipFamily(vip);
+  if (mode === 'uoa_ipo' && family === 6) {
+    throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'client_address'),
+      'uoa_ipo is an IPv4 option and IPv6 has none: expected uoa_opp or proxy_v2 for an IPv6 service');
+  }
+  if (localAddresses.some((lip) => ipFamily(lip) !== family)) {
+    throw new ModelError('INVALID_ARGUMENT', joinPath(path, 'client_address'),
+      `${mode} is not carried on a NAT64 service (local addresses of another family than the VIP): expected none`);
+  }
+}
+
+/** uoa_datagrams: 1..255 with uoa_ipo / uoa_opp; absent, null or 0 = the default (3, left out of the model). */
+function readUoaDatagrams(value: unknown, mode: ClientAddress, path: string): number | undefined {
+  if (value === undefined || value === null || value === 0) return undefined;
+  if (mode !== 'uoa_ipo' && mode !== 'uoa_opp') {
+    throw new ModelError('INVALID_ARGUMENT', path, `only with client_address uoa_ipo or uoa_opp (got client_address ${mode})`);
+  }
+  const n = readInteger(value, path, 1, UOA_DATAGRAMS.max);
+  return n === UOA_DATAGRAMS.default ? undefined : n;
 }
 
 /**
@@ -150,10 +182,14 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
   const clientAddress = raw.client_address === undefined || raw.client_address === ''
     ? 'none'
     : readChoice(raw.client_address, joinPath(path, 'client_address'), CLIENT_ADDRESS_MODES);
-  if (protocol === 'udp' && clientAddress !== 'none') throw udpClientAddress(clientAddress, joinPath(path, 'client_address'));
+  const refused = clientAddressForProtocol(clientAddress, protocol, joinPath(path, 'client_address'));
+  if (refused) throw refused;
   const vip = readIpAddress(raw.vip, joinPath(path, 'vip'));
   const scheduling = readSchedulingFields(raw, path, scheduler, ipFamily(vip)!);
   const onePacket = readOnePacket(raw.one_packet, joinPath(path, 'one_packet'), protocol, scheduling.persistenceTimeout);
+  const localAddresses = readUniqueAddresses(raw.local_addresses, joinPath(path, 'local_addresses'), LIMITS.maxLocalAddressesPerService);
+  if (protocol === 'udp') checkUdpCarriage(clientAddress, vip, localAddresses, path);
+  const uoaDatagrams = readUoaDatagrams(raw.uoa_datagrams, clientAddress, joinPath(path, 'uoa_datagrams'));
   return {
     name,
     protocol,
@@ -165,6 +201,7 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
     // Only when on, so specs and state files without it read the same.
     ...(onePacket ? { onePacket: true } : {}),
     clientAddress,
+    ...(uoaDatagrams !== undefined ? { uoaDatagrams } : {}),
     synproxy: readSynproxy(raw.synproxy, joinPath(path, 'synproxy')),
     // Only when on, so specs and state files without it read the same.
     ...(raw.synproxy_rst_on_bad_cookie !== undefined && raw.synproxy_rst_on_bad_cookie !== null
@@ -172,7 +209,7 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
       ? { synproxyRstOnBadCookie: true } : {}),
     ...(raw.synproxy_auto !== undefined && raw.synproxy_auto !== null
       ? { synproxyAuto: readSynproxyAuto(raw.synproxy_auto, joinPath(path, 'synproxy_auto')) } : {}),
-    localAddresses: readUniqueAddresses(raw.local_addresses, joinPath(path, 'local_addresses'), LIMITS.maxLocalAddressesPerService),
+    localAddresses,
     timeouts: readTimeoutOverrides(raw.timeouts, joinPath(path, 'timeouts')),
     ...(raw.health_check !== undefined && raw.health_check !== null
       ? { healthCheck: readHealthCheck(raw.health_check, joinPath(path, 'health_check'), protocol) } : {}),

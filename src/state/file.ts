@@ -27,14 +27,17 @@ export interface PersistedState {
 }
 
 /**
- * A UDP service with client_address set was accepted before it was refused (UDP carriage does not
- * exist, so the setting never did anything). Refusing the file would stop the daemon and every
- * service in it over a setting with no effect, so it loads with client_address none and says so;
- * the next write of the file stores none.
+ * A UDP service with client_address set was accepted, once, before UDP had any carriage (the setting
+ * did nothing), then refused. Refusing such a file would stop the daemon and every service in it over a
+ * setting with no effect, so it loads with client_address none and says so; the next write stores none.
+ * Files written since UDP carriage exists say so (UDP_CARRIAGE_KEY): their UDP modes are real and load
+ * as they are. toa / proxy_v1 never work on UDP, so they are reset in any file.
  */
-function resetUdpClientAddress(service: Record<string, unknown>, path: string, notes: string[]): Record<string, unknown> {
+const UDP_CARRIAGE_KEY = 'udp_client_address';
+function resetUdpClientAddress(service: Record<string, unknown>, path: string, notes: string[], udpCarriageKnown: boolean): Record<string, unknown> {
   const mode = service.client_address;
   if (service.protocol !== 'udp' || mode === undefined || mode === '' || mode === 'none') return service;
+  if (udpCarriageKnown && mode !== 'toa' && mode !== 'proxy_v1') return service;
   notes.push(`${joinPath(path, 'client_address')}: ${String(mode)} on UDP service ${String(service.vip)}:${String(service.port)} ` +
     'had no effect (client-address carriage works for TCP only) and is no longer accepted: loaded as none');
   return { ...service, client_address: 'none' };
@@ -62,6 +65,7 @@ function serviceToJson(service: Service): Record<string, unknown> {
     port: service.port,
     scheduler: service.scheduler,
     client_address: service.clientAddress,
+    ...(service.uoaDatagrams !== undefined ? { uoa_datagrams: service.uoaDatagrams } : {}),
     synproxy: service.synproxy,
     ...(service.synproxyRstOnBadCookie ? { synproxy_rst_on_bad_cookie: true } : {}),
     ...(service.onePacket ? { one_packet: true } : {}),
@@ -82,6 +86,8 @@ export function serializeState(state: Pick<DesiredState, 'services' | 'nextServi
     ...(state.generation !== undefined ? { generation: state.generation } : {}),
     next_service_id: state.nextServiceId,
     next_server_id: state.nextServerId,
+    // A UDP service's client_address below is in effect (resetUdpClientAddress).
+    [UDP_CARRIAGE_KEY]: true,
     services: state.services.map(serviceToJson),
     // Only when present, so a file without defences reads the same to an older daemon.
     ...(state.mitigations?.length ? { mitigations: state.mitigations.map(mitigationToRaw) } : {}),
@@ -105,7 +111,7 @@ export function parseState(text: string): PersistedState {
   const notes: string[] = [];
   const services = readList(root.services ?? [], 'services', LIMITS.maxServiceId).map((raw, i) => {
     const path = joinPath('services', i);
-    const object = resetUdpClientAddress(readObject(raw, path), path, notes);
+    const object = resetUdpClientAddress(readObject(raw, path), path, notes, root[UDP_CARRIAGE_KEY] === true);
     const { id, servers, ...rest } = object;
     const serverList = readList(servers ?? [], joinPath(path, 'servers'), LIMITS.maxServersPerService);
     const spec = readServiceKeepingBadCheckOut({ ...rest, servers: serverList.map((s, j) => {

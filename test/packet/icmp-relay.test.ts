@@ -5,7 +5,7 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DropReason } from '../../src/dataplane/types.js';
 import {
-  CLIENT, PORT_MAC, TCP_SERVICE_ID, VIP, clientSegment, clientUdp, expectDrops, expectEvents, frameFrom, labConfig,
+  CLIENT, PORT_MAC, TCP_SERVICE_ID, UDP_SERVICE_ID, VIP, clientSegment, clientUdp, expectDrops, expectEvents, frameFrom, labConfig,
   only, openTcp, serverSegment, show, withLab, type Lab, type PortName,
 } from '../support/golden.js';
 import { ICMP_TYPE, buildFrame, hostMac, internetChecksum, type DecodedFrame } from '../support/packet.js';
@@ -78,6 +78,24 @@ test('PMTU with TOA: the announced MTU is lowered by the option length', async (
     assert.ok(inner.ipv4.checksumOk, 'quoted IP checksum');
     expectEvents(delta, { icmp_errors_to_client: 1 });
   }, config);
+});
+
+test('PMTU with a UDP PROXY v2 service: the announced MTU is lowered by the 28-byte header every datagram carries; UOA takes nothing off', async () => {
+  for (const [mode, expected] of [['proxy_v2', 1272], ['uoa_opp', 1300]] as const) {
+    const config = labConfig((c) => { c.services.find((s) => s.id === UDP_SERVICE_ID)!.clientAddress = mode; });
+    await withLab((lab) => {
+      // UOA rides on the first 3 datagrams; the 4th is plain UDP, whose quote a router's error can carry.
+      let inside = only(lab.forward('outside', clientUdp(42006, Buffer.alloc(1200, 0x64))).inside, 'datagram');
+      if (mode === 'uoa_opp') for (let n = 0; n < 3; n++) inside = only(lab.forward('outside', clientUdp(42006, Buffer.alloc(1200, 0x64))).inside, 'datagram');
+      assert.is(inside.ipv4!.protocol, 17);
+      const { out, delta } = relay(lab, 'inside',
+        icmpError('inside', INSIDE_ROUTER, inside.ipv4!.src, ICMP_TYPE.DEST_UNREACH, FRAG_NEEDED, quoteOf(inside.raw, 28), 1300));
+      const got = only(out.outside, `${mode}: error to the client`);
+      assert.is(got.icmp!.rest, expected, `${mode}: next-hop MTU 1300 - ${1300 - expected}`);
+      assert.ok(got.icmp!.checksumOk, 'ICMP checksum');
+      expectEvents(delta, { icmp_errors_to_client: 1 });
+    }, config);
+  }
 });
 
 test('UDP port unreachable from the real server reaches the client, quote restored byte for byte', async () => {

@@ -120,9 +120,15 @@ test('YAML syntax errors and duplicate mapping keys are errors', () => {
   assert.match(problems(`${PORTS}routes: []\nroutes: []`)[0]!, /^YAML: .*unique/i);
 });
 
-test('services[].client_address on a UDP service is refused with its path (UDP carriage does not exist yet)', () => {
+test('services[].client_address: TCP-only modes refused on UDP and UDP modes on TCP, with the path; uoa_opp + uoa_datagrams load', () => {
   const udp = `${PORTS}services:\n  - { name: dns, protocol: udp, vip: 198.18.0.53, port: 53, client_address: toa }\n`;
-  assert.equal(problems(udp), ['services[0].client_address: toa is not supported for UDP services yet (client-address carriage works for TCP only): expected none']);
+  assert.equal(problems(udp), ['services[0].client_address: toa is not supported for UDP services (TOA is a TCP option): expected one of none, uoa_ipo, uoa_opp, proxy_v2']);
+  const tcp = `${PORTS}services:\n  - { name: web, protocol: tcp, vip: 198.18.0.10, port: 80, client_address: uoa_ipo }\n`;
+  assert.equal(problems(tcp), ["services[0].client_address: uoa_ipo is not supported for TCP services (UOA carries a UDP client's address; TCP has toa): expected one of none, toa, proxy_v1, proxy_v2"]);
+  const uoa = `${PORTS}services:\n  - { name: dns, protocol: udp, vip: 198.18.0.53, port: 53, client_address: uoa_opp, uoa_datagrams: 5 }\n`;
+  assert.equal(parseConfig(uoa, 't').services.map((s) => [s.clientAddress, s.uoaDatagrams]), [['uoa_opp', 5]]);
+  const stray = `${PORTS}services:\n  - { name: dns, protocol: udp, vip: 198.18.0.53, port: 53, uoa_datagrams: 5 }\n`;
+  assert.equal(problems(stray), ['services[0].uoa_datagrams: only with client_address uoa_ipo or uoa_opp (got client_address none)']);
 });
 
 test('docs/config.md IPv6 example: dual-stack ports, IPv6 routes, an IPv6 service and a NAT64 service load canonical', async () => {

@@ -43,28 +43,62 @@ test('one_packet: on a UDP service read as onePacket (absent or false = not set)
   }
 });
 
-test('client_address on a TCP service: every mode is accepted (proxy_v1/v2 too), "" means none', () => {
+test('client_address on a TCP service: none, toa, proxy_v1, proxy_v2 accepted, "" means none; the UDP modes refused naming the field', () => {
   for (const mode of ['none', 'toa', 'proxy_v1', 'proxy_v2']) {
     assert.is(readServiceSpec({ ...good(), client_address: mode }, 'service').clientAddress, mode);
   }
   assert.is(readServiceSpec({ ...good(), client_address: '' }, 'service').clientAddress, 'none');
+  for (const mode of ['uoa_ipo', 'uoa_opp']) {
+    expectModelError(() => readServiceSpec({ ...good(), client_address: mode }, 'service'), 'service.client_address',
+      `service.client_address: ${mode} is not supported for TCP services (UOA carries a UDP client's address; TCP has toa): expected one of none, toa, proxy_v1, proxy_v2`);
+  }
 });
 
-test('client_address on a UDP service: toa / proxy_v1 / proxy_v2 refused naming the field (no UDP carriage yet); none accepted', () => {
-  const udp = { protocol: 'udp', vip: '198.18.0.53', port: 53 };
-  for (const mode of ['toa', 'proxy_v1', 'proxy_v2']) {
-    try {
-      readServiceSpec({ ...udp, client_address: mode }, 'service');
-      assert.unreachable(`${mode} accepted on UDP`);
-    } catch (error) {
-      assert.instance(error, ModelError);
-      const e = error as ModelError;
-      assert.equal([e.code, e.path], ['INVALID_ARGUMENT', 'service.client_address']);
-      assert.is(e.message, `service.client_address: ${mode} is not supported for UDP services yet (client-address carriage works for TCP only): expected none`);
-    }
+test('client_address on a UDP service: uoa_ipo, uoa_opp, proxy_v2 accepted; toa and proxy_v1 (TCP only) refused naming the field', () => {
+  const udp = { protocol: 'udp', vip: '198.18.0.53', port: 53, local_addresses: ['198.19.0.200'] };
+  for (const mode of ['uoa_ipo', 'uoa_opp', 'proxy_v2']) assert.is(readServiceSpec({ ...udp, client_address: mode }, 'service').clientAddress, mode);
+  for (const [mode, why] of [['toa', 'TOA is a TCP option'], ['proxy_v1', 'PROXY v1 has no UDP form']] as const) {
+    expectModelError(() => readServiceSpec({ ...udp, client_address: mode }, 'service'), 'service.client_address',
+      `service.client_address: ${mode} is not supported for UDP services (${why}): expected one of none, uoa_ipo, uoa_opp, proxy_v2`);
   }
   for (const mode of ['none', '']) assert.is(readServiceSpec({ ...udp, client_address: mode }, 'service').clientAddress, 'none');
 });
+
+test('client_address on UDP: uoa_ipo refused on an IPv6 service, every mode refused on a NAT64 one (IPv4 LIPs behind an IPv6 VIP)', () => {
+  const v6 = { protocol: 'udp', vip: '2001:db8:18::53', port: 53, local_addresses: ['2001:db8:19::200'] };
+  expectModelError(() => readServiceSpec({ ...v6, client_address: 'uoa_ipo' }, 'service'), 'service.client_address',
+    'service.client_address: uoa_ipo is an IPv4 option and IPv6 has none: expected uoa_opp or proxy_v2 for an IPv6 service');
+  for (const mode of ['uoa_opp', 'proxy_v2']) assert.is(readServiceSpec({ ...v6, client_address: mode }, 'service').clientAddress, mode);
+  for (const mode of ['uoa_opp', 'proxy_v2']) {
+    expectModelError(() => readServiceSpec({ ...v6, local_addresses: ['198.19.0.200'], client_address: mode }, 'service'), 'service.client_address',
+      `service.client_address: ${mode} is not carried on a NAT64 service (local addresses of another family than the VIP): expected none`);
+  }
+});
+
+test('uoa_datagrams: 1..255 with uoa_ipo / uoa_opp, absent or 3 = the default (left out), refused with another mode or out of range', () => {
+  const udp = { protocol: 'udp', vip: '198.18.0.53', port: 53, client_address: 'uoa_opp' };
+  assert.is(readServiceSpec(udp, 'service').uoaDatagrams, undefined);
+  assert.is(readServiceSpec({ ...udp, uoa_datagrams: 3 }, 'service').uoaDatagrams, undefined);
+  assert.is(readServiceSpec({ ...udp, uoa_datagrams: 1 }, 'service').uoaDatagrams, 1);
+  assert.is(readServiceSpec({ ...udp, client_address: 'uoa_ipo', uoa_datagrams: 255 }, 'service').uoaDatagrams, 255);
+  expectModelError(() => readServiceSpec({ ...udp, uoa_datagrams: 256 }, 'service'), 'service.uoa_datagrams', /integer 1\.\.255/);
+  expectModelError(() => readServiceSpec({ ...udp, client_address: 'proxy_v2', uoa_datagrams: 5 }, 'service'), 'service.uoa_datagrams',
+    'service.uoa_datagrams: only with client_address uoa_ipo or uoa_opp (got client_address proxy_v2)');
+});
+
+function expectModelError(fn: () => unknown, path: string, message: string | RegExp): void {
+  try {
+    fn();
+  } catch (error) {
+    assert.instance(error, ModelError);
+    const e = error as ModelError;
+    assert.equal([e.code, e.path], ['INVALID_ARGUMENT', path]);
+    if (typeof message === 'string') assert.is(e.message, message);
+    else assert.match(e.message, message);
+    return;
+  }
+  assert.unreachable(`accepted; expected an error at ${path}`);
+}
 
 test('synproxy: off | on ("" and absent mean off; YAML 1.1 booleans accepted)', () => {
   assert.is(readServiceSpec({ ...good(), synproxy: 'on' }, 'service').synproxy, 'on');
@@ -115,7 +149,7 @@ const cases: [string, (s: Record<string, unknown>) => void, string, string][] = 
   ['netmask without persistence', (s) => { s.persistence_netmask = '255.255.255.0'; }, 'service.persistence_netmask', 'no netmask unless persistence_timeout'],
   ['persistence timeout over 31 days', (s) => { s.persistence_timeout = 86400 * 31 + 1; }, 'service.persistence_timeout', 'integer 1..2678400'],
   ['lower threshold above upper', (s) => { (s.servers as Record<string, unknown>[])[0]!.upper_threshold = 5; (s.servers as Record<string, unknown>[])[0]!.lower_threshold = 6; }, 'service.servers[0].lower_threshold', 'at most upper_threshold (5)'],
-  ['unknown client_address', (s) => { s.client_address = 'proxy'; }, 'service.client_address', 'one of none, toa, proxy_v1, proxy_v2'],
+  ['unknown client_address', (s) => { s.client_address = 'proxy'; }, 'service.client_address', 'one of none, toa, proxy_v1, proxy_v2, uoa_ipo, uoa_opp'],
   ['unknown synproxy mode', (s) => { s.synproxy = 'sometimes'; }, 'service.synproxy', 'one of off, on, auto'],
   ['synproxy_auto not an object', (s) => { s.synproxy_auto = 1000; }, 'service.synproxy_auto', 'a mapping'],
   ['synproxy_auto negative rate', (s) => { s.synproxy_auto = { syn_rate: -5 }; }, 'service.synproxy_auto.syn_rate', '1..100000000'],

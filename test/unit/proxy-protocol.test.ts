@@ -47,3 +47,17 @@ test('IPv6 text is RFC 5952 canonical: longest zero run compressed, first on a t
 });
 
 test.run();
+
+test('v2 over UDP (dgram): 0x12 / 0x22 name the client; a STREAM header, v1 or a short datagram are invalid; STREAM parsing refuses DGRAM', () => {
+  const v4 = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a2112000cc6120001c612000aa0280007', 'hex'), Buffer.from('query')]);
+  assert.equal(parseProxyHeader(v4, 'dgram'), { kind: 'header', length: 28, source: { address: '198.18.0.1', port: 41000 } });
+  const addresses = Buffer.from('20010db8001800000000000000000001' + '20010db8001800000000000000000010' + 'a0280007', 'hex');
+  const v6 = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a21220024', 'hex'), addresses]);
+  assert.equal(parseProxyHeader(v6, 'dgram'), { kind: 'header', length: 52, source: { address: '2001:db8:18::1', port: 41000 } });
+  assert.equal(parseProxyHeader(v4.subarray(0, 20), 'dgram'), { kind: 'invalid', reason: 'datagram shorter than its v2 header' });
+  assert.equal(parseProxyHeader(Buffer.from('PROXY TCP4 198.18.0.1 198.18.0.10 1 7\r\n'), 'dgram').kind, 'invalid');
+  const stream = Buffer.from(v4);
+  stream[13] = 0x11;
+  assert.equal(parseProxyHeader(stream, 'dgram'), { kind: 'invalid', reason: 'v2 transport 1, expected 2' });
+  assert.equal(parseProxyHeader(v4), { kind: 'invalid', reason: 'v2 transport 2, expected 1' });
+});

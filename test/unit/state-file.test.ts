@@ -110,6 +110,26 @@ test('a UDP service stored with client_address set (accepted before it was refus
   assert.not.ok('notes' in started, 'the warnings are logged, not kept in the desired state');
 });
 
+test('UDP client_address written since UDP carriage exists (udp_client_address: true) loads as it is: proxy_v2, uoa_opp with uoa_datagrams round-trip without notes', () => {
+  const before = parseState(JSON.stringify({ format: 1, services: [
+    { id: 1, protocol: 'udp', vip: '198.18.0.53', port: 53, client_address: 'proxy_v2', servers: [{ id: 1, address: '198.19.0.1', port: 53, weight: 1 }] },
+  ] }));
+  assert.equal(before.services[0]!.clientAddress, 'none', 'an old file (no marker) is still reset');
+  const service = { ...before.services[0]!, clientAddress: 'uoa_opp' as const, uoaDatagrams: 7 };
+  const proxied = { ...before.services[0]!, id: 2, port: 54, clientAddress: 'proxy_v2' as const, servers: [{ id: 2, address: '198.19.0.1', port: 54, weight: 1 }] };
+  const text = serializeState({ services: [service, proxied], nextServiceId: 3, nextServerId: 3, mitigations: [] });
+  assert.match(text, /"udp_client_address": true/);
+  const again = parseState(text);
+  assert.equal(again.services.map((s) => [s.clientAddress, s.uoaDatagrams]), [['uoa_opp', 7], ['proxy_v2', undefined]]);
+  assert.equal(again.notes, []);
+  // toa on UDP never worked: reset even in a new file.
+  const toa = JSON.parse(text) as { services: Record<string, unknown>[] };
+  toa.services[1]!.client_address = 'toa';
+  const reset = parseState(JSON.stringify(toa));
+  assert.equal(reset.services.map((s) => s.clientAddress), ['uoa_opp', 'none']);
+  assert.is(reset.notes.length, 1);
+});
+
 test('the state file is authoritative over config services; --reset-state re-seeds', async () => {
   const file = join(dir, 'state.json');
   const config = parseConfig(configText(file), 't');

@@ -9,8 +9,10 @@ namespace {
 
 constexpr uint8_t kV2Signature[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
 constexpr uint8_t kV2ProxyCommand = 0x21;  // version 2, PROXY
-constexpr uint8_t kV2TcpOverIpv4 = 0x11;  // AF_INET, STREAM
-constexpr uint8_t kV2TcpOverIpv6 = 0x21;  // AF_INET6, STREAM
+constexpr uint8_t kV2FamilyIpv4 = 0x10;  // AF_INET, high nibble
+constexpr uint8_t kV2FamilyIpv6 = 0x20;  // AF_INET6
+constexpr uint8_t kV2Stream = 0x01;      // TCP, low nibble
+constexpr uint8_t kV2Dgram = 0x02;       // UDP
 constexpr uint16_t kV2Ipv4AddressLength = 12;  // 4 + 4 + 2 + 2
 constexpr uint16_t kV2Ipv6AddressLength = 36;  // 16 + 16 + 2 + 2
 
@@ -80,14 +82,15 @@ uint32_t write_text(uint8_t* out, const char* text) {
 }  // namespace
 
 uint32_t proxy_header_write(uint8_t* out, ClientAddress mode, const IpAddr& client, uint16_t cport,
-                            const IpAddr& virtual_addr, uint16_t vport) {
+                            const IpAddr& virtual_addr, uint16_t vport, ProxyTransport transport) {
   // One family per connection on this path: the client's (a NAT64 VIP is IPv6 like its client).
   const bool v4 = ip_is_v4(client);
   if (mode == ClientAddress::PROXY_V2) {
     const uint16_t address_length = v4 ? kV2Ipv4AddressLength : kV2Ipv6AddressLength;
     std::memcpy(out, kV2Signature, sizeof kV2Signature);
     out[12] = kV2ProxyCommand;
-    out[13] = v4 ? kV2TcpOverIpv4 : kV2TcpOverIpv6;
+    out[13] = static_cast<uint8_t>((v4 ? kV2FamilyIpv4 : kV2FamilyIpv6) |
+                                   (transport == ProxyTransport::DGRAM ? kV2Dgram : kV2Stream));
     uint16_t length = rte_cpu_to_be_16(address_length);
     std::memcpy(out + 14, &length, 2);
     uint8_t* at = out + 16;

@@ -35,7 +35,13 @@ constexpr uint32_t kWheelSlots = 16384;        // horizon 1638 s; longer timeout
 struct Conn {
   IpAddr client_addr, virtual_addr, local_addr, server_addr;
   uint16_t client_port, virtual_port, local_port, server_port;  // network order
-  uint64_t expires_us;
+  // One 64-bit word: the expiry (54 bits of microseconds: 570 years of clock) and, for a
+  // UDP FullNAT connection, how the client's address reaches its server (UdpCarriage)
+  // and how many more datagrams carry UOA. The record has no spare byte (96 bytes, two
+  // cache lines); the expiry never needed all 64 bits.
+  uint64_t expires_us : 54;
+  uint64_t udp_carriage : 2;   // UdpCarriage
+  uint64_t uoa_left : 8;       // UDP_CARRIAGE_UOA_*: datagrams still to carry it (counts down)
   uint32_t wheel_next;   // next record in the same wheel slot
   uint16_t service_id;
   uint16_t server_id;
@@ -62,6 +68,19 @@ enum ConnFlag : uint8_t {
   kConnNat64 = 64,       // FullNAT across families: IPv6 client and VIP, IPv4 LIP and server (forward/nat64.h)
   kConnPersistent = 128, // made through a persistence template (pipeline/persist.h)
 };
+// Conn::udp_carriage: set when the connection is made (FullNAT, not NAT64, UDP services
+// with client_address uoa_ipo / uoa_opp / proxy_v2); TCP connections keep 0.
+enum UdpCarriage : uint8_t {
+  kUdpCarriageNone = 0,
+  kUdpCarriageUoaIpo = 1,   // UOA as an IPv4 option (carriage/uoa.h), while uoa_left > 0
+  kUdpCarriageUoaOpp = 2,   // UOA in DPVS's private protocol 248 header, while uoa_left > 0
+  kUdpCarriageProxyV2 = 3,  // PROXY v2 DGRAM header in front of every datagram (carriage/proxy_dgram.h)
+};
+constexpr uint64_t kConnExpiresMaxUs = (1ull << 54) - 1;
+// Bumped whenever Conn's fields change inside the same size (the region's compat hash
+// includes it): 2 = expires_us shares its word with udp_carriage and uoa_left.
+constexpr uint64_t kConnRecordLayout = 2;
+
 // Conn::in_use. A record becomes committed only after its index entries and wheel slot
 // are written (conn_insert), so a process killed at any instant leaves every committed
 // record complete (pipeline/conn_store.h).

@@ -19,6 +19,21 @@ inline uint8_t conn_flag_for(ForwardMethod method) {
   }
 }
 
+// A UDP FullNAT connection (same family on both sides) of a service that tells its servers
+// the client's address: how, and for UOA how many datagrams carry it. uoa_ipo is an IPv4
+// option: an IPv6 client has none (the model refuses uoa_ipo on IPv6 services).
+inline void set_udp_carriage(Conn& c, const ServiceEntry& svc) {
+  switch (svc.client_address) {
+    case ClientAddress::UOA_IPO:
+      if (!ip_is_v4(c.client_addr)) return;
+      c.udp_carriage = kUdpCarriageUoaIpo, c.uoa_left = svc.uoa_datagrams;
+      return;
+    case ClientAddress::UOA_OPP: c.udp_carriage = kUdpCarriageUoaOpp, c.uoa_left = svc.uoa_datagrams; return;
+    case ClientAddress::PROXY_V2: c.udp_carriage = kUdpCarriageProxyV2; return;
+    default: return;
+  }
+}
+
 // FullNAT: LIP + lport (round robin over the service's LIPs), record, both hash entries.
 uint32_t create_fullnat(Worker* w, const ServiceEntry& svc, const ServerEntry& server, const ServerChoice& choice,
                         const ParsedPacket& p, uint64_t now_us, DropReason* reason) {
@@ -60,6 +75,7 @@ uint32_t create_fullnat(Worker* w, const ServiceEntry& svc, const ServerEntry& s
   // NAT64 (an IPv6 VIP in front of IPv4 LIPs and servers; snapshot.cpp allows no other mix):
   // a flag, so that the forwarding dispatch reads the one byte it reads anyway.
   if (ip_is_v4(c.local_addr) != ip_is_v4(c.client_addr)) c.flags |= kConnNat64;
+  else if (c.protocol == IPPROTO_UDP) set_udp_carriage(c, svc);
   if (!conn_insert(&w->conns, index, now_us)) {
     conn_release(&w->conns, index);
     lport_give_back(&w->lports, pool, lport);

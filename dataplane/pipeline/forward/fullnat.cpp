@@ -1,8 +1,11 @@
 // FullNAT: both addresses and ports of a packet rewritten to the other side of its
-// connection, the client's address carried in TOA when the service asks for it.
+// connection, the client's address carried in TOA (TCP), UOA or PROXY v2 (UDP) when the
+// service asks for it.
 #include "pipeline/forward/fullnat.h"
 
+#include "pipeline/carriage/proxy_dgram.h"
 #include "pipeline/carriage/toa.h"
+#include "pipeline/carriage/uoa.h"
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/l2l3/l3.h"
 #include "pipeline/output/egress_mtu.h"
@@ -45,6 +48,13 @@ template <bool with_addresses>
   if (with_addresses) l3_readdress_and_forward(p, new_src, new_dst);  // addresses, hop limit, header checksum
 }
 
+// UDP: the client's address in UOA on the connection's first datagrams, or in a PROXY v2
+// header on every one (carriage/uoa.h, carriage/proxy_dgram.h).
+[[gnu::noinline]] void carry_client_address(rte_mbuf* m, ParsedPacket& p, Conn& c, uint16_t mtu, WorkerCounters& counters) {
+  if (c.udp_carriage == kUdpCarriageProxyV2) return proxy_dgram_process(m, p, c, mtu, counters);
+  if (c.uoa_left) uoa_process(m, p, c, mtu, counters);
+}
+
 }  // namespace
 
 void fullnat_rewrite(ParsedPacket& p, const Conn& c, Direction direction) { rewrite_l4<true>(p, c, direction); }
@@ -68,6 +78,10 @@ void forward_fullnat(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p,
     if (inbound) toa_remove_client_options(p, *w->counters);
     if ((c.flags & kConnToa) && !toa_process(m, p, c, direction, egress_mtu, *w->counters))
       return worker_drop(w, m, DropReason::CLIENT_ADDRESS_BAD_CHECKSUM);
+  } else if (inbound && p.udp) {
+    // A UOA option from the client would be believed by a server's UOA module: none passes.
+    uoa_remove_client_options(p, *w->counters);
+    if (unlikely(c.udp_carriage != kUdpCarriageNone)) carry_client_address(m, p, c, egress_mtu, *w->counters);
   }
   count_forwarded(w, c, inbound, bytes);
   ip_output(w, s, m, p, hop, now_us, tx);  // neigh_output, in fragments when over the MTU

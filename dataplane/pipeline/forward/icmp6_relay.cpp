@@ -2,7 +2,7 @@
 
 #include <cstring>
 #include <rte_ip.h>
-#include "pipeline/carriage/toa.h"
+#include "pipeline/carriage/carried_bytes.h"
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/forward/dr.h"
 #include "pipeline/forward/tun.h"
@@ -89,7 +89,7 @@ void rewrite_quote6(rte_ipv6_hdr* inner, uint8_t* l4, uint16_t l4_quoted, bool t
 
 // Packet Too Big to the client of a TOA connection: the client's segments grow by the
 // option on the way in, so it must send that much less; never below the IPv6 minimum.
-void lower_packet_too_big_mtu(uint8_t* icmp, uint8_t option_length) {
+void lower_packet_too_big_mtu(uint8_t* icmp, uint16_t option_length) {
   uint32_t mtu_be;
   std::memcpy(&mtu_be, icmp + 4, 4);
   uint32_t mtu = rte_be_to_cpu_32(mtu_be);
@@ -148,8 +148,7 @@ bool icmp6_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& 
   if (!route_lookup(s, outer_dst, &hop)) return drop(w, m, DropReason::NO_ROUTE);
 
   rewrite_quote6(inner, l4, l4_quoted, protocol == IPPROTO_TCP, quoted);
-  if (to_client && (c.flags & kConnToa) && type == kIcmp6PacketTooBig)
-    lower_packet_too_big_mtu(icmp, toa_option_length(c.client_addr));
+  if (to_client && carried_bytes(c) && type == kIcmp6PacketTooBig) lower_packet_too_big_mtu(icmp, carried_bytes(c));
 
   rte_ipv6_hdr* ip6 = p.ip6;
   std::memcpy(ip6->src_addr, outer_src.bytes, 16);

@@ -9,7 +9,7 @@
 #include "pipeline/l2l3/translate_icmp.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/output/route.h"
-#include "pipeline/carriage/toa.h"
+#include "pipeline/carriage/carried_bytes.h"
 #include "pipeline/worker_state.h"
 
 namespace pc {
@@ -100,7 +100,7 @@ bool relay_nat64_error_to_client(Worker* w, const Snapshot& s, rte_mbuf* m, Pars
   NextHop hop;
   if (!route_lookup(s, c.client_addr, &hop)) return drop(w, m, DropReason::NO_ROUTE);
   IcmpErrorTranslation t{c.virtual_addr, c.client_addr, c.client_addr, c.virtual_addr, c.client_port, c.virtual_port,
-                         static_cast<uint16_t>((c.flags & kConnToa) ? toa_option_length(c.client_addr) : 0), kRelayTtl};
+                         carried_bytes(c), kRelayTtl};
   return finish_translated(w, s, m, translate_icmp_error_4to6(m, p, t), hop, Event::ICMP_ERRORS_TO_CLIENT, now_us, tx);
 }
 
@@ -178,13 +178,12 @@ bool icmp_relay_error(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
   if (!route_lookup(s, outer_dst, &hop)) return drop(w, m, DropReason::NO_ROUTE);
 
   rewrite_quote(inner, l4, l4_quoted, quoted);
-  if (to_client && (c.flags & kConnToa) && icmp->icmp_type == kIcmpDestUnreachable &&
-      icmp->icmp_code == kIcmpFragmentationNeeded) {
+  const uint16_t carried = carried_bytes(c);  // TOA or a UDP PROXY v2 header grows each packet
+  if (to_client && carried && icmp->icmp_type == kIcmpDestUnreachable && icmp->icmp_code == kIcmpFragmentationNeeded) {
     uint8_t* mtu_field = reinterpret_cast<uint8_t*>(icmp) + 6;
     uint16_t mtu = rte_be_to_cpu_16(load16(mtu_field));
     // 0 = a pre-RFC 1191 router that does not say; the client then guesses on its own.
-    const uint8_t option_length = toa_option_length(c.client_addr);
-    if (mtu >= kMinIpv4Mtu + option_length) store16(mtu_field, rte_cpu_to_be_16(static_cast<uint16_t>(mtu - option_length)));
+    if (mtu >= kMinIpv4Mtu + carried) store16(mtu_field, rte_cpu_to_be_16(static_cast<uint16_t>(mtu - carried)));
   }
   icmp->icmp_cksum = 0;
   icmp->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, p.l4_len));
