@@ -43,6 +43,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
       clientAddress: s.clientAddress,
       ...synproxyFields(state, s, now),
       ...(s.synproxyRstOnBadCookie ? { synproxyRstOnBadCookie: true } : {}),
+      ...(s.quic ? { quic: true } : {}),
       localAddresses: [...s.localAddresses],
       timeouts: resolveTimeouts(s, state.defaultTimeouts),
       servers: s.servers.map((r) => ({
@@ -50,6 +51,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
         ...(r.upperThreshold ? { upperThreshold: r.upperThreshold } : {}),
         ...(r.lowerThreshold ? { lowerThreshold: r.lowerThreshold } : {}),
         ...(r.forward ? { forward: r.forward } : {}),
+        ...(r.quicId ? { quicId: r.quicId } : {}),
       })),
     })),
   };
