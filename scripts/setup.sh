@@ -13,6 +13,9 @@ APT_PACKAGES=(
   iproute2 ethtool curl procps iputils-ping psmisc nginx-light bsdutils nftables openssl wrk
   # cluster BGP speaker, see docs/cluster.md: gobgpd + gobgp, and GoBGP's .proto files the daemon loads
   gobgpd golang-github-osrg-gobgp-dev
+  # QUIC lab, test/e2e/quic.test.ts: ngtcp2's example HTTP/3 client and server; gcc builds the
+  # connection-id shim the servers run with, docs/schedulers.md "QUIC"
+  ngtcp2-client ngtcp2-server gcc
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

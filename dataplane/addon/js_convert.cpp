@@ -83,6 +83,11 @@ bool read_server(JsReader& r, const Napi::Value& v, const std::string& path, pc:
     if (!r.choice(forward, path + ".forward", {"fullnat", "nat", "dr", "tun"}, &which)) return false;
     out->forward = static_cast<pc::ForwardMethod>(which);  // same order as the enum
   }
+  Napi::Value quic_id = o.Get("quicId");
+  if (!quic_id.IsUndefined()) {  // absent = 0 = no QUIC server id
+    if (!r.integer(quic_id, path + ".quicId", 0, 65535, &n)) return false;
+    out->quic_id = static_cast<uint16_t>(n);
+  }
   return true;
 }
 
@@ -165,6 +170,11 @@ bool read_service(JsReader& r, const Napi::Value& v, const std::string& path, pc
   if (!rst_on_bad_cookie.IsUndefined()) {  // absent = off
     if (!rst_on_bad_cookie.IsBoolean()) return r.fail(path + ".synproxyRstOnBadCookie", "a boolean", rst_on_bad_cookie);
     out->synproxy_rst_on_bad_cookie = rst_on_bad_cookie.As<Napi::Boolean>().Value();
+  }
+  Napi::Value quic = o.Get("quic");
+  if (!quic.IsUndefined()) {  // absent = off
+    if (!quic.IsBoolean()) return r.fail(path + ".quic", "a boolean", quic);
+    out->quic = quic.As<Napi::Boolean>().Value();
   }
   Napi::Value synproxy_auto = o.Get("synproxyAuto");
   if (!synproxy_auto.IsUndefined()) {  // absent = no auto mode

@@ -80,6 +80,7 @@ struct RealServerConfig {
   uint32_t upper_threshold = 0;  // ipvsadm -x: at this many connections no new ones; 0 = none
   uint32_t lower_threshold = 0;  // ipvsadm -y: resume below this; 0 = below 3/4 of upper
   ForwardMethod forward = ForwardMethod::FULLNAT;
+  uint16_t quic_id = 0;  // QUIC service: the id this server writes in its connection ids (docs/schedulers.md, "QUIC"); 0 = none
 };
 
 struct ServiceConfig {
@@ -101,6 +102,7 @@ struct ServiceConfig {
   uint8_t persistence_prefix_v6 = 128;
   bool synproxy = false;  // answer SYNs with cookies (pipeline/synproxy.h)
   bool synproxy_rst_on_bad_cookie = false;  // answer a bad-cookie ACK with RST as well as dropping it
+  bool quic = false;  // UDP only: new flows routed by the server id in the QUIC destination connection id (docs/schedulers.md, "QUIC")
   // SYNPROXY auto (pipeline/synproxy_auto.h), only when synproxy is false: engage when the
   // service's SYN rate reaches synproxy_auto_syn_rate (SYNs/s for the whole service, split
   // between workers), disengage after synproxy_auto_hold_ms below it.

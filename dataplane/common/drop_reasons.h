@@ -129,7 +129,10 @@
   X(FOREIGN_FLOWS_EVICTED, "foreign_flows_evicted")         /* cluster: oldest foreign flow evicted to make room (table at its bound) */ \
   X(HANDOFF_SENT, "handoff_sent")                           /* cluster: packet of a flow another node owns sent to it encapsulated */ \
   X(HANDOFF_RECEIVED, "handoff_received")                   /* cluster: encapsulated packet from another node decapsulated and processed as received */ \
-  X(TAKEOVER_DISCARDED, "takeover_discarded")               /* takeover: received while this worker was held (handed over, or not yet released), freed unread */
+  X(TAKEOVER_DISCARDED, "takeover_discarded")               /* takeover: received while this worker was held (handed over, or not yet released), freed unread */ \
+  X(QUIC_ROUTED_BY_ID, "quic_routed_by_id")   /* QUIC service: new connection sent to the server its connection id names (pipeline/conn/quic_route.h) */ \
+  X(QUIC_ID_UNKNOWN, "quic_id_unknown")       /* QUIC service: connection id names no server of the service; scheduled as any new flow */ \
+  X(QUIC_MALFORMED, "quic_malformed")         /* QUIC service: datagram without a readable QUIC header (short, DCID length > 20, truncated); scheduled and forwarded, not dropped */
 
 namespace pc {
 

@@ -129,6 +129,25 @@ bool service_families_ok(const ServiceConfig& c, size_t i, std::string* error) {
   return true;
 }
 
+// A QUIC service's id -> server table (conn/quic_route.h). Two servers of one service with
+// the same id would make its connection ids ambiguous: refused (the model refuses it first).
+bool quic_ids_build(ServiceEntry* svc, size_t i, std::string* error) {
+  if (!svc->quic) return true;
+  for (size_t k = 0; k < svc->servers.size(); k++) {
+    if (svc->servers[k].quic_id != 0) svc->quic_ids.push_back(QuicServerId{svc->servers[k].quic_id, static_cast<uint16_t>(k)});
+  }
+  std::stable_sort(svc->quic_ids.begin(), svc->quic_ids.end(),  // stable: a duplicate names the later server
+            [](const QuicServerId& a, const QuicServerId& b) { return a.quic_id < b.quic_id; });
+  for (size_t k = 1; k < svc->quic_ids.size(); k++) {
+    if (svc->quic_ids[k].quic_id == svc->quic_ids[k - 1].quic_id) {
+      *error = field("services", i, "servers") + "[" + std::to_string(svc->quic_ids[k].index) + "].quic_id: duplicate id " +
+               std::to_string(svc->quic_ids[k].quic_id) + " in this service";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapshot* s, std::string* error) {
   std::unordered_map<uint32_t, const ServiceEntry*> old_services;
   std::unordered_map<uint32_t, std::pair<uint32_t, const ServerEntry*>> old_servers;  // id -> (service id, entry)
@@ -180,6 +199,11 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
     svc.synproxy_auto = !c.synproxy && c.synproxy_auto;
     svc.synproxy_auto_syn_rate = c.synproxy_auto_syn_rate;
     svc.synproxy_auto_hold_ms = c.synproxy_auto_hold_ms;
+    if (c.quic && c.protocol != IPPROTO_UDP) {
+      *error = field("services", i, "quic") + ": QUIC routing is for UDP services only";
+      return false;
+    }
+    svc.quic = c.quic;
     svc.sched_flags = c.sched_flags;
     svc.persistence_timeout = c.persistence_timeout;
     svc.one_packet = c.one_packet;
@@ -224,6 +248,7 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       server.upper_threshold = rc.upper_threshold;
       server.lower_threshold = rc.lower_threshold;
       server.forward = rc.forward;
+      server.quic_id = rc.quic_id;
       if (rc.forward == ForwardMethod::NAT) s->has_nat_servers = true;
       // The model refuses these (src/model/check.ts); a DR/TUN connection has no local side to
       // send a backend SYN or a PROXY header's shifted sequence numbers from.
@@ -250,6 +275,7 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       svc.servers.push_back(server);
     }
     svc.server_set_fingerprint = fingerprint.value;
+    if (!quic_ids_build(&svc, i, error)) return false;
     if (svc.scheduler == SchedulerKind::MH && !maglev_build(&svc)) {
       *error = field("services", i, "servers") + ": too many servers for a Maglev table";
       return false;

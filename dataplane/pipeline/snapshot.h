@@ -27,7 +27,14 @@ struct ServerEntry {
   uint32_t upper_threshold = 0;  // see RealServerConfig
   uint32_t lower_threshold = 0;
   ForwardMethod forward = ForwardMethod::FULLNAT;
+  uint16_t quic_id = 0;  // QUIC service: the id in the connection ids this server issues; 0 = none
   uint64_t generation = 0;
+};
+
+// A QUIC service's server ids, sorted by quic_id, for the lookup of a new flow's id.
+struct QuicServerId {
+  uint16_t quic_id;
+  uint16_t index;  // into ServiceEntry::servers
 };
 
 // One LIP of a service, as its counters know it. id (1..kMaxLocalAddressId) indexes
@@ -64,6 +71,10 @@ struct ServiceEntry {
   bool one_packet = false;               // ipvsadm -o: UDP only (ServiceConfig)
   uint32_t synproxy_auto_syn_rate = 0;   // SYNs/s, whole service
   uint32_t synproxy_auto_hold_ms = 0;
+  // UDP: a flow without a connection goes to the server its QUIC connection id names
+  // (conn/quic_route.h); quic_ids sorted by quic_id, servers with quic_id 0 left out.
+  bool quic = false;
+  std::vector<QuicServerId> quic_ids;
   uint64_t generation = 0;
   // Changes whenever anything a scheduler depends on changes (ids, addresses, ports, weights, order).
   uint64_t server_set_fingerprint = 0;

@@ -50,6 +50,7 @@ function rawServer(server: RealServer__Output): Record<string, unknown> {
     address: server.address, port: server.port, weight: server.weight,
     upper_threshold: server.upperThreshold, lower_threshold: server.lowerThreshold,
     forward: server.forward,
+    quic_id: server.quicId,
   };
 }
 
@@ -69,6 +70,7 @@ export function serviceSpecFromProto(service: VirtualService__Output | null | un
     uoa_datagrams: service.uoaDatagrams,
     synproxy: service.synproxy === '' ? 'off' : service.synproxy,
     synproxy_rst_on_bad_cookie: service.synproxyRstOnBadCookie,
+    quic: service.quic,
     synproxy_auto: service.synproxyAuto ? { syn_rate: service.synproxyAuto.synRate, hold_seconds: service.synproxyAuto.holdSeconds } : undefined,
     sched_flags: service.schedFlags,
     persistence_timeout: service.persistenceTimeout,
@@ -103,6 +105,7 @@ export function serviceToProto(service: Service): VirtualService {
     uoaDatagrams: service.clientAddress === 'uoa_ipo' || service.clientAddress === 'uoa_opp' ? service.uoaDatagrams ?? UOA_DATAGRAMS.default : 0,
     synproxy: service.synproxy,
     synproxyRstOnBadCookie: service.synproxyRstOnBadCookie ?? false,
+    quic: service.quic ?? false,
     ...(service.synproxyAuto ? { synproxyAuto: { synRate: service.synproxyAuto.synRate, holdSeconds: service.synproxyAuto.holdSeconds } } : {}),
     schedFlags: [...(service.schedFlags ?? [])],
     persistenceTimeout: service.persistenceTimeout ?? 0,
@@ -116,6 +119,7 @@ export function serviceToProto(service: Service): VirtualService {
       address: s.address, port: s.port, weight: s.weight,
       upperThreshold: s.upperThreshold ?? 0, lowerThreshold: s.lowerThreshold ?? 0,
       forward: s.forward ?? 'fullnat',
+      quicId: s.quicId ?? 0,
       health: serverHealth(service, s),
       healthReason: serverHealthReason(s),
     })),

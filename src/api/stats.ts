@@ -59,6 +59,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   nd_router_messages_ignored: true, nd_dad_probes_ignored: true, icmp6_echo_answered: true, nat64_mss_lowered: true,
   ownership_exported: true, ownership_export_overflow: true, foreign_flows_learned: true, foreign_flows_evicted: true,
   handoff_sent: true, handoff_received: true, takeover_discarded: true,
+  quic_routed_by_id: true, quic_id_unknown: true, quic_malformed: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

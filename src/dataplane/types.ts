@@ -47,7 +47,8 @@ export type DataplaneEvent =
   | 'nd_solicitations_answered' | 'nd_solicitations_sent' | 'nd_advertisements_learned'
   | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered' | 'nat64_mss_lowered'
   | 'ownership_exported' | 'ownership_export_overflow' | 'foreign_flows_learned' | 'foreign_flows_evicted'
-  | 'handoff_sent' | 'handoff_received' | 'takeover_discarded';
+  | 'handoff_sent' | 'handoff_received' | 'takeover_discarded'
+  | 'quic_routed_by_id' | 'quic_id_unknown' | 'quic_malformed';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -200,6 +201,8 @@ export interface DataplaneRealServer {
   lowerThreshold?: number;
   /** ipvsadm -m / -g / -i; absent = 'fullnat' (dataplane/pipeline/forward/). */
   forward?: 'nat' | 'dr' | 'tun';
+  /** QUIC service: the id (1..65535) this server writes at bytes 1-2 of the connection ids it issues; absent = none. */
+  quicId?: number;
 }
 
 /** Every IPVS scheduler (PROTOCOL.md §5) plus mh (Maglev) and fo. */
@@ -235,6 +238,8 @@ export interface DataplaneService {
   synproxyAuto?: { synRate: number; holdMs: number };
   /** ipvsadm -o: each datagram scheduled on its own, reply entry only (UDP, fullnat); absent = false. */
   onePacket?: boolean;
+  /** UDP only: a datagram without a connection goes to the server whose quicId its QUIC connection id carries; absent = false. */
+  quic?: boolean;
   localAddresses: string[];
   timeouts: DataplaneTimeouts;  // seconds
   servers: DataplaneRealServer[];

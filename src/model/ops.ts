@@ -49,6 +49,8 @@ export function applyServiceSettings(service: Service, spec: ServiceSpec): void 
   else delete service.onePacket;
   if (spec.synproxyAuto) service.synproxyAuto = { ...spec.synproxyAuto };
   else delete service.synproxyAuto;
+  if (spec.quic) service.quic = true;
+  else delete service.quic;
   service.localAddresses = [...spec.localAddresses];
   service.timeouts = { ...spec.timeouts };
   if (spec.healthCheck) service.healthCheck = { ...spec.healthCheck };
@@ -129,6 +131,8 @@ export function updateServer(current: DesiredState, key: ServiceKey, spec: Serve
   if (spec.lowerThreshold) server.lowerThreshold = spec.lowerThreshold;
   delete server.forward;  // like ipvsadm -e: the method given (or the default) replaces the old one
   if (spec.forward) server.forward = spec.forward;
+  delete server.quicId;
+  if (spec.quicId) server.quicId = spec.quicId;
   const warnings = checkState(state, { serviceId: service.id, path: 'service' });
   return { state, result: service, warnings };
 }

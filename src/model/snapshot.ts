@@ -45,6 +45,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
       ...synproxyFields(state, s, now),
       ...(s.synproxyRstOnBadCookie ? { synproxyRstOnBadCookie: true } : {}),
       ...(s.onePacket ? { onePacket: true } : {}),
+      ...(s.quic ? { quic: true } : {}),
       localAddresses: [...s.localAddresses],
       timeouts: resolveTimeouts(s, state.defaultTimeouts),
       servers: s.servers.map((r) => ({
@@ -52,6 +53,7 @@ export function buildDataplaneConfig(state: DesiredState): DataplaneConfig {
         ...(r.upperThreshold ? { upperThreshold: r.upperThreshold } : {}),
         ...(r.lowerThreshold ? { lowerThreshold: r.lowerThreshold } : {}),
         ...(r.forward ? { forward: r.forward } : {}),
+        ...(r.quicId ? { quicId: r.quicId } : {}),
       })),
     })),
   };

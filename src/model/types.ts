@@ -61,6 +61,8 @@ export const LIMITS = {
   maxServiceName: 64,
   /** ipvsadm -x / -y range. */
   maxThreshold: 65535,
+  /** QUIC server id: 16 bits of the connection id (docs/schedulers.md, "QUIC"). */
+  maxQuicId: 65535,
   /** ipvsadm -p without a value. */
   defaultPersistenceSeconds: 300,
   /** ipvsadm's MAX_TIMEOUT (31 days), in seconds. */
@@ -129,6 +131,9 @@ export interface ServerSpec {
   lowerThreshold?: number;
   /** Absent = 'fullnat' (Portcullis's default; ipvsadm's is -g, DR). */
   forward?: Exclude<ForwardMethod, 'fullnat'>;
+  /** QUIC service: the id 1..65535 this server writes at bytes 1-2 of the connection ids it
+   *  issues (docs/schedulers.md, "QUIC"); unique within the service. Absent = none. */
+  quicId?: number;
 }
 
 export interface Server extends ServerSpec {
@@ -166,6 +171,8 @@ export interface ServiceSpec extends ServiceKey {
   synproxyRstOnBadCookie?: boolean;
   /** Thresholds for synproxy 'auto' (kept when the mode is on/off); absent = DEFAULT_SYNPROXY_AUTO. */
   synproxyAuto?: SynproxyAuto;
+  /** UDP only: a datagram without a connection goes to the server its QUIC connection id names. Absent = false. */
+  quic?: boolean;
   /** LIPs, canonical text; the servers' family. */
   localAddresses: string[];
   /** Per-service overrides; missing fields inherit the daemon default. */

@@ -16,8 +16,8 @@ import { readHealthCheck } from './health-check-fields.js';
 import { readPassiveHealth } from './passive-health-fields.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
-const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'uoa_datagrams', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'one_packet', 'local_addresses', 'timeouts', 'health_check', 'passive_health', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
-const SERVER_KEYS = ['address', 'port', 'weight', 'forward', ...THRESHOLD_SERVER_KEYS] as const;
+const SERVICE_KEYS = ['name', 'protocol', 'vip', 'port', 'scheduler', 'client_address', 'uoa_datagrams', 'synproxy', 'synproxy_rst_on_bad_cookie', 'synproxy_auto', 'one_packet', 'quic', 'local_addresses', 'timeouts', 'health_check', 'passive_health', 'servers', ...SCHEDULING_SERVICE_KEYS] as const;
+const SERVER_KEYS = ['address', 'port', 'weight', 'forward', 'quic_id', ...THRESHOLD_SERVER_KEYS] as const;
 const KEY_KEYS = ['protocol', 'vip', 'port'] as const;
 const PORT_KEYS = ['name', 'device', 'addresses', 'mac', 'mtu', 'exception_path'] as const;
 const ROUTE_KEYS = ['prefix', 'via', 'port'] as const;
@@ -66,6 +66,8 @@ export function readServer(value: unknown, path: string): ServerSpec {
     ...readThresholdFields(raw, path),
     // Only when not the default, so specs and state files without it read the same.
     ...(forward !== 'fullnat' ? { forward } : {}),
+    ...(raw.quic_id !== undefined && raw.quic_id !== null && raw.quic_id !== 0
+      ? { quicId: readInteger(raw.quic_id, joinPath(path, 'quic_id'), 1, LIMITS.maxQuicId) } : {}),
   };
 }
 
@@ -162,6 +164,19 @@ function readOnePacket(value: unknown, path: string, protocol: string, persisten
   return true;
 }
 
+/** Two servers of a service writing the same id into their QUIC connection ids would be indistinguishable. */
+function checkQuicIds(servers: ServerSpec[], serversPath: string): void {
+  const seen = new Map<number, number>();
+  servers.forEach((server, i) => {
+    if (server.quicId === undefined) return;
+    const earlier = seen.get(server.quicId);
+    if (earlier !== undefined) {
+      throw invalid(joinPath(joinPath(serversPath, i), 'quic_id'), `an id no other server of the service has (servers[${earlier}] has it)`, server.quicId);
+    }
+    seen.set(server.quicId, i);
+  });
+}
+
 /** A whole service: key, scheduler (default rr), LIP pool, timeouts, servers. */
 export function readServiceSpec(value: unknown, path: string): ServiceSpec {
   const raw = readObject(value, path);
@@ -190,6 +205,9 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
   const localAddresses = readUniqueAddresses(raw.local_addresses, joinPath(path, 'local_addresses'), LIMITS.maxLocalAddressesPerService);
   if (protocol === 'udp') checkUdpCarriage(clientAddress, vip, localAddresses, path);
   const uoaDatagrams = readUoaDatagrams(raw.uoa_datagrams, clientAddress, joinPath(path, 'uoa_datagrams'));
+  const quic = raw.quic !== undefined && raw.quic !== null && readBoolean(raw.quic, joinPath(path, 'quic'));
+  if (quic && protocol !== 'udp') throw invalid(joinPath(path, 'quic'), 'false on a tcp service (QUIC runs over UDP)', raw.quic);
+  checkQuicIds(servers, serversPath);
   return {
     name,
     protocol,
@@ -209,6 +227,8 @@ export function readServiceSpec(value: unknown, path: string): ServiceSpec {
       ? { synproxyRstOnBadCookie: true } : {}),
     ...(raw.synproxy_auto !== undefined && raw.synproxy_auto !== null
       ? { synproxyAuto: readSynproxyAuto(raw.synproxy_auto, joinPath(path, 'synproxy_auto')) } : {}),
+    // Only when on, so specs and state files without it read the same.
+    ...(quic ? { quic: true } : {}),
     localAddresses,
     timeouts: readTimeoutOverrides(raw.timeouts, joinPath(path, 'timeouts')),
     ...(raw.health_check !== undefined && raw.health_check !== null

@@ -69,13 +69,15 @@ function serviceToJson(service: Service): Record<string, unknown> {
     synproxy: service.synproxy,
     ...(service.synproxyRstOnBadCookie ? { synproxy_rst_on_bad_cookie: true } : {}),
     ...(service.onePacket ? { one_packet: true } : {}),
+    ...(service.quic ? { quic: true } : {}),
     ...(service.synproxyAuto ? { synproxy_auto: { syn_rate: service.synproxyAuto.synRate, hold_seconds: service.synproxyAuto.holdSeconds } } : {}),
     local_addresses: service.localAddresses,
     timeouts,
     ...schedulingToRaw(service),
     ...(service.healthCheck ? { health_check: healthCheckToRaw(service.healthCheck) } : {}),
     ...(service.passiveHealth ? { passive_health: passiveHealthToRaw(service.passiveHealth) } : {}),
-    servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight, ...thresholdsToRaw(s), ...(s.forward ? { forward: s.forward } : {}) })),
+    servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight, ...thresholdsToRaw(s), ...(s.forward ? { forward: s.forward } : {}),
+      ...(s.quicId ? { quic_id: s.quicId } : {}) })),
   };
 }
 

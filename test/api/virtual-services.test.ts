@@ -70,7 +70,7 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     assert.match(daemon.readyLine, new RegExp(`^portcullis ready: grpc unix:${socket} snapshot \\d+$`));
 
     const seeded = await api.getVirtualService({ key: web });
-    assert.equal(seeded.servers, [{ address: '198.19.0.1', port: 80, weight: 1, upperThreshold: 0, lowerThreshold: 0, forward: 'fullnat', health: '' }]);
+    assert.equal(seeded.servers, [{ address: '198.19.0.1', port: 80, weight: 1, upperThreshold: 0, lowerThreshold: 0, forward: 'fullnat', quicId: 0, health: '' }]);
 
     const created = await api.createVirtualService({ service: {
       key: dns, name: 'dns', localAddresses: ['198.19.0.202'], timeouts: { udp: 30 },
@@ -79,6 +79,23 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     assert.equal(created.key, dns);
     assert.is(created.scheduler, 'rr');
     assert.is(created.timeouts?.udp, 30);
+    assert.is(created.quic, false);
+
+    // QUIC: quic on a UDP service and the servers' quic_id round-trip; refused on TCP, and a quic_id twice.
+    const quicKey = { ...dns, port: 443 };
+    const quic = await api.createVirtualService({ service: {
+      key: quicKey, quic: true, localAddresses: ['198.19.0.202'],
+      servers: [{ address: '198.19.0.1', port: 443, weight: 1, quicId: 2561 }, { address: '198.19.0.2', port: 443, weight: 1 }],
+    } });
+    assert.equal([quic.quic, quic.servers.map((s) => s.quicId)], [true, [2561, 0]]);
+    await expectGrpcError(api.createVirtualService({ service: { key: { ...web, port: 443 }, quic: true } }),
+      grpc.status.INVALID_ARGUMENT, /^service\.quic: expected false on a tcp service/);
+    await expectGrpcError(api.addRealServer({ service: quicKey, server: { address: '198.19.0.3', port: 443, weight: 1, quicId: 70000 } }),
+      grpc.status.INVALID_ARGUMENT, /^server\.quic_id: /);
+    await expectGrpcError(api.updateVirtualService({ replaceServers: true, service: { key: quicKey, quic: true, localAddresses: ['198.19.0.202'],
+      servers: [{ address: '198.19.0.1', port: 443, weight: 1, quicId: 7 }, { address: '198.19.0.2', port: 443, weight: 1, quicId: 7 }] } }),
+      grpc.status.INVALID_ARGUMENT, /^service\.servers\[1\]\.quic_id: expected an id no other server of the service has/);
+    await api.deleteVirtualService({ key: quicKey });
     assert.equal((await api.listVirtualServices({})).services.map((s) => s.key?.vip), ['198.18.0.10', '198.18.0.53']);
 
     // Errors: the field path first, the right code, and no change.
@@ -146,7 +163,7 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     const services = (await api.listVirtualServices({})).services;
     assert.is(services.length, 1);
     assert.is(services[0]!.scheduler, 'wrr');
-    assert.equal(services[0]!.servers, [{ address: '198.19.0.2', port: 80, weight: 0, upperThreshold: 0, lowerThreshold: 0, forward: 'dr', health: '' }]);
+    assert.equal(services[0]!.servers, [{ address: '198.19.0.2', port: 80, weight: 0, upperThreshold: 0, lowerThreshold: 0, forward: 'dr', quicId: 0, health: '' }]);
   });
 
   // --reset-state re-seeds from the config.

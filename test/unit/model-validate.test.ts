@@ -123,6 +123,25 @@ test('synproxy_rst_on_bad_cookie: boolean, default off (left out of the spec)', 
   assert.throws(() => readServiceSpec({ ...good(), synproxy_rst_on_bad_cookie: 'yes' }, 'service'), /service\.synproxy_rst_on_bad_cookie/);
 });
 
+test('quic: boolean on a UDP service, refused on TCP naming the field; quic_id 1..65535, unique within the service', () => {
+  const udp = { protocol: 'udp', vip: '198.18.0.10', port: 443, servers: [
+    { address: '198.19.0.1', port: 443, quic_id: 0x0a01 }, { address: '198.19.0.2', port: 443, quic_id: 2 }, { address: '198.19.0.3', port: 443 }] };
+  const spec = readServiceSpec({ ...udp, quic: true }, 'service');
+  assert.is(spec.quic, true);
+  assert.equal(spec.servers.map((s) => s.quicId), [0x0a01, 2, undefined]);
+  assert.ok(!('quic' in readServiceSpec({ ...udp, quic: false }, 'service')), 'off is left out of the spec');
+  assert.ok(!('quicId' in readServiceSpec({ ...udp, servers: [{ address: '198.19.0.1', port: 443, quic_id: 0 }] }, 'service').servers[0]!));
+  assert.throws(() => readServiceSpec({ ...good(), quic: true }, 'service'), (e: ModelError) => e.path === 'service.quic' && /tcp service/.test(e.message));
+  assert.ok(!('quic' in readServiceSpec({ ...good(), quic: false }, 'service')), 'quic: false is fine on TCP');
+  assert.throws(() => readServiceSpec({ ...udp, quic: 'yes' }, 'service'), /service\.quic/);
+  for (const bad of [65536, -1, 1.5, 'x']) {
+    assert.throws(() => readServer({ address: '198.19.0.1', port: 443, quic_id: bad }, 'server'), /server\.quic_id/);
+  }
+  const duplicate = { ...udp, servers: [...udp.servers.slice(0, 2), { address: '198.19.0.3', port: 443, quic_id: 0x0a01 }] };
+  assert.throws(() => readServiceSpec(duplicate, 'service'),
+    (e: ModelError) => e.path === 'service.servers[2].quic_id' && /servers\[0\] has it/.test(e.message));
+});
+
 test('scheduling: every scheduler, sched flags, persistence (true = 300 s, netmask default left out), thresholds', () => {
   for (const scheduler of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'dh', 'sh', 'lblc', 'lblcr', 'mh', 'fo', 'ovf', 'twos']) {
     assert.is(readServiceSpec({ ...good(), scheduler }, 'service').scheduler, scheduler);

@@ -45,6 +45,25 @@ test('serialize → parse keeps services, ids, overrides and cursors', () => {
   assert.match(text, /"forward": "dr"/);
 });
 
+test('a QUIC service round-trips: quic and each server\'s quic_id (absent when off)', () => {
+  const config = parseConfig(`state_file: /x
+ports:
+  - { name: outside, device: ring, addresses: [198.18.0.254/24] }
+  - { name: inside, device: ring, addresses: [198.19.0.254/24] }
+services:
+  - { protocol: udp, vip: 198.18.0.10, port: 443, quic: true, local_addresses: [198.19.0.200],
+      servers: [{ address: 198.19.0.1, port: 443, quic_id: 2561 }, { address: 198.19.0.2, port: 443 }] }
+`, 't');
+  const seeded = seedServices({ ports: config.ports, routes: [], defaultTimeouts: config.timeouts, services: [], nextServiceId: 1, nextServerId: 1 }, config.services).state;
+  const text = serializeState(seeded);
+  assert.match(text, /"quic": true/);
+  assert.match(text, /"quic_id": 2561/);
+  const back = parseState(text);
+  assert.equal(back.services, seeded.services);
+  assert.is(back.services[0]!.quic, true);
+  assert.equal(back.services[0]!.servers.map((s) => s.quicId), [2561, undefined]);
+});
+
 test('atomic write replaces the file and leaves no temp files', async () => {
   const file = join(dir, 'sub', 'state.json');
   await writeStateFile(file, 'one\n');

@@ -2,6 +2,7 @@
 
 #include "pipeline/cluster/handoff.h"
 #include "pipeline/conn/conn_account.h"
+#include "pipeline/conn/quic_route.h"
 #include "pipeline/conn/server_choice.h"
 #include "pipeline/output/route.h"
 #include "pipeline/worker_state.h"
@@ -118,7 +119,8 @@ uint32_t create_other(Worker* w, const ServiceEntry& svc, const ServerEntry& ser
 
 uint32_t conn_create(Worker* w, const Snapshot& s, const ServiceEntry& svc, const ParsedPacket& p, uint64_t now_us,
                      NextHop* hop, DropReason* reason) {
-  ServerChoice choice = choose_server(w, svc, l3_src(p), l4_src_port(p), now_us);
+  ServerChoice choice = svc.quic && p.udp ? quic_choose_server(w, svc, p, now_us)
+                                          : choose_server(w, svc, l3_src(p), l4_src_port(p), now_us);
   if (choice.index < 0) {
     *reason = DropReason::NO_REAL_SERVER;
     return kNoConn;
