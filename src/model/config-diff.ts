@@ -4,10 +4,9 @@
 // change (nor a new generation). Services are matched by protocol + VIP + port, their servers by
 // address:port, routes by prefix.
 import type { DesiredState } from './desired-state.js';
-import { healthCheckToRaw } from './health-check-fields.js';
 import { addressPort } from './ip-address.js';
-import { schedulingToRaw, thresholdsToRaw } from './scheduling.js';
-import { serviceKeyText, TIMEOUT_FIELDS, type Route, type ServerSpec, type ServiceKey, type ServiceSpec } from './types.js';
+import { serverToRaw, serviceSettingsToRaw } from './service-raw.js';
+import { serviceKeyText, type Route, type ServerSpec, type ServiceKey, type ServiceSpec } from './types.js';
 
 /** One field that differs; "" = the field is not set on that side (absent, or its default). */
 export interface FieldChange {
@@ -41,46 +40,45 @@ export function isEmptyDiff(diff: ConfigDiff): boolean {
   return diff.services.length === 0 && diff.routes.length === 0;
 }
 
-/** A value as the diff shows it: strings as they are, lists and objects as compact JSON. */
+/** A value as the diff shows it: strings and numbers as they are, lists comma-separated. */
 function text(value: unknown): string {
   if (value === undefined || value === null || value === false || value === '') return '';
-  if (Array.isArray(value) && value.length === 0) return '';
-  if (typeof value === 'string') return value;
-  return JSON.stringify(value);
+  if (Array.isArray(value)) return value.map(String).join(', ');
+  return String(value);
 }
 
-function serverFields(server: ServerSpec): Record<string, unknown> {
-  // weight always (0 = quiesced is a setting); forward only when not the default fullnat.
-  return { weight: String(server.weight), ...thresholdsToRaw(server), forward: server.forward };
+/** Settings whose default is written out in the raw form: the diff shows them as unset. */
+// (weight 0, quiesced, is a setting and shows as "0".)
+const SHOWN_AS_UNSET: Record<string, string> = { client_address: 'none', synproxy: 'off' };
+/** The key, not a field: it matches services (and servers) instead of differing. */
+const SERVICE_KEY_FIELDS = new Set(['protocol', 'vip', 'port']);
+const SERVER_KEY_FIELDS = new Set(['address', 'port']);
+
+/** Flattens one raw object into `fields`: nested objects as "outer.inner" (timeouts, health_check, …). */
+function putRaw(fields: Map<string, string>, prefix: string, raw: Record<string, unknown>, skip: Set<string>): void {
+  for (const [name, value] of Object.entries(raw)) {
+    if (skip.has(name)) continue;
+    const field = prefix + name;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      putRaw(fields, `${field}.`, value as Record<string, unknown>, new Set());
+      continue;
+    }
+    const shown = value === SHOWN_AS_UNSET[field] ? '' : text(value);
+    if (shown !== '') fields.set(field, shown);
+  }
 }
 
 /**
- * A service flattened to "field path → shown value", the paths spelled like the config's YAML:
- * "scheduler", "timeouts.tcp_established", "servers[198.19.0.1:80].weight". Unset fields are left
- * out, so "absent" and "set to its default by omission" compare equal.
+ * A service flattened to "field path → shown value", the paths spelled like the config's YAML
+ * (service-raw.ts writes it, as the state file does): "scheduler", "timeouts.tcp_established",
+ * "health_check.interval_ms", "servers[198.19.0.1:80].weight". Unset fields are left out, so
+ * "absent" and "set to its default by omission" compare equal.
  */
 export function serviceFieldMap(service: Omit<ServiceSpec, 'servers'> & { servers: readonly ServerSpec[] }): Map<string, string> {
   const fields = new Map<string, string>();
-  const put = (field: string, value: unknown) => {
-    const shown = text(value);
-    if (shown !== '') fields.set(field, shown);
-  };
-  put('name', service.name);
-  put('scheduler', service.scheduler);
-  for (const [field, value] of Object.entries(schedulingToRaw(service))) put(field, value);
-  put('client_address', service.clientAddress === 'none' ? '' : service.clientAddress);
-  put('synproxy', service.synproxy === 'off' ? '' : service.synproxy);
-  put('synproxy_rst_on_bad_cookie', service.synproxyRstOnBadCookie);
-  if (service.synproxyAuto) {
-    put('synproxy_auto.syn_rate', service.synproxyAuto.synRate);
-    put('synproxy_auto.hold_seconds', service.synproxyAuto.holdSeconds);
-  }
-  put('local_addresses', service.localAddresses.join(', '));
-  for (const { key, name } of TIMEOUT_FIELDS) put(`timeouts.${name}`, service.timeouts[key]);
-  if (service.healthCheck) put('health_check', healthCheckToRaw(service.healthCheck));
+  putRaw(fields, '', serviceSettingsToRaw(service), SERVICE_KEY_FIELDS);
   for (const server of service.servers) {
-    const at = `servers[${addressPort(server.address, server.port)}]`;
-    for (const [field, value] of Object.entries(serverFields(server))) put(`${at}.${field}`, value);
+    putRaw(fields, `servers[${addressPort(server.address, server.port)}].`, serverToRaw(server), SERVER_KEY_FIELDS);
   }
   return fields;
 }

@@ -2,7 +2,7 @@
 // Layers, bottom up (a file imports only from its own layer or below; test/unit/import-circles.test.ts
 // refuses any circle):
 //   vocabulary  errors, ip-address, fields, types, health-check-types, passive-health-types, mitigation-types, desired-state
-//   readers     validate, scheduling, health-check-fields, passive-health-fields, defense-fields, defense-persist, ids, synproxy-mode
+//   readers     validate, scheduling, health-check-fields, passive-health-fields, service-raw, defense-fields, defense-persist, ids, synproxy-mode
 //   operations  check, check-forwarding, config-diff, ops, route-ops
 //   on top      defense (mitigation changes), health-check (health verdicts), apply-state (ApplyState), snapshots
 export * from './errors.js';
@@ -17,6 +17,7 @@ export * from './validate.js';
 export * from './scheduling.js';
 export * from './health-check-fields.js';
 export * from './passive-health-fields.js';
+export * from './service-raw.js';
 export * from './defense-fields.js';
 export * from './defense-persist.js';
 export { allocateIds } from './ids.js';

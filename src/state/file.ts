@@ -6,7 +6,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readInteger, readList, readObject } from '../model/fields.js';
 import {
-  healthCheckToRaw, joinPath, passiveHealthToRaw, LIMITS, mitigationToRaw, ModelError, readMitigations, readRoute, readServiceSpec, schedulingToRaw, thresholdsToRaw, TIMEOUT_FIELDS,
+  joinPath, LIMITS, mitigationToRaw, ModelError, readMitigations, readRoute, readServiceSpec, serverToRaw, serviceSettingsToRaw,
   serviceKeyText, type DesiredState, type Mitigation, type Route, type Service, type ServiceSpec,
 } from '../model/index.js';
 
@@ -52,32 +52,10 @@ export class StateFileError extends Error {
 
 /** JSON form: snake_case like the config and proto, so operators can read it. */
 function serviceToJson(service: Service): Record<string, unknown> {
-  const timeouts: Record<string, number> = {};
-  for (const { key, name } of TIMEOUT_FIELDS) {
-    const value = service.timeouts[key];
-    if (value !== undefined) timeouts[name] = value;
-  }
   return {
     id: service.id,
-    name: service.name,
-    protocol: service.protocol,
-    vip: service.vip,
-    port: service.port,
-    scheduler: service.scheduler,
-    client_address: service.clientAddress,
-    ...(service.uoaDatagrams !== undefined ? { uoa_datagrams: service.uoaDatagrams } : {}),
-    synproxy: service.synproxy,
-    ...(service.synproxyRstOnBadCookie ? { synproxy_rst_on_bad_cookie: true } : {}),
-    ...(service.onePacket ? { one_packet: true } : {}),
-    ...(service.quic ? { quic: true } : {}),
-    ...(service.synproxyAuto ? { synproxy_auto: { syn_rate: service.synproxyAuto.synRate, hold_seconds: service.synproxyAuto.holdSeconds } } : {}),
-    local_addresses: service.localAddresses,
-    timeouts,
-    ...schedulingToRaw(service),
-    ...(service.healthCheck ? { health_check: healthCheckToRaw(service.healthCheck) } : {}),
-    ...(service.passiveHealth ? { passive_health: passiveHealthToRaw(service.passiveHealth) } : {}),
-    servers: service.servers.map((s) => ({ id: s.id, address: s.address, port: s.port, weight: s.weight, ...thresholdsToRaw(s), ...(s.forward ? { forward: s.forward } : {}),
-      ...(s.quicId ? { quic_id: s.quicId } : {}) })),
+    ...serviceSettingsToRaw(service),
+    servers: service.servers.map((s) => ({ id: s.id, ...serverToRaw(s) })),
   };
 }
 

@@ -75,4 +75,24 @@ test('applyDesiredConfig: a stale expected generation is ABORTED; the generation
   assert.is(parseState(serializeState(ringPortsState())).generation, undefined, 'a file without it reads as generation 1');
 });
 
+test('the diff names every setting the state file keeps, UDP ones and nested ones field by field', () => {
+  const udp = (extra: Record<string, unknown>, server: Record<string, unknown> = {}) => readServiceSpec({
+    protocol: 'udp', vip: '198.18.0.53', port: 53, local_addresses: ['198.19.0.200'],
+    servers: [{ address: '198.19.0.1', port: 53, weight: 1, ...server }], ...extra,
+  }, 'service');
+  const state = createService(ringPortsState(), udp({})).state;
+  const changed = udp({
+    one_packet: true, client_address: 'uoa_opp', uoa_datagrams: 5, passive_health: { rate: 10 },
+    health_check: { kind: 'dns', query_name: 'example.org' }, timeouts: { udp: 30 },
+  });
+  const { result } = applyDesiredConfig(state, { services: [changed], prune: false });
+  const fields = result.diff.services[0]!.fields.map((f) => `${f.field}=${f.before}->${f.after}`);
+  for (const wanted of ['one_packet=->true', 'client_address=->uoa_opp', 'uoa_datagrams=->5', 'passive_health.rate=->10',
+    'health_check.kind=->dns', 'health_check.query_name=->example.org', 'timeouts.udp=->30']) {
+    assert.ok(fields.includes(wanted), `${wanted} in ${fields.join(' ')}`);
+  }
+  const quic = applyDesiredConfig(state, { services: [udp({ quic: true }, { quic_id: 7 })], prune: false }).result;
+  assert.equal(quic.diff.services[0]!.fields.map((f) => f.field), ['quic', 'servers[198.19.0.1:53].quic_id']);
+});
+
 test.run();
