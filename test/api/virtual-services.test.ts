@@ -70,7 +70,7 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     assert.match(daemon.readyLine, new RegExp(`^portcullis ready: grpc unix:${socket} snapshot \\d+$`));
 
     const seeded = await api.getVirtualService({ key: web });
-    assert.equal(seeded.servers, [{ address: '198.19.0.1', port: 80, weight: 1, upperThreshold: 0, lowerThreshold: 0, forward: 'fullnat', quicId: 0, health: '' }]);
+    assert.equal(seeded.servers, [{ address: '198.19.0.1', port: 80, weight: 1, upperThreshold: 0, lowerThreshold: 0, forward: 'fullnat', quicId: 0, health: '', healthReason: '' }]);
 
     const created = await api.createVirtualService({ service: {
       key: dns, name: 'dns', localAddresses: ['198.19.0.202'], timeouts: { udp: 30 },
@@ -163,7 +163,7 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
     const services = (await api.listVirtualServices({})).services;
     assert.is(services.length, 1);
     assert.is(services[0]!.scheduler, 'wrr');
-    assert.equal(services[0]!.servers, [{ address: '198.19.0.2', port: 80, weight: 0, upperThreshold: 0, lowerThreshold: 0, forward: 'dr', quicId: 0, health: '' }]);
+    assert.equal(services[0]!.servers, [{ address: '198.19.0.2', port: 80, weight: 0, upperThreshold: 0, lowerThreshold: 0, forward: 'dr', quicId: 0, health: '', healthReason: '' }]);
   });
 
   // --reset-state re-seeds from the config.

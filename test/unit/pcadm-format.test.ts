@@ -55,6 +55,12 @@ test('-Ln: DR shows as Route (ipvsadm\'s word for -g)', () => {
   assert.match(formatSave([dr], numeric), /^-a -u 10\.0\.0\.100:53 -r 10\.0\.1\.13:53 -g -w 1$/m);
 });
 
+test('-Ln shows the weight the data plane runs (0 while held down by a check or passive health); -S saves the configured one', () => {
+  const down: ListService = { ...SERVICES[0]!, servers: [{ ...SERVICES[0]!.servers[0]!, forward: 'fullnat', weight: 4, runningWeight: 0 }] };
+  assert.match(formatList([down], 'default', numeric, false), /^  -> 10\.0\.1\.13:53 {17}FullNat 0 {6}0 {10}5 {9}$/m);
+  assert.match(formatSave([down], numeric), /^-a -u 10\.0\.0\.100:53 -r 10\.0\.1\.13:53 -b -w 4$/m);
+});
+
 test('-L without -n: /etc/hosts and /etc/services names; unknown ones stay numeric', () => {
   const text = formatList(SERVICES, 'default', { ...numeric, numeric: false }, true);
   assert.match(text, /^TCP  10\.0\.0\.100:http wrr persistent 300 mask 255\.255\.255\.0$/m);
