@@ -12,6 +12,7 @@ import {
   CLIENT_ADDRESS_MODES, DEFAULT_SYNPROXY_AUTO, DEFAULT_TIMEOUTS, FORWARD_METHODS, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS,
   TIMEOUT_FIELDS, type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
 } from './types.js';
+import { checkQuicIds } from './check-quic.js';
 import { readHealthCheck } from './health-check-fields.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
 
@@ -114,19 +115,6 @@ export function readSynproxyAuto(value: unknown, path: string): SynproxyAuto {
 export function udpClientAddress(mode: string, path: string): ModelError {
   return new ModelError('INVALID_ARGUMENT', path,
     `${mode} is not supported for UDP services yet (client-address carriage works for TCP only): expected none`);
-}
-
-/** Two servers of a service writing the same id into their QUIC connection ids would be indistinguishable. */
-function checkQuicIds(servers: ServerSpec[], serversPath: string): void {
-  const seen = new Map<number, number>();
-  servers.forEach((server, i) => {
-    if (server.quicId === undefined) return;
-    const earlier = seen.get(server.quicId);
-    if (earlier !== undefined) {
-      throw invalid(joinPath(joinPath(serversPath, i), 'quic_id'), `an id no other server of the service has (servers[${earlier}] has it)`, server.quicId);
-    }
-    seen.set(server.quicId, i);
-  });
 }
 
 /** A whole service: key, scheduler (default rr), LIP pool, timeouts, servers. */

@@ -130,7 +130,7 @@ test('no import circle in src/ or bench/ (type-only imports included)', () => {
 /** src/model's layers, bottom up (docs/architecture.md): a file imports only its own layer or below. */
 const MODEL_LAYERS = [
   ['errors', 'ip-address', 'fields', 'types', 'health-check-types', 'mitigation-types', 'desired-state'],
-  ['validate', 'scheduling', 'health-check-fields', 'defense-fields', 'defense-persist', 'ids', 'synproxy-mode'],
+  ['validate', 'scheduling', 'health-check-fields', 'defense-fields', 'defense-persist', 'ids', 'synproxy-mode', 'check-quic'],
   ['check', 'check-family', 'check-forwarding', 'ops', 'route-ops'],
   ['defense', 'health-check', 'defense-snapshot', 'snapshot'],
   ['index'],
