@@ -5,6 +5,7 @@ import { checkForwarding } from './check-forwarding.js';
 import type { DesiredState } from './desired-state.js';
 import { joinPath, ModelError } from './errors.js';
 import { checkFamilies } from './check-family.js';
+import { checkQuicIds } from './check-quic.js';
 import { formatIp, parseIp, parsePrefix, prefixContains, type IpAddress, type IpPrefix } from './ip-address.js';
 import { LIMITS, serviceKeyText, type Service } from './types.js';
 
@@ -130,6 +131,7 @@ function checkServices(state: DesiredState, connected: IpPrefix[], warnings: str
       warnings.push(`${joinPath(path, 'vip')}: ${service.vip} is not inside any port's connected prefix; ${resolution} for it will not be answered on a segment`);
     }
     checkFamilies(service, path);
+    checkQuicIds(service.servers, joinPath(path, 'servers'));
 
     const overridePath = focus?.serviceId === service.id ? focus.overridePath : undefined;
     checkForwarding(state, service, { service: path, ...(overridePath !== undefined ? { override: overridePath } : {}) }, now, warnings);

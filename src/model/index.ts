@@ -2,7 +2,7 @@
 // Layers, bottom up (a file imports only from its own layer or below; test/unit/import-circles.test.ts
 // refuses any circle):
 //   vocabulary  errors, ip-address, fields, types, health-check-types, passive-health-types, mitigation-types, desired-state
-//   readers     validate, scheduling, health-check-fields, passive-health-fields, service-raw, defense-fields, defense-persist, ids, synproxy-mode
+//   readers     validate, scheduling, health-check-fields, passive-health-fields, service-raw, defense-fields, defense-persist, ids, synproxy-mode, check-quic
 //   operations  check, check-forwarding, config-diff, ops, route-ops
 //   on top      defense (mitigation changes), health-check (health verdicts), apply-state (ApplyState), snapshots
 export * from './errors.js';

@@ -12,6 +12,7 @@ import {
   CLIENT_ADDRESS_MODES, CLIENT_ADDRESS_MODES_BY_PROTOCOL, DEFAULT_SYNPROXY_AUTO, DEFAULT_TIMEOUTS, FORWARD_METHODS, SYNPROXY_AUTO_LIMITS, SYNPROXY_MODES, LIMITS, PROTOCOLS, SCHEDULERS,
   TIMEOUT_FIELDS, UOA_DATAGRAMS, type ClientAddress, type PortModel, type Route, type ServerSpec, type ServiceKey, type ServiceSpec, type SynproxyAuto, type Timeouts,
 } from './types.js';
+import { checkQuicIds } from './check-quic.js';
 import { readHealthCheck } from './health-check-fields.js';
 import { readPassiveHealth } from './passive-health-fields.js';
 import { readSchedulingFields, readThresholdFields, SCHEDULING_SERVICE_KEYS, THRESHOLD_SERVER_KEYS } from './scheduling.js';
@@ -162,19 +163,6 @@ function readOnePacket(value: unknown, path: string, protocol: string, persisten
     throw new ModelError('INVALID_ARGUMENT', path, `one-packet scheduling cannot be combined with persistence_timeout ${persistenceTimeout}: each datagram is scheduled on its own, persistence would keep a client on one server; remove one of them`);
   }
   return true;
-}
-
-/** Two servers of a service writing the same id into their QUIC connection ids would be indistinguishable. */
-function checkQuicIds(servers: ServerSpec[], serversPath: string): void {
-  const seen = new Map<number, number>();
-  servers.forEach((server, i) => {
-    if (server.quicId === undefined) return;
-    const earlier = seen.get(server.quicId);
-    if (earlier !== undefined) {
-      throw invalid(joinPath(joinPath(serversPath, i), 'quic_id'), `an id no other server of the service has (servers[${earlier}] has it)`, server.quicId);
-    }
-    seen.set(server.quicId, i);
-  });
 }
 
 /** A whole service: key, scheduler (default rr), LIP pool, timeouts, servers. */

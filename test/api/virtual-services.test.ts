@@ -92,6 +92,8 @@ test('virtual services and real servers over gRPC, state survives restart', asyn
       grpc.status.INVALID_ARGUMENT, /^service\.quic: expected false on a tcp service/);
     await expectGrpcError(api.addRealServer({ service: quicKey, server: { address: '198.19.0.3', port: 443, weight: 1, quicId: 70000 } }),
       grpc.status.INVALID_ARGUMENT, /^server\.quic_id: /);
+    await expectGrpcError(api.addRealServer({ service: quicKey, server: { address: '198.19.0.3', port: 443, weight: 1, quicId: 2561 } }),
+      grpc.status.INVALID_ARGUMENT, /^service\.servers\[2\]\.quic_id: expected an id no other server of the service has \(servers\[0\] has it\)/);
     await expectGrpcError(api.updateVirtualService({ replaceServers: true, service: { key: quicKey, quic: true, localAddresses: ['198.19.0.202'],
       servers: [{ address: '198.19.0.1', port: 443, weight: 1, quicId: 7 }, { address: '198.19.0.2', port: 443, weight: 1, quicId: 7 }] } }),
       grpc.status.INVALID_ARGUMENT, /^service\.servers\[1\]\.quic_id: expected an id no other server of the service has/);

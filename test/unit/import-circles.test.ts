@@ -130,7 +130,7 @@ test('no import circle in src/ or bench/ (type-only imports included)', () => {
 /** src/model's layers, bottom up (docs/architecture.md): a file imports only its own layer or below. */
 const MODEL_LAYERS = [
   ['errors', 'ip-address', 'fields', 'types', 'health-check-types', 'passive-health-types', 'mitigation-types', 'desired-state'],
-  ['validate', 'scheduling', 'health-check-fields', 'passive-health-fields', 'service-raw', 'defense-fields', 'defense-persist', 'ids', 'synproxy-mode'],
+  ['validate', 'scheduling', 'health-check-fields', 'passive-health-fields', 'service-raw', 'defense-fields', 'defense-persist', 'ids', 'synproxy-mode', 'check-quic'],
   ['check', 'check-family', 'check-forwarding', 'ops', 'route-ops', 'config-diff'],
   ['defense', 'health-check', 'apply-state', 'defense-snapshot', 'snapshot'],
   ['index'],

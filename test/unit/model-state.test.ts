@@ -112,4 +112,20 @@ test('DataplaneConfig: ids, routes and resolved timeouts', () => {
   assert.equal(config.services.map((s) => [s.id, s.protocol, s.scheduler]), [[1, 'tcp', 'rr'], [2, 'udp', 'rr']]);
 });
 
+
+test('quic: a server added or changed alone may not repeat a quic_id of its service; the data-plane config carries quic and quicId', () => {
+  const quicSpec = readServiceSpec({ protocol: 'udp', vip: '198.18.0.10', port: 443, quic: true, local_addresses: ['198.19.0.200'],
+    servers: [{ address: '198.19.0.1', port: 443, quic_id: 7 }, { address: '198.19.0.2', port: 443 }] }, 'service');
+  const state = createService(base(), quicSpec).state;
+  const key = { protocol: 'udp' as const, vip: '198.18.0.10', port: 443 };
+  expectError(() => addServer(state, key, { address: '198.19.0.3', port: 443, weight: 1, quicId: 7 }), 'INVALID_ARGUMENT',
+    /^service\.servers\[2\]\.quic_id: expected an id no other server of the service has \(servers\[0\] has it\), got 7/);
+  expectError(() => updateServer(state, key, { address: '198.19.0.2', port: 443, weight: 1, quicId: 7 }), 'INVALID_ARGUMENT',
+    /^service\.servers\[1\]\.quic_id: /);
+  const added = addServer(state, key, { address: '198.19.0.3', port: 443, weight: 1, quicId: 8 }).state;
+  const service = buildDataplaneConfig(added).services[0]!;
+  assert.is(service.quic, true);
+  assert.equal(service.servers.map((s) => s.quicId), [7, undefined, 8]);
+});
+
 test.run();
