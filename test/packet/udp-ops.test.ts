@@ -8,6 +8,9 @@ import {
   frameFrom, labConfig, only, withLab, type Lab,
 } from '../support/golden.js';
 import type { DecodedFrame } from '../support/packet.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 
 const CPORT = 5353;
@@ -127,6 +130,33 @@ test('one_packet on a TCP service or with persistence is refused by the data pla
     persistent.services.find((s) => s.id === UDP_SERVICE_ID)!.persistenceTimeout = 60;
     assert.throws(() => lab.apply(persistent), /services\[1\]\.one_packet: not with persistence_timeout/);
   });
+});
+
+test('one-packet across a restart on the connection region: the datagram in flight is adopted and answered, answered ones are gone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-ops-region-'));
+  try {
+    const path = join(dir, 'conns');
+    let queries: DecodedFrame[] = [];
+    await withLab((lab) => {
+      queries = burst(lab, 3);
+      for (const query of queries.slice(0, 2)) assert.is(lab.forward('inside', replyTo(query, 'before')).outside.length, 1);
+      assert.equal(lab.dp.checkConnTables(), []);
+    }, opsConfig(), { connRegion: { path } });
+    await withLab((lab) => {
+      const report = lab.stats().connRegion!;
+      assert.is(report.outcome, 'adopted');
+      assert.is(report.adopted, 1, 'the one datagram still waiting for its reply');
+      assert.equal(lab.dp.checkConnTables(), [], 'reply entry only, its lport and gauge rebuilt');
+      assert.equal(allConnections(lab.dp).map((c) => `${c.localPort} ${c.state}`), [`${queries[2]!.udp!.srcPort} UDP`]);
+      const back = only(lab.forward('inside', replyTo(queries[2]!, 'after')).outside, 'the adopted datagram\'s reply');
+      assert.equal([back.ipv4!.src, back.udp!.srcPort, back.ipv4!.dst, back.udp!.dstPort], [VIP, 7, CLIENT, CPORT]);
+      const stale = lab.counterDelta(() => { lab.forward('inside', replyTo(queries[0]!, 'answered before the restart')); });
+      expectDrops(stale, { no_conn: 1 });
+      assert.equal(lab.dp.checkConnTables(), []);
+    }, opsConfig(), { connRegion: { path } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

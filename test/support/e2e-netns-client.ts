@@ -65,7 +65,8 @@ function request(url: string, timeoutMs: number, keepBody: boolean, localAddress
   });
 }
 
-async function udpEcho(host: string, port: number, count: number, timeoutMs: number, size = 0): Promise<object> {
+/** gapMs > 0: that long between datagrams, so a burst's echoes never overrun the client's receive buffer. */
+async function udpEcho(host: string, port: number, count: number, timeoutMs: number, size = 0, gapMs = 0): Promise<object> {
   const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
   const expected = new Set<string>();
   const echoes: { message: string; bytes: number; from: string }[] = [];
@@ -89,6 +90,7 @@ async function udpEcho(host: string, port: number, count: number, timeoutMs: num
     const message = marker.padEnd(size, '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-');
     expected.add(message);
     socket.send(message);
+    if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
   }
   await finished;
   socket.close();
@@ -145,7 +147,7 @@ async function main(): Promise<object> {
       return udpFlows(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]));
     }
     case 'udp': {
-      return udpEcho(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4] ?? 0));
+      return udpEcho(args[0]!, Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4] ?? 0), Number(args[5] ?? 0));
     }
     default:
       throw new Error(`unknown command ${command}`);
