@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { commandImport, IMPORT_EXIT } from '../../src/cli/import.js';
 import { importKeepalived } from '../../src/import/keepalived/import.js';
 import { hexString } from '../../src/import/keepalived/checks.js';
-import { expandAddresses } from '../../src/import/keepalived/services.js';
+import { expandAddresses } from '../../src/import/keepalived/addresses.js';
 import { parseConfig } from '../../src/config/load.js';
 import { repoRoot } from '../../src/api/proto.js';
 
