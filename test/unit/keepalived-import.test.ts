@@ -328,4 +328,16 @@ test('usage, unreadable files, a directory and an endless file: exit 2 with a me
   assert.match(directory.stderr, /EISDIR/);
 });
 
+test('ops (one-packet scheduling) maps to one_packet on a UDP FNAT service; on TCP the validator refuses it at the virtual_server\'s line', () => {
+  const udp = importKeepalived('virtual_server 10.0.0.53 53 {\n lb_algo rr\n lb_kind FNAT\n protocol UDP\n ops\n real_server 10.0.1.1 53 {\n }\n}\n', 'k.conf');
+  assert.equal(udp.errors, []);
+  assert.equal(services(udp.yaml!), [{
+    protocol: 'udp', vip: '10.0.0.53', port: 53, scheduler: 'rr', one_packet: true,
+    servers: [{ address: '10.0.1.1', port: 53, weight: 1 }],
+  }]);
+  const tcp = importKeepalived('virtual_server 10.0.0.1 80 {\n lb_kind FNAT\n protocol TCP\n ops\n real_server 10.0.1.1 80 {\n }\n}\n', 'k.conf');
+  assert.equal(tcp.errors.map((e) => [e.line, /^services\[0\]\.one_packet: one-packet scheduling is for UDP services only/.test(e.reason)]), [[1, true]],
+    JSON.stringify(tcp.errors));
+});
+
 test.run();

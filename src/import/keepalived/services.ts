@@ -33,7 +33,7 @@ const DEFAULT_PERSISTENCE_SECONDS = 360;
 const DEFAULT_METHOD = 'nat';
 
 const SERVICE_KEY_ORDER = ['name', 'protocol', 'vip', 'port', 'scheduler', 'sched_flags', 'persistence_timeout', 'persistence_netmask',
-  'persistence_prefix_length', 'synproxy', 'client_address', 'local_addresses', 'timeouts', 'health_check', 'servers'];
+  'persistence_prefix_length', 'one_packet', 'synproxy', 'client_address', 'local_addresses', 'timeouts', 'health_check', 'servers'];
 
 const METHODS: Readonly<Record<string, string>> = { NAT: 'nat', DR: 'dr', TUN: 'tun', FNAT: 'fullnat', FULLNAT: 'fullnat' };
 
@@ -50,7 +50,6 @@ const VS_UNMAPPED: Readonly<Record<string, string>> = {
   ha_suspend: 'health checks always run',
   smtp_alert: 'Portcullis sends no mail (up/down transitions are logged and in metrics)',
   persistence_engine: 'Portcullis has no persistence engines (SIP)',
-  ops: 'one-packet scheduling is not in this version',
   hashed: 'scheduler flag with no Portcullis equivalent',
   'flag-3': 'scheduler flag with no Portcullis equivalent',
   weight: 'a virtual_server weight has no Portcullis equivalent',
@@ -61,7 +60,7 @@ const VS_UNMAPPED: Readonly<Record<string, string>> = {
   oif: 'DPVS match services have no Portcullis equivalent',
   iif: 'DPVS match services have no Portcullis equivalent',
   hash_target: 'DPVS QUIC hashing has no Portcullis equivalent',
-  quic: 'DPVS QUIC hashing has no Portcullis equivalent',
+  quic: 'DPVS reads a server address out of QUIC connection ids; Portcullis reads a configured quic_id (docs/schedulers.md): set quic and each server\'s quic_id by hand',
   daddr_group_name: 'deny lists are defences in Portcullis: `portcullis defend block` (docs/defences.md)',
   waddr_group_name: 'allow lists are defences in Portcullis: `portcullis defend allow` (docs/defences.md)',
   expire_quiescent_conn: 'connections of a quiesced server always live on in Portcullis',
@@ -160,6 +159,9 @@ function readServiceKeywords(vs: Statement, raw: Record<string, unknown>, settin
       }
       case 'syn_proxy':
         raw.synproxy = 'on';
+        break;
+      case 'ops':
+        raw.one_packet = true;
         break;
       case 'proxy_protocol': {
         const version = singleArg(statement, findings)?.toLowerCase();
