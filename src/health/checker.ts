@@ -8,9 +8,9 @@ import { log } from '../log.js';
 import { countControlEvent } from '../metrics/control-events.js';
 import { serviceKeyText, type DesiredState, type HealthCheck, type Service } from '../model/index.js';
 import type { Prober, ProbeResult, ProbeTarget } from './probe.js';
+import { ServiceRounds } from './service-rounds.js';
 import { initialRecord, nextRecord, type HealthRecord, type HealthState } from './verdict.js';
 
-const REFRESH_MS = 1_000;
 /** How long past its own timeout a probe may take before it counts as unknown (it should never need any). */
 const PROBE_GRACE_MS = 1_000;
 /** At most one "probe could not be made" line per service this often (each probe is counted). */
@@ -61,12 +61,23 @@ export class HealthChecker {
   private readonly records = new Map<number, HealthRecord>();
   /** Servers a probe has passed since start (the cluster announces a checked VIP only for these). */
   private readonly passedOnce = new Set<number>();
-  private readonly timers = new Map<number, { timer: NodeJS.Timeout; intervalMs: number }>();
-  private readonly running = new Set<number>();
-  private stopped = true;
-  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly rounds: ServiceRounds;
 
-  constructor(private readonly options: HealthCheckerOptions) {}
+  constructor(private readonly options: HealthCheckerOptions) {
+    this.rounds = new ServiceRounds({
+      name: 'health',
+      intervals: () => {
+        const wanted = new Map<number, number>();
+        for (const service of this.options.state().services) {
+          const check = healthCheckOf(service);
+          if (check) wanted.set(service.id, check.intervalMs);
+        }
+        return wanted;
+      },
+      round: (serviceId) => this.probeRound(serviceId),
+      afterRefresh: () => this.forgetGoneServers(),
+    });
+  }
 
   /** Health of a server, by id; undefined when its service has no check. */
   healthOf(serverId: number): HealthRecord | undefined {
@@ -79,90 +90,54 @@ export class HealthChecker {
   }
 
   start(): void {
-    this.stopped = false;
-    this.refresh();
-    // Services created or changed over gRPC get their timers within a second.
-    this.refreshTimer = setInterval(() => {
-      try {
-        this.refresh();
-      } catch (error) {
-        log.limited('error', 'health-refresh', `health: matching timers to services failed: ${(error as Error).message}`);
-      }
-    }, REFRESH_MS);
-    this.refreshTimer.unref();
+    this.rounds.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearInterval(this.refreshTimer);
-    for (const { timer } of this.timers.values()) clearInterval(timer);
-    this.timers.clear();
+    this.rounds.stop();
   }
 
   /** Matches the timers to the services that have a check now (call after every change; each round calls it too). */
   refresh(): void {
-    if (this.stopped) return;
-    const wanted = new Map<number, number>();
-    for (const service of this.options.state().services) {
-      const check = healthCheckOf(service);
-      if (check) wanted.set(service.id, check.intervalMs);
-    }
-    for (const [id, entry] of this.timers) {
-      if (wanted.get(id) !== entry.intervalMs) {
-        clearInterval(entry.timer);
-        this.timers.delete(id);
-      }
-    }
-    for (const [id, intervalMs] of wanted) {
-      if (this.timers.has(id)) continue;
-      const timer = setInterval(() => {
-        this.probeService(id).catch((error: Error) =>
-          log.limited('error', `health-round:${id}`, `health: a round of service id ${id} failed: ${error.message}`));
-      }, intervalMs);
-      timer.unref();
-      this.timers.set(id, { timer, intervalMs });
-    }
-    this.forgetGoneServers();
+    this.rounds.refresh();
   }
 
-  /** One round for one service: probe every server at once, then apply transitions one by one. */
-  async probeService(serviceId: number): Promise<void> {
-    // A slow apply must not stack rounds of the same service.
-    if (this.running.has(serviceId)) return;
-    this.running.add(serviceId);
-    try {
-      this.refresh();
-      const service = this.options.state().services.find((s) => s.id === serviceId);
-      const check = service && healthCheckOf(service);
-      if (!service || !check) return;
-      const results = await Promise.all(service.servers.map((server) => guardedProbe(this.options.prober, server, check)));
-      const now = (this.options.now ?? Date.now)();
-      for (const [index, server] of service.servers.entries()) {
-        const before = this.records.get(server.id) ?? initialRecord();
-        const result = results[index]!;
-        const where = `${serviceKeyText(service)} real server ${server.address}:${server.port}`;
-        if (result.outcome === 'unknown') {
-          countControlEvent('health_probes_unknown');
-          log.limited('warn', `health-unknown:${service.id}`,
-            `health: ${where}: the probe could not be made (${result.detail}); its verdict stays ${before.state} (event health_probes_unknown)`,
-            UNKNOWN_LOG_EVERY_MS);
-        }
-        if (result.outcome === 'pass') this.passedOnce.add(server.id);
-        const after = nextRecord(before, result.outcome, result.detail, check, now);
-        if (after.state !== before.state) {
-          try {
-            await this.options.apply({ service, serverId: server.id, state: after.state, detail: result.detail });
-            log.info(`health: ${where} is ${after.state} (${result.detail}; ${after.state === 'down' ? `${check.fall} failed` : `${check.rise} passed`} in a row)`);
-          } catch (error) {
-            // Keep the old state so the next round tries the transition again.
-            log.limited('error', `health-apply:${server.id}`, `health: ${where} should be ${after.state} but the change failed: ${(error as Error).message}`);
-            continue;
-          }
-        }
-        this.records.set(server.id, after);
+  /** One round for one service now (none while the previous one still runs). */
+  probeService(serviceId: number): Promise<void> {
+    return this.rounds.runRound(serviceId);
+  }
+
+  /** Probes every server at once, then applies transitions one by one. */
+  private async probeRound(serviceId: number): Promise<void> {
+    this.refresh();
+    const service = this.options.state().services.find((s) => s.id === serviceId);
+    const check = service && healthCheckOf(service);
+    if (!service || !check) return;
+    const results = await Promise.all(service.servers.map((server) => guardedProbe(this.options.prober, server, check)));
+    const now = (this.options.now ?? Date.now)();
+    for (const [index, server] of service.servers.entries()) {
+      const before = this.records.get(server.id) ?? initialRecord();
+      const result = results[index]!;
+      const where = `${serviceKeyText(service)} real server ${server.address}:${server.port}`;
+      if (result.outcome === 'unknown') {
+        countControlEvent('health_probes_unknown');
+        log.limited('warn', `health-unknown:${service.id}`,
+          `health: ${where}: the probe could not be made (${result.detail}); its verdict stays ${before.state} (event health_probes_unknown)`,
+          UNKNOWN_LOG_EVERY_MS);
       }
-    } finally {
-      this.running.delete(serviceId);
+      if (result.outcome === 'pass') this.passedOnce.add(server.id);
+      const after = nextRecord(before, result.outcome, result.detail, check, now);
+      if (after.state !== before.state) {
+        try {
+          await this.options.apply({ service, serverId: server.id, state: after.state, detail: result.detail });
+          log.info(`health: ${where} is ${after.state} (${result.detail}; ${after.state === 'down' ? `${check.fall} failed` : `${check.rise} passed`} in a row)`);
+        } catch (error) {
+          // Keep the old state so the next round tries the transition again.
+          log.limited('error', `health-apply:${server.id}`, `health: ${where} should be ${after.state} but the change failed: ${(error as Error).message}`);
+          continue;
+        }
+      }
+      this.records.set(server.id, after);
     }
   }
 

@@ -10,6 +10,7 @@ import { log } from '../log.js';
 import { countControlEvent } from '../metrics/control-events.js';
 import { serviceKeyText, type DesiredState, type Service } from '../model/index.js';
 import { initialPassiveRecord, passiveStep, type PassiveRecord } from './passive-backoff.js';
+import { ServiceRounds } from './service-rounds.js';
 
 export interface PassiveChange {
   service: Service;
@@ -27,17 +28,25 @@ export interface PassiveWatcherOptions {
   now?: () => number;
 }
 
-const REFRESH_MS = 1_000;
-
 export class PassiveWatcher {
   private readonly records = new Map<number, PassiveRecord>();
-  private readonly timers = new Map<number, { timer: NodeJS.Timeout; intervalMs: number }>();
-  private readonly running = new Set<number>();
+  private readonly rounds: ServiceRounds;
   private releasing = false;
-  private stopped = true;
-  private refreshTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: PassiveWatcherOptions) {}
+  constructor(private readonly options: PassiveWatcherOptions) {
+    this.rounds = new ServiceRounds({
+      name: 'passive health',
+      intervals: () => {
+        const wanted = new Map<number, number>();
+        for (const service of this.options.state().services) {
+          if (service.passiveHealth) wanted.set(service.id, service.passiveHealth.intervalMs);
+        }
+        return wanted;
+      },
+      round: (serviceId) => this.sampleRound(serviceId),
+      afterRefresh: () => this.afterRefresh(),
+    });
+  }
 
   /** The back-off state of a server, by id; undefined when its service has no passive health. */
   recordOf(serverId: number): PassiveRecord | undefined {
@@ -45,47 +54,19 @@ export class PassiveWatcher {
   }
 
   start(): void {
-    this.stopped = false;
-    this.refresh();
-    this.refreshTimer = setInterval(() => {
-      try {
-        this.refresh();
-      } catch (error) {
-        log.limited('error', 'passive-refresh', `passive health: matching timers to services failed: ${(error as Error).message}`);
-      }
-    }, REFRESH_MS);
-    this.refreshTimer.unref();
+    this.rounds.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearInterval(this.refreshTimer);
-    for (const { timer } of this.timers.values()) clearInterval(timer);
-    this.timers.clear();
+    this.rounds.stop();
   }
 
   /** Matches the timers to the services that have passive health now; lets back servers of services that dropped it. */
   refresh(): void {
-    if (this.stopped) return;
-    const wanted = new Map<number, number>();
-    for (const service of this.options.state().services) {
-      if (service.passiveHealth) wanted.set(service.id, service.passiveHealth.intervalMs);
-    }
-    for (const [id, entry] of this.timers) {
-      if (wanted.get(id) !== entry.intervalMs) {
-        clearInterval(entry.timer);
-        this.timers.delete(id);
-      }
-    }
-    for (const [id, intervalMs] of wanted) {
-      if (this.timers.has(id)) continue;
-      const timer = setInterval(() => {
-        this.sampleService(id).catch((error: Error) =>
-          log.limited('error', `passive-round:${id}`, `passive health: a round of service id ${id} failed: ${error.message}`));
-      }, intervalMs);
-      timer.unref();
-      this.timers.set(id, { timer, intervalMs });
-    }
+    this.rounds.refresh();
+  }
+
+  private afterRefresh(): void {
     this.forgetGone();
     if (this.releasing) return;
     this.releasing = true;
@@ -94,43 +75,42 @@ export class PassiveWatcher {
       .finally(() => { this.releasing = false; });
   }
 
-  /** One round for one service: a sample per server, transitions applied one by one. */
-  async sampleService(serviceId: number): Promise<void> {
-    if (this.running.has(serviceId)) return;
-    this.running.add(serviceId);
-    try {
-      const service = this.options.state().services.find((s) => s.id === serviceId);
-      const settings = service?.passiveHealth;
-      if (!service || !settings) return;
-      const counts = this.options.refusals();
-      if (!counts) return;  // data plane stopping: no evidence either way
-      const now = (this.options.now ?? Date.now)();
-      for (const server of service.servers) {
-        const before = this.records.get(server.id) ?? initialPassiveRecord(settings, now);
-        const { record, action } = passiveStep(before, counts.get(server.id) ?? 0, now, settings);
-        if (action.kind !== 'none') {
-          const where = `${serviceKeyText(service)} real server ${server.address}:${server.port}`;
-          const down = action.kind === 'quiesce';
-          try {
-            await this.options.apply({ service, serverId: server.id, down });
-          } catch (error) {
-            // Keep the old record so the next round tries again.
-            log.limited('error', `passive-apply:${server.id}`, `passive health: ${where} should be ${down ? 'quiesced' : 'restored'} but the change failed: ${(error as Error).message}`);
-            continue;
-          }
-          if (action.kind === 'quiesce') {
-            countControlEvent('passive_health_quiesced');
-            log.warn(`passive health: ${where} is down for ${action.backoffMs} ms: ${action.refusals} refusals (ICMP unreachable + TCP resets) in ${action.elapsedMs} ms, above ${settings.rate}/s (event passive_health_quiesced)`);
-          } else {
-            countControlEvent('passive_health_restored');
-            const stillDown = service.servers.find((s) => s.id === server.id)?.healthDown ? '; its health check still holds it down' : '';
-            log.info(`passive health: ${where} is restored after its ${action.backoffMs} ms back-off${stillDown} (event passive_health_restored)`);
-          }
+  /** One round for one service now (none while the previous one still runs). */
+  sampleService(serviceId: number): Promise<void> {
+    return this.rounds.runRound(serviceId);
+  }
+
+  /** A sample per server, transitions applied one by one. */
+  private async sampleRound(serviceId: number): Promise<void> {
+    const service = this.options.state().services.find((s) => s.id === serviceId);
+    const settings = service?.passiveHealth;
+    if (!service || !settings) return;
+    const counts = this.options.refusals();
+    if (!counts) return;  // data plane stopping: no evidence either way
+    const now = (this.options.now ?? Date.now)();
+    for (const server of service.servers) {
+      const before = this.records.get(server.id) ?? initialPassiveRecord(settings, now);
+      const { record, action } = passiveStep(before, counts.get(server.id) ?? 0, now, settings);
+      if (action.kind !== 'none') {
+        const where = `${serviceKeyText(service)} real server ${server.address}:${server.port}`;
+        const down = action.kind === 'quiesce';
+        try {
+          await this.options.apply({ service, serverId: server.id, down });
+        } catch (error) {
+          // Keep the old record so the next round tries again.
+          log.limited('error', `passive-apply:${server.id}`, `passive health: ${where} should be ${down ? 'quiesced' : 'restored'} but the change failed: ${(error as Error).message}`);
+          continue;
         }
-        this.records.set(server.id, record);
+        if (action.kind === 'quiesce') {
+          countControlEvent('passive_health_quiesced');
+          log.warn(`passive health: ${where} is down for ${action.backoffMs} ms: ${action.refusals} refusals (ICMP unreachable + TCP resets) in ${action.elapsedMs} ms, above ${settings.rate}/s (event passive_health_quiesced)`);
+        } else {
+          countControlEvent('passive_health_restored');
+          const stillDown = service.servers.find((s) => s.id === server.id)?.healthDown ? '; its health check still holds it down' : '';
+          log.info(`passive health: ${where} is restored after its ${action.backoffMs} ms back-off${stillDown} (event passive_health_restored)`);
+        }
       }
-    } finally {
-      this.running.delete(serviceId);
+      this.records.set(server.id, record);
     }
   }
 
