@@ -20,7 +20,7 @@ import type { ConfigGeneration } from './generated/portcullis/v1/ConfigGeneratio
 import type { RouteChange as ProtoRouteChange } from './generated/portcullis/v1/RouteChange.js';
 import type { ServiceChange as ProtoServiceChange } from './generated/portcullis/v1/ServiceChange.js';
 import type { WatchConfigRequest__Output } from './generated/portcullis/v1/WatchConfigRequest.js';
-import { streamCaller } from './stats-streams.js';
+import { streamCallerOrEnd } from './stats-streams.js';
 import { toServiceError, unary } from './status.js';
 
 /**
@@ -119,13 +119,8 @@ export function watchConfig(controller: Controller): grpc.handleServerStreamingC
   const openPerCaller = new Map<string, number>();
   return (call) => {
     const fail = (error: unknown) => call.emit('error', toServiceError(error));
-    let caller: string;
-    try {
-      caller = streamCaller(call.metadata);  // fail closed: a call no interceptor marked is refused
-    } catch (error) {
-      fail(error);
-      return;
-    }
+    const caller = streamCallerOrEnd(call);
+    if (caller === undefined) return;
     const open = openPerCaller.get(caller) ?? 0;
     if (open >= WATCH_CONFIG_MAX_STREAMS_PER_CALLER) {
       fail(new ModelError('RESOURCE_EXHAUSTED', '',

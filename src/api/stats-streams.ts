@@ -39,6 +39,19 @@ export function streamCaller(metadata: grpc.Metadata): string {
 }
 
 /**
+ * A server stream's caller, or undefined after ending the stream with the error: fail closed, a
+ * call no interceptor marked is refused. (A server stream ends with a status by emitting 'error'.)
+ */
+export function streamCallerOrEnd(call: grpc.ServerWritableStream<unknown, unknown>): string | undefined {
+  try {
+    return streamCaller(call.metadata);
+  } catch (error) {
+    call.emit('error', toServiceError(error));
+    return undefined;
+  }
+}
+
+/**
  * Sends a stats message now and every interval until the client cancels or the server shuts down.
  * Bounded for every caller: the interval (100 ms..1 h), the streams a caller may hold open, and
  * the messages a stream may hold for a client that does not read (ticks are skipped, and counted
@@ -52,13 +65,8 @@ export function watchStats(
     const requested = call.request.intervalMs;
     // A server stream ends with a status by emitting 'error' with {code, details}.
     const fail = (error: unknown) => call.emit('error', toServiceError(error));
-    let caller: string;
-    try {
-      caller = streamCaller(call.metadata);  // fail closed: a call no interceptor marked is refused
-    } catch (error) {
-      fail(error);
-      return;
-    }
+    const caller = streamCallerOrEnd(call);
+    if (caller === undefined) return;
     if (requested !== 0 && (requested < WATCH_MIN_INTERVAL_MS || requested > WATCH_MAX_INTERVAL_MS)) {
       fail(invalid('interval_ms', `0 (default ${WATCH_DEFAULT_INTERVAL_MS}) or ${WATCH_MIN_INTERVAL_MS}..${WATCH_MAX_INTERVAL_MS}`, requested));
       return;
