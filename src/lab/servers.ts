@@ -11,6 +11,8 @@
 //           {"server","peer","client" (from the header; "" and "error" when there is none),"payload"}.
 //   UDP 82  for uoa_ipo/uoa_opp services: DPVS's UOA read from raw sockets (uoa-reader.ts),
 //           answered with {"server","peer","client","uoa","checksum_ok","payload"}.
+//   UDP 53  a DNS responder for dns health checks: every query answered NOERROR (QR and RA set,
+//           RD kept, the question echoed, no records); shorter than a DNS header: ignored.
 // Every port listens on both families: one IPv4 socket on 0.0.0.0 and one IPv6-only socket
 // on [::], so an IPv4 peer reads "198.19.0.200:41000" exactly as before (a dual-stack socket
 // would show it as ::ffff:198.19.0.200) and an IPv6 peer reads "[2001:db8:19::200]:41000".
@@ -26,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { patternChunks } from './pattern.js';
 import { parseProxyHeader } from './proxy-protocol.js';
 import { startUoaReader } from './uoa-reader.js';
-import { PROXY_HTTP_PORT } from './topology.js';
+import { DNS_PORT, PROXY_HTTP_PORT } from './topology.js';
 
 const MAX_DOWNLOAD_BYTES = 4 * 1024 ** 3;
 const PACING_INTERVAL_MS = 50;
@@ -158,6 +160,18 @@ function udpProxied(type: 'udp4' | 'udp6', host: string): Promise<UdpSocket> {
   return new Promise((resolve) => socket.bind(PROXY_HTTP_PORT, host, () => resolve(socket)));
 }
 
+function dnsResponder(type: 'udp4' | 'udp6', host: string): Promise<UdpSocket> {
+  const socket = createSocket({ type, ipv6Only: type === 'udp6' });
+  socket.on('message', (query, remote) => {
+    if (query.length < 12) return;
+    const answer = Buffer.from(query);
+    answer.writeUInt16BE((query.readUInt16BE(2) & 0x0100) | 0x8080, 2);
+    socket.send(answer, remote.port, remote.address);
+  });
+  socket.on('error', exitOn(`dns ${host}`));
+  return new Promise((resolve) => socket.bind(DNS_PORT, host, () => resolve(socket)));
+}
+
 await startUoaReader(serverName).catch(exitOn('uoa reader'));
 
 await Promise.all(FAMILIES.flatMap(({ host, udpType }) => {
@@ -172,6 +186,7 @@ await Promise.all(FAMILIES.flatMap(({ host, udpType }) => {
     listen(proxyServer, PROXY_HTTP_PORT, host, 1024),
     udpEcho(udpType, host),
     udpProxied(udpType, host),
+    dnsResponder(udpType, host),
   ];
 }));
 console.log(`lab-server ${serverName} ready`);

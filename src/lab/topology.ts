@@ -58,6 +58,8 @@ export const LOCAL_ADDRESSES_V6 = ['2001:db8:19::200', '2001:db8:19::201', '2001
 
 export const HTTP_PORT = 80;
 export const UDP_ECHO_PORT = 7;
+/** The lab servers' DNS responder (UDP): NOERROR to every query, for dns health checks. */
+export const DNS_PORT = 53;
 /** Real servers read a PROXY protocol header on this port (src/lab/servers.ts). */
 export const PROXY_HTTP_PORT = 81;
 /** The demo's NAT64 web service: [VIP_V6]:8080 → the IPv4 servers' port 80 through the IPv4 LIPs. */

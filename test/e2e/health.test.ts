@@ -6,7 +6,8 @@
 // The same over IPv6: pcx-inside holds the port's IPv6 address too, and an IPv6 service's
 // HTTP checks reach the servers' IPv6 addresses (neighbour discovery through the data plane).
 // ICMP comes back the same way: an icmp check keeps every server up (echo replies reach the
-// kernel's ping), and a udp check of a closed port fails on the port-unreachable at once.
+// kernel's ping), and a udp check of a closed port fails on the port-unreachable at once. A dns
+// check (the lab servers answer DNS on UDP 53) takes a stopped server out and brings it back.
 // Needs root and the lab's tools; without them every test fails, naming what is missing. Run under `flock /tmp/pc-lab.lock` like every lab test.
 
 import { execFile } from 'node:child_process';
@@ -18,7 +19,7 @@ import * as assert from 'uvu/assert';
 import { startRealServer } from '../../src/lab/lab.js';
 import { patternSha256 } from '../../src/lab/pattern.js';
 import {
-  GATEWAY_INSIDE_ADDRESS_V6, LAB_STATE_DIR, LOCAL_ADDRESSES, LOCAL_ADDRESSES_V6, REAL_SERVERS, VIP, VIP_V6,
+  DNS_PORT, GATEWAY_INSIDE_ADDRESS_V6, LAB_STATE_DIR, LOCAL_ADDRESSES, LOCAL_ADDRESSES_V6, REAL_SERVERS, VIP, VIP_V6,
 } from '../../src/lab/topology.js';
 import { clientTool, requireLab, sharedGateway, withTimeout } from '../support/e2e-lab.js';
 import { eventually } from '../support/eventually.js';
@@ -164,6 +165,28 @@ e2e('ICMP to the port address reaches the kernel: an icmp check keeps every serv
   const downLine = running().daemon.output().split('\n').find((line) => line.includes(`${rs1!.addresses[0]!}:9 is down`));
   assert.ok(downLine, `no transition line for ${rs1!.addresses[0]!}:9 in the daemon output`);
   assert.match(downLine, /ECONNREFUSED/, 'the probe failed on the port-unreachable, not on silence');
+});
+
+e2e('a UDP service with a dns check: rs1 stopped -> down by the check; restarted -> up again', async () => {
+  const port = 8053;
+  const check = { kind: 'dns', queryName: 'health.lab', queryType: 'A', intervalMs: 500, timeoutMs: 400, rise: 2, fall: 2 };
+  await running().api.call('VirtualServices', 'CreateVirtualService', {
+    service: {
+      key: { protocol: 'UDP', vip: VIP, port }, scheduler: 'rr', localAddresses: [...LOCAL_ADDRESSES], name: 'e2e-health-dns',
+      servers: REAL_SERVERS.map((server) => ({ address: server.addresses[0]!, port: DNS_PORT, weight: 1 })), healthCheck: check,
+    },
+  });
+  // Servers start up: only waiting shows that the checks pass (fall 2 would take a silent one down).
+  await sleep(check.intervalMs * 3 + SLACK_MS);
+  assert.equal(Object.values(await udpHealthOf(port)), ['up', 'up', 'up'], 'every lab server answers the DNS query NOERROR');
+
+  const pid = Number((await readFile(join(LAB_STATE_DIR, `${rs1!.namespace}.pid`), 'utf8')).trim());
+  process.kill(pid, 'SIGKILL');
+  await eventually('rs1 down by its dns check', async () => (await udpHealthOf(port))[rs1!.addresses[0]!] === 'down',
+    check.intervalMs * check.fall + SLACK_MS, 100);
+  await startRealServer(rs1!);
+  await eventually('rs1 up again by its dns check', async () => (await udpHealthOf(port))[rs1!.addresses[0]!] === 'up',
+    check.intervalMs * check.rise + SLACK_MS, 100);
 });
 
 e2e.run();
