@@ -8,9 +8,8 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, CLIENT6, PORT_MAC, UDP_SERVICE_ID, VIP, VIP6, clientUdp, dualStackConfig, expectDrops, expectEvents, frameFrom,
-  frameFrom6, only, show, withLab, type Lab,
-} from '../support/golden.js';
+  CLIENT, CLIENT6, PORT_MAC, UDP_SERVICE_ID, VIP, VIP6, clientUdp, dualStackConfig, expectDrops, expectEvents, expectSameFrame, forwardOne, frameFrom,
+  frameFrom6, only, withLab, } from '../support/golden.js';
 import { buildFrame, hostMac, ip, ip6, type DecodedFrame } from '../support/packet.js';
 import { UDP6_SERVICE_ID, v6Service } from '../support/flow6.js';
 
@@ -39,23 +38,15 @@ function expectedInside(out: DecodedFrame, payload: Buffer, header: Buffer | nul
     : buildFrame({ eth, ipv4: { src: l3.src, dst: l3.dst, ttl: 63 }, udp });
 }
 
-function sameFrame(actual: DecodedFrame, want: Buffer, what: string): void {
-  assert.is(actual.raw.toString('hex'), want.toString('hex'), `${what}: ${show([actual])}`);
-}
 
-function send(lab: Lab, frame: Buffer, what: string) {
-  let inside: DecodedFrame[] = [];
-  const d = lab.counterDelta(() => { inside = lab.forward('outside', frame).inside; });
-  return { out: only(inside, what), d };
-}
 
 test('proxy_v2 UDP over IPv4: every datagram (not only the first) starts with the 28-byte DGRAM header (0x21 0x12, length 12); UDP length and checksum right', async () => {
   await withLab((lab) => {
     const cport = 41001;
     for (let n = 1; n <= 5; n++) {
       const payload = Buffer.from(`query ${n}`);
-      const { out, d } = send(lab, clientUdp(cport, payload), `datagram ${n}`);
-      sameFrame(out, expectedInside(out, payload, v2Dgram(CLIENT, cport, VIP, 7)), `datagram ${n}`);
+      const { out, d } = forwardOne(lab, clientUdp(cport, payload), `datagram ${n}`);
+      expectSameFrame(out, expectedInside(out, payload, v2Dgram(CLIENT, cport, VIP, 7)), `datagram ${n}`);
       assert.ok(out.ipv4!.checksumOk && out.udp!.checksumOk, 'IP and UDP checksums');
       assert.equal([out.udp!.length, out.ipv4!.totalLength], [8 + 28 + payload.length, 20 + 8 + 28 + payload.length]);
       expectEvents(d, n === 1 ? { conns_created: 1, proxy_dgram_added: 1 } : { proxy_dgram_added: 1 });
@@ -67,8 +58,8 @@ test('proxy_v2 UDP over IPv4: every datagram (not only the first) starts with th
 test('proxy_v2 UDP over IPv4: a UDP checksum of 0 (none) stays 0', async () => {
   await withLab((lab) => {
     const payload = Buffer.from('unchecked');
-    const { out } = send(lab, clientUdp(41011, payload, { checksum: 0 }), 'no checksum');
-    sameFrame(out, expectedInside(out, payload, v2Dgram(CLIENT, 41011, VIP, 7), 0), 'checksum 0 kept');
+    const { out } = forwardOne(lab, clientUdp(41011, payload, { checksum: 0 }), 'no checksum');
+    expectSameFrame(out, expectedInside(out, payload, v2Dgram(CLIENT, 41011, VIP, 7), 0), 'checksum 0 kept');
   }, CONFIG);
 });
 
@@ -76,8 +67,8 @@ test('proxy_v2 UDP over IPv6: 52-byte header (0x21 0x22, length 36, 16-byte addr
   await withLab((lab) => {
     for (let n = 1; n <= 2; n++) {
       const payload = Buffer.from(`v6 query ${n}`);
-      const { out, d } = send(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 41021, dstPort: 7, payload } }), `v6 ${n}`);
-      sameFrame(out, expectedInside(out, payload, v2Dgram(CLIENT6, 41021, VIP6, 7)), `v6 datagram ${n}`);
+      const { out, d } = forwardOne(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 41021, dstPort: 7, payload } }), `v6 ${n}`);
+      expectSameFrame(out, expectedInside(out, payload, v2Dgram(CLIENT6, 41021, VIP6, 7)), `v6 datagram ${n}`);
       assert.ok(out.udp!.checksumOk);
       expectEvents(d, n === 1 ? { conns_created: 1, proxy_dgram_added: 1 } : { proxy_dgram_added: 1 });
     }
@@ -86,24 +77,24 @@ test('proxy_v2 UDP over IPv6: 52-byte header (0x21 0x22, length 36, 16-byte addr
 
 test('proxy_v2 UDP: 1472 bytes of IP + 28 = 1500 carry it; 1473 go without, counted proxy_dgram_skipped (IPv6: 1448 + 52 / 1449)', async () => {
   await withLab((lab) => {
-    const fits = send(lab, clientUdp(41031, Buffer.alloc(1472 - 28, 0x61)), 'fits');
+    const fits = forwardOne(lab, clientUdp(41031, Buffer.alloc(1472 - 28, 0x61)), 'fits');
     assert.is(fits.out.ipv4!.totalLength, 1500);
     expectEvents(fits.d, { conns_created: 1, proxy_dgram_added: 1 });
-    const over = send(lab, clientUdp(41031, Buffer.alloc(1473 - 28, 0x62)), 'over');
-    sameFrame(over.out, expectedInside(over.out, Buffer.alloc(1473 - 28, 0x62), null), 'unchanged');
+    const over = forwardOne(lab, clientUdp(41031, Buffer.alloc(1473 - 28, 0x62)), 'over');
+    expectSameFrame(over.out, expectedInside(over.out, Buffer.alloc(1473 - 28, 0x62), null), 'unchanged');
     expectEvents(over.d, { proxy_dgram_skipped: 1 });
-    const fits6 = send(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 41032, dstPort: 7, payload: Buffer.alloc(1448 - 48, 0x61) } }), 'fits v6');
+    const fits6 = forwardOne(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 41032, dstPort: 7, payload: Buffer.alloc(1448 - 48, 0x61) } }), 'fits v6');
     assert.is(40 + fits6.out.ipv6!.payloadLength, 1500);
     expectEvents(fits6.d, { conns_created: 1, proxy_dgram_added: 1 });
-    const over6 = send(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 41032, dstPort: 7, payload: Buffer.alloc(1449 - 48, 0x62) } }), 'over v6');
-    sameFrame(over6.out, expectedInside(over6.out, Buffer.alloc(1449 - 48, 0x62), null), 'unchanged v6');
+    const over6 = forwardOne(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 41032, dstPort: 7, payload: Buffer.alloc(1449 - 48, 0x62) } }), 'over v6');
+    expectSameFrame(over6.out, expectedInside(over6.out, Buffer.alloc(1449 - 48, 0x62), null), 'unchanged v6');
     expectEvents(over6.d, { proxy_dgram_skipped: 1 });
   }, CONFIG);
 });
 
 test('proxy_v2 UDP: replies pass as the server sent them, even one that starts with a v2 header (never guessed at, never stripped)', async () => {
   await withLab((lab) => {
-    const { out } = send(lab, clientUdp(41041, Buffer.from('hi')), 'request');
+    const { out } = forwardOne(lab, clientUdp(41041, Buffer.from('hi')), 'request');
     const l3 = out.ipv4!;
     for (const reply of [Buffer.from('plain answer'), Buffer.concat([v2Dgram('203.0.113.9', 9, VIP, 7), Buffer.from('echoed')])]) {
       const back = only(lab.forward('inside', frameFrom('inside', l3.dst, l3.src, { udp: { srcPort: 7, dstPort: out.udp!.srcPort, payload: reply } })).outside, 'reply');

@@ -4,7 +4,7 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { ClientAddressMode, DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, PORT_MAC, TCP_SERVICE_ID, clientSegment, clientTcp, expectDrops, expectEvents, labConfig, only, openTcp,
+  CLIENT, PORT_MAC, TCP_SERVICE_ID, clientSegment, clientTcp, expectDrops, expectEvents, expectSameFrame, labConfig, only, openTcp,
   seededRandom, serverTcp, show, synThrough, withBadTcpChecksum, withLab, type Flow, type Lab,
 } from '../support/golden.js';
 import { buildFrame, hostMac, type DecodedFrame, type TcpOption, type TcpSpec } from '../support/packet.js';
@@ -155,10 +155,6 @@ for (const mode of [undefined, 'none'] as const) {  // proxy_v1/v2 are tested wi
 const FORGED: TcpOption = { kind: 'toa', port: 6666, address: '6.6.6.6' };
 const NONE_CONFIG = configWith('none');
 
-/** Exact frame comparison as hex, so a failure shows where the bytes differ. */
-function sameFrame(actual: DecodedFrame | undefined, expected: Buffer, what: string): void {
-  assert.is(actual?.raw.toString('hex'), expected.toString('hex'), `${what}: ${actual ? show([actual]) : '(no frame)'}`);
-}
 
 /** What the server's TOA module and a lenient parser could read from frames inside. */
 function assertServerSees(frames: DecodedFrame[], flow: Flow, expected: 'client' | 'nothing'): void {
@@ -182,7 +178,7 @@ test('TOA: a handshake ACK with a bad checksum is dropped (client_address_bad_ch
     const good = lab.counterDelta(() => { inside.push(...lab.forward('outside', ack()).inside); });
     const carried = only(inside, 'retransmitted ACK');
     assertServerSees(inside, flow, 'client');
-    sameFrame(carried, expectedInside(flow, {}, [toaOf(flow), ...Array<TcpOption>(8).fill({ kind: 'nop' })]), 'ours in front, the client\'s blanked');
+    expectSameFrame(carried, expectedInside(flow, {}, [toaOf(flow), ...Array<TcpOption>(8).fill({ kind: 'nop' })]), 'ours in front, the client\'s blanked');
     expectEvents(good, { toa_added: 1 });
     expectEvents(good, { toa_client_option_removed: 1 });
   }, TOA_CONFIG);
@@ -198,7 +194,7 @@ test('TOA: option space full — the client\'s kind-254 is blanked, the ACK pass
     });
     const ack = only(inside, 'full ACK');
     assertServerSees(inside, flow, 'nothing');
-    sameFrame(ack, expectedInside(flow, {}, Buffer.alloc(40, 1)), 'forwarded, forged option now NOPs');
+    expectSameFrame(ack, expectedInside(flow, {}, Buffer.alloc(40, 1)), 'forwarded, forged option now NOPs');
     expectEvents(d, { toa_no_room: 1 });
     expectEvents(d, { toa_client_option_removed: 1 });
     assert.is(d.events.toa_added, undefined);
@@ -206,7 +202,7 @@ test('TOA: option space full — the client\'s kind-254 is blanked, the ACK pass
     const next = lab.counterDelta(() => {
       inside.push(...lab.forward('outside', clientTcp(flow.cport, { flags: 'A', seq: flow.clientIsn + 1, ack: flow.serverIsn + 1 })).inside);
     });
-    sameFrame(inside[1], expectedInside(flow, {}, [toaOf(flow)]), 'the next ACK carries ours');
+    expectSameFrame(inside[1], expectedInside(flow, {}, [toaOf(flow)]), 'the next ACK carries ours');
     expectEvents(next, { toa_added: 1 });
   }, TOA_CONFIG);
 });
@@ -221,7 +217,7 @@ test('TOA: over-MTU handshake-completing segment — the client\'s kind-254 is b
     });
     const segment = only(inside, 'full-size segment');
     assertServerSees(inside, flow, 'nothing');
-    sameFrame(segment, expectedInside(flow, { flags: 'PA', payload }, Buffer.alloc(8, 1)), 'forwarded, forged option now NOPs');
+    expectSameFrame(segment, expectedInside(flow, { flags: 'PA', payload }, Buffer.alloc(8, 1)), 'forwarded, forged option now NOPs');
     assert.is(segment.ipv4!.totalLength, 1500);
     expectEvents(d, { toa_over_mtu: 1 });
     expectEvents(d, { toa_client_option_removed: 1 });
@@ -268,14 +264,14 @@ test('TOA: several client TOA-kind options (254 of any length, 253) all blanked;
     const d = lab.counterDelta(() => { inside = lab.forward('outside', clientSegment(flow, { flags: 'PA', options, payload })).inside; });
     const segment = only(inside, 'first data segment');
     // 8 + 8 + 4 + 20 = 40 bytes of options: no room for ours on this one
-    sameFrame(segment, expectedInside(flow, { flags: 'PA', payload }, Buffer.alloc(40, 1)), 'all four blanked');
+    expectSameFrame(segment, expectedInside(flow, { flags: 'PA', payload }, Buffer.alloc(40, 1)), 'all four blanked');
     expectEvents(d, { toa_client_option_removed: 4 });
     expectEvents(d, { toa_no_room: 1 });
     // with room: ours in front, the client's three blanked
     const fewer: TcpOption[] = [FORGED, { kind: 'raw', type: 253, data: Buffer.alloc(2, 7) }, { kind: 'toa', port: 7777, address: '7.7.7.7' }];
     const again = lab.counterDelta(() => { inside = lab.forward('outside', clientSegment(flow, { flags: 'PA', options: fewer, payload })).inside; });
     const carried = only(inside, 'retransmitted first data segment');
-    sameFrame(carried, expectedInside(flow, { flags: 'PA', payload }, Buffer.concat([
+    expectSameFrame(carried, expectedInside(flow, { flags: 'PA', payload }, Buffer.concat([
       Buffer.from([254, 8, flow.cport >> 8, flow.cport & 255, 198, 18, 0, 1]), Buffer.alloc(20, 1)])), 'ours in front, three blanked');
     expectEvents(again, { toa_client_option_removed: 3 });
     expectEvents(again, { toa_added: 1 });
@@ -305,7 +301,7 @@ test('TOA: malformed option lists cannot hide a kind-254 byte (length 0/1, past 
     // Without a TOA-kind byte a malformed list is left exactly as it came.
     const odd = Buffer.from([5, 0, 9, 9, 1, 1, 1, 1]);
     const f = only(lab.forward('outside', clientSegment(flow, { options: odd })).inside, 'malformed, harmless');
-    sameFrame(f, expectedInside(flow, {}, odd), 'unchanged');
+    expectSameFrame(f, expectedInside(flow, {}, odd), 'unchanged');
   }, NONE_CONFIG);
 });
 
@@ -317,7 +313,7 @@ test('TOA removal leaves other options alone, 0xfe bytes inside them included, a
     for (const options of [sneaky, sack]) {
       const d = lab.counterDelta(() => {
         const f = only(lab.forward('outside', clientSegment(flow, { options })).inside, 'segment');
-        sameFrame(f, expectedInside(flow, {}, options), 'unchanged');
+        expectSameFrame(f, expectedInside(flow, {}, options), 'unchanged');
       });
       assert.is(d.events.toa_client_option_removed, undefined);
     }

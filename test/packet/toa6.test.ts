@@ -4,7 +4,7 @@
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
-import { CLIENT6, PORT_MAC, dualStackConfig, expectDrops, expectEvents, only, show, withLab, type Flow } from '../support/golden.js';
+import { CLIENT6, PORT_MAC, dualStackConfig, expectDrops, expectEvents, expectSameFrame, only, withLab, type Flow } from '../support/golden.js';
 import { buildFrame, hostMac, ip6, type DecodedFrame, type TcpOption, type TcpSpec } from '../support/packet.js';
 import { clientSegment6, serverSegment6, TCP6_SERVICE_ID, untilSynAck6, v6Service } from '../support/flow6.js';
 import { toaKindBytes, toaModuleReads } from '../support/tcp-receiver.js';
@@ -27,9 +27,6 @@ function toaBytes(cport: number): Buffer {
   return Buffer.concat([Buffer.from([254, 20, cport >> 8, cport & 255]), ip6(CLIENT6)]);
 }
 
-function sameFrame(actual: DecodedFrame, expected: Buffer, what: string): void {
-  assert.is(actual.raw.toString('hex'), expected.toString('hex'), `${what}: ${show([actual])}`);
-}
 
 test('TOA v6: the handshake ACK grows by the 20-byte option: exact bytes, doff 10, payload length 40, TCP checksum', async () => {
   await withLab((lab) => {
@@ -37,7 +34,7 @@ test('TOA v6: the handshake ACK grows by the 20-byte option: exact bytes, doff 1
     let inside: DecodedFrame[] = [];
     const d = lab.counterDelta(() => { inside = lab.forward('outside', clientSegment6(flow, {})).inside; });
     const ack = only(inside, 'ACK inside');
-    sameFrame(ack, expectedInside(flow, {}, [{ kind: 'toa', port: flow.cport, address: CLIENT6 }]), 'exact frame');
+    expectSameFrame(ack, expectedInside(flow, {}, [{ kind: 'toa', port: flow.cport, address: CLIENT6 }]), 'exact frame');
     assert.equal(ack.tcp!.optionBytes, toaBytes(flow.cport), 'kind 254, length 20, port, IPv6 address');
     assert.is(ack.tcp!.dataOffset, 10);
     assert.is(ack.ipv6!.payloadLength, 20 + 20);
@@ -57,7 +54,7 @@ test('TOA v6: the first data segment carries it in front of its own options; lat
     let first: DecodedFrame[] = [];
     const d = lab.counterDelta(() => { first = lab.forward('outside', clientSegment6(flow, { flags: 'PA', options: timestamp, payload })).inside; });
     const segment = only(first, 'first data segment');
-    sameFrame(segment, expectedInside(flow, { flags: 'PA', payload }, [{ kind: 'toa', port: flow.cport, address: CLIENT6 }, ...timestamp]), 'exact frame');
+    expectSameFrame(segment, expectedInside(flow, { flags: 'PA', payload }, [{ kind: 'toa', port: flow.cport, address: CLIENT6 }, ...timestamp]), 'exact frame');
     assert.is(segment.tcp!.dataOffset, 13);
     expectEvents(d, { toa_added: 1 });
     const next = only(lab.forward('outside', clientSegment6(flow, { flags: 'PA', seq: flow.clientIsn + 1 + payload.length, options: timestamp, payload })).inside, 'second');
@@ -81,13 +78,13 @@ test('TOA v6: room for 20 option bytes — 20 bytes of client options fit (doff 
     const { flow } = untilSynAck6(lab, 43004);
     const tight = lab.counterDelta(() => {
       const ack = only(lab.forward('outside', clientSegment6(flow, { options: Buffer.alloc(24, 1) })).inside, 'ACK with 24 option bytes');
-      sameFrame(ack, expectedInside(flow, {}, Buffer.alloc(24, 1)), 'forwarded unchanged (an IPv4 client\'s 8 bytes would have fit)');
+      expectSameFrame(ack, expectedInside(flow, {}, Buffer.alloc(24, 1)), 'forwarded unchanged (an IPv4 client\'s 8 bytes would have fit)');
     });
     expectEvents(tight, { toa_no_room: 1 });
     assert.is(tight.events.toa_added, undefined);
     const fits = lab.counterDelta(() => {
       const ack = only(lab.forward('outside', clientSegment6(flow, { options: Buffer.alloc(20, 1) })).inside, 'ACK with 20 option bytes');
-      sameFrame(ack, expectedInside(flow, {}, Buffer.concat([toaBytes(flow.cport), Buffer.alloc(20, 1)])), 'ours in front');
+      expectSameFrame(ack, expectedInside(flow, {}, Buffer.concat([toaBytes(flow.cport), Buffer.alloc(20, 1)])), 'ours in front');
       assert.is(ack.tcp!.dataOffset, 15);
     });
     expectEvents(fits, { toa_added: 1 });
@@ -100,7 +97,7 @@ test('TOA v6: a segment that would exceed the port MTU (1500) with 20 more bytes
     const over = Buffer.alloc(1500 - 40 - 20 - 19, 0x61);  // 1481 bytes of IPv6: 1501 with the option
     const d = lab.counterDelta(() => {
       const segment = only(lab.forward('outside', clientSegment6(flow, { flags: 'PA', payload: over })).inside, 'segment');
-      sameFrame(segment, expectedInside(flow, { flags: 'PA', payload: over }, []), 'unchanged');
+      expectSameFrame(segment, expectedInside(flow, { flags: 'PA', payload: over }, []), 'unchanged');
     });
     expectEvents(d, { toa_over_mtu: 1 });
     assert.is(d.events.toa_added, undefined);
@@ -125,7 +122,7 @@ test('TOA v6: client-made options of kinds 254 (IPv4 and IPv6 shapes) and 253 ar
     let inside: DecodedFrame[] = [];
     const full = lab.counterDelta(() => { inside = lab.forward('outside', clientSegment6(flow, { options: forged })).inside; });
     const ack = only(inside, 'handshake ACK with 40 forged bytes');
-    sameFrame(ack, expectedInside(flow, {}, Buffer.alloc(40, 1)), 'both blanked to NOPs, no room for ours');
+    expectSameFrame(ack, expectedInside(flow, {}, Buffer.alloc(40, 1)), 'both blanked to NOPs, no room for ours');
     assert.is(toaModuleReads([ack]).address, undefined, 'the server reads nothing forged');
     expectEvents(full, { toa_client_option_removed: 2 });
     expectEvents(full, { toa_no_room: 1 });
@@ -134,7 +131,7 @@ test('TOA v6: client-made options of kinds 254 (IPv4 and IPv6 shapes) and 253 ar
     const one: TcpOption[] = [{ kind: 'toa', port: 6666, address: '6.6.6.6' }, { kind: 'nop' }, { kind: 'nop' }, { kind: 'nop' }, { kind: 'nop' }];
     const next = lab.counterDelta(() => { inside = lab.forward('outside', clientSegment6(flow, { options: one })).inside; });
     const carried = only(inside, 'next ACK');
-    sameFrame(carried, expectedInside(flow, {}, Buffer.concat([toaBytes(flow.cport), Buffer.alloc(12, 1)])), 'ours in front, the client\'s blanked');
+    expectSameFrame(carried, expectedInside(flow, {}, Buffer.concat([toaBytes(flow.cport), Buffer.alloc(12, 1)])), 'ours in front, the client\'s blanked');
     assert.equal(toaKindBytes(carried, { address: CLIENT6, port: flow.cport }), [], 'no other TOA-kind byte');
     assert.equal(toaModuleReads([carried]).address, `${CLIENT6}:${flow.cport}`);
     expectEvents(next, { toa_client_option_removed: 1 });

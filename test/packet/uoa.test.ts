@@ -10,9 +10,8 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
 import {
-  CLIENT, CLIENT6, PORT_MAC, UDP_SERVICE_ID, VIP6, clientUdp, dualStackConfig, expectDrops, expectEvents, frameFrom,
-  frameFrom6, labConfig, only, show, VIP, withLab, type Lab,
-} from '../support/golden.js';
+  CLIENT, CLIENT6, PORT_MAC, UDP_SERVICE_ID, VIP6, clientUdp, dualStackConfig, expectDrops, expectEvents, expectSameFrame, forwardOne, frameFrom,
+  frameFrom6, labConfig, VIP, withLab, } from '../support/golden.js';
 import { buildFrame, buildUdp, decodeUdp, hostMac, ip, ip6, type DecodedFrame, type Ipv6Extension } from '../support/packet.js';
 import { UDP6_SERVICE_ID, v6Service } from '../support/flow6.js';
 
@@ -67,16 +66,7 @@ function expected(leg: Leg, payload: Buffer, carriage: 'none' | 'ipo' | 'opp', c
   return buildFrame({ eth, ipv4: { src: leg.lip, dst: leg.server, ttl: 63, ...(options ? { options } : {}) }, udp });
 }
 
-function sameFrame(actual: DecodedFrame, want: Buffer, what: string): void {
-  assert.is(actual.raw.toString('hex'), want.toString('hex'), `${what}: ${show([actual])}`);
-}
 
-/** Sends one client datagram; returns the one frame inside and the counter delta. */
-function send(lab: Lab, frame: Buffer, what: string) {
-  let inside: DecodedFrame[] = [];
-  const d = lab.counterDelta(() => { inside = lab.forward('outside', frame).inside; });
-  return { out: only(inside, what), d };
-}
 
 /** The UDP header + payload behind a 248 header, decoded with its checksum checked over protocol 17. */
 function udpBehindOpp(frame: DecodedFrame) {
@@ -93,9 +83,9 @@ test('uoa_ipo: the first 3 datagrams (DPVS\'s default) carry option 31/8 with th
     let leg: Leg | undefined;
     for (let n = 1; n <= 4; n++) {
       const payload = Buffer.from(`datagram ${n}`);
-      const { out, d } = send(lab, clientUdp(cport, payload), `datagram ${n}`);
+      const { out, d } = forwardOne(lab, clientUdp(cport, payload), `datagram ${n}`);
       leg ??= legOf(out);
-      sameFrame(out, expected(leg, payload, n <= 3 ? 'ipo' : 'none', CLIENT, cport), `datagram ${n}`);
+      expectSameFrame(out, expected(leg, payload, n <= 3 ? 'ipo' : 'none', CLIENT, cport), `datagram ${n}`);
       assert.ok(out.ipv4!.checksumOk && out.udp!.checksumOk, 'IP and UDP checksums');
       if (n <= 3) {
         assert.equal([out.ipv4!.ihl, out.ipv4!.totalLength], [7, 20 + 8 + 8 + payload.length], 'IHL 7, total length grown by 8');
@@ -111,10 +101,10 @@ test('uoa_ipo: the first 3 datagrams (DPVS\'s default) carry option 31/8 with th
 test('uoa_ipo with uoa_datagrams 1: only the first datagram carries it; every new connection starts again', async () => {
   await withLab((lab) => {
     for (const cport of [40011, 40012]) {
-      const first = send(lab, clientUdp(cport, Buffer.from('a')), 'first');
-      sameFrame(first.out, expected(legOf(first.out), Buffer.from('a'), 'ipo', CLIENT, cport), 'first');
-      const second = send(lab, clientUdp(cport, Buffer.from('b')), 'second');
-      sameFrame(second.out, expected(legOf(first.out), Buffer.from('b'), 'none'), 'second');
+      const first = forwardOne(lab, clientUdp(cport, Buffer.from('a')), 'first');
+      expectSameFrame(first.out, expected(legOf(first.out), Buffer.from('a'), 'ipo', CLIENT, cport), 'first');
+      const second = forwardOne(lab, clientUdp(cport, Buffer.from('b')), 'second');
+      expectSameFrame(second.out, expected(legOf(first.out), Buffer.from('b'), 'none'), 'second');
       expectEvents(second.d, {});
     }
   }, uoaConfig('uoa_ipo', 1));
@@ -125,18 +115,18 @@ test('uoa_ipo: no option room (40 bytes of client options) = uoa_no_room, sent w
     const cport = 40021;
     const options = Buffer.alloc(40, 1);  // 40 NOPs: the IPv4 header is full
     const full = frameFrom('outside', CLIENT, VIP, { udp: { srcPort: cport, dstPort: 7, payload: Buffer.from('full') } }, { options });
-    const { out, d } = send(lab, full, 'full header');
+    const { out, d } = forwardOne(lab, full, 'full header');
     const leg = legOf(out);
     const translated = buildFrame({
       eth: { dst: hostMac(leg.server), src: PORT_MAC.inside },
       ipv4: { src: leg.lip, dst: leg.server, ttl: 63, options },
       udp: { srcPort: leg.lport, dstPort: 7, payload: Buffer.from('full') },
     });
-    sameFrame(out, translated, 'without UOA');
+    expectSameFrame(out, translated, 'without UOA');
     expectEvents(d, { conns_created: 1, uoa_no_room: 1 });
     for (let n = 0; n < 3; n++) {
-      const next = send(lab, clientUdp(cport, Buffer.from('next')), 'next');
-      sameFrame(next.out, expected(leg, Buffer.from('next'), 'ipo', CLIENT, cport), `next ${n}: the count moved only when it went in`);
+      const next = forwardOne(lab, clientUdp(cport, Buffer.from('next')), 'next');
+      expectSameFrame(next.out, expected(leg, Buffer.from('next'), 'ipo', CLIENT, cport), `next ${n}: the count moved only when it went in`);
       expectEvents(next.d, { uoa_added: 1 });
     }
   }, uoaConfig('uoa_ipo'));
@@ -144,12 +134,12 @@ test('uoa_ipo: no option room (40 bytes of client options) = uoa_no_room, sent w
 
 test('uoa_ipo: 1492 bytes of IP get the option (1500 after), 1493 go without as uoa_over_mtu (port MTU 1500)', async () => {
   await withLab((lab) => {
-    const over = send(lab, clientUdp(40031, Buffer.alloc(1493 - 28, 0x62)), 'over');
-    sameFrame(over.out, expected(legOf(over.out), Buffer.alloc(1493 - 28, 0x62), 'none'), 'unchanged');
+    const over = forwardOne(lab, clientUdp(40031, Buffer.alloc(1493 - 28, 0x62)), 'over');
+    expectSameFrame(over.out, expected(legOf(over.out), Buffer.alloc(1493 - 28, 0x62), 'none'), 'unchanged');
     expectEvents(over.d, { conns_created: 1, uoa_over_mtu: 1 });
-    const fits = send(lab, clientUdp(40031, Buffer.alloc(1492 - 28, 0x61)), 'fits');
+    const fits = forwardOne(lab, clientUdp(40031, Buffer.alloc(1492 - 28, 0x61)), 'fits');
     assert.is(fits.out.ipv4!.totalLength, 1500);
-    sameFrame(fits.out, expected(legOf(over.out), Buffer.alloc(1492 - 28, 0x61), 'ipo', CLIENT, 40031), 'grown to 1500');
+    expectSameFrame(fits.out, expected(legOf(over.out), Buffer.alloc(1492 - 28, 0x61), 'ipo', CLIENT, 40031), 'grown to 1500');
     expectEvents(fits.d, { uoa_added: 1 });
   }, uoaConfig('uoa_ipo'));
 });
@@ -160,10 +150,10 @@ test('a client\'s own option 31 never reaches a server: NOPs on any UDP service 
   for (const mode of ['none', 'uoa_ipo'] as const) {
     await withLab((lab) => {
       const frame = frameFrom('outside', CLIENT, VIP, { udp: { srcPort: 40041, dstPort: 7, payload: Buffer.from('x') } }, { options: forged });
-      const { out, d } = send(lab, frame, 'forged');
+      const { out, d } = forwardOne(lab, frame, 'forged');
       const leg = legOf(out);
       const options = mode === 'uoa_ipo' ? Buffer.concat([uoaOption(CLIENT, 40041), blanked]) : blanked;
-      sameFrame(out, buildFrame({
+      expectSameFrame(out, buildFrame({
         eth: { dst: hostMac(leg.server), src: PORT_MAC.inside },
         ipv4: { src: leg.lip, dst: leg.server, ttl: 63, options },
         udp: { srcPort: leg.lport, dstPort: 7, payload: Buffer.from('x') },
@@ -181,9 +171,9 @@ test('uoa_opp IPv4: protocol 248, header 0x10 17 len 12 + option 31/8; UDP check
     let leg: Leg | undefined;
     for (let n = 1; n <= 4; n++) {
       const payload = Buffer.from(`opp ${n}`);
-      const { out, d } = send(lab, clientUdp(cport, payload), `datagram ${n}`);
+      const { out, d } = forwardOne(lab, clientUdp(cport, payload), `datagram ${n}`);
       leg ??= legOf(out);
-      sameFrame(out, expected(leg, payload, n <= 3 ? 'opp' : 'none', CLIENT, cport), `datagram ${n}`);
+      expectSameFrame(out, expected(leg, payload, n <= 3 ? 'opp' : 'none', CLIENT, cport), `datagram ${n}`);
       assert.ok(out.ipv4!.checksumOk, 'IP header checksum');
       if (n <= 3) {
         assert.equal([out.ipv4!.protocol, out.ipv4!.totalLength], [OPP, 20 + 12 + 8 + payload.length]);
@@ -200,14 +190,14 @@ test('uoa_opp IPv4: protocol 248, header 0x10 17 len 12 + option 31/8; UDP check
 
 test('uoa_opp IPv4: 1488 bytes of IP get the 12-byte header, 1489 go without as uoa_over_mtu; a UDP checksum of 0 stays 0', async () => {
   await withLab((lab) => {
-    const over = send(lab, clientUdp(40061, Buffer.alloc(1489 - 28, 0x62)), 'over');
+    const over = forwardOne(lab, clientUdp(40061, Buffer.alloc(1489 - 28, 0x62)), 'over');
     const leg = legOf(over.out);
-    sameFrame(over.out, expected(leg, Buffer.alloc(1489 - 28, 0x62), 'none'), 'unchanged');
+    expectSameFrame(over.out, expected(leg, Buffer.alloc(1489 - 28, 0x62), 'none'), 'unchanged');
     expectEvents(over.d, { conns_created: 1, uoa_over_mtu: 1 });
-    const fits = send(lab, clientUdp(40061, Buffer.alloc(1488 - 28, 0x61)), 'fits');
+    const fits = forwardOne(lab, clientUdp(40061, Buffer.alloc(1488 - 28, 0x61)), 'fits');
     assert.is(fits.out.ipv4!.totalLength, 1500);
-    sameFrame(fits.out, expected(leg, Buffer.alloc(1488 - 28, 0x61), 'opp', CLIENT, 40061), 'grown to 1500');
-    const none = send(lab, clientUdp(40061, Buffer.from('no sum'), { checksum: 0 }), 'no checksum');
+    expectSameFrame(fits.out, expected(leg, Buffer.alloc(1488 - 28, 0x61), 'opp', CLIENT, 40061), 'grown to 1500');
+    const none = forwardOne(lab, clientUdp(40061, Buffer.from('no sum'), { checksum: 0 }), 'no checksum');
     assert.is(none.out.ipv4!.payload.readUInt16BE(12 + 6), 0, 'UDP checksum 0 (none) stays 0');
     expectEvents(none.d, { uoa_added: 1 });
   }, uoaConfig('uoa_opp'));
@@ -217,17 +207,17 @@ test('uoa_opp IPv6: next header 248, header 0x20 17 len 24 + option 31/20 with t
   await withLab((lab) => {
     const cport = 40071;
     const payload = Buffer.from('over ipv6');
-    const { out, d } = send(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: cport, dstPort: 7, payload } }), 'v6');
+    const { out, d } = forwardOne(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: cport, dstPort: 7, payload } }), 'v6');
     assert.equal([out.ipv6!.nextHeader, out.ipv6!.payloadLength], [OPP, 24 + 8 + payload.length]);
     const leg = legOf(out);
-    sameFrame(out, expected(leg, payload, 'opp', CLIENT6, cport), 'exact frame');
+    expectSameFrame(out, expected(leg, payload, 'opp', CLIENT6, cport), 'exact frame');
     assert.ok(udpBehindOpp(out).checksumOk, 'UDP checksum');
     expectEvents(d, { conns_created: 1, uoa_added: 1 });
     // 1500 - 40 - 24 = 1436 bytes of UDP fit; one more does not.
-    const over = send(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: cport, dstPort: 7, payload: Buffer.alloc(1437 - 8) } }), 'over');
-    sameFrame(over.out, expected(leg, Buffer.alloc(1437 - 8), 'none'), 'over the MTU: unchanged');
+    const over = forwardOne(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: cport, dstPort: 7, payload: Buffer.alloc(1437 - 8) } }), 'over');
+    expectSameFrame(over.out, expected(leg, Buffer.alloc(1437 - 8), 'none'), 'over the MTU: unchanged');
     expectEvents(over.d, { uoa_over_mtu: 1 });
-    const fits = send(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: cport, dstPort: 7, payload: Buffer.alloc(1436 - 8) } }), 'fits');
+    const fits = forwardOne(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: cport, dstPort: 7, payload: Buffer.alloc(1436 - 8) } }), 'fits');
     assert.is(40 + fits.out.ipv6!.payloadLength, 1500);
     expectEvents(fits.d, { uoa_added: 1 });
   }, uoaConfig('uoa_opp'));
@@ -237,7 +227,7 @@ test('uoa_opp IPv6 behind an extension header (a destination-options header, an 
   const extensions: Ipv6Extension[][] = [[{ type: 'destOptions' }], [{ type: 'fragment', offset: 0, more: false, id: 7 }]];
   for (const chain of extensions) {
     await withLab((lab) => {
-      const { out, d } = send(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 40081, dstPort: 7, payload: Buffer.from('ext') } }, { extensions: chain }), chain[0]!.type);
+      const { out, d } = forwardOne(lab, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 40081, dstPort: 7, payload: Buffer.from('ext') } }, { extensions: chain }), chain[0]!.type);
       assert.is(out.ipv6!.protocol, 17, 'plain UDP');
       assert.ok(out.udp!.checksumOk);
       expectEvents(d, { conns_created: 1, uoa_no_room: 1 });

@@ -10,3 +10,8 @@ export function ringPortsState(): DesiredState {
     routes: [], defaultTimeouts: { ...DEFAULT_TIMEOUTS }, services: [], nextServiceId: 1, nextServerId: 1,
   };
 }
+
+/** The same with a default route out of the inside port (servers anywhere are reachable). */
+export function ringPortsStateRouted(): DesiredState {
+  return { ...ringPortsState(), routes: [{ prefix: '0.0.0.0/0', port: 'inside' }] };
+}

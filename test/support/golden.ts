@@ -388,6 +388,18 @@ export function only(frames: DecodedFrame[], what: string): DecodedFrame {
   return frames[0]!;
 }
 
+/** Exact frame comparison as hex, so a failure shows where the bytes differ. */
+export function expectSameFrame(actual: DecodedFrame | undefined, expected: Buffer, what: string): void {
+  assert.is(actual?.raw.toString('hex'), expected.toString('hex'), `${what}: ${actual ? show([actual]) : '(no frame)'}`);
+}
+
+/** Sends one frame in from outside: the one frame that leaves inside, and the counter delta. */
+export function forwardOne(lab: Lab, frame: Buffer, what: string): { out: DecodedFrame; d: CounterDelta } {
+  let inside: DecodedFrame[] = [];
+  const d = lab.counterDelta(() => { inside = lab.forward('outside', frame).inside; });
+  return { out: only(inside, what), d };
+}
+
 /** A seeded PRNG (mulberry32) so random-frame tests are reproducible. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

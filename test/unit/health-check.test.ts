@@ -7,6 +7,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ringPortsStateRouted } from '../support/desired-state.js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { Controller } from '../../src/daemon/controller.js';
@@ -17,7 +18,7 @@ import { initialRecord, nextRecord } from '../../src/health/verdict.js';
 import { setLogLevel } from '../../src/log.js';
 import { controlEvents } from '../../src/metrics/control-events.js';
 import {
-  createService, DEFAULT_TIMEOUTS, ModelError, readHealthCheck, readServiceSpec, setServerHealth, type DesiredState, type HealthCheck,
+  createService, ModelError, readHealthCheck, readServiceSpec, setServerHealth, type HealthCheck,
 } from '../../src/model/index.js';
 import { parseState, serializeState } from '../../src/state/file.js';
 import { REPO_ROOT, runProcess } from '../api/daemon.js';
@@ -37,15 +38,6 @@ function closed(server: TcpServer | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-function emptyState(): DesiredState {
-  return {
-    ports: [
-      { name: 'outside', device: 'ring', addresses: ['198.18.0.254/24'] },
-      { name: 'inside', device: 'ring', addresses: ['198.19.0.254/24'] },
-    ],
-    routes: [{ prefix: '0.0.0.0/0', port: 'inside' }], defaultTimeouts: { ...DEFAULT_TIMEOUTS }, services: [], nextServiceId: 1, nextServerId: 1,
-  };
-}
 
 /** A port nothing listens on: bound, read, released. */
 async function freePort(): Promise<number> {
@@ -183,7 +175,7 @@ test('checker: a probe that throws, rejects, never settles or answers nonsense i
       health_check: { kind: 'http', path: '/health', interval_ms: 200, timeout_ms: 50, rise: 1, fall: 1 },
       servers: [1, 2, 3, 4, 5].map((n) => ({ address: `198.19.0.${n}`, port: 80, weight: n })),
     }, 'service');
-    const controller = new Controller(dataplane, join(dir, 'state.json'), createService(emptyState(), spec).state);
+    const controller = new Controller(dataplane, join(dir, 'state.json'), createService(ringPortsStateRouted(), spec).state);
     await controller.applyInitial();
     let behaviour: 'misbehave' | 'fail' = 'misbehave';
     const prober: Prober = (target) => {
@@ -305,7 +297,7 @@ test('checker: a failing server goes to weight 0 in the data plane after `fall` 
   let version = 0;
   const dataplane = { apply: (config: DataplaneConfig) => { applied.push(structuredClone(config)); return { version: ++version }; } };
   try {
-    const base = emptyState();
+    const base = ringPortsStateRouted();
     const spec = readServiceSpec({
       name: 'web', protocol: 'tcp', vip: '198.18.0.10', port: 80, local_addresses: ['198.19.0.200'],
       health_check: { kind: 'http', path: '/health', interval_ms: 1000, timeout_ms: 300, rise: 2, fall: 2 },
@@ -361,7 +353,7 @@ test('checker: a failing server goes to weight 0 in the data plane after `fall` 
 });
 
 test('setServerHealth: a server that left the service is NOT_FOUND, not a crash', () => {
-  const base = emptyState();
+  const base = ringPortsStateRouted();
   const spec = readServiceSpec({ name: 'x', protocol: 'tcp', vip: '198.18.0.10', port: 80, local_addresses: ['198.19.0.200'], servers: [] }, 's');
   const state = createService(base, spec).state;
   try {

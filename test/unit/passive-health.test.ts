@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ringPortsStateRouted } from '../support/desired-state.js';
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import { serverHealth, serverHealthReason } from '../../src/api/health-convert.js';
@@ -19,8 +20,8 @@ import { controlEvents } from '../../src/metrics/control-events.js';
 import { createMetrics } from '../../src/metrics/prometheus.js';
 import { StatsHub } from '../../src/metrics/stats-hub.js';
 import {
-  createService, DEFAULT_TIMEOUTS, ModelError, readPassiveHealth, readServiceSpec, setServerHealth, setServerPassiveDown,
-  updateService, type DesiredState, type PassiveHealth,
+  createService, ModelError, readPassiveHealth, readServiceSpec, setServerHealth, setServerPassiveDown,
+  updateService, type PassiveHealth,
 } from '../../src/model/index.js';
 import { parseState, serializeState } from '../../src/state/file.js';
 
@@ -53,7 +54,7 @@ test('passive_health: through a service spec, the state file and the gRPC messag
     passive_health: { rate: 3, interval_ms: 500, backoff_ms: 2000, max_backoff_ms: 8000 }, servers: [{ address: '198.19.0.1', port: 53, weight: 1 }],
   }, 'service');
   assert.equal(spec.passiveHealth, { rate: 3, intervalMs: 500, backoffMs: 2000, maxBackoffMs: 8000 });
-  const state = createService(emptyState(), spec).state;
+  const state = createService(ringPortsStateRouted(), spec).state;
   const reread = parseState(serializeState(state));
   assert.equal(reread.services[0]!.passiveHealth, spec.passiveHealth, 'kept by the state file');
   const message = serviceToProto(state.services[0]!);
@@ -138,15 +139,6 @@ test('back-off: the rate is per second of the time that really passed; a counter
   assert.equal(run(r.record, r.now, [3], 1000).actions, ['-'], 'no negative or huge delta from a reset counter');
 });
 
-function emptyState(): DesiredState {
-  return {
-    ports: [
-      { name: 'outside', device: 'ring', addresses: ['198.18.0.254/24'] },
-      { name: 'inside', device: 'ring', addresses: ['198.19.0.254/24'] },
-    ],
-    routes: [{ prefix: '0.0.0.0/0', port: 'inside' }], defaultTimeouts: { ...DEFAULT_TIMEOUTS }, services: [], nextServiceId: 1, nextServerId: 1,
-  };
-}
 
 test('watcher: a refusing server goes to weight 0 and back after its back-off; one the health check holds down stays down', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-passive-'));
@@ -160,7 +152,7 @@ test('watcher: a refusing server goes to weight 0 and back after its back-off; o
       passive_health: { rate: 2, interval_ms: 1000, backoff_ms: 3000, max_backoff_ms: 6000 },
       servers: [{ address: '198.19.0.1', port: 53, weight: 7 }, { address: '198.19.0.2', port: 53, weight: 3 }],
     }, 'service');
-    const controller = new Controller(dataplane, join(dir, 'state.json'), createService(emptyState(), spec).state);
+    const controller = new Controller(dataplane, join(dir, 'state.json'), createService(ringPortsStateRouted(), spec).state);
     await controller.applyInitial();
     const [good, bad] = controller.state.services[0]!.servers;
     const counters = new Map<number, number>([[good!.id, 0], [bad!.id, 0]]);
@@ -237,7 +229,7 @@ test('Prometheus: the backed-off gauge for servers of services with passive heal
     name: 'dns', protocol: 'udp', vip: '198.18.0.53', port: 53, local_addresses: ['198.19.0.200'], passive_health: { rate: 1 },
     servers: [{ address: '198.19.0.1', port: 53 }, { address: '198.19.0.2', port: 53 }],
   }, 'service');
-  let state = createService(emptyState(), spec).state;
+  let state = createService(ringPortsStateRouted(), spec).state;
   const [first, second] = state.services[0]!.servers;
   state = setServerPassiveDown(state, spec, second!.id, true).state;
   const t = { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0, activeConns: 0, inactiveConns: 0, persistentConns: 0 };
