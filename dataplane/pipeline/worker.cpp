@@ -245,6 +245,13 @@ inline bool punt_to_host_stack(Worker* w, uint16_t in_port, rte_mbuf* m, const P
   return punt(w, in_port, m, tx);
 }
 
+// ICMP's counterpart (p.icmp set, so after parse_l4): replies and errors for a port address.
+inline bool punt_icmp_to_host_stack(Worker* w, uint16_t in_port, rte_mbuf* m, const ParsedPacket& p, uint8_t owned,
+                                    TxQueues& tx) {
+  if (!tx.has_exception(in_port) || !is_icmp_for_host_stack(owned, p)) return false;
+  return punt(w, in_port, m, tx);
+}
+
 // An IPv6 fragment to a port address that is neither VIP nor LIP, when the port has an
 // exception path: the kernel's (its protocol is unknown until reassembly).
 inline bool punt_fragment_to_host_stack(Worker* w, uint16_t in_port, rte_mbuf* m, uint8_t owned, TxQueues& tx) {
@@ -332,7 +339,7 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     const IpAddr src = ip_from_v6(p.ip6->src_addr);
     if (ip_is_zero(src)) return drop(w, m, DropReason::IPV6_BAD_ADDRESS), false;
     if (to_group) return drop(w, m, DropReason::NOT_FOR_US), false;
-    if (tx.has_exception(in_port) && is_icmp_for_host_stack(owned, p)) return punt(w, in_port, m, tx), false;
+    if (punt_icmp_to_host_stack(w, in_port, m, p, owned, tx)) return false;
     if (icmp_relay_nat64_error6(w, s, m, p, now_us, tx)) return false;  // relayed to a NAT64 server, or dropped
     // Any other error about one of our connections goes to its other side (icmp6_relay.h).
     if (icmp6_relay_error(w, s, m, p, now_us, tx)) return false;
@@ -400,7 +407,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
   }
   if (!defend_input(w, s, m, p, owned, now_us)) return false;  // dropped and counted
   if (p.icmp) {
-    if (tx.has_exception(in_port) && is_icmp_for_host_stack(owned, p)) return punt(w, in_port, m, tx), false;
+    if (punt_icmp_to_host_stack(w, in_port, m, p, owned, tx)) return false;
     if (icmp_relay_error(w, s, m, p, now_us, tx)) return false;
     icmp_input(m, p, in_port, w->port_macs[in_port], *w->counters, tx);
     return false;
