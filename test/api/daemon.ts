@@ -13,7 +13,7 @@ import { loadPortcullisProto } from '../../src/api/proto.js';
 import { connect, rpc, type PortcullisApi, type PortcullisClients } from '../../src/cli/client.js';
 import { runPcadm } from '../../src/cli/pcadm/main.js';
 import { spawnDaemon, type DaemonProcess } from '../../src/lab/daemon-process.js';
-import { currentBuiltCli } from '../support/built-cli.js';
+import { currentBuiltCli } from '../../src/lab/build-freshness.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(REPO_ROOT, 'src/cli/portcullis.ts');
@@ -62,7 +62,7 @@ export type Daemon = DaemonProcess;
 
 /**
  * node's arguments for `portcullis <args…>`: the built CLI when dist/ is current with the source
- * (test/support/built-cli.ts: the same code, without tsx's start-up), else the source through tsx;
+ * (src/lab/build-freshness.ts: the same code, without tsx's start-up), else the source through tsx;
  * always the source when extra `--import` modules go in.
  */
 function nodeArgs(args: string[], preloads: string[] = []): string[] {
