@@ -27,7 +27,7 @@ import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeScriptArgv } from './node-script.js';
-import { ipIn, mustRun, mustRunIn, runTool } from './run.js';
+import { ipBatchIn, ipIn, mustRun, mustRunIn, runTool } from './run.js';
 import {
   GATEWAY_INSIDE_ADDRESS, GATEWAY_INSIDE_ADDRESS_V6, GATEWAY_INSIDE_IFACE, GATEWAY_OUTSIDE_ADDRESS, GATEWAY_OUTSIDE_ADDRESS_V6,
   GATEWAY_OUTSIDE_IFACE, INSIDE_BRIDGE, INSIDE_PREFIX_LENGTH, INSIDE_PREFIX_LENGTH_V6, LAB_BRIDGE_NAMESPACE, LAB_HOSTS,
@@ -84,7 +84,11 @@ export async function labUp(opts: LabOptions = {}): Promise<void> {
     await mkdir(LAB_STATE_DIR, { recursive: true });
     for (const namespace of LAB_NAMESPACES) await mustRun('ip', ['netns', 'add', namespace]);
     await buildBridges(mtu);
-    for (const host of LAB_HOSTS) await buildHost(host, mtu[host.segment]);
+    // Hosts are independent of each other (their own namespace, their own bridge port): built at once.
+    // allSettled: a failure tears the lab down only once no build is still adding to it.
+    const built = await Promise.allSettled(LAB_HOSTS.map((host) => buildHost(host, mtu[host.segment])));
+    const failed = built.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
     await buildReturnRouter(mtu);
     if (opts.mtu) say(`lab: link MTU outside ${mtu.outside}, inside ${mtu.inside} (the gateway's ${GATEWAY_OUTSIDE_IFACE}/${GATEWAY_INSIDE_IFACE} get theirs from ports[].mtu)`);
     say(`lab: namespaces ${LAB_NAMESPACES.join(' ')} up; gateway ports ${GATEWAY_OUTSIDE_IFACE} ${GATEWAY_INSIDE_IFACE}`);
@@ -121,11 +125,9 @@ export async function requireRoot(): Promise<void> {
  * kernel without IPv6: the lab is dual-stack.
  */
 export async function enableIpv6In(namespace: string): Promise<void> {
-  for (const scope of ['all', 'default']) {
-    for (const setting of ['disable_ipv6=0', 'accept_ra=0', 'accept_dad=0', 'autoconf=0']) {
-      await mustRunIn(namespace, 'sysctl', ['-q', '-w', `net.ipv6.conf.${scope}.${setting}`]);
-    }
-  }
+  const settings = ['all', 'default'].flatMap((scope) =>
+    ['disable_ipv6=0', 'accept_ra=0', 'accept_dad=0', 'autoconf=0'].map((setting) => `net.ipv6.conf.${scope}.${setting}`));
+  await mustRunIn(namespace, 'sysctl', ['-q', '-w', ...settings]);
 }
 
 /** Disables IPv6 in a namespace (all + default, so interfaces created later inherit it). */
@@ -190,22 +192,22 @@ async function buildHost(host: LabHost, mtu: number): Promise<void> {
   const wiring = SEGMENTS[host.segment];
   const namespace = host.namespace;
   await enableIpv6In(namespace);
-  await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'add', bridgePortName(host), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
-  await ipIn(LAB_BRIDGE_NAMESPACE, ['link', 'set', bridgePortName(host), 'mtu', String(mtu), 'master', wiring.bridge, 'up']);
-  await ipIn(namespace, ['link', 'set', 'lo', 'up']);
-  for (const address of host.addresses) {
-    await ipIn(namespace, ['address', 'add', `${address}/${wiring.prefixLength}`, 'dev', 'eth0']);
-  }
-  await ipIn(namespace, ['link', 'set', 'eth0', 'mtu', String(mtu), 'up']);
-  // IPv6 addresses after the link is up: added to a down link they would wait there as tentative.
-  // All but the first are deprecated (preferred_lft 0): still usable when a socket binds one, but
-  // never picked as a source by itself (RFC 6724 rule 3), so ::1 is the primary as .1 is for IPv4.
-  for (const [index, address] of host.addresses6.entries()) {
-    await ipIn(namespace, ['-6', 'address', 'add', `${address}/${wiring.prefixLength6}`, 'dev', 'eth0', 'nodad',
-      ...(index === 0 ? [] : ['preferred_lft', '0'])]);
-  }
-  await ipIn(namespace, ['route', 'add', 'default', 'via', wiring.gatewayAddress, 'dev', 'eth0']);
-  await ipIn(namespace, ['-6', 'route', 'add', 'default', 'via', wiring.gatewayAddress6, 'dev', 'eth0']);
+  await ipBatchIn(LAB_BRIDGE_NAMESPACE, [
+    ['link', 'add', bridgePortName(host), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace],
+    ['link', 'set', bridgePortName(host), 'mtu', String(mtu), 'master', wiring.bridge, 'up'],
+  ]);
+  await ipBatchIn(namespace, [
+    ['link', 'set', 'lo', 'up'],
+    ...host.addresses.map((address) => ['address', 'add', `${address}/${wiring.prefixLength}`, 'dev', 'eth0']),
+    ['link', 'set', 'eth0', 'mtu', String(mtu), 'up'],
+    // IPv6 addresses after the link is up: added to a down link they would wait there as tentative.
+    // All but the first are deprecated (preferred_lft 0): still usable when a socket binds one, but
+    // never picked as a source by itself (RFC 6724 rule 3), so ::1 is the primary as .1 is for IPv4.
+    ...host.addresses6.map((address, index) => ['address', 'add', `${address}/${wiring.prefixLength6}`, 'dev', 'eth0', 'nodad',
+      ...(index === 0 ? [] : ['preferred_lft', '0'])]),
+    ['route', 'add', 'default', 'via', wiring.gatewayAddress, 'dev', 'eth0'],
+    ['route', 'add', 'default', 'via', wiring.gatewayAddress6, 'dev', 'eth0'],
+  ]);
   await mustRunIn(namespace, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
 }
 
