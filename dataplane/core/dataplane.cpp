@@ -601,7 +601,7 @@ Status Dataplane::ownership_drain(uint32_t max, std::vector<uint8_t>* out) {
 Status Dataplane::session_log_drain(uint32_t max, std::vector<uint8_t>* out, uint64_t* now_us) {
   Status st = require_started("sessionLogDrain");
   if (!st.ok()) return st;
-  // The clock first: every record drained below was written at or before it.
+  // The clock first: a record a worker writes while this drain runs is at most the drain's length later.
   *now_us = clock_now_us();
   for (auto& w : workers_) {
     size_t at = out->size();

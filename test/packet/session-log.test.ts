@@ -5,7 +5,7 @@
 import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import {
-  CLIENT, IPVS_TIMEOUTS, LIPS, SERVERS, TCP_SERVICE_ID, TCP_SERVER_IDS, UDP_SERVICE_ID, VIP, clientSegment, clientTcp, clientUdp,
+  CLIENT, CLIENT6, IPVS_TIMEOUTS, LIPS6, SERVERS6, VIP6, dualStackConfig, frameFrom6, LIPS, SERVERS, TCP_SERVICE_ID, TCP_SERVER_IDS, UDP_SERVICE_ID, VIP, clientSegment, clientTcp, clientUdp,
   expectEvents, frameFrom, labConfig, only, openTcp, serverSegment, withLab, type Lab,
 } from '../support/golden.js';
 import { decodeSessionRecords, type SessionRecord } from '../../src/session-log/records.js';
@@ -98,6 +98,27 @@ test('a UDP connection that idles out ends with state UDP and its counts', async
     assert.equal(records.map((r) => `${r.kind}/${r.state}/${r.packetsIn}/${r.bytesIn}/${r.packetsOut}`),
       ['create/UDP/0/0/0', `end/UDP/2/${l3(first) + l3(second)}/0`]);
   }, logged());
+});
+
+test('IPv6 FullNAT: the records carry the IPv6 endpoints (RFC 5952 text) and the datagram\'s bytes', async () => {
+  const config = logged(dualStackConfig((c) => {
+    c.services.push({
+      id: 62, protocol: 'udp', vip: VIP6, port: 7, scheduler: 'rr', localAddresses: [...LIPS6], timeouts: { ...IPVS_TIMEOUTS },
+      servers: SERVERS6.map((address, i) => ({ id: 71 + i, address, port: 7, weight: 1 })),
+    });
+  }));
+  await withLab((lab) => {
+    const datagram = frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: 5000, dstPort: 7, payload: Buffer.from('six') } });
+    const out = only(lab.forward('outside', datagram).inside, 'datagram');
+    lab.advance(IPVS_TIMEOUTS.udp + 1);
+    const records = drain(lab).records;
+    assert.equal(records.map((r) => [r.kind, r.client.text, r.clientPort, r.vip.text, r.local.text, r.localPort, r.server.text, r.bytesIn]), [
+      ['create', CLIENT6, 5000, VIP6, out.ipv6!.src, out.udp!.srcPort, out.ipv6!.dst, 0],
+      ['end', CLIENT6, 5000, VIP6, out.ipv6!.src, out.udp!.srcPort, out.ipv6!.dst, l3(datagram)],
+    ]);
+    assert.is(records[0]!.client.bytes.length, 16);
+    assert.not.ok(records[0]!.nat64);
+  }, config);
 });
 
 test('off (the default): no record, no counting; switched on later, a connection alive then ends with its start unknown', async () => {
