@@ -121,6 +121,19 @@ test('IPv6 FullNAT: the records carry the IPv6 endpoints (RFC 5952 text) and the
   }, config);
 });
 
+test('two workers: each queues its own connections\' records, one drain takes both rings', async () => {
+  await withLab((lab) => {
+    const d = lab.counterDelta(() => {
+      lab.sendOn('outside', 0, clientUdp(7001, Buffer.from('w0')));
+      lab.sendOn('outside', 1, clientUdp(7002, Buffer.from('w1')));
+      lab.resolveNeighbours();
+    });
+    expectEvents(d, { conns_created: 2, session_events_queued: 2 });
+    const records = drain(lab).records;
+    assert.equal(records.map((r) => `${r.kind}:${r.clientPort}`).sort(), ['create:7001', 'create:7002']);
+  }, logged(), { workers: 2 });
+});
+
 test('off (the default): no record, no counting; switched on later, a connection alive then ends with its start unknown', async () => {
   await withLab((lab) => {
     const before = lab.counterDelta(() => { openTcp(lab, 40002); });
