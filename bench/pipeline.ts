@@ -68,7 +68,7 @@ function aclDenyDefense(): DataplaneDefense {
  */
 type Family = 'ipv4' | 'ipv6' | 'nat64';
 
-interface ConfigOptions { protocol: 'tcp' | 'udp'; defense?: DataplaneDefense; synproxy?: boolean; family?: Family }
+interface ConfigOptions { protocol: 'tcp' | 'udp'; defense?: DataplaneDefense; synproxy?: boolean; family?: Family; sessionLog?: boolean }
 
 /** The lab's addresses of each family (src/lab/topology.ts), on ports that carry both. */
 const ADDRESSES = {
@@ -76,11 +76,12 @@ const ADDRESSES = {
   ipv6: { vip: '2001:db8:18::10', lips: [200, 201, 202, 203].map((n) => `2001:db8:19::${n}`), servers: [1, 2, 3].map((n) => `2001:db8:19::${n}`) },
 };
 
-function benchConfig({ protocol, defense, synproxy = false, family = 'ipv4' }: ConfigOptions): DataplaneConfig {
+function benchConfig({ protocol, defense, synproxy = false, family = 'ipv4', sessionLog = false }: ConfigOptions): DataplaneConfig {
   const front = family === 'ipv4' ? ADDRESSES.ipv4 : ADDRESSES.ipv6;
   const back = family === 'ipv6' ? ADDRESSES.ipv6 : ADDRESSES.ipv4;
   return {
     ...(defense ? { defense } : {}),
+    ...(sessionLog ? { sessionLog } : {}),
     // IPv6 port addresses only when some service is IPv6: they make the data plane build its IPv6 route table.
     ports: [
       { name: 'outside', addresses: ['198.18.0.254/24', ...(family === 'ipv4' ? [] : ['2001:db8:18::254/64'])] },
@@ -135,6 +136,11 @@ const SCENARIOS: Scenario[] = [
   { id: 'pipeline.fullnat-udp-established', label: 'established FullNAT, UDP', scenario: 'fullnat',
     config: { protocol: 'udp' }, packets: PACKETS, connCapacity: FLOWS * 2,
     goal: 150, goalSource: 'issue 10: established FullNAT ≤ 150 cycles/packet all included' },
+  // Session logging on (issue 21): what counting each packet in the connection's tally costs.
+  { id: 'pipeline.fullnat-tcp-established-logged', label: 'established FullNAT, TCP, session log on', scenario: 'fullnat',
+    config: { protocol: 'tcp', sessionLog: true }, packets: PACKETS, connCapacity: FLOWS * 2, check: everyPacketEstablished },
+  { id: 'pipeline.fullnat-udp-established-logged', label: 'established FullNAT, UDP, session log on', scenario: 'fullnat',
+    config: { protocol: 'udp', sessionLog: true }, packets: PACKETS, connCapacity: FLOWS * 2, check: everyPacketEstablished },
   { id: 'pipeline.fullnat-udp-defended', label: 'FullNAT UDP, defences on', scenario: 'fullnat',
     config: { protocol: 'udp', defense: passingDefense() }, packets: PACKETS, connCapacity: FLOWS * 2 },
   { id: 'pipeline.new-connections', label: 'new connections (SYN → conn)', scenario: 'newconn',

@@ -16,6 +16,8 @@ APT_PACKAGES=(
   # QUIC lab, test/e2e/quic.test.ts: ngtcp2's example HTTP/3 client and server; gcc builds the
   # connection-id shim the servers run with, docs/schedulers.md "QUIC"
   ngtcp2-client ngtcp2-server gcc
+  # session logs, test/e2e/session-log.test.ts: nfcapd collects our IPFIX, nfdump reads it back
+  nfdump
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

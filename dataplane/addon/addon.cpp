@@ -142,6 +142,26 @@ Napi::Value OwnershipDrain(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::Copy(env, out.data(), out.size());
 }
 
+// sessionLogDrain(max?): { records: Buffer of 128-byte session records
+// (pipeline/conn/session_log.h), nowUs: the workers' clock when the drain began }.
+Napi::Value SessionLogDrain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  JsReader r(env);
+  uint64_t max = 65536;
+  if (info.Length() > 0 && !info[0].IsUndefined() && !r.integer(info[0], "max", 1, 1u << 20, &max)) return env.Undefined();
+  std::vector<uint8_t> out;
+  uint64_t now_us = 0;
+  pc::Status st = pc::dataplane().session_log_drain(static_cast<uint32_t>(max), &out, &now_us);
+  if (!st.ok()) {
+    throw_status(env, st);
+    return env.Undefined();
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("records", Napi::Buffer<uint8_t>::Copy(env, out.data(), out.size()));
+  result.Set("nowUs", Napi::Number::New(env, static_cast<double>(now_us)));
+  return result;
+}
+
 // foreignLearn(records: Buffer, owner): how many records every worker took.
 Napi::Value ForeignLearn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -343,6 +363,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("traceRead", Napi::Function::New(env, TraceRead, "traceRead"));
   exports.Set("ownershipDrain", Napi::Function::New(env, OwnershipDrain, "ownershipDrain"));
   exports.Set("foreignLearn", Napi::Function::New(env, ForeignLearn, "foreignLearn"));
+  exports.Set("sessionLogDrain", Napi::Function::New(env, SessionLogDrain, "sessionLogDrain"));
   // Normal exit runs env cleanup hooks; process.exit() may skip them, atexit catches that.
   env.AddCleanupHook(stop_at_exit);
   static bool atexit_registered = false;

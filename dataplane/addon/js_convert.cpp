@@ -370,6 +370,11 @@ bool read_config(Napi::Env env, const Napi::Value& v, const std::vector<std::str
   if (!defense.IsUndefined() && !read_defense(r, defense, "config.defense", &out->defense)) return false;
   Napi::Value cluster = o.Get("cluster");  // absent = a standalone gateway
   if (!cluster.IsUndefined() && !read_cluster(r, cluster, "config.cluster", &out->cluster)) return false;
+  Napi::Value session_log = o.Get("sessionLog");  // absent = off
+  if (!session_log.IsUndefined()) {
+    if (!session_log.IsBoolean()) return r.fail("config.sessionLog", "a boolean", session_log);
+    out->session_log = session_log.As<Napi::Boolean>().Value();
+  }
   return true;
 }
 

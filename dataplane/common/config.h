@@ -132,6 +132,9 @@ struct DataplaneConfig {
   std::vector<ServiceConfig> services;
   DefenseConfig defense;  // flood defences (issue 5); default: nothing on
   ClusterConfig cluster;
+  // NAT session logging (pipeline/conn/session_log.h): each worker records its connections'
+  // creation and end, with per-connection packets and bytes, for the control thread to export.
+  bool session_log = false;
 };
 
 }  // namespace pc

@@ -12,7 +12,9 @@
 #include "core/eal.h"
 #include "core/flow_steering.h"
 #include "core/port_mtu.h"
+#include "core/clock.h"
 #include "pipeline/cluster/cluster_worker.h"
+#include "pipeline/conn/session_log.h"
 
 namespace pc {
 
@@ -365,7 +367,8 @@ Status Dataplane::apply(const DataplaneConfig& config, uint64_t* version) {
   if (!next) return Status::Error("CONFIG_REJECTED", error.empty() ? "snapshot_build refused the config" : error);
   // The cluster rings exist before any worker sees a snapshot that uses them (published below).
   for (auto& w : workers_)
-    if (config.cluster.enabled && !worker_cluster_prepare(w->worker, &error)) {
+    if ((config.cluster.enabled && !worker_cluster_prepare(w->worker, &error)) ||
+        (config.session_log && !worker_session_log_prepare(w->worker, &error))) {
       snapshot_free(next);
       return Status::Error("NOMEM", error);
     }
@@ -593,6 +596,29 @@ Status Dataplane::ownership_drain(uint32_t max, std::vector<uint8_t>* out) {
     out->resize(at + size_t{n} * kOwnershipRecordBytes);
   }
   return Status::Ok();
+}
+
+Status Dataplane::session_log_drain(uint32_t max, std::vector<uint8_t>* out, uint64_t* now_us) {
+  Status st = require_started("sessionLogDrain");
+  if (!st.ok()) return st;
+  // The clock first: a record a worker writes while this drain runs is at most the drain's length later.
+  *now_us = clock_now_us();
+  for (auto& w : workers_) {
+    size_t at = out->size();
+    uint32_t room = max - static_cast<uint32_t>(at / kSessionEventBytes);
+    if (room == 0) break;
+    out->resize(at + size_t{room} * kSessionEventBytes);
+    uint32_t n = worker_session_log_drain(w->worker, out->data() + at, room);
+    out->resize(at + size_t{n} * kSessionEventBytes);
+  }
+  return Status::Ok();
+}
+
+uint64_t Dataplane::clock_now_us() const {
+  if (!live_) return test_clock_us_;
+  TscClock clock;  // the workers' clock (core/worker_loop.cpp): TSC cycles / cycles per µs
+  clock.init();
+  return clock.us_from_cycles(rte_rdtsc());
 }
 
 Status Dataplane::foreign_learn(const uint8_t* records, size_t bytes, uint8_t owner, uint32_t* accepted) {

@@ -108,6 +108,12 @@ class Dataplane {
   // many every worker took. ESTATE before start, EINVAL for a length not a multiple of 40.
   Status ownership_drain(uint32_t max, std::vector<uint8_t>* out);
   Status foreign_learn(const uint8_t* records, size_t bytes, uint8_t owner, uint32_t* accepted);
+  // NAT session logging, either mode, control thread: appends up to max 128-byte session
+  // records (pipeline/conn/session_log.h) of every worker to *out; *now_us = the workers'
+  // clock when the drain began, so the caller can turn record times into wall-clock times.
+  Status session_log_drain(uint32_t max, std::vector<uint8_t>* out, uint64_t* now_us);
+  // The workers' clock now (TSC-derived when live, the injected clock in test mode).
+  uint64_t clock_now_us() const;
   Status advance_clock_us(uint64_t us);
 
   // Restart and takeover (core/conn_region.h). hand_over: every worker held (ESTATE when one does

@@ -64,7 +64,8 @@ uint32_t new_flow(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, ui
 // The record itself waits, holding nothing, until the wheel reaches its slot (at most
 // timeouts.udp_one_packet): the wheel's lists are singly linked, so it cannot leave earlier.
 [[gnu::noinline]] void one_packet_answered(Worker* w, Conn& c, uint64_t now_us) {
-  conn_stage_expire(w, c);
+  if (unlikely(w->session_log.tallies != nullptr)) log_session_ended(w, c, now_us, kSessionAnswered);
+  conn_stage_release(w, c);
   conn_remove_reply_entry(&w->conns, static_cast<uint32_t>(&c - w->conns.records));
   c.state = kStateUdpAnswered;
   c.expires_us = now_us;
@@ -87,6 +88,9 @@ inline void advance(Worker* w, Conn& c, const ParsedPacket& p, Direction directi
       if (from_server && tcp_state_opening_or_established(before)) count_reset_from_server(w, c);
     }
   } else if (unlikely(c.state == kStateUdpOnePacket) && direction == Direction::OUTPUT) {
+    // The reply belongs to the connection it ends: in its tally before the end record is written.
+    if (unlikely(w->session_log.tallies != nullptr))
+      session_log_count(w->session_log, static_cast<uint32_t>(&c - w->conns.records), false, p.ip_total_len);
     return one_packet_answered(w, c, now_us);
   }
   c.expires_us = conn_expiry(w, c, now_us);
@@ -181,8 +185,13 @@ void conn_stage_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
 }
 
 void conn_stage_expire(void* worker, const Conn& c) {
-  if (c.state == kStateUdpAnswered) return;  // one_packet_answered() gave everything back
+  if (c.state == kStateUdpAnswered) return;  // one_packet_answered() gave everything back (and logged the end)
   Worker* w = static_cast<Worker*>(worker);
+  if (unlikely(w->session_log.tallies != nullptr)) log_session_ended(w, c, w->now_us, kSessionExpired);
+  conn_stage_release(w, c);
+}
+
+void conn_stage_release(Worker* w, const Conn& c) {
   synproxy_on_expire(w, static_cast<uint32_t>(&c - w->conns.records));
   bool active = c.state == kStateEstablished;
   for (TrafficCounters* t : {service_counters(w, c), server_counters(w, c)}) {

@@ -38,6 +38,9 @@ void conn_stage_input(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p
 // Timer callback of the connection table: what every owner of a connection's resources
 // gives back (SYNPROXY hold, gauges, lport, LIP counters, persistence template); the
 // table frees the record after.
+// Every end of a connection passes here (the session log's end record is written here).
 void conn_stage_expire(void* worker, const Conn& c);
+// The giving back alone, for an end the caller has logged itself (one-packet UDP answered).
+void conn_stage_release(Worker* w, const Conn& c);
 
 }  // namespace pc

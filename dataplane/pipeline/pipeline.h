@@ -161,4 +161,11 @@ uint32_t worker_ownership_drain(Worker* worker, uint8_t* out, uint32_t max);
 // learns them on its next timer run; returns how many fit (the rest are not queued).
 uint32_t worker_foreign_queue(Worker* worker, const uint8_t* records, uint32_t count, uint8_t owner);
 
+// NAT session logging (pipeline/conn/session_log.h), control thread only. Allocates the
+// worker's tallies and event ring unless it has them (before publishing the first snapshot
+// with logging on). False with *error when out of memory.
+bool worker_session_log_prepare(Worker* worker, std::string* error);
+// Moves up to max session records (128 bytes each, SessionEvent) into out; returns how many.
+uint32_t worker_session_log_drain(Worker* worker, uint8_t* out, uint32_t max);
+
 }  // namespace pc

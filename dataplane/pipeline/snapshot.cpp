@@ -417,6 +417,7 @@ Snapshot* snapshot_build(const DataplaneConfig& cfg, uint64_t version, const Sna
     return nullptr;
   }
   build_owned(s);
+  s->session_log = cfg.session_log;
   if (!build_cluster(cfg.cluster, s, error)) {
     snapshot_free(s);
     return nullptr;

@@ -139,6 +139,7 @@ struct Snapshot {
   // so packets to addresses we do not own must be looked up before NOT_FOR_US.
   bool has_nat_servers = false;
   ClusterConfig cluster;  // as applied (pipeline/cluster/handoff.h); enabled false = standalone
+  bool session_log = false;  // NAT session records and tallies (pipeline/conn/session_log.h)
 };
 
 // Until the stages have their IPv6 branches, an IPv6 address anywhere in the desired

@@ -100,6 +100,7 @@ void worker_destroy(Worker* w) {
   worker_flush_drops(w);
   neigh_destroy(&w->neigh);
   worker_trace_free(w);
+  session_log_destroy(&w->session_log);
   reassembly_destroy(&w->reassembly);
   defend_destroy(&w->defend);
   persist_destroy(&w->persist);
@@ -180,6 +181,7 @@ void worker_adopt_snapshot(Worker* w, const Snapshot* s) {
   if (s) defend_adopt(w, *s);
   if (s) synproxy_auto_adopt(w, *s);
   cluster_adopt(w, s);
+  session_log_adopt(&w->session_log, s && s->session_log, w->conns.capacity);
   w->adopted = s;
   w->adopted_version = s ? s->version : 0;
   w->adopted_once = true;
@@ -500,6 +502,18 @@ WorkerCounters& worker_counters(Worker* w) { return *w->counters; }
 uint64_t worker_connection_count(const Worker* w) { return w->adopt_pending ? 0 : conn_count(w->conns); }
 
 uint32_t worker_connection_capacity(const Worker* w) { return w->conns.capacity; }
+
+bool worker_session_log_prepare(Worker* w, std::string* error) {
+  if (!session_log_prepare(&w->session_log, w->conns.capacity, w->params.socket_id, error)) {
+    *error += " (worker " + std::to_string(w->params.index) + ")";
+    return false;
+  }
+  return true;
+}
+
+uint32_t worker_session_log_drain(Worker* w, uint8_t* out, uint32_t max) {
+  return session_log_drain(&w->session_log, out, max);
+}
 
 uint32_t worker_list_connections(const Worker* w, uint32_t position, uint32_t max_slots, ConnectionInfo* out,
                                  uint32_t max, uint32_t* next) {

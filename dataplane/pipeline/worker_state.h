@@ -12,6 +12,7 @@
 #include "pipeline/output/nd.h"
 #include "pipeline/output/neigh.h"
 #include "pipeline/conn/persist.h"
+#include "pipeline/conn/session_log.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/sched/scheduler.h"
 #include "pipeline/synproxy/synproxy.h"
@@ -75,6 +76,7 @@ struct Worker {
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
   TraceRing* trace = nullptr;  // opt-in packet trace (pipeline/trace.h); null until first traceSet
   ClusterWorker cluster;  // ownership export and foreign flows (pipeline/cluster/handoff.h)
+  SessionLogWorker session_log;  // NAT session records and per-connection tallies (conn/session_log.h)
   // Tables in a region that outlives the process (conn_store.h); store.records null = none.
   ConnStore store;
   bool adopt_pending = false;  // an earlier process's tables wait for the first configured snapshot (conn_adopt.cpp)

@@ -14,6 +14,7 @@ import {
 import { LOG_FORMATS } from '../log.js';
 import { readCluster } from './cluster.js';
 import { readConnRegion } from './conn-region.js';
+import { readSessionLog } from './session-log.js';
 import { lcoreIds } from './lcores.js';
 import { DEFAULT_API_LIMITS, DEFAULT_AUDIT_LOG, DEFAULT_METRICS_LISTEN, DEFAULT_SOCKET, type DefenseSettings, type LogSettings, DEFAULT_STATE_FILE, type ApiSettings, type MetricsSettings, type DaemonConfig, type DataplaneSettings } from './types.js';
 
@@ -24,7 +25,7 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'log', 'state_file', 'ports', 'routes', 'timeouts', 'services', 'cluster'] as const;
+const TOP_KEYS = ['dataplane', 'api', 'metrics', 'defense', 'log', 'state_file', 'ports', 'routes', 'timeouts', 'services', 'cluster', 'session_log'] as const;
 const DATAPLANE_KEYS = ['workers', 'lcores', 'polling', 'memory_mb', 'hugepages', 'conn_capacity', 'fragments', 'bench_mode', 'conn_region'] as const;
 const FRAGMENT_KEYS = ['sets', 'timeout_ms', 'max_fragments', 'max_datagram'] as const;
 const API_KEYS = ['socket', 'listen', 'socket_group', 'tls', 'tokens', 'clients', 'limits'] as const;
@@ -82,6 +83,7 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
   const routes = attempt(() => readList(root.routes ?? [], 'routes', 4096), [] as unknown[])
     .map((r, i) => attempt<Route | undefined>(() => readRoute(r, joinPath('routes', i)), undefined));
   const timeouts = attempt<Timeouts>(() => readDefaultTimeouts(root.timeouts, 'timeouts'), { ...DEFAULT_TIMEOUTS });
+  const sessionLog = attempt(() => readSessionLog(root.session_log), undefined);
   const services = attempt(() => readList(root.services ?? [], 'services', 4095), [] as unknown[])
     .map((s, i) => attempt<ServiceSpec | undefined>(() => readServiceSpec(s, joinPath('services', i)), undefined));
 
@@ -98,6 +100,7 @@ export function parseConfig(text: string, source = 'config'): DaemonConfig {
     timeouts,
     services: services.filter((s): s is ServiceSpec => s !== undefined),
   };
+  if (sessionLog) config.sessionLog = sessionLog;
   // Read against the ports: this node's address must be one of them, on an exception path.
   const cluster = readCluster(root.cluster, config.ports);
   problems.push(...cluster.problems);

@@ -2,6 +2,7 @@
 import type { FragmentTableOptions } from '../dataplane/types.js';
 import type { PortModel, Route, ServiceSpec, Timeouts } from '../model/index.js';
 import type { ClusterSettings } from './cluster-types.js';
+import type { SessionLogSettings } from '../session-log/settings.js';
 
 export type HugepagesMode = 'auto' | 'on' | 'off';
 
@@ -112,6 +113,8 @@ export interface DaemonConfig {
   services: ServiceSpec[];
   /** Absent: a standalone gateway (src/config/cluster-types.ts). */
   cluster?: ClusterSettings;
+  /** NAT session logging (src/session-log/, docs/operations.md "Session logs"); absent = off. */
+  sessionLog?: SessionLogSettings;
 }
 
 export const DEFAULT_SOCKET = '/run/portcullis/portcullis.sock';

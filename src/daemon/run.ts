@@ -27,6 +27,8 @@ import { startFlowSync, type FlowSync } from '../cluster/flow-sync.js';
 import { dataplaneCluster, syncAndHandoffCounters, withCluster } from '../cluster/handoff-config.js';
 import { connRegionPath, regionFallback } from '../config/conn-region.js';
 import { HandOverSource } from './hand-over.js';
+import { withSessionLog } from '../session-log/apply.js';
+import { SessionLog } from '../session-log/session-log.js';
 import { Takeover, TakeoverError } from './takeover.js';
 
 /** While a rollback failure is set, the desired state is re-applied this often (it heals a transient failure). */
@@ -208,10 +210,12 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
   let rollbackRetry: NodeJS.Timeout | undefined;
   let cluster: ClusterNode | undefined;
   let flowSync: FlowSync | undefined;
+  let sessionLog: SessionLog | undefined;
   try {
     // Cluster: nodes and this node's index go with every apply; the ownership sync starts once they are in.
     const members = config.cluster ? dataplaneCluster(config.cluster) : undefined;
-    const controller = new Controller(withCluster(dataplane, members), config.stateFile, initial);
+    const controller = new Controller(withSessionLog(withCluster(dataplane, members), config.sessionLog !== undefined),
+      config.stateFile, initial);
     // A takeover adopts and forwards as soon as the snapshot is in (the state file is rewritten after: not in the gap).
     const version = await controller.applyInitial(takeover ? () => { takeover.release(dataplane); } : undefined);
     if (takeover) {
@@ -220,6 +224,11 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     }
     logRegion(dataplane);
     if (config.cluster) flowSync = await startFlowSync(config.cluster, dataplane);
+    if (config.sessionLog) {
+      sessionLog = new SessionLog(config.sessionLog, dataplane, { handleSighup: true }).start();
+      const sinks = [...config.sessionLog.ipfix.map((c) => `IPFIX udp ${c.host}:${c.port}`), ...(config.sessionLog.jsonFile ? [config.sessionLog.jsonFile] : [])];
+      log.info(`session log: connections' creation and end to ${sinks.join(', ')}`);
+    }
     rollbackRetry = setInterval(() => {
       if (controller.rollbackFailure !== undefined) controller.retryRollback().catch(() => undefined);
     }, ROLLBACK_RETRY_MS);
@@ -291,6 +300,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     const retryTimer = rollbackRetry;
     const member = cluster;
     const sync = flowSync;
+    const sessions = sessionLog;
     let closing: Promise<void> | undefined;
     // Everything but the data plane; once for a stop and a hand-over together.
     const closeAll = (withdraw: boolean): Promise<void> => closing ??= (async () => {
@@ -305,6 +315,8 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       await metricsServer?.close();
       await server.close();
       await sync?.stop();
+      // Last: what the workers queued until now still reaches the collectors and the file.
+      await sessions?.stop().catch((error: Error) => log.error(`session log: final drain failed: ${error.message}`));
     })();
     return {
       readyLine: `portcullis ready: grpc unix:${config.api.socket} snapshot ${version}`,
@@ -327,6 +339,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
     await metrics?.close().catch(() => undefined);
     await api?.close().catch(() => undefined);
     await flowSync?.stop();
+    await sessionLog?.stop().catch(() => undefined);
     // Before release the running daemon still owns the shared ports (see above); it resumes.
     if (!takeover || takeover.released) dataplane.stop();
     takeover?.abort();

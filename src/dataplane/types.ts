@@ -48,7 +48,8 @@ export type DataplaneEvent =
   | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered' | 'nat64_mss_lowered'
   | 'ownership_exported' | 'ownership_export_overflow' | 'foreign_flows_learned' | 'foreign_flows_evicted'
   | 'handoff_sent' | 'handoff_received' | 'takeover_discarded'
-  | 'quic_routed_by_id' | 'quic_id_unknown' | 'quic_malformed';
+  | 'quic_routed_by_id' | 'quic_id_unknown' | 'quic_malformed'
+  | 'session_events_queued' | 'session_events_lost';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -255,6 +256,8 @@ export interface DataplaneConfig {
   defense?: DataplaneDefense;
   /** Cluster hand-off (dataplane/pipeline/cluster/, docs/cluster.md); absent = standalone. */
   cluster?: DataplaneCluster;
+  /** NAT session logging (dataplane/pipeline/conn/session_log.h, src/session-log/); absent = off. */
+  sessionLog?: boolean;
 }
 
 /** The data plane's share of the `cluster` section: nodes by index, who this node is, the foreign table's bound. */
@@ -549,6 +552,14 @@ export interface DataplaneAddon {
    * the per-worker queue of 16384). Throws EINVAL for a bad length or owner, ESTATE before start.
    */
   foreignLearn(records: Buffer, owner: number): number;
+
+  // ---- NAT session logging (dataplane/pipeline/conn/session_log.h), either mode ----
+  /**
+   * Takes up to max (default 65536, 1..2^20) session records the workers queued since the last call
+   * (config.sessionLog on): 128 bytes each, decoded by src/session-log/records.ts. nowUs: the workers'
+   * clock when the drain began (record times are on that clock). Throws ESTATE before start.
+   */
+  sessionLogDrain(max?: number): { records: Buffer; nowUs: number };
 
   // ---- ring ports, test or live mode (EINVAL for other devices) ----
   /**

@@ -17,6 +17,21 @@ export const CONTROL_EVENTS = [
   'state_dir_sync_failures',
   /** A defence change took effect (its "pending" line is on disk) but its outcome line could not be written. */
   'audit_outcome_write_failures',
+  /** Session log (src/session-log/): records taken from the workers' rings. */
+  'session_log_records_drained',
+  /** Session log: IPFIX messages (templates included) and data records a collector's socket sent. */
+  'session_log_ipfix_messages_sent',
+  'session_log_ipfix_records_sent',
+  /** Session log: an IPFIX message the socket failed to send (lost, not retried). */
+  'session_log_ipfix_send_errors',
+  /** Session log: lines appended to the JSON file. */
+  'session_log_json_lines_written',
+  /** Session log: lines lost because the file fell behind (queue bound) or a write failed. */
+  'session_log_json_lines_dropped',
+  /** Session log: writes to the JSON file that failed (the file is reopened for the next one). */
+  'session_log_json_write_errors',
+  /** Session log: the JSON file opened (at start, on SIGHUP, or after it was moved or deleted). */
+  'session_log_json_file_opens',
 ] as const;
 
 export type ControlEvent = (typeof CONTROL_EVENTS)[number];

@@ -84,6 +84,18 @@ inline void count_forwarded(Worker* w, const Conn& c, bool inbound, uint16_t byt
     (inbound ? t->in_bytes : t->out_bytes) += bytes;
   }
   w->counters->event(inbound ? Event::PACKETS_FORWARDED_IN : Event::PACKETS_FORWARDED_OUT);
+  if (unlikely(w->session_log.tallies != nullptr))
+    session_log_count(w->session_log, static_cast<uint32_t>(&c - w->conns.records), inbound, bytes);
+}
+
+// Session logging on: the record of a connection made or ending now, or its loss counted.
+inline void log_session_created(Worker* w, uint32_t index, uint64_t now_us) {
+  bool queued = session_log_created(w->session_log, w->conns.records[index], index, now_us);
+  w->counters->event(queued ? Event::SESSION_EVENTS_QUEUED : Event::SESSION_EVENTS_LOST);
+}
+inline void log_session_ended(Worker* w, const Conn& c, uint64_t now_us, SessionEventKind kind) {
+  bool queued = session_log_ended(w->session_log, c, static_cast<uint32_t>(&c - w->conns.records), now_us, kind);
+  w->counters->event(queued ? Event::SESSION_EVENTS_QUEUED : Event::SESSION_EVENTS_LOST);
 }
 
 }  // namespace pc

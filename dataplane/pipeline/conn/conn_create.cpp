@@ -142,6 +142,7 @@ uint32_t conn_create(Worker* w, const Snapshot& s, const ServiceEntry& svc, cons
   // Cluster: the other nodes learn that this node owns the flow (cluster/handoff.h). A
   // one-packet datagram is no flow: any node may schedule the client's next one.
   if (unlikely(s.cluster.enabled) && index != kNoConn && !svc.one_packet) ownership_export(w, p);
+  if (unlikely(w->session_log.tallies != nullptr) && index != kNoConn) log_session_created(w, index, now_us);
   return index;
 }
 
