@@ -16,6 +16,9 @@ APT_PACKAGES=(
   # QUIC lab, test/e2e/quic.test.ts: ngtcp2's example HTTP/3 client and server; gcc builds the
   # connection-id shim the servers run with, docs/schedulers.md "QUIC"
   ngtcp2-client ngtcp2-server gcc
+  # npm run package and deploy/, test/api/package.test.ts and test/unit/deploy-rules.test.ts: dpkg-deb and
+  # dpkg-shlibdeps build the .deb, systemd-analyze verifies the unit, logrotate rotates, promtool checks rules
+  dpkg dpkg-dev systemd logrotate prometheus
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
