@@ -18,6 +18,14 @@ ADDON=build/Release/portcullis_dataplane.node
 for need in dist/src/cli/portcullis.js dist/src/cli/pcadm.js "$ADDON" node_modules/.package-lock.json; do
   [ -e "$need" ] || { echo "package: $need is missing: run bash scripts/setup.sh (or npm run build) first" >&2; exit 1; }
 done
+# What is packaged is what was built: refuse a tree whose build is older than its sources.
+newer() { [ -n "$(find "${@:2}" -newer "$1" -type f -print -quit 2>/dev/null)" ]; }
+if newer dist/src/cli/portcullis.js src proto; then
+  echo "package: dist/ is older than src/ or proto/: run bash scripts/setup.sh (or npm run build:ts) first" >&2; exit 1
+fi
+if newer "$ADDON" dataplane CMakeLists.txt; then
+  echo "package: $ADDON is older than dataplane/: run bash scripts/setup.sh (or npm run build:addon) first" >&2; exit 1
+fi
 for tool in dpkg-deb dpkg-shlibdeps npm; do
   command -v "$tool" >/dev/null || { echo "package: $tool is not installed (apt-get install dpkg-dev)" >&2; exit 1; }
 done
