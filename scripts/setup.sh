@@ -18,6 +18,9 @@ APT_PACKAGES=(
   ngtcp2-client ngtcp2-server gcc
   # session logs, test/e2e/session-log.test.ts: nfcapd collects our IPFIX, nfdump reads it back
   nfdump
+  # npm run package and deploy/, test/api/package.test.ts and test/unit/deploy-rules.test.ts: dpkg-deb and
+  # dpkg-shlibdeps build the .deb, systemd-analyze verifies the unit, logrotate rotates, promtool checks rules
+  dpkg dpkg-dev systemd logrotate prometheus
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -76,6 +76,11 @@ export interface SpawnOptions {
   readyTimeoutMs?: number;
   onOutput?: (chunk: string) => void;
   cwd?: string;
+  /**
+   * A command that execs node in place, put in front of it (after `ip netns exec`): e.g.
+   * `setpriv --bounding-set … --` to start the daemon with the capabilities its systemd unit gives.
+   */
+  execPrefix?: string[];
 }
 
 /**
@@ -83,9 +88,8 @@ export interface SpawnOptions {
  * prints `portcullis ready`, with the same failure handling as startDaemon.
  */
 export function spawnDaemon(nodeArgs: string[], options: SpawnOptions = {}): Promise<DaemonProcess> {
-  const argv = options.namespace === undefined
-    ? [process.execPath, ...nodeArgs]
-    : ['ip', 'netns', 'exec', options.namespace, process.execPath, ...nodeArgs];
+  const node = [...(options.execPrefix ?? []), process.execPath, ...nodeArgs];
+  const argv = options.namespace === undefined ? node : ['ip', 'netns', 'exec', options.namespace, ...node];
   const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const append = (chunk: Buffer): void => {

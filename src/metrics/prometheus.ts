@@ -73,6 +73,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const serverTraffic = TRAFFIC.map(([name, help, key]) => [counter(`real_server_${name}`, `${help}, per real server`, SERVER_LABELS), key] as const);
   const serviceActive = gauge('service_active_connections', 'Connections in ESTABLISHED, per virtual service', SERVICE_LABELS);
   const serviceInactive = gauge('service_inactive_connections', 'Connections in any other state, per virtual service', SERVICE_LABELS);
+  const serviceSynproxyEngaged = gauge('service_synproxy_engaged_workers', 'SYNPROXY auto: workers on which it is engaged now (a SYN rate above the service\'s threshold), per virtual service', SERVICE_LABELS);
   const serverActive = gauge('real_server_active_connections', 'Connections in ESTABLISHED, per real server', SERVER_LABELS);
   const serverInactive = gauge('real_server_inactive_connections', 'Connections in any other state, per real server', SERVER_LABELS);
   const serverWeight = gauge('real_server_weight', 'Configured weight (0 = quiesced)', SERVER_LABELS);
@@ -160,6 +161,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
     servers.set(state.services.reduce((n, s) => n + s.servers.length, 0));
     const serviceById = new Map(stats.services.map((t) => [t.id, t]));
     const serverById = new Map(stats.servers.map((t) => [t.id, t]));
+    const defenseById = new Map((stats.defense ?? []).map((d) => [d.id, d]));
     // Joined on canonical text: labels carry the model's spelling whatever the data plane writes.
     const lipsOf = (id: number) => new Map(stats.localAddresses.filter((l) => l.serviceId === id).map((l) => [displayIp(l.address), l]));
     for (const service of state.services) {
@@ -168,6 +170,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
       for (const [metric, key] of serviceTraffic) setCounter(metric, labels, traffic?.[key] ?? 0);
       serviceActive.set(labels, traffic?.activeConns ?? 0);
       serviceInactive.set(labels, traffic?.inactiveConns ?? 0);
+      serviceSynproxyEngaged.set(labels, defenseById.get(service.id)?.synproxyEngagedWorkers ?? 0);
       const lips = lipsOf(service.id);
       for (const address of service.localAddresses) {
         const lipLabels = { ...labels, local_address: address };

@@ -10,6 +10,10 @@ import {
   type Lab,
 } from '../support/golden.js';
 import type { DecodedFrame } from '../support/packet.js';
+import { createMetrics } from '../../src/metrics/prometheus.js';
+import { StatsHub } from '../../src/metrics/stats-hub.js';
+import { createService, readServiceSpec } from '../../src/model/index.js';
+import { ringPortsState } from '../support/desired-state.js';
 
 const SYN_RATE = 5;
 const HOLD_MS = 3000;
@@ -29,6 +33,17 @@ function syn(lab: Lab, cport: number): SynOutcome {
 }
 const isCookie = (o: SynOutcome): boolean => 'cookie' in o;
 
+/** portcullis_service_synproxy_engaged_workers as a scrape reads it from this data plane (service id 1 = TCP_SERVICE_ID). */
+async function engagedGauge(lab: Lab): Promise<string | undefined> {
+  const { state } = createService(ringPortsState(), readServiceSpec({
+    protocol: 'tcp', vip: VIP, port: 80, local_addresses: ['198.19.0.200'], servers: [{ address: '198.19.0.1', port: 80 }],
+  }, 'service'));
+  assert.is(state.services[0]!.id, TCP_SERVICE_ID);
+  const metrics = createMetrics({ hub: new StatsHub(lab.dp), state: () => state, connectionCapacity: 1024 });
+  metrics.refresh();
+  return /^portcullis_service_synproxy_engaged_workers\{protocol="tcp",vip="198\.18\.0\.10",port="80"\} (\d+)$/m.exec(await metrics.registry.metrics())?.[1];
+}
+
 function engagedWorkers(lab: Lab): number {
   return lab.stats().defense.find((d) => d.id === TCP_SERVICE_ID)?.synproxyEngagedWorkers ?? 0;
 }
@@ -45,13 +60,14 @@ function finalAck(lab: Lab, cport: number, synAck: DecodedFrame): DecodedFrame {
 }
 
 test('below the threshold SYNs pass as plain FullNAT; at the threshold cookies; engaged while high; off only after the hold time', async () => {
-  await withLab((lab) => {
+  await withLab(async (lab) => {
     const d = lab.counterDelta(() => {
       assert.equal(burst(lab, 10000, SYN_RATE - 1), [false, false, false, false], 'below the threshold: plain FullNAT');
       assert.is(engagedWorkers(lab), 0);
       assert.equal(burst(lab, 10100, 3), [true, true, true], 'the SYN that reaches the threshold and the ones after: cookies');
       assert.is(engagedWorkers(lab), 1);
     });
+    assert.is(await engagedGauge(lab), '1', 'Prometheus shows it engaged (the alert PortcullisSynproxyEngaged reads this)');
     expectEvents(d, { synproxy_auto_engaged: 1 });
     expectEvents(d, { synproxy_syn_answered: 3 });
     expectEvents(d, { conns_created: SYN_RATE - 1 }, 'only the plain SYNs made connections');
@@ -70,6 +86,7 @@ test('below the threshold SYNs pass as plain FullNAT; at the threshold cookies; 
       assert.not.ok(isCookie(syn(lab, 10302)), 'after the hold time below: plain FullNAT again');
     });
     expectEvents(off, { synproxy_auto_disengaged: 1 });
+    assert.is(await engagedGauge(lab), '0', 'and no longer once disengaged');
     assert.is(off.events.synproxy_auto_engaged, undefined);
   }, AUTO_CONFIG);
 });

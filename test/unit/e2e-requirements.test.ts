@@ -8,6 +8,7 @@ import { repoRoot } from '../../src/api/proto.js';
 import { CLUSTER_LAB_TOOLS } from '../support/cluster-lab.js';
 import { LAB_TOOLS, requireTool } from '../support/e2e-lab.js';
 import { QUIC_LAB_TOOLS } from '../support/quic-lab.js';
+import { DEPLOY_TOOLS } from '../support/deploy-queries.js';
 
 /** Commands the api suites run besides the lab's (test/api/certificates.ts, test/api/pcadm.test.ts). */
 const API_TOOLS = { openssl: 'openssl', script: 'bsdutils' };
@@ -30,7 +31,7 @@ test('a present tool resolves to its path', () => {
 
 test('scripts/setup.sh installs the package of every tool the tests run', () => {
   const installed = new Set(setupPackages());
-  const missing = Object.entries({ ...LAB_TOOLS, ...CLUSTER_LAB_TOOLS, ...QUIC_LAB_TOOLS, ...API_TOOLS }).filter(([, pkg]) => !installed.has(pkg)).map(([tool, pkg]) => `${tool} (${pkg})`);
+  const missing = Object.entries({ ...LAB_TOOLS, ...CLUSTER_LAB_TOOLS, ...QUIC_LAB_TOOLS, ...API_TOOLS, ...DEPLOY_TOOLS }).filter(([, pkg]) => !installed.has(pkg)).map(([tool, pkg]) => `${tool} (${pkg})`);
   assert.equal(missing, [], `add to APT_PACKAGES in scripts/setup.sh: ${missing.join(', ')}`);
 });
 
