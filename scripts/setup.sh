@@ -35,6 +35,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # prometheus is here for its promtool only: on a host running systemd its package starts a
+  # Prometheus server on :9090, which nobody asked for; stop and disable it when we installed it.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    log "prometheus installed for promtool; its server (prometheus.service) stopped and disabled"
+  fi
 else
   log "packages present"
 fi
