@@ -132,7 +132,9 @@
   X(TAKEOVER_DISCARDED, "takeover_discarded")               /* takeover: received while this worker was held (handed over, or not yet released), freed unread */ \
   X(QUIC_ROUTED_BY_ID, "quic_routed_by_id")   /* QUIC service: new connection sent to the server its connection id names (pipeline/conn/quic_route.h) */ \
   X(QUIC_ID_UNKNOWN, "quic_id_unknown")       /* QUIC service: connection id names no server of the service; scheduled as any new flow */ \
-  X(QUIC_MALFORMED, "quic_malformed")         /* QUIC service: datagram without a readable QUIC header (short, DCID length > 20, truncated); scheduled and forwarded, not dropped */
+  X(QUIC_MALFORMED, "quic_malformed")         /* QUIC service: datagram without a readable QUIC header (short, DCID length > 20, truncated); scheduled and forwarded, not dropped */ \
+  X(CLIENT_FLOWS_HANDED_OVER, "client_flows_handed_over") /* multi-worker: a client packet of a NAT or persistent service without a connection here, handed to the worker its client names (conn/client_owner.h) */ \
+  X(REASSEMBLED_HANDED_OVER, "reassembled_handed_over")   /* multi-worker: a datagram rebuilt from fragments handed to the worker that owns its connection */
 
 namespace pc {
 
