@@ -187,6 +187,28 @@ test('NAT IPv6, 3 workers: replies on every worker reach the connection\'s owner
   }, natConfig6(), SEVERAL);
 });
 
+test('NAT IPv6, 3 workers: a UDP reply and the server\'s ICMPv6 port-unreachable on other workers reach the owner', async () => {
+  await withLab((lab) => {
+    const payload = Buffer.from('question6');
+    for (let cport = 5400; cport < 5406; cport++) {
+      const request = sendOnQueue(lab, 'outside', cport % WORKERS, frameFrom6('outside', CLIENT6, VIP6, { udp: { srcPort: cport, dstPort: 7, payload } }));
+      const inside = only(request.out.inside, 'UDP to the server');
+      assert.equal([inside.ipv6!.src, inside.ipv6!.dst, inside.udp!.srcPort], [CLIENT6, RIP6, cport]);
+      const reply = sendOnQueue(lab, 'inside', (cport + 1) % WORKERS, frameFrom6('inside', RIP6, CLIENT6, { udp: { srcPort: 7, dstPort: cport, payload } }));
+      const out = only(reply.out.outside, 'UDP reply');
+      assert.equal([out.ipv6!.src, out.ipv6!.dst, out.udp!.srcPort, out.udp!.dstPort], [VIP6, CLIENT6, 7, cport]);
+      expectDrops(reply.d, {});
+      // Port unreachable (type 1 code 4) quoting what the server got (CIP6:cport -> RIP6:7), on the third worker.
+      const quoted = Buffer.from(inside.raw.subarray(14));
+      const icmp = frameFrom6('inside', RIP6, CLIENT6, { icmp6: { type: 1, code: 4, rest: 0, payload: quoted } });
+      const error = sendOnQueue(lab, 'inside', (cport + 2) % WORKERS, icmp);
+      const relayed = only(error.out.outside, 'ICMPv6 error to the client');
+      assert.equal([relayed.ipv6!.src, relayed.ipv6!.dst, relayed.icmp6!.type], [VIP6, CLIENT6, 1]);
+      expectDrops(error.d, {});
+    }
+  }, natConfig6(), SEVERAL);
+});
+
 /** The TCP service persistent for `timeout` s over /24 client networks (rr: a new template takes the next server). */
 function persistentConfig(timeout: number): DataplaneConfig {
   return labConfig((c) => {
