@@ -448,7 +448,8 @@ export interface TraceRecord {
   outSource: string; outSourcePort: number;
   outDestination: string; outDestinationPort: number;
   serviceId: number; serverId: number;
-  verdict: 'forwarded' | 'dropped';
+  /** handed_over: given to the worker its client names (NAT/persistent service, several workers), traced again there. */
+  verdict: 'forwarded' | 'dropped' | 'handed_over';
   /** '' unless dropped. */
   dropReason: DropReason | '';
   /** Connection state after the packet; '' without a connection. */

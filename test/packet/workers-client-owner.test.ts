@@ -95,11 +95,16 @@ test('NAT, 3 workers: a SYN on a worker its client does not name is handed to th
     expectEvents(synAck.d, { packets_forwarded_out: 1 });
     assert.ok((synAck.d.events.redirected_out ?? 0) >= 1, 'the reply went through a worker ring');
 
-    // The client's ACK on worker 0 again: no connection there, handed to the owner, forwarded.
+    // The client's ACK on worker 0 again: no connection there, handed to the owner, forwarded;
+    // traced on both (handed_over on worker 0, forwarded with the rewrite on the owner).
+    lab.dp.traceSet({ enabled: true, serviceId: TCP_SERVICE_ID });
     const ack = sendOnQueue(lab, 'outside', 0, tcpFrom(cport, 'A', 1001, 7001));
     checkInside(only(ack.out.inside, 'ACK to the server'), cport);
     expectEvents(ack.d, { client_flows_handed_over: 1, packets_forwarded_in: 1 });
     expectDrops(ack.d, {});
+    const traced = lab.dp.traceRead().records.map((r) => [r.worker === 0, r.verdict, r.outDestination]);
+    assert.equal(traced, [[true, 'handed_over', '0.0.0.0'], [false, 'forwarded', RIP]], JSON.stringify(traced));
+    lab.dp.traceSet({ enabled: false });
 
     // Data from the server on every worker's queue: each one leaves translated, none dropped.
     for (let queue = 0; queue < WORKERS; queue++) {
