@@ -8,11 +8,11 @@
 // owner may open a connection for, a datagram rebuilt from fragments on a worker
 // that does not own its connection. Those leave through the core's worker rings
 // (core/redirect.h), staged here and enqueued with the ports' buffers.
-#include <rte_ring.h>
 #pragma once
 #include <cstdint>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 #include "common/config.h"
 #include "common/counters.h"
 
