@@ -267,6 +267,34 @@ test('three workers, NAT: connections adopted after a restart are still found by
     }, nat, { connRegion: { path }, workers: 3 });
   }));
 
+test('three workers, persistence: a client network\'s template is adopted on the worker it names, so after a restart its new connections on any worker keep their server', () =>
+  withRegionDir(async (path) => {
+    const persistent = labConfig((c) => {
+      const svc = c.services.find((s) => s.id === TCP_SERVICE_ID)!;
+      svc.persistenceTimeout = 300;
+      svc.persistenceNetmask = '255.255.255.0';
+    });
+    const synOn = (lab: Lab, queue: number, client: string, cport: number): string => {
+      lab.sendOn('outside', queue, clientTcp(cport, { flags: 'S', seq: 1000 }, VIP, 80, client));
+      const inside = lab.resolveNeighbours().inside;
+      assert.is(inside.length, 1, `SYN from ${client}:${cport} on queue ${queue}`);
+      return inside[0]!.ipv4!.dst;
+    };
+    let first = '';
+    await withLab((lab) => {
+      first = synOn(lab, 0, '198.18.0.1', 49000);
+      assert.is(synOn(lab, 1, '198.18.0.2', 49001), first);
+    }, persistent, { connRegion: { path }, workers: 3 });
+    await withLab((lab) => {
+      assert.is(region(lab).adopted, 2);
+      let servers: string[] = [];
+      const d = lab.counterDelta(() => { servers = [0, 1, 2].map((queue) => synOn(lab, queue, `198.18.0.${10 + queue}`, 49010 + queue)); });
+      assert.equal(servers, [first, first, first], 'the adopted template decides on every worker');
+      expectEvents(d, { persist_template_hits: 3 });
+      assert.is(d.events.persist_templates_created, undefined, 'no new template');
+    }, persistent, { connRegion: { path }, workers: 3 });
+  }));
+
 test('bad options: a relative region path is refused with the field named', async () => {
   const error = await withLab(() => undefined, labConfig(), { connRegion: { path: 'relative/conns' } as StartOptions['connRegion'] })
     .then(() => undefined, (e: Error) => e);
