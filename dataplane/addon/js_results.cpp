@@ -227,7 +227,8 @@ Napi::Object trace_to_js(Napi::Env env, const std::vector<pc::TraceRecord>& reco
     o.Set("outDestinationPort", num(env, t.out_dport));
     o.Set("serviceId", num(env, t.service_id));
     o.Set("serverId", num(env, t.server_id));
-    o.Set("verdict", dropped ? "dropped" : "forwarded");
+    const bool handed = t.verdict == static_cast<uint8_t>(pc::TraceVerdict::HANDED_OVER);
+    o.Set("verdict", dropped ? "dropped" : handed ? "handed_over" : "forwarded");
     o.Set("dropReason", dropped && t.drop_reason < pc::kDropReasonCount ? pc::kDropReasonNames[t.drop_reason] : "");
     o.Set("state", t.server_id ? pc::conn_state_name(t.conn_state) : "");
     list.Set(i, o);

@@ -15,6 +15,7 @@ namespace pc {
 
 // Hard bounds the control plane validates against (src/model mirrors them).
 constexpr uint16_t kMaxPorts = 8;
+constexpr uint16_t kMaxWorkers = 64;
 constexpr uint32_t kMaxServiceId = 4095;  // ids are 1..kMaxServiceId
 constexpr uint32_t kMaxServerId = 65535;  // ids are 1..kMaxServerId, unique across services
 // (service, LIP) pairs over all services: snapshot_build numbers them 1..kMaxLocalAddressId

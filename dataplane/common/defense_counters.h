@@ -13,6 +13,7 @@ namespace pc {
 constexpr DropReason kDefenseDropReasons[] = {
     DropReason::ACL_DENIED,        DropReason::UDP_SOURCE_RATE_LIMITED, DropReason::UDP_SERVICE_RATE_LIMITED,
     DropReason::CONN_RATE_LIMITED, DropReason::CONN_LIMIT_REACHED,
+    DropReason::FRAG_DROPPED,      DropReason::FRAG_RATE_LIMITED,  // fragment policy (pipeline/defend/frag_policy.h)
 };
 constexpr unsigned kDefenseDropCount = sizeof(kDefenseDropReasons) / sizeof(kDefenseDropReasons[0]);
 

@@ -134,7 +134,9 @@
   X(QUIC_ID_UNKNOWN, "quic_id_unknown")       /* QUIC service: connection id names no server of the service; scheduled as any new flow */ \
   X(QUIC_MALFORMED, "quic_malformed")         /* QUIC service: datagram without a readable QUIC header (short, DCID length > 20, truncated); scheduled and forwarded, not dropped */ \
   X(SESSION_EVENTS_QUEUED, "session_events_queued") /* session log: a connection's creation or end record put in the worker's ring (pipeline/conn/session_log.h) */ \
-  X(SESSION_EVENTS_LOST, "session_events_lost")     /* session log: the worker's ring was full (the exporter fell behind), the record is lost; the connection is not */
+  X(SESSION_EVENTS_LOST, "session_events_lost")     /* session log: the worker's ring was full (the exporter fell behind), the record is lost; the connection is not */ \
+  X(CLIENT_FLOWS_HANDED_OVER, "client_flows_handed_over") /* multi-worker: a client packet of a NAT or persistent service without a connection here, handed to the worker its client names (conn/client_owner.h) */ \
+  X(REASSEMBLED_HANDED_OVER, "reassembled_handed_over")   /* multi-worker: a datagram rebuilt from fragments handed to the worker that owns its connection */
 
 namespace pc {
 

@@ -241,6 +241,7 @@ Status Dataplane::start(const StartOptions& options, std::vector<PortInfo>* info
     for (uint16_t i = 0; i < ctx->port_count; i++)
       if (has_exception_port_[i]) ctx->tx.set_exception(i, exception_port_of_[i]);
     redirect_.attach(w, pool_, &ctx->redirect);
+    ctx->tx.set_worker_rings(ctx->redirect.self, ctx->redirect.count, ctx->redirect.to);
     ctx->publisher = &publisher_;
     ctx->polling = options.polling;
     ctx->poll_override = options.poll_override;
@@ -350,17 +351,6 @@ Status Dataplane::apply(const DataplaneConfig& config, uint64_t* version) {
     for (const auto& p : config.ports) got.push_back(p.name);
     return Status::Error("EINVAL", "config.ports: expected the started ports in order " + quoted_list(names) +
                                        ", got " + quoted_list(got));
-  }
-  // A NAT reply (RIP -> CIP) carries nothing that names the worker owning its connection,
-  // unlike a FullNAT reply's lport: with several workers it would miss and drop.
-  if (workers_.size() > 1) {
-    for (size_t i = 0; i < config.services.size(); i++)
-      for (size_t j = 0; j < config.services[i].servers.size(); j++)
-        if (config.services[i].servers[j].forward == ForwardMethod::NAT)
-          return Status::Error("CONFIG_REJECTED", "services[" + std::to_string(i) + "].servers[" + std::to_string(j) +
-                                                      "].forward: nat needs a data plane with one worker, this one runs " +
-                                                      std::to_string(workers_.size()) +
-                                                      " (NAT replies cannot be steered to their worker; use fullnat, dr or tun)");
   }
   std::string error;
   Snapshot* next = snapshot_build(config, next_version_, publisher_.current(), &error);

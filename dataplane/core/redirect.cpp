@@ -147,6 +147,8 @@ uint32_t redirect_drain(WorkerRedirect& r, Worker* worker, WorkerCounters& count
     if (n == 0) continue;
     counters.event(Event::REDIRECTED_IN, n);
     total += n;
+    // What was handed over is never handed on (TxQueues::set_hand_off_allowed).
+    tx.set_hand_off_allowed(false);
     // Runs of packets from the same port go to the pipeline as one burst.
     unsigned start = 0;
     while (start < n) {
@@ -156,6 +158,7 @@ uint32_t redirect_drain(WorkerRedirect& r, Worker* worker, WorkerCounters& count
       worker_process_burst(worker, s, port, pkts + start, static_cast<uint16_t>(end - start), now_us, tx);
       start = end;
     }
+    tx.set_hand_off_allowed(true);
   }
   return total;
 }

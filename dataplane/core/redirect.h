@@ -25,7 +25,6 @@
 
 namespace pc {
 
-constexpr uint16_t kMaxWorkers = 64;
 // Per ordered pair: enough for a few bursts while the owner is busy or waking from an
 // idle sleep (at most kSleepMaxUs), small enough that N² rings stay cheap (8 KiB each).
 constexpr unsigned kRedirectRingSlots = 1024;

@@ -2,6 +2,7 @@
 
 #include "pipeline/carriage/proxy_header.h"
 #include "pipeline/cluster/handoff.h"
+#include "pipeline/conn/client_owner.h"
 #include "pipeline/conn/conn_account.h"
 #include "pipeline/conn/conn_create.h"
 #include "pipeline/conn/server_choice.h"
@@ -43,6 +44,16 @@ uint32_t new_flow(Worker* w, const Snapshot& s, rte_mbuf* m, ParsedPacket& p, ui
     // Traffic to a LIP is reply traffic: without a connection there is nothing to reply to.
     bool to_local_address = (owned_kinds & kOwnedLip) != 0;
     return worker_drop(w, m, to_local_address ? DropReason::NO_CONN : DropReason::NO_SERVICE), kNoConn;
+  }
+  // Several workers, a NAT or persistent service: only the worker its client names makes the
+  // connection (conn/client_owner.h), so this packet without one here goes there, SYN or not.
+  if (unlikely(tx.worker_count() > 1) && (svc->has_nat_servers || svc->persistence_timeout)) {
+    const int owner = service_client_owner(s, *svc, l3_src(p), l4_src_port(p), tx.worker_count());
+    if (tx.can_hand_to(owner)) {
+      w->counters->event(Event::CLIENT_FLOWS_HANDED_OVER);
+      tx.push_to_worker(static_cast<uint16_t>(owner), w->rx_port, m);
+      return kNoConn;
+    }
   }
   if (p.tcp && (svc->synproxy || (svc->synproxy_auto && synproxy_auto_takes(w, *svc, p, now_us))))
     return synproxy_new_flow(w, s, *svc, m, p, now_us, tx), kNoConn;

@@ -97,8 +97,9 @@ void worker_run_timers(Worker* worker, const Snapshot* snapshot, uint64_t now_us
 // connection a received frame belongs to, when that can be told from the frame
 // alone — a TCP/UDP packet to a LIP that is not also a service address, whose
 // destination port is an lport (owner = lport % worker_count), or an ICMP error to a
-// LIP quoting such a packet (owner from the quoted lport), or a cluster hand-off to this
-// node (owner from the outer header's id: cluster/handoff.h). Returns -1 when any
+// LIP quoting such a packet (owner from the quoted lport), a NAT server's reply (or ICMP
+// error) to the client (owner from the client endpoint: conn/client_owner.h), or a cluster
+// hand-off to this node (owner from the outer header's id: cluster/handoff.h). Returns -1 when any
 // worker may take the frame (ARP, other ICMP, client-side traffic, anything malformed:
 // the pipeline drops those with a reason). Read-only; safe on any worker thread.
 int packet_owner_worker(const Snapshot* snapshot, const rte_mbuf* m, uint16_t worker_count);

@@ -249,7 +249,7 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       server.lower_threshold = rc.lower_threshold;
       server.forward = rc.forward;
       server.quic_id = rc.quic_id;
-      if (rc.forward == ForwardMethod::NAT) s->has_nat_servers = true;
+      if (rc.forward == ForwardMethod::NAT) s->has_nat_servers = svc.has_nat_servers = true;
       // The model refuses these (src/model/check.ts); a DR/TUN connection has no local side to
       // send a backend SYN or a PROXY header's shifted sequence numbers from.
       bool one_way = rc.forward == ForwardMethod::DR || rc.forward == ForwardMethod::TUN;
@@ -275,6 +275,11 @@ bool build_services(const DataplaneConfig& cfg, const Snapshot* previous, Snapsh
       svc.servers.push_back(server);
     }
     svc.server_set_fingerprint = fingerprint.value;
+    if (svc.has_nat_servers && svc.persistence_timeout) {  // conn/client_owner.h: one mask for every NAT reply
+      s->nat_steer.netmask_v4 &= svc.persistence_netmask;
+      s->nat_steer.prefix_v6 = std::min(s->nat_steer.prefix_v6, svc.persistence_prefix_v6);
+      s->nat_steer.with_port = false;
+    }
     if (!quic_ids_build(&svc, i, error)) return false;
     if (svc.scheduler == SchedulerKind::MH && !maglev_build(&svc)) {
       *error = field("services", i, "servers") + ": too many servers for a Maglev table";

@@ -62,6 +62,9 @@ struct ServiceEntry {
   uint32_t persistence_timeout = 0;       // seconds; 0 = not persistent
   uint32_t persistence_netmask = 0;       // IPv4 clients, network order (ServiceConfig)
   uint8_t persistence_prefix_v6 = 128;    // IPv6 clients
+  // Some server is reached by NAT: with several workers a new connection is made on the worker
+  // its client endpoint names (conn/client_owner.h), where the replies will be steered.
+  bool has_nat_servers = false;
   // Maglev lookup table (scheduler mh only): slot -> index into servers, built off the
   // packet path by sched/mh_table.h; kMaglevNoServer when no server has a weight.
   std::vector<uint16_t> maglev;
@@ -138,6 +141,13 @@ struct Snapshot {
   // Some server is reached by NAT: its replies are addressed to the client, not to us,
   // so packets to addresses we do not own must be looked up before NOT_FOR_US.
   bool has_nat_servers = false;
+  // How NAT replies name their worker (conn/client_owner.h): the client address under this mask,
+  // with its port unless a persistent service has NAT servers (then its clients share a worker).
+  struct NatSteer {
+    uint32_t netmask_v4 = 0xFFFFFFFFu;  // network order: AND of persistent NAT services' netmasks
+    uint8_t prefix_v6 = 128;            // shortest of their IPv6 prefixes
+    bool with_port = true;
+  } nat_steer;
   ClusterConfig cluster;  // as applied (pipeline/cluster/handoff.h); enabled false = standalone
   bool session_log = false;  // NAT session records and tallies (pipeline/conn/session_log.h)
 };

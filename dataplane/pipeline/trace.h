@@ -16,7 +16,8 @@ constexpr uint32_t kTraceRingRecords = 4096;  // per worker; maxRecords is cappe
 constexpr uint32_t kTraceAnyService = 0;      // service ids start at 1
 constexpr int32_t kTraceAnyPort = -1;
 
-enum class TraceVerdict : uint8_t { FORWARDED = 0, DROPPED = 1 };
+// HANDED_OVER: given to the worker its client names (conn/client_owner.h), which traces it again.
+enum class TraceVerdict : uint8_t { FORWARDED = 0, DROPPED = 1, HANDED_OVER = 2 };
 
 // One packet's fate. Ports host order; the out tuple is zero (the unspecified address of
 // the packet's family) when there is no connection.

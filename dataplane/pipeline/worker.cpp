@@ -286,6 +286,19 @@ void exception_copy_neighbour_advert(Worker* w, uint16_t in_port, const rte_mbuf
   exception_copy(w, in_port, m, tx);
 }
 
+// A datagram rebuilt here whose connection another worker owns (a fragmented reply: the
+// fragments stayed on the worker that received them, only the whole datagram names its
+// owner) goes to that worker like any other reply; true when it was handed over.
+bool hand_rebuilt_to_owner(Worker* w, const Snapshot& s, rte_mbuf* m, uint16_t largest_fragment, TxQueues& tx) {
+  if (tx.worker_count() <= 1) return false;
+  const int owner = packet_owner_worker(&s, m, tx.worker_count());
+  if (!tx.can_hand_to(owner)) return false;
+  reassembly_mark_handed(m, largest_fragment);
+  w->counters->event(Event::REASSEMBLED_HANDED_OVER);
+  tx.push_to_worker(static_cast<uint16_t>(owner), w->rx_port, m);
+  return true;
+}
+
 // IPv6: parse → neighbour discovery | ICMPv6 echo | defences → the connection stage, as
 // IPv4 does. Returns true when the packet is TCP/UDP for the connection stage: *pending filled.
 bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, PendingNat* pending, uint64_t now_us,
@@ -321,6 +334,9 @@ bool classify_ipv6(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, 
     if (kind != L2Kind::IPV6) return drop(w, m, DropReason::IPV6_MALFORMED), false;
     if (!parse_ipv6(m, &p, &reason)) return drop(w, m, reason), false;
     p.reassembled_from = largest_fragment;
+    if (hand_rebuilt_to_owner(w, s, m, largest_fragment, tx)) return false;
+  } else {
+    p.reassembled_from = reassembly_take_handed_size(m);  // rebuilt by another worker, else 0
   }
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
   if (p.icmp) {
@@ -400,6 +416,7 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
     p.handed_off = handed_off;
     if (!parse_l2(m, w->port_macs[in_port], &p, &kind, &reason) || kind != L2Kind::IPV4 || !parse_ipv4(m, &p, &reason))
       return drop(w, m, DropReason::MALFORMED_L3), false;
+    if (hand_rebuilt_to_owner(w, s, m, 0, tx)) return false;
   }
   if (!parse_l4(&p, &reason)) return drop(w, m, reason), false;
   if (!owned && p.icmp) {
@@ -464,6 +481,7 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
 void worker_process_burst(Worker* w, const Snapshot* s, uint16_t in_port, rte_mbuf** packets, uint16_t n,
                           uint64_t now_us, TxQueues& tx) {
   w->now_us = now_us;  // (RX_PACKETS is counted by the core's poll loop, not here)
+  w->rx_port = in_port;
   // The core adopts before processing; this only guards against running on a stale view.
   if (s != w->adopted || snapshot_version(s) != w->adopted_version) worker_adopt_snapshot(w, s);
   if (!s || in_port >= w->params.port_count) {

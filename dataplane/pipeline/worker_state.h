@@ -74,6 +74,7 @@ struct Worker {
   const Snapshot* timer_snapshot = nullptr;
   TxQueues* timer_tx = nullptr;
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
+  uint16_t rx_port = 0;  // port index of the burst being processed (what a hand-off to another worker keeps)
   TraceRing* trace = nullptr;  // opt-in packet trace (pipeline/trace.h); null until first traceSet
   ClusterWorker cluster;  // ownership export and foreign flows (pipeline/cluster/handoff.h)
   SessionLogWorker session_log;  // NAT session records and per-connection tallies (conn/session_log.h)

@@ -44,6 +44,8 @@ void conn_stage_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte
   // The stage counts exactly one drop reason for a packet it drops: the delta names it.
   uint64_t drops_before[kDropReasonCount];
   std::memcpy(drops_before, w->counters->drops, sizeof(drops_before));
+  const uint64_t& handed = w->counters->events[static_cast<unsigned>(Event::CLIENT_FLOWS_HANDED_OVER)];
+  const uint64_t handed_before = handed;
   conn_stage_input(w, s, m, p, owned_kinds, key, hit, now_us, tx);  // m may be gone after this
 
   TraceRecord* r = trace_next(w->trace);
@@ -57,7 +59,7 @@ void conn_stage_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte
   r->port = static_cast<uint8_t>(in_port);
   r->worker = static_cast<uint8_t>(w->params.index);
   r->service_id = static_cast<uint16_t>(service_id);
-  r->verdict = static_cast<uint8_t>(TraceVerdict::FORWARDED);
+  r->verdict = static_cast<uint8_t>(handed != handed_before ? TraceVerdict::HANDED_OVER : TraceVerdict::FORWARDED);
   for (unsigned i = 0; i < kDropReasonCount; i++) {
     if (w->counters->drops[i] == drops_before[i]) continue;
     r->verdict = static_cast<uint8_t>(TraceVerdict::DROPPED);

@@ -61,9 +61,11 @@ const EVENTS: Record<DataplaneEvent, true> = {
   handoff_sent: true, handoff_received: true, takeover_discarded: true,
   quic_routed_by_id: true, quic_id_unknown: true, quic_malformed: true,
   session_events_queued: true, session_events_lost: true,
+  client_flows_handed_over: true, reassembled_handed_over: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,
+  frag_dropped: true, frag_rate_limited: true,
 };
 export const ALL_DROP_REASONS = Object.keys(DROP_REASONS) as DropReason[];
 export const ALL_DEFENSE_DROP_REASONS = Object.keys(DEFENSE_DROP_REASONS) as DefenseDropReason[];

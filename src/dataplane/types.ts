@@ -25,7 +25,8 @@ export type DropReason =
 /** Drop reasons the flood defences give (dataplane/common/defense_counters.h, same order). */
 export type DefenseDropReason =
   | 'acl_denied' | 'udp_source_rate_limited' | 'udp_service_rate_limited'
-  | 'conn_rate_limited' | 'conn_limit_reached';
+  | 'conn_rate_limited' | 'conn_limit_reached'
+  | 'frag_dropped' | 'frag_rate_limited';
 
 export type DataplaneEvent =
   | 'rx_packets' | 'tx_packets' | 'arp_requests_answered' | 'arp_requests_sent'
@@ -49,7 +50,8 @@ export type DataplaneEvent =
   | 'ownership_exported' | 'ownership_export_overflow' | 'foreign_flows_learned' | 'foreign_flows_evicted'
   | 'handoff_sent' | 'handoff_received' | 'takeover_discarded'
   | 'quic_routed_by_id' | 'quic_id_unknown' | 'quic_malformed'
-  | 'session_events_queued' | 'session_events_lost';
+  | 'session_events_queued' | 'session_events_lost'
+  | 'client_flows_handed_over' | 'reassembled_handed_over';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -449,7 +451,8 @@ export interface TraceRecord {
   outSource: string; outSourcePort: number;
   outDestination: string; outDestinationPort: number;
   serviceId: number; serverId: number;
-  verdict: 'forwarded' | 'dropped';
+  /** handed_over: given to the worker its client names (NAT/persistent service, several workers), traced again there. */
+  verdict: 'forwarded' | 'dropped' | 'handed_over';
   /** '' unless dropped. */
   dropReason: DropReason | '';
   /** Connection state after the packet; '' without a connection. */

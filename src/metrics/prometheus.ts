@@ -71,6 +71,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
   const portLinkChanges = counter('port_link_changes_total', 'Port link state changes (up<->down) since start', ['port']);
   const serviceTraffic = TRAFFIC.map(([name, help, key]) => [counter(`service_${name}`, `${help}, per virtual service`, SERVICE_LABELS), key] as const);
   const serverTraffic = TRAFFIC.map(([name, help, key]) => [counter(`real_server_${name}`, `${help}, per real server`, SERVER_LABELS), key] as const);
+  const serviceDefenseDrops = counter('service_defense_drops_total', 'Packets a flood defence or the fragment policy dropped, per virtual service and reason (also in drops_total)', [...SERVICE_LABELS, 'reason']);
   const serviceActive = gauge('service_active_connections', 'Connections in ESTABLISHED, per virtual service', SERVICE_LABELS);
   const serviceInactive = gauge('service_inactive_connections', 'Connections in any other state, per virtual service', SERVICE_LABELS);
   const serviceSynproxyEngaged = gauge('service_synproxy_engaged_workers', 'SYNPROXY auto: workers on which it is engaged now (a SYN rate above the service\'s threshold), per virtual service', SERVICE_LABELS);
@@ -160,6 +161,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
     services.set(state.services.length);
     servers.set(state.services.reduce((n, s) => n + s.servers.length, 0));
     const serviceById = new Map(stats.services.map((t) => [t.id, t]));
+    const defenseById = new Map(stats.defense.map((d) => [d.id, d]));
     const serverById = new Map(stats.servers.map((t) => [t.id, t]));
     const defenseById = new Map((stats.defense ?? []).map((d) => [d.id, d]));
     // Joined on canonical text: labels carry the model's spelling whatever the data plane writes.
@@ -169,6 +171,7 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
       const traffic = serviceById.get(service.id);
       for (const [metric, key] of serviceTraffic) setCounter(metric, labels, traffic?.[key] ?? 0);
       serviceActive.set(labels, traffic?.activeConns ?? 0);
+      for (const [reason, value] of Object.entries(defenseById.get(service.id)?.dropped ?? {})) setCounter(serviceDefenseDrops, { ...labels, reason }, value);
       serviceInactive.set(labels, traffic?.inactiveConns ?? 0);
       serviceSynproxyEngaged.set(labels, defenseById.get(service.id)?.synproxyEngagedWorkers ?? 0);
       const lips = lipsOf(service.id);

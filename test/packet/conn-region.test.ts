@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import type { ConnRegionReport, DataplaneConfig, StartOptions } from '../../src/dataplane/types.js';
 import { CLIENT_ISN, SERVER_ISN, SYNPROXY_IPV4, established, finalAck, u32 } from '../support/synproxy-flows.js';
 import {
-  CLIENT, LIPS, SERVERS, TCP_SERVICE_ID, VIP, allConnections, clientTcp, expectEvents, labConfig, serverTcp, withLab,
+  CLIENT, LIPS, SERVERS, TCP_SERVICE_ID, VIP, allConnections, clientTcp, expectEvents, frameFrom, labConfig, serverTcp, withLab,
   type Lab,
 } from '../support/golden.js';
 
@@ -237,6 +237,62 @@ test('three workers: each adopts its own slice; a reply arriving on another work
       assert.match(region(lab).rejectedReason, /made for 3 workers, now 2/);
       assert.is(allConnections(lab.dp).length, 0);
     }, labConfig(), { connRegion: { path }, workers: 2 });
+  }));
+
+test('three workers, NAT: connections adopted after a restart are still found by replies on any worker (the client endpoint names the owner)', () =>
+  withRegionDir(async (path) => {
+    const nat = labConfig((c) => {
+      for (const service of c.services) { service.localAddresses = []; service.servers = [{ ...service.servers[0]!, forward: 'nat' }]; }
+    });
+    const rip = SERVERS[0]!;
+    const cports = Array.from({ length: 9 }, (_, k) => 48000 + k);
+    await withLab((lab) => {
+      cports.forEach((cport, k) => {
+        lab.sendOn('outside', k % 3, clientTcp(cport, { flags: 'S', seq: 1000 }));
+        assert.is(lab.resolveNeighbours().inside.length, 1, `SYN of ${cport} forwarded`);
+      });
+      assert.equal(lab.dp.checkConnTables(), []);
+    }, nat, { connRegion: { path }, workers: 3 });
+    await withLab((lab) => {
+      assert.is(region(lab).adopted, cports.length);
+      for (const cport of cports) {
+        for (let queue = 0; queue < 3; queue++) {
+          lab.sendOn('inside', queue, frameFrom('inside', rip, CLIENT, { tcp: { srcPort: 80, dstPort: cport, flags: 'SA', seq: 9000, ack: 1001 } }));
+          const back = lab.resolveNeighbours().outside;
+          assert.is(back.length, 1, `client ${cport}, reply on queue ${queue}: translated by the adopting owner`);
+          assert.equal([back[0]!.ipv4!.src, back[0]!.ipv4!.dst, back[0]!.tcp!.dstPort], [VIP, CLIENT, cport]);
+        }
+      }
+      assert.is(lab.stats().drops.not_for_us, 0);
+    }, nat, { connRegion: { path }, workers: 3 });
+  }));
+
+test('three workers, persistence: a client network\'s template is adopted on the worker it names, so after a restart its new connections on any worker keep their server', () =>
+  withRegionDir(async (path) => {
+    const persistent = labConfig((c) => {
+      const svc = c.services.find((s) => s.id === TCP_SERVICE_ID)!;
+      svc.persistenceTimeout = 300;
+      svc.persistenceNetmask = '255.255.255.0';
+    });
+    const synOn = (lab: Lab, queue: number, client: string, cport: number): string => {
+      lab.sendOn('outside', queue, clientTcp(cport, { flags: 'S', seq: 1000 }, VIP, 80, client));
+      const inside = lab.resolveNeighbours().inside;
+      assert.is(inside.length, 1, `SYN from ${client}:${cport} on queue ${queue}`);
+      return inside[0]!.ipv4!.dst;
+    };
+    let first = '';
+    await withLab((lab) => {
+      first = synOn(lab, 0, '198.18.0.1', 49000);
+      assert.is(synOn(lab, 1, '198.18.0.2', 49001), first);
+    }, persistent, { connRegion: { path }, workers: 3 });
+    await withLab((lab) => {
+      assert.is(region(lab).adopted, 2);
+      let servers: string[] = [];
+      const d = lab.counterDelta(() => { servers = [0, 1, 2].map((queue) => synOn(lab, queue, `198.18.0.${10 + queue}`, 49010 + queue)); });
+      assert.equal(servers, [first, first, first], 'the adopted template decides on every worker');
+      expectEvents(d, { persist_template_hits: 3 });
+      assert.is(d.events.persist_templates_created, undefined, 'no new template');
+    }, persistent, { connRegion: { path }, workers: 3 });
   }));
 
 test('bad options: a relative region path is refused with the field named', async () => {

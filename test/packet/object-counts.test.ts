@@ -68,13 +68,20 @@ test('PersistConn: a template held by an established connection keeps counting p
   }, tcpService((svc) => { svc.persistenceTimeout = 10; }));
 });
 
-test('PersistConn: each worker\'s templates add up', async () => {
+test('PersistConn: one template per client over both workers, and the workers\' templates add up', async () => {
   await withLab((lab) => {
-    // The same client on two workers: each worker keeps its own template (persist.h).
+    // The same client on both workers: one template, on the worker its address names (conn/client_owner.h).
     assert.is(serverFor(lab, CLIENT, 50200, 0), A);
     assert.is(serverFor(lab, CLIENT, 50201, 1), A);
-    assert.is(serverFor(lab, '198.18.0.2', 50202, 1), B);
-    assert.equal(persistConns(lab.stats()), [2, 1, 0]);
+    assert.equal(persistConns(lab.stats()), [1, 0, 0]);
+    // Six more clients, every SYN on worker 0: those another worker names are handed over, so both
+    // workers hold templates, and PersistConn is their sum.
+    const d = lab.counterDelta(() => {
+      for (let n = 2; n < 8; n++) assert.ok(serverFor(lab, `198.18.0.${n}`, 50202 + n, 0), `client .${n} scheduled`);
+    });
+    const handed = d.events.client_flows_handed_over ?? 0;
+    assert.ok(handed > 0 && handed < 6, `both workers made templates (${handed} of 6 handed over)`);
+    assert.is(persistConns(lab.stats()).reduce((a, b) => a! + b!, 0), 7);
     lab.advance(SYN_RECV + 100);
     assert.equal(persistConns(lab.stats()), [0, 0, 0]);
   }, tcpService((svc) => { svc.persistenceTimeout = 100; }), { workers: 2 });

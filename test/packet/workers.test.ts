@@ -247,23 +247,23 @@ test('a snapshot apply reaches every worker', async () => {
   }, labConfig(), SEVERAL);
 });
 
-test('NAT servers are refused with several workers (their replies name no worker); fullnat stays', async () => {
+test('a NAT server is accepted with several workers (test/packet/workers-client-owner.test.ts); fullnat beside it stays', async () => {
   await withLab((lab) => {
-    const before = lab.stats().snapshotVersion;
-    let refused: unknown;
-    try {
-      lab.apply(labConfig((c) => { c.services[0]!.servers[1]!.forward = 'nat'; }));
-    } catch (error) {
-      refused = error;
-    }
-    assert.is((refused as { code?: string } | undefined)?.code, 'CONFIG_REJECTED');
-    assert.match((refused as Error).message, /^services\[0\]\.servers\[1\]\.forward: nat needs a data plane with one worker, this one runs 3/);
-    assert.is(lab.stats().snapshotVersion, before, 'the previous snapshot stays');
-    assert.ok(openTcp(lab, 49400).server, 'fullnat keeps working');
+    const version = lab.apply(labConfig((c) => { c.services[0]!.servers[1]!.forward = 'nat'; }));
+    assert.is(lab.stats().snapshotVersion, version, 'the config with a NAT server is live');
+    assert.ok(openTcp(lab, 49400).server, 'connections keep working');
   }, labConfig(), SEVERAL);
 });
 
-test('random frames on random workers\' queues: every frame accounted for, no mbuf left in a ring', async () => {
+/** A NAT server beside the FullNAT ones, both services persistent, every fragment reassembled: the client-owner rule everywhere. */
+const clientOwnedConfig = labConfig((c) => {
+  c.services[0]!.servers[1]!.forward = 'nat';
+  for (const service of c.services) { service.persistenceTimeout = 60; service.persistenceNetmask = '255.255.255.0'; }
+  c.defense = { fragments: { policy: 'reassemble' } };
+});
+
+for (const [name, config] of [['FullNAT', labConfig()], ['NAT, persistence and reassembly', clientOwnedConfig]] as const) {
+test(`random frames on random workers' queues (${name}): every frame accounted for, no mbuf left in a ring`, async () => {
   await withLab((lab) => {
     const flow = openTcp(lab, 49500);
     const baseline = lab.stats().mbufsInUse;
@@ -302,9 +302,11 @@ test('random frames on random workers\' queues: every frame accounted for, no mb
     assert.is(accounted, arrived, `arrived (rx + generated ARP + ARP copies) vs accounted; drops ${JSON.stringify(stats.drops)}`);
     expectEvents(stats, { redirected_in: stats.events.redirected_out }, 'every hand-off taken');
     assert.ok(stats.events.redirected_out > 0, 'some frames were handed over');
+    if (config === clientOwnedConfig) assert.ok(stats.events.client_flows_handed_over > 0, 'client packets were handed to their owner');
     assert.is(stats.mbufsInUse, baseline, 'mbufs in use after the storm vs before');
-  }, labConfig(), SEVERAL);
+  }, config, SEVERAL);
 });
+}
 
 test('a hand-off ring that overflows drops as redirect_ring_full, and nothing leaks', async () => {
   await withLab((lab) => {

@@ -9,10 +9,10 @@
 //     n_control); its timer re-arms by whole timeouts meanwhile, so after the last
 //     of them ends it lives out the period it is in.
 //
-// Per worker, like the connection table: with several workers a client network's
-// connections that land on different workers may be given different servers (each
-// worker keeps its own template). One worker (the lab, test mode) is exact. Sharing
-// templates would need a concurrent table on the packet path.
+// Per worker, like the connection table. With several workers persistence still holds:
+// every new connection of a client network is made on the worker that network names
+// (conn/client_owner.h), so that worker's template decides them all. No table is shared
+// between workers.
 //
 // A fixed open-addressed table, no allocation after creation: a key lives within
 // kPersistProbe slots of its hash; dead templates (expired, nothing controlled) are

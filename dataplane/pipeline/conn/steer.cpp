@@ -1,13 +1,16 @@
 // packet_owner_worker(): which worker owns a reply (IPv4 or IPv6), from the frame alone. Each
 // worker allocates lports only from its residue class (lport.h), so a reply's
 // destination port names its owner without any table lookup. A cluster hand-off names
-// its owning worker in the outer header's id (cluster/handoff.h).
+// its owning worker in the outer header's id (cluster/handoff.h). A NAT server's reply
+// (to the client, an address we do not own) names its owner by the client endpoint it is
+// sent to (conn/client_owner.h).
 #include <cstring>
 #include <netinet/in.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include "common/config.h"
 #include "pipeline/cluster/handoff.h"
+#include "pipeline/conn/client_owner.h"
 #include "pipeline/l2l3/parse.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/snapshot.h"
@@ -33,6 +36,22 @@ int icmp_error_owner(const rte_ipv4_hdr* ip, uint32_t header_len, uint32_t avail
   uint16_t lport = rte_be_to_cpu_16(load16(reinterpret_cast<const uint8_t*>(inner) + inner_len));
   if (lport < kLportMin) return -1;
   return lport % worker_count;
+}
+
+// An ICMP error from a NAT server (or a router on its way) to the client quotes the
+// client's packet as we forwarded it, CIP:cport -> RIP:rport: the quoted source names the owner.
+int nat_icmp_error_owner(const Snapshot& s, const rte_ipv4_hdr* ip, uint32_t header_len, uint32_t available,
+                         uint16_t worker_count) {
+  const uint8_t* icmp = reinterpret_cast<const uint8_t*>(ip) + header_len;
+  if (available < header_len + kIcmpHeaderLen + sizeof(rte_ipv4_hdr)) return -1;
+  if (icmp[0] != 3 && icmp[0] != 11 && icmp[0] != 12) return -1;
+  const auto* inner = reinterpret_cast<const rte_ipv4_hdr*>(icmp + kIcmpHeaderLen);
+  uint32_t inner_len = (inner->version_ihl & 0x0f) * 4u;
+  if (inner_len < sizeof(rte_ipv4_hdr) || available < header_len + kIcmpHeaderLen + inner_len + 4) return -1;
+  if (inner->src_addr != ip->dst_addr) return -1;
+  if (inner->next_proto_id != IPPROTO_TCP && inner->next_proto_id != IPPROTO_UDP) return -1;
+  const uint16_t cport = load16(reinterpret_cast<const uint8_t*>(inner) + inner_len);
+  return nat_client_owner(s, ip_from_v4(ip->dst_addr), cport, worker_count);
 }
 
 // IPv6: the upper-layer header of a packet to us, past the extension headers a reply may
@@ -68,10 +87,42 @@ int icmp6_error_owner(const uint8_t* ip6, uint32_t icmp_at, uint32_t available, 
   return lport % worker_count;
 }
 
+// IPv6's counterpart of nat_icmp_error_owner: the quoted source port of the client's packet.
+int nat_icmp6_error_owner(const Snapshot& s, const uint8_t* ip6, uint32_t icmp_at, uint32_t available,
+                          uint16_t worker_count) {
+  const uint8_t* icmp = ip6 + icmp_at;
+  if (available < icmp_at + kIcmpHeaderLen + sizeof(rte_ipv6_hdr) + 4) return -1;
+  if (icmp[0] < 1 || icmp[0] > 4) return -1;
+  const uint8_t* inner = icmp + kIcmpHeaderLen;
+  if (memcmp(inner + 8, ip6 + 24, 16) != 0) return -1;  // quoted source == our destination (the client)
+  if (inner[6] != IPPROTO_TCP && inner[6] != IPPROTO_UDP) return -1;
+  IpAddr client;
+  memcpy(client.bytes, ip6 + 24, 16);
+  return nat_client_owner(s, client, load16(inner + sizeof(rte_ipv6_hdr)), worker_count);
+}
+
+// A packet to an address we do not own, with NAT servers configured: a NAT server's reply
+// (or ICMPv6 error) to the client, whose owner the client endpoint names.
+int ipv6_nat_reply_owner(const Snapshot& s, const uint8_t* ip6, uint32_t available, uint16_t worker_count) {
+  uint8_t protocol = 0;
+  uint32_t at = ipv6_upper_layer(ip6, available, &protocol);
+  if (at == 0) return -1;
+  if (protocol == IPPROTO_ICMPV6) return nat_icmp6_error_owner(s, ip6, at, available, worker_count);
+  if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return -1;
+  if (available < at + 4) return -1;
+  IpAddr client;
+  memcpy(client.bytes, ip6 + 24, 16);
+  return nat_client_owner(s, client, load16(ip6 + at + 2), worker_count);
+}
+
 int ipv6_owner_worker(const Snapshot* s, const rte_ipv6_hdr* ip, uint32_t available, uint16_t worker_count) {
   const auto* ip6 = reinterpret_cast<const uint8_t*>(ip);
   const IpAddr dst = ip_from_v6(ip->dst_addr);
-  if (!(snapshot_owned_kinds(*s, dst) & kOwnedLip)) return -1;
+  const uint8_t kinds = snapshot_owned_kinds(*s, dst);
+  if (!(kinds & kOwnedLip)) {
+    if (kinds || !s->has_nat_servers || dst.bytes[0] == 0xff) return -1;  // multicast: neighbour discovery
+    return ipv6_nat_reply_owner(*s, ip6, available, worker_count);
+  }
   uint8_t protocol = 0;
   uint32_t at = ipv6_upper_layer(ip6, available, &protocol);
   if (at == 0) return -1;
@@ -102,14 +153,20 @@ int packet_owner_worker(const Snapshot* s, const rte_mbuf* m, uint16_t worker_co
   if (header_len < sizeof(rte_ipv4_hdr) || ipv4_is_fragment(ip)) return -1;
   const IpAddr dst = ip_from_v4(ip->dst_addr);
   if (ip->next_proto_id == IPPROTO_ICMP) {
-    if (!(snapshot_owned_kinds(*s, dst) & kOwnedLip)) return -1;
+    const uint8_t kinds = snapshot_owned_kinds(*s, dst);
+    if (!kinds && s->has_nat_servers) return nat_icmp_error_owner(*s, ip, header_len, len - sizeof(rte_ether_hdr), worker_count);
+    if (!(kinds & kOwnedLip)) return -1;
     return icmp_error_owner(ip, header_len, len - sizeof(rte_ether_hdr), worker_count);
   }
   if (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP)
     return handoff_owner_worker(*s, ip, worker_count);  // -1 for anything but a hand-off to us
   if (len < sizeof(rte_ether_hdr) + header_len + 4) return -1;  // both ports present
-  if (!(snapshot_owned_kinds(*s, dst) & kOwnedLip)) return -1;
   const uint8_t* l4 = reinterpret_cast<const uint8_t*>(ip) + header_len;
+  const uint8_t kinds = snapshot_owned_kinds(*s, dst);
+  if (!(kinds & kOwnedLip)) {
+    if (kinds || !s->has_nat_servers) return -1;
+    return nat_client_owner(*s, dst, load16(l4 + 2), worker_count);  // a NAT server's reply to the client
+  }
   uint16_t dst_port = load16(l4 + 2);
   if (snapshot_find_service(*s, ip->next_proto_id, dst, dst_port)) return -1;  // a new flow to a service
   uint16_t lport = rte_be_to_cpu_16(dst_port);

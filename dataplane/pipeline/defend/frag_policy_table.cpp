@@ -50,29 +50,39 @@ bool frag_policy_build(const DataplaneConfig& cfg, FragPolicyTable* table, std::
     if (!check(sd.fragments, "defense.services[" + std::to_string(i) + "].fragments", error)) return false;
     own[sd.service_id] = &sd.fragments;
   }
-  std::map<FragPolicyKey, FragPolicyConfig> merged;
-  auto add = [&](const IpAddr& addr, uint8_t protocol, const FragPolicyConfig& policy) {
+  std::map<FragPolicyKey, FragPolicyEntry> merged;
+  auto add = [&](const IpAddr& addr, uint8_t protocol, const FragPolicyConfig& policy, uint32_t service_id) {
     FragPolicyKey key{addr, protocol};
     auto found = merged.find(key);
-    if (found == merged.end()) merged.emplace(key, policy);
-    else found->second = stricter(found->second, policy);
+    if (found == merged.end()) {
+      merged.emplace(key, FragPolicyEntry{key, policy, service_id});
+      return;
+    }
+    FragPolicyEntry& entry = found->second;
+    const FragPolicyConfig both = stricter(entry.policy, policy);
+    // The stricter policy names the service its drops count against; a tie keeps the first.
+    if (strictness(policy.policy) > strictness(entry.policy.policy)) entry.service_id = service_id;
+    entry.policy = both;
   };
   for (const ServiceConfig& svc : cfg.services) {
     auto it = own.find(svc.id);
     const FragPolicyConfig& policy = it != own.end() ? *it->second : table->global;
-    add(svc.vip, svc.protocol, policy);
-    for (const IpAddr& lip : svc.local_addresses) add(lip, svc.protocol, policy);
+    add(svc.vip, svc.protocol, policy, svc.id);
+    for (const IpAddr& lip : svc.local_addresses) add(lip, svc.protocol, policy, svc.id);
   }
   table->entries.clear();
-  for (const auto& [key, policy] : merged) table->entries.push_back(FragPolicyEntry{key, policy});
+  for (const auto& [key, entry] : merged) table->entries.push_back(entry);
   return true;
 }
 
-const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, const IpAddr& addr, uint8_t protocol) {
+const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, const IpAddr& addr, uint8_t protocol,
+                                        uint32_t* service_id) {
   FragPolicyKey key{addr, protocol};
   auto it = std::lower_bound(table.entries.begin(), table.entries.end(), key,
                              [](const FragPolicyEntry& e, const FragPolicyKey& k) { return e.key < k; });
-  return it != table.entries.end() && it->key.addr == addr && it->key.protocol == protocol ? it->policy : table.global;
+  const bool found = it != table.entries.end() && it->key.addr == addr && it->key.protocol == protocol;
+  if (service_id) *service_id = found ? it->service_id : 0;
+  return found ? it->policy : table.global;
 }
 
 }  // namespace pc

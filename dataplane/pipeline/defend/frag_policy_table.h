@@ -4,7 +4,8 @@
 // of the services whose pool holds it (their replies arrive there). When several
 // services share an address+protocol and disagree, the strictest wins: drop over
 // limit over reassemble, and between two limits the lower rate and burst. Anything
-// else owned (port addresses, other protocols) gets the global policy.
+// else owned (port addresses, other protocols) gets the global policy. Drops are also
+// counted per service, against the service whose policy decided (FragPolicyEntry).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -24,6 +25,9 @@ inline bool operator<(const FragPolicyKey& a, const FragPolicyKey& b) {
 struct FragPolicyEntry {
   FragPolicyKey key;
   FragPolicyConfig policy;
+  // The service whose policy this is (the first in config order when several give the same):
+  // its drops are counted against it (DefenseCounters). 0 = none (the global policy's drops).
+  uint32_t service_id = 0;
 };
 
 struct FragPolicyTable {
@@ -34,7 +38,9 @@ struct FragPolicyTable {
 // Fills *table from the services of cfg and cfg.defense. False + *error on a bad value.
 bool frag_policy_build(const DataplaneConfig& cfg, FragPolicyTable* table, std::string* error);
 
-// The policy for a fragment to addr carrying protocol.
-const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, const IpAddr& addr, uint8_t protocol);
+// The policy for a fragment to addr carrying protocol; *service_id = FragPolicyEntry::service_id
+// (0 for the global policy).
+const FragPolicyConfig& frag_policy_for(const FragPolicyTable& table, const IpAddr& addr, uint8_t protocol,
+                                        uint32_t* service_id = nullptr);
 
 }  // namespace pc

@@ -2,10 +2,30 @@
 
 #include <cstring>
 #include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
 
 namespace pc {
 
 namespace {
+
+// reassembly_mark_handed: where the size lives in the mbuf, and the ol_flags bit saying it does.
+int g_handed_size_offset = -1;
+uint64_t g_handed_flag = 0;
+
+bool register_handed_mark(std::string* error) {
+  if (g_handed_flag) return true;
+  static const rte_mbuf_dynfield field = {"pc_reassembled_from", sizeof(uint16_t), alignof(uint16_t), 0};
+  static const rte_mbuf_dynflag flag = {"pc_reassembled_handed", 0};
+  const int offset = rte_mbuf_dynfield_register(&field);
+  const int bit = rte_mbuf_dynflag_register(&flag);
+  if (offset < 0 || bit < 0) {
+    *error = "worker: no room in the mbuf for the reassembled-size mark (rte_mbuf_dyn)";
+    return false;
+  }
+  g_handed_size_offset = offset;
+  g_handed_flag = 1ull << bit;
+  return true;
+}
 
 constexpr uint32_t kMaxIpv4Payload = 65535 - 20;  // IPv4 total length is 16 bits, header included
 constexpr uint32_t kMaxIpv6Payload = 65535;       // IPv6 payload length is 16 bits, header excluded
@@ -177,6 +197,7 @@ rte_mbuf* rebuild(ReassemblyTable* t, WorkerCounters* counters, FragSet* set, ui
 
 bool reassembly_init(ReassemblyTable* t, const FragTableConfig& cfg, rte_mempool* pool, rte_mempool* rx_pool,
                      uint16_t workers, int socket_id, std::string* error) {
+  if (!register_handed_mark(error)) return false;
   uint32_t capacity = kFragSetWays;
   while (capacity < cfg.sets && capacity < kMaxFragTableSets) capacity <<= 1;
   uint32_t max_fragments = cfg.max_fragments ? cfg.max_fragments : 1;
@@ -318,6 +339,18 @@ void reassembly_run_timers(ReassemblyTable* t, WorkerCounters* counters, uint64_
     if (set.in_use && set.expires_us <= now_us) drop_set(t, counters, &set, DropReason::FRAG_TIMEOUT);
     t->scan_cursor = t->scan_cursor + 1 == t->capacity ? 0 : t->scan_cursor + 1;
   }
+}
+
+void reassembly_mark_handed(rte_mbuf* m, uint16_t largest_fragment) {
+  if (!largest_fragment) return;
+  *RTE_MBUF_DYNFIELD(m, g_handed_size_offset, uint16_t*) = largest_fragment;
+  m->ol_flags |= g_handed_flag;
+}
+
+uint16_t reassembly_take_handed_size(rte_mbuf* m) {
+  if (!g_handed_flag || !(m->ol_flags & g_handed_flag)) return 0;
+  m->ol_flags &= ~g_handed_flag;
+  return *RTE_MBUF_DYNFIELD(m, g_handed_size_offset, uint16_t*);
 }
 
 }  // namespace pc

@@ -99,6 +99,13 @@ void reassembly_destroy(ReassemblyTable* t);
 rte_mbuf* reassembly_input(ReassemblyTable* t, WorkerCounters* counters, rte_mbuf* m, const ParsedPacket& p,
                            uint64_t now_us, uint16_t* largest_fragment = nullptr);
 
+// With several workers a rebuilt datagram may go to the worker that owns its connection
+// (worker.cpp): the size it came in travels with the mbuf (a dynamic field and flag,
+// registered by reassembly_init), since the owner parses it afresh.
+void reassembly_mark_handed(rte_mbuf* m, uint16_t largest_fragment);
+// The largest_fragment a handed datagram carries (the mark cleared), 0 for any other mbuf.
+uint16_t reassembly_take_handed_size(rte_mbuf* m);
+
 // Discards incomplete sets past their timeout (frag_timeout). Cheap when nothing is held
 // or the next scan is not due.
 void reassembly_run_timers(ReassemblyTable* t, WorkerCounters* counters, uint64_t now_us);
