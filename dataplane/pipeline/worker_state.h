@@ -19,6 +19,7 @@
 #include "pipeline/conn/tcp_state.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/reassembly.h"
+#include "pipeline/capture.h"
 #include "pipeline/trace.h"
 
 namespace pc {
@@ -74,11 +75,18 @@ struct Worker {
   TxQueues* timer_tx = nullptr;
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
   TraceRing* trace = nullptr;  // opt-in packet trace (pipeline/trace.h); null until first traceSet
+  CaptureRing* capture = nullptr;  // opt-in packet capture (pipeline/capture.h); null unless one runs
+  bool observing = false;  // a trace or a capture is on: the burst loop's one branch (worker_update_observing)
   ClusterWorker cluster;  // ownership export and foreign flows (pipeline/cluster/handoff.h)
   // Tables in a region that outlives the process (conn_store.h); store.records null = none.
   ConnStore store;
   bool adopt_pending = false;  // an earlier process's tables wait for the first configured snapshot (conn_adopt.cpp)
 };
+
+// Keeps Worker::observing in step with the trace's and the capture's filters.
+inline void worker_update_observing(Worker* w) {
+  w->observing = (w->trace && w->trace->filter.enabled) || (w->capture && w->capture->filter.match.enabled);
+}
 
 inline void worker_flush_drops(Worker* w) {
   if (w->drop_bin_count == 0) return;
