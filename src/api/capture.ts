@@ -26,6 +26,11 @@ export const CAPTURE_MAX_BYTES = 64 * 1024 * 1024;
 export const CAPTURE_POLL_MS = 100;
 /** Packet bytes per response message at most (well under grpc-js's 4 MiB receive limit). */
 export const CAPTURE_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * The rings are not drained while the stream holds this many messages its client has not taken
+ * (as WatchStats skips ticks): a stream holds at most this many messages plus one drained batch.
+ */
+export const CAPTURE_MAX_QUEUED_MESSAGES = 2;
 
 export type CaptureEnd = 'count' | 'duration' | 'bytes' | 'stopped';
 
@@ -79,6 +84,8 @@ export function captureHandlers(controller: Controller, source: CaptureSource): 
       let owner = false;   // this call holds the daemon's capture
       let finished = false;
       let mustDrain = false;  // write() said the stream's buffer is full: no data-plane read until 'drain'
+      // writableLength: messages written and not yet taken by HTTP/2 (which waits for the client's window).
+      const backlogged = () => mustDrain || call.writableLength >= CAPTURE_MAX_QUEUED_MESSAGES;
       let captured = 0, bytes = 0, lost = 0;
       let plan: CapturePlan | undefined;
       let poller: NodeJS.Timeout | undefined;
@@ -127,7 +134,7 @@ export function captureHandlers(controller: Controller, source: CaptureSource): 
         finished = true;
         try {
           // The tail copied since the last poll (unless a limit already ended it, or the caller is not reading).
-          const ended = endedBy === 'count' || endedBy === 'bytes' || mustDrain ? undefined : drain();
+          const ended = endedBy === 'count' || endedBy === 'bytes' || backlogged() ? undefined : drain();
           release();
           call.write({ packets: [], summary: { captured, lost, endedBy: ended ?? endedBy } });
           call.end();
@@ -137,7 +144,7 @@ export function captureHandlers(controller: Controller, source: CaptureSource): 
         }
       };
       const poll = () => {
-        if (finished || mustDrain) return;
+        if (finished || backlogged()) return;
         if (call.cancelled || call.destroyed) return abort();
         try {
           const ended = drain();
