@@ -132,7 +132,9 @@
   X(TAKEOVER_DISCARDED, "takeover_discarded")               /* takeover: received while this worker was held (handed over, or not yet released), freed unread */ \
   X(QUIC_ROUTED_BY_ID, "quic_routed_by_id")   /* QUIC service: new connection sent to the server its connection id names (pipeline/conn/quic_route.h) */ \
   X(QUIC_ID_UNKNOWN, "quic_id_unknown")       /* QUIC service: connection id names no server of the service; scheduled as any new flow */ \
-  X(QUIC_MALFORMED, "quic_malformed")         /* QUIC service: datagram without a readable QUIC header (short, DCID length > 20, truncated); scheduled and forwarded, not dropped */
+  X(QUIC_MALFORMED, "quic_malformed")         /* QUIC service: datagram without a readable QUIC header (short, DCID length > 20, truncated); scheduled and forwarded, not dropped */ \
+  X(CAPTURE_COPIES, "capture_copies")         /* packet capture: a copy (as received or as sent) put in the worker's capture ring (pipeline/capture.h) */ \
+  X(CAPTURE_LOST, "capture_lost")             /* packet capture: a copy refused, the worker's capture ring full (the reader is slow, or a burst) */
 
 namespace pc {
 

@@ -13,11 +13,11 @@ void capture_set(CaptureRing* ring, const CaptureFilter& filter) {
   ring->lost = 0;
 }
 
-void capture_copy(CaptureRing* ring, const rte_mbuf* m, CaptureDirection direction, uint8_t port, uint8_t worker,
+bool capture_copy(CaptureRing* ring, const rte_mbuf* m, CaptureDirection direction, uint8_t port, uint8_t worker,
                   uint64_t now_us) {
   if (ring->written - ring->read >= kCaptureRingSlots) {
     ring->lost++;
-    return;
+    return false;
   }
   CaptureSlot* slot = &ring->slots[ring->written % kCaptureRingSlots];
   const uint32_t wire_len = rte_pktmbuf_pkt_len(m);
@@ -25,7 +25,7 @@ void capture_copy(CaptureRing* ring, const rte_mbuf* m, CaptureDirection directi
   const void* bytes = rte_pktmbuf_read(m, 0, length, slot->data);  // copies into data only when segmented
   if (!bytes) {  // cannot happen for length <= pkt_len; keep the ring honest anyway
     ring->lost++;
-    return;
+    return false;
   }
   if (bytes != slot->data) std::memcpy(slot->data, bytes, length);
   slot->time_us = now_us;
@@ -35,6 +35,7 @@ void capture_copy(CaptureRing* ring, const rte_mbuf* m, CaptureDirection directi
   slot->direction = static_cast<uint8_t>(direction);
   slot->worker = worker;
   ring->written++;
+  return true;
 }
 
 uint32_t capture_drain(CaptureRing* ring, CaptureSlot* out, uint32_t max, uint64_t* lost) {

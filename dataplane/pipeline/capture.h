@@ -47,9 +47,9 @@ struct CaptureRing {
 // Replaces the filter and empties the ring.
 void capture_set(CaptureRing* ring, const CaptureFilter& filter);
 
-// Copies the first snaplen bytes of m (any number of segments) into the next slot; counts
-// a loss instead when every slot is unread.
-void capture_copy(CaptureRing* ring, const rte_mbuf* m, CaptureDirection direction, uint8_t port, uint8_t worker,
+// Copies the first snaplen bytes of m (any number of segments) into the next slot and returns
+// true; counts a loss instead (false) when every slot is unread.
+bool capture_copy(CaptureRing* ring, const rte_mbuf* m, CaptureDirection direction, uint8_t port, uint8_t worker,
                   uint64_t now_us);
 
 // Copies the unread slots, oldest first, up to max; returns how many. *lost += copies

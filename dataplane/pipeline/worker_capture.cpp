@@ -9,6 +9,13 @@ namespace pc {
 
 namespace {
 
+// One copy into the worker's ring, counted either way (GetStats / Prometheus events).
+void copy_counted(Worker* w, const rte_mbuf* m, CaptureDirection direction, uint16_t port) {
+  const bool kept = capture_copy(w->capture, m, direction, static_cast<uint8_t>(port),
+                                 static_cast<uint8_t>(w->params.index), w->now_us);
+  w->counters->event(kept ? Event::CAPTURE_COPIES : Event::CAPTURE_LOST);
+}
+
 // The tx tap: the OUT copy of every marked frame, the mark cleared (the mbuf may be reused).
 // With no capture running it removes itself, so the next bursts pay nothing.
 void capture_tap(void* context, TxQueues& tx, uint16_t slot, rte_mbuf* const* packets, uint16_t n) {
@@ -19,11 +26,11 @@ void capture_tap(void* context, TxQueues& tx, uint16_t slot, rte_mbuf* const* pa
   }
   const uint64_t mark = w->capture->filter.mark;
   // Exception taps get no marked frame from the connection stage; data ports keep their index.
-  const uint8_t port = static_cast<uint8_t>(slot < kMaxPorts ? slot : slot - kMaxPorts);
+  const uint16_t port = slot < kMaxPorts ? slot : static_cast<uint16_t>(slot - kMaxPorts);
   for (uint16_t i = 0; i < n; i++) {
     if (!(packets[i]->ol_flags & mark)) continue;
     packets[i]->ol_flags &= ~mark;
-    capture_copy(w->capture, packets[i], CaptureDirection::OUT, port, static_cast<uint8_t>(w->params.index), w->now_us);
+    copy_counted(w, packets[i], CaptureDirection::OUT, port);
   }
 }
 
@@ -58,9 +65,8 @@ bool worker_capture_wants(const Worker* w, uint32_t service_id, uint16_t in_port
   return w->capture && w->capture->filter.match.enabled && trace_wants_filter(w->capture->filter.match, service_id, in_port);
 }
 
-void worker_capture_in(Worker* w, uint16_t in_port, rte_mbuf* m, uint64_t now_us, TxQueues& tx) {
-  capture_copy(w->capture, m, CaptureDirection::IN, static_cast<uint8_t>(in_port), static_cast<uint8_t>(w->params.index),
-               now_us);
+void worker_capture_in(Worker* w, uint16_t in_port, rte_mbuf* m, TxQueues& tx) {
+  copy_counted(w, m, CaptureDirection::IN, in_port);
   m->ol_flags |= w->capture->filter.mark;
   if (!tx.has_tap()) tx.set_tap(capture_tap, w);
 }

@@ -21,7 +21,8 @@ void worker_capture_free(Worker* w);
 
 // Whether a packet of service_id arriving on in_port is captured (a capture runs: checked).
 bool worker_capture_wants(const Worker* w, uint32_t service_id, uint16_t in_port);
-// The IN copy of m, which is then marked so that its OUT copy is taken as it leaves.
-void worker_capture_in(Worker* w, uint16_t in_port, rte_mbuf* m, uint64_t now_us, TxQueues& tx);
+// The IN copy of m, which is then marked so that its OUT copy is taken as it leaves. Both
+// copies carry the worker's clock as of its current burst (Worker::now_us).
+void worker_capture_in(Worker* w, uint16_t in_port, rte_mbuf* m, TxQueues& tx);
 
 }  // namespace pc

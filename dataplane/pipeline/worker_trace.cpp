@@ -42,7 +42,7 @@ void conn_stage_input_observed(Worker* w, const Snapshot& s, uint16_t in_port, r
                                TxQueues& tx) {
   const uint32_t service_id = service_of(w, s, key, hit);
   // Before the stage: the frame as received (dropped ones too), then marked for its OUT copy.
-  if (w->capture && worker_capture_wants(w, service_id, in_port)) worker_capture_in(w, in_port, m, now_us, tx);
+  if (w->capture && worker_capture_wants(w, service_id, in_port)) worker_capture_in(w, in_port, m, tx);
   if (!w->trace || !w->trace->filter.enabled || !trace_wants(*w->trace, service_id, in_port)) {
     conn_stage_input(w, s, m, p, owned_kinds, key, hit, now_us, tx);
     return;

@@ -60,6 +60,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   ownership_exported: true, ownership_export_overflow: true, foreign_flows_learned: true, foreign_flows_evicted: true,
   handoff_sent: true, handoff_received: true, takeover_discarded: true,
   quic_routed_by_id: true, quic_id_unknown: true, quic_malformed: true,
+  capture_copies: true, capture_lost: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

@@ -48,7 +48,8 @@ export type DataplaneEvent =
   | 'nd_router_messages_ignored' | 'nd_dad_probes_ignored' | 'icmp6_echo_answered' | 'nat64_mss_lowered'
   | 'ownership_exported' | 'ownership_export_overflow' | 'foreign_flows_learned' | 'foreign_flows_evicted'
   | 'handoff_sent' | 'handoff_received' | 'takeover_discarded'
-  | 'quic_routed_by_id' | 'quic_id_unknown' | 'quic_malformed';
+  | 'quic_routed_by_id' | 'quic_id_unknown' | 'quic_malformed'
+  | 'capture_copies' | 'capture_lost';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)

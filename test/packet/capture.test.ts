@@ -34,6 +34,7 @@ test('a captured service: both directions, as received and byte-exact as sent', 
     assert.is(sentInside.length, 1);
     assert.is(sentOutside.length, 1);
 
+    assert.is(lab.stats().events.capture_copies, 4, 'GetStats counts every copy');
     const { packets, lost, clockOffsetUs } = lab.dp.packetCaptureRead();
     assert.is(lost, 0);
     assert.is(clockOffsetUs, 0, 'test mode keeps the injected clock');
@@ -89,9 +90,12 @@ test('a full ring keeps the first copies and counts the rest as lost', async () 
       for (let i = sent; i < Math.min(sent + 100, SLOTS_PER_WORKER + extra); i++) frames.push(clientTcp(20000 + i, { flags: 'A', seq: 1, ack: 1 }));
       lab.send('outside', ...frames);
     }
+    const delta = lab.counterDelta(() => lab.send('outside', clientTcp(30001, { flags: 'A', seq: 1, ack: 1 })));
+    assert.is(delta.events.capture_lost, 1, 'GetStats counts every refused copy');
+    assert.is(delta.events.capture_copies ?? 0, 0);
     const first = lab.dp.packetCaptureRead();
     assert.is(first.packets.length, SLOTS_PER_WORKER);
-    assert.is(first.lost, extra);
+    assert.is(first.lost, extra + 1);
     assert.is(first.packets[0]!.data.readUInt16BE(34), 20000, 'the first copies are kept');
     assert.equal(lab.dp.packetCaptureRead(), { packets: [], lost: 0, clockOffsetUs: 0 }, 'losses are reported once');
     lab.send('outside', clientTcp(30000, { flags: 'A', seq: 1, ack: 1 }));
