@@ -5,7 +5,7 @@ import { test } from '../support/suite.js';
 import * as assert from 'uvu/assert';
 import type { CapturedPacket } from '../../src/dataplane/types.js';
 import {
-  TCP_SERVICE_ID, clientSegment, clientTcp, clientUdp, openTcp, serverSegment, withLab,
+  TCP_SERVICE_ID, clientSegment, clientTcp, clientUdp, labConfig, openTcp, serverSegment, serverTcp, withLab,
 } from '../support/golden.js';
 
 const SLOTS_PER_WORKER = 2048;
@@ -101,6 +101,26 @@ test('a full ring keeps the first copies and counts the rest as lost', async () 
     lab.send('outside', clientTcp(30000, { flags: 'A', seq: 1, ack: 1 }));
     assert.is(lab.dp.packetCaptureRead().packets.length, 1, 'a drained ring takes copies again');
   });
+});
+
+test('several workers: each copies what it handles; a reply handed to its owner is copied once, by the owner', async () => {
+  await withLab((lab) => {
+    // Worker 1 owns this connection (its lport's residue class); the server's reply arrives on worker 0.
+    lab.sendOn('outside', 1, clientTcp(40010, { flags: 'S', seq: 1000 }));
+    const syn = lab.resolveNeighbours().inside[0]!;
+    assert.is(syn.tcp!.srcPort % 2, 1, 'worker 1 took the connection');
+    lab.dp.packetCaptureSet({ enabled: true, serviceId: TCP_SERVICE_ID });
+    const handed = lab.counterDelta(() =>
+      lab.sendOn('inside', 0, serverTcp(syn.ipv4!.dst, syn.tcp!.dstPort, syn.ipv4!.src, syn.tcp!.srcPort, { flags: 'SA', seq: 5, ack: 1001 })));
+    assert.is(handed.events.redirected_out, 1, 'the reply went through the worker ring');
+    // Held while worker 1 resolves the client (the copy waits with it), then sent.
+    assert.is(lab.resolveNeighbours().outside.length, 1, 'the SYN-ACK reached the client');
+    lab.sendOn('outside', 0, clientTcp(40011, { flags: 'A', seq: 1, ack: 1 }));  // worker 0: no connection, dropped
+    const { packets } = lab.dp.packetCaptureRead();
+    assert.equal(packets.map((p) => [p.worker, p.direction, p.port]).sort(), [
+      [0, 'in', 'outside'], [1, 'in', 'inside'], [1, 'out', 'outside'],
+    ]);
+  }, labConfig(), { workers: 2 });
 });
 
 test('packetCaptureSet rejects bad options with EINVAL naming the field', async () => {
