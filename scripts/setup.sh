@@ -11,6 +11,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 APT_PACKAGES=(
   libdpdk-dev pkg-config cmake make g++ python3 bird2
   iproute2 ethtool curl procps iputils-ping psmisc nginx-light bsdutils nftables openssl wrk
+  # packet capture e2e, test/e2e/capture.test.ts: reads the pcap file `portcullis capture` writes
+  tcpdump
   # cluster BGP speaker, see docs/cluster.md: gobgpd + gobgp, and GoBGP's .proto files the daemon loads
   gobgpd golang-github-osrg-gobgp-dev
   # QUIC lab, test/e2e/quic.test.ts: ngtcp2's example HTTP/3 client and server; gcc builds the

@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <cmath>
 #include <cstdlib>
+#include "addon/js_capture.h"
 #include "addon/js_convert.h"
 #include "addon/js_errors.h"
 #include "addon/js_reader.h"
@@ -361,6 +362,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fillConnections", Napi::Function::New(env, FillConnections, "fillConnections"));
   exports.Set("traceSet", Napi::Function::New(env, TraceSet, "traceSet"));
   exports.Set("traceRead", Napi::Function::New(env, TraceRead, "traceRead"));
+  exports.Set("packetCaptureSet", Napi::Function::New(env, PacketCaptureSet, "packetCaptureSet"));
+  exports.Set("packetCaptureRead", Napi::Function::New(env, PacketCaptureRead, "packetCaptureRead"));
   exports.Set("ownershipDrain", Napi::Function::New(env, OwnershipDrain, "ownershipDrain"));
   exports.Set("foreignLearn", Napi::Function::New(env, ForeignLearn, "foreignLearn"));
   exports.Set("sessionLogDrain", Napi::Function::New(env, SessionLogDrain, "sessionLogDrain"));

@@ -1,5 +1,7 @@
 #include "addon/js_results.h"
 
+#include <algorithm>
+
 #include "common/ip_address.h"
 #include "pipeline/conn/tcp_state.h"
 
@@ -236,6 +238,33 @@ Napi::Object trace_to_js(Napi::Env env, const std::vector<pc::TraceRecord>& reco
   Napi::Object out = Napi::Object::New(env);
   out.Set("records", list);
   out.Set("lost", num(env, lost));
+  return out;
+}
+
+Napi::Object capture_to_js(Napi::Env env, const std::vector<pc::CaptureSlot>& slots, uint64_t lost,
+                           uint64_t clock_offset_us, const std::vector<std::string>& port_names) {
+  // Each worker's copies are in order already; the order across workers comes from an index
+  // sort, so no 2 KiB slot is moved.
+  std::vector<uint32_t> order(slots.size());
+  for (uint32_t i = 0; i < order.size(); i++) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&slots](uint32_t a, uint32_t b) { return slots[a].time_us < slots[b].time_us; });
+  Napi::Array list = Napi::Array::New(env, slots.size());
+  for (uint32_t i = 0; i < order.size(); i++) {
+    const pc::CaptureSlot& c = slots[order[i]];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("timeUs", num(env, c.time_us));
+    o.Set("worker", num(env, c.worker));
+    o.Set("port", c.port < port_names.size() ? port_names[c.port] : std::to_string(c.port));
+    o.Set("direction", c.direction == static_cast<uint8_t>(pc::CaptureDirection::OUT) ? "out" : "in");
+    o.Set("wireLength", num(env, c.wire_len));
+    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, c.data, c.length));
+    list.Set(i, o);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("packets", list);
+  out.Set("lost", num(env, lost));
+  out.Set("clockOffsetUs", num(env, clock_offset_us));
   return out;
 }
 

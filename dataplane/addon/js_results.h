@@ -18,5 +18,9 @@ Napi::Object bench_memory_to_js(Napi::Env env, const pc::BenchMemoryResult& resu
 // {records, lost}: TraceRecord shape of src/dataplane/types.ts; port_names[i] names port index i.
 Napi::Object trace_to_js(Napi::Env env, const std::vector<pc::TraceRecord>& records, uint64_t lost,
                          const std::vector<std::string>& port_names);
+// {packets, lost, clockOffsetUs}: CapturedPacket shape of src/dataplane/types.ts, ordered
+// by time across workers; port_names[i] names port index i.
+Napi::Object capture_to_js(Napi::Env env, const std::vector<pc::CaptureSlot>& slots, uint64_t lost,
+                           uint64_t clock_offset_us, const std::vector<std::string>& port_names);
 
 }  // namespace pc_addon

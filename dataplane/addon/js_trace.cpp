@@ -7,9 +7,6 @@
 
 namespace pc_addon {
 
-namespace {
-
-// options.port: a port name as given to start(); returns its index.
 bool read_port_index(JsReader& r, const Napi::Value& v, const std::vector<std::string>& names, int32_t* index) {
   std::string name;
   if (!r.string(v, "options.port", &name)) return false;
@@ -19,8 +16,6 @@ bool read_port_index(JsReader& r, const Napi::Value& v, const std::vector<std::s
   for (size_t i = 0; i < names.size(); i++) expected += (i ? ", " : "") + names[i];
   return r.fail("options.port", expected + ")", v);
 }
-
-}  // namespace
 
 Napi::Value TraceSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

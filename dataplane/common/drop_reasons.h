@@ -136,7 +136,9 @@
   X(SESSION_EVENTS_QUEUED, "session_events_queued") /* session log: a connection's creation or end record put in the worker's ring (pipeline/conn/session_log.h) */ \
   X(SESSION_EVENTS_LOST, "session_events_lost")     /* session log: the worker's ring was full (the exporter fell behind), the record is lost; the connection is not */ \
   X(CLIENT_FLOWS_HANDED_OVER, "client_flows_handed_over") /* multi-worker: a client packet of a NAT or persistent service without a connection here, handed to the worker its client names (conn/client_owner.h) */ \
-  X(REASSEMBLED_HANDED_OVER, "reassembled_handed_over")   /* multi-worker: a datagram rebuilt from fragments handed to the worker that owns its connection */
+  X(REASSEMBLED_HANDED_OVER, "reassembled_handed_over")   /* multi-worker: a datagram rebuilt from fragments handed to the worker that owns its connection */ \
+  X(CAPTURE_COPIES, "capture_copies")         /* packet capture: a copy (as received or as sent) put in the worker's capture ring (pipeline/capture.h) */ \
+  X(CAPTURE_LOST, "capture_lost")             /* packet capture: a copy refused, the worker's capture ring full (the reader is slow, or a burst) */
 
 namespace pc {
 

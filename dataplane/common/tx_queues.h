@@ -10,6 +10,7 @@
 // (core/redirect.h), staged here and enqueued with the ports' buffers.
 #pragma once
 #include <cstdint>
+#include <rte_branch_prediction.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -19,6 +20,12 @@
 namespace pc {
 
 constexpr uint16_t kTxBurst = 32;
+
+class TxQueues;
+// Sees every burst just before it is handed to the port (slot: port index, or kMaxPorts +
+// port index for an exception tap). The packet capture's OUT copies (pipeline/capture.h)
+// come from here: the frames exactly as they leave.
+using TxTap = void (*)(void* context, TxQueues& tx, uint16_t slot, rte_mbuf* const* packets, uint16_t n);
 
 class TxQueues {
  public:
@@ -113,8 +120,16 @@ class TxQueues {
     worker_staged_count_[j] = 0;
   }
 
+  // Installs (or, with null, removes) the tap. Worker thread only.
+  void set_tap(TxTap tap, void* context) {
+    tap_ = tap;
+    tap_context_ = context;
+  }
+  bool has_tap() const { return tap_ != nullptr; }
+
   inline void flush_port(uint16_t i) {
     uint16_t n = count_[i];
+    if (unlikely(tap_ != nullptr)) tap_(tap_context_, *this, i, buf_[i], n);  // null unless a capture ran
     uint16_t sent = rte_eth_tx_burst(port_ids_[i], queue_, buf_[i], n);
     counters_->event(Event::TX_PACKETS, sent);
     for (uint16_t k = sent; k < n; k++) {
@@ -128,6 +143,8 @@ class TxQueues {
   uint16_t port_count_ = 0;
   uint16_t queue_ = 0;
   WorkerCounters* counters_ = nullptr;
+  TxTap tap_ = nullptr;
+  void* tap_context_ = nullptr;
   // Slots 0..kMaxPorts-1: data ports; kMaxPorts + i: the exception tap of port i.
   uint16_t port_ids_[2 * kMaxPorts] = {};
   uint16_t count_[2 * kMaxPorts] = {};

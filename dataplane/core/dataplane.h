@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "core/worker_loop.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/capture.h"
 #include "pipeline/trace.h"
 
 namespace pc {
@@ -89,6 +90,15 @@ class Dataplane {
   // NOMEM when a ring cannot be allocated. Setting enabled=false is always harmless.
   Status trace_set(const TraceFilter& filter);
   Status trace_read(std::vector<TraceRecord>* out, uint64_t* lost);
+  // Opt-in packet capture (pipeline/capture.h; core/capture_control.cpp). capture_set
+  // replaces every worker's filter and empties its ring (enabled=false stops and frees the
+  // rings; always harmless); capture_read drains all workers' copies (worker after worker, each oldest first), with
+  // *lost = copies refused by full rings and *clock_offset_us = what turns a copy's worker
+  // clock into wall-clock µs (0 in test mode: the injected clock stays). ESTATE before
+  // start or when a worker does not answer in time (live); NOMEM when a ring cannot be
+  // allocated (then no worker keeps a capture).
+  Status capture_set(const CaptureFilter& filter);
+  Status capture_read(std::vector<CaptureSlot>* out, uint64_t* lost, uint64_t* clock_offset_us);
   // Harmless when not started. Live mode also cleans up EAL.
   void stop();
   void ports(std::vector<PortInfo>* out) const;

@@ -55,12 +55,17 @@ struct TraceRing {
 // Replaces the filter and empties the ring (max_records clamped to 1..kTraceRingRecords).
 void trace_set(TraceRing* ring, const TraceFilter& filter);
 
-// Whether a packet of service_id arriving on in_port is traced (ring enabled already checked).
-inline bool trace_wants(const TraceRing& ring, uint32_t service_id, uint16_t in_port) {
-  const TraceFilter& f = ring.filter;
+// Whether a packet of service_id arriving on in_port matches f (enabled already checked).
+// The packet capture (pipeline/capture.h) matches with the same filter.
+inline bool trace_wants_filter(const TraceFilter& f, uint32_t service_id, uint16_t in_port) {
   if (f.service_id != kTraceAnyService && f.service_id == service_id) return true;
   if (f.port != kTraceAnyPort && f.port == in_port) return true;
   return f.service_id == kTraceAnyService && f.port == kTraceAnyPort;
+}
+
+// Whether a packet of service_id arriving on in_port is traced (ring enabled already checked).
+inline bool trace_wants(const TraceRing& ring, uint32_t service_id, uint16_t in_port) {
+  return trace_wants_filter(ring.filter, service_id, in_port);
 }
 
 // The next slot to fill (oldest overwritten once max_records are unread).

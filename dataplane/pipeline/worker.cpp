@@ -17,6 +17,7 @@
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/frag_policy.h"
 #include "pipeline/worker_state.h"
+#include "pipeline/worker_capture.h"
 #include "pipeline/worker_trace.h"
 
 namespace pc {
@@ -101,6 +102,7 @@ void worker_destroy(Worker* w) {
   neigh_destroy(&w->neigh);
   worker_trace_free(w);
   session_log_destroy(&w->session_log);
+  worker_capture_free(w);
   reassembly_destroy(&w->reassembly);
   defend_destroy(&w->defend);
   persist_destroy(&w->persist);
@@ -468,8 +470,8 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
       hit.direction = static_cast<Direction>((slots[k] - 1) & 1);
     }
     hit.recheck_miss = created != created_at_lookup;  // no new connection since the lookup: the miss stands
-    if (unlikely(w->trace != nullptr && w->trace->filter.enabled))  // opt-in trace (pipeline/trace.h)
-      conn_stage_input_traced(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
+    if (unlikely(w->observing))  // opt-in trace or capture (pipeline/trace.h, pipeline/capture.h)
+      conn_stage_input_observed(w, s, in_port, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit,
                            now_us, tx);
     else
       conn_stage_input(w, s, pending[k].m, pending[k].parsed, pending[k].owned, pending[k].key, hit, now_us, tx);

@@ -20,6 +20,7 @@
 #include "pipeline/conn/tcp_state.h"
 #include "pipeline/defend/defend.h"
 #include "pipeline/defend/reassembly.h"
+#include "pipeline/capture.h"
 #include "pipeline/trace.h"
 
 namespace pc {
@@ -76,12 +77,19 @@ struct Worker {
   uint64_t now_us = 0;  // last clock seen (for listing expiry times)
   uint16_t rx_port = 0;  // port index of the burst being processed (what a hand-off to another worker keeps)
   TraceRing* trace = nullptr;  // opt-in packet trace (pipeline/trace.h); null until first traceSet
+  CaptureRing* capture = nullptr;  // opt-in packet capture (pipeline/capture.h); null unless one runs
+  bool observing = false;  // a trace or a capture is on: the burst loop's one branch (worker_update_observing)
   ClusterWorker cluster;  // ownership export and foreign flows (pipeline/cluster/handoff.h)
   SessionLogWorker session_log;  // NAT session records and per-connection tallies (conn/session_log.h)
   // Tables in a region that outlives the process (conn_store.h); store.records null = none.
   ConnStore store;
   bool adopt_pending = false;  // an earlier process's tables wait for the first configured snapshot (conn_adopt.cpp)
 };
+
+// Keeps Worker::observing in step with the trace's and the capture's filters.
+inline void worker_update_observing(Worker* w) {
+  w->observing = (w->trace && w->trace->filter.enabled) || (w->capture && w->capture->filter.match.enabled);
+}
 
 inline void worker_flush_drops(Worker* w) {
   if (w->drop_bin_count == 0) return;

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <rte_byteorder.h>
 #include <rte_malloc.h>
+#include "pipeline/worker_capture.h"
 #include "pipeline/worker_state.h"
 
 namespace pc {
@@ -14,6 +15,7 @@ bool worker_trace_set(Worker* w, const TraceFilter& filter) {
     w->trace = new (memory) TraceRing();
   }
   trace_set(w->trace, filter);
+  worker_update_observing(w);
   return true;
 }
 
@@ -24,6 +26,7 @@ uint32_t worker_trace_read(Worker* w, TraceRecord* out, uint32_t max, uint64_t* 
 void worker_trace_free(Worker* w) {
   rte_free(w->trace);
   w->trace = nullptr;
+  worker_update_observing(w);
 }
 
 // The service a packet belongs to before it is handled: its connection's, or the
@@ -34,10 +37,13 @@ static uint32_t service_of(const Worker* w, const Snapshot& s, const FlowKey& ke
   return svc ? svc->id : 0;
 }
 
-void conn_stage_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
-                          uint8_t owned_kinds, const FlowKey& key, const ConnHit& hit, uint64_t now_us, TxQueues& tx) {
+void conn_stage_input_observed(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
+                               uint8_t owned_kinds, const FlowKey& key, const ConnHit& hit, uint64_t now_us,
+                               TxQueues& tx) {
   const uint32_t service_id = service_of(w, s, key, hit);
-  if (!trace_wants(*w->trace, service_id, in_port)) {
+  // Before the stage: the frame as received (dropped ones too), then marked for its OUT copy.
+  if (w->capture && worker_capture_wants(w, service_id, in_port)) worker_capture_in(w, in_port, m, tx);
+  if (!w->trace || !w->trace->filter.enabled || !trace_wants(*w->trace, service_id, in_port)) {
     conn_stage_input(w, s, m, p, owned_kinds, key, hit, now_us, tx);
     return;
   }

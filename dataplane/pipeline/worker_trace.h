@@ -1,6 +1,6 @@
 // The worker side of the packet trace (pipeline/trace.h): control entry points
-// for the core, and the traced variant of the connection stage the burst loop calls
-// only while tracing is on.
+// for the core, and the observed variant of the connection stage the burst loop calls
+// only while a trace or a packet capture (pipeline/capture.h) is on.
 #pragma once
 #include <cstdint>
 #include "pipeline/conn_stage.h"
@@ -16,8 +16,9 @@ bool worker_trace_set(Worker* w, const TraceFilter& filter);
 uint32_t worker_trace_read(Worker* w, TraceRecord* out, uint32_t max, uint64_t* lost);
 void worker_trace_free(Worker* w);
 
-// conn_stage_input() plus, when the filter matches the packet, one TraceRecord of its fate.
-void conn_stage_input_traced(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
-                          uint8_t owned_kinds, const FlowKey& key, const ConnHit& hit, uint64_t now_us, TxQueues& tx);
+// conn_stage_input() plus, when the trace's filter matches the packet, one TraceRecord of
+// its fate, and when the capture's does, its IN copy (and the mark for its OUT copy).
+void conn_stage_input_observed(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, ParsedPacket& p,
+                               uint8_t owned_kinds, const FlowKey& key, const ConnHit& hit, uint64_t now_us, TxQueues& tx);
 
 }  // namespace pc

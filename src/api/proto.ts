@@ -7,13 +7,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as CaptureProtoGrpcType } from './generated/capture.js';
 import type { ProtoGrpcType as DefenseProtoGrpcType } from './generated/defense.js';
 import type { ProtoGrpcType as PortcullisProtoGrpcType } from './generated/portcullis.js';
 import type { ProtoGrpcType as TraceProtoGrpcType } from './generated/trace.js';
 import type { ProtoGrpcType as TakeoverProtoGrpcType } from './generated/takeover.js';
 
 /** All files share package portcullis.v1, so one loaded object holds every service. */
-type ProtoGrpcType = PortcullisProtoGrpcType & DefenseProtoGrpcType & TraceProtoGrpcType & TakeoverProtoGrpcType;
+type ProtoGrpcType = PortcullisProtoGrpcType & DefenseProtoGrpcType & TraceProtoGrpcType & TakeoverProtoGrpcType & CaptureProtoGrpcType;
 
 export const LOADER_OPTIONS: protoLoader.Options = {
   longs: String,
@@ -42,7 +43,7 @@ let cached: LoadedProto | undefined;
 
 export function loadPortcullisProto(): LoadedProto {
   if (!cached) {
-    const definition = protoLoader.loadSync(['portcullis/v1/portcullis.proto', 'portcullis/v1/defense.proto', 'portcullis/v1/trace.proto', 'portcullis/v1/takeover.proto'], {
+    const definition = protoLoader.loadSync(['portcullis/v1/portcullis.proto', 'portcullis/v1/defense.proto', 'portcullis/v1/trace.proto', 'portcullis/v1/takeover.proto', 'portcullis/v1/capture.proto'], {
       ...LOADER_OPTIONS,
       includeDirs: [join(repoRoot(), 'proto')],
     });

@@ -1,4 +1,4 @@
-// The gRPC API: VirtualServices + Routes + Config + Cluster + Stats + Defense + Trace + Takeover + grpc.health.v1 + reflection (so
+// The gRPC API: VirtualServices + Routes + Config + Cluster + Stats + Defense + Trace + Capture + Takeover + grpc.health.v1 + reflection (so
 // grpcurl works without the .proto). Two grpc.Server instances serve the same handlers: one on the
 // unix socket (always), one on TCP (only when configured). Each has its own interceptor, so a
 // call's transport is known by which server received it — never inferred from its peer address
@@ -20,6 +20,7 @@ import { statsHandlers, type DaemonInfo } from './stats.js';
 import { listenTcp, tcpServerOptions, type TcpListener } from './tcp-listener.js';
 import { tlsServerCredentials } from './tls-credentials.js';
 import { traceHandlers, type TraceSource } from './trace.js';
+import { captureHandlers, type CaptureSource } from './capture.js';
 import { bindUnixSocket } from './unix-socket.js';
 import { routesHandlers } from './routes.js';
 import { clusterHandlers } from './cluster.js';
@@ -76,6 +77,8 @@ export interface ApiServerOptions {
   mitigations?: Mitigations;
   /** Opt-in packet trace of the running data plane (portcullis.v1.Trace). */
   trace?: TraceSource;
+  /** Opt-in packet capture of the running data plane (portcullis.v1.Capture). */
+  capture?: CaptureSource;
   /** This node's cluster membership; absent = standalone (portcullis.v1.Cluster answers FAILED_PRECONDITION). */
   cluster?: ClusterNode;
   /** The old daemon's side of `portcullis run --takeover`; absent = HandOver answers FAILED_PRECONDITION. */
@@ -91,7 +94,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Config', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace', 'portcullis.v1.Routes', 'portcullis.v1.Cluster', 'portcullis.v1.Takeover'];
+const SERVICE_NAMES = ['portcullis.v1.VirtualServices', 'portcullis.v1.Config', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace', 'portcullis.v1.Capture', 'portcullis.v1.Routes', 'portcullis.v1.Cluster', 'portcullis.v1.Takeover'];
 const SHUTDOWN_GRACE_MS = 2000;
 
 /** Every service on one server; both servers get the same handlers and the same health state. */
@@ -104,6 +107,7 @@ function addServices(server: grpc.Server, options: ApiServerOptions, health: Hea
   server.addService(grpcObject.portcullis.v1.Stats.service, statsHandlers(options.controller, options.stats, options.info));
   if (options.mitigations) server.addService(grpcObject.portcullis.v1.Defense.service, defenseHandlers(options.mitigations));
   if (options.trace) server.addService(grpcObject.portcullis.v1.Trace.service, traceHandlers(options.controller, options.trace));
+  if (options.capture) server.addService(grpcObject.portcullis.v1.Capture.service, captureHandlers(options.controller, options.capture));
   server.addService(grpcObject.portcullis.v1.Takeover.service, takeoverHandlers(options.takeover));
   health.addToServer(server);
   new ReflectionService(definition).addToServer(server);

@@ -62,6 +62,7 @@ const EVENTS: Record<DataplaneEvent, true> = {
   quic_routed_by_id: true, quic_id_unknown: true, quic_malformed: true,
   session_events_queued: true, session_events_lost: true,
   client_flows_handed_over: true, reassembled_handed_over: true,
+  capture_copies: true, capture_lost: true,
 };
 const DEFENSE_DROP_REASONS: Record<DefenseDropReason, true> = {
   acl_denied: true, udp_source_rate_limited: true, udp_service_rate_limited: true, conn_rate_limited: true, conn_limit_reached: true,

@@ -15,6 +15,7 @@ import { commandRoute, ROUTE_USAGE } from './route.js';
 import { APPLY_USAGE, commandApply } from './apply.js';
 import { CLUSTER_USAGE, commandCluster, commandDrain, commandUndrain } from './cluster.js';
 import { commandTrace, TRACE_USAGE } from './trace.js';
+import { CAPTURE_USAGE, commandCapture } from './capture.js';
 import { commandImport, IMPORT_USAGE } from './import.js';
 
 const USAGE = `usage:
@@ -34,6 +35,7 @@ ${DEFEND_USAGE}
 ${ROUTE_USAGE}
 ${CLUSTER_USAGE}
 ${TRACE_USAGE}
+${CAPTURE_USAGE}
 ${IMPORT_USAGE}
   portcullis lab up|down|status  the network-namespace lab (down removes the cluster lab too)
   portcullis lab up|status --cluster
@@ -198,6 +200,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'undrain': return await commandUndrain(args);
       case 'cluster': return await commandCluster(args);
       case 'trace': return await commandTrace(args);
+      case 'capture': return await commandCapture(args);
       case 'import': return await commandImport(args);
       case 'lab': return await commandLab(args);
       case 'demo': return await commandDemo(args);

@@ -280,6 +280,7 @@ export async function startDaemon(options: RunOptions): Promise<RunningDaemon> {
       stats: hub,
       mitigations,
       trace: dataplane,
+      capture: dataplane,
       ...(cluster ? { cluster } : {}),
       takeover: handOver,
       info: {

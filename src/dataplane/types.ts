@@ -51,7 +51,8 @@ export type DataplaneEvent =
   | 'handoff_sent' | 'handoff_received' | 'takeover_discarded'
   | 'quic_routed_by_id' | 'quic_id_unknown' | 'quic_malformed'
   | 'session_events_queued' | 'session_events_lost'
-  | 'client_flows_handed_over' | 'reassembled_handed_over';
+  | 'client_flows_handed_over' | 'reassembled_handed_over'
+  | 'capture_copies' | 'capture_lost';
 
 export type AddonErrorCode =
   | 'EINVAL'            // an argument is missing or of the wrong type/range (message names it)
@@ -459,6 +460,39 @@ export interface TraceRecord {
   state: string;
 }
 
+/** Opt-in packet capture (issue 21): which packets each worker copies, and how much of each. */
+export interface PacketCaptureOptions {
+  enabled: boolean;
+  /** Copy the packets of this service (both directions of its connections) ... */
+  serviceId?: number;
+  /** ... or every packet the connection stage receives on this port (name as in start()). Neither: all. */
+  port?: string;
+  /** Bytes kept per packet, 1..2048 (default 2048). */
+  snaplen?: number;
+}
+
+/** One copy: as received by the connection stage ('in') or as sent, after translation ('out'). */
+export interface CapturedPacket {
+  /** Worker clock; add clockOffsetUs for wall-clock microseconds. */
+  timeUs: number;
+  worker: number;
+  /** In-port ('in') or out-port ('out'). */
+  port: string;
+  direction: 'in' | 'out';
+  /** The frame's whole length (data holds at most snaplen bytes of it). */
+  wireLength: number;
+  data: Buffer;
+}
+
+export interface PacketCaptureBatch {
+  /** Oldest first across workers. */
+  packets: CapturedPacket[];
+  /** Copies refused since the last read because a worker's ring was full. */
+  lost: number;
+  /** Worker clock -> wall clock (µs); 0 in test mode (the injected clock stays). */
+  clockOffsetUs: number;
+}
+
 /**
  * io: raw ring I/O; fullnat: established flows; synproxy: client SYNs answered with cookie SYN-ACKs;
  * newconn: every packet a new flow's SYN; drop: every packet dropped by the applied defences.
@@ -540,6 +574,12 @@ export interface DataplaneAddon {
   traceSet(options: TraceOptions): void;
   /** Drains every worker's unread trace records, oldest first; lost = overwritten before read. */
   traceRead(): { records: TraceRecord[]; lost: number };
+  /** Replaces every worker's capture filter and empties the rings; enabled=false stops and frees them
+   *  (always harmless). Throws EINVAL on bad options, ESTATE when not started or a worker does not
+   *  answer, NOMEM (then no worker captures). */
+  packetCaptureSet(options: PacketCaptureOptions): void;
+  /** Drains every worker's copies (at most 2048 per worker per read). */
+  packetCaptureRead(): PacketCaptureBatch;
 
   // ---- cluster hand-off (dataplane/pipeline/cluster/handoff.h), either mode ----
   /**

@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { testConfig, withDaemon } from './daemon.js';
 import { eventually } from '../support/eventually.js';
 
-const SERVICES = ['', 'portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace'];
+const SERVICES = ['', 'portcullis.v1.VirtualServices', 'portcullis.v1.Stats', 'portcullis.v1.Defense', 'portcullis.v1.Trace', 'portcullis.v1.Capture'];
 /** Link monitor polls once a second, health every 250 ms: a change shows within ~1.5 s; allow slack. */
 const SETTLE_MS = 5000;
 

@@ -22,7 +22,7 @@ export const isRoot = typeof process.getuid === 'function' && process.getuid() =
  */
 export const LAB_TOOLS = {
   ip: 'iproute2', ethtool: 'ethtool', sysctl: 'procps', curl: 'curl', python3: 'python3',
-  ping: 'iputils-ping', nft: 'nftables', nginx: 'nginx-light',
+  ping: 'iputils-ping', nft: 'nftables', nginx: 'nginx-light', tcpdump: 'tcpdump',
 } as const;
 export type LabTool = keyof typeof LAB_TOOLS;
 
