@@ -44,7 +44,6 @@ struct OutputCheck {
   uint16_t vport = 0, rport = 0;  // network order
   std::vector<IpAddr> lips, servers;
   bool synack = false;
-  bool nothing = false;
   uint64_t out = 0, checked = 0, errors = 0;
   std::string first_error;
 
@@ -90,7 +89,6 @@ struct OutputCheck {
     IpAddr src, dst;
     uint16_t sport, dport;
     uint8_t flags;
-    if (nothing) return fail("a drop row sent a frame to the clients");
     if (!tuple(m, &src, &dst, &sport, &dport, &flags)) return fail("to the clients: not a TCP/UDP frame");
     checked++;
     if (!(src == vip) || sport != vport) return fail("to the clients: not from VIP:vport");
@@ -103,7 +101,6 @@ struct OutputCheck {
     IpAddr src, dst;
     uint16_t sport, dport;
     uint8_t flags;
-    if (nothing) return fail("a drop row sent a frame to the servers");
     if (!tuple(m, &src, &dst, &sport, &dport, &flags)) return fail("to the servers: not a TCP/UDP frame");
     checked++;
     if (std::find(lips.begin(), lips.end(), src) == lips.end()) return fail("to the servers: not from a LIP");
@@ -148,6 +145,23 @@ uint32_t bounce(Port* port, uint8_t tcp_flags, bool syn_gets_synack, std::vector
     if (n < kTxBurst) break;
   }
   return moved;
+}
+
+// Drop rows: what the port transmitted is checked and freed; ARP is answered.
+void check_and_free(Port* port, OutputCheck* check, bool to_clients) {
+  void* objs[kTxBurst];
+  unsigned n;
+  while ((n = rte_ring_dequeue_burst(port->tx_rings[0], objs, kTxBurst, nullptr)) > 0) {
+    for (unsigned i = 0; i < n; i++) {
+      rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
+      if (answer_arp(m)) {
+        if (rte_ring_enqueue(port->rx_rings[0], m) != 0) rte_pktmbuf_free(m);
+        continue;
+      }
+      to_clients ? check->client_side(m) : check->server_side(m);
+      rte_pktmbuf_free(m);
+    }
+  }
 }
 
 // Frames the drop scenario's client peer copies into fresh mbufs (all the same length).
@@ -451,7 +465,6 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
     check.lips = svc.local_addresses;
     for (const auto& server : svc.servers) check.servers.push_back(server.addr);
     check.synack = synproxy;
-    check.nothing = drops;
   }
   const uint64_t wall_start = wall_ns();
   uint64_t chunk_start = rte_rdtsc_precise(), chunk_harness = 0, chunk_packets = 0;
@@ -470,8 +483,9 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
     uint64_t peer2_start = rte_rdtsc();
     if (drops) {
       refill(env.outside, env.pool, &templates, from_outside);
-      bounce(env.outside, 0, false, nullptr, &check, true);  // nothing must come (ARP is answered)
-      bounce(env.inside, 0, false, nullptr, &check, false);
+      // The few the defence lets through (a source's first token) are checked, not answered.
+      check_and_free(env.outside, &check, true);
+      check_and_free(env.inside, &check, false);
     } else if (newconn) {
       drain_ring(env.outside->tx_rings[0]);
     } else {
@@ -502,8 +516,9 @@ Status bench_run(Dataplane& dataplane, const BenchOptions& opt, BenchResult* res
   result->packets = packets;
   result->harness_cycles = harness;
   bench_summarise_chunks(&chunk_figures, result);
-  // Every packet in makes one packet out, except in the drop rows (none) and newconn, whose
-  // client side is not looked at (the SYNs' server side is).
+  // Every packet in makes one packet out, except in the drop rows (bench/pipeline.ts checks
+  // that ≥ 99 % were dropped under their reason) and newconn, whose client side is not looked
+  // at (the SYNs' server side is).
   result->packets_out = check.out;
   result->output_checked = check.checked;
   result->output_errors = check.errors;
