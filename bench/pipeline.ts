@@ -89,6 +89,9 @@ const ADDRESSES = {
   ipv6: { vip: '2001:db8:18::10', lips: [200, 201, 202, 203].map((n) => `2001:db8:19::${n}`), servers: [1, 2, 3].map((n) => `2001:db8:19::${n}`) },
 };
 
+/** "1 M", "20 k": the live-connection count in the realistic rows' labels. */
+const flowsLabel = (n: number) => (n >= 1e6 ? `${+(n / 1e6).toFixed(1)} M` : `${+(n / 1e3).toFixed(1)} k`);
+
 const MANY_LIPS = Array.from({ length: 20 }, (_, i) => `198.19.0.${200 + i}`);
 
 function benchConfig({ protocol, defense, synproxy = false, family = 'ipv4', manyLips = false }: ConfigOptions): DataplaneConfig {
@@ -161,11 +164,11 @@ const NAT64_IN_DATA_PLANE = true;
 const SCENARIOS: Scenario[] = [
   { id: 'pipeline.io', label: 'raw ring I/O (rx → tx, floor)', scenario: 'io', config: { protocol: 'udp' },
     packets: PACKETS, connCapacity: FLOWS * 2 },
-  { id: 'pipeline.fullnat-tcp-cold', label: 'established FullNAT, TCP, 1 M flows, cold headers', scenario: 'cold',
+  { id: 'pipeline.fullnat-tcp-cold', label: `established FullNAT, TCP, ${flowsLabel(COLD_CONNECTIONS)} flows, cold headers`, scenario: 'cold',
     config: { protocol: 'tcp', manyLips: true }, packets: COLD_PACKETS, connCapacity: Math.ceil(COLD_CONNECTIONS * 1.1),
     connections: COLD_CONNECTIONS, check: everyPacketOnLiveFlows,
     goal: 250, goalSource: 'issue 20: established FullNAT, 1 M flows, cold headers ≤ 250 cycles/packet' },
-  { id: 'pipeline.fullnat-udp-cold', label: 'established FullNAT, UDP, 1 M flows, cold headers', scenario: 'cold',
+  { id: 'pipeline.fullnat-udp-cold', label: `established FullNAT, UDP, ${flowsLabel(COLD_CONNECTIONS)} flows, cold headers`, scenario: 'cold',
     config: { protocol: 'udp', manyLips: true }, packets: COLD_PACKETS, connCapacity: Math.ceil(COLD_CONNECTIONS * 1.1),
     connections: COLD_CONNECTIONS, check: everyPacketOnLiveFlows,
     goal: 250, goalSource: 'issue 20: established FullNAT, 1 M flows, cold headers ≤ 250 cycles/packet' },
