@@ -443,6 +443,9 @@ Status run_cold(const Dataplane::TestRig& env, const Snapshot* s, const BenchOpt
     if (got == 0 || peers->errors > 100) break;
   }
   const uint64_t end = rte_rdtsc_precise();
+  if (packets < opt.packets)
+    peers->fail("cold: the loop stopped after " + std::to_string(packets) + " of " + std::to_string(opt.packets) +
+                " packets");
   result->wall_ns = wall_ns() - wall_start;
   result->packets = packets;
   result->cycles = end - start - harness;
