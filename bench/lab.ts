@@ -5,7 +5,7 @@
 //   (b) Portcullis FullNAT, busy polling,
 //   (c) Portcullis FullNAT, adaptive polling,
 //   (d) the kernel's nftables FullNAT in a router namespace holding the same veths.
-// Every run is bounded (BENCH_LAB_SECONDS, default 6 s; BENCH_LAB_ROUNDS rounds, default 2).
+// Every run is bounded (BENCH_LAB_SECONDS, default 6 s; BENCH_LAB_ROUNDS rounds, default 5).
 // The bench takes no lock itself; developers run it under `flock /tmp/pc-lab.lock` on
 // shared boxes. Everything it creates (lab, router namespace, daemon, nginx) is removed
 // in finally.
@@ -23,7 +23,7 @@ import { labDown, labUp } from '../src/lab/lab.js';
 import { BENCH_HTTP_PORT, startNginx } from './lab/nginx.js';
 import { runDownload, runWrk, waitForPath, type LoadSettings } from './lab/load.js';
 import { nftablesDown, nftablesUp } from './lab/nft-fullnat.js';
-import { bestOf, labRows, type LabFigures, type ScenarioFigures } from './lab/rows.js';
+import { labRows, summarise, type LabFigures, type ScenarioFigures } from './lab/rows.js';
 import type { BenchRow } from './rows.js';
 import { removeConnRegionFiles } from '../src/config/conn-region.js';
 
@@ -42,11 +42,10 @@ const SETTINGS: LoadSettings = {
   threads: envCount('BENCH_LAB_THREADS', 1, 64),
 };
 /**
- * Rounds of all four scenarios; each figure is the best over the rounds. On a shared
- * box other work steals CPU at random moments: the best of interleaved rounds is far
- * steadier than one run, and interleaving keeps a slow minute from hitting one gateway only.
+ * Rounds of all four scenarios, interleaved so a slow minute on a shared box hits every
+ * gateway alike; each figure is the median over the rounds, min–max beside it (issue 20).
  */
-const ROUNDS = envCount('BENCH_LAB_ROUNDS', 2, 10);
+const ROUNDS = envCount('BENCH_LAB_ROUNDS', 5, 20);
 const DAEMON_READY_TIMEOUT_MS = 60_000;
 /**
  * Every scenario serves from the same single real server (rs1, nginx with a worker per
@@ -163,7 +162,7 @@ export async function runLabBench(): Promise<BenchRow[]> {
           nftables: await nftablesRun(),
         });
       }
-      return labRows(bestOf(rounds), { ...SETTINGS, rounds: ROUNDS });
+      return labRows(summarise(rounds), SETTINGS);
     } finally {
       await nginx.stop();
     }

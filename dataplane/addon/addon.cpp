@@ -273,7 +273,8 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
   Napi::Object o;
   if (!r.object(info[0], "options", &o)) return env.Undefined();
   size_t scenario;
-  if (!r.choice(o.Get("scenario"), "options.scenario", {"io", "fullnat", "synproxy", "newconn", "drop"}, &scenario))
+  if (!r.choice(o.Get("scenario"), "options.scenario", {"io", "fullnat", "synproxy", "newconn", "drop", "cold", "connections"},
+                &scenario))
     return env.Undefined();
   uint64_t packets, flows, round_connections = 0;
   if (!r.integer(o.Get("packets"), "options.packets", 1, 1ull << 40, &packets)) return env.Undefined();
@@ -281,7 +282,12 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
   Napi::Value round = o.Get("roundConnections");
   if (!round.IsUndefined() && !r.integer(round, "options.roundConnections", 1, 1u << 30, &round_connections))
     return env.Undefined();
+  uint64_t connections = 0;
+  Napi::Value conns = o.Get("connections");
+  if (!conns.IsUndefined() && !r.integer(conns, "options.connections", 1, pc::kMaxColdConnections, &connections))
+    return env.Undefined();
   pc::BenchOptions options;
+  options.connections = static_cast<uint32_t>(connections);
   options.scenario = static_cast<pc::BenchScenario>(scenario);  // same order as the choices
   options.packets = packets;
   options.flows = static_cast<uint32_t>(flows);

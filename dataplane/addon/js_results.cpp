@@ -181,14 +181,22 @@ Napi::Array connections_to_js(Napi::Env env, const std::vector<pc::ConnectionInf
 
 Napi::Object bench_to_js(Napi::Env env, pc::BenchScenario scenario, const pc::BenchResult& r) {
   Napi::Object o = Napi::Object::New(env);
-  static const char* const kNames[] = {"io", "fullnat", "synproxy", "newconn", "drop"};  // BenchScenario order
+  static const char* const kNames[] = {"io", "fullnat", "synproxy", "newconn", "drop", "cold", "connections"};  // BenchScenario order
   o.Set("scenario", kNames[static_cast<unsigned>(scenario)]);
   o.Set("packets", num(env, r.packets));
   o.Set("cycles", num(env, r.cycles));
   o.Set("harnessCycles", num(env, r.harness_cycles));
   o.Set("chunkMedian", Napi::Number::New(env, r.chunk_median));
   o.Set("chunkP10", Napi::Number::New(env, r.chunk_p10));
+  o.Set("chunkP90", Napi::Number::New(env, r.chunk_p90));
   o.Set("chunks", num(env, r.chunks));
+  o.Set("wallNs", num(env, r.wall_ns));
+  o.Set("packetsOut", num(env, r.packets_out));
+  o.Set("outputChecked", num(env, r.output_checked));
+  o.Set("outputErrors", num(env, r.output_errors));
+  o.Set("firstError", Napi::String::New(env, r.first_error));
+  o.Set("connections", num(env, r.connections));
+  o.Set("connsExpired", num(env, r.conns_expired));
   o.Set("tscHz", num(env, r.tsc_hz));
   o.Set("dropped", num(env, r.dropped));
   o.Set("connsCreated", num(env, r.conns_created));

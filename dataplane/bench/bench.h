@@ -15,18 +15,30 @@
 //   drop      every packet dropped by the defences of the applied config (UDP
 //             flood over an empty per-source bucket, ACL deny); the client peer
 //             refills the rx ring with fresh copies of the frames
+//   cold      (bench_flows.cpp) established FullNAT on `connections` live connections made
+//             through the pipeline beforehand (SYN, SYN-ACK, ACK; UDP: a datagram); every
+//             packet of the measured loop belongs to a flow picked at random, either direction,
+//             and its header lines are flushed from the caches before the data plane sees it
+//             (as a NIC's DMA leaves them); every output is checked against its flow
+//   connections (bench_flows.cpp) whole TCP connections: SYN, SYN-ACK, ACK, request,
+//             response, FIN/ACK each way, then the record's expiry and free, all measured
+//             (the clock advances so the wheel frees them inside the loop); with the first
+//             service's SYNPROXY on, the cookie handshake and the backend one as well
+// Every scenario checks what comes out (count, addresses, ports, checksums spot-checked);
+// a wrong output is counted in output_errors, and the caller fails the row.
 // Frames are IPv4 or IPv6 by the first service's VIP (clients from the outside port's prefix
 // of that family; the simulated hosts answer ARP or neighbour solicitations).
 // Cycles from rte_rdtsc. bench_memory measures bytes per connection of a worker
 // created for it and filled to capacity.
 #pragma once
 #include <cstdint>
+#include <string>
 #include "core/dataplane.h"
 #include "core/status.h"
 
 namespace pc {
 
-enum class BenchScenario : uint8_t { IO, FULLNAT, SYNPROXY, NEWCONN, DROP };
+enum class BenchScenario : uint8_t { IO, FULLNAT, SYNPROXY, NEWCONN, DROP, COLD, CONNECTIONS };
 
 struct BenchOptions {
   BenchScenario scenario = BenchScenario::IO;
@@ -34,17 +46,30 @@ struct BenchOptions {
   uint32_t flows = 1;    // frames in flight
   // newconn: connections per round before the table is emptied (unmeasured). 0 = 200000.
   uint32_t round_connections = 0;
+  // cold: live connections (1..kMaxColdConnections); connections: complete connections to run
+  // (packets is then ignored). 0 = 1 M / 200 k.
+  uint32_t connections = 0;
 };
+constexpr uint32_t kMaxColdConnections = 4u << 20;
 
 struct BenchResult {
   uint64_t packets = 0;
   uint64_t cycles = 0;          // the data plane's: measured loop minus harness_cycles
   uint64_t harness_cycles = 0;  // peers and newconn's table emptying, excluded from cycles
   // The loop is also timed in chunks of 2048 packets (harness excluded the
-  // same way): the median chunk's cycles/packet, robust to preemption on a shared box.
+  // same way): the median chunk's cycles/packet (connections: cycles per connection of a
+  // batch), with the 10th and 90th percentiles.
   double chunk_median = 0;
-  double chunk_p10 = 0;  // 10th percentile: the figure on a box where most chunks are disturbed
+  double chunk_p10 = 0;
+  double chunk_p90 = 0;
   uint32_t chunks = 0;
+  uint64_t wall_ns = 0;         // wall-clock time of the measured loop, peers included
+  uint64_t packets_out = 0;     // frames the data plane transmitted in the measured loop (ARP excluded)
+  uint64_t output_checked = 0;  // outputs whose addresses/ports were compared with what they must be
+  uint64_t output_errors = 0;   // outputs that were wrong (or missing): the row is a failure
+  std::string first_error;      // what the first wrong output was
+  uint64_t connections = 0;     // connections: completed (client saw the server's FIN); cold: live
+  uint64_t conns_expired = 0;   // during the measured loop
   uint64_t tsc_hz = 0;
   uint64_t dropped = 0;         // drop counters during the measured loop (all reasons)
   uint64_t conns_created = 0;   // during the measured loop

@@ -459,7 +459,8 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
   }
   if (count == 0) return;
   uint32_t slots[kConnBulkMax];
-  uint64_t hits = conn_lookup_bulk(w->conns, keys, count, slots);  // also prefetches the hits' records
+  // Also prefetches the hits' records and, for TCP, their SYNPROXY entries (synproxy_owns).
+  uint64_t hits = conn_lookup_bulk(w->conns, keys, count, slots, w->synproxy.conns, sizeof(SynproxyConn));
   const uint64_t& created = w->counters->events[static_cast<unsigned>(Event::CONNS_CREATED)];
   const uint64_t created_at_lookup = created;
   for (uint32_t k = 0; k < count; k++) {

@@ -495,9 +495,11 @@ export interface PacketCaptureBatch {
 
 /**
  * io: raw ring I/O; fullnat: established flows; synproxy: client SYNs answered with cookie SYN-ACKs;
- * newconn: every packet a new flow's SYN; drop: every packet dropped by the applied defences.
+ * newconn: every packet a new flow's SYN; drop: every packet dropped by the applied defences;
+ * cold: established FullNAT over `connections` live connections, random flows, headers flushed
+ * from the caches; connections: whole TCP connections (7 packets, expiry and free) per batch.
  */
-export type BenchScenario = 'io' | 'fullnat' | 'synproxy' | 'newconn' | 'drop';
+export type BenchScenario = 'io' | 'fullnat' | 'synproxy' | 'newconn' | 'drop' | 'cold' | 'connections';
 
 export interface BenchResult {
   scenario: BenchScenario;
@@ -510,7 +512,20 @@ export interface BenchResult {
   chunkMedian: number;
   /** ...and the 10th percentile (robust to a box where most chunks share the CPU). */
   chunkP10: number;
+  chunkP90: number;
   chunks: number;
+  /** Wall-clock nanoseconds of the measured loop, simulated peers included. */
+  wallNs: number;
+  /** Frames the data plane sent in the measured loop (ARP/ND excluded). */
+  packetsOut: number;
+  /** Outputs compared with what they must be, and how many were wrong (the row then fails). */
+  outputChecked: number;
+  outputErrors: number;
+  /** What the first wrong output was ('' when none). */
+  firstError: string;
+  /** cold: live connections; connections: connections completed (client saw the server's FIN). */
+  connections: number;
+  connsExpired: number;
   tscHz: number;
   /** Packets dropped (any reason) and connections created during the measured loop. */
   dropped: number;
@@ -629,7 +644,7 @@ export interface DataplaneAddon {
    * drop. Frames are CIP→VIP for the first service of the applied config; the simulated hosts'
    * work is timed and excluded (harnessCycles). Throws EINVAL when the config does not fit.
    */
-  bench(options: { scenario: BenchScenario; packets: number; flows: number; roundConnections?: number }): BenchResult;
+  bench(options: { scenario: BenchScenario; packets: number; flows: number; roundConnections?: number; connections?: number }): BenchResult;
   /**
    * Memory per connection: a worker of its own with capacity = connections, filled directly
    * (with IPv4 connections, or IPv6 ones with family 'ipv6'), then freed.

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { compareRows, describeMachine, formatNumber, formatTable, goalScore, parseRun, renderSvg, type BenchRun } from '../../bench/report.js';
 import { judge, type BenchRow } from '../../bench/rows.js';
 import { parseWrk } from '../../bench/lab/load.js';
-import { bestOf, labRows } from '../../bench/lab/rows.js';
+import { labRows, spread, summarise } from '../../bench/lab/rows.js';
 
 const cycles: BenchRow = {
   group: 'pipeline', id: 'pipeline.fullnat-tcp', label: 'established FullNAT, TCP', figure: 292.3, unit: 'cycles/pkt',
@@ -111,35 +111,41 @@ Transfer/sec:      2.64MB
   assert.throws(() => parseWrk('unable to connect to 198.19.0.1:8080 Connection refused'), /cannot read wrk's output/);
 });
 
-test('lab rows: FullNAT against the bridge (0.9) and nftables (1.2), adaptive against busy', () => {
+test('lab rows: FullNAT against the bridge (0.9) and nftables (1.2) on medians, adaptive against busy', () => {
   const figures = (c: number, r: number, m: number, errors = 0) => ({ connsPerSecond: c, requestsPerSecond: r, megabytesPerSecond: m, errors });
-  const rows = labRows({
-    bridge: figures(17000, 40000, 900), busy: figures(16000, 35000, 850, 2),
-    adaptive: figures(15000, 30000, 800), nftables: figures(14000, 38000, 2000),
-  }, { seconds: 8, connections: 64, threads: 1, rounds: 2 });
+  const round = { bridge: figures(17000, 40000, 900), busy: figures(16000, 35000, 850, 1), adaptive: figures(15000, 30000, 800), nftables: figures(14000, 38000, 2000) };
+  // One lucky round each for busy: the median ignores it (best-of would have passed rps).
+  const lucky = { ...round, busy: figures(30000, 60000, 2000, 1) };
+  const rows = labRows(summarise([round, lucky, round]), { seconds: 8, connections: 64, threads: 1 });
   const byId = new Map(rows.map((row) => [row.id, row]));
   assert.is(new Set(rows.map((row) => row.id)).size, rows.length);
   assert.ok(rows.every((row) => row.group === 'lab'));
   assert.is(judge(byId.get('lab.fullnat-busy-conns')!), 'pass');
   assert.is(judge(byId.get('lab.fullnat-busy-rps')!), 'miss');
-  assert.is(byId.get('lab.fullnat-busy-rps')!.note, '2 wrk errors');
+  assert.is(byId.get('lab.fullnat-busy-rps')!.figure, 35000);
+  assert.match(byId.get('lab.fullnat-busy-rps')!.note!, /median of 3, min–max 35000–60000; 3 wrk errors/);
   assert.is(byId.get('lab.fullnat-vs-nftables-conns')!.ratio, 16000 / 14000);
   assert.is(judge(byId.get('lab.fullnat-vs-nftables-conns')!), 'miss');
   assert.equal(byId.get('lab.fullnat-adaptive-conns')!.baseline, { label: 'busy', figure: 16000 });
   assert.is(byId.get('lab.fullnat-adaptive-conns')!.goal, undefined);
   assert.is(byId.get('lab.bridge-mbps')!.figure, 900);
-  assert.match(byId.get('lab.bridge-conns')!.note!, /best of 2/);
+  assert.match(byId.get('lab.bridge-conns')!.note!, /median of 3/);
 });
 
-test('lab rounds: the best figure of each scenario and measure, errors summed', () => {
+test('lab rounds: the median of each scenario and measure with min–max, errors summed', () => {
+  assert.equal(spread([5, 1, 9, 3, 7]), { median: 5, min: 1, max: 9 });
+  assert.equal(spread([4, 2]), { median: 4, min: 2, max: 4 });
   const figures = (c: number, r: number, m: number, errors = 0) => ({ connsPerSecond: c, requestsPerSecond: r, megabytesPerSecond: m, errors });
   const one = { bridge: figures(10, 20, 30, 1), busy: figures(5, 6, 7), adaptive: figures(1, 1, 1), nftables: figures(2, 2, 2) };
   const two = { bridge: figures(11, 19, 31, 2), busy: figures(4, 7, 6), adaptive: figures(1, 1, 1), nftables: figures(3, 1, 2) };
-  const best = bestOf([one, two]);
-  assert.equal(best.bridge, figures(11, 20, 31, 3));
-  assert.equal(best.busy, figures(5, 7, 7));
-  assert.equal(best.nftables, figures(3, 2, 2));
-  assert.throws(() => bestOf([]), /no rounds/);
+  const three = { bridge: figures(12, 18, 29), busy: figures(9, 8, 5), adaptive: figures(1, 1, 1), nftables: figures(1, 3, 2) };
+  const s = summarise([one, two, three]);
+  assert.equal(s.bridge.connsPerSecond, { median: 11, min: 10, max: 12 });
+  assert.equal(s.bridge.requestsPerSecond, { median: 19, min: 18, max: 20 });
+  assert.is(s.bridge.errors, 3);
+  assert.equal(s.busy.connsPerSecond, { median: 5, min: 4, max: 9 });
+  assert.is(s.rounds, 3);
+  assert.throws(() => summarise([]), /no rounds/);
 });
 
 test.run();

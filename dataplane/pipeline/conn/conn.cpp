@@ -166,7 +166,8 @@ inline uint32_t slot_value(uint32_t index, Direction direction) {
 
 }  // namespace
 
-uint64_t conn_lookup_bulk(const ConnTable& t, const FlowKey* const* keys, uint32_t n, uint32_t* slots) {
+uint64_t conn_lookup_bulk(const ConnTable& t, const FlowKey* const* keys, uint32_t n, uint32_t* slots,
+                          const void* tcp_side, uint32_t tcp_side_stride) {
   ConnHash h[kConnBulkMax];
   uint32_t candidate[kConnBulkMax];
   if (n > kConnBulkMax) n = kConnBulkMax;
@@ -183,6 +184,8 @@ uint64_t conn_lookup_bulk(const ConnTable& t, const FlowKey* const* keys, uint32
         const Conn* c = &t.records[(candidate[k] - 1) >> 1];
         rte_prefetch0(c);  // a 96-byte record spans two lines
         rte_prefetch0(reinterpret_cast<const uint8_t*>(c) + sizeof(Conn) - 1);
+        if (tcp_side && keys[k]->protocol == IPPROTO_TCP)
+          rte_prefetch0(static_cast<const uint8_t*>(tcp_side) + size_t{(candidate[k] - 1) >> 1} * tcp_side_stride);
         break;
       }
     }
