@@ -13,21 +13,10 @@ Napi::Value PacketCaptureSet(const Napi::CallbackInfo& info) {
   JsReader r(env);
   Napi::Object o;
   if (!r.object(info[0], "options", &o)) return env.Undefined();
-  Napi::Value enabled = o.Get("enabled");
-  if (!enabled.IsBoolean()) {
-    r.fail("options.enabled", "a boolean", enabled);
-    return env.Undefined();
-  }
   pc::CaptureFilter filter;
-  filter.match.enabled = enabled.As<Napi::Boolean>().Value();
-  uint64_t value;
-  if (!o.Get("serviceId").IsUndefined()) {
-    if (!r.integer(o.Get("serviceId"), "options.serviceId", 1, pc::kMaxServiceId, &value)) return env.Undefined();
-    filter.match.service_id = static_cast<uint32_t>(value);
-  }
+  if (!read_packet_match(r, o, &filter.match)) return env.Undefined();
   pc::Dataplane& dp = pc::dataplane();
-  if (!o.Get("port").IsUndefined() && !read_port_index(r, o.Get("port"), dp.port_names(), &filter.match.port))
-    return env.Undefined();
+  uint64_t value;
   if (!o.Get("snaplen").IsUndefined()) {
     if (!r.integer(o.Get("snaplen"), "options.snaplen", 1, pc::kCaptureSnaplenMax, &value)) return env.Undefined();
     filter.snaplen = static_cast<uint32_t>(value);

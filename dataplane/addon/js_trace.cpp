@@ -17,26 +17,27 @@ bool read_port_index(JsReader& r, const Napi::Value& v, const std::vector<std::s
   return r.fail("options.port", expected + ")", v);
 }
 
+bool read_packet_match(JsReader& r, const Napi::Object& o, pc::TraceFilter* match) {
+  Napi::Value enabled = o.Get("enabled");
+  if (!enabled.IsBoolean()) return r.fail("options.enabled", "a boolean", enabled);
+  match->enabled = enabled.As<Napi::Boolean>().Value();
+  uint64_t value;
+  if (!o.Get("serviceId").IsUndefined()) {
+    if (!r.integer(o.Get("serviceId"), "options.serviceId", 1, pc::kMaxServiceId, &value)) return false;
+    match->service_id = static_cast<uint32_t>(value);
+  }
+  return o.Get("port").IsUndefined() || read_port_index(r, o.Get("port"), pc::dataplane().port_names(), &match->port);
+}
+
 Napi::Value TraceSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   JsReader r(env);
   Napi::Object o;
   if (!r.object(info[0], "options", &o)) return env.Undefined();
-  Napi::Value enabled = o.Get("enabled");
-  if (!enabled.IsBoolean()) {
-    r.fail("options.enabled", "a boolean", enabled);
-    return env.Undefined();
-  }
   pc::TraceFilter filter;
-  filter.enabled = enabled.As<Napi::Boolean>().Value();
-  uint64_t value;
-  if (!o.Get("serviceId").IsUndefined()) {
-    if (!r.integer(o.Get("serviceId"), "options.serviceId", 1, pc::kMaxServiceId, &value)) return env.Undefined();
-    filter.service_id = static_cast<uint32_t>(value);
-  }
+  if (!read_packet_match(r, o, &filter)) return env.Undefined();
   pc::Dataplane& dp = pc::dataplane();
-  if (!o.Get("port").IsUndefined() && !read_port_index(r, o.Get("port"), dp.port_names(), &filter.port))
-    return env.Undefined();
+  uint64_t value;
   if (!o.Get("maxRecords").IsUndefined()) {
     if (!r.integer(o.Get("maxRecords"), "options.maxRecords", 1, pc::kTraceRingRecords, &value))
       return env.Undefined();

@@ -110,19 +110,30 @@ e2e('NAT (-m) with three workers: 100 sequential and 200 concurrent requests all
   assert.is(delta(before.drops, after.drops, 'redirect_ring_full'), 0n);
 });
 
-e2e('persistence (-p) with three workers: every connection of the client goes to one server', async () => {
+e2e('persistence (-p) with three workers: every connection of a client goes to one server', async () => {
   const { api } = running();
   await api.call('VirtualServices', 'CreateVirtualService', {
     service: {
       name: 'e2e-persistent-workers', key: { protocol: 'TCP', vip: PERSISTENT_VIP, port: 80 }, scheduler: 'rr',
-      persistenceTimeout: 300, localAddresses: [...LOCAL_ADDRESSES],
+      persistenceTimeout: 300, persistenceNetmask: '255.255.255.255', localAddresses: [...LOCAL_ADDRESSES],
       servers: REAL_SERVERS.map((server) => ({ address: server.addresses[0]!, port: 80, weight: 1 })),
     },
   });
-  const { replies } = await clientTool<{ replies: Reply[] }>(['sequential', httpUrl(PERSISTENT_VIP), 60, 5_000], 60_000);
-  replies.forEach((reply, index) => assert.ok(reply.ok, `request ${index}: ${reply.error ?? reply.status}`));
-  const servers = new Set(replies.map((reply) => (JSON.parse(reply.body ?? '{}') as ServerAnswer).server));
-  assert.is(servers.size, 1, `one server for the client over 60 connections on 3 workers: ${[...servers].join(', ')}`);
+  // Every client address is a client network of its own (-M 255.255.255.255), all at once: their
+  // first connections reach the workers in a different order on each, so templates kept by each
+  // worker alone would give one client different servers on different workers (each worker's rr
+  // goes its own way); one decision per client network gives one server per client.
+  const clients = CLIENT.addresses.slice(0, 6);
+  const runs = await Promise.all(clients.map((address) =>
+    clientTool<{ replies: Reply[] }>(['sequential', httpUrl(PERSISTENT_VIP), 12, 5_000, address], 60_000)));
+  const serversOf = runs.map(({ replies }, client) => {
+    replies.forEach((reply, index) => assert.ok(reply.ok, `client ${clients[client]} request ${index}: ${reply.error ?? reply.status}`));
+    return new Set(replies.map((reply) => (JSON.parse(reply.body ?? '{}') as ServerAnswer).server));
+  });
+  serversOf.forEach((servers, client) =>
+    assert.is(servers.size, 1, `one server for ${clients[client]} over 12 connections on 3 workers: ${[...servers].join(', ')}`));
+  // rr across client networks: the six clients' templates are spread over the servers, not all on one.
+  assert.ok(new Set(serversOf.map((servers) => [...servers][0])).size > 1, 'the clients were spread over the servers');
 });
 
 e2e('the daemon stops cleanly', async () => {
