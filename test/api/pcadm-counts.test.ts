@@ -22,7 +22,7 @@ setLogLevel('error');
 const [RS1, RS2] = ['198.19.0.1', '198.19.0.2'];
 const [LIP_A, LIP_B] = ['198.19.0.200', '198.19.0.201'];
 const WORKERS = 4;
-const SHARE = (65536 - 1024) / WORKERS;  // worker 0's lports of one LIP (every frame here lands on worker 0)
+const SHARE = (65536 - 1024) / WORKERS;  // one worker's lports of one LIP
 
 
 async function pcadm(socket: string, line: string): Promise<string> {
@@ -75,24 +75,34 @@ test('pcadm prints the data plane\'s PersistConn, CONNS and CONFLICTS for real c
       await pcadm(socket, `-a -t ${VIP}:81 -r ${RS1}:81 -b`);
       lab.dp.step();
 
+      // :81 takes every lport of LIP_A on every worker (a client of its own per worker's rx queue;
+      // :81 is neither NAT nor persistent, so each SYN's connection is made where it arrived).
       assert.equal(syn(lab, '198.18.0.9', 2000, 81), { server: RS1, lip: LIP_A });
-      for (let i = 0; i < SHARE - 1; i += 1024) {
-        const cports = Array.from({ length: Math.min(1024, SHARE - 1 - i) }, (_, k) => 3000 + i + k);
-        lab.send('outside', ...cports.map((cport) => clientTcp(cport, { flags: 'S', seq: 1 }, VIP, 81, '198.18.0.9')));
-        lab.dp.capture('inside');
+      for (let worker = 0; worker < WORKERS; worker++) {
+        const client = `198.18.0.${9 - worker}`;
+        const count = worker === 0 ? SHARE - 1 : SHARE;
+        for (let i = 0; i < count; i += 1024) {
+          const cports = Array.from({ length: Math.min(1024, count - i) }, (_, k) => 3000 + i + k);
+          lab.sendOn('outside', worker, ...cports.map((cport) => clientTcp(cport, { flags: 'S', seq: 1 }, VIP, 81, client)));
+          lab.dp.capture('inside');
+        }
       }
-      // Three clients on :80: templates .1 -> RS1, .2 -> RS2, .3 -> RS1; each SYN finds LIP_A full first.
+      // Three clients on :80, .1 twice: each SYN finds LIP_A full first (on whichever worker the
+      // client's network names), takes LIP_B, and .1's second connection follows its template.
       const flows = [['198.18.0.1', 40001], ['198.18.0.2', 40002], ['198.18.0.3', 40003], ['198.18.0.1', 40004]] as const;
-      assert.equal(flows.map(([client, cport]) => syn(lab, client, cport, 80)), [
-        { server: RS1, lip: LIP_B }, { server: RS2, lip: LIP_B }, { server: RS1, lip: LIP_B }, { server: RS1, lip: LIP_B },
-      ]);
+      const made = flows.map(([client, cport]) => syn(lab, client, cport, 80));
+      made.forEach((flow, index) => assert.is(flow.lip, LIP_B, `flow ${index} took LIP_B`));
+      assert.is(made[3]!.server, made[0]!.server, "198.18.0.1's second connection follows its template");
+      const templatesTo = (server: string) => made.slice(0, 3).filter((flow) => flow.server === server).length;
+      const connsTo = (server: string) => made.filter((flow) => flow.server === server).length;
+      assert.ok(templatesTo(RS1) > 0 && templatesTo(RS1) + templatesTo(RS2) === 3, 'three templates on the two servers');
 
       assert.fixture(await pcadm(socket, `-Ln --persistent-conn -t ${VIP}:80`), [
         'Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn ',
         '  -> RemoteAddress:Port',
         `TCP  ${VIP}:80 rr persistent 300`,
-        persistLine(`${RS1}:80`, 1, 2, 0, 3),
-        persistLine(`${RS2}:80`, 1, 1, 0, 1),
+        persistLine(`${RS1}:80`, 1, templatesTo(RS1), 0, connsTo(RS1)),
+        persistLine(`${RS2}:80`, 1, templatesTo(RS2), 0, connsTo(RS2)),
         '',
       ].join('\n'));
       assert.fixture(await pcadm(socket, '--get-laddr'), [
@@ -101,20 +111,20 @@ test('pcadm prints the data plane\'s PersistConn, CONNS and CONFLICTS for real c
         laddrLine(LIP_A, 4, 0),
         laddrLine(LIP_B, 0, 4),
         laddrService(`${VIP}:81`, 1),
-        laddrLine(LIP_A, 0, SHARE),
+        laddrLine(LIP_A, 0, WORKERS * SHARE),
         '',
       ].join('\n'));
 
       const { registry, refresh } = createMetrics({ hub, state: () => controller.state, connectionCapacity: 0 });
       refresh();
       const metrics = await registry.metrics();
-      assert.match(metrics, `portcullis_real_server_persistent_connections{protocol="tcp",vip="${VIP}",port="80",server="${RS1}",server_port="80"} 2`);
+      assert.match(metrics, `portcullis_real_server_persistent_connections{protocol="tcp",vip="${VIP}",port="80",server="${RS1}",server_port="80"} ${templatesTo(RS1)}`);
       assert.match(metrics, `portcullis_local_address_conflicts_total{protocol="tcp",vip="${VIP}",port="80",local_address="${LIP_A}"} 4`);
-      assert.match(metrics, `portcullis_local_address_connections{protocol="tcp",vip="${VIP}",port="81",local_address="${LIP_A}"} ${SHARE}`);
+      assert.match(metrics, `portcullis_local_address_connections{protocol="tcp",vip="${VIP}",port="81",local_address="${LIP_A}"} ${WORKERS * SHARE}`);
 
       // Everything half-open ends after 60 s (SYN_RECV), the templates 300 s after their last use.
       lab.advance(61);
-      assert.ok((await pcadm(socket, `-Ln --persistent-conn -t ${VIP}:80`)).includes(persistLine(`${RS1}:80`, 1, 2, 0, 0)));
+      assert.ok((await pcadm(socket, `-Ln --persistent-conn -t ${VIP}:80`)).includes(persistLine(`${RS1}:80`, 1, templatesTo(RS1), 0, 0)));
       assert.ok((await pcadm(socket, '--get-laddr')).includes(laddrLine(LIP_B, 0, 0)));
       lab.advance(300);
       assert.ok((await pcadm(socket, `-Ln --persistent-conn -t ${VIP}:80`)).includes(persistLine(`${RS1}:80`, 1, 0, 0, 0)));
