@@ -161,7 +161,6 @@ export function createMetrics(context: MetricsContext): { registry: Registry; re
     services.set(state.services.length);
     servers.set(state.services.reduce((n, s) => n + s.servers.length, 0));
     const serviceById = new Map(stats.services.map((t) => [t.id, t]));
-    const defenseById = new Map(stats.defense.map((d) => [d.id, d]));
     const serverById = new Map(stats.servers.map((t) => [t.id, t]));
     const defenseById = new Map((stats.defense ?? []).map((d) => [d.id, d]));
     // Joined on canonical text: labels carry the model's spelling whatever the data plane writes.
