@@ -70,6 +70,19 @@ inline uint16_t csum_sum(const void* data, uint32_t len, uint64_t sum = 0) {
   return csum_finish(static_cast<uint32_t>(sum));
 }
 
+// csum_sum over an IPv4 header: the 20-byte one (no options, nearly every packet) as five
+// independent adds with no loop, since every received IPv4 frame is verified with it and the
+// SYNPROXY replies are summed with it; any other length as csum_sum.
+inline uint16_t csum_ipv4_header(const void* header, uint32_t len) {
+  if (len != 20) return csum_sum(header, len);
+  uint32_t w[5];
+  std::memcpy(w, header, sizeof w);
+  uint64_t sum = static_cast<uint64_t>(w[0]) + w[1] + w[2] + w[3] + w[4];
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  return csum_finish(static_cast<uint32_t>(sum));
+}
+
 // IPv6 pseudo-header (RFC 8200 8.1): source, destination (the final one), the 32-bit
 // upper-layer length, three zero bytes and the upper-layer protocol (not the IPv6
 // header's next header when extension headers sit between). Unfolded 32-bit words in
