@@ -21,8 +21,8 @@ inline bool drop(Worker* w, rte_mbuf* m, uint32_t service_id, DropReason reason)
 inline AclAction global_acl_verdict(const DefendState& d, const AclTable& acl, const IpAddr& source,
                                     const uint64_t* deadlines, uint64_t now_us) {
   const AclChunkVerdicts& c = d.chunk;
-  if (c.current < c.count && c.looked_up[c.current] && ip_is_v4(source) && c.source[c.current] == ip_v4(source))
-    return c.action[c.current];
+  if (c.current < c.count && c.verdict[c.current] && ip_is_v4(source) && c.source[c.current] == ip_v4(source))
+    return static_cast<AclAction>(c.verdict[c.current] - 1);
   return acl_lookup(acl, source, deadlines, now_us);
 }
 
@@ -41,7 +41,7 @@ void defend_prepare_chunk(Worker* w, const Snapshot& s, rte_mbuf* const* packets
   if (!buckets && !acl) return;
   const uint64_t* deadlines = d.acl_deadlines_us.data();
   for (uint16_t i = 0; i < n; i++) {
-    c.looked_up[i] = false;
+    c.verdict[i] = 0;
     const rte_mbuf* m = packets[i];
     if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) continue;
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
@@ -51,8 +51,7 @@ void defend_prepare_chunk(Worker* w, const Snapshot& s, rte_mbuf* const* packets
     if (buckets && ip->next_proto_id == IPPROTO_UDP) source_bucket_prefetch(d.sources, source);
     if (!acl) continue;
     c.source[i] = ip->src_addr;
-    c.action[i] = acl_lookup(t.global_acl, source, deadlines, now_us);
-    c.looked_up[i] = true;
+    c.verdict[i] = 1u + static_cast<uint32_t>(acl_lookup(t.global_acl, source, deadlines, now_us));
   }
   c.count = acl ? n : 0;
   c.current = 0;

@@ -26,8 +26,9 @@ constexpr uint16_t kDefendChunkMax = 64;  // packets defend_prepare_chunk takes 
 // packet or a reassembled datagram is looked up afresh).
 struct AclChunkVerdicts {
   uint32_t source[kDefendChunkMax];  // network order
-  AclAction action[kDefendChunkMax];
-  bool looked_up[kDefendChunkMax];
+  // 0: not looked up (not IPv4), else 1 + the AclAction. 32-bit on purpose: byte stores may
+  // alias anything, and the lookup loop would reload the table's vectors after each one.
+  uint32_t verdict[kDefendChunkMax];
   uint16_t count = 0;    // 0: no chunk prepared
   uint16_t current = 0;  // the packet being classified
 };
