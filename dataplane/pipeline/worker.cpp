@@ -198,7 +198,6 @@ static inline void drop(Worker* w, rte_mbuf* m, DropReason reason) {
 namespace {
 
 constexpr uint16_t kPrefetchAhead = 4;  // packets whose headers are prefetched ahead of classify
-static_assert(kConnBulkMax <= kDefendChunkMax, "defend_prepare_chunk takes a whole chunk");
 
 // Packets of one burst waiting for the connection lookup.
 struct PendingNat {
@@ -448,16 +447,14 @@ void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** pa
   // Headers a few packets ahead (their mbufs were prefetched for the whole burst): by the
   // time classify reaches a packet its first lines are in L1.
   for (uint16_t i = 0; i < n && i < kPrefetchAhead; i++) rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
-  defend_prepare_chunk(w, s, packets, n, now_us);  // bucket sets and ACL verdicts of the whole chunk
+  defend_prefetch_chunk(w, s, packets, n);  // the per-source bucket sets of the whole chunk
   for (uint16_t i = 0; i < n; i++) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(packets[i + kPrefetchAhead], void*));
-    defend_select(&w->defend, i);
     if (classify(w, s, in_port, packets[i], now_us, tx, &pending[count])) {
       keys[count] = &pending[count].key;
       count++;
     }
   }
-  defend_end_chunk(&w->defend);
   if (count == 0) return;
   uint32_t slots[kConnBulkMax];
   // Also prefetches the hits' records and, for TCP, their SYNPROXY entries (synproxy_owns).

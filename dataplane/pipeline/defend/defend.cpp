@@ -16,45 +16,18 @@ inline bool drop(Worker* w, rte_mbuf* m, uint32_t service_id, DropReason reason)
   return false;
 }
 
-// The global ACL's verdict for source: the one defend_prepare_chunk found for this packet
-// when it still has that source, else looked up now.
-inline AclAction global_acl_verdict(const DefendState& d, const AclTable& acl, const IpAddr& source,
-                                    const uint64_t* deadlines, uint64_t now_us) {
-  const AclChunkVerdicts& c = d.chunk;
-  if (c.current < c.count && c.verdict[c.current] && ip_is_v4(source) && c.source[c.current] == ip_v4(source))
-    return static_cast<AclAction>(c.verdict[c.current] - 1);
-  return acl_lookup(acl, source, deadlines, now_us);
-}
-
 }  // namespace
 
-void defend_prepare_chunk(Worker* w, const Snapshot& s, rte_mbuf* const* packets, uint16_t n, uint64_t now_us) {
-  const DefenseTables& t = s.defense;
-  DefendState& d = w->defend;
-  AclChunkVerdicts& c = d.chunk;
-  c.count = 0;
-  if (!t.active || n > kDefendChunkMax) return;
-  const bool buckets = t.udp_source_limits && d.sources.slots;
-  // Unarmed deadlines (the first packet under a new snapshot arms them in defend_input) would
-  // give a different verdict for a zero ttl: that one chunk is looked up packet by packet.
-  const bool acl = t.global_acl.active && d.deadlines_armed;
-  if (!buckets && !acl) return;
-  const uint64_t* deadlines = d.acl_deadlines_us.data();
+void defend_prefetch_chunk(const Worker* w, const Snapshot& s, rte_mbuf* const* packets, uint16_t n) {
+  if (!s.defense.udp_source_limits || !w->defend.sources.slots) return;
   for (uint16_t i = 0; i < n; i++) {
-    c.verdict[i] = 0;
     const rte_mbuf* m = packets[i];
     if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) continue;
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) continue;
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
-    const IpAddr source = ip_from_v4(ip->src_addr);
-    if (buckets && ip->next_proto_id == IPPROTO_UDP) source_bucket_prefetch(d.sources, source);
-    if (!acl) continue;
-    c.source[i] = ip->src_addr;
-    c.verdict[i] = 1u + static_cast<uint32_t>(acl_lookup(t.global_acl, source, deadlines, now_us));
+    if (ip->next_proto_id == IPPROTO_UDP) source_bucket_prefetch(w->defend.sources, ip_from_v4(ip->src_addr));
   }
-  c.count = acl ? n : 0;
-  c.current = 0;
 }
 
 bool defend_init(DefendState* d, int socket_id) {
@@ -97,7 +70,7 @@ bool defend_input(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket&
   const ServiceEntry* svc = (p.tcp || p.udp) ? snapshot_find_service(s, l3_protocol(p), l3_dst(p), l4_dst_port(p))
                                              : nullptr;
   uint32_t service_id = svc ? svc->id : 0;
-  if (global_acl_verdict(d, t.global_acl, source, deadlines, now_us) == AclAction::DENY)
+  if (acl_lookup(t.global_acl, source, deadlines, now_us) == AclAction::DENY)
     return drop(w, m, service_id, DropReason::ACL_DENIED);
   const ServiceDefense* sd = svc ? defense_for_service(t, svc->id) : nullptr;
   if (sd) {

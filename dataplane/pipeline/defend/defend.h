@@ -18,21 +18,6 @@ struct Worker;
 struct Snapshot;
 struct ServiceEntry;
 
-constexpr uint16_t kDefendChunkMax = 64;  // packets defend_prepare_chunk takes at once (= kConnBulkMax)
-
-// The global ACL's verdicts for one chunk's IPv4 sources, looked up before the chunk is
-// classified (defend_prepare_chunk). A verdict is a pure function of source and clock, so it
-// is used only for a packet whose source is still the one looked up (a hand-off's inner
-// packet or a reassembled datagram is looked up afresh).
-struct AclChunkVerdicts {
-  uint32_t source[kDefendChunkMax];  // network order
-  // 0: not looked up (not IPv4), else 1 + the AclAction. 32-bit on purpose: byte stores may
-  // alias anything, and the lookup loop would reload the table's vectors after each one.
-  uint32_t verdict[kDefendChunkMax];
-  uint16_t count = 0;    // 0: no chunk prepared
-  uint16_t current = 0;  // the packet being classified
-};
-
 // Per-worker defence state; survives snapshot swaps (buckets keep their tokens).
 struct DefendState {
   SourceBucketTable sources;
@@ -40,7 +25,6 @@ struct DefendState {
   std::vector<TokenBucket> conn_rate;    // by service id
   std::vector<uint64_t> acl_deadlines_us;  // by expiry slot of the adopted snapshot
   bool deadlines_armed = true;           // false right after adoption: armed with the next packet's clock
-  AclChunkVerdicts chunk;
 };
 
 bool defend_init(DefendState* d, int socket_id);
@@ -48,16 +32,12 @@ void defend_destroy(DefendState* d);
 // On snapshot adoption (worker thread, between bursts).
 void defend_adopt(Worker* w, const Snapshot& s);
 
-// Before a chunk of received frames is classified (n <= kDefendChunkMax): starts loading
-// the per-source bucket sets of its IPv4 UDP frames and looks up the global ACL for all its
-// IPv4 sources, one after another. Each lookup is a chain of dependent loads (index, ranges,
-// entry); done per packet in defend_input the chains stall one by one, done here in one loop
-// they overlap, and so do the bucket misses. Reads the frames without parsing them: hints
-// only, defend_input still decides (and parses) every packet. Then defend_select(i) before
-// packet i, defend_end_chunk() after the last.
-void defend_prepare_chunk(Worker* w, const Snapshot& s, rte_mbuf* const* packets, uint16_t n, uint64_t now_us);
-inline void defend_select(DefendState* d, uint16_t i) { d->chunk.current = i; }
-inline void defend_end_chunk(DefendState* d) { d->chunk.count = 0; }
+// Before a chunk of received frames is classified: starts loading the per-source bucket
+// sets of all its IPv4 UDP frames (when some service limits UDP per source), so that their
+// misses overlap instead of each stalling its own packet in defend_input. Reads the frames
+// without parsing them: a hint only, right or wrong it changes no result. (Looking the global
+// ACL up for the whole chunk here too was tried: on a warm cache it cost 7 cycles per packet.)
+void defend_prefetch_chunk(const Worker* w, const Snapshot& s, rte_mbuf* const* packets, uint16_t n);
 
 // TCP/UDP/ICMP to an owned address, L4 parsed. Returns false when the packet was
 // dropped (freed and counted); true = continue to ICMP / FullNAT.
