@@ -199,22 +199,20 @@ namespace {
 
 constexpr uint16_t kPrefetchAhead = 4;  // packets whose headers are prefetched ahead of classify
 
-// UDP flood defence: the per-source bucket set of a packet two ahead (its header is in L1
-// by now), read without parsing — a hint only, right or wrong it changes no result.
-inline void prefetch_source_bucket(const Worker* w, const rte_mbuf* m) {
-  if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) return;
-  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return;
-  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
-  source_bucket_prefetch(w->defend.sources, ip_from_v4(ip->src_addr));
-}
-
 // Packets of one burst waiting for the connection lookup.
 struct PendingNat {
   rte_mbuf* m;
   ParsedPacket parsed;
   FlowKey key;
   uint8_t owned;
+};
+
+// A chunk's PendingNat slots, not constructed up front: classify() resets the parsed
+// header of each slot it fills. An array of PendingNat would write all 64 slots' defaults
+// (8.7 KB) every chunk: about half of process_chunk's samples in a flood the defence drops whole.
+union PendingSlots {
+  PendingSlots() {}
+  PendingNat at[kConnBulkMax];
 };
 
 // Exception path (DESIGN.md §3): TCP/UDP to a port address that is neither VIP nor LIP
@@ -442,16 +440,16 @@ bool classify(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf* m, uint6
 // Up to kConnBulkMax packets: classify, one bulk lookup, translate.
 void process_chunk(Worker* w, const Snapshot& s, uint16_t in_port, rte_mbuf** packets, uint16_t n, uint64_t now_us,
                    TxQueues& tx) {
-  PendingNat pending[kConnBulkMax];
+  PendingSlots slots_storage;
+  PendingNat* pending = slots_storage.at;
   const FlowKey* keys[kConnBulkMax];
   uint32_t count = 0;
   // Headers a few packets ahead (their mbufs were prefetched for the whole burst): by the
   // time classify reaches a packet its first lines are in L1.
   for (uint16_t i = 0; i < n && i < kPrefetchAhead; i++) rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
-  const bool source_buckets = s.defense.active && w->defend.sources.slots;
+  defend_prefetch_chunk(w, s, packets, n);  // the per-source bucket sets of the whole chunk
   for (uint16_t i = 0; i < n; i++) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(packets[i + kPrefetchAhead], void*));
-    if (source_buckets && i + kPrefetchAhead / 2 < n) prefetch_source_bucket(w, packets[i + kPrefetchAhead / 2]);
     if (classify(w, s, in_port, packets[i], now_us, tx, &pending[count])) {
       keys[count] = &pending[count].key;
       count++;

@@ -24,6 +24,9 @@ test('a SYN is answered with a cookie SYN-ACK carrying the options in the timest
     assert.is(t.ack, CLIENT_ISN + 1);
     assert.is(t.window, 3 * 1460);
     assert.is(o!.synAck.ipv4!.ttl, 64);
+    // Both checksums are built incrementally from the SYN's (synproxy.cpp, rewrite_in_place).
+    assert.ok(o!.synAck.ipv4!.checksumOk, 'SYN-ACK IPv4 header checksum');
+    assert.ok(t.checksumOk, 'SYN-ACK TCP checksum');
     assert.equal(t.options, [
       { kind: 'mss', value: 1460 }, { kind: 'sackPermitted' }, { kind: 'timestamp', value: o!.ourTs, echo: CLIENT_TS },
       { kind: 'nop' }, { kind: 'ws', shift: OUR_WSCALE },
@@ -46,6 +49,7 @@ test('without client timestamps only the MSS survives; the cookie rounds it down
     const opts: TcpOption[] = [{ kind: 'mss', value: 1400 }, { kind: 'sackPermitted' }, { kind: 'nop' }, { kind: 'ws', shift: 3 }];
     const b = finalAck(IPV4, lab, 41001, undefined, opts);
     assert.equal(b.synAck.tcp!.options, [{ kind: 'mss', value: 1400 }], 'no SACK/wscale offered without TS');
+    assert.ok(b.synAck.ipv4!.checksumOk && b.synAck.tcp!.checksumOk, 'SYN-ACK checksums (options of another length)');
     const t = b.syn.tcp!;
     assert.is(t.flagNames, 'S');
     assert.is(t.seq, CLIENT_ISN, 'backend SYN uses the client ISN');

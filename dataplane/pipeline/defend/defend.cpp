@@ -18,6 +18,18 @@ inline bool drop(Worker* w, rte_mbuf* m, uint32_t service_id, DropReason reason)
 
 }  // namespace
 
+void defend_prefetch_chunk(const Worker* w, const Snapshot& s, rte_mbuf* const* packets, uint16_t n) {
+  if (!s.defense.udp_source_limits || !w->defend.sources.slots) return;
+  for (uint16_t i = 0; i < n; i++) {
+    const rte_mbuf* m = packets[i];
+    if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) continue;
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) continue;
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
+    if (ip->next_proto_id == IPPROTO_UDP) source_bucket_prefetch(w->defend.sources, ip_from_v4(ip->src_addr));
+  }
+}
+
 bool defend_init(DefendState* d, int socket_id) {
   d->udp_service.assign(kMaxServiceId + 1, TokenBucket{});
   d->conn_rate.assign(kMaxServiceId + 1, TokenBucket{});

@@ -32,6 +32,13 @@ void defend_destroy(DefendState* d);
 // On snapshot adoption (worker thread, between bursts).
 void defend_adopt(Worker* w, const Snapshot& s);
 
+// Before a chunk of received frames is classified: starts loading the per-source bucket
+// sets of all its IPv4 UDP frames (when some service limits UDP per source), so that their
+// misses overlap instead of each stalling its own packet in defend_input. Reads the frames
+// without parsing them: a hint only, right or wrong it changes no result. (Looking the global
+// ACL up for the whole chunk here too was tried: on a warm cache it cost 7 cycles per packet.)
+void defend_prefetch_chunk(const Worker* w, const Snapshot& s, rte_mbuf* const* packets, uint16_t n);
+
 // TCP/UDP/ICMP to an owned address, L4 parsed. Returns false when the packet was
 // dropped (freed and counted); true = continue to ICMP / FullNAT.
 bool defend_input(Worker* w, const Snapshot& s, rte_mbuf* m, const ParsedPacket& p, uint8_t owned_kinds,

@@ -40,6 +40,7 @@ bool defense_build(const DefenseConfig& cfg, const std::vector<uint32_t>& servic
     d.max_conns = c.max_conns;
     any = any || d.acl.active || d.udp_per_source.enabled() || d.udp_per_service.enabled() ||
           d.new_conn_rate.enabled() || d.max_conns;
+    t->udp_source_limits = t->udp_source_limits || d.udp_per_source.enabled();
     t->index_by_service_id[c.service_id] = static_cast<uint16_t>(t->services.size());
     t->services.push_back(std::move(d));
   }

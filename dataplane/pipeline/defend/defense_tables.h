@@ -22,6 +22,7 @@ constexpr uint16_t kNoServiceDefense = UINT16_MAX;
 
 struct DefenseTables {
   bool active = false;  // anything configured at all; false = the stage is one branch
+  bool udp_source_limits = false;  // some service limits UDP per source: the worker prefetches bucket sets
   AclTable global_acl;
   std::vector<ServiceDefense> services;
   std::vector<uint16_t> index_by_service_id;  // kMaxServiceId + 1 entries, kNoServiceDefense = none

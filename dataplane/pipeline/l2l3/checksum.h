@@ -70,6 +70,23 @@ inline uint16_t csum_sum(const void* data, uint32_t len, uint64_t sum = 0) {
   return csum_finish(static_cast<uint32_t>(sum));
 }
 
+// csum_sum over an IPv4 header: the 20-byte one (no options, nearly every packet) as five
+// independent adds with no loop, since every received IPv4 frame is verified with it and the
+// SYNPROXY replies are summed with it; any other length as csum_sum.
+inline uint16_t csum_ipv4_header(const void* header, uint32_t len) {
+  if (len != 20) return csum_sum(header, len);
+  // Five scalar loads: a memcpy into a local array became a 16-byte copy to the stack read
+  // back in 4-byte pieces, a store-to-load forwarding stall on every received frame.
+  const uint8_t* b = static_cast<const uint8_t*>(header);
+  uint32_t w0, w1, w2, w3, w4;
+  std::memcpy(&w0, b, 4), std::memcpy(&w1, b + 4, 4), std::memcpy(&w2, b + 8, 4);
+  std::memcpy(&w3, b + 12, 4), std::memcpy(&w4, b + 16, 4);
+  uint64_t sum = static_cast<uint64_t>(w0) + w1 + w2 + w3 + w4;
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  return csum_finish(static_cast<uint32_t>(sum));
+}
+
 // IPv6 pseudo-header (RFC 8200 8.1): source, destination (the final one), the 32-bit
 // upper-layer length, three zero bytes and the upper-layer protocol (not the IPv6
 // header's next header when extension headers sit between). Unfolded 32-bit words in

@@ -68,7 +68,7 @@ bool parse_ipv4(rte_mbuf* m, ParsedPacket* p, DropReason* reason) {
   uint16_t total_len = rte_be_to_cpu_16(ip->total_length);
   if (total_len < header_len || total_len > available) return false;
   // A correct header sums to 0xffff including its checksum field.
-  if (csum_sum(ip, header_len) != 0xffff) return false;  // 4 bytes per add (rte_raw_cksum: 2)
+  if (csum_ipv4_header(ip, header_len) != 0xffff) return false;  // 4 bytes per add (rte_raw_cksum: 2)
   // Ethernet pads short frames to 60 bytes; the IP length is the truth.
   if (available > total_len) rte_pktmbuf_trim(m, static_cast<uint16_t>(available - total_len));
   p->ip = ip;

@@ -96,9 +96,14 @@ void send_packet_too_big(Worker* w, const Snapshot& s, const ParsedPacket& p, ui
 
 uint16_t mss_toward(Worker* w, const Snapshot& s, const IpAddr& addr, uint16_t mss) {
   NextHop hop;
-  if (!route_lookup(s, addr, &hop) || hop.port_index >= kMaxPorts) return mss;
-  uint16_t mtu = w->port_mtus[hop.port_index];
-  uint16_t overhead = l3_tcp_header_overhead(ip_is_v6(addr));
+  if (!route_lookup(s, addr, &hop)) return mss;
+  return mss_on_port(w, hop.port_index, ip_is_v6(addr), mss);
+}
+
+uint16_t mss_on_port(const Worker* w, uint16_t port_index, bool ipv6, uint16_t mss) {
+  if (port_index >= kMaxPorts) return mss;
+  uint16_t mtu = w->port_mtus[port_index];
+  uint16_t overhead = l3_tcp_header_overhead(ipv6);
   if (mtu <= overhead || mtu - overhead >= mss) return mss;
   return static_cast<uint16_t>(mtu - overhead);
 }

@@ -32,6 +32,9 @@ void mss_clamp(Worker* w, const Snapshot& s, ParsedPacket& p, uint16_t egress_mt
 // min(mss, MTU of the port the route to addr takes - 40): for segments the gateway writes
 // itself (SYNPROXY's SYN-ACK to the client, its SYN to the server).
 uint16_t mss_toward(Worker* w, const Snapshot& s, const IpAddr& addr, uint16_t mss);
+// The same for a caller that has looked the route up already (and sends by it): the MTU of
+// port_index, an ipv6 segment's headers.
+uint16_t mss_on_port(const Worker* w, uint16_t port_index, bool ipv6, uint16_t mss);
 
 // ICMP type 3 code 4 to p's sender, from the address it sent to (VIP or LIP), quoting p as
 // it arrived, with next_hop_mtu (RFC 1191). Event ICMP_FRAG_NEEDED_SENT; nothing is sent

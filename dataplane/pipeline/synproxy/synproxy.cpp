@@ -150,10 +150,57 @@ void finish_checksums(ParsedPacket& p) {
   rte_tcp_hdr* tcp = p.tcp;
   ip->hdr_checksum = 0;
   uint32_t ip_header_len = (ip->version_ihl & 0x0f) * 4u;
-  ip->hdr_checksum = static_cast<uint16_t>(~csum_sum(ip, ip_header_len));
+  ip->hdr_checksum = static_cast<uint16_t>(~csum_ipv4_header(ip, ip_header_len));
   uint16_t tcp_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - ip_header_len);
   uint64_t pseudo = l4_pseudo_header_sum(ip_from_v4(ip->src_addr), ip_from_v4(ip->dst_addr), IPPROTO_TCP, tcp_len);
   tcp->cksum = static_cast<uint16_t>(~csum_sum(tcp, tcp_len, pseudo));
+}
+
+// What rewrite_in_place needs of a received IPv4 header before fill_ipv4 overwrites it:
+// the words fill_ipv4 writes and the checksum parse_ipv4 verified.
+struct Ipv4Before {
+  uint32_t ihl_tos_length, id_fragment, src, dst;
+  uint16_t ttl_protocol, check;
+};
+
+Ipv4Before ipv4_before(const rte_ipv4_hdr* ip) {
+  Ipv4Before b;
+  std::memcpy(&b.ihl_tos_length, ip, 4);
+  std::memcpy(&b.id_fragment, reinterpret_cast<const uint8_t*>(ip) + 4, 4);
+  std::memcpy(&b.ttl_protocol, reinterpret_cast<const uint8_t*>(ip) + 8, 2);
+  b.check = ip->hdr_checksum, b.src = ip->src_addr, b.dst = ip->dst_addr;
+  return b;
+}
+
+// The checksums of a segment rewrite_in_place rebuilt, from values in registers instead of
+// summing the headers just stored: a load wider than the stores it reads waits for them to
+// retire, and that wait was a third of finish_checksums' samples on the cookie SYN-ACK. The
+// IPv4 header by RFC 1624 from the received one's (verified by parse_ipv4), over the words
+// fill_ipv4 wrote (32-bit words are pairs of 16-bit ones: 2^16 = 1 mod 2^16 - 1); TCP from g,
+// the options as written and the pseudo-header. IPv6 has only the TCP checksum.
+void finish_checksums_rewritten(ParsedPacket& p, const Ipv4Before& before, const Segment& g, const uint8_t* options,
+                                uint32_t options_len) {
+  if (p.ip6) return l4_tcp_checksum_fill(p);
+  const uint32_t ihl_tos_length = rte_cpu_to_be_32(static_cast<uint32_t>(p.ip->version_ihl) << 24 | p.ip_total_len);
+  const uint32_t id_fragment = rte_cpu_to_be_32(RTE_IPV4_HDR_DF_FLAG);
+  const uint16_t ttl_protocol = rte_cpu_to_be_16(static_cast<uint16_t>(kSynproxyTtl << 8 | IPPROTO_TCP));
+  uint64_t sum = static_cast<uint16_t>(~before.check);
+  sum += static_cast<uint32_t>(~before.ihl_tos_length) + static_cast<uint64_t>(ihl_tos_length);
+  sum += static_cast<uint32_t>(~before.id_fragment) + static_cast<uint64_t>(id_fragment);
+  sum += static_cast<uint16_t>(~before.ttl_protocol) + static_cast<uint64_t>(ttl_protocol);
+  sum += static_cast<uint32_t>(~before.src) + static_cast<uint64_t>(ip_v4(g.src));
+  sum += static_cast<uint32_t>(~before.dst) + static_cast<uint64_t>(ip_v4(g.dst));
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  p.ip->hdr_checksum = static_cast<uint16_t>(~csum_finish(static_cast<uint32_t>(sum)));
+
+  uint64_t tcp = l4_pseudo_header_sum(g.src, g.dst, IPPROTO_TCP, p.l4_len);
+  tcp += g.sport + static_cast<uint64_t>(g.dport);
+  tcp += static_cast<uint64_t>(rte_cpu_to_be_32(g.seq)) + rte_cpu_to_be_32(g.ack);
+  const uint8_t data_off = static_cast<uint8_t>(((sizeof(rte_tcp_hdr) + options_len) / 4) << 4);
+  tcp += rte_cpu_to_be_16(static_cast<uint16_t>(data_off << 8 | g.flags));
+  tcp += rte_cpu_to_be_16(g.window);  // checksum and urgent pointer: 0
+  p.tcp->cksum = static_cast<uint16_t>(~csum_sum(options, options_len, tcp));
 }
 
 // Turns the received segment into a header-only one: g with `options` (options_len bytes),
@@ -178,13 +225,14 @@ bool rewrite_in_place(rte_mbuf* m, ParsedPacket& p, const Segment& g, const uint
   } else if (want < have) {
     rte_pktmbuf_trim(m, static_cast<uint16_t>(have - want));
   }
+  const Ipv4Before before = p.ip6 ? Ipv4Before{} : ipv4_before(p.ip);
   if (p.ip6) fill_ipv6(p.ip6, g.src, g.dst, static_cast<uint16_t>(tcp_len));
   else fill_ipv4(p.ip, g.src, g.dst, static_cast<uint16_t>(p.ip_header_len + tcp_len));
   fill_tcp(p.tcp, g, options_len);
   if (options_len) std::memcpy(tcp_bytes(p) + sizeof(rte_tcp_hdr), options, options_len);  // RSTs: none (null)
   p.ip_total_len = static_cast<uint16_t>(p.ip_header_len + tcp_len);
   p.l4_len = static_cast<uint16_t>(tcp_len);
-  finish_checksums(p);
+  finish_checksums_rewritten(p, before, g, options, options_len);
   return true;
 }
 
@@ -271,7 +319,11 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
                      (sack ? kTsSackBit : 0);
   uint8_t options[40];
   uint16_t mss = client_mss < our_mss(ipv6) ? client_mss : our_mss(ipv6);
-  mss = mss_toward(w, s, l3_src(p), mss);  // and what the client's port carries (output/egress_mtu.h)
+  // One route lookup for both what the client's port carries (output/egress_mtu.h) and where
+  // the SYN-ACK goes; with no route back the reply is built and dropped NO_ROUTE, as send_to does.
+  NextHop back;
+  const bool routed = route_lookup(s, l3_src(p), &back);
+  if (routed) mss = mss_on_port(w, back.port_index, ipv6, mss);
   if (proxy_header_enabled(svc.client_address)) {
     // The PROXY header rides in front of the first segment: leave room for it.
     uint8_t header[kProxyHeaderMax];
@@ -286,7 +338,8 @@ void answer_syn(Worker* w, const Snapshot& s, const ServiceEntry& svc, rte_mbuf*
             RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, kSynproxyInitialWindow};
   if (!rewrite_in_place(m, p, g, options, options_len)) return drop(w, m, DropReason::MBUF_ALLOC_FAILED);
   w->counters->event(Event::SYNPROXY_SYN_ANSWERED);
-  send_to(w, s, m, g.dst, now_us, tx);
+  if (!routed) return drop(w, m, DropReason::NO_ROUTE);
+  neigh_output(&w->neigh, s, m, back.port_index, back.gateway, now_us, tx);
 }
 
 // The backend SYN: client ISN, the client's options as the cookie kept them.
@@ -296,7 +349,9 @@ void send_backend_syn(Worker* w, const Snapshot& s, const Conn& c, SynproxyHold&
   // is, the translation adds header bytes only on the client's side), then what the
   // server's port carries (output/egress_mtu.h).
   uint16_t client_mss = cookie_mss_value(hold.mss_index, ip_is_v6(c.client_addr));
-  uint16_t mss = mss_toward(w, s, c.server_addr, client_mss);
+  NextHop hop;  // one lookup for the MSS and the sending, as answer_syn
+  const bool routed = route_lookup(s, c.server_addr, &hop);
+  uint16_t mss = routed ? mss_on_port(w, hop.port_index, ip_is_v6(c.server_addr), client_mss) : client_mss;
   uint32_t options_len = write_syn_options(options, mss, hold.sack, hold.timestamps,
                                            hold.client_tsval, 0, hold.client_wscale);
   Segment g{c.local_addr, c.server_addr, c.local_port, c.server_port, hold.client_isn, 0, RTE_TCP_SYN_FLAG,
@@ -305,7 +360,8 @@ void send_backend_syn(Worker* w, const Snapshot& s, const Conn& c, SynproxyHold&
   rte_mbuf* syn = build_segment(w->params.pool, g, options, options_len);
   if (!syn) return w->counters->drop(DropReason::MBUF_ALLOC_FAILED);  // a client retransmission or the timer recovers
   w->counters->event(Event::SYNPROXY_SERVER_SYNS);
-  send_to(w, s, syn, c.server_addr, now_us, tx);
+  if (!routed) return drop(w, syn, DropReason::NO_ROUTE);
+  neigh_output(&w->neigh, s, syn, hop.port_index, hop.gateway, now_us, tx);
 }
 
 // A bad-cookie ACK on a service that asks for it: answered with RST|ACK at the sequence
