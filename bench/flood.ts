@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadPortcullisProto } from '../src/api/proto.js';
 import { connect, rpc } from '../src/cli/client.js';
+import { removeConnRegionFiles } from '../src/config/conn-region.js';
 import { startDaemon } from '../src/lab/daemon-process.js';
 import { demoConfigYaml } from '../src/lab/demo-config.js';
 import { compareUnderFlood, type Comparison } from '../src/lab/flood-trial.js';
@@ -140,6 +141,8 @@ export async function runFloodBench(): Promise<BenchRow[]> {
     clients?.close();
     await daemon?.stop(10_000);
     await labDown();
+    // The daemon leaves its connection region for a next one to adopt; nobody will: free the hugepages.
+    await removeConnRegionFiles(stateFilePath);
     await rm(workDir, { recursive: true, force: true });
   }
   const rows = scenarios.flatMap(rowsOf);

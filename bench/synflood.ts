@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '../src/cli/client.js';
 import type { CreateVirtualServiceRequest } from '../src/api/generated/portcullis/v1/CreateVirtualServiceRequest.js';
+import { removeConnRegionFiles } from '../src/config/conn-region.js';
 import { startDaemon } from '../src/lab/daemon-process.js';
 import { demoConfigYaml } from '../src/lab/demo-config.js';
 import { ATTACKER, CLIENT, LOCAL_ADDRESSES, REAL_SERVERS, VIP, labDown, labUp } from '../src/lab/lab.js';
@@ -120,6 +121,8 @@ async function portcullisRun(): Promise<Row> {
     clients?.close();
     await daemon?.stop(10_000);
     await labDown();
+    // The daemon leaves its connection region for a next one to adopt; nobody will: free the hugepages.
+    await removeConnRegionFiles(stateFilePath);
     await rm(workDir, { recursive: true, force: true });
   }
 }
