@@ -12,7 +12,7 @@ import {
 } from '../support/golden.js';
 import { buildIpv4, decodeUdp, type DecodedFrame } from '../support/packet.js';
 import type { DataplaneConfig } from '../../src/dataplane/types.js';
-import { REASSEMBLE, bigUdp, stormLeavesNothing, withDefense } from '../support/fragment-families.js';
+import { REASSEMBLE, bigUdp, strictDnsBesideReassembly, stormLeavesNothing, withDefense } from '../support/fragment-families.js';
 
 const reassembleAll = () => withDefense({ fragments: REASSEMBLE });
 
@@ -99,12 +99,7 @@ test('replies: a fragmented server reply to a LIP is reassembled under its servi
 });
 
 test('services sharing a VIP and protocol that disagree get the strictest policy (drop)', async () => {
-  const config: DataplaneConfig = labConfig((c) => {
-    const dns = structuredClone(c.services[1]!);
-    dns.id = 3; dns.port = 53; dns.servers = dns.servers.map((s, i) => ({ ...s, id: 21 + i, port: 53 }));
-    c.services.push(dns);
-    c.defense = { services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }, { serviceId: 3, fragments: { policy: 'drop' } }] };
-  });
+  const config: DataplaneConfig = strictDnsBesideReassembly();
   await withLab((lab) => {
     const d = lab.counterDelta(() => assert.is(lab.forward('outside', ...fragmentFrame4(bigUdp(800).frame, [0, 400], 1)).inside.length, 0));
     expectDrops(d, { frag_dropped: 2 });

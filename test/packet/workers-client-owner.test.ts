@@ -14,7 +14,7 @@ import {
 } from '../support/golden.js';
 import { hostMac, type DecodedFrame } from '../support/packet.js';
 import { fragmentFrame4, fragmentFrame6 } from '../support/fragment-frames.js';
-import { REASSEMBLE, bigUdp, config6 } from '../support/fragment-families.js';
+import { DNS_SERVICE_ID, REASSEMBLE, bigUdp, config6, strictDnsBesideReassembly, withDefense } from '../support/fragment-families.js';
 
 const WORKERS = 3;
 const SEVERAL = { workers: WORKERS };
@@ -287,7 +287,7 @@ test('reassembly, 3 workers: a fragmented UDP reply rebuilt on a worker that doe
     expectDrops(d, {}, 'no no_conn on the worker that rebuilt it');
     expectEvents(d, { frag_reassembled: 1, reassembled_handed_over: 1, packets_forwarded_out: 1 });
     assert.ok((d.events.redirected_out ?? 0) >= 1);
-  }, labConfig((c) => { c.defense = { services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }] }; }), SEVERAL);
+  }, withDefense({ services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }] }), SEVERAL);
 });
 
 test('reassembly IPv6, 3 workers: the owner sends a handed-over datagram on in pieces no bigger than it came in', async () => {
@@ -312,12 +312,7 @@ test('reassembly IPv6, 3 workers: the owner sends a handed-over datagram on in p
 });
 
 test('fragment drops are counted per service (the service whose policy decided), global ones under no service', async () => {
-  const config: DataplaneConfig = labConfig((c) => {
-    const dns = structuredClone(c.services[1]!);
-    dns.id = 3; dns.port = 53; dns.servers = dns.servers.map((s, i) => ({ ...s, id: 21 + i, port: 53 }));
-    c.services.push(dns);
-    c.defense = { services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }, { serviceId: 3, fragments: { policy: 'drop' } }] };
-  });
+  const config: DataplaneConfig = strictDnsBesideReassembly();
   await withLab((lab) => {
     const d = lab.counterDelta(() => {
       lab.forward('outside', ...fragmentFrame4(bigUdp(800).frame, [0, 400], 1));  // UDP to the VIP: service 3's drop wins
@@ -326,7 +321,7 @@ test('fragment drops are counted per service (the service whose policy decided),
     expectDrops(d, { frag_dropped: 4 });
     const defense = lab.stats().defense;
     const of = (id: number) => defense.find((s) => s.id === id)?.dropped.frag_dropped;
-    assert.equal([of(3), of(UDP_SERVICE_ID), of(TCP_SERVICE_ID), of(0)], [2, 0, 2, 0],
+    assert.equal([of(DNS_SERVICE_ID), of(UDP_SERVICE_ID), of(TCP_SERVICE_ID), of(0)], [2, 0, 2, 0],
       'UDP fragments against service 3, TCP ones against the TCP service (its policy is the global one)');
   }, config);
 });

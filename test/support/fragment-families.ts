@@ -17,6 +17,21 @@ export const REASSEMBLE: DataplaneFragmentPolicy = { policy: 'reassemble' };
 /** The IPv4 lab config with `defense` set. */
 export const withDefense = (defense: DataplaneDefense) => labConfig((c) => { c.defense = defense; });
 
+/** The id of the UDP service on VIP:53 that strictDnsBesideReassembly adds. */
+export const DNS_SERVICE_ID = 3;
+
+/**
+ * The IPv4 lab config with a second UDP service on the VIP, :53 (id DNS_SERVICE_ID), whose
+ * fragment policy is drop, beside the UDP :7 service that reassembles: two services of one VIP and
+ * protocol that disagree.
+ */
+export const strictDnsBesideReassembly = () => labConfig((c) => {
+  const dns = structuredClone(c.services[1]!);
+  dns.id = DNS_SERVICE_ID; dns.port = 53; dns.servers = dns.servers.map((s, i) => ({ ...s, id: 21 + i, port: 53 }));
+  c.services.push(dns);
+  c.defense = { services: [{ serviceId: UDP_SERVICE_ID, fragments: REASSEMBLE }, { serviceId: DNS_SERVICE_ID, fragments: { policy: 'drop' } }] };
+});
+
 /** A UDP datagram from src:cport to VIP:7 with `size` payload bytes (byte i = i mod 251). */
 export function bigUdp(size: number, cport = 4000, src = CLIENT): { frame: Buffer; payload: Buffer } {
   const payload = Buffer.from(Array.from({ length: size }, (_, i) => i % 251));
