@@ -1,6 +1,7 @@
 // The data plane's session records (dataplane/pipeline/conn/session_log.h, SessionEvent):
 // 128 bytes each, as sessionLogDrain() hands them over, decoded into what the exporters need.
 // Times stay on the workers' clock here; toWallClock() places them on the epoch.
+import type { ForwardMethod } from '../model/types.js';
 
 export const SESSION_RECORD_BYTES = 128;
 
@@ -14,7 +15,6 @@ const CONN_NAT = 8, CONN_DR = 16, CONN_TUN = 32, CONN_NAT64 = 64;
 export type SessionEventKind = 'create' | 'end';
 /** How a connection ended: its timer ran out (idle, or the short timeout after FIN/RST), or a one-packet UDP reply. */
 export type SessionEndCause = 'expired' | 'answered';
-export type ForwardMethodName = 'fullnat' | 'nat' | 'dr' | 'tun';
 
 export interface SessionAddress {
   /** 4 or 16 bytes, network order. */
@@ -32,7 +32,7 @@ export interface SessionRecord {
   /** FullNAT's LIP (NAT: the client itself; DR/TUN: all zero). */
   local: SessionAddress; localPort: number;
   server: SessionAddress; serverPort: number;
-  method: ForwardMethodName;
+  method: ForwardMethod;
   /** FullNAT across families: IPv6 client side, IPv4 server side. */
   nat64: boolean;
   /** Workers' clock, µs; undefined when the connection predates logging (adopted from an earlier process). */
@@ -72,7 +72,7 @@ function compressIpv6(groups: string[]): string {
   return `${groups.slice(0, bestAt).join(':')}::${groups.slice(bestAt + bestLength).join(':')}`;
 }
 
-function method(flags: number): ForwardMethodName {
+function method(flags: number): ForwardMethod {
   if (flags & CONN_NAT) return 'nat';
   if (flags & CONN_DR) return 'dr';
   if (flags & CONN_TUN) return 'tun';
