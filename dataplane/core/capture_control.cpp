@@ -32,11 +32,6 @@ void run_capture_read(Worker* worker, void* arg) {
   job->copied = worker_capture_read(worker, job->out, job->max, &job->lost);
 }
 
-Status no_answer(const char* what, uint16_t index) {
-  return Status::Error("ESTATE", std::string(what) + ": worker " + std::to_string(index) + " did not answer within " +
-                                     std::to_string(kConnListingTimeoutUs / 1000) + " ms");
-}
-
 // The mbuf flag that asks the tx tap for a frame's OUT copy (registered once by name;
 // the same bit on every later call).
 bool capture_mark(uint64_t* mark) {
@@ -62,10 +57,8 @@ Status Dataplane::capture_set(const CaptureFilter& requested) {
     return Status::Error("NOMEM", "captureSet: no mbuf dynamic flag left for the capture mark");
   for (auto& w : workers_) {
     CaptureSetJob job{filter};
-    if (!live_)
-      run_capture_set(w->worker, &job);
-    else if (!worker_mailbox_run(w->listing, run_capture_set, &job))
-      return no_answer("captureSet", w->index);
+    Status st = run_on_worker(*w, run_capture_set, &job, "captureSet");
+    if (!st.ok()) return st;
     if (!job.ok) {
       // No worker keeps a half-started capture.
       if (filter.match.enabled) capture_set(CaptureFilter{});
@@ -89,10 +82,8 @@ Status Dataplane::capture_read(std::vector<CaptureSlot>* out, uint64_t* lost, ui
   uint32_t n = 0;
   for (auto& w : workers_) {
     CaptureReadJob job{out->data() + n, kCaptureRingSlots};
-    if (!live_)
-      run_capture_read(w->worker, &job);
-    else if (!worker_mailbox_run(w->listing, run_capture_read, &job))
-      return out->clear(), no_answer("captureRead", w->index);
+    Status st = run_on_worker(*w, run_capture_read, &job, "captureRead");
+    if (!st.ok()) return out->clear(), st;
     n += job.copied;
     *lost += job.lost;
   }

@@ -392,6 +392,23 @@ Status Dataplane::stats(StatsReport* report) {
   return Status::Ok();
 }
 
+namespace {
+
+Status worker_did_not_answer(const char* what, uint16_t index) {
+  return Status::Error("ESTATE", std::string(what) + ": worker " + std::to_string(index) + " did not answer within " +
+                                     std::to_string(kConnListingTimeoutUs / 1000) + " ms");
+}
+
+}  // namespace
+
+Status Dataplane::run_on_worker(WorkerContext& w, void (*job)(Worker* worker, void* arg), void* arg, const char* what) {
+  if (!live_) {
+    job(w.worker, arg);
+    return Status::Ok();
+  }
+  return worker_mailbox_run(w.listing, job, arg) ? Status::Ok() : worker_did_not_answer(what, w.index);
+}
+
 Status Dataplane::connections(uint64_t cursor, uint32_t limit, std::vector<ConnectionInfo>* out,
                               uint64_t* next_cursor) {
   out->clear();
@@ -430,8 +447,7 @@ Status Dataplane::connections(uint64_t cursor, uint32_t limit, std::vector<Conne
       copied = conn_listing_scan(w.listing, w.worker, position, slots, out->data() + n, limit - n, &next);
     } else if (!conn_listing_request(w.listing, position, slots, out->data() + n, limit - n, &copied, &next)) {
       out->clear();
-      return Status::Error("ESTATE", "connections: worker " + std::to_string(w.index) + " did not answer within " +
-                                         std::to_string(kConnListingTimeoutUs / 1000) + " ms");
+      return worker_did_not_answer("connections", w.index);
     }
     n += copied;
     budget -= std::min(budget, next - position);

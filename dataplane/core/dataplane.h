@@ -168,6 +168,10 @@ class Dataplane {
   void install_flow_rules(const DataplaneConfig& config);
   // Undoes everything start() created; cleanup_eal = also rte_eal_cleanup (live stop).
   void teardown(bool cleanup_eal);
+  // Runs job(worker, arg) on w's worker: here in test mode (every worker runs on this thread),
+  // else through its mailbox (core/conn_listing.h). ESTATE naming `what` and the worker when a
+  // live worker did not pick it up in time (the job then never ran).
+  Status run_on_worker(WorkerContext& w, void (*job)(Worker* worker, void* arg), void* arg, const char* what);
 
   bool started_ = false;
   bool live_ = false;

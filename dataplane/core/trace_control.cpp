@@ -31,21 +31,14 @@ void run_trace_read(Worker* worker, void* arg) {
   job->copied = worker_trace_read(worker, job->out, job->max, &job->lost);
 }
 
-Status no_answer(const char* what, uint16_t index) {
-  return Status::Error("ESTATE", std::string(what) + ": worker " + std::to_string(index) + " did not answer within " +
-                                     std::to_string(kConnListingTimeoutUs / 1000) + " ms");
-}
-
 }  // namespace
 
 Status Dataplane::trace_set(const TraceFilter& filter) {
   if (!started_) return Status::Error("ESTATE", "traceSet: the data plane is not started");
   for (auto& w : workers_) {
     TraceSetJob job{filter};
-    if (!live_)
-      run_trace_set(w->worker, &job);
-    else if (!worker_mailbox_run(w->listing, run_trace_set, &job))
-      return no_answer("traceSet", w->index);
+    Status st = run_on_worker(*w, run_trace_set, &job, "traceSet");
+    if (!st.ok()) return st;
     if (!job.ok) return Status::Error("NOMEM", "traceSet: out of memory for the trace ring");
   }
   return Status::Ok();
@@ -59,10 +52,8 @@ Status Dataplane::trace_read(std::vector<TraceRecord>* out, uint64_t* lost) {
   uint32_t n = 0;
   for (auto& w : workers_) {
     TraceReadJob job{out->data() + n, kTraceRingRecords};
-    if (!live_)
-      run_trace_read(w->worker, &job);
-    else if (!worker_mailbox_run(w->listing, run_trace_read, &job))
-      return out->clear(), no_answer("traceRead", w->index);
+    Status st = run_on_worker(*w, run_trace_read, &job, "traceRead");
+    if (!st.ok()) return out->clear(), st;
     n += job.copied;
     *lost += job.lost;
   }
