@@ -6,8 +6,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { addonErrorToModel, type Controller } from '../daemon/controller.js';
 import type { CapturedPacket as AddonPacket, DataplaneAddon, PacketCaptureOptions } from '../dataplane/types.js';
-import { findService, invalid, ModelError } from '../model/index.js';
-import { keyFromProto } from './convert.js';
+import { invalid, ModelError } from '../model/index.js';
+import { packetMatch } from './trace.js';
 import type { CaptureHandlers } from './generated/portcullis/v1/Capture.js';
 import type { CapturedPacket } from './generated/portcullis/v1/CapturedPacket.js';
 import type { CapturePacketsRequest__Output } from './generated/portcullis/v1/CapturePacketsRequest.js';
@@ -45,13 +45,7 @@ export interface CapturePlan {
 export function capturePlan(controller: Controller, request: CapturePacketsRequest__Output): CapturePlan {
   if (request.service && request.port) throw invalid('port', 'either service or port, not both', request.port);
   if (!request.service && !request.port) throw invalid('service', 'a service key (or a port name)', undefined);
-  const options: PacketCaptureOptions = { enabled: true };
-  if (request.service) options.serviceId = findService(controller.state, keyFromProto(request.service, 'service'), 'service').id;
-  if (request.port) {
-    const names = controller.state.ports.map((p) => p.name);
-    if (!names.includes(request.port)) throw invalid('port', `one of ${names.join(', ')}`, request.port);
-    options.port = request.port;
-  }
+  const options: PacketCaptureOptions = { enabled: true, ...packetMatch(controller, request) };
   const bounded = (value: number, field: string, defaultValue: number, max: number): number => {
     if (value > max) throw invalid(field, `0 (default ${defaultValue}) or 1..${max}`, value);
     return value || defaultValue;

@@ -5,6 +5,7 @@ import type { DataplaneAddon, TraceOptions, TraceRecord } from '../dataplane/typ
 import { displayIp, findService, invalid } from '../model/index.js';
 import { keyFromProto, keyToProto } from './convert.js';
 import type { ReadTraceResponse } from './generated/portcullis/v1/ReadTraceResponse.js';
+import type { ServiceKey__Output } from './generated/portcullis/v1/ServiceKey.js';
 import type { StartTraceRequest__Output } from './generated/portcullis/v1/StartTraceRequest.js';
 import type { TraceHandlers } from './generated/portcullis/v1/Trace.js';
 import type { TraceRecord as ProtoTraceRecord } from './generated/portcullis/v1/TraceRecord.js';
@@ -26,13 +27,23 @@ export function traceOptions(controller: Controller, request: StartTraceRequest_
   const options: TraceOptions = { enabled: request.enabled };
   if (request.maxRecords > TRACE_MAX_RECORDS) throw invalid('max_records', `0 (default ${TRACE_MAX_RECORDS}) or 1..${TRACE_MAX_RECORDS}`, request.maxRecords);
   if (request.maxRecords) options.maxRecords = request.maxRecords;
-  if (request.service) options.serviceId = findService(controller.state, keyFromProto(request.service, 'service'), 'service').id;
+  return { ...options, ...packetMatch(controller, request) };
+}
+
+/**
+ * The packets a trace or a capture takes, as the addon names them: request.service (a service
+ * key) as its id, request.port checked against the configured ports. Errors name the field.
+ */
+export function packetMatch(controller: Controller, request: { service: ServiceKey__Output | null; port: string }):
+  { serviceId?: number; port?: string } {
+  const match: { serviceId?: number; port?: string } = {};
+  if (request.service) match.serviceId = findService(controller.state, keyFromProto(request.service, 'service'), 'service').id;
   if (request.port) {
     const names = controller.state.ports.map((p) => p.name);
     if (!names.includes(request.port)) throw invalid('port', `one of ${names.join(', ')}`, request.port);
-    options.port = request.port;
+    match.port = request.port;
   }
-  return options;
+  return match;
 }
 
 function recordToProto(controller: Controller, r: TraceRecord): ProtoTraceRecord {
