@@ -26,6 +26,10 @@ struct CaptureFilter {
 };
 
 struct CaptureSlot {
+  // Left uninitialised: capture_read sizes a vector for every ring's slots each 100 ms, and
+  // capture_drain writes only the header and the bytes kept. Value-initialising zero-filled
+  // 4 MiB per worker per read that nothing ever reads.
+  CaptureSlot() {}
   uint64_t time_us;     // worker clock
   uint32_t wire_len;    // the frame's whole length
   uint16_t length;      // bytes kept in data (<= snaplen)
