@@ -2,7 +2,6 @@
 // through the worker mailbox as the trace's (core/trace_control.cpp).
 #include <ctime>
 #include <rte_mbuf_dyn.h>
-#include "core/clock.h"
 #include "core/dataplane.h"
 #include "pipeline/worker_capture.h"
 
@@ -73,11 +72,8 @@ Status Dataplane::capture_read(std::vector<CaptureSlot>* out, uint64_t* lost, ui
   *lost = 0;
   *clock_offset_us = 0;
   if (!started_) return Status::Error("ESTATE", "captureRead: the data plane is not started");
-  if (live_) {  // live workers stamp TSC microseconds (core/clock.h); test mode keeps its injected clock
-    TscClock clock;
-    clock.init();
-    *clock_offset_us = realtime_us() - clock.us_from_cycles(rte_rdtsc());
-  }
+  // Live workers stamp TSC microseconds (core/clock.h); test mode keeps its injected clock.
+  if (live_) *clock_offset_us = realtime_us() - clock_now_us();
   out->resize(static_cast<size_t>(kCaptureRingSlots) * workers_.size());
   uint32_t n = 0;
   for (auto& w : workers_) {
